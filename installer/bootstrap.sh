@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything the workbench needs on Debian/Ubuntu:
+# system libraries for headless Qt/VTK (when missing), the virtual environment at
+# <repo>/.venv and the pinned Python packages. Safe to run again and again.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+need_apt=()
+for pkg in xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-cursor0 libgl1 libegl1 libfontconfig1 libdbus-1-3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "[bootstrap] installing system packages: ${need_apt[*]}"
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "[bootstrap] creating .venv"
+  "$PY" -m venv .venv
+fi
+STAMP=.venv/.workbench-installed
+HASH="$(cat pyproject.toml requirements/constraints.txt | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
+  echo "[bootstrap] installing Python packages (pinned by requirements/constraints.txt)"
+  .venv/bin/python -m pip install -q --upgrade pip uv
+  VIRTUAL_ENV="$ROOT/.venv" .venv/bin/uv pip install -q --python .venv/bin/python \
+      -c requirements/constraints.txt -e ".[test]"
+  echo "$HASH" > "$STAMP"
+fi

@@ -1,0 +1,383 @@
+"""The project: an evented, versioned, atomically saved analysis folder (DESIGN §3.3).
+
+A project is a folder holding ``project.json`` and a ``derivatives/`` folder. The JSON
+records the schema version, subjects, input files (relative path + sha256), the
+provenance of every step (name, parameters, input hashes, outputs, library versions,
+QC metrics), transforms and plugin results. Views observe a :class:`Project` through
+its psygnal signals (napari's evented-model pattern); the project never knows its views.
+
+Loading an older schema migrates it in memory (the file is only rewritten on the next
+save, after a ``.bak`` copy is kept); loading a newer or broken file raises
+:class:`~workbench.engine.errors.ProjectError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from psygnal import Signal
+
+from .atomic import atomic_write_json
+from .errors import InputError, ProjectError
+
+SCHEMA_VERSION = 2
+PROJECT_FILE = "project.json"
+DERIVATIVES = "derivatives"
+
+#: Input kinds a project knows (the project tree groups by these).
+INPUT_KINDS = ("eeg", "bold", "anat", "dig", "events", "sidecar", "other")
+
+_TRACKED_LIBRARIES = ("numpy", "scipy", "mne", "nibabel", "nilearn", "scikit-learn")
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, read in chunks (large EEG files fit in memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the scientific libraries that shape the numbers, for provenance."""
+    out = {"python": platform.python_version()}
+    for name in _TRACKED_LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        out["eegfmri-workbench"] = metadata.version("eegfmri-workbench")
+    except metadata.PackageNotFoundError:
+        pass
+    return out
+
+
+@dataclass
+class InputFile:
+    """An input file referenced by the project (read-only; never modified)."""
+
+    path: str  #: relative to the project folder when inside it, else absolute
+    kind: str  #: one of :data:`INPUT_KINDS`
+    subject: str = "01"
+    sha256: str = ""
+    description: str = ""
+
+
+@dataclass
+class Step:
+    """One provenance record: what ran, on what, with which parameters and result."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)  #: relative path -> sha256
+    outputs: list[str] = field(default_factory=list)  #: relative paths
+    qc: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    started: str = ""
+    finished: str = ""
+    status: str = "done"  #: "done", "failed" or "cancelled"
+    message: str = ""
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+class Project:
+    """An analysis project (evented model).
+
+    Parameters
+    ----------
+    root : path-like
+        The project folder. Nothing is written until :meth:`save`.
+    name : str | None
+        Display name (defaults to the folder name).
+
+    Attributes
+    ----------
+    changed : Signal
+        Emitted with a short description after any change.
+    step_added : Signal
+        Emitted with the :class:`Step` appended to the provenance.
+    inputs_changed, saved : Signal
+        Emitted after inputs change / after a successful save.
+    """
+
+    changed = Signal(str)
+    step_added = Signal(object)
+    inputs_changed = Signal()
+    saved = Signal(str)
+
+    def __init__(self, root: str | os.PathLike, name: str | None = None) -> None:
+        self.root = Path(root).absolute()
+        self.name = name or self.root.name
+        self.subjects: list[str] = []
+        self.inputs: list[InputFile] = []
+        self.steps: list[Step] = []
+        self.transforms: dict[str, str] = {}  #: label -> relative path of a -trans.fif
+        self.results: dict[str, Any] = {}  #: plugin id -> serialised result summary
+        self.settings: dict[str, Any] = {}  #: free-form per-project settings
+        self.dirty = False
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def file(self) -> Path:
+        """Path of ``project.json``."""
+        return self.root / PROJECT_FILE
+
+    @property
+    def derivatives(self) -> Path:
+        """The derivatives folder (created on demand by writers)."""
+        return self.root / DERIVATIVES
+
+    def relpath(self, path: str | os.PathLike) -> str:
+        """Path relative to the project root when inside it, else absolute (POSIX)."""
+        p = Path(path).absolute()
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            return p.as_posix()
+
+    def abspath(self, rel: str) -> Path:
+        """Resolve a path stored in the project."""
+        p = Path(rel)
+        return p if p.is_absolute() else self.root / p
+
+    # ------------------------------------------------------------------ edits
+    def _touch(self, what: str) -> None:
+        self.dirty = True
+        self.changed.emit(what)
+
+    def add_input(
+        self, path: str | os.PathLike, kind: str, subject: str = "01", description: str = ""
+    ) -> InputFile:
+        """Reference an input file (hashes it; never copies or modifies it)."""
+        if kind not in INPUT_KINDS:
+            raise InputError(path, f"unknown input kind {kind!r}; use one of {', '.join(INPUT_KINDS)}")
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(path, "file not found")
+        item = InputFile(self.relpath(p), kind, subject, sha256_file(p), description)
+        self.inputs = [i for i in self.inputs if i.path != item.path] + [item]
+        if subject not in self.subjects:
+            self.subjects.append(subject)
+        self.inputs_changed.emit()
+        self._touch(f"input added: {item.path}")
+        return item
+
+    def remove_input(self, rel: str) -> None:
+        """Forget an input (the file itself is untouched)."""
+        self.inputs = [i for i in self.inputs if i.path != rel]
+        self.inputs_changed.emit()
+        self._touch(f"input removed: {rel}")
+
+    def inputs_of(self, kind: str, subject: str | None = None) -> list[InputFile]:
+        """The inputs of one kind (optionally of one subject)."""
+        return [i for i in self.inputs if i.kind == kind and (subject is None or i.subject == subject)]
+
+    def record_step(
+        self,
+        name: str,
+        params: dict[str, Any] | None = None,
+        inputs: list[str | os.PathLike] | None = None,
+        outputs: list[str | os.PathLike] | None = None,
+        qc: dict[str, Any] | None = None,
+        started: str | None = None,
+        status: str = "done",
+        message: str = "",
+    ) -> Step:
+        """Append a provenance record (input files are hashed now)."""
+        hashed = {}
+        for f in inputs or []:
+            ap = Path(f) if Path(f).is_absolute() else self.abspath(str(f))
+            hashed[self.relpath(ap)] = sha256_file(ap) if ap.is_file() else ""
+        step = Step(
+            name=name,
+            params=_jsonable(params or {}),
+            inputs=hashed,
+            outputs=[self.relpath(o) for o in outputs or []],
+            qc=_jsonable(qc or {}),
+            versions=library_versions(),
+            started=started or _now(),
+            finished=_now(),
+            status=status,
+            message=message,
+        )
+        self.steps.append(step)
+        self.step_added.emit(step)
+        self._touch(f"step recorded: {name}")
+        return step
+
+    def last_step(self, name: str) -> Step | None:
+        """The most recent successful step of that name, if any."""
+        for s in reversed(self.steps):
+            if s.name == name and s.status == "done":
+                return s
+        return None
+
+    def set_transform(self, label: str, path: str | os.PathLike) -> None:
+        """Record a transform file (e.g. ``head_mri`` -> ``derivatives/...-trans.fif``)."""
+        self.transforms[label] = self.relpath(path)
+        self._touch(f"transform set: {label}")
+
+    def set_result(self, key: str, summary: dict[str, Any]) -> None:
+        """Store a serialisable result summary (e.g. of a fusion plugin)."""
+        self.results[key] = _jsonable(summary)
+        self._touch(f"result stored: {key}")
+
+    # ------------------------------------------------------------------ I/O
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (current schema)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "application": "eegfmri-workbench",
+            "name": self.name,
+            "subjects": list(self.subjects),
+            "inputs": [asdict(i) for i in self.inputs],
+            "steps": [asdict(s) for s in self.steps],
+            "transforms": dict(self.transforms),
+            "results": self.results,
+            "settings": self.settings,
+        }
+
+    def save(self) -> Path:
+        """Write ``project.json`` atomically (a previous file of an older schema is kept as ``.bak``)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.file.exists():
+            try:
+                old = json.loads(self.file.read_text(encoding="utf-8")).get("schema_version")
+            except (OSError, ValueError, AttributeError):
+                old = None
+            if old is not None and old != SCHEMA_VERSION:
+                shutil.copy2(self.file, self.file.with_name(f"{PROJECT_FILE}.v{old}.bak"))
+        atomic_write_json(self.file, self.to_dict())
+        self.dirty = False
+        self.saved.emit(str(self.file))
+        return self.file
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Project:
+        """Open a project folder (or its ``project.json``).
+
+        Raises
+        ------
+        ProjectError
+            If the file is missing, not JSON, not a workbench project, from a newer
+            schema, or structurally broken. Nothing is changed on disk.
+        """
+        p = Path(path)
+        f = p / PROJECT_FILE if p.is_dir() else p
+        if not f.is_file():
+            raise ProjectError(f, "no project.json here; create a project or open a data file")
+        try:
+            doc = json.loads(f.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ProjectError(f, "not a text file; is this really a project.json?") from None
+        except json.JSONDecodeError as exc:
+            raise ProjectError(f, f"broken JSON at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
+        except OSError as exc:
+            raise ProjectError(f, f"cannot be read ({exc.strerror})") from None
+        if not isinstance(doc, dict) or "schema_version" not in doc:
+            raise ProjectError(f, "not a workbench project file (no schema_version)")
+        version = doc["schema_version"]
+        if not isinstance(version, int):
+            raise ProjectError(f, f"schema_version must be an integer, got {version!r}")
+        if version > SCHEMA_VERSION:
+            raise ProjectError(
+                f,
+                f"written by a newer workbench (schema {version}; this version reads up to "
+                f"{SCHEMA_VERSION}); please upgrade",
+            )
+        doc = migrate(doc, f)
+        proj = cls(f.parent, name=doc.get("name"))
+        try:
+            proj.subjects = list(doc.get("subjects", []))
+            proj.inputs = [InputFile(**i) for i in doc.get("inputs", [])]
+            proj.steps = [Step(**s) for s in doc.get("steps", [])]
+            proj.transforms = dict(doc.get("transforms", {}))
+            proj.results = dict(doc.get("results", {}))
+            proj.settings = dict(doc.get("settings", {}))
+        except (TypeError, ValueError) as exc:
+            raise ProjectError(f, f"broken project structure ({exc})") from None
+        return proj
+
+    def verify_inputs(self) -> list[str]:
+        """One line per input that is missing or changed since it was added."""
+        problems = []
+        for i in self.inputs:
+            ap = self.abspath(i.path)
+            if not ap.is_file():
+                problems.append(f"{i.path}: missing")
+            elif i.sha256 and sha256_file(ap) != i.sha256:
+                problems.append(f"{i.path}: changed since it was added (sha256 differs)")
+        return problems
+
+
+# ---------------------------------------------------------------------- migration
+def _migrate_1_to_2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 kept ``files`` as {kind: [paths]} and ``history`` for steps."""
+    doc = dict(doc)
+    inputs = []
+    for kind, paths in (doc.pop("files", {}) or {}).items():
+        for path in paths:
+            inputs.append({"path": path, "kind": kind if kind in INPUT_KINDS else "other"})
+    doc.setdefault("inputs", inputs)
+    steps = []
+    for h in doc.pop("history", []) or []:
+        steps.append({"name": h.get("step", "unknown"), "params": h.get("params", {}), "qc": h.get("qc", {})})
+    doc.setdefault("steps", steps)
+    doc.setdefault("subjects", sorted({"01"}) if inputs else [])
+    doc["schema_version"] = 2
+    return doc
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _migrate_1_to_2}
+
+
+def migrate(doc: dict[str, Any], source: str | os.PathLike = "project.json") -> dict[str, Any]:
+    """Bring a project document up to :data:`SCHEMA_VERSION` (in memory)."""
+    version = doc["schema_version"]
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise ProjectError(source, f"schema {version} is too old to migrate")
+        try:
+            doc = step(doc)
+        except (TypeError, AttributeError, KeyError) as exc:
+            raise ProjectError(source, f"cannot migrate schema {version}: {exc}") from None
+        version = doc["schema_version"]
+    return doc
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays and paths so the value survives ``json.dumps``."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if np is not None and isinstance(obj, np.generic):
+        return obj.item()
+    if np is not None and isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return obj.as_posix()
+    return obj
