@@ -101,7 +101,10 @@ def test_input_is_not_modified_and_dt_grid_independent():
     fine = balloon_windkessel(np.repeat(u, 10), 0.01).bold  # block-averaged internal grid
     assert np.abs(fine[::10] - coarse).max() < 1e-6 * coarse.max()
     sub = balloon_windkessel(u[::5], 0.5).bold  # sub-stepped internal grid (ZOH of 0.5 s)
-    assert np.abs(sub - balloon_windkessel(np.repeat(u[::5], 5), 0.1).bold[::5]).max() < 1e-6 * coarse.max()
+    assert (
+        np.abs(sub - balloon_windkessel(np.repeat(u[::5], 5), 0.1).bold[::5]).max()
+        < 1e-6 * coarse.max()
+    )
 
 
 def test_linearised_hrf_is_the_small_signal_impulse_response():

@@ -22,7 +22,13 @@ import numpy as np
 from ..errors import InputError
 from ..progress import ProgressLike, as_progress
 
-__all__ = ["BalloonParams", "BalloonResult", "balloon_windkessel", "balloon_hrf", "balloon_steady_state"]
+__all__ = [
+    "BalloonParams",
+    "BalloonResult",
+    "balloon_windkessel",
+    "balloon_hrf",
+    "balloon_steady_state",
+]
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,9 @@ def _bold(lv: np.ndarray, lq: np.ndarray, P: BalloonParams) -> np.ndarray:
     return y / 100.0
 
 
-def balloon_steady_state(u: float | np.ndarray, params: BalloonParams | None = None) -> dict[str, np.ndarray]:
+def balloon_steady_state(
+    u: float | np.ndarray, params: BalloonParams | None = None
+) -> dict[str, np.ndarray]:
     """The analytic steady state under constant neural input ``u``.
 
     ``s = 0``, ``f = 1 + u / gamma``, ``v = f^alpha``, ``q = v E(f) / E0`` and BOLD from
@@ -149,7 +157,9 @@ def balloon_steady_state(u: float | np.ndarray, params: BalloonParams | None = N
     u = np.asarray(u, dtype=float)
     f = 1.0 + u / P.gamma
     if np.any(f <= 0):
-        raise InputError(None, "constant neural input must exceed -gamma for a positive steady flow")
+        raise InputError(
+            None, "constant neural input must exceed -gamma for a positive steady flow"
+        )
     v = f**P.alpha
     q = v * (1 - (1 - P.E0) ** (1 / f)) / P.E0
     return {
@@ -199,7 +209,10 @@ def balloon_windkessel(
         raise InputError(None, f"neural input sampling interval dt must be positive, got {dt}")
     u_in = np.asarray(neural, dtype=float)
     if u_in.ndim not in (1, 2) or u_in.shape[0] < 1:
-        raise InputError(None, f"neural input must have shape (n_times,) or (n_times, n_regions), got {u_in.shape}")
+        raise InputError(
+            None,
+            f"neural input must have shape (n_times,) or (n_times, n_regions), got {u_in.shape}",
+        )
     if not np.all(np.isfinite(u_in)):
         raise InputError(None, "neural input contains NaN or infinite values")
     squeeze = u_in.ndim == 1
@@ -239,7 +252,9 @@ def balloon_windkessel(
         if k % report_every == 0:
             p(k / n_blocks, "Balloon-Windkessel model")
     if not np.all(np.isfinite(x)):
-        raise InputError(None, "Balloon-Windkessel integration diverged: neural input too large or too negative")
+        raise InputError(
+            None, "Balloon-Windkessel integration diverged: neural input too large or too negative"
+        )
 
     if block > 1:
         pos = np.arange(n_times) / block  # fractional node index of each sample
@@ -263,7 +278,9 @@ def balloon_windkessel(
     return BalloonResult(t=np.arange(n_times) * dt, params=P, **out)
 
 
-def linearised_system(params: BalloonParams | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linearised_system(
+    params: BalloonParams | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """State-space matrices ``(A, B, C)`` of the model linearised around rest.
 
     States ``(s, ln f, ln v, ln q)``; input ``u``; output fractional BOLD.
@@ -275,7 +292,12 @@ def linearised_system(params: BalloonParams | None = None) -> tuple[np.ndarray, 
             [-P.kappa, -P.gamma, 0.0, 0.0],
             [1.0, 0.0, 0.0, 0.0],
             [0.0, 1.0 / P.tau, -1.0 / (P.alpha * P.tau), 0.0],
-            [0.0, (1.0 + (1 - P.E0) * lnE / P.E0) / P.tau, -(1.0 / P.alpha - 1.0) / P.tau, -1.0 / P.tau],
+            [
+                0.0,
+                (1.0 + (1 - P.E0) * lnE / P.E0) / P.tau,
+                -(1.0 / P.alpha - 1.0) / P.tau,
+                -1.0 / P.tau,
+            ],
         ]
     )
     B = np.array([1.0, 0.0, 0.0, 0.0])

@@ -48,7 +48,9 @@ def _gpdf(u: np.ndarray, shape: float, rate: float) -> np.ndarray:
 def _check_dt(dt: float) -> float:
     dt = float(dt)
     if not (dt > 0 and math.isfinite(dt)):
-        raise InputError(None, f"HRF sampling interval dt must be a positive number of seconds, got {dt}")
+        raise InputError(
+            None, f"HRF sampling interval dt must be a positive number of seconds, got {dt}"
+        )
     return dt
 
 
@@ -93,9 +95,10 @@ def spm_hrf(
     """
     dt = _check_dt(dt)
     u = np.arange(_n_samples(length, dt), dtype=float) - onset / dt
-    hrf = _gpdf(u, peak / peak_disp, dt / peak_disp) - _gpdf(
-        u, undershoot / under_disp, dt / under_disp
-    ) / ratio
+    hrf = (
+        _gpdf(u, peak / peak_disp, dt / peak_disp)
+        - _gpdf(u, undershoot / under_disp, dt / under_disp) / ratio
+    )
     return hrf / hrf.sum()
 
 
