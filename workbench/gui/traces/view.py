@@ -1,0 +1,666 @@
+"""A fast multi-channel EEG trace view (pyqtgraph).
+
+Ideas from mne-qt-browser, our own code: only the visible window is read from the
+``Raw`` (``raw.get_data(picks, start, stop)``, so ``preload=False`` recordings stay on
+disk), each channel is reduced to min/max pairs per screen column
+(:func:`~.downsample.peak_downsample`), and channels are stacked with a per-type
+scale (SI volts inside, µV/mV on the labels). A second recording (the cleaned EEG)
+can be drawn over the first for before/after comparison. Annotations (triggers,
+R-peaks, events) are vertical lines, one curve per marker name.
+
+The view knows nothing about the Session; :class:`~.tab.TracesTab` connects it.
+Other tabs (e.g. the gradient view) may reuse it with :meth:`TraceView.set_data`.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QPointF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QKeyEvent
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollBar,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .downsample import peak_downsample
+
+log = logging.getLogger(__name__)
+
+#: default amplitude (V) spanned by one channel row, per channel type
+DEFAULT_SCALES = {
+    "eeg": 100e-6,
+    "eog": 300e-6,
+    "ecg": 2e-3,
+    "emg": 200e-6,
+    "misc": 1e-3,
+    "bio": 1e-3,
+    "stim": 1.0,
+    "resp": 1.0,
+}
+_FALLBACK_SCALE = 1e-3
+_CLIP = 1.0  # rows: a trace never draws further than one row from its baseline
+_MAX_MARKER_LABELS = 40
+_MARKER_COLOURS = [
+    (214, 39, 40),
+    (31, 119, 180),
+    (44, 160, 44),
+    (148, 103, 189),
+    (255, 127, 14),
+    (140, 86, 75),
+    (227, 119, 194),
+    (23, 190, 207),
+]
+RAW_PEN = pg.mkPen((30, 30, 30), width=1)
+RAW_UNDER_PEN = pg.mkPen((170, 170, 170), width=1)
+CLEAN_PEN = pg.mkPen((20, 90, 200), width=1)
+BAD_PEN = pg.mkPen((220, 120, 120), width=1)
+
+MODES = ("raw", "cleaned", "overlay")
+MODE_TITLES = {"raw": "Raw", "cleaned": "Cleaned", "overlay": "Raw + cleaned"}
+
+
+def format_volts(v: float) -> str:
+    """A scale in volts as readable text (µV / mV / V)."""
+    av = abs(v)
+    if av < 1e-3:
+        return f"{v * 1e6:.3g} µV"
+    if av < 1:
+        return f"{v * 1e3:.3g} mV"
+    return f"{v:.3g} V"
+
+
+def marker_colour(name: str) -> tuple[int, int, int]:
+    """A stable colour per marker name."""
+    return _MARKER_COLOURS[zlib.crc32(name.encode()) % len(_MARKER_COLOURS)]
+
+
+class ChannelAxis(pg.AxisItem):
+    """Left axis whose tick labels are channel names; a click on a name emits its row."""
+
+    row_clicked = pyqtSignal(int)
+
+    def __init__(self) -> None:
+        super().__init__("left")
+        self.names: list[str] = []
+        self.setWidth(90)
+
+    def set_names(self, names: list[str]) -> None:
+        self.names = list(names)
+        self.picture = None
+        self.update()
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802
+        return [(1.0, [float(i) for i in range(len(self.names))])]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        out = []
+        for v in values:
+            i = int(round(v))
+            out.append(self.names[i] if 0 <= i < len(self.names) else "")
+        return out
+
+    def row_at(self, scene_pos: QPointF) -> int | None:
+        view = self.linkedView()
+        if view is None:
+            return None
+        y = view.mapSceneToView(scene_pos).y()
+        i = int(round(y))
+        return i if 0 <= i < len(self.names) else None
+
+    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            row = self.row_at(ev.scenePos())
+            if row is not None:
+                ev.accept()
+                self.row_clicked.emit(row)
+                return
+        ev.ignore()
+
+    def mouseDragEvent(self, ev: Any) -> None:  # noqa: N802
+        ev.ignore()
+
+
+class TraceViewBox(pg.ViewBox):
+    """View box whose wheel/drag scroll the recording instead of zooming the plot."""
+
+    def __init__(self, owner: TraceView) -> None:
+        super().__init__(enableMenu=False)
+        self.owner = owner
+        self.setMouseEnabled(False, False)
+        self.invertY(True)
+
+    def wheelEvent(self, ev: Any, axis: Any = None) -> None:  # noqa: N802
+        steps = ev.delta() / 120.0
+        mods = ev.modifiers()
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            self.owner.zoom_time(0.8 if steps > 0 else 1.25)
+        elif mods & Qt.KeyboardModifier.ShiftModifier:
+            self.owner.scroll_channels(-int(np.sign(steps)) * 3)
+        else:
+            self.owner.scroll_time(-steps * 0.1)
+        ev.accept()
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:  # noqa: N802
+        if ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        p0 = self.mapSceneToView(ev.lastScenePos())
+        p1 = self.mapSceneToView(ev.scenePos())
+        dx = p0.x() - p1.x()
+        if dx:
+            self.owner.set_time(self.owner.t0 + dx)
+
+
+class TraceView(QWidget):
+    """Stacked EEG traces of one recording, optionally with a cleaned overlay.
+
+    Parameters
+    ----------
+    parent : QWidget | None
+    window_s : float
+        Seconds shown at once.
+    n_channels : int
+        Channels shown at once.
+    points_per_pixel : float
+        Peak-downsampling density (2 = one min and one max per screen column).
+
+    Signals
+    -------
+    bad_clicked(str)
+        A channel name was clicked (the owner decides what to do, e.g. an undoable edit).
+    rendered()
+        A frame was drawn (tests and benchmarks wait on it).
+    """
+
+    bad_clicked = pyqtSignal(str)
+    rendered = pyqtSignal()
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        window_s: float = 10.0,
+        n_channels: int = 20,
+        points_per_pixel: float = 2.0,
+    ) -> None:
+        super().__init__(parent)
+        self.raw: Any = None
+        self.cleaned: Any = None
+        self.t0 = 0.0
+        self.window_s = float(window_s)
+        self.n_visible = int(n_channels)
+        self.ch_start = 0
+        self.points_per_pixel = float(points_per_pixel)
+        self.picks: list[int] = []
+        self.scales: dict[str, float] = dict(DEFAULT_SCALES)
+        self.mode = "raw"
+        self.show_markers = True
+        self.n_points_drawn = 0
+        self._pending = False
+        self._build()
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        bar = QHBoxLayout()
+        self.window_spin = QDoubleSpinBox()
+        self.window_spin.setRange(0.1, 600.0)
+        self.window_spin.setDecimals(1)
+        self.window_spin.setSuffix(" s")
+        self.window_spin.setValue(self.window_s)
+        self.window_spin.setToolTip(
+            "Seconds of EEG shown at once (typical 5-20 s; 1 s to see single slice artifacts)."
+        )
+        self.window_spin.valueChanged.connect(self.set_window)
+        self.nch_spin = QSpinBox()
+        self.nch_spin.setRange(1, 256)
+        self.nch_spin.setValue(self.n_visible)
+        self.nch_spin.setToolTip("Channels shown at once (typical 20-32); scroll with Up/Down.")
+        self.nch_spin.valueChanged.connect(self.set_n_channels)
+        self.scale_down = QPushButton("−")
+        self.scale_down.setToolTip("Smaller traces (larger µV per row). Key: '-' ")
+        self.scale_down.clicked.connect(lambda: self.scale_by(1.5))
+        self.scale_down.setFixedWidth(28)
+        self.scale_up = QPushButton("+")
+        self.scale_up.setToolTip("Larger traces (fewer µV per row). Key: '+'")
+        self.scale_up.clicked.connect(lambda: self.scale_by(1 / 1.5))
+        self.scale_up.setFixedWidth(28)
+        self.auto_button = QPushButton("Auto scale")
+        self.auto_button.setToolTip(
+            "Fit each channel type's scale to the visible data (robust 1-99% range). Key: A"
+        )
+        self.auto_button.clicked.connect(self.autoscale)
+        self.mode_combo = QComboBox()
+        for m in MODES:
+            self.mode_combo.addItem(MODE_TITLES[m], m)
+        self.mode_combo.setToolTip(
+            "Before/after: the raw recording, the cleaned one, or the cleaned (blue) drawn over "
+            "the raw (grey). Needs a correction step to have run. Key: C toggles."
+        )
+        self.mode_combo.currentIndexChanged.connect(
+            lambda i: self.set_mode(self.mode_combo.itemData(i))
+        )
+        self.markers_check = QCheckBox("Markers")
+        self.markers_check.setChecked(True)
+        self.markers_check.setToolTip("Show annotation markers (scanner triggers, R-peaks, events).")
+        self.markers_check.toggled.connect(self.set_show_markers)
+        for w in (QLabel("Window"), self.window_spin, QLabel("Channels"), self.nch_spin,
+                  QLabel("Scale"), self.scale_down, self.scale_up, self.auto_button,
+                  self.mode_combo, self.markers_check):
+            bar.addWidget(w)
+        self.extra_bar = bar  # owners may append widgets (e.g. a channel picker)
+        bar.addStretch(1)
+        self.scale_label = QLabel("")
+        self.scale_label.setToolTip("Amplitude spanned by one channel row, per channel type.")
+        bar.addWidget(self.scale_label)
+        lay.addLayout(bar)
+
+        mid = QHBoxLayout()
+        self.axis = ChannelAxis()
+        self.axis.row_clicked.connect(self._row_clicked)
+        self.vb = TraceViewBox(self)
+        self.plot = pg.PlotWidget(viewBox=self.vb, axisItems={"left": self.axis})
+        self.plot.setBackground("w")
+        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.getAxis("bottom").setPen("k")
+        self.plot.getAxis("bottom").setTextPen("k")
+        self.axis.setPen("k")
+        self.axis.setTextPen("k")
+        self.plot.hideButtons()
+        self.plot.setToolTip(
+            "Wheel: scroll time · Ctrl+wheel: zoom time · Shift+wheel: channels · drag: pan · "
+            "click a channel name: mark bad/good · keys: ←/→ (Shift: a page), ↑/↓, PgUp/PgDn, "
+            "Home/End, +/−, A"
+        )
+        mid.addWidget(self.plot, 1)
+        self.vscroll = QScrollBar(Qt.Orientation.Vertical)
+        self.vscroll.setToolTip("Scroll through channels.")
+        self.vscroll.valueChanged.connect(self._on_vscroll)
+        mid.addWidget(self.vscroll)
+        lay.addLayout(mid, 1)
+        self.hscroll = QScrollBar(Qt.Orientation.Horizontal)
+        self.hscroll.setToolTip("Scroll through time.")
+        self.hscroll.valueChanged.connect(self._on_hscroll)
+        lay.addWidget(self.hscroll)
+
+        self.empty_text = pg.TextItem("No EEG loaded: open a recording (File ▸ Open) or the demo.",
+                                      color=(90, 90, 90), anchor=(0.5, 0.5))
+        self.plot.addItem(self.empty_text)
+        self._curves: list[pg.PlotCurveItem] = []
+        self._under: list[pg.PlotCurveItem] = []
+        self._marker_curves: list[pg.PlotCurveItem] = []
+        self._marker_labels: list[pg.TextItem] = []
+        self._update_enabled()
+
+    # ------------------------------------------------------------------ data
+    def set_data(self, raw: Any, cleaned: Any = None) -> None:
+        """Show ``raw`` (an mne Raw, may be ``preload=False``) and optionally ``cleaned``."""
+        self.raw = raw
+        self.cleaned = cleaned
+        if raw is None:
+            self.picks = []
+        elif not self.picks or max(self.picks) >= len(raw.ch_names):
+            self.picks = list(range(len(raw.ch_names)))
+        if cleaned is None and self.mode != "raw":
+            self.mode = "raw"
+        self.t0 = min(self.t0, max(0.0, self.duration - self.window_s))
+        self.ch_start = min(self.ch_start, max(0, len(self.picks) - self.n_visible))
+        self._update_enabled()
+        self._sync_scrollbars()
+        self.request_render()
+
+    def set_cleaned(self, cleaned: Any) -> None:
+        """Attach (or remove) the cleaned recording; switches to the overlay when it appears."""
+        had = self.cleaned is not None
+        self.cleaned = cleaned
+        if cleaned is not None and not had:
+            self.mode = "overlay"
+        elif cleaned is None:
+            self.mode = "raw"
+        self._update_enabled()
+        self.request_render()
+
+    @property
+    def sfreq(self) -> float:
+        return float(self.raw.info["sfreq"]) if self.raw is not None else 1.0
+
+    @property
+    def duration(self) -> float:
+        return float(self.raw.n_times / self.sfreq) if self.raw is not None else 0.0
+
+    @property
+    def visible_picks(self) -> list[int]:
+        return self.picks[self.ch_start : self.ch_start + self.n_visible]
+
+    @property
+    def visible_names(self) -> list[str]:
+        if self.raw is None:
+            return []
+        return [self.raw.ch_names[i] for i in self.visible_picks]
+
+    def channel_type(self, idx: int) -> str:
+        return self.raw.get_channel_types(picks=[idx])[0]
+
+    # ------------------------------------------------------------------ navigation
+    def set_time(self, t0: float) -> None:
+        """Move the left edge of the window to ``t0`` seconds (clamped)."""
+        t0 = float(np.clip(t0, 0.0, max(0.0, self.duration - self.window_s)))
+        if t0 != self.t0:
+            self.t0 = t0
+            self._sync_scrollbars()
+            self.request_render()
+
+    def scroll_time(self, pages: float) -> None:
+        """Scroll by ``pages`` windows (negative: back)."""
+        self.set_time(self.t0 + pages * self.window_s)
+
+    def set_window(self, seconds: float) -> None:
+        seconds = float(np.clip(seconds, 0.1, max(0.1, self.duration or 600.0)))
+        if seconds != self.window_s:
+            self.window_s = seconds
+            self.t0 = float(np.clip(self.t0, 0.0, max(0.0, self.duration - seconds)))
+            self._sync_widgets()
+            self.request_render()
+
+    def zoom_time(self, factor: float) -> None:
+        """Multiply the window length by ``factor`` around its centre."""
+        centre = self.t0 + self.window_s / 2
+        self.set_window(self.window_s * factor)
+        self.set_time(centre - self.window_s / 2)
+
+    def set_n_channels(self, n: int) -> None:
+        n = int(max(1, n))
+        if n != self.n_visible:
+            self.n_visible = n
+            self.ch_start = min(self.ch_start, max(0, len(self.picks) - n))
+            self._sync_widgets()
+            self.request_render()
+
+    def scroll_channels(self, rows: int) -> None:
+        start = int(np.clip(self.ch_start + rows, 0, max(0, len(self.picks) - self.n_visible)))
+        if start != self.ch_start:
+            self.ch_start = start
+            self._sync_scrollbars()
+            self.request_render()
+
+    def set_selection(self, names: list[str]) -> None:
+        """Show only these channels (in recording order); an empty list shows all."""
+        if self.raw is None:
+            return
+        wanted = set(names)
+        self.picks = [i for i, n in enumerate(self.raw.ch_names) if not wanted or n in wanted]
+        self.ch_start = 0
+        self._sync_scrollbars()
+        self.request_render()
+
+    def set_mode(self, mode: str) -> None:
+        """``"raw"``, ``"cleaned"`` or ``"overlay"`` (the last two need cleaned data)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        if mode != "raw" and self.cleaned is None:
+            mode = "raw"
+        self.mode = mode
+        self._sync_widgets()
+        self.request_render()
+
+    def set_show_markers(self, on: bool) -> None:
+        self.show_markers = bool(on)
+        self.request_render()
+
+    def scale_by(self, factor: float) -> None:
+        """Multiply every channel type's volts-per-row by ``factor``."""
+        self.scales = {k: v * factor for k, v in self.scales.items()}
+        self.request_render()
+
+    def autoscale(self) -> None:
+        """Set each type's scale to the median robust range (1-99 %) of its visible channels."""
+        if self.raw is None:
+            return
+        picks = self.visible_picks
+        data, _ = self._fetch(self._current_source(), picks)
+        types = [self.channel_type(i) for i in picks]
+        for typ in set(types):
+            rows = data[[k for k, t in enumerate(types) if t == typ]]
+            lo, hi = np.nanpercentile(rows, [1, 99], axis=1)
+            # two robust ranges per row: neighbours touch only at the extremes
+            rng = 2.0 * float(np.median(hi - lo))
+            if np.isfinite(rng) and rng > 0:
+                self.scales[typ] = rng
+        self.request_render()
+
+    # ------------------------------------------------------------------ rendering
+    def request_render(self) -> None:
+        """Draw at the next event-loop turn (several changes give one frame)."""
+        if not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self.render)
+
+    def _current_source(self) -> Any:
+        return self.cleaned if self.mode == "cleaned" and self.cleaned is not None else self.raw
+
+    def _window_samples(self, source: Any) -> tuple[int, int]:
+        start = int(round(self.t0 * self.sfreq))
+        stop = min(source.n_times, start + int(round(self.window_s * self.sfreq)) + 1)
+        return start, max(start + 1, stop)
+
+    def _fetch(self, source: Any, picks: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        start, stop = self._window_samples(source)
+        data = source.get_data(picks=picks, start=start, stop=stop)
+        times = np.arange(start, stop) / self.sfreq
+        return data, times
+
+    def _n_bins(self) -> int:
+        width = max(200, int(self.vb.width()) or 1000)
+        return int(max(50, width * self.points_per_pixel / 2))
+
+    def _curve(self, pool: list[pg.PlotCurveItem], i: int, z: float) -> pg.PlotCurveItem:
+        while len(pool) <= i:
+            c = pg.PlotCurveItem(skipFiniteCheck=True)
+            c.setZValue(z)
+            self.plot.addItem(c)
+            pool.append(c)
+        return pool[i]
+
+    def render(self) -> None:
+        """Fetch the visible window, downsample and draw it (call directly to force a frame)."""
+        self._pending = False
+        self.empty_text.setVisible(self.raw is None)
+        if self.raw is None:
+            for c in self._curves + self._under + self._marker_curves:
+                c.setVisible(False)
+            for t in self._marker_labels:
+                t.setVisible(False)
+            self.axis.set_names([])
+            self.vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            self.empty_text.setPos(0.5, 0.5)
+            self.rendered.emit()
+            return
+        picks = self.visible_picks
+        names = self.visible_names
+        bads = set(self.raw.info["bads"])
+        types = [self.channel_type(i) for i in picks]
+        n_bins = self._n_bins()
+        layers: list[tuple[list[pg.PlotCurveItem], Any, float]] = []
+        if self.mode == "raw":
+            layers.append((self._curves, self.raw, 2))
+        elif self.mode == "cleaned":
+            layers.append((self._curves, self.cleaned, 2))
+        else:
+            layers.append((self._under, self.raw, 1))
+            layers.append((self._curves, self.cleaned, 2))
+        used = {id(pool): 0 for pool in (self._curves, self._under)}
+        self.n_points_drawn = 0
+        for pool, source, z in layers:
+            data, times = self._fetch(source, picks)
+            t_ds, d_ds = peak_downsample(data, times, n_bins)
+            scale = np.array([self.scales.get(t, _FALLBACK_SCALE) for t in types])[:, None]
+            y = np.clip(d_ds / scale, -_CLIP, _CLIP)
+            # rows grow downwards (inverted y); positive voltage draws upwards
+            y = np.arange(len(picks))[:, None] - y
+            for row in range(len(picks)):
+                c = self._curve(pool, row, z)
+                if pool is self._under:
+                    pen = RAW_UNDER_PEN
+                elif names[row] in bads:
+                    pen = BAD_PEN
+                elif self.mode == "overlay":
+                    pen = CLEAN_PEN
+                else:
+                    pen = RAW_PEN
+                c.setPen(pen)
+                c.setData(t_ds, y[row])
+                c.setVisible(True)
+            used[id(pool)] = len(picks)
+            self.n_points_drawn += int(y.size)
+        for pool in (self._curves, self._under):
+            for c in pool[used[id(pool)] :]:
+                c.setVisible(False)
+        labels = [f"✕ {n}" if n in bads else n for n in names]
+        self.axis.set_names(labels)
+        self._draw_markers(len(picks))
+        t1 = self.t0 + self.window_s
+        self.vb.setRange(xRange=(self.t0, t1), yRange=(-0.7, len(picks) - 0.3), padding=0)
+        self.scale_label.setText(
+            " · ".join(f"{t.upper()} {format_volts(self.scales.get(t, _FALLBACK_SCALE))}/row"
+                       for t in dict.fromkeys(types))
+        )
+        self.rendered.emit()
+
+    def visible_annotations(self) -> list[tuple[float, str]]:
+        """(time s from the recording start, description) of markers in the window."""
+        if self.raw is None or len(self.raw.annotations) == 0:
+            return []
+        ann = self.raw.annotations
+        onset = np.asarray(ann.onset, float)
+        if ann.orig_time is not None:
+            onset = onset - self.raw.first_time
+        t1 = self.t0 + self.window_s
+        sel = np.flatnonzero((onset >= self.t0) & (onset <= t1))
+        return [(float(onset[i]), str(ann.description[i])) for i in sel]
+
+    def _draw_markers(self, n_rows: int) -> None:
+        marks = self.visible_annotations() if self.show_markers else []
+        by_name: dict[str, list[float]] = {}
+        for t, d in marks:
+            by_name.setdefault(d, []).append(t)
+        top, bottom = -0.7, n_rows - 0.3
+        for k, (name, ts) in enumerate(sorted(by_name.items())):
+            c = self._curve(self._marker_curves, k, 2.5)
+            x = np.repeat(np.asarray(ts), 2)
+            yv = np.tile([top, bottom], len(ts))
+            c.setData(x, yv, connect="pairs")
+            c.setPen(pg.mkPen((*marker_colour(name), 170), width=1))
+            c.setVisible(True)
+        for c in self._marker_curves[len(by_name) :]:
+            c.setVisible(False)
+        # labels: at most a few dozen, or the screen becomes unreadable
+        step = max(1, int(np.ceil(len(marks) / _MAX_MARKER_LABELS)))
+        shown = marks[::step]
+        while len(self._marker_labels) < len(shown):
+            ti = pg.TextItem("", anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 220))
+            ti.setZValue(3)
+            self.plot.addItem(ti)
+            self._marker_labels.append(ti)
+        for ti, (t, d) in zip(self._marker_labels, shown):
+            ti.setText(d)
+            ti.setColor(marker_colour(d))
+            ti.setPos(t, top)
+            ti.setVisible(True)
+        for ti in self._marker_labels[len(shown) :]:
+            ti.setVisible(False)
+
+    # ------------------------------------------------------------------ widgets
+    def _update_enabled(self) -> None:
+        has = self.raw is not None
+        for w in (self.window_spin, self.nch_spin, self.scale_down, self.scale_up,
+                  self.auto_button, self.markers_check, self.hscroll, self.vscroll):
+            w.setEnabled(has)
+        self.mode_combo.setEnabled(has and self.cleaned is not None)
+        self._sync_widgets()
+
+    def _sync_widgets(self) -> None:
+        for w, v in ((self.window_spin, self.window_s), (self.nch_spin, self.n_visible)):
+            w.blockSignals(True)
+            w.setValue(v)
+            w.blockSignals(False)
+        self.mode_combo.blockSignals(True)
+        self.mode_combo.setCurrentIndex(MODES.index(self.mode))
+        self.mode_combo.blockSignals(False)
+        self._sync_scrollbars()
+
+    def _sync_scrollbars(self) -> None:
+        self.hscroll.blockSignals(True)
+        ms_max = int(max(0.0, self.duration - self.window_s) * 1000)
+        self.hscroll.setRange(0, ms_max)
+        self.hscroll.setPageStep(int(self.window_s * 1000))
+        self.hscroll.setSingleStep(max(1, int(self.window_s * 250)))
+        self.hscroll.setValue(int(self.t0 * 1000))
+        self.hscroll.blockSignals(False)
+        self.vscroll.blockSignals(True)
+        self.vscroll.setRange(0, max(0, len(self.picks) - self.n_visible))
+        self.vscroll.setPageStep(self.n_visible)
+        self.vscroll.setValue(self.ch_start)
+        self.vscroll.blockSignals(False)
+
+    def _on_hscroll(self, value: int) -> None:
+        self.set_time(value / 1000.0)
+
+    def _on_vscroll(self, value: int) -> None:
+        self.scroll_channels(value - self.ch_start)
+
+    def _row_clicked(self, row: int) -> None:
+        names = self.visible_names
+        if 0 <= row < len(names):
+            self.bad_clicked.emit(names[row])
+
+    def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802
+        k = ev.key()
+        shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        K = Qt.Key
+        if k == K.Key_Right:
+            self.scroll_time(1.0 if shift else 0.25)
+        elif k == K.Key_Left:
+            self.scroll_time(-1.0 if shift else -0.25)
+        elif k == K.Key_Down:
+            self.scroll_channels(self.n_visible if shift else 1)
+        elif k == K.Key_Up:
+            self.scroll_channels(-self.n_visible if shift else -1)
+        elif k == K.Key_PageDown:
+            self.scroll_channels(self.n_visible)
+        elif k == K.Key_PageUp:
+            self.scroll_channels(-self.n_visible)
+        elif k == K.Key_Home:
+            self.set_time(0.0)
+        elif k == K.Key_End:
+            self.set_time(self.duration)
+        elif k in (K.Key_Plus, K.Key_Equal):
+            self.scale_by(1 / 1.5)
+        elif k == K.Key_Minus:
+            self.scale_by(1.5)
+        elif k == K.Key_A:
+            self.autoscale()
+        elif k == K.Key_C and self.cleaned is not None:
+            self.set_mode("raw" if self.mode != "raw" else "overlay")
+        elif k == K.Key_BracketLeft:
+            self.zoom_time(0.5)
+        elif k == K.Key_BracketRight:
+            self.zoom_time(2.0)
+        else:
+            super().keyPressEvent(ev)
+            return
+        ev.accept()
