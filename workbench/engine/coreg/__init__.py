@@ -1,0 +1,1 @@
+"""Coregistration engine (Qt-free)."""
