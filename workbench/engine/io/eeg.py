@@ -1,0 +1,574 @@
+"""EEG readers: BrainVision, EDF/BDF, EEGLAB, FIF (and BIDS ``*_eeg.*`` files).
+
+:func:`read_eeg` opens a recording with MNE's reader (lazily by default) after checking
+the companion files MNE would otherwise trip over, and turns every failure into a
+one-line :class:`~workbench.engine.errors.InputError` naming the file and the problem.
+
+:func:`read_eeg_header` reads only the header and the markers: it works when the signal
+file (``.eeg``, ``.dat``, ``.fdt``) is absent or empty, as in many shared EEG-fMRI
+datasets, and also on a lone BrainVision marker file (``.vmrk``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ._util import check_file, fail, full_suffix
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["read_eeg", "read_eeg_header", "EEGHeader", "EEG_SUFFIXES"]
+
+#: File endings :func:`read_eeg` opens.
+EEG_SUFFIXES = (".vhdr", ".edf", ".bdf", ".set", ".fif", ".fif.gz")
+_HEADER_SUFFIXES = (*EEG_SUFFIXES, ".vmrk")
+
+_BV_BYTES = {"INT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4, "UINT_16": 2}
+_BIDS_TYPES = {
+    "EEG": "eeg",
+    "ECG": "ecg",
+    "EKG": "ecg",
+    "EOG": "eog",
+    "VEOG": "eog",
+    "HEOG": "eog",
+    "EMG": "emg",
+    "MISC": "misc",
+    "TRIG": "stim",
+    "RESP": "resp",
+    "GSR": "gsr",
+    "TEMP": "temperature",
+    "REF": "eeg",
+}
+
+
+# --------------------------------------------------------------------------- header
+class _Ini:
+    """A forgiving INI reader for BrainVision headers.
+
+    :mod:`configparser` rejects the free text of the ``[Comment]`` section (amplifier
+    tables, impedances), so this keeps ``key=value`` lines per section and ignores the rest.
+    """
+
+    def __init__(self, sections: dict[str, dict[str, str]], first_line: str) -> None:
+        self.sections = sections
+        self.first_line = first_line
+
+    def has_section(self, name: str) -> bool:
+        return name.lower() in self.sections
+
+    def items(self, name: str) -> list[tuple[str, str]]:
+        return list(self.sections.get(name.lower(), {}).items())
+
+    def get(self, section: str, key: str, default: str | None = None) -> str | None:
+        return self.sections.get(section.lower(), {}).get(key.lower(), default)
+
+
+def _decode(raw: bytes) -> str:
+    cp = re.search(rb"Codepage=([^\r\n]+)", raw, re.IGNORECASE)
+    codepage = cp.group(1).decode("ascii", "ignore").strip() if cp else "utf-8"
+    if codepage.upper() == "ANSI":
+        codepage = "cp1252"
+    try:
+        return raw.decode(codepage)
+    except (UnicodeDecodeError, LookupError):
+        return raw.decode("latin-1")
+
+
+def _read_ini(path: str | os.PathLike) -> _Ini:
+    """Parse a BrainVision ``.vhdr``/``.vmrk``; InputError when it is not one."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if b"\x00" in raw[:2048]:
+        raise fail(path, "binary content: not a BrainVision text header (wrong file type?)")
+    text = _decode(raw).lstrip("\ufeff")
+    lines = text.splitlines()
+    first = lines[0].strip() if lines else ""
+    if not re.match(r"brain\s*vision", first, re.IGNORECASE):
+        raise fail(
+            path,
+            "not a BrainVision file (first line should start 'Brain Vision Data Exchange ...', "
+            f"found {first[:40]!r})",
+        )
+    sections: dict[str, dict[str, str]] = {}
+    cur: dict[str, str] | None = None
+    for line in lines[1:]:
+        s = line.strip()
+        if not s or s.startswith(";"):
+            continue
+        m = re.fullmatch(r"\[(.+)\]", s)
+        if m:
+            cur = sections.setdefault(m.group(1).strip().lower(), {})
+            continue
+        if cur is not None and "=" in s:
+            k, v = s.split("=", 1)
+            cur[k.strip().lower()] = v.strip()
+    return _Ini(sections, first)
+
+
+@dataclass
+class EEGHeader:
+    """What a recording's header and marker file say, without reading the signal.
+
+    Attributes
+    ----------
+    path : Path
+    format : str
+        ``"brainvision"``, ``"brainvision-markers"``, ``"eeglab"``, ``"edf"``, ``"bdf"``, ``"fif"``.
+    ch_names : list of str
+    ch_types : list of str
+        MNE channel types (``"eeg"``, ``"ecg"`` for a channel named ECG/EKG, ...).
+    sfreq : float | None
+        Sampling rate in Hz (None for a lone ``.vmrk`` without its ``.vhdr``).
+    n_samples : int | None
+        From the header, or the data file size; None when unknown.
+    markers : mne.Annotations
+        Onsets from the first sample, in seconds (in samples when ``sfreq`` is None;
+        see ``marker_unit``), duration and ``Type/Description`` (BrainVision) or the
+        event type (EEGLAB), as MNE names them.
+    marker_unit : str
+        ``"s"`` or ``"samples"``.
+    data_file : Path | None
+        The signal file the header points to.
+    data_state : str
+        ``"ok"``, ``"missing"``, ``"empty"``, ``"truncated"``, ``"embedded"`` or ``"n/a"``.
+    notes : list of str
+    """
+
+    path: Path
+    format: str
+    ch_names: list[str] = field(default_factory=list)
+    ch_types: list[str] = field(default_factory=list)
+    sfreq: float | None = None
+    n_samples: int | None = None
+    markers: Any = None
+    marker_unit: str = "s"
+    data_file: Path | None = None
+    data_state: str = "n/a"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels."""
+        return len(self.ch_names)
+
+    @property
+    def duration(self) -> float | None:
+        """Recording length in seconds, when known."""
+        if self.n_samples is None or not self.sfreq:
+            return None
+        return self.n_samples / self.sfreq
+
+
+def _guess_type(name: str) -> str:
+    n = name.strip().upper()
+    if n.startswith(("ECG", "EKG")):
+        return "ecg"
+    if n.startswith(("EOG", "VEOG", "HEOG")):
+        return "eog"
+    if n.startswith("EMG"):
+        return "emg"
+    if n in ("STI 014", "STATUS", "TRIGGER"):
+        return "stim"
+    return "eeg"
+
+
+def _annotations(onset: Any, duration: Any, description: Any) -> Any:
+    import mne
+
+    return mne.Annotations(
+        np.asarray(onset, float), np.asarray(duration, float), [str(d) for d in description]
+    )
+
+
+def _bv_markers(vmrk: Path, sfreq: float | None) -> Any:
+    import mne
+
+    check_file(vmrk)
+    _read_ini(vmrk)  # validates the first line (one-line error instead of MNE's)
+    try:
+        ann = mne.read_annotations(vmrk, sfreq=sfreq if sfreq else 1.0)
+    except Exception as exc:  # noqa: BLE001
+        raise fail(vmrk, f"corrupt marker file ({_why(exc)})") from None
+    return _annotations(ann.onset, ann.duration, ann.description)
+
+
+def _bv_header(path: Path) -> EEGHeader:
+    cfg = _read_ini(path)
+    if "marker" in cfg.first_line.lower():
+        return _bv_marker_only(path)
+    try:
+        interval = float(cfg.get("Common Infos", "SamplingInterval", "") or "nan")
+        nchan = int(cfg.get("Common Infos", "NumberOfChannels", "") or "0")
+    except ValueError:
+        raise fail(path, "corrupt header: SamplingInterval/NumberOfChannels are not numbers") from None
+    if not np.isfinite(interval) or interval <= 0:
+        raise fail(path, "corrupt header: no valid SamplingInterval")
+    if nchan <= 0:
+        raise fail(path, "corrupt header: no NumberOfChannels")
+    chans = dict(cfg.items("Channel Infos"))
+    names = []
+    for i in range(1, nchan + 1):
+        v = chans.get(f"ch{i}")
+        if v is None:
+            raise fail(path, f"corrupt header: [Channel Infos] has no Ch{i} (NumberOfChannels={nchan})")
+        names.append(v.split(",")[0].replace("\\1", ","))
+    hdr = EEGHeader(path, "brainvision", names, [_guess_type(n) for n in names], 1e6 / interval)
+    pts = cfg.get("Common Infos", "DataPoints")
+    if pts and pts.isdigit():
+        hdr.n_samples = int(pts)
+    data = cfg.get("Common Infos", "DataFile")
+    if data:
+        hdr.data_file = path.parent / data
+        fmt = (cfg.get("Binary Infos", "BinaryFormat", "INT_16") or "INT_16").upper()
+        if not hdr.data_file.is_file():
+            hdr.data_state = "missing"
+        elif hdr.data_file.stat().st_size == 0:
+            hdr.data_state = "empty"
+        else:
+            size = hdr.data_file.stat().st_size
+            frame = nchan * _BV_BYTES.get(fmt, 2)
+            hdr.data_state = "ok" if size % frame == 0 else "truncated"
+            if hdr.n_samples is None or hdr.data_state == "ok":
+                hdr.n_samples = size // frame
+    mk = cfg.get("Common Infos", "MarkerFile")
+    if mk:
+        vmrk = path.parent / mk
+        if vmrk.is_file() and vmrk.stat().st_size > 0:
+            hdr.markers = _bv_markers(vmrk, hdr.sfreq)
+        else:
+            hdr.notes.append(f"marker file {mk} is {'empty' if vmrk.is_file() else 'missing'}")
+    if hdr.markers is None:
+        hdr.markers = _annotations([], [], [])
+    return hdr
+
+
+def _bv_marker_only(vmrk: Path, sfreq: float | None = None) -> EEGHeader:
+    """A lone ``.vmrk``: the sampling rate comes from the same-stem ``.vhdr`` if present."""
+    hdr = EEGHeader(vmrk, "brainvision-markers")
+    vhdr = vmrk.with_suffix(".vhdr")
+    if sfreq is None and vhdr.is_file() and vhdr.stat().st_size > 0:
+        full = _bv_header(vhdr)
+        hdr.ch_names, hdr.ch_types, hdr.sfreq = full.ch_names, full.ch_types, full.sfreq
+        hdr.n_samples, hdr.data_file, hdr.data_state = full.n_samples, full.data_file, full.data_state
+    else:
+        hdr.sfreq = sfreq
+    if hdr.sfreq is None:
+        hdr.marker_unit = "samples"
+        hdr.notes.append("no .vhdr next to this marker file: sampling rate unknown, times in samples")
+    hdr.markers = _bv_markers(vmrk, hdr.sfreq)
+    return hdr
+
+
+def _eeglab_struct(path: Path) -> dict[str, Any]:
+    from pymatreader import read_mat
+
+    try:
+        d = read_mat(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise fail(path, f"not a readable EEGLAB .set (MATLAB) file ({_why(exc)})") from None
+    eeg = d.get("EEG", d)
+    if not isinstance(eeg, dict) or "srate" not in eeg or "nbchan" not in eeg:
+        raise fail(path, "not an EEGLAB dataset (no EEG.srate / EEG.nbchan)")
+    return eeg
+
+
+def _eeglab_header(path: Path) -> EEGHeader:
+    eeg = _eeglab_struct(path)
+    sfreq = float(eeg["srate"])
+    nchan = int(eeg["nbchan"])
+    labels = (eeg.get("chanlocs") or {}).get("labels") if isinstance(eeg.get("chanlocs"), dict) else None
+    if isinstance(labels, str):
+        labels = [labels]
+    names = [str(x) for x in labels] if labels is not None else [f"EEG{i + 1:03d}" for i in range(nchan)]
+    hdr = EEGHeader(path, "eeglab", names, [_guess_type(n) for n in names], sfreq)
+    trials = int(eeg.get("trials", 1) or 1)
+    hdr.n_samples = int(eeg.get("pnts", 0)) * trials or None
+    if trials > 1:
+        hdr.notes.append(f"epoched dataset ({trials} trials)")
+    data = eeg.get("data")
+    if isinstance(data, str):
+        hdr.data_file = path.parent / data
+        if not hdr.data_file.is_file():
+            hdr.data_state = "missing"
+        elif hdr.data_file.stat().st_size == 0:
+            hdr.data_state = "empty"
+        else:
+            expected = nchan * (hdr.n_samples or 0) * 4
+            hdr.data_state = "ok" if hdr.data_file.stat().st_size >= expected else "truncated"
+    else:
+        hdr.data_state = "embedded"
+    ev = eeg.get("event")
+    if isinstance(ev, dict) and "latency" in ev:
+        lat = np.atleast_1d(np.asarray(ev["latency"], float))
+        typ = ev.get("type", [""] * lat.size)
+        typ = [typ] if isinstance(typ, (str, int, float)) else list(typ)
+        dur = np.atleast_1d(np.asarray(ev.get("duration", np.zeros(lat.size)), float))
+        dur = np.where(np.isfinite(dur), dur, 0.0) if dur.size == lat.size else np.zeros(lat.size)
+        # EEGLAB latencies are 1-based samples, as MNE's reader converts them
+        hdr.markers = _annotations((lat - 1) / sfreq, dur / sfreq, [_event_name(t) for t in typ])
+    else:
+        hdr.markers = _annotations([], [], [])
+    return hdr
+
+
+def _event_name(t: Any) -> str:
+    if isinstance(t, float) and t.is_integer():
+        return str(int(t))
+    return str(t)
+
+
+def _mne_header(path: Path) -> EEGHeader:
+    raw = read_eeg(path, preload=False)
+    fmt = {".edf": "edf", ".bdf": "bdf"}.get(full_suffix(path), "fif")
+    ann = raw.annotations
+    offset = raw.first_time if ann.orig_time is not None else 0.0
+    return EEGHeader(
+        path,
+        fmt,
+        list(raw.ch_names),
+        list(raw.get_channel_types()),
+        float(raw.info["sfreq"]),
+        int(raw.n_times),
+        _annotations(np.asarray(ann.onset) - offset, ann.duration, ann.description),
+        data_state="embedded",
+    )
+
+
+def read_eeg_header(path: str | os.PathLike, *, sfreq: float | None = None) -> EEGHeader:
+    """Read an EEG file's header and markers without needing the signal data.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.vhdr`` (+ ``.vmrk``), a lone ``.vmrk``, EEGLAB ``.set``, EDF/BDF or FIF.
+    sfreq : float | None
+        Sampling rate for a lone ``.vmrk`` that has no ``.vhdr`` beside it.
+
+    Returns
+    -------
+    EEGHeader
+
+    Raises
+    ------
+    InputError
+        Missing, empty, wrong-type or corrupt header or marker file.
+    """
+    path = check_file(path)
+    suffix = full_suffix(path)
+    try:
+        if suffix == ".vhdr":
+            return _bv_header(path)
+        if suffix == ".vmrk":
+            return _bv_marker_only(path, sfreq)
+        if suffix == ".set":
+            return _eeglab_header(path)
+        if suffix in (".edf", ".bdf", ".fif", ".fif.gz"):
+            return _mne_header(path)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure becomes one line
+        raise fail(path, f"corrupt header ({_why(exc)})") from None
+    raise fail(path, f"not an EEG file this reader knows (type {suffix or 'without extension'!r}); "
+               f"use one of {', '.join(_HEADER_SUFFIXES)}")
+
+
+# --------------------------------------------------------------------------- full read
+def _why(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {msg[:150]}" if msg else type(exc).__name__
+
+
+def _check_bv_companions(path: Path) -> None:
+    hdr = _bv_header(path)
+    cfg = _read_ini(path)
+    if hdr.data_file is None:
+        raise fail(path, "header names no DataFile")
+    name = hdr.data_file.name
+    if hdr.data_state == "missing":
+        raise fail(path, f"the data file {name} named in the header is missing (expected next to the .vhdr)")
+    if hdr.data_state == "empty":
+        raise fail(path, f"the data file {name} is empty (0 bytes): the recording holds no signal")
+    if hdr.data_state == "truncated":
+        raise fail(hdr.data_file, "truncated: its size is not a whole number of samples x channels")
+    mk = cfg.get("Common Infos", "MarkerFile")
+    if mk and not (path.parent / mk).is_file():
+        raise fail(path, f"the marker file {mk} named in the header is missing")
+    pts = cfg.get("Common Infos", "DataPoints")
+    if pts and pts.isdigit() and hdr.n_samples is not None and hdr.n_samples < int(pts):
+        raise fail(hdr.data_file, f"truncated: {hdr.n_samples} samples, header says {pts}")
+
+
+def _check_eeglab_companions(path: Path) -> None:
+    hdr = _eeglab_header(path)
+    if hdr.data_file is not None:
+        name = hdr.data_file.name
+        if hdr.data_state == "missing":
+            raise fail(path, f"the data file {name} named in the .set is missing (expected next to it)")
+        if hdr.data_state == "empty":
+            raise fail(path, f"the data file {name} is empty (0 bytes)")
+        if hdr.data_state == "truncated":
+            raise fail(hdr.data_file, "truncated: shorter than channels x samples x 4 bytes in the .set")
+
+
+def _apply_bids_channels(raw: Any, path: Path) -> None:
+    """Channel types and bad channels from a BIDS ``*_channels.tsv`` next to the file."""
+    stem = re.sub(r"_eeg$", "", path.name.split(".")[0])
+    tsv = path.parent / f"{stem}_channels.tsv"
+    if not tsv.is_file():
+        return
+    try:
+        lines = [ln.split("\t") for ln in tsv.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        head = [h.strip().lower() for h in lines[0]]
+        iname, itype = head.index("name"), head.index("type")
+        istat = head.index("status") if "status" in head else None
+    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+        logger.warning("%s: unreadable channels.tsv ignored", tsv)
+        return
+    types, bads = {}, []
+    for row in lines[1:]:
+        if len(row) <= max(iname, itype):
+            continue
+        name = row[iname].strip()
+        if name not in raw.ch_names:
+            continue
+        t = _BIDS_TYPES.get(row[itype].strip().upper())
+        if t and t != raw.get_channel_types([name])[0]:
+            types[name] = t
+        if istat is not None and len(row) > istat and row[istat].strip().lower() == "bad":
+            bads.append(name)
+    if types:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw.set_channel_types(types, on_unit_change="ignore")
+    if bads:
+        raw.info["bads"] = sorted(set(raw.info["bads"]) | set(bads))
+
+
+def _apply_name_types(raw: Any) -> None:
+    """ECG/EOG/EMG channels recorded as EEG get their type from their name."""
+    types = {}
+    for name, t in zip(raw.ch_names, raw.get_channel_types()):
+        g = _guess_type(name)
+        if t == "eeg" and g != "eeg":
+            types[name] = g
+    if types:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw.set_channel_types(types, on_unit_change="ignore")
+
+
+def read_eeg(path: str | os.PathLike, preload: bool = False) -> Any:
+    """Open an EEG recording.
+
+    Parameters
+    ----------
+    path : path-like
+        BrainVision ``.vhdr``, EDF ``.edf``, BDF ``.bdf``, EEGLAB ``.set`` or FIF
+        ``.fif``/``.fif.gz`` (BIDS ``*_eeg.*`` files are these formats; a
+        ``*_channels.tsv`` beside one sets channel types and bad channels).
+    preload : bool
+        Load the signal into memory now (default: lazily, so large files open fast).
+
+    Returns
+    -------
+    mne.io.BaseRaw
+        Channels named ECG/EKG/EOG/EMG get those types.
+
+    Raises
+    ------
+    InputError
+        One line naming the file and the problem: missing or empty file, missing or
+        empty companion (``.eeg``, ``.vmrk``, ``.fdt``), truncated data, corrupt header,
+        wrong file type.
+    """
+    import mne
+
+    path = check_file(path)
+    suffix = full_suffix(path)
+    if suffix not in EEG_SUFFIXES:
+        hint = " (open the .vhdr header instead)" if suffix in (".eeg", ".vmrk", ".dat") else ""
+        raise fail(path, f"not an EEG file this reader knows (type {suffix or 'none'!r}){hint}; "
+                   f"use one of {', '.join(EEG_SUFFIXES)}")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if suffix == ".vhdr":
+                _check_bv_companions(path)
+                raw = mne.io.read_raw_brainvision(path, preload=preload, verbose="error")
+            elif suffix == ".set":
+                _check_eeglab_companions(path)
+                raw = mne.io.read_raw_eeglab(path, preload=preload, verbose="error")
+            elif suffix in (".edf", ".bdf"):
+                _check_edf(path)
+                reader = mne.io.read_raw_edf if suffix == ".edf" else mne.io.read_raw_bdf
+                raw = reader(path, preload=preload, verbose="error")
+            else:
+                raw = mne.io.read_raw_fif(path, preload=preload, verbose="error")
+    except InputError:
+        raise
+    except MemoryError:
+        raise fail(path, "does not fit in memory; open it without preload") from None
+    except Exception as exc:  # noqa: BLE001 - every reader failure becomes one line
+        raise fail(path, _explain(exc, suffix)) from None
+    for w in caught:
+        msg = str(w.message).lower()
+        if "truncat" in msg or "file size" in msg or "does not match" in msg:
+            raise fail(path, f"truncated or inconsistent data ({' '.join(str(w.message).split())[:120]})")
+    if raw.n_times == 0:
+        raise fail(path, "holds no samples")
+    _apply_name_types(raw)
+    _apply_bids_channels(raw, path)
+    return raw
+
+
+def _check_edf(path: Path) -> None:
+    """EDF/BDF header sanity and size check (MNE silently pads a truncated file)."""
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+    if len(head) < 256:
+        raise fail(path, "truncated: shorter than the 256-byte EDF/BDF header")
+    version = head[:8]
+    if not (version.startswith(b"0 ") or version == b"0       " or version[:1] == b"\xff"):
+        raise fail(path, "not an EDF/BDF file (bad version field in the header)")
+    try:
+        header_bytes = int(head[184:192].decode("ascii").strip())
+        n_records = int(head[236:244].decode("ascii").strip())
+        n_signals = int(head[252:256].decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise fail(path, "corrupt EDF/BDF header (non-numeric fields)") from None
+    if n_signals <= 0 or header_bytes != 256 * (n_signals + 1):
+        raise fail(path, "corrupt EDF/BDF header (signal count and header size disagree)")
+    with open(path, "rb") as fh:
+        fh.seek(256 + 216 * n_signals)
+        block = fh.read(8 * n_signals)
+    try:
+        samples = [int(block[8 * i : 8 * i + 8].decode("ascii").strip()) for i in range(n_signals)]
+    except (UnicodeDecodeError, ValueError):
+        raise fail(path, "corrupt EDF/BDF header (samples per record)") from None
+    width = 3 if version[:1] == b"\xff" else 2
+    record = sum(samples) * width
+    size = path.stat().st_size
+    if n_records > 0 and size < header_bytes + n_records * record:
+        have = (size - header_bytes) // record if record else 0
+        raise fail(path, f"truncated: {have} of {n_records} data records present")
+
+
+def _explain(exc: BaseException, suffix: str) -> str:
+    msg = " ".join(str(exc).split())
+    low = msg.lower()
+    if isinstance(exc, FileNotFoundError):
+        missing = getattr(exc, "filename", None) or msg
+        return f"a companion file is missing: {Path(str(missing)).name}"
+    if "unexpected end" in low or "truncat" in low or "cannot reshape" in low or "buffer" in low:
+        return f"truncated or corrupt data ({msg[:120]})"
+    kind = {".vhdr": "BrainVision", ".set": "EEGLAB", ".edf": "EDF", ".bdf": "BDF"}.get(suffix, "FIF")
+    return f"not a readable {kind} file ({_why(exc)})"
