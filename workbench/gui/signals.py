@@ -13,8 +13,8 @@ from typing import Any
 from PyQt6.QtWidgets import QWidget
 
 
-def connect(widget: QWidget, signal: Any, slot: Callable[..., Any]) -> None:
-    """``signal.connect(slot)`` until ``widget`` is destroyed."""
+def connect(widget: QWidget, signal: Any, slot: Callable[..., Any]) -> Callable[[], None]:
+    """``signal.connect(slot)`` until ``widget`` is destroyed; returns a disconnect function."""
 
     def safe(*args: Any) -> None:
         try:
@@ -32,3 +32,4 @@ def connect(widget: QWidget, signal: Any, slot: Callable[..., Any]) -> None:
             signal.disconnect(safe)
 
     widget.destroyed.connect(_drop)
+    return _drop

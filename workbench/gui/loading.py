@@ -1,0 +1,105 @@
+"""What File ▸ Open, Open demo and Save as do, as plain functions (no Qt).
+
+Loading runs in a worker thread, so it fills a fresh *staging* :class:`Session` that no
+view observes; :func:`apply_staged` then copies the objects into the window's Session
+on the GUI thread, where the setters emit the signals the views redraw on. Tests call
+these functions directly to replay what the menus do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from workbench.engine.errors import InputError
+from workbench.engine.progress import as_progress
+from workbench.engine.project import Project
+from workbench.engine.session import Session
+
+
+def load_staged(path: str | os.PathLike, progress: Any = None) -> Session:
+    """Open ``path`` (project folder, BIDS study folder or data file) into a new Session.
+
+    Runs in a worker thread; nothing observes the returned Session yet.
+    """
+    from workbench.engine.io.open import load_into
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "not found")
+    staged = Session()
+    load_into(staged, p, progress)
+    return staged
+
+
+def build_and_load_demo(out_dir: str | os.PathLike | None = None, progress: Any = None) -> Session:
+    """Build (or reuse) the demo phantom study and open it into a staging Session."""
+    from workbench.engine.demo import build_demo_study, default_demo_dir
+
+    p = as_progress(progress)
+    out = Path(out_dir) if out_dir is not None else default_demo_dir()
+    study = build_demo_study(out, progress=p.sub(0.0, 0.85))
+    return load_staged(study, progress=p.sub(0.85, 1.0))
+
+
+#: Session fields copied by :func:`apply_staged`, in the order views expect them
+_FIELDS = ("raw", "cleaned", "anat", "dig", "scalp", "trans", "truth")
+
+
+def apply_staged(session: Session, staged: Session) -> None:
+    """Replace what ``session`` shows by what ``staged`` holds (GUI thread only).
+
+    The project is set first (it clears the undo history: a new document), then each
+    data object; statistical maps are replaced as a whole.
+    """
+    session.set_project(staged.project)
+    for name in _FIELDS:
+        getattr(session, f"set_{name}")(getattr(staged, name))
+    session.set_bold(staged.bold, staged.bold_meta)
+    for old in list(session.stats):
+        if old not in staged.stats:
+            del session.stats[old]
+    if not staged.stats:
+        session.stats_changed.emit(None)
+    for key, img in staged.stats.items():
+        session.set_stat(key, img)
+
+
+def relocate_project(project: Project, new_root: str | os.PathLike) -> Project:
+    """A copy of ``project`` rooted at ``new_root`` ("Save project as").
+
+    Inputs and transforms keep pointing at the same files (paths are re-expressed
+    relative to the new root when inside it, absolute otherwise); derivatives are copied
+    into the new folder. Nothing is written until the returned project is saved; the
+    original project and its files are untouched.
+    """
+    root = Path(new_root).absolute()
+    if root.exists() and not root.is_dir():
+        raise InputError(root, "exists and is not a folder")
+    if (root / "project.json").exists() and root != project.root:
+        raise InputError(root, "already holds a project; choose an empty folder")
+    new = Project(root, name=root.name)
+    new.subjects = list(project.subjects)
+    new.steps = [type(s)(**vars(s)) for s in project.steps]
+    new.results = dict(project.results)
+    new.settings = dict(project.settings)
+    for item in project.inputs:
+        moved = type(item)(**vars(item))
+        moved.path = new.relpath(project.abspath(item.path))
+        new.inputs.append(moved)
+    for label, rel in project.transforms.items():
+        new.transforms[label] = new.relpath(project.abspath(rel))
+    if project.derivatives.is_dir() and root != project.root:
+        shutil.copytree(project.derivatives, new.derivatives, dirs_exist_ok=True)
+        for label, rel in project.transforms.items():
+            src = project.abspath(rel)
+            try:
+                inside = src.relative_to(project.root)
+            except ValueError:
+                continue
+            if (root / inside).exists():
+                new.transforms[label] = inside.as_posix()
+    new.dirty = True
+    return new

@@ -1,0 +1,426 @@
+"""The main window: project tree, central tabs, step/QC panel, pipeline bar, log, task bar.
+
+Every menu action is a method taking plain arguments (``open_path``, ``open_demo``,
+``save_project``, ``save_project_as``, ``export_view``, ``undo``...), wrapped by a thin
+handler that asks for a file name; tests call the methods to replay what a user does.
+Loading runs in workers (:mod:`.workers`); the Session changes on the GUI thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import Qt, QThreadPool, QTimer
+from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PyQt6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
+
+from workbench.engine.errors import WorkbenchError
+from workbench.engine.session import Session
+
+from . import loading
+from .dialogs import PreferencesDialog, about_html
+from .export import export_widget
+from .log_panel import LogPanel
+from .pipeline_bar import PipelineBar
+from .project_tree import ProjectTree
+from .settings import Settings
+from .signals import connect
+from .step_panel import StepDock, StepPanel
+from .tabs import TABS, help_text, make_tab
+from .task_bar import TaskBar
+from .workers import Task, TaskManager
+
+log = logging.getLogger("workbench.gui")
+
+APP_TITLE = "EEG-fMRI Workbench"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+EEG_FILTER = (
+    "Data files (*.vhdr *.edf *.bdf *.set *.fif *.fif.gz *.nii *.nii.gz *.mgz *.elc *.sfp "
+    "*.bvct *.elp *.hsp *.pos *.tsv *.json);;All files (*)"
+)
+
+
+def app_icon() -> QIcon:
+    """The application icon from ``resources/`` (empty icon if missing)."""
+    for name in ("workbench.svg", "workbench.png"):
+        p = RESOURCES / name
+        if p.is_file():
+            return QIcon(str(p))
+    return QIcon()
+
+
+class MainWindow(QMainWindow):
+    """The workbench window.
+
+    Parameters
+    ----------
+    session : Session | None
+        The model shown (a new one if None).
+    settings : Settings | None
+        Preferences and recent projects (the user's file if None; tests pass a temp one).
+    """
+
+    def __init__(self, session: Session | None = None, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.session = session if session is not None else Session()
+        self.settings = settings if settings is not None else Settings()
+        self.tasks = TaskManager(self)
+        self.errors: list[str] = []  # one-line messages shown to the user (for tests)
+        self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1500, 950)
+
+        # central tabs (lazily imported; a broken view becomes a one-line label)
+        self.tab_widget = QTabWidget()
+        self.tab_widget.setDocumentMode(True)
+        self.pages: dict[str, QWidget] = {}
+        for title, target in TABS:
+            page = make_tab(title, target, self.session, self.tab_widget, prefs=self.settings.prefs)
+            self.pages[title] = page
+            self.tab_widget.addTab(page, title.replace("&", "&&"))
+            self.tab_widget.setTabToolTip(self.tab_widget.count() - 1, help_text(title, page)
+                                          .replace("<b>", "").replace("</b>", ""))
+        self.setCentralWidget(self.tab_widget)
+
+        # pipeline bar
+        self.pipeline = PipelineBar(self.session)
+        bar = QToolBar("Pipeline")
+        bar.setObjectName("pipeline_toolbar")
+        bar.setMovable(False)
+        bar.addWidget(self.pipeline)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+        # docks
+        self.tree = ProjectTree(self.session)
+        self.tree.show_tab.connect(self.show_tab)
+        self.tree_dock = self._dock("Project", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.step_panel = StepPanel(self.session, self.pipeline.steps)
+        self.pipeline.step_selected.connect(self.step_panel.show_step)
+        self.step_dock = self._dock("Step / QC", StepDock(self.step_panel),
+                                    Qt.DockWidgetArea.RightDockWidgetArea)
+        self.log_panel = LogPanel()
+        self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.tree_dock, self.step_dock], [300, 280], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [130], Qt.Orientation.Vertical)
+
+        # task bar
+        self.task_bar = TaskBar(self.tasks)
+        self.statusBar().addPermanentWidget(self.task_bar, 1)
+        self.tasks.user_error.connect(lambda _t, msg: self.show_error(msg))
+        self.tasks.crashed.connect(lambda _t, short, _tb: self.show_crash(short))
+
+        self._build_menus()
+        connect(self, self.session.undo.changed, self._update_undo_actions)
+        connect(self, self.session.project_changed, lambda *_: self._update_title())
+        connect(self, self.session.message, lambda m: self.statusBar().showMessage(m, 5000))
+        self._update_undo_actions()
+        self._update_title()
+        if self.pipeline.steps:
+            self.pipeline.select(self.pipeline.steps[0].name)
+        log.info("ready: open a file, a study folder or a project (File menu or drop it here)")
+
+    # ------------------------------------------------------------------ layout helpers
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+            act.setToolTip(tip)
+        act.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(act)
+        return act
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        SK = QKeySequence.StandardKey
+        self.act_open_file = self._action(f, "Open file…", self._ask_open_file, SK.Open,
+                                          "Open an EEG, NIfTI or digitisation file")
+        self.act_open_project = self._action(f, "Open project or study folder…", self._ask_open_folder,
+                                             "Ctrl+Shift+O", "Open a project folder or a BIDS study folder")
+        self.act_demo = self._action(f, "Open demo", self.open_demo, None,
+                                     "Build the simulated EEG-fMRI study (phantom) and open it")
+        self.recent_menu = f.addMenu("Recent projects")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        f.addSeparator()
+        self.act_save = self._action(f, "Save project", self.save_project, SK.Save,
+                                     "Save project.json (atomic write)")
+        self.act_save_as = self._action(f, "Save project as…", self._ask_save_as, SK.SaveAs,
+                                        "Save the project into another folder")
+        self.act_export = self._action(f, "Export view as PNG/SVG…", self._ask_export, "Ctrl+E",
+                                       "Save the current view as an image")
+        f.addSeparator()
+        self._action(f, "Quit", self.close, SK.Quit)
+
+        e = mb.addMenu("&Edit")
+        self.act_undo = self._action(e, "Undo", self.undo, SK.Undo)
+        self.act_redo = self._action(e, "Redo", self.redo, SK.Redo)
+        e.addSeparator()
+        self._action(e, "Preferences…", self._ask_preferences, None, "Trace display defaults, theme")
+
+        v = mb.addMenu("&View")
+        for dock in (self.tree_dock, self.step_dock, self.log_dock):
+            v.addAction(dock.toggleViewAction())
+        v.addSeparator()
+        for i, (title, _target) in enumerate(TABS):
+            self._action(v, title, lambda t=title: self.show_tab(t), f"Ctrl+{i + 1}")
+
+        h = mb.addMenu("&Help")
+        self._action(h, "What is happening here?", self.show_teaching, "F1",
+                     "A short explanation of the current view")
+        self._action(h, "About", self.show_about)
+
+    # ------------------------------------------------------------------ messages
+    def show_error(self, message: str) -> None:
+        """A one-line message box for a user error (bad file, nothing to save...)."""
+        line = " ".join(str(message).split())
+        self.errors.append(line)
+        QMessageBox.warning(self, APP_TITLE, line)
+
+    def show_crash(self, short: str) -> None:
+        """An unexpected error: short message; the traceback is in the log panel."""
+        self.errors.append(short)
+        QMessageBox.critical(self, APP_TITLE,
+                             f"Something went wrong: {short}\nThe details are in the log panel.")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_TITLE}", about_html())
+
+    def show_teaching(self) -> None:
+        title = self.current_tab_title()
+        QMessageBox.information(self, f"What is happening here: {title}",
+                                help_text(title, self.pages.get(title)))
+
+    # ------------------------------------------------------------------ tabs
+    def current_tab_title(self) -> str:
+        page = self.tab_widget.currentWidget()
+        return next((t for t, p in self.pages.items() if p is page), "")
+
+    def show_tab(self, title: str) -> None:
+        if title in self.pages:
+            self.tab_widget.setCurrentWidget(self.pages[title])
+
+    # ------------------------------------------------------------------ open / save
+    def open_path(self, path: str | Path) -> Task:
+        """Open a project folder, BIDS study folder or data file in a worker."""
+        path = Path(path)
+        name = path.name or str(path)
+        return self.tasks.run(f"Opening {name}", loading.load_staged, path,
+                              on_result=lambda staged, p=path: self._loaded(staged, p))
+
+    def open_demo(self, out_dir: str | Path | None = None) -> Task:
+        """Build (or reuse) the demo phantom study in a worker, then open it."""
+        return self.tasks.run("Building the demo study", loading.build_and_load_demo, out_dir,
+                              on_result=lambda staged: self._loaded(staged, None))
+
+    def _loaded(self, staged: Session, path: Path | None) -> None:
+        loading.apply_staged(self.session, staged)
+        proj = self.session.project
+        where = path if path is not None else (proj.root if proj is not None else None)
+        if where is not None:
+            self.settings.add_recent(where)
+        log.info("opened %s", where if where is not None else "the demo study")
+        if self.session.raw is not None:
+            self.show_tab("Traces")
+
+    def save_project(self) -> Path | None:
+        """Write ``project.json`` of the open project (atomic)."""
+        proj = self.session.project
+        if proj is None:
+            self.show_error("Nothing to save: open a study, a data file or a project first.")
+            return None
+        try:
+            out = proj.save()
+        except (OSError, WorkbenchError) as exc:
+            self.show_error(f"{proj.file}: could not save ({exc})")
+            return None
+        self.settings.add_recent(proj.root)
+        log.info("saved %s", out)
+        self._update_title()
+        return out
+
+    def save_project_as(self, folder: str | Path) -> Path | None:
+        """Save the open project into ``folder`` and continue working there."""
+        proj = self.session.project
+        if proj is None:
+            self.show_error("Nothing to save: open a study, a data file or a project first.")
+            return None
+        try:
+            new = loading.relocate_project(proj, folder)
+            out = new.save()
+        except (OSError, WorkbenchError) as exc:
+            self.show_error(str(exc))
+            return None
+        # keep the undo history: the document is the same, only its folder moved
+        self.session.project = new
+        self.session.project_changed.emit(new)
+        self.settings.add_recent(new.root)
+        log.info("saved as %s", out)
+        return out
+
+    def export_view(self, path: str | Path) -> Path | None:
+        """Save the current tab as PNG or SVG."""
+        page = self.tab_widget.currentWidget()
+        try:
+            out = export_widget(page, path)
+        except (OSError, WorkbenchError) as exc:
+            self.show_error(str(exc))
+            return None
+        log.info("exported %s to %s", self.current_tab_title(), out)
+        return out
+
+    # ------------------------------------------------------------------ undo
+    def undo(self) -> None:
+        cmd = self.session.undo.undo()
+        if cmd is not None:
+            log.info("undo: %s", cmd.text)
+
+    def redo(self) -> None:
+        cmd = self.session.undo.redo()
+        if cmd is not None:
+            log.info("redo: %s", cmd.text)
+
+    def _update_undo_actions(self) -> None:
+        u = self.session.undo
+        self.act_undo.setEnabled(u.can_undo)
+        self.act_redo.setEnabled(u.can_redo)
+        self.act_undo.setText(f"Undo {u.undo_text}" if u.can_undo else "Undo")
+        self.act_redo.setText(f"Redo {u.redo_text}" if u.can_redo else "Redo")
+
+    def _update_title(self) -> None:
+        proj = self.session.project
+        self.setWindowTitle(f"{proj.name} — {APP_TITLE}" if proj is not None else APP_TITLE)
+
+    # ------------------------------------------------------------------ preferences
+    def apply_preferences(self, prefs: Any) -> None:
+        """Store new preferences and apply what can change live."""
+        self.settings.prefs = prefs
+        self.settings.save()
+        traces = self.pages.get("Traces")
+        view = getattr(traces, "view", None)
+        if view is not None:
+            view.points_per_pixel = prefs.trace_points_per_pixel
+            view.set_window(prefs.trace_window_s)
+            view.set_n_channels(prefs.trace_n_channels)
+            view.markers_check.setChecked(prefs.trace_markers)
+        if hasattr(traces, "autoscale_on_open"):
+            traces.autoscale_on_open = prefs.trace_autoscale
+        apply_theme(prefs.theme)
+
+    # ------------------------------------------------------------------ dialogs (thin)
+    def _ask_open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a data file", "", EEG_FILTER)
+        if path:
+            self.open_path(path)
+
+    def _ask_open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a project or BIDS study folder")
+        if path:
+            self.open_path(path)
+
+    def _ask_save_as(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Save the project into folder")
+        if path:
+            self.save_project_as(path)
+
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export view", "view.png",
+                                              "PNG image (*.png);;SVG drawing (*.svg)")
+        if path:
+            self.export_view(path)
+
+    def _ask_preferences(self) -> None:
+        dlg = PreferencesDialog(self.settings.prefs, self)
+        if dlg.exec():
+            self.apply_preferences(dlg.value())
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for p in self.settings.recent:
+            act = self.recent_menu.addAction(p)
+            act.triggered.connect(lambda _c=False, path=p: self.open_path(path))
+        if not self.settings.recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear the list").triggered.connect(self.settings.clear_recent)
+
+    # ------------------------------------------------------------------ drag and drop
+    @staticmethod
+    def _dropped_paths(event: Any) -> list[Path]:
+        mime = event.mimeData()
+        if mime is None or not mime.hasUrls():
+            return []
+        return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if self._dropped_paths(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = self._dropped_paths(event)
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        if len(paths) > 1:
+            log.warning("%d items dropped; opening the first (%s)", len(paths), paths[0].name)
+        self.open_path(paths[0])
+
+    # ------------------------------------------------------------------ closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.tasks.cancel_all()
+        QThreadPool.globalInstance().waitForDone(5000)
+        for page in self.pages.values():
+            page.close()  # 3D views close their plotters here
+        self.log_panel.detach()
+        super().closeEvent(event)
+
+
+def apply_theme(theme: str) -> None:
+    """Light (platform default) or dark (Fusion with a dark palette)."""
+    from PyQt6.QtGui import QColor, QPalette
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    if theme == "dark":
+        app.setStyle("Fusion")
+        pal = QPalette()
+        R = QPalette.ColorRole
+        for role, col in ((R.Window, "#2b2b2b"), (R.WindowText, "#e0e0e0"), (R.Base, "#1e1e1e"),
+                          (R.AlternateBase, "#2b2b2b"), (R.Text, "#e0e0e0"), (R.Button, "#3a3a3a"),
+                          (R.ButtonText, "#e0e0e0"), (R.Highlight, "#1565c0"),
+                          (R.HighlightedText, "#ffffff"), (R.ToolTipBase, "#ffffe0"),
+                          (R.ToolTipText, "#000000")):
+            pal.setColor(role, QColor(col))
+        app.setPalette(pal)
+    else:
+        app.setPalette(app.style().standardPalette())
+
+
+def schedule(ms: int, fn: Any) -> None:
+    """Run ``fn`` on the GUI thread after ``ms`` milliseconds."""
+    QTimer.singleShot(ms, fn)

@@ -1,0 +1,109 @@
+"""Pipeline bar: one button per registered step, coloured by its state in the project."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from .signals import connect
+
+log = logging.getLogger(__name__)
+
+STATE_STYLE = {
+    "done": ("✓", "#2e7d32", "#e8f5e9"),
+    "failed": ("✗", "#b00020", "#fdecea"),
+    "cancelled": ("–", "#a05a00", "#fff4e5"),
+    "not run": ("○", "#555555", "#f4f4f4"),
+}
+
+
+def step_states(steps: list[Any], project: Any) -> dict[str, str]:
+    """State of each step name: the status of its latest record, else ``"not run"``."""
+    states = {s.name: "not run" for s in steps}
+    if project is not None:
+        for rec in project.steps:
+            if rec.name in states:
+                states[rec.name] = rec.status if rec.status in STATE_STYLE else "done"
+    return states
+
+
+def load_steps() -> tuple[list[Any], str]:
+    """The registered steps (and an error line if discovery failed; never raises)."""
+    try:
+        from workbench.engine.pipeline import available_steps
+
+        return list(available_steps()), ""
+    except Exception as exc:  # noqa: BLE001 - a broken step module must not stop the GUI
+        log.error("pipeline steps could not be listed: %s", exc)
+        return [], f"{type(exc).__name__}: {exc}"
+
+
+class PipelineBar(QWidget):
+    """Shows each registered step's state; clicking one selects it (``step_selected``)."""
+
+    step_selected = pyqtSignal(str)
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.steps, self.error = load_steps()
+        self.buttons: dict[str, QToolButton] = {}
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 2, 4, 2)
+        title = QLabel("<b>Pipeline</b>")
+        title.setToolTip("Each step of the analysis, in order; ✓ done, ✗ failed, ○ not run yet.")
+        lay.addWidget(title)
+        for i, spec in enumerate(self.steps):
+            if i:
+                arrow = QLabel("→")
+                arrow.setStyleSheet("color:#888")
+                lay.addWidget(arrow)
+            b = QToolButton()
+            b.setCheckable(True)
+            b.setAutoRaise(False)
+            b.setToolTip(f"{spec.title or spec.name} ({spec.stage}): {spec.help or 'no description'}")
+            b.clicked.connect(lambda _c=False, n=spec.name: self.select(n))
+            self.group.addButton(b)
+            self.buttons[spec.name] = b
+            lay.addWidget(b)
+        if not self.steps:
+            msg = QLabel(f"no steps registered{' (' + self.error + ')' if self.error else ''}")
+            msg.setStyleSheet("color:#888")
+            lay.addWidget(msg)
+        lay.addStretch(1)
+        self._drop_project: Any = None
+        connect(self, session.project_changed, self._project_changed)
+        self._project_changed(session.project)
+
+    def _project_changed(self, project: Any) -> None:
+        if self._drop_project is not None:
+            self._drop_project()
+            self._drop_project = None
+        if project is not None:
+            self._drop_project = connect(self, project.changed, lambda *_: self.refresh())
+        self.refresh()
+
+    def states(self) -> dict[str, str]:
+        return step_states(self.steps, self.session.project)
+
+    def refresh(self) -> None:
+        for name, state in self.states().items():
+            b = self.buttons[name]
+            mark, fg, bg = STATE_STYLE[state]
+            spec = next(s for s in self.steps if s.name == name)
+            b.setText(f"{mark} {spec.title or name}")
+            b.setStyleSheet(
+                f"QToolButton {{color:{fg}; background:{bg}; border:1px solid {fg}; "
+                f"border-radius:3px; padding:2px 6px;}} "
+                f"QToolButton:checked {{border:2px solid #1565c0;}}"
+            )
+
+    def select(self, name: str) -> None:
+        if name in self.buttons:
+            self.buttons[name].setChecked(True)
+            self.step_selected.emit(name)
