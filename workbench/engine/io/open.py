@@ -1,0 +1,403 @@
+"""Open a project folder, a BIDS study folder or a single data file into a Session.
+
+:func:`load_into` is what the GUI's File > Open, drag-and-drop and the headless runner
+call: it reads the files with this package's readers, calls the session's setters
+(``set_project``, ``set_raw``, ``set_bold``, ``set_anat``, ``set_dig``, ``set_scalp``,
+``set_trans``, ``set_truth``) and registers the inputs in the project. EEG stays lazily
+loaded (``preload=False``), so large recordings open quickly. Nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..progress import Progress, ProgressLike, as_progress
+from ..project import PROJECT_FILE, Project
+from ._util import check_file, fail, full_suffix
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["load_into", "find_study_inputs", "classify_file", "LoadReport"]
+
+_EEG = (".vhdr", ".edf", ".bdf", ".set")
+_IMG = (".nii", ".nii.gz", ".mgz", ".mgh")
+_DIG = (".elc", ".sfp", ".bvct", ".hsp", ".elp", ".pos", ".bvef", ".hpts", ".loc", ".locs", ".eloc", ".csd", ".xyz")
+_SURF = (".surf", ".gii")
+_SCALP_DESC = "scalp surface"
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_into` loaded (also emitted on ``session.message``).
+
+    Attributes
+    ----------
+    project : Project
+    loaded : dict
+        Kind (``"eeg"``, ``"bold"``, ``"anat"``, ``"dig"``, ``"scalp"``, ``"trans"``,
+        ``"truth"``) -> path.
+    problems : list of str
+        One line per input that could not be loaded (the rest is still loaded).
+    """
+
+    project: Project
+    loaded: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- discovery
+def _first(base: Path, patterns: tuple[str, ...]) -> Path | None:
+    for pat in patterns:
+        hits = sorted(p for p in base.glob(pat) if p.is_file())
+        if hits:
+            return hits[0]
+    return None
+
+
+def find_study_inputs(study: str | os.PathLike, subject: str | None = None) -> dict[str, Path]:
+    """The input files of one subject of a BIDS study folder.
+
+    Parameters
+    ----------
+    study : path-like
+        Folder with ``sub-*`` subfolders.
+    subject : str | None
+        Subject label without ``sub-`` (default: the first in sorted order).
+
+    Returns
+    -------
+    dict
+        Keys among ``eeg``, ``bold``, ``bold_json``, ``anat``, ``dig``, ``scalp``,
+        ``events``, ``eeg_events``, ``trans``, ``truth`` -> path, plus ``subject`` (str
+        label stored as a Path-free value in ``"subject"``).
+    """
+    study = Path(study)
+    subs = sorted(p.name[4:] for p in study.glob("sub-*") if p.is_dir())
+    if not subs:
+        raise fail(study, "no sub-* folders: not a BIDS study")
+    sub = subject or subs[0]
+    if sub not in subs:
+        raise fail(study, f"subject {sub!r} not found; subjects here: {', '.join(subs)}")
+    base = study / f"sub-{sub}"
+    found: dict[str, Any] = {"subject": sub}
+    table = {
+        "eeg": ("eeg/*_eeg.vhdr", "**/eeg/*_eeg.vhdr", "eeg/*_eeg.edf", "eeg/*_eeg.bdf", "eeg/*_eeg.set", "eeg/*_eeg.fif"),
+        "bold": ("func/*_bold.nii.gz", "func/*_bold.nii", "**/func/*_bold.nii.gz", "**/func/*_bold.nii"),
+        "anat": ("anat/*_T1w.nii.gz", "anat/*_T1w.nii", "anat/*_T1w.mgz", "**/anat/*_T1w.nii.gz"),
+        "dig": ("eeg/*_electrodes.tsv", "**/eeg/*_electrodes.tsv", "eeg/*.bvct", "eeg/*.elc", "eeg/*-dig.fif"),
+        "events": ("func/*_events.tsv",),
+        "eeg_events": ("eeg/*_events.tsv",),
+    }
+    for key, pats in table.items():
+        hit = _first(base, pats)
+        if hit is not None:
+            found[key] = hit
+    if "bold" in found:
+        js = Path(str(found["bold"]).replace(".nii.gz", ".json").replace(".nii", ".json"))
+        if js.is_file():
+            found["bold_json"] = js
+    scalp = _first(
+        base,
+        ("anat/*scalp*.surf", "anat/*scalp*.gii", "anat/*scalp*.fif", "anat/*-head.fif", "anat/*outer_skin*",
+         "**/*-head.fif", "**/*scalp*.surf", "**/*scalp*.gii", "**/*outer_skin.surf"),
+    )
+    if scalp is not None:
+        found["scalp"] = scalp
+    trans = _first(study, (f"derivatives/**/sub-{sub}*-trans.fif",))
+    if trans is not None:
+        found["trans"] = trans
+    if (study / "ground_truth" / "index.json").is_file():
+        found["truth"] = study / "ground_truth"
+    return found
+
+
+def classify_file(path: str | os.PathLike) -> str:
+    """Input kind of a single file: ``eeg``, ``image``, ``dig``, ``surface`` or ``fif``."""
+    p = Path(path)
+    s = full_suffix(p)
+    name = p.name.lower()
+    if s in _EEG:
+        return "eeg"
+    if s in _IMG:
+        return "image"
+    if s in _DIG or name.endswith("_electrodes.tsv"):
+        return "dig"
+    if s in _SURF or name.startswith(("lh.", "rh.")):
+        return "surface"
+    if s in (".fif", ".fif.gz"):
+        return "fif"
+    if s in (".eeg", ".vmrk", ".dat", ".fdt"):
+        raise fail(p, f"a {s} file belongs to a header; open the .vhdr (BrainVision) or .set (EEGLAB) instead")
+    raise fail(p, f"cannot open files of type {s or '(no extension)'!r} (EEG, NIfTI/MGZ, digitisation, surface)")
+
+
+# --------------------------------------------------------------------------- loading
+class _Loader:
+    """Reads inputs, sets them on the session, registers them in the project."""
+
+    def __init__(self, session: Any, project: Project, report: LoadReport, subject: str = "01") -> None:
+        self.session = session
+        self.project = project
+        self.report = report
+        self.subject = subject
+
+    def _register(self, path: Path, kind: str, description: str = "") -> None:
+        try:
+            self.project.add_input(path, kind, self.subject, description)
+        except InputError as exc:  # e.g. vanished in between: keep the data, report it
+            self.report.problems.append(str(exc))
+
+    def eeg(self, path: Path) -> None:
+        from .eeg import read_eeg
+
+        raw = read_eeg(path, preload=False)
+        self.session.set_raw(raw)
+        self._register(path, "eeg")
+        self.report.loaded["eeg"] = str(path)
+
+    def image(self, path: Path, as_kind: str | None = None) -> None:
+        from .mri import read_bold, read_image
+
+        if as_kind == "bold" or (as_kind is None and _is_4d(path)):
+            img, meta = read_bold(path)
+            self.session.set_bold(img, meta)
+            self._register(path, "bold")
+            for sc in meta.get("_sidecars", []):
+                if Path(sc).is_file() and Path(sc).parent == path.parent:
+                    self._register(Path(sc), "sidecar", "BOLD sidecar")
+            self.report.loaded["bold"] = str(path)
+        else:
+            img = read_image(path)
+            self.session.set_anat(img)
+            self._register(path, "anat")
+            self.report.loaded["anat"] = str(path)
+
+    def dig(self, path: Path) -> None:
+        from .dig import read_dig
+
+        self.session.set_dig(read_dig(path))
+        self._register(path, "dig")
+        self.report.loaded["dig"] = str(path)
+
+    def scalp(self, path: Path) -> None:
+        from .dig import read_surface
+
+        self.session.set_scalp(read_surface(path))
+        self._register(path, "other", _SCALP_DESC)
+        self.report.loaded["scalp"] = str(path)
+
+    def trans(self, path: Path, label: str = "head_mri") -> None:
+        import mne
+
+        try:
+            trans = mne.read_trans(path, verbose="error")
+        except Exception as exc:  # noqa: BLE001
+            raise fail(path, f"not a readable -trans.fif ({type(exc).__name__})") from None
+        self.session.set_trans(trans)
+        if label not in self.project.transforms:
+            self.project.set_transform(label, path)
+        self.report.loaded["trans"] = str(path)
+
+    def truth(self, folder: Path) -> None:
+        self.session.set_truth(_load_truth(folder))
+        self.report.loaded["truth"] = str(folder)
+
+    def fif(self, path: Path) -> None:
+        """A FIF file: raw EEG, else a surface, else digitisation."""
+        import mne
+
+        try:
+            mne.io.read_raw_fif(path, preload=False, verbose="error")
+        except Exception:  # noqa: BLE001 - not raw; try the other kinds
+            pass
+        else:
+            return self.eeg(path)
+        try:
+            return self.scalp(path)
+        except InputError:
+            pass
+        try:
+            return self.dig(path)
+        except InputError:
+            raise fail(path, "FIF file holds no raw EEG, surface or digitisation") from None
+
+    def attempt(self, what: str, fn: Callable[..., None], *args: Any) -> None:
+        """Load one input; a failure is recorded and the others still load."""
+        try:
+            fn(*args)
+        except InputError as exc:
+            self.report.problems.append(str(exc))
+            logger.warning("%s", exc)
+
+
+def _is_4d(path: Path) -> bool:
+    from .mri import read_image
+
+    img = read_image(path, verify=False)
+    return len(img.shape) == 4 and img.shape[3] > 1
+
+
+def _load_truth(folder: Path) -> Any:
+    """Ground truth through the phantom's loader when it exists, else its JSON index."""
+    try:
+        phantom = importlib.import_module("workbench.engine.phantom")
+        loader = getattr(phantom, "load_truth", None)
+        if loader is None:
+            loader = getattr(importlib.import_module("workbench.engine.phantom.truth"), "load_truth", None)
+    except ImportError:
+        loader = None
+    if loader is not None:
+        return loader(folder)
+    index = folder / "index.json"
+    try:
+        doc = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise fail(index, f"unreadable ground-truth index ({exc})") from None
+    if isinstance(doc, dict):
+        doc.setdefault("_dir", str(folder))
+    return doc
+
+
+def _clear(session: Any) -> None:
+    for setter in ("set_raw", "set_cleaned", "set_anat", "set_dig", "set_scalp", "set_trans", "set_truth"):
+        getattr(session, setter)(None)
+    session.set_bold(None, {})
+
+
+def _open_project(session: Any, root: Path, p: Progress, report: LoadReport) -> None:
+    proj = Project.load(root)
+    report.project = proj
+    _clear(session)
+    session.set_project(proj)
+    ld = _Loader(session, proj, report)
+    inputs = list(proj.inputs)
+    n = max(len(inputs) + 2, 1)
+    for i, item in enumerate(inputs):
+        p(i / n, f"loading {item.path}")
+        path = proj.abspath(item.path)
+        ld.subject = item.subject
+        if not path.is_file():
+            report.problems.append(f"{path}: input of the project is missing")
+            continue
+        if item.kind == "eeg":
+            ld.attempt("eeg", ld.eeg, path)
+        elif item.kind == "bold":
+            ld.attempt("bold", ld.image, path, "bold")
+        elif item.kind == "anat":
+            ld.attempt("anat", ld.image, path, "anat")
+        elif item.kind == "dig":
+            ld.attempt("dig", ld.dig, path)
+        elif item.kind == "other" and item.description == _SCALP_DESC:
+            ld.attempt("scalp", ld.scalp, path)
+    label = "head_mri" if "head_mri" in proj.transforms else next(iter(proj.transforms), None)
+    if label is not None:
+        p((n - 2) / n, "loading the head<->MRI transform")
+        ld.attempt("trans", ld.trans, proj.abspath(proj.transforms[label]), label)
+    truth = proj.settings.get("truth_dir")
+    if truth and (Path(truth) / "index.json").is_file():
+        ld.attempt("truth", ld.truth, Path(truth))
+    proj.dirty = False  # loading registered nothing new
+
+
+def _open_study(session: Any, study: Path, p: Progress, report: LoadReport, subject: str | None) -> None:
+    files = find_study_inputs(study, subject)
+    sub = files.pop("subject")
+    proj = Project(study, name=study.name)
+    report.project = proj
+    _clear(session)
+    session.set_project(proj)
+    ld = _Loader(session, proj, report, sub)
+    order = [("eeg", ld.eeg), ("bold", lambda f: ld.image(f, "bold")), ("anat", lambda f: ld.image(f, "anat")),
+             ("dig", ld.dig), ("scalp", ld.scalp), ("trans", ld.trans), ("truth", ld.truth)]
+    for i, (key, fn) in enumerate(order):
+        p(i / len(order), f"loading {key}")
+        if key in files:
+            ld.attempt(key, fn, files[key])
+    for key in ("events", "eeg_events"):
+        if key in files:
+            ld._register(files[key], "events")
+    if "truth" in files:
+        proj.settings["truth_dir"] = str(files["truth"])
+    proj.settings["study_dir"] = str(study)
+    proj.settings["subject"] = sub
+
+
+def _open_file(session: Any, path: Path, p: Progress, report: LoadReport) -> None:
+    check_file(path)
+    kind = classify_file(path)
+    proj = session.project
+    if proj is None:
+        proj = Project(path.parent, name=path.parent.name)
+        report.project = proj
+        session.set_project(proj)
+    report.project = proj
+    ld = _Loader(session, proj, report, proj.subjects[0] if proj.subjects else "01")
+    p(0.1, f"reading {path.name}")
+    {"eeg": ld.eeg, "image": ld.image, "dig": ld.dig, "surface": ld.scalp, "fif": ld.fif}[kind](path)
+
+
+def load_into(
+    session: Any,
+    path: str | os.PathLike,
+    progress: ProgressLike | Progress | None = None,
+    *,
+    subject: str | None = None,
+) -> LoadReport:
+    """Open ``path`` into ``session``.
+
+    Parameters
+    ----------
+    session : Session
+        The evented session; its setters are called (on the caller's thread: the GUI
+        calls this in a worker only when it marshals the setters to the main thread).
+    path : path-like
+        A project folder (or its ``project.json``), a BIDS study folder (``sub-*/eeg``,
+        ``func``, ``anat``; a ``ground_truth/index.json`` is attached as the truth), or one
+        file: EEG (lazy), NIfTI/MGZ (4D -> BOLD with its TR, else anatomy),
+        digitisation, surface (the scalp) or FIF.
+    progress : callable | Progress | None
+        ``progress(fraction, message)``; cancellable.
+    subject : str | None
+        Subject of a study to open (default: the first).
+
+    Returns
+    -------
+    LoadReport
+        The project and what was loaded; inputs of a study or project that failed are
+        listed in ``problems`` (a single file that fails raises instead).
+
+    Raises
+    ------
+    InputError
+        The path does not exist, is a broken project file (ProjectError), a folder of
+        neither kind, or a single file that cannot be read.
+    """
+    p = as_progress(progress)
+    path = Path(path)
+    if not path.exists():
+        raise fail(path, "not found")
+    report = LoadReport(project=session.project)
+    if path.is_dir() and (path / PROJECT_FILE).is_file():
+        _open_project(session, path, p, report)
+    elif path.is_file() and path.name == PROJECT_FILE:
+        _open_project(session, path.parent, p, report)
+    elif path.is_dir():
+        if not any(path.glob("sub-*")):
+            raise fail(path, "a folder that is neither a project (project.json) nor a BIDS study (sub-*)")
+        _open_study(session, path, p, report, subject)
+    else:
+        _open_file(session, path, p, report)
+    p(1.0, "loaded")
+    msg = f"opened {path.name}: " + (", ".join(sorted(report.loaded)) or "nothing loaded")
+    if report.problems:
+        msg += f" ({len(report.problems)} problem(s): {report.problems[0]})"
+    session.message.emit(msg)
+    return report
