@@ -32,3 +32,21 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
       -c requirements/constraints.txt -e ".[test]"
   echo "$HASH" > "$STAMP"
 fi
+
+# First-party fusion plugins (plugins/*/pyproject.toml, not the template): each is its own
+# distribution declaring the `workbench.fusion` entry point, installed editable so it is
+# discovered through exactly the public path a third-party plugin uses. Idempotent: a
+# plugin is (re)installed only when its pyproject.toml changed.
+for proj in plugins/*/pyproject.toml; do
+  [ -f "$proj" ] || continue
+  name="$(basename "$(dirname "$proj")")"
+  [ "$name" = "template" ] && continue
+  pstamp=".venv/.workbench-plugin-$name"
+  phash="$(sha256sum "$proj" | cut -d' ' -f1)"
+  if [ ! -f "$pstamp" ] || [ "$(cat "$pstamp")" != "$phash" ]; then
+    echo "[bootstrap] installing plugin $name"
+    VIRTUAL_ENV="$ROOT/.venv" .venv/bin/uv pip install -q --python .venv/bin/python \
+        -c requirements/constraints.txt -e "plugins/$name"
+    echo "$phash" > "$pstamp"
+  fi
+done

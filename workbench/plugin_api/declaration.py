@@ -1,0 +1,364 @@
+"""What a fusion method declares: identity, inputs, typed parameters, outputs (DESIGN §3.4).
+
+A declaration is plain data. It lives in a light module (no numpy-heavy imports) that the
+entry point points to, so listing plugins never imports their computing code; the code
+is named by ``run`` (``"package.module:function"``) and imported only when the method
+runs. The GUI builds each method's parameter form from :class:`Param` and shows its
+outputs from :class:`OutputSpec` with generic views.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.engine.errors import InputError
+
+__all__ = [
+    "INPUT_KINDS",
+    "OUTPUT_KINDS",
+    "PARAM_TYPES",
+    "Param",
+    "OutputSpec",
+    "FusionMethod",
+    "DeclarationError",
+]
+
+#: inputs a method can require (the keys of :class:`~workbench.plugin_api.FusionInputs`)
+INPUT_KINDS = ("eeg", "bold", "events", "anat", "mask", "trans", "forward", "dig")
+#: kinds of declared outputs, each shown by a generic view
+OUTPUT_KINDS = ("map", "timecourse", "matrix", "table")
+#: parameter types the form builder knows
+PARAM_TYPES = ("float", "int", "bool", "str", "choice")
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class DeclarationError(ValueError):
+    """A plugin's declaration breaks the contract (reported, never fatal)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """A typed, documented parameter of a fusion method.
+
+    Attributes
+    ----------
+    name : str
+        Python identifier used as keyword.
+    type : str
+        One of :data:`PARAM_TYPES`.
+    default : Any
+        Default value (must itself be valid).
+    help : str
+        What it does and its typical value (the GUI tooltip).
+    label : str
+        Short label for forms (defaults to the name).
+    minimum, maximum : float | None
+        Inclusive bounds for numbers.
+    choices : tuple
+        Allowed values for ``"choice"``.
+    unit : str
+        Display unit (e.g. ``"s"``, ``"Hz"``).
+    optional : bool
+        ``None`` is allowed (e.g. "auto").
+    """
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    label: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] = ()
+    unit: str = ""
+    optional: bool = False
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name.replace("_", " ")
+
+    def check_declaration(self) -> None:
+        """Raise :class:`DeclarationError` if the parameter itself is ill-declared."""
+        if not _NAME_RE.match(self.name):
+            raise DeclarationError(f"parameter name {self.name!r} is not an identifier")
+        if self.type not in PARAM_TYPES:
+            raise DeclarationError(
+                f"parameter {self.name}: type {self.type!r} not in {PARAM_TYPES}"
+            )
+        if not self.help.strip():
+            raise DeclarationError(f"parameter {self.name}: help text is required")
+        if self.type == "choice" and not self.choices:
+            raise DeclarationError(f"parameter {self.name}: a choice needs choices")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise DeclarationError(f"parameter {self.name}: minimum > maximum")
+        try:
+            self.coerce(self.default)
+        except InputError as exc:
+            raise DeclarationError(f"parameter {self.name}: invalid default ({exc})") from None
+
+    def coerce(self, value: Any) -> Any:
+        """Convert ``value`` (possibly a string from the CLI or a form) and validate it.
+
+        Raises
+        ------
+        InputError
+            With a one-line message naming the parameter, what was given and what is allowed.
+        """
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "auto")):
+            if self.optional:
+                return None
+            if value is None:
+                raise InputError(None, f"parameter {self.name!r} needs a value")
+        try:
+            if self.type == "float":
+                out: Any = float(value)
+                if not math.isfinite(out):
+                    raise ValueError
+            elif self.type == "int":
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                out = int(value)
+            elif self.type == "bool":
+                if isinstance(value, str):
+                    low = value.strip().lower()
+                    if low in ("1", "true", "yes", "on"):
+                        out = True
+                    elif low in ("0", "false", "no", "off"):
+                        out = False
+                    else:
+                        raise ValueError
+                else:
+                    out = bool(value)
+            elif self.type == "choice":
+                out = value
+                if out not in self.choices:
+                    matches = [c for c in self.choices if str(c) == str(value)]
+                    if not matches:
+                        allowed = ", ".join(map(str, self.choices))
+                        raise InputError(
+                            None, f"parameter {self.name!r}: {value!r} is not one of {allowed}"
+                        )
+                    out = matches[0]
+            else:
+                out = str(value)
+        except (TypeError, ValueError):
+            raise InputError(
+                None, f"parameter {self.name!r} must be a {self.type}, got {value!r}"
+            ) from None
+        if self.type in ("float", "int"):
+            if self.minimum is not None and out < self.minimum:
+                raise InputError(
+                    None, f"parameter {self.name!r} = {out} is below its minimum {self.minimum}"
+                )
+            if self.maximum is not None and out > self.maximum:
+                raise InputError(
+                    None, f"parameter {self.name!r} = {out} is above its maximum {self.maximum}"
+                )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "help": self.help,
+            "label": self.display,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "choices": list(self.choices),
+            "unit": self.unit,
+            "optional": self.optional,
+        }
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """A declared output that generic views and the report know how to show.
+
+    ``kind`` is one of :data:`OUTPUT_KINDS`: ``map`` (a 3D NIfTI image, e.g. a z-map),
+    ``timecourse`` (times plus one or more named series), ``matrix`` (2D array with row and
+    column labels, e.g. a design matrix), ``table`` (rows of records, e.g. clusters).
+    """
+
+    name: str
+    kind: str
+    title: str = ""
+    help: str = ""
+
+    def check_declaration(self) -> None:
+        if not _NAME_RE.match(self.name.replace("-", "_")):
+            raise DeclarationError(f"output name {self.name!r} is not a simple name")
+        if self.kind not in OUTPUT_KINDS:
+            raise DeclarationError(f"output {self.name}: kind {self.kind!r} not in {OUTPUT_KINDS}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "title": self.title or self.name,
+            "help": self.help,
+        }
+
+
+@dataclass(frozen=True)
+class FusionMethod:
+    """The declaration of a fusion method.
+
+    Attributes
+    ----------
+    id : str
+        Stable lower-case id with dashes (``"parametric-modulation"``).
+    title : str
+        Human title.
+    explanation : str
+        One paragraph shown in the GUI (what it does, when to use it).
+    inputs : tuple of str
+        Required inputs among :data:`INPUT_KINDS`.
+    params : tuple of Param
+    outputs : tuple of OutputSpec
+        Outputs the method may produce (a run may leave optional ones out).
+    run : str | callable
+        ``"package.module:function"`` imported only when run, or the function itself.
+        Signature: ``run(inputs, params, progress) -> FusionResult``.
+    version : str
+    optional_inputs : tuple of str
+        Inputs used when present (e.g. ``"anat"`` for display, ``"mask"``).
+    seed_param : str | None
+        Name of the parameter holding the random seed, if the method is stochastic.
+    example : str | None
+        ``"module:function"`` returning small :class:`FusionInputs` the contract suite
+        (:func:`workbench.testing.check_fusion_method`) runs the method on.
+    """
+
+    id: str
+    title: str
+    explanation: str
+    inputs: tuple[str, ...]
+    params: tuple[Param, ...]
+    outputs: tuple[OutputSpec, ...]
+    run: str | Callable[..., Any]
+    version: str = "0.1"
+    optional_inputs: tuple[str, ...] = ()
+    seed_param: str | None = None
+    example: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    # -------------------------------------------------------------- validation
+    def check_declaration(self) -> None:
+        """Raise :class:`DeclarationError` naming the first problem with this declaration."""
+        if not isinstance(self.id, str) or not _ID_RE.match(self.id):
+            raise DeclarationError(f"id {self.id!r} must be lower-case words joined by dashes")
+        if not self.title.strip():
+            raise DeclarationError(f"{self.id}: title is required")
+        if len(self.explanation.split()) < 8:
+            raise DeclarationError(f"{self.id}: explanation must be a paragraph (>= 8 words)")
+        for kind in (*self.inputs, *self.optional_inputs):
+            if kind not in INPUT_KINDS:
+                raise DeclarationError(f"{self.id}: unknown input {kind!r}; known: {INPUT_KINDS}")
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise DeclarationError(f"{self.id}: duplicate parameter names")
+        for p in self.params:
+            if not isinstance(p, Param):
+                raise DeclarationError(f"{self.id}: params must be Param objects")
+            p.check_declaration()
+        if not self.outputs:
+            raise DeclarationError(f"{self.id}: declare at least one output")
+        onames = [o.name for o in self.outputs]
+        if len(set(onames)) != len(onames):
+            raise DeclarationError(f"{self.id}: duplicate output names")
+        for o in self.outputs:
+            o.check_declaration()
+        if self.seed_param is not None and self.seed_param not in names:
+            raise DeclarationError(f"{self.id}: seed_param {self.seed_param!r} is not a parameter")
+        if isinstance(self.run, str):
+            if not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", self.run):
+                raise DeclarationError(
+                    f"{self.id}: run must be 'module:function', got {self.run!r}"
+                )
+        elif not callable(self.run):
+            raise DeclarationError(f"{self.id}: run must be a callable or 'module:function'")
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        """Default parameter values."""
+        return {p.name: p.default for p in self.params}
+
+    def validate_params(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults overridden by ``given`` (strings are converted), each validated.
+
+        Raises
+        ------
+        InputError
+            For an unknown name (listing the known ones) or a bad value.
+        """
+        given = dict(given or {})
+        known = {p.name for p in self.params}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise InputError(
+                None,
+                f"method {self.id!r} has no parameter {', '.join(map(repr, unknown))}; "
+                f"its parameters: {', '.join(sorted(known)) or 'none'}",
+            )
+        out = {}
+        for p in self.params:
+            out[p.name] = p.coerce(given[p.name]) if p.name in given else p.coerce(p.default)
+        return out
+
+    def output(self, name: str) -> OutputSpec | None:
+        for o in self.outputs:
+            if o.name == name:
+                return o
+        return None
+
+    def load_example(self) -> Any:
+        """Import and call the example-input factory (``None`` when not declared)."""
+        if self.example is None:
+            return None
+        module, _, attr = self.example.partition(":")
+        return getattr(importlib.import_module(module), attr)()
+
+    def load_run(self) -> Callable[..., Any]:
+        """Import and return the run function (this is where heavy code is imported)."""
+        if callable(self.run):
+            return self.run
+        module, _, attr = self.run.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for ``plugins list --json``, result provenance and the GUI)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "explanation": self.explanation,
+            "version": self.version,
+            "inputs": list(self.inputs),
+            "optional_inputs": list(self.optional_inputs),
+            "params": [p.to_dict() for p in self.params],
+            "outputs": [o.to_dict() for o in self.outputs],
+            "seed_param": self.seed_param,
+        }
+
+
+def params_from_strings(pairs: Sequence[str]) -> dict[str, str]:
+    """Parse CLI ``k=v`` strings into a dict (values are converted later by the declaration)."""
+    out: dict[str, str] = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(None, f"--param expects key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out

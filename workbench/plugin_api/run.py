@@ -1,0 +1,82 @@
+"""Running a fusion method through the contract: validate, run, check, isolate failures."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from workbench.engine.errors import Cancelled, WorkbenchError
+from workbench.engine.progress import ProgressLike, as_progress
+
+from .declaration import FusionMethod
+from .discovery import get_method
+from .result import FusionInputs, FusionResult
+
+__all__ = ["PluginError", "run_method", "resolve_method"]
+
+logger = logging.getLogger(__name__)
+
+
+class PluginError(WorkbenchError):
+    """A plugin failed or broke its contract (one line; the traceback goes to the log)."""
+
+
+def resolve_method(method: FusionMethod | str) -> FusionMethod:
+    """A declaration from itself or from its id (through discovery)."""
+    return method if isinstance(method, FusionMethod) else get_method(method)
+
+
+def run_method(
+    method: FusionMethod | str,
+    inputs: FusionInputs,
+    params: Mapping[str, Any] | None = None,
+    progress: ProgressLike | None = None,
+) -> FusionResult:
+    """Validate parameters and inputs, run the method, and check what it returned.
+
+    Raises
+    ------
+    InputError
+        Bad parameters, missing inputs, or bad input data (raised by the method).
+    Cancelled
+        The user cancelled.
+    PluginError
+        The method crashed or returned something that breaks the contract.
+    """
+    decl = resolve_method(method)
+    values = decl.validate_params(params)
+    inputs.require(decl.inputs, decl.id)
+    p = as_progress(progress)
+    try:
+        fn = decl.load_run()
+    except Exception as exc:
+        logger.error("plugin %s failed to import: %s", decl.id, traceback.format_exc())
+        raise PluginError(
+            f"fusion method {decl.id!r} could not be imported: {type(exc).__name__}: {exc}"
+        ) from exc
+    p(0.0, f"{decl.title}: starting")
+    try:
+        result = fn(inputs, dict(values), p)
+    except (WorkbenchError, Cancelled):
+        raise
+    except Exception as exc:
+        logger.error("plugin %s crashed: %s", decl.id, traceback.format_exc())
+        msg = " ".join(str(exc).split())
+        raise PluginError(f"fusion method {decl.id!r} failed: {type(exc).__name__}: {msg}") from exc
+    if not isinstance(result, FusionResult):
+        raise PluginError(
+            f"fusion method {decl.id!r} returned {type(result).__name__}, not a FusionResult"
+        )
+    result.method = decl.id
+    result.params = dict(values)
+    result.method_version = decl.version
+    declared = {o.name: o.kind for o in decl.outputs}
+    for name, kind in result.output_kinds().items():
+        if declared.get(name) != kind:
+            raise PluginError(
+                f"fusion method {decl.id!r} returned an undeclared output {name!r} ({kind})"
+            )
+    p(1.0, f"{decl.title}: done")
+    return result
