@@ -71,9 +71,11 @@ def _fsaverage_dir() -> Path:
 def estimate_fiducials(scalp: dict[str, Any]) -> np.ndarray:
     """Estimate MRI fiducials on a bare scalp from fsaverage's.
 
-    The fsaverage head is aligned to the scalp (centroids, then a scaled ICP of its
-    vertices onto the surface, both in RAS orientation), its fiducials are carried
-    over and snapped onto the scalp.
+    The upper fsaverage head is aligned to the scalp (both in RAS orientation; seven
+    starting pitches from -45° to 45°, each refined by a trimmed, uniformly scaled ICP
+    of its vertices onto the surface, the best kept), its fiducials are carried over
+    and snapped onto the scalp. Expect errors of 1-2 cm: good enough to start a fit,
+    not to replace fiducials picked on the MRI.
 
     Returns
     -------
@@ -81,6 +83,7 @@ def estimate_fiducials(scalp: dict[str, Any]) -> np.ndarray:
         LPA, nasion, RPA (m, MRI frame of ``scalp``).
     """
     import mne
+    from scipy.spatial.transform import Rotation
 
     from .fit import fit_matched
 
@@ -88,17 +91,26 @@ def estimate_fiducials(scalp: dict[str, Any]) -> np.ndarray:
     head = mne.read_bem_surfaces(d / FSAVERAGE_FILES[0], verbose="error")[0]
     fs_fid = read_mri_fiducials(d / FSAVERAGE_FILES[1])
     src = np.asarray(head["rr"], float)
-    q = MeshDistance(scalp["rr"], scalp["tris"])
-    # start: match centroids and the overall size
-    c_src = src.mean(0)
-    c_dst = np.asarray(scalp["rr"]).mean(0)
-    s0 = np.ptp(scalp["rr"], axis=0).mean() / np.ptp(src, axis=0).mean()
-    R, t, s = np.eye(3), c_dst - s0 * c_src, np.full(3, s0)
-    for _ in range(30):
-        moved = (src * s) @ R.T + t
-        _, closest, _ = q.query(moved)
-        # fit fsaverage (scaled) -> scalp: "mri" = fsaverage points, "head" = scalp points
-        R, t, s = fit_matched(src, closest, scale="uniform")
+    src = src[src[:, 2] > fs_fid[:, 2].mean() - 0.02][::2]  # the part of the head every scan has
+    rr = np.asarray(scalp["rr"], float)
+    q = MeshDistance(rr, scalp["tris"])
+    c = src.mean(0)
+    best = (np.inf, np.eye(3), np.zeros(3), np.ones(3))
+    # heads are pitched differently in different scans: try several starting pitches,
+    # align the top of the heads, run a trimmed, uniformly scaled ICP, keep the best
+    for pitch in range(-45, 46, 15):
+        R = Rotation.from_euler("x", pitch, degrees=True).as_matrix()
+        moved = (src - c) @ R.T
+        t = np.r_[rr[:, :2].mean(0), rr[:, 2].max() - moved[:, 2].max()] - R @ c
+        s = np.ones(3)
+        for _ in range(15):
+            d, closest, _ = q.query((src * s) @ R.T + t)
+            R, t, s = fit_matched(src, closest, (d < 2.5 * np.median(d)).astype(float), scale="uniform")
+        d = q.query((src * s) @ R.T + t)[0]
+        cost = float(np.mean(np.minimum(d, 2.5 * np.median(d))))
+        if cost < best[0]:
+            best = (cost, R, t, s)
+    _, R, t, s = best
     fid = (fs_fid * s) @ R.T + t
     _, snapped, _ = q.query(fid)
     return snapped

@@ -243,16 +243,20 @@ class Coreg:
             signed, closest = self._closest(x)
             w = base_w.copy()
             d = np.abs(signed[:n_pts])
+            if it == 1 and np.median(np.abs(signed)) > 0.1:
+                raise InputError(self.dig.source, f"the points are all far off the scalp (median "
+                                 f"{np.median(np.abs(signed)) * 1e3:.0f} mm): all points are too far to fit; "
+                                 "check units, frames and the starting alignment (fit fiducials first)")
             if robust == "tukey" and n_pts >= 6:
                 sigma = max(1.4826 * float(np.median(d)), 0.5e-3)
                 u = d / (4.685 * sigma)
                 w = w * np.where(u < 1, (1 - u**2) ** 2, 0.0)
             if inside_weight != 1.0:
                 w = np.where(signed[:n_pts] < 0, w * inside_weight, w)
-            mri = closest
+            mri = closest * self.scale  # on the (scaled) MRI scalp
             if use_fid:
                 if fid_match == "matched":
-                    mri = np.concatenate([closest[:n_pts], self.mri_fiducials * self.scale])
+                    mri = np.concatenate([mri[:n_pts], self.mri_fiducials * self.scale])
                 w = np.concatenate([w, fw])
             if np.count_nonzero(w > 0) < 3:
                 raise InputError(self.dig.source, "all points are too far from the scalp to fit "
@@ -264,8 +268,9 @@ class Coreg:
                     matched[n_pts:] = True
                 self.head_mri = _plane_step(x, mri, w, matched) @ old_m
             else:
-                unscaled = mri / old_s if not (use_fid and fid_match == "matched") else np.concatenate(
-                    [closest[:n_pts] / old_s, self.mri_fiducials])
+                # ``closest`` lies on the unscaled scalp already
+                unscaled = closest if not (use_fid and fid_match == "matched") else np.concatenate(
+                    [closest[:n_pts], self.mri_fiducials])
                 m_inv = invert_rigid(old_m)
                 R, t, s = fit_matched(unscaled, heads, w, scale, x0=(m_inv[:3, :3], m_inv[:3, 3], old_s))
                 self.head_mri = invert_rigid(rigid_matrix(R, t))
@@ -405,9 +410,9 @@ def full_fit(co: Coreg, *, scale: str = "none", omit_mm: float = 5.0, callback: 
     p = as_progress(progress)
     co.fit_fiducials(scale=scale)
     p(0.05, "fiducials fitted")
-    co.fit_icp(50, scale=scale, callback=callback, progress=p.sub(0.05, 0.5), weights={"nasion": 2.0}, **icp_kwargs)
+    co.fit_icp(50, scale=scale, callback=callback, progress=p.sub(0.05, 0.5), weights={"nasion": 1.0}, **icp_kwargs)
     if omit_mm and omit_mm > 0:
         co.omit(omit_mm * 1e-3)
-    co.fit_icp(50, scale=scale, callback=callback, progress=p.sub(0.5, 1.0), weights={"nasion": 2.0}, **icp_kwargs)
+    co.fit_icp(50, scale=scale, callback=callback, progress=p.sub(0.5, 1.0), weights={"nasion": 1.0}, **icp_kwargs)
     p(1.0, "coregistration done")
     return co
