@@ -12,7 +12,12 @@ from workbench.engine.coreg.fit import apply, fit_matched, random_rigid, rotatio
 from workbench.engine.coreg.geometry import MeshDistance, closest_point_on_triangles
 from workbench.engine.coreg.model import Coreg, full_fit
 from workbench.engine.coreg.surface import read_scalp, scalp_from_t1, surface_quality
-from workbench.engine.coreg.synthetic import fsaverage_scalp, make_case, mne_tutorial_fit, noise_vs_bias
+from workbench.engine.coreg.synthetic import (
+    fsaverage_scalp,
+    make_case,
+    mne_tutorial_fit,
+    noise_vs_bias,
+)
 from workbench.engine.errors import InputError
 
 
