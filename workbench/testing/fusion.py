@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from workbench.engine.errors import Cancelled, InputError
-from workbench.engine.progress import Progress
+from workbench.engine.progress import CancelToken, Progress
 from workbench.plugin_api import (
     FusionInputs,
     FusionMethod,
@@ -222,21 +222,26 @@ def check_fusion_method(
     record("deterministic", _deterministic)
 
     def _cancel() -> str:
-        calls = []
-        prog = Progress(lambda f, msg: calls.append(f))
-        orig = prog.__call__
+        # count the method's own progress reports in a normal run, then cancel half way
+        fn = m.load_run()
+        values = m.validate_params(params)
+        calls: list[float] = []
+        fn(inp, dict(values), Progress(lambda f, msg: calls.append(f)))
+        assert len(calls) >= 2, f"the method reported progress {len(calls)} time(s); report it as it goes"
+        stop_at = max(1, len(calls) // 2)
+        seen: list[float] = []
+        token = CancelToken()
 
-        class _CancelAfterFirst(Progress):
-            def __call__(self, fraction: float, message: str = "") -> None:
-                orig(fraction, message)
-                self.token.cancel()
+        def cb(f: float, msg: str) -> None:
+            seen.append(f)
+            if len(seen) >= stop_at:
+                token.cancel()
 
-        cp = _CancelAfterFirst(prog._callback, prog.token)
         try:
-            run_method(m, inp, params, progress=cp)
+            fn(inp, dict(values), Progress(cb, token))
         except Cancelled:
-            return f"cancelled after {len(calls)} progress report(s)"
-        raise AssertionError("the method ignored cancellation (it never checked progress)")
+            return f"cancelled at report {stop_at} of {len(calls)}"
+        raise AssertionError(f"the method went on after being cancelled at report {stop_at} of {len(calls)}")
 
     record("cancellation is honoured", _cancel)
 

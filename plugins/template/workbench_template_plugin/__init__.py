@@ -1,0 +1,1 @@
+"""Template fusion plugin (copy me). Keep this file light: no heavy imports here."""
