@@ -1,0 +1,223 @@
+"""Settings of a phantom study (:class:`PhantomConfig`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..errors import InputError
+
+__all__ = ["PhantomConfig"]
+
+
+@dataclass(frozen=True)
+class PhantomConfig:
+    """Everything that defines a simulated simultaneous EEG-fMRI study.
+
+    Units are SI (s, Hz, V) except where a name says otherwise (``_mm``, ``_ppm``,
+    ``_bpm``, ``_uv``, ``_mv``). The same config and seed give identical files.
+
+    Attributes
+    ----------
+    duration_s : float
+        Length of the EEG recording (EEG clock). Scanning starts ``lead_in_s`` after
+        the EEG starts and ends ``lead_out_s`` before it stops.
+    sfreq : float
+        EEG sampling rate (Hz), on the EEG amplifier's own clock.
+    n_eeg : int
+        Number of scalp EEG channels, 32 or 64 (10-20/10-10 names, FCz reference);
+        one ECG and one EOG channel are added.
+    tr : float
+        Repetition time of the EPI sequence (s, scanner clock).
+    slices : int
+        Slices per volume (all bands together).
+    multiband : int
+        Simultaneous-multislice factor; ``slices / multiband`` excitations per TR.
+    dead_time_s : float
+        Gap at the end of each TR without slice acquisitions.
+    drift_ppm : float
+        How much faster the EEG clock runs than the scanner clock (parts per million):
+        ``t_EEG = alpha * t_MRI + beta`` with ``alpha = 1 + drift_ppm * 1e-6``.
+    missing_triggers, extra_triggers : int
+        Volume triggers dropped from / spuriously added to the EEG marker file.
+    trigger_jitter_s : float
+        Standard deviation of the latency of each registered trigger (s).
+    slice_markers : bool
+        Also write a marker for every slice excitation (``Scanner/s``, the
+        BrainVision Analyzer convention), on the EEG clock.
+    dig_noise_mm : float
+        RMS 3D error of each digitised point (mm).
+    dig_bias_mm : float
+        Systematic outward offset of every digitised point (a stylus/cap-thickness
+        miscalibration), mm along the direction from the head centre.
+    n_head_points : int
+        Extra head-shape points digitised on the scalp.
+    n_subjects : int
+        Subjects ``sub-01`` ... written into the study.
+    seed : int
+        Seed of every random choice.
+    line_freq : float
+        Mains frequency (Hz); harmonics up to ``line_harmonics`` are added.
+    heart_rate_bpm, hrv : float
+        Mean heart rate and heart-rate variability (SD of RR intervals / mean RR).
+    bcg_delay_s : float
+        Delay of the ballistocardiogram peak after each R-peak.
+    n_trials : int | None
+        Number of task trials; ``None`` fills the scan with trials ``isi_s`` apart.
+    isi_s : tuple(float, float)
+        Range of the (uniformly jittered) interval between trial onsets.
+    chunk_s : float
+        Length of the blocks the EEG is generated and streamed to disk in.
+    gradient_mv : float
+        Peak of the gradient artifact on a typical channel (mV, after the amplifier
+        filter); scales the electrode lead-loop areas (the shape is pure geometry).
+    bcg_uv : float
+        Peak of the average ballistocardiogram on a typical channel (µV); scales the
+        pulse-driven head rotation (the channel pattern is pure geometry).
+    amp_lowpass_hz : float | None
+        Hardware anti-alias low-pass of the amplifier (Hz); ``None`` means
+        ``sfreq / 4`` (BrainAmp MR: 1000 Hz at 5 kHz).
+    bold_voxel_mm : float
+        In-plane voxel size of the BOLD series; slice thickness is chosen to cover
+        120 mm of brain.
+    t1_voxel_mm : float
+        Voxel size of the T1-weighted volume.
+    """
+
+    duration_s: float = 60.0
+    sfreq: float = 5000.0
+    n_eeg: int = 32
+    tr: float = 2.0
+    slices: int = 30
+    multiband: int = 1
+    dead_time_s: float = 0.0
+    drift_ppm: float = 20.0
+    missing_triggers: int = 0
+    extra_triggers: int = 0
+    trigger_jitter_s: float = 0.0
+    slice_markers: bool = False
+    dig_noise_mm: float = 1.0
+    dig_bias_mm: float = 0.0
+    n_head_points: int = 150
+    n_subjects: int = 1
+    seed: int = 0
+    line_freq: float = 50.0
+    line_harmonics: int = 3
+    heart_rate_bpm: float = 65.0
+    hrv: float = 0.05
+    bcg_delay_s: float = 0.21
+    n_trials: int | None = None
+    isi_s: tuple[float, float] = (4.0, 8.0)
+    lead_in_s: float = 2.0
+    lead_out_s: float = 1.0
+    chunk_s: float = 20.0
+    gradient_mv: float = 5.0
+    bcg_uv: float = 80.0
+    amp_lowpass_hz: float | None = None
+    bold_voxel_mm: float = 3.5
+    t1_voxel_mm: float = 2.0
+    blink_rate_hz: float = 0.2
+
+    def __post_init__(self) -> None:
+        def bad(name: str, problem: str) -> None:
+            raise InputError(None, f"phantom setting {name}: {problem}")
+
+        for name in ("duration_s", "sfreq", "tr", "chunk_s", "line_freq", "heart_rate_bpm",
+                     "gradient_mv", "bcg_uv", "bold_voxel_mm", "t1_voxel_mm"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                bad(name, f"must be a positive number, got {v!r}")
+        for name in ("dead_time_s", "trigger_jitter_s", "dig_noise_mm", "dig_bias_mm", "hrv",
+                     "lead_in_s", "lead_out_s", "blink_rate_hz"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                bad(name, f"must be a non-negative number, got {v!r}")
+        if self.n_eeg not in (32, 64):
+            bad("n_eeg", f"must be 32 or 64, got {self.n_eeg!r}")
+        if self.sfreq < 500:
+            bad("sfreq", f"must be at least 500 Hz to sample the gradient artifact, got {self.sfreq}")
+        if not (isinstance(self.multiband, int) and self.multiband >= 1):
+            bad("multiband", f"must be an integer >= 1, got {self.multiband!r}")
+        if not (isinstance(self.slices, int) and self.slices >= 1):
+            bad("slices", f"must be an integer >= 1, got {self.slices!r}")
+        if self.slices % self.multiband:
+            bad("slices", f"{self.slices} slices are not divisible by multiband factor {self.multiband}")
+        if self.dead_time_s >= self.tr:
+            bad("dead_time_s", f"{self.dead_time_s} s leaves no time to acquire slices in TR {self.tr} s")
+        if (self.tr - self.dead_time_s) / (self.slices // self.multiband) < 0.01:
+            bad("slices", "less than 10 ms per excitation: too many slices for this TR")
+        if abs(self.drift_ppm) > 1000:
+            bad("drift_ppm", f"|drift| must be below 1000 ppm, got {self.drift_ppm}")
+        for name in ("missing_triggers", "extra_triggers", "n_head_points", "seed"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and v >= 0):
+                bad(name, f"must be a non-negative integer, got {v!r}")
+        if not (isinstance(self.n_subjects, int) and 1 <= self.n_subjects <= 99):
+            bad("n_subjects", f"must be an integer in 1..99, got {self.n_subjects!r}")
+        if self.n_trials is not None and not (isinstance(self.n_trials, int) and self.n_trials >= 0):
+            bad("n_trials", f"must be a non-negative integer or None, got {self.n_trials!r}")
+        lo, hi = self.isi_s
+        if not (0 < lo <= hi):
+            bad("isi_s", f"must be (min, max) with 0 < min <= max, got {self.isi_s!r}")
+        if self.scan_duration_s < self.tr:
+            bad("duration_s", f"{self.duration_s} s leaves less than one TR of scanning "
+                f"after the {self.lead_in_s} s lead-in and {self.lead_out_s} s lead-out")
+        if self.n_volumes <= self.missing_triggers + 1:
+            bad("missing_triggers", f"cannot drop {self.missing_triggers} of {self.n_volumes} volume triggers")
+        if self.amp_lowpass_hz is not None and not (0 < self.amp_lowpass_hz < self.sfreq / 2):
+            bad("amp_lowpass_hz", f"must be between 0 and Nyquist ({self.sfreq / 2} Hz)")
+
+    # ----------------------------------------------------------------- derived
+    @property
+    def scan_duration_s(self) -> float:
+        """Scanner time available for volumes (s)."""
+        return self.duration_s - self.lead_in_s - self.lead_out_s
+
+    @property
+    def n_volumes(self) -> int:
+        """Number of complete volumes acquired."""
+        return int(math.floor(self.scan_duration_s / self.tr * (1 - 1e-9)))
+
+    @property
+    def n_times(self) -> int:
+        """Number of EEG samples."""
+        return int(round(self.duration_s * self.sfreq))
+
+    @property
+    def excitations_per_volume(self) -> int:
+        """Slice excitations (slice groups) per TR."""
+        return self.slices // self.multiband
+
+    @property
+    def slice_period_s(self) -> float:
+        """Time between slice excitations (s, scanner clock)."""
+        return (self.tr - self.dead_time_s) / self.excitations_per_volume
+
+    @property
+    def alpha(self) -> float:
+        """EEG-clock rate relative to the scanner clock."""
+        return 1.0 + self.drift_ppm * 1e-6
+
+    @property
+    def lowpass_hz(self) -> float:
+        """Amplifier anti-alias cut-off (Hz)."""
+        return float(self.amp_lowpass_hz) if self.amp_lowpass_hz is not None else self.sfreq / 4.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (tuples become lists)."""
+        d = asdict(self)
+        d["isi_s"] = list(self.isi_s)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PhantomConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise InputError(None, f"unknown phantom settings: {', '.join(unknown)}")
+        d = dict(d)
+        if "isi_s" in d:
+            d["isi_s"] = tuple(d["isi_s"])
+        return cls(**d)

@@ -1,0 +1,155 @@
+"""Gradient artifact from an EPI sequence timeline via Faraday's law.
+
+Each slice excitation plays the same gradient waveform (trapezoids, piecewise linear
+in time): a slice-select lobe on Gz with its refocusing lobe, read and phase
+prephasers, an echo-planar readout train on Gx with phase-encoding blips on Gy, and a
+spoiler on Gz. The flux of ``B_z = G(t) · r`` through a channel's lead loop is
+``Φ_c(t) = G(t) · M_c``, so the EMF is ``-dG/dt · M_c``.
+
+The amplifier does not sample the EMF at an instant: each EEG sample here is the
+average EMF over its sample interval, which is exactly ``-(Φ(t_n) - Φ(t_{n-1})) / Δt``
+with ``t_n`` the sample's time on the *scanner* clock; the piecewise-linear waveform is
+evaluated at those exact (asynchronous, drifting) times, so every slice lands at its
+own sub-sample phase. The amplifier's anti-alias low-pass (2nd-order Butterworth) then
+band-limits it. Slow head motion (respiration) modulates each loop by ~1 %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from .clock import Timeline
+from .config import PhantomConfig
+
+__all__ = ["EpiWaveform", "epi_waveform", "GradientGenerator"]
+
+RAMP = 0.15e-3          # s, all ramps (slew ~150 T/m/s at 22 mT/m)
+G_READ = 0.022          # T/m, readout amplitude
+G_BLIP = 0.004          # T/m, phase-encoding blip peak
+G_SLICE = 0.010         # T/m, slice-select amplitude
+G_SPOIL = 0.018         # T/m
+RF_FLAT = 2.56e-3       # s
+READ_FLAT = 0.32e-3     # s
+MAX_LINES = 64
+
+
+@dataclass
+class EpiWaveform:
+    """Breakpoints of the gradient waveform of one excitation.
+
+    ``t`` (s after the excitation onset, non-decreasing) and ``g`` (3, n) in T/m for
+    Gx (read), Gy (phase), Gz (slice); zero outside ``[0, t[-1]]``.
+    """
+
+    t: np.ndarray
+    g: np.ndarray
+    n_lines: int
+
+    @property
+    def duration(self) -> float:
+        return float(self.t[-1])
+
+    def at(self, tau: np.ndarray) -> np.ndarray:
+        """Gradient (3, n) at times ``tau`` after the excitation onset."""
+        return np.stack([np.interp(tau, self.t, self.g[k], left=0.0, right=0.0) for k in range(3)])
+
+
+def epi_waveform(slice_period: float) -> EpiWaveform:
+    """The gradient waveform of one slice excitation fitting in ``slice_period``."""
+    overhead = 2 * RAMP + RF_FLAT + (2 * RAMP + 1.1e-3) + (2 * RAMP + 1.0e-3)
+    spacing = 2 * RAMP + READ_FLAT
+    n_lines = int(min(MAX_LINES, (0.85 * slice_period - overhead) // spacing))
+    n_lines = max(n_lines, 4)
+    events: list[tuple[int, float, float, float]] = []  # (axis, start, flat, amplitude)
+    t = 0.0
+    events.append((2, t, RF_FLAT, G_SLICE))
+    t += 2 * RAMP + RF_FLAT
+    events.append((2, t, 1.1e-3, -G_SLICE * (RF_FLAT + RAMP) / 2 / (1.1e-3 + RAMP)))
+    events.append((0, t, 1.1e-3, -G_READ * (READ_FLAT + RAMP) / 2 / (1.1e-3 + RAMP)))
+    events.append((1, t, 1.1e-3, -G_BLIP * n_lines / 2 * RAMP / (1.1e-3 + RAMP)))
+    t += 2 * RAMP + 1.1e-3
+    for k in range(n_lines):
+        events.append((0, t, READ_FLAT, G_READ * (1 if k % 2 == 0 else -1)))
+        if k < n_lines - 1:
+            # blip during the ramps between two read lobes (triangle)
+            events.append((1, t + RAMP + READ_FLAT, 0.0, G_BLIP))
+        t += spacing
+    events.append((2, t, 1.0e-3, G_SPOIL))
+    t += 2 * RAMP + 1.0e-3
+    times = np.unique(np.concatenate([[0.0, t]] + [
+        [s, s + RAMP, s + RAMP + f, s + 2 * RAMP + f] for _, s, f, _ in events]))
+    g = np.zeros((3, len(times)))
+    for ax, s, f, a in events:
+        g[ax] += np.interp(times, [s, s + RAMP, s + RAMP + f, s + 2 * RAMP + f], [0, a, a, 0], left=0, right=0)
+    return EpiWaveform(times, g, n_lines)
+
+
+class GradientGenerator:
+    """The gradient artifact (V) of every channel, chunk by chunk on the EEG clock.
+
+    Parameters
+    ----------
+    cfg : PhantomConfig
+    timeline : Timeline
+        Excitation onsets (scanner clock) and the clock relation.
+    moments : ndarray, shape (n_channels, 3)
+        Gradient moments of the lead loops (m³), before scaling.
+    rng : numpy.random.Generator
+        For the per-channel motion modulation.
+    """
+
+    def __init__(self, cfg: PhantomConfig, timeline: Timeline, moments: np.ndarray, rng: np.random.Generator):
+        self.cfg = cfg
+        self.tl = timeline
+        self.wave = epi_waveform(cfg.slice_period_s)
+        self.sos = signal.butter(2, cfg.lowpass_hz, "lowpass", fs=cfg.sfreq, output="sos")
+        n_ch = len(moments)
+        self.zi = np.zeros((self.sos.shape[0], n_ch, 2))
+        # respiration-driven modulation of each loop, and a slow drift of the head
+        self.resp_f = rng.uniform(0.22, 0.30)
+        self.resp_amp = rng.uniform(0.003, 0.015, n_ch)
+        self.resp_phase = rng.uniform(0, 2 * np.pi, n_ch)
+        self.drift_amp = rng.uniform(-0.02, 0.02, n_ch)
+        self.duration = cfg.duration_s
+        self.moments = moments * self._calibration(moments)
+
+    def _flux(self, t_eeg: np.ndarray) -> np.ndarray:
+        """Gradient (3, n) at EEG-clock times (0 outside excitations)."""
+        t = self.tl.to_mri(t_eeg)
+        on = self.tl.excitation_onsets
+        idx = np.searchsorted(on, t, side="right") - 1
+        tau = t - on[np.clip(idx, 0, None)]
+        tau = np.where(idx >= 0, tau, -1.0)
+        return self.wave.at(tau)
+
+    def _emf(self, n0: int, n1: int, moments: np.ndarray) -> np.ndarray:
+        sf = self.cfg.sfreq
+        t = (np.arange(n0 - 1, n1)) / sf
+        g = self._flux(t)
+        dg = np.diff(g, axis=1) * (sf * self.tl.alpha)  # mean dG/dt over each sample interval
+        return -(moments @ dg)
+
+    def _calibration(self, moments: np.ndarray) -> float:
+        """Scale the loops so the median channel's filtered peak is ``cfg.gradient_mv``."""
+        sf = self.cfg.sfreq
+        on = self.tl.to_eeg(self.tl.excitation_onsets[0])
+        n0 = int(on * sf) - 5
+        n1 = n0 + int(self.cfg.slice_period_s * sf * 2) + 10
+        e = self._emf(n0, n1, moments)
+        e = signal.sosfilt(self.sos, e, axis=1)
+        peak = np.median(np.abs(e).max(axis=1))
+        return self.cfg.gradient_mv * 1e-3 / max(peak, 1e-30)
+
+    def chunk(self, n0: int, n1: int) -> np.ndarray:
+        """Artifact (n_channels, n1 - n0) in V, continuous across consecutive chunks."""
+        sf = self.cfg.sfreq
+        e = self._emf(n0, n1, self.moments)
+        t = np.arange(n0, n1) / sf
+        mod = 1.0 + self.resp_amp[:, None] * np.sin(2 * np.pi * self.resp_f * t + self.resp_phase[:, None])
+        mod += self.drift_amp[:, None] * (t / self.duration)[None, :]
+        e *= mod
+        out, self.zi = signal.sosfilt(self.sos, e, axis=1, zi=self.zi)
+        return out

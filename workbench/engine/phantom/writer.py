@@ -1,0 +1,326 @@
+"""Write a phantom study: BIDS layout, real file formats, and its ground truth.
+
+Everything is written into a hidden temporary folder beside ``out_dir`` and renamed
+into place only when complete, so a cancel or crash leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..progress import Progress, ProgressLike, as_progress
+from . import geometry as geo
+from .anatomy import make_anatomy, make_bold_grid
+from .artifacts import Blinks, Drifts, LineNoise
+from .bold import NEURAL_DT, make_bold
+from .cardiac import CardiacGenerator, make_rpeaks
+from .clock import make_timeline, make_triggers
+from .config import PhantomConfig
+from .gradient import GradientGenerator
+from .head import ECG, EOG, REF, make_head
+from .loops import lead_loops
+from .sources import SOURCES, NeuralGenerator, make_events, make_forward
+from .streams import BrainVisionStream, NpyStream
+
+__all__ = ["simulate_study", "COMPONENTS", "TASK"]
+
+TASK = "phantom"
+#: artifact components; recorded EEG = clean + sum of these
+COMPONENTS = ("gradient", "bcg", "line", "blink", "drift")
+AMP_NOISE_V = 0.5e-6  # amplifier/electrode white noise (part of the clean signal)
+
+
+def simulate_study(out_dir: str | os.PathLike, config: PhantomConfig | None = None,
+                   progress: ProgressLike | Progress | None = None, *, overwrite: bool = False) -> Path:
+    """Simulate a simultaneous EEG-fMRI study with ground truth and write it to ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Study folder to create. It must not exist or be empty unless ``overwrite``.
+    config : PhantomConfig | None
+        Settings (defaults when None).
+    progress : callable | Progress | None
+        ``progress(fraction, message)``; cancelling removes everything written.
+    overwrite : bool
+        Replace an existing non-empty ``out_dir`` (only once the new study is complete).
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    cfg = config or PhantomConfig()
+    p = as_progress(progress)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise InputError(out, "folder exists and is not empty (use --overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        _write_study(tmp, cfg, p)
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    p(1.0, f"study written to {out}")
+    return out
+
+
+def _jdump(path: Path, obj: Any) -> None:
+    from ..atomic import _json_default
+
+    path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+
+def _write_study(root: Path, cfg: PhantomConfig, p: Progress) -> None:
+    _jdump(root / "dataset_description.json", {
+        "Name": "EEG-fMRI Workbench phantom", "BIDSVersion": "1.9.0", "DatasetType": "raw",
+        "GeneratedBy": [{"Name": "eegfmri-workbench phantom", "Description": "simulated study"}],
+    })
+    subs = [f"{i + 1:02d}" for i in range(cfg.n_subjects)]
+    (root / "participants.tsv").write_text("participant_id\n" + "".join(f"sub-{s}\n" for s in subs))
+    (root / "README").write_text(
+        "Simulated simultaneous EEG-fMRI study written by `workbench simulate`.\n"
+        "ground_truth/index.json describes the truth of every stage.\n")
+    index: dict[str, Any] = {
+        "kind": "workbench-phantom-ground-truth", "version": 1, "config": cfg.to_dict(),
+        "components": ["clean", *COMPONENTS],
+        "units": {"eeg": "V", "time": "s", "positions": "m", "transform": "head->mri, m"},
+        "notes": "recorded EEG = clean + gradient + bcg + line + blink + drift (float32, V, "
+                 "channels x samples); times on the EEG clock unless named _mri; "
+                 "t_EEG = alpha * t_MRI + beta",
+        "subjects": {},
+    }
+    for i, sub in enumerate(subs):
+        sp = p.sub(i / len(subs), (i + 1) / len(subs))
+        index["subjects"][sub] = _write_subject(root, cfg, sub, i, sp)
+    _jdump(root / "ground_truth" / "index.json", index)
+
+
+def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progress) -> dict[str, Any]:
+    import mne
+    import nibabel as nib
+
+    def rng(stream: int) -> np.random.Generator:
+        return np.random.default_rng([cfg.seed, isub, stream])
+
+    tag = f"sub-{sub}"
+    d_eeg, d_func, d_anat = root / tag / "eeg", root / tag / "func", root / tag / "anat"
+    d_gt = root / "ground_truth" / tag
+    for d in (d_eeg, d_func, d_anat, d_gt):
+        d.mkdir(parents=True, exist_ok=True)
+    rel = lambda path: path.relative_to(root / "ground_truth").as_posix()  # noqa: E731
+
+    p(0.0, f"{tag}: head and anatomy")
+    head = make_head(cfg, rng(1))
+    anat = make_anatomy(cfg, head, rng(2))
+    nib.save(nib.Nifti1Image(anat.t1, anat.affine), d_anat / f"{tag}_T1w.nii.gz")
+    _jdump(d_anat / f"{tag}_T1w.json", {"Modality": "MR", "MagneticFieldStrength": 3,
+                                        "Note": "simulated T1-weighted phantom head"})
+    surf = {"id": 4, "sigma": 0.33, "rr": head.scalp_rr, "tris": head.scalp_tris,
+            "np": len(head.scalp_rr), "ntri": len(head.scalp_tris), "coord_frame": 5}
+    surf["nn"] = geo.vertex_normals(head.scalp_rr, head.scalp_tris)
+    mne.write_bem_surfaces(d_anat / f"{tag}-head.fif", [surf], overwrite=True, verbose="error")
+    grid = make_bold_grid(cfg, head, anat)
+    p.check()
+
+    p(0.05, f"{tag}: sources and forward model")
+    fwd = make_forward(head, rng(3))
+    tl = make_timeline(cfg, rng(4))
+    trig = make_triggers(cfg, tl, rng(5))
+    events = make_events(cfg, rng(6))
+    gen = NeuralGenerator(cfg, events, fwd, tl.to_eeg, seed=(cfg.seed, isub))
+
+    # ---------------------------------------------------------------- BOLD
+    n_u = int(np.ceil((cfg.n_volumes * cfg.tr + 1.0) / NEURAL_DT))
+    neural = gen.neural_input(NEURAL_DT, n_u)
+    bold = make_bold(cfg, tl, grid, neural, fwd.pos_mri[: len(SOURCES)], rng(7), p.sub(0.08, 0.2))
+    nib.save(nib.Nifti1Image(bold.data, grid.affine), d_func / f"{tag}_task-{TASK}_bold.nii.gz")
+    _jdump(d_func / f"{tag}_task-{TASK}_bold.json", {
+        "TaskName": TASK, "RepetitionTime": cfg.tr, "SliceTiming": [round(float(s), 6) for s in tl.slice_timing],
+        "MultibandAccelerationFactor": cfg.multiband, "SliceEncodingDirection": "k",
+        "MagneticFieldStrength": 3, "EchoTime": 0.03, "Note": "simulated by the workbench phantom"})
+    onset_eeg = tl.to_eeg(events.onset_mri)
+    lines = ["onset\tduration\ttrial_type\tamplitude"]
+    lines += [f"{o:.4f}\t{1.0:.1f}\t{c}\t{a:.4f}" for o, c, a in zip(events.onset_mri, events.condition, events.amplitude)]
+    (d_func / f"{tag}_task-{TASK}_events.tsv").write_text("\n".join(lines) + "\n")
+    mask_files = {}
+    affine = grid.affine
+    for k, spec in enumerate(SOURCES):
+        if spec.mask_mm > 0:
+            f = d_gt / f"{tag}_desc-{spec.name}_mask.nii.gz"
+            nib.save(nib.Nifti1Image(bold.masks[k].astype(np.uint8), affine), f)
+            mask_files[spec.name] = rel(f)
+    np.save(d_gt / f"{tag}_neural.npy", neural.astype(np.float32))
+    np.save(d_gt / f"{tag}_bold_regions.npy", bold.bold_regions.astype(np.float32))
+    del bold
+    p.check()
+
+    # ---------------------------------------------------------------- EEG
+    ch_names = [*fwd.channels, ECG]
+    n_ch, n_eeg_eog = len(ch_names), len(fwd.channels)
+    areas, moments = lead_loops(head, rng(8))
+    grad = GradientGenerator(cfg, tl, moments, rng(9))
+    rpeaks = make_rpeaks(cfg, rng(10))
+    card = CardiacGenerator(cfg, rpeaks, areas, rng(11))
+    line = LineNoise(cfg, n_ch, rng(12))
+    sites = np.vstack([head.elec_head, head.eog_head[None], head.ecg_head[None]])
+    blinks = Blinks(cfg, sites, n_eeg_eog - 1, rng(13))
+    drifts = Drifts(cfg, n_ch, rng(14))
+
+    n_times = cfg.n_times
+    vhdr = d_eeg / f"{tag}_task-{TASK}_eeg.vhdr"
+    bv = BrainVisionStream(vhdr, ch_names, cfg.sfreq)
+    streams = {name: NpyStream(d_gt / f"{tag}_{name}.npy", (n_ch, n_times)) for name in ("clean", *COMPONENTS)}
+    chunk = max(int(round(cfg.chunk_s * cfg.sfreq)), 1)
+    n_chunks = int(np.ceil(n_times / chunk))
+    pe = p.sub(0.2, 0.97)
+    try:
+        for ci in range(n_chunks):
+            n0, n1 = ci * chunk, min((ci + 1) * chunk, n_times)
+            pe(ci / n_chunks, f"{tag}: EEG {n0 / cfg.sfreq:.0f}-{n1 / cfg.sfreq:.0f} s of {cfg.duration_s:g} s")
+            comps = _eeg_chunk(cfg, n0, n1, ci, isub, fwd, gen, grad, card, line, blinks, drifts, n_eeg_eog)
+            total = np.zeros((n_ch, n1 - n0))
+            for name, arr in comps.items():
+                f32 = arr.astype(np.float32)
+                streams[name].write(n0, f32)
+                total += f32
+            bv.write(total)
+            del comps, total
+    except BaseException:
+        bv.abort()
+        for s in streams.values():
+            s.abort()
+        raise
+    for s in streams.values():
+        s.close()
+    markers: list[tuple[str, str, int]] = [("Response", "R128", int(s)) for s in trig.recorded_sample]
+    stim_samples = np.clip(np.ceil(onset_eeg * cfg.sfreq - 1e-9).astype(np.int64), 0, n_times - 1)
+    markers += [("Stimulus", f"S{c:3d}", int(s)) for c, s in zip(events.code, stim_samples)]
+    slice_samples = np.clip(np.ceil(tl.to_eeg(tl.excitation_onsets) * cfg.sfreq - 1e-9).astype(np.int64), 0, n_times - 1)
+    if cfg.slice_markers:
+        markers += [("Scanner", "s", int(s)) for s in slice_samples]
+    bv.close(markers)
+
+    # ---------------------------------------------------------------- digitisation
+    p(0.975, f"{tag}: digitisation and truth")
+    _write_dig(d_eeg, tag, head)
+
+    # ---------------------------------------------------------------- truth
+    mne.write_trans(d_gt / f"{tag}-trans.fif", mne.transforms.Transform("head", "mri", head.head_mri_t),
+                    overwrite=True, verbose="error")
+    np.save(d_gt / f"{tag}_rpeaks.npy", rpeaks)
+    np.save(d_gt / f"{tag}_slice_onsets_mri.npy", tl.excitation_onsets)
+    np.save(d_gt / f"{tag}_gain.npy", fwd.gain)
+    np.save(d_gt / f"{tag}_loop_areas.npy", areas)
+    np.save(d_gt / f"{tag}_loop_moments.npy", grad.moments)
+    sources = []
+    for k, name in enumerate(fwd.names[: len(SOURCES)]):
+        spec = SOURCES[k]
+        sources.append({
+            "name": name, "role": spec.role, "condition": spec.condition,
+            "pos_mri_m": fwd.pos_mri[k], "ori_mri": fwd.ori_mri[k],
+            "pos_head_m": geo.apply(head.mri_head_t, fwd.pos_mri[k][None])[0],
+            "moment_nAm": spec.moment_nam, "evoked_peaks_s": [list(x) for x in spec.peaks],
+            "bold_coupling": spec.bold, "bold_visible": spec.bold != 0, "closed_field": spec.closed_field,
+            "eeg_gain_norm": float(np.linalg.norm(fwd.gain[:, k])), "mask": mask_files.get(name),
+        })
+    _jdump(d_gt / f"{tag}_sources.json", {
+        "sources": sources, "n_background_dipoles": len(fwd.names) - len(SOURCES),
+        "gain_file": f"{tag}/{tag}_gain.npy", "gain_channels": fwd.channels,
+        "gain_columns": fwd.names, "sphere": fwd.info})
+    fid_mri = {k: v for k, v in head.fid_mri.items()}
+    fid_head = head.fid_head
+    return {
+        "sfreq": cfg.sfreq, "n_times": n_times, "ch_names": ch_names,
+        "ch_types": ["eeg"] * len(head.eeg_names) + ["eog", "ecg"], "reference": REF,
+        "files": {
+            "eeg": (vhdr.relative_to(root)).as_posix(),
+            "bold": f"{tag}/func/{tag}_task-{TASK}_bold.nii.gz",
+            "t1": f"{tag}/anat/{tag}_T1w.nii.gz",
+            "scalp": f"{tag}/anat/{tag}-head.fif",
+            "events": f"{tag}/func/{tag}_task-{TASK}_events.tsv",
+            "electrodes": f"{tag}/eeg/{tag}_electrodes.tsv",
+        },
+        "arrays": {name: rel(streams[name].path) for name in ("clean", *COMPONENTS)},
+        "rpeaks": rel(d_gt / f"{tag}_rpeaks.npy"),
+        "clock": {"alpha": tl.alpha, "beta": tl.beta, "drift_ppm": cfg.drift_ppm},
+        "triggers": {
+            "true_mri": trig.true_mri, "true_eeg": trig.true_eeg,
+            "recorded_sample": trig.recorded_sample, "recorded_volume": trig.recorded_volume,
+            "missing_volumes": trig.missing_volumes,
+            "slice_onsets_mri": rel(d_gt / f"{tag}_slice_onsets_mri.npy"),
+            "slices_per_volume": cfg.slices, "excitations_per_volume": cfg.excitations_per_volume,
+            "slice_period_s": cfg.slice_period_s, "slice_timing": tl.slice_timing,
+            "volume_marker": "Response/R128", "slice_marker": "Scanner/s" if cfg.slice_markers else None,
+        },
+        "events": {"onset_mri": events.onset_mri, "onset_eeg": onset_eeg, "onset_sample": stim_samples,
+                   "condition": events.condition.tolist(), "amplitude": events.amplitude,
+                   "marker": {"visual": "Stimulus/S  1", "motor": "Stimulus/S  2"}},
+        "trans": rel(d_gt / f"{tag}-trans.fif"), "head_mri_t": head.head_mri_t,
+        "fiducials_mri_m": fid_mri, "fiducials_head_m": fid_head,
+        "dig_true_head_m": {"electrodes": dict(zip(head.eeg_names, head.elec_head.tolist())),
+                            EOG: head.eog_head, "head_shape": head.hsp_head},
+        "dig_noise_mm": cfg.dig_noise_mm, "dig_bias_mm": cfg.dig_bias_mm,
+        "sources": rel(d_gt / f"{tag}_sources.json"),
+        "masks": mask_files,
+        "neural": rel(d_gt / f"{tag}_neural.npy"), "bold_regions": rel(d_gt / f"{tag}_bold_regions.npy"),
+        "neural_dt": NEURAL_DT, "neural_columns": [s.name for s in SOURCES],
+        "bold_affine": grid.affine,
+        "loop_areas": rel(d_gt / f"{tag}_loop_areas.npy"), "loop_moments": rel(d_gt / f"{tag}_loop_moments.npy"),
+        "bcg_delay_s": cfg.bcg_delay_s, "blink_onsets": blinks.times,
+    }
+
+
+def _eeg_chunk(cfg, n0, n1, ci, isub, fwd, gen, grad, card, line, blinks, drifts, n_eeg_eog) -> dict[str, np.ndarray]:
+    n_ch = len(fwd.channels) + 1
+    moments = gen.chunk(n0, n1, ci)
+    ecg, bcg = card.chunk(n0, n1)
+    clean = np.empty((n_ch, n1 - n0))
+    clean[:n_eeg_eog] = fwd.gain @ moments
+    clean[n_eeg_eog] = ecg
+    clean += np.random.default_rng([cfg.seed, isub, 100, ci]).standard_normal((n_ch, n1 - n0)) * AMP_NOISE_V
+    return {
+        "clean": clean, "gradient": grad.chunk(n0, n1), "bcg": bcg, "line": line.chunk(n0, n1),
+        "blink": blinks.chunk(n0, n1), "drift": drifts.chunk(n0, n1),
+    }
+
+
+def _write_dig(d_eeg: Path, tag: str, head) -> None:
+    rows = ["name\tx\ty\tz\ttype"]
+    for name, xyz in zip(head.eeg_names, head.dig_elec_head):
+        rows.append(f"{name}\t{xyz[0]:.6f}\t{xyz[1]:.6f}\t{xyz[2]:.6f}\tEEG")
+    e = head.dig_eog_head
+    rows.append(f"{EOG}\t{e[0]:.6f}\t{e[1]:.6f}\t{e[2]:.6f}\tEOG")
+    for i, xyz in enumerate(head.dig_hsp_head):
+        rows.append(f"HSP{i + 1:03d}\t{xyz[0]:.6f}\t{xyz[1]:.6f}\t{xyz[2]:.6f}\tHSP")
+    (d_eeg / f"{tag}_electrodes.tsv").write_text("\n".join(rows) + "\n")
+    fid = head.dig_fid_head
+    _jdump(d_eeg / f"{tag}_coordsystem.json", {
+        "EEGCoordinateSystem": "CapTrak", "EEGCoordinateUnits": "m",
+        "EEGCoordinateSystemDescription": "RAS head frame: x through the pre-auricular points "
+        "(LPA -> RPA), y through the nasion, z up (MNE 'head' / Neuromag frame). Rows of type "
+        "HSP are digitised head-shape points.",
+        "AnatomicalLandmarkCoordinates": {"NAS": fid["nasion"], "LPA": fid["lpa"], "RPA": fid["rpa"]},
+        "AnatomicalLandmarkCoordinateSystem": "CapTrak", "AnatomicalLandmarkCoordinateUnits": "m",
+        "FiducialsDescription": "digitised with the same digitiser as the electrodes",
+    })
