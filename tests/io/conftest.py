@@ -109,3 +109,9 @@ def copy_shared(shared_data, tmp_path):
         return out
 
     return _copy
+
+
+@pytest.fixture
+def mini_meta() -> dict:
+    """What the mini study holds (sampling rate, samples, TR, volumes, channel names)."""
+    return {"sfreq": SFREQ, "n_times": N_TIMES, "tr": TR, "n_vol": N_VOL, "ch_names": list(CH_NAMES)}

@@ -1,0 +1,99 @@
+"""EEG readers against the data written by real writers (pybv, MNE export) and MNE itself."""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+import pytest
+
+from workbench.engine.io.eeg import read_eeg, read_eeg_header
+from workbench.engine.io.triggers import find_scanner_triggers
+
+
+def test_brainvision_lazy_and_values(mini_study, mini_data, mini_meta):
+    CH_NAMES, N_TIMES, SFREQ, TR = (mini_meta[k] for k in ("ch_names", "n_times", "sfreq", "tr"))
+    vhdr = mini_study / "sub-01/eeg/sub-01_task-rest_eeg.vhdr"
+    raw = read_eeg(vhdr)
+    assert not raw.preload  # lazy: big files open fast
+    assert raw.ch_names == CH_NAMES and raw.info["sfreq"] == SFREQ and raw.n_times == N_TIMES
+    # the BIDS channels.tsv sets the ECG type and the bad channel
+    assert raw.get_channel_types() == ["eeg", "eeg", "eeg", "ecg"]
+    assert raw.info["bads"] == ["O1"]
+    x = raw.get_data()
+    assert np.max(np.abs(x - mini_data)) < 0.02e-6  # written at 0.01 µV resolution
+    t = find_scanner_triggers(raw)
+    assert t.volume_name == "Response/R128" and t.n_volumes == 10 and t.tr == pytest.approx(TR)
+    assert t.volume_onsets[0] == pytest.approx(0.5)
+
+
+def test_brainvision_real_file_with_eog_ecg(shared_data):
+    raw = read_eeg(shared_data / "coreg/montage/bv_dig_test.vhdr", preload=True)
+    ref = mne.io.read_raw_brainvision(shared_data / "coreg/montage/bv_dig_test.vhdr", preload=True, verbose="error")
+    np.testing.assert_array_equal(raw.get_data(), ref.get_data())
+    assert raw.n_times == 5000 and len(raw.ch_names) == 67
+    types = raw.get_channel_types()
+    assert types.count("ecg") == 1 and types.count("eog") == 2 and types.count("eeg") == 64
+
+
+def _export(tmp_path, ext):
+    rng = np.random.default_rng(3)
+    info = mne.create_info(["Fz", "Cz", "EKG"], 250.0, ["eeg", "eeg", "eeg"])
+    raw = mne.io.RawArray(rng.standard_normal((3, 2500)) * 1e-5, info, verbose=False)
+    raw.set_annotations(mne.Annotations(0.4 + 1.5 * np.arange(6), 0.0, "V"))
+    path = tmp_path / f"x_eeg{ext}"
+    if ext == ".fif":
+        raw.save(path, verbose=False)
+    else:
+        mne.export.export_raw(path, raw, verbose=False)
+    return path, raw
+
+
+@pytest.mark.parametrize("ext", [".edf", ".set", ".fif"])
+def test_other_formats(tmp_path, ext):
+    path, ref = _export(tmp_path, ext)
+    raw = read_eeg(path, preload=True)
+    assert raw.n_times == ref.n_times and raw.info["sfreq"] == 250.0
+    tol = 1e-8 if ext == ".edf" else 1e-10  # EDF: 16-bit integers; .set/.fif: float32
+    assert np.max(np.abs(raw.get_data() - ref.get_data())) < tol
+    assert raw.get_channel_types()[2] == "ecg"  # named EKG
+    t = find_scanner_triggers(raw)
+    assert t.volume_name == "V" and t.n_volumes == 6 and t.tr == pytest.approx(1.5, abs=1e-3)
+    h = read_eeg_header(path)
+    assert h.n_samples == 2500 and h.sfreq == 250.0 and len(h.markers) == 6
+
+
+def test_header_matches_mne_annotations(shared_data):
+    """Our header reader and MNE's annotation reader agree on every marker."""
+    for rel, kw in [
+        ("markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr", {}),
+        ("markers/bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr", {}),
+        ("markers/bcgnet_sub34/sub34_r02_eval.set", {}),
+    ]:
+        h = read_eeg_header(shared_data / rel)
+        src = shared_data / rel
+        ann = mne.read_annotations(src.with_suffix(".vmrk") if src.suffix == ".vhdr" else src, **kw)
+        assert list(h.markers.description) == list(ann.description)
+        np.testing.assert_allclose(h.markers.onset, ann.onset, atol=1e-9)
+
+
+def test_header_real_files_signal_absent(shared_data):
+    h = read_eeg_header(shared_data / "markers/bids_eeg_rest_fmri/sub-32/eeg/sub-32_task-rest_eeg.vhdr")
+    assert h.n_channels == 64 and h.sfreq == 5000.0 and h.data_state == "missing"
+    assert h.ch_names[31] == "ECG" and h.ch_types.count("ecg") == 1
+    h = read_eeg_header(shared_data / "markers/bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr")
+    assert h.sfreq == 250.0 and h.n_samples == 162023 and h.duration == pytest.approx(648.092)
+    h = read_eeg_header(shared_data / "markers/bcgnet_sub34/sub34_r01_raw.set")
+    assert (h.n_channels, h.sfreq, h.n_samples) == (64, 500.0, 156652)
+    assert h.duration == pytest.approx(313.3, abs=0.01) and h.ch_names[32 - 1] == "ECG"
+    assert h.data_file.name == "sub34_r01_raw.fdt" and h.data_state == "missing"
+
+
+def test_lone_vmrk_in_samples_or_given_sfreq(shared_data):
+    f = shared_data / "markers/bids_eeg_rest_fmri/derivatives/sub-36/eeg/sub-36_task-rest_eeg.vmrk"
+    h = read_eeg_header(f)
+    assert h.sfreq is None and h.marker_unit == "samples"
+    t = find_scanner_triggers(h, unit=h.marker_unit)
+    assert t.tr == 540 and t.slice_period == 18
+    h = read_eeg_header(f, sfreq=250.0)
+    t = find_scanner_triggers(h)
+    assert t.tr == pytest.approx(2.16) and t.n_rpeaks == 845
