@@ -1,0 +1,137 @@
+"""``workbench sync EEG``: find, validate and repair scanner triggers; fit the EEG clock."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+NAME = "sync"
+HELP = "find/repair scanner triggers and fit the EEG clock to the scanner (drift, jitter)"
+DESCRIPTION = (
+    "Find the volume (and slice) triggers (auto-detected names or given), check them against the "
+    "TR and the BOLD volume count, repair duplicated, extra and missing triggers when that is "
+    "unambiguous, and fit t_EEG = alpha * t_MRI + beta robustly. Works on header + marker files "
+    "alone (the signal is only read for --out). --out writes the EEG with its sampling rate and "
+    "annotation times corrected onto the scanner clock (same samples; --resample to resample)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "eeg", type=Path, metavar="EEG", help="EEG file (.vhdr, .vmrk, .set, .edf, .fif)"
+    )
+    parser.add_argument("--tr", type=float, default=None, metavar="S", help="nominal TR in seconds")
+    parser.add_argument(
+        "--volume-trigger", default=None, metavar="NAME", help="volume trigger marker name"
+    )
+    parser.add_argument(
+        "--slice-trigger", default=None, metavar="NAME", help="slice trigger marker name"
+    )
+    parser.add_argument(
+        "--slice-timing",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="BIDS BOLD sidecar (RepetitionTime, SliceTiming, MultibandAccelerationFactor)",
+    )
+    parser.add_argument(
+        "--slices-per-volume", type=int, default=None, metavar="N", help="evenly spaced slices"
+    )
+    parser.add_argument(
+        "--n-volumes", type=int, default=None, metavar="N", help="volumes in the BOLD series"
+    )
+    parser.add_argument(
+        "--sfreq", type=float, default=None, help="sampling rate for a lone .vmrk file"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the EEG on the scanner clock (.fif, .vhdr, .edf)",
+    )
+    parser.add_argument(
+        "--resample",
+        action="store_true",
+        help="with --out: resample instead of correcting the rate",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="QC", help="write the QC as JSON"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine.atomic import atomic_write_json
+    from ..engine.io.eeg import read_eeg, read_eeg_header
+    from ..engine.sync import read_bold_sidecar, realign_to_scanner, synchronise
+    from .progressbar import TextProgress
+
+    sidecar = read_bold_sidecar(args.slice_timing) if args.slice_timing else None
+    header = read_eeg_header(args.eeg, sfreq=args.sfreq)
+    if header.marker_unit != "s":
+        from ..engine.errors import InputError
+
+        raise InputError(
+            args.eeg, "the sampling rate is unknown (no .vhdr beside the .vmrk); give --sfreq"
+        )
+    res = synchronise(
+        header.markers,
+        tr=args.tr,
+        volume=args.volume_trigger,
+        slice=args.slice_trigger,
+        sidecar=sidecar,
+        slices_per_volume=args.slices_per_volume,
+        n_expected=args.n_volumes,
+        duration_s=header.duration,
+        source=args.eeg,
+    )
+    qc = res.qc()
+    qc["file"] = str(args.eeg)
+    if args.out is not None:
+        from ..engine.gradient.export import write_raw
+
+        bar = TextProgress().progress()
+        bar(0.1, "reading EEG")
+        raw = read_eeg(args.eeg, preload=True)
+        bar(0.5, "correcting clock")
+        out = realign_to_scanner(raw, res.fit, resample=args.resample)
+        bar(0.7, "writing")
+        write_raw(out, args.out)
+        bar(1.0, "done")
+        qc["out"] = str(args.out)
+    if args.json is not None:
+        atomic_write_json(args.json, qc)
+    _print(qc, sys.stdout)
+    return 0
+
+
+def _print(qc: dict, fh) -> None:
+    tk = (
+        ""
+        if qc["tr_known"]
+        else " (TR not given: estimated from the triggers; drift not measurable)"
+    )
+    print(
+        f"volume trigger: {qc['volume_trigger']!r}  slice trigger: {qc['slice_trigger']!r}", file=fh
+    )
+    print(
+        f"triggers: {qc['n_triggers']} ({qc['n_input']} found, {qc['n_missing']} missing filled, "
+        f"{qc['n_extra']} extra dropped, {qc['n_duplicates']} duplicates dropped, {qc['n_runs']} run(s))",
+        file=fh,
+    )
+    if qc.get("n_expected") is not None:
+        print(f"BOLD volumes expected: {qc['n_expected']}", file=fh)
+    print(
+        f"TR {qc['tr_s']:.6g} s, {qc['n_slices']} slices in {qc['n_slots']} slot(s) of "
+        f"{qc['slot_period_s'] * 1e3:.3f} ms ({qc['timing_source']}){tk}",
+        file=fh,
+    )
+    print(
+        f"clock: alpha {qc['alpha']:.9f}, beta {qc['beta_s']:.6f} s, drift {qc['drift_ppm']:.2f} ppm "
+        f"(= us/s; 95% CI {qc['drift_ppm_ci'][0]:.2f}..{qc['drift_ppm_ci'][1]:.2f}), "
+        f"mismatch over the run {qc['mismatch_ms']:.3f} ms, jitter {qc['jitter_us']:.1f} us",
+        file=fh,
+    )
+    json.dumps(qc, default=str)  # fail here, not in the file, if something is not serialisable
