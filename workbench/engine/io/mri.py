@@ -205,7 +205,8 @@ def read_bold(path: str | os.PathLike, *, verify: bool = True) -> tuple[Any, dic
         if len(zooms) > 3 and zooms[3] > 0:
             if units in _TIME_UNITS:
                 hdr_tr = float(zooms[3]) * _TIME_UNITS[units]
-            elif 0.1 <= zooms[3] <= 20:
+            elif 0.1 <= zooms[3] <= 20 and zooms[3] != 1.0:
+                # 1.0 with unknown units is nibabel's default for "not set": not a TR
                 hdr_tr = float(zooms[3])
                 notes.append("header time units unknown; pixdim[4] taken as seconds")
             if units == "sec" and full_suffix(path) in (".mgz", ".mgh"):
