@@ -8,6 +8,8 @@ from .config import PhantomConfig
 
 __all__ = ["LineNoise", "Blinks", "Drifts", "blink_waveform"]
 
+BLINK_S = 0.6  # support of one blink (s)
+
 
 class LineNoise:
     """Mains interference: ``line_freq`` and harmonics, channel-specific amplitude/phase."""
@@ -62,8 +64,11 @@ class Blinks:
         sf = self.cfg.sfreq
         t = np.arange(n0, n1) / sf
         s = np.zeros(n1 - n0)
-        for i in np.flatnonzero((self.times < t[-1]) & (self.times + 0.6 > t[0])):
-            s += self.amp[i] * blink_waveform(t - self.times[i]) * ((t - self.times[i]) < 0.6)
+        for i in np.flatnonzero((self.times < t[-1]) & (self.times + BLINK_S > t[0])):
+            a = max(int(np.floor(self.times[i] * sf)) - n0, 0)
+            b = min(int(np.ceil((self.times[i] + BLINK_S) * sf)) - n0, n1 - n0)
+            tau = t[a:b] - self.times[i]
+            s[a:b] += self.amp[i] * blink_waveform(tau) * (tau < BLINK_S)
         return self.weights[:, None] * s[None, :]
 
 

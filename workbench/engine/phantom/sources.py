@@ -240,7 +240,10 @@ class NeuralGenerator:
         # slow envelope of alpha (waxing and waning, 0.05-0.5 Hz)
         self.env_sos = signal.butter(2, 0.5, "lowpass", fs=sf, output="sos")
         self.env_zi = np.zeros((self.env_sos.shape[0], 2))
-        self.pb, self.pa = _pink_filter()
+        # 1/f background, rolling off faster above ~60 Hz (as scalp EEG does)
+        pb, pa = _pink_filter()
+        lb, la = signal.butter(1, 60.0, "lowpass", fs=sf)
+        self.pb, self.pa = np.convolve(pb, lb), np.convolve(pa, la)
         self.pink_zi = np.zeros((N_BACKGROUND, len(self.pa) - 1))
         self._alpha_gain = None
         self._pink_gain = None

@@ -154,7 +154,10 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
     n_u = int(np.ceil((cfg.n_volumes * cfg.tr + 1.0) / NEURAL_DT))
     neural = gen.neural_input(NEURAL_DT, n_u)
     bold = make_bold(cfg, tl, grid, neural, fwd.pos_mri[: len(SOURCES)], rng(7), p.sub(0.08, 0.2))
-    nib.save(nib.Nifti1Image(bold.data, grid.affine), d_func / f"{tag}_task-{TASK}_bold.nii.gz")
+    bimg = nib.Nifti1Image(bold.data, grid.affine)
+    bimg.header.set_xyzt_units("mm", "sec")
+    bimg.header.set_zooms((*bimg.header.get_zooms()[:3], cfg.tr))
+    nib.save(bimg, d_func / f"{tag}_task-{TASK}_bold.nii.gz")
     _jdump(d_func / f"{tag}_task-{TASK}_bold.json", {
         "TaskName": TASK, "RepetitionTime": cfg.tr, "SliceTiming": [round(float(s), 6) for s in tl.slice_timing],
         "MultibandAccelerationFactor": cfg.multiband, "SliceEncodingDirection": "k",
