@@ -12,7 +12,13 @@ import pytest
 from mne.io.constants import FIFF
 
 from workbench.engine.errors import InputError
-from workbench.engine.io.dig import dig_counts, dig_frame, read_dig, read_dig_with_notes, read_surface
+from workbench.engine.io.dig import (
+    dig_counts,
+    dig_frame,
+    read_dig,
+    read_dig_with_notes,
+    read_surface,
+)
 
 C = "coreg"
 

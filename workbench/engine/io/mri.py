@@ -165,6 +165,14 @@ def find_sidecar(path: str | os.PathLike) -> list[Path]:
     return found
 
 
+def _hdr_pixdim4(img: Any) -> str:
+    try:
+        units = img.header.get_xyzt_units()[1] if hasattr(img.header, "get_xyzt_units") else "?"
+        return f"{float(img.header.get_zooms()[3]):g}, time units {units}"
+    except Exception:  # noqa: BLE001
+        return "absent"
+
+
 def read_bold(path: str | os.PathLike, *, verify: bool = True) -> tuple[Any, dict[str, Any]]:
     """Open a 4D BOLD series and its acquisition timing.
 
@@ -232,8 +240,8 @@ def read_bold(path: str | os.PathLike, *, verify: bool = True) -> tuple[Any, dic
         looked = ", ".join(p.name for p in sidecars) or f"{path.name.split('.')[0]}.json (absent)"
         raise fail(
             path,
-            f"no repetition time: no RepetitionTime in the sidecar ({looked}) and the header "
-            "pixdim[4] is 0; add a BIDS JSON sidecar or pass the TR",
+            f"no repetition time: no RepetitionTime in the sidecar ({looked}) and no usable TR in "
+            f"the header (pixdim[4]={_hdr_pixdim4(img)}); add a BIDS JSON sidecar with RepetitionTime",
         )
     meta["RepetitionTime"] = tr
     st = meta.get("SliceTiming")
