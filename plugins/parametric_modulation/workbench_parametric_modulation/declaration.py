@@ -34,9 +34,17 @@ PARAMS = (
         "feature",
         "choice",
         "erp",
-        "Single-trial EEG feature: 'erp' = mean amplitude in the window "
-        "minus the pre-stimulus baseline; 'bandpower' = log10 power in [fmin, fmax] Hz in the window.",
-        choices=("erp", "bandpower"),
+        "Single-trial feature: 'erp' = mean EEG amplitude in the window minus the "
+        "pre-stimulus baseline; 'bandpower' = log10 EEG power in [fmin, fmax] Hz in the window; "
+        "'events-column' = a column of the events table (e.g. reaction time, rating).",
+        choices=("erp", "bandpower", "events-column"),
+    ),
+    _P(
+        "events_column",
+        "str",
+        "amplitude",
+        "Column of the events table used when feature = 'events-column'.",
+        label="Events column",
     ),
     _P(
         "tmin",
@@ -150,6 +158,15 @@ PARAMS = (
         "ar1",
         "Temporal noise model: 'ar1' prewhitening (SPM/nilearn default) or 'ols'.",
         choices=("ar1", "ols"),
+    ),
+    _P(
+        "main_effect",
+        "choice",
+        "condition",
+        "Main-effect contrast: 'condition' = the modulated condition; 'all-conditions' = the "
+        "sum of every condition's main effect (the task as a whole).",
+        choices=("condition", "all-conditions"),
+        label="Main effect",
     ),
     _P(
         "eeg_alignment",

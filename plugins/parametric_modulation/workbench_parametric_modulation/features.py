@@ -12,6 +12,9 @@ from workbench.engine.errors import InputError
 
 __all__ = ["align_events", "erp_feature", "bandpower_feature"]
 
+_NON_EEG_RE = re.compile(
+    r"^(ecg|ekg|eog|veog|heog|emg|resp)|(ecg|ekg|eog)[a-z0-9]*$", re.IGNORECASE
+)
 _VOLUME_RE = re.compile(r"(^|/)(r128|scan start|volume|tr|v)$|r128$", re.IGNORECASE)
 
 
@@ -162,7 +165,11 @@ def _segments(
 def _eeg_picks(raw: Any) -> list[int]:
     import mne
 
-    picks = list(mne.pick_types(raw.info, eeg=True, exclude="bads"))
+    picks = [
+        k
+        for k in mne.pick_types(raw.info, eeg=True, exclude="bads")
+        if not _NON_EEG_RE.search(raw.ch_names[k])  # ECG/EOG recorded as "EEG" (BrainVision)
+    ]
     if not picks:
         raise InputError(_source(raw), "no good EEG channels")
     return picks

@@ -16,6 +16,12 @@ from .glm import fit_slices, mean_scale
 __all__ = ["run", "repetition_time", "check_events"]
 
 
+def pd_to_numeric(series):
+    import pandas as pd
+
+    return pd.to_numeric(series, errors="coerce").to_numpy()
+
+
 def _src(inputs: FusionInputs, kind: str) -> str | None:
     return inputs.sources.get(kind)
 
@@ -118,43 +124,51 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
     idx = np.flatnonzero(sel)
     onsets = events["onset"].to_numpy(float)
 
-    # --- single-trial EEG features
+    # --- single-trial features (EEG, or a column of the events table)
     raw = inputs.eeg
     eeg_src = _src(inputs, "eeg") or "EEG"
-    eeg_times, how = align_events(
-        raw, onsets[sel], onsets, idx, params["eeg_alignment"], inputs.eeg_offset or None
-    )
-    offset = float(np.median(eeg_times - onsets[sel]))
-    eeg_end = raw.times[-1] - offset  # end of the EEG on the fMRI clock
-    if eeg_end < run_s - tr or offset < -tr:
-        raise InputError(
-            eeg_src,
-            f"mismatched EEG/fMRI durations: the EEG covers {max(0.0, eeg_end):.1f} s of the "
-            f"{run_s:.1f} s fMRI run (EEG {raw.times[-1]:.1f} s, first volume at {offset:.2f} s)",
-        )
     fp = p.sub(0.02, 0.3)
-    if params["feature"] == "erp":
-        values, where = erp_feature(
-            raw,
-            eeg_times,
-            params["tmin"],
-            params["tmax"],
-            params["baseline"],
-            params["channel"],
-            params["spatial_filter"],
-            fp,
-        )
+    if params["feature"] == "events-column":
+        col = params["events_column"]
+        if col not in events:
+            raise InputError(_src(inputs, "events"), f"events table has no column {col!r}")
+        values = np.asarray(pd_to_numeric(events[col])[sel], float)
+        where, how, eeg_times, offset = f"events column {col!r}", "not used", onsets[sel], 0.0
+        eeg_src = _src(inputs, "events")
     else:
-        values, where = bandpower_feature(
-            raw,
-            eeg_times,
-            params["tmin"],
-            params["tmax"],
-            params["fmin"],
-            params["fmax"],
-            params["channel"],
-            fp,
+        eeg_times, how = align_events(
+            raw, onsets[sel], onsets, idx, params["eeg_alignment"], inputs.eeg_offset or None
         )
+        offset = float(np.median(eeg_times - onsets[sel]))
+        eeg_end = raw.times[-1] - offset  # end of the EEG on the fMRI clock
+        if eeg_end < run_s - tr or offset < -tr:
+            raise InputError(
+                eeg_src,
+                f"mismatched EEG/fMRI durations: the EEG covers {max(0.0, eeg_end):.1f} s of the "
+                f"{run_s:.1f} s fMRI run (EEG {raw.times[-1]:.1f} s, first volume at {offset:.2f} s)",
+            )
+        if params["feature"] == "erp":
+            values, where = erp_feature(
+                raw,
+                eeg_times,
+                params["tmin"],
+                params["tmax"],
+                params["baseline"],
+                params["channel"],
+                params["spatial_filter"],
+                fp,
+            )
+        else:
+            values, where = bandpower_feature(
+                raw,
+                eeg_times,
+                params["tmin"],
+                params["tmax"],
+                params["fmin"],
+                params["fmax"],
+                params["channel"],
+                fp,
+            )
     if not np.all(np.isfinite(values)):
         raise InputError(
             eeg_src, "the EEG feature is not finite for some trials (flat or broken channel?)"
@@ -197,7 +211,8 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
     ]
     columns = list(frames[0].columns)
     mod_col = f"{cond}_x_mod"
-    c_main = np.array([1.0 if c == cond else 0.0 for c in columns])
+    conds = sorted(set(types)) if params["main_effect"] == "all-conditions" else [cond]
+    c_main = np.array([1.0 if c in conds else 0.0 for c in columns])
     c_mod = np.array([1.0 if c == mod_col else 0.0 for c in columns])
     X0 = frames[0].to_numpy()
     raw_mod = build_design(
