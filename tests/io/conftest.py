@@ -63,7 +63,7 @@ def _write_study(root: Path, shared: Path) -> dict:
     bold.header["pixdim"][4] = TR
     nib.save(bold, root / "sub-01" / "func" / "sub-01_task-rest_bold.nii.gz")
     (root / "sub-01" / "func" / "sub-01_task-rest_bold.json").write_text(json.dumps({
-        "RepetitionTime": TR, "SliceTiming": [0, 1.0, 0.333, 1.333, 0.667, 1.667], "TaskName": "rest"}))
+        "RepetitionTime": TR, "SliceTiming": [0, 0.667, 1.333, 0, 0.667, 1.333], "TaskName": "rest"}))
     (root / "sub-01" / "func" / "sub-01_task-rest_events.tsv").write_text("onset\tduration\ttrial_type\n4\t2\ttask\n")
     t1 = nib.Nifti1Image((rng.random((16, 16, 16)) * 100).astype(np.int16), np.diag([2, 2, 2, 1.0]))
     nib.save(t1, root / "sub-01" / "anat" / "sub-01_T1w.nii.gz")

@@ -308,7 +308,10 @@ def _read_electrodes_tsv(path: Path, notes: list[str]) -> Any:
             fids[key] = np.asarray(v, float) * lf / (factor or 1.0)
     if not ch_pos and not fids:
         raise fail(path, "no electrode positions")
-    frame = "head" if system in ("captrak", "head") and len(fids) < 3 else "unknown"
+    # CapTrak is MNE's head convention (x LPA->RPA, y to the nasion): keep it as given, so
+    # a head frame defined by the digitiser's own fiducial fit is not redefined by noisy
+    # landmark coordinates; other systems are moved to the head frame by the fiducials
+    frame = "head" if system in ("captrak", "head", "neuromag", "elektaneuromag") else "unknown"
     m = mne.channels.make_dig_montage(
         ch_pos=ch_pos or None, hsp=np.array(hsp) if hsp else None, coord_frame=frame, **fids
     )

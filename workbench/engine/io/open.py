@@ -207,7 +207,7 @@ class _Loader:
         self.report.loaded["trans"] = str(path)
 
     def truth(self, folder: Path) -> None:
-        self.session.set_truth(_load_truth(folder))
+        self.session.set_truth(_load_truth(folder, self.subject))
         self.report.loaded["truth"] = str(folder)
 
     def fif(self, path: Path) -> None:
@@ -245,7 +245,7 @@ def _is_4d(path: Path) -> bool:
     return len(img.shape) == 4 and img.shape[3] > 1
 
 
-def _load_truth(folder: Path) -> Any:
+def _load_truth(folder: Path, subject: str = "01") -> Any:
     """Ground truth through the phantom's loader when it exists, else its JSON index."""
     try:
         phantom = importlib.import_module("workbench.engine.phantom")
@@ -255,7 +255,12 @@ def _load_truth(folder: Path) -> Any:
     except ImportError:
         loader = None
     if loader is not None:
-        return loader(folder)
+        try:
+            return loader(folder, subject)
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken truth must not stop the data loading
+            raise fail(folder, f"ground truth could not be loaded ({type(exc).__name__}: {exc})") from None
     index = folder / "index.json"
     try:
         doc = json.loads(index.read_text(encoding="utf-8"))

@@ -69,7 +69,7 @@ class FileSummary:
             out.append(f"  channels: {f['n_channels']}" + (f" ({by})" if by else ""))
         if f.get("sfreq"):
             out.append(f"  sampling rate: {f['sfreq']:g} Hz")
-        if f.get("duration_s") is not None:
+        if f.get("duration_s") is not None and self.kind != "bold":
             out.append(f"  duration: {f['duration_s']:.3f} s ({f['n_samples']} samples)")
         if f.get("data_state") and f["data_state"] not in ("ok", "embedded", "n/a"):
             out.append(f"  signal file: {f['data_state']} ({f.get('data_file')})")
@@ -87,7 +87,8 @@ class FileSummary:
             vox = " x ".join(f"{v:g}" for v in f["voxel_mm"])
             out.append(f"  shape: {' x '.join(map(str, f['shape']))}, voxel {vox} mm, {f.get('orientation', '?')}")
         if f.get("tr") is not None and self.kind in ("bold", "image"):
-            out.append(f"  TR: {f['tr']:.3f} s ({f.get('tr_source', '?')}), {f.get('n_volumes')} volumes")
+            dur = f" = {f['duration_s']:.3f} s" if f.get("duration_s") is not None else ""
+            out.append(f"  TR: {f['tr']:.3f} s ({f.get('tr_source', '?')}), {f.get('n_volumes')} volumes{dur}")
         if f.get("n_slices_timed"):
             mb = f.get("multiband")
             out.append(f"  slice timing: {f['n_slices_timed']} slices" + (f", multiband {mb}" if mb else ""))
@@ -156,7 +157,6 @@ def _image_summary(path: Path) -> FileSummary:
         s.fields["tr"] = meta["RepetitionTime"]
         s.fields["tr_source"] = meta.get("_tr_source")
         s.fields["duration_s"] = meta["RepetitionTime"] * img.shape[3]
-        s.fields["n_samples"] = int(img.shape[3])
         st = meta.get("SliceTiming")
         if st:
             s.fields["n_slices_timed"] = len(st)

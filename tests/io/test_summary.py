@@ -1,0 +1,113 @@
+"""``summarise`` / ``workbench info`` on the real shared files: the exact numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.cli.main import main
+from workbench.engine.io.summary import summarise
+
+D = "markers/bids_eeg_rest_fmri"
+
+
+def test_analyzer_derivative(shared_data):
+    s = summarise(shared_data / D / "derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr")
+    assert s.kind == "eeg" and s.format == "brainvision"
+    assert s["n_channels"] == 64 and s["channels_by_type"] == {"eeg": 63, "ecg": 1}
+    assert s["sfreq"] == 250.0 and s["n_samples"] == 162023
+    assert s["duration_s"] == pytest.approx(648.092)
+    t = s["triggers"]
+    assert t["volume"]["name"] == "Scanner/Scan Start" and t["volume"]["count"] == 300
+    assert t["slice"]["name"] == "Scanner/s " and t["slice"]["count"] == 9000
+    assert t["slice"]["spacing"] == pytest.approx(0.072) and t["tr"] == pytest.approx(2.160)
+    assert t["slices_per_volume"] == 30
+    assert t["rpeak"] == {"name": "Pulse Artifact/R", "count": 745}
+    assert s["data_state"] == "missing"
+    text = s.to_text()
+    assert "TR estimate: 2.160s, 30 slice triggers per volume" in text
+    assert "'Scanner/s ' x 9000, spacing 0.072s (72.0 ms)" in text
+
+
+def test_recorder_header_5khz(shared_data):
+    s = summarise(shared_data / D / "sub-32/eeg/sub-32_task-rest_eeg.vhdr")
+    assert s["n_channels"] == 64 and s["sfreq"] == 5000.0 and s["ch_names"][31] == "ECG"
+    assert s["markers"] == {"SyncStatus/Sync On": 398} and s["triggers"]["volume"]["name"] is None
+    assert s["duration_s"] is None  # the .eeg is absent and the header has no DataPoints
+
+
+def test_lone_vmrk_with_given_rate(shared_data):
+    s = summarise(shared_data / D / "derivatives/sub-35/eeg/sub-35_task-rest_eeg.vmrk", sfreq=250.0)
+    assert s.kind == "markers"
+    assert s["triggers"]["tr"] == pytest.approx(2.16) and s["triggers"]["rpeak"]["count"] == 734
+    s = summarise(shared_data / D / "derivatives/sub-35/eeg/sub-35_task-rest_eeg.vmrk")
+    assert s["marker_unit"] == "samples" and s["triggers"]["tr"] == 540
+
+
+def test_farm(shared_data):
+    s = summarise(shared_data / "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr")
+    assert s["n_channels"] == 4 and s["sfreq"] == 5000.0
+    assert s["triggers"]["volume"] == {"name": "Response/R128", "count": 487, "spacing": pytest.approx(1.6),
+                                       "regular": True, "how": "name"}
+    assert s["markers"]["SyncStatus/Sync On"] == 484 and s["markers"]["Stimulus/S  1"] == 25
+
+
+@pytest.mark.parametrize("run,n_qrs", [("r01", 305), ("r02", 285)])
+def test_bcgnet(shared_data, run, n_qrs):
+    s = summarise(shared_data / f"markers/bcgnet_sub34/sub34_{run}_eval.set")
+    assert s.format == "eeglab" and s["n_channels"] == 64 and s["sfreq"] == 500.0
+    assert s["duration_s"] == pytest.approx(313.3, abs=0.01)
+    t = s["triggers"]
+    assert t["volume"]["name"] == "S128" and t["volume"]["count"] == 150 and t["tr"] == pytest.approx(2.1)
+    assert t["rpeak"] == {"name": "qrs0", "count": n_qrs} and t["duplicates"]["rpeak"] == 1
+
+
+@pytest.mark.parametrize(
+    "rel,counts,frame",
+    [
+        ("coreg/montage/captrak_coords.bvct", {"fiducials": 3, "hpi": 0, "eeg": 66, "extra": 0}, "head"),
+        ("coreg/montage/MQKIT_125.elp", {"fiducials": 3, "hpi": 5, "eeg": 0, "extra": 2340}, "head"),
+        ("coreg/MEG/sample/test-ave.fif.gz", {"fiducials": 3, "hpi": 4, "eeg": 61, "extra": 78}, "head"),
+        ("coreg/montage/BC-MR-64-X52.bvef", {"fiducials": 0, "hpi": 0, "eeg": 66, "extra": 0}, "unknown"),
+    ],
+)
+def test_dig_files(shared_data, rel, counts, frame):
+    s = summarise(shared_data / rel)
+    assert s.kind == "dig" and s["dig_counts"] == counts and s["frame"] == frame
+    assert 0.09 < s["max_abs_m"] < 0.2
+
+
+def test_images_and_surfaces(shared_data):
+    s = summarise(shared_data / "coreg/subjects/sample/mri/T1.mgz")
+    assert s.kind == "anat" and s["shape"] == [86, 86, 86] and s["voxel_mm"] == [3.0, 3.0, 3.0]
+    s = summarise(shared_data / "coreg/subjects/sample/bem/sample-head.fif")
+    assert s.kind == "surface" and (s["n_vertices"], s["n_triangles"]) == (2562, 5120)
+    s = summarise(shared_data / "coreg/subjects/sample/bem/outer_skin.surf")
+    assert (s["n_vertices"], s["n_triangles"]) == (2562, 5120) and s["surface"] == "head"
+
+
+def test_bold_and_study(mini_study, mini_meta):
+    s = summarise(mini_study / "sub-01/func/sub-01_task-rest_bold.nii.gz")
+    assert s.kind == "bold" and s["tr"] == mini_meta["tr"] and s["n_volumes"] == mini_meta["n_vol"]
+    assert s["n_slices_timed"] == 6 and s["multiband"] == 2  # two slices share each time
+    s = summarise(mini_study)
+    assert s.kind == "study" and s["subjects"] == ["sub-01"]
+
+
+def test_info_cli_text_and_json(shared_data, capsys):
+    f = shared_data / "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr"
+    assert main(["info", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "volume triggers: 'Response/R128' x 487, spacing 1.600s" in out
+    assert "TR estimate: 1.600s" in out
+    assert main(["info", str(f), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["triggers"]["volume"]["count"] == 487 and doc["sfreq"] == 5000.0
+
+
+def test_info_cli_trigger_name_absent(shared_data, capsys):
+    f = shared_data / "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr"
+    assert main(["info", str(f), "--volume-trigger", "TREV"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "'TREV' not found" in err and "'Response/R128' (487)" in err
