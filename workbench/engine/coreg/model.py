@@ -101,6 +101,18 @@ class Coreg:
         self.history: list[IcpStep] = []
 
     # ---------------------------------------------------------------- state / undo
+    def clone(self) -> Coreg:
+        """A copy sharing the (read-only) inputs and mesh, with its own state.
+
+        A GUI worker runs ICP on a clone, so the model itself only changes on the GUI
+        thread when the result is applied.
+        """
+        new = object.__new__(Coreg)
+        new.__dict__.update(self.__dict__)
+        new.weights = dict(self.weights)
+        new.history = []
+        return new.set_state(self.get_state())
+
     def get_state(self) -> dict[str, Any]:
         """A snapshot of everything an edit can change (for undo/redo)."""
         return {

@@ -1,0 +1,196 @@
+"""The 3D scene of the coregistration tab (pyvistaqt): scalp, points, fiducials.
+
+Display only: it receives arrays and transforms and draws them. Everything is shown
+in millimetres in the MRI frame; head-frame points are drawn once and moved by the
+actor's user matrix (the head -> MRI transform), so an ICP iteration only changes a
+4x4 matrix and a colour array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyvista as pv
+from PyQt6.QtWidgets import QWidget
+from pyvistaqt import QtInteractor
+
+FID_COLORS = {"lpa": "#d62728", "nasion": "#2ca02c", "rpa": "#1f77b4"}
+CMAP = "RdYlGn_r"
+CLIM_MM = (0.0, 10.0)
+
+CAMERA_PRESETS = {
+    # direction from the head centre to the camera (MRI RAS), and the view-up vector
+    "front": ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+    "left": ((-1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
+    "right": ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
+    "top": ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0)),
+}
+
+
+def _mm_matrix(head_mri: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """The head -> MRI transform for mm coordinates, divided by the MRI scale.
+
+    The scalp is drawn unscaled, so points are shown in unscaled MRI coordinates.
+    """
+    m = np.array(head_mri, float)
+    m[:3, 3] *= 1e3
+    if scale is not None:
+        m[:3, :] /= np.asarray(scale, float)[:, None]
+    return m
+
+
+def _faces(tris: np.ndarray) -> np.ndarray:
+    return np.hstack([np.full((len(tris), 1), 3), tris]).astype(np.int64).ravel()
+
+
+class CoregScene:
+    """Owns the :class:`QtInteractor` and the actors of the coregistration view.
+
+    Parameters
+    ----------
+    parent : QWidget
+    on_pick : callable
+        ``on_pick(point_m)`` with the clicked scalp point (MRI frame, metres).
+    """
+
+    def __init__(self, parent: QWidget, on_pick: Callable[[np.ndarray], None]) -> None:
+        pv.OFF_SCREEN = False  # off-screen plotters have no interactor (no picking)
+        self.plotter = QtInteractor(parent, auto_update=False)
+        self.plotter.set_background("white")
+        self._on_pick = on_pick
+        self.scalp_actor: Any = None
+        self.point_mesh: pv.PolyData | None = None
+        self.point_actors: list[Any] = []
+        self.dig_fid_actor: Any = None
+        self.mri_fid_actors: list[Any] = []
+        self.scalar_bar_added = False
+        self._center = np.zeros(3)
+        self._size = 200.0
+        self._picking = False
+        self.opacity = 0.85
+
+    @property
+    def widget(self) -> QWidget:
+        return self.plotter
+
+    # ------------------------------------------------------------------ content
+    def clear(self) -> None:
+        self.plotter.clear()
+        self.scalp_actor = None
+        self.point_mesh = None
+        self.point_actors = []
+        self.dig_fid_actor = None
+        self.mri_fid_actors = []
+        self.scalar_bar_added = False
+
+    def set_scalp(self, rr_m: np.ndarray, tris: np.ndarray) -> None:
+        """Draw the (display) scalp, pickable."""
+        if self.scalp_actor is not None:
+            self.plotter.remove_actor(self.scalp_actor, render=False)
+        mesh = pv.PolyData(np.asarray(rr_m, float) * 1e3, _faces(np.asarray(tris)))
+        self.scalp_actor = self.plotter.add_mesh(
+            mesh, color="#e8c4a8", opacity=self.opacity, smooth_shading=True, pickable=True,
+            name="scalp", reset_camera=False, render=False)
+        self._center = mesh.center
+        self._size = float(np.ptp(mesh.points, axis=0).max())
+        if not self._picking:
+            # a cell picker returns the first surface hit along the ray (a point picker may
+            # return a vertex on the far side of the head)
+            self.plotter.enable_surface_point_picking(callback=self._picked, left_clicking=True,
+                                                      show_message=False, show_point=False)
+            self._picking = True
+
+    def _picked(self, point: Any, *args: Any) -> None:
+        if point is None:
+            return
+        self._on_pick(np.asarray(point, float) * 1e-3)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity = float(opacity)
+        if self.scalp_actor is not None:
+            self.scalp_actor.GetProperty().SetOpacity(self.opacity)
+
+    def set_points(self, pts_head_m: np.ndarray, kinds: np.ndarray, fid_head_m: np.ndarray | None) -> None:
+        """Draw the digitised points (head frame) once; they move by their user matrix."""
+        for a in self.point_actors:
+            self.plotter.remove_actor(a, render=False)
+        self.point_actors = []
+        if self.dig_fid_actor is not None:
+            self.plotter.remove_actor(self.dig_fid_actor, render=False)
+            self.dig_fid_actor = None
+        if len(pts_head_m):
+            cloud = pv.PolyData(np.asarray(pts_head_m, float) * 1e3)
+            cloud["distance (mm)"] = np.zeros(len(pts_head_m))
+            self.point_mesh = cloud
+            sizes = {"eeg": 14, "hsp": 8, "hpi": 10}
+            for kind in ("eeg", "hsp", "hpi"):
+                sel = np.flatnonzero(kinds == kind)
+                if not len(sel):
+                    continue
+                sub = pv.PolyData(cloud.points[sel])
+                sub["distance (mm)"] = np.zeros(len(sel))
+                sub["orig"] = sel
+                actor = self.plotter.add_mesh(
+                    sub, scalars="distance (mm)", cmap=CMAP, clim=CLIM_MM, nan_color="#b0b0b0",
+                    point_size=sizes[kind], render_points_as_spheres=True, pickable=False,
+                    show_scalar_bar=not self.scalar_bar_added, reset_camera=False, render=False,
+                    name=f"points-{kind}",
+                    scalar_bar_args={"title": "distance to scalp (mm)", "n_labels": 6, "fmt": "%.0f",
+                                     "color": "black", "vertical": True, "position_x": 0.88,
+                                     "position_y": 0.2, "height": 0.6, "width": 0.06})
+                self.scalar_bar_added = True
+                actor._wb_kind = kind
+                actor._wb_mesh = sub
+                self.point_actors.append(actor)
+        if fid_head_m is not None and np.all(np.isfinite(fid_head_m)):
+            fm = pv.PolyData(np.asarray(fid_head_m, float) * 1e3)
+            fm["rgb"] = np.array([[214, 39, 40], [44, 160, 44], [31, 119, 180]], np.uint8)
+            self.dig_fid_actor = self.plotter.add_mesh(
+                fm, scalars="rgb", rgb=True, point_size=22, render_points_as_spheres=True, pickable=False,
+                reset_camera=False, render=False, name="dig-fiducials")
+
+    def set_mri_fiducials(self, fid_m: np.ndarray | None) -> None:
+        """MRI fiducials as translucent spheres on the scalp (the targets of the fit)."""
+        for a in self.mri_fid_actors:
+            self.plotter.remove_actor(a, render=False)
+        self.mri_fid_actors = []
+        if fid_m is None:
+            return
+        for name, p in zip(("lpa", "nasion", "rpa"), np.asarray(fid_m, float)):
+            if not np.all(np.isfinite(p)):
+                continue
+            sph = pv.Sphere(radius=5.0, center=p * 1e3)
+            self.mri_fid_actors.append(self.plotter.add_mesh(
+                sph, color=FID_COLORS[name], opacity=0.45, pickable=False, reset_camera=False, render=False,
+                name=f"mri-{name}"))
+
+    def update_pose(self, head_mri: np.ndarray, scale: np.ndarray, dist_mm: np.ndarray, omitted: np.ndarray) -> None:
+        """Move the head-frame points and recolour them by distance (omitted: grey)."""
+        m = _mm_matrix(head_mri, scale)
+        vals = np.where(omitted, np.nan, np.abs(dist_mm))
+        for a in self.point_actors:
+            a.user_matrix = m
+            sub = a._wb_mesh
+            sub["distance (mm)"] = vals[sub["orig"]]
+        if self.dig_fid_actor is not None:
+            self.dig_fid_actor.user_matrix = m
+
+    # ------------------------------------------------------------------ camera / output
+    def camera(self, preset: str) -> None:
+        direction, up = CAMERA_PRESETS[preset]
+        c = np.asarray(self._center, float)
+        pos = c + np.asarray(direction) * self._size * 2.6
+        self.plotter.camera_position = [tuple(pos), tuple(c), up]
+        self.plotter.reset_camera_clipping_range()
+
+    def render(self) -> None:
+        self.plotter.render()
+
+    def screenshot(self, path: str) -> None:
+        self.plotter.render()
+        self.plotter.screenshot(str(path))
+
+    def close(self) -> None:
+        self.plotter.close()
