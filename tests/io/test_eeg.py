@@ -97,3 +97,13 @@ def test_lone_vmrk_in_samples_or_given_sfreq(shared_data):
     h = read_eeg_header(f, sfreq=250.0)
     t = find_scanner_triggers(h)
     assert t.tr == pytest.approx(2.16) and t.n_rpeaks == 845
+
+
+def test_bids_eeg_sidecar_line_frequency(mini_study):
+    """PowerLineFrequency comes from the dataset-level task-rest_eeg.json (BIDS inheritance)."""
+    vhdr = mini_study / "sub-01/eeg/sub-01_task-rest_eeg.vhdr"
+    assert read_eeg(vhdr).info["line_freq"] is None
+    (mini_study / "task-rest_eeg.json").write_text('{"PowerLineFrequency": 60, "SamplingFrequency": 500}')
+    assert read_eeg(vhdr).info["line_freq"] == 60.0
+    (mini_study / "sub-01/eeg/sub-01_task-rest_eeg.json").write_text('{"PowerLineFrequency": 50}')
+    assert read_eeg(vhdr).info["line_freq"] == 50.0  # the closer sidecar wins

@@ -229,16 +229,19 @@ def _bv_header(path: Path) -> EEGHeader:
     if data:
         hdr.data_file = path.parent / data
         fmt = (cfg.get("Binary Infos", "BinaryFormat", "INT_16") or "INT_16").upper()
+        binary = (cfg.get("Common Infos", "DataFormat", "BINARY") or "BINARY").upper() == "BINARY"
         if not hdr.data_file.is_file():
             hdr.data_state = "missing"
         elif hdr.data_file.stat().st_size == 0:
             hdr.data_state = "empty"
-        else:
+        elif binary and fmt in _BV_BYTES:
             size = hdr.data_file.stat().st_size
-            frame = nchan * _BV_BYTES.get(fmt, 2)
+            frame = nchan * _BV_BYTES[fmt]
             hdr.data_state = "ok" if size % frame == 0 else "truncated"
             if hdr.n_samples is None or hdr.data_state == "ok":
                 hdr.n_samples = size // frame
+        else:  # ASCII data or an unusual sample format: MNE checks it when reading
+            hdr.data_state = "ok"
     mk = cfg.get("Common Infos", "MarkerFile")
     if mk:
         vmrk = path.parent / mk
@@ -527,7 +530,31 @@ def read_eeg(path: str | os.PathLike, preload: bool = False) -> Any:
         raise fail(path, "holds no samples")
     _apply_name_types(raw)
     _apply_bids_channels(raw, path)
+    _apply_bids_sidecar(raw, path)
     return raw
+
+
+def _apply_bids_sidecar(raw: Any, path: Path) -> None:
+    """Power-line frequency from the BIDS ``*_eeg.json`` (with inheritance) when present."""
+    import json
+
+    from .mri import find_sidecar
+
+    if "-" not in path.name:
+        return
+    meta: dict[str, Any] = {}
+    for sc in find_sidecar(path):
+        try:
+            doc = json.loads(sc.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            logger.warning("%s: unreadable sidecar ignored", sc)
+            continue
+        if isinstance(doc, dict):
+            meta.update(doc)
+    line = meta.get("PowerLineFrequency")
+    if isinstance(line, (int, float)) and line > 0:
+        with raw.info._unlock():
+            raw.info["line_freq"] = float(line)
 
 
 def _check_edf(path: Path) -> None:

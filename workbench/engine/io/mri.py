@@ -129,18 +129,14 @@ def _bids_root(start: Path) -> Path:
 
 
 def find_sidecar(path: str | os.PathLike) -> list[Path]:
-    """The JSON sidecars that apply to an image, most general first (BIDS inheritance).
+    """The JSON sidecars that apply to a data file, most general first (BIDS inheritance).
 
     The same-stem ``.json`` applies, plus, up to the dataset root (the folder with
     ``dataset_description.json``), every ``*.json`` whose entities are a subset of the
     image's and whose suffix (``bold``, ``T1w``) is the same.
     """
     path = Path(path)
-    name = path.name
-    for ext in (".nii.gz", ".nii", ".mgz", ".mgh"):
-        if name.lower().endswith(ext):
-            name = name[: -len(ext)]
-            break
+    name = path.name.split(".")[0]  # BIDS names hold no dots: drop .nii.gz, .vhdr, ...
     own = path.parent / f"{name}.json"
     parts = name.split("_")
     suffix = parts[-1]
