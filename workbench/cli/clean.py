@@ -30,7 +30,8 @@ def _gradient(raw: Any, args: argparse.Namespace, progress: Any) -> tuple[Any, d
         window=args.window,
         align=not args.no_align,
         amplitude_fit=not args.no_amplitude_fit,
-        wiener=args.wiener,
+        wiener=not args.no_wiener,
+        window_lf=args.window_lf or None,
         lowpass=None if not args.lowpass else args.lowpass,
         n_jobs=args.jobs,
     )
@@ -94,7 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-amplitude-fit", action="store_true", help="no per-volume amplitude fit"
     )
     parser.add_argument(
-        "--wiener", action="store_true", help="per-frequency Wiener weighting of the template"
+        "--no-wiener", action="store_true", help="no per-frequency Wiener weighting of the template"
+    )
+    parser.add_argument(
+        "--window-lf",
+        type=int,
+        default=60,
+        help="volumes averaged below 40 Hz, where the artifact is weak (default 60; 0: same as --window)",
     )
     parser.add_argument("--jobs", type=int, default=2, help="threads (default 2)")
     parser.add_argument(

@@ -88,6 +88,13 @@ class AASParams:
         *every* frequency; bins where the artifact is weak (most of the EEG band
         between the slice harmonics) then subtract mostly EEG. The gain removes that
         leak and keeps the full template where the artifact is strong.
+    window_lf : int | None
+        Longer window for the bins below ``lf_cutoff`` (in cycles per sample x sfreq,
+        i.e. Hz once the caller converts): the artifact's low-frequency part is weak and
+        stable, so a long window averages the EEG leak down (1/sqrt(window_lf)) there
+        while the strong high-frequency harmonics follow drift with ``window``.
+    lf_cutoff : float
+        Frequency (as a fraction of the sampling rate) below which ``window_lf`` is used.
     amplitude_range : tuple of float
         Fitted amplitudes are clipped to this range.
     pad : int
@@ -101,6 +108,8 @@ class AASParams:
     amplitude_range: tuple[float, float] = (0.5, 1.5)
     amplitude_per: str = "volume"
     wiener: bool = False
+    window_lf: int | None = None
+    lf_cutoff: float = 0.0
     pad: int = 32
 
 
@@ -143,6 +152,12 @@ class _Plan:
         lo = v - w // 2
         lo = np.clip(lo, 0, n - (w + 1))
         self.lo, self.hi, self.n_nb = lo, lo + w + 1, w
+        self.lf = None
+        if params.window_lf and params.lf_cutoff > 0:
+            w2 = int(min(params.window_lf, n - 1))
+            if w2 > w:
+                lo2 = np.clip(v - w2 // 2, 0, n - (w2 + 1))
+                self.lf = (lo2, lo2 + w2 + 1, w2, params.lf_cutoff)
 
     def update(self, sched: Schedule) -> None:
         self.sched = sched
@@ -197,8 +212,13 @@ class _Plan:
         self.gather = np.clip(idx, 0, max(self.n_times - 1, 0))
 
     def phase(self, sign: float) -> np.ndarray:
-        """exp(sign * i * omega * frac_v): shape (n_vol, n_freq), complex64."""
-        return np.exp(1j * sign * np.outer(self.frac, self.omega)).astype(np.complex64)
+        """exp(sign * i * omega * frac_v): shape (n_vol, n_freq), complex64 (cached)."""
+        key = (sign, self.frac.tobytes())
+        cache = self.__dict__.setdefault("_phase_cache", {})
+        if key not in cache:
+            cache.clear() if len(cache) > 2 else None
+            cache[key] = np.exp(1j * sign * np.outer(self.frac, self.omega)).astype(np.complex64)
+        return cache[key]
 
     def aligned_spectra(self, x: np.ndarray) -> np.ndarray:
         """Aligned epoch spectra of rows ``x`` (g, n_times) -> (g, n_vol, n_freq)."""
@@ -215,10 +235,27 @@ class _Plan:
         g, n, nf = spec.shape
         cs = np.concatenate([np.zeros((g, 1, nf), np.complex64), cs], axis=1)
         tmpl = cs[:, self.hi] - cs[:, self.lo]
-        del cs
         tmpl -= spec
         tmpl *= np.float32(1.0 / self.n_nb)
+        if self.lf is not None:
+            lo2, hi2, w2, _ = self.lf
+            kc = self.lf_bins
+            tmpl[..., :kc] = (cs[:, hi2, :kc] - cs[:, lo2, :kc] - spec[..., :kc]) * np.float32(
+                1.0 / w2
+            )
         return tmpl
+
+    @property
+    def lf_bins(self) -> int:
+        """Number of low-frequency bins that use the long window."""
+        return int(np.ceil(self.lf[3] * self.nw)) if self.lf is not None else 0
+
+    def n_averaged(self) -> np.ndarray:
+        """Epochs averaged per frequency bin (for the leak estimate)."""
+        n = np.full(self.nw // 2 + 1, float(self.n_nb))
+        if self.lf is not None:
+            n[: self.lf_bins] = self.lf[2]
+        return n
 
 
 def _newton_shift(
@@ -323,9 +360,11 @@ def correct_inplace(
         tmpl = plan.templates(spec)
         if params.wiener:
             # per channel and bin: noise = E|A - T|^2 / (1 + 1/W); leak = noise / W
-            n_nb = plan.n_nb
-            resid = np.mean(np.abs(spec - tmpl) ** 2, axis=1) / (1.0 + 1.0 / n_nb)
-            power = np.mean(np.abs(tmpl) ** 2, axis=1)
+            n_nb = plan.n_averaged()[None, :]
+            d = spec - tmpl
+            resid = np.mean(d.real**2 + d.imag**2, axis=1) / (1.0 + 1.0 / n_nb)
+            del d
+            power = np.mean(tmpl.real**2 + tmpl.imag**2, axis=1)
             gain = 1.0 - (resid / n_nb) / np.maximum(power, 1e-30)
             gain = np.clip(gain, 0.0, 1.0).astype(np.float32)
             tmpl *= gain[:, None, :]

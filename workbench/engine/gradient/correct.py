@@ -45,6 +45,11 @@ class GradientParams:
         Least-squares template amplitude per channel and volume.
     wiener : bool
         Per-frequency Wiener weighting of the template (see :class:`.aas.AASParams`).
+    window_lf : int | None
+        Longer window for the template below ``lf_cutoff_hz``, where the artifact is
+        weak and the EEG leak dominates (None: same as ``window``).
+    lf_cutoff_hz : float
+        Frequency below which ``window_lf`` is used.
     lowpass : float | None
         Low-pass (Hz) after subtraction; None to skip. Typical 70 Hz.
     n_jobs : int
@@ -54,16 +59,20 @@ class GradientParams:
     window: int = 20
     align: bool = True
     amplitude_fit: bool = True
-    wiener: bool = False
+    wiener: bool = True
+    window_lf: int | None = 60
+    lf_cutoff_hz: float = 40.0
     lowpass: float | None = 70.0
     n_jobs: int = 2
 
-    def aas(self) -> AASParams:
+    def aas(self, sfreq: float = 0.0) -> AASParams:
         return AASParams(
             window=int(self.window),
             align=bool(self.align),
             amplitude_fit=bool(self.amplitude_fit),
             wiener=bool(self.wiener),
+            window_lf=None if not self.window_lf else int(self.window_lf),
+            lf_cutoff=float(self.lf_cutoff_hz) / sfreq if sfreq > 0 else 0.0,
         )
 
 
@@ -247,7 +256,7 @@ def remove_gradient(
         data,
         sched,
         picks,
-        params.aas(),
+        params.aas(sfreq),
         ref_picks=eeg if eeg.size else None,
         n_jobs=params.n_jobs,
         progress=p.sub(0.05, 0.8),
@@ -299,7 +308,7 @@ def remove_gradient(
     )
 
 
-def _qc_span(s0: int, s1: int, sfreq: float, max_s: float = 120.0) -> tuple[int, int]:
+def _qc_span(s0: int, s1: int, sfreq: float, max_s: float = 60.0) -> tuple[int, int]:
     """At most ``max_s`` seconds from the middle of the scanning period."""
     n = int(max_s * sfreq)
     if s1 - s0 <= n:

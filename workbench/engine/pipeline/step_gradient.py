@@ -41,20 +41,41 @@ _SCALARS = (
 )
 
 
-def truth_eeg(truth: Any, raw: Any) -> Any:
-    """The true clean EEG (Raw or array) from the phantom's ground truth, if present."""
+class _TruthView:
+    """Phantom truth seen as a Raw-like object: ``get_data(picks=names, start, stop)``.
+
+    ``kind="gradient_free"`` is the recording minus the true gradient artifact (what a
+    perfect gradient step leaves: BCG, blinks and line noise are still there);
+    ``kind="clean"`` is the true clean EEG.
+    """
+
+    def __init__(self, truth: Any, kind: str = "gradient_free") -> None:
+        self.truth, self.kind = truth, kind
+        self.ch_names = list(truth.ch_names)
+
+    def get_data(self, picks: list[str], start: int = 0, stop: int | None = None) -> np.ndarray:
+        idx = [self.ch_names.index(n) for n in picks]
+        arrays = self.truth.arrays
+        if self.kind == "clean":
+            return np.asarray(arrays["clean"][idx, start:stop], np.float64)
+        out = np.zeros((len(idx), (stop or arrays["clean"].shape[1]) - start))
+        for k, a in arrays.items():
+            if k != "gradient":
+                out += np.asarray(a[idx, start:stop], np.float64)
+        return out
+
+
+def truth_eeg(truth: Any, raw: Any, kind: str = "gradient_free") -> Any:
+    """The truth to score the gradient step against, from the phantom's ground truth."""
     if truth is None:
         return None
-    for key in ("clean_eeg", "eeg_clean", "clean", "eeg"):
+    if hasattr(truth, "arrays") and hasattr(truth, "ch_names"):
+        if all(n in truth.ch_names for n in _eeg_names(raw)):
+            return _TruthView(truth, kind)
+        return None
+    for key in ("clean_eeg", "eeg_clean"):
         obj = truth.get(key) if isinstance(truth, dict) else getattr(truth, key, None)
-        if callable(obj) and not hasattr(obj, "get_data"):
-            try:
-                obj = obj()
-            except TypeError:
-                obj = None
         if obj is not None and (hasattr(obj, "get_data") or isinstance(obj, np.ndarray)):
-            if hasattr(obj, "get_data") and not all(n in obj.ch_names for n in _eeg_names(raw)):
-                continue
             return obj
     return None
 
@@ -80,7 +101,8 @@ def run_gradient(
     window: int = 20,
     align: bool = True,
     amplitude_fit: bool = True,
-    wiener: bool = False,
+    wiener: bool = True,
+    window_lf: int | None = 60,
     lowpass: float | None = 70.0,
 ) -> dict[str, Any]:
     import time
@@ -92,7 +114,12 @@ def run_gradient(
     if raw is None:
         raise InputError(None, "no EEG loaded: the gradient step needs a recording")
     params = GradientParams(
-        window=window, align=align, amplitude_fit=amplitude_fit, wiener=wiener, lowpass=lowpass
+        window=window,
+        align=align,
+        amplitude_fit=amplitude_fit,
+        wiener=wiener,
+        window_lf=window_lf,
+        lowpass=lowpass,
     )
     p = ctx.progress
     t0 = time.perf_counter()
@@ -130,6 +157,7 @@ def run_gradient(
                 "align": align,
                 "amplitude_fit": amplitude_fit,
                 "wiener": wiener,
+                "window_lf": window_lf,
                 "lowpass": lowpass,
             },
             inputs=[x for x in [ctx.state.get("raw_path")] if x],
@@ -204,7 +232,8 @@ register_step(
             "window": 20,
             "align": True,
             "amplitude_fit": True,
-            "wiener": False,
+            "wiener": True,
+            "window_lf": 60,
             "lowpass": 70.0,
         },
     )
