@@ -64,7 +64,7 @@ SOURCES: tuple[SourceSpec, ...] = (
                "visual", 60.0, ((0.25, 0.045, -1.0),), bold=0.0, mask_mm=9.0),
     SourceSpec("frontal_eeg_invisible", "eeg_invisible", (-38.0, 30.0, 26.0), (-0.6, 0.3, 0.74),
                "motor", 60.0, ((0.20, 0.08, 1.0),), bold=1.5, mask_mm=9.0, closed_field=True),
-    SourceSpec("alpha_parietooccipital", "alpha", (2.0, -76.0, 24.0), (0.0, -0.45, 0.89), None, 90.0),
+    SourceSpec("alpha_parietooccipital", "alpha", (2.0, -76.0, 24.0), (0.0, -0.45, 0.89), None, 300.0),
 )
 N_BACKGROUND = 40
 BACKGROUND_NAM = 25.0

@@ -194,6 +194,7 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
     vhdr = d_eeg / f"{tag}_task-{TASK}_eeg.vhdr"
     bv = BrainVisionStream(vhdr, ch_names, cfg.sfreq)
     streams = {name: NpyStream(d_gt / f"{tag}_{name}.npy", (n_ch, n_times)) for name in ("clean", *COMPONENTS)}
+    mom_stream = NpyStream(d_gt / f"{tag}_source_moments.npy", (len(SOURCES), n_times))
     chunk = max(int(round(cfg.chunk_s * cfg.sfreq)), 1)
     n_chunks = int(np.ceil(n_times / chunk))
     pe = p.sub(0.2, 0.97)
@@ -201,7 +202,9 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
         for ci in range(n_chunks):
             n0, n1 = ci * chunk, min((ci + 1) * chunk, n_times)
             pe(ci / n_chunks, f"{tag}: EEG {n0 / cfg.sfreq:.0f}-{n1 / cfg.sfreq:.0f} s of {cfg.duration_s:g} s")
-            comps = _eeg_chunk(cfg, n0, n1, ci, isub, fwd, gen, grad, card, line, blinks, drifts, n_eeg_eog)
+            comps, moments = _eeg_chunk(cfg, n0, n1, ci, isub, fwd, gen, grad, card, line, blinks, drifts,
+                                        n_eeg_eog)
+            mom_stream.write(n0, moments[: len(SOURCES)])
             total = np.zeros((n_ch, n1 - n0))
             for name, arr in comps.items():
                 f32 = arr.astype(np.float32)
@@ -211,10 +214,10 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
             del comps, total
     except BaseException:
         bv.abort()
-        for s in streams.values():
+        for s in (*streams.values(), mom_stream):
             s.abort()
         raise
-    for s in streams.values():
+    for s in (*streams.values(), mom_stream):
         s.close()
     markers: list[tuple[str, str, int]] = [("Response", "R128", int(s)) for s in trig.recorded_sample]
     stim_samples = np.clip(np.ceil(onset_eeg * cfg.sfreq - 1e-9).astype(np.int64), 0, n_times - 1)
@@ -286,6 +289,7 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
         "dig_noise_mm": cfg.dig_noise_mm, "dig_bias_mm": cfg.dig_bias_mm,
         "sources": rel(d_gt / f"{tag}_sources.json"),
         "masks": mask_files,
+        "source_moments": rel(mom_stream.path), "source_moment_rows": [s.name for s in SOURCES],
         "neural": rel(d_gt / f"{tag}_neural.npy"), "bold_regions": rel(d_gt / f"{tag}_bold_regions.npy"),
         "neural_dt": NEURAL_DT, "neural_columns": [s.name for s in SOURCES],
         "bold_affine": grid.affine,
@@ -294,7 +298,8 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
     }
 
 
-def _eeg_chunk(cfg, n0, n1, ci, isub, fwd, gen, grad, card, line, blinks, drifts, n_eeg_eog) -> dict[str, np.ndarray]:
+def _eeg_chunk(cfg, n0, n1, ci, isub, fwd, gen, grad, card, line, blinks, drifts,
+               n_eeg_eog) -> tuple[dict[str, np.ndarray], np.ndarray]:
     n_ch = len(fwd.channels) + 1
     moments = gen.chunk(n0, n1, ci)
     ecg, bcg = card.chunk(n0, n1)
@@ -305,7 +310,7 @@ def _eeg_chunk(cfg, n0, n1, ci, isub, fwd, gen, grad, card, line, blinks, drifts
     return {
         "clean": clean, "gradient": grad.chunk(n0, n1), "bcg": bcg, "line": line.chunk(n0, n1),
         "blink": blinks.chunk(n0, n1), "drift": drifts.chunk(n0, n1),
-    }
+    }, moments
 
 
 def _write_dig(d_eeg: Path, tag: str, head) -> None:
