@@ -135,6 +135,8 @@ def fit_clock(
     ci = (alpha - q * se_a, alpha + q * se_a)
     duration = float(np.ptp(train.onsets)) if train.onsets.size else 0.0
     drift = (alpha - 1.0) * 1e6 if tr_known else 0.0
+    if not tr_known:  # the fitted period, not the (sample-quantised) median spacing
+        tr = round(alpha * tr, 6)
     return ClockFit(
         alpha=alpha if tr_known else 1.0,
         beta_s=float(coef[1]),
@@ -190,11 +192,13 @@ def realign_to_scanner(
     if alpha == 1.0:
         return out
     ann = out.annotations
-    # onsets relative to the first sample, in samples on the EEG clock
-    first_time = out.first_samp / sfreq
+    # onsets relative to the first sample (MNE counts them from first_samp only when the
+    # annotations carry an orig_time)
+    with_first = ann.orig_time is not None
+    first_time = out.first_samp / sfreq if with_first else 0.0
     rel = ann.onset - first_time
     new_sfreq = sfreq * alpha
-    new_first = out.first_samp / new_sfreq
+    new_first = out.first_samp / new_sfreq if with_first else 0.0
     new_ann = mne.Annotations(
         onset=rel / alpha + new_first,
         duration=ann.duration / alpha,

@@ -88,6 +88,7 @@ def repair_triggers(
     max_missing: int = 5,
     n_expected: int | None = None,
     duplicate_s: float = 1e-3,
+    min_run: int = 5,
     name: str = "triggers",
     source: str | None = None,
 ) -> TriggerTrain:
@@ -109,6 +110,9 @@ def repair_triggers(
         The number of volumes the scanner acquired (e.g. from the BOLD file), for QC.
     duplicate_s : float
         Onsets closer than this to the previous one are duplicates.
+    min_run : int
+        A block of fewer regular triggers on its own grid (between pauses or phase
+        jumps) is not believable as a scanner run: the train is refused.
     name, source : str
         Used in error messages (the trigger name and the file).
 
@@ -189,6 +193,15 @@ def repair_triggers(
         )
     dropped = t[~good].tolist()
     t, idx, run = t[good], idx[good], run[good]
+    sizes = np.bincount(run)
+    if sizes.size > 1 and sizes.min() < min_run:
+        r = int(np.argmin(sizes))
+        raise InputError(
+            source,
+            f"{name!r} triggers are irregular and cannot be repaired unambiguously: a block of only "
+            f"{sizes[r]} trigger(s) off the {period:.4f} s grid of the others (at {t[run == r][0]:.3f} s); "
+            "give the right trigger name or TR",
+        )
     # 3. per run: straight line through (index, onset); fill the missing indices
     out_t, out_i, out_r, out_f = [], [], [], []
     resid = []
