@@ -83,6 +83,18 @@ def _decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+def _check_first_line(path: Path) -> None:
+    """Fail unless ``path`` starts like a BrainVision text file (reads 256 bytes only)."""
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+    if b"\x00" in head:
+        raise fail(path, "binary content: not a BrainVision text file (wrong file type?)")
+    first = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf").splitlines()[0].strip() if head.strip() else ""
+    if not re.match(r"brain\s*vision", first, re.IGNORECASE):
+        raise fail(path, f"not a BrainVision file (first line should start 'Brain Vision Data Exchange ...', "
+                   f"found {first[:40]!r})")
+
+
 def _read_ini(path: str | os.PathLike) -> _Ini:
     """Parse a BrainVision ``.vhdr``/``.vmrk``; InputError when it is not one."""
     path = Path(path)
@@ -193,7 +205,7 @@ def _bv_markers(vmrk: Path, sfreq: float | None) -> Any:
     import mne
 
     check_file(vmrk)
-    _read_ini(vmrk)  # validates the first line (one-line error instead of MNE's)
+    _check_first_line(vmrk)  # one-line error instead of MNE's
     try:
         ann = mne.read_annotations(vmrk, sfreq=sfreq if sfreq else 1.0)
     except Exception as exc:  # noqa: BLE001
@@ -201,7 +213,7 @@ def _bv_markers(vmrk: Path, sfreq: float | None) -> Any:
     return _annotations(ann.onset, ann.duration, ann.description)
 
 
-def _bv_header(path: Path) -> EEGHeader:
+def _bv_header(path: Path, markers: bool = True) -> EEGHeader:
     cfg = _read_ini(path)
     if "marker" in cfg.first_line.lower():
         return _bv_marker_only(path)
@@ -243,7 +255,9 @@ def _bv_header(path: Path) -> EEGHeader:
         else:  # ASCII data or an unusual sample format: MNE checks it when reading
             hdr.data_state = "ok"
     mk = cfg.get("Common Infos", "MarkerFile")
-    if mk:
+    if not markers:
+        pass  # read_eeg checks the marker file itself; MNE parses it
+    elif mk:
         vmrk = path.parent / mk
         if vmrk.is_file() and vmrk.stat().st_size > 0:
             hdr.markers = _bv_markers(vmrk, hdr.sfreq)
@@ -391,7 +405,7 @@ def _why(exc: BaseException) -> str:
 
 
 def _check_bv_companions(path: Path) -> None:
-    hdr = _bv_header(path)
+    hdr = _bv_header(path, markers=False)
     cfg = _read_ini(path)
     if hdr.data_file is None:
         raise fail(path, "header names no DataFile")
@@ -403,8 +417,13 @@ def _check_bv_companions(path: Path) -> None:
     if hdr.data_state == "truncated":
         raise fail(hdr.data_file, "truncated: its size is not a whole number of samples x channels")
     mk = cfg.get("Common Infos", "MarkerFile")
-    if mk and not (path.parent / mk).is_file():
-        raise fail(path, f"the marker file {mk} named in the header is missing")
+    if mk:
+        vmrk = path.parent / mk
+        if not vmrk.is_file():
+            raise fail(path, f"the marker file {mk} named in the header is missing")
+        if vmrk.stat().st_size == 0:
+            raise fail(vmrk, "empty marker file (0 bytes)")
+        _check_first_line(vmrk)
     pts = cfg.get("Common Infos", "DataPoints")
     if pts and pts.isdigit() and hdr.n_samples is not None and hdr.n_samples < int(pts):
         raise fail(hdr.data_file, f"truncated: {hdr.n_samples} samples, header says {pts}")

@@ -317,6 +317,9 @@ def summarise(
         return _dig_summary(p)
     if suffix in _SURF or name in ("lh.seghead", "rh.seghead") or name.startswith(("lh.", "rh.")):
         return _surface_summary(p)
+    if suffix in (".eeg", ".dat", ".fdt"):
+        raise fail(p, f"a {suffix} file holds only samples; run workbench info on its .vhdr (BrainVision) "
+                   "or .set (EEGLAB) header")
     raise fail(
         p,
         f"unknown file type {suffix or '(no extension)'!r}: workbench info reads EEG (.vhdr .vmrk .edf .bdf "
