@@ -192,9 +192,10 @@ class _Plan:
         lens = c1 - c0
         vol = np.repeat(np.arange(on.size), lens)
         first = np.repeat(c0 - np.cumsum(np.r_[0, lens[:-1]]), lens)
-        self.core_abs = first + np.arange(lens.sum())  # absolute sample of each core sample
-        # position inside the (volume, window) grid, flattened
-        self.core_win = vol * self.nw + (self.core_abs - self.starts[vol])
+        # absolute sample of each core sample, and its position in the flattened
+        # (volume, window) grid; int32 keeps these n_times-long indices small
+        self.core_abs = (first + np.arange(lens.sum())).astype(np.int32)
+        self.core_win = (vol * self.nw + (self.core_abs - self.starts[vol])).astype(np.int32)
         # slot of each core sample -> contiguous segments for the amplitude fit
         rel = self.core_abs - on[vol]
         slot = np.searchsorted(np.asarray(sched.slot_offsets, float), rel, side="right") - 1
@@ -209,7 +210,7 @@ class _Plan:
         self.vseg_ids = vol[vchange] if vol.size else np.zeros(0, int)
         self.vseg_lens = np.diff(np.r_[vchange, vol.size])
         idx = self.starts[:, None] + np.arange(self.nw)[None, :]
-        self.gather = np.clip(idx, 0, max(self.n_times - 1, 0))
+        self.gather = np.clip(idx, 0, max(self.n_times - 1, 0)).astype(np.int32)
 
     def phase(self, sign: float) -> np.ndarray:
         """exp(sign * i * omega * frac_v): shape (n_vol, n_freq), complex64 (cached)."""
@@ -349,7 +350,8 @@ def correct_inplace(
                     break
             result.onsets = np.asarray(schedule.onsets, float) + shifts
     # 2. channel groups
-    per_ch = schedule.n_volumes * plan.nw * 20  # float32 epochs + 2 complex spectra
+    # float32 epochs + complex spectra, template, Wiener temporaries, core copies
+    per_ch = schedule.n_volumes * plan.nw * 40
     g = int(max(1, min(len(picks), max_group_bytes // max(per_ch, 1))))
     groups = [picks[i : i + g] for i in range(0, len(picks), g)]
     lo_a, hi_a = params.amplitude_range

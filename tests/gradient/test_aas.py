@@ -1,0 +1,192 @@
+"""The slot-matched, sub-sample aligned AAS on synthetic recordings with a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synth import make_recording
+
+from workbench.engine.errors import Cancelled, InputError
+from workbench.engine.gradient import AASParams, GradientParams, Schedule, correct_inplace, remove_gradient
+from workbench.engine.progress import CancelToken, Progress
+
+
+def _artifact_only(**kw):
+    raw, truth, meta = make_recording(**kw)
+    data = meta["gains"][:, None] * meta["artifact"][None, :]
+    return data, meta, raw.info["sfreq"]
+
+
+def _schedule(meta, sfreq, onsets=None, slots=True):
+    on = meta["volume_onsets"] * sfreq if onsets is None else onsets
+    period = meta["alpha"] * meta["sidecar"]["RepetitionTime"] * sfreq
+    so = np.asarray(meta["sidecar"]["SliceTiming"]) * meta["alpha"] * sfreq if slots else np.zeros(1)
+    return Schedule(on, period, so)
+
+
+def _rel_residual(x, ref, meta, sfreq):
+    s0 = int(np.ceil(meta["volume_onsets"][0] * sfreq))
+    s1 = int(np.ceil((meta["volume_onsets"][-1] + meta["sidecar"]["RepetitionTime"]) * sfreq))
+    return np.sqrt((x[:, s0:s1] ** 2).mean() / (ref[:, s0:s1] ** 2).mean())
+
+
+def test_fractional_onsets_remove_the_artifact_exactly() -> None:
+    art, meta, sf = _artifact_only(duration=30)
+    x = art.copy()
+    correct_inplace(x, _schedule(meta, sf), np.arange(x.shape[0]), AASParams(align=False, amplitude_fit=False))
+    assert _rel_residual(x, art, meta, sf) < 1e-4  # band-limited: the phase-ramp shift is exact
+
+
+def test_rounded_onsets_fail_and_alignment_recovers_them() -> None:
+    art, meta, sf = _artifact_only(duration=30)
+    rounded = np.round(meta["volume_onsets"] * sf)
+    x = art.copy()
+    correct_inplace(x, _schedule(meta, sf, rounded), np.arange(8), AASParams(align=False, amplitude_fit=False))
+    rounded_err = _rel_residual(x, art, meta, sf)
+    y = art.copy()
+    res = correct_inplace(y, _schedule(meta, sf, rounded), np.arange(8), AASParams(align=True, amplitude_fit=False))
+    aligned_err = _rel_residual(y, art, meta, sf)
+    assert rounded_err > 0.05  # whole-sample rounding leaves >5 % of the artifact
+    assert aligned_err < rounded_err / 50
+    true_shift = meta["volume_onsets"] * sf - rounded
+    err = (res.onsets - rounded) - true_shift
+    assert np.std(err - np.median(err)) < 0.01  # samples
+
+
+def test_slot_matched_neighbours_handle_different_slots_and_dead_time() -> None:
+    """Multiband-like slot groups that differ + dead time: same-slot averaging works,
+    FASTR-style adjacent-slice averaging (each slice its own epoch) does not."""
+    art, meta, sf = _artifact_only(duration=30, slot_variation=0.3, dead_time=0.2, n_slots=8)
+    x = art.copy()
+    correct_inplace(x, _schedule(meta, sf), np.arange(8), AASParams(align=False, amplitude_fit=False))
+    ours = _rel_residual(x, art, meta, sf)
+    # adjacent-slice neighbours: every slot onset is an epoch of one slot period
+    so = np.asarray(meta["sidecar"]["SliceTiming"]) * meta["alpha"]
+    on = (meta["volume_onsets"][:, None] + so[None, :]).ravel() * sf
+    y = art.copy()
+    correct_inplace(y, Schedule(on, meta["slot_len"] * meta["alpha"] * sf, np.zeros(1)), np.arange(8),
+                    AASParams(window=20, align=False, amplitude_fit=False))
+    fastr_like = _rel_residual(y, art, meta, sf)
+    assert ours < 1e-3
+    assert fastr_like > 0.1
+
+
+def test_first_and_last_volumes_are_corrected_like_the_middle() -> None:
+    art, meta, sf = _artifact_only(duration=30)
+    raw, truth, meta2 = make_recording(duration=30)
+    res = remove_gradient(raw, sidecar=meta["sidecar"], params=GradientParams(lowpass=None))
+    on = meta["volume_onsets"] * sf
+    L = int(meta["sidecar"]["RepetitionTime"] * sf)
+    out = res.raw.get_data(picks="eeg")
+    err = [np.sqrt(((out[:, int(on[v]) + 2 : int(on[v]) + L - 2] - truth[:, int(on[v]) + 2 : int(on[v]) + L - 2]) ** 2).mean())
+           for v in (0, len(on) // 2, len(on) - 1)]
+    assert max(err) < 2.0 * min(err) + 1e-6
+
+
+def test_input_is_not_modified_and_output_keeps_grid_channels_annotations() -> None:
+    raw, truth, meta = make_recording(duration=20)
+    before = raw.get_data().copy()
+    res = remove_gradient(raw, sidecar=meta["sidecar"])
+    np.testing.assert_array_equal(raw.get_data(), before)
+    out = res.raw
+    assert out.ch_names == raw.ch_names and out.get_channel_types() == raw.get_channel_types()
+    assert out.n_times == raw.n_times and out.info["sfreq"] == raw.info["sfreq"]
+    assert len(out.annotations) == len(raw.annotations)
+    # ECG and EOG corrected too (so R-peaks can be found)
+    for ch in ("ECG", "EOG"):
+        i = raw.ch_names.index(ch)
+        assert np.std(out.get_data(picks=[i])) < 0.1 * np.std(before[i])
+
+
+def test_beats_mne_volume_aas_on_harmonics_and_truth() -> None:
+    import mne
+
+    raw, truth, meta = make_recording(duration=40)
+    ours = remove_gradient(raw, sidecar=meta["sidecar"], truth=truth, params=GradientParams(lowpass=None))
+    ev = np.round(raw.annotations.onset * raw.info["sfreq"]).astype(int)
+    theirs = mne.preprocessing.remove_fmri_gradient_artifact(raw, ev, tr_tol=1, picks="eeg", verbose="error")
+    from workbench.engine.gradient import spectral_qc, truth_qc
+
+    s0, s1 = ours.scan_span
+    s1 = int(np.ceil(meta["volume_onsets"][-1] * raw.info["sfreq"]))  # MNE's last TR is zeroed
+    before = raw.get_data(picks="eeg", start=s0, stop=s1)
+    q_ours = spectral_qc(before, ours.raw.get_data(picks="eeg", start=s0, stop=s1), raw.info["sfreq"], 14.0, 1.0)
+    q_mne = spectral_qc(before, theirs.get_data(picks="eeg", start=s0, stop=s1), raw.info["sfreq"], 14.0, 1.0)
+    t = truth[:, s0:s1]
+    n_ours = truth_qc(ours.raw.get_data(picks="eeg", start=s0, stop=s1), t)["nrmse"]
+    n_mne = truth_qc(theirs.get_data(picks="eeg", start=s0, stop=s1), t)["nrmse"]
+    assert q_ours["harmonic_reduction_db"] > q_mne["harmonic_reduction_db"] + 10
+    assert n_ours < 0.5 * n_mne
+
+
+def test_cancel_stops_the_work() -> None:
+    raw, truth, meta = make_recording(duration=20)
+    tok = CancelToken()
+    calls = []
+
+    def cb(f: float, msg: str) -> None:
+        calls.append(f)
+        if f > 0.1:
+            tok.cancel()
+
+    with pytest.raises(Cancelled):
+        remove_gradient(raw, sidecar=meta["sidecar"], progress=Progress(cb, tok))
+
+
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("nan", "NaN"),
+        ("short", "fewer than 3|volumes|shorter"),
+        ("name", "markers present"),
+    ],
+)
+def test_bad_input_messages(case: str, match: str) -> None:
+    raw, truth, meta = make_recording(duration=12)
+    kw = {"sidecar": meta["sidecar"]}
+    if case == "nan":
+        raw._data[2, 5000] = np.nan
+    elif case == "short":
+        raw.crop(0, 2.5)  # two volumes: no neighbours to average
+    elif case == "name":
+        kw["volume"] = "Scan Start"
+    with pytest.raises(InputError, match=match) as exc:
+        remove_gradient(raw, **kw)
+    assert "\n" not in str(exc.value)
+
+
+def test_triggers_beyond_the_data_are_refused() -> None:
+    from workbench.engine.sync import synchronise
+
+    markers = {"Response/R128": 1.0 + 2.0 * np.arange(20)}
+    with pytest.raises(InputError, match="beyond the end"):
+        synchronise(markers, duration_s=30.0, source="rec.vhdr")
+
+
+def test_flat_channel_is_skipped_and_reported() -> None:
+    raw, truth, meta = make_recording(duration=12)
+    raw._data[1] = 0.0
+    res = remove_gradient(raw, sidecar=meta["sidecar"])
+    assert res.qc["skipped_channels"] == ["EEG01"]
+    assert np.all(res.raw.get_data(picks=[1]) == 0)
+
+
+def test_volume_triggers_only_detect_slots_from_the_signal() -> None:
+    raw, truth, meta = make_recording(duration=20, n_slots=12)
+    res = remove_gradient(raw, tr=1.0)
+    acq = res.sync.acquisition
+    assert acq.source == "signal" and acq.n_slots == 12
+    assert res.qc["f_slice_hz"] == pytest.approx(12.0, rel=2e-3)
+
+
+def test_working_memory_is_bounded_by_channel_groups() -> None:
+    import tracemalloc
+
+    raw, truth, meta = make_recording(duration=60, n_eeg=62, sfreq=1000.0)
+    data = raw.get_data().astype(np.float32)
+    sched = _schedule(meta, raw.info["sfreq"])
+    tracemalloc.start()
+    correct_inplace(data, sched, np.arange(data.shape[0]), AASParams(), n_jobs=2, max_group_bytes=4e6)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.5 * data.nbytes  # groups stream through: far below a second copy
