@@ -107,3 +107,45 @@ def test_bids_eeg_sidecar_line_frequency(mini_study):
     assert read_eeg(vhdr).info["line_freq"] == 60.0
     (mini_study / "sub-01/eeg/sub-01_task-rest_eeg.json").write_text('{"PowerLineFrequency": 50}')
     assert read_eeg(vhdr).info["line_freq"] == 50.0  # the closer sidecar wins
+
+
+def _write_bdf(path, data_counts, sfreq=256, labels=("Fz", "Cz"), record_s=1):
+    """A minimal BioSemi BDF (24-bit) written by hand, as BioSemi ActiView does."""
+    ns, n = data_counts.shape
+    spr = int(sfreq * record_s)
+    n_rec = n // spr
+
+    def f(v, w):
+        return str(v).ljust(w)[:w].encode("ascii")
+
+    head = b"\xffBIOSEMI" + f("X", 80) + f("X", 80) + f("01.01.20", 8) + f("10.00.00", 8)
+    head += f(256 * (ns + 1), 8) + f("24BIT", 44) + f(n_rec, 8) + f(record_s, 8) + f(ns, 4)
+    for field, w in (("label", 16), ("", 80), ("uV", 8), (-262144, 8), (262143, 8), (-8388608, 8),
+                     (8388607, 8), ("", 80), (spr, 8), ("", 32)):
+        head += b"".join(f(lab if field == "label" else field, w) for lab in labels)
+    body = bytearray()
+    for r in range(n_rec):
+        for c in range(ns):
+            x = data_counts[c, r * spr:(r + 1) * spr].astype("<i4")
+            b = x.view(np.uint8).reshape(-1, 4)[:, :3]
+            body += b.tobytes()
+    path.write_bytes(head + bytes(body))
+
+
+def test_bdf_and_truncated_bdf(tmp_path):
+    from workbench.engine.errors import InputError
+
+    rng = np.random.default_rng(1)
+    counts = rng.integers(-100000, 100000, size=(2, 256 * 4))
+    _write_bdf(tmp_path / "x.bdf", counts)
+    raw = read_eeg(tmp_path / "x.bdf", preload=True)
+    ref = mne.io.read_raw_bdf(tmp_path / "x.bdf", preload=True, verbose="error")
+    assert raw.n_times == 1024 and raw.ch_names[:2] == ["Fz", "Cz"]
+    np.testing.assert_array_equal(raw.get_data(), ref.get_data())
+    # 24-bit samples read back: physical steps are count steps x (524287 / 16777215) µV
+    np.testing.assert_allclose(np.diff(raw.get_data()[0, :50]), np.diff(counts[0, :50]) * (524287 / 16777215) * 1e-6,
+                               rtol=1e-6, atol=1e-12)
+    data = (tmp_path / "x.bdf").read_bytes()
+    (tmp_path / "x.bdf").write_bytes(data[:-1000])
+    with pytest.raises(InputError, match="truncated: 3 of 4 data records"):
+        read_eeg(tmp_path / "x.bdf")

@@ -181,3 +181,29 @@ def test_phantom_study_frames_agree(tmp_path_factory):
     d = np.min(np.linalg.norm(on_mri[:, None] - scalp[None], axis=-1), axis=1)
     d_wrong = np.min(np.linalg.norm(rr[:, None] - scalp[None], axis=-1), axis=1)
     assert np.median(d) < 0.006 and np.median(d_wrong) > 2 * np.median(d)
+
+
+def test_study_pairs_bold_with_the_eeg_run(mini_study):
+    """With two tasks, the BOLD opened is the one recorded with the EEG that was opened."""
+    func = mini_study / "sub-01" / "func"
+    for f in list(func.iterdir()):
+        shutil.copy(f, func / f.name.replace("task-rest", "task-abc"))
+    eeg = mini_study / "sub-01" / "eeg"
+    for f in list(eeg.glob("*task-rest*")):
+        f.rename(f.with_name(f.name.replace("task-rest", "task-xyz")))
+    (eeg / "sub-01_task-xyz_eeg.vhdr").write_text(
+        (eeg / "sub-01_task-xyz_eeg.vhdr").read_text(encoding="utf-8").replace("task-rest", "task-xyz"),
+        encoding="utf-8")
+    (eeg / "sub-01_task-xyz_eeg.vmrk").write_text(
+        (eeg / "sub-01_task-xyz_eeg.vmrk").read_text(encoding="utf-8").replace("task-rest", "task-xyz"),
+        encoding="utf-8")
+    for f in list(func.glob("*task-rest*")):
+        f.rename(f.with_name(f.name.replace("task-rest", "task-xyz")))
+    files = open_mod.find_study_inputs(mini_study)
+    assert files["eeg"].name == "sub-01_task-xyz_eeg.vhdr"
+    # alphabetically task-abc comes first; the matching task wins
+    assert files["bold"].name == "sub-01_task-xyz_bold.nii.gz"
+    assert files["events"].name == "sub-01_task-xyz_events.tsv"
+    session = Session()
+    load_into(session, mini_study)
+    assert session.raw is not None and session.bold_meta["_sidecars"][-1].endswith("task-xyz_bold.json")

@@ -93,6 +93,9 @@ def test_bold_and_study(mini_study, mini_meta):
     assert s["n_slices_timed"] == 6 and s["multiband"] == 2  # two slices share each time
     s = summarise(mini_study)
     assert s.kind == "study" and s["subjects"] == ["sub-01"]
+    files = s["files"]["sub-01"]
+    assert files["eeg"] == "sub-01/eeg/sub-01_task-rest_eeg.vhdr" and files["scalp"] == "sub-01/anat/sub-01_scalp.surf"
+    assert files["bold"] == "sub-01/func/sub-01_task-rest_bold.nii.gz" and files["dig"].endswith("_electrodes.tsv")
 
 
 def test_info_cli_text_and_json(shared_data, capsys):

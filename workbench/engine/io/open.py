@@ -100,6 +100,14 @@ def find_study_inputs(study: str | os.PathLike, subject: str | None = None) -> d
         hit = _first(base, pats)
         if hit is not None:
             found[key] = hit
+    # several runs/tasks: pair the BOLD (and its events) with the EEG recorded with it
+    if "eeg" in found:
+        ent = _entities(found["eeg"])
+        for key, pats in (("bold", table["bold"]), ("events", table["events"])):
+            cands = sorted({p for pat in pats for p in base.glob(pat) if p.is_file()})
+            best = max(cands, key=lambda c: (_shared(ent, _entities(c)), -cands.index(c)), default=None)
+            if best is not None:
+                found[key] = best
     if "bold" in found:
         js = Path(str(found["bold"]).replace(".nii.gz", ".json").replace(".nii", ".json"))
         if js.is_file():
@@ -117,6 +125,21 @@ def find_study_inputs(study: str | os.PathLike, subject: str | None = None) -> d
     if (study / "ground_truth" / "index.json").is_file():
         found["truth"] = study / "ground_truth"
     return found
+
+
+def _entities(path: Path) -> dict[str, str]:
+    """BIDS entities of a file name (``sub``, ``ses``, ``task``, ``acq``, ``run`` ...)."""
+    out = {}
+    for part in path.name.split(".")[0].split("_"):
+        if "-" in part:
+            k, v = part.split("-", 1)
+            out[k] = v
+    return out
+
+
+def _shared(a: dict[str, str], b: dict[str, str]) -> int:
+    """How well two files' entities agree: +1 per equal, -1 per differing shared key."""
+    return sum(1 if a[k] == b[k] else -1 for k in a.keys() & b.keys())
 
 
 def classify_file(path: str | os.PathLike) -> str:

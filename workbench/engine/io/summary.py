@@ -100,9 +100,11 @@ class FileSummary:
             )
         if "n_vertices" in f:
             out.append(f"  surface: {f['n_vertices']} vertices, {f['n_triangles']} triangles ({f.get('surface')})")
-        for key in ("subjects", "inputs_by_kind", "n_steps", "files"):
+        for key in ("subjects", "inputs_by_kind", "n_steps"):
             if key in f:
                 out.append(f"  {key.replace('_', ' ')}: {f[key]}")
+        for sub, files in f.get("files", {}).items():
+            out.append(f"  {sub}: " + ", ".join(f"{k} {Path(v).name}" for k, v in files.items()))
         out += [f"  note: {n}" for n in self.notes]
         return "\n".join(out)
 
@@ -262,11 +264,13 @@ def _folder_summary(path: Path) -> FileSummary:
         )
     subs = sorted(p.name for p in path.glob("sub-*") if p.is_dir())
     if subs:
-        files = Counter()
-        for p in path.glob("sub-*/**/*"):
-            if p.is_file():
-                files[p.parent.name] += 1
-        s = FileSummary(str(path), "study", "bids", {"subjects": subs, "files": dict(files)})
+        from .open import find_study_inputs
+
+        per = {}
+        for sub in subs:
+            found = find_study_inputs(path, sub[4:])
+            per[sub] = {k: Path(v).relative_to(path).as_posix() for k, v in found.items() if k != "subject"}
+        s = FileSummary(str(path), "study", "bids", {"subjects": subs, "files": per})
         if (path / "ground_truth" / "index.json").is_file():
             s.notes.append("ground truth present (ground_truth/index.json)")
         return s
