@@ -91,9 +91,13 @@ def estimate_fiducials(scalp: dict[str, Any]) -> np.ndarray:
     head = mne.read_bem_surfaces(d / FSAVERAGE_FILES[0], verbose="error")[0]
     fs_fid = read_mri_fiducials(d / FSAVERAGE_FILES[1])
     src = np.asarray(head["rr"], float)
-    src = src[src[:, 2] > fs_fid[:, 2].mean() - 0.02][::2]  # the part of the head every scan has
-    rr = np.asarray(scalp["rr"], float)
-    q = MeshDistance(rr, scalp["tris"])
+    src = src[src[:, 2] > fs_fid[:, 2].mean() - 0.02][::5]  # the part of the head every scan has
+    from .surface import decimate_for_display
+
+    full = MeshDistance(scalp["rr"], scalp["tris"])
+    coarse = decimate_for_display(scalp, 8000)  # 1-2 cm accuracy needs no dense mesh
+    rr = np.asarray(coarse["rr"], float)
+    q = MeshDistance(rr, coarse["tris"])
     c = src.mean(0)
     best = (np.inf, np.eye(3), np.zeros(3), np.ones(3))
     # heads are pitched differently in different scans: try several starting pitches,
@@ -112,7 +116,7 @@ def estimate_fiducials(scalp: dict[str, Any]) -> np.ndarray:
             best = (cost, R, t, s)
     _, R, t, s = best
     fid = (fs_fid * s) @ R.T + t
-    _, snapped, _ = q.query(fid)
+    _, snapped, _ = full.query(fid)
     return snapped
 
 

@@ -155,18 +155,18 @@ class MeshDistance:
         dk = dk.reshape(n, k)
         ik = ik.reshape(n, k)
         slow = np.flatnonzero(dk[:, -1] <= radius)
-        if slow.size:  # rare: far points or dense meshes; gather every candidate exactly
+        if slow.size:  # far points or dense meshes: gather every candidate exactly
+            import itertools
+
             extra = self._ctree.query_ball_point(points[slow], radius[slow])
             counts = np.full(n, k)
             counts[slow] = [len(c) for c in extra]
-            rows = np.repeat(np.arange(n), counts)
-            tri_idx = np.empty(counts.sum(), np.int64)
-            first = np.r_[0, np.cumsum(counts)[:-1]]
             fast = np.ones(n, bool)
             fast[slow] = False
-            tri_idx[(first[fast][:, None] + np.arange(k)).ravel()] = ik[fast].ravel()
-            for j, c in zip(slow, extra):
-                tri_idx[first[j]:first[j] + len(c)] = c
+            fast_idx = np.flatnonzero(fast)
+            rows = np.concatenate([np.repeat(fast_idx, k), np.repeat(slow, counts[slow])])
+            tri_idx = np.concatenate([ik[fast].ravel(),
+                                      np.fromiter(itertools.chain.from_iterable(extra), np.int64, counts[slow].sum())])
         else:
             counts = np.full(n, k)
             rows = np.repeat(np.arange(n), k)

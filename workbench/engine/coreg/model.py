@@ -250,6 +250,7 @@ class Coreg:
         plane = scale == "none"  # point-to-plane steps for rigid fits: far fewer iterations
         heads = all_head
         n_pts = len(pts)
+        prev_prev = np.full((4, 4), np.nan)
         for it in range(1, int(n_iterations) + 1):
             x = self._to_mri(heads)
             signed, closest = self._closest(x)
@@ -291,6 +292,11 @@ class Coreg:
             angle = rotation_angle_deg(self.head_mri, old_m)
             pct = float(np.max(np.abs(self.scale - old_s) / old_s) * 100)
             conv = move <= tol[0] and angle <= tol[1] and pct <= tol[2]
+            # a 2-cycle (the closest-point assignment flipping back and forth, seen with very
+            # few points) is a fixed point of the iteration too: stop there
+            if len(self.history) >= 1 and it >= 2 and np.allclose(self.head_mri, prev_prev, atol=1e-10, rtol=0):
+                conv = True
+            prev_prev = old_m
             mean_mm = float(d.mean() * 1e3) if n_pts else float("nan")
             step = IcpStep(it, self.head_mri.copy(), self.scale.copy(), mean_mm, move, angle, pct, conv)
             self.history.append(step)

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from PyQt6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 from superqt.utils import create_worker
 
+from workbench.engine.coreg.figures import plot_noise_bias
 from workbench.engine.coreg.synthetic import noise_vs_bias
 
 TEXT = (
@@ -18,25 +19,6 @@ TEXT = (
     "(orange). The y axis is the target registration error at the electrodes. Random errors "
     "average out as points are added; the bias stays, however many points you digitise."
 )
-
-
-def plot_noise_bias(fig: Figure, res: dict[str, Any]) -> None:
-    """Draw a :func:`noise_vs_bias` result on ``fig`` (also used by the report)."""
-    fig.clear()
-    ax = fig.add_subplot(111)
-    n = np.array(res["n_points"])
-    for key, label, color in (("noise", f"noise {res['noise_mm']:g} mm", "C0"),
-                              ("bias", f"noise + bias {res['bias_mm']:g} mm", "C1")):
-        m = np.array(res[f"tre_{key}_mm"])
-        sd = np.array(res[f"tre_{key}_sd_mm"])
-        ax.plot(n, m, "o-", color=color, label=label)
-        ax.fill_between(n, m - sd, m + sd, color=color, alpha=0.2)
-    ax.axhline(res["bias_mm"], color="C1", ls=":", lw=1)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("number of head-shape points")
-    ax.set_ylabel("electrode TRE (mm)")
-    ax.legend()
-    ax.grid(alpha=0.3)
 
 
 class NoiseBiasDialog(QDialog):
