@@ -25,10 +25,10 @@ class LineNoise:
 
     def chunk(self, n0: int, n1: int) -> np.ndarray:
         t = np.arange(n0, n1) / self.cfg.sfreq
-        out = np.zeros((self.amp.shape[0], n1 - n0))
-        for j, f in enumerate(self.freqs):
-            out += self.amp[:, j:j + 1] * np.sin(2 * np.pi * f * t[None, :] + self.phase[:, j:j + 1])
-        return out
+        # a sin(wt + p) = a cos p · sin wt + a sin p · cos wt: two sines per harmonic
+        basis = np.concatenate([[np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t)] for f in self.freqs])
+        w = np.stack([self.amp * np.cos(self.phase), self.amp * np.sin(self.phase)], axis=2)
+        return w.reshape(self.amp.shape[0], -1) @ basis
 
 
 def blink_waveform(tau: np.ndarray) -> np.ndarray:
@@ -73,19 +73,22 @@ class Blinks:
 
 
 class Drifts:
-    """Slow electrode drifts: DC offsets, a linear trend and a few sub-0.05 Hz waves."""
+    """Slow electrode drifts: DC offsets, a linear trend and slow (< 0.05 Hz) waves.
+
+    The waves are six shared slow frequencies mixed with channel-specific weights
+    (sweat and electrode potentials drift together, not identically).
+    """
+
+    N_WAVES = 6
 
     def __init__(self, cfg: PhantomConfig, n_ch: int, rng: np.random.Generator):
         self.cfg = cfg
         self.dc = rng.uniform(-100e-6, 100e-6, (n_ch, 1))
         self.trend = rng.uniform(-50e-6, 50e-6, (n_ch, 1)) / cfg.duration_s
-        self.f = rng.uniform(0.003, 0.05, (n_ch, 4))
-        self.a = rng.uniform(5e-6, 30e-6, (n_ch, 4))
-        self.p = rng.uniform(0, 2 * np.pi, (n_ch, 4))
+        self.f = rng.uniform(0.003, 0.05, self.N_WAVES)
+        self.w = rng.normal(0.0, 12e-6, (n_ch, 2 * self.N_WAVES))
 
     def chunk(self, n0: int, n1: int) -> np.ndarray:
         t = np.arange(n0, n1) / self.cfg.sfreq
-        out = self.dc + self.trend * t[None, :]
-        for j in range(4):
-            out = out + self.a[:, j:j + 1] * np.sin(2 * np.pi * self.f[:, j:j + 1] * t[None, :] + self.p[:, j:j + 1])
-        return out
+        basis = np.concatenate([np.sin(2 * np.pi * self.f[:, None] * t), np.cos(2 * np.pi * self.f[:, None] * t)])
+        return self.dc + self.trend * t[None, :] + self.w @ basis
