@@ -227,7 +227,9 @@ def check_fusion_method(
         values = m.validate_params(params)
         calls: list[float] = []
         fn(inp, dict(values), Progress(lambda f, msg: calls.append(f)))
-        assert len(calls) >= 2, f"the method reported progress {len(calls)} time(s); report it as it goes"
+        assert len(calls) >= 2, (
+            f"the method reported progress {len(calls)} time(s); report it as it goes"
+        )
         stop_at = max(1, len(calls) // 2)
         seen: list[float] = []
         token = CancelToken()
@@ -241,7 +243,9 @@ def check_fusion_method(
             fn(inp, dict(values), Progress(cb, token))
         except Cancelled:
             return f"cancelled at report {stop_at} of {len(calls)}"
-        raise AssertionError(f"the method went on after being cancelled at report {stop_at} of {len(calls)}")
+        raise AssertionError(
+            f"the method went on after being cancelled at report {stop_at} of {len(calls)}"
+        )
 
     record("cancellation is honoured", _cancel)
 

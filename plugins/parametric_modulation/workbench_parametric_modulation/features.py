@@ -9,6 +9,7 @@ import numpy as np
 from scipy import signal
 
 from workbench.engine.errors import InputError
+from workbench.engine.progress import as_progress
 
 __all__ = ["align_events", "erp_feature", "bandpower_feature"]
 
@@ -151,6 +152,7 @@ def _segments(
 
     Reading per trial keeps memory small for long 5 kHz recordings that are not preloaded.
     """
+    progress = as_progress(progress)
     sf = raw.info["sfreq"]
     n = int(round((t1 - t0) * sf))
     out = np.empty((len(times), len(picks), n))
