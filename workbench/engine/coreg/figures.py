@@ -31,7 +31,7 @@ def figure_points(co: Any, display: dict[str, Any]) -> Any:
 
     from .fit import apply
 
-    fig = Figure(figsize=(10, 4.2))
+    fig = Figure(figsize=(10, 3.8))
     rr = np.asarray(display["rr"]) * 1e3
     tris = np.asarray(display["tris"])
     step = max(1, len(tris) // 4000)  # keep the figure light
@@ -40,8 +40,8 @@ def figure_points(co: Any, display: dict[str, Any]) -> Any:
     big = co.kinds == "eeg"
     for i, (elev, azim, title) in enumerate(((0, 90, "front"), (0, 180, "left"), (90, -90, "top"))):
         ax = fig.add_subplot(1, 3, i + 1, projection="3d")
-        ax.plot_trisurf(rr[:, 0], rr[:, 1], rr[:, 2], triangles=tris[::step], color="#e8c4a8", alpha=0.35,
-                        linewidth=0, shade=True)
+        ax.plot_trisurf(rr[:, 0], rr[:, 1], rr[:, 2], triangles=tris[::step], color="#e8c4a8", alpha=0.55,
+                        linewidth=0, shade=True, antialiased=False)
         keep = ~co.omitted
         sc = ax.scatter(*pts[keep].T, c=dist[keep], cmap="RdYlGn_r", vmin=0, vmax=10,
                         s=np.where(big[keep], 28, 8), depthshade=False)
@@ -50,7 +50,12 @@ def figure_points(co: Any, display: dict[str, Any]) -> Any:
         ax.view_init(elev=elev, azim=azim)
         ax.set_title(title)
         ax.set_axis_off()
-        ax.set_box_aspect((1, 1, 1))
+        lo, hi = rr.min(0), rr.max(0)
+        half = (hi - lo).max() / 2
+        for setter, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), (lo + hi) / 2):
+            setter(c - half, c + half)
+        ax.set_box_aspect((1, 1, 1), zoom=1.5)
+    fig.subplots_adjust(left=0.0, right=0.88, bottom=0.0, top=0.92, wspace=0.0)
     cb = fig.colorbar(sc, ax=fig.axes, shrink=0.7)
     cb.set_label("distance to scalp (mm)")
     return fig
