@@ -10,7 +10,7 @@ Differences from MNE, on purpose:
 - distances are to the true closest point on the triangles, not the nearest vertex;
 - robust (Tukey biweight) re-weighting of the points on top of omission by distance;
 - optional penalty weight for points that fall inside the scalp (Brainstorm);
-- stricter default convergence (0.02 mm / 0.02° / 0.02 %; MNE stops at 0.2).
+- stricter default convergence (0.05 mm / 0.05° / 0.05 %; MNE stops at 0.2).
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ class Coreg:
         fid_match: str = "nearest",
         robust: str | None = "tukey",
         inside_weight: float = 1.0,
-        tol: tuple[float, float, float] = (0.02, 0.02, 0.02),
+        tol: tuple[float, float, float] = (0.05, 0.05, 0.05),
         weights: dict[str, float] | None = None,
     ) -> Iterator[IcpStep]:
         """Run ICP, yielding an :class:`IcpStep` after each iteration (the model is updated).

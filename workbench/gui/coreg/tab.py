@@ -161,7 +161,7 @@ class CoregTab(QWidget):
         self.btn_fit_fid = QPushButton("Fit fiducials", gfit)
         self.btn_fit_fid.clicked.connect(self.fit_fiducials)
         self.btn_icp = QPushButton("Run ICP", gfit)
-        self.btn_icp.setToolTip("Iterative closest point on the scalp, animated; stops at 0.02 mm / 0.02°.")
+        self.btn_icp.setToolTip("Iterative closest point on the scalp, animated; stops when a step moves < 0.05 mm and < 0.05° (MNE: 0.2).")
         self.btn_icp.clicked.connect(self.run_icp)
         self.btn_cancel = QPushButton("Cancel", gfit)
         self.btn_cancel.clicked.connect(self.cancel)
