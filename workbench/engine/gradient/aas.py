@@ -95,6 +95,15 @@ class AASParams:
         while the strong high-frequency harmonics follow drift with ``window``.
     lf_cutoff : float
         Frequency (as a fraction of the sampling rate) below which ``window_lf`` is used.
+    alias_orders : int
+        Model the part of the artifact that depends on each volume's sub-sample phase
+        (aliasing: the artifact has energy above Nyquist when the amplifier's
+        anti-alias filter is weak). After the phase-ramp alignment an alias of order
+        ``m`` appears as ``C_m(f) exp(-2 pi i m frac_v)``; the ``C_m`` are fitted per
+        channel and bin across all volumes (m = ±1..±alias_orders), shrunk by their
+        estimation SNR (so EEG-only bins are left alone) and added to each volume's
+        template. 0 disables. Written here: OBS (PCA) would remove this too, but it
+        has to discover the subspace and takes EEG with it; the phase is known.
     amplitude_range : tuple of float
         Fitted amplitudes are clipped to this range.
     pad : int
@@ -110,6 +119,7 @@ class AASParams:
     wiener: bool = False
     window_lf: int | None = None
     lf_cutoff: float = 0.0
+    alias_orders: int = 2
     pad: int = 32
 
 
@@ -259,6 +269,40 @@ class _Plan:
         return n
 
 
+class _AliasModel:
+    """Per-bin regression of the aligned spectra on exp(-2 pi i m frac_v), m = ±1..±M."""
+
+    def __init__(self, frac: np.ndarray, orders: int, strict: float = 3.0) -> None:
+        self.strict = float(strict)
+        m = np.concatenate([np.arange(1, orders + 1), -np.arange(1, orders + 1)])
+        self.B = np.exp(-2j * np.pi * np.outer(frac, m)).astype(np.complex64)  # (n_vol, 2M)
+        n_vol, k = self.B.shape
+        # the phases must spread enough for the basis to be identifiable
+        self.ok = n_vol >= 3 * k and np.linalg.cond(self.B) < 1e3
+        if self.ok:
+            G = np.linalg.inv(self.B.conj().T @ self.B)
+            self.P = (G @ self.B.conj().T).astype(np.complex64)  # least-squares operator
+            self.var = np.real(np.diag(G)).astype(np.float32)  # coefficient variance / sigma^2
+
+    def refine(self, spec: np.ndarray, tmpl: np.ndarray, plan: _Plan, n_iter: int = 2) -> np.ndarray:
+        """Template including each volume's fitted alias terms."""
+        base = tmpl
+        for _ in range(n_iter):
+            d = spec - base
+            c = np.einsum("kv,gvf->gkf", self.P, d)
+            fit = np.einsum("vk,gkf->gvf", self.B, c)
+            d -= fit
+            s2 = np.mean(d.real**2 + d.imag**2, axis=1)  # (g, nf)
+            del d, fit
+            power = c.real**2 + c.imag**2
+            # keep a coefficient only where it clearly stands above its estimation noise
+            gain = 1.0 - self.strict * (s2[:, None, :] * self.var[None, :, None]) / np.maximum(power, 1e-30)
+            c *= np.clip(gain, 0.0, 1.0).astype(np.float32)
+            own = np.einsum("vk,gkf->gvf", self.B, c)
+            base = plan.templates(spec - own)
+        return base + own
+
+
 def _newton_shift(
     S: np.ndarray, omega: np.ndarray, max_shift: float, n_iter: int = 4
 ) -> np.ndarray:
@@ -351,15 +395,21 @@ def correct_inplace(
             result.onsets = np.asarray(schedule.onsets, float) + shifts
     # 2. channel groups
     # float32 epochs + complex spectra, template, Wiener temporaries, core copies
-    per_ch = schedule.n_volumes * plan.nw * 40
+    per_ch = schedule.n_volumes * plan.nw * (64 if params.alias_orders else 40)
     g = int(max(1, min(len(picks), max_group_bytes // max(per_ch, 1))))
     groups = [picks[i : i + g] for i in range(0, len(picks), g)]
     lo_a, hi_a = params.amplitude_range
+
+    alias = _AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
+    if alias is not None and not alias.ok:
+        alias = None
 
     def run_group(rows: np.ndarray) -> dict[int, np.ndarray]:
         p.check()
         spec = plan.aligned_spectra(data[rows])
         tmpl = plan.templates(spec)
+        if alias is not None:
+            tmpl = alias.refine(spec, tmpl, plan)
         if params.wiener:
             # per channel and bin: noise = E|A - T|^2 / (1 + 1/W); leak = noise / W
             n_nb = plan.n_averaged()[None, :]
