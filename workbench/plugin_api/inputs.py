@@ -74,7 +74,8 @@ def inputs_from_session(session: Any, events: Any = None) -> FusionInputs:
         events = getattr(session, "events", None)
     if events is None and getattr(session, "project", None) is not None:
         hits = session.project.inputs_of("events")
-        if hits:
+        hits = sorted(hits, key=lambda f: "/func/" not in f.path.replace("\\", "/"))
+        if hits:  # the fMRI task events (func/) before EEG-side ones
             events = read_events(session.project.abspath(hits[0].path))
     return FusionInputs(
         eeg=session.cleaned if session.cleaned is not None else session.raw,

@@ -223,7 +223,8 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
     # --- data
     p(0.36, "reading BOLD")
     data = np.asarray(bold.dataobj, dtype=np.float32)
-    mask = _mask(inputs, data.mean(axis=3))
+    mean3d = data.mean(axis=3)
+    mask = _mask(inputs, mean3d)
     if mask.sum() < 1:
         raise InputError(_src(inputs, "bold") or "BOLD", "empty analysis mask")
     Y = mean_scale(data[mask].T.astype(np.float64))
@@ -299,6 +300,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
         for o, e, v, c in zip(onsets[sel], eeg_times, values, centred)
     ]
     res.live["voxel_fit"] = _voxel_accessor(mask, Y, glm, tr, columns)
+    res.live["fitted_image"] = _fitted_image(mask, mean3d, glm, affine)
     p(1.0, "done")
     return res
 
@@ -362,3 +364,21 @@ def _voxel_accessor(mask: np.ndarray, Y: np.ndarray, glm: Any, tr: float, column
         }
 
     return voxel_fit
+
+
+def _fitted_image(mask: np.ndarray, mean3d: np.ndarray, glm: Any, affine: np.ndarray):
+    """A function building the 4D model fit in BOLD units (for the Slices view's overlay)."""
+
+    def fitted_image() -> Any:
+        import nibabel as nib
+
+        n_scans = glm.designs[0].shape[0]
+        fit = np.empty((n_scans, glm.betas.shape[1]), np.float32)
+        for g in np.unique(glm.group):
+            sel = glm.group == g
+            fit[:, sel] = glm.designs[g] @ glm.betas[:, sel]
+        out = np.zeros((*mask.shape, n_scans), np.float32)
+        out[mask] = (mean3d[mask][:, None] * (1.0 + fit.T / 100.0)).astype(np.float32)
+        return nib.Nifti1Image(out, affine)
+
+    return fitted_image

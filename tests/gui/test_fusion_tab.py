@@ -1,0 +1,164 @@
+"""The Fusion tab: method list, declared-parameter form, worker run with progress/Cancel,
+generic output views, maps pushed to the session; the hemodynamics teaching view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(autouse=True)
+def _isolated_plugins(tmp_path, monkeypatch):
+    (tmp_path / "user_plugins").mkdir()
+    monkeypatch.setenv("WORKBENCH_PLUGIN_PATH", str(tmp_path / "user_plugins"))
+    monkeypatch.setenv("WORKBENCH_PLUGIN_SETTINGS", str(tmp_path / "plugin-settings.json"))
+
+
+@pytest.fixture
+def session(tmp_path):
+    """A session holding the synthetic study, with its events as a project input."""
+    from workbench.engine.project import Project
+    from workbench.engine.session import Session
+    from workbench.testing.synthetic import small_study
+
+    inputs, truth = small_study(seed=2)
+    s = Session()
+    proj = Project(tmp_path / "proj")
+    (tmp_path / "proj" / "func").mkdir(parents=True)
+    ev = tmp_path / "proj" / "func" / "sub-01_task-x_events.tsv"
+    inputs.events.to_csv(ev, sep="\t", index=False)
+    proj.add_input(ev, "events")
+    s.set_project(proj)
+    s.set_raw(inputs.eeg)
+    s.set_bold(inputs.bold, inputs.bold_meta)
+    s.truth_masks = truth["masks"]
+    return s
+
+
+def _tab(qtbot, session):
+    from workbench.gui.fusion import FusionTab
+
+    tab = FusionTab(session)
+    tab.resize(1400, 820)
+    qtbot.addWidget(tab)
+    tab.show()
+    qtbot.waitExposed(tab)
+    return tab
+
+
+def _not_blank(img) -> None:
+    arr = np.frombuffer(img.constBits().asstring(img.sizeInBytes()), np.uint8)
+    assert arr.std() > 10 and len(np.unique(arr)) > 50
+
+
+def test_form_is_built_from_the_declaration(qtbot, session):
+    tab = _tab(qtbot, session)
+    assert tab.method is not None and tab.method.id == "parametric-modulation"
+    decl = tab.method
+    assert set(tab.form.editors) == {p.name for p in decl.params}
+    fdr = tab.form.editors["fdr_alpha"]
+    assert fdr.maximum() == 0.5 and decl.param("fdr_alpha").help in fdr.toolTip()
+    assert tab.form.editors["feature"].count() == 3
+    assert tab.form.values() == decl.defaults()
+    assert "EEG-informed fMRI" in tab.explanation.text()
+
+
+def test_run_shows_outputs_and_pushes_maps(qtbot, session, artifacts_dir):
+    tab = _tab(qtbot, session)
+    tab.form.editors["noise_model"].setCurrentIndex(1)  # ols: quicker
+    qtbot.mouseClick(tab.run_button, qtbot_button())
+    assert not tab.run_button.isEnabled() and tab.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: tab.task is None, timeout=60000)
+    assert tab.last_error == "", tab.last_error
+    res = tab.result
+    assert res is not None and res.params["noise_model"] == "ols"
+    assert "parametric-modulation: z_modulator" in session.stats
+    entry = session.stats["parametric-modulation: z_modulator"]
+    assert entry["fitted"].shape == session.bold.shape  # 4D model fit for the Slices view
+    # the map view: z_modulator, click on the modulated region, data and fit drawn
+    tab.views.setCurrentWidget(tab.map_view)
+    tab.map_view.select_map("z_modulator")
+    i, j, k = (int(x) for x in np.argwhere(session.truth_masks["modulated"])[0])
+    tab.map_view.slice_slider.setValue(k)
+    tab.map_view.select_voxel(i, j, k)
+    x, y = tab.map_view.data_curve.getData()
+    fx, fy = tab.map_view.fit_curve.getData()
+    assert len(y) == session.bold.shape[3] and np.corrcoef(y, fy)[0, 1] > 0.7
+    qtbot.wait(100)
+    img = tab.grab().toImage()
+    _not_blank(img)
+    img.save(str(artifacts_dir / "fusion_tab_maps.png"))
+    tab.views.setCurrentWidget(tab.matrix_view)
+    qtbot.wait(50)
+    tab.grab().save(str(artifacts_dir / "fusion_tab_design.png"))
+    assert tab.matrix_view.item.image is not None
+    tab.views.setCurrentWidget(tab.tc_view)
+    tab.tc_view.combo.setCurrentIndex(tab.tc_view.combo.findData("eeg_feature"))
+    qtbot.wait(50)
+    tab.grab().save(str(artifacts_dir / "fusion_tab_feature.png"))
+    tab.views.setCurrentWidget(tab.table_view)
+    tab.table_view.combo.setCurrentIndex(tab.table_view.combo.findData("clusters_modulator"))
+    assert tab.table_view.table.rowCount() >= 1
+    assert tab.table_view.table.horizontalHeaderItem(0).text() == "cluster_id"
+
+
+def test_cancel_leaves_no_result(qtbot, session):
+    tab = _tab(qtbot, session)
+    tab.run()
+    tab.cancel()
+    qtbot.waitUntil(lambda: tab.task is None, timeout=60000)
+    assert tab.result is None
+    assert "cancel" in tab.status.text()
+    assert not session.stats
+    assert tab.run_button.isEnabled()
+
+
+def test_missing_inputs_and_broken_plugins_are_shown_not_raised(qtbot, session, tmp_path):
+    bad = tmp_path / "user_plugins" / "broken"
+    bad.mkdir()
+    (bad / "workbench-plugin.toml").write_text(
+        "[plugin]\nid = 'broken-one'\ndeclaration = 'nope_mod:M'\n"
+    )
+    session.set_bold(None)
+    tab = _tab(qtbot, session)
+    texts = [tab.method_list.item(i).text() for i in range(tab.method_list.count())]
+    assert any("broken-one" in t and "[broken]" in t for t in texts)
+    tab.run()
+    assert tab.task is None
+    assert "needs bold" in tab.last_error
+
+
+def test_hemodynamics_view_sliders_change_the_balloon_curve(qtbot, artifacts_dir):
+    from workbench.gui.fusion import HemodynamicsView
+
+    view = HemodynamicsView()
+    view.resize(1300, 700)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitExposed(view)
+    t, bw = view.c_bw.getData()
+    peak0 = t[np.argmax(bw)]
+    assert 3.5 < peak0 - 2.0 < 7.0  # BOLD peaks ~4-6 s after the 2 s onset
+    t, f = view.c_f.getData()
+    assert f.max() > 1.0 and t[np.argmax(f)] < peak0  # flow leads BOLD
+    view.sliders["tau"].setValue(350)  # slower transit -> later, broader response
+    view.update_curves()
+    t, bw2 = view.c_bw.getData()
+    assert t[np.argmax(bw2)] > peak0 + 0.5
+    view.stimulus.setCurrentText("two events")
+    view.reset()
+    view.update_curves()
+    r = view.result
+    assert r.bold_balloon.max() < r.bold_linear.max()  # saturation: non-linear < linear
+    qtbot.wait(50)
+    img = view.grab().toImage()
+    _not_blank(img)
+    img.save(str(artifacts_dir / "fusion_hemodynamics.png"))
+
+
+def qtbot_button():
+    from PyQt6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
