@@ -1,0 +1,143 @@
+"""Sync + gradient on the phantom against its ground truth; pipeline steps; the clean CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mne
+import numpy as np
+import pytest
+
+from workbench.cli.main import main
+from workbench.engine.gradient import GradientParams, remove_gradient
+from workbench.engine.io.eeg import read_eeg
+from workbench.engine.phantom.truth import load_truth
+from workbench.engine.pipeline.registry import StepContext, get_step
+from workbench.engine.pipeline.step_gradient import truth_eeg
+from workbench.engine.project import Project
+from workbench.engine.report import new_report
+
+
+def _files(study: Path) -> tuple[Path, Path]:
+    return next(study.glob("sub-01/eeg/*_eeg.vhdr")), next(study.glob("sub-01/func/*_bold.json"))
+
+
+def test_phantom_truth_is_recovered(phantom_study: Path) -> None:
+    gt = load_truth(phantom_study)
+    vhdr, side = _files(phantom_study)
+    raw = read_eeg(vhdr, preload=True)
+    meta = json.loads(side.read_text())
+    res = remove_gradient(raw, sidecar=meta, truth=truth_eeg(gt, raw))
+    s = res.qc["sync"]
+    # triggers: 2 missing filled, 1 spurious dropped; drift within its interval
+    assert s["n_missing"] == 2 and s["n_extra"] == 1 and s["n_triggers"] == gt.config.n_volumes
+    lo, hi = s["drift_ppm_ci"]
+    assert lo <= gt.drift_ppm <= hi
+    # the fitted volume onsets are within a fraction of a sample of the truth
+    err = (res.sync.volume_onsets() - gt.triggers["true_eeg"]) * raw.info["sfreq"]
+    assert np.ptp(err) < 0.5
+    # correction: vs the recording without its gradient artifact (BCG etc. still in)
+    assert res.qc["nrmse"] < 0.35 and res.qc["correlation"] > 0.93
+    assert res.qc["harmonic_reduction_db"] > 15
+    assert 0.85 < res.qc["power_kept_1_40"] < 1.1
+
+
+def test_alias_model_and_alignment_matter_on_the_phantom(phantom_study: Path) -> None:
+    gt = load_truth(phantom_study)
+    vhdr, side = _files(phantom_study)
+    raw = read_eeg(vhdr, preload=True)
+    meta = json.loads(side.read_text())
+    truth = truth_eeg(gt, raw)
+    full = remove_gradient(raw, sidecar=meta, truth=truth).qc["nrmse"]
+    from workbench.engine.gradient import correct as corr
+
+    plain = GradientParams()
+    orig = plain.aas
+
+    def no_alias(sfreq: float = 0.0):  # the same correction without the alias model
+        a = orig(sfreq)
+        a.alias_orders = 0
+        return a
+
+    plain.aas = no_alias  # type: ignore[method-assign]
+    without = corr.remove_gradient(raw, sidecar=meta, truth=truth, params=plain).qc["nrmse"]
+    assert full < 0.5 * without
+
+
+def test_pipeline_steps_write_derivatives_record_and_report(
+    phantom_study: Path, tmp_path: Path
+) -> None:
+    from workbench.engine.runner import load_state
+
+    state = load_state(phantom_study)
+    state["report"] = new_report("test")
+    project = Project(tmp_path / "proj")
+    ctx = StepContext(project=project, out_dir=tmp_path / "proj" / "derivatives", state=state)
+    raw_in = state["raw"]
+    q_sync = get_step("sync").run(ctx)
+    assert abs(q_sync["drift_error_ppm"]) < 10 and q_sync["n_expected"] == 17
+    q = get_step("gradient").run(ctx)
+    assert q["nrmse"] < 0.35
+    assert state["raw"] is not raw_in and state["raw_before_gradient"] is raw_in
+    names = sorted(p.name for p in (tmp_path / "proj" / "derivatives").iterdir())
+    assert "sub-01_task-phantom_desc-gradclean_eeg.fif" in names
+    assert "sub-01_task-phantom_desc-sync_eeg.json" in names
+    assert [s.name for s in project.steps] == ["sync", "gradient"]
+    assert project.steps[1].qc["harmonic_reduction_db"] == pytest.approx(q["harmonic_reduction_db"])
+    html = state["report"]._render_toc() if hasattr(state["report"], "_render_toc") else ""
+    titles = [getattr(c, "name", getattr(c, "title", "")) for c in state["report"]._content]
+    assert any("Spectrum" in t for t in titles) and any("Template" in t for t in titles), (
+        titles,
+        html,
+    )
+    cleaned = mne.io.read_raw_fif(
+        tmp_path / "proj" / "derivatives" / "sub-01_task-phantom_desc-gradclean_eeg.fif",
+        verbose="error",
+    )
+    assert cleaned.n_times == raw_in.n_times and cleaned.ch_names == raw_in.ch_names
+
+
+@pytest.mark.parametrize("ext", [".fif", ".vhdr", ".edf"])
+def test_clean_cli_writes_every_channel_and_marker(
+    phantom_study: Path, tmp_path: Path, ext: str
+) -> None:
+    vhdr, side = _files(phantom_study)
+    out = tmp_path / f"clean_eeg{ext}"
+    qc = tmp_path / "qc.json"
+    rc = main(
+        [
+            "clean",
+            str(vhdr),
+            str(out),
+            "--steps",
+            "gradient",
+            "--slice-timing",
+            str(side),
+            "--json",
+            str(qc),
+        ]
+    )
+    assert rc == 0
+    src = read_eeg(vhdr)
+    got = mne.io.read_raw(out, verbose="error")
+    assert got.ch_names == src.ch_names and got.n_times == src.n_times
+    assert got.info["sfreq"] == pytest.approx(src.info["sfreq"])
+    assert len(got.annotations) >= len(src.annotations) - 1  # EDF may drop the 'New Segment'
+    if ext == ".fif":
+        assert got.get_channel_types() == src.get_channel_types()
+    doc = json.loads(qc.read_text())
+    assert doc["gradient"]["harmonic_reduction_db"] > 15
+
+
+def test_clean_cli_unknown_step_and_nothing_written(
+    phantom_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    vhdr, _ = _files(phantom_study)
+    out = tmp_path / "x_eeg.fif"
+    assert main(["clean", str(vhdr), str(out), "--steps", "gradient,bcg"]) == 1
+    err = capsys.readouterr().err
+    assert "'bcg'" in err and "gradient" in err
+    assert main(["clean", str(vhdr), str(out), "--volume-trigger", "T1"]) == 1
+    assert "Response/R128" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
