@@ -162,3 +162,11 @@ def qtbot_button():
     from PyQt6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_main_window_hosts_the_fusion_tab(window):
+    from workbench.gui.fusion import FusionTab
+
+    tabs = [w for w in window.findChildren(FusionTab)]
+    assert len(tabs) == 1
+    assert tabs[0]._tasks() is window.tasks  # runs go through the window's task bar

@@ -126,7 +126,7 @@ def run_fusion(
         files += [out / f"{n}.tsv" for n in result.tables]
         ctx.project.record_step(
             "fusion",
-            {"method": METHOD_ID, **result.params},
+            params,  # the step's own arguments, so `workbench run` can replay it
             inputs=[Path(x) for x in inputs.sources.values()],
             outputs=files,
             qc=qc,
