@@ -145,3 +145,15 @@ def test_normalise_name():
     assert normalise_name("Scanner,s ") == "scanner/s"
     assert normalise_name("New Segment/") == "newsegment"
     assert normalise_name("S  8") == "s8"
+
+
+def test_gaps_report_missing_and_extra():
+    o = 3.0 + 2.0 * np.arange(100)
+    o = np.delete(o, [20, 60, 61])  # one gap of 2 TRs, one of 3 TRs
+    o = np.sort(np.concatenate([o, [50.7, 120.2]]))  # two spurious triggers
+    t = find_scanner_triggers({"Response/R128": o})
+    assert t.tr == pytest.approx(2.0)
+    assert t.gaps["volume"] == {"long": 2, "missing_est": 3, "short": 4}
+    assert "~3 missing" in t.to_text()
+    clean = find_scanner_triggers({"Response/R128": 3.0 + 2.0 * np.arange(100)})
+    assert clean.gaps["volume"] == {"long": 0, "missing_est": 0, "short": 0} and clean.volume_regular

@@ -207,6 +207,10 @@ class TriggerInfo:
     duplicates : dict
         Stream kind (``"volume"``, ``"slice"``, ``"rpeak"``) -> number of markers less than
         1 ms after the previous one of the same name.
+    gaps : dict
+        Per stream kind: ``{"long": n, "missing_est": m, "short": k}``: intervals longer
+        than 1.5x the median (with an estimate of the triggers missing in them) and
+        intervals shorter than 0.9x the median (extra or early triggers).
     how : dict
         Kind -> ``"given"``, ``"name"`` (known name) or ``"regularity"`` (periodic stream).
     unit : str
@@ -228,6 +232,7 @@ class TriggerInfo:
     volume_regular: bool = False
     slice_regular: bool = False
     duplicates: dict[str, int] = field(default_factory=dict)
+    gaps: dict[str, dict[str, int]] = field(default_factory=dict)
     how: dict[str, str] = field(default_factory=dict)
     unit: str = "s"
 
@@ -274,6 +279,7 @@ class TriggerInfo:
             "slice_period": self.slice_period,
             "slices_per_volume": self.slices_per_volume,
             "duplicates": dict(self.duplicates),
+            "gaps": {k: dict(v) for k, v in self.gaps.items()},
             "markers": dict(self.counts),
         }
 
@@ -292,6 +298,12 @@ class TriggerInfo:
                 f"volume triggers: {self.volume_name!r} x {self.n_volumes}, spacing {fmt(self.volume_spacing)}"
                 + ("" if self.volume_regular else " (irregular)")
             )
+            g = self.gaps.get("volume", {})
+            if g.get("long") or g.get("short"):
+                lines.append(
+                    f"  {g.get('long', 0)} long interval(s) (~{g.get('missing_est', 0)} missing trigger(s)), "
+                    f"{g.get('short', 0)} short interval(s) (extra or early triggers)"
+                )
         else:
             lines.append("volume triggers: none found")
         if self.slice_name is not None:
@@ -314,6 +326,20 @@ class TriggerInfo:
 
 
 # --------------------------------------------------------------------------- analysis
+def _gaps(onsets: np.ndarray, med: float | None, eps: float) -> dict[str, int]:
+    """Intervals much longer / shorter than the median of a periodic stream."""
+    if med is None:
+        return {}
+    d = np.diff(np.sort(onsets))
+    d = d[d >= eps]
+    long = d > 1.5 * med
+    return {
+        "long": int(long.sum()),
+        "missing_est": int(np.sum(np.round(d[long] / med) - 1)),
+        "short": int(np.sum(d < 0.9 * med)),
+    }
+
+
 def _spacing(onsets: np.ndarray, eps: float) -> tuple[float | None, bool, int]:
     """Median distinct interval, regularity flag and number of near-duplicates."""
     o = np.sort(onsets)
@@ -456,10 +482,12 @@ def find_scanner_triggers(
         info.volume_name = vol
         info.volume_onsets = onsets_of[vol]
         info.volume_spacing, info.volume_regular, info.duplicates["volume"] = _spacing(info.volume_onsets, eps)
+        info.gaps["volume"] = _gaps(info.volume_onsets, info.volume_spacing, eps)
     if slc is not None:
         info.slice_name = slc
         info.slice_onsets = onsets_of[slc]
         info.slice_spacing, info.slice_regular, info.duplicates["slice"] = _spacing(info.slice_onsets, eps)
+        info.gaps["slice"] = _gaps(info.slice_onsets, info.slice_spacing, eps)
         info.slice_period = info.slice_spacing
     if rp is not None:
         info.rpeak_name = rp
