@@ -160,8 +160,8 @@ class PhantomConfig:
         lo, hi = self.isi_s
         if not (0 < lo <= hi):
             bad("isi_s", f"must be (min, max) with 0 < min <= max, got {self.isi_s!r}")
-        if self.scan_duration_s < self.tr:
-            bad("duration_s", f"{self.duration_s} s leaves less than one TR of scanning "
+        if self.scan_duration_s < self.tr or self.n_volumes < 2:
+            bad("duration_s", f"{self.duration_s} s leaves less than two TRs of scanning "
                 f"after the {self.lead_in_s} s lead-in and {self.lead_out_s} s lead-out")
         if self.n_volumes <= self.missing_triggers + 1:
             bad("missing_triggers", f"cannot drop {self.missing_triggers} of {self.n_volumes} volume triggers")
