@@ -114,3 +114,20 @@ def test_info_cli_trigger_name_absent(shared_data, capsys):
     assert main(["info", str(f), "--volume-trigger", "TREV"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "'TREV' not found" in err and "'Response/R128' (487)" in err
+
+
+def test_fif_contents_are_told_apart(shared_data, tmp_path):
+    import mne
+    import numpy as np
+
+    info = mne.create_info(["Fz", "ECG"], 500.0, ["eeg", "ecg"])
+    raw = mne.io.RawArray(np.zeros((2, 5000)), info, verbose=False)
+    raw.set_annotations(mne.Annotations(0.2 + 1.25 * np.arange(8), 0.0, "TREV"))  # EGI volume trigger
+    raw.save(tmp_path / "x_raw.fif", verbose=False)
+    s = summarise(tmp_path / "x_raw.fif")
+    assert s.kind == "eeg" and s["channels_by_type"] == {"eeg": 1, "ecg": 1} and s["duration_s"] == 10.0
+    assert s["triggers"]["volume"]["name"] == "TREV" and s["tr"] == pytest.approx(1.25)
+    s = summarise(shared_data / "coreg/subjects/sample/bem/sample-fiducials.fif")
+    assert s.kind == "dig" and s["frame"] == "mri" and s["dig_counts"]["fiducials"] == 3
+    s = summarise(shared_data / "coreg/subjects/sample/bem/sample-1280-bem.fif")
+    assert s.kind == "surface" and s["surface"] == "inner_skull" and s["n_vertices"] == 642
