@@ -92,6 +92,7 @@ class CoregScene:
         mesh = pv.PolyData(np.asarray(rr_m, float) * 1e3, _faces(np.asarray(tris)))
         self.scalp_actor = self.plotter.add_mesh(
             mesh, color="#e8c4a8", opacity=self.opacity, smooth_shading=True, pickable=True,
+            ambient=0.15, diffuse=0.85, specular=0.15,
             name="scalp", reset_camera=False, render=False)
         self._center = mesh.center
         self._size = float(np.ptp(mesh.points, axis=0).max())
@@ -137,9 +138,10 @@ class CoregScene:
                     point_size=sizes[kind], render_points_as_spheres=True, pickable=False,
                     show_scalar_bar=not self.scalar_bar_added, reset_camera=False, render=False,
                     name=f"points-{kind}",
-                    scalar_bar_args={"title": "distance to scalp (mm)", "n_labels": 6, "fmt": "%.0f",
-                                     "color": "black", "vertical": True, "position_x": 0.88,
-                                     "position_y": 0.2, "height": 0.6, "width": 0.06})
+                    scalar_bar_args={"title": "distance (mm)", "n_labels": 6, "fmt": "%.0f",
+                                     "color": "black", "vertical": True, "position_x": 0.87,
+                                     "position_y": 0.15, "height": 0.6, "width": 0.05,
+                                     "title_font_size": 14, "label_font_size": 12})
                 self.scalar_bar_added = True
                 actor._wb_kind = kind
                 actor._wb_mesh = sub
