@@ -121,3 +121,23 @@ def test_cli_bad_input_one_line_nothing_written(paths, tmp_path, capsys, kind, m
     assert any(__import__("re").search(match, line) for line in err), err
     assert not out.exists() and not (tmp_path / "qc.json").exists()
     assert not list(tmp_path.glob(".*trans*"))  # no temporary leftovers
+
+
+@pytest.mark.parametrize("kind", ["dig_fif", "captrak", "polhemus"])
+def test_cli_accepts_other_digitisation_formats(paths, shared_data, tmp_path, kind):
+    montage_dir = shared_data / "coreg" / "montage"
+    if kind == "dig_fif":
+        dig = tmp_path / "sample-dig.fif"
+        _write_dig_fif(dig, paths["info"])
+    elif kind == "captrak":
+        dig = montage_dir / "captrak_coords.bvct"
+    else:
+        dig = montage_dir / "MQKIT_125.hsp"
+    out = tmp_path / "x-trans.fif"
+    qc = tmp_path / "qc.json"
+    rc = main(["coreg", "--dig", str(dig), "--surface", str(paths["head"]), "--out", str(out), "--json", str(qc)])
+    assert rc == 0 and out.is_file()
+    doc = json.loads(qc.read_text())
+    assert doc["n_points"] >= 3
+    if kind == "dig_fif":  # same points as the info: same quality as from the info
+        assert doc["mean_mm"] < 2.0
