@@ -316,3 +316,13 @@ def test_info_cli_missing_companion_subprocess(tmp_path, shared_data, mini_study
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "sub-01_task-rest_eeg.vmrk" in lines[0], r.stderr
+
+
+def test_permission_denied_is_one_line(tmp_path, shared_data, mini_study, monkeypatch):
+    """The unreadable-file branch (also checked when running as root, where chmod has no effect)."""
+    from workbench.engine.io import _util
+
+    vhdr = _bv(tmp_path, shared_data, mini_study)
+    monkeypatch.setattr(_util.os, "access", lambda p, mode: False)
+    for fn in (read_eeg, read_image, read_dig, summarise):
+        assert "permission denied" in _check(fn, vhdr, vhdr.parent)

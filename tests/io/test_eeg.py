@@ -149,3 +149,45 @@ def test_bdf_and_truncated_bdf(tmp_path):
     (tmp_path / "x.bdf").write_bytes(data[:-1000])
     with pytest.raises(InputError, match="truncated: 3 of 4 data records"):
         read_eeg(tmp_path / "x.bdf")
+
+
+def test_real_brainvision_header_with_a_signal_file(copy_shared):
+    """The real FARM header (4 ch, INT_16, 0.5 µV) opens once its .eeg exists; samples
+    scale by the header's resolution and the triggers match the header-only reading."""
+    vhdr, vmrk = copy_shared("markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr", "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
+    n_times = 4_830_000  # past the last marker
+    eeg = vhdr.with_suffix(".eeg")
+    counts = np.arange(-200, 200, dtype="<i2").reshape(100, 4)  # 100 multiplexed samples
+    with open(eeg, "wb") as fh:
+        fh.write(counts.tobytes())
+        fh.truncate(n_times * 4 * 2)  # sparse zeros: no 39 MB written
+    raw = read_eeg(vhdr)
+    assert raw.n_times == n_times and raw.ch_names == ["EXT_D", "FLE_D", "EXT_G", "FLE_G"]
+    np.testing.assert_allclose(raw.get_data(start=0, stop=100), counts.T * 0.5e-6)
+    t_raw = find_scanner_triggers(raw)
+    t_hdr = find_scanner_triggers(read_eeg_header(vhdr))
+    np.testing.assert_allclose(t_raw.volume_onsets, t_hdr.volume_onsets)
+    assert t_raw.n_volumes == 487 and t_raw.tr == pytest.approx(1.6)
+
+
+def test_real_eeglab_header_with_an_fdt(copy_shared):
+    """The real BCGNet .set (64 ch, 500 Hz) opens once its .fdt exists; ECG gets its type."""
+    (s,) = copy_shared("markers/bcgnet_sub34/sub34_r01_raw.set")
+    fdt = s.with_suffix(".fdt")
+    n_ch, n_times = 64, 156652
+    block = np.random.default_rng(0).standard_normal((50, n_ch)).astype("<f4")  # 50 samples, µV
+    with open(fdt, "wb") as fh:
+        fh.write(block.tobytes())  # EEGLAB .fdt: float32, channels fastest
+        fh.truncate(n_ch * n_times * 4)
+    raw = read_eeg(s)
+    assert raw.n_times == n_times and raw.info["sfreq"] == 500.0
+    assert raw.get_channel_types()[31] == "ecg" and raw.ch_names[31] == "ECG"
+    np.testing.assert_allclose(raw.get_data(start=0, stop=50), block.T * 1e-6, rtol=1e-6)
+    t = find_scanner_triggers(raw)
+    assert t.volume_name == "S128" and t.n_volumes == 150 and t.tr == pytest.approx(2.1)
+    with open(fdt, "r+b") as fh:
+        fh.truncate(n_ch * n_times * 4 - 1000)
+    from workbench.engine.errors import InputError
+
+    with pytest.raises(InputError, match=r"sub34_r01_raw\.fdt: truncated"):
+        read_eeg(s)
