@@ -125,6 +125,9 @@ def test_missing_inputs_and_broken_plugins_are_shown_not_raised(qtbot, session, 
     tab = _tab(qtbot, session)
     texts = [tab.method_list.item(i).text() for i in range(tab.method_list.count())]
     assert any("broken-one" in t and "[broken]" in t for t in texts)
+    tab.select_method("broken-one")
+    assert "ModuleNotFoundError" in tab.explanation.text() and not tab.run_button.isEnabled()
+    tab.select_method("parametric-modulation")
     tab.run()
     assert tab.task is None
     assert "needs bold" in tab.last_error
@@ -170,3 +173,17 @@ def test_main_window_hosts_the_fusion_tab(window):
     tabs = [w for w in window.findChildren(FusionTab)]
     assert len(tabs) == 1
     assert tabs[0]._tasks() is window.tasks  # runs go through the window's task bar
+
+
+def test_disable_and_enable_from_the_tab(qtbot, session):
+    from workbench.plugin_api import disabled_plugins
+
+    tab = _tab(qtbot, session)
+    tab.select_method("parametric-modulation")
+    tab.toggle_enabled()
+    assert "parametric-modulation" in disabled_plugins()
+    assert tab.current_record.status == "disabled" and not tab.run_button.isEnabled()
+    assert tab.toggle_button.text() == "Enable"
+    tab.toggle_enabled()
+    assert "parametric-modulation" not in disabled_plugins()
+    assert tab.method is not None and tab.run_button.isEnabled()

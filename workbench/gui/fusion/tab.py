@@ -95,6 +95,17 @@ class FusionTab(QWidget):
             "Fusion methods found (installed plugins and the user plugin folder)."
         )
         self.method_list.currentRowChanged.connect(self._method_changed)
+        self.current_record: Any = None
+        self.toggle_button = QPushButton("Disable")
+        self.toggle_button.setToolTip(
+            "Disable or enable the selected plugin (kept in the plugin settings)."
+        )
+        self.toggle_button.clicked.connect(self.toggle_enabled)
+        self.refresh_button = QPushButton("Rescan")
+        self.refresh_button.setToolTip("Look for plugins again (after installing one).")
+        self.refresh_button.clicked.connect(
+            lambda: self.refresh_methods(select=getattr(self.method, "id", None))
+        )
         self.explanation = QLabel()
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.TextFormat.RichText)
@@ -122,6 +133,10 @@ class FusionTab(QWidget):
         left = QVBoxLayout()
         left.addWidget(QLabel("<b>Methods</b>"))
         left.addWidget(self.method_list, 1)
+        plug_buttons = QHBoxLayout()
+        plug_buttons.addWidget(self.refresh_button)
+        plug_buttons.addWidget(self.toggle_button)
+        left.addLayout(plug_buttons)
         left.addWidget(self.explanation, 2)
         left.addWidget(self.form_area, 4)
         left.addLayout(buttons)
@@ -151,8 +166,8 @@ class FusionTab(QWidget):
         lay.addWidget(split)
 
     # ----------------------------------------------------------------- methods
-    def refresh_methods(self) -> None:
-        """(Re)discover plugins; broken and disabled ones are listed but not selectable."""
+    def refresh_methods(self, select: str | None = None) -> None:
+        """(Re)discover plugins; broken and disabled ones are listed but cannot run."""
         self.records = discover()
         self.method_list.clear()
         first_ok = -1
@@ -160,8 +175,7 @@ class FusionTab(QWidget):
             title = rec.method.title if rec.method is not None else rec.id
             item = QListWidgetItem(f"{title}  [{rec.status}]" if not rec.ok else title)
             item.setData(Qt.ItemDataRole.UserRole, rec.id)
-            if not rec.ok:
-                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+            if not rec.ok:  # listed and selectable (to read the error or enable it), not runnable
                 item.setForeground(QColor(170, 40, 40) if rec.error else QColor(130, 130, 130))
                 item.setToolTip(rec.error or "disabled in the plugin settings")
             else:
@@ -169,22 +183,49 @@ class FusionTab(QWidget):
                 if first_ok < 0:
                     first_ok = i
             self.method_list.addItem(item)
-        if first_ok >= 0:
-            pm = [i for i, r in enumerate(self.records) if r.id == "parametric-modulation" and r.ok]
+        wanted = [i for i, r in enumerate(self.records) if r.id == select]
+        pm = [i for i, r in enumerate(self.records) if r.id == "parametric-modulation" and r.ok]
+        if wanted:
+            self.method_list.setCurrentRow(wanted[0])
+        elif first_ok >= 0:
             self.method_list.setCurrentRow(pm[0] if pm else first_ok)
         else:
             self._show_method(None)
 
     def select_method(self, method_id: str) -> None:
         for i, rec in enumerate(self.records):
-            if rec.id == method_id and rec.ok:
+            if rec.id == method_id:
                 self.method_list.setCurrentRow(i)
                 return
         raise KeyError(method_id)
 
     def _method_changed(self, row: int) -> None:
         rec = self.records[row] if 0 <= row < len(self.records) else None
-        self._show_method(rec.method if rec is not None and rec.ok else None)
+        self.current_record = rec
+        self.toggle_button.setEnabled(rec is not None)
+        self.toggle_button.setText("Enable" if rec is not None and not rec.enabled else "Disable")
+        if rec is not None and not rec.ok:
+            self._show_method(None)
+            why = (
+                f"<span style='color:#a02020'>{html.escape(rec.error)}</span>"
+                if rec.error
+                else "Disabled in the plugin settings."
+            )
+            self.explanation.setText(
+                f"<b>{html.escape(rec.id)}</b> ({html.escape(rec.source)})<br>{why}"
+            )
+            return
+        self._show_method(rec.method if rec is not None else None)
+
+    def toggle_enabled(self) -> None:
+        """Disable (or re-enable) the selected plugin in the plugin settings."""
+        from workbench.plugin_api import set_plugin_enabled
+
+        rec = self.current_record
+        if rec is None:
+            return
+        set_plugin_enabled(rec.id, not rec.enabled)
+        self.refresh_methods(select=rec.id)
 
     def _show_method(self, method: FusionMethod | None) -> None:
         self.method = method
