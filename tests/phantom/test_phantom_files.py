@@ -46,6 +46,11 @@ def test_markers_volume_stimulus_and_slice(study_config, raw, truth):
     assert np.all(stim.onset - onset_eeg >= -1e-9)
     assert np.all(stim.onset - onset_eeg < 1.0 / cfg.sfreq + 1e-9)
     assert (desc == "Scanner/s").sum() == n_vol * cfg.excitations_per_volume
+    # the BIDS EEG events.tsv lists the same stimulus samples
+    tsv = truth.study_dir / "sub-01" / "eeg" / "sub-01_task-phantom_events.tsv"
+    rows = [ln.split("\t") for ln in tsv.read_text().splitlines()[1:]]
+    samples = np.array([int(r[4]) for r in rows])
+    np.testing.assert_array_equal(samples, np.round(stim.onset * cfg.sfreq).astype(int))
 
 
 def test_bold_nifti_and_sidecar(study_config, phantom_study, truth):

@@ -226,6 +226,10 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
     if cfg.slice_markers:
         markers += [("Scanner", "s", int(s)) for s in slice_samples]
     bv.close(markers)
+    ev_lines = ["onset\tduration\ttrial_type\tvalue\tsample\tamplitude"]
+    ev_lines += [f"{smp / cfg.sfreq:.6f}\t1.0\t{c}\tS{k:3d}\t{smp}\t{a:.4f}"
+                 for smp, c, k, a in zip(stim_samples, events.condition, events.code, events.amplitude)]
+    (d_eeg / f"{tag}_task-{TASK}_events.tsv").write_text("\n".join(ev_lines) + "\n")
 
     # ---------------------------------------------------------------- digitisation
     p(0.975, f"{tag}: digitisation and truth")
