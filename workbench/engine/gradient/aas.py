@@ -284,7 +284,9 @@ class _AliasModel:
             self.P = (G @ self.B.conj().T).astype(np.complex64)  # least-squares operator
             self.var = np.real(np.diag(G)).astype(np.float32)  # coefficient variance / sigma^2
 
-    def refine(self, spec: np.ndarray, tmpl: np.ndarray, plan: _Plan, n_iter: int = 2) -> np.ndarray:
+    def refine(
+        self, spec: np.ndarray, tmpl: np.ndarray, plan: _Plan, n_iter: int = 2
+    ) -> np.ndarray:
         """Template including each volume's fitted alias terms."""
         base = tmpl
         for _ in range(n_iter):
@@ -296,7 +298,9 @@ class _AliasModel:
             del d, fit
             power = c.real**2 + c.imag**2
             # keep a coefficient only where it clearly stands above its estimation noise
-            gain = 1.0 - self.strict * (s2[:, None, :] * self.var[None, :, None]) / np.maximum(power, 1e-30)
+            gain = 1.0 - self.strict * (s2[:, None, :] * self.var[None, :, None]) / np.maximum(
+                power, 1e-30
+            )
             c *= np.clip(gain, 0.0, 1.0).astype(np.float32)
             own = np.einsum("vk,gkf->gvf", self.B, c)
             base = plan.templates(spec - own)

@@ -50,6 +50,8 @@ class GradientParams:
         weak and the EEG leak dominates (None: same as ``window``).
     lf_cutoff_hz : float
         Frequency below which ``window_lf`` is used.
+    alias_orders : int
+        Orders of the sub-sample-phase alias model (0: off); see :class:`.aas.AASParams`.
     lowpass : float | None
         Low-pass (Hz) after subtraction; None to skip. Typical 70 Hz.
     n_jobs : int
@@ -62,6 +64,7 @@ class GradientParams:
     wiener: bool = True
     window_lf: int | None = 60
     lf_cutoff_hz: float = 40.0
+    alias_orders: int = 2
     lowpass: float | None = 70.0
     n_jobs: int = 2
 
@@ -73,6 +76,7 @@ class GradientParams:
             wiener=bool(self.wiener),
             window_lf=None if not self.window_lf else int(self.window_lf),
             lf_cutoff=float(self.lf_cutoff_hz) / sfreq if sfreq > 0 else 0.0,
+            alias_orders=int(self.alias_orders),
         )
 
 
