@@ -191,3 +191,29 @@ def test_real_eeglab_header_with_an_fdt(copy_shared):
 
     with pytest.raises(InputError, match=r"sub34_r01_raw\.fdt: truncated"):
         read_eeg(s)
+
+
+@pytest.mark.parametrize("sub", ["32", "35", "36"])
+def test_own_vmrk_parser_agrees_with_mne(shared_data, sub):
+    from workbench.engine.io.eeg import _parse_vmrk
+
+    f = shared_data / f"markers/bids_eeg_rest_fmri/derivatives/sub-{sub}/eeg/sub-{sub}_task-rest_eeg.vmrk"
+    onset, duration, desc, bad = _parse_vmrk(f)
+    ann = mne.read_annotations(f, sfreq=1.0)
+    assert bad == 0 and desc == list(ann.description)
+    np.testing.assert_array_equal(onset, ann.onset)
+    np.testing.assert_array_equal(duration, ann.duration)
+
+
+def test_cut_vmrk_falls_back_to_own_parser(copy_shared):
+    """MNE refuses a marker file whose last line was cut; the header reader keeps the rest."""
+    vhdr, vmrk = copy_shared("markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr", "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
+    text = vmrk.read_text(encoding="utf-8")
+    cut = text.rindex("Mk1040=")
+    vmrk.write_text(text[: cut + len("Mk1040=Response,R128,48")], encoding="utf-8")
+    with pytest.raises(ValueError):
+        mne.read_annotations(vmrk)
+    h = read_eeg_header(vhdr)
+    assert len(h.markers) == 1038 and any("1 malformed marker line" in n for n in h.notes)
+    t = find_scanner_triggers(h)
+    assert t.volume_name == "Response/R128" and t.tr == pytest.approx(1.6)

@@ -201,16 +201,56 @@ def _annotations(onset: Any, duration: Any, description: Any) -> Any:
     )
 
 
-def _bv_markers(vmrk: Path, sfreq: float | None) -> Any:
+def _bv_markers(vmrk: Path, sfreq: float | None, notes: list[str] | None = None) -> Any:
+    """Markers of a ``.vmrk`` via MNE; our own lenient parser when MNE refuses the file."""
     import mne
 
     check_file(vmrk)
     _check_first_line(vmrk)  # one-line error instead of MNE's
     try:
         ann = mne.read_annotations(vmrk, sfreq=sfreq if sfreq else 1.0)
-    except Exception as exc:  # noqa: BLE001
-        raise fail(vmrk, f"corrupt marker file ({_why(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - fall back to the lenient parser below
+        logger.info("%s: MNE refused the marker file (%s); parsing it directly", vmrk, _why(exc))
+        onset, duration, desc, bad = _parse_vmrk(vmrk)
+        if not onset and bad:
+            raise fail(vmrk, f"corrupt marker file: none of its {bad} Mk lines is readable") from None
+        if bad and notes is not None:
+            notes.append(f"{vmrk.name}: {bad} malformed marker line(s) skipped (truncated or edited file?)")
+        scale = float(sfreq) if sfreq else 1.0
+        return _annotations(np.asarray(onset, float) / scale, np.asarray(duration, float) / scale, desc)
     return _annotations(ann.onset, ann.duration, ann.description)
+
+
+def _parse_vmrk(vmrk: Path) -> tuple[list[int], list[int], list[str], int]:
+    """``Mk<n>=<Type>,<Description>,<Position>,<Size>,<Channel>[,<Date>]`` lines.
+
+    Written here as a fallback for marker files MNE's strict reader refuses (a malformed
+    or cut-off line, odd Analyzer exports): readable lines are kept, the others counted.
+    Positions become 0-based samples and the first ``New Segment`` is dropped, as MNE does.
+    """
+    text = _decode(vmrk.read_bytes())
+    m = re.search(r"\[Marker Infos\]", text, re.IGNORECASE)
+    body = text[m.end() :] if m else text
+    nxt = re.search(r"^\[.*\]\s*$", body, re.MULTILINE)
+    body = body[: nxt.start()] if nxt else body
+    onset, duration, desc, bad = [], [], [], 0
+    first = True
+    for line in re.findall(r"^Mk\d+=(.*)$", body, re.MULTILINE):
+        f = line.rstrip("\r").split(",")
+        # all five fields must be there: a line cut short (truncated file) is not trusted
+        if len(f) < 5 or not f[2].strip().isdigit() or not f[4].strip().isdigit():
+            bad += 1
+            continue
+        typ, d, pos = f[0], f[1], int(f[2])
+        size = int(f[3]) if f[3].strip().isdigit() else 0
+        if first and typ == "New Segment":
+            first = False
+            continue
+        first = False
+        onset.append(pos - 1)
+        duration.append(size)
+        desc.append(f"{typ.replace(chr(92) + '1', ',')}/{d.replace(chr(92) + '1', ',')}")
+    return onset, duration, desc, bad
 
 
 def _bv_header(path: Path, markers: bool = True) -> EEGHeader:
@@ -260,7 +300,7 @@ def _bv_header(path: Path, markers: bool = True) -> EEGHeader:
     elif mk:
         vmrk = path.parent / mk
         if vmrk.is_file() and vmrk.stat().st_size > 0:
-            hdr.markers = _bv_markers(vmrk, hdr.sfreq)
+            hdr.markers = _bv_markers(vmrk, hdr.sfreq, hdr.notes)
         else:
             hdr.notes.append(f"marker file {mk} is {'empty' if vmrk.is_file() else 'missing'}")
     if hdr.markers is None:
@@ -281,7 +321,7 @@ def _bv_marker_only(vmrk: Path, sfreq: float | None = None) -> EEGHeader:
     if hdr.sfreq is None:
         hdr.marker_unit = "samples"
         hdr.notes.append("no .vhdr next to this marker file: sampling rate unknown, times in samples")
-    hdr.markers = _bv_markers(vmrk, hdr.sfreq)
+    hdr.markers = _bv_markers(vmrk, hdr.sfreq, hdr.notes)
     return hdr
 
 
