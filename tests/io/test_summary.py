@@ -131,3 +131,19 @@ def test_fif_contents_are_told_apart(shared_data, tmp_path):
     assert s.kind == "dig" and s["frame"] == "mri" and s["dig_counts"]["fiducials"] == 3
     s = summarise(shared_data / "coreg/subjects/sample/bem/sample-1280-bem.fif")
     assert s.kind == "surface" and s["surface"] == "inner_skull" and s["n_vertices"] == 642
+
+
+def test_project_folder(mini_study, capsys):
+    from workbench.engine.io.open import load_into
+    from workbench.engine.session import Session
+
+    load_into(Session(), mini_study).project.save()
+    s = summarise(mini_study)
+    assert s.kind == "project" and s["subjects"] == ["01"] and s["n_steps"] == 0
+    assert s["inputs_by_kind"] == {"eeg": 1, "bold": 1, "sidecar": 1, "anat": 1, "dig": 1, "other": 1, "events": 1}
+    assert main(["info", str(mini_study / "project.json")]) == 0
+    assert "kind: project (workbench)" in capsys.readouterr().out
+    (mini_study / "project.json").write_text('{"schema_version": 99}')
+    assert main(["info", str(mini_study)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "newer workbench" in err

@@ -308,6 +308,8 @@ def summarise(
     p = Path(path)
     if p.is_dir():
         return _folder_summary(p)
+    if p.name == "project.json" and p.is_file():
+        return _folder_summary(p.parent)
     check_file(p)
     suffix = full_suffix(p)
     name = p.name.lower()
