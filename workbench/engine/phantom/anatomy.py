@@ -10,6 +10,7 @@ RAS) frame; a scalp boundary with strong contrast against air lets surface extra
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from scipy import ndimage
 
 from . import geometry as geo
 from .config import PhantomConfig
-from .head import Head
+from .head import Head, fsaverage_surfaces
 
 __all__ = ["Anatomy", "make_anatomy", "lia_affine", "TISSUES", "BoldGrid", "make_bold_grid"]
 
@@ -70,14 +71,15 @@ class Anatomy:
         return self.labels[ijk[:, 0], ijk[:, 1], ijk[:, 2]]
 
 
-def make_anatomy(cfg: PhantomConfig, head: Head, rng: np.random.Generator) -> Anatomy:
-    """Voxelise the posed head into tissues and render a T1-weighted image."""
-    step = cfg.t1_voxel_mm * 1e-3
+@functools.lru_cache(maxsize=2)
+def _fsaverage_labels(voxel_mm: float) -> np.ndarray:
+    """Tissue labels of the unposed fsaverage head on the centred RAS grid (cached)."""
+    fs = fsaverage_surfaces()
+    step = voxel_mm * 1e-3
     n = int(round(FOV_M / step))
-    # voxelise in RAS index order on the same centred grid, then reorder to LIA
     origin = -np.full(3, step * n / 2) + step / 2
-    in_head = geo.voxelize_inside(head.scalp_rr, head.scalp_tris, origin, step, (n, n, n))
-    in_brain = geo.voxelize_inside(head.skull_rr, head.skull_tris, origin, step, (n, n, n))
+    in_head = geo.voxelize_inside(fs["scalp_rr"], fs["scalp_tris"], origin, step, (n, n, n))
+    in_brain = geo.voxelize_inside(fs["skull_rr"], fs["skull_tris"], origin, step, (n, n, n))
     depth = ndimage.distance_transform_edt(in_head) * step  # distance below the scalp
     brain_depth = ndimage.distance_transform_edt(in_brain) * step
     near_brain = ndimage.distance_transform_edt(~in_brain) * step < 0.007
@@ -88,9 +90,29 @@ def make_anatomy(cfg: PhantomConfig, head: Head, rng: np.random.Generator) -> An
     lab[in_brain] = 5
     lab[in_brain & (brain_depth < 0.003)] = 4
     # white matter: deep brain with a folded boundary (smooth noise), not a shell
+    rng = np.random.default_rng(20260101)
     fold = ndimage.gaussian_filter(rng.standard_normal((n, n, n)).astype(np.float32), 2.0)
     fold *= 0.004 / max(float(fold.std()), 1e-12)
     lab[in_brain & (brain_depth + fold > 0.012)] = 6
+    lab.setflags(write=False)
+    return lab
+
+
+def make_anatomy(cfg: PhantomConfig, head: Head, rng: np.random.Generator) -> Anatomy:
+    """Tissue labels of the posed head and a T1-weighted image of it.
+
+    The fsaverage head is voxelised once (cached) and resampled through the subject's
+    pose (nearest neighbour), so every subject's volume matches its posed meshes.
+    """
+    step = cfg.t1_voxel_mm * 1e-3
+    n = int(round(FOV_M / step))
+    origin = -np.full(3, step * n / 2) + step / 2
+    base = _fsaverage_labels(float(cfg.t1_voxel_mm))
+    # output voxel o (RAS grid, posed frame) reads fsaverage voxel R^T (x(o) - t)
+    rot, trans = head.pose[:3, :3], head.pose[:3, 3]
+    matrix = rot.T
+    offset = (rot.T @ (origin - trans) - origin) / step
+    lab = ndimage.affine_transform(base, matrix, offset=offset, order=0, mode="constant", cval=0)
     # RAS (x, y, z) index order -> LIA (i = -x, j = -z, k = +y)
     lab = np.ascontiguousarray(lab[::-1, :, ::-1].transpose(0, 2, 1))
     t1_int = np.array([TISSUES[k][1] for k in range(len(TISSUES))], np.float32)
