@@ -403,6 +403,8 @@ def read_dig_with_notes(path: str | os.PathLike, *, units: str = "auto") -> tupl
     """Like :func:`read_dig`, also returning notes on unit and frame conversions."""
     import mne
 
+    if units not in ("auto", "m", "cm", "mm"):
+        raise InputError(None, f"units must be auto, m, cm or mm, got {units!r}")
     path = check_file(path)
     suffix = full_suffix(path)
     notes: list[str] = []
