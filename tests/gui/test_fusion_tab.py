@@ -187,3 +187,39 @@ def test_disable_and_enable_from_the_tab(qtbot, session):
     tab.toggle_enabled()
     assert "parametric-modulation" not in disabled_plugins()
     assert tab.method is not None and tab.run_button.isEnabled()
+
+
+def test_maps_overlay_in_the_slices_view_with_model_fit(qtbot, session, artifacts_dir):
+    """The z map and 4D model fit pushed by the Fusion tab drive the Slices & Maps view."""
+    import nibabel as nib
+
+    from workbench.engine.progress import Progress
+    from workbench.gui.fusion.tab import compute
+    from workbench.gui.slices import SlicesTab
+    from workbench.plugin_api import get_method, inputs_from_session
+
+    bold = session.bold
+    mean = np.asarray(bold.dataobj).mean(axis=3)
+    session.set_anat(nib.Nifti1Image(mean, bold.affine))
+    slices = SlicesTab(session)
+    slices.resize(1100, 800)
+    qtbot.addWidget(slices)
+    slices.show()
+    qtbot.waitExposed(slices)
+    tab = _tab(qtbot, session)
+    method = get_method("parametric-modulation")
+    result = compute(method, inputs_from_session(session), method.validate_params({}), Progress())
+    tab.show_result(result)
+    idx = slices.stat_combo.findData("parametric-modulation: z_modulator")
+    assert idx > 0
+    slices.stat_combo.setCurrentIndex(idx)
+    ijk = np.argwhere(session.truth_masks["modulated"])[5]
+    slices.set_cursor(ijk)
+    _, data = slices.tc_curve.getData()
+    _, fit = slices.fit_curve.getData()
+    assert data is not None and fit is not None and len(fit) == len(data)
+    assert np.corrcoef(data, fit)[0, 1] > 0.7
+    qtbot.wait(100)
+    img = slices.grab().toImage()
+    _not_blank(img)
+    img.save(str(artifacts_dir / "fusion_slices_overlay.png"))
