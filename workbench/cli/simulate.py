@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         n_subjects=args.subjects, seed=args.seed, line_freq=args.line_freq,
         heart_rate_bpm=args.heart_rate, n_trials=args.trials, chunk_s=args.chunk,
     )
+    for line in cfg.describe():
+        print(f"  {line}", file=sys.stderr)
     t0 = time.perf_counter()
     out = simulate_study(args.outdir, cfg, progress=TextProgress().progress(), overwrite=args.overwrite)
     print(f"wrote {cfg.n_subjects} subject(s), {cfg.duration_s:g} s, {cfg.n_eeg + 2} channels at "

@@ -204,6 +204,22 @@ class PhantomConfig:
         """Amplifier anti-alias cut-off (Hz)."""
         return float(self.amp_lowpass_hz) if self.amp_lowpass_hz is not None else self.sfreq / 4.0
 
+    def describe(self) -> list[str]:
+        """Derived timing and sizes, one fact per line (for the CLI and teaching)."""
+        per_slice = self.slice_period_s * self.sfreq
+        n_ch = self.n_eeg + 2
+        size_gb = n_ch * self.n_times * 4 / 1e9
+        return [
+            f"{self.n_volumes} volumes of {self.slices} slices (multiband {self.multiband}: "
+            f"{self.excitations_per_volume} excitations per TR {self.tr:g} s)",
+            f"slice period {self.slice_period_s * 1e3:.3f} ms = {per_slice:.3f} EEG samples"
+            + ("" if abs(per_slice - round(per_slice)) > 1e-9 else " (a whole number: only drift moves the phase)"),
+            f"clock drift {self.drift_ppm:g} ppm: {abs(self.drift_ppm) * 1e-6 * self.scan_duration_s * 1e3:.2f} ms "
+            f"of mismatch over the scan",
+            f"{n_ch} channels x {self.n_times:,} samples: {size_gb:.2f} GB of EEG, "
+            f"{7 * size_gb:.2f} GB with the ground-truth components",
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (tuples become lists)."""
         d = asdict(self)

@@ -108,6 +108,23 @@ def _write_study(root: Path, cfg: PhantomConfig, p: Progress) -> None:
         "notes": "recorded EEG = clean + gradient + bcg + line + blink + drift (float32, V, "
                  "channels x samples); times on the EEG clock unless named _mri; "
                  "t_EEG = alpha * t_MRI + beta",
+        "keys": {
+            "arrays": "clean EEG and each artifact component, float32 .npy (channels x samples, V)",
+            "source_moments": "true dipole moment of each role source (A·m), rows source_moment_rows",
+            "rpeaks": "R-peak times (s, EEG clock)",
+            "clock": "t_EEG = alpha * t_MRI + beta",
+            "triggers": "every volume onset on both clocks; recorded markers (sample, volume or -1 "
+                        "for spurious); missing volumes; slice onsets (scanner clock)",
+            "events": "task trials: onsets (both clocks), condition, trial amplitude",
+            "trans": "true head -> MRI transform (MNE -trans.fif); also head_mri_t (4x4, m)",
+            "fiducials_mri_m": "true MRI fiducials (mri frame = T1 world coordinates, m)",
+            "dig_true_head_m": "true (noise-free) electrode and head-shape positions, head frame",
+            "sources": "role sources (task, fmri_invisible, eeg_invisible, alpha) with positions",
+            "masks": "activation masks (BOLD grid NIfTI); the fmri_invisible one marks its region",
+            "neural": "neural input to the haemodynamics per role source (scanner clock, neural_dt)",
+            "bold_regions": "Balloon-Windkessel fractional BOLD change per role source",
+            "loop_areas, loop_moments": "lead-loop area vectors (m²) and gradient moments (m³)",
+        },
         "subjects": {},
     }
     for i, sub in enumerate(subs):
