@@ -207,3 +207,19 @@ def test_study_pairs_bold_with_the_eeg_run(mini_study):
     session = Session()
     load_into(session, mini_study)
     assert session.raw is not None and session.bold_meta["_sidecars"][-1].endswith("task-xyz_bold.json")
+
+
+def test_cancel_during_the_bold_check(mini_study):
+    token = CancelToken()
+    msgs = []
+
+    def cb(fraction, message):
+        msgs.append(message)
+        if message.startswith("checking"):
+            token.cancel()
+
+    session = Session()
+    with pytest.raises(Cancelled):
+        load_into(session, mini_study, progress=Progress(cb, token))
+    assert any(m.startswith("checking sub-01_task-rest_bold") for m in msgs)
+    assert session.anat is None  # stopped before the anatomy

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import ProgressLike, as_progress
 from ._util import check_file, fail, full_suffix
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg[:120]}" if msg else type(exc).__name__
 
 
-def _verify_data(img: Any, path: Path) -> None:
+def _verify_data(img: Any, path: Path, progress: Any = None) -> None:
     """Fail when the voxel data are shorter than the header says."""
     suffix = full_suffix(path)
     dtype = img.get_data_dtype()
@@ -47,6 +48,7 @@ def _verify_data(img: Any, path: Path) -> None:
             raise fail(path, f"truncated: {size} bytes, the header needs {offset + nbytes}")
         return
     # compressed: stream through the gzip file once (constant memory)
+    p = as_progress(progress)
     need = int(getattr(img.dataobj, "offset", 0)) + nbytes
     got = 0
     try:
@@ -56,13 +58,14 @@ def _verify_data(img: Any, path: Path) -> None:
                 if not block:
                     break
                 got += len(block)
+                p(got / need, f"checking {path.name}")
     except (EOFError, OSError, zlib.error) as exc:
         raise fail(path, f"truncated or corrupt compressed data ({_why(exc)})") from None
     if got < need:
         raise fail(path, f"truncated: {got} bytes of voxel data and header, {need} expected")
 
 
-def read_image(path: str | os.PathLike, *, verify: bool = True) -> Any:
+def read_image(path: str | os.PathLike, *, verify: bool = True, progress: ProgressLike | None = None) -> Any:
     """Open a NIfTI or MGZ image (lazily).
 
     Parameters
@@ -71,6 +74,8 @@ def read_image(path: str | os.PathLike, *, verify: bool = True) -> Any:
         ``.nii``, ``.nii.gz``, ``.mgz`` or ``.mgh``.
     verify : bool
         Check that all voxel data are present (streams once through a compressed file).
+    progress : callable | Progress | None
+        ``progress(fraction, message)`` during the check (cancellable).
 
     Returns
     -------
@@ -106,7 +111,7 @@ def read_image(path: str | os.PathLike, *, verify: bool = True) -> Any:
     if not np.all(np.isfinite(img.affine)):
         raise fail(path, "corrupt header: the affine has NaN/inf")
     if verify:
-        _verify_data(img, path)
+        _verify_data(img, path, progress)
     return img
 
 
@@ -169,7 +174,9 @@ def _hdr_pixdim4(img: Any) -> str:
         return "absent"
 
 
-def read_bold(path: str | os.PathLike, *, verify: bool = True) -> tuple[Any, dict[str, Any]]:
+def read_bold(
+    path: str | os.PathLike, *, verify: bool = True, progress: ProgressLike | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Open a 4D BOLD series and its acquisition timing.
 
     Parameters
@@ -178,6 +185,8 @@ def read_bold(path: str | os.PathLike, *, verify: bool = True) -> tuple[Any, dic
         A 4D ``.nii``/``.nii.gz`` (or ``.mgz``) image.
     verify : bool
         Check that all voxel data are present.
+    progress : callable | Progress | None
+        ``progress(fraction, message)`` during the data check (cancellable).
 
     Returns
     -------
@@ -193,7 +202,7 @@ def read_bold(path: str | os.PathLike, *, verify: bool = True) -> tuple[Any, dic
     InputError
         Bad image, not 4D, or no repetition time anywhere (sidecar or header).
     """
-    img = read_image(path, verify=verify)
+    img = read_image(path, verify=verify, progress=progress)
     path = Path(path)
     if len(img.shape) != 4:
         raise fail(path, f"a BOLD series must be 4D; this image is {len(img.shape)}D {img.shape}")

@@ -166,8 +166,10 @@ def classify_file(path: str | os.PathLike) -> str:
 class _Loader:
     """Reads inputs, sets them on the session, registers them in the project."""
 
-    def __init__(self, session: Any, project: Project, report: LoadReport, subject: str = "01") -> None:
+    def __init__(self, session: Any, project: Project, report: LoadReport, subject: str = "01",
+                 progress: Progress | None = None) -> None:
         self.session = session
+        self.progress = progress  #: sub-range for the current input (set by the caller)
         self.project = project
         self.report = report
         self.subject = subject
@@ -190,7 +192,7 @@ class _Loader:
         from .mri import read_bold, read_image
 
         if as_kind == "bold" or (as_kind is None and _is_4d(path)):
-            img, meta = read_bold(path)
+            img, meta = read_bold(path, progress=self.progress)
             self.session.set_bold(img, meta)
             self._register(path, "bold")
             for sc in meta.get("_sidecars", []):
@@ -198,7 +200,7 @@ class _Loader:
                     self._register(Path(sc), "sidecar", "BOLD sidecar")
             self.report.loaded["bold"] = str(path)
         else:
-            img = read_image(path)
+            img = read_image(path, progress=self.progress)
             self.session.set_anat(img)
             self._register(path, "anat")
             self.report.loaded["anat"] = str(path)
@@ -310,6 +312,7 @@ def _open_project(session: Any, root: Path, p: Progress, report: LoadReport) -> 
     n = max(len(inputs) + 2, 1)
     for i, item in enumerate(inputs):
         p(i / n, f"loading {item.path}")
+        ld.progress = p.sub(i / n, (i + 1) / n)
         path = proj.abspath(item.path)
         ld.subject = item.subject
         if not path.is_file():
@@ -345,8 +348,13 @@ def _open_study(session: Any, study: Path, p: Progress, report: LoadReport, subj
     ld = _Loader(session, proj, report, sub)
     order = [("eeg", ld.eeg), ("bold", lambda f: ld.image(f, "bold")), ("anat", lambda f: ld.image(f, "anat")),
              ("dig", ld.dig), ("scalp", ld.scalp), ("trans", ld.trans), ("truth", ld.truth)]
-    for i, (key, fn) in enumerate(order):
-        p(i / len(order), f"loading {key}")
+    weights = {"eeg": 1, "bold": 6, "anat": 2, "dig": 1, "scalp": 1, "trans": 0.5, "truth": 1}
+    total = sum(weights.values())
+    done = 0.0
+    for key, fn in order:
+        p(done / total, f"loading {key}")
+        ld.progress = p.sub(done / total, (done + weights[key]) / total)
+        done += weights[key]
         if key in files:
             ld.attempt(key, fn, files[key])
     for key in ("events", "eeg_events"):
@@ -367,7 +375,7 @@ def _open_file(session: Any, path: Path, p: Progress, report: LoadReport) -> Non
         report.project = proj
         session.set_project(proj)
     report.project = proj
-    ld = _Loader(session, proj, report, proj.subjects[0] if proj.subjects else "01")
+    ld = _Loader(session, proj, report, proj.subjects[0] if proj.subjects else "01", p.sub(0.1, 1.0))
     p(0.1, f"reading {path.name}")
     {"eeg": ld.eeg, "image": ld.image, "dig": ld.dig, "surface": ld.scalp, "fif": ld.fif}[kind](path)
 
