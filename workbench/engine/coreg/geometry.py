@@ -107,7 +107,7 @@ class MeshDistance:
 
     rr: np.ndarray
     tris: np.ndarray
-    k_candidates: int = 24
+    k_candidates: int = 32
     _vtree: cKDTree = field(init=False, repr=False)
     _ctree: cKDTree = field(init=False, repr=False)
 
@@ -149,28 +149,28 @@ class MeshDistance:
             return np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3))
         d_v, _ = self._vtree.query(points)
         radius = d_v + self._radius + 1e-12
-        # fast path: the k nearest centroids; exact when the k-th lies beyond the radius
+        # every triangle whose centroid lies within `radius` is a candidate; a fixed-size k-NN
+        # query (vectorised) finds them, a ball query completes the rare rows with more
         k = min(self.k_candidates, len(self.tris))
-        dk, ik = self._ctree.query(points, k=k)
+        dk, ik = self._ctree.query(points, k=k, distance_upper_bound=float(radius.max()))
         dk = dk.reshape(n, k)
         ik = ik.reshape(n, k)
-        slow = np.flatnonzero(dk[:, -1] <= radius)
-        if slow.size:  # far points or dense meshes: gather every candidate exactly
+        valid = dk <= radius[:, None]
+        valid[:, 0] = np.isfinite(dk[:, 0])  # always keep the nearest centroid
+        more = np.flatnonzero(valid[:, -1]) if k < len(self.tris) else np.zeros(0, np.int64)
+        if more.size:
             import itertools
 
-            extra = self._ctree.query_ball_point(points[slow], radius[slow])
-            counts = np.full(n, k)
-            counts[slow] = [len(c) for c in extra]
-            fast = np.ones(n, bool)
-            fast[slow] = False
-            fast_idx = np.flatnonzero(fast)
-            rows = np.concatenate([np.repeat(fast_idx, k), np.repeat(slow, counts[slow])])
-            tri_idx = np.concatenate([ik[fast].ravel(),
-                                      np.fromiter(itertools.chain.from_iterable(extra), np.int64, counts[slow].sum())])
+            valid[more] = False
+            extra = self._ctree.query_ball_point(points[more], radius[more])
+            n_extra = np.fromiter((len(c) for c in extra), np.int64, len(more))
+            rows = np.concatenate([np.nonzero(valid)[0], np.repeat(more, n_extra)])
+            tri_idx = np.concatenate([ik[valid], np.fromiter(itertools.chain.from_iterable(extra), np.int64,
+                                                             n_extra.sum())])
         else:
-            counts = np.full(n, k)
-            rows = np.repeat(np.arange(n), k)
-            tri_idx = ik.ravel()
+            rows = np.nonzero(valid)[0]
+            tri_idx = ik[valid]
+        counts = np.bincount(rows, minlength=n)
         t = self.tris[tri_idx]
         q, bary = closest_point_on_triangles(points[rows], self.rr[t[:, 0]], self.rr[t[:, 1]], self.rr[t[:, 2]])
         d2 = np.einsum("ij,ij->i", q - points[rows], q - points[rows])
