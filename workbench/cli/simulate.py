@@ -52,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.phantom import PhantomConfig, simulate_study
+    from ..engine.phantom.writer import check_out_dir
     from .progressbar import TextProgress
 
     cfg = PhantomConfig(
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         n_subjects=args.subjects, seed=args.seed, line_freq=args.line_freq,
         heart_rate_bpm=args.heart_rate, n_trials=args.trials, chunk_s=args.chunk,
     )
+    check_out_dir(args.outdir, args.overwrite)
     for line in cfg.describe():
         print(f"  {line}", file=sys.stderr)
     t0 = time.perf_counter()

@@ -29,7 +29,7 @@ from .loops import lead_loops
 from .sources import SOURCES, NeuralGenerator, make_events, make_forward
 from .streams import BrainVisionStream, NpyStream
 
-__all__ = ["simulate_study", "COMPONENTS", "TASK"]
+__all__ = ["simulate_study", "check_out_dir", "COMPONENTS", "TASK"]
 
 TASK = "phantom"
 #: artifact components; recorded EEG = clean + sum of these
@@ -59,11 +59,7 @@ def simulate_study(out_dir: str | os.PathLike, config: PhantomConfig | None = No
     """
     cfg = config or PhantomConfig()
     p = as_progress(progress)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise InputError(out, "folder exists and is not empty (use --overwrite to replace it)")
+    out = check_out_dir(out_dir, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     if tmp.exists():
@@ -82,6 +78,16 @@ def simulate_study(out_dir: str | os.PathLike, config: PhantomConfig | None = No
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     p(1.0, f"study written to {out}")
+    return out
+
+
+def check_out_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Raise a one-line :class:`InputError` unless ``out_dir`` can receive a new study."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise InputError(out, "folder exists and is not empty (use --overwrite to replace it)")
     return out
 
 
