@@ -139,6 +139,10 @@ def test_gui_clicks_match_engine_calls(qtbot, tab, sample_session, artifacts_dir
         assert _not_blank(artifacts_dir / f"coreg_fitted_{preset}.png")
     tab.window().grab().save(str(artifacts_dir / "coreg_tab.png"))
 
+    # the exported transform is the GUI's
+    tab.save_trans(str(artifacts_dir / "coreg_gui-trans.fif"))
+    np.testing.assert_allclose(mne.read_trans(artifacts_dir / "coreg_gui-trans.fif")["trans"], gui_trans)
+
     # 3) undo back to just after the fiducial fit, then redo to the end
     for _ in range(3):  # ICP, omit, ICP
         session.undo.undo()

@@ -216,6 +216,14 @@ class CoregTab(QWidget):
         lv.addWidget(self.btn_redo, 2, 1)
         lv.addWidget(self.btn_shot, 2, 2, 1, 2)
         lv.addWidget(self.btn_teach, 3, 0, 1, 4)
+        self.btn_save_trans = QPushButton("Save -trans.fif…", gview)
+        self.btn_save_trans.setToolTip("Write the head -> MRI transform for MNE (forward models, source imaging).")
+        self.btn_save_trans.clicked.connect(self._ask_save_trans)
+        self.btn_save_el = QPushButton("Save electrodes.tsv…", gview)
+        self.btn_save_el.setToolTip("Electrodes in MRI coordinates, projected onto the scalp (BIDS + coordsystem.json).")
+        self.btn_save_el.clicked.connect(self._ask_save_electrodes)
+        lv.addWidget(self.btn_save_trans, 5, 0, 1, 2)
+        lv.addWidget(self.btn_save_el, 5, 2, 1, 2)
         self.btn_extract = QPushButton("Extract scalp from T1", gview)
         self.btn_extract.clicked.connect(self.extract_scalp)
         lv.addWidget(self.btn_extract, 4, 0, 1, 4)
@@ -480,6 +488,8 @@ class CoregTab(QWidget):
         self.btn_cancel.setEnabled(not idle)
         self.btn_teach.setEnabled(has and idle and fids)
         self.btn_extract.setEnabled(idle and self.session.anat is not None)
+        self.btn_save_trans.setEnabled(has and idle)
+        self.btn_save_el.setEnabled(has and idle and len(self.coreg.dig.eeg) > 0)
         self.btn_undo.setEnabled(idle and self.session.undo.can_undo)
         self.btn_redo.setEnabled(idle and self.session.undo.can_redo)
         self.btn_undo.setToolTip(f"Undo {self.session.undo.undo_text}")
@@ -501,6 +511,37 @@ class CoregTab(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "coreg.png", "PNG (*.png)")
         if path:
             self.save_screenshot(path)
+
+    def save_trans(self, path: str) -> None:
+        """Write the current transform as an MNE ``-trans.fif``."""
+        from workbench.engine.coreg.export import write_trans
+
+        if self.coreg is not None:
+            write_trans(path, self.coreg.head_mri)
+
+    def save_electrodes(self, path: str) -> None:
+        """Write electrodes in MRI coordinates (BIDS ``_electrodes.tsv`` + ``_coordsystem.json``)."""
+        from workbench.engine.coreg.export import write_bids_electrodes
+
+        if self.coreg is not None:
+            write_bids_electrodes(path, self.coreg.dig, self.coreg.head_mri, self.coreg.scalp)
+
+    def _ask_save_trans(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save transform", "sub-01-trans.fif", "MNE transform (*-trans.fif)")
+        if path:
+            try:
+                self.save_trans(path)
+            except WorkbenchError as exc:
+                self._error(str(exc))
+
+    def _ask_save_electrodes(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save electrodes", "sub-01_space-T1w_electrodes.tsv",
+                                              "BIDS electrodes (*_electrodes.tsv)")
+        if path:
+            try:
+                self.save_electrodes(path)
+            except WorkbenchError as exc:
+                self._error(str(exc))
 
     def _open_teach(self) -> None:
         from .teach import NoiseBiasDialog
