@@ -93,3 +93,26 @@ def test_emf_follows_faradays_law_for_a_single_trapezoid(study_config):
     dt = 1.0 / (cfg.sfreq * tl.alpha)
     np.testing.assert_allclose(emf.sum() * dt, -(gx[-1] - gx[0]), atol=1e-12)
     assert np.abs(emf).max() > 50  # slew of order 100 T/m/s
+
+
+def test_multiband_and_dead_time_shape_the_timeline():
+    from workbench.engine.phantom import PhantomConfig
+
+    cfg = PhantomConfig(duration_s=12.0, tr=1.6, slices=54, multiband=3, dead_time_s=0.4)
+    tl = make_timeline(cfg, np.random.default_rng(0))
+    assert cfg.excitations_per_volume == 18
+    np.testing.assert_allclose(np.diff(tl.excitation_onsets[:18]), (1.6 - 0.4) / 18)
+    gen = GradientGenerator(cfg, tl, np.array([[1e-4, 2e-4, 3e-4]]), np.random.default_rng(0))
+    sf = cfg.sfreq
+    v = 2  # the dead time of volume 2: after its last excitation's readout, before volume 3
+    last_end = tl.to_eeg(tl.excitation_onsets[v * 18 + 17]) + gen.wave.duration + 0.005
+    next_start = tl.to_eeg(tl.volume_onsets[v + 1]) - 0.002
+    assert next_start - last_end > 0.3
+    a, b = int(last_end * sf), int(next_start * sf)
+    n0 = int(tl.to_eeg(tl.volume_onsets[v]) * sf)
+    x = gen.chunk(n0, b)[0]
+    quiet = np.abs(x[a - n0:]).max()
+    busy = np.abs(x[: a - n0]).max()
+    assert quiet < 1e-3 * busy  # only the amplifier filter's decay remains in the gap
+    # multiband: slices excited together share their SliceTiming
+    assert len(np.unique(tl.slice_timing)) == 18
