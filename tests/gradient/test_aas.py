@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
-from gradsynth import make_recording
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # --import-mode=importlib: no implicit path
+from gradsynth import make_recording  # noqa: E402
 
 from workbench.engine.errors import Cancelled, InputError
 from workbench.engine.gradient import (
