@@ -47,6 +47,7 @@ def test_extract_scalp_from_t1_button(qtbot, window, small_study, artifacts_dir)
     wait_task(qtbot, window, task)
     qtbot.waitUntil(lambda: tab.btn_extract.isEnabled(), timeout=10000)
     assert window.session.scalp is None
+    window.tab_widget.setCurrentWidget(tab)
     qtbot.mouseClick(tab.btn_extract, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.session.scalp is not None and not tab.busy, timeout=30000)
     assert len(window.session.scalp["rr"]) > 5000

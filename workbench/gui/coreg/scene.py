@@ -78,6 +78,7 @@ class CoregScene:
     # ------------------------------------------------------------------ content
     def clear(self) -> None:
         self.plotter.clear()
+        self.plotter.enable_lightkit()  # Plotter.clear() also removes the lights
         self.scalp_actor = None
         self.point_mesh = None
         self.point_actors = []
