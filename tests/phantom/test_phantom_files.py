@@ -138,3 +138,12 @@ def test_load_truth_errors(tmp_path, phantom_study):
         load_truth(tmp_path)
     with pytest.raises(InputError, match="no subject"):
         load_truth(phantom_study, subject="07")
+
+
+def test_broken_truth_index_is_a_one_line_error(tmp_path):
+    gt = tmp_path / "ground_truth"
+    gt.mkdir()
+    (gt / "index.json").write_text("{ not json")
+    with pytest.raises(InputError) as err:
+        load_truth(tmp_path)
+    assert "index.json" in str(err.value) and "\n" not in str(err.value)
