@@ -141,3 +141,34 @@ def test_clean_cli_unknown_step_and_nothing_written(
     assert main(["clean", str(vhdr), str(out), "--volume-trigger", "T1"]) == 1
     assert "Response/R128" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_obs_removes_high_frequency_residue_and_leaves_the_eeg_band(phantom_study: Path) -> None:
+    gt = load_truth(phantom_study)
+    vhdr, side = _files(phantom_study)
+    raw = read_eeg(vhdr, preload=True)
+    meta = json.loads(side.read_text())
+    truth = truth_eeg(gt, raw)
+    plain = remove_gradient(raw, sidecar=meta, truth=truth, params=GradientParams(lowpass=None))
+    obs = remove_gradient(
+        raw, sidecar=meta, truth=truth, params=GradientParams(lowpass=None, obs=True)
+    )
+    assert obs.qc["obs_rank_median"] >= 1
+    assert obs.qc["nrmse"] < 0.95 * plain.qc["nrmse"]  # 17 volumes: rank 1 at most here
+    # below 70 Hz OBS changes nothing (it only removes high-passed components)
+    s0, s1 = plain.scan_span
+    a = mne.filter.filter_data(
+        plain.raw.get_data(picks="eeg", start=s0, stop=s1),
+        raw.info["sfreq"],
+        None,
+        40.0,
+        verbose=False,
+    )
+    b = mne.filter.filter_data(
+        obs.raw.get_data(picks="eeg", start=s0, stop=s1),
+        raw.info["sfreq"],
+        None,
+        40.0,
+        verbose=False,
+    )
+    assert np.sqrt(np.mean((a - b) ** 2)) < 0.02 * np.sqrt(np.mean(a**2))

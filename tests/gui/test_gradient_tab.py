@@ -117,6 +117,7 @@ def test_every_parameter_explains_itself(loaded) -> None:
         tab.amplitude_fit,
         tab.wiener,
         tab.alias_orders,
+        tab.obs,
         tab.lowpass,
         tab.volume,
         tab.slice,

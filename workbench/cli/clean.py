@@ -32,6 +32,7 @@ def _gradient(raw: Any, args: argparse.Namespace, progress: Any) -> tuple[Any, d
         amplitude_fit=not args.no_amplitude_fit,
         wiener=not args.no_wiener,
         window_lf=args.window_lf or None,
+        obs=args.obs,
         lowpass=None if not args.lowpass else args.lowpass,
         n_jobs=args.jobs,
     )
@@ -102,6 +103,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=60,
         help="volumes averaged below 40 Hz, where the artifact is weak (default 60; 0: same as --window)",
+    )
+    parser.add_argument(
+        "--obs",
+        action="store_true",
+        help="OBS: remove the main PCA components of the >70 Hz residual (EEG; useful with --lowpass 0)",
     )
     parser.add_argument("--jobs", type=int, default=2, help="threads (default 2)")
     parser.add_argument(

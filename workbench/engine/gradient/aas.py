@@ -73,6 +73,14 @@ class AASParams:
     ----------
     window : int
         Neighbouring volumes averaged into each template (same slot, adjacent volumes).
+    obs : bool
+        Optimal basis set (FASTR's OBS): PCA across volumes of the high-passed residual
+        epochs, rank chosen automatically (eigenvalues above 3x the median, at most
+        ``obs_max_rank`` and a tenth of the volumes); the fitted components are removed
+        from the *high-passed* residual only, so the EEG below the cut-off is untouched.
+        It matters when no low-pass follows. Applied to the rows in ``obs_picks``.
+    obs_highpass : float
+        OBS high-pass as a fraction of the sampling rate (0.014 = 70 Hz at 5 kHz).
     align : bool
         Re-align every volume to its template by sub-sample cross-correlation.
     max_shift : float
@@ -120,6 +128,9 @@ class AASParams:
     window_lf: int | None = None
     lf_cutoff: float = 0.0
     alias_orders: int = 2
+    obs: bool = False
+    obs_max_rank: int = 8
+    obs_highpass: float = 0.014
     pad: int = 32
 
 
@@ -144,6 +155,7 @@ class AASResult:
     amplitudes: dict[int, np.ndarray] = field(default_factory=dict)
     ref_channels: list[int] = field(default_factory=list)
     segments: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    obs_rank: dict[int, int] = field(default_factory=dict)
 
 
 class _Plan:
@@ -307,6 +319,33 @@ class _AliasModel:
         return base + own
 
 
+def _obs_channel(data: np.ndarray, row: int, plan: _Plan, params: AASParams) -> int:
+    """OBS on one corrected channel, in place; returns the rank used."""
+    L = int(np.floor(plan.sched.period))
+    idx = plan.gather[:, plan.pad : plan.pad + L]  # whole-sample epoch of every volume
+    valid = (plan.starts + plan.pad >= 0) & (plan.starts + plan.pad + L <= plan.n_times)
+    if valid.sum() < 10:
+        return 0
+    idx = idx[valid]
+    R = data[row][idx].astype(np.float32)  # (n_vol, L) residual epochs
+    F = sfft.rfft(R, axis=1)
+    k0 = int(np.ceil(params.obs_highpass * L))
+    F[:, :k0] = 0
+    Rh = sfft.irfft(F, n=L, axis=1).astype(np.float32)
+    del F
+    C = Rh @ Rh.T
+    lam, U = np.linalg.eigh(C)
+    lam, U = lam[::-1], U[:, ::-1]
+    cap = int(min(params.obs_max_rank, max(1, Rh.shape[0] // 10)))
+    k = int(min(cap, np.sum(lam > 3.0 * np.median(lam))))
+    if k == 0:
+        return 0
+    Uk = U[:, :k].astype(np.float32)
+    fitted = Uk @ (Uk.T @ Rh)  # the high-passed residual explained by the k components
+    data[row][idx] = R - fitted
+    return k
+
+
 def _newton_shift(
     S: np.ndarray, omega: np.ndarray, max_shift: float, n_iter: int = 4
 ) -> np.ndarray:
@@ -331,6 +370,7 @@ def correct_inplace(
     params: AASParams | None = None,
     *,
     ref_picks: np.ndarray | list[int] | None = None,
+    obs_picks: np.ndarray | list[int] | None = None,
     n_jobs: int = 2,
     max_group_bytes: float = 96e6,
     progress: Progress | None = None,
@@ -349,6 +389,8 @@ def correct_inplace(
         Algorithm parameters.
     ref_picks : array of int | None
         Candidate rows for the re-alignment (EEG); the 4 with the largest artifact are used.
+    obs_picks : array of int | None
+        Rows that get OBS when ``params.obs`` (EEG only; default all ``picks``).
     n_jobs : int
         Threads (numpy/scipy release the GIL in the FFTs and array arithmetic).
     max_group_bytes : float
@@ -403,6 +445,8 @@ def correct_inplace(
     g = int(max(1, min(len(picks), max_group_bytes // max(per_ch, 1))))
     groups = [picks[i : i + g] for i in range(0, len(picks), g)]
     lo_a, hi_a = params.amplitude_range
+    obs_set = None if obs_picks is None else {int(i) for i in obs_picks}
+    rank_of: dict[int, int] = {}
 
     alias = _AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
@@ -446,6 +490,11 @@ def correct_inplace(
             ts *= np.repeat(a, lens, axis=1)
         xs -= ts
         data[np.ix_(rows, plan.core_abs)] = xs
+        del xs, ts
+        if params.obs:
+            for r in rows:
+                if obs_set is None or int(r) in obs_set:
+                    rank_of[int(r)] = _obs_channel(data, int(r), plan, params)
         return amps
 
     done = 0
@@ -467,6 +516,7 @@ def correct_inplace(
             result.amplitudes.update(run_group(rows))
             done += 1
             p(p0 + (1 - p0) * done / len(groups), "subtracting templates")
+    result.obs_rank = rank_of
     result.segments = plan.seg_ids if params.amplitude_per == "slot" else plan.vseg_ids
     return result
 

@@ -52,6 +52,9 @@ class GradientParams:
         Frequency below which ``window_lf`` is used.
     alias_orders : int
         Orders of the sub-sample-phase alias model (0: off); see :class:`.aas.AASParams`.
+    obs : bool
+        OBS (PCA of the high-passed residual, automatic rank) on EEG channels; useful
+        without a low-pass. See :class:`.aas.AASParams`.
     lowpass : float | None
         Low-pass (Hz) after subtraction; None to skip. Typical 70 Hz.
     n_jobs : int
@@ -65,6 +68,7 @@ class GradientParams:
     window_lf: int | None = 60
     lf_cutoff_hz: float = 40.0
     alias_orders: int = 2
+    obs: bool = False
     lowpass: float | None = 70.0
     n_jobs: int = 2
 
@@ -77,6 +81,8 @@ class GradientParams:
             window_lf=None if not self.window_lf else int(self.window_lf),
             lf_cutoff=float(self.lf_cutoff_hz) / sfreq if sfreq > 0 else 0.0,
             alias_orders=int(self.alias_orders),
+            obs=bool(self.obs),
+            obs_highpass=70.0 / sfreq if sfreq > 0 else 0.014,
         )
 
 
@@ -262,6 +268,7 @@ def remove_gradient(
         picks,
         params.aas(sfreq),
         ref_picks=eeg if eeg.size else None,
+        obs_picks=eeg,
         n_jobs=params.n_jobs,
         progress=p.sub(0.05, 0.8),
     )
@@ -282,6 +289,7 @@ def remove_gradient(
         scan_start_s=scan0 / sfreq,
         scan_stop_s=scan1 / sfreq,
         max_shift_samples=float(np.max(np.abs(aas.shifts))) if aas.shifts.size else 0.0,
+        obs_rank_median=float(np.median(list(aas.obs_rank.values()))) if aas.obs_rank else 0.0,
         reference_channels=[out.ch_names[i] for i in aas.ref_channels],
     )
     if before is not None:

@@ -103,6 +103,7 @@ def run_gradient(
     amplitude_fit: bool = True,
     wiener: bool = True,
     window_lf: int | None = 60,
+    obs: bool = False,
     lowpass: float | None = 70.0,
 ) -> dict[str, Any]:
     import time
@@ -119,6 +120,7 @@ def run_gradient(
         amplitude_fit=amplitude_fit,
         wiener=wiener,
         window_lf=window_lf,
+        obs=obs,
         lowpass=lowpass,
     )
     p = ctx.progress
@@ -158,6 +160,7 @@ def run_gradient(
                 "amplitude_fit": amplitude_fit,
                 "wiener": wiener,
                 "window_lf": window_lf,
+                "obs": obs,
                 "lowpass": lowpass,
             },
             inputs=[x for x in [ctx.state.get("raw_path")] if x],
@@ -234,6 +237,7 @@ register_step(
             "amplitude_fit": True,
             "wiener": True,
             "window_lf": 60,
+            "obs": False,
             "lowpass": 70.0,
         },
     )

@@ -73,6 +73,9 @@ PARAM_TIPS = {
     "alias_orders": "Model the part of the artifact that depends on where each volume falls "
     "between two samples (aliasing when the amplifier's anti-alias filter is weak). 0 turns "
     "it off; 2 by default.",
+    "obs": "OBS: remove the main principal components of the residual above 70 Hz across "
+    "volumes (EEG channels; rank chosen automatically). Useful when no low-pass is applied; "
+    "the EEG below 70 Hz is not touched.",
     "lowpass": "Low-pass after subtraction, Hz (0: none). 70 Hz keeps the EEG bands and "
     "removes the high-frequency residue; typical 40-100 Hz.",
     "volume": "Volume-trigger marker name (e.g. R128, Scan Start); empty: detected.",
@@ -185,6 +188,8 @@ class GradientTab(QWidget):
         self.alias_orders = QSpinBox()
         self.alias_orders.setRange(0, 4)
         self.alias_orders.setValue(d.alias_orders)
+        self.obs = QCheckBox("OBS residual removal")
+        self.obs.setChecked(d.obs)
         self.lowpass = QDoubleSpinBox()
         self.lowpass.setRange(0, 1000)
         self.lowpass.setDecimals(1)
@@ -207,6 +212,7 @@ class GradientTab(QWidget):
             ("amplitude_fit", "", self.amplitude_fit),
             ("wiener", "", self.wiener),
             ("alias_orders", "Alias model orders", self.alias_orders),
+            ("obs", "", self.obs),
             ("lowpass", "Low-pass", self.lowpass),
             ("volume", "Volume trigger", self.volume),
             ("slice", "Slice trigger", self.slice),
@@ -318,6 +324,7 @@ class GradientTab(QWidget):
             amplitude_fit=self.amplitude_fit.isChecked(),
             wiener=self.wiener.isChecked(),
             alias_orders=self.alias_orders.value(),
+            obs=self.obs.isChecked(),
             lowpass=self.lowpass.value() or None,
         )
         opts = {
