@@ -19,18 +19,40 @@ from workbench.engine.project import Project
 from workbench.engine.session import Session
 
 
-def load_staged(path: str | os.PathLike, progress: Any = None) -> Session:
+class StagedSession(Session):
+    """A Session filled in a worker, plus how to apply it (replace or merge)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.merge = False
+        self.report: Any = None
+
+
+def is_single_file(path: str | os.PathLike) -> bool:
+    """True for a data file (added to what is open) rather than a project/study folder."""
+    p = Path(path)
+    return p.is_file() and p.name != "project.json"
+
+
+def load_staged(path: str | os.PathLike, progress: Any = None, project: Project | None = None
+                ) -> StagedSession:
     """Open ``path`` (project folder, BIDS study folder or data file) into a new Session.
 
-    Runs in a worker thread; nothing observes the returned Session yet.
+    Runs in a worker thread; nothing observes the returned Session yet. A single data
+    file is added to a *copy* of ``project`` (the open one), so it joins what is open
+    when applied (``merge``); a folder replaces everything.
     """
     from workbench.engine.io.open import load_into
 
     p = Path(path)
     if not p.exists():
         raise InputError(p, "not found")
-    staged = Session()
-    load_into(staged, p, progress)
+    staged = StagedSession()
+    if is_single_file(p):
+        staged.merge = True
+        if project is not None:
+            staged.project = clone_project(project)
+    staged.report = load_into(staged, p, progress)
     return staged
 
 
@@ -48,12 +70,26 @@ def build_and_load_demo(out_dir: str | os.PathLike | None = None, progress: Any 
 _FIELDS = ("raw", "cleaned", "anat", "dig", "scalp", "trans", "truth")
 
 
-def apply_staged(session: Session, staged: Session) -> None:
+def apply_staged(session: Session, staged: Session, merge: bool | None = None) -> None:
     """Replace what ``session`` shows by what ``staged`` holds (GUI thread only).
 
     The project is set first (it clears the undo history: a new document), then each
-    data object; statistical maps are replaced as a whole.
+    data object; statistical maps are replaced as a whole. With ``merge`` (a single file
+    was opened) only what ``staged`` loaded is set and the rest stays.
     """
+    if merge is None:
+        merge = bool(getattr(staged, "merge", False))
+    if merge:
+        if staged.project is not session.project:
+            session.project = staged.project  # same document, one more input: keep undo
+            session.project_changed.emit(staged.project)
+        for name in _FIELDS:
+            value = getattr(staged, name)
+            if value is not None:
+                getattr(session, f"set_{name}")(value)
+        if staged.bold is not None:
+            session.set_bold(staged.bold, staged.bold_meta)
+        return
     session.set_project(staged.project)
     for name in _FIELDS:
         getattr(session, f"set_{name}")(getattr(staged, name))
@@ -65,6 +101,14 @@ def apply_staged(session: Session, staged: Session) -> None:
         session.stats_changed.emit(None)
     for key, img in staged.stats.items():
         session.set_stat(key, img)
+
+
+def clone_project(project: Project) -> Project:
+    """An independent copy of ``project`` (same folder), safe to change in a worker."""
+    new = relocate_project(project, project.root)
+    new.name = project.name
+    new.dirty = project.dirty
+    return new
 
 
 def relocate_project(project: Project, new_root: str | os.PathLike) -> Project:

@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
                                     Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_panel = LogPanel()
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.tree_dock, self.step_dock], [300, 280], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.tree_dock, self.step_dock], [340, 270], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log_dock], [130], Qt.Orientation.Vertical)
 
         # task bar
@@ -226,6 +226,7 @@ class MainWindow(QMainWindow):
         path = Path(path)
         name = path.name or str(path)
         return self.tasks.run(f"Opening {name}", loading.load_staged, path,
+                              project=self.session.project,
                               on_result=lambda staged, p=path: self._loaded(staged, p))
 
     def open_demo(self, out_dir: str | Path | None = None) -> Task:
@@ -239,7 +240,15 @@ class MainWindow(QMainWindow):
         where = path if path is not None else (proj.root if proj is not None else None)
         if where is not None:
             self.settings.add_recent(where)
-        log.info("opened %s", where if where is not None else "the demo study")
+        report = getattr(staged, "report", None)
+        loaded = ", ".join(sorted(report.loaded)) if report is not None else ""
+        log.info("opened %s%s", where if where is not None else "the demo study",
+                 f" ({loaded})" if loaded else "")
+        for problem in getattr(report, "problems", []) or []:
+            log.warning("not loaded: %s", problem)
+        if report is not None and report.problems:
+            self.statusBar().showMessage(
+                f"{len(report.problems)} input(s) could not be loaded; see the log", 10000)
         if self.session.raw is not None:
             self.show_tab("Traces")
 

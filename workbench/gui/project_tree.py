@@ -65,7 +65,7 @@ class ProjectTree(QTreeWidget):
         super().__init__(parent)
         self.session = session
         self.setHeaderLabels(["Item", "Details"])
-        self.setColumnWidth(0, 150)
+        self.setColumnWidth(0, 175)
         self.setToolTip(
             "What is open: the project's subjects and input files, derivatives written by "
             "the steps, results, and the data loaded now. Double-click to show it."
@@ -144,7 +144,10 @@ class ProjectTree(QTreeWidget):
             root.setExpanded(True)
             subj_root.setExpanded(True)
             for i in range(subj_root.childCount()):
-                subj_root.child(i).setExpanded(True)
+                sub_item = subj_root.child(i)
+                sub_item.setExpanded(True)
+                for j in range(sub_item.childCount()):
+                    sub_item.child(j).setExpanded(True)
         loaded = self._item(self, "Loaded data")
         if s.raw is not None:
             self._item(loaded, "EEG", _describe_raw(s.raw), tab="Traces")

@@ -182,6 +182,7 @@ class SlicesTab(QWidget):
         )
         self.thr_slider.valueChanged.connect(lambda *_: self.redraw())
         self.thr_label = QLabel("thr –")
+        self.thr_label.setMinimumWidth(80)
         self.cmap_combo = QComboBox()
         self.cmap_combo.addItems(list(COLORMAPS))
         self.cmap_combo.setToolTip("Colour map of the overlay (cold-hot for signed t/z maps).")
@@ -297,6 +298,10 @@ class SlicesTab(QWidget):
         entry = self.session.stats.get(name) if name else None
         img = _stat_image(entry)
         self._stat_img = imaging.in_memory(img) if img is not None else None
+        for w in (self.thr_slider, self.cmap_combo, self.alpha_slider):
+            w.setEnabled(self._stat_img is not None)
+        if self._stat_img is None:
+            self.thr_label.setText("no map")
         self.redraw()
         self._update_timecourse()
 

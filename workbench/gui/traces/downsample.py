@@ -35,9 +35,10 @@ def peak_downsample(
     n_bins = int(max(1, n_bins))
     if n <= 2 * n_bins:
         return times, data
-    per = n // n_bins
+    per = -(-n // n_bins)  # ceil: the leftover is shorter than one bin
+    n_bins = n // per
     used = per * n_bins
-    # the last partial bin is folded into its own min/max so no sample is dropped
+    # the last partial bin gets its own min/max so no sample is dropped
     blocks = data[:, :used].reshape(data.shape[0], n_bins, per)
     arg_min = blocks.argmin(axis=2)
     arg_max = blocks.argmax(axis=2)

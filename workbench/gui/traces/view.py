@@ -260,14 +260,11 @@ class TraceView(QWidget):
         self.markers_check.setToolTip("Show annotation markers (scanner triggers, R-peaks, events).")
         self.markers_check.toggled.connect(self.set_show_markers)
         for w in (QLabel("Window"), self.window_spin, QLabel("Channels"), self.nch_spin,
-                  QLabel("Scale"), self.scale_down, self.scale_up, self.auto_button,
+                  QLabel("Size"), self.scale_down, self.scale_up, self.auto_button,
                   self.mode_combo, self.markers_check):
             bar.addWidget(w)
         self.extra_bar = bar  # owners may append widgets (e.g. a channel picker)
         bar.addStretch(1)
-        self.scale_label = QLabel("")
-        self.scale_label.setToolTip("Amplitude spanned by one channel row, per channel type.")
-        bar.addWidget(self.scale_label)
         lay.addLayout(bar)
 
         mid = QHBoxLayout()
@@ -293,10 +290,15 @@ class TraceView(QWidget):
         self.vscroll.valueChanged.connect(self._on_vscroll)
         mid.addWidget(self.vscroll)
         lay.addLayout(mid, 1)
+        bottom = QHBoxLayout()
         self.hscroll = QScrollBar(Qt.Orientation.Horizontal)
         self.hscroll.setToolTip("Scroll through time.")
         self.hscroll.valueChanged.connect(self._on_hscroll)
-        lay.addWidget(self.hscroll)
+        bottom.addWidget(self.hscroll, 1)
+        self.scale_label = QLabel("")
+        self.scale_label.setToolTip("Amplitude spanned by one channel row, per channel type.")
+        bottom.addWidget(self.scale_label)
+        lay.addLayout(bottom)
 
         self.empty_text = pg.TextItem("No EEG loaded: open a recording (File ▸ Open) or the demo.",
                                       color=(90, 90, 90), anchor=(0.5, 0.5))

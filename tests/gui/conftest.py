@@ -1,0 +1,59 @@
+"""Fixtures for GUI tests: a small BIDS-like study, isolated settings, a main window."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from gui_helpers import write_small_study
+
+
+@pytest.fixture(scope="session")
+def small_study_master(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    t1 = shared_data / "coreg" / "subjects" / "sample" / "mri" / "T1.mgz"
+    return write_small_study(tmp_path_factory.mktemp("study") / "study", t1)
+
+
+@pytest.fixture
+def small_study(small_study_master: Path, tmp_path: Path) -> Path:
+    """A fresh copy per test (tests may write projects next to it)."""
+    dst = tmp_path / "study"
+    shutil.copytree(small_study_master, dst)
+    return dst
+
+
+@pytest.fixture
+def gui_settings(tmp_path: Path):
+    from workbench.gui.settings import Settings
+
+    return Settings(tmp_path / "gui-settings.json")
+
+
+@pytest.fixture(autouse=True)
+def _close_3d():
+    yield
+    try:
+        import pyvista
+
+        pyvista.close_all()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+@pytest.fixture
+def window(qtbot, gui_settings):
+    """A shown main window with isolated settings; closed (tasks cancelled) afterwards."""
+    from workbench.gui.main_window import MainWindow
+
+    win = MainWindow(settings=gui_settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.tasks.cancel_all()
+    qtbot.waitUntil(lambda: not win.tasks.busy, timeout=10000)
+    win.close()
+    qtbot.wait(1)
+
+

@@ -1,0 +1,296 @@
+"""Main window: open, tree, drag-and-drop, recent, save/load, errors, cancel, export."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_helpers import N_EEG, wait_task
+from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PyQt6.QtGui import QDropEvent
+from PyQt6.QtWidgets import QMessageBox
+
+from workbench.engine.errors import Cancelled
+from workbench.engine.project import Project
+from workbench.gui import loading
+from workbench.gui.settings import Settings
+from workbench.gui.tabs import TABS, UnavailableTab
+
+
+@pytest.fixture(autouse=True)
+def boxes(monkeypatch):
+    """Capture message boxes instead of showing them (a modal box would block the test)."""
+    shown: list[tuple[str, str]] = []
+    for kind in ("warning", "critical", "information", "about"):
+        monkeypatch.setattr(QMessageBox, kind,
+                            lambda *a, _k=kind: shown.append((_k, a[2] if len(a) > 2 else "")))
+    return shown
+
+
+def _open(qtbot, win, path):
+    task = win.open_path(path)
+    wait_task(qtbot, win, task)
+    return task
+
+
+def test_window_opens_with_every_tab(qtbot, window, artifacts_dir):
+    titles = [t for t, _ in TABS]
+    assert list(window.pages) == titles
+    assert window.tab_widget.count() == len(titles)
+    for title, page in window.pages.items():
+        if isinstance(page, UnavailableTab):  # a missing peer view says why, in one line
+            assert "\n" not in page.text() and title in page.text()
+    assert window.tree.find_items("Loaded data")
+    assert window.act_undo.isEnabled() is False
+    window.grab().save(str(artifacts_dir / "gui_empty.png"))
+
+
+def test_open_study_fills_tree_traces_and_slices(qtbot, window, small_study, artifacts_dir, boxes):
+    task = _open(qtbot, window, small_study)
+    assert task.error is None, task.traceback
+    s = window.session
+    assert s.raw is not None and len(s.raw.ch_names) == N_EEG + 1
+    assert s.anat is not None and s.bold is not None
+    assert s.bold_meta.get("RepetitionTime") == 2.0
+    # tree: the subject, its recording and the loaded data
+    assert window.tree.find_items("sub-01")
+    assert window.tree.find_items("sub-01_task-test_eeg.vhdr")
+    eeg = window.tree.find_items("EEG")
+    assert eeg and "9 ch" in eeg[0].text(1) and "1000 Hz" in eeg[0].text(1)
+    # traces: shown, with the R128 markers
+    view = window.pages["Traces"].view
+    assert window.current_tab_title() == "Traces"
+    qtbot.waitUntil(lambda: view.axis.names[:1] == ["EEG01"], timeout=5000)
+    assert any("R128" in d for _, d in view.visible_annotations())
+    window.grab().save(str(artifacts_dir / "gui_study_traces.png"))
+    # slices: the T1 grid is displayed
+    slices = window.pages["Slices & Maps"]
+    assert slices.base_data is not None and slices.base_data.shape == (86, 86, 86)
+    window.show_tab("Slices & Maps")
+    qtbot.wait(50)
+    window.grab().save(str(artifacts_dir / "gui_study_slices.png"))
+    assert not boxes
+    # the window title names the project
+    assert "study" in window.windowTitle()
+
+
+def test_scroll_traces_in_the_window(qtbot, window, small_study):
+    _open(qtbot, window, small_study)
+    view = window.pages["Traces"].view
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert view.t0 == pytest.approx(10.0)
+    with qtbot.waitSignal(view.rendered, timeout=3000):
+        view.request_render()
+    x, _ = view._curves[0].getData()
+    assert x[0] >= 10.0 - 1e-9 and x[-1] <= 20.0 + 1e-9
+
+
+def test_peak_downsampling_keeps_a_spike_visible(qtbot, window, small_study):
+    """The 400 µV 10-sample spike at 5 s on EEG03 survives downsampling in a 20 s window."""
+    _open(qtbot, window, small_study)
+    view = window.pages["Traces"].view
+    view.set_window(20.0)
+    view.scales["eeg"] = 1e-3
+    view.render()
+    row = view.visible_names.index("EEG03")
+    _, y = view._curves[row].getData()
+    drawn_peak = (row - y).max() * 1e-3  # back to volts
+    true = window.session.raw.get_data(picks=["EEG03"])[0].max()
+    assert drawn_peak == pytest.approx(true, rel=1e-6)
+    assert true > 300e-6
+
+
+def test_bad_channel_toggle_undo_redo_via_edit_menu(qtbot, window, small_study):
+    _open(qtbot, window, small_study)
+    tab = window.pages["Traces"]
+    tab.toggle_bad("EEG02")
+    assert window.session.raw.info["bads"] == ["EEG02"]
+    assert window.act_undo.isEnabled() and window.act_undo.text() == "Undo mark EEG02 bad"
+    window.act_undo.trigger()
+    assert window.session.raw.info["bads"] == []
+    assert window.act_redo.text() == "Redo mark EEG02 bad"
+    window.act_redo.trigger()
+    assert window.session.raw.info["bads"] == ["EEG02"]
+    eeg = window.tree.find_items("EEG")[0]
+    assert "bad: EEG02" in eeg.text(1)
+
+
+def test_drop_a_file_opens_it(qtbot, window, small_study):
+    vhdr = small_study / "sub-01" / "eeg" / "sub-01_task-test_eeg.vhdr"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(vhdr))])
+    ev = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                    Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(ev)
+    assert window.tasks.busy or window.session.raw is not None
+    qtbot.waitUntil(lambda: window.session.raw is not None and not window.tasks.busy, timeout=30000)
+    assert window.session.raw.ch_names[0] == "EEG01"
+    # a second dropped file (the T1) joins what is open instead of replacing it
+    t1 = small_study / "sub-01" / "anat" / "sub-01_T1w.nii.gz"
+    mime2 = QMimeData()
+    mime2.setUrls([QUrl.fromLocalFile(str(t1))])
+    window.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime2,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: window.session.anat is not None and not window.tasks.busy, timeout=30000)
+    assert window.session.raw is not None
+    kinds = sorted(i.kind for i in window.session.project.inputs)
+    assert "anat" in kinds and "eeg" in kinds
+
+
+def test_recent_projects_are_remembered(qtbot, window, small_study, gui_settings):
+    _open(qtbot, window, small_study)
+    assert gui_settings.recent[0] == str(small_study.absolute())
+    again = Settings(gui_settings.path)  # read back from disk
+    assert again.recent[0] == str(small_study.absolute())
+    window._fill_recent_menu()
+    texts = [a.text() for a in window.recent_menu.actions()]
+    assert str(small_study.absolute()) in texts
+
+
+def test_save_as_and_load_round_trip(qtbot, window, small_study, tmp_path, boxes):
+    _open(qtbot, window, small_study)
+    window.pages["Traces"].toggle_bad("EEG04")
+    out = window.save_project_as(tmp_path / "myproject")
+    assert out == tmp_path / "myproject" / "project.json" and out.is_file()
+    doc = json.loads(out.read_text())
+    assert doc["schema_version"] >= 2
+    saved = Project.load(tmp_path / "myproject")
+    original = {str((small_study / "x").parent / Path(i.path)) if not Path(i.path).is_absolute()
+                else i.path for i in window.session.project.inputs}
+    assert {str(saved.abspath(i.path)) for i in saved.inputs} == {
+        str(window.session.project.abspath(i.path)) for i in window.session.project.inputs}
+    assert original  # inputs are recorded
+    # reopening the saved project loads the same data
+    raw_before = window.session.raw.get_data(start=0, stop=100)
+    _open(qtbot, window, tmp_path / "myproject")
+    assert window.session.project.root == (tmp_path / "myproject").absolute()
+    np.testing.assert_array_equal(window.session.raw.get_data(start=0, stop=100), raw_before)
+    assert window.session.bold is not None and window.session.anat is not None
+    assert not boxes
+    # plain Save writes the same file again
+    assert window.save_project() == out
+
+
+def test_save_with_nothing_open_says_so(qtbot, window, boxes):
+    assert window.save_project() is None
+    assert len(boxes) == 1 and boxes[0][0] == "warning" and "Nothing to save" in boxes[0][1]
+
+
+def test_broken_file_gives_one_line_message_and_no_change(qtbot, window, tmp_path, boxes):
+    bad = tmp_path / "broken.vhdr"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not a header at all")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    task = _open(qtbot, window, bad)
+    assert task.error is not None
+    assert len(boxes) == 1
+    kind, text = boxes[0]
+    assert kind == "warning"
+    assert "\n" not in text and "broken.vhdr" in text
+    assert window.session.raw is None and window.session.project is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert "broken.vhdr" in window.log_panel.toPlainText()
+
+
+def test_unexpected_error_is_a_dialog_and_a_logged_traceback(qtbot, window, tmp_path, boxes, monkeypatch):
+    def explode(path, progress=None, project=None):
+        raise ZeroDivisionError("division by zero in a reader")
+
+    monkeypatch.setattr(loading, "load_staged", explode)
+    (tmp_path / "x.vhdr").write_text("x")
+    _open(qtbot, window, tmp_path / "x.vhdr")
+    assert [k for k, _ in boxes] == ["critical"]
+    assert "ZeroDivisionError" in boxes[0][1]
+    text = window.log_panel.toPlainText()
+    assert "Traceback" in text and "explode" in text
+    assert window.isVisible()
+
+
+def test_cancel_stops_a_long_task(qtbot, window):
+    def long_job(progress=None):
+        for i in range(1000):
+            progress(i / 1000, f"step {i}")
+            time.sleep(0.01)
+        return "finished"
+
+    task = window.tasks.run("Long job", long_job)
+    qtbot.waitUntil(lambda: task.fraction > 0.005, timeout=5000)
+    assert window.task_bar.cancel_button.isVisible()
+    assert "Long job" in window.task_bar.label.text()
+    t0 = time.monotonic()
+    qtbot.mouseClick(window.task_bar.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: task.done, timeout=5000)
+    assert time.monotonic() - t0 < 2.0
+    assert isinstance(task.error, Cancelled) and task.result is None
+    qtbot.waitUntil(lambda: not window.task_bar.cancel_button.isVisible(), timeout=2000)
+    assert window.task_bar.label.text() == "Ready"
+
+
+def test_export_current_view_png_and_svg(qtbot, window, small_study, tmp_path, boxes):
+    _open(qtbot, window, small_study)
+    png = window.export_view(tmp_path / "traces.png")
+    svg = window.export_view(tmp_path / "traces.svg")
+    from PyQt6.QtGui import QImage
+
+    img = QImage(str(png))
+    assert img.width() > 400 and img.height() > 300
+    assert svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text()
+    assert window.export_view(tmp_path / "view.bmp") is None  # wrong type: message, no file
+    assert not (tmp_path / "view.bmp").exists()
+    assert len(boxes) == 1 and "view.bmp" in boxes[0][1]
+
+
+def test_preferences_apply_to_the_trace_view(qtbot, window, gui_settings):
+    from dataclasses import replace
+
+    window.apply_preferences(replace(gui_settings.prefs, trace_window_s=4.0, trace_n_channels=5))
+    view = window.pages["Traces"].view
+    assert view.n_visible == 5
+    assert Settings(gui_settings.path).prefs.trace_n_channels == 5
+
+
+def test_help_texts_and_about(qtbot, window, boxes):
+    for title in window.pages:
+        window.show_tab(title)
+        window.show_teaching()
+    assert len(boxes) == len(window.pages)
+    assert all(len(text) > 80 for _, text in boxes)
+    window.show_about()
+    assert "mne" in boxes[-1][1] and "Qt" in boxes[-1][1]
+
+
+def test_step_panel_parameters_are_undoable(qtbot, window, small_study):
+    from workbench.engine.pipeline.registry import StepSpec
+    from workbench.gui.step_panel import StepPanel
+
+    _open(qtbot, window, small_study)
+    spec = StepSpec("toy", "cleanup", run=lambda ctx, **kw: {}, title="Toy step",
+                    help="A toy.", defaults={"cutoff_hz": 40.0, "order": 4})
+    panel = StepPanel(window.session, [spec])
+    qtbot.addWidget(panel)
+    panel.show_step("toy")
+    assert set(panel.editors) == {"cutoff_hz", "order"}
+    assert "default: 40" in panel.editors["cutoff_hz"].toolTip()
+    panel.set_param("toy", "cutoff_hz", 30.0)
+    assert panel.params("toy")["cutoff_hz"] == 30.0
+    window.undo()
+    assert panel.params("toy")["cutoff_hz"] == 40.0
+    window.session.project.record_step("toy", qc={"residual_uV": 1.5})
+    assert panel.qc_table.rowCount() == 1
+    assert panel.qc_table.item(0, 1).text() == "1.5"
+
+
+def test_pipeline_states_follow_the_project():
+    from types import SimpleNamespace
+
+    from workbench.gui.pipeline_bar import step_states
+
+    steps = [SimpleNamespace(name=n) for n in ("load", "sync", "gradient")]
+    proj = Project("/tmp/nowhere")
+    assert step_states(steps, proj) == {"load": "not run", "sync": "not run", "gradient": "not run"}
+    proj.record_step("load")
+    proj.record_step("sync", status="failed")
+    assert step_states(steps, proj) == {"load": "done", "sync": "failed", "gradient": "not run"}
