@@ -116,3 +116,29 @@ def test_multiband_and_dead_time_shape_the_timeline():
     assert quiet < 1e-3 * busy  # only the amplifier filter's decay remains in the gap
     # multiband: slices excited together share their SliceTiming
     assert len(np.unique(tl.slice_timing)) == 18
+
+
+def test_head_movement_steps_the_artifact():
+    from workbench.engine.phantom import PhantomConfig
+
+    cfg = PhantomConfig(duration_s=20.0, tr=1.0, slices=10, motion_events=1, motion_size=0.1)
+    tl = make_timeline(cfg, np.random.default_rng(0))
+    gen = GradientGenerator(cfg, tl, np.random.default_rng(1).normal(size=(8, 3)) * 1e-4,
+                            np.random.default_rng(2), motion_rng=np.random.default_rng(3))
+    sf = cfg.sfreq
+    onset = gen.motion_onsets[0]
+    x = gen.chunk(0, cfg.n_times)
+    # the same excitation slot one volume before and one volume after the movement
+    per = cfg.tr * tl.alpha
+    k = int(np.searchsorted(tl.to_eeg(tl.volume_onsets), onset))
+    assert 2 <= k < len(tl.volume_onsets) - 1  # a movement with whole volumes on both sides
+    a = int(tl.to_eeg(tl.volume_onsets[k - 2]) * sf)
+    b = int(tl.to_eeg(tl.volume_onsets[k + 1]) * sf)
+    n = int(0.8 * per * sf)
+    rms_before = np.sqrt((x[:, a:a + n] ** 2).mean(1))
+    rms_after = np.sqrt((x[:, b:b + n] ** 2).mean(1))
+    change = rms_after / rms_before - 1
+    expected = gen.motion_steps[0]
+    # each channel changes by its own step (respiration and drift add ~±2 %)
+    assert np.corrcoef(change, expected)[0, 1] > 0.9
+    assert np.abs(change).max() > 0.05

@@ -46,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--line-freq", type=float, default=d.line_freq, metavar="HZ", help="mains frequency (50 or 60)")
     a("--heart-rate", type=float, default=d.heart_rate_bpm, metavar="BPM", help="mean heart rate")
     a("--trials", type=int, default=None, metavar="N", help="number of task trials (default: fill the scan)")
+    a("--motion-events", type=int, default=0, metavar="N",
+      help="small head movements that step the gradient artifact (template tracking test)")
     a("--chunk", type=float, default=d.chunk_s, metavar="S", help="generation block length (memory vs speed)")
     a("--overwrite", action="store_true", help="replace OUTDIR if it exists and is not empty")
 
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         dig_noise_mm=args.dig_noise_mm, dig_bias_mm=args.dig_bias_mm, n_head_points=args.head_points,
         n_subjects=args.subjects, seed=args.seed, line_freq=args.line_freq,
         heart_rate_bpm=args.heart_rate, n_trials=args.trials, chunk_s=args.chunk,
+        motion_events=args.motion_events,
     )
     check_out_dir(args.outdir, args.overwrite)
     for line in cfg.describe():

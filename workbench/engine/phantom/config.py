@@ -83,6 +83,14 @@ class PhantomConfig:
         120 mm of brain.
     t1_voxel_mm : float
         Voxel size of the T1-weighted volume.
+    blink_rate_hz : float
+        Mean blink rate.
+    motion_events : int
+        Small head movements during the scan: each changes every lead loop's coupling
+        to the gradients by ~``motion_size`` (relative SD) within 0.3 s, so the
+        gradient artifact steps (a template that does not track it leaves residue).
+    motion_size : float
+        Relative SD of the loop change per movement.
     """
 
     duration_s: float = 60.0
@@ -118,6 +126,8 @@ class PhantomConfig:
     bold_voxel_mm: float = 3.5
     t1_voxel_mm: float = 2.0
     blink_rate_hz: float = 0.2
+    motion_events: int = 0
+    motion_size: float = 0.05
 
     def __post_init__(self) -> None:
         def bad(name: str, problem: str) -> None:
@@ -149,7 +159,9 @@ class PhantomConfig:
             bad("slices", "less than 10 ms per excitation: too many slices for this TR")
         if abs(self.drift_ppm) > 1000:
             bad("drift_ppm", f"|drift| must be below 1000 ppm, got {self.drift_ppm}")
-        for name in ("missing_triggers", "extra_triggers", "n_head_points", "seed"):
+        if not (isinstance(self.motion_size, (int, float)) and 0 <= self.motion_size < 0.5):
+            bad("motion_size", f"must be in [0, 0.5), got {self.motion_size!r}")
+        for name in ("missing_triggers", "extra_triggers", "n_head_points", "seed", "motion_events"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 0):
                 bad(name, f"must be a non-negative integer, got {v!r}")

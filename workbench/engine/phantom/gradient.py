@@ -11,7 +11,8 @@ average EMF over its sample interval, which is exactly ``-(Φ(t_n) - Φ(t_{n-1})
 with ``t_n`` the sample's time on the *scanner* clock; the piecewise-linear waveform is
 evaluated at those exact (asynchronous, drifting) times, so every slice lands at its
 own sub-sample phase. The amplifier's anti-alias low-pass (2nd-order Butterworth) then
-band-limits it. Slow head motion (respiration) modulates each loop by ~1 %.
+band-limits it. Slow head motion (respiration) modulates each loop by ~1 %; optional
+head movements change the loops abruptly (``motion_events``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ G_SPOIL = 0.018         # T/m
 RF_FLAT = 2.56e-3       # s
 READ_FLAT = 0.32e-3     # s
 MAX_LINES = 64
+MOTION_S = 0.3          # s, duration of one head movement
 
 
 @dataclass
@@ -98,10 +100,13 @@ class GradientGenerator:
     moments : ndarray, shape (n_channels, 3)
         Gradient moments of the lead loops (m³), before scaling.
     rng : numpy.random.Generator
-        For the per-channel motion modulation.
+        For the per-channel respiratory modulation and drift.
+    motion_rng : numpy.random.Generator | None
+        For the head movements (``cfg.motion_events``).
     """
 
-    def __init__(self, cfg: PhantomConfig, timeline: Timeline, moments: np.ndarray, rng: np.random.Generator):
+    def __init__(self, cfg: PhantomConfig, timeline: Timeline, moments: np.ndarray, rng: np.random.Generator,
+                 motion_rng: np.random.Generator | None = None):
         self.cfg = cfg
         self.tl = timeline
         self.wave = epi_waveform(cfg.slice_period_s)
@@ -114,6 +119,13 @@ class GradientGenerator:
         self.resp_phase = rng.uniform(0, 2 * np.pi, n_ch)
         self.drift_amp = rng.uniform(-0.02, 0.02, n_ch)
         self.duration = cfg.duration_s
+        # head movements: abrupt (0.3 s) per-channel changes of the loop coupling
+        t0 = timeline.to_eeg(timeline.volume_onsets[0])
+        t1 = timeline.to_eeg(timeline.volume_onsets[-1] + cfg.tr)
+        # drawn from their own generator so adding movements leaves the rest unchanged
+        mrng = motion_rng if motion_rng is not None else np.random.default_rng([cfg.seed, 7919])
+        self.motion_onsets = np.sort(mrng.uniform(t0, t1, cfg.motion_events))
+        self.motion_steps = mrng.normal(0.0, cfg.motion_size, (cfg.motion_events, n_ch))
         self.moments = moments * self._calibration(moments)
 
     def _flux(self, t_eeg: np.ndarray) -> np.ndarray:
@@ -150,6 +162,9 @@ class GradientGenerator:
         t = np.arange(n0, n1) / sf
         mod = 1.0 + self.resp_amp[:, None] * np.sin(2 * np.pi * self.resp_f * t + self.resp_phase[:, None])
         mod += self.drift_amp[:, None] * (t / self.duration)[None, :]
+        for onset, step in zip(self.motion_onsets, self.motion_steps):
+            ramp = np.clip((t - onset) / MOTION_S, 0.0, 1.0)
+            mod += step[:, None] * (0.5 - 0.5 * np.cos(np.pi * ramp))[None, :]
         e *= mod
         out, self.zi = signal.sosfilt(self.sos, e, axis=1, zi=self.zi)
         return out

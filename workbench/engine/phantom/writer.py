@@ -205,7 +205,7 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
     ch_names = [*fwd.channels, ECG]
     n_ch, n_eeg_eog = len(ch_names), len(fwd.channels)
     areas, moments = lead_loops(head, rng(8))
-    grad = GradientGenerator(cfg, tl, moments, rng(9))
+    grad = GradientGenerator(cfg, tl, moments, rng(9), motion_rng=rng(15))
     rpeaks = make_rpeaks(cfg, rng(10))
     card = CardiacGenerator(cfg, rpeaks, areas, rng(11))
     line = LineNoise(cfg, n_ch, rng(12))
@@ -322,6 +322,7 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
         "bold_affine": grid.affine,
         "loop_areas": rel(d_gt / f"{tag}_loop_areas.npy"), "loop_moments": rel(d_gt / f"{tag}_loop_moments.npy"),
         "bcg_delay_s": cfg.bcg_delay_s, "blink_onsets": blinks.times,
+        "motion_onsets": grad.motion_onsets, "motion_steps": grad.motion_steps,
     }
 
 
