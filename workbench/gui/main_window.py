@@ -112,8 +112,7 @@ class MainWindow(QMainWindow):
                                     Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_panel = LogPanel()
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.tree_dock, self.step_dock], [340, 270], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [130], Qt.Orientation.Vertical)
+        self._docks_sized = False
 
         # task bar
         self.task_bar = TaskBar(self.tasks)
@@ -130,6 +129,14 @@ class MainWindow(QMainWindow):
         if self.pipeline.steps:
             self.pipeline.select(self.pipeline.steps[0].name)
         log.info("ready: open a file, a study folder or a project (File menu or drop it here)")
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._docks_sized:  # dock sizes only stick once the window has its size
+            self._docks_sized = True
+            QTimer.singleShot(0, lambda: (
+                self.resizeDocks([self.tree_dock, self.step_dock], [360, 280], Qt.Orientation.Horizontal),
+                self.resizeDocks([self.log_dock], [120], Qt.Orientation.Vertical)))
 
     # ------------------------------------------------------------------ layout helpers
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:

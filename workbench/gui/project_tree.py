@@ -171,6 +171,8 @@ class ProjectTree(QTreeWidget):
         if loaded.childCount() == 0:
             self._item(loaded, "nothing yet", "File ▸ Open…, drop a file here, or Open demo")
         loaded.setExpanded(True)
+        self.resizeColumnToContents(0)
+        self.setColumnWidth(0, min(self.columnWidth(0) + 8, 280))
 
     def _double_clicked(self, item: QTreeWidgetItem, _col: int) -> None:
         tab = item.data(0, TAB_ROLE)
