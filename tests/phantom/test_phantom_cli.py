@@ -42,3 +42,11 @@ def test_simulate_bad_option_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 1 and len(err.splitlines()) == 1 and "multiband" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_simulate_into_an_unwritable_place_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where a parent folder should be
+    rc = main(["simulate", str(blocker / "s"), "--duration", "8"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1 and "is a file, not a folder" in err

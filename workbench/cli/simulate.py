@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     )
     check_out_dir(args.outdir, args.overwrite)
     for line in cfg.describe():
-        print(f"  {line}", file=sys.stderr)
+        print(f"  {line}")
     t0 = time.perf_counter()
     out = simulate_study(args.outdir, cfg, progress=TextProgress().progress(), overwrite=args.overwrite)
     print(f"wrote {cfg.n_subjects} subject(s), {cfg.duration_s:g} s, {cfg.n_eeg + 2} channels at "

@@ -60,11 +60,14 @@ def simulate_study(out_dir: str | os.PathLike, config: PhantomConfig | None = No
     cfg = config or PhantomConfig()
     p = as_progress(progress)
     out = check_out_dir(out_dir, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+    except OSError as exc:
+        raise InputError(out, f"cannot create the study folder ({exc.strerror or exc})") from None
     try:
         _write_study(tmp, cfg, p)
         if out.exists():
@@ -74,6 +77,9 @@ def simulate_study(out_dir: str | os.PathLike, config: PhantomConfig | None = No
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
+    except OSError as exc:  # disk full, permissions...
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(out, f"cannot write the study ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -86,6 +92,11 @@ def check_out_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(parent, "is a file, not a folder: cannot create the study inside it")
+            break
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise InputError(out, "folder exists and is not empty (use --overwrite to replace it)")
     return out
