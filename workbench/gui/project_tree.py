@@ -66,6 +66,7 @@ class ProjectTree(QTreeWidget):
         self.session = session
         self.setHeaderLabels(["Item", "Details"])
         self.setColumnWidth(0, 175)
+        self.setMinimumWidth(300)
         self.setToolTip(
             "What is open: the project's subjects and input files, derivatives written by "
             "the steps, results, and the data loaded now. Double-click to show it."
@@ -172,7 +173,7 @@ class ProjectTree(QTreeWidget):
             self._item(loaded, "nothing yet", "File ▸ Open…, drop a file here, or Open demo")
         loaded.setExpanded(True)
         self.resizeColumnToContents(0)
-        self.setColumnWidth(0, min(self.columnWidth(0) + 8, 280))
+        self.setColumnWidth(0, min(self.columnWidth(0) + 8, 210))
 
     def _double_clicked(self, item: QTreeWidgetItem, _col: int) -> None:
         tab = item.data(0, TAB_ROLE)

@@ -55,6 +55,7 @@ class StepPanel(QWidget):
                            "parameters and the QC of its last run.")
         self.help.setWordWrap(True)
         self.help.setTextFormat(Qt.TextFormat.RichText)
+        self.help.setMinimumWidth(120)
         lay.addWidget(self.help)
         self.params_box = QGroupBox("Parameters")
         self.form = QFormLayout(self.params_box)
@@ -69,6 +70,8 @@ class StepPanel(QWidget):
         self.qc_table.horizontalHeader().setStretchLastSection(True)
         self.qc_table.verticalHeader().setVisible(False)
         self.qc_table.setToolTip("Quality-control metrics recorded by the step's last run.")
+        self.qc_table.setMinimumWidth(120)
+        self.qc_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         qlay.addWidget(self.qc_table)
         lay.addWidget(self.qc_box, 1)
         self._drop_project: Any = None
@@ -200,3 +203,5 @@ class StepDock(QScrollArea):
         super().__init__(parent)
         self.setWidget(panel)
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(240)

@@ -578,10 +578,15 @@ class TraceView(QWidget):
             ti.setZValue(3)
             self.plot.addItem(ti)
             self._marker_labels.append(ti)
+        # labels closer than ~12 % of the window go one line lower, so they never overlap
+        min_gap = 0.12 * self.window_s
+        last_x = [-np.inf, -np.inf, -np.inf]
         for ti, (t, d) in zip(self._marker_labels, shown):
+            line = next((k for k, x in enumerate(last_x) if t - x >= min_gap), 0)
+            last_x[line] = t
             ti.setText(d)
             ti.setColor(marker_colour(d))
-            ti.setPos(t, top)
+            ti.setPos(t, top + 0.45 * line)
             ti.setVisible(True)
         for ti in self._marker_labels[len(shown) :]:
             ti.setVisible(False)
