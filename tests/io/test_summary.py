@@ -147,3 +147,14 @@ def test_project_folder(mini_study, capsys):
     assert main(["info", str(mini_study)]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "newer workbench" in err
+
+
+def test_info_cli_lone_vmrk_with_sfreq_and_names(shared_data, capsys):
+    f = shared_data / D / "derivatives/sub-36/eeg/sub-36_task-rest_eeg.vmrk"
+    assert main(["info", str(f), "--sfreq", "250", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "markers" and doc["triggers"]["tr"] == pytest.approx(2.16)
+    assert doc["triggers"]["slices_per_volume"] == 30 and doc["triggers"]["rpeak"]["count"] == 845
+    assert main(["info", str(f), "--sfreq", "250", "--volume-trigger", "Scan Start", "--slice-trigger", "Scanner,s"]) == 0
+    out = capsys.readouterr().out
+    assert "slice triggers: 'Scanner/s ' x 9000, spacing 0.072s (72.0 ms)" in out
