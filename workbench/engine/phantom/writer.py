@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,79 +151,123 @@ def _write_study(root: Path, cfg: PhantomConfig, p: Progress) -> None:
     _jdump(root / "ground_truth" / "index.json", index)
 
 
+@dataclass
+class _Subject:
+    """Everything one subject's writers share."""
+
+    cfg: PhantomConfig
+    root: Path
+    sub: str
+    isub: int
+
+    @property
+    def tag(self) -> str:
+        return f"sub-{self.sub}"
+
+    def rng(self, stream: int) -> np.random.Generator:
+        """Independent, seeded random stream per part of the simulation."""
+        return np.random.default_rng([self.cfg.seed, self.isub, stream])
+
+    def dir(self, kind: str) -> Path:
+        d = self.root / "ground_truth" / self.tag if kind == "truth" else self.root / self.tag / kind
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def rel(self, path: Path) -> str:
+        """Path relative to ``ground_truth/`` (how the index names files)."""
+        return path.relative_to(self.root / "ground_truth").as_posix()
+
+
 def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progress) -> dict[str, Any]:
+    s = _Subject(cfg, root, sub, isub)
+    p(0.0, f"{s.tag}: head and anatomy")
+    head = make_head(cfg, s.rng(1))
+    grid = _write_anatomy(s, head)
+    p.check()
+    p(0.05, f"{s.tag}: sources and forward model")
+    fwd = make_forward(head, s.rng(3))
+    tl = make_timeline(cfg, s.rng(4))
+    trig = make_triggers(cfg, tl, s.rng(5))
+    events = make_events(cfg, s.rng(6))
+    gen = NeuralGenerator(cfg, events, fwd, tl.to_eeg, seed=(cfg.seed, isub))
+    entry = _write_bold(s, tl, grid, gen, fwd, events, p.sub(0.08, 0.2))
+    p.check()
+    entry.update(_write_eeg(s, head, fwd, gen, tl, trig, events, p.sub(0.2, 0.97)))
+    p(0.975, f"{s.tag}: digitisation and truth")
+    _write_dig(s.dir("eeg"), s.tag, head)
+    entry.update(_write_truth(s, head, fwd, tl, trig, entry["masks"]))
+    return entry
+
+
+def _write_anatomy(s: _Subject, head) -> Any:
+    """T1w NIfTI and the scalp surface; returns the EPI grid."""
     import mne
     import nibabel as nib
 
-    def rng(stream: int) -> np.random.Generator:
-        return np.random.default_rng([cfg.seed, isub, stream])
-
-    tag = f"sub-{sub}"
-    d_eeg, d_func, d_anat = root / tag / "eeg", root / tag / "func", root / tag / "anat"
-    d_gt = root / "ground_truth" / tag
-    for d in (d_eeg, d_func, d_anat, d_gt):
-        d.mkdir(parents=True, exist_ok=True)
-    rel = lambda path: path.relative_to(root / "ground_truth").as_posix()  # noqa: E731
-
-    p(0.0, f"{tag}: head and anatomy")
-    head = make_head(cfg, rng(1))
-    anat = make_anatomy(cfg, head, rng(2))
-    nib.save(nib.Nifti1Image(anat.t1, anat.affine), d_anat / f"{tag}_T1w.nii.gz")
-    _jdump(d_anat / f"{tag}_T1w.json", {"Modality": "MR", "MagneticFieldStrength": 3,
-                                        "Note": "simulated T1-weighted phantom head"})
+    anat = make_anatomy(s.cfg, head, s.rng(2))
+    d = s.dir("anat")
+    nib.save(nib.Nifti1Image(anat.t1, anat.affine), d / f"{s.tag}_T1w.nii.gz")
+    _jdump(d / f"{s.tag}_T1w.json", {"Modality": "MR", "MagneticFieldStrength": 3,
+                                     "Note": "simulated T1-weighted phantom head"})
     surf = {"id": 4, "sigma": 0.33, "rr": head.scalp_rr, "tris": head.scalp_tris,
             "np": len(head.scalp_rr), "ntri": len(head.scalp_tris), "coord_frame": 5}
     surf["nn"] = geo.vertex_normals(head.scalp_rr, head.scalp_tris)
-    mne.write_bem_surfaces(d_anat / f"{tag}-head.fif", [surf], overwrite=True, verbose="error")
-    grid = make_bold_grid(cfg, head, anat)
-    p.check()
+    mne.write_bem_surfaces(d / f"{s.tag}-head.fif", [surf], overwrite=True, verbose="error")
+    return make_bold_grid(s.cfg, head, anat)
 
-    p(0.05, f"{tag}: sources and forward model")
-    fwd = make_forward(head, rng(3))
-    tl = make_timeline(cfg, rng(4))
-    trig = make_triggers(cfg, tl, rng(5))
-    events = make_events(cfg, rng(6))
-    gen = NeuralGenerator(cfg, events, fwd, tl.to_eeg, seed=(cfg.seed, isub))
 
-    # ---------------------------------------------------------------- BOLD
+def _write_bold(s: _Subject, tl, grid, gen, fwd, events, p: Progress) -> dict[str, Any]:
+    """BOLD NIfTI + sidecar + events.tsv, activation masks and haemodynamic truth."""
+    import nibabel as nib
+
+    cfg, tag = s.cfg, s.tag
+    d_func, d_gt = s.dir("func"), s.dir("truth")
     n_u = int(np.ceil((cfg.n_volumes * cfg.tr + 1.0) / NEURAL_DT))
     neural = gen.neural_input(NEURAL_DT, n_u)
-    bold = make_bold(cfg, tl, grid, neural, fwd.pos_mri[: len(SOURCES)], rng(7), p.sub(0.08, 0.2))
+    bold = make_bold(cfg, tl, grid, neural, fwd.pos_mri[: len(SOURCES)], s.rng(7), p)
     bimg = nib.Nifti1Image(bold.data, grid.affine)
     bimg.header.set_xyzt_units("mm", "sec")
     bimg.header.set_zooms((*bimg.header.get_zooms()[:3], cfg.tr))
     nib.save(bimg, d_func / f"{tag}_task-{TASK}_bold.nii.gz")
     _jdump(d_func / f"{tag}_task-{TASK}_bold.json", {
-        "TaskName": TASK, "RepetitionTime": cfg.tr, "SliceTiming": [round(float(s), 6) for s in tl.slice_timing],
+        "TaskName": TASK, "RepetitionTime": cfg.tr, "SliceTiming": [round(float(t), 6) for t in tl.slice_timing],
         "MultibandAccelerationFactor": cfg.multiband, "SliceEncodingDirection": "k",
         "MagneticFieldStrength": 3, "EchoTime": 0.03, "Note": "simulated by the workbench phantom"})
-    onset_eeg = tl.to_eeg(events.onset_mri)
     lines = ["onset\tduration\ttrial_type\tamplitude"]
-    lines += [f"{o:.4f}\t{1.0:.1f}\t{c}\t{a:.4f}" for o, c, a in zip(events.onset_mri, events.condition, events.amplitude)]
+    lines += [f"{o:.4f}\t{1.0:.1f}\t{c}\t{a:.4f}"
+              for o, c, a in zip(events.onset_mri, events.condition, events.amplitude)]
     (d_func / f"{tag}_task-{TASK}_events.tsv").write_text("\n".join(lines) + "\n")
     mask_files = {}
-    affine = grid.affine
     for k, spec in enumerate(SOURCES):
         if spec.mask_mm > 0:
             f = d_gt / f"{tag}_desc-{spec.name}_mask.nii.gz"
-            nib.save(nib.Nifti1Image(bold.masks[k].astype(np.uint8), affine), f)
-            mask_files[spec.name] = rel(f)
+            nib.save(nib.Nifti1Image(bold.masks[k].astype(np.uint8), grid.affine), f)
+            mask_files[spec.name] = s.rel(f)
     np.save(d_gt / f"{tag}_neural.npy", neural.astype(np.float32))
     np.save(d_gt / f"{tag}_bold_regions.npy", bold.bold_regions.astype(np.float32))
-    del bold
-    p.check()
+    return {
+        "masks": mask_files,
+        "neural": s.rel(d_gt / f"{tag}_neural.npy"), "bold_regions": s.rel(d_gt / f"{tag}_bold_regions.npy"),
+        "neural_dt": NEURAL_DT, "neural_columns": [spec.name for spec in SOURCES],
+        "bold_affine": grid.affine,
+    }
 
-    # ---------------------------------------------------------------- EEG
+
+def _write_eeg(s: _Subject, head, fwd, gen, tl, trig, events, p: Progress) -> dict[str, Any]:
+    """Generate the EEG chunk by chunk into the BrainVision file and the truth arrays."""
+    cfg, tag = s.cfg, s.tag
+    d_eeg, d_gt = s.dir("eeg"), s.dir("truth")
     ch_names = [*fwd.channels, ECG]
     n_ch, n_eeg_eog = len(ch_names), len(fwd.channels)
-    areas, moments = lead_loops(head, rng(8))
-    grad = GradientGenerator(cfg, tl, moments, rng(9), motion_rng=rng(15))
-    rpeaks = make_rpeaks(cfg, rng(10))
-    card = CardiacGenerator(cfg, rpeaks, areas, rng(11))
-    line = LineNoise(cfg, n_ch, rng(12))
+    areas, moments = lead_loops(head, s.rng(8))
+    grad = GradientGenerator(cfg, tl, moments, s.rng(9), motion_rng=s.rng(15))
+    rpeaks = make_rpeaks(cfg, s.rng(10))
+    card = CardiacGenerator(cfg, rpeaks, areas, s.rng(11))
+    line = LineNoise(cfg, n_ch, s.rng(12))
     sites = np.vstack([head.elec_head, head.eog_head[None], head.ecg_head[None]])
-    blinks = Blinks(cfg, sites, n_eeg_eog - 1, rng(13))
-    drifts = Drifts(cfg, n_ch, rng(14))
+    blinks = Blinks(cfg, sites, n_eeg_eog - 1, s.rng(13))
+    drifts = Drifts(cfg, n_ch, s.rng(14))
+    parts = (fwd, gen, grad, card, line, blinks, drifts, n_eeg_eog)
 
     n_times = cfg.n_times
     vhdr = d_eeg / f"{tag}_task-{TASK}_eeg.vhdr"
@@ -231,14 +276,12 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
     mom_stream = NpyStream(d_gt / f"{tag}_source_moments.npy", (len(SOURCES), n_times))
     chunk = max(int(round(cfg.chunk_s * cfg.sfreq)), 1)
     n_chunks = int(np.ceil(n_times / chunk))
-    pe = p.sub(0.2, 0.97)
     try:
         for ci in range(n_chunks):
             n0, n1 = ci * chunk, min((ci + 1) * chunk, n_times)
-            pe(ci / n_chunks, f"{tag}: EEG {n0 / cfg.sfreq:.0f}-{n1 / cfg.sfreq:.0f} s of {cfg.duration_s:g} s")
-            comps, moments = _eeg_chunk(cfg, n0, n1, ci, isub, fwd, gen, grad, card, line, blinks, drifts,
-                                        n_eeg_eog)
-            mom_stream.write(n0, moments[: len(SOURCES)])
+            p(ci / n_chunks, f"{tag}: EEG {n0 / cfg.sfreq:.0f}-{n1 / cfg.sfreq:.0f} s of {cfg.duration_s:g} s")
+            comps, mom = _eeg_chunk(cfg, n0, n1, ci, s.isub, *parts)
+            mom_stream.write(n0, mom[: len(SOURCES)])
             total = np.zeros((n_ch, n1 - n0))
             for name, arr in comps.items():
                 f32 = arr.astype(np.float32)
@@ -248,35 +291,63 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
             del comps, total
     except BaseException:
         bv.abort()
-        for s in (*streams.values(), mom_stream):
-            s.abort()
+        for st in (*streams.values(), mom_stream):
+            st.abort()
         raise
-    for s in (*streams.values(), mom_stream):
-        s.close()
-    markers: list[tuple[str, str, int]] = [("Response", "R128", int(s)) for s in trig.recorded_sample]
-    stim_samples = np.clip(np.ceil(onset_eeg * cfg.sfreq - 1e-9).astype(np.int64), 0, n_times - 1)
-    markers += [("Stimulus", f"S{c:3d}", int(s)) for c, s in zip(events.code, stim_samples)]
-    slice_samples = np.clip(np.ceil(tl.to_eeg(tl.excitation_onsets) * cfg.sfreq - 1e-9).astype(np.int64), 0, n_times - 1)
+    for st in (*streams.values(), mom_stream):
+        st.close()
+
+    def first_sample(t_eeg: np.ndarray) -> np.ndarray:
+        return np.clip(np.ceil(t_eeg * cfg.sfreq - 1e-9).astype(np.int64), 0, n_times - 1)
+
+    onset_eeg = tl.to_eeg(events.onset_mri)
+    stim_samples = first_sample(onset_eeg)
+    markers: list[tuple[str, str, int]] = [("Response", "R128", int(x)) for x in trig.recorded_sample]
+    markers += [("Stimulus", f"S{c:3d}", int(x)) for c, x in zip(events.code, stim_samples)]
     if cfg.slice_markers:
-        markers += [("Scanner", "s", int(s)) for s in slice_samples]
+        markers += [("Scanner", "s", int(x)) for x in first_sample(tl.to_eeg(tl.excitation_onsets))]
     bv.close(markers)
     ev_lines = ["onset\tduration\ttrial_type\tvalue\tsample\tamplitude"]
     ev_lines += [f"{smp / cfg.sfreq:.6f}\t1.0\t{c}\tS{k:3d}\t{smp}\t{a:.4f}"
                  for smp, c, k, a in zip(stim_samples, events.condition, events.code, events.amplitude)]
     (d_eeg / f"{tag}_task-{TASK}_events.tsv").write_text("\n".join(ev_lines) + "\n")
 
-    # ---------------------------------------------------------------- digitisation
-    p(0.975, f"{tag}: digitisation and truth")
-    _write_dig(d_eeg, tag, head)
-
-    # ---------------------------------------------------------------- truth
-    mne.write_trans(d_gt / f"{tag}-trans.fif", mne.transforms.Transform("head", "mri", head.head_mri_t),
-                    overwrite=True, verbose="error")
     np.save(d_gt / f"{tag}_rpeaks.npy", rpeaks)
-    np.save(d_gt / f"{tag}_slice_onsets_mri.npy", tl.excitation_onsets)
-    np.save(d_gt / f"{tag}_gain.npy", fwd.gain)
     np.save(d_gt / f"{tag}_loop_areas.npy", areas)
     np.save(d_gt / f"{tag}_loop_moments.npy", grad.moments)
+    return {
+        "sfreq": cfg.sfreq, "n_times": n_times, "ch_names": ch_names,
+        "ch_types": ["eeg"] * len(head.eeg_names) + ["eog", "ecg"], "reference": REF,
+        "files": {
+            "eeg": (vhdr.relative_to(s.root)).as_posix(),
+            "bold": f"{tag}/func/{tag}_task-{TASK}_bold.nii.gz",
+            "t1": f"{tag}/anat/{tag}_T1w.nii.gz",
+            "scalp": f"{tag}/anat/{tag}-head.fif",
+            "events": f"{tag}/func/{tag}_task-{TASK}_events.tsv",
+            "electrodes": f"{tag}/eeg/{tag}_electrodes.tsv",
+        },
+        "arrays": {name: s.rel(streams[name].path) for name in ("clean", *COMPONENTS)},
+        "rpeaks": s.rel(d_gt / f"{tag}_rpeaks.npy"),
+        "events": {"onset_mri": events.onset_mri, "onset_eeg": onset_eeg, "onset_sample": stim_samples,
+                   "condition": events.condition.tolist(), "amplitude": events.amplitude,
+                   "marker": {"visual": "Stimulus/S  1", "motor": "Stimulus/S  2"}},
+        "source_moments": s.rel(mom_stream.path), "source_moment_rows": [spec.name for spec in SOURCES],
+        "loop_areas": s.rel(d_gt / f"{tag}_loop_areas.npy"),
+        "loop_moments": s.rel(d_gt / f"{tag}_loop_moments.npy"),
+        "bcg_delay_s": cfg.bcg_delay_s, "blink_onsets": blinks.times,
+        "motion_onsets": grad.motion_onsets, "motion_steps": grad.motion_steps,
+    }
+
+
+def _write_truth(s: _Subject, head, fwd, tl, trig, mask_files: dict[str, str]) -> dict[str, Any]:
+    """Transform, clock and trigger truth, sources; returns their index entries."""
+    import mne
+
+    cfg, tag, d_gt = s.cfg, s.tag, s.dir("truth")
+    mne.write_trans(d_gt / f"{tag}-trans.fif", mne.transforms.Transform("head", "mri", head.head_mri_t),
+                    overwrite=True, verbose="error")
+    np.save(d_gt / f"{tag}_slice_onsets_mri.npy", tl.excitation_onsets)
+    np.save(d_gt / f"{tag}_gain.npy", fwd.gain)
     sources = []
     for k, name in enumerate(fwd.names[: len(SOURCES)]):
         spec = SOURCES[k]
@@ -292,48 +363,23 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
         "sources": sources, "n_background_dipoles": len(fwd.names) - len(SOURCES),
         "gain_file": f"{tag}/{tag}_gain.npy", "gain_channels": fwd.channels,
         "gain_columns": fwd.names, "sphere": fwd.info})
-    fid_mri = {k: v for k, v in head.fid_mri.items()}
-    fid_head = head.fid_head
     return {
-        "sfreq": cfg.sfreq, "n_times": n_times, "ch_names": ch_names,
-        "ch_types": ["eeg"] * len(head.eeg_names) + ["eog", "ecg"], "reference": REF,
-        "files": {
-            "eeg": (vhdr.relative_to(root)).as_posix(),
-            "bold": f"{tag}/func/{tag}_task-{TASK}_bold.nii.gz",
-            "t1": f"{tag}/anat/{tag}_T1w.nii.gz",
-            "scalp": f"{tag}/anat/{tag}-head.fif",
-            "events": f"{tag}/func/{tag}_task-{TASK}_events.tsv",
-            "electrodes": f"{tag}/eeg/{tag}_electrodes.tsv",
-        },
-        "arrays": {name: rel(streams[name].path) for name in ("clean", *COMPONENTS)},
-        "rpeaks": rel(d_gt / f"{tag}_rpeaks.npy"),
         "clock": {"alpha": tl.alpha, "beta": tl.beta, "drift_ppm": cfg.drift_ppm},
         "triggers": {
             "true_mri": trig.true_mri, "true_eeg": trig.true_eeg,
             "recorded_sample": trig.recorded_sample, "recorded_volume": trig.recorded_volume,
             "missing_volumes": trig.missing_volumes,
-            "slice_onsets_mri": rel(d_gt / f"{tag}_slice_onsets_mri.npy"),
+            "slice_onsets_mri": s.rel(d_gt / f"{tag}_slice_onsets_mri.npy"),
             "slices_per_volume": cfg.slices, "excitations_per_volume": cfg.excitations_per_volume,
             "slice_period_s": cfg.slice_period_s, "slice_timing": tl.slice_timing,
             "volume_marker": "Response/R128", "slice_marker": "Scanner/s" if cfg.slice_markers else None,
         },
-        "events": {"onset_mri": events.onset_mri, "onset_eeg": onset_eeg, "onset_sample": stim_samples,
-                   "condition": events.condition.tolist(), "amplitude": events.amplitude,
-                   "marker": {"visual": "Stimulus/S  1", "motor": "Stimulus/S  2"}},
-        "trans": rel(d_gt / f"{tag}-trans.fif"), "head_mri_t": head.head_mri_t,
-        "fiducials_mri_m": fid_mri, "fiducials_head_m": fid_head,
+        "trans": s.rel(d_gt / f"{tag}-trans.fif"), "head_mri_t": head.head_mri_t,
+        "fiducials_mri_m": dict(head.fid_mri), "fiducials_head_m": head.fid_head,
         "dig_true_head_m": {"electrodes": dict(zip(head.eeg_names, head.elec_head.tolist())),
                             EOG: head.eog_head, "head_shape": head.hsp_head},
         "dig_noise_mm": cfg.dig_noise_mm, "dig_bias_mm": cfg.dig_bias_mm,
-        "sources": rel(d_gt / f"{tag}_sources.json"),
-        "masks": mask_files,
-        "source_moments": rel(mom_stream.path), "source_moment_rows": [s.name for s in SOURCES],
-        "neural": rel(d_gt / f"{tag}_neural.npy"), "bold_regions": rel(d_gt / f"{tag}_bold_regions.npy"),
-        "neural_dt": NEURAL_DT, "neural_columns": [s.name for s in SOURCES],
-        "bold_affine": grid.affine,
-        "loop_areas": rel(d_gt / f"{tag}_loop_areas.npy"), "loop_moments": rel(d_gt / f"{tag}_loop_moments.npy"),
-        "bcg_delay_s": cfg.bcg_delay_s, "blink_onsets": blinks.times,
-        "motion_onsets": grad.motion_onsets, "motion_steps": grad.motion_steps,
+        "sources": s.rel(d_gt / f"{tag}_sources.json"),
     }
 
 
