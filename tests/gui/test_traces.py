@@ -18,15 +18,18 @@ def test_peak_downsample_keeps_every_extreme_of_every_bin():
     data[1, 4321] = 50.0  # a one-sample spike
     times = np.arange(data.shape[1]) / 5000.0
     t_ds, d_ds = peak_downsample(data, times, 500)
-    per = -(-data.shape[1] // 500)  # 21 samples per bin
-    nb = data.shape[1] // per
-    blocks = data[:, : per * nb].reshape(3, nb, per)
-    # brute force: each bin's min and max, in time order
-    np.testing.assert_array_equal(np.sort(d_ds[:, : 2 * nb].reshape(3, nb, 2), axis=2),
-                                  np.stack([blocks.min(2), blocks.max(2)], axis=2))
-    # the leftover (< one bin) is its own bin: no long straight segment at the end
-    assert data.shape[1] - per * nb < per
-    assert d_ds.shape[1] == 2 * nb + 2
+    per = -(-data.shape[1] // 500)  # 21 samples per bin; the last bin is shorter
+    edges = np.arange(0, data.shape[1], per)
+    # brute force: each bin's min and max
+    expect = np.array([[[data[c, e:e + per].min(), data[c, e:e + per].max()] for e in edges]
+                       for c in range(3)])
+    np.testing.assert_array_equal(np.sort(d_ds.reshape(3, edges.size, 2), axis=2), expect)
+    assert d_ds.shape[1] == 2 * edges.size <= 1000
+    # pairs are ordered as they happen in a monotonic signal
+    ramp = np.arange(1000.0)[None, :]
+    _, up = peak_downsample(ramp, np.arange(1000.0), 100)
+    _, down = peak_downsample(-ramp, np.arange(1000.0), 100)
+    assert np.all(np.diff(up[0]) >= 0) and np.all(np.diff(down[0]) <= 0)
     assert d_ds.max() == 50.0
     np.testing.assert_array_equal(d_ds.min(1), data.min(1))
     assert t_ds.shape == (d_ds.shape[1],)
@@ -71,8 +74,8 @@ def test_only_the_visible_window_is_read_and_drawn(qtbot, traces, artifacts_dir)
         view.request_render()
     sf = raw.info["sfreq"]
     assert raw.calls, "nothing was read"
-    for start, stop in raw.calls:
-        assert stop - start <= view.window_s * sf + 1
+    for start, stop in raw.calls:  # the window plus half a window of read-ahead per side
+        assert stop - start <= 2 * view.window_s * sf + 1
     # downsampled: a few points per pixel, not 50,000 samples per channel
     width = view.vb.width()
     per_channel = view.n_points_drawn / view.n_visible
@@ -80,6 +83,19 @@ def test_only_the_visible_window_is_read_and_drawn(qtbot, traces, artifacts_dir)
     assert per_channel < 0.1 * view.window_s * sf
     assert [t for t, _ in view.visible_annotations()] == [0, 2, 4, 6, 8, 10]  # window [0, 10] s
     tab.grab().save(str(artifacts_dir / "gui_traces.png"))
+    # scrolling by less than half a window is served from the read-ahead block
+    n_calls = len(raw.calls)
+    view.set_time(20.0)
+    view.render()
+    n_calls = len(raw.calls)
+    view.scroll_time(0.25)
+    view.render()
+    view.scroll_time(0.25)
+    view.render()
+    assert len(raw.calls) == n_calls
+    view.set_time(45.0)  # a jump reads again
+    view.render()
+    assert len(raw.calls) == n_calls + 1
 
 
 def test_keyboard_and_wheel_scroll_time_and_channels(qtbot, traces):

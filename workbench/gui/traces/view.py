@@ -210,6 +210,7 @@ class TraceView(QWidget):
         self.show_markers = True
         self.n_points_drawn = 0
         self._pending = False
+        self._cache: dict[tuple, tuple[int, int, np.ndarray]] = {}
         self._build()
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
@@ -314,6 +315,7 @@ class TraceView(QWidget):
         """Show ``raw`` (an mne Raw, may be ``preload=False``) and optionally ``cleaned``."""
         self.raw = raw
         self.cleaned = cleaned
+        self._cache = {}
         if raw is None:
             self.picks = []
         elif not self.picks or max(self.picks) >= len(raw.ch_names):
@@ -330,6 +332,7 @@ class TraceView(QWidget):
         """Attach (or remove) the cleaned recording; switches to the overlay when it appears."""
         had = self.cleaned is not None
         self.cleaned = cleaned
+        self._cache = {}
         if cleaned is not None and not had:
             self.mode = "overlay"
         elif cleaned is None:
@@ -456,15 +459,34 @@ class TraceView(QWidget):
         return self.cleaned if self.mode == "cleaned" and self.cleaned is not None else self.raw
 
     def _window_samples(self, source: Any) -> tuple[int, int]:
-        start = int(round(self.t0 * self.sfreq))
+        start = int(np.clip(round(self.t0 * self.sfreq), 0, max(0, source.n_times - 1)))
         stop = min(source.n_times, start + int(round(self.window_s * self.sfreq)) + 1)
         return start, max(start + 1, stop)
 
     def _fetch(self, source: Any, picks: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The visible window of ``picks``, read through a small read-ahead cache.
+
+        A miss reads half a window more on each side, so scrolling by less than half a
+        window (arrow keys, wheel) is served from memory; the cache holds one block per
+        source (at most 2 windows of the visible channels).
+        """
         start, stop = self._window_samples(source)
-        data = source.get_data(picks=picks, start=start, stop=stop)
+        key = (id(source), tuple(picks))
+        hit = self._cache.get(key)
+        if hit is None or start < hit[0] or stop > hit[1]:
+            margin = int(self.window_s * self.sfreq / 2)
+            c0 = max(0, start - margin)
+            c1 = min(source.n_times, stop + margin)
+            block = source.get_data(picks=picks, start=c0, stop=c1)
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != id(source)}
+            self._cache[key] = hit = (c0, c1, block)
+        data = hit[2][:, start - hit[0] : stop - hit[0]]
         times = np.arange(start, stop) / self.sfreq
         return data, times
+
+    def clear_cache(self) -> None:
+        """Forget read-ahead data (call when a recording's data change)."""
+        self._cache = {}
 
     def _n_bins(self) -> int:
         width = max(200, int(self.vb.width()) or 1000)
