@@ -157,3 +157,31 @@ def test_gaps_report_missing_and_extra():
     assert "~3 missing" in t.to_text()
     clean = find_scanner_triggers({"Response/R128": 3.0 + 2.0 * np.arange(100)})
     assert clean.gaps["volume"] == {"long": 0, "missing_est": 0, "short": 0} and clean.volume_regular
+
+
+def _slice_train(n_vol, spv, period, tr, start=0.7, drop_first=0):
+    o = np.concatenate([start + v * tr + period * np.arange(spv) for v in range(n_vol)])
+    return o[drop_first:]
+
+
+def test_r128_on_every_slice_is_a_slice_stream():
+    """Some set-ups send R128 per slice: the stream is slices; volumes come from the pauses."""
+    o = _slice_train(40, 20, 0.09, 2.0, drop_first=7)  # recording began mid-volume
+    t = find_scanner_triggers({"Response/R128": o, "SyncStatus/Sync On": np.arange(0, 80, 0.5)})
+    assert t.volume_name is None and t.slice_name == "Response/R128"
+    assert t.how == {"slice": "name (slice rate)", "volume": "slice gaps"}
+    assert t.slice_period == pytest.approx(0.09) and t.slices_per_volume == 20
+    assert t.tr == pytest.approx(2.0) and t.n_volumes == 39  # the cut first volume is dropped
+    assert t.volume_onsets[0] == pytest.approx(2.7)
+    assert "volumes: 39 found from the pauses in the slice triggers" in t.to_text()
+
+
+def test_slices_without_pauses_give_no_volumes():
+    t = find_scanner_triggers({"Slice": 0.5 + 0.1 * np.arange(600)})
+    assert t.slice_name == "Slice" and t.volume_onsets.size == 0 and t.tr is None
+
+
+def test_given_volume_name_at_slice_rate_is_kept():
+    o = _slice_train(10, 20, 0.09, 2.0)
+    t = find_scanner_triggers({"R128": o}, volume="R128")
+    assert t.volume_name == "R128" and t.how["volume"] == "given"

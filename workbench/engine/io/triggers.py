@@ -91,6 +91,8 @@ NOT_TRIGGERS: tuple[str, ...] = (
 #: A stream is "regular" when this fraction of its intervals is within ``_TOL`` of the median.
 _REGULAR_FRACTION = 0.9
 _TOL = 0.02
+#: A "volume" stream faster than this (s) is taken as slice triggers.
+_MIN_TR_S = 0.25
 #: Two markers closer than this (in the onset unit, seconds) are duplicates.
 _DUP_EPS_S = 1e-3
 
@@ -293,7 +295,12 @@ class TriggerInfo:
             return f"{x:.3f}{u}" if self.unit == "s" else f"{x:g}{u}"
 
         lines = []
-        if self.volume_name is not None:
+        if self.volume_name is None and self.volume_onsets.size:
+            lines.append(
+                f"volumes: {self.n_volumes} found from the pauses in the slice triggers, spacing "
+                f"{fmt(self.volume_spacing)}"
+            )
+        elif self.volume_name is not None:
             lines.append(
                 f"volume triggers: {self.volume_name!r} x {self.n_volumes}, spacing {fmt(self.volume_spacing)}"
                 + ("" if self.volume_regular else " (irregular)")
@@ -351,6 +358,38 @@ def _spacing(onsets: np.ndarray, eps: float) -> tuple[float | None, bool, int]:
     med = float(np.median(d))
     regular = bool(d.size >= 2 and np.mean(np.abs(d - med) <= _TOL * med) >= _REGULAR_FRACTION)
     return med, regular, dup
+
+
+def _volumes_from_slice_gaps(info: TriggerInfo, eps: float) -> None:
+    """Volume starts from the dead time between volumes in a slice-trigger stream.
+
+    With slice triggers only, each volume ends with a pause longer than the slice period
+    (the TR's dead time); the slice after each pause starts a volume. Used only when the
+    pauses are themselves regular. A first volume cut short by the recording start is
+    dropped.
+    """
+    s = np.unique(info.slice_onsets)
+    med = info.slice_spacing
+    if med is None or s.size < 6:
+        return
+    d = np.diff(s)
+    big = np.flatnonzero(d > 1.5 * med)
+    if big.size < 2:
+        return
+    starts = np.concatenate([[s[0]], s[big + 1]])
+    per = np.diff(np.searchsorted(s, starts))
+    spv = int(np.median(per))
+    if per[0] < spv:
+        starts = starts[1:]
+    tr, regular, _ = _spacing(starts, eps)
+    if tr is None or not regular:
+        return
+    info.volume_onsets = starts
+    info.volume_spacing = info.tr = tr
+    info.volume_regular = True
+    info.slices_per_volume = spv
+    info.how["volume"] = "slice gaps"
+    info.gaps["volume"] = _gaps(starts, tr, eps)
 
 
 def _pick_named(
@@ -452,6 +491,14 @@ def find_scanner_triggers(
         rp = None
     taken.add(rp)
 
+    # a volume-named stream at slice rate (e.g. R128 sent on every slice) is a slice stream
+    if vol is not None and volume is None and unit == "s":
+        med, _, _ = _spacing(onsets_of[vol], eps)
+        if med is not None and med < _MIN_TR_S and slc is None:
+            slc, vol = vol, None
+            info.how["slice"] = "name (slice rate)"
+            info.how.pop("volume", None)
+
     # regularity fallback for unnamed streams (e.g. a lab's own "T 1" pulse)
     if vol is None or slc is None:
         scale = 1.0 if unit == "s" else None
@@ -495,7 +542,11 @@ def find_scanner_triggers(
         _, _, info.duplicates["rpeak"] = _spacing(info.rpeak_onsets, eps)
 
     info.tr = info.volume_spacing
-    if info.slice_onsets.size and info.volume_onsets.size >= 2:
+    if info.volume_name is None and info.slice_name is not None and unit == "s":
+        _volumes_from_slice_gaps(info, eps)  # sets slices_per_volume when it succeeds
+    if info.slices_per_volume is not None:
+        pass
+    elif info.slice_onsets.size and info.volume_onsets.size >= 2:
         # slices per volume = median count of slice markers in each complete volume
         v = np.unique(info.volume_onsets)
         s = np.unique(info.slice_onsets)
