@@ -62,7 +62,7 @@ def _first(base: Path, patterns: tuple[str, ...]) -> Path | None:
     return None
 
 
-def find_study_inputs(study: str | os.PathLike, subject: str | None = None) -> dict[str, Path]:
+def find_study_inputs(study: str | os.PathLike, subject: str | None = None) -> dict[str, Any]:
     """The input files of one subject of a BIDS study folder.
 
     Parameters
@@ -76,8 +76,9 @@ def find_study_inputs(study: str | os.PathLike, subject: str | None = None) -> d
     -------
     dict
         Keys among ``eeg``, ``bold``, ``bold_json``, ``anat``, ``dig``, ``scalp``,
-        ``events``, ``eeg_events``, ``trans``, ``truth`` -> path, plus ``subject`` (str
-        label stored as a Path-free value in ``"subject"``).
+        ``events``, ``eeg_events``, ``trans``, ``truth`` -> Path, plus ``"subject"`` ->
+        the subject label (str). With several runs or tasks, the BOLD and events files
+        whose BIDS entities match the EEG's are chosen.
     """
     study = Path(study)
     subs = sorted(p.name[4:] for p in study.glob("sub-*") if p.is_dir())
