@@ -212,3 +212,25 @@ def test_surfaces(shared_data):
     assert np.abs(skin["rr"].mean(0) - head["rr"].mean(0)).max() < 0.003
     bem = read_surface(shared_data / C / "subjects/sample/bem/sample-1280-bem.fif")
     assert bem["rr"].shape == (642, 3) and bem["surface"] == "inner_skull"
+
+
+def test_ctf_style_pos(shared_data, tmp_path):
+    """CTF digitiser .pos: count line, 'nasion'/'left'/'right' (nasion digitised twice),
+    numbered head-shape points, cm, in the CTF frame (x to the nasion, y to the left)."""
+    pos, m_ref = _captrak_head(shared_data)
+    to_ctf = np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 1]], float)  # head (RAS) -> CTF (ALS)
+
+    def cm(xyz):
+        return " ".join(f"{v * 100:.6f}" for v in to_ctf @ np.asarray(xyz))
+
+    shape = [d["r"] for d in m_ref.dig if d["kind"] == FIFF.FIFFV_POINT_EEG][:20]
+    lines = ["26", f"nasion {cm(pos['nasion'] + [0.001, 0, 0])}", f"nasion {cm(pos['nasion'] - [0.001, 0, 0])}",
+             f"left {cm(pos['lpa'])}", f"right {cm(pos['rpa'])}"]
+    lines += [f"{i + 1} {cm(x)}" for i, x in enumerate(shape)]
+    f = tmp_path / "subject.pos"
+    f.write_text("\n".join(lines) + "\n")
+    m = read_dig(f)
+    assert dig_counts(m) == {"fiducials": 3, "hpi": 0, "eeg": 0, "extra": 20}
+    _check_head_frame(m)
+    got = np.array([d["r"] for d in m.dig if d["kind"] == FIFF.FIFFV_POINT_EXTRA])
+    np.testing.assert_allclose(got, np.array(shape), atol=1e-6)  # back in the original head frame

@@ -59,9 +59,9 @@ DIG_SUFFIXES = (
 _HEAD_RADIUS_M = (0.04, 0.2)
 
 _FID_ALIASES = {
-    "nasion": ("nas", "nasion", "nz", "fidnz", "fid_nz", "nasion_fid"),
-    "lpa": ("lpa", "left", "al", "lpa_fid", "fidt9", "leftpreauricular", "lpf", "t9fid"),
-    "rpa": ("rpa", "right", "ar", "rpa_fid", "fidt10", "rightpreauricular", "rpf", "t10fid"),
+    "nasion": ("nas", "nasion", "nz", "fidnz", "fid_nz", "nasion_fid", "nose"),
+    "lpa": ("lpa", "left", "al", "lpa_fid", "fidt9", "leftpreauricular", "lpf", "t9fid", "lcoil", "lc"),
+    "rpa": ("rpa", "right", "ar", "rpa_fid", "fidt10", "rightpreauricular", "rpf", "t10fid", "rcoil", "rc"),
 }
 
 
@@ -191,17 +191,18 @@ def _read_isotrak_pair(path: Path) -> Any:
 
 
 def _read_pos(path: Path) -> Any:
-    """Polhemus/Localite ``.pos`` text: ``[index] [label] x y z`` per line.
+    """Polhemus ``.pos`` text (CTF digitiser, Localite): ``[index] [label] x y z`` per line.
 
-    Own parser: MNE has no reader for it. Lines whose label is a fiducial alias become
-    fiducials, labelled points EEG electrodes, unlabelled points head shape. A first line
-    holding a single integer (the point count) is skipped. Units are found later by
-    head size.
+    Own parser: MNE has no public reader for it. Lines whose label is a fiducial alias
+    (``nasion``/``left``/``right``, CTF ``Rcoil``/``Lcoil``...) become fiducials (repeated
+    ones are averaged, as FieldTrip's ``read_ctf_pos`` does), labelled points EEG
+    electrodes, unlabelled or numbered points head shape. A first line holding a single
+    integer (the point count) is skipped. Units (usually cm) are found later by head size.
     """
     import mne
 
     ch_pos: dict[str, np.ndarray] = {}
-    fids: dict[str, np.ndarray] = {}
+    fid_list: dict[str, list[np.ndarray]] = {}
     hsp = []
     text = path.read_text(encoding="utf-8", errors="strict")
     for ln, line in enumerate(text.splitlines(), 1):
@@ -224,11 +225,12 @@ def _read_pos(path: Path) -> Any:
             continue
         key = _fid_key(label)
         if key is not None:
-            fids[key] = xyz
+            fid_list.setdefault(key, []).append(xyz)
         elif label.lower().startswith(("hsp", "headshape", "extra")):
             hsp.append(xyz)
         else:
             ch_pos[label] = xyz
+    fids = {k: np.mean(v, axis=0) for k, v in fid_list.items()}
     if not (ch_pos or fids or hsp):
         raise fail(path, "no points found")
     return mne.channels.make_dig_montage(
