@@ -234,3 +234,17 @@ def test_ctf_style_pos(shared_data, tmp_path):
     _check_head_frame(m)
     got = np.array([d["r"] for d in m.dig if d["kind"] == FIFF.FIFFV_POINT_EXTRA])
     np.testing.assert_allclose(got, np.array(shape), atol=1e-6)  # back in the original head frame
+
+
+def test_spherical_templates_scaled_like_mne(tmp_path):
+    """EEGLAB .loc and BESA .elp hold angles on a unit sphere: scaled to MNE's 95 mm head."""
+    (tmp_path / "cap.loc").write_text("1\t-18\t0.511\tFp1\n2\t18\t0.511\tFp2\n3\t0\t0\tCz\n4\t90\t0.25\tC4\n")
+    m = read_dig(tmp_path / "cap.loc")
+    ref = mne.channels.read_custom_montage(tmp_path / "cap.loc")
+    np.testing.assert_allclose(_rr(m), _rr(ref))
+    assert np.linalg.norm(_rr(m), axis=1) == pytest.approx(0.095)
+    (tmp_path / "cap.elp").write_text("EEG\tFp1\t-92\t-72\t100\nEEG\tFp2\t92\t72\t100\nEEG\tCz\t0\t0\t100\n")
+    m = read_dig(tmp_path / "cap.elp")
+    ref = mne.channels.read_custom_montage(tmp_path / "cap.elp")
+    np.testing.assert_allclose(_rr(m), _rr(ref))
+    assert m.ch_names == ["Fp1", "Fp2", "Cz"]

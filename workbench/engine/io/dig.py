@@ -419,7 +419,9 @@ def read_dig_with_notes(path: str | os.PathLike, *, units: str = "auto") -> tupl
         elif suffix in (".hsp", ".elp"):
             head = path.read_bytes()[:4096]
             if suffix == ".elp" and b"%N" not in head and b"%F" not in head:
-                m = mne.channels.read_custom_montage(path, head_size=None)  # BESA .elp (spherical)
+                # BESA .elp: angles on a unit sphere, scaled by MNE to a 95 mm head
+                m = mne.channels.read_custom_montage(path)
+                units_known = True
             else:
                 m = _read_isotrak_pair(path)
         elif suffix == ".pos":
@@ -435,7 +437,12 @@ def read_dig_with_notes(path: str | os.PathLike, *, units: str = "auto") -> tupl
         elif suffix == ".bvef":
             m = mne.channels.read_custom_montage(path)  # idealised sphere, scaled by MNE
             units_known = True
-        elif suffix in (".elc", ".sfp", ".hpts", ".loc", ".locs", ".eloc", ".csd", ".xyz"):
+        elif suffix in (".loc", ".locs", ".eloc", ".csd"):
+            # EEGLAB / CSD templates: angles on a unit sphere, scaled by MNE to a 95 mm head
+            m = mne.channels.read_custom_montage(path)
+            units_known = True
+        elif suffix in (".elc", ".sfp", ".hpts", ".xyz"):
+            # digitised coordinates: keep them as measured (MNE would rescale them to a sphere)
             m = mne.channels.read_custom_montage(path, head_size=None)
         else:
             raise fail(path, f"not a digitisation file (unknown type {suffix or 'without extension'!r}); "
