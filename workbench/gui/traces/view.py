@@ -433,11 +433,16 @@ class TraceView(QWidget):
         self.request_render()
 
     def autoscale(self) -> None:
-        """Set each type's scale to the median robust range (1-99 %) of its visible channels."""
+        """Set each type's scale from the robust range (1-99 %) of its visible channels.
+
+        Uses the cleaned EEG when it is shown (alone or over the raw).
+        """
         if self.raw is None:
             return
         picks = self.visible_picks
-        data, _ = self._fetch(self._current_source(), picks)
+        # in the overlay the cleaned EEG is what one reads; the raw may clip
+        source = self.cleaned if self.mode != "raw" and self.cleaned is not None else self.raw
+        data, _ = self._fetch(source, picks)
         types = [self.channel_type(i) for i in picks]
         for typ in set(types):
             rows = data[[k for k, t in enumerate(types) if t == typ]]
@@ -533,7 +538,9 @@ class TraceView(QWidget):
             data, times = self._fetch(source, picks)
             t_ds, d_ds = peak_downsample(data, times, n_bins)
             scale = np.array([self.scales.get(t, _FALLBACK_SCALE) for t in types])[:, None]
-            y = np.clip(d_ds / scale, -_CLIP, _CLIP)
+            # the raw under a cleaned overlay is clipped to its own row (a grey band)
+            clip = _CLIP / 2 if pool is self._under else _CLIP
+            y = np.clip(d_ds / scale, -clip, clip)
             # rows grow downwards (inverted y); positive voltage draws upwards
             y = np.arange(len(picks))[:, None] - y
             for row in range(len(picks)):
