@@ -248,3 +248,11 @@ def test_spherical_templates_scaled_like_mne(tmp_path):
     ref = mne.channels.read_custom_montage(tmp_path / "cap.elp")
     np.testing.assert_allclose(_rr(m), _rr(ref))
     assert m.ch_names == ["Fp1", "Fp2", "Cz"]
+
+
+def test_dig_fif_round_trip(shared_data, tmp_path):
+    m = read_dig(shared_data / C / "montage/captrak_coords.bvct")
+    m.save(tmp_path / "cap-dig.fif", overwrite=True)
+    back = read_dig(tmp_path / "cap-dig.fif")
+    assert dig_counts(back) == dig_counts(m) and dig_frame(back) == "head"
+    np.testing.assert_allclose(_rr(back), _rr(m), atol=1e-7)  # FIF stores float32
