@@ -97,7 +97,8 @@ def _regular(name, n, period, start=1.0, jitter=0.0, rng=None):
 
 @pytest.mark.parametrize(
     "vol,slc",
-    [("TREV", None), ("V", "Slice"), ("TR", None), ("Scan Start", None), ("S 128", None), ("Volume", "Slice")],
+    [("TREV", None), ("V", "Slice"), ("TR", None), ("Scan Start", None), ("S 128", None), ("Volume", "Slice"),
+     ("Scanner/Volume Start", "Scanner/Slice Start")],
 )
 def test_known_names(vol, slc):
     markers = _regular(vol, 50, 2.0)

@@ -58,6 +58,7 @@ VOLUME_NAMES: tuple[str, ...] = (
     "s128",
     "stimulus/s128",
     "trev",
+    "volumestart",
     "volume",
     "tr",
     "v",
