@@ -22,11 +22,29 @@ DESCRIPTION = (
 
 
 def _gradient(raw: Any, args: argparse.Namespace, progress: Any) -> tuple[Any, dict[str, Any]]:
-    from ..engine.gradient import GradientParams, remove_gradient
+    from ..engine.gradient import remove_gradient
     from ..engine.sync import read_bold_sidecar
 
     sidecar = read_bold_sidecar(args.slice_timing) if args.slice_timing else None
-    params = GradientParams(
+    res = remove_gradient(
+        raw,
+        params=_params(args),
+        tr=args.tr,
+        volume=args.volume_trigger,
+        slice=args.slice_trigger,
+        sidecar=sidecar,
+        slices_per_volume=args.slices_per_volume,
+        copy=False,  # the CLI owns this Raw: correct in place
+        source=args.eeg,
+        progress=progress,
+    )
+    return res.raw, res.qc
+
+
+def _params(args: argparse.Namespace) -> Any:
+    from ..engine.gradient import GradientParams
+
+    return GradientParams(
         window=args.window,
         align=not args.no_align,
         amplitude_fit=not args.no_amplitude_fit,
@@ -36,19 +54,6 @@ def _gradient(raw: Any, args: argparse.Namespace, progress: Any) -> tuple[Any, d
         lowpass=None if not args.lowpass else args.lowpass,
         n_jobs=args.jobs,
     )
-    res = remove_gradient(
-        raw,
-        params=params,
-        tr=args.tr,
-        volume=args.volume_trigger,
-        slice=args.slice_trigger,
-        sidecar=sidecar,
-        slices_per_volume=args.slices_per_volume,
-        copy=False,  # the CLI owns this Raw: correct in place (peak memory ~1x the data)
-        source=args.eeg,
-        progress=progress,
-    )
-    return res.raw, res.qc
 
 
 #: step name -> function(raw, args, progress) -> (raw, qc)
@@ -135,18 +140,36 @@ def run(args: argparse.Namespace) -> int:
     if args.out.resolve() == args.eeg.resolve():
         raise InputError(args.out, "is the input file; inputs are never overwritten")
     bar = TextProgress().progress()
-    bar(0.0, "reading EEG")
-    raw = read_eeg(args.eeg, preload=True)
     qc: dict[str, Any] = {"file": str(args.eeg), "out": str(args.out), "steps": steps}
-    n = len(steps)
-    for i, name in enumerate(steps):
-        raw, step_qc = STEPS[name](
-            raw, args, bar.sub(0.05 + 0.85 * i / n, 0.05 + 0.85 * (i + 1) / n)
+    if steps == ["gradient"]:
+        # streaming path: the recording is held once, as float32 (peak < 2x a float32 file)
+        from ..engine.gradient.stream import clean_file
+        from ..engine.sync import read_bold_sidecar
+
+        res = clean_file(
+            args.eeg,
+            args.out,
+            params=_params(args),
+            tr=args.tr,
+            volume=args.volume_trigger,
+            slice=args.slice_trigger,
+            sidecar=read_bold_sidecar(args.slice_timing) if args.slice_timing else None,
+            slices_per_volume=args.slices_per_volume,
+            progress=bar,
         )
-        qc[name] = step_qc
-    bar(0.92, "writing")
-    write_raw(raw, args.out)
-    bar(1.0, "done")
+        qc["gradient"] = res.qc
+    else:
+        bar(0.0, "reading EEG")
+        raw = read_eeg(args.eeg, preload=True)
+        n = len(steps)
+        for i, name in enumerate(steps):
+            raw, step_qc = STEPS[name](
+                raw, args, bar.sub(0.05 + 0.85 * i / n, 0.05 + 0.85 * (i + 1) / n)
+            )
+            qc[name] = step_qc
+        bar(0.92, "writing")
+        write_raw(raw, args.out)
+        bar(1.0, "done")
     if args.json is not None:
         atomic_write_json(args.json, qc)
     g = qc.get("gradient", {})

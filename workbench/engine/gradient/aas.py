@@ -442,7 +442,9 @@ def correct_inplace(
     # 2. channel groups
     # float32 epochs + complex spectra, template, Wiener temporaries, core copies
     per_ch = schedule.n_volumes * plan.nw * (64 if params.alias_orders else 40)
-    g = int(max(1, min(len(picks), max_group_bytes // max(per_ch, 1))))
+    # working memory of all threads together stays below ~30 % of the data
+    budget = min(max_group_bytes, 0.3 * data.nbytes / max(n_jobs, 1))
+    g = int(max(1, min(len(picks), budget // max(per_ch, 1))))
     groups = [picks[i : i + g] for i in range(0, len(picks), g)]
     lo_a, hi_a = params.amplitude_range
     obs_set = None if obs_picks is None else {int(i) for i in obs_picks}

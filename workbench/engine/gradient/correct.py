@@ -113,22 +113,14 @@ class GradientResult:
     picks: list[int]
     params: GradientParams
     qc: dict[str, Any] = field(default_factory=dict)
+    n_times: int = 0
 
     @property
     def scan_span(self) -> tuple[int, int]:
         """First and one-past-last sample of the scanning period."""
         on = self.schedule.onsets
-        n = self.raw.n_times
+        n = self.n_times or self.raw.n_times
         return int(max(np.ceil(on[0]), 0)), int(min(np.ceil(on[-1] + self.schedule.period), n))
-
-
-def _picks(raw: Any) -> tuple[np.ndarray, np.ndarray]:
-    import mne
-
-    types = raw.get_channel_types()
-    picks = np.array([i for i, t in enumerate(types) if t in CORRECTED_TYPES], int)
-    eeg = mne.pick_types(raw.info, eeg=True, exclude="bads")
-    return picks, np.asarray(eeg, int)
 
 
 def build_schedule(sync: SyncResult, sfreq: float) -> Schedule:
@@ -199,51 +191,96 @@ def remove_gradient(
     """
     p = as_progress(progress)
     params = params or GradientParams()
+    _check_params(params, float(raw.info["sfreq"]))
+    sync = sync or _sync(raw, tr, volume, slice, sidecar, slices_per_volume, source)
+    out = raw.copy() if copy else raw
+    if not out.preload:
+        out.load_data()
+    res = correct_array(
+        out._data, out.info, sync, params=params, truth=truth, source=source, progress=p
+    )
+    if params.lowpass is not None:
+        _set_lowpass(out.info, params.lowpass)
+    res.raw = out
+    return res
+
+
+def _check_params(params: GradientParams, sfreq: float) -> None:
     if params.window < 1:
         raise InputError(None, f"window must be >= 1 volume (got {params.window})")
-    if params.lowpass is not None and not 0 < params.lowpass < raw.info["sfreq"] / 2:
-        raise InputError(
-            None, f"low-pass {params.lowpass} Hz must lie in (0, {raw.info['sfreq'] / 2}) Hz"
-        )
-    sfreq = float(raw.info["sfreq"])
-    if sync is None:
-        sync = synchronise(
-            raw,
-            tr=tr,
-            volume=volume,
-            slice=slice,
-            sidecar=sidecar,
-            slices_per_volume=slices_per_volume,
-            duration_s=raw.n_times / sfreq,
-            source=source,
-        )
+    if params.lowpass is not None and not 0 < params.lowpass < sfreq / 2:
+        raise InputError(None, f"low-pass {params.lowpass} Hz must lie in (0, {sfreq / 2}) Hz")
+
+
+def _set_lowpass(info: Any, lowpass: float) -> None:
+    with info._unlock():
+        lp = info["lowpass"]
+        info["lowpass"] = float(lowpass) if lp is None else min(float(lp), float(lowpass))
+
+
+def _sync(
+    raw: Any, tr: Any, volume: Any, slice: Any, sidecar: Any, spv: Any, source: Any
+) -> SyncResult:  # noqa: A002
+    return synchronise(
+        raw,
+        tr=tr,
+        volume=volume,
+        slice=slice,
+        sidecar=sidecar,
+        slices_per_volume=spv,
+        duration_s=raw.n_times / float(raw.info["sfreq"]),
+        source=source,
+    )
+
+
+def correct_array(
+    data: np.ndarray,
+    info: Any,
+    sync: SyncResult,
+    *,
+    params: GradientParams | None = None,
+    truth: Any = None,
+    source: Any = None,
+    progress: Progress | None = None,
+) -> GradientResult:
+    """The correction on a plain array (float32 or float64), in place.
+
+    ``info`` (an ``mne.Info``) gives the channel names, types and bads and the rate;
+    ``sync`` the scanner timeline. Used by :func:`remove_gradient` (on a Raw's data)
+    and by the streaming file-to-file path (:func:`clean_file`), which holds the
+    recording as float32 only. The returned result's ``raw`` is None.
+    """
+    import mne
+
+    p = as_progress(progress)
+    params = params or GradientParams()
+    sfreq = float(info["sfreq"])
+    _check_params(params, sfreq)
+    n_times = data.shape[1]
     p(0.02, "triggers synchronised")
     sched = build_schedule(sync, sfreq)
-    if sched.onsets.size and sched.onsets.max() >= raw.n_times:
+    if sched.onsets.size and sched.onsets.max() >= n_times:
         raise InputError(source, "scanner triggers lie beyond the end of the data")
-    if raw.n_times < sched.period + 64:
+    if n_times < sched.period + 64:
         raise InputError(
             source,
-            f"the recording ({raw.n_times / sfreq:.2f} s) is shorter than one template window "
+            f"the recording ({n_times / sfreq:.2f} s) is shorter than one template window "
             f"(TR {sched.period / sfreq:.3f} s)",
         )
     if sched.n_volumes < 3:
         raise InputError(
             source, f"only {sched.n_volumes} volumes: at least 3 are needed for a template"
         )
-    picks, eeg = _picks(raw)
+    types = info.get_channel_types()
+    names = list(info["ch_names"])
+    picks = np.array([i for i, t in enumerate(types) if t in CORRECTED_TYPES], int)
+    eeg = np.asarray(mne.pick_types(info, eeg=True, exclude="bads"), int)
     if picks.size == 0:
         raise InputError(source, "no EEG, EOG, ECG or EMG channels to correct")
-    out = raw.copy() if copy else raw
-    if not out.preload:
-        out.load_data()
-    data = out._data
     # bad input: NaN channels are an error; flat channels are skipped and reported
-    scan0, scan1 = (
-        int(max(np.ceil(sched.onsets[0]), 0)),
-        int(min(np.ceil(sched.onsets[-1] + sched.period), raw.n_times)),
-    )
-    nan_ch = [out.ch_names[i] for i in picks if not np.all(np.isfinite(data[i]))]
+    scan0 = int(max(np.ceil(sched.onsets[0]), 0))
+    scan1 = int(min(np.ceil(sched.onsets[-1] + sched.period), n_times))
+    nan_ch = [names[i] for i in picks if not np.all(np.isfinite(data[i]))]
     if nan_ch:
         raise InputError(
             source,
@@ -275,22 +312,17 @@ def remove_gradient(
     sched = Schedule(aas.onsets, sched.period, sched.slot_offsets)
     if params.lowpass is not None:
         _lowpass_inplace(data, picks, sfreq, float(params.lowpass), params.n_jobs, p.sub(0.8, 0.92))
-        with out.info._unlock():
-            lp = out.info["lowpass"]
-            out.info["lowpass"] = (
-                float(params.lowpass) if lp is None else min(float(lp), float(params.lowpass))
-            )
     p(0.92, "quality control")
     qc: dict[str, Any] = {"sync": sync.qc(), "params": asdict(params)}
     qc.update(
         n_volumes=sched.n_volumes,
         n_corrected_channels=int(picks.size),
-        skipped_channels=[out.ch_names[i] for i in flat],
+        skipped_channels=[names[i] for i in flat],
         scan_start_s=scan0 / sfreq,
         scan_stop_s=scan1 / sfreq,
         max_shift_samples=float(np.max(np.abs(aas.shifts))) if aas.shifts.size else 0.0,
         obs_rank_median=float(np.median(list(aas.obs_rank.values()))) if aas.obs_rank else 0.0,
-        reference_channels=[out.ch_names[i] for i in aas.ref_channels],
+        reference_channels=[names[i] for i in aas.ref_channels],
     )
     if before is not None:
         after = data[np.ix_(eeg, np.arange(*qc_span))]
@@ -303,20 +335,21 @@ def remove_gradient(
             sync.fit.tr_s * sync.fit.alpha,
             fmax=fmax,
         )
-        sq["per_channel"]["names"] = [out.ch_names[i] for i in eeg]
+        sq["per_channel"]["names"] = [names[i] for i in eeg]
         qc.update(sq)
         if truth is not None:
-            tq = _truth(truth, out, eeg, scan0, scan1, params.lowpass, sfreq)
+            tq = _truth(truth, data, names, eeg, scan0, scan1, params.lowpass, sfreq)
             qc.update({f"truth_{k}" if k == "per_channel" else k: v for k, v in tq.items()})
     p(1.0, "done")
     return GradientResult(
-        raw=out,
+        raw=None,
         sync=sync,
         schedule=sched,
         aas=aas,
         picks=[int(i) for i in picks],
         params=params,
         qc=qc,
+        n_times=n_times,
     )
 
 
@@ -339,7 +372,9 @@ def _lowpass_inplace(
 
     def run(rows: np.ndarray) -> None:
         p.check()
-        data[rows] = mne.filter.filter_data(data[rows], sfreq, None, lowpass, verbose=False)
+        data[rows] = mne.filter.filter_data(
+            data[rows].astype(np.float64), sfreq, None, lowpass, verbose=False
+        )
 
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as ex:
@@ -349,13 +384,20 @@ def _lowpass_inplace(
 
 
 def _truth(
-    truth: Any, out: Any, eeg: np.ndarray, s0: int, s1: int, lowpass: float | None, sfreq: float
+    truth: Any,
+    data: np.ndarray,
+    ch_names: list[str],
+    eeg: np.ndarray,
+    s0: int,
+    s1: int,
+    lowpass: float | None,
+    sfreq: float,
 ) -> dict[str, Any]:
     """NRMSE/correlation vs the true EEG (low-passed like the output when asked)."""
     import mne
 
     if hasattr(truth, "get_data"):
-        names = [out.ch_names[i] for i in eeg]
+        names = [ch_names[i] for i in eeg]
         missing = [n for n in names if n not in truth.ch_names]
         if missing:
             raise InputError(None, f"truth lacks channels {missing[:5]}")
@@ -366,4 +408,4 @@ def _truth(
             raise InputError(None, f"truth has {t.shape[0]} rows; expected {eeg.size} EEG channels")
     if lowpass is not None:
         t = mne.filter.filter_data(t.astype(np.float64), sfreq, None, lowpass, verbose=False)
-    return truth_qc(out._data[np.ix_(eeg, np.arange(s0, s1))], t)
+    return truth_qc(data[np.ix_(eeg, np.arange(s0, s1))], t)

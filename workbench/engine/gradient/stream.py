@@ -1,0 +1,193 @@
+"""File-to-file gradient cleaning that holds the recording once, as float32.
+
+``workbench clean`` on a 64-channel, 5 kHz, 30-minute recording: MNE keeps a loaded
+Raw in float64 (twice a float32 file), and MNE's BrainVision/EDF exporters take
+another full copy. Here the signal is read in time chunks into one float32 array,
+corrected in place (:func:`~.correct.correct_array`, channel groups, both cores), and
+written back in time chunks: FIF through MNE's own buffered writer (the array is
+exposed as a non-preloaded :class:`ArrayRaw`), BrainVision by a small streaming
+writer. Peak memory is about the float32 data plus the correction's working groups.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..progress import Progress, as_progress
+from .correct import (
+    GradientParams,
+    GradientResult,
+    _check_params,
+    _set_lowpass,
+    _sync,
+    correct_array,
+)
+from .export import WRITABLE, _suffix
+
+
+def read_float32(raw: Any, chunk_s: float = 20.0, progress: Progress | None = None) -> np.ndarray:
+    """All channels of ``raw`` as a float32 array, read in time chunks (no float64 copy)."""
+    p = as_progress(progress)
+    n = raw.n_times
+    out = np.empty((len(raw.ch_names), n), np.float32)
+    step = max(int(chunk_s * raw.info["sfreq"]), 1)
+    for s in range(0, n, step):
+        e = min(s + step, n)
+        out[:, s:e] = raw.get_data(start=s, stop=e)
+        p(e / n, "reading")
+    return out
+
+
+def _array_raw_class() -> type:
+    from mne.io import BaseRaw
+
+    class ArrayRaw(BaseRaw):
+        """A non-preloaded Raw whose samples come from a float32 array (volts)."""
+
+        def __init__(self, data: np.ndarray, info: Any, first_samp: int = 0) -> None:
+            info = info.copy()
+            with info._unlock():
+                for ch in info["chs"]:
+                    ch["cal"] = 1.0
+                    ch["range"] = 1.0
+            super().__init__(
+                info,
+                preload=False,
+                first_samps=(first_samp,),
+                last_samps=(first_samp + data.shape[1] - 1,),
+                filenames=(None,),
+                raw_extras=[{"src": data}],  # MNE only lets the reader see raw_extras
+                orig_format="single",
+                verbose="error",
+            )
+
+        def _read_segment_file(self, data, idx, fi, start, stop, cals, mult):  # noqa: ANN001
+            from mne._fiff.utils import _mult_cal_one  # what every MNE reader uses
+
+            block = np.asarray(self._raw_extras[fi]["src"][:, start:stop], np.float64)
+            _mult_cal_one(data, block, idx, cals, mult)
+
+    return ArrayRaw
+
+
+def array_raw(data: np.ndarray, like: Any) -> Any:
+    """Wrap ``data`` (float32, volts, all channels of ``like``) as a non-preloaded Raw."""
+    cls = _array_raw_class()
+    out = cls(data, like.info, first_samp=like.first_samp)
+    out.set_annotations(like.annotations)
+    return out
+
+
+def _bv_escape(s: str) -> str:
+    return str(s).replace(",", r"\1")
+
+
+def write_brainvision_stream(
+    raw: Any, path: str | os.PathLike, chunk_s: float = 20.0
+) -> list[Path]:
+    """Write ``raw`` as BrainVision (float32, µV, multiplexed) in time chunks, atomically.
+
+    The three files are written into a temporary folder beside ``path`` and moved into
+    place when complete.
+    """
+    path = Path(path)
+    base = path.stem
+    sf = float(raw.info["sfreq"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{base}.", dir=path.parent))
+    try:
+        with open(tmp / f"{base}.eeg", "wb") as fh:
+            step = max(int(chunk_s * sf), 1)
+            for s in range(0, raw.n_times, step):
+                block = raw.get_data(start=s, stop=min(s + step, raw.n_times))
+                (block * 1e6).T.astype("<f4").tofile(fh)
+        ch = "\n".join(f"Ch{i + 1}={_bv_escape(n)},,1,µV" for i, n in enumerate(raw.ch_names))
+        (tmp / f"{base}.vhdr").write_text(
+            "Brain Vision Data Exchange Header File Version 1.0\n"
+            "; Data written by the EEG-fMRI Workbench\n\n"
+            "[Common Infos]\nCodepage=UTF-8\n"
+            f"DataFile={base}.eeg\nMarkerFile={base}.vmrk\n"
+            "DataFormat=BINARY\nDataOrientation=MULTIPLEXED\n"
+            f"NumberOfChannels={len(raw.ch_names)}\nSamplingInterval={1e6 / sf:.10g}\n\n"
+            "[Binary Infos]\nBinaryFormat=IEEE_FLOAT_32\n\n"
+            f"[Channel Infos]\n{ch}\n",
+            encoding="utf-8",
+        )
+        ann = raw.annotations
+        offset = raw.first_time if ann.orig_time is not None else 0.0
+        lines = ["Mk1=New Segment,,1,1,0"]
+        k = 2
+        for on, du, de in zip(ann.onset, ann.duration, ann.description):
+            if de.lower().startswith("new segment"):
+                continue
+            typ, _, desc = de.partition("/") if "/" in de else ("Comment", "", de)
+            pos = int(round((on - offset) * sf)) + 1
+            lines.append(
+                f"Mk{k}={_bv_escape(typ)},{_bv_escape(desc)},{pos},{max(1, int(round(du * sf)))},0"
+            )
+            k += 1
+        (tmp / f"{base}.vmrk").write_text(
+            "Brain Vision Data Exchange Marker File, Version 1.0\n\n[Common Infos]\nCodepage=UTF-8\n"
+            f"DataFile={base}.eeg\n\n[Marker Infos]\n" + "\n".join(lines) + "\n",
+            encoding="utf-8",
+        )
+        out = []
+        for f in sorted(tmp.iterdir()):
+            dest = path.parent / f.name
+            os.replace(f, dest)
+            out.append(dest)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clean_file(
+    in_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    params: GradientParams | None = None,
+    tr: float | None = None,
+    volume: str | None = None,
+    slice: str | None = None,  # noqa: A002 - matches the CLI option
+    sidecar: dict[str, Any] | None = None,
+    slices_per_volume: int | None = None,
+    progress: Progress | None = None,
+) -> GradientResult:
+    """Gradient-correct ``in_path`` into ``out_path`` holding the data once as float32.
+
+    Nothing is written when anything fails (bad triggers, NaN channels, cancel).
+    """
+    from ..io.eeg import read_eeg
+    from .export import write_raw
+
+    p = as_progress(progress)
+    params = params or GradientParams()
+    out_path = Path(out_path)
+    if _suffix(out_path) not in WRITABLE:
+        raise InputError(out_path, "output must end in .fif, .vhdr or .edf")
+    raw = read_eeg(in_path, preload=False)
+    _check_params(params, float(raw.info["sfreq"]))
+    sync = _sync(raw, tr, volume, slice, sidecar, slices_per_volume, in_path)
+    data = read_float32(raw, progress=p.sub(0.0, 0.15))
+    res = correct_array(
+        data, raw.info, sync, params=params, source=in_path, progress=p.sub(0.15, 0.85)
+    )
+    out = array_raw(data, raw)
+    if params.lowpass is not None:
+        _set_lowpass(out.info, params.lowpass)
+    p(0.87, "writing")
+    suffix = _suffix(out_path)
+    if suffix == ".vhdr":
+        write_brainvision_stream(out, out_path)
+    else:  # FIF streams through MNE's buffered writer; EDF needs the whole signal (MNE/edfio)
+        write_raw(out, out_path)
+    res.raw = out
+    p(1.0, "done")
+    return res
