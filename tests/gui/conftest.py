@@ -57,3 +57,14 @@ def window(qtbot, gui_settings):
     qtbot.wait(1)
 
 
+
+
+@pytest.fixture(scope="session")
+def phantom_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short phantom study written by the engine's simulator (real formats + truth)."""
+    from workbench.engine.phantom import PhantomConfig, simulate_study
+
+    out = tmp_path_factory.mktemp("phantom") / "study"
+    simulate_study(out, PhantomConfig(duration_s=12.0, sfreq=1000.0, n_eeg=32, tr=2.0,
+                                      slices=20, seed=3))
+    return out

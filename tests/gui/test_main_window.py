@@ -294,3 +294,23 @@ def test_pipeline_states_follow_the_project():
     proj.record_step("load")
     proj.record_step("sync", status="failed")
     assert step_states(steps, proj) == {"load": "done", "sync": "failed", "gradient": "not run"}
+
+
+def test_open_the_phantom_study(qtbot, window, phantom_study, artifacts_dir, boxes):
+    """The simulator's study opens whole: EEG with triggers, T1, BOLD, dig, scalp, truth."""
+    task = _open(qtbot, window, phantom_study)
+    assert task.error is None, task.traceback
+    s = window.session
+    assert s.raw is not None and s.anat is not None and s.bold is not None
+    assert s.dig is not None and s.scalp is not None and s.truth is not None
+    for name in ("EEG", "T1 anatomy", "BOLD", "Digitisation", "Scalp surface", "Ground truth"):
+        assert window.tree.find_items(name), name
+    view = window.pages["Traces"].view
+    qtbot.waitUntil(lambda: bool(view.axis.names), timeout=5000)
+    assert any("R128" in d for _, d in view.visible_annotations())
+    window.grab().save(str(artifacts_dir / "gui_phantom_traces.png"))
+    window.show_tab("Slices & Maps")
+    qtbot.wait(50)
+    assert window.pages["Slices & Maps"].base_data is not None
+    window.grab().save(str(artifacts_dir / "gui_phantom_slices.png"))
+    assert not boxes
