@@ -314,3 +314,37 @@ def test_open_the_phantom_study(qtbot, window, phantom_study, artifacts_dir, box
     assert window.pages["Slices & Maps"].base_data is not None
     window.grab().save(str(artifacts_dir / "gui_phantom_slices.png"))
     assert not boxes
+
+
+def test_preferences_dialog_round_trip_and_dark_theme(qtbot, window, gui_settings):
+    from PyQt6.QtWidgets import QApplication
+
+    from workbench.gui.dialogs import PreferencesDialog
+
+    dlg = PreferencesDialog(gui_settings.prefs, window)
+    qtbot.addWidget(dlg)
+    dlg.window.setValue(3.0)
+    dlg.ppp.setValue(4.0)
+    dlg.theme.setCurrentText("dark")
+    for w in (dlg.window, dlg.nch, dlg.ppp, dlg.autoscale, dlg.markers, dlg.theme):
+        assert w.toolTip()
+    prefs = dlg.value()
+    assert (prefs.trace_window_s, prefs.trace_points_per_pixel, prefs.theme) == (3.0, 4.0, "dark")
+    window.apply_preferences(prefs)
+    view = window.pages["Traces"].view
+    assert view.points_per_pixel == 4.0
+    assert QApplication.instance().palette().window().color().lightness() < 80
+    window.apply_preferences(gui_settings.prefs.__class__())  # back to light defaults
+    assert QApplication.instance().palette().window().color().lightness() > 150
+
+
+def test_channel_picker_selects_channels(qtbot, window, small_study):
+    from workbench.gui.traces.tab import ChannelPicker
+
+    _open(qtbot, window, small_study)
+    names = window.session.raw.ch_names
+    dlg = ChannelPicker(names, names[:3], window)
+    qtbot.addWidget(dlg)
+    assert dlg.selected() == names[:3]
+    window.pages["Traces"].view.set_selection(dlg.selected())
+    assert window.pages["Traces"].view.visible_names == names[:3]
