@@ -158,3 +158,15 @@ def test_info_cli_lone_vmrk_with_sfreq_and_names(shared_data, capsys):
     assert main(["info", str(f), "--sfreq", "250", "--volume-trigger", "Scan Start", "--slice-trigger", "Scanner,s"]) == 0
     out = capsys.readouterr().out
     assert "slice triggers: 'Scanner/s ' x 9000, spacing 0.072s (72.0 ms)" in out
+
+
+def test_trans_file_matches_its_text_version(shared_data):
+    import numpy as np
+
+    s = summarise(shared_data / "coreg/MEG/sample/sample_audvis_trunc-trans.fif")
+    txt = np.loadtxt(shared_data / "coreg/MEG/sample/sample-audvis-raw-trans.txt")
+    assert s.kind == "transform" and (s["from"], s["to"]) == ("head", "mri")
+    np.testing.assert_allclose(np.array(s["matrix"]), txt, atol=5e-6)
+    np.testing.assert_allclose(s["translation_mm"], txt[:3, 3] * 1000, atol=5e-3)
+    assert s["rotation_deg"] == pytest.approx(np.degrees(np.arccos((np.trace(txt[:3, :3]) - 1) / 2)), abs=1e-3)
+    assert "head -> mri: rotation 35.74 deg" in s.to_text()

@@ -9,6 +9,7 @@ with ``to_text()`` and ``to_dict()``.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,9 @@ class FileSummary:
                 f"  points: {c.get('fiducials', 0)} fiducials, {c.get('hpi', 0)} HPI, {c.get('eeg', 0)} EEG, "
                 f"{c.get('extra', 0)} head-shape; frame {f.get('frame')}, max |r| {f.get('max_abs_m', 0):.3f} m"
             )
+        if self.kind == "transform":
+            tr = ", ".join(f"{v:.1f}" for v in f["translation_mm"])
+            out.append(f"  {f['from']} -> {f['to']}: rotation {f['rotation_deg']:.2f} deg, translation ({tr}) mm")
         if "n_vertices" in f:
             out.append(f"  surface: {f['n_vertices']} vertices, {f['n_triangles']} triangles ({f.get('surface')})")
         for key in ("subjects", "inputs_by_kind", "n_steps"):
@@ -221,6 +225,27 @@ def _surface_summary(path: Path) -> FileSummary:
     )
 
 
+def _trans_summary(path: Path, trans: Any) -> FileSummary:
+    """A head<->MRI (or other) rigid transform: frames, rotation angle, translation."""
+    import numpy as np
+    from mne.transforms import _frame_to_str
+
+    t = np.asarray(trans["trans"], float)
+    angle = float(np.degrees(np.arccos(np.clip((np.trace(t[:3, :3]) - 1) / 2, -1, 1))))
+    return FileSummary(
+        str(path),
+        "transform",
+        "fif",
+        {
+            "from": _frame_to_str.get(int(trans["from"]), str(trans["from"])),
+            "to": _frame_to_str.get(int(trans["to"]), str(trans["to"])),
+            "rotation_deg": angle,
+            "translation_mm": [float(x) * 1000 for x in t[:3, 3]],
+            "matrix": t.tolist(),
+        },
+    )
+
+
 def _fif_summary(path: Path, volume: str | None, slice_: str | None) -> FileSummary:
     """A FIF file may hold raw data, digitisation/measurement info or BEM surfaces."""
     import mne
@@ -234,15 +259,24 @@ def _fif_summary(path: Path, volume: str | None, slice_: str | None) -> FileSumm
         is_raw = False
     if is_raw:
         return _eeg_summary(path, None, volume, slice_)
+    if re.search(r"[-_]trans\.fif(\.gz)?$", path.name, re.IGNORECASE):
+        try:  # MNE's -trans.fif (it may also carry the MRI fiducials)
+            return _trans_summary(path, mne.read_trans(path, verbose="error"))
+        except Exception:  # noqa: BLE001 - misnamed: try the other contents
+            pass
     try:
         return _surface_summary(path)
     except InputError:
         pass
     try:
         read_dig(path)
+        return _dig_summary(path)
     except InputError:
-        raise fail(path, "FIF file holds no raw data, digitisation or surfaces this reader knows") from None
-    return _dig_summary(path)
+        pass
+    try:  # last: measurement files also hold a (device->head) transform
+        return _trans_summary(path, mne.read_trans(path, verbose="error"))
+    except Exception:  # noqa: BLE001 - not a transform file either
+        raise fail(path, "FIF file holds no raw data, digitisation, surface or transform this reader knows") from None
 
 
 def _folder_summary(path: Path) -> FileSummary:
