@@ -106,6 +106,7 @@ def test_study_with_a_broken_input(mini_study):
         ("coreg/subjects/sample/bem/outer_skin.surf", "scalp"),
         ("coreg/subjects/sample/mri/T1.mgz", "anat"),
         ("coreg/montage/bv_dig_test.vhdr", "raw"),
+        ("coreg/MEG/sample/sample_audvis_trunc-trans.fif", "trans"),
     ],
 )
 def test_open_single_files(shared_data, tmp_path, rel, attr):
@@ -115,6 +116,10 @@ def test_open_single_files(shared_data, tmp_path, rel, attr):
     session = Session()
     report = load_into(session, tmp_path / src.name)
     assert getattr(session, attr) is not None
+    if attr == "trans":  # a transform is recorded as the project's transform, not an input
+        assert report.project.transforms == {"head_mri": src.name}  # relative to the project
+        assert session.dig is None and session.trans["from"] == 4  # FIFFV_COORD_HEAD
+        return
     assert report.project.root == tmp_path and len(report.project.inputs) == 1
     assert not (tmp_path / "project.json").exists()
 

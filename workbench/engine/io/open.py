@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,8 +238,11 @@ class _Loader:
         self.report.loaded["truth"] = str(folder)
 
     def fif(self, path: Path) -> None:
-        """A FIF file: raw EEG, else a surface, else digitisation."""
+        """A FIF file: a -trans.fif, raw EEG, else a surface, else digitisation."""
         import mne
+
+        if re.search(r"[-_]trans\.fif(\.gz)?$", path.name, re.IGNORECASE):
+            return self.trans(path)
 
         try:
             mne.io.read_raw_fif(path, preload=False, verbose="error")
