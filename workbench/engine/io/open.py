@@ -221,7 +221,7 @@ class _Loader:
         self._register(path, "other", _SCALP_DESC)
         self.report.loaded["scalp"] = str(path)
 
-    def trans(self, path: Path, label: str = "head_mri") -> None:
+    def trans(self, path: Path, label: str = "head_mri", replace: bool = False) -> None:
         import mne
 
         try:
@@ -229,7 +229,7 @@ class _Loader:
         except Exception as exc:  # noqa: BLE001
             raise fail(path, f"not a readable -trans.fif ({type(exc).__name__})") from None
         self.session.set_trans(trans)
-        if label not in self.project.transforms:
+        if replace or label not in self.project.transforms:
             self.project.set_transform(label, path)
         self.report.loaded["trans"] = str(path)
 
@@ -242,7 +242,7 @@ class _Loader:
         import mne
 
         if re.search(r"[-_]trans\.fif(\.gz)?$", path.name, re.IGNORECASE):
-            return self.trans(path)
+            return self.trans(path, replace=True)  # opened on purpose: it becomes the transform
 
         try:
             mne.io.read_raw_fif(path, preload=False, verbose="error")
