@@ -165,6 +165,15 @@ def demo_steps() -> list[tuple[str, dict[str, Any]]]:
     return [(s.name, dict(s.defaults)) for s in available_steps() if s.in_demo and s.name != "load"]
 
 
+_TIMING_WORDS = ("seconds", "elapsed", "wall", "runtime", "duration_run", "time_s")
+
+
+def _is_timing_key(key: str) -> bool:
+    """True for QC keys that hold wall-clock timings (they differ between runs)."""
+    k = key.lower()
+    return any(w in k for w in _TIMING_WORDS) and "duration_s" != k
+
+
 def replay_project(
     project_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -200,6 +209,8 @@ def replay_project(
     for (name, _), outcome in zip(recorded, outcomes):
         old = next((s.qc for s in src.steps if s.name == name and s.status == "done"), {})
         for key, val in old.items():
+            if _is_timing_key(key):
+                continue  # wall-clock timings are measurements of the machine, not results
             new_val = outcome.qc.get(key)
             if isinstance(val, (int, float)) and isinstance(new_val, (int, float)):
                 if abs(val - new_val) > 1e-9 * max(abs(val), abs(new_val), 1e-30):
