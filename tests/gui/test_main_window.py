@@ -216,8 +216,18 @@ def test_cancel_stops_a_long_task(qtbot, window):
             time.sleep(0.01)
         return "finished"
 
+    ticks = []
+    from PyQt6.QtCore import QTimer
+
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
     task = window.tasks.run("Long job", long_job)
     qtbot.waitUntil(lambda: task.fraction > 0.005, timeout=5000)
+    qtbot.wait(300)
+    timer.stop()
+    # the GUI thread kept running its event loop while the job worked (never frozen)
+    assert len(ticks) >= 5 and np.max(np.diff(ticks)) < 0.25
     assert window.task_bar.cancel_button.isVisible()
     assert "Long job" in window.task_bar.label.text()
     t0 = time.monotonic()

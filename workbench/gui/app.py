@@ -43,6 +43,11 @@ def run_gui(path: str | os.PathLike | None = None, demo: bool = False,
     from .main_window import MainWindow, app_icon, apply_theme
     from .settings import Settings
 
+    # the log panel shows INFO; the terminal keeps the CLI's level (WARNING unless -v)
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if handler.level == logging.NOTSET:
+            handler.setLevel(root.level)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)
