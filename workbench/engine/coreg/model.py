@@ -323,8 +323,9 @@ class Coreg:
     def omit(self, distance: float) -> int:
         """Omit points farther than ``distance`` (m) from the scalp; return how many are omitted now.
 
-        Points already omitted stay omitted (as MNE's filter on the original points,
-        the decision uses the current transform for all points).
+        As MNE's filter on the original points, the decision is made afresh for all
+        points with the current transform: a point omitted earlier comes back when it now
+        lies within ``distance``. ``distance <= 0`` changes nothing.
         """
         if distance <= 0:
             return int(self.omitted.sum())
