@@ -52,8 +52,34 @@ def load_staged(path: str | os.PathLike, progress: Any = None, project: Project 
         staged.merge = True
         if project is not None:
             staged.project = clone_project(project)
-    staged.report = load_into(staged, p, progress)
+    prog = as_progress(progress)
+    staged.report = load_into(staged, p, prog.sub(0.0, 0.9))
+    # decompress images here, in the worker: views then slice arrays without blocking
+    if staged.anat is not None:
+        prog(0.92, "reading the anatomy")
+        staged.anat = materialise(staged.anat)
+    if staged.bold is not None:
+        prog(0.95, "reading the BOLD series")
+        staged.bold = materialise(staged.bold)
+    prog(1.0, "loaded")
     return staged
+
+
+def materialise(img: Any) -> Any:
+    """The same image with its voxels in memory (float32), or ``img`` if that fails.
+
+    A compressed NIfTI re-reads its whole file for every slice of its proxy; reading it
+    once in the loading worker keeps the slice views from blocking the window.
+    """
+    import numpy as np
+
+    if isinstance(getattr(img, "dataobj", None), np.ndarray):
+        return img
+    try:
+        data = np.asarray(img.dataobj, dtype=np.float32)
+        return img.__class__(data, img.affine, img.header)
+    except (TypeError, ValueError, AttributeError, OSError, MemoryError):
+        return img
 
 
 def build_and_load_demo(out_dir: str | os.PathLike | None = None, progress: Any = None) -> Session:
