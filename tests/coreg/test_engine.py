@@ -188,6 +188,7 @@ def test_omit_restore_and_undo_state(sample):
     before = co.get_state()
     n = co.omit(2e-3)
     assert n == co.qc()["n_omitted"] and co.qc()["max_mm"] <= 2.0
+    assert len(co.qc()["omitted_points"]) == n
     co.restore()
     assert co.qc()["n_omitted"] == 0
     co.fit_fiducials()

@@ -355,6 +355,9 @@ class Coreg:
         out = distance_qc(self.point_distances(), self.kinds, self.omitted)
         fe = self.fiducial_errors() * 1e3
         out.update({f"fid_{n}_mm": float(v) for n, v in zip(FID_NAMES, fe)})
+        names = list(self.dig.eeg_names) + [f"hsp{i}" for i in range(len(self.dig.hsp))] + \
+            [f"hpi{i}" for i in range(len(self.dig.hpi))]
+        out["omitted_points"] = [names[i] for i in np.flatnonzero(self.omitted)]
         out["scale"] = [float(v) for v in self.scale]
         out["icp_iterations"] = len(self.history)
         if truth_head_mri is not None:
