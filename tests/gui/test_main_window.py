@@ -358,3 +358,42 @@ def test_channel_picker_selects_channels(qtbot, window, small_study):
     assert dlg.selected() == names[:3]
     window.pages["Traces"].view.set_selection(dlg.selected())
     assert window.pages["Traces"].view.visible_names == names[:3]
+
+
+def test_run_a_pipeline_step_from_the_panel(qtbot, window, small_study, monkeypatch, boxes):
+    """A registered step runs in a worker on a project copy; result applied on the GUI thread."""
+    from workbench.engine.errors import InputError
+    from workbench.engine.pipeline import registry
+    from workbench.engine.pipeline.registry import StepSpec
+
+    def toy(ctx, gain=0.5):
+        raw = ctx.state["raw"].copy().load_data()
+        raw.apply_function(lambda x: x * gain)
+        ctx.state["raw"] = raw
+        qc = {"gain": gain}
+        ctx.project.record_step("toy", {"gain": gain}, qc=qc)
+        return qc
+
+    def broken(ctx):
+        raise InputError(None, "needs scanner triggers; none found")
+
+    monkeypatch.setitem(registry._REGISTRY, "toy", StepSpec("toy", "cleanup", toy, defaults={"gain": 0.5}))
+    monkeypatch.setitem(registry._REGISTRY, "broken", StepSpec("broken", "cleanup", broken))
+    _open(qtbot, window, small_study)
+    raw_before = window.session.raw.get_data(start=0, stop=50)
+    task = window.run_step("toy", {"gain": 0.25})
+    wait_task(qtbot, window, task)
+    assert task.error is None, task.traceback
+    cleaned = window.session.cleaned
+    np.testing.assert_allclose(cleaned.get_data(start=0, stop=50), 0.25 * raw_before, atol=1e-15)
+    np.testing.assert_array_equal(window.session.raw.get_data(start=0, stop=50), raw_before)
+    rec = window.session.project.last_step("toy")
+    assert rec is not None and rec.qc == {"gain": 0.25}
+    assert window.pages["Traces"].view.mode == "overlay"
+    assert window.tree.find_items("Cleaned EEG")
+    # a failing step: recorded as failed, one-line message, nothing else changes
+    task = window.run_step("broken", {})
+    wait_task(qtbot, window, task)
+    assert boxes and "needs scanner triggers" in boxes[-1][1] and "\n" not in boxes[-1][1]
+    assert window.session.project.steps[-1].status == "failed"
+    assert window.session.cleaned is cleaned

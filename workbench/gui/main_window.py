@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         self.tree = ProjectTree(self.session)
         self.tree.show_tab.connect(self.show_tab)
         self.tree_dock = self._dock("Project", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.step_panel = StepPanel(self.session, self.pipeline.steps)
+        self.step_panel = StepPanel(self.session, self.pipeline.steps, run_step=self.run_step)
         self.pipeline.step_selected.connect(self.step_panel.show_step)
         self.step_dock = self._dock("Step / QC", StepDock(self.step_panel),
                                     Qt.DockWidgetArea.RightDockWidgetArea)
@@ -304,6 +304,27 @@ class MainWindow(QMainWindow):
             return None
         log.info("exported %s to %s", self.current_tab_title(), out)
         return out
+
+    def run_step(self, name: str, params: dict[str, Any] | None = None) -> Task | None:
+        """Run pipeline step ``name`` on what is open, in a worker (as ``workbench run`` does)."""
+        proj = self.session.project
+        if proj is None or self.session.raw is None:
+            self.show_error(f"Open a study first: the step '{name}' needs data to run on.")
+            return None
+        if params is None:
+            params = self.step_panel.params(name)
+        before = loading.session_state(self.session)
+
+        def applied(result: Any) -> None:
+            project, state, outcome = result
+            changed = loading.apply_step_result(self.session, before, project, state)
+            if outcome.status != "done":
+                self.show_error(f"Step {name} failed: {outcome.message}")
+            else:
+                log.info("step %s done%s", name, f" ({', '.join(changed)})" if changed else "")
+
+        return self.tasks.run(f"Running {name}", loading.run_step_staged, name, params, proj, before,
+                              on_result=applied)
 
     # ------------------------------------------------------------------ undo
     def undo(self) -> None:

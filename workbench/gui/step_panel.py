@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QSpinBox,
     QTableWidget,
@@ -40,9 +41,11 @@ def format_value(v: Any) -> str:
 class StepPanel(QWidget):
     """Shows one step (chosen in the pipeline bar)."""
 
-    def __init__(self, session: Any, steps: list[Any], parent: QWidget | None = None) -> None:
+    def __init__(self, session: Any, steps: list[Any], parent: QWidget | None = None,
+                 run_step: Any = None) -> None:
         super().__init__(parent)
         self.session = session
+        self.run_step = run_step
         self.steps = {s.name: s for s in steps}
         self.current: str | None = None
         self.editors: dict[str, QWidget] = {}
@@ -60,6 +63,14 @@ class StepPanel(QWidget):
         self.params_box = QGroupBox("Parameters")
         self.form = QFormLayout(self.params_box)
         lay.addWidget(self.params_box)
+        self.run_button = QPushButton("Run this step")
+        self.run_button.setToolTip(
+            "Run the step on what is open, in the background, with these parameters; it is "
+            "recorded in the project's provenance (as `workbench run` would replay it)."
+        )
+        self.run_button.clicked.connect(self._run_clicked)
+        self.run_button.setVisible(run_step is not None)
+        lay.addWidget(self.run_button)
         self.qc_box = QGroupBox("QC of the last run")
         qlay = QVBoxLayout(self.qc_box)
         self.qc_status = QLabel("")
@@ -160,6 +171,10 @@ class StepPanel(QWidget):
         if not values:
             self.form.addRow(QLabel("this step has no parameters"))
 
+    def _run_clicked(self) -> None:
+        if self.current is not None and self.run_step is not None:
+            self.run_step(self.current, self.params(self.current))
+
     # ------------------------------------------------------------------ display
     def show_step(self, name: str | None) -> None:
         """Show step ``name`` (None: nothing selected)."""
@@ -168,7 +183,9 @@ class StepPanel(QWidget):
         if name is None:
             self.params_box.setVisible(False)
             self.qc_box.setVisible(False)
+            self.run_button.setEnabled(False)
             return
+        self.run_button.setEnabled(self.session.project is not None)
         self.params_box.setVisible(True)
         self.qc_box.setVisible(True)
         self.title.setText(f"<b>{(spec.title if spec else '') or name}</b>"
