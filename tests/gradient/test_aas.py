@@ -237,3 +237,27 @@ def test_working_memory_is_bounded_by_channel_groups() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 0.6 * data.nbytes  # groups stream through: well below a second copy
+
+
+def test_streaming_file_path_matches_the_engine_and_holds_data_once(tmp_path: Path) -> None:
+    import tracemalloc
+
+    import mne
+
+    from workbench.engine.gradient.export import write_raw
+    from workbench.engine.gradient.stream import clean_file
+
+    # 64 channels as in the target use (the working memory is per channel group)
+    raw, truth, meta = make_recording(duration=240, n_eeg=62, sfreq=500.0, fmax=200.0)
+    src = tmp_path / "in_eeg.vhdr"
+    write_raw(raw, src)
+    file_bytes = (tmp_path / "in_eeg.eeg").stat().st_size  # float32
+    ref = remove_gradient(mne.io.read_raw(src, preload=True, verbose="error"), sidecar=meta["sidecar"])
+    tracemalloc.start()
+    clean_file(src, tmp_path / "out_eeg.vhdr", sidecar=meta["sidecar"])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    got = mne.io.read_raw(tmp_path / "out_eeg.vhdr", preload=True, verbose="error")
+    assert got.ch_names == raw.ch_names and got.n_times == raw.n_times
+    np.testing.assert_allclose(got.get_data(), ref.raw.get_data(), rtol=0, atol=2e-7)  # float32 path
+    assert peak < 1.8 * file_bytes  # the float32 data once + groups + chunks

@@ -212,25 +212,36 @@ class _Plan:
         c1 = np.clip(c1, c0, self.n_times)
         self.c0, self.c1 = c0, c1
         lens = c1 - c0
-        vol = np.repeat(np.arange(on.size), lens)
-        first = np.repeat(c0 - np.cumsum(np.r_[0, lens[:-1]]), lens)
+        total = int(lens.sum())
+        flat0 = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(
+            np.int64
+        )  # core start in the flat array
         # absolute sample of each core sample, and its position in the flattened
-        # (volume, window) grid; int32 keeps these n_times-long indices small
-        self.core_abs = (first + np.arange(lens.sum())).astype(np.int32)
-        self.core_win = (vol * self.nw + (self.core_abs - self.starts[vol])).astype(np.int32)
-        # slot of each core sample -> contiguous segments for the amplitude fit
-        rel = self.core_abs - on[vol]
-        slot = np.searchsorted(np.asarray(sched.slot_offsets, float), rel, side="right") - 1
-        slot = np.clip(slot, 0, sched.n_slots - 1)
-        seg_id = vol * sched.n_slots + slot
-        change = np.flatnonzero(np.r_[True, seg_id[1:] != seg_id[:-1]])
-        self.seg_starts = change
-        self.seg_ids = seg_id[change]
-        self.seg_lens = np.diff(np.r_[change, seg_id.size])
-        vchange = np.flatnonzero(np.r_[True, vol[1:] != vol[:-1]]) if vol.size else np.zeros(0, int)
-        self.vseg_starts = vchange
-        self.vseg_ids = vol[vchange] if vol.size else np.zeros(0, int)
-        self.vseg_lens = np.diff(np.r_[vchange, vol.size])
+        # (volume, window) grid; int32, filled volume by volume (no n_times-long temps)
+        self.core_abs = np.empty(total, np.int32)
+        self.core_win = np.empty(total, np.int32)
+        for v in range(on.size):
+            f0, n = int(flat0[v]), int(lens[v])
+            if n:
+                self.core_abs[f0 : f0 + n] = np.arange(c0[v], c1[v], dtype=np.int32)
+                w0 = v * self.nw + int(c0[v] - self.starts[v])
+                self.core_win[f0 : f0 + n] = np.arange(w0, w0 + n, dtype=np.int32)
+        # slot segments of the flat core array (for the per-slot amplitude fit)
+        so = np.asarray(sched.slot_offsets, float)
+        bnd = np.ceil(on[:, None] + so[None, :]).astype(np.int64)
+        bnd = np.clip(bnd, c0[:, None], c1[:, None])
+        bnd[:, 0] = c0
+        starts = (flat0[:, None] + (bnd - c0[:, None])).ravel()
+        ids = np.arange(starts.size)
+        ends = np.r_[starts[1:], total]
+        keep = ends > starts
+        self.seg_starts, self.seg_ids, self.seg_lens = (
+            starts[keep],
+            ids[keep],
+            (ends - starts)[keep],
+        )
+        nz = lens > 0
+        self.vseg_starts, self.vseg_ids, self.vseg_lens = flat0[nz], np.flatnonzero(nz), lens[nz]
         idx = self.starts[:, None] + np.arange(self.nw)[None, :]
         self.gather = np.clip(idx, 0, max(self.n_times - 1, 0)).astype(np.int32)
 
@@ -426,9 +437,12 @@ def correct_inplace(
             ref = cand[np.argsort(power)[::-1][:4]]
             result.ref_channels = [int(c) for c in ref]
             for it in range(2):
-                spec = plan.aligned_spectra(data[ref])
-                tmpl = plan.templates(spec)
-                S = np.einsum("gvk,gvk->vk", spec, np.conj(tmpl))
+                S = 0
+                for c in ref:  # one channel at a time: small working memory
+                    spec = plan.aligned_spectra(data[[c]])
+                    tmpl = plan.templates(spec)
+                    S = S + np.einsum("gvk,gvk->vk", spec, np.conj(tmpl))
+                    del spec, tmpl
                 d = _newton_shift(S, plan.omega, params.max_shift)
                 d -= np.median(d)  # a common shift is meaningless (templates follow it)
                 shifts += d

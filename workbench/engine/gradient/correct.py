@@ -354,8 +354,9 @@ def correct_array(
 
 
 def _qc_span(s0: int, s1: int, sfreq: float, max_s: float = 60.0) -> tuple[int, int]:
-    """At most ``max_s`` seconds from the middle of the scanning period."""
-    n = int(max_s * sfreq)
+    """The QC stretch from the middle of the scanning period: a tenth of it, between
+    20 s and ``max_s`` (the QC keeps a float32 copy of it, so it stays small)."""
+    n = int(min(max_s, max(20.0, 0.1 * (s1 - s0) / sfreq)) * sfreq)
     if s1 - s0 <= n:
         return s0, s1
     mid = (s0 + s1) // 2
@@ -368,7 +369,7 @@ def _lowpass_inplace(
     """MNE's zero-phase FIR low-pass, channel groups in threads."""
     import mne
 
-    groups = [picks[i : i + 4] for i in range(0, len(picks), 4)]
+    groups = [picks[i : i + 1] for i in range(0, len(picks))]  # one row: small float64 temps
 
     def run(rows: np.ndarray) -> None:
         p.check()
