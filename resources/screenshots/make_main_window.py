@@ -1,8 +1,9 @@
 """Make ``resources/screenshots/main_window.png``: the main window on the demo study.
 
-Opens the demo phantom study, runs the gradient correction from the Gradient tab (when
-that view is available) so the traces show raw (grey) and cleaned (blue) EEG, and
-saves the whole window. Needs a display (e.g. ``xvfb-run -s "-screen 0 1920x1200x24"``).
+Opens the demo phantom study, runs the registered "sync" and "gradient" pipeline steps
+from the step panel (as a user would with "Run this step"), so the pipeline bar shows
+them done, the QC panel their metrics and the traces raw (grey) and cleaned (blue) EEG,
+and saves the whole window. Needs a display (e.g. ``xvfb-run -s "-screen 0 1920x1200x24"``).
 
     .venv/bin/python resources/screenshots/make_main_window.py [OUT.png]
 """
@@ -52,24 +53,26 @@ def main() -> int:
         win.close()
         app.quit()
 
+    todo = ["sync", "gradient"]
+
     def poll() -> None:
         if time.monotonic() - state["t0"] > 600:
             print("timed out", file=sys.stderr)
             app.exit(1)
             return
-        if state["phase"] == "load" and task.done:
-            grad = win.pages.get("Gradient")
-            if hasattr(grad, "run") and win.session.raw is not None:
-                state["phase"] = "gradient"
-                grad.run()
-            else:
-                shoot()
-                return
-        elif state["phase"] == "gradient" and win.session.cleaned is not None and not win.tasks.busy:
-            settle(10)
-            shoot()
+        if not task.done or win.tasks.busy:
+            QTimer.singleShot(300, poll)
             return
-        QTimer.singleShot(300, poll)
+        names = [s.name for s in win.pipeline.steps]
+        while todo and todo[0] not in names:
+            todo.pop(0)
+        if todo and win.session.raw is not None:
+            win.run_step(todo.pop(0))
+            QTimer.singleShot(300, poll)
+            return
+        if "gradient" in names:
+            win.pipeline.select("gradient")
+        shoot()
 
     QTimer.singleShot(500, poll)
     return app.exec()
