@@ -189,3 +189,18 @@ def test_empty_view_says_what_to_do(qtbot):
     view.render()
     assert view.empty_text.isVisible()
     assert "open" in view.empty_text.textItem.toPlainText().lower()
+
+
+def test_hide_markers_by_name(qtbot, traces):
+    session, tab = traces
+    raw = make_raw(seconds=10.0)
+    raw.set_annotations(raw.annotations + __import__("mne").Annotations([1.0, 3.0], 0.0, "Stimulus/S  1"))
+    session.set_raw(raw)
+    view = tab.view
+    assert view.marker_names() == {"Response/R128": 5, "Stimulus/S  1": 2}
+    assert {a.data() for a in view.marker_menu.actions()} == {"Response/R128", "Stimulus/S  1"}
+    view.set_marker_visible("Response/R128", False)
+    assert [d for _, d in view.visible_annotations()] == ["Stimulus/S  1", "Stimulus/S  1"]
+    assert not next(a for a in view.marker_menu.actions() if a.data() == "Response/R128").isChecked()
+    view.set_marker_visible("Response/R128", True)
+    assert len(view.visible_annotations()) == 7

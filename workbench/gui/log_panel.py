@@ -54,11 +54,17 @@ class LogPanel(QPlainTextEdit):
         self._logger.addHandler(self.handler)
         if self._logger.getEffectiveLevel() > logging.INFO:
             self._logger.setLevel(logging.INFO)
-        self.destroyed.connect(lambda *_: self._logger.removeHandler(self.handler))
+        # warnings of the libraries doing the work (MNE) belong here too
+        self.lib_handler = QtLogHandler(logging.WARNING)
+        self.lib_handler.bridge.record.connect(self.append_record)
+        self._lib_logger = logging.getLogger("mne")
+        self._lib_logger.addHandler(self.lib_handler)
+        self.destroyed.connect(lambda *_: self.detach())
 
     def detach(self) -> None:
         """Stop receiving log records (called when the window closes)."""
         self._logger.removeHandler(self.handler)
+        self._lib_logger.removeHandler(self.lib_handler)
 
     def append_record(self, text: str, level: int) -> None:
         colour = "#b00020" if level >= logging.ERROR else "#a05a00" if level >= logging.WARNING else None

@@ -79,6 +79,7 @@ class StepPanel(QWidget):
         self.qc_table = QTableWidget(0, 2)
         self.qc_table.setHorizontalHeaderLabels(["metric", "value"])
         self.qc_table.horizontalHeader().setStretchLastSection(True)
+        self.qc_table.setWordWrap(False)
         self.qc_table.verticalHeader().setVisible(False)
         self.qc_table.setToolTip("Quality-control metrics recorded by the step's last run.")
         self.qc_table.setMinimumWidth(120)
@@ -211,6 +212,10 @@ class StepPanel(QWidget):
             self.qc_table.setItem(r, 0, QTableWidgetItem(str(k)))
             self.qc_table.setItem(r, 1, QTableWidgetItem(format_value(v)))
         self.qc_table.resizeColumnToContents(0)
+        # keep room for the values in a narrow dock
+        avail = self.qc_table.viewport().width()
+        if self.qc_table.columnWidth(0) > 0.65 * avail > 0:
+            self.qc_table.setColumnWidth(0, int(0.65 * avail))
 
 
 class StepDock(QScrollArea):

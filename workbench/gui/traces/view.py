@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,11 @@ from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QScrollBar,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -260,9 +263,18 @@ class TraceView(QWidget):
         self.markers_check.setChecked(True)
         self.markers_check.setToolTip("Show annotation markers (scanner triggers, R-peaks, events).")
         self.markers_check.toggled.connect(self.set_show_markers)
+        self.marker_menu = QMenu(self)
+        self.marker_button = QToolButton()
+        self.marker_button.setText("Which ▾")
+        self.marker_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.marker_button.setMenu(self.marker_menu)
+        self.marker_button.setToolTip(
+            "Choose which marker names are drawn (e.g. hide thousands of slice markers)."
+        )
+        self.hidden_markers: set[str] = set()
         for w in (QLabel("Window"), self.window_spin, QLabel("Channels"), self.nch_spin,
                   QLabel("Size"), self.scale_down, self.scale_up, self.auto_button,
-                  self.mode_combo, self.markers_check):
+                  self.mode_combo, self.markers_check, self.marker_button):
             bar.addWidget(w)
         self.extra_bar = bar  # owners may append widgets (e.g. a channel picker)
         bar.addStretch(1)
@@ -316,6 +328,7 @@ class TraceView(QWidget):
         self.raw = raw
         self.cleaned = cleaned
         self._cache = {}
+        self._fill_marker_menu()
         if raw is None:
             self.picks = []
         elif not self.picks or max(self.picks) >= len(raw.ch_names):
@@ -422,6 +435,32 @@ class TraceView(QWidget):
         self.mode = mode
         self._sync_widgets()
         self.request_render()
+
+    def marker_names(self) -> dict[str, int]:
+        """Marker (annotation) names of the recording and how often each occurs."""
+        if self.raw is None:
+            return {}
+        counts = Counter(str(d) for d in self.raw.annotations.description)
+        return dict(sorted(counts.items()))
+
+    def set_marker_visible(self, name: str, on: bool) -> None:
+        """Show or hide every marker called ``name``."""
+        (self.hidden_markers.discard if on else self.hidden_markers.add)(name)
+        for act in self.marker_menu.actions():
+            if act.data() == name and act.isChecked() != on:
+                act.setChecked(on)
+        self.request_render()
+
+    def _fill_marker_menu(self) -> None:
+        self.marker_menu.clear()
+        names = self.marker_names()
+        for name, count in list(names.items())[:60]:
+            act = self.marker_menu.addAction(f"{name}  ({count})")
+            act.setData(name)
+            act.setCheckable(True)
+            act.setChecked(name not in self.hidden_markers)
+            act.toggled.connect(lambda on, n=name: self.set_marker_visible(n, on))
+        self.marker_button.setEnabled(bool(names))
 
     def set_show_markers(self, on: bool) -> None:
         self.show_markers = bool(on)
@@ -582,7 +621,8 @@ class TraceView(QWidget):
             onset = onset - self.raw.first_time
         t1 = self.t0 + self.window_s
         sel = np.flatnonzero((onset >= self.t0) & (onset <= t1))
-        return [(float(onset[i]), str(ann.description[i])) for i in sel]
+        return [(float(onset[i]), str(ann.description[i])) for i in sel
+                if str(ann.description[i]) not in self.hidden_markers]
 
     def _draw_markers(self, n_rows: int) -> None:
         marks = self.visible_annotations() if self.show_markers else []
