@@ -309,6 +309,8 @@ class TraceView(QWidget):
         self.hscroll.valueChanged.connect(self._on_hscroll)
         bottom.addWidget(self.hscroll, 1)
         self.scale_label = QLabel("")
+        self.scale_label.setMinimumWidth(170)
+        self.scale_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.scale_label.setToolTip("Amplitude spanned by one channel row, per channel type.")
         bottom.addWidget(self.scale_label)
         lay.addLayout(bottom)
