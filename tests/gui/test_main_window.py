@@ -397,3 +397,23 @@ def test_run_a_pipeline_step_from_the_panel(qtbot, window, small_study, monkeypa
     assert boxes and "needs scanner triggers" in boxes[-1][1] and "\n" not in boxes[-1][1]
     assert window.session.project.steps[-1].status == "failed"
     assert window.session.cleaned is cleaned
+
+
+def test_open_demo_builds_then_opens_in_a_worker(qtbot, window, small_study, tmp_path, monkeypatch):
+    """File ▸ Open demo: the engine's demo builder runs in the worker, then the study opens."""
+    import workbench.engine.demo as demo
+
+    calls = []
+
+    def fake_build(out_dir, progress=None, config=None):
+        calls.append(Path(out_dir))
+        progress(0.5, "simulating")
+        return small_study
+
+    monkeypatch.setattr(demo, "build_demo_study", fake_build)
+    task = window.open_demo(tmp_path / "demo")
+    wait_task(qtbot, window, task)
+    assert task.error is None, task.traceback
+    assert calls == [tmp_path / "demo"]
+    assert window.session.raw is not None and window.session.project.root == small_study.absolute()
+    assert window.settings.recent[0] == str(small_study.absolute())
