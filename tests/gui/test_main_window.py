@@ -171,8 +171,12 @@ def test_save_as_and_load_round_trip(qtbot, window, small_study, tmp_path, boxes
     np.testing.assert_array_equal(window.session.raw.get_data(start=0, stop=100), raw_before)
     assert window.session.bold is not None and window.session.anat is not None
     assert not boxes
-    # plain Save writes the same file again
+    # plain Save writes the same file again; the title loses its unsaved mark
+    window.pages["Traces"].toggle_bad("EEG05")
+    window.session.project.set_result("note", {"x": 1})
+    assert "•" in window.windowTitle()
     assert window.save_project() == out
+    assert "•" not in window.windowTitle()
 
 
 def test_save_with_nothing_open_says_so(qtbot, window, boxes):

@@ -122,7 +122,8 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         connect(self, self.session.undo.changed, self._update_undo_actions)
-        connect(self, self.session.project_changed, lambda *_: self._update_title())
+        self._drop_project: Any = None
+        connect(self, self.session.project_changed, self._project_changed)
         connect(self, self.session.message, lambda m: self.statusBar().showMessage(m, 5000))
         self._update_undo_actions()
         self._update_title()
@@ -225,7 +226,11 @@ class MainWindow(QMainWindow):
 
     def show_tab(self, title: str) -> None:
         if title in self.pages:
-            self.tab_widget.setCurrentWidget(self.pages[title])
+            page = self.pages[title]
+            self.tab_widget.setCurrentWidget(page)
+            view = getattr(page, "view", None)  # keyboard goes to the traces at once
+            if view is not None:
+                view.setFocus()
 
     # ------------------------------------------------------------------ open / save
     def open_path(self, path: str | Path) -> Task:
@@ -344,9 +349,23 @@ class MainWindow(QMainWindow):
         self.act_undo.setText(f"Undo {u.undo_text}" if u.can_undo else "Undo")
         self.act_redo.setText(f"Redo {u.redo_text}" if u.can_redo else "Redo")
 
+    def _project_changed(self, project: Any) -> None:
+        if self._drop_project is not None:
+            for drop in self._drop_project:
+                drop()
+            self._drop_project = None
+        if project is not None:
+            self._drop_project = [connect(self, project.changed, lambda *_: self._update_title()),
+                                  connect(self, project.saved, lambda *_: self._update_title())]
+        self._update_title()
+
     def _update_title(self) -> None:
         proj = self.session.project
-        self.setWindowTitle(f"{proj.name} — {APP_TITLE}" if proj is not None else APP_TITLE)
+        if proj is None:
+            self.setWindowTitle(APP_TITLE)
+            return
+        mark = " •" if proj.dirty else ""  # unsaved changes
+        self.setWindowTitle(f"{proj.name}{mark} — {APP_TITLE}")
 
     # ------------------------------------------------------------------ preferences
     def apply_preferences(self, prefs: Any) -> None:
