@@ -170,6 +170,7 @@ def test_save_as_and_load_round_trip(qtbot, window, small_study, tmp_path, boxes
     assert window.session.project.root == (tmp_path / "myproject").absolute()
     np.testing.assert_array_equal(window.session.raw.get_data(start=0, stop=100), raw_before)
     assert window.session.bold is not None and window.session.anat is not None
+    assert window.session.raw.info["bads"] == ["EEG04"]  # bad channels are saved with the project
     assert not boxes
     # plain Save writes the same file again; the title loses its unsaved mark
     window.pages["Traces"].toggle_bad("EEG05")

@@ -109,6 +109,7 @@ def apply_staged(session: Session, staged: Session, merge: bool | None = None) -
         if staged.project is not session.project:
             session.project = staged.project  # same document, one more input: keep undo
             session.project_changed.emit(staged.project)
+        restore_bads(staged)
         for name in _FIELDS:
             value = getattr(staged, name)
             if value is not None:
@@ -117,6 +118,7 @@ def apply_staged(session: Session, staged: Session, merge: bool | None = None) -
             session.set_bold(staged.bold, staged.bold_meta)
         return
     session.set_project(staged.project)
+    restore_bads(staged)
     for name in _FIELDS:
         getattr(session, f"set_{name}")(getattr(staged, name))
     session.set_bold(staged.bold, staged.bold_meta)
@@ -127,6 +129,26 @@ def apply_staged(session: Session, staged: Session, merge: bool | None = None) -
         session.stats_changed.emit(None)
     for key, img in staged.stats.items():
         session.set_stat(key, img)
+
+
+def set_bads(session: Session, bads: list[str]) -> None:
+    """Mark bad channels on the EEG and remember them in the project (saved with it)."""
+    session.set_bads(list(bads))
+    proj = session.project
+    if proj is not None:
+        proj.settings["bads"] = list(bads)
+        proj.dirty = True
+        proj.changed.emit("bad channels")
+
+
+def restore_bads(staged: Session) -> None:
+    """Apply the project's saved bad channels to the freshly loaded EEG (before views see it)."""
+    proj, raw = staged.project, staged.raw
+    if proj is None or raw is None:
+        return
+    saved = [b for b in proj.settings.get("bads", []) if b in raw.ch_names]
+    if saved:
+        raw.info["bads"] = saved
 
 
 def clone_project(project: Project) -> Project:

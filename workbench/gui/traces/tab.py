@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
 
 from workbench.engine.commands import SetValue
 
+from ..loading import set_bads
 from ..signals import connect
 from .view import TraceView
 
@@ -124,7 +125,7 @@ class TracesTab(QWidget):
         else:
             new = old + [name]
             text = f"mark {name} bad"
-        self.session.undo.push(SetValue(text, self.session.set_bads, old, new))
+        self.session.undo.push(SetValue(text, lambda v: set_bads(self.session, v), old, new))
 
     def pick_channels(self) -> None:
         raw = self.session.raw
