@@ -204,3 +204,30 @@ def test_hide_markers_by_name(qtbot, traces):
     assert not next(a for a in view.marker_menu.actions() if a.data() == "Response/R128").isChecked()
     view.set_marker_visible("Response/R128", True)
     assert len(view.visible_annotations()) == 7
+
+
+def test_mouse_wheel_scrolls_and_ctrl_wheel_zooms(qtbot, traces):
+    from PyQt6.QtCore import QPoint
+    from PyQt6.QtGui import QWheelEvent
+    from PyQt6.QtWidgets import QApplication
+
+    session, tab = traces
+    session.set_raw(make_raw(seconds=60.0))
+    view = tab.view
+    view.set_time(30.0)
+    vp = view.plot.viewport()
+    centre = QPointF(vp.width() / 2, vp.height() / 2)
+
+    def wheel(dy, mods=Qt.KeyboardModifier.NoModifier):
+        ev = QWheelEvent(centre, QPointF(vp.mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                         QPoint(0, dy), Qt.MouseButton.NoButton, mods,
+                         Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(vp, ev)
+
+    wheel(-120)  # wheel down: later in time by a tenth of the window
+    assert view.t0 == pytest.approx(31.0)
+    wheel(120)
+    assert view.t0 == pytest.approx(30.0)
+    wheel(-120, Qt.KeyboardModifier.ControlModifier)  # zoom out around the centre
+    assert view.window_s == pytest.approx(12.5)
+    assert view.t0 + view.window_s / 2 == pytest.approx(35.0)
