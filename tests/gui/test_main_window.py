@@ -422,3 +422,34 @@ def test_open_demo_builds_then_opens_in_a_worker(qtbot, window, small_study, tmp
     assert calls == [tmp_path / "demo"]
     assert window.session.raw is not None and window.session.project.root == small_study.absolute()
     assert window.settings.recent[0] == str(small_study.absolute())
+
+
+def test_open_real_files_from_shared_data(qtbot, window, shared_data, artifacts_dir, boxes):
+    """A real BrainVision recording with positions, then a real MGZ T1 added to it."""
+    import mne
+
+    vhdr = shared_data / "coreg" / "montage" / "bv_dig_test.vhdr"
+    task = _open(qtbot, window, vhdr)
+    assert task.error is None, task.traceback
+    expect = mne.io.read_raw_brainvision(vhdr, preload=False, verbose="error")
+    assert window.session.raw.ch_names == expect.ch_names
+    view = window.pages["Traces"].view
+    view.render()
+    assert view.visible_names == expect.ch_names[: view.n_visible]
+    t1 = shared_data / "coreg" / "subjects" / "sample" / "mri" / "T1.mgz"
+    _open(qtbot, window, t1)
+    assert window.session.anat is not None and window.session.anat.shape == (86, 86, 86)
+    assert window.session.raw is not None  # the recording stayed open
+    assert window.pages["Slices & Maps"].base_data.shape == (86, 86, 86)
+    window.grab().save(str(artifacts_dir / "gui_real_files.png"))
+    assert not boxes
+
+
+def test_real_header_without_its_data_file_gives_one_line(qtbot, window, shared_data, boxes):
+    """The real EEG-fMRI headers in shared data lack their signal file: a one-line message."""
+    vhdr = shared_data / "markers" / "farm_emg_fmri" / "me3mb3_tr1600_sl54.vhdr"
+    _open(qtbot, window, vhdr)
+    assert window.session.raw is None
+    assert len(boxes) == 1 and boxes[0][0] == "warning"
+    text = boxes[0][1]
+    assert "\n" not in text and vhdr.name in text and "missing" in text
