@@ -95,6 +95,7 @@ def test_peak_downsampling_keeps_a_spike_visible(qtbot, window, small_study):
     view = window.pages["Traces"].view
     view.set_window(20.0)
     view.scales["eeg"] = 1e-3
+    view.set_remove_dc(False)
     view.render()
     row = view.visible_names.index("EEG03")
     _, y = view._curves[row].getData()

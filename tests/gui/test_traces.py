@@ -132,11 +132,17 @@ def test_rendered_trace_matches_the_data(qtbot, traces):
     view = tab.view
     view.set_window(0.5)  # 500 samples: fewer than 2 per pixel, drawn as is
     view.scales["eeg"] = 1e-3  # no clipping
+    view.set_remove_dc(False)
     view.render()
     x, y = view._curves[1].getData()
     expect = raw.get_data(picks=[1], start=0, stop=501)[0]
     np.testing.assert_allclose(y, 1 - expect / 1e-3, atol=1e-9)
     np.testing.assert_allclose(x, np.arange(501) / 1000.0)
+    # with DC removal (the default) the row is centred on the window mean
+    view.set_remove_dc(True)
+    view.render()
+    _, y = view._curves[1].getData()
+    np.testing.assert_allclose(y, 1 - (expect - expect.mean()) / 1e-3, atol=1e-9)
 
 
 def test_click_channel_name_toggles_bad_with_undo_redo(qtbot, traces):

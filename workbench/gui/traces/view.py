@@ -211,6 +211,7 @@ class TraceView(QWidget):
         self.scales: dict[str, float] = dict(DEFAULT_SCALES)
         self.mode = "raw"
         self.show_markers = True
+        self.remove_dc = True
         self.n_points_drawn = 0
         self._pending = False
         self._cache: dict[tuple, tuple[int, int, np.ndarray]] = {}
@@ -308,6 +309,14 @@ class TraceView(QWidget):
         self.hscroll.setToolTip("Scroll through time.")
         self.hscroll.valueChanged.connect(self._on_hscroll)
         bottom.addWidget(self.hscroll, 1)
+        self.dc_check = QCheckBox("Remove DC")
+        self.dc_check.setChecked(True)
+        self.dc_check.setToolTip(
+            "Draw each channel around its mean over the visible window (display only; the "
+            "data are unchanged). Real amplifiers record large DC offsets."
+        )
+        self.dc_check.toggled.connect(self.set_remove_dc)
+        bottom.addWidget(self.dc_check)
         self.scale_label = QLabel("")
         self.scale_label.setMinimumWidth(170)
         self.scale_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -337,6 +346,8 @@ class TraceView(QWidget):
             self.picks = list(range(len(raw.ch_names)))
         if cleaned is None and self.mode != "raw":
             self.mode = "raw"
+        if raw is not None and self.duration < self.window_s:
+            self.window_s = max(0.1, self.duration)  # a short recording fits in one screen
         self.t0 = min(self.t0, max(0.0, self.duration - self.window_s))
         self.ch_start = min(self.ch_start, max(0, len(self.picks) - self.n_visible))
         self._update_enabled()
@@ -464,6 +475,13 @@ class TraceView(QWidget):
             act.toggled.connect(lambda on, n=name: self.set_marker_visible(n, on))
         self.marker_button.setEnabled(bool(names))
 
+    def set_remove_dc(self, on: bool) -> None:
+        """Draw channels around their visible-window mean (display only)."""
+        self.remove_dc = bool(on)
+        if self.dc_check.isChecked() != self.remove_dc:
+            self.dc_check.setChecked(self.remove_dc)
+        self.request_render()
+
     def set_show_markers(self, on: bool) -> None:
         self.show_markers = bool(on)
         self.request_render()
@@ -577,6 +595,8 @@ class TraceView(QWidget):
         self.n_points_drawn = 0
         for pool, source, z in layers:
             data, times = self._fetch(source, picks)
+            if self.remove_dc and data.shape[1]:
+                data = data - data.mean(axis=1, keepdims=True)
             t_ds, d_ds = peak_downsample(data, times, n_bins)
             scale = np.array([self.scales.get(t, _FALLBACK_SCALE) for t in types])[:, None]
             # the raw under a cleaned overlay is clipped to its own row (a grey band)
