@@ -9,9 +9,10 @@ study, and is scored against the phantom's truth:
 * peak extra memory (MB) and its ratio to the data size;
 * RMS at the slice-rate harmonics (mean over EEG channels, scanning period), up to
   250 Hz with no low-pass, and up to 63 Hz after the same 70 Hz low-pass for all;
-* NRMSE and correlation against the recording without its gradient artifact (what a
-  perfect gradient step would leave), with no low-pass and with the 70 Hz low-pass
-  applied to every output and to the truth.
+* NRMSE and correlation against the recording without its gradient artifact and
+  mains (what a perfect gradient step leaves; mains at a multiple of 1/TR is part of
+  the scanner-locked comb and every AAS removes it), with no low-pass and with the
+  70 Hz low-pass applied to every output and to the truth.
 
 Usage::
 
@@ -75,7 +76,7 @@ def _scores(
     s0, s1 = span
     target = np.zeros((len(idx), s1 - s0))
     for k, a in gt.arrays.items():
-        if k != "gradient":
+        if k not in ("gradient", "line"):  # mains at k/TR is removed with the comb by every AAS
             target += np.asarray(a[idx, s0:s1], np.float64)
     before = gt.recorded(s0, s1)[idx]
     res = {}

@@ -57,6 +57,8 @@ def make_recording(
     base = base * sg[slot] + slot_variation * np.sin(3 * ph + slot)
     base *= np.sin(np.pi * in_slot / slot_len) ** 2  # smooth at slot edges
     base[~active] = 0.0
+    # dG/dt integrates to zero over a TR (the gradients return to zero): no DC part
+    base -= base.mean()
     art = np.zeros(n)
     art[scanning] = base
     art *= amp / np.abs(art).max()

@@ -193,6 +193,7 @@ class _Plan:
         self.starts = fl.astype(np.int64) - pad
         k = np.arange(self.nw // 2 + 1)
         self.omega = 2 * np.pi * k / self.nw
+        self.k_min = int(np.ceil(0.75 * self.nw / P))  # bins below 0.75 x the volume rate
         # taper: 1 over the core (+1 sample), raised-cosine ramps in the margins
         taper = np.ones(self.nw, np.float32)
         r = max(pad - 2, 1)
@@ -277,6 +278,12 @@ class _Plan:
             tmpl[..., :kc] = (cs[:, hi2, :kc] - cs[:, lo2, :kc] - spec[..., :kc]) * np.float32(
                 1.0 / w2
             )
+        # below the volume rate the artifact is constant (its lowest line is 1/TR) while
+        # slow EEG and electrode drift are not: a local mean there would high-pass the
+        # drift and step it at every volume boundary, so these bins use all volumes
+        k = self.k_min
+        if k and n > 1:
+            tmpl[..., :k] = (cs[:, n, :k] - spec[..., :k]) * np.float32(1.0 / (n - 1))
         return tmpl
 
     @property
@@ -468,9 +475,18 @@ def correct_inplace(
     if alias is not None and not alias.ok:
         alias = None
 
+    s0, s1 = int(plan.c0[0]), int(plan.c1[-1])
+
     def run_group(rows: np.ndarray) -> dict[int, np.ndarray]:
         p.check()
-        spec = plan.aligned_spectra(data[rows])
+        # work on the channels minus their mean over the scan: the template's all-volume
+        # part below 1/TR then holds the artifact, not the electrode offset (which the
+        # amplitude fit would otherwise scale into steps at volume boundaries)
+        x = data[rows].astype(np.float32)
+        mu = x[:, s0:s1].mean(axis=1, keepdims=True)
+        x -= mu
+        spec = plan.aligned_spectra(x)
+        del x
         tmpl = plan.templates(spec)
         if alias is not None:
             tmpl = alias.refine(spec, tmpl, plan)
@@ -483,6 +499,7 @@ def correct_inplace(
             power = np.mean(tmpl.real**2 + tmpl.imag**2, axis=1)
             gain = 1.0 - (resid / n_nb) / np.maximum(power, 1e-30)
             gain = np.clip(gain, 0.0, 1.0).astype(np.float32)
+            gain[:, : plan.k_min] = 1.0  # the all-volume mean below 1/TR is not leak-limited
             tmpl *= gain[:, None, :]
         del spec
         tmpl *= plan.phase(-1.0)[None]
@@ -491,7 +508,7 @@ def correct_inplace(
         tau = tau.reshape(len(rows), -1)
         ts = tau[:, plan.core_win]
         del tau
-        xs = data[np.ix_(rows, plan.core_abs)]
+        xs = data[np.ix_(rows, plan.core_abs)] - mu
         amps: dict[int, np.ndarray] = {}
         if params.amplitude_fit:
             per_slot = params.amplitude_per == "slot"
@@ -505,7 +522,7 @@ def correct_inplace(
                 amps[int(r)] = a[i]
             ts *= np.repeat(a, lens, axis=1)
         xs -= ts
-        data[np.ix_(rows, plan.core_abs)] = xs
+        data[np.ix_(rows, plan.core_abs)] = xs + mu
         del xs, ts
         if params.obs:
             for r in rows:

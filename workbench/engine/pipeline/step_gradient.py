@@ -44,8 +44,10 @@ _SCALARS = (
 class _TruthView:
     """Phantom truth seen as a Raw-like object: ``get_data(picks=names, start, stop)``.
 
-    ``kind="gradient_free"`` is the recording minus the true gradient artifact (what a
-    perfect gradient step leaves: BCG, blinks and line noise are still there);
+    ``kind="gradient_free"`` is the recording minus the true gradient artifact and line
+    noise (what a perfect gradient step leaves: BCG, blinks and drifts are still there;
+    mains at a multiple of 1/TR is locked to the volume comb, so subtracting the
+    scanner-locked template removes it too);
     ``kind="clean"`` is the true clean EEG.
     """
 
@@ -60,7 +62,7 @@ class _TruthView:
             return np.asarray(arrays["clean"][idx, start:stop], np.float64)
         out = np.zeros((len(idx), (stop or arrays["clean"].shape[1]) - start))
         for k, a in arrays.items():
-            if k != "gradient":
+            if k not in ("gradient", "line"):
                 out += np.asarray(a[idx, start:stop], np.float64)
         return out
 
