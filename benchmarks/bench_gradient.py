@@ -130,7 +130,8 @@ def worker(method: str, study: Path) -> dict:
         }
     if method.startswith("ours"):
         lp = 70.0 if method == "ours+lp70" else None
-        res = remove_gradient(raw, params=GradientParams(lowpass=lp), sync=sync, sidecar=meta)
+        prm = GradientParams(lowpass=lp, obs=method == "ours+obs")
+        res = remove_gradient(raw, params=prm, sync=sync, sidecar=meta)
         dt = time.perf_counter() - t0
         out_raw = res.raw
     elif method == "mne":
@@ -241,7 +242,7 @@ def main() -> None:
     ap.add_argument("--study", type=Path, nargs="*", default=None)
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--methods", default="copy,ours,ours+lp70,mne")
+    ap.add_argument("--methods", default="copy,ours,ours+obs,ours+lp70,mne")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.study[0])))
