@@ -53,6 +53,7 @@ class StepPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.title = QLabel("<b>No step selected</b>")
+        self.title.setWordWrap(True)
         lay.addWidget(self.title)
         self.help = QLabel("Click a step in the pipeline bar to see what it does, its "
                            "parameters and the QC of its last run.")
@@ -75,6 +76,7 @@ class StepPanel(QWidget):
         qlay = QVBoxLayout(self.qc_box)
         self.qc_status = QLabel("")
         self.qc_status.setWordWrap(True)
+        self.qc_status.setMinimumWidth(60)
         qlay.addWidget(self.qc_status)
         self.qc_table = QTableWidget(0, 2)
         self.qc_table.setHorizontalHeaderLabels(["metric", "value"])
@@ -151,6 +153,7 @@ class StepPanel(QWidget):
             w.editingFinished.connect(lambda k=key, e=w: self.set_param(step, k, e.text()))
         w.setToolTip(tip)
         w.setEnabled(self.session.project is not None)
+        w.setMinimumWidth(60)  # a narrow dock must not clip the explanation text
         return w
 
     def _refresh_params(self) -> None:
