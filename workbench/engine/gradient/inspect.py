@@ -91,11 +91,21 @@ def epoch_stack(before: Any, res: Any, channel: int, volume: int) -> dict[str, n
     Returns ``{"t": seconds in the volume, "epochs": (n, L), "template": (L,),
     "corrected": (L,) the same volume after correction, "slots": slot onsets (s)}``.
     """
+    from .aas import Schedule
+
     sf = float(res.raw.info["sfreq"])
     sched = res.schedule
     v = int(np.clip(volume, 0, sched.n_volumes - 1))
-    x = before.get_data(picks=[channel])[0]
-    ep, tmpl = volume_template(x, sched, v, res.params.aas(sf))
+    # read only the stretch the neighbouring volumes cover (lazy Raws stay fast)
+    w = int(min(res.params.window, sched.n_volumes - 1))
+    lo = int(np.clip(v - w // 2, 0, sched.n_volumes - (w + 1)))
+    hi = lo + w + 1
+    pad = 64
+    a = int(max(np.floor(sched.onsets[lo]) - pad, 0))
+    b = int(min(np.ceil(sched.onsets[hi - 1] + sched.period) + pad, before.n_times))
+    x = before.get_data(picks=[channel], start=a, stop=b)[0]
+    sub = Schedule(sched.onsets[lo:hi] - a, sched.period, sched.slot_offsets)
+    ep, tmpl = volume_template(x, sub, v - lo, res.params.aas(sf))
     c0 = int(np.ceil(sched.onsets[v]))
     after = res.raw.get_data(picks=[channel], start=c0, stop=c0 + tmpl.size)[0]
     t = (np.arange(tmpl.size) + c0 - sched.onsets[v]) / sf
