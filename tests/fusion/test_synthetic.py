@@ -53,7 +53,11 @@ def test_without_markers_the_first_volume_trigger_sets_the_offset(synthetic):
 
 def test_topography_filter_and_fixed_channel(synthetic):
     inputs, truth = synthetic
-    for params in ({"spatial_filter": "topography"}, {"channel": "Cz"}):
+    for params in (
+        {"spatial_filter": "topography"},
+        {"spatial_filter": "whitened"},
+        {"channel": "Cz"},
+    ):
         res = run_method("parametric-modulation", inputs, {**params, "noise_model": "ols"})
         feat = np.array([r["feature"] for r in res.tables["trials"]])
         assert np.corrcoef(feat, truth["amplitudes"])[0, 1] > 0.85, params

@@ -86,10 +86,12 @@ PARAMS = (
         "spatial_filter",
         "choice",
         "channel",
-        "'channel' uses one channel; 'topography' projects each "
-        "trial onto the average ERP topography in the window (a matched spatial filter; "
-        "the feature is then relative, mean ~1).",
-        choices=("channel", "topography"),
+        "'channel' uses one channel; 'topography' projects each trial on the average ERP "
+        "topography in the window (a matched filter); 'whitened' is the maximum-SNR filter: "
+        "the topography whitened by the covariance of the background EEG (Ledoit-Wolf, from "
+        "random windows), which suppresses alpha and other structured background. The last "
+        "two give relative features (mean 1).",
+        choices=("channel", "topography", "whitened"),
     ),
     _P(
         "fmin",
@@ -158,6 +160,15 @@ PARAMS = (
         "ar1",
         "Temporal noise model: 'ar1' prewhitening (SPM/nilearn default) or 'ols'.",
         choices=("ar1", "ols"),
+    ),
+    _P(
+        "seed",
+        "int",
+        0,
+        "Seed of the random background windows of the 'whitened' spatial filter (results are "
+        "identical for the same seed).",
+        minimum=0,
+        maximum=2**31 - 1,
     ),
     _P(
         "main_effect",
@@ -235,4 +246,5 @@ METHOD = FusionMethod(
     run="workbench_parametric_modulation.method:run",
     version="0.1.0",
     example="workbench.testing.synthetic:example_inputs",
+    seed_param="seed",
 )

@@ -193,11 +193,19 @@ def erp_feature(
     channel: str = "auto",
     spatial_filter: str = "channel",
     progress=None,
+    seed: int = 0,
+    n_noise: int = 1000,
 ) -> tuple[np.ndarray, str]:
     """Mean ERP amplitude in ``[tmin, tmax]`` minus the ``baseline`` s before each event.
 
-    Returns the per-trial feature (V for a channel; relative units for the topography
-    filter) and a description of the channel/filter used.
+    ``spatial_filter``: ``"channel"`` (one channel, V), ``"topography"`` (projection on
+    the average ERP topography, relative units, mean 1) or ``"whitened"`` (the maximum-SNR
+    spatial filter ``w = C^-1 m / (m' C^-1 m)``, with ``m`` the average ERP topography and
+    ``C`` the Ledoit-Wolf covariance of the same feature measured in ``n_noise`` windows at
+    random times (seeded): it suppresses spatially structured background such as alpha;
+    relative units, mean 1).
+
+    Returns the per-trial feature and a description of the channel/filter used.
     """
     picks = _eeg_picks(raw)
     t0 = -baseline if baseline > 0 else tmin
@@ -209,6 +217,8 @@ def erp_feature(
     if baseline > 0:
         win = win - seg[:, :, : max(1, int(round(baseline * sf)))].mean(axis=2)
     mean_topo = win.mean(axis=0)
+    if spatial_filter == "whitened":
+        return _whitened(raw, picks, win, mean_topo, t0, tmin, tmax, baseline, seed, n_noise)
     if spatial_filter == "topography":
         norm = float(mean_topo @ mean_topo)
         if norm == 0:
@@ -224,6 +234,28 @@ def erp_feature(
     if idx not in picks:
         raise InputError(_source(raw), f"channel {channel!r} is not a good EEG channel")
     return win[:, picks.index(idx)], f"channel {channel}"
+
+
+def _whitened(raw, picks, win, m, t0, tmin, tmax, baseline, seed, n_noise):
+    """Max-SNR spatial filter from a noise covariance of random windows (see erp_feature)."""
+    from sklearn.covariance import ledoit_wolf
+
+    sf = raw.info["sfreq"]
+    n = int(round((tmax - t0) * sf))
+    w0 = int(round((tmin - t0) * sf))
+    nb = max(1, int(round(baseline * sf)))
+    rng = np.random.default_rng(seed)
+    starts = np.sort(rng.integers(0, raw.n_times - n, n_noise))
+    noise = np.empty((n_noise, len(picks)))
+    for i, start in enumerate(starts):
+        seg = raw.get_data(picks=picks, start=int(start), stop=int(start) + n)
+        noise[i] = seg[:, w0:].mean(axis=1) - (seg[:, :nb].mean(axis=1) if baseline > 0 else 0.0)
+    cov = ledoit_wolf(noise)[0]
+    w = np.linalg.solve(cov, m)
+    gain = float(w @ m)
+    if not gain > 0:
+        raise InputError(_source(raw), "the average ERP in the window is zero; no spatial filter")
+    return win @ (w / gain), f"max-SNR (noise-whitened) spatial filter ({len(picks)} channels)"
 
 
 def bandpower_feature(

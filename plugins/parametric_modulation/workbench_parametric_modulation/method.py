@@ -157,6 +157,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
                 params["channel"],
                 params["spatial_filter"],
                 fp,
+                seed=params["seed"],
             )
         else:
             values, where = bandpower_feature(
