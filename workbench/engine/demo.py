@@ -121,9 +121,11 @@ def _load_section(ctx: StepContext) -> dict[str, Any]:
         qc["tr_s"] = float(st.get("bold_meta", {}).get("RepetitionTime", float("nan")))
         data = np.asarray(img.dataobj[..., : min(img.shape[-1], 5)], dtype=np.float32).mean(-1)
         fig, ax = plt.subplots(1, 3, figsize=(9, 3))
+        zooms = img.header.get_zooms()[:3]
         for k, a in enumerate(ax):
             sl = np.take(data, data.shape[k] // 2, axis=k)
-            a.imshow(np.rot90(sl), cmap="gray")
+            rest = [i for i in range(3) if i != k]  # after rot90: rows = rest[1], columns = rest[0]
+            a.imshow(np.rot90(sl), cmap="gray", aspect=float(zooms[rest[1]] / zooms[rest[0]]))
             a.set_axis_off()
         fig.suptitle("Mean BOLD (first volumes), orthogonal slices")
         add_figure(report, fig, "BOLD", section="Study")
