@@ -51,18 +51,27 @@ def test_without_markers_the_first_volume_trigger_sets_the_offset(synthetic):
     assert np.corrcoef(feat, truth["amplitudes"])[0, 1] > 0.9
 
 
-def test_topography_filter_and_fixed_channel(synthetic):
+def test_spatial_filters_and_fixed_channel(synthetic):
     inputs, truth = synthetic
-    for params in (
-        {"spatial_filter": "topography"},
-        {"spatial_filter": "whitened"},
-        {"channel": "Cz"},
-    ):
-        res = run_method("parametric-modulation", inputs, {**params, "noise_model": "ols"})
+    expected = {
+        "whitened": ("max-SNR", "a.u."),
+        "topography": ("topography", "a.u."),
+        "channel": ("channel Pz (largest average ERP)", "V"),
+    }
+    for sf, (where, unit) in expected.items():
+        res = run_method(
+            "parametric-modulation", inputs, {"spatial_filter": sf, "noise_model": "ols"}
+        )
         feat = np.array([r["feature"] for r in res.tables["trials"]])
-        assert np.corrcoef(feat, truth["amplitudes"])[0, 1] > 0.85, params
-    assert abs(np.mean(feat) - 0) > 0  # Cz feature in volts
-    assert "channel Cz" in res.messages[1]
+        assert np.corrcoef(feat, truth["amplitudes"])[0, 1] > 0.85, sf
+        assert where in res.messages[1] and res.timecourses["eeg_feature"]["unit"] == unit
+        if unit == "a.u.":
+            assert abs(feat.mean() - 1.0) < 1e-9  # relative to the average ERP
+    # a named channel overrides the spatial filter
+    res = run_method("parametric-modulation", inputs, {"channel": "Cz", "noise_model": "ols"})
+    feat = np.array([r["feature"] for r in res.tables["trials"]])
+    assert "channel Cz" in res.messages[1] and 1e-6 < feat.mean() < 1e-5  # volts
+    assert np.corrcoef(feat, truth["amplitudes"])[0, 1] > 0.85
 
 
 def test_band_power_feature_tracks_burst_amplitude():

@@ -78,20 +78,22 @@ PARAMS = (
         "channel",
         "str",
         "auto",
-        "EEG channel for the feature; 'auto' picks the channel with the "
-        "largest average ERP in the window (erp) or averages all EEG channels (bandpower).",
+        "EEG channel for the feature. A channel name uses that channel (for erp it overrides "
+        "the spatial filter); 'auto' uses the spatial filter (erp) or averages all EEG "
+        "channels (bandpower).",
         label="Channel",
     ),
     _P(
         "spatial_filter",
         "choice",
-        "channel",
-        "'channel' uses one channel; 'topography' projects each trial on the average ERP "
-        "topography in the window (a matched filter); 'whitened' is the maximum-SNR filter: "
-        "the topography whitened by the covariance of the background EEG (Ledoit-Wolf, from "
-        "random windows), which suppresses alpha and other structured background. The last "
-        "two give relative features (mean 1).",
-        choices=("channel", "topography", "whitened"),
+        "whitened",
+        "ERP spatial filter when channel = 'auto'. 'whitened' (default) is the maximum-SNR "
+        "filter: the average ERP topography whitened by the covariance of the background EEG "
+        "(Ledoit-Wolf, from random windows), which suppresses alpha and other structured "
+        "background; 'topography' projects each trial on the average ERP topography (a "
+        "matched filter); both give relative features (mean 1). 'channel' takes the channel "
+        "with the largest average ERP (volts).",
+        choices=("whitened", "topography", "channel"),
     ),
     _P(
         "fmin",

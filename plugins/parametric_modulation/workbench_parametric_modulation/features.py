@@ -217,6 +217,13 @@ def erp_feature(
     if baseline > 0:
         win = win - seg[:, :, : max(1, int(round(baseline * sf)))].mean(axis=2)
     mean_topo = win.mean(axis=0)
+    if not np.any(win):  # flat EEG: a feature without variance (reported by the caller)
+        return np.zeros(len(times)), "flat EEG in the window"
+    if channel != "auto":
+        idx = _pick_channel(raw, channel)
+        if idx not in picks:
+            raise InputError(_source(raw), f"channel {channel!r} is not a good EEG channel")
+        return win[:, picks.index(idx)], f"channel {channel}"
     if spatial_filter == "whitened":
         return _whitened(raw, picks, win, mean_topo, t0, tmin, tmax, baseline, seed, n_noise)
     if spatial_filter == "topography":
@@ -227,13 +234,8 @@ def erp_feature(
             win @ mean_topo / norm,
             f"projection on the average ERP topography ({len(picks)} channels)",
         )
-    if channel == "auto":
-        k = int(np.argmax(np.abs(mean_topo)))
-        return win[:, k], f"channel {raw.ch_names[picks[k]]} (largest average ERP)"
-    idx = _pick_channel(raw, channel)
-    if idx not in picks:
-        raise InputError(_source(raw), f"channel {channel!r} is not a good EEG channel")
-    return win[:, picks.index(idx)], f"channel {channel}"
+    k = int(np.argmax(np.abs(mean_topo)))
+    return win[:, k], f"channel {raw.ch_names[picks[k]]} (largest average ERP)"
 
 
 def _whitened(raw, picks, win, m, t0, tmin, tmax, baseline, seed, n_noise):
@@ -251,7 +253,7 @@ def _whitened(raw, picks, win, m, t0, tmin, tmax, baseline, seed, n_noise):
         seg = raw.get_data(picks=picks, start=int(start), stop=int(start) + n)
         noise[i] = seg[:, w0:].mean(axis=1) - (seg[:, :nb].mean(axis=1) if baseline > 0 else 0.0)
     cov = ledoit_wolf(noise)[0]
-    w = np.linalg.solve(cov, m)
+    w = np.linalg.pinv(cov) @ m  # pinv: a rank-deficient montage (average reference) is fine
     gain = float(w @ m)
     if not gain > 0:
         raise InputError(_source(raw), "the average ERP in the window is zero; no spatial filter")

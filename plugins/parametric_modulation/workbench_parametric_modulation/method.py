@@ -293,7 +293,8 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
         "t": onsets[sel],
         "series": {"feature": values, "modulator": centred},
         "unit": "V"
-        if params["feature"] == "erp" and params["spatial_filter"] == "channel"
+        if params["feature"] == "erp"
+        and (params["spatial_filter"] == "channel" or params["channel"] != "auto")
         else "a.u.",
     }
     res.tables["trials"] = [
