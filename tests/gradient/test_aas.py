@@ -267,3 +267,27 @@ def test_streaming_file_path_matches_the_engine_and_holds_data_once(tmp_path: Pa
         got.get_data(), ref.raw.get_data(), rtol=0, atol=2e-7
     )  # float32 path
     assert peak < 1.8 * file_bytes  # the float32 data once + groups + chunks
+
+
+def test_anc_is_guarded_and_never_worse() -> None:
+    from workbench.engine.gradient.aas import _anc_row
+
+    rng = np.random.default_rng(0)
+    n = 40_000
+    ref = rng.standard_normal(n)
+    leak = np.convolve(ref, [0.3, -0.2, 0.1])[:n]  # causal leak of the template into the residual
+    eeg = 0.1 * rng.standard_normal(n)
+    params = AASParams(anc=True, obs_highpass=0.05)
+    x = (eeg + leak).astype(np.float32)
+    changed = _anc_row(x, ref.astype(np.float32), params, period=1000.0)
+    assert changed > 0
+    assert np.std(x - eeg) < 0.3 * np.std(leak)
+    # a reference unrelated to the residual: the guard keeps the data (nearly) as it was
+    y = eeg.astype(np.float32).copy()
+    _anc_row(y, rng.standard_normal(n).astype(np.float32), params, period=1000.0)
+    assert np.std(y - eeg) < 0.05 * np.std(eeg)
+    # NaN or flat references are refused, nothing changes
+    z = eeg.astype(np.float32).copy()
+    assert _anc_row(z, np.full(n, np.nan, np.float32), params, 1000.0) == 0
+    assert _anc_row(z, np.zeros(n, np.float32), params, 1000.0) == 0
+    np.testing.assert_array_equal(z, eeg.astype(np.float32))

@@ -118,6 +118,7 @@ def test_every_parameter_explains_itself(loaded) -> None:
         tab.wiener,
         tab.alias_orders,
         tab.obs,
+        tab.anc,
         tab.lowpass,
         tab.volume,
         tab.slice,

@@ -51,6 +51,7 @@ def _params(args: argparse.Namespace) -> Any:
         wiener=not args.no_wiener,
         window_lf=args.window_lf or None,
         obs=args.obs,
+        anc=args.anc,
         lowpass=None if not args.lowpass else args.lowpass,
         n_jobs=args.jobs,
     )
@@ -113,6 +114,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--obs",
         action="store_true",
         help="OBS: remove the main PCA components of the >70 Hz residual (EEG; useful with --lowpass 0)",
+    )
+    parser.add_argument(
+        "--anc",
+        action="store_true",
+        help="guarded adaptive noise cancellation of the >70 Hz residual (EEG; with --lowpass 0)",
     )
     parser.add_argument("--jobs", type=int, default=2, help="threads (default 2)")
     parser.add_argument(

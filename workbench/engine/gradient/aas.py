@@ -80,7 +80,13 @@ class AASParams:
         from the *high-passed* residual only, so the EEG below the cut-off is untouched.
         It matters when no low-pass follows. Applied to the rows in ``obs_picks``.
     obs_highpass : float
-        OBS high-pass as a fraction of the sampling rate (0.014 = 70 Hz at 5 kHz).
+        OBS (and ANC) high-pass as a fraction of the sampling rate (0.014 = 70 Hz at 5 kHz).
+    anc : bool
+        Adaptive noise cancellation of the high-passed residual from the high-passed
+        template (FASTR's ANC) as a block-wise least-squares FIR filter (``anc_taps``
+        taps, 10 s blocks, ridge-regularised). Unlike an LMS filter it cannot diverge: a
+        block is only changed when the fit is finite and lowers the residual power.
+        EEG rows only (``obs_picks``).
     align : bool
         Re-align every volume to its template by sub-sample cross-correlation.
     max_shift : float
@@ -129,6 +135,8 @@ class AASParams:
     lf_cutoff: float = 0.0
     alias_orders: int = 2
     obs: bool = False
+    anc: bool = False
+    anc_taps: int = 8
     obs_max_rank: int = 8
     obs_highpass: float = 0.014
     pad: int = 32
@@ -337,6 +345,44 @@ class _AliasModel:
         return base + own
 
 
+def _anc_row(
+    resid: np.ndarray, ref: np.ndarray, params: AASParams, period: float, block: int = 0
+) -> int:
+    """Guarded block least-squares ANC of one channel's core residual, in place.
+
+    Returns the number of blocks changed. The residual and the reference (the
+    subtracted template) are high-passed (zero-phase Butterworth); only the predicted
+    high-frequency part is removed, so the EEG below the cut-off is not touched.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy import signal
+
+    taps = int(params.anc_taps)
+    if resid.size < 4 * taps or not np.all(np.isfinite(ref)) or np.ptp(ref) == 0:
+        return 0
+    sos = signal.butter(4, 2 * params.obs_highpass, "highpass", output="sos")
+    r_hp = signal.sosfiltfilt(sos, ref.astype(np.float64))
+    e_hp = signal.sosfiltfilt(sos, resid.astype(np.float64))
+    lag = sliding_window_view(np.r_[np.zeros(taps - 1), r_hp], taps)  # (n, taps), no copy
+    block = block or int(max(20 * period, 10_000))
+    changed = 0
+    for s0 in range(0, resid.size, block):
+        s1 = min(s0 + block, resid.size)
+        X, e = lag[s0:s1], e_hp[s0:s1]
+        G = X.T @ X
+        tr = np.trace(G)
+        if not tr > 0:
+            continue
+        w = np.linalg.solve(G + 1e-6 * tr / taps * np.eye(taps), X.T @ e)
+        if not np.all(np.isfinite(w)):
+            continue
+        pred = X @ w
+        if (e - pred) @ (e - pred) < e @ e:  # never make a block worse
+            resid[s0:s1] -= pred.astype(resid.dtype)
+            changed += 1
+    return changed
+
+
 def _obs_channel(data: np.ndarray, row: int, plan: _Plan, params: AASParams) -> int:
     """OBS on one corrected channel, in place; returns the rank used."""
     L = int(np.floor(plan.sched.period))
@@ -522,6 +568,10 @@ def correct_inplace(
                 amps[int(r)] = a[i]
             ts *= np.repeat(a, lens, axis=1)
         xs -= ts
+        if params.anc:
+            for i, r in enumerate(rows):
+                if obs_set is None or int(r) in obs_set:
+                    _anc_row(xs[i], ts[i], params, plan.sched.period)
         data[np.ix_(rows, plan.core_abs)] = xs + mu
         del xs, ts
         if params.obs:

@@ -55,6 +55,8 @@ class GradientParams:
     obs : bool
         OBS (PCA of the high-passed residual, automatic rank) on EEG channels; useful
         without a low-pass. See :class:`.aas.AASParams`.
+    anc : bool
+        Guarded adaptive noise cancellation of the high-passed residual (EEG channels).
     lowpass : float | None
         Low-pass (Hz) after subtraction; None to skip. Typical 70 Hz.
     n_jobs : int
@@ -69,6 +71,7 @@ class GradientParams:
     lf_cutoff_hz: float = 40.0
     alias_orders: int = 2
     obs: bool = False
+    anc: bool = False
     lowpass: float | None = 70.0
     n_jobs: int = 2
 
@@ -82,6 +85,7 @@ class GradientParams:
             lf_cutoff=float(self.lf_cutoff_hz) / sfreq if sfreq > 0 else 0.0,
             alias_orders=int(self.alias_orders),
             obs=bool(self.obs),
+            anc=bool(self.anc),
             obs_highpass=70.0 / sfreq if sfreq > 0 else 0.014,
         )
 

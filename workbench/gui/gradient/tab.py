@@ -76,6 +76,9 @@ PARAM_TIPS = {
     "obs": "OBS: remove the main principal components of the residual above 70 Hz across "
     "volumes (EEG channels; rank chosen automatically). Useful when no low-pass is applied; "
     "the EEG below 70 Hz is not touched.",
+    "anc": "ANC: adaptive noise cancellation of the residual above 70 Hz from the template "
+    "(EEG channels), as block-wise least squares that only keeps a block's fit when it "
+    "lowers the residual, so it cannot blow up. Useful without a low-pass.",
     "lowpass": "Low-pass after subtraction, Hz (0: none). 70 Hz keeps the EEG bands and "
     "removes the high-frequency residue; typical 40-100 Hz.",
     "volume": "Volume-trigger marker name (e.g. R128, Scan Start); empty: detected.",
@@ -190,6 +193,8 @@ class GradientTab(QWidget):
         self.alias_orders.setValue(d.alias_orders)
         self.obs = QCheckBox("OBS residual removal")
         self.obs.setChecked(d.obs)
+        self.anc = QCheckBox("ANC residual removal")
+        self.anc.setChecked(d.anc)
         self.lowpass = QDoubleSpinBox()
         self.lowpass.setRange(0, 1000)
         self.lowpass.setDecimals(1)
@@ -213,6 +218,7 @@ class GradientTab(QWidget):
             ("wiener", "", self.wiener),
             ("alias_orders", "Alias model orders", self.alias_orders),
             ("obs", "", self.obs),
+            ("anc", "", self.anc),
             ("lowpass", "Low-pass", self.lowpass),
             ("volume", "Volume trigger", self.volume),
             ("slice", "Slice trigger", self.slice),
@@ -325,6 +331,7 @@ class GradientTab(QWidget):
             wiener=self.wiener.isChecked(),
             alias_orders=self.alias_orders.value(),
             obs=self.obs.isChecked(),
+            anc=self.anc.isChecked(),
             lowpass=self.lowpass.value() or None,
         )
         opts = {
