@@ -9,6 +9,35 @@ import pytest
 pytestmark = pytest.mark.gui
 
 
+_WIDGETS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _delete_widgets_in_the_test(qtbot):
+    """Close and delete this test's widgets before the next test starts.
+
+    pyqtgraph items whose C++ side is deleted by a later test's event processing can
+    segfault a paint (seen when many tests share one process); deleting them here, with
+    the events flushed and Python's garbage collected, keeps each test self-contained.
+    """
+    yield
+    import gc
+
+    from PyQt6.QtWidgets import QApplication
+
+    while _WIDGETS:
+        w = _WIDGETS.pop()
+        try:
+            w.close()
+            w.deleteLater()
+        except RuntimeError:  # already deleted
+            pass
+    QApplication.processEvents()
+    QApplication.sendPostedEvents(None, 0)
+    gc.collect()
+    QApplication.processEvents()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_plugins(tmp_path, monkeypatch):
     (tmp_path / "user_plugins").mkdir()
@@ -42,7 +71,7 @@ def _tab(qtbot, session):
 
     tab = FusionTab(session)
     tab.resize(1400, 820)
-    qtbot.addWidget(tab)
+    _WIDGETS.append(tab)
     tab.show()
     qtbot.waitExposed(tab)
     return tab
@@ -138,7 +167,7 @@ def test_hemodynamics_view_sliders_change_the_balloon_curve(qtbot, artifacts_dir
 
     view = HemodynamicsView()
     view.resize(1300, 700)
-    qtbot.addWidget(view)
+    _WIDGETS.append(view)
     view.show()
     qtbot.waitExposed(view)
     t, bw = view.c_bw.getData()
@@ -203,7 +232,7 @@ def test_maps_overlay_in_the_slices_view_with_model_fit(qtbot, session, artifact
     session.set_anat(nib.Nifti1Image(mean, bold.affine))
     slices = SlicesTab(session)
     slices.resize(1100, 800)
-    qtbot.addWidget(slices)
+    _WIDGETS.append(slices)
     slices.show()
     qtbot.waitExposed(slices)
     tab = _tab(qtbot, session)
