@@ -291,3 +291,27 @@ def test_anc_is_guarded_and_never_worse() -> None:
     assert _anc_row(z, np.full(n, np.nan, np.float32), params, 1000.0) == 0
     assert _anc_row(z, np.zeros(n, np.float32), params, 1000.0) == 0
     np.testing.assert_array_equal(z, eeg.astype(np.float32))
+
+
+def test_channel_groups_give_the_same_result_as_single_channels() -> None:
+    raw, truth, meta = make_recording(duration=20)
+    sched = _schedule(meta, raw.info["sfreq"])
+    a = raw.get_data()
+    b = a.copy()
+    correct_inplace(
+        a,
+        sched,
+        np.arange(8),
+        AASParams(window_lf=60, lf_cutoff=0.02, wiener=True),
+        n_jobs=1,
+        group_size=1,
+    )
+    correct_inplace(
+        b,
+        sched,
+        np.arange(8),
+        AASParams(window_lf=60, lf_cutoff=0.02, wiener=True),
+        n_jobs=1,
+        group_size=8,
+    )
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)

@@ -291,7 +291,7 @@ class _Plan:
         # drift and step it at every volume boundary, so these bins use all volumes
         k = self.k_min
         if k and n > 1:
-            tmpl[..., :k] = (cs[:, n, :k] - spec[..., :k]) * np.float32(1.0 / (n - 1))
+            tmpl[..., :k] = (cs[:, n, None, :k] - spec[..., :k]) * np.float32(1.0 / (n - 1))
         return tmpl
 
     @property
@@ -437,6 +437,7 @@ def correct_inplace(
     obs_picks: np.ndarray | list[int] | None = None,
     n_jobs: int = 2,
     max_group_bytes: float = 96e6,
+    group_size: int | None = None,
     progress: Progress | None = None,
 ) -> AASResult:
     """Subtract the gradient artifact from ``data[picks]`` in place.
@@ -459,6 +460,8 @@ def correct_inplace(
         Threads (numpy/scipy release the GIL in the FFTs and array arithmetic).
     max_group_bytes : float
         Working-memory budget per thread; sets how many channels go in one group.
+    group_size : int | None
+        Channels per group, overriding the budget.
     progress : Progress | None
         Progress and cancellation.
 
@@ -512,6 +515,8 @@ def correct_inplace(
     # working memory of all threads together stays below ~30 % of the data
     budget = min(max_group_bytes, 0.3 * data.nbytes / max(n_jobs, 1))
     g = int(max(1, min(len(picks), budget // max(per_ch, 1))))
+    if group_size:
+        g = int(group_size)
     groups = [picks[i : i + g] for i in range(0, len(picks), g)]
     lo_a, hi_a = params.amplitude_range
     obs_set = None if obs_picks is None else {int(i) for i in obs_picks}
