@@ -370,22 +370,28 @@ def _qc_span(s0: int, s1: int, sfreq: float, max_s: float = 60.0) -> tuple[int, 
 def _lowpass_inplace(
     data: np.ndarray, picks: np.ndarray, sfreq: float, lowpass: float, n_jobs: int, p: Progress
 ) -> None:
-    """MNE's zero-phase FIR low-pass, channel groups in threads."""
+    """Zero-phase FIR low-pass, channel by channel in threads.
+
+    The filter is MNE's own design (``mne.filter.create_filter``: Hamming-windowed,
+    linear phase, MNE's default transition band); it is applied by FFT overlap-add
+    in float32 (``scipy.signal.oaconvolve``), which is several times faster than
+    ``mne.filter.filter_data`` on float64 copies. The edges are zero-padded rather than
+    reflected (they lie outside the scanning period in practice).
+    """
     import mne
+    from scipy import signal
 
-    groups = [picks[i : i + 1] for i in range(0, len(picks))]  # one row: small float64 temps
+    h = mne.filter.create_filter(None, sfreq, None, lowpass, verbose=False).astype(np.float32)
 
-    def run(rows: np.ndarray) -> None:
+    def run(r: int) -> None:
         p.check()
-        data[rows] = mne.filter.filter_data(
-            data[rows].astype(np.float64), sfreq, None, lowpass, verbose=False
-        )
+        data[r] = signal.oaconvolve(data[r].astype(np.float32, copy=False), h, mode="same")
 
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as ex:
-        for _ in ex.map(run, groups):
+        for _ in ex.map(run, [int(r) for r in picks]):
             done += 1
-            p(done / len(groups), "low-pass")
+            p(done / len(picks), "low-pass")
 
 
 def _truth(
