@@ -172,3 +172,37 @@ def test_obs_removes_high_frequency_residue_and_leaves_the_eeg_band(phantom_stud
         verbose=False,
     )
     assert np.sqrt(np.mean((a - b) ** 2)) < 0.02 * np.sqrt(np.mean(a**2))
+
+
+def test_sync_cli_out_puts_the_eeg_on_the_scanner_clock(
+    phantom_study: Path, tmp_path: Path
+) -> None:
+    gt = load_truth(phantom_study)
+    vhdr, side = _files(phantom_study)
+    out = tmp_path / "synced_eeg.fif"
+    qc = tmp_path / "sync.json"
+    assert (
+        main(
+            [
+                "sync",
+                str(vhdr),
+                "--slice-timing",
+                str(side),
+                "--n-volumes",
+                "17",
+                "--out",
+                str(out),
+                "--json",
+                str(qc),
+            ]
+        )
+        == 0
+    )
+    doc = json.loads(qc.read_text())
+    assert doc["n_missing"] == 2 and doc["n_extra"] == 1 and doc["n_expected"] == 17
+    lo, hi = doc["drift_ppm_ci"]
+    assert lo <= gt.drift_ppm <= hi
+    got = mne.io.read_raw_fif(out, verbose="error")
+    src = read_eeg(vhdr)
+    assert got.n_times == src.n_times
+    assert got.info["sfreq"] == pytest.approx(src.info["sfreq"] * doc["alpha"], rel=1e-7)
