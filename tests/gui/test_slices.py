@@ -111,6 +111,9 @@ def test_model_fit_from_stat_result(qtbot, loaded):
     tab.set_cursor(np.rint(imaging.world_to_voxel(tab.base_img.affine, xyz)[0]).astype(int))
     _, y = tab.fit_curve.getData()
     np.testing.assert_allclose(y, np.arange(bold.shape[3]))
+    tab.set_cursor(np.rint(imaging.world_to_voxel(tab.base_img.affine, xyz)[0]).astype(int))
+    labels = [label.text for _, label in tab.legend.items]
+    assert labels.count("model fit") == 1  # moving the cursor must not stack legend entries
 
 
 def test_sample_plane_matches_nibabel_full_resampling(small_study_master, shared_data):

@@ -443,7 +443,7 @@ class SlicesTab(QWidget):
             if ftc is not None:
                 self.fit_curve.setData(np.arange(ftc.size) * tr, ftc)
                 self.fit_curve.setVisible(True)
-                if not any(item is self.fit_curve for item, _ in self.legend.items):
+                if not any(getattr(sample, "item", None) is self.fit_curve for sample, _ in self.legend.items):
                     self.legend.addItem(self.fit_curve, "model fit")
                 return
         self.fit_curve.setData([], [])
