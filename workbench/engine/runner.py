@@ -34,47 +34,6 @@ class StepOutcome:
     message: str = ""
 
 
-def find_study_files(study_dir: str | os.PathLike, subject: str | None = None) -> dict[str, Path]:
-    """Locate the BIDS files of one subject in a study folder.
-
-    Returns a dict with the keys that were found among ``eeg``, ``bold``,
-    ``bold_json``, ``anat``, ``events``, ``electrodes``, ``truth``.
-    """
-    study = Path(study_dir)
-    if not study.is_dir():
-        raise InputError(study, "study folder not found")
-    subs = sorted(p.name[4:] for p in study.glob("sub-*") if p.is_dir())
-    if not subs:
-        raise InputError(study, "no sub-* folders: not a BIDS study")
-    sub = subject or subs[0]
-    if sub not in subs:
-        raise InputError(study, f"subject {sub!r} not found; subjects here: {', '.join(subs)}")
-    base = study / f"sub-{sub}"
-    found: dict[str, Path] = {}
-
-    def first(pattern: str) -> Path | None:
-        hits = sorted(base.glob(pattern))
-        return hits[0] if hits else None
-
-    for key, pattern in (
-        ("eeg", "eeg/*_eeg.vhdr"),
-        ("bold", "func/*_bold.nii.gz"),
-        ("bold_json", "func/*_bold.json"),
-        ("anat", "anat/*_T1w.nii.gz"),
-        ("events", "func/*_events.tsv"),
-        ("electrodes", "eeg/*_electrodes.tsv"),
-    ):
-        hit = first(pattern)
-        if hit is None and key == "eeg":
-            hit = first("eeg/*_eeg.*")
-        if hit is not None:
-            found[key] = hit
-    if (study / "ground_truth" / "index.json").is_file():
-        found["truth"] = study / "ground_truth"
-    found["subject"] = Path(sub)  # carried as a Path for a uniform dict type
-    return found
-
-
 def load_state(study_dir: str | os.PathLike, subject: str | None = None,
                progress: Progress | None = None) -> dict[str, Any]:
     """Load a study into the ``ctx.state`` dict the steps use.
@@ -82,13 +41,15 @@ def load_state(study_dir: str | os.PathLike, subject: str | None = None,
     The loading goes through :func:`workbench.engine.io.open.load_into`, the same code
     the GUI uses to open a study, so headless and GUI runs start from the same data.
     """
-    from .io.open import load_into
+    from .io.open import find_study_inputs, load_into
     from .session import Session
 
     p = as_progress(progress)
-    files = find_study_files(study_dir, subject)
+    if not Path(study_dir).is_dir():
+        raise InputError(study_dir, "study folder not found")
+    files = find_study_inputs(study_dir, subject)
     session = Session()
-    load_into(session, Path(study_dir), progress=p)
+    load_into(session, Path(study_dir), progress=p, subject=subject)
     state: dict[str, Any] = {
         "study_dir": Path(study_dir),
         "subject": str(files.pop("subject")),
