@@ -270,7 +270,7 @@ def test_streaming_file_path_matches_the_engine_and_holds_data_once(tmp_path: Pa
 
 
 def test_anc_is_guarded_and_never_worse() -> None:
-    from workbench.engine.gradient.aas import _anc_row
+    from workbench.engine.gradient.residual import anc_row as _anc_row
 
     rng = np.random.default_rng(0)
     n = 40_000

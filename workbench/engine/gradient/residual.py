@@ -1,0 +1,120 @@
+"""Residual models applied after the template subtraction (used by :mod:`.aas`).
+
+* :class:`AliasModel`: the part of the artifact that depends on each volume's
+  sub-sample phase (aliasing), fitted per frequency bin across volumes.
+* :func:`obs_channel`: FASTR's optimal basis set (PCA of the high-passed residual).
+* :func:`anc_row`: adaptive noise cancellation as guarded block least squares.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import fft as sfft
+
+if TYPE_CHECKING:  # annotations only (aas imports this module)
+    from .aas import AASParams, _Plan
+
+
+class AliasModel:
+    """Per-bin regression of the aligned spectra on exp(-2 pi i m frac_v), m = ±1..±M."""
+
+    def __init__(self, frac: np.ndarray, orders: int, strict: float = 3.0) -> None:
+        self.strict = float(strict)
+        m = np.concatenate([np.arange(1, orders + 1), -np.arange(1, orders + 1)])
+        self.B = np.exp(-2j * np.pi * np.outer(frac, m)).astype(np.complex64)  # (n_vol, 2M)
+        n_vol, k = self.B.shape
+        # the phases must spread enough for the basis to be identifiable
+        self.ok = n_vol >= 3 * k and np.linalg.cond(self.B) < 1e3
+        if self.ok:
+            G = np.linalg.inv(self.B.conj().T @ self.B)
+            self.P = (G @ self.B.conj().T).astype(np.complex64)  # least-squares operator
+            self.var = np.real(np.diag(G)).astype(np.float32)  # coefficient variance / sigma^2
+
+    def refine(
+        self, spec: np.ndarray, tmpl: np.ndarray, plan: _Plan, n_iter: int = 1
+    ) -> np.ndarray:
+        """Template including each volume's fitted alias terms."""
+        base = tmpl
+        for _ in range(n_iter):
+            d = spec - base
+            c = np.matmul(self.P, d)  # (g, k, f): BLAS, much faster than einsum on complex
+            fit = np.matmul(self.B, c)
+            d -= fit
+            s2 = np.mean(d.real**2 + d.imag**2, axis=1)  # (g, nf)
+            del d, fit
+            power = c.real**2 + c.imag**2
+            # keep a coefficient only where it clearly stands above its estimation noise
+            gain = 1.0 - self.strict * (s2[:, None, :] * self.var[None, :, None]) / np.maximum(
+                power, 1e-30
+            )
+            c *= np.clip(gain, 0.0, 1.0).astype(np.float32)
+            own = np.matmul(self.B, c)
+            base = plan.templates(spec - own)
+        return base + own
+
+
+def anc_row(
+    resid: np.ndarray, ref: np.ndarray, params: AASParams, period: float, block: int = 0
+) -> int:
+    """Guarded block least-squares ANC of one channel's core residual, in place.
+
+    Returns the number of blocks changed. The residual and the reference (the
+    subtracted template) are high-passed (zero-phase Butterworth); only the predicted
+    high-frequency part is removed, so the EEG below the cut-off is not touched.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy import signal
+
+    taps = int(params.anc_taps)
+    if resid.size < 4 * taps or not np.all(np.isfinite(ref)) or np.ptp(ref) == 0:
+        return 0
+    sos = signal.butter(4, 2 * params.obs_highpass, "highpass", output="sos")
+    r_hp = signal.sosfiltfilt(sos, ref.astype(np.float64))
+    e_hp = signal.sosfiltfilt(sos, resid.astype(np.float64))
+    lag = sliding_window_view(np.r_[np.zeros(taps - 1), r_hp], taps)  # (n, taps), no copy
+    block = block or int(max(20 * period, 10_000))
+    changed = 0
+    for s0 in range(0, resid.size, block):
+        s1 = min(s0 + block, resid.size)
+        X, e = lag[s0:s1], e_hp[s0:s1]
+        G = X.T @ X
+        tr = np.trace(G)
+        if not tr > 0:
+            continue
+        w = np.linalg.solve(G + 1e-6 * tr / taps * np.eye(taps), X.T @ e)
+        if not np.all(np.isfinite(w)):
+            continue
+        pred = X @ w
+        if (e - pred) @ (e - pred) < e @ e:  # never make a block worse
+            resid[s0:s1] -= pred.astype(resid.dtype)
+            changed += 1
+    return changed
+
+
+def obs_channel(data: np.ndarray, row: int, plan: _Plan, params: AASParams) -> int:
+    """OBS on one corrected channel, in place; returns the rank used."""
+    L = int(np.floor(plan.sched.period))
+    idx = plan.gather[:, plan.pad : plan.pad + L]  # whole-sample epoch of every volume
+    valid = (plan.starts + plan.pad >= 0) & (plan.starts + plan.pad + L <= plan.n_times)
+    if valid.sum() < 10:
+        return 0
+    idx = idx[valid]
+    R = data[row][idx].astype(np.float32)  # (n_vol, L) residual epochs
+    F = sfft.rfft(R, axis=1)
+    k0 = int(np.ceil(params.obs_highpass * L))
+    F[:, :k0] = 0
+    Rh = sfft.irfft(F, n=L, axis=1).astype(np.float32)
+    del F
+    C = Rh @ Rh.T
+    lam, U = np.linalg.eigh(C)
+    lam, U = lam[::-1], U[:, ::-1]
+    cap = int(min(params.obs_max_rank, max(1, Rh.shape[0] // 10)))
+    k = int(min(cap, np.sum(lam > 3.0 * np.median(lam))))
+    if k == 0:
+        return 0
+    Uk = U[:, :k].astype(np.float32)
+    fitted = Uk @ (Uk.T @ Rh)  # the high-passed residual explained by the k components
+    data[row][idx] = R - fitted
+    return k
