@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import fft as sfft
@@ -269,9 +270,21 @@ class _Plan:
             cache[key] = np.exp(1j * sign * np.outer(self.frac, self.omega)).astype(np.complex64)
         return cache[key]
 
-    def aligned_spectra(self, x: np.ndarray) -> np.ndarray:
-        """Aligned epoch spectra of rows ``x`` (g, n_times) -> (g, n_vol, n_freq)."""
-        ep = x[:, self.gather].astype(np.float32, copy=False)
+    def aligned_spectra(
+        self, data: np.ndarray, rows: Any = None, mu: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Aligned epoch spectra of ``data[rows]`` (minus ``mu``) -> (g, n_vol, n_freq).
+
+        The epochs are gathered straight from ``data`` (no copy of whole rows).
+        """
+        if rows is None:
+            ep = data[:, self.gather].astype(np.float32, copy=False)
+        else:
+            ep = data[np.asarray(rows)[:, None, None], self.gather[None]].astype(
+                np.float32, copy=False
+            )
+        if mu is not None:
+            ep -= mu[:, :, None]
         ep *= self.taper
         spec = sfft.rfft(ep, axis=-1)
         del ep
@@ -398,7 +411,7 @@ def correct_inplace(
             for it in range(2):
                 S = 0
                 for c in ref:  # one channel at a time: small working memory
-                    spec = plan.aligned_spectra(data[[c]])
+                    spec = plan.aligned_spectra(data, [c])
                     tmpl = plan.templates(spec)
                     S = S + np.einsum("gvk,gvk->vk", spec, np.conj(tmpl))
                     del spec, tmpl
@@ -436,11 +449,8 @@ def correct_inplace(
         # work on the channels minus their mean over the scan: the template's all-volume
         # part below 1/TR then holds the artifact, not the electrode offset (which the
         # amplitude fit would otherwise scale into steps at volume boundaries)
-        x = data[rows].astype(np.float32)
-        mu = x[:, s0:s1].mean(axis=1, keepdims=True)
-        x -= mu
-        spec = plan.aligned_spectra(x)
-        del x
+        mu = np.array([[data[r, s0:s1].mean()] for r in rows], np.float32)
+        spec = plan.aligned_spectra(data, rows, mu)
         tmpl = plan.templates(spec)
         if alias is not None:
             tmpl = alias.refine(spec, tmpl, plan)
@@ -463,7 +473,10 @@ def correct_inplace(
         ts = tau[:, plan.core_win]
         del tau
         core = plan.core_slice if plan.core_slice is not None else plan.core_abs
-        xs = (data[rows][:, core] if plan.core_slice is not None else data[np.ix_(rows, core)]) - mu
+        if plan.core_slice is not None:
+            xs = data[np.asarray(rows), core] - mu  # rows x slice: copies the core only
+        else:
+            xs = data[np.ix_(rows, core)] - mu
         amps: dict[int, np.ndarray] = {}
         if params.amplitude_fit:
             per_slot = params.amplitude_per == "slot"

@@ -32,27 +32,57 @@ class AliasModel:
             self.P = (G @ self.B.conj().T).astype(np.complex64)  # least-squares operator
             self.var = np.real(np.diag(G)).astype(np.float32)  # coefficient variance / sigma^2
 
-    def refine(
-        self, spec: np.ndarray, tmpl: np.ndarray, plan: _Plan, n_iter: int = 1
-    ) -> np.ndarray:
-        """Template including each volume's fitted alias terms."""
-        base = tmpl
-        for _ in range(n_iter):
-            d = spec - base
-            c = np.matmul(self.P, d)  # (g, k, f): BLAS, much faster than einsum on complex
-            fit = np.matmul(self.B, c)
-            d -= fit
-            s2 = np.mean(d.real**2 + d.imag**2, axis=1)  # (g, nf)
-            del d, fit
-            power = c.real**2 + c.imag**2
-            # keep a coefficient only where it clearly stands above its estimation noise
-            gain = 1.0 - self.strict * (s2[:, None, :] * self.var[None, :, None]) / np.maximum(
-                power, 1e-30
+    def refine(self, spec: np.ndarray, tmpl: np.ndarray, plan: _Plan) -> np.ndarray:
+        """Template including each volume's fitted alias terms.
+
+        One pass: the coefficients ``c`` are fitted to ``spec - tmpl``; the residual
+        variance comes from the normal equations (no refit), and the leave-one-out
+        windows' share of the alias terms is removed analytically with the window means
+        of the basis (no second template pass): ``tmpl + (B - mean_window(B)) c``.
+        """
+        d = spec - tmpl
+        n_vol, k = self.B.shape
+        energy = np.sum(d.real**2 + d.imag**2, axis=1)  # (g, nf)
+        c = np.matmul(self.P, d)  # (g, k, nf): BLAS, much faster than einsum on complex
+        del d
+        gram = (self.B.conj().T @ self.B).astype(np.complex64)
+        explained = np.real(np.einsum("gkf,kl,glf->gf", c.conj(), gram, c))
+        s2 = np.maximum(energy - explained, 0.0) / max(n_vol - k, 1)
+        power = c.real**2 + c.imag**2
+        # keep a coefficient only where it clearly stands above its estimation noise
+        gain = 1.0 - self.strict * (s2[:, None, :] * self.var[None, :, None]) / np.maximum(
+            power, 1e-30
+        )
+        c *= np.clip(gain, 0.0, 1.0).astype(np.float32)
+        out = tmpl.copy()
+        for (f0, f1), Bm in self._window_means(plan):
+            if f1 > f0:
+                out[..., f0:f1] += np.matmul(self.B - Bm, c[..., f0:f1])
+        return out
+
+    def _window_means(self, plan: _Plan) -> list[tuple[tuple[int, int], np.ndarray]]:
+        """Leave-one-out window means of the basis for each band of bins."""
+        B = self.B.astype(np.complex128)
+        n = B.shape[0]
+        cs = np.vstack([np.zeros((1, B.shape[1])), np.cumsum(B, axis=0)])
+
+        def mean(lo: np.ndarray, hi: np.ndarray, w: int) -> np.ndarray:
+            return ((cs[hi] - cs[lo] - B) / w).astype(np.complex64)
+
+        nf = plan.nw // 2 + 1
+        k_min = min(plan.k_min, nf) if n > 1 else 0
+        kc = min(plan.lf_bins, nf) if plan.lf is not None else 0
+        bands = [((max(kc, k_min), nf), mean(plan.lo, plan.hi, plan.n_nb))]
+        if plan.lf is not None:
+            lo2, hi2, w2, _ = plan.lf
+            bands.append(((k_min, kc), mean(lo2, hi2, w2)))
+        if k_min:
+            v = np.arange(n)
+            bands.append(
+                ((0, k_min), mean(np.zeros(n, int), np.full(n, n), n - 1) if n > 1 else B * 0)
             )
-            c *= np.clip(gain, 0.0, 1.0).astype(np.float32)
-            own = np.matmul(self.B, c)
-            base = plan.templates(spec - own)
-        return base + own
+            del v
+        return bands
 
 
 def anc_row(
