@@ -199,6 +199,7 @@ class GradientTab(QWidget):
         self.lowpass.setRange(0, 1000)
         self.lowpass.setDecimals(1)
         self.lowpass.setSuffix(" Hz")
+        self.lowpass.setSpecialValueText("off")
         self.lowpass.setValue(d.lowpass or 0)
         self.volume = QLineEdit()
         self.volume.setPlaceholderText("auto")
@@ -206,10 +207,12 @@ class GradientTab(QWidget):
         self.slice.setPlaceholderText("auto")
         self.slices = QSpinBox()
         self.slices.setRange(0, 512)
+        self.slices.setSpecialValueText("auto")  # 0 means: from the sidecar, triggers or signal
         self.tr = QDoubleSpinBox()
         self.tr.setRange(0, 60)
         self.tr.setDecimals(4)
         self.tr.setSuffix(" s")
+        self.tr.setSpecialValueText("auto")  # 0 means: estimated from the volume triggers
         for key, label, w in (
             ("window", "Window (volumes)", self.window),
             ("window_lf", "Window < 40 Hz", self.window_lf),
