@@ -118,9 +118,9 @@ def inputs_from_path(path: str | os.PathLike, subject: str | None = None) -> Fus
             if side.is_file():
                 files["sidecar"] = side
     elif root.is_dir() and any(root.glob("sub-*")):
-        from workbench.engine.runner import find_study_files
+        from workbench.engine.io.open import find_study_inputs
 
-        found = find_study_files(root, subject)
+        found = find_study_inputs(root, subject)
         for key, kind in (
             ("eeg", "eeg"),
             ("bold", "bold"),
