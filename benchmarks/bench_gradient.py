@@ -21,7 +21,7 @@ Usage::
     python benchmarks/bench_gradient.py --study DIR [DIR]  # existing phantom studies
     python benchmarks/bench_gradient.py --minutes 2        # smaller (say so when reporting)
 
-FACETpy is not on the package index this project can reach, so it is not measured.
+FACETpy (PyPI facetpy 2.0.2) runs in its own environment: see bench_gradient_facet.py.
 """
 
 from __future__ import annotations
