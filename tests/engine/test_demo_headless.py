@@ -59,3 +59,12 @@ def test_demo_refuses_a_file_as_output(tmp_path, capsys):
     rc = main(["demo", "--headless", "--out", str(f)])
     assert rc == 1 and "not a folder" in capsys.readouterr().err
     assert f.read_text() == "x"
+
+
+def test_demo_never_deletes_a_study_folder_it_did_not_make(tmp_path, capsys):
+    mine = tmp_path / "study"
+    mine.mkdir()
+    (mine / "precious.txt").write_text("keep")
+    rc = main(["demo", "--headless", "--out", str(tmp_path)])
+    assert rc == 1 and "not made by the demo" in capsys.readouterr().err
+    assert (mine / "precious.txt").read_text() == "keep"

@@ -69,6 +69,9 @@ def build_demo_study(out_dir: str | os.PathLike, progress: Progress | None = Non
         as_progress(progress)(1.0, "demo study already built")
         return study
     if study.exists():
+        if not stamp.is_file():
+            # never delete a folder the demo did not make (inputs are never modified)
+            raise InputError(study, "exists and was not made by the demo; choose another --out folder")
         shutil.rmtree(study)
     out.mkdir(parents=True, exist_ok=True)
     simulate_study(study, PhantomConfig(**cfg), progress=progress)

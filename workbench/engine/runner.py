@@ -126,13 +126,12 @@ def demo_steps() -> list[tuple[str, dict[str, Any]]]:
     return [(s.name, dict(s.defaults)) for s in available_steps() if s.in_demo and s.name != "load"]
 
 
-_TIMING_WORDS = ("seconds", "elapsed", "wall", "runtime", "duration_run", "time_s")
+_TIMING_WORDS = ("seconds", "elapsed", "wall", "runtime")
 
 
 def _is_timing_key(key: str) -> bool:
     """True for QC keys that hold wall-clock timings (they differ between runs)."""
-    k = key.lower()
-    return any(w in k for w in _TIMING_WORDS) and "duration_s" != k
+    return any(w in key.lower() for w in _TIMING_WORDS)
 
 
 def replay_project(
