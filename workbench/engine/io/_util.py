@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -28,10 +29,21 @@ def fail(path: str | os.PathLike | None, problem: str) -> InputError:
 def check_file(path: str | os.PathLike, *, allow_empty: bool = False) -> Path:
     """A readable, non-empty regular file, or a one-line :class:`InputError`."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "file not found")
+    try:
+        os.stat(p)  # follows symlinks: ELOOP for a loop, ENOENT for a dangling link
+    except OSError as exc:
+        if p.is_symlink():
+            why = "a symbolic link loop" if exc.errno == errno.ELOOP else "a broken symbolic link"
+            raise InputError(p, f"{why}; point it at a real file") from None
+        if exc.errno == errno.ENAMETOOLONG:
+            raise InputError(p, "file name too long") from None
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise InputError(p, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+        raise InputError(p, "file not found") from None
     if p.is_dir():
         raise InputError(p, "is a folder, not a file")
+    if not p.is_file():
+        raise InputError(p, "is not a regular file (device, pipe or socket?)")
     if not os.access(p, os.R_OK):
         raise InputError(p, "cannot be read (permission denied)")
     try:

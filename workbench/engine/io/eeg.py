@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..validate import check_sfreq, load_json
 from ._util import check_file, fail, full_suffix
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ __all__ = ["read_eeg", "read_eeg_header", "EEGHeader", "EEG_SUFFIXES"]
 EEG_SUFFIXES = (".vhdr", ".edf", ".bdf", ".set", ".fif", ".fif.gz")
 _HEADER_SUFFIXES = (*EEG_SUFFIXES, ".vmrk")
 
+_MAX_CHANNELS = 4096
+_MAX_MARKERS = 1_000_000
 _BV_BYTES = {"INT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4, "UINT_16": 2}
 _BIDS_TYPES = {
     "EEG": "eeg",
@@ -91,8 +94,7 @@ def _check_first_line(path: Path) -> None:
         raise fail(path, "binary content: not a BrainVision text file (wrong file type?)")
     first = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf").splitlines()[0].strip() if head.strip() else ""
     if not re.match(r"brain\s*vision", first, re.IGNORECASE):
-        raise fail(path, f"not a BrainVision file (first line should start 'Brain Vision Data Exchange ...', "
-                   f"found {first[:40]!r})")
+        raise fail(path, "not a BrainVision file (its first line is not 'Brain Vision Data Exchange ...')")
 
 
 def _read_ini(path: str | os.PathLike) -> _Ini:
@@ -105,11 +107,8 @@ def _read_ini(path: str | os.PathLike) -> _Ini:
     lines = text.splitlines()
     first = lines[0].strip() if lines else ""
     if not re.match(r"brain\s*vision", first, re.IGNORECASE):
-        raise fail(
-            path,
-            "not a BrainVision file (first line should start 'Brain Vision Data Exchange ...', "
-            f"found {first[:40]!r})",
-        )
+        # never quote the file: it may be anything (a DataFile= pointing at a system file)
+        raise fail(path, "not a BrainVision file (its first line is not 'Brain Vision Data Exchange ...')")
     sections: dict[str, dict[str, str]] = {}
     cur: dict[str, str] | None = None
     for line in lines[1:]:
@@ -207,6 +206,10 @@ def _bv_markers(vmrk: Path, sfreq: float | None, notes: list[str] | None = None)
 
     check_file(vmrk)
     _check_first_line(vmrk)  # one-line error instead of MNE's
+    if sfreq is not None:
+        check_sfreq(sfreq, vmrk, "sampling rate (--sfreq)")
+    if vmrk.stat().st_size > 256 * 1024 * 1024:
+        raise fail(vmrk, f"marker file of {vmrk.stat().st_size} bytes is too large")
     try:
         ann = mne.read_annotations(vmrk, sfreq=sfreq if sfreq else 1.0)
     except Exception as exc:  # noqa: BLE001 - fall back to the lenient parser below
@@ -217,7 +220,11 @@ def _bv_markers(vmrk: Path, sfreq: float | None, notes: list[str] | None = None)
         if bad and notes is not None:
             notes.append(f"{vmrk.name}: {bad} malformed marker line(s) skipped (truncated or edited file?)")
         scale = float(sfreq) if sfreq else 1.0
-        return _annotations(np.asarray(onset, float) / scale, np.asarray(duration, float) / scale, desc)
+        ann = _annotations(np.asarray(onset, float) / scale, np.asarray(duration, float) / scale, desc)
+    if len(ann) > _MAX_MARKERS:
+        raise fail(vmrk, f"{len(ann)} markers (at most {_MAX_MARKERS})")
+    if len(ann) and not np.all(np.isfinite(np.asarray(ann.onset, float))):
+        raise fail(vmrk, "marker positions are not finite")
     return _annotations(ann.onset, ann.duration, ann.description)
 
 
@@ -266,6 +273,10 @@ def _bv_header(path: Path, markers: bool = True) -> EEGHeader:
         raise fail(path, "corrupt header: no valid SamplingInterval")
     if nchan <= 0:
         raise fail(path, "corrupt header: no NumberOfChannels")
+    if nchan > _MAX_CHANNELS:
+        raise fail(path, f"corrupt header: NumberOfChannels={nchan} (at most {_MAX_CHANNELS})")
+    # SamplingInterval is in microseconds
+    check_sfreq(1e6 / interval, path, f"sampling rate (SamplingInterval={interval:g} us)")
     chans = dict(cfg.items("Channel Infos"))
     names = []
     for i in range(1, nchan + 1):
@@ -279,7 +290,7 @@ def _bv_header(path: Path, markers: bool = True) -> EEGHeader:
         hdr.n_samples = int(pts)
     data = cfg.get("Common Infos", "DataFile")
     if data:
-        hdr.data_file = path.parent / data
+        hdr.data_file = _companion(path, data, "DataFile")
         fmt = (cfg.get("Binary Infos", "BinaryFormat", "INT_16") or "INT_16").upper()
         binary = (cfg.get("Common Infos", "DataFormat", "BINARY") or "BINARY").upper() == "BINARY"
         if not hdr.data_file.is_file():
@@ -298,7 +309,7 @@ def _bv_header(path: Path, markers: bool = True) -> EEGHeader:
     if not markers:
         pass  # read_eeg checks the marker file itself; MNE parses it
     elif mk:
-        vmrk = path.parent / mk
+        vmrk = _companion(path, mk, "MarkerFile")
         if vmrk.is_file() and vmrk.stat().st_size > 0:
             hdr.markers = _bv_markers(vmrk, hdr.sfreq, hdr.notes)
         else:
@@ -306,6 +317,18 @@ def _bv_header(path: Path, markers: bool = True) -> EEGHeader:
     if hdr.markers is None:
         hdr.markers = _annotations([], [], [])
     return hdr
+
+
+def _companion(header: Path, name: str, key: str) -> Path:
+    """A companion file named in a header, which must lie in the header's folder (or below).
+
+    A name that climbs out (``../../etc/passwd``) or is absolute is refused: the reader
+    never follows a header to files elsewhere, and never quotes what such a file holds.
+    """
+    rel = Path(name.replace("\\", "/"))
+    if rel.is_absolute() or name.startswith(("/", "\\")) or ".." in rel.parts or re.match(r"^[A-Za-z]:", name):
+        raise fail(header, f"{key} must name a file next to the header, not a path elsewhere ({rel.name!r} refused)")
+    return header.parent / rel
 
 
 def _bv_marker_only(vmrk: Path, sfreq: float | None = None) -> EEGHeader:
@@ -325,56 +348,93 @@ def _bv_marker_only(vmrk: Path, sfreq: float | None = None) -> EEGHeader:
     return hdr
 
 
-def _eeglab_struct(path: Path) -> dict[str, Any]:
-    from pymatreader import read_mat
+def _eeglab_struct(path: Path) -> Any:
+    """The ``EEG`` structure of a ``.set``, loaded the way MNE's reader loads it."""
+    from mne.io.eeglab.eeglab import _check_load_mat
 
     try:
-        d = read_mat(str(path))
+        eeg = _check_load_mat(str(path), None, preload=False)
     except Exception as exc:  # noqa: BLE001
         raise fail(path, f"not a readable EEGLAB .set (MATLAB) file ({_why(exc)})") from None
-    eeg = d.get("EEG", d)
-    if not isinstance(eeg, dict) or "srate" not in eeg or "nbchan" not in eeg:
+    if "srate" not in eeg or "nbchan" not in eeg:
         raise fail(path, "not an EEGLAB dataset (no EEG.srate / EEG.nbchan)")
     return eeg
 
 
 def _eeglab_header(path: Path) -> EEGHeader:
+    """Header of an EEGLAB ``.set`` through MNE's own EEGLAB functions (one reader).
+
+    Channel names and markers come from the same code :func:`mne.io.read_raw_eeglab`
+    runs, so struct arrays and cell arrays of ``chanlocs``/``event`` read identically.
+    """
+    from mne.io.eeglab.eeglab import _get_info, _read_annotations_eeglab
+
     eeg = _eeglab_struct(path)
-    sfreq = float(eeg["srate"])
-    nchan = int(eeg["nbchan"])
-    labels = (eeg.get("chanlocs") or {}).get("labels") if isinstance(eeg.get("chanlocs"), dict) else None
-    if isinstance(labels, str):
-        labels = [labels]
-    names = [str(x) for x in labels] if labels is not None else [f"EEG{i + 1:03d}" for i in range(nchan)]
+    sfreq = check_sfreq(_scalar(eeg["srate"], path, "EEG.srate"), path, "sampling rate (EEG.srate)")
+    eeg.srate = sfreq
+    nchan = int(eeg.nbchan)
+    if not 1 <= nchan <= _MAX_CHANNELS:
+        raise fail(path, f"EEG.nbchan={nchan} is not a usable channel count (1..{_MAX_CHANNELS})")
+    pnts = int(eeg.get("pnts", 0) or 0)
+    if pnts < 0:
+        raise fail(path, f"EEG.pnts={pnts} is negative")
+    try:
+        if eeg.get("chanlocs") is None:
+            eeg.chanlocs = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info, _, _ = _get_info(eeg, eog=(), montage_units="auto")
+        names = list(info["ch_names"])
+    except Exception as exc:  # noqa: BLE001 - malformed chanlocs
+        raise fail(path, f"unreadable EEG.chanlocs ({_why(exc)})") from None
+    if len(names) != nchan:
+        raise fail(path, f"EEG.chanlocs has {len(names)} channels, EEG.nbchan says {nchan}")
     hdr = EEGHeader(path, "eeglab", names, [_guess_type(n) for n in names], sfreq)
     trials = int(eeg.get("trials", 1) or 1)
-    hdr.n_samples = int(eeg.get("pnts", 0)) * trials or None
+    hdr.n_samples = pnts * trials or None
     if trials > 1:
         hdr.notes.append(f"epoched dataset ({trials} trials)")
     data = eeg.get("data")
     if isinstance(data, str):
-        hdr.data_file = path.parent / data
-        if not hdr.data_file.is_file():
-            hdr.data_state = "missing"
-        elif hdr.data_file.stat().st_size == 0:
-            hdr.data_state = "empty"
+        here = Path(data.replace("\\", "/"))
+        if here.is_absolute() and here.parent.resolve() == path.parent.resolve():
+            data = here.name  # EEGLAB saved its own folder's absolute path
+        target = _companion(path, data, "EEG.data")
+        if target.resolve() == path.resolve():
+            hdr.data_state = "embedded"  # data inside the .set itself (MATLAB v7.3)
         else:
-            expected = nchan * (hdr.n_samples or 0) * 4
-            hdr.data_state = "ok" if hdr.data_file.stat().st_size >= expected else "truncated"
+            hdr.data_file = target
+            if not target.is_file():
+                hdr.data_state = "missing"
+            elif target.stat().st_size == 0:
+                hdr.data_state = "empty"
+            else:
+                expected = nchan * (hdr.n_samples or 0) * 4
+                hdr.data_state = "ok" if target.stat().st_size >= expected else "truncated"
     else:
+        arr = np.asarray(data) if data is not None else np.empty(0)
+        if arr.ndim < 2 or arr.shape[0] != nchan:
+            raise fail(path, f"EEG.data is neither a .fdt file name nor a channels x samples array "
+                       f"(shape {arr.shape}, nbchan {nchan})")
         hdr.data_state = "embedded"
-    ev = eeg.get("event")
-    if isinstance(ev, dict) and "latency" in ev:
-        lat = np.atleast_1d(np.asarray(ev["latency"], float))
-        typ = ev.get("type", [""] * lat.size)
-        typ = [typ] if isinstance(typ, (str, int, float)) else list(typ)
-        dur = np.atleast_1d(np.asarray(ev.get("duration", np.zeros(lat.size)), float))
-        dur = np.where(np.isfinite(dur), dur, 0.0) if dur.size == lat.size else np.zeros(lat.size)
-        # EEGLAB latencies are 1-based samples, as MNE's reader converts them
-        hdr.markers = _annotations((lat - 1) / sfreq, dur / sfreq, [_event_name(t) for t in typ])
-    else:
-        hdr.markers = _annotations([], [], [])
+    try:
+        ann = _read_annotations_eeglab(eeg)
+    except Exception as exc:  # noqa: BLE001 - malformed event structure
+        raise fail(path, f"unreadable EEG.event ({_why(exc)})") from None
+    onset = np.asarray(ann.onset, float)
+    if onset.size > _MAX_MARKERS:
+        raise fail(path, f"{onset.size} events (at most {_MAX_MARKERS})")
+    if onset.size and not np.all(np.isfinite(onset)):
+        raise fail(path, "EEG.event holds non-finite latencies")
+    hdr.markers = _annotations(onset, np.asarray(ann.duration, float), [_event_name(t) for t in ann.description])
     return hdr
+
+
+def _scalar(value: Any, path: Path, what: str) -> float:
+    arr = np.asarray(value)
+    if arr.size != 1 or arr.dtype.kind not in "iuf":
+        raise fail(path, f"{what} is not a number")
+    return float(arr.reshape(-1)[0])
 
 
 def _event_name(t: Any) -> str:
@@ -387,6 +447,8 @@ def _mne_header(path: Path) -> EEGHeader:
     raw = read_eeg(path, preload=False)
     fmt = {".edf": "edf", ".bdf": "bdf"}.get(full_suffix(path), "fif")
     ann = raw.annotations
+    if len(ann) > _MAX_MARKERS:
+        raise fail(path, f"{len(ann)} annotations (at most {_MAX_MARKERS})")
     offset = raw.first_time if ann.orig_time is not None else 0.0
     return EEGHeader(
         path,
@@ -458,7 +520,7 @@ def _check_bv_companions(path: Path) -> None:
         raise fail(hdr.data_file, "truncated: its size is not a whole number of samples x channels")
     mk = cfg.get("Common Infos", "MarkerFile")
     if mk:
-        vmrk = path.parent / mk
+        vmrk = _companion(path, mk, "MarkerFile")
         if not vmrk.is_file():
             raise fail(path, f"the marker file {mk} named in the header is missing")
         if vmrk.stat().st_size == 0:
@@ -587,6 +649,7 @@ def read_eeg(path: str | os.PathLike, preload: bool = False) -> Any:
             raise fail(path, f"truncated or inconsistent data ({' '.join(str(w.message).split())[:120]})")
     if raw.n_times == 0:
         raise fail(path, "holds no samples")
+    check_sfreq(raw.info["sfreq"], path)
     _apply_name_types(raw)
     _apply_bids_channels(raw, path)
     _apply_bids_sidecar(raw, path)
@@ -595,8 +658,6 @@ def read_eeg(path: str | os.PathLike, preload: bool = False) -> Any:
 
 def _apply_bids_sidecar(raw: Any, path: Path) -> None:
     """Power-line frequency from the BIDS ``*_eeg.json`` (with inheritance) when present."""
-    import json
-
     from .mri import find_sidecar
 
     if "-" not in path.name:
@@ -604,14 +665,14 @@ def _apply_bids_sidecar(raw: Any, path: Path) -> None:
     meta: dict[str, Any] = {}
     for sc in find_sidecar(path):
         try:
-            doc = json.loads(sc.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            logger.warning("%s: unreadable sidecar ignored", sc)
+            doc = load_json(sc, what="JSON sidecar")
+        except InputError as exc:
+            logger.warning("%s (sidecar ignored)", exc)
             continue
         if isinstance(doc, dict):
             meta.update(doc)
     line = meta.get("PowerLineFrequency")
-    if isinstance(line, (int, float)) and line > 0:
+    if isinstance(line, (int, float)) and not isinstance(line, bool) and 0 < line < 1000:
         with raw.info._unlock():
             raw.info["line_freq"] = float(line)
 
@@ -640,6 +701,36 @@ def _check_edf(path: Path) -> None:
         samples = [int(block[8 * i : 8 * i + 8].decode("ascii").strip()) for i in range(n_signals)]
     except (UnicodeDecodeError, ValueError):
         raise fail(path, "corrupt EDF/BDF header (samples per record)") from None
+    if n_signals > _MAX_CHANNELS:
+        raise fail(path, f"corrupt EDF/BDF header ({n_signals} signals; at most {_MAX_CHANNELS})")
+    try:
+        rec_dur = float(head[244:252].decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise fail(path, "corrupt EDF/BDF header (record duration is not a number)") from None
+    if not np.isfinite(rec_dur) or rec_dur <= 0:
+        raise fail(path, f"corrupt EDF/BDF header (record duration {rec_dur:g} s)")
+    if any(n <= 0 for n in samples):
+        raise fail(path, "corrupt EDF/BDF header (a signal has no samples per record)")
+    check_sfreq(max(samples) / rec_dur, path, f"sampling rate ({max(samples)} samples per {rec_dur:g} s record)")
+    with open(path, "rb") as fh:
+        fh.seek(256 + 104 * n_signals)
+        ranges = fh.read(32 * n_signals)
+    try:
+        cols = [[float(ranges[(k * n_signals + i) * 8 : (k * n_signals + i) * 8 + 8].decode("ascii").strip())
+                 for i in range(n_signals)] for k in range(4)]
+    except (UnicodeDecodeError, ValueError):
+        raise fail(path, "corrupt EDF/BDF header (physical/digital min/max are not numbers)") from None
+    pmin, pmax, dmin, dmax = (np.asarray(c) for c in cols)
+    if not (np.all(np.isfinite(pmin)) and np.all(np.isfinite(pmax))):
+        raise fail(path, "corrupt EDF/BDF header (non-finite physical min/max)")
+    same = np.flatnonzero(dmin == dmax)
+    if same.size:
+        raise fail(path, f"corrupt EDF/BDF header: signal {int(same[0]) + 1} has digital minimum = maximum "
+                   f"({dmin[same[0]]:g}); its values cannot be scaled")
+    same = np.flatnonzero(pmin == pmax)
+    if same.size:
+        raise fail(path, f"corrupt EDF/BDF header: signal {int(same[0]) + 1} has physical minimum = maximum "
+                   f"({pmin[same[0]]:g})")
     width = 3 if version[:1] == b"\xff" else 2
     record = sum(samples) * width
     size = path.stat().st_size
