@@ -212,8 +212,11 @@ def check_data(data: Any, path: _PathLike, what: str = "data", *, saturation: fl
         raise InputError(path, f"{what} are saturated (every value >= {saturation:g} in magnitude)")
 
 
-def check_image_data(img: Any, path: _PathLike, *, chunk_voxels: int = 1 << 24) -> None:
-    """Voxel data of a nibabel image: finite and not all zero (read slab by slab)."""
+def check_image_data(img: Any, path: _PathLike, *, allow_zero: bool = False, chunk_voxels: int = 1 << 24) -> None:
+    """Voxel data of a nibabel image: finite and (unless ``allow_zero``) not all zero.
+
+    Read slab by slab, so memory stays bounded.
+    """
     shape = tuple(int(s) for s in img.shape)
     if len(shape) < 3:
         raise InputError(path, f"not a 3D/4D image (shape {shape})")
@@ -232,7 +235,7 @@ def check_image_data(img: Any, path: _PathLike, *, chunk_voxels: int = 1 << 24) 
         raise InputError(path, "image data do not fit in memory") from None
     except Exception as exc:  # noqa: BLE001 - truncated/corrupt data while reading
         raise InputError(path, f"image data cannot be read ({type(exc).__name__})") from None
-    if not any_nonzero:
+    if not any_nonzero and not allow_zero:
         raise InputError(path, "image data are all zero")
 
 

@@ -18,7 +18,6 @@ is absent) are formats MNE has no public reader for.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..validate import check_positions, load_json
 from ._util import check_file, fail, full_suffix
 
 logger = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def _read_pos(path: Path) -> Any:
             except ValueError:
                 label = t if label is None else f"{label} {t}"
         if len(nums) < 3:
-            raise fail(path, f"line {ln}: expected x y z, got {line.strip()[:40]!r}")
+            raise fail(path, f"line {ln}: expected x y z, found {len(nums)} number(s)")
         xyz = np.array(nums[-3:])
         if label is None:
             hsp.append(xyz)
@@ -253,10 +253,7 @@ def _coordsystem_for(tsv: Path) -> dict[str, Any]:
     cands += sorted(tsv.parent.glob("*_coordsystem.json"))
     for c in cands:
         if c.is_file():
-            try:
-                return json.loads(c.read_text(encoding="utf-8"))
-            except (ValueError, OSError) as exc:
-                raise fail(c, f"broken JSON ({exc})") from None
+            return load_json(c, what="coordsystem.json")
     return {}
 
 
@@ -303,9 +300,15 @@ def _read_electrodes_tsv(path: Path, notes: list[str]) -> Any:
     land = cs.get("AnatomicalLandmarkCoordinates", {}) or {}
     lu = str(cs.get("AnatomicalLandmarkCoordinateUnits", units)).lower()
     lf = {"m": 1.0, "cm": 1e-2, "mm": 1e-3}.get(lu, factor or 1.0)
+    if not isinstance(land, dict):
+        raise fail(path, "AnatomicalLandmarkCoordinates in the coordsystem.json is not an object")
     for k, v in land.items():
-        key = _fid_key(k)
+        key = _fid_key(str(k))
         if key is not None and key not in fids:
+            try:
+                v = np.asarray(v, float).reshape(3)
+            except (TypeError, ValueError):
+                raise fail(path, f"landmark {k!r} in the coordsystem.json is not x, y, z") from None
             # stored in the electrodes' unit, rescaled with them below
             fids[key] = np.asarray(v, float) * lf / (factor or 1.0)
     if not ch_pos and not fids:
@@ -460,7 +463,12 @@ def read_dig_with_notes(path: str | os.PathLike, *, units: str = "auto") -> tupl
         raise fail(path, "non-finite coordinates (NaN/inf)")
     if not units_known or units != "auto":
         m = _check_units(m, path, notes, units)
-    m = _to_head(m, notes)
+    check_positions([d["r"] for d in m.dig], path, "coordinates")
+    try:
+        m = _to_head(m, notes)
+    except Exception as exc:  # noqa: BLE001 - degenerate fiducials (coincident, collinear)
+        raise fail(path, f"the fiducials do not define a head frame ({_why(exc)})") from None
+    check_positions([d["r"] for d in m.dig], path, "head-frame coordinates")
     return m, notes
 
 
@@ -546,6 +554,8 @@ def read_surface(path: str | os.PathLike) -> dict[str, Any]:
         raise fail(path, f"not a readable surface (FreeSurfer, BEM/-head.fif or GIFTI) ({_why(exc)})") from None
     if rr.ndim != 2 or rr.shape[1] != 3 or len(rr) < 4 or tris.ndim != 2 or tris.shape[1] != 3:
         raise fail(path, "surface has no usable vertices/triangles")
+    if not np.all(np.isfinite(rr)):
+        raise fail(path, "surface vertices hold NaN/inf")
     if tris.min() < 0 or tris.max() >= len(rr):
         raise fail(path, "triangles index vertices that do not exist (corrupt surface)")
     ext = float(np.ptp(rr, axis=0).max())

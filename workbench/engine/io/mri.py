@@ -10,7 +10,6 @@ there is none, from the NIfTI header (``pixdim[4]`` in ``xyzt_units``).
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import os
 import zlib
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..progress import ProgressLike, as_progress
+from ..validate import check_affine, check_bold_sidecar, check_image_data, check_slice_timing, check_tr, load_json
 from ._util import check_file, fail, full_suffix
 
 logger = logging.getLogger(__name__)
@@ -108,21 +108,16 @@ def read_image(path: str | os.PathLike, *, verify: bool = True, progress: Progre
         raise fail(path, f"corrupt image header ({_why(exc)})") from None
     if len(shape) < 3 or min(shape) < 1:
         raise fail(path, f"not a 3D/4D image (shape {shape})")
-    if not np.all(np.isfinite(img.affine)):
-        raise fail(path, "corrupt header: the affine has NaN/inf")
+    check_affine(img.affine, path)
     if verify:
         _verify_data(img, path, progress)
+        if len(shape) == 3:  # anatomy: cheap enough to check every voxel once
+            check_image_data(img, path, allow_zero=True)
     return img
 
 
 def _load_json(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise fail(path, f"broken JSON sidecar ({_why(exc)})") from None
-    if not isinstance(doc, dict):
-        raise fail(path, "JSON sidecar is not an object")
-    return doc
+    return load_json(path, what="JSON sidecar")
 
 
 def _bids_root(start: Path) -> Path:
@@ -208,8 +203,11 @@ def read_bold(
         raise fail(path, f"a BOLD series must be 4D; this image is {len(img.shape)}D {img.shape}")
     meta: dict[str, Any] = {}
     sidecars = find_sidecar(path)
+    origin: dict[str, Path] = {}  # field -> the sidecar it came from (named in errors)
     for sc in sidecars:
-        meta.update(_load_json(sc))
+        doc = _load_json(sc)
+        meta.update(doc)
+        origin.update(dict.fromkeys(doc, sc))
     notes: list[str] = []
     hdr_tr = None
     try:
@@ -228,17 +226,12 @@ def read_bold(
         hdr_tr = None
     tr = meta.get("RepetitionTime")
     if tr is not None:
-        try:
-            tr = float(tr)
-        except (TypeError, ValueError):
-            raise fail(sidecars[-1], f"RepetitionTime is not a number ({tr!r})") from None
-        if not 0 < tr < 100:
-            raise fail(sidecars[-1], f"implausible RepetitionTime {tr} s")
+        tr = check_tr(tr, origin.get("RepetitionTime", path))
         meta["_tr_source"] = "sidecar"
         if hdr_tr and abs(hdr_tr - tr) > 0.01 * tr:
             notes.append(f"header TR {hdr_tr:g} s differs from sidecar {tr:g} s; sidecar used (BIDS)")
     elif hdr_tr:
-        tr = hdr_tr
+        tr = check_tr(hdr_tr, path, "repetition time in the header (pixdim[4])")
         meta["_tr_source"] = "header"
         notes.append("no RepetitionTime in a JSON sidecar; TR taken from the NIfTI header")
     else:
@@ -251,13 +244,15 @@ def read_bold(
     meta["RepetitionTime"] = tr
     st = meta.get("SliceTiming")
     if st is not None:
-        st = np.asarray(st, float).ravel()
-        if st.size and (np.any(st < 0) or st.max() >= tr):
-            notes.append(f"SliceTiming outside [0, TR) (max {st.max():g} s, TR {tr:g} s)")
+        st = np.asarray(check_slice_timing(st, tr, origin.get("SliceTiming", path)), float)
         if st.size != img.shape[2]:
             notes.append(f"SliceTiming has {st.size} entries for {img.shape[2]} slices")
         meta["SliceTiming"] = st.tolist()
     mb = meta.get("MultibandAccelerationFactor")
+    if mb is not None:
+        meta["MultibandAccelerationFactor"] = mb = check_bold_sidecar(
+            {"MultibandAccelerationFactor": mb}, origin.get("MultibandAccelerationFactor", path)
+        )["MultibandAccelerationFactor"]
     if mb is None and st is not None and st.size:
         groups = np.unique(np.round(st, 4)).size
         if groups and st.size % groups == 0 and st.size // groups > 1:
