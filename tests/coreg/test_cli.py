@@ -13,8 +13,8 @@ from workbench.engine.coreg.export import read_trans
 
 
 @pytest.fixture(scope="module")
-def paths(shared_data):
-    c = shared_data / "coreg"
+def paths(test_data):
+    c = test_data / "coreg"
     return {
         "info": c / "MEG" / "sample" / "test-ave.fif.gz",
         "surf": c / "subjects" / "sample" / "bem" / "outer_skin.surf",
@@ -124,8 +124,8 @@ def test_cli_bad_input_one_line_nothing_written(paths, tmp_path, capsys, kind, m
 
 
 @pytest.mark.parametrize("kind", ["dig_fif", "captrak", "polhemus"])
-def test_cli_accepts_other_digitisation_formats(paths, shared_data, tmp_path, kind):
-    montage_dir = shared_data / "coreg" / "montage"
+def test_cli_accepts_other_digitisation_formats(paths, test_data, tmp_path, kind):
+    montage_dir = test_data / "coreg" / "montage"
     if kind == "dig_fif":
         dig = tmp_path / "sample-dig.fif"
         _write_dig_fif(dig, paths["info"])

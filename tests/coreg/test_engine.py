@@ -22,11 +22,11 @@ from workbench.engine.errors import InputError
 
 
 @pytest.fixture(scope="module")
-def sample(shared_data):
+def sample(test_data):
     import mne
 
-    sd = shared_data / "coreg" / "subjects"
-    info = mne.io.read_info(shared_data / "coreg" / "MEG" / "sample" / "test-ave.fif.gz", verbose="error")
+    sd = test_data / "coreg" / "subjects"
+    info = mne.io.read_info(test_data / "coreg" / "MEG" / "sample" / "test-ave.fif.gz", verbose="error")
     scalp = read_scalp(sd / "sample" / "bem" / "outer_skin.surf")
     fid = read_mri_fiducials(sd / "sample" / "bem" / "sample-fiducials.fif")
     return {"info": info, "sd": sd, "scalp": scalp, "fid": fid, "dig": dig_from_info(info).validate()}
@@ -63,8 +63,8 @@ def test_signed_distance_inside_outside(fsavg):
     assert np.all(q.signed_distance(outward)[0] > 0)
 
 
-def test_read_surfaces_agree(shared_data):
-    bem = shared_data / "coreg" / "subjects" / "sample" / "bem"
+def test_read_surfaces_agree(test_data):
+    bem = test_data / "coreg" / "subjects" / "sample" / "bem"
     a = read_scalp(bem / "outer_skin.surf")
     b = read_scalp(bem / "sample-head.fif")
     qa, qb = surface_quality(a), surface_quality(b)
@@ -74,10 +74,10 @@ def test_read_surfaces_agree(shared_data):
     assert np.median(d) < 2e-3
 
 
-def test_scalp_from_t1_matches_freesurfer_scalp(shared_data):
-    mri = shared_data / "coreg" / "subjects" / "sample" / "mri" / "T1.mgz"
+def test_scalp_from_t1_matches_freesurfer_scalp(test_data):
+    mri = test_data / "coreg" / "subjects" / "sample" / "mri" / "T1.mgz"
     dense, display = scalp_from_t1(mri, target_triangles=12000)
-    ref = read_scalp(shared_data / "coreg" / "subjects" / "sample" / "bem" / "outer_skin.surf")
+    ref = read_scalp(test_data / "coreg" / "subjects" / "sample" / "bem" / "outer_skin.surf")
     qd = surface_quality(dense)
     assert qd["closed"] and qd["n_components"] == 1 and qd["outward"] and qd["euler"] == 2
     assert len(dense["rr"]) > 20000 and 6000 < len(display["tris"]) < 25000

@@ -17,11 +17,11 @@ def _rel_sse(ref: np.ndarray, X: np.ndarray) -> float:
 
 @pytest.mark.parametrize(("key", "duration"), [("arr_0", 0.0), ("arr_1", 10.0)])
 @pytest.mark.filterwarnings("ignore:The following conditions contain events with null duration")
-def test_design_matches_spm_by_nilearns_criterion(shared_data, key, duration):
+def test_design_matches_spm_by_nilearns_criterion(test_data, key, duration):
     """nilearn's test_spm_1/2 criterion: relative SSE < 0.1 (ours is SPM-exact)."""
     from nilearn.glm.first_level import make_first_level_design_matrix
 
-    ref = np.load(shared_data / "reference" / "spm_dmtx.npz")[key]
+    ref = np.load(test_data / "reference" / "spm_dmtx.npz")[key]
     events = pd.DataFrame({"trial_type": CONDITIONS, "onset": ONSETS, "duration": duration})
     # SPM samples at microtime bin fMRI_T0 = 1 of 16, i.e. 1/16 TR after the volume start
     ours = build_design(events, 100, 1.0, sample_offset=1 / 16, high_pass=0).to_numpy()
@@ -32,8 +32,8 @@ def test_design_matches_spm_by_nilearns_criterion(shared_data, key, duration):
     assert _rel_sse(ref, ours) < _rel_sse(ref, theirs.to_numpy())
 
 
-def test_cosine_drift_equals_spm(shared_data):
-    ref = np.load(shared_data / "reference" / "spm_dmtx.npz")["cosbf_dt_1_nt_20_hcut_0p1"]
+def test_cosine_drift_equals_spm(test_data):
+    ref = np.load(test_data / "reference" / "spm_dmtx.npz")["cosbf_dt_1_nt_20_hcut_0p1"]
     np.testing.assert_allclose(cosine_drift(np.arange(20.0), 0.1), ref[:, 1:], atol=1e-12)
 
 

@@ -10,8 +10,8 @@ from gui_helpers import write_small_study
 
 
 @pytest.fixture(scope="session")
-def small_study_master(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    t1 = shared_data / "coreg" / "subjects" / "sample" / "mri" / "T1.mgz"
+def small_study_master(tmp_path_factory: pytest.TempPathFactory, test_data: Path) -> Path:
+    t1 = test_data / "coreg" / "subjects" / "sample" / "mri" / "T1.mgz"
     return write_small_study(tmp_path_factory.mktemp("study") / "study", t1)
 
 

@@ -30,8 +30,8 @@ def _montage_from_info(info):
 
 
 @pytest.fixture
-def sample_session(shared_data):
-    c = shared_data / "coreg"
+def sample_session(test_data):
+    c = test_data / "coreg"
     info = mne.io.read_info(c / "MEG" / "sample" / "test-ave.fif.gz", verbose="error")
     s = Session()
     s.set_scalp(read_scalp(c / "subjects" / "sample" / "bem" / "outer_skin.surf"))

@@ -425,11 +425,11 @@ def test_open_demo_builds_then_opens_in_a_worker(qtbot, window, small_study, tmp
     assert window.settings.recent[0] == str(small_study.absolute())
 
 
-def test_open_real_files_from_shared_data(qtbot, window, shared_data, artifacts_dir, boxes):
+def test_open_real_files_from_test_data(qtbot, window, test_data, artifacts_dir, boxes):
     """A real BrainVision recording with positions, then a real MGZ T1 added to it."""
     import mne
 
-    vhdr = shared_data / "coreg" / "montage" / "bv_dig_test.vhdr"
+    vhdr = test_data / "coreg" / "montage" / "bv_dig_test.vhdr"
     task = _open(qtbot, window, vhdr)
     assert task.error is None, task.traceback
     expect = mne.io.read_raw_brainvision(vhdr, preload=False, verbose="error")
@@ -437,7 +437,7 @@ def test_open_real_files_from_shared_data(qtbot, window, shared_data, artifacts_
     view = window.pages["Traces"].view
     view.render()
     assert view.visible_names == expect.ch_names[: view.n_visible]
-    t1 = shared_data / "coreg" / "subjects" / "sample" / "mri" / "T1.mgz"
+    t1 = test_data / "coreg" / "subjects" / "sample" / "mri" / "T1.mgz"
     _open(qtbot, window, t1)
     assert window.session.anat is not None and window.session.anat.shape == (86, 86, 86)
     assert window.session.raw is not None  # the recording stayed open
@@ -446,9 +446,9 @@ def test_open_real_files_from_shared_data(qtbot, window, shared_data, artifacts_
     assert not boxes
 
 
-def test_real_header_without_its_data_file_gives_one_line(qtbot, window, shared_data, boxes):
-    """The real EEG-fMRI headers in shared data lack their signal file: a one-line message."""
-    vhdr = shared_data / "markers" / "farm_emg_fmri" / "me3mb3_tr1600_sl54.vhdr"
+def test_real_header_without_its_data_file_gives_one_line(qtbot, window, test_data, boxes):
+    """The real EEG-fMRI headers in the test data lack their signal file: a one-line message."""
+    vhdr = test_data / "markers" / "farm_emg_fmri" / "me3mb3_tr1600_sl54.vhdr"
     _open(qtbot, window, vhdr)
     assert window.session.raw is None
     assert len(boxes) == 1 and boxes[0][0] == "warning"

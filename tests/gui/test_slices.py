@@ -14,14 +14,14 @@ from workbench.gui.slices import SlicesTab
 
 
 @pytest.fixture
-def loaded(qtbot, small_study_master, shared_data):
+def loaded(qtbot, small_study_master, test_data):
     session = Session()
     tab = SlicesTab(session)
     tab.resize(1200, 800)
     qtbot.addWidget(tab)
     tab.show()
     qtbot.waitExposed(tab)
-    anat = nib.load(shared_data / "coreg/subjects/sample/mri/T1.mgz")
+    anat = nib.load(test_data / "coreg/subjects/sample/mri/T1.mgz")
     bold = nib.load(small_study_master / "sub-01/func/sub-01_task-test_bold.nii.gz")
     session.set_anat(anat)
     session.set_bold(bold, {"RepetitionTime": 2.0})
@@ -116,11 +116,11 @@ def test_model_fit_from_stat_result(qtbot, loaded):
     assert labels.count("model fit") == 1  # moving the cursor must not stack legend entries
 
 
-def test_sample_plane_matches_nibabel_full_resampling(small_study_master, shared_data):
+def test_sample_plane_matches_nibabel_full_resampling(small_study_master, test_data):
     """Plane-by-plane resampling equals resampling the whole volume with nibabel."""
     from nibabel.processing import resample_from_to
 
-    anat = imaging.canonical(imaging.in_memory(nib.load(shared_data / "coreg/subjects/sample/mri/T1.mgz")))
+    anat = imaging.canonical(imaging.in_memory(nib.load(test_data / "coreg/subjects/sample/mri/T1.mgz")))
     bold = imaging.in_memory(nib.load(small_study_master / "sub-01/func/sub-01_task-test_bold.nii.gz"), volume=0)
     full = np.asarray(resample_from_to(bold, anat, order=1, cval=np.nan).dataobj)
     for axis, idx in ((0, 40), (1, 30), (2, 50)):

@@ -15,8 +15,8 @@ from workbench.engine.hemo import (
 )
 
 
-def test_spm_hrf_equals_all_54_spm_references(shared_data):
-    mat = sio.loadmat(shared_data / "reference" / "spm_hrfs.mat")
+def test_spm_hrf_equals_all_54_spm_references(test_data):
+    mat = sio.loadmat(test_data / "reference" / "spm_hrfs.mat")
     params, hrfs = mat["params"][0], mat["hrfs"][0]
     assert len(params) == 54
     for p, ref in zip(params, hrfs):
@@ -27,8 +27,8 @@ def test_spm_hrf_equals_all_54_spm_references(shared_data):
         np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-7, err_msg=str(p))
 
 
-def test_spm_basis_equals_spm_get_bases(shared_data):
-    mat = sio.loadmat(shared_data / "reference" / "spm_bases.mat")
+def test_spm_basis_equals_spm_get_bases(test_data):
+    mat = sio.loadmat(test_data / "reference" / "spm_bases.mat")
     dt = float(mat["dt"][0, 0])
     basis = spm_canonical_basis(dt, derivatives=2)
     for i, key in enumerate(["hrf", "dhrf", "ddhrf"]):

@@ -27,7 +27,7 @@ def snapshot(folder: Path) -> dict[str, str]:
     return out
 
 
-def _write_study(root: Path, shared: Path) -> dict:
+def _write_study(root: Path, test_data: Path) -> dict:
     import nibabel as nib
     import pybv
 
@@ -67,15 +67,15 @@ def _write_study(root: Path, shared: Path) -> dict:
     (root / "sub-01" / "func" / "sub-01_task-rest_events.tsv").write_text("onset\tduration\ttrial_type\n4\t2\ttask\n")
     t1 = nib.Nifti1Image((rng.random((16, 16, 16)) * 100).astype(np.int16), np.diag([2, 2, 2, 1.0]))
     nib.save(t1, root / "sub-01" / "anat" / "sub-01_T1w.nii.gz")
-    shutil.copy(shared / "coreg/subjects/sample/bem/outer_skin.surf", root / "sub-01" / "anat" / "sub-01_scalp.surf")
+    shutil.copy(test_data / "coreg/subjects/sample/bem/outer_skin.surf", root / "sub-01" / "anat" / "sub-01_scalp.surf")
     return {"data": data}
 
 
 @pytest.fixture(scope="session")
-def _mini_study_template(tmp_path_factory, shared_data) -> tuple[Path, dict]:
+def _mini_study_template(tmp_path_factory, test_data) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("template") / "study"
     root.mkdir()
-    extra = _write_study(root, shared_data)
+    extra = _write_study(root, test_data)
     return root, extra
 
 
@@ -95,15 +95,15 @@ def mini_data(_mini_study_template) -> np.ndarray:
 
 
 @pytest.fixture
-def copy_shared(shared_data, tmp_path):
-    """Copy files from the shared data (read-only) into tmp_path: copy_shared('a/b.vhdr', 'a/b.vmrk')."""
+def copy_test_data(test_data, tmp_path):
+    """Copy files from the test data (read-only) into tmp_path: copy_test_data('a/b.vhdr', 'a/b.vmrk')."""
 
     def _copy(*rels: str) -> list[Path]:
         out = []
         for rel in rels:
             dst = tmp_path / "copy" / Path(rel).name
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(shared_data / rel, dst)
+            shutil.copy(test_data / rel, dst)
             dst.chmod(0o644)
             out.append(dst)
         return out

@@ -35,13 +35,13 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\
 
 
 # ------------------------------------------------------------------ good files to break
-def _bv(tmp, shared, study):
+def _bv(tmp, data, study):
     d = tmp / "bv"
     shutil.copytree(study / "sub-01" / "eeg", d)
     return d / "sub-01_task-rest_eeg.vhdr"
 
 
-def _edf(tmp, shared, study):
+def _edf(tmp, data, study):
     info = mne.create_info(["Fz", "Cz"], 250.0, "eeg")
     raw = mne.io.RawArray(np.random.default_rng(0).standard_normal((2, 5000)) * 1e-5, info, verbose=False)
     (tmp / "edf").mkdir()
@@ -49,7 +49,7 @@ def _edf(tmp, shared, study):
     return tmp / "edf" / "x.edf"
 
 
-def _set(tmp, shared, study):
+def _set(tmp, data, study):
     info = mne.create_info(["Fz", "Cz"], 250.0, "eeg")
     raw = mne.io.RawArray(np.random.default_rng(0).standard_normal((2, 5000)) * 1e-5, info, verbose=False)
     (tmp / "set").mkdir()
@@ -57,7 +57,7 @@ def _set(tmp, shared, study):
     return tmp / "set" / "x.set"
 
 
-def _fif(tmp, shared, study):
+def _fif(tmp, data, study):
     info = mne.create_info(["Fz", "Cz"], 250.0, "eeg")
     raw = mne.io.RawArray(np.random.default_rng(0).standard_normal((2, 50000)) * 1e-5, info, verbose=False)
     (tmp / "fif").mkdir()
@@ -76,32 +76,32 @@ def _copy_into(tmp, name, *srcs):
     return out
 
 
-def _bold(tmp, shared, study):
+def _bold(tmp, data, study):
     d = tmp / "func"
     shutil.copytree(study / "sub-01" / "func", d)
     return d / "sub-01_task-rest_bold.nii.gz"
 
 
-def _nii(tmp, shared, study):
+def _nii(tmp, data, study):
     (tmp / "nii").mkdir()
     img = nib.Nifti1Image(np.random.default_rng(0).random((20, 20, 20)).astype(np.float32), np.eye(4))
     nib.save(img, tmp / "nii" / "t1.nii")
     return tmp / "nii" / "t1.nii"
 
 
-def _mgz(tmp, shared, study):
-    return _copy_into(tmp, "mgz", shared / "coreg/subjects/sample/mri/T1.mgz")
+def _mgz(tmp, data, study):
+    return _copy_into(tmp, "mgz", data / "coreg/subjects/sample/mri/T1.mgz")
 
 
-def _bvct(tmp, shared, study):
-    return _copy_into(tmp, "bvct", shared / "coreg/montage/captrak_coords.bvct")
+def _bvct(tmp, data, study):
+    return _copy_into(tmp, "bvct", data / "coreg/montage/captrak_coords.bvct")
 
 
-def _hsp(tmp, shared, study):
-    return _copy_into(tmp, "hsp", shared / "coreg/montage/MQKIT_125.hsp")
+def _hsp(tmp, data, study):
+    return _copy_into(tmp, "hsp", data / "coreg/montage/MQKIT_125.hsp")
 
 
-def _tsv(tmp, shared, study):
+def _tsv(tmp, data, study):
     d = tmp / "tsv"
     d.mkdir()
     for f in ("sub-01_electrodes.tsv", "sub-01_coordsystem.json"):
@@ -109,16 +109,16 @@ def _tsv(tmp, shared, study):
     return d / "sub-01_electrodes.tsv"
 
 
-def _surf(tmp, shared, study):
-    return _copy_into(tmp, "surf", shared / "coreg/subjects/sample/bem/outer_skin.surf")
+def _surf(tmp, data, study):
+    return _copy_into(tmp, "surf", data / "coreg/subjects/sample/bem/outer_skin.surf")
 
 
-def _headfif(tmp, shared, study):
-    return _copy_into(tmp, "headfif", shared / "coreg/subjects/sample/bem/sample-head.fif")
+def _headfif(tmp, data, study):
+    return _copy_into(tmp, "headfif", data / "coreg/subjects/sample/bem/sample-head.fif")
 
 
-def _digfif(tmp, shared, study):
-    return _copy_into(tmp, "digfif", shared / "coreg/MEG/sample/test-ave.fif.gz")
+def _digfif(tmp, data, study):
+    return _copy_into(tmp, "digfif", data / "coreg/MEG/sample/test-ave.fif.gz")
 
 
 GOOD = {
@@ -179,15 +179,15 @@ CASES = [(kind, how, fn) for kind, (_, fns) in GOOD.items() for how in BREAK for
 
 
 @pytest.mark.parametrize("kind,how,fn", CASES, ids=[f"{k}-{h}-{f.__name__}" for k, h, f in CASES])
-def test_broken_file(tmp_path, shared_data, mini_study, kind, how, fn):
-    target = GOOD[kind][0](tmp_path, shared_data, mini_study)
+def test_broken_file(tmp_path, test_data, mini_study, kind, how, fn):
+    target = GOOD[kind][0](tmp_path, test_data, mini_study)
     BREAK[how](target)
     _check(fn, target, target.parent, target.name)
 
 
 # ------------------------------------------------------------------ missing companions
-def test_missing_eeg_companion(tmp_path, shared_data, mini_study):
-    vhdr = _bv(tmp_path, shared_data, mini_study)
+def test_missing_eeg_companion(tmp_path, test_data, mini_study):
+    vhdr = _bv(tmp_path, test_data, mini_study)
     vhdr.with_suffix(".eeg").unlink()
     msg = _check(read_eeg, vhdr, vhdr.parent, "sub-01_task-rest_eeg.eeg")
     assert "missing" in msg
@@ -196,45 +196,45 @@ def test_missing_eeg_companion(tmp_path, shared_data, mini_study):
     assert h.data_state == "missing" and len(h.markers) == 11
 
 
-def test_empty_eeg_companion(tmp_path, shared_data, mini_study):
-    vhdr = _bv(tmp_path, shared_data, mini_study)
+def test_empty_eeg_companion(tmp_path, test_data, mini_study):
+    vhdr = _bv(tmp_path, test_data, mini_study)
     vhdr.with_suffix(".eeg").write_bytes(b"")
     assert "empty" in _check(read_eeg, vhdr, vhdr.parent, ".eeg")
 
 
-def test_truncated_eeg_companion(tmp_path, shared_data, mini_study):
-    vhdr = _bv(tmp_path, shared_data, mini_study)
+def test_truncated_eeg_companion(tmp_path, test_data, mini_study):
+    vhdr = _bv(tmp_path, test_data, mini_study)
     eeg = vhdr.with_suffix(".eeg")
     eeg.write_bytes(eeg.read_bytes()[:-6])  # not a whole number of 4-channel float32 frames
     assert "truncated" in _check(read_eeg, vhdr, vhdr.parent, ".eeg")
 
 
-def test_missing_vmrk_companion(tmp_path, shared_data, mini_study):
-    vhdr = _bv(tmp_path, shared_data, mini_study)
+def test_missing_vmrk_companion(tmp_path, test_data, mini_study):
+    vhdr = _bv(tmp_path, test_data, mini_study)
     vhdr.with_suffix(".vmrk").unlink()
     assert "marker file" in _check(read_eeg, vhdr, vhdr.parent, ".vmrk")
 
 
-def test_missing_fdt_companion(tmp_path, copy_shared):
-    (s,) = copy_shared("markers/bcgnet_sub34/sub34_r01_raw.set")
+def test_missing_fdt_companion(tmp_path, copy_test_data):
+    (s,) = copy_test_data("markers/bcgnet_sub34/sub34_r01_raw.set")
     assert "missing" in _check(read_eeg, s, s.parent, "sub34_r01_raw.fdt")
 
 
-def test_corrupt_vhdr_fields(tmp_path, shared_data, mini_study):
-    vhdr = _bv(tmp_path, shared_data, mini_study)
+def test_corrupt_vhdr_fields(tmp_path, test_data, mini_study):
+    vhdr = _bv(tmp_path, test_data, mini_study)
     txt = vhdr.read_text(encoding="utf-8").replace("SamplingInterval=2000", "SamplingInterval=abc")
     vhdr.write_text(txt, encoding="utf-8")
     for fn in (read_eeg, read_eeg_header):
         assert "SamplingInterval" in _check(fn, vhdr, vhdr.parent)
 
 
-def test_opening_the_eeg_instead_of_the_vhdr(tmp_path, shared_data, mini_study):
-    vhdr = _bv(tmp_path, shared_data, mini_study)
+def test_opening_the_eeg_instead_of_the_vhdr(tmp_path, test_data, mini_study):
+    vhdr = _bv(tmp_path, test_data, mini_study)
     assert ".vhdr" in _check(read_eeg, vhdr.with_suffix(".eeg"), vhdr.parent)
 
 
-def test_bold_broken_sidecar(tmp_path, shared_data, mini_study):
-    bold = _bold(tmp_path, shared_data, mini_study)
+def test_bold_broken_sidecar(tmp_path, test_data, mini_study):
+    bold = _bold(tmp_path, test_data, mini_study)
     Path(str(bold).replace(".nii.gz", ".json")).write_text('{"RepetitionTime": 2.0,')
     assert "broken JSON" in _check(read_bold, bold, bold.parent, "_bold.json")
 
@@ -258,8 +258,8 @@ def test_folder_instead_of_file(tmp_path, fn):
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file(tmp_path, shared_data, mini_study):
-    vhdr = _bv(tmp_path, shared_data, mini_study)
+def test_unreadable_file(tmp_path, test_data, mini_study):
+    vhdr = _bv(tmp_path, test_data, mini_study)
     vhdr.chmod(0)
     try:
         assert "permission" in _check(read_eeg, vhdr, vhdr.parent)
@@ -276,8 +276,8 @@ def test_unknown_type(tmp_path, name):
 
 # ------------------------------------------------------------------ load_into and the CLI
 @pytest.mark.parametrize("kind", ["vhdr", "bold", "bvct", "mgz"])
-def test_load_into_broken_single_file(tmp_path, shared_data, mini_study, kind):
-    target = GOOD[kind][0](tmp_path, shared_data, mini_study)
+def test_load_into_broken_single_file(tmp_path, test_data, mini_study, kind):
+    target = GOOD[kind][0](tmp_path, test_data, mini_study)
     _truncate(target)
     session = Session()
     _check(lambda p: load_into(session, p), target, target.parent, target.name)
@@ -293,8 +293,8 @@ def test_load_into_broken_project(tmp_path):
 
 @pytest.mark.parametrize("kind,how", [("vhdr", "wrong-type"), ("bold", "truncated"), ("bvct", "corrupt"),
                                       ("edf", "empty"), ("mgz", "truncated")])
-def test_info_cli_on_broken_files(tmp_path, shared_data, mini_study, capsys, kind, how):
-    target = GOOD[kind][0](tmp_path, shared_data, mini_study)
+def test_info_cli_on_broken_files(tmp_path, test_data, mini_study, capsys, kind, how):
+    target = GOOD[kind][0](tmp_path, test_data, mini_study)
     BREAK[how](target)
     before = snapshot(target.parent)
     assert main(["info", str(target)]) == 1
@@ -304,12 +304,12 @@ def test_info_cli_on_broken_files(tmp_path, shared_data, mini_study, capsys, kin
     assert out == "" and snapshot(target.parent) == before
 
 
-def test_info_cli_missing_companion_subprocess(tmp_path, shared_data, mini_study):
+def test_info_cli_missing_companion_subprocess(tmp_path, test_data, mini_study):
     """The installed entry point, as a user runs it: exit 1, one line on stderr."""
     import subprocess
     import sys
 
-    vhdr = _bv(tmp_path, shared_data, mini_study)
+    vhdr = _bv(tmp_path, test_data, mini_study)
     vhdr.with_suffix(".vmrk").write_bytes(PNG)
     r = subprocess.run([sys.executable, "-m", "workbench", "info", str(vhdr)], capture_output=True, text=True,
                        timeout=120)
@@ -318,11 +318,11 @@ def test_info_cli_missing_companion_subprocess(tmp_path, shared_data, mini_study
     assert len(lines) == 1 and "sub-01_task-rest_eeg.vmrk" in lines[0], r.stderr
 
 
-def test_permission_denied_is_one_line(tmp_path, shared_data, mini_study, monkeypatch):
+def test_permission_denied_is_one_line(tmp_path, test_data, mini_study, monkeypatch):
     """The unreadable-file branch (also checked when running as root, where chmod has no effect)."""
     from workbench.engine.io import _util
 
-    vhdr = _bv(tmp_path, shared_data, mini_study)
+    vhdr = _bv(tmp_path, test_data, mini_study)
     monkeypatch.setattr(_util.os, "access", lambda p, mode: False)
     for fn in (read_eeg, read_image, read_dig, summarise):
         assert "permission denied" in _check(fn, vhdr, vhdr.parent)

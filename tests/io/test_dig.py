@@ -40,11 +40,11 @@ def _check_head_frame(m):
     assert lpa[0] < -0.05 and rpa[0] > 0.05 and abs(lpa[1]) < 1e-6 and abs(rpa[1]) < 1e-6
 
 
-def test_captrak(shared_data):
-    m, notes = read_dig_with_notes(shared_data / C / "montage/captrak_coords.bvct")
+def test_captrak(test_data):
+    m, notes = read_dig_with_notes(test_data / C / "montage/captrak_coords.bvct")
     assert dig_counts(m) == {"fiducials": 3, "hpi": 0, "eeg": 66, "extra": 0}
     _check_head_frame(m)
-    ref = mne.channels.read_dig_captrak(shared_data / C / "montage/captrak_coords.bvct")
+    ref = mne.channels.read_dig_captrak(test_data / C / "montage/captrak_coords.bvct")
     # a rigid move of MNE's reading: all inter-point distances kept
     np.testing.assert_allclose(_pdist(_rr(m)), _pdist(_rr(ref)), atol=1e-9)
     assert np.abs(_rr(m)).max() < 0.2  # metres
@@ -52,50 +52,50 @@ def test_captrak(shared_data):
 
 
 @pytest.mark.parametrize("name", ["MQKIT_125.hsp", "MQKIT_125.elp"])
-def test_polhemus_pair(shared_data, name):
-    m = read_dig(shared_data / C / "montage" / name)
+def test_polhemus_pair(test_data, name):
+    m = read_dig(test_data / C / "montage" / name)
     # .elp: 3 fiducials + 5 HPI marker coils; .hsp: 2340 head-shape points (its header says
     # "0 2340"; MNE's isotrak reader counts 2343 with the 3 fiducials repeated in the .hsp)
     assert dig_counts(m) == {"fiducials": 3, "hpi": 5, "eeg": 0, "extra": 2340}
     _check_head_frame(m)
-    hsp = mne.channels.read_dig_polhemus_isotrak(shared_data / C / "montage/MQKIT_125.hsp")
+    hsp = mne.channels.read_dig_polhemus_isotrak(test_data / C / "montage/MQKIT_125.hsp")
     shape = np.array([d["r"] for d in hsp.dig if d["kind"] == FIFF.FIFFV_POINT_EXTRA])
     mine = np.array([d["r"] for d in m.dig if d["kind"] == FIFF.FIFFV_POINT_EXTRA])
     np.testing.assert_allclose(_pdist(mine[:300]), _pdist(shape[:300]), atol=1e-9)
 
 
-def test_fif_measurement_info(shared_data):
-    m = read_dig(shared_data / C / "MEG/sample/test-ave.fif.gz")
+def test_fif_measurement_info(test_data):
+    m = read_dig(test_data / C / "MEG/sample/test-ave.fif.gz")
     assert dig_counts(m) == {"fiducials": 3, "hpi": 4, "eeg": 61, "extra": 78}
     _check_head_frame(m)
-    info = mne.io.read_info(shared_data / C / "MEG/sample/test-ave.fif.gz", verbose="error")
+    info = mne.io.read_info(test_data / C / "MEG/sample/test-ave.fif.gz", verbose="error")
     np.testing.assert_allclose(_rr(m), np.array([d["r"] for d in info["dig"]]), atol=1e-7)
 
 
-def test_mri_fiducials_stay_in_mri_frame(shared_data):
-    m, notes = read_dig_with_notes(shared_data / C / "subjects/sample/bem/sample-fiducials.fif")
+def test_mri_fiducials_stay_in_mri_frame(test_data):
+    m, notes = read_dig_with_notes(test_data / C / "subjects/sample/bem/sample-fiducials.fif")
     assert dig_counts(m)["fiducials"] == 3 and dig_frame(m) == "mri"
-    ref, _ = mne.io.read_fiducials(shared_data / C / "subjects/sample/bem/sample-fiducials.fif")
+    ref, _ = mne.io.read_fiducials(test_data / C / "subjects/sample/bem/sample-fiducials.fif")
     np.testing.assert_allclose(_rr(m), np.array([d["r"] for d in ref]))
 
 
-def test_bvef_template(shared_data):
-    m, notes = read_dig_with_notes(shared_data / C / "montage/BC-MR-64-X52.bvef")
+def test_bvef_template(test_data):
+    m, notes = read_dig_with_notes(test_data / C / "montage/BC-MR-64-X52.bvef")
     assert dig_counts(m) == {"fiducials": 0, "hpi": 0, "eeg": 66, "extra": 0}
     assert dig_frame(m) == "unknown" and any("unknown" in n for n in notes)
-    ref = mne.channels.read_custom_montage(shared_data / C / "montage/BC-MR-64-X52.bvef")
+    ref = mne.channels.read_custom_montage(test_data / C / "montage/BC-MR-64-X52.bvef")
     np.testing.assert_allclose(_rr(m), _rr(ref))
     assert np.median(np.linalg.norm(_rr(m), axis=1)) == pytest.approx(0.095)
 
 
-def _captrak_head(shared_data):
-    m = read_dig(shared_data / C / "montage/captrak_coords.bvct")
+def _captrak_head(test_data):
+    m = read_dig(test_data / C / "montage/captrak_coords.bvct")
     pos = m.get_positions()
     return pos, m
 
 
-def test_sfp_in_mm_is_detected(shared_data, tmp_path):
-    pos, _ = _captrak_head(shared_data)
+def test_sfp_in_mm_is_detected(test_data, tmp_path):
+    pos, _ = _captrak_head(test_data)
     lines = [f"FidNz {pos['nasion'][0] * 1e3} {pos['nasion'][1] * 1e3} {pos['nasion'][2] * 1e3}",
              f"FidT9 {pos['lpa'][0] * 1e3} {pos['lpa'][1] * 1e3} {pos['lpa'][2] * 1e3}",
              f"FidT10 {pos['rpa'][0] * 1e3} {pos['rpa'][1] * 1e3} {pos['rpa'][2] * 1e3}"]
@@ -120,8 +120,8 @@ def test_implausible_size_is_refused(tmp_path):
         read_dig(f)
 
 
-def test_elc_real_units(shared_data, tmp_path):
-    pos, _ = _captrak_head(shared_data)
+def test_elc_real_units(test_data, tmp_path):
+    pos, _ = _captrak_head(test_data)
     names = list(pos["ch_pos"])[:10]
     body = ["# ASA electrode file", "ReferenceLabel\tavg", "UnitPosition\tmm", f"NumberPositions=\t{len(names)}",
             "Positions"]
@@ -135,8 +135,8 @@ def test_elc_real_units(shared_data, tmp_path):
         np.testing.assert_allclose(got[n], pos["ch_pos"][n], atol=1e-6)  # not rescaled to a sphere
 
 
-def test_pos_in_cm(shared_data, tmp_path):
-    pos, _ = _captrak_head(shared_data)
+def test_pos_in_cm(test_data, tmp_path):
+    pos, _ = _captrak_head(test_data)
     lines = [str(3 + 5 + 4)]
     for i, (lab, key) in enumerate([("nasion", "nasion"), ("left", "lpa"), ("right", "rpa")], 1):
         lines.append(f"{i} {lab} " + " ".join(f"{v * 100:.5f}" for v in pos[key]))
@@ -174,11 +174,11 @@ def test_bids_electrodes_tsv_in_m_without_landmarks(tmp_path):
     assert m.ch_names == ["Cz", "Fz", "Oz"] and dig_frame(m) == "head"
 
 
-def test_vhdr_coordinates_like_mne(shared_data, tmp_path):
+def test_vhdr_coordinates_like_mne(test_data, tmp_path):
     import shutil
 
     for ext in (".vhdr", ".vmrk", ".eeg"):
-        shutil.copy(shared_data / C / f"montage/bv_dig_test{ext}", tmp_path / f"bv{ext}")
+        shutil.copy(test_data / C / f"montage/bv_dig_test{ext}", tmp_path / f"bv{ext}")
     txt = (tmp_path / "bv.vhdr").read_text(encoding="utf-8").replace("bv_dig_test.", "bv.")
     coords = [f"Ch{i}=1,{-90 + 2.5 * i},{(37 * i) % 360 - 180}" for i in range(1, 65)]
     coords += ["Ch5=92.5,45,90"] + [f"Ch{i}=0,0,0" for i in (65, 66, 67)]  # ECG/EOG: no position
@@ -193,31 +193,31 @@ def test_vhdr_coordinates_like_mne(shared_data, tmp_path):
         np.testing.assert_allclose(got[n], ref[n], atol=1e-12)
 
 
-def test_vhdr_without_positions(shared_data):
+def test_vhdr_without_positions(test_data):
     with pytest.raises(InputError, match=r"no electrode positions.*\[Coordinates\]"):
-        read_dig(shared_data / C / "montage/bv_dig_test.vhdr")
+        read_dig(test_data / C / "montage/bv_dig_test.vhdr")
 
 
-def test_surfaces(shared_data):
-    head = read_surface(shared_data / C / "subjects/sample/bem/sample-head.fif")
-    ref = mne.read_bem_surfaces(shared_data / C / "subjects/sample/bem/sample-head.fif", verbose="error")[0]
+def test_surfaces(test_data):
+    head = read_surface(test_data / C / "subjects/sample/bem/sample-head.fif")
+    ref = mne.read_bem_surfaces(test_data / C / "subjects/sample/bem/sample-head.fif", verbose="error")[0]
     assert head["rr"].shape == (2562, 3) and head["tris"].shape == (5120, 3)
     assert head["frame"] == "mri" and head["surface"] == "head"
     np.testing.assert_allclose(head["rr"], ref["rr"])
-    skin = read_surface(shared_data / C / "subjects/sample/bem/outer_skin.surf")
-    rr, tris = mne.read_surface(shared_data / C / "subjects/sample/bem/outer_skin.surf")
+    skin = read_surface(test_data / C / "subjects/sample/bem/outer_skin.surf")
+    rr, tris = mne.read_surface(test_data / C / "subjects/sample/bem/outer_skin.surf")
     np.testing.assert_allclose(skin["rr"], rr / 1000.0)
     np.testing.assert_array_equal(skin["tris"], tris)
     # the two scalp files describe the same head to within a few mm
     assert np.abs(skin["rr"].mean(0) - head["rr"].mean(0)).max() < 0.003
-    bem = read_surface(shared_data / C / "subjects/sample/bem/sample-1280-bem.fif")
+    bem = read_surface(test_data / C / "subjects/sample/bem/sample-1280-bem.fif")
     assert bem["rr"].shape == (642, 3) and bem["surface"] == "inner_skull"
 
 
-def test_ctf_style_pos(shared_data, tmp_path):
+def test_ctf_style_pos(test_data, tmp_path):
     """CTF digitiser .pos: count line, 'nasion'/'left'/'right' (nasion digitised twice),
     numbered head-shape points, cm, in the CTF frame (x to the nasion, y to the left)."""
-    pos, m_ref = _captrak_head(shared_data)
+    pos, m_ref = _captrak_head(test_data)
     to_ctf = np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 1]], float)  # head (RAS) -> CTF (ALS)
 
     def cm(xyz):
@@ -250,8 +250,8 @@ def test_spherical_templates_scaled_like_mne(tmp_path):
     assert m.ch_names == ["Fp1", "Fp2", "Cz"]
 
 
-def test_dig_fif_round_trip(shared_data, tmp_path):
-    m = read_dig(shared_data / C / "montage/captrak_coords.bvct")
+def test_dig_fif_round_trip(test_data, tmp_path):
+    m = read_dig(test_data / C / "montage/captrak_coords.bvct")
     m.save(tmp_path / "cap-dig.fif", overwrite=True)
     back = read_dig(tmp_path / "cap-dig.fif")
     assert dig_counts(back) == dig_counts(m) and dig_frame(back) == "head"

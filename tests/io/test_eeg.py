@@ -26,9 +26,9 @@ def test_brainvision_lazy_and_values(mini_study, mini_data, mini_meta):
     assert t.volume_onsets[0] == pytest.approx(0.5)
 
 
-def test_brainvision_real_file_with_eog_ecg(shared_data):
-    raw = read_eeg(shared_data / "coreg/montage/bv_dig_test.vhdr", preload=True)
-    ref = mne.io.read_raw_brainvision(shared_data / "coreg/montage/bv_dig_test.vhdr", preload=True, verbose="error")
+def test_brainvision_real_file_with_eog_ecg(test_data):
+    raw = read_eeg(test_data / "coreg/montage/bv_dig_test.vhdr", preload=True)
+    ref = mne.io.read_raw_brainvision(test_data / "coreg/montage/bv_dig_test.vhdr", preload=True, verbose="error")
     np.testing.assert_array_equal(raw.get_data(), ref.get_data())
     assert raw.n_times == 5000 and len(raw.ch_names) == 67
     types = raw.get_channel_types()
@@ -62,34 +62,34 @@ def test_other_formats(tmp_path, ext):
     assert h.n_samples == 2500 and h.sfreq == 250.0 and len(h.markers) == 6
 
 
-def test_header_matches_mne_annotations(shared_data):
+def test_header_matches_mne_annotations(test_data):
     """Our header reader and MNE's annotation reader agree on every marker."""
     for rel, kw in [
         ("markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr", {}),
         ("markers/bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr", {}),
         ("markers/bcgnet_sub34/sub34_r02_eval.set", {}),
     ]:
-        h = read_eeg_header(shared_data / rel)
-        src = shared_data / rel
+        h = read_eeg_header(test_data / rel)
+        src = test_data / rel
         ann = mne.read_annotations(src.with_suffix(".vmrk") if src.suffix == ".vhdr" else src, **kw)
         assert list(h.markers.description) == list(ann.description)
         np.testing.assert_allclose(h.markers.onset, ann.onset, atol=1e-9)
 
 
-def test_header_real_files_signal_absent(shared_data):
-    h = read_eeg_header(shared_data / "markers/bids_eeg_rest_fmri/sub-32/eeg/sub-32_task-rest_eeg.vhdr")
+def test_header_real_files_signal_absent(test_data):
+    h = read_eeg_header(test_data / "markers/bids_eeg_rest_fmri/sub-32/eeg/sub-32_task-rest_eeg.vhdr")
     assert h.n_channels == 64 and h.sfreq == 5000.0 and h.data_state == "missing"
     assert h.ch_names[31] == "ECG" and h.ch_types.count("ecg") == 1
-    h = read_eeg_header(shared_data / "markers/bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr")
+    h = read_eeg_header(test_data / "markers/bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr")
     assert h.sfreq == 250.0 and h.n_samples == 162023 and h.duration == pytest.approx(648.092)
-    h = read_eeg_header(shared_data / "markers/bcgnet_sub34/sub34_r01_raw.set")
+    h = read_eeg_header(test_data / "markers/bcgnet_sub34/sub34_r01_raw.set")
     assert (h.n_channels, h.sfreq, h.n_samples) == (64, 500.0, 156652)
     assert h.duration == pytest.approx(313.3, abs=0.01) and h.ch_names[32 - 1] == "ECG"
     assert h.data_file.name == "sub34_r01_raw.fdt" and h.data_state == "missing"
 
 
-def test_lone_vmrk_in_samples_or_given_sfreq(shared_data):
-    f = shared_data / "markers/bids_eeg_rest_fmri/derivatives/sub-36/eeg/sub-36_task-rest_eeg.vmrk"
+def test_lone_vmrk_in_samples_or_given_sfreq(test_data):
+    f = test_data / "markers/bids_eeg_rest_fmri/derivatives/sub-36/eeg/sub-36_task-rest_eeg.vmrk"
     h = read_eeg_header(f)
     assert h.sfreq is None and h.marker_unit == "samples"
     t = find_scanner_triggers(h, unit=h.marker_unit)
@@ -151,10 +151,10 @@ def test_bdf_and_truncated_bdf(tmp_path):
         read_eeg(tmp_path / "x.bdf")
 
 
-def test_real_brainvision_header_with_a_signal_file(copy_shared):
+def test_real_brainvision_header_with_a_signal_file(copy_test_data):
     """The real FARM header (4 ch, INT_16, 0.5 µV) opens once its .eeg exists; samples
     scale by the header's resolution and the triggers match the header-only reading."""
-    vhdr, vmrk = copy_shared("markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr", "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
+    vhdr, vmrk = copy_test_data("markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr", "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
     n_times = 4_830_000  # past the last marker
     eeg = vhdr.with_suffix(".eeg")
     counts = np.arange(-200, 200, dtype="<i2").reshape(100, 4)  # 100 multiplexed samples
@@ -170,9 +170,9 @@ def test_real_brainvision_header_with_a_signal_file(copy_shared):
     assert t_raw.n_volumes == 487 and t_raw.tr == pytest.approx(1.6)
 
 
-def test_real_eeglab_header_with_an_fdt(copy_shared):
+def test_real_eeglab_header_with_an_fdt(copy_test_data):
     """The real BCGNet .set (64 ch, 500 Hz) opens once its .fdt exists; ECG gets its type."""
-    (s,) = copy_shared("markers/bcgnet_sub34/sub34_r01_raw.set")
+    (s,) = copy_test_data("markers/bcgnet_sub34/sub34_r01_raw.set")
     fdt = s.with_suffix(".fdt")
     n_ch, n_times = 64, 156652
     block = np.random.default_rng(0).standard_normal((50, n_ch)).astype("<f4")  # 50 samples, µV
@@ -194,10 +194,10 @@ def test_real_eeglab_header_with_an_fdt(copy_shared):
 
 
 @pytest.mark.parametrize("sub", ["32", "35", "36"])
-def test_own_vmrk_parser_agrees_with_mne(shared_data, sub):
+def test_own_vmrk_parser_agrees_with_mne(test_data, sub):
     from workbench.engine.io.eeg import _parse_vmrk
 
-    f = shared_data / f"markers/bids_eeg_rest_fmri/derivatives/sub-{sub}/eeg/sub-{sub}_task-rest_eeg.vmrk"
+    f = test_data / f"markers/bids_eeg_rest_fmri/derivatives/sub-{sub}/eeg/sub-{sub}_task-rest_eeg.vmrk"
     onset, duration, desc, bad = _parse_vmrk(f)
     ann = mne.read_annotations(f, sfreq=1.0)
     assert bad == 0 and desc == list(ann.description)
@@ -205,9 +205,9 @@ def test_own_vmrk_parser_agrees_with_mne(shared_data, sub):
     np.testing.assert_array_equal(duration, ann.duration)
 
 
-def test_cut_vmrk_falls_back_to_own_parser(copy_shared):
+def test_cut_vmrk_falls_back_to_own_parser(copy_test_data):
     """MNE refuses a marker file whose last line was cut; the header reader keeps the rest."""
-    vhdr, vmrk = copy_shared("markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr", "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
+    vhdr, vmrk = copy_test_data("markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr", "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
     text = vmrk.read_text(encoding="utf-8")
     cut = text.rindex("Mk1040=")
     vmrk.write_text(text[: cut + len("Mk1040=Response,R128,48")], encoding="utf-8")

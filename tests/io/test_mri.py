@@ -12,9 +12,9 @@ from workbench.engine.errors import InputError
 from workbench.engine.io.mri import find_sidecar, image_info, read_bold, read_image
 
 
-def test_real_t1_mgz(shared_data):
-    img = read_image(shared_data / "coreg/subjects/sample/mri/T1.mgz")
-    ref = nib.load(shared_data / "coreg/subjects/sample/mri/T1.mgz")
+def test_real_t1_mgz(test_data):
+    img = read_image(test_data / "coreg/subjects/sample/mri/T1.mgz")
+    ref = nib.load(test_data / "coreg/subjects/sample/mri/T1.mgz")
     info = image_info(img)
     assert info["shape"] == [86, 86, 86] and info["voxel_mm"] == [3.0, 3.0, 3.0]
     assert info["orientation"] == "LIA"  # FreeSurfer conformed
@@ -29,10 +29,10 @@ def test_bold_sidecar(mini_study, mini_meta):
     assert len(meta["SliceTiming"]) == 6 and meta["TaskName"] == "rest"
 
 
-def test_bold_inherited_sidecar_like_the_real_dataset(shared_data, tmp_path):
+def test_bold_inherited_sidecar_like_the_real_dataset(test_data, tmp_path):
     """task-rest_bold.json at the dataset root applies to sub-*/func/*_task-rest_bold.nii.gz."""
     (tmp_path / "dataset_description.json").write_text("{}")
-    (tmp_path / "task-rest_bold.json").write_bytes((shared_data / "markers/bids_eeg_rest_fmri/task-rest_bold.json").read_bytes())
+    (tmp_path / "task-rest_bold.json").write_bytes((test_data / "markers/bids_eeg_rest_fmri/task-rest_bold.json").read_bytes())
     func = tmp_path / "sub-32" / "func"
     func.mkdir(parents=True)
     img = nib.Nifti1Image(np.zeros((4, 4, 30, 3), np.float32), np.eye(4))  # header TR 0: sidecar only
@@ -82,6 +82,6 @@ def test_no_tr_anywhere(tmp_path):
     assert msg.startswith(str(tmp_path / "bold.nii.gz")) and "no repetition time" in msg and "\n" not in msg
 
 
-def test_3d_is_not_bold(shared_data):
+def test_3d_is_not_bold(test_data):
     with pytest.raises(InputError, match="must be 4D"):
-        read_bold(shared_data / "coreg/subjects/sample/mri/T1.mgz")
+        read_bold(test_data / "coreg/subjects/sample/mri/T1.mgz")

@@ -109,8 +109,8 @@ def test_study_with_a_broken_input(mini_study):
         ("coreg/MEG/sample/sample_audvis_trunc-trans.fif", "trans"),
     ],
 )
-def test_open_single_files(shared_data, tmp_path, rel, attr):
-    src = shared_data / rel
+def test_open_single_files(test_data, tmp_path, rel, attr):
+    src = test_data / rel
     for sib in src.parent.glob(src.name.split(".")[0] + ".*"):
         shutil.copy(sib, tmp_path / sib.name)
     session = Session()

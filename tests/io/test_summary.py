@@ -1,4 +1,4 @@
-"""``summarise`` / ``workbench info`` on the real shared files: the exact numbers."""
+"""``summarise`` / ``workbench info`` on the real test data files: the exact numbers."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from workbench.engine.io.summary import summarise
 D = "markers/bids_eeg_rest_fmri"
 
 
-def test_analyzer_derivative(shared_data):
-    s = summarise(shared_data / D / "derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr")
+def test_analyzer_derivative(test_data):
+    s = summarise(test_data / D / "derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr")
     assert s.kind == "eeg" and s.format == "brainvision"
     assert s["n_channels"] == 64 and s["channels_by_type"] == {"eeg": 63, "ecg": 1}
     assert s["sfreq"] == 250.0 and s["n_samples"] == 162023
@@ -30,23 +30,23 @@ def test_analyzer_derivative(shared_data):
     assert "'Scanner/s ' x 9000, spacing 0.072s (72.0 ms)" in text
 
 
-def test_recorder_header_5khz(shared_data):
-    s = summarise(shared_data / D / "sub-32/eeg/sub-32_task-rest_eeg.vhdr")
+def test_recorder_header_5khz(test_data):
+    s = summarise(test_data / D / "sub-32/eeg/sub-32_task-rest_eeg.vhdr")
     assert s["n_channels"] == 64 and s["sfreq"] == 5000.0 and s["ch_names"][31] == "ECG"
     assert s["markers"] == {"SyncStatus/Sync On": 398} and s["triggers"]["volume"]["name"] is None
     assert s["duration_s"] is None  # the .eeg is absent and the header has no DataPoints
 
 
-def test_lone_vmrk_with_given_rate(shared_data):
-    s = summarise(shared_data / D / "derivatives/sub-35/eeg/sub-35_task-rest_eeg.vmrk", sfreq=250.0)
+def test_lone_vmrk_with_given_rate(test_data):
+    s = summarise(test_data / D / "derivatives/sub-35/eeg/sub-35_task-rest_eeg.vmrk", sfreq=250.0)
     assert s.kind == "markers"
     assert s["triggers"]["tr"] == pytest.approx(2.16) and s["triggers"]["rpeak"]["count"] == 734
-    s = summarise(shared_data / D / "derivatives/sub-35/eeg/sub-35_task-rest_eeg.vmrk")
+    s = summarise(test_data / D / "derivatives/sub-35/eeg/sub-35_task-rest_eeg.vmrk")
     assert s["marker_unit"] == "samples" and s["triggers"]["tr"] == 540
 
 
-def test_farm(shared_data):
-    s = summarise(shared_data / "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr")
+def test_farm(test_data):
+    s = summarise(test_data / "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr")
     assert s["n_channels"] == 4 and s["sfreq"] == 5000.0
     assert s["triggers"]["volume"] == {"name": "Response/R128", "count": 487, "spacing": pytest.approx(1.6),
                                        "regular": True, "how": "name"}
@@ -54,8 +54,8 @@ def test_farm(shared_data):
 
 
 @pytest.mark.parametrize("run,n_qrs", [("r01", 305), ("r02", 285)])
-def test_bcgnet(shared_data, run, n_qrs):
-    s = summarise(shared_data / f"markers/bcgnet_sub34/sub34_{run}_eval.set")
+def test_bcgnet(test_data, run, n_qrs):
+    s = summarise(test_data / f"markers/bcgnet_sub34/sub34_{run}_eval.set")
     assert s.format == "eeglab" and s["n_channels"] == 64 and s["sfreq"] == 500.0
     assert s["duration_s"] == pytest.approx(313.3, abs=0.01)
     t = s["triggers"]
@@ -72,18 +72,18 @@ def test_bcgnet(shared_data, run, n_qrs):
         ("coreg/montage/BC-MR-64-X52.bvef", {"fiducials": 0, "hpi": 0, "eeg": 66, "extra": 0}, "unknown"),
     ],
 )
-def test_dig_files(shared_data, rel, counts, frame):
-    s = summarise(shared_data / rel)
+def test_dig_files(test_data, rel, counts, frame):
+    s = summarise(test_data / rel)
     assert s.kind == "dig" and s["dig_counts"] == counts and s["frame"] == frame
     assert 0.09 < s["max_abs_m"] < 0.2
 
 
-def test_images_and_surfaces(shared_data):
-    s = summarise(shared_data / "coreg/subjects/sample/mri/T1.mgz")
+def test_images_and_surfaces(test_data):
+    s = summarise(test_data / "coreg/subjects/sample/mri/T1.mgz")
     assert s.kind == "anat" and s["shape"] == [86, 86, 86] and s["voxel_mm"] == [3.0, 3.0, 3.0]
-    s = summarise(shared_data / "coreg/subjects/sample/bem/sample-head.fif")
+    s = summarise(test_data / "coreg/subjects/sample/bem/sample-head.fif")
     assert s.kind == "surface" and (s["n_vertices"], s["n_triangles"]) == (2562, 5120)
-    s = summarise(shared_data / "coreg/subjects/sample/bem/outer_skin.surf")
+    s = summarise(test_data / "coreg/subjects/sample/bem/outer_skin.surf")
     assert (s["n_vertices"], s["n_triangles"]) == (2562, 5120) and s["surface"] == "head"
 
 
@@ -98,8 +98,8 @@ def test_bold_and_study(mini_study, mini_meta):
     assert files["bold"] == "sub-01/func/sub-01_task-rest_bold.nii.gz" and files["dig"].endswith("_electrodes.tsv")
 
 
-def test_info_cli_text_and_json(shared_data, capsys):
-    f = shared_data / "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr"
+def test_info_cli_text_and_json(test_data, capsys):
+    f = test_data / "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr"
     assert main(["info", str(f)]) == 0
     out = capsys.readouterr().out
     assert "volume triggers: 'Response/R128' x 487, spacing 1.600s" in out
@@ -109,14 +109,14 @@ def test_info_cli_text_and_json(shared_data, capsys):
     assert doc["triggers"]["volume"]["count"] == 487 and doc["sfreq"] == 5000.0
 
 
-def test_info_cli_trigger_name_absent(shared_data, capsys):
-    f = shared_data / "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr"
+def test_info_cli_trigger_name_absent(test_data, capsys):
+    f = test_data / "markers/farm_emg_fmri/me3mb3_tr1600_sl54.vhdr"
     assert main(["info", str(f), "--volume-trigger", "TREV"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "'TREV' not found" in err and "'Response/R128' (487)" in err
 
 
-def test_fif_contents_are_told_apart(shared_data, tmp_path):
+def test_fif_contents_are_told_apart(test_data, tmp_path):
     import mne
     import numpy as np
 
@@ -127,9 +127,9 @@ def test_fif_contents_are_told_apart(shared_data, tmp_path):
     s = summarise(tmp_path / "x_raw.fif")
     assert s.kind == "eeg" and s["channels_by_type"] == {"eeg": 1, "ecg": 1} and s["duration_s"] == 10.0
     assert s["triggers"]["volume"]["name"] == "TREV" and s["tr"] == pytest.approx(1.25)
-    s = summarise(shared_data / "coreg/subjects/sample/bem/sample-fiducials.fif")
+    s = summarise(test_data / "coreg/subjects/sample/bem/sample-fiducials.fif")
     assert s.kind == "dig" and s["frame"] == "mri" and s["dig_counts"]["fiducials"] == 3
-    s = summarise(shared_data / "coreg/subjects/sample/bem/sample-1280-bem.fif")
+    s = summarise(test_data / "coreg/subjects/sample/bem/sample-1280-bem.fif")
     assert s.kind == "surface" and s["surface"] == "inner_skull" and s["n_vertices"] == 642
 
 
@@ -149,8 +149,8 @@ def test_project_folder(mini_study, capsys):
     assert "\n" not in err and "newer workbench" in err
 
 
-def test_info_cli_lone_vmrk_with_sfreq_and_names(shared_data, capsys):
-    f = shared_data / D / "derivatives/sub-36/eeg/sub-36_task-rest_eeg.vmrk"
+def test_info_cli_lone_vmrk_with_sfreq_and_names(test_data, capsys):
+    f = test_data / D / "derivatives/sub-36/eeg/sub-36_task-rest_eeg.vmrk"
     assert main(["info", str(f), "--sfreq", "250", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["kind"] == "markers" and doc["triggers"]["tr"] == pytest.approx(2.16)
@@ -160,11 +160,11 @@ def test_info_cli_lone_vmrk_with_sfreq_and_names(shared_data, capsys):
     assert "slice triggers: 'Scanner/s ' x 9000, spacing 0.072s (72.0 ms)" in out
 
 
-def test_trans_file_matches_its_text_version(shared_data):
+def test_trans_file_matches_its_text_version(test_data):
     import numpy as np
 
-    s = summarise(shared_data / "coreg/MEG/sample/sample_audvis_trunc-trans.fif")
-    txt = np.loadtxt(shared_data / "coreg/MEG/sample/sample-audvis-raw-trans.txt")
+    s = summarise(test_data / "coreg/MEG/sample/sample_audvis_trunc-trans.fif")
+    txt = np.loadtxt(test_data / "coreg/MEG/sample/sample-audvis-raw-trans.txt")
     assert s.kind == "transform" and (s["from"], s["to"]) == ("head", "mri")
     np.testing.assert_allclose(np.array(s["matrix"]), txt, atol=5e-6)
     np.testing.assert_allclose(s["translation_mm"], txt[:3, 3] * 1000, atol=5e-3)

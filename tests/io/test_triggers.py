@@ -12,13 +12,13 @@ from workbench.engine.io.triggers import find_scanner_triggers, normalise_name
 M = "markers"
 
 
-def _ann(shared_data, rel, **kw):
-    return mne.read_annotations(shared_data / M / rel, **kw)
+def _ann(test_data, rel, **kw):
+    return mne.read_annotations(test_data / M / rel, **kw)
 
 
-def test_analyzer_slice_and_volume_markers(shared_data):
+def test_analyzer_slice_and_volume_markers(test_data):
     # Analyzer derivative at 250 Hz: 'Scanner,s ' slices 18 samples (72 ms) apart, TR 540 samples
-    ann = _ann(shared_data, "bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vmrk", sfreq=250.0)
+    ann = _ann(test_data, "bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vmrk", sfreq=250.0)
     t = find_scanner_triggers(ann)
     assert t.volume_name == "Scanner/Scan Start" and t.n_volumes == 300
     assert t.slice_name == "Scanner/s " and t.n_slices == 9000
@@ -33,14 +33,14 @@ def test_analyzer_slice_and_volume_markers(shared_data):
 
 
 @pytest.mark.parametrize("sub,n_r", [("35", 734), ("36", 845)])
-def test_other_subjects_rpeaks(shared_data, sub, n_r):
-    ann = _ann(shared_data, f"bids_eeg_rest_fmri/derivatives/sub-{sub}/eeg/sub-{sub}_task-rest_eeg.vmrk", sfreq=250.0)
+def test_other_subjects_rpeaks(test_data, sub, n_r):
+    ann = _ann(test_data, f"bids_eeg_rest_fmri/derivatives/sub-{sub}/eeg/sub-{sub}_task-rest_eeg.vmrk", sfreq=250.0)
     t = find_scanner_triggers(ann)
     assert (t.n_volumes, t.n_slices, t.n_rpeaks, t.slices_per_volume) == (300, 9000, n_r, 30)
 
 
-def test_farm_r128(shared_data):
-    ann = _ann(shared_data, "farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
+def test_farm_r128(test_data):
+    ann = _ann(test_data, "farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
     t = find_scanner_triggers(ann)
     assert t.volume_name == "Response/R128" and t.n_volumes == 487
     assert t.tr == pytest.approx(1.600, abs=1e-9)
@@ -50,8 +50,8 @@ def test_farm_r128(shared_data):
     assert t.counts["SyncStatus/Sync On"] == 484
 
 
-def test_eeglab_s128_and_qrs_duplicates(shared_data):
-    ann = _ann(shared_data, "bcgnet_sub34/sub34_r01_eval.set")
+def test_eeglab_s128_and_qrs_duplicates(test_data):
+    ann = _ann(test_data, "bcgnet_sub34/sub34_r01_eval.set")
     t = find_scanner_triggers(ann)
     assert t.volume_name == "S128" and t.n_volumes == 150
     assert t.tr == pytest.approx(2.100, abs=1e-6)
@@ -59,15 +59,15 @@ def test_eeglab_s128_and_qrs_duplicates(shared_data):
     assert t.duplicates["rpeak"] == 1  # one R-peak marked twice, 0 ms apart
 
 
-def test_rest_raw_has_only_sync_markers(shared_data):
+def test_rest_raw_has_only_sync_markers(test_data):
     # the Recorder-side marker file holds only 'Sync On': nothing is a trigger
-    ann = _ann(shared_data, "bids_eeg_rest_fmri/sub-32/eeg/sub-32_task-rest_eeg.vmrk")
+    ann = _ann(test_data, "bids_eeg_rest_fmri/sub-32/eeg/sub-32_task-rest_eeg.vmrk")
     t = find_scanner_triggers(ann)
     assert not t.found and t.counts == {"SyncStatus/Sync On": 398}
 
 
-def test_given_name_absent_lists_the_names(shared_data):
-    ann = _ann(shared_data, "farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
+def test_given_name_absent_lists_the_names(test_data):
+    ann = _ann(test_data, "farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
     with pytest.raises(InputError) as err:
         find_scanner_triggers(ann, volume="TR", source="x.vmrk")
     msg = str(err.value)
@@ -76,14 +76,14 @@ def test_given_name_absent_lists_the_names(shared_data):
 
 
 @pytest.mark.parametrize("given", ["R128", "response/r128", "Response,R128", " r128 "])
-def test_given_name_forms(shared_data, given):
-    ann = _ann(shared_data, "farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
+def test_given_name_forms(test_data, given):
+    ann = _ann(test_data, "farm_emg_fmri/me3mb3_tr1600_sl54.vmrk")
     t = find_scanner_triggers(ann, volume=given)
     assert t.volume_name == "Response/R128" and t.how["volume"] == "given"
 
 
-def test_given_slice_name_with_comma(shared_data):
-    ann = _ann(shared_data, "bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vmrk", sfreq=250.0)
+def test_given_slice_name_with_comma(test_data):
+    ann = _ann(test_data, "bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vmrk", sfreq=250.0)
     t = find_scanner_triggers(ann, slice="Scanner,s")
     assert t.slice_name == "Scanner/s " and t.n_slices == 9000
 
