@@ -38,7 +38,7 @@ from workbench.engine.coreg.model import Coreg, full_fit  # noqa: E402
 from workbench.engine.coreg.surface import read_scalp, scalp_from_t1  # noqa: E402
 from workbench.engine.coreg.synthetic import dig_to_info, make_case, write_mne_subject  # noqa: E402
 
-DATA = (REPO / ".." / "shared" / "data" / "coreg").resolve()
+DATA = REPO / "tests" / "data" / "coreg"
 mne.set_log_level("ERROR")
 
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+TEST_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 def _best(fn, n=3):
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
     t_ours = _best(lambda: read_bold(bold))
     t_nib = _best(lambda: nib.load(bold).get_fdata(dtype="float32"))
     rows.append(("BOLD + sidecar, data verified", t_ours, "nibabel load + get_fdata", t_nib))
-    vmrk = SHARED / "markers/bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr"
+    vmrk = TEST_DATA / "markers/bids_eeg_rest_fmri/derivatives/sub-32/eeg/sub-32_task-rest_eeg.vhdr"
     if vmrk.is_file():
         t_ours = _best(lambda: summarise(vmrk))
         t_mne = _best(lambda: mne.read_annotations(vmrk.with_suffix(".vmrk")))
