@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import os
 import platform
 import shutil
@@ -29,6 +28,7 @@ from psygnal import Signal
 
 from .atomic import atomic_write_json
 from .errors import InputError, ProjectError
+from .validate import load_json
 
 SCHEMA_VERSION = 2
 PROJECT_FILE = "project.json"
@@ -154,9 +154,8 @@ class Project:
             return p.as_posix()
 
     def abspath(self, rel: str) -> Path:
-        """Resolve a path stored in the project."""
-        p = Path(rel)
-        return p if p.is_absolute() else self.root / p
+        """Resolve a path stored in the project (relative paths must stay inside it)."""
+        return self.contained(rel)
 
     # ------------------------------------------------------------------ edits
     def _touch(self, what: str) -> None:
@@ -260,8 +259,8 @@ class Project:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.file.exists():
             try:
-                old = json.loads(self.file.read_text(encoding="utf-8")).get("schema_version")
-            except (OSError, ValueError, AttributeError):
+                old = load_json(self.file, what="project file", error=ProjectError).get("schema_version")
+            except InputError:
                 old = None
             if old is not None and old != SCHEMA_VERSION:
                 shutil.copy2(self.file, self.file.with_name(f"{PROJECT_FILE}.v{old}.bak"))
@@ -284,19 +283,14 @@ class Project:
         f = p / PROJECT_FILE if p.is_dir() else p
         if not f.is_file():
             raise ProjectError(f, "no project.json here; create a project or open a data file")
-        try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise ProjectError(f, "not a text file; is this really a project.json?") from None
-        except json.JSONDecodeError as exc:
-            raise ProjectError(f, f"broken JSON at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
-        except OSError as exc:
-            raise ProjectError(f, f"cannot be read ({exc.strerror})") from None
+        doc = load_json(f, what="project file", object_required=False, error=ProjectError)
         if not isinstance(doc, dict) or "schema_version" not in doc:
             raise ProjectError(f, "not a workbench project file (no schema_version)")
         version = doc["schema_version"]
-        if not isinstance(version, int):
-            raise ProjectError(f, f"schema_version must be an integer, got {version!r}")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ProjectError(f, f"schema_version must be an integer, got {type(version).__name__}")
+        if version < 1:
+            raise ProjectError(f, f"schema_version {version} is not a valid version")
         if version > SCHEMA_VERSION:
             raise ProjectError(
                 f,
@@ -304,17 +298,61 @@ class Project:
                 f"{SCHEMA_VERSION}); please upgrade",
             )
         doc = migrate(doc, f)
-        proj = cls(f.parent, name=doc.get("name"))
+        name = doc.get("name")
+        proj = cls(f.parent, name=name if isinstance(name, str) and name else None)
         try:
-            proj.subjects = list(doc.get("subjects", []))
-            proj.inputs = [InputFile(**i) for i in doc.get("inputs", [])]
-            proj.steps = [Step(**s) for s in doc.get("steps", [])]
-            proj.transforms = dict(doc.get("transforms", {}))
-            proj.results = dict(doc.get("results", {}))
-            proj.settings = dict(doc.get("settings", {}))
+            proj.subjects = [str(x) for x in _typed(doc, "subjects", list, f)]
+            proj.inputs = [_input_file(i, n, f) for n, i in enumerate(_typed(doc, "inputs", list, f))]
+            proj.steps = [_step(s, n, f) for n, s in enumerate(_typed(doc, "steps", list, f))]
+            proj.transforms = {str(k): v for k, v in _typed(doc, "transforms", dict, f).items()}
+            proj.results = dict(_typed(doc, "results", dict, f))
+            proj.settings = dict(_typed(doc, "settings", dict, f))
+        except ProjectError:
+            raise
         except (TypeError, ValueError) as exc:
-            raise ProjectError(f, f"broken project structure ({exc})") from None
+            raise ProjectError(f, f"broken project structure ({type(exc).__name__})") from None
+        for item in proj.inputs:
+            proj.contained(item.path, f"inputs: {item.path!r}")
+        for label, rel in proj.transforms.items():
+            if not isinstance(rel, str):
+                raise ProjectError(f, f"transforms.{label} must be a path string")
+            proj.contained(rel, f"transforms.{label}")
+        for key in _PATH_SETTINGS:
+            val = proj.settings.get(key)
+            if val is not None:
+                if not isinstance(val, str):
+                    raise ProjectError(f, f"settings.{key} must be a path string")
+                proj.contained(val, f"settings.{key}")
         return proj
+
+    def contained(self, rel: str | os.PathLike, what: str = "path") -> Path:
+        """Resolve a path stored in the project, refusing one that climbs out of it.
+
+        A relative path must stay inside the project folder (``../../etc/passwd`` is
+        refused, lexically, so a symlinked data folder inside the project still works).
+        An absolute path is the user's explicit choice (files outside the project are
+        stored that way by :meth:`relpath`) and is returned as is; readers never quote
+        what a file holds in their errors.
+
+        Raises
+        ------
+        ProjectError
+            Naming ``project.json`` and ``what``.
+        """
+        text = str(rel)
+        if "\x00" in text or not text.strip():
+            raise ProjectError(self.file, f"{what} is not a usable path")
+        p = Path(text)
+        if p.is_absolute():
+            return p
+        norm = Path(os.path.normpath(self.root / p))
+        try:
+            norm.relative_to(self.root)
+        except ValueError:
+            raise ProjectError(
+                self.file, f"{what} points outside the project folder; keep inputs inside it or give an absolute path"
+            ) from None
+        return norm
 
     def verify_inputs(self) -> list[str]:
         """One line per input that is missing or changed since it was added."""
@@ -326,6 +364,50 @@ class Project:
             elif i.sha256 and sha256_file(ap) != i.sha256:
                 problems.append(f"{i.path}: changed since it was added (sha256 differs)")
         return problems
+
+
+_PATH_SETTINGS = ("study_dir", "truth_dir")
+
+
+def _typed(doc: dict[str, Any], key: str, typ: type, f: Path) -> Any:
+    val = doc.get(key)
+    if val is None:
+        return typ()
+    if not isinstance(val, typ):
+        raise ProjectError(f, f"broken project structure: {key} must be a JSON {'array' if typ is list else 'object'}, got {type(val).__name__}")
+    return val
+
+
+_STEP_TYPES = {"name": str, "params": dict, "inputs": dict, "outputs": list, "qc": dict, "versions": dict,
+               "started": str, "finished": str, "status": str, "message": str}
+_INPUT_TYPES = {"path": str, "kind": str, "subject": str, "sha256": str, "description": str}
+
+
+def _record(obj: Any, types: dict[str, type], where: str, f: Path) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise ProjectError(f, f"broken project structure: {where} must be a JSON object, got {type(obj).__name__}")
+    unknown = sorted(set(obj) - set(types))
+    if unknown:
+        raise ProjectError(f, f"broken project structure: {where} has unknown field {unknown[0][:40]!r}")
+    for k, t in types.items():
+        if k in obj and not isinstance(obj[k], t):
+            kind = {dict: "an object", list: "an array", str: "a string"}[t]
+            raise ProjectError(f, f"broken project structure: {where}.{k} must be {kind}, got {type(obj[k]).__name__}")
+    return obj
+
+
+def _input_file(obj: Any, n: int, f: Path) -> InputFile:
+    d = _record(obj, _INPUT_TYPES, f"inputs[{n}]", f)
+    if "path" not in d or "kind" not in d:
+        raise ProjectError(f, f"broken project structure: inputs[{n}] needs a path and a kind")
+    return InputFile(**d)
+
+
+def _step(obj: Any, n: int, f: Path) -> Step:
+    d = _record(obj, _STEP_TYPES, f"steps[{n}]", f)
+    if "name" not in d:
+        raise ProjectError(f, f"broken project structure: steps[{n}] has no name")
+    return Step(**d)
 
 
 # ---------------------------------------------------------------------- migration

@@ -343,7 +343,7 @@ def loads_json(
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise error(path, f"{what} is not UTF-8 text (binary file?)") from None
+            raise error(path, f"not a text file (the {what} is not UTF-8; binary content?)") from None
     if len(text) > JSON_MAX_BYTES:
         raise error(path, f"{what} is too large ({len(text)} characters; at most {JSON_MAX_BYTES})")
     try:
@@ -356,7 +356,7 @@ def loads_json(
     except _NumberTooLarge as exc:
         raise error(path, f"{what} holds an unusable number: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise error(path, f"broken {what} at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
+        raise error(path, f"broken JSON at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
     except RecursionError:
         raise error(path, f"{what} is nested too deeply (at most {max_depth} levels)") from None
     except (ValueError, TypeError, OverflowError, MemoryError) as exc:

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from ..progress import ProgressLike, as_progress
-from ..validate import check_affine, check_bold_sidecar, check_image_data, check_slice_timing, check_tr, load_json
+from ..validate import (
+    check_affine,
+    check_bold_sidecar,
+    check_image_data,
+    check_slice_timing,
+    check_tr,
+    load_json,
+)
 from ._util import check_file, fail, full_suffix
 
 logger = logging.getLogger(__name__)

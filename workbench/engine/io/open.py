@@ -10,7 +10,6 @@ loaded (``preload=False``), so large recordings open quickly. Nothing is written
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import os
 import re
@@ -22,6 +21,7 @@ from typing import Any
 from ..errors import InputError
 from ..progress import Progress, ProgressLike, as_progress
 from ..project import PROJECT_FILE, Project
+from ..validate import load_json
 from ._util import check_file, fail, full_suffix
 
 logger = logging.getLogger(__name__)
@@ -292,10 +292,7 @@ def _load_truth(folder: Path, subject: str = "01") -> Any:
         except Exception as exc:  # noqa: BLE001 - a broken truth must not stop the data loading
             raise fail(folder, f"ground truth could not be loaded ({type(exc).__name__}: {exc})") from None
     index = folder / "index.json"
-    try:
-        doc = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise fail(index, f"unreadable ground-truth index ({exc})") from None
+    doc = load_json(index, what="ground-truth index", object_required=False)
     if isinstance(doc, dict):
         doc.setdefault("_dir", str(folder))
     return doc
@@ -338,8 +335,8 @@ def _open_project(session: Any, root: Path, p: Progress, report: LoadReport) -> 
         p((n - 2) / n, "loading the head<->MRI transform")
         ld.attempt("trans", ld.trans, proj.abspath(proj.transforms[label]), label)
     truth = proj.settings.get("truth_dir")
-    if truth and (Path(truth) / "index.json").is_file():
-        ld.attempt("truth", ld.truth, Path(truth))
+    if truth and (proj.contained(truth, "settings.truth_dir") / "index.json").is_file():
+        ld.attempt("truth", ld.truth, proj.contained(truth, "settings.truth_dir"))
     proj.dirty = False  # loading registered nothing new
 
 
