@@ -1,21 +1,21 @@
 """Write a corrected recording by extension (.fif, .vhdr, .edf), atomically.
 
 MNE does the writing (``Raw.save`` for FIF; ``mne.export.export_raw`` with pybv for
-BrainVision and edfio for EDF). BrainVision is three files: they are written into a
-temporary folder beside the target and moved into place only when all three exist, so
-a cancel or crash leaves nothing half-written.
+BrainVision and edfio for EDF). BrainVision is three files: they are written with
+:func:`workbench.engine.outputs.atomic_files` (a temporary folder beside the target,
+moved into place only when all three exist; old files restored if a move fails), so a
+cancel or crash leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_path
 from ..errors import InputError
+from ..outputs import atomic_files, written_files
 
 WRITABLE = (".fif", ".fif.gz", ".vhdr", ".edf")
 
@@ -46,6 +46,7 @@ def write_raw(raw: Any, path: str | os.PathLike, *, overwrite: bool = True) -> l
         )
     if path.exists() and not overwrite:
         raise InputError(path, "exists; choose another name")
+    _check_finite(raw, path)
     if suffix in (".fif", ".fif.gz"):
         with atomic_path(path) as tmp:
             raw.save(tmp, overwrite=True, verbose="error")
@@ -54,19 +55,20 @@ def write_raw(raw: Any, path: str | os.PathLike, *, overwrite: bool = True) -> l
         with atomic_path(path) as tmp:
             mne.export.export_raw(tmp, raw, fmt="edf", overwrite=True, verbose="error")
         return [path]
-    # BrainVision: .vhdr + .vmrk + .eeg written together
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", dir=path.parent))
-    try:
-        mne.export.export_raw(
-            tmpdir / path.name, raw, fmt="brainvision", overwrite=True, verbose="error"
-        )
-        made = sorted(tmpdir.iterdir())
-        out = []
-        for f in made:
-            dest = path.parent / f.name
-            os.replace(f, dest)
-            out.append(dest)
-        return out
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    # BrainVision: .vhdr + .vmrk + .eeg appear together (or not at all)
+    targets = written_files(path)
+    with atomic_files(targets) as tmp:
+        mne.export.export_raw(tmp[0], raw, fmt="brainvision", overwrite=True, verbose="error")
+    return targets
+
+
+def _check_finite(raw: Any, path: Path) -> None:
+    """Refuse to write a recording holding NaN/inf (checked channel block by block)."""
+    import numpy as np
+
+    if not getattr(raw, "preload", False):
+        return  # data read on save from a file the readers already checked
+    data = raw._data  # noqa: SLF001 - avoid a full copy of a large recording
+    for i in range(0, data.shape[0], 16):
+        if not np.all(np.isfinite(data[i : i + 16])):
+            raise InputError(path, "not written: the result holds NaN/inf samples (corrupt input or failed step)")
