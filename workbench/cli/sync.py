@@ -62,17 +62,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: a given TR may differ from the trigger spacing by clock drift, never by more than this
+_MAX_TR_MISMATCH_PPM = 1000.0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Validate the options and the output names before any work (nothing is written)."""
+    from ..engine.errors import InputError
+    from ..engine.outputs import check_outputs
+    from ..engine.validate import MAX_SLICES, check_sfreq, check_tr
+
+    if args.tr is not None:
+        args.tr = check_tr(args.tr, None, "--tr")
+    if args.sfreq is not None:
+        args.sfreq = check_sfreq(args.sfreq, None, "--sfreq")
+    if args.slices_per_volume is not None and not 1 <= args.slices_per_volume <= MAX_SLICES:
+        raise InputError(None, f"--slices-per-volume must be 1..{MAX_SLICES}, got {args.slices_per_volume}")
+    if args.n_volumes is not None and not 1 <= args.n_volumes <= 10_000_000:
+        raise InputError(None, f"--n-volumes must be a positive count, got {args.n_volumes}")
+    check_outputs([args.out, args.json], [args.eeg, args.slice_timing])
+
+
+def _read_sidecar(path: Path, tr_given: bool) -> dict:
+    """The BOLD sidecar through the validation layer (errors name the sidecar)."""
+    from ..engine.errors import InputError
+    from ..engine.io._util import check_file
+    from ..engine.validate import check_bold_sidecar, load_json
+
+    check_file(path)
+    meta = check_bold_sidecar(load_json(path, what="JSON sidecar"), path)
+    if meta.get("RepetitionTime") is None and not tr_given:
+        raise InputError(path, "no RepetitionTime in this sidecar; add it or give --tr")
+    return meta
+
+
 def run(args: argparse.Namespace) -> int:
     from ..engine.atomic import atomic_write_json
+    from ..engine.errors import InputError
     from ..engine.io.eeg import read_eeg, read_eeg_header
-    from ..engine.sync import read_bold_sidecar, realign_to_scanner, synchronise
+    from ..engine.sync import realign_to_scanner, synchronise
+    from ..engine.validate import check_qc, finite_or_none
     from .progressbar import TextProgress
 
-    sidecar = read_bold_sidecar(args.slice_timing) if args.slice_timing else None
+    _check_args(args)
+    sidecar = _read_sidecar(args.slice_timing, args.tr is not None) if args.slice_timing else None
     header = read_eeg_header(args.eeg, sfreq=args.sfreq)
     if header.marker_unit != "s":
-        from ..engine.errors import InputError
-
         raise InputError(
             args.eeg, "the sampling rate is unknown (no .vhdr beside the .vmrk); give --sfreq"
         )
@@ -89,6 +124,23 @@ def run(args: argparse.Namespace) -> int:
     )
     qc = res.qc()
     qc["file"] = str(args.eeg)
+    if qc["tr_known"]:
+        # a TR that contradicts the triggers is a wrong TR, not a clock drift
+        drift = finite_or_none(qc.get("drift_ppm"))
+        if drift is not None and abs(drift) > _MAX_TR_MISMATCH_PPM:
+            given = "--tr" if args.tr is not None else f"RepetitionTime in {Path(args.slice_timing).name}"
+            spacing = qc["alpha"] * qc["tr_s"]
+            raise InputError(
+                args.eeg if args.tr is not None else args.slice_timing,
+                f"{given} = {qc['tr_s']:.6g} s contradicts the volume triggers, which are "
+                f"{spacing:.6g} s apart ({drift:+.0f} ppm, far beyond any clock drift); check the TR",
+            )
+    else:
+        # without a known TR the drift is not measured: say so, do not report 0 ppm
+        for key in ("drift_ppm", "drift_us_per_s", "drift_ppm_ci", "mismatch_ms"):
+            if key in qc:
+                qc[key] = None
+    check_qc(qc, args.eeg, where="sync QC")
     if args.out is not None:
         from ..engine.gradient.export import write_raw
 
@@ -108,11 +160,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(qc: dict, fh) -> None:
-    tk = (
-        ""
-        if qc["tr_known"]
-        else " (TR not given: estimated from the triggers; drift not measurable)"
-    )
+    tk = "" if qc["tr_known"] else " (TR not given: estimated from the triggers)"
     print(
         f"volume trigger: {qc['volume_trigger']!r}  slice trigger: {qc['slice_trigger']!r}", file=fh
     )
@@ -128,10 +176,16 @@ def _print(qc: dict, fh) -> None:
         f"{qc['slot_period_s'] * 1e3:.3f} ms ({qc['timing_source']}){tk}",
         file=fh,
     )
+    if qc.get("drift_ppm") is None:
+        drift = "drift not measurable (no TR given: give --tr or --slice-timing)"
+    else:
+        drift = (
+            f"drift {qc['drift_ppm']:.2f} ppm (= us/s; 95% CI {qc['drift_ppm_ci'][0]:.2f}.."
+            f"{qc['drift_ppm_ci'][1]:.2f}), mismatch over the run {qc['mismatch_ms']:.3f} ms"
+        )
     print(
-        f"clock: alpha {qc['alpha']:.9f}, beta {qc['beta_s']:.6f} s, drift {qc['drift_ppm']:.2f} ppm "
-        f"(= us/s; 95% CI {qc['drift_ppm_ci'][0]:.2f}..{qc['drift_ppm_ci'][1]:.2f}), "
-        f"mismatch over the run {qc['mismatch_ms']:.3f} ms, jitter {qc['jitter_us']:.1f} us",
+        f"clock: alpha {qc['alpha']:.9f}, beta {qc['beta_s']:.6f} s, {drift}, "
+        f"jitter {qc['jitter_us']:.1f} us",
         file=fh,
     )
     json.dumps(qc, default=str)  # fail here, not in the file, if something is not serialisable
