@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
+from typing import Any
 
 NAME = "coreg"
 HELP = "coregister digitised EEG/head-shape points to the MRI scalp; write NAME-trans.fif"
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.coreg.export import write_bids_electrodes, write_trans
     from ..engine.coreg.workflow import coregister
     from ..engine.errors import InputError
+    from ..engine.outputs import atomic_files, check_outputs
+    from ..engine.validate import check_qc, fmt_measurable
     from .progressbar import TextProgress
 
     # check output names before any work, so a bad name writes nothing
@@ -48,23 +52,65 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.out, "the output name must end in -trans.fif (MNE's convention)")
     if args.electrodes is not None and not args.electrodes.name.endswith("_electrodes.tsv"):
         raise InputError(args.electrodes, "a BIDS electrodes file name must end in _electrodes.tsv")
-    if args.omit_mm < 0:
-        raise InputError(None, f"--omit-mm must be >= 0, got {args.omit_mm}")
+    if not math.isfinite(args.omit_mm) or not 0 <= args.omit_mm <= 1000:
+        raise InputError(None, f"--omit-mm must be 0..1000, got {args.omit_mm}")
+    coordsystem = (None if args.electrodes is None else
+                   args.electrodes.with_name(args.electrodes.name.replace("_electrodes.tsv", "_coordsystem.json")))
+    fid_file = None if args.fiducials in (None, "auto") else Path(args.fiducials)
+    check_outputs([args.out, args.json, args.electrodes, coordsystem], [args.dig, args.mri, args.surface, fid_file])
+    _validate_inputs(args, fid_file)  # every input checked before any work or any write
     res = coregister(args.dig, mri=args.mri, surface=args.surface, fiducials=args.fiducials,
                      omit_mm=args.omit_mm, scale=args.scale, progress=TextProgress().progress())
     qc = res.qc
-    write_trans(args.out, res.coreg.head_mri)
-    if args.json is not None:
-        atomic_write_json(args.json, qc)
-    if args.electrodes is not None:
-        write_bids_electrodes(args.electrodes, res.coreg.dig, res.coreg.head_mri, res.scalp)
+    check_qc(qc, args.dig, keys=("mean_mm", "median_mm", "max_mm", "sd_mm"), where="coregistration QC")
+    qc = _measurable(qc)  # any other NaN/inf becomes null ("not measurable"), never a number
+    # all outputs appear together, or none (a failure in the last one leaves nothing)
+    targets = [t for t in (args.out, args.json, args.electrodes, coordsystem) if t is not None]
+    with atomic_files(targets) as tmp:
+        where = dict(zip(targets, tmp))
+        write_trans(where[args.out], res.coreg.head_mri)
+        if args.json is not None:
+            atomic_write_json(where[args.json], qc)
+        if args.electrodes is not None:
+            write_bids_electrodes(where[args.electrodes], res.coreg.dig, res.coreg.head_mri, res.scalp)
     print(f"MRI fiducials: {res.fiducials_from}")
     print(f"scalp: {qc['surface']['n_vertices']} vertices, closed={qc['surface']['closed']}")
     print(f"{qc['n_points']} points ({qc['n_omitted']} omitted): mean {qc['mean_mm']:.2f} mm, "
           f"median {qc['median_mm']:.2f} mm, max {qc['max_mm']:.2f} mm, SD {qc['sd_mm']:.2f} mm; "
           f"beyond 3/5/10 mm: {qc['pct_beyond_3mm']:.0f}/{qc['pct_beyond_5mm']:.0f}/{qc['pct_beyond_10mm']:.0f} %")
-    print(f"fiducial errors LPA/NAS/RPA: {qc['fid_lpa_mm']:.1f}/{qc['fid_nasion_mm']:.1f}/{qc['fid_rpa_mm']:.1f} mm")
+    fid = "/".join(fmt_measurable(qc.get(k), ".1f") for k in ("fid_lpa_mm", "fid_nasion_mm", "fid_rpa_mm"))
+    print(f"fiducial errors LPA/NAS/RPA: {fid} mm")
     if qc["scale"] != [1.0, 1.0, 1.0]:
         print("MRI scale: " + ", ".join(f"{s:.3f}" for s in qc["scale"]))
     print(f"wrote {args.out}")
     return 0
+
+
+def _validate_inputs(args: argparse.Namespace, fid_file: Path | None) -> None:
+    """Read every input once through the validating readers (one-line errors, no output)."""
+    from ..engine.io._util import check_file
+    from ..engine.io.dig import read_dig
+    from ..engine.io.mri import read_image
+    from ..engine.validate import check_image_data
+
+    read_dig(args.dig)
+    if args.mri is not None:
+        img = read_image(args.mri)
+        if len(img.shape) != 3 and not (len(img.shape) == 4 and img.shape[3] == 1):
+            from ..engine.errors import InputError
+
+            raise InputError(args.mri, f"a T1 image must be 3D, this one has shape {tuple(img.shape)}")
+        check_image_data(img, args.mri)
+    if fid_file is not None:
+        check_file(fid_file)
+
+
+def _measurable(obj: Any) -> Any:
+    """A copy of a QC object with every NaN/inf replaced by None."""
+    from ..engine.validate import finite_or_none
+
+    if isinstance(obj, dict):
+        return {k: _measurable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_measurable(v) for v in obj]
+    return finite_or_none(obj)

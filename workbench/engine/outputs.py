@@ -236,18 +236,18 @@ def atomic_files(targets: Sequence[_PathLike]) -> Iterator[list[Path]]:
     Parameters
     ----------
     targets : sequence of path-like
-        Final file names, all in one folder.
+        Final file names (usually in one folder; several folders work too).
 
     Yields
     ------
     list of Path
         Temporary paths with the same names, in a hidden folder
-        (``.wbtmp-<pid>-...``) beside the targets; write every one of them.
+        (``.wbtmp-<pid>-...``) beside each target; write every one of them.
 
     Raises
     ------
     InputError
-        A target was not written inside the block, or the targets are in several folders.
+        A target was not written inside the block (nothing is changed then).
 
     Notes
     -----
@@ -255,38 +255,42 @@ def atomic_files(targets: Sequence[_PathLike]) -> Iterator[list[Path]]:
     (microseconds apart); a previous file at a target is moved aside first and put back
     if a later move fails. On any exception (including
     :class:`~workbench.engine.errors.Cancelled` and KeyboardInterrupt) the temporary
-    folder is removed and nothing at the targets changes. Temporary folders of killed
+    folders are removed and nothing at the targets changes. Temporary folders of killed
     processes are removed the next time a set is written into the same folder.
     """
     paths = [Path(t) for t in targets]
     if not paths:
         raise ValueError("atomic_files needs at least one target")
-    parents = {p.parent.absolute() for p in paths}
-    if len(parents) != 1:
-        raise InputError(paths[0], "the files of one output set must be in one folder")
-    folder = parents.pop()
-    folder.mkdir(parents=True, exist_ok=True)
-    _sweep_stale(folder)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=folder))
+    if len({str(p.absolute()) for p in paths}) != len(paths):
+        raise InputError(paths[0], "is written twice in one output set")
+    tmpdirs: dict[Path, Path] = {}
     try:
-        tmp = [tmpdir / p.name for p in paths]
+        tmp = []
+        for p in paths:
+            folder = p.parent.absolute()
+            if folder not in tmpdirs:
+                folder.mkdir(parents=True, exist_ok=True)
+                _sweep_stale(folder)
+                tmpdirs[folder] = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=folder))
+            tmp.append(tmpdirs[folder] / p.name)
         yield tmp
         missing = [p for p, t in zip(paths, tmp) if not t.is_file()]
         if missing:
             raise InputError(missing[0], "was not written (incomplete output set); nothing was changed")
-        _commit(paths, tmp, tmpdir)
+        _commit(paths, tmp)
     finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        for d in tmpdirs.values():
+            shutil.rmtree(d, ignore_errors=True)
 
 
-def _commit(paths: list[Path], tmp: list[Path], tmpdir: Path) -> None:
+def _commit(paths: list[Path], tmp: list[Path]) -> None:
     """Move every temporary file onto its target; restore the old files on failure."""
     aside: list[tuple[Path, Path]] = []
     placed: list[Path] = []
     try:
         for i, p in enumerate(paths):
             if p.exists() or p.is_symlink():
-                keep = tmpdir / f".old-{i}-{p.name}"
+                keep = tmp[i].parent / f".old-{i}-{p.name}"
                 os.replace(p, keep)
                 aside.append((keep, p))
         for p, t in zip(paths, tmp):

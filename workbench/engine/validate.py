@@ -174,8 +174,10 @@ def check_positions(rr: Any, path: _PathLike, what: str = "coordinates") -> np.n
     if a.size:
         far = float(np.abs(a).max())
         if far > MAX_POSITION_M:
+            hint = ("millimetres passed as metres?" if far < 1000 * MAX_POSITION_M
+                    else "centimetres or millimetres passed as metres?" if far < 1e4 else "corrupt file?")
             raise InputError(path, f"{what} reach {_num(far)} m from the origin (a head fits within "
-                             f"{MAX_POSITION_M:g} m; wrong units?)")
+                             f"{MAX_POSITION_M:g} m; {hint})")
     return a
 
 
