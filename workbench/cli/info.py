@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 NAME = "info"
 HELP = "what a file holds: channels, rate, duration, triggers, TR, images, digitisation"
@@ -31,7 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..engine.io.summary import summarise
 
+    if args.sfreq is not None:
+        from ..engine.validate import check_sfreq
+
+        args.sfreq = check_sfreq(args.sfreq, None, "--sfreq")
     summary = summarise(args.file, sfreq=args.sfreq, volume=args.volume_trigger, slice=args.slice_trigger)
+    # a value that could not be measured is shown as such, never as nan/inf
+    summary.fields = _measurable(summary.fields)
     if args.json:
         doc = summary.to_dict()
         doc.pop("triggers_text", None)
@@ -40,3 +47,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(summary.to_text())
     return 0
+
+
+def _measurable(obj: Any) -> Any:
+    """A copy with every NaN/inf float replaced by None (printed as absent / null)."""
+    from ..engine.validate import finite_or_none
+
+    if isinstance(obj, dict):
+        return {k: _measurable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_measurable(v) for v in obj]
+    return finite_or_none(obj)
