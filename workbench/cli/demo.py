@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
             from ..gui.app import run_gui  # the CLI only imports the GUI when asked to open it
 
             return run_gui(demo=True)
+    from ..plugin_api import all_steps
+
     out = (args.out or Path("demo-out")).absolute()
-    path = run_demo_headless(out, TextProgress().progress(), config)
+    path = run_demo_headless(out, all_steps(), TextProgress().progress(), config)
     print(f"report: {path}")
     return 0

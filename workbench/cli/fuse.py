@@ -1,4 +1,9 @@
-"""``workbench fuse METHOD --project P [--param k=v ...] [--out DIR]``: run a fusion method."""
+"""``workbench fuse METHOD --project P [--param k=v ...] [--out DIR]``: run a fusion method.
+
+The method runs as a step through the same runner as the GUI, the demo and replay: on a
+project it uses the project's current (cleaned) EEG and is recorded in its provenance,
+so ``workbench run`` replays it with the same parameters.
+"""
 
 from __future__ import annotations
 
@@ -11,66 +16,63 @@ HELP = "run a fusion method (plugin) on a project or BIDS study"
 DESCRIPTION = (
     "Run a fusion method on a project folder (project.json) or a BIDS study folder and write "
     "DIR/result.json (outputs, parameters, QC), maps as NIfTI and tables as TSV. "
-    "List the methods with `workbench plugins list`."
+    "List the methods and their parameters with `workbench steps` or `workbench plugins list`."
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("method", help="method id, e.g. parametric-modulation")
-    p.add_argument(
-        "--project", required=True, metavar="P", help="project folder or BIDS study folder"
-    )
-    p.add_argument(
-        "--param", action="append", default=[], metavar="K=V", help="parameter value (repeatable)"
-    )
-    p.add_argument(
-        "--out",
-        metavar="DIR",
-        help="output folder (default: <project>/derivatives/fusion/<method>)",
-    )
+    p.add_argument("--project", required=True, metavar="P", help="project folder or BIDS study folder")
+    p.add_argument("--param", action="append", default=[], metavar="K=V", help="parameter value (repeatable)")
+    p.add_argument("--out", metavar="DIR",
+                   help="output folder (default: <project>/derivatives/fusion/<method>, or ./fusion-<method>)")
     p.add_argument("--subject", help="subject label in a BIDS study (default: the first)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.engine.errors import InputError
     from workbench.engine.progress import as_progress
-    from workbench.plugin_api import get_method, inputs_from_path, params_from_strings, run_method
+    from workbench.engine.project import Project
+    from workbench.engine.runner import Runner
+    from workbench.engine.study import Study
+    from workbench.plugin_api import all_steps, params_from_strings
 
     from .progressbar import TextProgress
 
-    method = get_method(args.method)
-    params = method.validate_params(params_from_strings(args.param))  # fail before loading data
+    catalog = all_steps()
+    spec = catalog.get(args.method)
+    if spec is None or spec.stage != "fusion":
+        known = ", ".join(s.id for s in catalog.values() if s.stage == "fusion" and s.available) or "none installed"
+        raise InputError(None, f"unknown fusion method {args.method!r}; available: {known}")
+    params = params_from_strings(args.param)
     root = Path(args.project)
-    inputs = inputs_from_path(root, args.subject)
-    progress = as_progress(TextProgress().progress())
-    result = run_method(method, inputs, params, progress.sub(0.0, 0.95))
+    if root.name == "project.json":
+        root = root.parent
+    if not root.exists():
+        raise InputError(root, "project or study folder not found")
     is_project = (root / "project.json").is_file()
+    if not is_project and not (root.is_dir() and any(root.glob("sub-*"))):
+        raise InputError(root, "neither a project (project.json) nor a BIDS study (sub-* folders)")
     if args.out:
         out = Path(args.out)
     elif is_project:
-        out = root / "derivatives" / "fusion" / method.id
+        out = root / "derivatives" / "fusion" / spec.id
     else:
-        out = Path.cwd() / f"fusion-{method.id}"
-    path = result.save(out, extra={"inputs": inputs.sources})
-    if is_project:
-        from workbench.engine.project import Project
-
-        project = Project.load(root)
-        files = [out / "result.json", *(out / f"{n}.nii.gz" for n in result.maps)]
-        files += [out / f"{n}.tsv" for n in result.tables]
-        project.record_step(
-            "fusion",
-            params={"method": method.id, **result.params},
-            inputs=[Path(p) for p in inputs.sources.values()],
-            outputs=files,
-            qc=result.qc,
-        )
-        project.set_result(
-            f"fusion/{method.id}", {**result.summary(), "folder": project.relpath(out)}
-        )
+        out = Path.cwd() / f"fusion-{spec.id}"
+    progress = as_progress(TextProgress().progress())
+    study = Study.load(root, subject=args.subject, progress=progress.sub(0.0, 0.1))
+    project = Project.load(root) if is_project else None
+    study.project = project
+    runner = Runner(study, catalog, out.parent, project=project, folders={spec.id: out})
+    runner.plan([(spec.id, params)])  # parameters and inputs checked before anything is read further
+    result = runner.run_step(spec.id, params, progress.sub(0.1, 0.97))
+    fres = result.details["fusion"]
+    if project is not None:
+        project.set_result(f"fusion/{spec.id}", {**fres.summary(), "folder": project.relpath(out)})
         project.save()
     progress(1.0, "done")
-    print(f"{method.id}: wrote {path}")
-    for key, value in result.qc.items():
+    print(f"{spec.id}: wrote {out / 'result.json'}")
+    for key, value in {**result.qc, **result.truth_qc}.items():
         print(f"  {key}: {value}")
     for msg in result.messages:
         print(f"  note: {msg}", file=sys.stderr)

@@ -13,10 +13,10 @@ from types import ModuleType
 from .. import __version__
 from ..engine.errors import Cancelled, WorkbenchError
 
-_NOT_SUBCOMMANDS = {"main", "progressbar", "common"}
+_NOT_SUBCOMMANDS = {"main", "progressbar", "common", "stepopts"}
 
 #: the order subcommands are listed in ``workbench --help``
-_ORDER = ("gui", "demo", "simulate", "info", "sync", "clean", "coreg", "fuse", "run", "plugins")
+_ORDER = ("gui", "demo", "simulate", "info", "sync", "clean", "coreg", "fuse", "run", "steps", "plugins")
 
 
 def _subcommands() -> list[ModuleType]:

@@ -12,14 +12,15 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .pipeline import StepContext
 from .progress import Progress, as_progress
 from .project import Project
 from .report import add_figure, add_qc_table, add_text, new_report, save_report
+from .study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,17 @@ DEMO_CONFIG: dict[str, Any] = {
     "drift_ppm": 20.0,
     "seed": 42,
 }
+
+#: the demo's pipeline: every stage in order. Parameters that differ from a step's
+#: declared defaults are given here, with the reason, and recorded in the provenance.
+DEMO_PIPELINE: list[tuple[str, dict[str, Any]]] = [
+    ("sync", {}),
+    ("gradient", {}),
+    ("coreg", {}),
+    # the phantom's visual task evokes an N1-like component peaking near 170 ms; the
+    # plugin's default window (250-400 ms) is for a P300
+    ("parametric-modulation", {"condition": "visual", "tmin": 0.14, "tmax": 0.2}),
+]
 
 INTRO = """\
 This report was produced by `workbench demo --headless`: a simulated simultaneous
@@ -86,7 +98,7 @@ def default_demo_dir() -> Path:
     return Path(user_cache_dir("eegfmri-workbench")) / "demo"
 
 
-def _load_section(ctx: StepContext) -> dict[str, Any]:
+def _load_section(study: Study, report: Any) -> dict[str, Any]:
     """Report section for the loaded study: what is in it and how it looks raw."""
     import matplotlib
 
@@ -94,9 +106,7 @@ def _load_section(ctx: StepContext) -> dict[str, Any]:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    st = ctx.state
-    report = st["report"]
-    raw = st["raw"]
+    raw = study.raw
     qc: dict[str, Any] = {}
     if raw is not None:
         qc.update({
@@ -112,16 +122,18 @@ def _load_section(ctx: StepContext) -> dict[str, Any]:
         t = np.arange(data.shape[1]) / sf + 10
         fig, ax = plt.subplots(len(picks), 1, figsize=(9, 5), sharex=True)
         for a, row, idx in zip(np.atleast_1d(ax), data, picks):
-            a.plot(t, row * 1e6, lw=0.5)
-            a.set_ylabel(f"{raw.ch_names[idx]}\n(µV)")
+            a.plot(t, row * 1e3, lw=0.5)
+            a.set_ylabel(f"{raw.ch_names[idx]}\n(mV)")
         np.atleast_1d(ax)[-1].set_xlabel("time (s)")
         fig.suptitle("Raw EEG inside the scanner: the gradient artifact dominates (mV)")
         fig.tight_layout()
         add_figure(report, fig, "Raw EEG (1 s)", section="Study")
-    if st.get("bold") is not None:
-        img = st["bold"]
+    if study.bold is not None:
+        img = study.bold
         qc["bold_shape"] = list(img.shape)
-        qc["tr_s"] = float(st.get("bold_meta", {}).get("RepetitionTime", float("nan")))
+        tr = study.bold_meta.get("RepetitionTime")
+        if isinstance(tr, int | float):
+            qc["tr_s"] = float(tr)
         data = np.asarray(img.dataobj[..., : min(img.shape[-1], 5)], dtype=np.float32).mean(-1)
         fig, ax = plt.subplots(1, 3, figsize=(9, 3))
         zooms = img.header.get_zooms()[:3]
@@ -132,46 +144,75 @@ def _load_section(ctx: StepContext) -> dict[str, Any]:
             a.set_axis_off()
         fig.suptitle("Mean BOLD (first volumes), orthogonal slices")
         add_figure(report, fig, "BOLD", section="Study")
-    if st.get("anat") is not None:
+    if study.anat is not None:
         from nilearn import plotting
 
-        disp = plotting.plot_anat(st["anat"], display_mode="ortho", title="T1-weighted phantom head")
+        disp = plotting.plot_anat(study.anat, display_mode="ortho", title="T1-weighted phantom head")
         fig = disp.frame_axes.figure
         add_figure(report, fig, "Anatomy", section="Study")
     add_qc_table(report, "What was loaded", qc, section="Study")
     return qc
 
 
-def run_demo_headless(out_dir: str | os.PathLike, progress: Progress | None = None,
-                      config: dict[str, Any] | None = None) -> Path:
-    """Build the demo study and run every registered step on it; returns the report path."""
-    from .runner import demo_steps, load_state, run_steps
+def run_demo_headless(out_dir: str | os.PathLike, catalog: Mapping[str, Any],
+                      progress: Progress | None = None, config: dict[str, Any] | None = None,
+                      pipeline: list[tuple[str, dict[str, Any]]] | None = None) -> Path:
+    """Build the demo study and run the demo pipeline on it through the runner.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Where the study, ``project.json``, ``derivatives/`` and ``report.html`` go.
+    catalog : mapping
+        The steps that exist (``workbench.plugin_api.all_steps()``).
+    progress : Progress | None
+        Progress and cancellation.
+    config : dict | None
+        Phantom settings (default :data:`DEMO_CONFIG`).
+    pipeline : list | None
+        Steps and parameters (default :data:`DEMO_PIPELINE`); steps the catalogue
+        does not have are reported in the summary and skipped.
+
+    Returns
+    -------
+    Path
+        The report.
+    """
+    from .runner import Runner
 
     p = as_progress(progress)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder")
     t0 = time.perf_counter()
-    study = build_demo_study(out, p.sub(0.0, 0.3), config)
+    study_dir = build_demo_study(out, p.sub(0.0, 0.3), config)
     project = Project(out, name="EEG-fMRI Workbench demo")
-    project.settings["study_dir"] = os.path.relpath(study, out)
+    project.settings["study_dir"] = os.path.relpath(study_dir, out)
     project.settings["demo_config"] = dict(DEMO_CONFIG if config is None else config)
-    state = load_state(study, progress=p.sub(0.3, 0.35))
-    for key in ("raw_path", "bold_path", "anat_path", "events_path"):
-        if state.get(key) is not None:
-            kind = {"raw_path": "eeg", "bold_path": "bold", "anat_path": "anat", "events_path": "events"}[key]
-            project.add_input(state[key], kind)
+    study = Study.load(study_dir, progress=p.sub(0.3, 0.35))
+    for kind in ("eeg", "bold", "anat", "events", "dig"):
+        if study.files.get(kind) is not None:
+            project.add_input(study.files[kind], kind)
+    project.settings["subject"] = study.subject
+    study.project = project
     report = new_report("EEG-fMRI Workbench: demo on the phantom")
-    state["report"] = report
     add_text(report, "About this report", INTRO, section="Study")
-    ctx = StepContext(project=project, out_dir=out / "derivatives", state=state)
-    qc = _load_section(ctx)
+    qc = _load_section(study, report)
     project.record_step("load", {"study_dir": project.settings["study_dir"]},
-                        inputs=[state[k] for k in ("raw_path", "bold_path", "anat_path") if state.get(k)], qc=qc)
-    outcomes = run_steps(ctx, demo_steps(), p.sub(0.35, 0.97))
-    summary = {o.name: o.status + (f" ({o.message})" if o.message else "") for o in outcomes}
+                        inputs=[study.files[k] for k in ("eeg", "bold", "anat") if study.files.get(k)], qc=qc)
+    wanted = list(DEMO_PIPELINE if pipeline is None else pipeline)
+    missing = [s for s, _ in wanted if s not in catalog or not catalog[s].available]
+    runner = Runner(study, catalog, out / "derivatives", project=project, report=report)
+    outcomes = runner.run([(s, prm) for s, prm in wanted if s not in missing], p.sub(0.35, 0.97))
+    summary: dict[str, Any] = {o.name: o.status + (f" ({o.message})" if o.message else "") for o in outcomes}
+    for s in missing:
+        summary[s] = "not run: the step is not installed (run installer/bootstrap.sh)"
     summary["wall_time_s"] = round(time.perf_counter() - t0, 1)
     add_qc_table(report, "Pipeline summary", summary, section="Summary")
+    from .methods import methods_paragraph
+
+    add_text(report, "Methods (generated from the provenance)", methods_paragraph(project, catalog),
+             section="Summary")
     path = save_report(report, out / "report.html")
     project.save()
     p(1.0, f"report written to {path}")

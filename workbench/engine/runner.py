@@ -1,131 +1,419 @@
-"""Headless pipeline runner: load a study, run registered steps, write the report.
+"""The one runner (DESIGN §2b): every step, from any entry point, runs here.
 
-The same engine calls the GUI makes are run here in pipeline order (DESIGN §1) on a
-:class:`~workbench.engine.pipeline.StepContext`. Each step records itself in the
-project's provenance; :func:`replay_project` re-runs a project's recorded steps with
-their recorded parameters, which is how ``workbench run`` reproduces the numbers.
+:class:`Runner` validates a whole plan before anything runs (known steps, valid
+parameters, required study keys available), runs each step's declared ``run`` on the
+:class:`~workbench.engine.study.Study`, writes the step's files atomically under
+BIDS-derivative names, applies what the step provides to the study, scores the step
+against the phantom's ground truth when the study has one, adds the step's report
+section and records provenance (parameters actually used, input hashes including
+companion files, outputs, library versions, QC). The GUI's Run buttons, every CLI
+command, ``workbench run`` (replay) and the headless demo go through it, so the same
+step with the same parameters gives the same numbers and the same record everywhere.
+
+The runner never discovers plugins itself: callers hand it the step catalogue
+(built-in steps plus the plugins found by :mod:`workbench.plugin_api`).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
+import math
 import os
-from collections.abc import Iterable
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import Cancelled, InputError, WorkbenchError
-from .pipeline import StepContext, available_steps, get_step
-from .progress import Progress, as_progress
+from .outputs import check_outputs, companions
+from .progress import Progress, ProgressLike, as_progress
 from .project import Project
+from .steps.spec import STAGES, StepResult, StepSpec
+from .study import Study
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Runner", "StepOutcome", "PlannedStep", "replay_project", "derivative_name", "companions",
+           "compare_qc", "plan_from_json"]
+
+
+@dataclass
+class PlannedStep:
+    """A step of a validated plan: its declaration and every parameter's value."""
+
+    spec: StepSpec
+    params: dict[str, Any]
 
 
 @dataclass
 class StepOutcome:
-    """What happened to one step in a run."""
+    """What happened to one step of a run."""
 
     name: str
-    status: str  #: "done" or "failed"
+    status: str  #: "done", "failed" or "cancelled"
     qc: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    result: StepResult | None = None
 
 
-def load_state(study_dir: str | os.PathLike, subject: str | None = None,
-               progress: Progress | None = None) -> dict[str, Any]:
-    """Load a study into the ``ctx.state`` dict the steps use.
+def derivative_name(raw_path: Any, desc: str, suffix: str, ext: str, subject: str = "01") -> str:
+    """BIDS-derivative file name ``<entities>_desc-<desc>_<suffix><ext>`` from the EEG file name."""
+    stem = Path(str(raw_path)).name if raw_path else f"sub-{subject}_eeg"
+    for e in (".vhdr", ".fif.gz", ".fif", ".edf", ".bdf", ".set", ".nii.gz", ".nii"):
+        if stem.endswith(e):
+            stem = stem[: -len(e)]
+    for s in ("_eeg", "_bold", "_T1w", "_electrodes"):
+        if stem.endswith(s):
+            stem = stem[: -len(s)]
+    if "_desc-" in stem:  # a derivative of a derivative keeps the entities, not the old desc
+        stem = stem.split("_desc-")[0]
+    return f"{stem}_desc-{desc}_{suffix}{ext}"
 
-    The loading goes through :func:`workbench.engine.io.open.load_into`, the same code
-    the GUI uses to open a study, so headless and GUI runs start from the same data.
+
+#: study keys -> the input file kinds they come from
+_KEY_FILES = {"eeg": ("eeg",), "bold": ("bold",), "anat": ("anat",), "events": ("events",),
+              "dig": ("dig",), "scalp": ("scalp",), "trans": ("trans",)}
+
+
+class Runner:
+    """Runs steps on a study and owns everything around them.
+
+    Parameters
+    ----------
+    study : Study
+        The open study (changed by the runner only: what steps provide).
+    catalog : mapping or iterable of StepSpec
+        The steps that exist (built-in plus plugins), by id.
+    out_dir : path-like
+        Folder for derivatives (BIDS-derivative names).
+    project : Project | None
+        Where provenance is recorded (default: the study's project).
+    report : mne.Report | None
+        Report to add each step's section to.
+    folders : dict | None
+        Step id -> folder for that step's folder outputs (``workbench fuse --out DIR``).
+    score : bool
+        Score steps against the study's ground truth when it has one.
+    write_files : bool
+        Write the steps' derivatives (``workbench clean`` writes only its OUT file).
     """
-    from .io.open import find_study_inputs, load_into
-    from .session import Session
 
-    p = as_progress(progress)
-    if not Path(study_dir).is_dir():
-        raise InputError(study_dir, "study folder not found")
-    files = find_study_inputs(study_dir, subject)
-    session = Session()
-    load_into(session, Path(study_dir), progress=p, subject=subject)
-    state: dict[str, Any] = {
-        "study_dir": Path(study_dir),
-        "subject": str(files.pop("subject")),
-        "files": files,
-        "raw": session.raw,
-        "raw_path": files.get("eeg"),
-        "bold": session.bold,
-        "bold_path": files.get("bold"),
-        "bold_meta": dict(session.bold_meta),
-        "anat": session.anat,
-        "anat_path": files.get("anat"),
-        "events_path": files.get("events"),
-        "dig": session.dig,
-        "scalp": session.scalp,
-        "trans": session.trans,
-        "truth": session.truth,
-    }
-    return state
+    def __init__(
+        self,
+        study: Study,
+        catalog: Mapping[str, StepSpec] | Iterable[StepSpec],
+        out_dir: str | os.PathLike,
+        project: Project | None = None,
+        report: Any = None,
+        folders: Mapping[str, str | os.PathLike] | None = None,
+        score: bool = True,
+        write_files: bool = True,
+    ) -> None:
+        self.study = study
+        self.catalog: dict[str, StepSpec] = (
+            dict(catalog) if isinstance(catalog, Mapping) else {s.id: s for s in catalog}
+        )
+        self.out_dir = Path(out_dir)
+        self.project = project if project is not None else study.project
+        self.report = report
+        self.folders = {k: Path(v) for k, v in (folders or {}).items()}
+        self.score = score
+        self.write_files = write_files
 
-
-def _call_step(spec: Any, ctx: StepContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Call a step with the parameters its ``run`` accepts (unknown keys are reported)."""
-    sig = inspect.signature(spec.run)
-    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-    if not takes_kwargs:
-        unknown = sorted(set(params) - set(sig.parameters))
-        if unknown:
-            logger.warning("step %s: ignoring recorded parameters it does not take: %s", spec.name, unknown)
-            params = {k: v for k, v in params.items() if k in sig.parameters}
-    return spec.run(ctx, **params) or {}
-
-
-def run_steps(
-    ctx: StepContext,
-    steps: Iterable[tuple[str, dict[str, Any]]],
-    progress: Progress | None = None,
-    stop_on_error: bool = False,
-) -> list[StepOutcome]:
-    """Run named steps in order; a failing step is reported and the run goes on.
-
-    A step that raises a :class:`WorkbenchError` is recorded as failed (with its
-    one-line message) in the project and the report; :class:`Cancelled` stops the run.
-    """
-    steps = list(steps)
-    p = as_progress(progress)
-    outcomes = []
-    for i, (name, params) in enumerate(steps):
-        spec = get_step(name)
-        sub = p.sub(i / max(len(steps), 1), (i + 1) / max(len(steps), 1))
-        sub(0.0, f"{spec.title or name}")
-        ctx.progress = sub
+    # ------------------------------------------------------------------ planning
+    def get(self, step_id: str) -> StepSpec:
+        """The declaration of a step, or a one-line error listing the known ones."""
         try:
-            qc = _call_step(spec, ctx, dict(params))
-            outcomes.append(StepOutcome(name, "done", qc))
+            spec = self.catalog[step_id]
+        except KeyError:
+            known = ", ".join(sorted(self.catalog)) or "none"
+            raise InputError(None, f"unknown step {step_id!r}; steps that exist: {known}") from None
+        if not spec.available:
+            raise InputError(None, f"step {step_id!r} is not available: {spec.unavailable_reason}")
+        return spec
+
+    def plan(self, steps: Iterable[tuple[str, Mapping[str, Any] | None]]) -> list[PlannedStep]:
+        """Validate a whole plan before anything runs.
+
+        Every step must exist and be available, its parameters must be valid, and every
+        study key it requires must be in the study or provided by an earlier step.
+
+        Raises
+        ------
+        InputError
+            Naming the first step that cannot run and why; nothing has run or been written.
+        """
+        plan: list[PlannedStep] = []
+        have = {k for k in ("eeg", "bold", "anat", "events", "dig", "scalp", "trans", "sync", "mask",
+                            "forward", "rpeaks") if self.study.has(k)}
+        for i, item in enumerate(steps):
+            if not isinstance(item, tuple | list) or len(item) != 2 or not isinstance(item[0], str):
+                raise InputError(None, f"step {i + 1} of the plan must be (id, params)")
+            step_id, params = item
+            spec = self.get(step_id)
+            try:
+                values = spec.validate(params)
+            except InputError as exc:
+                raise InputError(None, f"step {step_id!r}: {exc.args[0] if exc.args else exc}") from None
+            missing = [k for k in spec.requires if k not in have]
+            if missing:
+                raise InputError(None, f"step {step_id!r} needs {', '.join(missing)}, which the study "
+                                       f"does not have{_how_to_get(missing)}")
+            have.update(spec.provides)
+            plan.append(PlannedStep(spec, values))
+        return plan
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        steps: Iterable[tuple[str, Mapping[str, Any] | None]],
+        progress: ProgressLike | None = None,
+        stop_on_error: bool = False,
+    ) -> list[StepOutcome]:
+        """Validate, then run every step in order.
+
+        A step that fails with a :class:`WorkbenchError` is recorded as failed (one line)
+        and the run goes on, unless ``stop_on_error``; :class:`Cancelled` stops the run
+        and leaves no half-written file.
+        """
+        plan = self.plan(list(steps))
+        p = as_progress(progress)
+        outcomes: list[StepOutcome] = []
+        n = max(len(plan), 1)
+        for i, planned in enumerate(plan):
+            sub = p.sub(i / n, (i + 1) / n)
+            missing = [k for k in planned.spec.requires if not self.study.has(k)]
+            if missing:  # an earlier step that should have provided it failed
+                msg = f"skipped: needs {', '.join(missing)} (an earlier step failed)"
+                outcomes.append(StepOutcome(planned.spec.id, "failed", {}, msg))
+                self._record_failure(planned, msg)
+                continue
+            try:
+                result = self._run_one(planned, sub)
+                outcomes.append(StepOutcome(planned.spec.id, "done", self._all_qc(result), "", result))
+            except Cancelled:
+                self._record_failure(planned, "cancelled by the user", status="cancelled")
+                raise
+            except WorkbenchError as exc:
+                logger.error("step %s failed: %s", planned.spec.id, exc)
+                self._record_failure(planned, str(exc))
+                outcomes.append(StepOutcome(planned.spec.id, "failed", {}, str(exc)))
+                if stop_on_error:
+                    raise
+        return outcomes
+
+    def run_step(self, step_id: str, params: Mapping[str, Any] | None = None,
+                 progress: ProgressLike | None = None) -> StepResult:
+        """Run one step (validated like a plan); errors propagate to the caller."""
+        planned = self.plan([(step_id, params)])[0]
+        try:
+            return self._run_one(planned, as_progress(progress))
         except Cancelled:
+            self._record_failure(planned, "cancelled by the user", status="cancelled")
             raise
         except WorkbenchError as exc:
-            logger.error("step %s failed: %s", name, exc)
-            ctx.project.record_step(name, params, status="failed", message=str(exc))
-            report = ctx.state.get("report")
-            if report is not None:
-                from .report import add_text
+            self._record_failure(planned, str(exc))
+            raise
 
-                add_text(report, f"{name}: failed", str(exc), section=spec.title or name)
-            outcomes.append(StepOutcome(name, "failed", {}, str(exc)))
-            if stop_on_error:
-                raise
-        sub(1.0, f"{spec.title or name} done")
-    return outcomes
+    def _run_one(self, planned: PlannedStep, p: Progress) -> StepResult:
+        spec, params = planned.spec, planned.params
+        started = _now()
+        t0 = time.perf_counter()
+        p(0.0, spec.title)
+        result = spec.run(self.study, dict(params), p.sub(0.0, 0.85))
+        if not isinstance(result, StepResult):
+            raise WorkbenchError(f"step {spec.id!r} returned {type(result).__name__}, not a StepResult")
+        unknown = sorted(set(result.provides) - set(spec.provides))
+        if unknown:
+            raise WorkbenchError(f"step {spec.id!r} provided undeclared study keys {unknown}")
+        _check_finite(spec.id, result.qc)
+        result.step, result.params = spec.id, dict(params)
+        p.check()
+        p(0.86, f"{spec.title}: writing")
+        inputs = self._input_files(spec)
+        result.written = self._write(spec, result, inputs)
+        # the study changes only now, after the step and its files succeeded
+        for key, value in result.provides.items():
+            self.study.provide(key, value, spec.id, result.written.get(key))
+        self.study.results[spec.id] = result
+        self.study.derivatives.update({f"{spec.id}/{k}": v for k, v in result.written.items()})
+        if self.score and self.study.truth is not None:
+            from .phantom.scoring import score_step
+
+            try:
+                result.truth_qc = score_step(spec.id, self.study, result)
+            except WorkbenchError as exc:
+                result.messages.append(f"not scored against the truth: {exc}")
+        elapsed = time.perf_counter() - t0
+        if self.report is not None:
+            p(0.92, f"{spec.title}: report")
+            self._report(spec, result)
+        if self.project is not None:
+            self.project.record_step(
+                spec.id, params, inputs=inputs, outputs=list(result.written.values()),
+                qc={**self._all_qc(result), "seconds": round(elapsed, 3)}, started=started,
+                message="; ".join(result.messages),
+            )
+            if "trans" in result.written and hasattr(self.project, "set_transform"):
+                self.project.set_transform("head_mri", result.written["trans"])
+        for msg in result.messages:
+            logger.info("%s: %s", spec.id, msg)
+        p(1.0, f"{spec.title}: done")
+        return result
+
+    @staticmethod
+    def _all_qc(result: StepResult) -> dict[str, Any]:
+        return {**result.qc, **result.truth_qc}
+
+    def _record_failure(self, planned: PlannedStep, message: str, status: str = "failed") -> None:
+        if self.project is not None:
+            self.project.record_step(planned.spec.id, planned.params, status=status, message=message)
+        if self.report is not None:
+            from .report import add_text
+
+            add_text(self.report, f"{planned.spec.title}: {status}", message, section=planned.spec.title)
+
+    # ------------------------------------------------------------------ files
+    def _input_files(self, spec: StepSpec) -> list[Path]:
+        """The files this step read: its required and used study keys' files, with companions."""
+        files: list[Path] = []
+        for key in (*spec.requires, *spec.optional):
+            if key == "eeg" and self.study.history and self.study.history[-1].path is not None:
+                paths = [self.study.history[-1].path]
+            else:
+                paths = [self.study.files[k] for k in _KEY_FILES.get(key, ()) if self.study.files.get(k)]
+            for path in paths:
+                for c in companions(path):
+                    if c.is_file() and c not in files:
+                        files.append(c)
+        return files
+
+    def folder_for(self, spec: StepSpec) -> Path:
+        """Where a step's folder outputs go."""
+        return self.folders.get(spec.id, self.out_dir / spec.stage / spec.id)
+
+    def _target(self, spec: StepSpec, f: Any) -> Path:
+        if f.is_folder:
+            return self.folder_for(spec) if f.name is None else self.out_dir / f.name
+        if f.name is not None:
+            return self.out_dir / f.name
+        return self.out_dir / derivative_name(self.study.eeg_path, f.desc, f.suffix, f.ext, self.study.subject)
+
+    def _write(self, spec: StepSpec, result: StepResult, inputs: Sequence[Path]) -> dict[str, Path]:
+        """Write every output of a step into a temporary folder, then move them all into place."""
+        if not result.files or not self.write_files:
+            return {}
+        targets = [self._target(spec, f) for f in result.files]
+        study_inputs = [p for p in self.study.files.values() if p]
+        check_outputs([t for t in targets if not t.is_dir()], [*study_inputs, *inputs])
+        protected = {c.resolve() for p in [*study_inputs, *inputs] for c in companions(p)}
+        for t in targets:
+            if t.is_dir() and any(q.is_relative_to(t.resolve()) for q in protected):
+                raise InputError(t, "would replace a folder holding inputs of the study; inputs are never overwritten")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{spec.id}-", dir=self.out_dir))
+        moves: list[tuple[Path, Path]] = []
+        try:
+            for i, (f, target) in enumerate(zip(result.files, targets)):
+                stage = tmp / str(i)
+                stage.mkdir()
+                dest = stage / target.name  # writers that check names (MNE) see the real one
+                if f.is_folder:
+                    dest.mkdir()
+                    f.write(dest)
+                    moves.append((dest, target))
+                else:
+                    f.write(dest)
+                    # a file and the companions its writer made beside it (.vmrk/.eeg, coordsystem.json)
+                    moves += [(c, target.parent / c.name) for c in sorted(stage.iterdir())]
+            for _src, target in moves:
+                if target.resolve() in protected:
+                    raise InputError(target, "would overwrite an input of the study; inputs are never overwritten")
+            for src, target in moves:  # commit: each rename is atomic
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if src.is_dir() and target.exists():
+                    shutil.rmtree(target)
+                os.replace(src, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        out: dict[str, Path] = {}
+        for f, target in zip(result.files, targets):
+            out[f.role or f"{f.desc}_{f.suffix}"] = target
+        extra = [t for _, t in moves if t not in out.values()]
+        for k, t in enumerate(extra):
+            out[f"companion{k}:{t.name}"] = t
+        return out
+
+    # ------------------------------------------------------------------ report
+    def _report(self, spec: StepSpec, result: StepResult) -> None:
+        from .report import add_figure, add_qc_table, add_text
+
+        sec = spec.title
+        add_text(self.report, spec.title, spec.teaching, section=sec)
+        shown = {p.display + (f" ({p.unit})" if p.unit else ""):
+                 (p.none_label if result.params.get(p.name) is None else result.params.get(p.name))
+                 for p in spec.params}
+        add_qc_table(self.report, f"{spec.title}: parameters", shown, section=sec)
+        add_qc_table(self.report, f"{spec.title}: QC", format_qc(spec, result.qc), section=sec,
+                     caption="; ".join(result.messages))
+        if result.truth_qc:
+            add_qc_table(self.report, f"{spec.title}: against the phantom's truth",
+                         format_qc(spec, result.truth_qc), section=sec)
+        for title, rows in result.tables.items():
+            add_qc_table(self.report, title, rows, section=sec)
+        for fig in result.figures:
+            try:
+                made = fig.make()
+            except WorkbenchError as exc:
+                result.messages.append(f"figure {fig.title!r} not drawn: {exc}")
+                continue
+            add_figure(self.report, made, fig.title, section=sec, caption=fig.caption or None)
 
 
-def demo_steps() -> list[tuple[str, dict[str, Any]]]:
-    """Every registered step that runs in the demo, in pipeline order, with defaults."""
-    return [(s.name, dict(s.defaults)) for s in available_steps() if s.in_demo and s.name != "load"]
+def format_qc(spec: StepSpec, qc: Mapping[str, Any]) -> dict[str, str]:
+    """QC values for people: declared label, unit, rounding and a pass/warn flag."""
+    from .steps.spec import format_value
+
+    out: dict[str, str] = {}
+    for key, value in qc.items():
+        if isinstance(value, dict):
+            continue
+        q = spec.qc_spec(key)
+        if q is None:
+            out[key] = format_value(value)
+            continue
+        flag = q.flag(value)
+        out[q.label] = q.format(value) + ("  ⚠ check" if flag == "warn" else "  ✓" if flag == "ok" else "")
+    return out
 
 
+def _check_finite(step_id: str, qc: Mapping[str, Any]) -> None:
+    """NaN or infinite QC never reaches a result: the step must say 'not measurable' itself."""
+    for key, value in qc.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise WorkbenchError(f"step {step_id!r}: QC value {key!r} is {value} (not measurable); "
+                                 f"the result is refused")
+
+
+def _how_to_get(keys: Sequence[str]) -> str:
+    hints = {"eeg": "open an EEG recording", "bold": "open a 4D BOLD series", "anat": "open a T1",
+             "events": "add a BIDS events.tsv", "dig": "open a digitisation file",
+             "trans": "run coregistration or open a -trans.fif", "sync": "run the sync step",
+             "rpeaks": "run the cardiac step"}
+    said = [hints[k] for k in keys if k in hints]
+    return f" ({'; '.join(said)} first)" if said else ""
+
+
+def _now() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------- replay
 _TIMING_WORDS = ("seconds", "elapsed", "wall", "runtime")
 
 
@@ -134,48 +422,109 @@ def _is_timing_key(key: str) -> bool:
     return any(w in key.lower() for w in _TIMING_WORDS)
 
 
+def compare_qc(recorded: Mapping[str, Any], replayed: Mapping[str, Any], rtol: float = 1e-9) -> list[tuple[str, Any, Any]]:
+    """Differences ``(key, recorded, replayed)`` between two QC records.
+
+    A key recorded but missing from the replay is a difference (a vanished QC number is
+    not a reproduction); numbers are compared to ``rtol``, everything else exactly.
+    Wall-clock timings are skipped.
+    """
+    diffs = []
+    for key, old in recorded.items():
+        if _is_timing_key(key):
+            continue
+        if key not in replayed:
+            diffs.append((key, old, "<missing>"))
+            continue
+        new = replayed[key]
+        if isinstance(old, int | float) and isinstance(new, int | float) and not isinstance(old, bool):
+            if abs(old - new) > rtol * max(abs(old), abs(new), 1e-30):
+                diffs.append((key, old, new))
+        elif old != new and _jsonish(old) != _jsonish(new):
+            diffs.append((key, old, new))
+    return diffs
+
+
+def _jsonish(v: Any) -> Any:
+    import json
+
+    from .project import _jsonable
+
+    return json.loads(json.dumps(_jsonable(v)))
+
+
+def plan_from_json(doc: Any, source: Any = None) -> list[tuple[str, dict[str, Any]]]:
+    """The ``steps`` of a pipeline JSON (``[{"name"|"id": ..., "params": {...}}, ...]``)."""
+    steps = doc.get("steps", []) if isinstance(doc, dict) else None
+    if not isinstance(steps, list):
+        raise InputError(source, 'a pipeline needs {"steps": [...]}')
+    out = []
+    for i, s in enumerate(steps):
+        if isinstance(s, str):
+            out.append((s, {}))
+        elif isinstance(s, dict) and isinstance(s.get("id", s.get("name")), str):
+            params = s.get("params", {})
+            if not isinstance(params, dict):
+                raise InputError(source, f"step {i + 1}: params must be an object of name: value")
+            out.append((s.get("id", s.get("name")), dict(params)))
+        else:
+            raise InputError(source, f'step {i + 1} must be a name or {{"id": ..., "params": {{...}}}}')
+    return out
+
+
 def replay_project(
     project_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
-    progress: Progress | None = None,
+    catalog: Mapping[str, StepSpec] | Iterable[StepSpec],
+    progress: ProgressLike | None = None,
 ) -> tuple[Project, list[StepOutcome], list[tuple[str, str, Any, Any]]]:
-    """Re-run a project's recorded steps into a new project folder.
+    """Re-run a project's recorded steps, with their recorded parameters, into a new folder.
 
-    Returns the new project, the outcomes, and a list of differences
-    ``(step, metric, recorded, replayed)`` for numeric QC values that differ by more
-    than 1e-9 relative.
+    Returns the new project, the outcomes and the QC differences
+    ``(step, key, recorded, replayed)`` (see :func:`compare_qc`).
     """
     from .report import new_report, save_report
 
     src = Project.load(project_dir)
-    study = src.settings.get("study_dir")
-    if not study:
+    study_rel = src.settings.get("study_dir")
+    if not study_rel:
         raise InputError(Path(project_dir) / "project.json",
                          "this project records no study folder (settings.study_dir); nothing to replay")
-    study_path = src.abspath(study)
+    study_path = src.abspath(study_rel)
     out = Path(out_dir)
     if out.resolve() == src.root.resolve():
         raise InputError(out, "replay into a different folder than the project itself")
     p = as_progress(progress)
+    recorded = [s for s in src.steps if s.status == "done" and s.name != "load"]
     new = Project(out, name=f"{src.name} (replay)")
     new.settings = dict(src.settings)
-    new.settings["study_dir"] = os.path.relpath(study_path, out) if not Path(study).is_absolute() else study
-    state = load_state(study_path, progress=p.sub(0.0, 0.1))
-    state["report"] = new_report(f"Replay of {src.name}")
-    ctx = StepContext(project=new, out_dir=out / "derivatives", state=state)
-    recorded = [(s.name, s.params) for s in src.steps if s.status == "done" and s.name != "load"]
-    outcomes = run_steps(ctx, recorded, p.sub(0.1, 0.95))
+    new.settings["study_dir"] = os.path.relpath(study_path, out) if not Path(study_rel).is_absolute() else study_rel
+    study = Study.load(study_path, subject=src.settings.get("subject"), progress=p.sub(0.0, 0.1))
+    study.project = new
+    report = new_report(f"Replay of {src.name}")
+    runner = Runner(study, catalog, out / "derivatives", project=new, report=report)
+    runner.plan([(s.name, s.params) for s in recorded])  # nothing runs unless all of it can
+    outcomes = runner.run([(s.name, s.params) for s in recorded], p.sub(0.1, 0.95))
     diffs = []
-    for (name, _), outcome in zip(recorded, outcomes):
-        old = next((s.qc for s in src.steps if s.name == name and s.status == "done"), {})
-        for key, val in old.items():
-            if _is_timing_key(key):
-                continue  # wall-clock timings are measurements of the machine, not results
-            new_val = outcome.qc.get(key)
-            if isinstance(val, (int, float)) and isinstance(new_val, (int, float)):
-                if abs(val - new_val) > 1e-9 * max(abs(val), abs(new_val), 1e-30):
-                    diffs.append((name, key, val, new_val))
-    save_report(state["report"], out / "report.html")
+    for step, outcome in zip(recorded, outcomes):
+        if outcome.status != "done":
+            diffs.append((step.name, "status", "done", outcome.status))
+            continue
+        new_rec = next((s for s in reversed(new.steps) if s.name == step.name), None)
+        for key, old, val in compare_qc(step.qc, outcome.qc if new_rec is None else new_rec.qc):
+            diffs.append((step.name, key, old, val))
+        if new_rec is not None:
+            for key, old, val in compare_qc(step.params, new_rec.params):
+                diffs.append((step.name, f"param {key}", old, val))
+    save_report(report, out / "report.html")
     new.save()
     p(1.0, "replay done")
     return new, outcomes, diffs
+
+
+def stage_rank(spec: StepSpec) -> tuple[int, float, str]:
+    """Sort key: pipeline stage, then the step's order, then its id."""
+    idx = STAGES.index(spec.stage) if spec.stage in STAGES else len(STAGES)
+    return (idx, spec.order, spec.id)
+
+

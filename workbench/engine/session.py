@@ -1,11 +1,9 @@
-"""The session: what is open right now, as an evented model the GUI views observe.
+"""The session: the open :class:`~workbench.engine.study.Study` as an evented model.
 
-A :class:`Session` holds the current :class:`~workbench.engine.project.Project` and the
-data objects loaded from it (EEG as ``mne.io.Raw``, images as nibabel images,
-digitisation as ``mne.channels.DigMontage``, the scalp surface, the head<->MRI
-transform, phantom ground truth, cleaned EEG). Each setter emits a signal; views
-subscribe and redraw. Nothing here knows Qt; every GUI action is a call on this object
-(or on the engine) that a test can replay.
+The GUI's views observe a :class:`Session`: it wraps the one Study (the same object
+steps, the CLI and replay use) and emits a signal whenever a part of it changes. Only
+the session's setters and :meth:`Session.adopt` change the study, on the GUI thread;
+views never assign model fields or emit these signals themselves. Nothing here knows Qt.
 """
 
 from __future__ import annotations
@@ -16,32 +14,25 @@ from psygnal import Signal
 
 from .commands import CommandStack
 from .project import Project
+from .study import Study
+
+#: study attribute -> the signal that announces it
+_SIGNALS = {"raw": "raw_changed", "anat": "anat_changed", "bold": "bold_changed", "dig": "dig_changed",
+            "scalp": "scalp_changed", "trans": "trans_changed", "truth": "truth_changed"}
+
+
+def _field(name: str) -> property:
+    return property(lambda self: getattr(self.study, name),
+                    lambda self, value: setattr(self.study, name, value))
 
 
 class Session:
-    """Currently open project and data (evented).
+    """The open study (evented).
 
     Attributes
     ----------
-    project : Project | None
-    raw : mne.io.BaseRaw | None
-        The EEG as loaded (never modified in place).
-    cleaned : mne.io.BaseRaw | None
-        The EEG after the latest correction step, for before/after views.
-    anat, bold : nibabel image | None
-        T1-weighted anatomy and 4D BOLD series.
-    bold_meta : dict
-        BOLD sidecar (``RepetitionTime``, ``SliceTiming``, ...).
-    dig : mne.channels.DigMontage | None
-        Digitised electrodes, fiducials and head-shape points (head frame).
-    scalp : dict | None
-        ``{"rr": (n, 3) float m, "tris": (m, 3) int}`` in the MRI (surface RAS) frame.
-    trans : mne.transforms.Transform | None
-        head -> MRI transform.
-    truth : Any
-        Phantom ground truth when the data are simulated.
-    stats : dict
-        Named statistical maps (nibabel images) from fusion results.
+    study : Study
+        The study; read through the properties below or directly.
     undo : CommandStack
         Undo/redo for every edit.
     """
@@ -57,67 +48,121 @@ class Session:
     truth_changed = Signal(object)
     stats_changed = Signal(object)
     bads_changed = Signal(object)
+    result_changed = Signal(str, object)  #: step id, StepResult
     message = Signal(str)
 
-    def __init__(self) -> None:
-        self.project: Project | None = None
-        self.raw: Any = None
-        self.cleaned: Any = None
-        self.anat: Any = None
-        self.bold: Any = None
-        self.bold_meta: dict[str, Any] = {}
-        self.dig: Any = None
-        self.scalp: dict[str, Any] | None = None
-        self.trans: Any = None
-        self.truth: Any = None
-        self.stats: dict[str, Any] = {}
+    def __init__(self, study: Study | None = None) -> None:
+        self.study = study if study is not None else Study()
         self.undo = CommandStack()
 
-    # each setter replaces the object and tells the views
+    # ------------------------------------------------------------------ access
+    # (assigning through these is for code that fills a session nobody observes yet,
+    # such as the loading worker's staged session; views use the setters below)
+    project = _field("project")
+    raw = _field("raw")
+    anat = _field("anat")
+    bold = _field("bold")
+    bold_meta = _field("bold_meta")
+    dig = _field("dig")
+    scalp = _field("scalp")
+    trans = _field("trans")
+    truth = _field("truth")
+    stats = _field("stats")
+    results = _field("results")
+    cleaned = property(lambda self: self.study.cleaned)
+    eeg = property(lambda self: self.study.eeg)
+
+    # ------------------------------------------------------------------ setters (GUI thread)
     def set_project(self, project: Project | None) -> None:
-        self.project = project
+        self.study.set_project(project)
         self.undo.clear()
         self.project_changed.emit(project)
 
     def set_raw(self, raw: Any) -> None:
-        self.raw = raw
+        self.study.set_raw(raw)
         self.raw_changed.emit(raw)
+        self.cleaned_changed.emit(None)
 
     def set_cleaned(self, raw: Any) -> None:
-        self.cleaned = raw
+        self.study.set_cleaned(raw)
         self.cleaned_changed.emit(raw)
 
     def set_anat(self, img: Any) -> None:
-        self.anat = img
+        self.study.set_anat(img)
         self.anat_changed.emit(img)
 
     def set_bold(self, img: Any, meta: dict[str, Any] | None = None) -> None:
-        self.bold = img
-        self.bold_meta = dict(meta or {})
+        self.study.set_bold(img, meta)
         self.bold_changed.emit(img)
 
     def set_dig(self, dig: Any) -> None:
-        self.dig = dig
+        self.study.set_dig(dig)
         self.dig_changed.emit(dig)
 
     def set_scalp(self, surf: dict[str, Any] | None) -> None:
-        self.scalp = surf
+        self.study.set_scalp(surf)
         self.scalp_changed.emit(surf)
 
     def set_trans(self, trans: Any) -> None:
-        self.trans = trans
+        self.study.set_trans(trans)
         self.trans_changed.emit(trans)
 
     def set_truth(self, truth: Any) -> None:
-        self.truth = truth
+        self.study.set_truth(truth)
         self.truth_changed.emit(truth)
 
     def set_stat(self, name: str, img: Any) -> None:
-        self.stats[name] = img
+        self.study.set_stat(name, img)
         self.stats_changed.emit(name)
 
     def set_bads(self, bads: list[str]) -> None:
         """Mark bad channels on the EEG (an undoable edit: push a command to call this)."""
-        if self.raw is not None:
-            self.raw.info["bads"] = list(bads)
+        if self.study.raw is not None:
+            self.study.raw.info["bads"] = list(bads)
         self.bads_changed.emit(list(bads))
+
+    def set_files(self, files: dict[str, Any], subject: str | None = None) -> None:
+        """Record where the study's inputs are (used for derivative names and provenance)."""
+        self.study.set_files(files, subject)
+
+    # ------------------------------------------------------------------ step results
+    def adopt(self, worked: Study, project: Project | None = None, step_ids: list[str] | None = None) -> list[str]:
+        """Take over what steps run on a :meth:`Study.fork` produced (GUI thread).
+
+        Parameters
+        ----------
+        worked : Study
+            The fork the runner ran on.
+        project : Project | None
+            The project copy the runner recorded into (becomes the session's project,
+            keeping the undo history: it is the same document with more steps).
+        step_ids : list of str | None
+            The steps that ran (their results are announced).
+
+        Returns
+        -------
+        list of str
+            What changed, for the log.
+        """
+        st = self.study
+        changed: list[str] = []
+        if project is not None:
+            st.project = project
+            self.project_changed.emit(project)
+        if worked.history != st.history:
+            st.history = list(worked.history)
+            self.cleaned_changed.emit(st.cleaned)
+            changed.append("cleaned EEG")
+        for key in ("sync", "rpeaks", "mask", "forward"):
+            if getattr(worked, key) is not getattr(st, key):
+                setattr(st, key, getattr(worked, key))
+                changed.append(key)
+        if worked.trans is not st.trans:
+            self.set_trans(worked.trans)
+            changed.append("head-MRI transform")
+        st.derivatives.update(worked.derivatives)
+        for sid in step_ids or []:
+            if sid in worked.results:
+                st.results[sid] = worked.results[sid]
+                self.result_changed.emit(sid, worked.results[sid])
+        return changed

@@ -24,10 +24,11 @@ from .discovery import (
     get_method,
     user_plugin_dirs,
 )
-from .inputs import inputs_from_path, inputs_from_session, inputs_from_state, read_events
+from .inputs import inputs_from_path, inputs_from_session, read_events
 from .result import RESULT_SCHEMA, FusionInputs, FusionResult
 from .run import PluginError, resolve_method, run_method
 from .settings import disabled_plugins, set_plugin_enabled, settings_path
+from .steps import all_steps, fusion_step, inputs_from_study
 
 __all__ = [
     "INPUT_KINDS",
@@ -46,7 +47,9 @@ __all__ = [
     "user_plugin_dirs",
     "inputs_from_path",
     "inputs_from_session",
-    "inputs_from_state",
+    "all_steps",
+    "fusion_step",
+    "inputs_from_study",
     "read_events",
     "RESULT_SCHEMA",
     "FusionInputs",

@@ -22,6 +22,7 @@ importing anything of it.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import tomllib
@@ -44,6 +45,8 @@ __all__ = [
     "get_method",
     "user_plugin_dirs",
 ]
+
+logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "workbench.fusion"
 MANIFEST = "workbench-plugin.toml"
@@ -102,8 +105,10 @@ def user_plugin_dirs() -> list[Path]:
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"the plugin called sys.exit({exc.code!r}) while loading"
     msg = " ".join(str(exc).split()) or "(no message)"
-    return f"{type(exc).__name__}: {msg}"
+    return f"{type(exc).__name__}: {msg[:300]}"
 
 
 def _as_method(obj: Any, where: str) -> FusionMethod:
@@ -119,7 +124,7 @@ def _from_entry_points(disabled: set[str]) -> list[PluginRecord]:
     records = []
     try:
         eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
-    except Exception as exc:  # a corrupt installed METADATA must not stop discovery
+    except Exception as exc:  # noqa: BLE001 - a corrupt installed METADATA must not stop discovery
         return [PluginRecord("?", "entry points", error=_one_line(exc))]
     seen: set[tuple[str, str]] = set()
     for ep in eps:
@@ -141,9 +146,12 @@ def _from_entry_points(disabled: set[str]) -> list[PluginRecord]:
                     f"entry point name {ep.name!r} differs from the method id {method.id!r}"
                 )
             rec.method = method
-        except Exception as exc:  # isolate any failure of third-party code
+        except KeyboardInterrupt:
+            raise  # the user pressed Ctrl-C: stop, do not blame the plugin
+        except BaseException as exc:  # isolate any failure of third-party code, sys.exit() included
             rec.error = _one_line(exc)
             rec.detail = traceback.format_exc()
+            _log_failure(rec)
         records.append(rec)
     return records
 
@@ -169,16 +177,27 @@ def _from_folder(folder: Path, disabled: set[str]) -> PluginRecord:
             return rec
         code_dir = (folder / str(info.get("path", "."))).resolve()
         if str(code_dir) not in sys.path:
-            sys.path.insert(0, str(code_dir))
+            # appended, never first: a plugin folder shipping e.g. its own ``nilearn/`` must not
+            # shadow the installed libraries for the application and every other plugin
+            sys.path.append(str(code_dir))
         module, _, attr = decl.partition(":")
         method = _as_method(getattr(importlib.import_module(module), attr), decl)
         if method.id != pid:
             raise DeclarationError(f"manifest id {pid!r} differs from the method id {method.id!r}")
         rec.method = method
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # sys.exit() in a declaration is that plugin's failure
         rec.error = _one_line(exc)
         rec.detail = traceback.format_exc()
+        _log_failure(rec)
     return rec
+
+
+def _log_failure(rec: PluginRecord) -> None:
+    """One line at WARNING; the traceback only at DEBUG."""
+    logger.warning("plugin %s (%s) cannot be used: %s", rec.id, rec.source, rec.error)
+    logger.debug("plugin %s traceback:\n%s", rec.id, rec.detail)
 
 
 def discover(plugin_dirs: list[Path] | None = None) -> list[PluginRecord]:

@@ -23,6 +23,13 @@ class PluginError(WorkbenchError):
     """A plugin failed or broke its contract (one line; the traceback goes to the log)."""
 
 
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"the plugin called sys.exit({exc.code!r})"
+    msg = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {msg[:300]}"
+
+
 def resolve_method(method: FusionMethod | str) -> FusionMethod:
     """A declaration from itself or from its id (through discovery)."""
     return method if isinstance(method, FusionMethod) else get_method(method)
@@ -51,20 +58,23 @@ def run_method(
     p = as_progress(progress)
     try:
         fn = decl.load_run()
-    except Exception as exc:
-        logger.error("plugin %s failed to import: %s", decl.id, traceback.format_exc())
-        raise PluginError(
-            f"fusion method {decl.id!r} could not be imported: {type(exc).__name__}: {exc}"
-        ) from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # sys.exit() while importing is the plugin's failure
+        msg = f"fusion method {decl.id!r} could not be imported: {_one_line(exc)}"
+        logger.error("%s", msg)
+        logger.debug("plugin %s import traceback:\n%s", decl.id, traceback.format_exc())
+        raise PluginError(msg) from None
     p(0.0, f"{decl.title}: starting")
     try:
         result = fn(inputs, dict(values), p)
-    except (WorkbenchError, Cancelled):
+    except (WorkbenchError, Cancelled, KeyboardInterrupt):
         raise
-    except Exception as exc:
-        logger.error("plugin %s crashed: %s", decl.id, traceback.format_exc())
-        msg = " ".join(str(exc).split())
-        raise PluginError(f"fusion method {decl.id!r} failed: {type(exc).__name__}: {msg}") from exc
+    except BaseException as exc:  # SystemExit/GeneratorExit from a plugin never stop the app
+        msg = f"fusion method {decl.id!r} failed: {_one_line(exc)}"
+        logger.error("%s", msg)
+        logger.debug("plugin %s traceback:\n%s", decl.id, traceback.format_exc())
+        raise PluginError(msg) from None
     if not isinstance(result, FusionResult):
         raise PluginError(
             f"fusion method {decl.id!r} returned {type(result).__name__}, not a FusionResult"

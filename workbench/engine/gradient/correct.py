@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..progress import Progress, as_progress
 from ..sync import Acquisition, SyncResult, detect_slots, synchronise
 from .aas import AASParams, AASResult, Schedule, correct_inplace
-from .qc import spectral_qc, truth_qc
+from .qc import spectral_qc
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,6 @@ def remove_gradient(
     slice: str | None = None,  # noqa: A002 - matches the CLI option
     sidecar: dict[str, Any] | None = None,
     slices_per_volume: int | None = None,
-    truth: Any = None,
     copy: bool = True,
     source: Any = None,
     progress: Progress | None = None,
@@ -179,9 +178,6 @@ def remove_gradient(
         A previous :func:`~workbench.engine.sync.synchronise` result; computed otherwise
         from the triggers (``tr``, ``volume``, ``slice``, ``sidecar``,
         ``slices_per_volume`` as there).
-    truth : ndarray | mne.io.BaseRaw | None
-        True clean EEG (phantom) for NRMSE/correlation QC: an array shaped like the EEG
-        channels of ``raw``, or a Raw with the same channel names.
     copy : bool
         Work on a copy (default).
     source : path | None
@@ -201,7 +197,7 @@ def remove_gradient(
     if not out.preload:
         out.load_data()
     res = correct_array(
-        out._data, out.info, sync, params=params, truth=truth, source=source, progress=p
+        out._data, out.info, sync, params=params, source=source, progress=p
     )
     if params.lowpass is not None:
         _set_lowpass(out.info, params.lowpass)
@@ -243,7 +239,6 @@ def correct_array(
     sync: SyncResult,
     *,
     params: GradientParams | None = None,
-    truth: Any = None,
     source: Any = None,
     progress: Progress | None = None,
 ) -> GradientResult:
@@ -341,9 +336,6 @@ def correct_array(
         )
         sq["per_channel"]["names"] = [names[i] for i in eeg]
         qc.update(sq)
-        if truth is not None:
-            tq = _truth(truth, data, names, eeg, scan0, scan1, params.lowpass, sfreq)
-            qc.update({f"truth_{k}" if k == "per_channel" else k: v for k, v in tq.items()})
     p(1.0, "done")
     return GradientResult(
         raw=None,
@@ -392,31 +384,3 @@ def _lowpass_inplace(
         for _ in ex.map(run, [int(r) for r in picks]):
             done += 1
             p(done / len(picks), "low-pass")
-
-
-def _truth(
-    truth: Any,
-    data: np.ndarray,
-    ch_names: list[str],
-    eeg: np.ndarray,
-    s0: int,
-    s1: int,
-    lowpass: float | None,
-    sfreq: float,
-) -> dict[str, Any]:
-    """NRMSE/correlation vs the true EEG (low-passed like the output when asked)."""
-    import mne
-
-    if hasattr(truth, "get_data"):
-        names = [ch_names[i] for i in eeg]
-        missing = [n for n in names if n not in truth.ch_names]
-        if missing:
-            raise InputError(None, f"truth lacks channels {missing[:5]}")
-        t = truth.get_data(picks=names, start=s0, stop=s1)
-    else:
-        t = np.asarray(truth)[:, s0:s1]
-        if t.shape[0] != eeg.size:
-            raise InputError(None, f"truth has {t.shape[0]} rows; expected {eeg.size} EEG channels")
-    if lowpass is not None:
-        t = mne.filter.filter_data(t.astype(np.float64), sfreq, None, lowpass, verbose=False)
-    return truth_qc(data[np.ix_(eeg, np.arange(s0, s1))], t)

@@ -181,6 +181,12 @@ class _Loader:
             self.project.add_input(path, kind, self.subject, description)
         except InputError as exc:  # e.g. vanished in between: keep the data, report it
             self.report.problems.append(str(exc))
+        key = "scalp" if description == _SCALP_DESC else {"sidecar": "bold_json"}.get(kind, kind)
+        set_files = getattr(self.session, "set_files", None)
+        if set_files is not None and key != "other":
+            files = getattr(getattr(self.session, "study", self.session), "files", {})
+            if key != "events" or key not in files or "/func/" in str(path).replace("\\", "/"):
+                set_files({key: path}, self.subject)
 
     def eeg(self, path: Path) -> None:
         from .eeg import read_eeg
@@ -229,6 +235,8 @@ class _Loader:
         except Exception as exc:  # noqa: BLE001
             raise fail(path, f"not a readable -trans.fif ({type(exc).__name__})") from None
         self.session.set_trans(trans)
+        if hasattr(self.session, "set_files"):
+            self.session.set_files({"trans": path})
         if replace or label not in self.project.transforms:
             self.project.set_transform(label, path)
         self.report.loaded["trans"] = str(path)

@@ -1,0 +1,169 @@
+"""Step "gradient": gradient-artifact correction of the current EEG."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..atomic import atomic_write_json
+from ..progress import Progress
+from .params import Param
+from .spec import Figure, OutputFile, QCSpec, StepResult, StepSpec
+
+TEACHING = (
+    "Every slice the scanner acquires induces a millivolt-sized artifact in the EEG, a hundred "
+    "times the brain signal (Faraday's law: the switching gradient field induces a voltage in "
+    "every loop the leads make). Because the scanner repeats itself exactly, the artifact of each "
+    "volume is estimated by averaging the same slice slot of neighbouring volumes, aligned to a "
+    "fraction of a sample, fitted in amplitude and subtracted; a 70 Hz low-pass removes what is "
+    "left at high frequencies. The spectrum should lose its peaks at the slice-rate harmonics "
+    "while the 1-40 Hz EEG power stays."
+)
+
+PARAMS = (
+    Param("window", "int", 20, "Neighbouring volumes averaged per template. More volumes leak less "
+          "EEG into the template but follow a drifting artifact less closely; typical 10-30.",
+          unit="volumes", minimum=1, maximum=500),
+    Param("align", "bool", True, "Re-align every volume to the template by sub-sample "
+          "cross-correlation (the EEG and scanner clocks are not locked).", label="sub-sample alignment"),
+    Param("amplitude_fit", "bool", True, "Fit the template's amplitude per channel and volume "
+          "(least squares).", label="amplitude fit"),
+    Param("wiener", "bool", True, "Weight the template per frequency by its reliability "
+          "(Wiener), so frequencies where the EEG dominates are not subtracted.", label="Wiener weighting"),
+    Param("window_lf", "int", 60, "Volumes averaged below 40 Hz, where the artifact is weak and the "
+          "EEG leak dominates; 'same' uses the main window.", label="low-frequency window",
+          unit="volumes", minimum=1, maximum=1000, optional=True, none_label="same"),
+    Param("obs", "bool", False, "Optimal basis set: remove the main PCA components of the >70 Hz "
+          "residual on EEG channels (useful without a low-pass).", label="OBS residual"),
+    Param("anc", "bool", False, "Guarded adaptive noise cancellation of the >70 Hz residual "
+          "(EEG channels; never worsens a block).", label="ANC residual"),
+    Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
+          "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
+          optional=True, none_label="off"),
+)
+
+QC = (
+    QCSpec("n_volumes", "Volumes corrected", fmt="d"),
+    QCSpec("n_corrected_channels", "Channels corrected", fmt="d"),
+    QCSpec("f_slice_hz", "Slice frequency", "Hz", ".3f"),
+    QCSpec("harmonic_rms_before_uv", "Slice-harmonic RMS before", "µV", ".1f"),
+    QCSpec("harmonic_rms_after_uv", "Slice-harmonic RMS after", "µV", ".2f", warn_above=5.0,
+           help="RMS at the slice-frequency harmonics after correction; a few µV is typical."),
+    QCSpec("harmonic_reduction_db", "Slice-harmonic reduction", "dB", ".1f", warn_below=20.0),
+    QCSpec("comb_reduction_db", "Volume-comb reduction", "dB", ".1f"),
+    QCSpec("power_kept_1_40", "1-40 Hz power kept", "", ".3f", warn_below=0.7, warn_above=1.3,
+           help="Ratio of EEG power in 1-40 Hz after/before: near 1 means the brain signal was kept."),
+    QCSpec("max_shift_samples", "Largest re-alignment", "samples", ".2f"),
+    QCSpec("nrmse", "NRMSE vs truth", "", ".3f", warn_above=0.3),
+    QCSpec("correlation", "Correlation with truth", "", ".3f", warn_below=0.9),
+)
+
+_SCALARS = (
+    "n_volumes", "n_corrected_channels", "skipped_channels", "f_slice_hz", "harmonic_fmax_hz",
+    "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
+    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "max_shift_samples",
+)
+
+
+def gradient_params(params: dict[str, Any]) -> Any:
+    """The engine's :class:`GradientParams` from the step's declared parameter values."""
+    from ..gradient import GradientParams
+
+    return GradientParams(**{k: params[k] for k in (
+        "window", "align", "amplitude_fit", "wiener", "window_lf", "obs", "anc", "lowpass")})
+
+
+def compact_qc(qc: dict[str, Any]) -> dict[str, Any]:
+    """The scalar QC of a correction (for the project file and the report table)."""
+    out = {k: qc[k] for k in _SCALARS if k in qc}
+    s = qc.get("sync", {})
+    for k in ("tr_s", "n_slices", "n_slots", "multiband", "timing_source"):
+        if k in s:
+            out[k] = s[k]
+    return out
+
+
+def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
+    """Correct the gradient artifact of the study's current EEG on its scanner timeline."""
+    from ..gradient import remove_gradient
+    from ..gradient.export import write_raw
+
+    before = study.eeg
+    res = remove_gradient(before, params=gradient_params(params), sync=study.sync,
+                          sidecar=study.bold_meta, source=study.eeg_path, progress=progress)
+    qc = compact_qc(res.qc)
+    messages = []
+    if qc.get("skipped_channels"):
+        messages.append(f"flat channels left as they are: {', '.join(qc['skipped_channels'])}")
+    sf = float(before.info["sfreq"])
+    if sf < 2000:
+        messages.append(f"the EEG is sampled at {sf:g} Hz: below ~2 kHz the artifact is aliased and "
+                        "average subtraction removes much less of it; check the harmonic reduction")
+    full = dict(res.qc)
+    cleaned = res.raw
+    pc = res.qc.get("per_channel", {})
+    rows = {n: f"{b:.1f} → {a:.2f} µV ({d:.1f} dB), 1-40 Hz power kept {k:.2f}"
+            for n, b, a, d, k in zip(pc.get("names", []), pc.get("harmonic_before_uv", []),
+                                     pc.get("harmonic_after_uv", []), pc.get("reduction_db", []),
+                                     pc.get("power_kept_1_40", []))}
+    return StepResult(
+        qc=qc,
+        provides={"eeg": cleaned},
+        files=[
+            OutputFile("gradclean", "eeg", ".fif", lambda path: write_raw(cleaned, path), role="eeg"),
+            OutputFile("gradclean", "qc", ".json", lambda path: atomic_write_json(path, full), role="qc"),
+        ],
+        figures=[
+            Figure("Spectrum before / after", lambda: _psd_figure(before, res),
+                   "EEG channels over up to 60 s of scanning; slice-rate harmonics marked."),
+            Figure("Template and aligned epochs", lambda: _template_figure(before, res),
+                   "One slice slot of the channel with most artifact: the epochs averaged into "
+                   "the template and the template itself."),
+        ],
+        tables={"Per-channel slice-harmonic residual": rows},
+        details={"gradient": res, "before": before},
+        messages=messages,
+    )
+
+
+def _psd_figure(raw: Any, res: Any) -> Any:
+    import mne
+
+    from ..gradient.figures import psd_figure
+
+    eeg = mne.pick_types(raw.info, eeg=True, exclude="bads")
+    s0, s1 = res.scan_span
+    s1 = min(s1, s0 + int(60 * raw.info["sfreq"]))
+    f_slice = res.qc.get("f_slice_hz", 0.0)
+    fmax = max(250.0, 3 * f_slice, 0.9 * res.params.lowpass if res.params.lowpass else 0.0)
+    fmax = min(fmax, raw.info["sfreq"] / 2)
+    return psd_figure(raw.get_data(picks=eeg, start=s0, stop=s1),
+                      res.raw.get_data(picks=eeg, start=s0, stop=s1),
+                      raw.info["sfreq"], f_slice, res.sync.fit.tr_s, fmax=fmax)
+
+
+def _template_figure(raw: Any, res: Any) -> Any:
+    import mne
+
+    from ..gradient.figures import template_figure
+
+    eeg = mne.pick_types(raw.info, eeg=True, exclude="bads")
+    before = res.qc.get("per_channel", {}).get("harmonic_before_uv", [])
+    ch = int(eeg[int(np.argmax(before))]) if len(eeg) and len(before) == len(eeg) else res.picks[0]
+    return template_figure(raw.get_data(picks=[ch])[0], res.schedule, res.schedule.n_volumes // 2,
+                           raw.info["sfreq"], res.schedule.slot_offsets, raw.ch_names[ch], res.params.aas())
+
+
+SPEC = StepSpec(
+    id="gradient",
+    title="Gradient artifact",
+    stage="gradient",
+    teaching=TEACHING,
+    params=PARAMS,
+    requires=("eeg", "sync"),
+    optional=("bold",),
+    provides=("eeg",),
+    run=run,
+    qc=QC,
+)
