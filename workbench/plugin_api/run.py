@@ -88,5 +88,33 @@ def run_method(
             raise PluginError(
                 f"fusion method {decl.id!r} returned an undeclared output {name!r} ({kind})"
             )
+    _check_finite(decl.id, result)
     p(1.0, f"{decl.title}: done")
     return result
+
+
+def _check_finite(method_id: str, result: FusionResult) -> None:
+    """NaN/inf never reach a result: refuse maps holding them and all-NaN series/matrices."""
+    import numpy as np
+
+    for name, img in result.maps.items():
+        try:
+            data = np.asanyarray(img.dataobj)
+        except Exception as exc:  # noqa: BLE001 - a map that is not an image
+            raise PluginError(f"fusion method {method_id!r} returned map {name!r} that is not an image "
+                              f"({type(exc).__name__})") from None
+        if data.dtype.kind in "fc":
+            bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+            if bad:
+                raise PluginError(f"fusion method {method_id!r} returned map {name!r} with {bad} NaN/inf "
+                                  "voxel(s); a result map holds finite numbers only")
+    series = [(f"timecourse {k!r} series {s!r}", a) for k, v in result.timecourses.items()
+              for s, a in (v.get("series") or {}).items()]
+    series += [(f"matrix {k!r}", v.get("values")) for k, v in result.matrices.items()]
+    for what, values in series:
+        try:
+            arr = np.asarray(values, float)
+        except (TypeError, ValueError):
+            raise PluginError(f"fusion method {method_id!r} returned {what} that is not numeric") from None
+        if arr.size and not np.any(np.isfinite(arr)):
+            raise PluginError(f"fusion method {method_id!r} returned {what} with no finite value")

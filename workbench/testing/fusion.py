@@ -194,6 +194,7 @@ def check_fusion_method(
         return _finish(report, raise_on_fail)
     inp = example[0]
     before = inp.fingerprint()
+    before_files = _file_hashes(inp)
     results: list[FusionResult] = []
 
     def _run() -> str:
@@ -209,8 +210,12 @@ def check_fusion_method(
     if not record("runs on example inputs with declared outputs", _run):
         return _finish(report, raise_on_fail)
 
-    def _immutable() -> None:
+    def _immutable() -> str:
         assert inp.fingerprint() == before, "the method modified its inputs"
+        after = _file_hashes(inp)
+        changed = sorted(f for f in before_files.keys() | after.keys() if before_files.get(f) != after.get(f))
+        assert not changed, f"the method modified its input file {Path(changed[0]).name}"
+        return f"{len(before_files)} input file(s) unchanged (sha256)"
 
     record("inputs are not modified", _immutable)
 
@@ -268,6 +273,41 @@ def check_fusion_method(
 
     record("result round-trips through result.json and a project", _roundtrip)
     return _finish(report, raise_on_fail)
+
+
+def _input_files(inp: FusionInputs) -> list[Path]:
+    """Files the inputs were read from, with their companions (``.vmrk``/``.eeg``, sidecars)."""
+    from workbench.engine.outputs import companions
+
+    found: list[Path] = [Path(f) for f in (getattr(inp, "sources", None) or {}).values() if f]
+    eeg = getattr(inp, "eeg", None)
+    for f in getattr(eeg, "filenames", None) or ():
+        if f:
+            found.append(Path(f))
+    for img in (inp.bold, inp.anat, inp.mask):
+        name = img.get_filename() if img is not None and hasattr(img, "get_filename") else None
+        if name:
+            found.append(Path(name))
+    out: list[Path] = []
+    for f in found:
+        for c in companions(f):
+            if c.is_file() and c not in out:
+                out.append(c)
+    return out
+
+
+def _file_hashes(inp: FusionInputs) -> dict[str, str]:
+    """sha256 of every input file (the contract: a method never writes to its inputs)."""
+    import hashlib
+
+    out = {}
+    for f in _input_files(inp):
+        h = hashlib.sha256()
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        out[str(f)] = h.hexdigest()
+    return out
 
 
 def _finish(report: CheckReport, raise_on_fail: bool) -> CheckReport:
