@@ -10,11 +10,14 @@ from workbench.plugin_api import run_method
 
 
 @pytest.mark.filterwarnings("ignore:.*mask:RuntimeWarning")
-def test_betas_and_z_agree_with_nilearn_first_level_model(synthetic):
+@pytest.mark.parametrize("fwhm", [0.0, 6.0])
+def test_betas_and_z_agree_with_nilearn_first_level_model(synthetic, fwhm):
+    """Also with spatial smoothing: ours smooths as nilearn's masker does (same kernel)."""
     from nilearn.glm.first_level import FirstLevelModel
 
     inputs, _ = synthetic
-    params = {"slice_timing": "reference", "slice_time_ref": 0.0, "noise_model": "ar1"}
+    params = {"slice_timing": "reference", "slice_time_ref": 0.0, "noise_model": "ar1",
+              "smoothing_fwhm": fwhm}
     res = run_method("parametric-modulation", inputs, params)
     design = res.matrices["design"]
     X = pd.DataFrame(design["values"], columns=design["columns"])
@@ -23,7 +26,7 @@ def test_betas_and_z_agree_with_nilearn_first_level_model(synthetic):
         mask_img=mask,
         signal_scaling=0,
         noise_model="ar1",
-        smoothing_fwhm=None,
+        smoothing_fwhm=fwhm or None,
         minimize_memory=True,
     )
     flm.fit(inputs.bold, design_matrices=X)

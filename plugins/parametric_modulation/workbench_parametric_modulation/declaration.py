@@ -13,6 +13,7 @@ EXPLANATION = (
     "orthogonalised to the main effect, so the modulator explains only the trial-by-trial "
     "variation the average response cannot. Regressors are built at 1/16 of the TR, "
     "convolved with SPM's canonical HRF and sampled at each slice's own acquisition time; "
+    "the BOLD is smoothed with a Gaussian kernel (6 mm FWHM by default); "
     "the GLM has a cosine drift basis and AR(1) prewhitening (nilearn). The main-effect "
     "and modulator contrasts give t and z maps, thresholded with FDR and a cluster extent. "
     "Unlike nilearn's 'modulation' column, which only scales events (no centring, no "
@@ -155,6 +156,19 @@ PARAMS = (
         minimum=0.0,
         maximum=0.5,
         unit="Hz",
+    ),
+    _P(
+        "smoothing_fwhm",
+        "float",
+        6.0,
+        "Spatial smoothing of the BOLD before the GLM: full width at half maximum of the "
+        "Gaussian kernel (mm); 0 turns it off (use 0 if the BOLD is already smoothed). "
+        "Typical: 1.5-2 voxels (SPM's default is 8 mm): it averages away the voxel-wise "
+        "thermal noise and lets activations larger than a voxel survive the threshold.",
+        minimum=0.0,
+        maximum=30.0,
+        unit="mm",
+        label="Smoothing FWHM",
     ),
     _P(
         "noise_model",

@@ -11,7 +11,7 @@ from workbench.plugin_api import FusionInputs, FusionResult
 
 from .design import build_design
 from .features import align_events, bandpower_feature, erp_feature
-from .glm import fit_slices, mean_scale
+from .glm import fit_slices, mean_scale, smooth_volumes
 
 __all__ = ["run", "repetition_time", "check_events"]
 
@@ -223,11 +223,16 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
 
     # --- data
     p(0.36, "reading BOLD")
-    data = np.asarray(bold.dataobj, dtype=np.float32)
+    data = np.array(bold.dataobj, dtype=np.float32)  # a copy: smoothed in place below
     mean3d = data.mean(axis=3)
     mask = _mask(inputs, mean3d)
     if mask.sum() < 1:
         raise InputError(_src(inputs, "bold") or "BOLD", "empty analysis mask")
+    fwhm = float(params.get("smoothing_fwhm", 0.0))
+    if fwhm > 0:
+        p(0.38, f"smoothing ({fwhm:g} mm FWHM)")
+        smooth_volumes(data, bold.affine, fwhm)
+        messages.append(f"BOLD smoothed with a {fwhm:g} mm FWHM Gaussian kernel")
     Y = mean_scale(data[mask].T.astype(np.float64))
     del data
     vox_slice = np.nonzero(mask)[2]
@@ -261,6 +266,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
         "n_voxels": int(mask.sum()),
         "n_slice_groups": len(uniq),
         "tr_s": tr,
+        "smoothing_fwhm_mm": fwhm,
         "corr_main_modulator_before_orth": corr_before,
     }
     for name in ("main", "modulator"):
