@@ -116,8 +116,12 @@ def apply_staged(session: Session, staged: Session, merge: bool | None = None) -
                 getattr(session, f"set_{name}")(value)
         if staged.bold is not None:
             session.set_bold(staged.bold, staged.bold_meta)
+        session.set_files(staged.study.files, staged.study.subject)
         return
     session.set_project(staged.project)
+    session.study.files.clear()
+    session.set_files(staged.study.files, staged.study.subject)
+    session.study.events = None
     restore_bads(staged)
     for name in _FIELDS:
         getattr(session, f"set_{name}")(getattr(staged, name))
@@ -197,63 +201,20 @@ def relocate_project(project: Project, new_root: str | os.PathLike) -> Project:
     return new
 
 
-def session_state(session: Session) -> dict[str, Any]:
-    """The ``ctx.state`` a pipeline step expects, built from what the session holds.
+def run_steps_staged(catalog: dict[str, Any], plan: list[tuple[str, dict[str, Any]]], project: Project,
+                     study: Any, progress: Any = None) -> tuple[Any, Project, list[Any]]:
+    """Run steps through the runner on a fork of the study and a copy of the project (worker).
 
-    Mirrors :func:`workbench.engine.runner.load_state` (same keys), so a step run from
-    the GUI sees what it sees headless.
+    Returns the fork (with what the steps provided), the project copy (with the steps
+    recorded) and the outcomes; the GUI thread hands them to :meth:`Session.adopt`, so
+    the model the views observe changes on the GUI thread only. A plan that cannot run
+    (unknown step, bad parameter, missing input) raises before anything runs.
     """
-    proj = session.project
-    settings = proj.settings if proj is not None else {}
-    state: dict[str, Any] = {
-        "raw": session.raw, "bold": session.bold, "bold_meta": dict(session.bold_meta),
-        "anat": session.anat, "dig": session.dig, "scalp": session.scalp,
-        "trans": session.trans, "truth": session.truth,
-    }
-    if settings.get("study_dir"):
-        state["study_dir"] = Path(settings["study_dir"])
-    if settings.get("subject"):
-        state["subject"] = str(settings["subject"])
-    if proj is not None:
-        for kind, key in (("eeg", "raw_path"), ("bold", "bold_path"), ("anat", "anat_path"),
-                          ("events", "events_path")):
-            files = proj.inputs_of(kind)
-            if files:
-                state[key] = proj.abspath(files[0].path)
-    return state
-
-
-def run_step_staged(name: str, params: dict[str, Any], project: Project,
-                    state: dict[str, Any], progress: Any = None) -> tuple[Project, dict[str, Any], Any]:
-    """Run one registered pipeline step on a copy of the project (in a worker).
-
-    Returns the copy (with the step recorded), the state after the step (e.g. a new
-    ``"raw"``), and the outcome. The GUI applies them on the GUI thread.
-    """
-    from workbench.engine.pipeline import StepContext
-    from workbench.engine.runner import run_steps
+    from workbench.engine.runner import Runner
 
     work = clone_project(project)
-    state = dict(state)
-    ctx = StepContext(project=work, out_dir=work.derivatives, state=state,
-                      progress=as_progress(progress))
-    outcomes = run_steps(ctx, [(name, dict(params))], progress=progress)
-    return work, state, outcomes[0]
-
-
-def apply_step_result(session: Session, before: dict[str, Any], project: Project,
-                      state: dict[str, Any]) -> list[str]:
-    """Apply what a step produced to the session (GUI thread); returns what changed."""
-    changed = []
-    session.project = project  # same document, one more step: keep the undo history
-    session.project_changed.emit(project)
-    if state.get("raw") is not None and state["raw"] is not before.get("raw"):
-        session.set_cleaned(state["raw"])
-        changed.append("cleaned EEG")
-    if state.get("trans") is not None and state["trans"] is not before.get("trans"):
-        session.set_trans(state["trans"])
-        changed.append("head-MRI transform")
-    for key, img in (state.get("stats") or {}).items():
-        session.set_stat(key, img)
-        changed.append(f"map {key}")
-    return changed
+    fork = study.fork()
+    fork.project = work
+    runner = Runner(fork, catalog, work.derivatives, project=work)
+    outcomes = runner.run(plan, progress=as_progress(progress))
+    return fork, work, outcomes

@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.session = session if session is not None else Session()
         self.settings = settings if settings is not None else Settings()
         self.tasks = TaskManager(self)
+        self.catalog = load_catalog()
         self.errors: list[str] = []  # one-line messages shown to the user (for tests)
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
@@ -95,7 +96,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tab_widget)
 
         # pipeline bar
-        self.pipeline = PipelineBar(self.session)
+        self.pipeline = PipelineBar(self.session, self.catalog)
         bar = QToolBar("Pipeline")
         bar.setObjectName("pipeline_toolbar")
         bar.setMovable(False)
@@ -127,8 +128,11 @@ class MainWindow(QMainWindow):
         connect(self, self.session.message, lambda m: self.statusBar().showMessage(m, 5000))
         self._update_undo_actions()
         self._update_title()
+        for page in self.pages.values():  # tabs run their step through the one runner
+            if hasattr(page, "set_runner"):
+                page.set_runner(self.run_step, self.catalog)
         if self.pipeline.steps:
-            self.pipeline.select(self.pipeline.steps[0].name)
+            self.pipeline.select(self.pipeline.steps[0].id)
         log.info("ready: open a file, a study folder or a project (File menu or drop it here)")
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
@@ -310,26 +314,45 @@ class MainWindow(QMainWindow):
         log.info("exported %s to %s", self.current_tab_title(), out)
         return out
 
-    def run_step(self, name: str, params: dict[str, Any] | None = None) -> Task | None:
-        """Run pipeline step ``name`` on what is open, in a worker (as ``workbench run`` does)."""
+    def run_step(self, name: str, params: dict[str, Any] | None = None,
+                 on_done: Any = None) -> Task | None:
+        """Run step ``name`` on what is open, through the runner, in a worker.
+
+        The parameters default to the step panel's (the project's stored values over the
+        step's declared defaults). A step that needs the scanner timeline runs the sync
+        step first when there is none yet. The run is recorded in the project's provenance
+        and shown in the task bar with Cancel; views see its result through
+        ``session.result_changed``.
+        """
         proj = self.session.project
-        if proj is None or self.session.raw is None:
-            self.show_error(f"Open a study first: the step '{name}' needs data to run on.")
+        spec = self.catalog.get(name)
+        if spec is None:
+            self.show_error(f"There is no step '{name}'.")
+            return None
+        if proj is None or self.session.eeg is None and "eeg" in spec.requires:
+            self.show_error(f"Open a study first: the step '{spec.title}' needs data to run on.")
             return None
         if params is None:
             params = self.step_panel.params(name)
-        before = loading.session_state(self.session)
+        plan = [(name, dict(params))]
+        if "sync" in spec.requires and self.session.study.sync is None and "sync" in self.catalog:
+            plan.insert(0, ("sync", self.step_panel.params("sync")))
 
         def applied(result: Any) -> None:
-            project, state, outcome = result
-            changed = loading.apply_step_result(self.session, before, project, state)
-            if outcome.status != "done":
-                self.show_error(f"Step {name} failed: {outcome.message}")
-            else:
-                log.info("step %s done%s", name, f" ({', '.join(changed)})" if changed else "")
+            fork, project, outcomes = result
+            changed = self.session.adopt(fork, project, [o.name for o in outcomes if o.status == "done"])
+            for o in outcomes:
+                if o.status != "done":
+                    self.show_error(f"Step {self.catalog[o.name].title} failed: {o.message}")
+                else:
+                    log.info("step %s done", o.name)
+            if changed:
+                log.info("updated: %s", ", ".join(changed))
+            if on_done is not None:
+                on_done(outcomes)
 
-        return self.tasks.run(f"Running {name}", loading.run_step_staged, name, params, proj, before,
-                              on_result=applied)
+        return self.tasks.run(f"Running {spec.title}", loading.run_steps_staged, self.catalog, plan, proj,
+                              self.session.study, on_result=applied)
 
     # ------------------------------------------------------------------ undo
     def undo(self) -> None:
@@ -453,6 +476,19 @@ class MainWindow(QMainWindow):
             page.close()  # 3D views close their plotters here
         self.log_panel.detach()
         super().closeEvent(event)
+
+
+def load_catalog() -> dict[str, Any]:
+    """Every step (built-in and plugins); a broken plugin discovery leaves the built-in ones."""
+    try:
+        from workbench.plugin_api import all_steps
+
+        return all_steps()
+    except Exception as exc:  # noqa: BLE001 - discovery must never stop the GUI
+        log.error("plugins could not be listed: %s", exc)
+        from workbench.engine.steps import builtin_steps
+
+        return builtin_steps()
 
 
 def apply_theme(theme: str) -> None:

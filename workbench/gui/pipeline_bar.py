@@ -22,7 +22,7 @@ STATE_STYLE = {
 
 def step_states(steps: list[Any], project: Any) -> dict[str, str]:
     """State of each step name: the status of its latest record, else ``"not run"``."""
-    states = {s.name: "not run" for s in steps}
+    states = {s.id: "not run" for s in steps}
     if project is not None:
         for rec in project.steps:
             if rec.name in states:
@@ -30,26 +30,16 @@ def step_states(steps: list[Any], project: Any) -> dict[str, str]:
     return states
 
 
-def load_steps() -> tuple[list[Any], str]:
-    """The registered steps (and an error line if discovery failed; never raises)."""
-    try:
-        from workbench.engine.pipeline import available_steps
-
-        return list(available_steps()), ""
-    except Exception as exc:  # noqa: BLE001 - a broken step module must not stop the GUI
-        log.error("pipeline steps could not be listed: %s", exc)
-        return [], f"{type(exc).__name__}: {exc}"
-
-
 class PipelineBar(QWidget):
     """Shows each registered step's state; clicking one selects it (``step_selected``)."""
 
     step_selected = pyqtSignal(str)
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Any, catalog: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.steps, self.error = load_steps()
+        self.steps = [s for s in catalog.values() if s.available]
+        self.error = ""
         self.buttons: dict[str, QToolButton] = {}
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
@@ -66,10 +56,10 @@ class PipelineBar(QWidget):
             b = QToolButton()
             b.setCheckable(True)
             b.setAutoRaise(False)
-            b.setToolTip(f"{spec.title or spec.name} ({spec.stage}): {spec.help or 'no description'}")
-            b.clicked.connect(lambda _c=False, n=spec.name: self.select(n))
+            b.setToolTip(f"{spec.title} ({spec.stage}): {spec.teaching or 'no description'}")
+            b.clicked.connect(lambda _c=False, n=spec.id: self.select(n))
             self.group.addButton(b)
-            self.buttons[spec.name] = b
+            self.buttons[spec.id] = b
             lay.addWidget(b)
         if not self.steps:
             msg = QLabel(f"no steps registered{' (' + self.error + ')' if self.error else ''}")
@@ -95,7 +85,7 @@ class PipelineBar(QWidget):
         for name, state in self.states().items():
             b = self.buttons[name]
             mark, fg, bg = STATE_STYLE[state]
-            spec = next(s for s in self.steps if s.name == name)
+            spec = next(s for s in self.steps if s.id == name)
             b.setText(f"{mark} {spec.title or name}")
             b.setStyleSheet(
                 f"QToolButton {{color:{fg}; background:{bg}; border:1px solid {fg}; "

@@ -1,7 +1,9 @@
 """Parameter/QC panel: the selected step's explanation, parameters and last QC metrics.
 
-Parameter edits are undoable commands stored in ``project.settings["params"][step]``
-(the values a run from the GUI would use).
+The form is generated from the step's declaration (:class:`~workbench.gui.param_form.ParamForm`);
+the QC table names each value, gives its unit and flags it against the step's declared
+limits. Parameter edits are undoable commands stored in
+``project.settings["params"][step]`` (the values a run from the GUI uses).
 """
 
 from __future__ import annotations
@@ -9,16 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import (
-    QCheckBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QGroupBox,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -26,16 +24,26 @@ from PyQt6.QtWidgets import (
 )
 
 from workbench.engine.commands import SetValue
+from workbench.engine.errors import InputError
+from workbench.engine.steps import format_value
 
+from .param_form import ParamForm
 from .signals import connect
 
 
-def format_value(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)) and len(v) > 6:
-        return f"[{len(v)} values]"
-    return str(v)
+def qc_rows(spec: Any, qc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(label, value with unit, flag, tooltip) per QC value; declared ones first, in order."""
+    rows = []
+    seen = set()
+    for q in getattr(spec, "qc", ()):
+        if q.key in qc and not isinstance(qc[q.key], dict):
+            rows.append((q.label, q.format(qc[q.key]), q.flag(qc[q.key]), q.help or q.key))
+            seen.add(q.key)
+    for key, value in qc.items():
+        if key in seen or isinstance(value, dict):
+            continue
+        rows.append((key.replace("_", " "), format_value(value), "", key))
+    return rows
 
 
 class StepPanel(QWidget):
@@ -46,9 +54,9 @@ class StepPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.run_step = run_step
-        self.steps = {s.name: s for s in steps}
+        self.steps = {s.id: s for s in steps}
         self.current: str | None = None
-        self.editors: dict[str, QWidget] = {}
+        self.param_form: ParamForm | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -62,7 +70,8 @@ class StepPanel(QWidget):
         self.help.setMinimumWidth(120)
         lay.addWidget(self.help)
         self.params_box = QGroupBox("Parameters")
-        self.form = QFormLayout(self.params_box)
+        self.params_lay = QVBoxLayout(self.params_box)
+        self.params_lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.params_box)
         self.run_button = QPushButton("Run this step")
         self.run_button.setToolTip(
@@ -79,7 +88,7 @@ class StepPanel(QWidget):
         self.qc_status.setMinimumWidth(60)
         qlay.addWidget(self.qc_status)
         self.qc_table = QTableWidget(0, 2)
-        self.qc_table.setHorizontalHeaderLabels(["metric", "value"])
+        self.qc_table.setHorizontalHeaderLabels(["measure", "value"])
         self.qc_table.horizontalHeader().setStretchLastSection(True)
         self.qc_table.setWordWrap(False)
         self.qc_table.verticalHeader().setVisible(False)
@@ -103,12 +112,14 @@ class StepPanel(QWidget):
 
     # ------------------------------------------------------------------ parameters
     def params(self, name: str) -> dict[str, Any]:
-        """The step's parameters: defaults overridden by the project's settings."""
+        """The step's parameters: declared defaults overridden by the project's stored values."""
         spec = self.steps.get(name)
-        out = dict(spec.defaults) if spec is not None else {}
+        out = spec.defaults() if spec is not None else {}
         proj = self.session.project
         if proj is not None:
-            out.update(proj.settings.get("params", {}).get(name, {}))
+            stored = proj.settings.get("params", {}).get(name, {})
+            if isinstance(stored, dict):
+                out.update({k: v for k, v in stored.items() if spec is None or k in out})
         return out
 
     def _store_params(self, name: str, values: dict[str, Any]) -> None:
@@ -122,58 +133,40 @@ class StepPanel(QWidget):
         proj.changed.emit(f"parameters of {name}")
 
     def set_param(self, name: str, key: str, value: Any) -> None:
-        """Change one parameter of step ``name`` (undoable)."""
+        """Change one parameter of step ``name`` (validated by its declaration; undoable)."""
+        spec = self.steps.get(name)
+        if spec is not None:
+            try:
+                value = spec.param(key).coerce(value)
+            except (KeyError, InputError):
+                return
         old = self.params(name)
         if old.get(key) == value:
             return
         new = dict(old)
         new[key] = value
+        shown = "auto/off" if value is None else value
         self.session.undo.push(
-            SetValue(f"set {name} {key} = {value}", lambda v, n=name: self._store_params(n, v), old, new)
+            SetValue(f"set {name} {key} = {shown}", lambda v, n=name: self._store_params(n, v), old, new)
         )
-
-    def _editor(self, step: str, key: str, value: Any, tip: str) -> QWidget:
-        if isinstance(value, bool):
-            w: QWidget = QCheckBox()
-            w.setChecked(value)
-            w.toggled.connect(lambda v, k=key: self.set_param(step, k, bool(v)))
-        elif isinstance(value, int):
-            w = QSpinBox()
-            w.setRange(-1_000_000, 1_000_000)
-            w.setValue(value)
-            w.editingFinished.connect(lambda k=key, e=w: self.set_param(step, k, int(e.value())))
-        elif isinstance(value, float):
-            w = QDoubleSpinBox()
-            w.setDecimals(4)
-            w.setRange(-1e9, 1e9)
-            w.setValue(value)
-            w.editingFinished.connect(lambda k=key, e=w: self.set_param(step, k, float(e.value())))
-        else:
-            w = QLineEdit(str(value))
-            w.editingFinished.connect(lambda k=key, e=w: self.set_param(step, k, e.text()))
-        w.setToolTip(tip)
-        w.setEnabled(self.session.project is not None)
-        w.setMinimumWidth(60)  # a narrow dock must not clip the explanation text
-        return w
 
     def _refresh_params(self) -> None:
         if self.current is None:
             return
-        while self.form.rowCount():
-            self.form.removeRow(0)
-        self.editors = {}
         spec = self.steps.get(self.current)
-        helps = getattr(spec, "param_help", {}) or {}
-        defaults = dict(spec.defaults) if spec is not None else {}
         values = self.params(self.current)
-        for key, value in values.items():
-            tip = helps.get(key, "")
-            tip = (tip + " " if tip else "") + f"(default: {format_value(defaults.get(key, value))})"
-            ed = self._editor(self.current, key, value, tip)
-            self.editors[key] = ed
-            self.form.addRow(key, ed)
-        if not values:
-            self.form.addRow(QLabel("this step has no parameters"))
+        if self.param_form is not None and self.param_form.property("step") == self.current:
+            self.param_form.set_values(values)
+            self.param_form.set_enabled(self.session.project is not None)
+            return
+        if self.param_form is not None:
+            self.param_form.setParent(None)
+            self.param_form.deleteLater()
+        self.param_form = ParamForm(spec.params if spec is not None else (), values)
+        self.param_form.setProperty("step", self.current)
+        self.param_form.value_edited.connect(lambda k, v, n=self.current: self.set_param(n, k, v))
+        self.param_form.set_enabled(self.session.project is not None)
+        self.params_lay.addWidget(self.param_form)
 
     def _run_clicked(self) -> None:
         if self.current is not None and self.run_step is not None:
@@ -194,7 +187,7 @@ class StepPanel(QWidget):
         self.qc_box.setVisible(True)
         self.title.setText(f"<b>{(spec.title if spec else '') or name}</b>"
                            f" <span style='color:#777'>({spec.stage if spec else '?'})</span>")
-        self.help.setText(spec.help if spec and spec.help else "No description.")
+        self.help.setText(spec.teaching if spec and spec.teaching else "No description.")
         self._refresh_params()
         proj = self.session.project
         last = None
@@ -209,11 +202,18 @@ class StepPanel(QWidget):
             return
         self.qc_status.setText(f"{last.status} · {last.finished or last.started}"
                                + (f" · {last.message}" if last.message else ""))
-        items = list(last.qc.items())
-        self.qc_table.setRowCount(len(items))
-        for r, (k, v) in enumerate(items):
-            self.qc_table.setItem(r, 0, QTableWidgetItem(str(k)))
-            self.qc_table.setItem(r, 1, QTableWidgetItem(format_value(v)))
+        rows = qc_rows(spec, last.qc)
+        self.qc_table.setRowCount(len(rows))
+        for r, (label, value, flag, tip) in enumerate(rows):
+            a, b = QTableWidgetItem(label), QTableWidgetItem(value + ("  ⚠" if flag == "warn" else ""))
+            a.setToolTip(tip)
+            b.setToolTip(f"{tip}: outside the expected range, check it" if flag == "warn" else tip)
+            if flag == "warn":
+                b.setForeground(QBrush(QColor("#b26a00")))
+            elif flag == "ok":
+                b.setForeground(QBrush(QColor("#2e7d32")))
+            self.qc_table.setItem(r, 0, a)
+            self.qc_table.setItem(r, 1, b)
         self.qc_table.resizeColumnToContents(0)
         # keep room for the values in a narrow dock
         avail = self.qc_table.viewport().width()
