@@ -7,8 +7,8 @@ import json
 import pytest
 
 from workbench.cli.main import main
-from workbench.engine.pipeline import available_steps
 from workbench.engine.project import Project
+from workbench.plugin_api import all_steps
 
 SHORT = {"duration_s": 40.0, "sfreq": 5000.0, "n_eeg": 32, "tr": 2.0, "slices": 20,
          "multiband": 1, "drift_ppm": 20.0, "seed": 7}
@@ -20,7 +20,7 @@ def demo_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("demo")
     seen = []
-    report = run_demo_headless(out, lambda f, m: seen.append(f), config=SHORT)
+    report = run_demo_headless(out, all_steps(), lambda f, m: seen.append(f), config=SHORT)
     return out, report, seen
 
 
@@ -38,10 +38,11 @@ def test_every_demo_step_ran_and_succeeded(demo_run):
     out, _, _ = demo_run
     doc = json.loads((out / "project.json").read_text())
     ran = {s["name"]: s for s in doc["steps"]}
-    for spec in available_steps():
-        if spec.in_demo and spec.name != "load":
-            assert spec.name in ran, f"demo did not run step {spec.name}"
-            assert ran[spec.name]["status"] == "done", ran[spec.name]["message"]
+    demo_steps = [spec for spec in all_steps().values() if spec.in_demo and spec.available]
+    assert {"sync", "gradient", "coreg", "parametric-modulation"} <= {s.id for s in demo_steps}
+    for spec in demo_steps:
+        assert spec.id in ran, f"demo did not run step {spec.id}"
+        assert ran[spec.id]["status"] == "done", ran[spec.id]["message"]
 
 
 def test_replay_reproduces_every_qc_number(demo_run, tmp_path, capsys):
@@ -49,7 +50,7 @@ def test_replay_reproduces_every_qc_number(demo_run, tmp_path, capsys):
     rc = main(["run", str(out), "--out", str(tmp_path / "replay")])
     text = capsys.readouterr().out
     assert rc == 0, text
-    assert "all recorded QC values reproduced" in text
+    assert "all recorded QC values and parameters reproduced" in text
     assert (tmp_path / "replay" / "report.html").is_file()
 
 
