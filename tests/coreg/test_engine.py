@@ -100,30 +100,40 @@ def test_fiducial_fit_equals_mne(sample):
     np.testing.assert_allclose(co.scale, c.scale, rtol=1e-3)
 
 
-def test_full_flow_beats_mne_tutorial_on_sample(sample):
+def _reference_trans(test_data):
+    import mne
+
+    t = mne.read_trans(test_data / "coreg" / "MEG" / "sample" / "sample_audvis_trunc-trans.fif")
+    return t["trans"] if t["from"] == mne.io.constants.FIFF.FIFFV_COORD_HEAD else np.linalg.inv(t["trans"])
+
+
+def test_full_flow_beats_mne_tutorial_on_sample(sample, test_data):
+    """Real Polhemus data (MNE's sample): no ground truth, so three honest proxies.
+
+    The electrodes sit on a cap above the skin, so "mean distance of all points to the
+    skin" (the old criterion) rewards pulling them onto it; instead: the head-shape
+    points (on the skin) lie closer to the scalp, the electrodes lie at a more even
+    height above it, and the transform is closer to the hand-made reference
+    (``sample_audvis_trunc-trans.fif``) than MNE's tutorial flow.
+    """
     import mne
 
     c = mne_tutorial_fit(sample["info"], "sample", sample["sd"])
     mne_d = c.compute_dig_mri_distances() * 1e3
-    assert len(mne_d) == 140 and abs(mne_d.mean() - 2.96) < 0.01
+    assert len(mne_d) == 140 and abs(mne_d.mean() - 2.96) < 0.01  # MNE's documented number
     co = full_fit(Coreg(sample["dig"], sample["scalp"], sample["fid"]))
-    # the same 140 points MNE kept, measured to the true surface (not to the nearest vertex)
-    mask = c._extra_points_filter
-    dig = sample["dig"]
-    pts = np.concatenate([dig.hsp[mask], dig.fid, dig.eeg, dig.hpi])
-    mesh = MeshDistance(sample["scalp"]["rr"], sample["scalp"]["tris"])
-    ours_140 = mesh.query(apply(co.head_mri, pts))[0].mean()
-    mne_140 = mesh.query(apply(c.trans["trans"], pts))[0].mean()
-    assert len(pts) == 140 and ours_140 <= mne_140
-    # MNE's own metric (nearest vertex) favours its own fit, which minimises it; ours stays close
-    ours_nv = cKDTree(sample["scalp"]["rr"]).query(apply(co.head_mri, pts))[0].mean() * 1e3
-    assert ours_nv < mne_d.mean() + 0.5
-    # with exact distances on all non-fiducial points
-    exact_mne = Coreg(dig, sample["scalp"], sample["fid"], head_mri=c.trans["trans"]).qc()["mean_mm"]
-    exact_ours = Coreg(dig, sample["scalp"], sample["fid"], head_mri=co.head_mri).qc()["mean_mm"]
-    assert exact_ours <= exact_mne
+    theirs = Coreg(sample["dig"], sample["scalp"], sample["fid"], head_mri=c.trans["trans"])
+    d_ours, d_mne = co.point_distances(), theirs.point_distances()
+    hsp, eeg = co.kinds == "hsp", co.kinds == "eeg"
+    assert np.abs(d_ours[hsp]).mean() < np.abs(d_mne[hsp]).mean()
+    assert d_ours[eeg].std() < d_mne[eeg].std()
+    ref = _reference_trans(test_data)
+    q_ours, q_mne = co.qc(ref), theirs.qc(ref)
+    assert q_ours["rotation_error_deg"] < q_mne["rotation_error_deg"]
+    assert q_ours["tre_mean_mm"] < q_mne["tre_mean_mm"]
     q = co.qc()
-    assert q["mean_mm"] < 2.0 and q["max_mm"] < 6 and q["icp_iterations"] < 40
+    assert 1.0 < q["eeg_lift_mm"] < 4.0  # a cap: electrodes a few mm above the skin
+    assert q["mean_residual_mm"] < 2.0 and q["max_residual_mm"] < 6 and q["icp_iterations"] < 60
     assert mne.transforms.Transform("head", "mri", co.head_mri)["from"] == co.trans["from"]
 
 
@@ -187,7 +197,8 @@ def test_omit_restore_and_undo_state(sample):
     co = full_fit(Coreg(sample["dig"], sample["scalp"], sample["fid"]))
     before = co.get_state()
     n = co.omit(2e-3)
-    assert n == co.qc()["n_omitted"] and co.qc()["max_mm"] <= 2.0
+    # omission judges the residual: electrodes by their distance from the fitted cap height
+    assert n == co.qc()["n_omitted"] and co.qc()["max_residual_mm"] <= 2.0
     assert len(co.qc()["omitted_points"]) == n
     co.restore()
     assert co.qc()["n_omitted"] == 0

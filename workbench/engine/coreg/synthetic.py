@@ -51,6 +51,13 @@ def fsaverage_scalp() -> tuple[dict[str, Any], np.ndarray]:
     return {"rr": np.asarray(s["rr"], float), "tris": np.asarray(s["tris"], np.int64)}, read_mri_fiducials(d / FSAVERAGE_FILES[1])
 
 
+def _head_frame(mri_fid: np.ndarray) -> np.ndarray:
+    """MRI -> head (Neuromag) transform defined by LPA, nasion, RPA (rows of ``mri_fid``)."""
+    from mne.transforms import get_ras_to_neuromag_trans
+
+    return get_ras_to_neuromag_trans(mri_fid[1], mri_fid[0], mri_fid[2])
+
+
 def _upper_head(scalp: dict[str, Any], mri_fid: np.ndarray, face: bool = False) -> np.ndarray:
     """Indices of scalp vertices above the fiducial plane (where one digitises).
 
@@ -64,6 +71,29 @@ def _upper_head(scalp: dict[str, Any], mri_fid: np.ndarray, face: bool = False) 
     if face:
         keep |= is_face & (rr[:, 2] > mri_fid[1, 2] - 0.04)
     return np.flatnonzero(keep)
+
+
+#: head-shape coverages :func:`make_case` knows
+COVERAGES = ("upper+face", "upper", "full")
+
+
+def _hsp_region(scalp: dict[str, Any], mri_fid: np.ndarray, coverage: str) -> np.ndarray:
+    """Scalp vertices a head-shape digitisation session reaches.
+
+    ``"upper+face"`` is the idealised region used so far (upper head plus the nose and
+    brow); ``"upper"`` is what a digitiser session with the cap on gives: only the head
+    above the ear/nasion plane (z > 0 in the fiducial-defined head frame), no face;
+    ``"full"`` is the whole scalp down to 6 cm below that plane (never reached in practice,
+    a best case).
+    """
+    if coverage == "upper+face":
+        return _upper_head(scalp, mri_fid, face=True)
+    z = apply(_head_frame(mri_fid), scalp["rr"])[:, 2]
+    if coverage == "upper":
+        return np.flatnonzero(z > 0.0)
+    if coverage == "full":
+        return np.flatnonzero(z > -0.06)
+    raise ValueError(f"coverage must be one of {COVERAGES}, got {coverage!r}")
 
 
 def _spread(rr: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -92,8 +122,16 @@ def make_case(
     max_mm: float = 20.0,
     bias_offset_mm: np.ndarray | float | None = None,
     bias_scale: float = 1.0,
+    elec_lift_mm: float | tuple[float, float] = 0.0,
+    coverage: str = "upper+face",
+    axis_scale: float = 1.0,
+    scale_axis: int | None = None,
 ) -> SyntheticCase:
     """Digitise a scalp through a random rigid transform.
+
+    The defaults give the idealised digitisation used so far (electrodes on the skin,
+    head shape over the upper head and face). :data:`REALISTIC` holds the settings of a
+    real session (cap and gel lift the electrodes, head shape on the upper head only).
 
     Parameters
     ----------
@@ -114,27 +152,51 @@ def make_case(
         a float is applied along +y (anterior).
     bias_scale : float
         Systematic scale error of the digitiser about the head-frame origin.
+    elec_lift_mm : float | (low, high)
+        Height of each electrode above the skin along the outward scalp normal (mm): the
+        digitiser touches the electrode housing on the cap, 3-5 mm above the skin with
+        the gel. A pair draws each electrode's lift uniformly from the range. The true
+        electrode positions (``true_eeg``) are the lifted ones.
+    coverage : {"upper+face", "upper", "full"}
+        Where the head-shape points are (see :func:`_hsp_region`).
+    axis_scale : float
+        Scale error of one digitiser axis (1.015 = 1.5 % too long), about the head-frame
+        origin.
+    scale_axis : int | None
+        Which head-frame axis (0 = x, 1 = y, 2 = z) ``axis_scale`` applies to; ``None``
+        picks one at random.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     q = MeshDistance(scalp["rr"], scalp["tris"])
     up = _upper_head(scalp, mri_fid)
     eeg_mri = scalp["rr"][up[_spread(scalp["rr"][up], n_eeg, rng)]]
-    up_face = _upper_head(scalp, mri_fid, face=True)
+    # electrodes anywhere on the triangles, not at vertices: on a coarse mesh (fsaverage's head
+    # has 10 mm edges) a point at a vertex hands nearest-vertex ICP (MNE's) its exact correspondence
+    eeg_mri = q.query(eeg_mri + rng.normal(0, 0.004, eeg_mri.shape))[1]
+    up_face = _hsp_region(scalp, mri_fid, coverage)
     hsp_idx = rng.choice(up_face, size=min(n_hsp, len(up_face)), replace=False)
     # head-shape points anywhere on the triangles, not just at vertices
     hsp_mri = scalp["rr"][hsp_idx] + rng.normal(0, 0.004, (len(hsp_idx), 3))
     hsp_mri = q.query(hsp_mri)[1]
     true = random_rigid(rng, max_deg, max_mm)  # head -> MRI
     to_head = invert_rigid(true)
+    lift = np.atleast_1d(np.asarray(elec_lift_mm, float))
+    if np.any(lift != 0):
+        h = rng.uniform(lift[0], lift[-1], len(eeg_mri)) * 1e-3
+        _, cl, nrm = q.query(eeg_mri)
+        eeg_mri = cl + nrm * h[:, None]
     fid_h, eeg_h, hsp_h = (apply(to_head, a) for a in (mri_fid, eeg_mri, hsp_mri))
     true_eeg = eeg_h.copy()
     out_idx = rng.choice(len(hsp_h), size=min(n_outliers, len(hsp_h)), replace=False)
     if len(out_idx):
         _, cl, nrm = q.query(hsp_mri[out_idx])
         hsp_h[out_idx] = apply(to_head, cl + nrm * outlier_mm * 1e-3)
+    axis_gain = np.ones(3)
+    if axis_scale != 1.0:
+        axis_gain[int(rng.integers(3)) if scale_axis is None else int(scale_axis)] = axis_scale
 
     def corrupt(a: np.ndarray) -> np.ndarray:
-        a = a * bias_scale + rng.normal(0, noise_mm * 1e-3, a.shape)
+        a = a * bias_scale * axis_gain + rng.normal(0, noise_mm * 1e-3, a.shape)
         if bias_offset_mm is not None:
             off = np.array([0.0, float(bias_offset_mm), 0.0]) if np.ndim(bias_offset_mm) == 0 else np.asarray(bias_offset_mm, float)
             a = a + off * 1e-3
@@ -142,6 +204,54 @@ def make_case(
 
     dig = DigPoints(corrupt(fid_h), corrupt(eeg_h), [f"E{i + 1}" for i in range(len(eeg_h))], corrupt(hsp_h), np.zeros((0, 3)), "synthetic")
     return SyntheticCase(dig, true, true_eeg, len(eeg_h) + out_idx)
+
+
+#: A real session's digitisation (the reviewer's held-out cases of issue 9): electrodes on
+#: a cap with gel 3-5 mm above the skin, head shape on the upper head only, 2 mm noise
+#: (SD per axis), four points 15 mm off. Add ``axis_scale=1.015`` for a miscalibrated axis.
+REALISTIC: dict[str, Any] = {"elec_lift_mm": (3.0, 5.0), "coverage": "upper", "noise_mm": 2.0,
+                             "n_outliers": 4, "outlier_mm": 15.0, "n_eeg": 64, "n_hsp": 150}
+
+#: The benchmark's cases: name -> :func:`make_case` keyword arguments.
+CASES: dict[str, dict[str, Any]] = {
+    "idealised": {"noise_mm": 1.0, "n_outliers": 4, "n_hsp": 200},
+    "lift": {"elec_lift_mm": (3.0, 5.0), "coverage": "upper+face", "noise_mm": 2.0, "n_outliers": 0, "n_hsp": 150},
+    "partial": {"coverage": "upper", "noise_mm": 2.0, "n_outliers": 0, "n_hsp": 150},
+    "lift+partial": {**REALISTIC, "n_outliers": 0},
+    "lift+partial+outliers": dict(REALISTIC),
+    "lift+partial+outliers+axis1.5%": {**REALISTIC, "axis_scale": 1.015},
+}
+
+
+def random_head(scalp: dict[str, Any], mri_fid: np.ndarray, rng: np.random.Generator,
+                sd: float = 0.05) -> tuple[dict[str, Any], np.ndarray]:
+    """A different head: ``scalp`` stretched by random factors along three random axes.
+
+    Parameters
+    ----------
+    scalp, mri_fid
+        A template scalp and its fiducials (MRI frame, m).
+    rng : Generator
+    sd : float
+        Standard deviation of the stretch factors around 1 (0.05 gives heads from
+        about 90 % to 110 % of the template along any direction).
+
+    Returns
+    -------
+    scalp, mri_fid
+        The new head (same triangles) and its fiducials; both in the same frame.
+    """
+    from scipy.spatial.transform import Rotation
+
+    R = Rotation.random(random_state=rng).as_matrix()
+    gains = np.clip(rng.normal(1.0, sd, 3), 1 - 3 * sd, 1 + 3 * sd)
+    m = R @ np.diag(gains) @ R.T
+    c = scalp["rr"].mean(0)
+
+    def f(a: np.ndarray) -> np.ndarray:
+        return (a - c) @ m.T + c
+
+    return {"rr": f(scalp["rr"]), "tris": scalp["tris"]}, f(mri_fid)
 
 
 def noise_vs_bias(
