@@ -19,67 +19,27 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "eeg", type=Path, metavar="EEG", help="EEG file (.vhdr, .vmrk, .set, .edf, .fif)"
-    )
-    parser.add_argument("--tr", type=float, default=None, metavar="S", help="nominal TR in seconds")
-    parser.add_argument(
-        "--volume-trigger", default=None, metavar="NAME", help="volume trigger marker name"
-    )
-    parser.add_argument(
-        "--slice-trigger", default=None, metavar="NAME", help="slice trigger marker name"
-    )
-    parser.add_argument(
-        "--slice-timing",
-        type=Path,
-        default=None,
-        metavar="JSON",
-        help="BIDS BOLD sidecar (RepetitionTime, SliceTiming, MultibandAccelerationFactor)",
-    )
-    parser.add_argument(
-        "--slices-per-volume", type=int, default=None, metavar="N", help="evenly spaced slices"
-    )
-    parser.add_argument(
-        "--n-volumes", type=int, default=None, metavar="N", help="volumes in the BOLD series"
-    )
-    parser.add_argument(
-        "--sfreq", type=float, default=None, help="sampling rate for a lone .vmrk file"
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="write the EEG on the scanner clock (.fif, .vhdr, .edf)",
-    )
-    parser.add_argument(
-        "--resample",
-        action="store_true",
-        help="with --out: resample instead of correcting the rate",
-    )
-    parser.add_argument(
-        "--json", type=Path, default=None, metavar="QC", help="write the QC as JSON"
-    )
+    from ..engine.steps.sync import SPEC
+    from .stepopts import add_step_options
 
-
-#: a given TR may differ from the trigger spacing by clock drift, never by more than this
-_MAX_TR_MISMATCH_PPM = 1000.0
+    parser.add_argument("eeg", type=Path, metavar="EEG", help="EEG file (.vhdr, .vmrk, .set, .edf, .fif)")
+    parser.add_argument("--slice-timing", type=Path, default=None, metavar="JSON",
+                        help="BIDS BOLD sidecar (RepetitionTime, SliceTiming, MultibandAccelerationFactor)")
+    parser.add_argument("--sfreq", type=float, default=None, help="sampling rate for a lone .vmrk file")
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="write the EEG on the scanner clock (.fif, .vhdr, .edf)")
+    parser.add_argument("--resample", action="store_true", help="with --out: resample instead of correcting the rate")
+    parser.add_argument("--json", type=Path, default=None, metavar="QC", help="write the QC as JSON")
+    add_step_options(parser, [SPEC])
 
 
 def _check_args(args: argparse.Namespace) -> None:
     """Validate the options and the output names before any work (nothing is written)."""
-    from ..engine.errors import InputError
     from ..engine.outputs import check_outputs
-    from ..engine.validate import MAX_SLICES, check_sfreq, check_tr
+    from ..engine.validate import check_sfreq
 
-    if args.tr is not None:
-        args.tr = check_tr(args.tr, None, "--tr")
     if args.sfreq is not None:
         args.sfreq = check_sfreq(args.sfreq, None, "--sfreq")
-    if args.slices_per_volume is not None and not 1 <= args.slices_per_volume <= MAX_SLICES:
-        raise InputError(None, f"--slices-per-volume must be 1..{MAX_SLICES}, got {args.slices_per_volume}")
-    if args.n_volumes is not None and not 1 <= args.n_volumes <= 10_000_000:
-        raise InputError(None, f"--n-volumes must be a positive count, got {args.n_volumes}")
     check_outputs([args.out, args.json], [args.eeg, args.slice_timing])
 
 
@@ -100,46 +60,31 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.atomic import atomic_write_json
     from ..engine.errors import InputError
     from ..engine.io.eeg import read_eeg, read_eeg_header
-    from ..engine.sync import realign_to_scanner, synchronise
-    from ..engine.validate import check_qc, finite_or_none
+    from ..engine.runner import Runner
+    from ..engine.steps.sync import SPEC
+    from ..engine.study import Study
+    from ..engine.sync import realign_to_scanner
+    from ..engine.validate import check_qc
     from .progressbar import TextProgress
+    from .stepopts import step_params
 
     _check_args(args)
-    sidecar = _read_sidecar(args.slice_timing, args.tr is not None) if args.slice_timing else None
+    params = step_params(args, SPEC)
+    runner_catalog = {SPEC.id: SPEC}
+    sidecar = _read_sidecar(args.slice_timing, params.get("tr") is not None) if args.slice_timing else None
+    # the markers are all sync needs: the header is read, the signal only for --out
     header = read_eeg_header(args.eeg, sfreq=args.sfreq)
     if header.marker_unit != "s":
-        raise InputError(
-            args.eeg, "the sampling rate is unknown (no .vhdr beside the .vmrk); give --sfreq"
-        )
-    res = synchronise(
-        header.markers,
-        tr=args.tr,
-        volume=args.volume_trigger,
-        slice=args.slice_trigger,
-        sidecar=sidecar,
-        slices_per_volume=args.slices_per_volume,
-        n_expected=args.n_volumes,
-        duration_s=header.duration,
-        source=args.eeg,
-    )
-    qc = res.qc()
+        raise InputError(args.eeg, "the sampling rate is unknown (no .vhdr beside the .vmrk); give --sfreq")
+    study = Study(raw=header, files={"eeg": args.eeg})
+    if sidecar is not None:
+        study.bold_meta = sidecar
+        study.files["bold_json"] = args.slice_timing
+    runner = Runner(study, runner_catalog, Path.cwd(), write_files=False, score=False)
+    result = runner.run_step(SPEC.id, params)
+    res = result.details["sync"]
+    qc = dict(result.qc)
     qc["file"] = str(args.eeg)
-    if qc["tr_known"]:
-        # a TR that contradicts the triggers is a wrong TR, not a clock drift
-        drift = finite_or_none(qc.get("drift_ppm"))
-        if drift is not None and abs(drift) > _MAX_TR_MISMATCH_PPM:
-            given = "--tr" if args.tr is not None else f"RepetitionTime in {Path(args.slice_timing).name}"
-            spacing = qc["alpha"] * qc["tr_s"]
-            raise InputError(
-                args.eeg if args.tr is not None else args.slice_timing,
-                f"{given} = {qc['tr_s']:.6g} s contradicts the volume triggers, which are "
-                f"{spacing:.6g} s apart ({drift:+.0f} ppm, far beyond any clock drift); check the TR",
-            )
-    else:
-        # without a known TR the drift is not measured: say so, do not report 0 ppm
-        for key in ("drift_ppm", "drift_us_per_s", "drift_ppm_ci", "mismatch_ms"):
-            if key in qc:
-                qc[key] = None
     check_qc(qc, args.eeg, where="sync QC")
     if args.out is not None:
         from ..engine.gradient.export import write_raw

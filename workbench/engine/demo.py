@@ -19,7 +19,7 @@ from typing import Any
 from .errors import InputError
 from .progress import Progress, as_progress
 from .project import Project
-from .report import add_figure, add_qc_table, add_text, new_report, save_report
+from .report import add_figure, add_provenance, add_qc_table, add_text, new_report, save_report
 from .study import Study
 
 logger = logging.getLogger(__name__)
@@ -213,6 +213,7 @@ def run_demo_headless(out_dir: str | os.PathLike, catalog: Mapping[str, Any],
 
     add_text(report, "Methods (generated from the provenance)", methods_paragraph(project, catalog),
              section="Summary")
+    add_provenance(report, project)
     path = save_report(report, out / "report.html")
     project.save()
     p(1.0, f"report written to {path}")

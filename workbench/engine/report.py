@@ -66,3 +66,41 @@ def save_report(report: Any, path: str | os.PathLike) -> Path:
     with atomic_path(path, suffix=".html") as tmp:
         report.save(tmp, open_browser=False, overwrite=True, verbose="error")
     return path
+
+
+def add_provenance(report: Any, project: Any, section: str = "Provenance") -> None:
+    """Date, software versions, input files with their sha256 and every step's parameters.
+
+    Parameters
+    ----------
+    report : mne.Report
+        Report to add the section to.
+    project : Project
+        Whose provenance is shown.
+    section : str
+        Section name.
+    """
+    import datetime as _dt
+
+    from .project import library_versions
+
+    steps = [s for s in project.steps if s.status == "done"]
+    versions = dict(steps[-1].versions) if steps and steps[-1].versions else library_versions()
+    when = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    add_qc_table(report, "Software and date", {"report written": when, **versions}, section=section)
+    files: dict[str, str] = {}
+    for s in project.steps:
+        for path, digest in s.inputs.items():
+            files.setdefault(path, digest)
+    for item in getattr(project, "inputs", []):
+        files.setdefault(item.path, item.sha256)
+    add_qc_table(report, "Input files (sha256)", {p: (d[:16] + "…") if d else "not hashed" for p, d in files.items()},
+                 section=section, caption="Each file the analysis read, with the first 16 hex digits of its sha256 "
+                                          "(the full digests are in project.json).")
+    for s in project.steps:
+        if s.name == "load":
+            continue
+        shown = {k: ("auto/off" if v is None else v) for k, v in s.params.items()}
+        shown["status"] = s.status + (f": {s.message}" if s.message and s.status != "done" else "")
+        shown["ran"] = f"{s.started} – {s.finished}"
+        add_qc_table(report, f"Step {s.name}: parameters used", shown, section=section)

@@ -516,6 +516,12 @@ def replay_project(
         if new_rec is not None:
             for key, old, val in compare_qc(step.params, new_rec.params):
                 diffs.append((step.name, f"param {key}", old, val))
+    from .methods import methods_paragraph
+    from .report import add_provenance, add_text
+
+    add_text(report, "Methods (generated from the provenance)", methods_paragraph(new, runner.catalog),
+             section="Summary")
+    add_provenance(report, new)
     save_report(report, out / "report.html")
     new.save()
     p(1.0, "replay done")

@@ -67,10 +67,10 @@ def _score_sync(study: Any, result: Any) -> dict[str, Any]:
     a_true, b_true = truth_clock(study.truth)
     out: dict[str, Any] = {}
     qc = result.qc
-    if a_true is not None and "drift_ppm" in qc:
+    if a_true is not None and isinstance(qc.get("drift_ppm"), int | float):
         out["drift_ppm_true"] = (a_true - 1) * 1e6
         out["drift_error_ppm"] = qc["drift_ppm"] - out["drift_ppm_true"]
-        if b_true is not None and "beta_s" in qc:
+        if b_true is not None and isinstance(qc.get("beta_s"), int | float):
             out["beta_error_us"] = (qc["beta_s"] - b_true) * 1e6
     return out
 

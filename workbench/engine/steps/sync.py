@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..atomic import atomic_write_json
+from ..errors import InputError
 from ..progress import Progress
 from .params import Param
 from .spec import Figure, OutputFile, QCSpec, StepResult, StepSpec
@@ -29,7 +30,13 @@ PARAMS = (
     Param("slices_per_volume", "int", None, "Evenly spaced slices per TR, when the BOLD sidecar has no "
           "SliceTiming. Auto: from the sidecar or the slice triggers.", label="slices per volume",
           minimum=1, maximum=1024, optional=True),
+    Param("n_volumes", "int", None, "Volumes the scanner acquired, to check the trigger count against. "
+          "Auto: the length of the BOLD series when one is open.", label="expected volumes",
+          minimum=1, maximum=10_000_000, optional=True),
 )
+
+#: a TR that disagrees with the trigger spacing by more than this is a wrong TR, not a drift
+MAX_TR_MISMATCH_PPM = 1000.0
 
 QC = (
     QCSpec("volume_trigger", "Volume trigger"),
@@ -56,27 +63,41 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     """Find and repair the scanner triggers of the current EEG and fit its clock."""
     from ..sync import synchronise
 
-    raw = study.eeg
+    eeg = study.eeg  # a Raw, or a header with markers (a recording whose signal is not needed)
     meta = study.bold_meta or {}
     bold = study.bold
-    n_expected = int(bold.shape[3]) if bold is not None and len(getattr(bold, "shape", ())) == 4 else None
+    n_expected = params["n_volumes"]
+    if n_expected is None and bold is not None and len(getattr(bold, "shape", ())) == 4:
+        n_expected = int(bold.shape[3])
+    if hasattr(eeg, "n_times"):
+        markers, duration = eeg, eeg.n_times / eeg.info["sfreq"]
+    else:
+        markers, duration = eeg.markers, eeg.duration
     progress(0.1, "finding scanner triggers")
     res = synchronise(
-        raw,
+        markers,
         tr=params["tr"],
         volume=params["volume_trigger"],
         slice=params["slice_trigger"],
         sidecar=meta,
         slices_per_volume=params["slices_per_volume"],
         n_expected=n_expected,
-        duration_s=raw.n_times / raw.info["sfreq"],
+        duration_s=duration,
         source=study.eeg_path,
     )
     qc = res.qc()
     messages = []
-    if not qc.get("tr_known", True):
+    if qc.get("tr_known", True):
+        drift = qc.get("drift_ppm")
+        if isinstance(drift, float) and abs(drift) > MAX_TR_MISMATCH_PPM:
+            given = "the TR parameter" if params["tr"] is not None else "RepetitionTime of the BOLD sidecar"
+            where = None if params["tr"] is not None else study.files.get("bold_json")
+            raise InputError(where, f"{given} ({qc['tr_s']:.6g} s) contradicts the volume triggers, which are "
+                                    f"{qc['alpha'] * qc['tr_s']:.6g} s apart ({drift:+.0f} ppm, far beyond any "
+                                    "clock drift); check the TR")
+    else:
         # without a nominal TR the drift cannot be told from the TR itself: say so, no number
-        for key in ("drift_ppm", "drift_us_per_s", "drift_ppm_ci", "mismatch_ms", "alpha"):
+        for key in ("drift_ppm", "drift_us_per_s", "drift_ppm_ci", "mismatch_ms"):
             qc[key] = None
         messages.append("the clock drift is not measurable without a nominal TR (give the TR or a BOLD "
                         "sidecar); the EEG clock is taken as exact")
