@@ -12,9 +12,11 @@ HELP = "coregister digitised EEG/head-shape points to the MRI scalp; write NAME-
 DESCRIPTION = (
     "Fit the head -> MRI transform: MRI fiducials (file, or 'auto': the subject's "
     "bem/*-fiducials.fif, MNI through talairach.xfm, or an fsaverage estimate), a weighted "
-    "fiducial fit (nasion x10, as MNE), then a robust point-to-surface ICP on electrodes and "
-    "head-shape points, omission of points beyond --omit-mm and a final ICP. Prints the QC "
-    "(distances in mm, fiducial errors) and writes the transform as an MNE -trans.fif."
+    "fiducial fit (nasion x10, as MNE), then a robust point-to-surface ICP on electrodes (with "
+    "their height above the skin on the cap fitted) and head-shape points, with the fiducials "
+    "matched to the MRI's when they come from a file, omission of points beyond --omit-mm and "
+    "a final ICP. Prints the QC (distances in mm, fiducial errors) and writes the transform as "
+    "an MNE -trans.fif."
 )
 
 
@@ -29,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fiducials", default="auto", metavar="FILE|auto",
                         help="MRI fiducials file (-fiducials.fif) or 'auto' (default)")
     parser.add_argument("--omit-mm", type=float, default=5.0, metavar="X",
-                        help="omit points farther than X mm before the final ICP (default 5; 0 keeps all)")
+                        help="omit points farther than X mm from the scalp (electrodes: from the fitted cap "
+                             "height) before the final ICP (default 5; 0 keeps all)")
     parser.add_argument("--scale", choices=("none", "uniform", "3-axis"), default="none",
                         help="scale the MRI to the head (default none)")
     parser.add_argument("--out", required=True, type=Path, metavar="NAME-trans.fif", help="output transform")
@@ -78,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{qc['n_points']} points ({qc['n_omitted']} omitted): mean {qc['mean_mm']:.2f} mm, "
           f"median {qc['median_mm']:.2f} mm, max {qc['max_mm']:.2f} mm, SD {qc['sd_mm']:.2f} mm; "
           f"beyond 3/5/10 mm: {qc['pct_beyond_3mm']:.0f}/{qc['pct_beyond_5mm']:.0f}/{qc['pct_beyond_10mm']:.0f} %")
+    if qc.get("eeg_lift_mm") is not None and qc.get("mean_residual_mm") is not None:
+        print(f"electrodes {qc['eeg_lift_mm']:.1f} mm above the skin (fitted); residuals: mean "
+              f"{qc['mean_residual_mm']:.2f} mm, max {qc['max_residual_mm']:.2f} mm")
     fid = "/".join(fmt_measurable(qc.get(k), ".1f") for k in ("fid_lpa_mm", "fid_nasion_mm", "fid_rpa_mm"))
     print(f"fiducial errors LPA/NAS/RPA: {fid} mm")
     if qc["scale"] != [1.0, 1.0, 1.0]:

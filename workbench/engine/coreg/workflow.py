@@ -39,6 +39,23 @@ class CoregResult:
     qc: dict[str, Any] = field(default_factory=dict)
 
 
+def fid_match_for(how: str) -> str:
+    """How :func:`full_fit` should use MRI fiducials that came from ``how`` (see :func:`resolve_fiducials`).
+
+    Parameters
+    ----------
+    how : str
+        ``"file ..."``, ``"given"``, ``"MNI (talairach.xfm)"``, ``"fsaverage estimate"``...
+
+    Returns
+    -------
+    fid_match : {"matched", "nearest"}
+        ``"matched"`` for fiducials someone placed on this MRI (a file, given), else
+        ``"nearest"``.
+    """
+    return "matched" if how.startswith(("file", "given", "picked")) else "nearest"
+
+
 def load_scalp(mri: str | PathLike | None = None, surface: str | PathLike | None = None,
                progress: ProgressLike | None = None) -> tuple[dict[str, Any], dict[str, Any], Path]:
     """Dense and display scalp from a T1 (``mri``) or a surface file; exactly one is needed."""
@@ -104,7 +121,9 @@ def coregister(
     if med > 0.03:
         raise InputError(d.source, f"after the fiducial fit the points lie {med * 1e3:.0f} mm (median) off the "
                          "scalp: wrong units, mismatched frames, or fiducials of another subject")
-    full_fit(co, scale=scale, omit_mm=omit_mm, progress=p.sub(0.45, 1.0))
+    # fiducials read from a file (or given) are matched point to point in the ICP; estimated ones
+    # (fsaverage carried over, MNI) can be 1 cm off and only count along the skin normal
+    full_fit(co, scale=scale, omit_mm=omit_mm, fid_match=fid_match_for(how), progress=p.sub(0.45, 1.0))
     qc = co.qc(truth_head_mri)
     qc["fiducials_from"] = how
     qc["surface"] = sq
