@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.steps.sync import SPEC
     from ..engine.study import Study
     from ..engine.sync import realign_to_scanner
-    from ..engine.validate import check_qc
+    from ..engine.validate import check_data, check_qc
     from .progressbar import TextProgress
     from .stepopts import step_params
 
@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         bar = TextProgress().progress()
         bar(0.1, "reading EEG")
         raw = read_eeg(args.eeg, preload=True)
+        check_data(raw._data, args.eeg, "EEG samples", saturation=None, allow_zero=True)  # noqa: SLF001
         bar(0.5, "correcting clock")
         out = realign_to_scanner(raw, res.fit, resample=args.resample)
         bar(0.7, "writing")

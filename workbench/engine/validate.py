@@ -197,8 +197,10 @@ def check_affine(affine: Any, path: _PathLike) -> np.ndarray:
     return a
 
 
-def check_data(data: Any, path: _PathLike, what: str = "data", *, saturation: float | None = 1e30) -> None:
-    """Finite, not all zero and not saturated (``|x| >= saturation`` everywhere).
+def check_data(
+    data: Any, path: _PathLike, what: str = "data", *, saturation: float | None = 1e30, allow_zero: bool = False
+) -> None:
+    """Finite, not all zero (unless ``allow_zero``) and not saturated (``|x| >= saturation`` everywhere).
 
     Works on arrays of any shape; NaN/inf anywhere is refused.
     """
@@ -208,7 +210,7 @@ def check_data(data: Any, path: _PathLike, what: str = "data", *, saturation: fl
     if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
         n = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise InputError(path, f"{what} hold {n} NaN/inf value(s)")
-    if not np.any(a):
+    if not allow_zero and not np.any(a):
         raise InputError(path, f"{what} are all zero")
     if saturation is not None and a.dtype.kind in "fc" and float(np.min(np.abs(a))) >= saturation:
         raise InputError(path, f"{what} are saturated (every value >= {saturation:g} in magnitude)")
