@@ -25,7 +25,7 @@ _EEG_STAGES = ("sync", "gradient", "cardiac", "cleanup")
 
 
 def _eeg_steps() -> list[Any]:
-    from ..plugin_api.steps import builtin_steps
+    from ..engine.steps import builtin_steps
 
     return [s for s in builtin_steps().values() if s.stage in _EEG_STAGES]
 

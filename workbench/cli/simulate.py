@@ -20,7 +20,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..engine.phantom import PhantomConfig
+    from ..engine.phantom.config import PhantomConfig
 
     d = PhantomConfig()
     a = parser.add_argument

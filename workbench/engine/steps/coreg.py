@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..atomic import atomic_write_json
 from ..errors import InputError
 from ..progress import Progress
@@ -58,6 +56,7 @@ QC = (
 def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     """Coregister the study's digitisation to the scalp extracted from its T1 (or its surface)."""
     import mne
+    import numpy as np
 
     from ..coreg.dig import dig_from_montage
     from ..coreg.export import write_bids_electrodes, write_trans

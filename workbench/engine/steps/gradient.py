@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..atomic import atomic_write_json
 from ..progress import Progress
 from .params import Param
@@ -145,6 +143,7 @@ def _psd_figure(raw: Any, res: Any) -> Any:
 
 def _template_figure(raw: Any, res: Any) -> Any:
     import mne
+    import numpy as np
 
     from ..gradient.figures import template_figure
 
