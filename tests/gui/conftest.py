@@ -31,6 +31,18 @@ def gui_settings(tmp_path: Path):
 
 
 @pytest.fixture(autouse=True)
+def _no_modal_dialogs(monkeypatch):
+    """Message boxes are recorded, never shown: a modal dialog would block the test."""
+    from PyQt6.QtWidgets import QMessageBox
+
+    shown: list[tuple[str, str]] = []
+    for kind in ("warning", "critical", "information", "about"):
+        monkeypatch.setattr(QMessageBox, kind,
+                            lambda *a, _k=kind, **_kw: shown.append((_k, a[2] if len(a) > 2 else "")))
+    return shown
+
+
+@pytest.fixture(autouse=True)
 def _close_3d():
     yield
     try:

@@ -1,4 +1,5 @@
-"""The Gradient tab: run in a worker, before/after, stack, PSD, QC table, cancel, GUI = engine."""
+"""The Gradient tab is a view of the ``gradient`` step: declared form, runs through the runner,
+shows the latest result whoever ran it; Cancel cancels the run (nothing adopted or written)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_helpers import wait_task
+from PyQt6.QtCore import Qt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gradient"))
 from gradsynth import make_recording  # noqa: E402
@@ -15,52 +18,81 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def loaded(qtbot):
-    from workbench.engine.session import Session
-    from workbench.gui.gradient import GradientTab
+def loaded(qtbot, window, tmp_path):
+    """The main window with a synthetic slice-artifact recording in a project."""
+    from workbench.engine.project import Project
 
     raw, truth, meta = make_recording(duration=30, n_eeg=8)
-    session = Session()
+    session = window.session
+    (tmp_path / "proj").mkdir()
+    session.set_project(Project(tmp_path / "proj"))
     session.set_bold(None, meta["sidecar"])
-    session.set_truth({"clean_eeg": truth})
-    tab = GradientTab(session)
-    qtbot.addWidget(tab)
-    tab.resize(1400, 800)
-    tab.show()
-    qtbot.waitExposed(tab)
     session.set_raw(raw)
-    yield session, tab, meta
-    if tab.task is not None:
-        tab.cancel()
-        qtbot.waitUntil(lambda: tab.task is None, timeout=10000)
-    qtbot.waitUntil(lambda: tab._stack_task is None, timeout=10000)
+    tab = window.pages["Gradient"]
+    window.show_tab("Gradient")
+    yield session, tab, window
+    qtbot.waitUntil(lambda: tab._stack_task is None and tab._view_task is None, timeout=20000)
 
 
-def _grab(tab, path: Path) -> None:
-    img = tab.grab()
-    img.save(str(path))
-    arr = img.toImage()
-    assert arr.width() > 500
+def _derivatives(session) -> list[Path]:
+    d = session.project.derivatives
+    return sorted(p for p in d.rglob("*") if p.is_file()) if d.exists() else []
 
 
-def test_run_sets_cleaned_and_fills_every_view(qtbot, loaded, artifacts_dir: Path) -> None:
-    session, tab, meta = loaded
+def _run(qtbot, window, tab):
+    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    task = tab.task
+    assert task is not None and task in window.tasks.tasks  # the task bar shows it
+    assert tab.cancel_button.isEnabled() and not tab.run_button.isEnabled()
+    wait_task(qtbot, window, task)
+    qtbot.waitUntil(lambda: tab.view_data is not None, timeout=30000)
+    return task
+
+
+def test_the_form_is_the_step_declaration_shared_with_the_step_panel(qtbot, loaded):
+    session, tab, window = loaded
+    spec = window.catalog["gradient"]
+    form = tab.forms["gradient"]
+    assert set(form.editors) == {p.name for p in spec.params}
+    assert set(tab.forms["sync"].editors) == {p.name for p in window.catalog["sync"].params}
+    for ed in form.editors.values():
+        assert len(ed.toolTip()) > 30
+    assert len(tab.run_button.toolTip()) > 30 and len(tab.cancel_button.toolTip()) > 30
+    # an edit in the tab is the step panel's value (one store), undoable
+    form.editors["window"].setValue(12)
+    form.editors["window"].editingFinished.emit()
+    assert window.step_panel.params("gradient")["window"] == 12
+    assert session.project.settings["params"]["gradient"]["window"] == 12
+    window.undo()
+    assert tab.params()["window"] == spec.defaults()["window"]
+    assert form.values()["window"] == spec.defaults()["window"]
+    # and an edit in the step panel shows in the tab
+    window.step_panel.set_param("gradient", "lowpass", None)
+    assert form.values()["lowpass"] is None and tab.params()["lowpass"] is None
+    assert "slice" in tab.HELP_TEXT.lower()
+
+
+def test_run_goes_through_the_runner_and_fills_every_view(qtbot, loaded, artifacts_dir):
+    session, tab, window = loaded
     seen = []
-    session.cleaned_changed.connect(lambda r: seen.append(r))
-    qtbot.mouseClick(
-        tab.run_button, __import__("PyQt6.QtCore", fromlist=["Qt"]).Qt.MouseButton.LeftButton
-    )
-    assert tab.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: tab.task is None, timeout=60000)
-    assert len(seen) == 1 and session.cleaned is seen[0]
-    assert session.cleaned is not session.raw
+    session.result_changed.connect(lambda sid, r: seen.append(sid))
+    tab.set_param("gradient", "window", 12)
+    _run(qtbot, window, tab)
+    # recorded: sync (prepended) then gradient, with the parameters used
+    recs = [(r.name, r.status) for r in session.project.steps]
+    assert recs == [("sync", "done"), ("gradient", "done")]
+    assert session.project.steps[-1].params["window"] == 12
+    assert seen == ["sync", "gradient"]
+    result = session.study.results["gradient"]
+    assert tab.step_result is result and tab.result is result.details["gradient"]
+    assert session.cleaned is result.details["gradient"].raw  # adopted by the session, not the tab
+    assert any(p.name.endswith("_desc-gradclean_eeg.fif") for p in _derivatives(session))
     assert tab.table.rowCount() == 8
     assert float(tab.table.item(0, 3).text()) > 20  # dB reduction at the slice harmonics
-    assert "NRMSE" in tab.status.text()
+    assert "Slice-harmonic reduction" in tab.status.text()
     qtbot.waitUntil(lambda: hasattr(tab, "last_stack"), timeout=20000)
     d = tab.last_stack
-    assert d["epochs"].shape[0] == tab.window.value() and d["template"].size == d["epochs"].shape[1]
-    # the stack view follows the scrollbar through the run
+    assert d["epochs"].shape[0] == 12 and d["template"].size == d["epochs"].shape[1]
     tab.volume_scroll.setValue(0)
     qtbot.waitUntil(lambda: tab._stack_task is None, timeout=20000)
     qtbot.wait(50)
@@ -72,60 +104,80 @@ def test_run_sets_cleaned_and_fills_every_view(qtbot, loaded, artifacts_dir: Pat
             with qtbot.waitSignal(tab.traces.rendered, timeout=5000):
                 tab.traces.request_render()
         qtbot.wait(150)
-        _grab(tab, artifacts_dir / f"gradient_tab_{name}.png")
+        img = tab.grab()
+        assert img.width() > 500
+        img.save(str(artifacts_dir / f"gradient_tab_{name}.png"))
 
 
-def test_gui_result_equals_the_engine_call(qtbot, loaded) -> None:
-    from workbench.engine.gradient import remove_gradient
+def test_a_run_from_the_step_panel_shows_the_same_in_the_tab(qtbot, loaded):
+    """Whatever ran the step, the tab shows its latest result; equal to a direct runner call."""
+    from workbench.engine.runner import Runner
 
-    session, tab, meta = loaded
-    tab.window.setValue(12)
-    tab.lowpass.setValue(50.0)
+    session, tab, window = loaded
+    window.step_panel.set_param("gradient", "lowpass", 50.0)
+    window.step_panel.show_step("gradient")
+    before = session.eeg
+    qtbot.mouseClick(window.step_panel.run_button, Qt.MouseButton.LeftButton)
+    task = window.tasks.tasks[-1]
+    wait_task(qtbot, window, task)
+    qtbot.waitUntil(lambda: tab.view_data is not None, timeout=30000)
+    result = session.study.results["gradient"]
+    assert tab.step_result is result and result.params["lowpass"] == 50.0
+    # the same step through a runner on a fresh study: the same numbers
+    from workbench.engine.study import Study
+
+    st = Study()
+    st.set_raw(before)
+    st.set_bold(None, dict(session.bold_meta))
+    ref = Runner(st, window.catalog, session.project.root / "ref", write_files=False).run(
+        [("sync", {}), ("gradient", dict(result.params))])
+    np.testing.assert_allclose(session.cleaned.get_data(), st.eeg.get_data(), rtol=0, atol=1e-12)
+    assert ref[-1].qc["harmonic_rms_after_uv"] == result.qc["harmonic_rms_after_uv"]
+
+
+def test_cancel_cancels_the_run_and_changes_nothing(qtbot, loaded):
+    """Fails when Cancel does nothing: the run would finish, adopt an EEG and write files."""
+    session, tab, window = loaded
     tab.run()
-    qtbot.waitUntil(lambda: tab.task is None, timeout=60000)
-    params, opts = tab.params()
-    ref = remove_gradient(session.raw, params=params, sidecar=meta["sidecar"], **opts)
-    np.testing.assert_allclose(session.cleaned.get_data(), ref.raw.get_data(), rtol=0, atol=1e-12)
-
-
-def test_cancel_changes_nothing(qtbot, loaded) -> None:
-    session, tab, meta = loaded
-    tab.run()
+    task = tab.task
+    assert task is not None
     tab.cancel()
-    qtbot.waitUntil(lambda: tab.task is None, timeout=60000)
-    assert session.cleaned is None or tab.last_error != "cancelled"
-    if tab.last_error == "cancelled":
-        assert "Cancelled" in tab.status.text()
-    assert tab.run_button.isEnabled()
+    wait_task(qtbot, window, task)
+    assert task.cancelled and task.error is not None
+    assert type(task.error).__name__ == "Cancelled"
+    assert session.cleaned is None and session.study.history == []
+    assert "gradient" not in session.study.results
+    assert tab.step_result is None and tab.view_data is None
+    assert session.project.steps and session.project.steps[-1].status == "cancelled"
+    assert _derivatives(session) == []
+    assert tab.last_error == "cancelled" and "Cancelled" in tab.status.text()
+    assert tab.run_button.isEnabled() and not tab.cancel_button.isEnabled()
 
 
-def test_bad_trigger_name_is_a_message_not_a_crash(qtbot, loaded) -> None:
-    session, tab, meta = loaded
-    tab.volume.setText("Scan Start")
+def test_bad_trigger_name_is_a_message_not_a_crash(qtbot, loaded):
+    session, tab, window = loaded
+    tab.set_param("sync", "volume_trigger", "Scan Start")
     tab.run()
-    qtbot.waitUntil(lambda: tab.task is None, timeout=60000)
+    wait_task(qtbot, window, tab.task)
     assert "not found" in tab.last_error and "R128" in tab.last_error
     assert session.cleaned is None
+    assert [r.status for r in session.project.steps] == ["failed", "failed"]
 
 
-def test_every_parameter_explains_itself(loaded) -> None:
-    session, tab, meta = loaded
-    for w in (
-        tab.window,
-        tab.window_lf,
-        tab.align,
-        tab.amplitude_fit,
-        tab.wiener,
-        tab.alias_orders,
-        tab.obs,
-        tab.anc,
-        tab.lowpass,
-        tab.volume,
-        tab.slice,
-        tab.slices,
-        tab.tr,
-        tab.run_button,
-        tab.cancel_button,
-    ):
-        assert len(w.toolTip()) > 30
-    assert "slice" in tab.HELP_TEXT.lower()
+def test_a_reopened_study_shows_its_own_result(qtbot, loaded):
+    """A new study replaces what the tab shows (no stale result of the previous one)."""
+    from workbench.engine.project import Project
+
+    session, tab, window = loaded
+    _run(qtbot, window, tab)
+    assert tab.step_result is not None
+    raw, _truth, meta = make_recording(duration=20, n_eeg=4, seed=5)
+    from workbench.engine.session import Session
+    from workbench.gui import loading
+
+    staged = Session()
+    staged.project = Project(session.project.root.parent / "other")
+    staged.raw = raw
+    loading.apply_staged(session, staged)
+    assert tab.step_result is None and tab.table.rowCount() == 0
+    assert "Not run yet" in tab.status.text()

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from workbench.engine.errors import InputError
+from workbench.engine.errors import Cancelled, InputError
 from workbench.engine.progress import as_progress
 from workbench.engine.project import Project
 from workbench.engine.session import Session
@@ -118,6 +118,12 @@ def apply_staged(session: Session, staged: Session, merge: bool | None = None) -
             session.set_bold(staged.bold, staged.bold_meta)
         session.set_files(staged.study.files, staged.study.subject)
         return
+    # a new study: what steps made of the previous one (timeline, results) goes with it
+    st = session.study
+    for key in ("sync", "rpeaks", "mask", "forward"):
+        setattr(st, key, getattr(staged.study, key))
+    st.results = dict(staged.study.results)
+    st.derivatives = dict(staged.study.derivatives)
     session.set_project(staged.project)
     session.study.files.clear()
     session.set_files(staged.study.files, staged.study.subject)
@@ -208,7 +214,9 @@ def run_steps_staged(catalog: dict[str, Any], plan: list[tuple[str, dict[str, An
     Returns the fork (with what the steps provided), the project copy (with the steps
     recorded) and the outcomes; the GUI thread hands them to :meth:`Session.adopt`, so
     the model the views observe changes on the GUI thread only. A plan that cannot run
-    (unknown step, bad parameter, missing input) raises before anything runs.
+    (unknown step, bad parameter, missing input) raises before anything runs. On
+    cancellation the :class:`Cancelled` raised carries the project copy (``.project``),
+    whose provenance records the cancelled step.
     """
     from workbench.engine.runner import Runner
 
@@ -216,5 +224,11 @@ def run_steps_staged(catalog: dict[str, Any], plan: list[tuple[str, dict[str, An
     fork = study.fork()
     fork.project = work
     runner = Runner(fork, catalog, work.derivatives, project=work)
-    outcomes = runner.run(plan, progress=as_progress(progress))
+    try:
+        outcomes = runner.run(plan, progress=as_progress(progress))
+    except Cancelled as exc:
+        # the runner recorded the cancelled step in the copy: hand it back so the GUI
+        # thread can adopt the record (and nothing else) into the open project
+        exc.project = work
+        raise
     return fork, work, outcomes

@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from workbench.engine.errors import WorkbenchError
+from workbench.engine.errors import Cancelled, WorkbenchError
 from workbench.engine.session import Session
 
 from . import loading
@@ -351,8 +351,17 @@ class MainWindow(QMainWindow):
             if on_done is not None:
                 on_done(outcomes)
 
-        return self.tasks.run(f"Running {spec.title}", loading.run_steps_staged, self.catalog, plan, proj,
+        task = self.tasks.run(f"Running {spec.title}", loading.run_steps_staged, self.catalog, plan, proj,
                               self.session.study, on_result=applied)
+        task.failed.connect(self._step_failed)
+        return task
+
+    def _step_failed(self, exc: BaseException) -> None:
+        """A cancelled run: keep its provenance record (nothing else of the run is adopted)."""
+        project = getattr(exc, "project", None)
+        if isinstance(exc, Cancelled) and project is not None and self.session.project is not None:
+            self.session.adopt(self.session.study, project, [])
+            log.info("cancelled: recorded in the project's provenance; nothing else changed")
 
     # ------------------------------------------------------------------ undo
     def undo(self) -> None:

@@ -23,12 +23,11 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from workbench.engine.commands import SetValue
-from workbench.engine.errors import InputError
 from workbench.engine.steps import format_value
 
 from .param_form import ParamForm
 from .signals import connect
+from .step_params import set_value, step_values, store_values
 
 
 def qc_rows(spec: Any, qc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -113,42 +112,14 @@ class StepPanel(QWidget):
     # ------------------------------------------------------------------ parameters
     def params(self, name: str) -> dict[str, Any]:
         """The step's parameters: declared defaults overridden by the project's stored values."""
-        spec = self.steps.get(name)
-        out = spec.defaults() if spec is not None else {}
-        proj = self.session.project
-        if proj is not None:
-            stored = proj.settings.get("params", {}).get(name, {})
-            if isinstance(stored, dict):
-                out.update({k: v for k, v in stored.items() if spec is None or k in out})
-        return out
+        return step_values(self.session, self.steps.get(name), name)
 
     def _store_params(self, name: str, values: dict[str, Any]) -> None:
-        proj = self.session.project
-        if proj is None:
-            return
-        allp = dict(proj.settings.get("params", {}))
-        allp[name] = dict(values)
-        proj.settings["params"] = allp
-        proj.dirty = True
-        proj.changed.emit(f"parameters of {name}")
+        store_values(self.session, name, values)
 
     def set_param(self, name: str, key: str, value: Any) -> None:
         """Change one parameter of step ``name`` (validated by its declaration; undoable)."""
-        spec = self.steps.get(name)
-        if spec is not None:
-            try:
-                value = spec.param(key).coerce(value)
-            except (KeyError, InputError):
-                return
-        old = self.params(name)
-        if old.get(key) == value:
-            return
-        new = dict(old)
-        new[key] = value
-        shown = "auto/off" if value is None else value
-        self.session.undo.push(
-            SetValue(f"set {name} {key} = {shown}", lambda v, n=name: self._store_params(n, v), old, new)
-        )
+        set_value(self.session, self.steps.get(name), name, key, value)
 
     def _refresh_params(self) -> None:
         if self.current is None:

@@ -1,33 +1,37 @@
-"""Gradient tab: parameters, Run/Cancel in a worker, and the inspection views.
+"""Gradient tab: a view of the ``gradient`` step (its declared form and its latest result).
 
-The tab observes the :class:`~workbench.engine.session.Session` (``raw_changed``,
-``cleaned_changed``). Run starts :func:`run_correction` (engine calls only) in a
-worker thread with progress and Cancel; the result comes back on the GUI thread,
-where ``session.set_cleaned`` is called. The views draw arrays the engine prepared
-(:mod:`workbench.engine.gradient.inspect`); scrolling the epoch stack asks the engine
+The tab never runs an engine algorithm itself. Its forms are generated from the step
+declarations (:class:`~workbench.gui.param_form.ParamForm` of the ``gradient`` step, and
+of the ``sync`` step whose scanner timeline it needs); their values are the project's
+stored parameters (:mod:`workbench.gui.step_params`, shared with the step panel). Run
+asks the main window to run the step through the one runner (recorded in the project's
+provenance, shown in the task bar with Cancel); Cancel cancels that task.
+
+What it shows is the study's latest ``gradient`` result, announced by
+``session.result_changed`` whoever ran the step (this tab, the step panel, a replay), or
+found in ``session.study.results`` when the tab is built or a project is reopened. The
+arrays the views draw are prepared by the engine
+(:mod:`workbench.engine.gradient.inspect`) in a worker; scrolling the epoch stack asks
 for one channel and volume in a small worker, latest request wins.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QScrollBar,
-    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -37,11 +41,17 @@ from PyQt6.QtWidgets import (
 )
 
 from workbench.engine.errors import Cancelled, WorkbenchError
-from workbench.engine.gradient import GradientParams, remove_gradient
 from workbench.engine.gradient.inspect import epoch_stack, inspect_result
+from workbench.engine.steps import format_value
 
+from ..param_form import ParamForm
+from ..signals import connect
+from ..step_params import set_value, step_values
 from ..traces.view import TraceView
 from ..workers import Task
+
+STEP = "gradient"
+SYNC = "sync"
 
 HELP_TEXT = (
     "<b>Gradient artifact</b>: every slice the scanner acquires switches strong magnetic "
@@ -53,65 +63,14 @@ HELP_TEXT = (
     "amplitude and subtracted. A 70 Hz low-pass removes the remaining high-frequency "
     "residue. Check: the spectrum loses its peaks at the slice-rate harmonics (red lines) "
     "while the 1-40 Hz EEG keeps its power; the grey epochs in the stack should overlap "
-    "the red template closely."
+    "the red template closely. The tab shows the latest run of the <i>gradient</i> step, "
+    "whether it was started here, from the step panel or by a replay."
 )
 
-PARAM_TIPS = {
-    "window": "Volumes averaged into each template (same slice slot, nearest volumes; the "
-    "volume itself is left out). More averages less EEG into the template (its leak falls "
-    "as 1/sqrt(window)) but follows a drifting artifact (breathing, motion) less closely. "
-    "Typical 10-30; 20 by default.",
-    "window_lf": "Volumes averaged below 40 Hz, where the artifact is weak and the EEG leak "
-    "would dominate (0: same as Window). Typical 40-80.",
-    "align": "Re-align every volume to its template by sub-sample cross-correlation (on the "
-    "channels with most artifact). Needed when the artifact jitters against the trigger; "
-    "harmless otherwise.",
-    "amplitude_fit": "Scale the template per channel and volume by least squares (tracks slow "
-    "amplitude changes, e.g. with head motion).",
-    "wiener": "Weight each frequency of the template by how much artifact (vs leaked EEG) it "
-    "holds, so EEG-only frequencies between the slice harmonics are left untouched.",
-    "alias_orders": "Model the part of the artifact that depends on where each volume falls "
-    "between two samples (aliasing when the amplifier's anti-alias filter is weak). 0 turns "
-    "it off; 2 by default.",
-    "obs": "OBS: remove the main principal components of the residual above 70 Hz across "
-    "volumes (EEG channels; rank chosen automatically). Useful when no low-pass is applied; "
-    "the EEG below 70 Hz is not touched.",
-    "anc": "ANC: adaptive noise cancellation of the residual above 70 Hz from the template "
-    "(EEG channels), as block-wise least squares that only keeps a block's fit when it "
-    "lowers the residual, so it cannot blow up. Useful without a low-pass.",
-    "lowpass": "Low-pass after subtraction, Hz (0: none). 70 Hz keeps the EEG bands and "
-    "removes the high-frequency residue; typical 40-100 Hz.",
-    "volume": "Volume-trigger marker name (e.g. R128, Scan Start); empty: detected.",
-    "slice": "Slice-trigger marker name (e.g. Scanner/s); empty: detected.",
-    "slices": "Slices (or multiband slice groups) per volume, evenly spaced; 0: from the BOLD "
-    "sidecar's SliceTiming, slice triggers, or detected from the signal.",
-    "tr": "Repetition time in seconds; 0: from the BOLD sidecar (or the trigger spacing).",
-}
 
-
-def run_correction(
-    raw: Any,
-    params: GradientParams,
-    options: dict[str, Any],
-    sidecar: dict[str, Any] | None,
-    truth: Any,
-    progress: Any = None,
-) -> tuple[Any, Any]:
-    """Worker body: the engine correction and the arrays the views draw."""
-    from workbench.engine.pipeline.step_gradient import truth_eeg
-
-    res = remove_gradient(
-        raw,
-        params=params,
-        sidecar=sidecar or None,
-        truth=truth_eeg(truth, raw),
-        progress=progress.sub(0.0, 0.9) if progress is not None else None,
-        **options,
-    )
-    if progress is not None:
-        progress(0.92, "preparing the views")
-    view = inspect_result(raw, res)
-    return res, view
+def _view_job(before: Any, res: Any, progress: Any = None) -> Any:
+    """Worker body: the arrays the views draw (engine code only)."""
+    return inspect_result(before, res)
 
 
 def _stack_job(
@@ -120,50 +79,66 @@ def _stack_job(
     return epoch_stack(raw, res, channel, volume)
 
 
+def _catalog_specs() -> dict[str, Any]:
+    from workbench.engine.steps import builtin_steps
+
+    return builtin_steps()
+
+
 class GradientTab(QWidget):
-    """Parameters, Run/Cancel, before/after traces, template stack, PSD and QC table."""
+    """The gradient step's form, Run/Cancel through the runner, and views of its result."""
 
     HELP_TEXT = HELP_TEXT
 
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.result: Any = None
+        self.run_step: Any = None
+        self.specs = _catalog_specs()
+        self.step_result: Any = None  # the StepResult shown
+        self.result: Any = None  # its GradientResult
+        self.before: Any = None  # the EEG it corrected
         self.view_data: Any = None
         self.task: Task | None = None
+        self._view_task: Task | None = None
+        self._view_pending: Any = None
         self._stack_task: Task | None = None
         self._stack_pending: tuple[int, int] | None = None
         self.last_error = ""
+        self.forms: dict[str, ParamForm] = {}
         self._build()
-        session.raw_changed.connect(self._on_raw)
-        session.cleaned_changed.connect(self._on_cleaned)
-        self._on_raw(session.raw)
+        connect(self, session.result_changed, self._result_changed)
+        connect(self, session.raw_changed, lambda *_: self._study_changed())
+        connect(self, session.project_changed, lambda *_: self._study_changed())
+        connect(self, session.undo.changed, lambda *_: self._refresh_forms())
+        self._study_changed()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         lay = QHBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
         split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
         lay.addWidget(split)
-        split.addWidget(self._build_params())
+        self.side = QScrollArea()
+        self.side.setWidgetResizable(True)
+        self.side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side.setWidget(self._build_params())
+        self.side.setMinimumWidth(200)
+        split.addWidget(self.side)
         self.views = QTabWidget()
+        self.views.setUsesScrollButtons(True)
         split.addWidget(self.views)
         split.setStretchFactor(1, 1)
-        split.setSizes([280, 1000])
+        split.setSizes([300, 1000])
         self.traces = TraceView(window_s=2.0, n_channels=8)
         self.views.addTab(self.traces, "Before / after")
         self.views.addTab(self._build_stack(), "Template && epochs")
         self.views.addTab(self._build_psd(), "Spectrum")
         self.table = QTableWidget(0, 7)
         self.table.setHorizontalHeaderLabels(
-            [
-                "channel",
-                "harmonics before (µV)",
-                "after (µV)",
-                "reduction (dB)",
-                "1-40 Hz kept",
-                "NRMSE",
-                "r",
-            ]
+            ["channel", "harmonics before (µV)", "after (µV)", "reduction (dB)",
+             "1-40 Hz kept", "NRMSE", "r"]
         )
         self.table.setToolTip(
             "Per EEG channel: RMS at the slice-rate harmonics before and after, its reduction, the "
@@ -173,84 +148,261 @@ class GradientTab(QWidget):
         self.views.addTab(self.table, "QC table")
 
     def _build_params(self) -> QWidget:
-        box = QGroupBox("Gradient correction")
-        form = QFormLayout(box)
-        d = GradientParams()
-        self.window = QSpinBox()
-        self.window.setRange(2, 200)
-        self.window.setValue(d.window)
-        self.window_lf = QSpinBox()
-        self.window_lf.setRange(0, 400)
-        self.window_lf.setValue(d.window_lf or 0)
-        self.align = QCheckBox("sub-sample re-alignment")
-        self.align.setChecked(d.align)
-        self.amplitude_fit = QCheckBox("amplitude fit")
-        self.amplitude_fit.setChecked(d.amplitude_fit)
-        self.wiener = QCheckBox("per-frequency weighting")
-        self.wiener.setChecked(d.wiener)
-        self.alias_orders = QSpinBox()
-        self.alias_orders.setRange(0, 4)
-        self.alias_orders.setValue(d.alias_orders)
-        self.obs = QCheckBox("OBS residual removal")
-        self.obs.setChecked(d.obs)
-        self.anc = QCheckBox("ANC residual removal")
-        self.anc.setChecked(d.anc)
-        self.lowpass = QDoubleSpinBox()
-        self.lowpass.setRange(0, 1000)
-        self.lowpass.setDecimals(1)
-        self.lowpass.setSuffix(" Hz")
-        self.lowpass.setSpecialValueText("off")
-        self.lowpass.setValue(d.lowpass or 0)
-        self.volume = QLineEdit()
-        self.volume.setPlaceholderText("auto")
-        self.slice = QLineEdit()
-        self.slice.setPlaceholderText("auto")
-        self.slices = QSpinBox()
-        self.slices.setRange(0, 512)
-        self.slices.setSpecialValueText("auto")  # 0 means: from the sidecar, triggers or signal
-        self.tr = QDoubleSpinBox()
-        self.tr.setRange(0, 60)
-        self.tr.setDecimals(4)
-        self.tr.setSuffix(" s")
-        self.tr.setSpecialValueText("auto")  # 0 means: estimated from the volume triggers
-        for key, label, w in (
-            ("window", "Window (volumes)", self.window),
-            ("window_lf", "Window < 40 Hz", self.window_lf),
-            ("align", "", self.align),
-            ("amplitude_fit", "", self.amplitude_fit),
-            ("wiener", "", self.wiener),
-            ("alias_orders", "Alias model orders", self.alias_orders),
-            ("obs", "", self.obs),
-            ("anc", "", self.anc),
-            ("lowpass", "Low-pass", self.lowpass),
-            ("volume", "Volume trigger", self.volume),
-            ("slice", "Slice trigger", self.slice),
-            ("slices", "Slices per volume", self.slices),
-            ("tr", "TR", self.tr),
-        ):
-            w.setToolTip(PARAM_TIPS[key])
-            form.addRow(label, w)
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(4, 4, 4, 4)
+        self.grad_box = QGroupBox("Gradient correction")
+        self.grad_box.setToolTip("The parameters of the 'gradient' step (shared with the step panel).")
+        QVBoxLayout(self.grad_box).setContentsMargins(4, 4, 4, 4)
+        v.addWidget(self.grad_box)
+        self.sync_box = QGroupBox("Scanner timeline (sync step)")
+        self.sync_box.setToolTip(
+            "The 'sync' step runs first when the study has no scanner timeline yet: these are "
+            "its parameters (trigger names, TR, slices)."
+        )
+        QVBoxLayout(self.sync_box).setContentsMargins(4, 4, 4, 4)
+        v.addWidget(self.sync_box)
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip(
-            "Correct the loaded EEG with these parameters (in the background)."
+            "Run the gradient step on the current EEG with these parameters, in the background; "
+            "it is recorded in the project's provenance and shown in the task bar."
         )
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running correction; nothing is changed.")
+        self.cancel_button.setToolTip("Stop the running correction; nothing is changed or written.")
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
         row = QHBoxLayout()
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
-        form.addRow(row)
+        v.addLayout(row)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        form.addRow(self.progress)
+        v.addWidget(self.progress)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
         self.status.setToolTip("What the last run found and did.")
-        form.addRow(self.status)
-        return box
+        self.status.setMinimumWidth(100)
+        v.addWidget(self.status)
+        v.addStretch(1)
+        self._make_forms()
+        return w
+
+    def _make_forms(self) -> None:
+        for step_id, box in ((STEP, self.grad_box), (SYNC, self.sync_box)):
+            old = self.forms.pop(step_id, None)
+            if old is not None:
+                old.setParent(None)
+                old.deleteLater()
+            spec = self.specs.get(step_id)
+            form = ParamForm(spec.params if spec is not None else (), self._values(step_id))
+            form.value_edited.connect(lambda k, val, sid=step_id: self.set_param(sid, k, val))
+            box.layout().addWidget(form)
+            self.forms[step_id] = form
+
+    def set_runner(self, run_step: Any, catalog: dict[str, Any]) -> None:
+        """Run through ``run_step(step_id, params, on_done)`` (the main window's runner)."""
+        self.run_step = run_step
+        if catalog:
+            self.specs = dict(catalog)
+            self._make_forms()
+        self._refresh_forms()
+
+    # ------------------------------------------------------------------ parameters
+    def _values(self, step_id: str) -> dict[str, Any]:
+        return step_values(self.session, self.specs.get(step_id), step_id)
+
+    def params(self, step_id: str = STEP) -> dict[str, Any]:
+        """The parameters a run uses (the project's stored values over the declared defaults)."""
+        return self._values(step_id)
+
+    def set_param(self, step_id: str, key: str, value: Any) -> None:
+        """Change one parameter (stored in the project, undoable; the step panel shows it too)."""
+        set_value(self.session, self.specs.get(step_id), step_id, key, value)
+        self._refresh_forms()
+
+    def _refresh_forms(self) -> None:
+        has_project = self.session.project is not None
+        for step_id, form in self.forms.items():
+            form.set_values(self._values(step_id))
+            form.set_enabled(has_project)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        can = self.run_step is not None and self.session.eeg is not None and self.session.project is not None
+        self.run_button.setEnabled(can and self.task is None)
+        self.cancel_button.setEnabled(self.task is not None)
+        if self.run_step is None:
+            self.run_button.setToolTip("Runs through the main window's runner (not available here).")
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> None:
+        """Run the gradient step through the runner (sync first when there is no timeline)."""
+        if self.run_step is None or self.task is not None:
+            return
+        self.last_error = ""
+        task = self.run_step(STEP, self.params(), on_done=self._outcomes)
+        if task is None:  # the window said why (nothing open...)
+            return
+        self.task = task
+        task.progressed.connect(self._progress)
+        task.failed.connect(self._failed)
+        task.ended.connect(self._ended)
+        self.status.setText("running…")
+        self._update_buttons()
+
+    def cancel(self) -> None:
+        """Cancel the running step (the same task the task bar shows)."""
+        if self.task is not None:
+            self.task.cancel()
+            self.status.setText("cancelling…")
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        if message:
+            self.status.setText(html.escape(message))
+
+    def _outcomes(self, outcomes: list[Any]) -> None:
+        failed = [o for o in outcomes if o.status != "done"]
+        if failed:
+            self.last_error = "; ".join(f"{o.name}: {o.message}" for o in failed)
+            self.status.setText(f"<span style='color:#b00020'>{html.escape(self.last_error)}</span>")
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            self.last_error = "cancelled"
+            self.status.setText("Cancelled: nothing was changed (the cancelled run is in the provenance).")
+        elif isinstance(exc, WorkbenchError):
+            self.last_error = str(exc)
+            self.status.setText(f"<span style='color:#b00020'>{html.escape(str(exc))}</span>")
+        else:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.status.setText(
+                f"<span style='color:#b00020'>unexpected error: {html.escape(self.last_error)}</span>"
+            )
+
+    def _ended(self) -> None:
+        self.task = None
+        self.progress.setValue(0)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ results
+    def _study_changed(self) -> None:
+        """A new study or project: show its latest gradient result (or nothing)."""
+        self._refresh_forms()
+        latest = self.session.study.results.get(STEP)
+        if latest is not None:
+            if latest is not self.step_result:
+                self.show_result(latest)
+            return
+        self.step_result = self.result = self.before = self.view_data = None
+        self.traces.set_data(self.session.eeg, None)
+        self._clear_views()
+        if self.session.eeg is None:
+            self.status.setText("No EEG loaded.")
+        else:
+            self.status.setText(self._last_record_text())
+
+    def _last_record_text(self) -> str:
+        proj = self.session.project
+        for rec in reversed(getattr(proj, "steps", []) if proj is not None else []):
+            if rec.name == STEP:
+                return (f"last recorded run: {rec.status} · {rec.finished or rec.started} "
+                        "(run it again to inspect it here)")
+        return "Not run yet: set the parameters and press Run."
+
+    def _result_changed(self, step_id: str, result: Any) -> None:
+        if step_id == STEP:
+            self.show_result(result)
+
+    def show_result(self, result: Any) -> None:
+        """Show a gradient :class:`StepResult` (views prepared in a worker)."""
+        self.step_result = result
+        res = result.details.get("gradient")
+        before = result.details.get("before")
+        self.status.setText(self._qc_text(result))
+        if res is None or before is None:
+            self.result = self.before = self.view_data = None
+            self._clear_views()
+            return
+        self._view_pending = (before, res)
+        if self._view_task is None:
+            self._start_view_task()
+
+    def _start_view_task(self) -> None:
+        before, res = self._view_pending
+        self._view_pending = None
+        self._view_task = Task("gradient views", _view_job, before, res)
+        self._view_task.succeeded.connect(lambda view, b=before, r=res: self._views_ready(b, r, view))
+        self._view_task.failed.connect(self._failed)
+        self._view_task.ended.connect(self._view_ended)
+        self._view_task.start()
+
+    def _view_ended(self) -> None:
+        self._view_task = None
+        if self._view_pending is not None:
+            self._start_view_task()
+
+    def _views_ready(self, before: Any, res: Any, view: Any) -> None:
+        if self._view_pending is not None or self.step_result is None:
+            return  # a newer result is being prepared
+        if self.step_result.details.get("gradient") is not res:
+            return
+        self.result, self.before, self.view_data = res, before, view
+        self._show_views()
+
+    def _qc_text(self, result: Any) -> str:
+        spec = self.specs.get(STEP)
+        qc = {**result.qc, **result.truth_qc}
+        bits = []
+        for key in ("n_volumes", "tr_s", "n_slots", "harmonic_rms_before_uv", "harmonic_rms_after_uv",
+                    "harmonic_reduction_db", "power_kept_1_40", "nrmse", "correlation"):
+            if key not in qc:
+                continue
+            q = spec.qc_spec(key) if spec is not None else None
+            label = q.label if q is not None else key.replace("_", " ")
+            text = q.format(qc[key]) if q is not None else format_value(qc[key])
+            flag = q.flag(qc[key]) if q is not None else ""
+            if flag == "warn":
+                text = f"<span style='color:#b26a00'>{text} ⚠</span>"
+            bits.append(f"{html.escape(label)}: {text}")
+        text = "<br>".join(bits)
+        if result.messages:
+            text += "<br><i>" + html.escape("; ".join(result.messages)) + "</i>"
+        return text
+
+    def _clear_views(self) -> None:
+        self.psd_plot.clear()
+        self.stack_plot.clear()
+        self.resid_plot.clear()
+        self.table.setRowCount(0)
+        self.channel_combo.blockSignals(True)
+        self.channel_combo.clear()
+        self.channel_combo.blockSignals(False)
+        self.volume_label.setText("volume –")
+
+    def _show_views(self) -> None:
+        res, view = self.result, self.view_data
+        self.traces.set_data(self.before, None)
+        self.traces.set_cleaned(res.raw)  # before/after overlay
+        self.traces.set_time(max(0.0, res.scan_span[0] / res.raw.info["sfreq"] - 0.2))
+        self._draw_psd()
+        self._fill_table()
+        self.channel_combo.blockSignals(True)
+        self.channel_combo.clear()
+        eeg = [(r["channel"], res.raw.ch_names.index(r["channel"])) for r in view.qc_rows]
+        for name, idx in eeg:
+            self.channel_combo.addItem(name, idx)
+        if view.qc_rows:
+            worst = int(np.argmax([r["harmonic_before_uv"] for r in view.qc_rows]))
+            self.channel_combo.setCurrentIndex(worst)
+        self.channel_combo.blockSignals(False)
+        self.volume_scroll.blockSignals(True)
+        self.volume_scroll.setRange(0, max(res.schedule.n_volumes - 1, 0))
+        self.volume_scroll.setValue(res.schedule.n_volumes // 2)
+        self.volume_scroll.blockSignals(False)
+        self.request_stack()
 
     def _build_stack(self) -> QWidget:
         w = QWidget()
@@ -301,139 +453,6 @@ class GradientTab(QWidget):
         )
         return self.psd_plot
 
-    # ------------------------------------------------------------------ session
-    def _on_raw(self, raw: Any) -> None:
-        self.result = None
-        self.view_data = None
-        self.traces.set_data(raw, None)
-        self.run_button.setEnabled(raw is not None and self.task is None)
-        self.status.setText("" if raw is not None else "No EEG loaded.")
-        self._clear_views()
-
-    def _on_cleaned(self, cleaned: Any) -> None:
-        if self.session.raw is not None:
-            self.traces.set_cleaned(cleaned)
-
-    def _clear_views(self) -> None:
-        self.psd_plot.clear()
-        self.stack_plot.clear()
-        self.resid_plot.clear()
-        self.table.setRowCount(0)
-        self.channel_combo.blockSignals(True)
-        self.channel_combo.clear()
-        self.channel_combo.blockSignals(False)
-
-    # ------------------------------------------------------------------ run
-    def params(self) -> tuple[GradientParams, dict[str, Any]]:
-        """The parameters and trigger options as set in the panel."""
-        p = GradientParams(
-            window=self.window.value(),
-            window_lf=self.window_lf.value() or None,
-            align=self.align.isChecked(),
-            amplitude_fit=self.amplitude_fit.isChecked(),
-            wiener=self.wiener.isChecked(),
-            alias_orders=self.alias_orders.value(),
-            obs=self.obs.isChecked(),
-            anc=self.anc.isChecked(),
-            lowpass=self.lowpass.value() or None,
-        )
-        opts = {
-            "volume": self.volume.text().strip() or None,
-            "slice": self.slice.text().strip() or None,
-            "slices_per_volume": self.slices.value() or None,
-            "tr": self.tr.value() or None,
-        }
-        return p, opts
-
-    def run(self) -> None:
-        raw = self.session.raw
-        if raw is None or self.task is not None:
-            return
-        params, opts = self.params()
-        self.task = Task(
-            "Gradient correction",
-            run_correction,
-            raw,
-            params,
-            opts,
-            dict(self.session.bold_meta),
-            self.session.truth,
-        )
-        self.task.progressed.connect(self._progress)
-        self.task.succeeded.connect(self._done)
-        self.task.failed.connect(self._failed)
-        self.task.ended.connect(self._ended)
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.status.setText("running…")
-        self.task.start()
-
-    def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    def _progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.status.setText(message)
-
-    def _done(self, value: Any) -> None:
-        res, view = value
-        self.result, self.view_data = res, view
-        self.session.set_cleaned(res.raw)  # main thread: the model changes here
-        self._show_result()
-
-    def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, Cancelled):
-            self.last_error = "cancelled"
-            self.status.setText("Cancelled: nothing was changed.")
-        elif isinstance(exc, WorkbenchError):
-            self.last_error = str(exc)
-            self.status.setText(f"<span style='color:#b00020'>{exc}</span>")
-        else:
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            self.status.setText(
-                f"<span style='color:#b00020'>unexpected error: {self.last_error}</span>"
-            )
-
-    def _ended(self) -> None:
-        self.task = None
-        self.progress.setValue(0)
-        self.cancel_button.setEnabled(False)
-        self.run_button.setEnabled(self.session.raw is not None)
-
-    # ------------------------------------------------------------------ views
-    def _show_result(self) -> None:
-        res, view = self.result, self.view_data
-        s = view.summary
-        sync = res.qc["sync"]
-        text = (
-            f"{s.get('n_volumes')} volumes · TR {sync['tr_s']:.4g} s · {sync['n_slots']} slot(s) "
-            f"({sync['timing_source']}) · drift {sync['drift_ppm']:.1f} ppm<br>"
-            f"slice harmonics {s.get('harmonic_rms_before_uv', 0):.1f} → "
-            f"{s.get('harmonic_rms_after_uv', 0):.2f} µV ({s.get('harmonic_reduction_db', 0):.1f} dB), "
-            f"1-40 Hz kept {s.get('power_kept_1_40', 0):.2f}"
-        )
-        if "nrmse" in s:
-            text += f"<br>vs truth: NRMSE {s['nrmse']:.3f}, r {s['correlation']:.3f}"
-        self.status.setText(text)
-        self.traces.set_time(max(0.0, res.scan_span[0] / res.raw.info["sfreq"] - 0.2))
-        self._draw_psd()
-        self._fill_table()
-        self.channel_combo.blockSignals(True)
-        self.channel_combo.clear()
-        eeg = [(r["channel"], res.raw.ch_names.index(r["channel"])) for r in view.qc_rows]
-        for name, idx in eeg:
-            self.channel_combo.addItem(name, idx)
-        if view.qc_rows:
-            worst = int(np.argmax([r["harmonic_before_uv"] for r in view.qc_rows]))
-            self.channel_combo.setCurrentIndex(worst)
-        self.channel_combo.blockSignals(False)
-        self.volume_scroll.blockSignals(True)
-        self.volume_scroll.setRange(0, max(res.schedule.n_volumes - 1, 0))
-        self.volume_scroll.setValue(res.schedule.n_volumes // 2)
-        self.volume_scroll.blockSignals(False)
-        self.request_stack()
-
     def _draw_psd(self) -> None:
         v = self.view_data
         p = self.psd_plot
@@ -464,6 +483,9 @@ class GradientTab(QWidget):
     def _fill_table(self) -> None:
         rows = self.view_data.qc_rows
         self.table.setRowCount(len(rows))
+        has_truth = any("nrmse" in r for r in rows)
+        self.table.setColumnHidden(5, not has_truth)
+        self.table.setColumnHidden(6, not has_truth)
         keys = (
             "channel",
             "harmonic_before_uv",
@@ -494,7 +516,7 @@ class GradientTab(QWidget):
         if self._stack_task is not None:
             self._stack_pending = req  # latest request wins when the running one ends
             return
-        self._stack_task = Task("artifact epochs", _stack_job, self.session.raw, self.result, *req)
+        self._stack_task = Task("artifact epochs", _stack_job, self.before, self.result, *req)
         self._stack_task.succeeded.connect(self._draw_stack)
         self._stack_task.ended.connect(self._stack_ended)
         self._stack_task.start()
