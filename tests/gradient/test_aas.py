@@ -141,9 +141,7 @@ def test_beats_mne_volume_aas_on_harmonics_and_truth() -> None:
     import mne
 
     raw, truth, meta = make_recording(duration=40)
-    ours = remove_gradient(
-        raw, sidecar=meta["sidecar"], truth=truth, params=GradientParams(lowpass=None)
-    )
+    ours = remove_gradient(raw, sidecar=meta["sidecar"], params=GradientParams(lowpass=None))
     ev = np.round(raw.annotations.onset * raw.info["sfreq"]).astype(int)
     theirs = mne.preprocessing.remove_fmri_gradient_artifact(
         raw, ev, tr_tol=1, picks="eeg", verbose="error"

@@ -12,11 +12,13 @@ import pytest
 from workbench.cli.main import main
 from workbench.engine.gradient import GradientParams, remove_gradient
 from workbench.engine.io.eeg import read_eeg
+from workbench.engine.phantom.scoring import TruthEEG, score_gradient
 from workbench.engine.phantom.truth import load_truth
-from workbench.engine.pipeline.registry import StepContext, get_step
-from workbench.engine.pipeline.step_gradient import truth_eeg
 from workbench.engine.project import Project
 from workbench.engine.report import new_report
+from workbench.engine.runner import Runner
+from workbench.engine.steps import builtin_steps
+from workbench.engine.study import Study
 
 
 def _files(study: Path) -> tuple[Path, Path]:
@@ -28,7 +30,8 @@ def test_phantom_truth_is_recovered(phantom_study: Path) -> None:
     vhdr, side = _files(phantom_study)
     raw = read_eeg(vhdr, preload=True)
     meta = json.loads(side.read_text())
-    res = remove_gradient(raw, sidecar=meta, truth=truth_eeg(gt, raw))
+    res = remove_gradient(raw, sidecar=meta)
+    tq = score_gradient(res, gt)  # scored after the correction, which never sees the truth
     s = res.qc["sync"]
     # triggers: 2 missing filled, 1 spurious dropped; drift within its interval
     assert s["n_missing"] == 2 and s["n_extra"] == 1 and s["n_triggers"] == gt.config.n_volumes
@@ -38,7 +41,7 @@ def test_phantom_truth_is_recovered(phantom_study: Path) -> None:
     err = (res.sync.volume_onsets() - gt.triggers["true_eeg"]) * raw.info["sfreq"]
     assert np.ptp(err) < 0.5
     # correction: vs the recording without its gradient artifact (BCG etc. still in)
-    assert res.qc["nrmse"] < 0.35 and res.qc["correlation"] > 0.93
+    assert tq["nrmse"] < 0.35 and tq["correlation"] > 0.93
     assert res.qc["harmonic_reduction_db"] > 15
     assert 0.85 < res.qc["power_kept_1_40"] < 1.1
 
@@ -48,8 +51,8 @@ def test_alias_model_and_alignment_matter_on_the_phantom(phantom_study: Path) ->
     vhdr, side = _files(phantom_study)
     raw = read_eeg(vhdr, preload=True)
     meta = json.loads(side.read_text())
-    truth = truth_eeg(gt, raw)
-    full = remove_gradient(raw, sidecar=meta, truth=truth).qc["nrmse"]
+    truth = TruthEEG(gt)
+    full = score_gradient(remove_gradient(raw, sidecar=meta), truth)["nrmse"]
     from workbench.engine.gradient import correct as corr
 
     plain = GradientParams()
@@ -61,32 +64,35 @@ def test_alias_model_and_alignment_matter_on_the_phantom(phantom_study: Path) ->
         return a
 
     plain.aas = no_alias  # type: ignore[method-assign]
-    without = corr.remove_gradient(raw, sidecar=meta, truth=truth, params=plain).qc["nrmse"]
+    without = score_gradient(corr.remove_gradient(raw, sidecar=meta, params=plain), truth)["nrmse"]
     assert full < 0.5 * without
 
 
 def test_pipeline_steps_write_derivatives_record_and_report(
     phantom_study: Path, tmp_path: Path
 ) -> None:
-    from workbench.engine.runner import load_state
-
-    state = load_state(phantom_study)
-    state["report"] = new_report("test")
+    study = Study.load(phantom_study)
+    report = new_report("test")
     project = Project(tmp_path / "proj")
-    ctx = StepContext(project=project, out_dir=tmp_path / "proj" / "derivatives", state=state)
-    raw_in = state["raw"]
-    q_sync = get_step("sync").run(ctx)
+    runner = Runner(study, builtin_steps(), tmp_path / "proj" / "derivatives", project=project, report=report)
+    raw_in = study.eeg
+    r_sync = runner.run_step("sync")
+    q_sync = {**r_sync.qc, **r_sync.truth_qc}
     assert abs(q_sync["drift_error_ppm"]) < 10 and q_sync["n_expected"] == 17
-    q = get_step("gradient").run(ctx)
+    r_grad = runner.run_step("gradient")
+    q = {**r_grad.qc, **r_grad.truth_qc}
     assert q["nrmse"] < 0.35
-    assert state["raw"] is not raw_in and state["raw_before_gradient"] is raw_in
+    # the current EEG is the cleaned one; the recording as loaded is kept unchanged
+    assert study.eeg is not raw_in and study.raw is raw_in and r_grad.details["before"] is raw_in
+    assert [v.step for v in study.history] == ["gradient"]
     names = sorted(p.name for p in (tmp_path / "proj" / "derivatives").iterdir())
     assert "sub-01_task-phantom_desc-gradclean_eeg.fif" in names
-    assert "sub-01_task-phantom_desc-sync_eeg.json" in names
+    assert "sub-01_task-phantom_desc-sync_qc.json" in names
     assert [s.name for s in project.steps] == ["sync", "gradient"]
     assert project.steps[1].qc["harmonic_reduction_db"] == pytest.approx(q["harmonic_reduction_db"])
-    html = state["report"]._render_toc() if hasattr(state["report"], "_render_toc") else ""
-    titles = [getattr(c, "name", getattr(c, "title", "")) for c in state["report"]._content]
+    assert project.steps[1].qc["nrmse"] == pytest.approx(q["nrmse"])
+    html = report._render_toc() if hasattr(report, "_render_toc") else ""
+    titles = [getattr(c, "name", getattr(c, "title", "")) for c in report._content]
     assert any("Spectrum" in t for t in titles) and any("Template" in t for t in titles), (
         titles,
         html,
@@ -148,13 +154,11 @@ def test_obs_removes_high_frequency_residue_and_leaves_the_eeg_band(phantom_stud
     vhdr, side = _files(phantom_study)
     raw = read_eeg(vhdr, preload=True)
     meta = json.loads(side.read_text())
-    truth = truth_eeg(gt, raw)
-    plain = remove_gradient(raw, sidecar=meta, truth=truth, params=GradientParams(lowpass=None))
-    obs = remove_gradient(
-        raw, sidecar=meta, truth=truth, params=GradientParams(lowpass=None, obs=True)
-    )
+    truth = TruthEEG(gt)
+    plain = remove_gradient(raw, sidecar=meta, params=GradientParams(lowpass=None))
+    obs = remove_gradient(raw, sidecar=meta, params=GradientParams(lowpass=None, obs=True))
     assert obs.qc["obs_rank_median"] >= 1
-    assert obs.qc["nrmse"] < 0.95 * plain.qc["nrmse"]  # 17 volumes: rank 1 at most here
+    assert score_gradient(obs, truth)["nrmse"] < 0.95 * score_gradient(plain, truth)["nrmse"]  # 17 volumes: rank 1 at most here
     # below 70 Hz OBS changes nothing (it only removes high-passed components)
     s0, s1 = plain.scan_span
     a = mne.filter.filter_data(
