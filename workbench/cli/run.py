@@ -41,7 +41,7 @@ def _run_pipeline_file(path: Path, out: Path) -> int:
         raise InputError(path, f"its study folder {doc['study']!r} does not exist")
     catalog = all_steps()
     bar = TextProgress().progress()
-    study = Study.load(study_dir, subject=doc.get("subject"), progress=bar.sub(0, 0.1))
+    study = Study.load(study_dir, subject=doc.get("subject"), progress=bar.sub(0, 0.1), derivatives=False)
     project = Project(out, name=path.stem)
     project.settings["study_dir"] = str(study_dir)
     project.settings["subject"] = study.subject

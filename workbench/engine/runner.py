@@ -499,7 +499,8 @@ def replay_project(
     new = Project(out, name=f"{src.name} (replay)")
     new.settings = dict(src.settings)
     new.settings["study_dir"] = os.path.relpath(study_path, out) if not Path(study_rel).is_absolute() else study_rel
-    study = Study.load(study_path, subject=src.settings.get("subject"), progress=p.sub(0.0, 0.1))
+    study = Study.load(study_path, subject=src.settings.get("subject"), progress=p.sub(0.0, 0.1),
+                       derivatives=False)
     study.project = new
     report = new_report(f"Replay of {src.name}")
     runner = Runner(study, catalog, out / "derivatives", project=new, report=report)

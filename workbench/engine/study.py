@@ -201,7 +201,7 @@ class Study:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: str | os.PathLike, subject: str | None = None,
-             progress: ProgressLike | None = None) -> Study:
+             progress: ProgressLike | None = None, derivatives: bool = True) -> Study:
         """Open a BIDS study folder, a project folder or one data file.
 
         Loading goes through :func:`workbench.engine.io.open.load_into`, the same code the
@@ -215,6 +215,9 @@ class Study:
             Subject label of a study (default: the first).
         progress : callable | None
             Progress and cancellation.
+        derivatives : bool
+            For a project: make its latest cleaned EEG (from the provenance) the current
+            EEG. Replay passes False: it starts again from the recordings.
         """
         from .io.open import find_study_inputs, load_into
 
@@ -231,7 +234,8 @@ class Study:
         elif study.project is not None:
             study.files.update(_files_from_project(study.project))
             study.subject = str(study.project.settings.get("subject") or study.subject)
-            study._load_latest_eeg()
+            if derivatives:
+                study._load_latest_eeg()
         return study
 
     def _load_latest_eeg(self) -> None:
