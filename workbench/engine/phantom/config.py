@@ -51,6 +51,20 @@ class PhantomConfig:
     dig_bias_mm : float
         Systematic outward offset of every digitised point (a stylus/cap-thickness
         miscalibration), mm along the direction from the head centre.
+    dig_lift_mm : tuple(float, float)
+        Range of the height of each digitised electrode above the skin (mm, uniform per
+        electrode, along the scalp normal): the stylus touches the electrode housing on
+        the cap, 3-5 mm above the skin with the gel. ``(0, 0)`` digitises the skin.
+    dig_coverage : str
+        Where the head-shape points are: ``"upper"`` (above the ear/nasion plane, what a
+        digitiser session with the cap on gives), ``"upper+face"`` (plus nose and brow)
+        or ``"full"`` (down to 6 cm below that plane).
+    dig_outliers : int
+        Head-shape points digitised 15 mm off the skin (the stylus lifted).
+    dig_axis_scale : float
+        Gain error of one digitiser axis (1.015: 1.5 % too long; the axis is drawn at
+        random per subject). The defaults are a realistic session; ``IDEALISED_DIG`` in
+        :mod:`.head` gives the idealised one.
     n_head_points : int
         Extra head-shape points digitised on the scalp.
     n_subjects : int
@@ -105,8 +119,12 @@ class PhantomConfig:
     extra_triggers: int = 0
     trigger_jitter_s: float = 0.0
     slice_markers: bool = False
-    dig_noise_mm: float = 1.0
+    dig_noise_mm: float = 2.0
     dig_bias_mm: float = 0.0
+    dig_lift_mm: tuple[float, float] = (3.0, 5.0)
+    dig_coverage: str = "upper"
+    dig_outliers: int = 4
+    dig_axis_scale: float = 1.0
     n_head_points: int = 150
     n_subjects: int = 1
     seed: int = 0
@@ -161,7 +179,14 @@ class PhantomConfig:
             bad("drift_ppm", f"|drift| must be below 1000 ppm, got {self.drift_ppm}")
         if not (isinstance(self.motion_size, (int, float)) and 0 <= self.motion_size < 0.5):
             bad("motion_size", f"must be in [0, 0.5), got {self.motion_size!r}")
-        for name in ("missing_triggers", "extra_triggers", "n_head_points", "seed", "motion_events"):
+        lo_l, hi_l = self.dig_lift_mm
+        if not (0 <= lo_l <= hi_l <= 20):
+            bad("dig_lift_mm", f"must be (min, max) with 0 <= min <= max <= 20 mm, got {self.dig_lift_mm!r}")
+        if self.dig_coverage not in ("upper", "upper+face", "full"):
+            bad("dig_coverage", f"must be 'upper', 'upper+face' or 'full', got {self.dig_coverage!r}")
+        if not (isinstance(self.dig_axis_scale, (int, float)) and 0.8 <= self.dig_axis_scale <= 1.2):
+            bad("dig_axis_scale", f"must be between 0.8 and 1.2, got {self.dig_axis_scale!r}")
+        for name in ("missing_triggers", "extra_triggers", "n_head_points", "seed", "motion_events", "dig_outliers"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 0):
                 bad(name, f"must be a non-negative integer, got {v!r}")
@@ -236,6 +261,7 @@ class PhantomConfig:
         """Plain-JSON form (tuples become lists)."""
         d = asdict(self)
         d["isi_s"] = list(self.isi_s)
+        d["dig_lift_mm"] = list(self.dig_lift_mm)
         return d
 
     @classmethod
@@ -246,6 +272,7 @@ class PhantomConfig:
         if unknown:
             raise InputError(None, f"unknown phantom settings: {', '.join(unknown)}")
         d = dict(d)
-        if "isi_s" in d:
-            d["isi_s"] = tuple(d["isi_s"])
+        for key in ("isi_s", "dig_lift_mm"):
+            if key in d:
+                d[key] = tuple(d[key])
         return cls(**d)
