@@ -75,7 +75,7 @@ def _scalp_distance(head, pts_head):
 
 @pytest.mark.parametrize("noise, bias", [(0.0, 0.0), (2.0, 0.0), (0.0, 5.0)])
 def test_digitised_points_lie_on_the_scalp_with_configured_error(noise, bias):
-    cfg = PhantomConfig(dig_noise_mm=noise, dig_bias_mm=bias, n_head_points=300, seed=1)
+    cfg = PhantomConfig(dig_noise_mm=noise, dig_bias_mm=bias, n_head_points=300, seed=1, dig_outliers=0)
     head = make_head(cfg, np.random.default_rng(2))
     d_true = _scalp_distance(head, head.hsp_head) * 1e3
     assert np.median(d_true) < 0.6  # true points are on the scalp (mesh sampling)
@@ -87,3 +87,27 @@ def test_digitised_points_lie_on_the_scalp_with_configured_error(noise, bias):
     else:
         rms = np.sqrt((err ** 2).mean())
         assert rms == pytest.approx(noise, rel=0.15, abs=1e-9)
+
+
+def test_realistic_digitisation_by_default():
+    """Cap electrodes 3-5 mm above the skin, head shape above the ear/nasion plane, outliers."""
+    from workbench.engine.coreg.geometry import MeshDistance
+    from workbench.engine.phantom.geometry import apply
+    from workbench.engine.phantom.head import IDEALISED_DIG
+
+    cfg = PhantomConfig(dig_noise_mm=0.0, n_head_points=200, seed=1, dig_axis_scale=1.015)
+    head = make_head(cfg, np.random.default_rng(2))
+    skin = MeshDistance(head.scalp_rr, head.scalp_tris)
+    lift = skin.signed_distance(apply(head.head_mri_t, head.dig_elec_head / head.dig_scale))[0] * 1e3
+    assert np.all((lift > 2.8) & (lift < 5.2)), lift
+    np.testing.assert_allclose(lift, head.elec_lift * 1e3, atol=0.3)
+    assert np.all(head.hsp_head[:, 2] > -6e-3)  # upper head only (triangles above z = 0): no face
+    d = skin.signed_distance(apply(head.head_mri_t, head.dig_hsp_head / head.dig_scale))[0] * 1e3
+    assert len(head.hsp_outliers) == cfg.dig_outliers == 4
+    np.testing.assert_allclose(d[head.hsp_outliers], 15.0, atol=0.5)
+    assert np.sum(np.abs(d) > 1.0) == 4
+    assert sorted(head.dig_scale.tolist()) == [1.0, 1.0, 1.015]
+    ideal = make_head(PhantomConfig(**IDEALISED_DIG), np.random.default_rng(2))
+    assert not np.any(ideal.elec_lift) and len(ideal.hsp_outliers) == 0
+    assert np.any(ideal.hsp_head[:, 2] < -0.01)  # the nose/face are traced
+    assert PhantomConfig.from_dict(cfg.to_dict()) == cfg

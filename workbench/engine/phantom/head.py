@@ -6,15 +6,19 @@ RAS, here identical to the T1's world coordinates, metres) holds the posed anato
 The ``head`` frame is MNE's Neuromag frame defined by the true fiducials, so the true
 head->MRI transform is known exactly. Electrodes are the 10-20/10-10 positions of MNE's
 fsaverage montage projected onto the scalp; head-shape points are sampled on the scalp.
-The digitisation (head frame) adds Gaussian noise and an optional systematic outward
-offset (a miscalibrated stylus or cap thickness).
+The digitisation (head frame) is built like a real session by default (issue 9):
+electrodes digitised on the cap housing 3-5 mm above the skin, head-shape points only on
+the upper head (above the ear/nasion plane), Gaussian noise (2 mm RMS), a few points
+15 mm off; optionally a systematic outward offset (a miscalibrated stylus) and a gain
+error of one digitiser axis. :data:`IDEALISED_DIG` gives the idealised digitisation of
+earlier versions (electrodes on the skin, upper head and face, 1 mm, no outliers).
 """
 
 from __future__ import annotations
 
 import functools
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,7 @@ import numpy as np
 from . import geometry as geo
 from .config import PhantomConfig
 
-__all__ = ["EEG32", "EEG64", "REF", "EOG", "ECG", "Head", "make_head", "fsaverage_surfaces"]
+__all__ = ["EEG32", "EEG64", "REF", "EOG", "ECG", "IDEALISED_DIG", "Head", "make_head", "fsaverage_surfaces"]
 
 _BC31 = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8",
          "P7", "P8", "Fz", "Cz", "Pz", "Oz", "FC1", "FC2", "CP1", "CP2", "FC5", "FC6", "CP5",
@@ -44,6 +48,12 @@ _EOG_FSAVG = np.array([-0.032, 0.075, -0.060])
 _ECG_HEAD = np.array([-0.05, -0.09, -0.30])
 #: where the electrode cables leave the cap (head frame, m): back of the head
 _CABLE_EXIT_HEAD = np.array([0.0, -0.11, 0.03])
+#: how far off the skin an outlying head-shape point is digitised (m)
+_OUTLIER_M = 0.015
+
+#: :class:`PhantomConfig` settings of the idealised digitisation (``PhantomConfig(**IDEALISED_DIG)``)
+IDEALISED_DIG = {"dig_noise_mm": 1.0, "dig_lift_mm": (0.0, 0.0), "dig_coverage": "upper+face",
+                 "dig_outliers": 0, "dig_axis_scale": 1.0}
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,13 +100,19 @@ class Head:
     hsp_head : ndarray
         True head-shape points.
     dig_elec_head, dig_eog_head, dig_hsp_head, dig_fid_head :
-        The digitised (noisy, biased) versions of the above and of the fiducials.
+        The digitised (lifted, noisy, biased) versions of the above and of the fiducials.
     centre_head, radius : ndarray, float
         Sphere fitted to the upper scalp (head frame).
     cable_exit_head : ndarray
         Where the electrode leads leave the cap.
     pose : ndarray, shape (4, 4)
         fsaverage surface RAS -> this subject's MRI frame.
+    elec_lift : ndarray, shape (n_eeg,)
+        Height (m) of each digitised electrode above the skin (the cap housing).
+    hsp_outliers : ndarray of int
+        Indices of the head-shape points digitised :data:`_OUTLIER_M` off the skin.
+    dig_scale : ndarray, shape (3,)
+        Gain of each digitiser axis (head frame) applied to every digitised point.
     """
 
     scalp_rr: np.ndarray
@@ -119,6 +135,9 @@ class Head:
     radius: float
     cable_exit_head: np.ndarray
     pose: np.ndarray
+    elec_lift: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    hsp_outliers: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    dig_scale: np.ndarray = field(default_factory=lambda: np.ones(3))
 
     @property
     def mri_head_t(self) -> np.ndarray:
@@ -163,9 +182,12 @@ def make_head(cfg: PhantomConfig, rng: np.random.Generator) -> Head:
     scalp_head = geo.apply(mri_head, scalp)
     upper = scalp_head[:, 2] > 0.0
     centre, radius = geo.fit_sphere(scalp_head[upper])
-    # head-shape points where people digitise: the upper head and the nose/brow
+    # head-shape points where people digitise: the upper head (above the ear/nasion plane,
+    # z = 0 in the head frame), with the nose/brow only for "upper+face"
     tri_c = scalp_head[fs["scalp_tris"]].mean(1)
-    where = (tri_c[:, 2] > 0.0) | ((tri_c[:, 1] > 0.06) & (tri_c[:, 2] > -0.05))
+    where = tri_c[:, 2] > (-0.06 if cfg.dig_coverage == "full" else 0.0)
+    if cfg.dig_coverage == "upper+face":
+        where |= (tri_c[:, 1] > 0.06) & (tri_c[:, 2] > -0.05)
     hsp = geo.sample_surface(scalp_head, fs["scalp_tris"], cfg.n_head_points, rng, mask=where)
 
     sigma = cfg.dig_noise_mm * 1e-3 / np.sqrt(3.0)
@@ -181,11 +203,31 @@ def make_head(cfg: PhantomConfig, rng: np.random.Generator) -> Head:
 
     fid_head = {k: geo.apply(mri_head, v[None])[0] for k, v in fid_mri.items()}
     dig_fid = {k: digitise(fid_head[k])[0] for k in ("nasion", "lpa", "rpa")}
+    dig_elec, dig_eog, dig_hsp = digitise(elec), digitise(eog)[0], digitise(hsp)
+    # what a real session adds (drawn after the noise, so the noise draws stay as they were):
+    # the cap lifts each electrode along the scalp normal, a few head-shape points are taken
+    # with the stylus off the skin, and one digitiser axis may have a gain error
+    from ..coreg.geometry import MeshDistance
+
+    skin = MeshDistance(scalp_head, fs["scalp_tris"])
+    lo, hi = cfg.dig_lift_mm
+    lift = rng.uniform(lo, hi, len(elec)) * 1e-3 if hi > 0 else np.zeros(len(elec))
+    dig_elec = dig_elec + skin.query(elec)[2] * lift[:, None]
+    n_out = min(int(cfg.dig_outliers), len(hsp))
+    outliers = np.sort(rng.choice(len(hsp), n_out, replace=False)) if n_out else np.zeros(0, int)
+    if n_out:
+        dig_hsp[outliers] += skin.query(hsp[outliers])[2] * _OUTLIER_M
+    gain = np.ones(3)
+    if cfg.dig_axis_scale != 1.0:
+        gain[int(rng.integers(3))] = cfg.dig_axis_scale
+        dig_elec, dig_eog, dig_hsp = dig_elec * gain, dig_eog * gain, dig_hsp * gain
+        dig_fid = {k: v * gain for k, v in dig_fid.items()}
     return Head(
         scalp_rr=scalp, scalp_tris=fs["scalp_tris"], skull_rr=skull, skull_tris=fs["skull_tris"],
         fid_mri=fid_mri, head_mri_t=head_mri, eeg_names=list(names), elec_head=elec,
         eog_head=eog, ref_head=ref, ecg_head=_ECG_HEAD.copy(), hsp_head=hsp,
-        dig_elec_head=digitise(elec), dig_eog_head=digitise(eog)[0], dig_hsp_head=digitise(hsp),
+        dig_elec_head=dig_elec, dig_eog_head=dig_eog, dig_hsp_head=dig_hsp,
         dig_fid_head=dig_fid, centre_head=centre, radius=radius,
         cable_exit_head=_CABLE_EXIT_HEAD.copy(), pose=pose,
+        elec_lift=lift, hsp_outliers=outliers, dig_scale=gain,
     )

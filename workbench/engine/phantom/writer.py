@@ -136,7 +136,11 @@ def _write_study(root: Path, cfg: PhantomConfig, p: Progress) -> None:
             "events": "task trials: onsets (both clocks), condition, trial amplitude",
             "trans": "true head -> MRI transform (MNE -trans.fif); also head_mri_t (4x4, m)",
             "fiducials_mri_m": "true MRI fiducials (mri frame = T1 world coordinates, m)",
-            "dig_true_head_m": "true (noise-free) electrode and head-shape positions, head frame",
+            "dig_true_head_m": "true (noise-free) electrode and head-shape positions, head frame; "
+                               "electrodes on the skin (the digitised ones sit dig_electrode_lift_m above it)",
+            "dig_electrode_lift_m, dig_head_shape_outliers, dig_axis_gain": "height of each digitised "
+                "electrode above the skin (cap + gel), head-shape points digitised 15 mm off, gain of "
+                "each digitiser axis",
             "sources": "role sources (task, fmri_invisible, eeg_invisible, alpha) with positions",
             "masks": "activation masks (BOLD grid NIfTI); the fmri_invisible one marks its region",
             "neural": "neural input to the haemodynamics per role source (scanner clock, neural_dt)",
@@ -379,6 +383,9 @@ def _write_truth(s: _Subject, head, fwd, tl, trig, mask_files: dict[str, str]) -
         "dig_true_head_m": {"electrodes": dict(zip(head.eeg_names, head.elec_head.tolist())),
                             EOG: head.eog_head, "head_shape": head.hsp_head},
         "dig_noise_mm": cfg.dig_noise_mm, "dig_bias_mm": cfg.dig_bias_mm,
+        "dig_electrode_lift_m": dict(zip(head.eeg_names, np.asarray(head.elec_lift, float).tolist())),
+        "dig_head_shape_outliers": [f"HSP{i + 1:03d}" for i in np.asarray(head.hsp_outliers, int)],
+        "dig_axis_gain": np.asarray(head.dig_scale, float).tolist(),
         "sources": s.rel(d_gt / f"{tag}_sources.json"),
     }
 
