@@ -1,41 +1,13 @@
-"""The Fusion tab: method list, declared-parameter form, worker run with progress/Cancel,
-generic output views, maps pushed to the session; the hemodynamics teaching view."""
+"""The Fusion tab is a view of the fusion steps: declared form, runs through the runner (task bar,
+Cancel, provenance), results from result_changed; maps in three planes at the corrected threshold."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from PyQt6.QtCore import Qt
 
 pytestmark = pytest.mark.gui
-
-
-_WIDGETS: list = []
-
-
-@pytest.fixture(autouse=True)
-def _delete_widgets_in_the_test(qtbot):
-    """Close and delete this test's widgets before the next test starts.
-
-    pyqtgraph items whose C++ side is deleted by a later test's event processing can
-    segfault a paint (seen when many tests share one process); deleting them here, with
-    the events flushed and Python's garbage collected, keeps each test self-contained.
-    """
-    yield
-    import gc
-
-    from PyQt6.QtWidgets import QApplication
-
-    while _WIDGETS:
-        w = _WIDGETS.pop()
-        try:
-            w.close()
-            w.deleteLater()
-        except RuntimeError:  # already deleted
-            pass
-    QApplication.processEvents()
-    QApplication.sendPostedEvents(None, 0)
-    gc.collect()
-    QApplication.processEvents()
 
 
 @pytest.fixture(autouse=True)
@@ -46,34 +18,30 @@ def _isolated_plugins(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def session(tmp_path):
-    """A session holding the synthetic study, with its events as a project input."""
+def session(window, tmp_path):
+    """The window's session holding the synthetic study, with its events as an input."""
     from workbench.engine.project import Project
-    from workbench.engine.session import Session
     from workbench.testing.synthetic import small_study
 
     inputs, truth = small_study(seed=2)
-    s = Session()
-    proj = Project(tmp_path / "proj")
+    s = window.session
     (tmp_path / "proj" / "func").mkdir(parents=True)
+    proj = Project(tmp_path / "proj")
     ev = tmp_path / "proj" / "func" / "sub-01_task-x_events.tsv"
     inputs.events.to_csv(ev, sep="\t", index=False)
     proj.add_input(ev, "events")
     s.set_project(proj)
+    s.set_files({"events": ev})
     s.set_raw(inputs.eeg)
     s.set_bold(inputs.bold, inputs.bold_meta)
     s.truth_masks = truth["masks"]
     return s
 
 
-def _tab(qtbot, session):
-    from workbench.gui.fusion import FusionTab
-
-    tab = FusionTab(session)
-    tab.resize(1400, 820)
-    _WIDGETS.append(tab)
-    tab.show()
-    qtbot.waitExposed(tab)
+def _tab(qtbot, window):
+    tab = window.pages["Fusion"]
+    window.show_tab("Fusion")
+    qtbot.wait(10)
     return tab
 
 
@@ -82,38 +50,77 @@ def _not_blank(img) -> None:
     assert arr.std() > 10 and len(np.unique(arr)) > 50
 
 
-def test_form_is_built_from_the_declaration(qtbot, session):
-    tab = _tab(qtbot, session)
-    assert tab.method is not None and tab.method.id == "parametric-modulation"
-    decl = tab.method
-    assert set(tab.form.editors) == {p.name for p in decl.params}
-    fdr = tab.form.editors["fdr_alpha"]
-    assert fdr.maximum() == 0.5 and decl.param("fdr_alpha").help in fdr.toolTip()
-    assert tab.form.editors["feature"].count() == 3
-    assert tab.form.values() == decl.defaults()
-    assert "EEG-informed fMRI" in tab.explanation.text()
+def _files(session) -> list:
+    d = session.project.derivatives
+    return sorted(p for p in d.rglob("*") if p.is_file()) if d.exists() else []
 
 
-def test_run_shows_outputs_and_pushes_maps(qtbot, session, artifacts_dir):
-    tab = _tab(qtbot, session)
-    tab.form.editors["noise_model"].setCurrentIndex(1)  # ols: quicker
-    qtbot.mouseClick(tab.run_button, qtbot_button())
+def _run(qtbot, window, tab):
+    from gui_helpers import wait_task
+
+    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    task = tab.task
+    assert task is not None and task in window.tasks.tasks  # the task bar shows it
     assert not tab.run_button.isEnabled() and tab.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: tab.task is None, timeout=60000)
+    wait_task(qtbot, window, task)
+    qtbot.waitUntil(lambda: tab.result is not None or tab.last_error, timeout=30000)
     assert tab.last_error == "", tab.last_error
+    return task
+
+
+def test_form_is_built_from_the_step_declaration(qtbot, window, session):
+    tab = _tab(qtbot, window)
+    spec = window.catalog["parametric-modulation"]
+    assert tab.method is spec and tab.spec.stage == "fusion"
+    assert set(tab.form.editors) == {p.name for p in spec.params}
+    fdr = tab.form.editors["fdr_alpha"]
+    assert fdr.maximum() == 0.5 and spec.param("fdr_alpha").help in fdr.toolTip()
+    assert tab.form.editors["feature"].count() == 3
+    assert tab.form.values() == spec.defaults()
+    assert "EEG-informed fMRI" in tab.explanation.text()
+    # edits are the project's stored parameters (the step panel shows the same), undoable
+    tab.form.editors["noise_model"].setCurrentIndex(1)
+    assert window.step_panel.params("parametric-modulation")["noise_model"] == "ols"
+    window.undo()
+    assert tab.form.values()["noise_model"] == spec.defaults()["noise_model"]
+    tab.set_param("cluster_size", 3)
+    tab.reset_defaults()
+    assert tab.params() == spec.defaults()
+
+
+def test_run_through_the_runner_shows_outputs_and_pushes_maps(qtbot, window, session, artifacts_dir):
+    tab = _tab(qtbot, window)
+    tab.set_param("noise_model", "ols")  # quicker
+    _run(qtbot, window, tab)
     res = tab.result
-    assert res is not None and res.params["noise_model"] == "ols"
+    assert res is session.study.results["parametric-modulation"].details["fusion"]
+    assert res.params["noise_model"] == "ols"
+    rec = session.project.steps[-1]
+    assert rec.name == "parametric-modulation" and rec.status == "done"
+    assert rec.params["noise_model"] == "ols"
+    assert any(p.name == "result.json" for p in _files(session))
     assert "parametric-modulation: z_modulator" in session.stats
     entry = session.stats["parametric-modulation: z_modulator"]
     assert entry["fitted"].shape == session.bold.shape  # 4D model fit for the Slices view
-    # the map view: z_modulator, click on the modulated region, data and fit drawn
-    tab.views.setCurrentWidget(tab.map_view)
-    tab.map_view.select_map("z_modulator")
+    # the map view: three planes, colour bar, corrected threshold by default
+    mv = tab.map_view
+    tab.views.setCurrentWidget(mv)
+    mv.select_map("z_modulator")
+    n_sig = res.qc["n_significant_modulator"]
+    if n_sig:
+        assert mv.threshold == pytest.approx(res.qc["fdr_threshold_modulator"], abs=0.01)
+        assert "FDR-corrected" in mv.banner.text()
+    else:
+        assert "No voxel survives" in mv.banner.text() and mv.corrected is None
+    assert mv.colorbar.vmax == pytest.approx(float(np.abs(np.asarray(res.maps["z_modulator"].dataobj)).max()),
+                                             rel=1e-4)
     i, j, k = (int(x) for x in np.argwhere(session.truth_masks["modulated"])[0])
-    tab.map_view.slice_slider.setValue(k)
-    tab.map_view.select_voxel(i, j, k)
-    x, y = tab.map_view.data_curve.getData()
-    fx, fy = tab.map_view.fit_curve.getData()
+    mv.select_voxel(i, j, k)
+    assert " mm" in mv.coord_label.text() and "z_modulator" in mv.coord_label.text()
+    xyz = res.maps["z_modulator"].affine @ np.array([i, j, k, 1.0])
+    assert f"{xyz[0]:.1f}" in mv.coord_label.text()
+    x, y = mv.data_curve.getData()
+    fx, fy = mv.fit_curve.getData()
     assert len(y) == session.bold.shape[3] and np.corrcoef(y, fy)[0, 1] > 0.7
     qtbot.wait(100)
     img = tab.grab().toImage()
@@ -130,28 +137,85 @@ def test_run_shows_outputs_and_pushes_maps(qtbot, session, artifacts_dir):
     tab.views.setCurrentWidget(tab.table_view)
     tab.table_view.combo.setCurrentIndex(tab.table_view.combo.findData("clusters_modulator"))
     assert tab.table_view.table.rowCount() >= 1
-    assert tab.table_view.table.horizontalHeaderItem(0).text() == "cluster_id"
+    # the Slices & Maps view overlays the pushed map with the model fit
+    import nibabel as nib
+
+    session.set_anat(nib.Nifti1Image(np.asarray(session.bold.dataobj).mean(axis=3), session.bold.affine))
+    slices = window.pages["Slices & Maps"]
+    idx = slices.stat_combo.findData("parametric-modulation: z_modulator")
+    assert idx > 0
+    slices.stat_combo.setCurrentIndex(idx)
+    slices.set_cursor(np.argwhere(session.truth_masks["modulated"])[5])
+    _, data = slices.tc_curve.getData()
+    _, fit = slices.fit_curve.getData()
+    assert data is not None and fit is not None and len(fit) == len(data)
+    assert np.corrcoef(data, fit)[0, 1] > 0.7
 
 
-def test_cancel_leaves_no_result(qtbot, session):
-    tab = _tab(qtbot, session)
+def test_a_run_from_the_step_panel_shows_in_the_tab(qtbot, window, session):
+    from gui_helpers import wait_task
+
+    tab = _tab(qtbot, window)
+    window.step_panel.set_param("parametric-modulation", "noise_model", "ols")
+    task = window.run_step("parametric-modulation")
+    wait_task(qtbot, window, task)
+    qtbot.waitUntil(lambda: tab.result is not None, timeout=30000)
+    assert tab.step_result is session.study.results["parametric-modulation"]
+    assert tab.result.params["noise_model"] == "ols"
+
+
+def test_cancel_cancels_the_run_and_changes_nothing(qtbot, window, session):
+    """Fails when Cancel does nothing: the run would finish, push maps and write files."""
+    from gui_helpers import wait_task
+
+    tab = _tab(qtbot, window)
     tab.run()
+    task = tab.task
+    assert task is not None
     tab.cancel()
-    qtbot.waitUntil(lambda: tab.task is None, timeout=60000)
-    assert tab.result is None
-    assert "cancel" in tab.status.text()
+    wait_task(qtbot, window, task)
+    assert task.cancelled and type(task.error).__name__ == "Cancelled"
+    assert tab.result is None and "parametric-modulation" not in session.study.results
     assert not session.stats
+    assert session.project.steps[-1].status == "cancelled"
+    assert _files(session) == []
+    assert "cancel" in tab.status.text()
     assert tab.run_button.isEnabled()
 
 
-def test_missing_inputs_and_broken_plugins_are_shown_not_raised(qtbot, session, tmp_path):
+def test_nothing_surviving_is_said_plainly(qtbot):
+    """No survivor: no threshold equal to the peak; the banner says nothing is significant."""
+    import nibabel as nib
+
+    from workbench.gui.fusion.outputs import EXPLORATORY_Z, MapView
+
+    z = np.zeros((8, 8, 6), np.float32)
+    z[3, 4, 2] = 2.7
+    z[5, 5, 3] = -1.5
+    img = nib.Nifti1Image(z, np.diag([3.0, 3.0, 3.0, 1.0]))
+    view = MapView()
+    qtbot.addWidget(view)
+    view.set_maps({"z_modulator": img}, None, qc={"fdr_threshold_modulator": 2.7,
+                                                  "n_significant_modulator": 0})
+    assert "No voxel survives the FDR correction" in view.banner.text()
+    assert view.threshold == pytest.approx(EXPLORATORY_Z) and view.corrected is None
+    view.set_maps({"z_modulator": img}, None, qc={"fdr_threshold_modulator": 2.5,
+                                                  "n_significant_modulator": 1})
+    assert view.threshold == pytest.approx(2.5) and view.corrected == pytest.approx(2.5)
+    assert "FDR-corrected" in view.banner.text() and "1 voxel survive" in view.banner.text()
+    assert tuple(view.cursor) == (3, 4, 2)  # opens at the peak
+    assert "(9.0, 12.0, 6.0) mm" in view.coord_label.text()
+
+
+def test_missing_inputs_and_broken_plugins_are_shown_not_raised(qtbot, window, session, tmp_path):
     bad = tmp_path / "user_plugins" / "broken"
     bad.mkdir()
     (bad / "workbench-plugin.toml").write_text(
         "[plugin]\nid = 'broken-one'\ndeclaration = 'nope_mod:M'\n"
     )
     session.set_bold(None)
-    tab = _tab(qtbot, session)
+    tab = _tab(qtbot, window)
+    tab.refresh_methods()
     texts = [tab.method_list.item(i).text() for i in range(tab.method_list.count())]
     assert any("broken-one" in t and "[broken]" in t for t in texts)
     tab.select_method("broken-one")
@@ -167,7 +231,7 @@ def test_hemodynamics_view_sliders_change_the_balloon_curve(qtbot, artifacts_dir
 
     view = HemodynamicsView()
     view.resize(1300, 700)
-    _WIDGETS.append(view)
+    qtbot.addWidget(view)
     view.show()
     qtbot.waitExposed(view)
     t, bw = view.c_bw.getData()
@@ -190,65 +254,27 @@ def test_hemodynamics_view_sliders_change_the_balloon_curve(qtbot, artifacts_dir
     img.save(str(artifacts_dir / "fusion_hemodynamics.png"))
 
 
-def qtbot_button():
-    from PyQt6.QtCore import Qt
-
-    return Qt.MouseButton.LeftButton
-
-
 def test_main_window_hosts_the_fusion_tab(window):
     from workbench.gui.fusion import FusionTab
 
     tabs = [w for w in window.findChildren(FusionTab)]
     assert len(tabs) == 1
-    assert tabs[0]._tasks() is window.tasks  # runs go through the window's task bar
+    assert tabs[0].catalog is window.catalog  # one catalogue, runs through the window's runner
+    assert tabs[0].run_step == window.run_step
 
 
-def test_disable_and_enable_from_the_tab(qtbot, session):
+def test_disable_and_enable_from_the_tab(qtbot, window, session):
     from workbench.plugin_api import disabled_plugins
 
-    tab = _tab(qtbot, session)
+    tab = _tab(qtbot, window)
     tab.select_method("parametric-modulation")
     tab.toggle_enabled()
     assert "parametric-modulation" in disabled_plugins()
-    assert tab.current_record.status == "disabled" and not tab.run_button.isEnabled()
+    assert not tab.current_record.available and not tab.run_button.isEnabled()
+    assert not window.catalog["parametric-modulation"].available  # the window's runs see it
     assert tab.toggle_button.text() == "Enable"
     tab.toggle_enabled()
     assert "parametric-modulation" not in disabled_plugins()
     assert tab.method is not None and tab.run_button.isEnabled()
 
 
-def test_maps_overlay_in_the_slices_view_with_model_fit(qtbot, session, artifacts_dir):
-    """The z map and 4D model fit pushed by the Fusion tab drive the Slices & Maps view."""
-    import nibabel as nib
-
-    from workbench.engine.progress import Progress
-    from workbench.gui.fusion.tab import compute
-    from workbench.gui.slices import SlicesTab
-    from workbench.plugin_api import get_method, inputs_from_session
-
-    bold = session.bold
-    mean = np.asarray(bold.dataobj).mean(axis=3)
-    session.set_anat(nib.Nifti1Image(mean, bold.affine))
-    slices = SlicesTab(session)
-    slices.resize(1100, 800)
-    _WIDGETS.append(slices)
-    slices.show()
-    qtbot.waitExposed(slices)
-    tab = _tab(qtbot, session)
-    method = get_method("parametric-modulation")
-    result = compute(method, inputs_from_session(session), method.validate_params({}), Progress())
-    tab.show_result(result)
-    idx = slices.stat_combo.findData("parametric-modulation: z_modulator")
-    assert idx > 0
-    slices.stat_combo.setCurrentIndex(idx)
-    ijk = np.argwhere(session.truth_masks["modulated"])[5]
-    slices.set_cursor(ijk)
-    _, data = slices.tc_curve.getData()
-    _, fit = slices.fit_curve.getData()
-    assert data is not None and fit is not None and len(fit) == len(data)
-    assert np.corrcoef(data, fit)[0, 1] > 0.7
-    qtbot.wait(100)
-    img = slices.grab().toImage()
-    _not_blank(img)
-    img.save(str(artifacts_dir / "fusion_slices_overlay.png"))

@@ -46,7 +46,13 @@ def param_tooltip(p: Param) -> str:
 def _decimals(p: Param) -> int:
     ref = [abs(v) for v in (p.default, p.minimum, p.maximum) if isinstance(v, int | float) and v]
     smallest = min(ref) if ref else 1.0
-    return int(min(6, max(2, 2 - math.floor(math.log10(smallest))))) if smallest < 1 else 2
+    n = int(min(6, max(2, 2 - math.floor(math.log10(smallest))))) if smallest < 1 else 2
+    if isinstance(p.default, float) and math.isfinite(p.default):
+        # enough decimals to show (and keep) the declared default exactly, e.g. 1/128 Hz
+        text = repr(p.default)
+        if "e" not in text and "." in text:
+            n = max(n, min(10, len(text.split(".")[1])))
+    return n
 
 
 class ParamForm(QWidget):

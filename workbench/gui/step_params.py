@@ -14,7 +14,7 @@ from typing import Any
 from workbench.engine.commands import SetValue
 from workbench.engine.errors import InputError
 
-__all__ = ["step_values", "store_values", "set_value"]
+__all__ = ["step_values", "store_values", "set_value", "reset_values"]
 
 
 def step_values(session: Any, spec: Any, step_id: str) -> dict[str, Any]:
@@ -61,5 +61,17 @@ def set_value(session: Any, spec: Any, step_id: str, key: str, value: Any) -> bo
     shown = "auto/off" if value is None else value
     session.undo.push(
         SetValue(f"set {step_id} {key} = {shown}", lambda v, n=step_id: store_values(session, n, v), old, new)
+    )
+    return True
+
+
+def reset_values(session: Any, spec: Any, step_id: str) -> bool:
+    """Every parameter back to its declared default (one undoable command)."""
+    old = step_values(session, spec, step_id)
+    new = spec.defaults() if spec is not None else {}
+    if old == new or session.project is None:
+        return False
+    session.undo.push(
+        SetValue(f"reset {step_id} to defaults", lambda v, n=step_id: store_values(session, n, v), old, new)
     )
     return True

@@ -1,8 +1,16 @@
-"""The Fusion tab: pick a method, fill its declared parameters, run it in a worker, see outputs.
+"""The Fusion tab: a view of the fusion steps (their declared forms and latest results).
 
-Nothing here is specific to a plugin: the method list comes from plugin discovery, the
-form from the declared parameters, the result views from the declared output kinds.
-Maps are also pushed to ``session.set_stat`` so the Slices & Maps view overlays them.
+Every fusion method is a step found by plugin discovery
+(:func:`workbench.plugin_api.all_steps`). The tab lists them, shows the selected one's
+form generated from its declaration (:class:`~workbench.gui.param_form.ParamForm`, values
+stored in the project like the step panel's: :mod:`workbench.gui.step_params`) and runs
+it through the main window's runner (recorded in the provenance, in the task bar with
+Cancel). Results come from ``session.result_changed`` (``details["fusion"]``, a
+:class:`~workbench.plugin_api.FusionResult`) whoever ran the step, or from
+``session.study.results`` when the tab is built or a study is reopened. Maps are shown
+in three orthogonal planes thresholded at the corrected level, and pushed to
+``session.set_stat`` so the Slices & Maps view overlays them. Nothing here is specific
+to a plugin.
 """
 
 from __future__ import annotations
@@ -29,64 +37,75 @@ from PyQt6.QtWidgets import (
 )
 
 from workbench.engine.errors import Cancelled, WorkbenchError
-from workbench.plugin_api import (
-    FusionMethod,
-    FusionResult,
-    discover,
-    inputs_from_session,
-    run_method,
-)
 
-from .form import ParamForm
+from ..param_form import ParamForm
+from ..signals import connect
+from ..step_params import reset_values, set_value, step_values
+from ..workers import Task
 from .hemo_view import HemodynamicsView
 from .outputs import MapView, MatrixView, TableView, TimecourseView
 
 log = logging.getLogger(__name__)
 
+DISABLED = "disabled in the plugin settings"
+
 HELP_TEXT = (
     "<b>Fusion</b> combines EEG and fMRI. Pick a method on the left: its explanation and "
     "parameters (hover for help) appear below it. <b>Run</b> works in the background "
-    "(Cancel stops it). Maps appear under <i>Maps</i> (click a voxel for its time course and "
-    "model fit) and in the Slices &amp; Maps tab; the design matrix, time courses and tables "
-    "in their own tabs. <i>Hemodynamics</i> shows how neural activity becomes BOLD."
+    "through the same runner as every step (recorded in the project; Cancel stops it). "
+    "Maps appear under <i>Maps</i> in three planes, thresholded at the corrected (FDR) "
+    "level (click a voxel for its coordinates, time course and model fit) and in the "
+    "Slices &amp; Maps tab; the design matrix, time courses and tables in their own tabs. "
+    "<i>Hemodynamics</i> shows how neural activity becomes BOLD."
 )
 
 
-def compute(
-    method: FusionMethod, inputs: Any, params: dict[str, Any], progress: Any
-) -> FusionResult:
-    """Worker body: run the method, then prepare what the views need (off the GUI thread)."""
-    result = run_method(method, inputs, params, progress.sub(0.0, 0.92))
-    progress(0.94, "preparing the views")
-    if inputs.bold is not None:
-        bold = inputs.bold
-        result.live["background"] = np.asarray(
+def fusion_steps() -> dict[str, Any]:
+    """Every fusion step (working, broken or disabled) from plugin discovery."""
+    from workbench.plugin_api import all_steps
+
+    return {k: s for k, s in all_steps().items() if s.stage == "fusion"}
+
+
+def prepare_views(result: Any, bold: Any, progress: Any = None) -> dict[str, Any]:
+    """Worker body: what the views need besides the result (mean BOLD, 4D model fit)."""
+    out: dict[str, Any] = {}
+    if bold is not None:
+        out["background"] = np.asarray(
             bold.dataobj[..., : min(5, bold.shape[3])], dtype=np.float32
         ).mean(axis=3)
     make_fitted = result.live.get("fitted_image")
     if callable(make_fitted):
-        result.live["fitted"] = make_fitted()
-    progress(1.0, "done")
-    return result
+        out["fitted"] = make_fitted()
+    return out
 
 
 class FusionTab(QWidget):
-    """Method list, parameter form, Run/Cancel with progress, generic output views."""
+    """Method list, declared form, Run/Cancel through the runner, generic output views."""
 
     HELP_TEXT = HELP_TEXT
 
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.records = []
-        self.method: FusionMethod | None = None
+        self.run_step: Any = None
+        self.catalog: dict[str, Any] | None = None  # the window's (shared) catalogue
+        self.specs: dict[str, Any] = {}
+        self.spec: Any = None  # the selected method's step
         self.form: ParamForm | None = None
-        self.result: FusionResult | None = None
+        self.step_result: Any = None
+        self.result: Any = None  # its FusionResult
+        self.view_extras: dict[str, Any] = {}
         self.task: Any = None
-        self._own_tasks: Any = None
+        self._view_task: Task | None = None
         self.last_error = ""
         self._build()
         self.refresh_methods()
+        connect(self, session.result_changed, self._result_changed)
+        connect(self, session.project_changed, lambda *_: self._study_changed())
+        connect(self, session.raw_changed, lambda *_: self._study_changed())
+        connect(self, session.undo.changed, lambda *_: self._refresh_form())
+        self._study_changed()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -94,8 +113,8 @@ class FusionTab(QWidget):
         self.method_list.setToolTip(
             "Fusion methods found (installed plugins and the user plugin folder)."
         )
+        self.method_list.setMinimumHeight(60)
         self.method_list.currentRowChanged.connect(self._method_changed)
-        self.current_record: Any = None
         self.toggle_button = QPushButton("Disable")
         self.toggle_button.setToolTip(
             "Disable or enable the selected plugin (kept in the plugin settings)."
@@ -104,47 +123,59 @@ class FusionTab(QWidget):
         self.refresh_button = QPushButton("Rescan")
         self.refresh_button.setToolTip("Look for plugins again (after installing one).")
         self.refresh_button.clicked.connect(
-            lambda: self.refresh_methods(select=getattr(self.method, "id", None))
+            lambda: self.refresh_methods(select=getattr(self.spec, "id", None))
         )
         self.explanation = QLabel()
         self.explanation.setWordWrap(True)
         self.explanation.setTextFormat(Qt.TextFormat.RichText)
         self.explanation.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.form_area = QScrollArea()
-        self.form_area.setWidgetResizable(True)
+        self.explanation.setMinimumWidth(100)
+        self.form_host = QWidget()
+        self.form_lay = QVBoxLayout(self.form_host)
+        self.form_lay.setContentsMargins(0, 0, 0, 0)
         self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Run the method on the open study in the background.")
+        self.run_button.setToolTip(
+            "Run the method on the open study in the background, through the runner: it is "
+            "recorded in the project's provenance and shown in the task bar."
+        )
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running method; nothing is changed or written.")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         self.defaults_button = QPushButton("Defaults")
-        self.defaults_button.setToolTip("Reset every parameter to its declared default.")
-        self.defaults_button.clicked.connect(
-            lambda: self.form and self.form.set_values(self.method.defaults())
-        )
+        self.defaults_button.setToolTip("Reset every parameter to its declared default (undoable).")
+        self.defaults_button.clicked.connect(self.reset_defaults)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setMinimumWidth(100)
         buttons = QHBoxLayout()
         for b in (self.run_button, self.cancel_button, self.defaults_button):
             buttons.addWidget(b)
-        left = QVBoxLayout()
-        left.addWidget(QLabel("<b>Methods</b>"))
-        left.addWidget(self.method_list, 1)
         plug_buttons = QHBoxLayout()
         plug_buttons.addWidget(self.refresh_button)
         plug_buttons.addWidget(self.toggle_button)
+        inner = QWidget()
+        left = QVBoxLayout(inner)
+        left.setContentsMargins(2, 2, 2, 2)
+        left.addWidget(QLabel("<b>Methods</b>"))
+        left.addWidget(self.method_list)
         left.addLayout(plug_buttons)
-        left.addWidget(self.explanation, 2)
-        left.addWidget(self.form_area, 4)
+        left.addWidget(self.explanation)
+        left.addWidget(self.form_host)
         left.addLayout(buttons)
         left.addWidget(self.progress)
         left.addWidget(self.status)
-        lw = QWidget()
-        lw.setLayout(left)
+        left.addStretch(1)
+        self.side = QScrollArea()
+        self.side.setWidgetResizable(True)
+        self.side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side.setWidget(inner)
+        self.side.setMinimumWidth(220)
         self.views = QTabWidget()
+        self.views.setUsesScrollButtons(True)
         self.map_view = MapView()
         self.matrix_view = MatrixView()
         self.tc_view = TimecourseView()
@@ -158,179 +189,295 @@ class FusionTab(QWidget):
         self.views.addTab(self.qc_view, "QC")
         self.views.addTab(self.hemo_view, "Hemodynamics")
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(lw)
+        split.setChildrenCollapsible(False)
+        split.addWidget(self.side)
         split.addWidget(self.views)
-        split.setSizes([380, 900])
+        split.setStretchFactor(1, 1)
+        split.setSizes([340, 900])
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(split)
 
+    def set_runner(self, run_step: Any, catalog: dict[str, Any]) -> None:
+        """Run through ``run_step(step_id, params, on_done)`` with the window's catalogue."""
+        self.run_step = run_step
+        self.catalog = catalog
+        self.refresh_methods(select=getattr(self.spec, "id", None), rediscover=False)
+
     # ----------------------------------------------------------------- methods
-    def refresh_methods(self, select: str | None = None) -> None:
+    def refresh_methods(self, select: str | None = None, rediscover: bool = True) -> None:
         """(Re)discover plugins; broken and disabled ones are listed but cannot run."""
-        self.records = discover()
+        if rediscover or self.catalog is None:
+            found = fusion_steps()
+            if self.catalog is not None:  # one catalogue: the window's runs see the change
+                for k in [k for k, s in self.catalog.items() if s.stage == "fusion"]:
+                    del self.catalog[k]
+                self.catalog.update(found)
+        else:
+            found = {k: s for k, s in self.catalog.items() if s.stage == "fusion"}
+        self.specs = found
+        self.method_list.blockSignals(True)
         self.method_list.clear()
         first_ok = -1
-        for i, rec in enumerate(self.records):
-            title = rec.method.title if rec.method is not None else rec.id
-            item = QListWidgetItem(f"{title}  [{rec.status}]" if not rec.ok else title)
-            item.setData(Qt.ItemDataRole.UserRole, rec.id)
-            if not rec.ok:  # listed and selectable (to read the error or enable it), not runnable
-                item.setForeground(QColor(170, 40, 40) if rec.error else QColor(130, 130, 130))
-                item.setToolTip(rec.error or "disabled in the plugin settings")
+        ids = list(found)
+        for i, sid in enumerate(ids):
+            spec = found[sid]
+            if not spec.available:  # listed and selectable (to read the error or enable it)
+                status = "disabled" if spec.unavailable_reason == DISABLED else "broken"
+                item = QListWidgetItem(f"{spec.title}  [{status}]")
+                item.setForeground(QColor(130, 130, 130) if status == "disabled" else QColor(170, 40, 40))
+                item.setToolTip(spec.unavailable_reason)
             else:
-                item.setToolTip(f"{rec.id} {rec.method.version} from {rec.source}")
+                item = QListWidgetItem(spec.title)
+                item.setToolTip(f"{spec.id} from {spec.origin}")
                 if first_ok < 0:
                     first_ok = i
+            item.setData(Qt.ItemDataRole.UserRole, sid)
             self.method_list.addItem(item)
-        wanted = [i for i, r in enumerate(self.records) if r.id == select]
-        pm = [i for i, r in enumerate(self.records) if r.id == "parametric-modulation" and r.ok]
-        if wanted:
-            self.method_list.setCurrentRow(wanted[0])
-        elif first_ok >= 0:
-            self.method_list.setCurrentRow(pm[0] if pm else first_ok)
-        else:
-            self._show_method(None)
+        self.method_list.blockSignals(False)
+        pm = [i for i, sid in enumerate(ids) if sid == "parametric-modulation" and found[sid].available]
+        row = ids.index(select) if select in ids else (pm[0] if pm else first_ok)
+        self.method_list.setCurrentRow(row)
+        self._method_changed(row)
 
     def select_method(self, method_id: str) -> None:
-        for i, rec in enumerate(self.records):
-            if rec.id == method_id:
-                self.method_list.setCurrentRow(i)
-                return
-        raise KeyError(method_id)
+        ids = list(self.specs)
+        if method_id not in ids:
+            raise KeyError(method_id)
+        self.method_list.setCurrentRow(ids.index(method_id))
+
+    @property
+    def method(self) -> Any:
+        """The selected, runnable method's step (None when broken/disabled/none)."""
+        return self.spec if self.spec is not None and self.spec.available else None
+
+    @property
+    def current_record(self) -> Any:
+        return self.spec
 
     def _method_changed(self, row: int) -> None:
-        rec = self.records[row] if 0 <= row < len(self.records) else None
-        self.current_record = rec
-        self.toggle_button.setEnabled(rec is not None)
-        self.toggle_button.setText("Enable" if rec is not None and not rec.enabled else "Disable")
-        if rec is not None and not rec.ok:
-            self._show_method(None)
-            why = (
-                f"<span style='color:#a02020'>{html.escape(rec.error)}</span>"
-                if rec.error
-                else "Disabled in the plugin settings."
-            )
+        ids = list(self.specs)
+        spec = self.specs[ids[row]] if 0 <= row < len(ids) else None
+        self.spec = spec
+        self.toggle_button.setEnabled(spec is not None)
+        disabled = spec is not None and spec.unavailable_reason == DISABLED
+        self.toggle_button.setText("Enable" if disabled else "Disable")
+        self._show_form()
+        if spec is None:
+            self.explanation.setText("No usable fusion method is installed (see `workbench plugins list`).")
+        elif not spec.available:
+            why = ("Disabled in the plugin settings." if disabled else
+                   f"<span style='color:#a02020'>{html.escape(spec.unavailable_reason)}</span>")
+            self.explanation.setText(f"<b>{html.escape(spec.id)}</b> ({html.escape(spec.origin)})<br>{why}")
+        else:
+            needs = ", ".join(spec.requires) or "nothing"
             self.explanation.setText(
-                f"<b>{html.escape(rec.id)}</b> ({html.escape(rec.source)})<br>{why}"
+                f"<b>{html.escape(spec.title)}</b><br>{html.escape(spec.teaching)}"
+                f"<br><i>Needs: {html.escape(needs)}.</i>"
             )
-            return
-        self._show_method(rec.method if rec is not None else None)
+        self._update_buttons()
 
     def toggle_enabled(self) -> None:
         """Disable (or re-enable) the selected plugin in the plugin settings."""
         from workbench.plugin_api import set_plugin_enabled
 
-        rec = self.current_record
-        if rec is None:
+        spec = self.spec
+        if spec is None:
             return
-        set_plugin_enabled(rec.id, not rec.enabled)
-        self.refresh_methods(select=rec.id)
+        set_plugin_enabled(spec.id, spec.unavailable_reason == DISABLED)
+        self.refresh_methods(select=spec.id)
 
-    def _show_method(self, method: FusionMethod | None) -> None:
-        self.method = method
-        if method is None:
-            self.explanation.setText(
-                "No usable fusion method is installed (see `workbench plugins list`)."
-            )
+    # ------------------------------------------------------------------ form
+    def _values(self) -> dict[str, Any]:
+        return step_values(self.session, self.spec, self.spec.id) if self.spec is not None else {}
+
+    def params(self) -> dict[str, Any]:
+        """The parameters a run uses (the project's stored values over the declared defaults)."""
+        return self._values()
+
+    def _show_form(self) -> None:
+        if self.form is not None:
+            self.form.setParent(None)
+            self.form.deleteLater()
             self.form = None
-            self.form_area.setWidget(QWidget())
-            self.run_button.setEnabled(False)
+        if self.method is None:
             return
-        needs = ", ".join(method.inputs) or "nothing"
-        self.explanation.setText(
-            f"<b>{html.escape(method.title)}</b><br>{html.escape(method.explanation)}"
-            f"<br><i>Needs: {html.escape(needs)}.</i>"
-        )
-        self.form = ParamForm(method)
-        self.form_area.setWidget(self.form)
-        self.run_button.setEnabled(self.task is None)
+        self.form = ParamForm(self.spec.params, self._values())
+        self.form.value_edited.connect(self.set_param)
+        self.form_lay.addWidget(self.form)
+        self._refresh_form()
+
+    def set_param(self, key: str, value: Any) -> None:
+        """Change one parameter of the selected method (stored in the project, undoable)."""
+        if self.spec is not None:
+            set_value(self.session, self.spec, self.spec.id, key, value)
+        self._refresh_form()
+
+    def reset_defaults(self) -> None:
+        if self.spec is not None:
+            reset_values(self.session, self.spec, self.spec.id)
+        self._refresh_form()
+
+    def _refresh_form(self) -> None:
+        if self.form is not None:
+            self.form.set_values(self._values())
+            self.form.set_enabled(self.session.project is not None)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        can = self.run_step is not None and self.method is not None and self.session.project is not None
+        self.run_button.setEnabled(can and self.task is None)
+        self.cancel_button.setEnabled(self.task is not None)
+        self.defaults_button.setEnabled(self.method is not None and self.session.project is not None)
 
     # --------------------------------------------------------------------- run
-    def _tasks(self) -> Any:
-        win = self.window()
-        tasks = getattr(win, "tasks", None) if win is not self else None
-        if tasks is not None and hasattr(tasks, "run"):
-            return tasks
-        if self._own_tasks is None:
-            from ..workers import TaskManager
-
-            self._own_tasks = TaskManager(self)
-        return self._own_tasks
-
     def run(self) -> None:
-        """Validate, then run the current method in a worker (progress, Cancel)."""
-        if self.method is None or self.form is None or self.task is not None:
+        """Run the selected method through the runner (progress, Cancel in the task bar)."""
+        if self.method is None or self.task is not None:
             return
-        try:
-            params = self.method.validate_params(self.form.values())
-            inputs = inputs_from_session(self.session)
-            inputs.require(self.method.inputs, self.method.id)
-        except WorkbenchError as exc:
-            self._set_status(str(exc), error=True)
+        if self.run_step is None:
+            self._set_status("Fusion runs through the main window's runner.", error=True)
+            return
+        if self.session.project is None:
+            self._set_status("Open a study first.", error=True)
+            return
+        missing = [k for k in self.spec.requires if not self.session.study.has(k)]
+        if missing:
+            self._set_status(f"{self.spec.title} needs {', '.join(missing)}, which the study does "
+                             "not have.", error=True)
             return
         self.last_error = ""
+        task = self.run_step(self.spec.id, self.params(), on_done=self._outcomes)
+        if task is None:
+            return
+        self.task = task
         self.progress.setValue(0)
-        self._set_status(f"running {self.method.title}...")
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.task = self._tasks().run(
-            f"Fusion: {self.method.title}",
-            compute,
-            self.method,
-            inputs,
-            params,
-            on_result=self.show_result,
-        )
-        self.task.progressed.connect(self._on_progress)
-        self.task.failed.connect(self._on_failed)
-        self.task.ended.connect(self._on_ended)
+        self._set_status(f"running {self.spec.title}…")
+        task.progressed.connect(self._on_progress)
+        task.failed.connect(self._on_failed)
+        task.ended.connect(self._on_ended)
+        self._update_buttons()
 
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
-            self._set_status("cancelling...")
+            self._set_status("cancelling…")
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         self.progress.setFormat(f"%p%  {message}")
 
+    def _outcomes(self, outcomes: list[Any]) -> None:
+        failed = [o for o in outcomes if o.status != "done"]
+        if failed:
+            self._set_status("; ".join(f"{o.name}: {o.message}" for o in failed), error=True)
+
     def _on_failed(self, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
-            self._set_status("cancelled: nothing was changed")
+            self._set_status("cancelled: nothing was changed (the cancelled run is in the provenance)")
         else:
             msg = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
             self._set_status(msg.splitlines()[0] if msg else type(exc).__name__, error=True)
 
     def _on_ended(self) -> None:
         self.task = None
-        self.cancel_button.setEnabled(False)
-        self.run_button.setEnabled(self.method is not None)
+        self.progress.setFormat("%p%")
+        self._update_buttons()
 
     def _set_status(self, text: str, error: bool = False) -> None:
         if error:
             self.last_error = text
-        self.status.setStyleSheet("color:#a02020" if error else "color:#333")
+        self.status.setStyleSheet("color:#a02020" if error else "")
         self.status.setText(text)
 
     # ----------------------------------------------------------------- results
-    def show_result(self, result: FusionResult) -> None:
+    def _is_fusion(self, step_id: str) -> bool:
+        spec = self.specs.get(step_id) or (self.catalog or {}).get(step_id)
+        return spec is not None and spec.stage == "fusion"
+
+    def _result_changed(self, step_id: str, result: Any) -> None:
+        if self._is_fusion(step_id) and "fusion" in result.details:
+            self.show_step_result(result)
+
+    def _study_changed(self) -> None:
+        self._refresh_form()
+        results = self.session.study.results
+        fused = [r for sid, r in results.items() if self._is_fusion(sid) and "fusion" in r.details]
+        if self.spec is not None and self.spec.id in results and "fusion" in results[self.spec.id].details:
+            latest = results[self.spec.id]
+        else:
+            latest = fused[-1] if fused else None
+        if latest is None:
+            if self.step_result is not None:
+                self.clear_results()
+            return
+        if latest is not self.step_result:
+            self.show_step_result(latest)
+
+    def clear_results(self) -> None:
+        self.step_result = self.result = None
+        self.view_extras = {}
+        self.map_view.set_maps({}, None)
+        self.matrix_view.set_matrices({})
+        self.tc_view.set_timecourses({})
+        self.table_view.set_tables({})
+        self.qc_view.set_tables({})
+        self.progress.setValue(0)
+        self._set_status("")
+
+    def show_step_result(self, step_result: Any) -> None:
+        """Show a fusion step's result (views prepared in a worker)."""
+        self.step_result = step_result
+        result = step_result.details["fusion"]
+        self._set_status(f"{result.method}: preparing the views…")
+        task = Task("fusion views", prepare_views, result, self.session.bold)
+        task.succeeded.connect(lambda extras, sr=step_result: self._views_ready(sr, extras))
+        task.failed.connect(self._on_failed)
+        task.ended.connect(lambda t=task: self._view_ended(t))
+        self._view_task = task
+        task.start()
+
+    def _view_ended(self, task: Task) -> None:
+        if self._view_task is task:
+            self._view_task = None
+
+    def _views_ready(self, step_result: Any, extras: dict[str, Any]) -> None:
+        if step_result is not self.step_result:
+            return  # a newer result arrived meanwhile
+        self.view_extras = extras
+        self.show_result(step_result.details["fusion"], step_result)
+
+    def show_result(self, result: Any, step_result: Any = None) -> None:
         """Fill the generic views and push the maps to the session (GUI thread)."""
         self.result = result
-        live = result.live
-        self.map_view.selected = None
-        self.map_view.set_maps(result.maps, live.get("background"), live.get("voxel_fit"))
+        extras = self.view_extras
+        self.map_view.set_maps(result.maps, extras.get("background"), result.live.get("voxel_fit"),
+                               qc=result.qc)
         self.matrix_view.set_matrices(result.matrices)
         self.tc_view.set_timecourses(result.timecourses)
         self.table_view.set_tables(result.tables)
-        self.qc_view.set_tables({"QC": [{"metric": k, "value": v} for k, v in result.qc.items()]})
-        fitted = live.get("fitted")
+        qc = dict(result.qc)
+        if step_result is not None:
+            qc.update({f"truth: {k}": v for k, v in step_result.truth_qc.items()
+                       if not isinstance(v, dict | list)})
+        self.qc_view.set_tables({"QC": [{"metric": k, "value": v} for k, v in qc.items()]})
+        fitted = extras.get("fitted")
         for name, img in result.maps.items():
             if name == "mask":
                 continue
             entry = {"map": img, "fitted": fitted} if fitted is not None else img
             self.session.set_stat(f"{result.method}: {name}", entry)
-        peak = result.qc.get("peak_z_modulator", result.qc.get("peak_z_main"))
-        extra = f" (peak z {peak:.1f})" if isinstance(peak, float) else ""
-        self._set_status(f"done{extra}; " + "; ".join(result.messages))
+        bits = []
+        for name in ("modulator", "main"):
+            n = result.qc.get(f"n_significant_{name}")
+            if n is None:
+                continue
+            peak = result.qc.get(f"peak_z_{name}")
+            peak_txt = f", peak z {peak:.1f}" if isinstance(peak, float) else ""
+            bits.append(f"{name}: {n} voxel{'s' if n != 1 else ''} survive FDR{peak_txt}"
+                        if n else f"{name}: no voxel survives FDR{peak_txt}")
+        text = "done" + (": " + "; ".join(bits) if bits else "")
+        if result.messages:
+            text += ". " + "; ".join(result.messages)
+        self._set_status(text)
         self.progress.setValue(1000)
