@@ -43,6 +43,14 @@ def _no_modal_dialogs(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _no_save_question_on_close(monkeypatch):
+    """Closing a window never asks to save in tests (test_main_window checks the question)."""
+    from workbench.gui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "ask_save_on_close", False)
+
+
+@pytest.fixture(autouse=True)
 def _close_3d():
     yield
     try:

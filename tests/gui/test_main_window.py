@@ -454,3 +454,32 @@ def test_real_header_without_its_data_file_gives_one_line(qtbot, window, test_da
     assert len(boxes) == 1 and boxes[0][0] == "warning"
     text = boxes[0][1]
     assert "\n" not in text and vhdr.name in text and "missing" in text
+
+
+@pytest.mark.parametrize("answer", ["Save", "Discard", "Cancel"])
+def test_closing_asks_to_save_unsaved_changes(qtbot, window, small_study, monkeypatch, answer):
+    """Save writes project.json and closes; Discard closes without writing; Cancel stays open."""
+    _open(qtbot, window, small_study)
+    proj = window.session.project
+    window.step_panel.set_param("gradient", "window", 12)  # an unsaved change
+    assert proj.dirty and not proj.file.exists()
+    asked = []
+    B = QMessageBox.StandardButton
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or getattr(B, answer))
+    monkeypatch.setattr(type(window), "ask_save_on_close", True)
+    closed = window.close()
+    assert len(asked) == 1 and "unsaved changes" in asked[0]
+    assert closed is (answer != "Cancel")
+    assert window.isVisible() is (answer == "Cancel")
+    assert proj.file.exists() is (answer == "Save")
+    if answer == "Save":
+        assert not proj.dirty
+        saved = json.loads(proj.file.read_text())
+        assert saved["settings"]["params"]["gradient"]["window"] == 12
+    # nothing unsaved: no question
+    monkeypatch.setattr(type(window), "ask_save_on_close", True)
+    if answer == "Cancel":
+        proj.dirty = False
+        asked.clear()
+        assert window.close() and asked == []

@@ -478,7 +478,27 @@ class MainWindow(QMainWindow):
         self.open_path(paths[0])
 
     # ------------------------------------------------------------------ closing
+    #: ask to save unsaved changes on close (tests switch it off: a modal dialog would block)
+    ask_save_on_close = True
+
+    def _confirm_close(self) -> bool:
+        """Ask to save unsaved changes (Save / Discard / Cancel); False keeps the window open."""
+        proj = self.session.project
+        if not self.ask_save_on_close or proj is None or not proj.dirty:
+            return True
+        B = QMessageBox.StandardButton
+        running = " Running work will be cancelled." if self.tasks.busy else ""
+        answer = QMessageBox.question(
+            self, APP_TITLE, f"The project '{proj.name}' has unsaved changes. Save them before "
+            f"closing?{running}", B.Save | B.Discard | B.Cancel, B.Save)
+        if answer == B.Save:
+            return self.save_project() is not None  # a failed save keeps the window open
+        return answer == B.Discard
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self._confirm_close():
+            event.ignore()
+            return
         self.tasks.cancel_all()
         QThreadPool.globalInstance().waitForDone(5000)
         for page in self.pages.values():
