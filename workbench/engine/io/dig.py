@@ -461,6 +461,9 @@ def read_dig_with_notes(path: str | os.PathLike, *, units: str = "auto") -> tupl
     rr = np.array([d["r"] for d in m.dig], float)
     if not np.all(np.isfinite(rr)):
         raise fail(path, "non-finite coordinates (NaN/inf)")
+    far = float(np.abs(rr).max()) if rr.size else 0.0
+    if far > 1e4:  # no head reaches 10 m, 1 km or 10 km (m, cm or mm files)
+        raise fail(path, f"coordinates reach {far:g} from the origin: not a head in m, cm or mm (corrupt file?)")
     if not units_known or units != "auto":
         m = _check_units(m, path, notes, units)
     check_positions([d["r"] for d in m.dig], path, "coordinates")
