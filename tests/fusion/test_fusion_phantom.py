@@ -58,7 +58,7 @@ def test_eeg_feature_from_the_clean_eeg_modulates_visual_cortex(phantom):
 
     import mne
 
-    from workbench.engine.pipeline.step_fusion import truth_qc
+    from workbench.engine.phantom.score_fusion import score_parametric_modulation as truth_qc
 
     inputs, truth, masks = phantom
     raw = inputs.eeg
