@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from workbench.engine.errors import InputError
+from workbench.engine.session import Session
 from workbench.plugin_api import (
     discover,
     get_method,
@@ -155,13 +156,8 @@ def test_a_crashing_plugin_gives_a_one_line_plugin_error(site):
     for fn, pattern in ((boom, "failed: ZeroDivisionError"), (wrong, "undeclared output")):
         m = FusionMethod("crashy", "Crashy", explanation, (), (), (OutputSpec("z", "map"),), fn)
         with pytest.raises(PluginError, match=pattern) as info:
-            run_method(m, inputs_from_session(_EmptySession()))
+            run_method(m, inputs_from_session(Session()))
         assert "\n" not in str(info.value)
-
-
-class _EmptySession:
-    raw = cleaned = bold = anat = trans = dig = truth = project = None
-    bold_meta: dict = {}
 
 
 def test_cli_plugins_list_shows_broken_ones(site, tmp_path):
