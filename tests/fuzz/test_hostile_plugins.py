@@ -11,7 +11,14 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from workbench.plugin_api import FusionInputs, FusionMethod, FusionResult, OutputSpec, discover, run_method
+from workbench.plugin_api import (
+    FusionInputs,
+    FusionMethod,
+    FusionResult,
+    OutputSpec,
+    discover,
+    run_method,
+)
 from workbench.plugin_api.run import PluginError
 
 EXPLANATION = "A method written only to test that a misbehaving plugin is isolated and reported in one line."

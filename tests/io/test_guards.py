@@ -81,7 +81,7 @@ def test_bold_sidecar_error_names_the_sidecar_not_the_image(tmp_path):
     img = nib.Nifti1Image(np.ones((4, 4, 3, 5), np.float32), np.eye(4))
     nib.save(img, tmp_path / "sub-01_task-x_bold.nii.gz")
     for tr in ("0", "-2", "NaN"):
-        (tmp_path / "sub-01_task-x_bold.json").write_text('{"RepetitionTime": %s}' % tr)
+        (tmp_path / "sub-01_task-x_bold.json").write_text(f'{{"RepetitionTime": {tr}}}')
         with pytest.raises(InputError) as err:
             read_bold(tmp_path / "sub-01_task-x_bold.nii.gz")
         assert "sub-01_task-x_bold.json" in str(err.value)
