@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .outputs import TEMP_PREFIX, _sweep_stale
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -30,13 +32,16 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     Notes
     -----
     On any exception (including :class:`~workbench.engine.errors.Cancelled`) the
-    temporary file is removed and the target is left untouched.
+    temporary file is removed and the target is left untouched. The temporary name
+    (``.wbtmp-<pid>-<stem>.*``) carries the process id, so a file left by a killed
+    process is removed the next time something is written into that folder.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix is None:
         suffix = "".join(target.suffixes) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=suffix, dir=target.parent)
+    _sweep_stale(target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-{target.stem}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     os.unlink(tmp)  # writers that refuse to overwrite (MNE) need the name free
     tmp_path = Path(tmp)

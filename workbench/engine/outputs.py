@@ -209,14 +209,14 @@ def check_outputs(outputs: Iterable[_PathLike | None], inputs: Iterable[_PathLik
 
 # --------------------------------------------------------------------------- atomic sets
 def _sweep_stale(folder: Path) -> None:
-    """Remove temporary folders left by killed workbench processes (ours only, by name)."""
+    """Remove temporary files/folders left by killed workbench processes (ours only, by name)."""
     try:
         entries = list(folder.iterdir())
     except OSError:
         return
     for d in entries:
         m = re.fullmatch(re.escape(TEMP_PREFIX) + r"(\d+)-.*", d.name)
-        if not m or not d.is_dir() or d.is_symlink():
+        if not m or d.is_symlink():
             continue
         pid = int(m.group(1))
         if pid == os.getpid():
@@ -224,7 +224,11 @@ def _sweep_stale(folder: Path) -> None:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
+            if d.is_dir():
+                shutil.rmtree(d, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    d.unlink()
         except (PermissionError, OverflowError, OSError):
             pass
 
