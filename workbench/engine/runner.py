@@ -353,8 +353,10 @@ class Runner:
 
         sec = spec.title
         add_text(self.report, spec.title, spec.teaching, section=sec)
-        shown = {p.display + (f" ({p.unit})" if p.unit else ""):
-                 (p.none_label if result.params.get(p.name) is None else result.params.get(p.name))
+        from .steps.spec import format_value
+
+        shown = {p.display: (p.none_label if result.params.get(p.name) is None
+                             else format_value(result.params.get(p.name), ".4g", p.unit))
                  for p in spec.params}
         add_qc_table(self.report, f"{spec.title}: parameters", shown, section=sec)
         add_qc_table(self.report, f"{spec.title}: QC", format_qc(spec, result.qc), section=sec,

@@ -124,6 +124,8 @@ def format_value(value: Any, fmt: str = ".3g", unit: str = "") -> str:
             text = format(value, fmt)
         except ValueError:
             text = f"{value:.3g}"
+    elif isinstance(value, list | tuple) and not value:
+        text = "none"
     elif isinstance(value, list | tuple):
         shown = [format_value(v, fmt) for v in value[:6]]
         text = ", ".join(shown) + (f", … ({len(value)} in all)" if len(value) > 6 else "")

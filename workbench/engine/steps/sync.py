@@ -50,10 +50,24 @@ QC = (
     QCSpec("alpha", "Clock ratio α", fmt=".9f"),
     QCSpec("beta_s", "Clock offset β", "s", ".6f"),
     QCSpec("drift_ppm", "Clock drift", "ppm", ".2f", help="EEG clock rate minus scanner clock rate."),
+    QCSpec("drift_us_per_s", "Clock drift", "µs/s", ".2f"),
     QCSpec("drift_ppm_ci", "Drift 95 % interval", "ppm", ".2f"),
     QCSpec("mismatch_ms", "Accumulated mismatch over the run", "ms", ".2f",
            help="How far apart the two clocks end up if the drift is ignored."),
     QCSpec("jitter_us", "Trigger jitter (RMS)", "µs", ".1f", warn_above=200.0),
+    QCSpec("max_residual_us", "Largest trigger residual", "µs", ".1f"),
+    QCSpec("n_outliers", "Triggers down-weighted as outliers", fmt="d"),
+    QCSpec("n_input", "Trigger markers in the file", fmt="d"),
+    QCSpec("n_expected", "BOLD volumes expected", fmt="d"),
+    QCSpec("n_runs", "Runs", fmt="d"),
+    QCSpec("tr_known", "Nominal TR known"),
+    QCSpec("kind", "One trigger per"),
+    QCSpec("slice_trigger", "Slice trigger"),
+    QCSpec("n_slots", "Slice slots per volume", fmt="d"),
+    QCSpec("slot_period_s", "Slot period", "s", ".4f"),
+    QCSpec("dead_time_s", "Dead time per volume", "s", ".4f"),
+    QCSpec("timing_source", "Slice timing from"),
+    QCSpec("drift_ppm_true", "True drift", "ppm", ".2f"),
     QCSpec("drift_error_ppm", "Drift error vs truth", "ppm", ".3f", warn_above=1.0, warn_below=-1.0),
     QCSpec("beta_error_us", "Offset error vs truth", "µs", ".1f"),
 )
@@ -127,12 +141,15 @@ def _figure(res: Any) -> Any:
     t = np.asarray(train.onsets, float)
     if t.size > 1:
         filled = np.asarray(train.filled, bool)
-        ax1.plot(t[1:], np.diff(t) * 1e3, ".", ms=3, label="recorded")
+        dt = np.diff(t)
+        ref = float(np.median(dt))
+        dev = (dt - ref) * 1e6
+        ax1.plot(t[1:], dev, ".", ms=3, label="recorded")
         if filled[1:].any():
-            ax1.plot(t[1:][filled[1:]], np.diff(t)[filled[1:]] * 1e3, "rx", ms=6, label="repaired")
+            ax1.plot(t[1:][filled[1:]], dev[filled[1:]], "rx", ms=6, label="repaired")
             ax1.legend(loc="upper right", fontsize=8)
-        ax1.set_ylabel("interval (ms)")
-        ax1.set_title("Trigger intervals")
+        ax1.set_ylabel("interval − median (µs)")
+        ax1.set_title(f"Trigger intervals (median {ref * 1e3:.3f} ms; the EEG sample grid quantises them)")
         resid = np.zeros_like(t)
         for r in range(train.n_runs):
             sel = np.asarray(train.run) == r
