@@ -65,17 +65,34 @@ def template_figure(
 
     ep, tmpl = volume_template(x, schedule, v, params)
     t = np.arange(tmpl.size) / sfreq * 1e3
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 4.5), sharex=True, layout="constrained")
-    for e in ep:
-        a1.plot(t, e * 1e6, color="0.6", lw=0.4)
-    a1.plot(t, tmpl * 1e6, color="C3", lw=0.9, label=f"template ({len(ep)} aligned neighbours)")
-    if slot_offsets is not None:
-        for s in np.asarray(slot_offsets) / sfreq * 1e3:
-            a1.axvline(s, color="C2", lw=0.4, ls=":")
-    a1.set_ylabel("µV")
-    a1.legend(loc="upper right", fontsize=8)
-    a1.set_title(f"Artifact template, channel {name}, volume {v}")
-    a2.plot(t, (ep - tmpl).std(axis=0) * 1e6, color="C0", lw=0.6)
-    a2.set_ylabel("SD across\nepochs (µV)")
-    a2.set_xlabel("time in volume (ms)")
+    fig, axes = plt.subplots(2, 2, figsize=(10, 5.2), layout="constrained",
+                             gridspec_kw={"width_ratios": [1.4, 1]})
+    resid = ep - tmpl
+    # left: the whole volume (the slice pattern); right: one slice slot zoomed in, where the
+    # alignment of the epochs and the template can actually be seen
+    offs = np.asarray(slot_offsets, float) / sfreq * 1e3 if slot_offsets is not None and len(slot_offsets) else None
+    if offs is not None and offs.size > 1:
+        k = offs.size // 2
+        lo, hi = offs[k] - 0.1 * (offs[k + 1] - offs[k]) if k + 1 < offs.size else offs[k], None
+        hi = offs[k + 1] + 0.1 * (offs[k + 1] - offs[k]) if k + 1 < offs.size else t[-1]
+    else:
+        lo, hi = 0.0, min(t[-1], 100.0)
+    zoom = (t >= lo) & (t <= hi)
+    for col, sel in ((0, slice(None)), (1, zoom)):
+        a1, a2 = axes[0, col], axes[1, col]
+        for e in ep:
+            a1.plot(t[sel], e[sel] * 1e6, color="0.6", lw=0.4)
+        a1.plot(t[sel], tmpl[sel] * 1e6, color="C3", lw=0.9,
+                label=f"template ({len(ep)} aligned neighbours)" if col == 1 else None)
+        if offs is not None:
+            for s in offs:
+                if t[sel][0] <= s <= t[sel][-1]:
+                    a1.axvline(s, color="C2", lw=0.4, ls=":")
+        a1.set_ylabel("µV")
+        a2.plot(t[sel], resid[:, sel].std(axis=0) * 1e6, color="C0", lw=0.6)
+        a2.set_ylabel("SD of epochs\naround it (µV)")
+        a2.set_xlabel("time in volume (ms)")
+    axes[0, 0].set_title(f"Whole volume {v}, channel {name}")
+    axes[0, 1].set_title(f"One slice slot ({lo:.0f}-{hi:.0f} ms)")
+    axes[0, 1].legend(loc="upper right", fontsize=7)
     return fig
