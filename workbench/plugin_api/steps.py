@@ -122,11 +122,16 @@ def _tables(result: Any) -> dict[str, dict[str, Any]]:
     out = {}
     for name, rows in result.tables.items():
         if name.startswith("clusters"):
-            shown = {
-                f"cluster {r.get('cluster_id')}": f"peak z {r.get('peak_stat'):.2f} at "
-                f"({r.get('x')}, {r.get('y')}, {r.get('z')}) mm, {r.get('cluster_size_(mm3)')} mm³"
-                for r in rows[:10] if isinstance(r.get("peak_stat"), int | float)
-            } or {"clusters": "none survive the correction"}
+            shown = {}
+            for r in rows[:12]:
+                if not isinstance(r.get("peak_stat"), int | float):
+                    continue
+                xyz = ", ".join(f"{float(r[k]):.0f}" if isinstance(r.get(k), int | float) else "?"
+                                for k in ("x", "y", "z"))
+                size = r.get("cluster_size_(mm3)")
+                extent = f", {float(size):.0f} mm³" if isinstance(size, int | float) else " (sub-peak)"
+                shown[f"cluster {r.get('cluster_id')}"] = f"peak z {r['peak_stat']:.2f} at ({xyz}) mm{extent}"
+            shown = shown or {"clusters": "none survive the correction"}
             out[name.replace("_", " ").capitalize()] = shown
     return out
 
@@ -163,12 +168,12 @@ def _matrix_figure(mat: dict[str, Any], name: str) -> Any:
     X = np.asarray(mat["values"], float)
     scale = np.abs(X).max(axis=0)
     scale[scale == 0] = 1
-    fig = MplFigure(figsize=(6, 5), layout="constrained")
+    fig = MplFigure(figsize=(6, 6), layout="constrained")
     ax = fig.subplots()
     ax.imshow(X / scale, aspect="auto", cmap="gray", interpolation="nearest")
-    cols = list(mat.get("columns", []))
+    cols = [str(c) if len(str(c)) <= 18 else str(c)[:17] + "…" for c in mat.get("columns", [])]
     ax.set_xticks(range(len(cols)))
-    ax.set_xticklabels(cols, rotation=60, ha="right", fontsize=7)
+    ax.set_xticklabels(cols, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("scan")
     ax.set_title(f"{name} (columns scaled to their maximum)")
     return fig
