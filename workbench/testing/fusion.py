@@ -89,6 +89,25 @@ def _close(x: Any, y: Any) -> bool:
     return x == y
 
 
+class _ProbeProgress(Progress):
+    """A Progress that counts every report the method attempts, its sub-ranges included
+    (reports made after cancellation raise before reaching the callback)."""
+
+    def __init__(self, callback: Any, token: CancelToken | None = None, start: float = 0.0,
+                 stop: float = 1.0, attempts: list[float] | None = None) -> None:
+        super().__init__(callback, token, start, stop)
+        self.attempts: list[float] = [] if attempts is None else attempts
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        self.attempts.append(float(fraction))
+        super().__call__(fraction, message)
+
+    def sub(self, start: float, stop: float) -> Progress:
+        span = self._stop - self._start
+        return _ProbeProgress(self._callback, self.token, self._start + start * span,
+                              self._start + stop * span, self.attempts)
+
+
 def check_fusion_method(
     method: FusionMethod | str,
     inputs: FusionInputs | Callable[[], FusionInputs] | None = None,
@@ -227,13 +246,17 @@ def check_fusion_method(
     record("deterministic", _deterministic)
 
     def _cancel() -> str:
-        # count the method's own progress reports in a normal run, then cancel half way
+        # count the method's own progress reports in a normal run, then cancel half way:
+        # the method must stop before its last report (Progress raises Cancelled at the
+        # next report; a method that catches it, or reports only at its start and end,
+        # does all its work after being cancelled and fails here)
         fn = m.load_run()
         values = m.validate_params(params)
         calls: list[float] = []
-        fn(inp, dict(values), Progress(lambda f, msg: calls.append(f)))
-        assert len(calls) >= 2, (
-            f"the method reported progress {len(calls)} time(s); report it as it goes"
+        fn(inp, dict(values), _ProbeProgress(lambda f, msg: calls.append(f)))
+        assert len(calls) >= 3, (
+            f"the method reported progress {len(calls)} time(s); report it as it goes (at least once "
+            "between its start and its end), or cancellation cannot stop it before the end"
         )
         stop_at = max(1, len(calls) // 2)
         seen: list[float] = []
@@ -244,10 +267,15 @@ def check_fusion_method(
             if len(seen) >= stop_at:
                 token.cancel()
 
+        probe = _ProbeProgress(cb, token)
         try:
-            fn(inp, dict(values), Progress(cb, token))
+            fn(inp, dict(values), probe)
         except Cancelled:
-            return f"cancelled at report {stop_at} of {len(calls)}"
+            assert len(probe.attempts) < len(calls), (
+                f"the method went on after being cancelled at report {stop_at} of {len(calls)}: it stopped "
+                f"only at report {len(probe.attempts)} (its end)"
+            )
+            return f"cancelled at report {stop_at} of {len(calls)}, stopped at report {len(probe.attempts)}"
         raise AssertionError(
             f"the method went on after being cancelled at report {stop_at} of {len(calls)}"
         )
