@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.engine.errors import Cancelled
 from workbench.plugin_api import FusionMethod, FusionResult, OutputSpec, Param
 from workbench.testing import check_fusion_method
 
@@ -44,7 +45,13 @@ def _faulty(kind: str) -> FusionMethod:
         if kind == "mutates":
             inputs.bold_meta["RepetitionTime"] = 99.0
         value = float(np.random.default_rng().random()) if kind == "random" else 1.0
-        if kind != "no-cancel":
+        if kind == "ignores-cancel":  # reports as it goes but swallows the cancellation
+            for f in (0.25, 0.5, 0.75):
+                try:
+                    progress(f, "working")
+                except Cancelled:
+                    pass
+        elif kind != "no-cancel":  # no-cancel: reports only at its start and end
             progress(0.5, "half")
         progress(1.0, "end")
         img = nib.Nifti1Image(np.full(data.shape[:3], value, np.float32), inputs.bold.affine)
@@ -64,7 +71,12 @@ def _faulty(kind: str) -> FusionMethod:
 
 @pytest.mark.parametrize(
     ("kind", "failed_check"),
-    [("mutates", "inputs are not modified"), ("random", "deterministic")],
+    [
+        ("mutates", "inputs are not modified"),
+        ("random", "deterministic"),
+        ("no-cancel", "cancellation is honoured"),
+        ("ignores-cancel", "cancellation is honoured"),
+    ],
 )
 def test_contract_suite_catches_faults(kind, failed_check):
     report = check_fusion_method(_faulty(kind), raise_on_fail=False)
@@ -72,3 +84,9 @@ def test_contract_suite_catches_faults(kind, failed_check):
     assert failed_check in [n for n, _ in report.failures()]
     with pytest.raises(AssertionError, match=failed_check):
         check_fusion_method(_faulty(kind))
+
+
+def test_a_well_behaved_method_passes_every_check():
+    """The faulty method without a fault passes: each parametrized case fails for its fault only."""
+    report = check_fusion_method(_faulty("none"), raise_on_fail=False)
+    assert report.ok, str(report)
