@@ -476,7 +476,9 @@ _KINDS: dict[str, tuple[list[str], str, list[list[str]]]] = {
     "sidecar": ([*BV, SIDECAR], SIDECAR, [["sync", "{in}/" + VHDR, "--slice-timing", "{in}/" + SIDECAR, "--json",
                                            "{out}/qc.json"]]),
     "bold": (BOLD, "sub-01_task-rest_bold.nii.gz", [["info", "{in}/sub-01_task-rest_bold.nii.gz"]]),
-    "t1": (["t1.nii", *TSV], "t1.nii", [["info", "{in}/t1.nii"]]),
+    "t1": (["t1.nii", *TSV], "t1.nii", [["info", "{in}/t1.nii"],
+                                        ["coreg", "--dig", "{in}/sub-01_electrodes.tsv", "--mri", "{in}/t1.nii",
+                                         "--out", "{out}/t-trans.fif"]]),
     "mgz": (["T1.mgz", *TSV], "T1.mgz", [["info", "{in}/T1.mgz"],
                                           ["coreg", "--dig", "{in}/sub-01_electrodes.tsv", "--mri", "{in}/T1.mgz",
                                            "--out", "{out}/s-trans.fif", "--json", "{out}/qc.json"]]),
@@ -533,6 +535,7 @@ _SPECIFIC: dict[str, list[tuple[str, Callable[[Path], None], bool, str | None]]]
     "vmrk": [
         ("vmrk-200k", _vmrk_many(), False, None),
         ("lone-no-sfreq", _unlink(VHDR), False, None),
+        ("lone-200k", lambda d: (_vmrk_many()(d), _unlink(VHDR)(d)), False, None),
     ],
     "edf": [
         ("record-dur-0", _edf_field("rec.edf", 244, 8, b"0"), True, "rec.edf"),
@@ -699,7 +702,7 @@ def all_cases() -> list[Case]:
     """The full corpus (deterministic order)."""
     cases: list[Case] = []
     for kind, (files, main, commands) in _KINDS.items():
-        heavy = kind == "mgz"
+        heavy = kind in ("mgz", "t1")
         muts: list[tuple[str, Callable[[Path], None] | None, bool, str | None]] = []
         if kind != "project":
             for name, (fn, must) in GENERIC.items():
@@ -714,7 +717,7 @@ def all_cases() -> list[Case]:
                 # landmarks alone are a truthful summary for info; coreg needs electrodes
                 must_here = must and not (name == "header-only" and cmd == "info")
                 cases.append(Case(f"{kind}/{name}/{cmd}{commands.index(argv)}", list(files), list(argv), fn, main,
-                                  must_here, must_name, heavy and cmd == "coreg"))
+                                  must_here, must_name, (heavy and cmd == "coreg") or "200k" in name))
     for cid, files, argv, must_name in _OVERWRITE:
         mut = None
         if cid == "sync-out-via-symlink":
