@@ -27,6 +27,9 @@ from .dig import FID_NAMES, DigPoints
 from .fit import SCALE_MODES, apply, fit_matched, invert_rigid, rigid_matrix, rotation_angle_deg
 from .geometry import MeshDistance
 
+#: default outlier threshold (mm) of :func:`full_fit`, the CLI's ``--omit-mm`` and the GUI
+DEFAULT_OMIT_MM = 5.0
+
 #: largest electrode height above the skin :meth:`Coreg.iter_icp` accepts (m)
 MAX_LIFT = 0.015
 
@@ -558,7 +561,7 @@ def _check_scale(scale: str) -> None:
 FIT_WEIGHTS = {"lpa": 1.0, "nasion": 1.0, "rpa": 1.0, "eeg": 1.0, "hsp": 1.0, "hpi": 1.0}
 
 
-def full_fit(co: Coreg, *, scale: str = "none", omit_mm: float = 5.0, callback: Callable[[IcpStep], None] | None = None,
+def full_fit(co: Coreg, *, scale: str = "none", omit_mm: float = DEFAULT_OMIT_MM, callback: Callable[[IcpStep], None] | None = None,
              progress: ProgressLike | None = None, fid_match: str = "matched", **icp_kwargs: Any) -> Coreg:
     """The default flow: fiducials -> robust ICP -> omit points beyond ``omit_mm`` -> ICP.
 

@@ -65,6 +65,11 @@ class CoregScene:
         self.point_actors: list[Any] = []
         self.dig_fid_actor: Any = None
         self.mri_fid_actors: list[Any] = []
+        self.label_actor: Any = None
+        self._label_pts_mm = np.zeros((0, 3))
+        self._label_names: list[str] = []
+        self._labels_on = True
+        self._pose_mm = np.eye(4)
         self.scalar_bar_added = False
         self._center = np.zeros(3)
         self._size = 200.0
@@ -84,6 +89,9 @@ class CoregScene:
         self.point_actors = []
         self.dig_fid_actor = None
         self.mri_fid_actors = []
+        self.label_actor = None
+        self._label_pts_mm = np.zeros((0, 3))
+        self._label_names = []
         self.scalar_bar_added = False
 
     def set_scalp(self, rr_m: np.ndarray, tris: np.ndarray) -> None:
@@ -139,7 +147,7 @@ class CoregScene:
                     point_size=sizes[kind], render_points_as_spheres=True, pickable=False,
                     show_scalar_bar=not self.scalar_bar_added, reset_camera=False, render=False,
                     name=f"points-{kind}",
-                    scalar_bar_args={"title": "distance (mm)", "n_labels": 6, "fmt": "%.0f",
+                    scalar_bar_args={"title": "residual (mm)", "n_labels": 6, "fmt": "%.0f",
                                      "color": "black", "vertical": True, "position_x": 0.87,
                                      "position_y": 0.15, "height": 0.6, "width": 0.05,
                                      "title_font_size": 14, "label_font_size": 12})
@@ -169,9 +177,35 @@ class CoregScene:
                 sph, color=FID_COLORS[name], opacity=0.45, pickable=False, reset_camera=False, render=False,
                 name=f"mri-{name}"))
 
+    def set_labels(self, pts_head_m: np.ndarray, names: list[str]) -> None:
+        """Electrode names at the electrodes (head frame); they follow the pose."""
+        self._label_pts_mm = np.asarray(pts_head_m, float).reshape(-1, 3) * 1e3
+        self._label_names = [str(n) for n in names]
+        self._draw_labels()
+
+    def show_labels(self, on: bool) -> None:
+        """Show or hide the electrode names."""
+        self._labels_on = bool(on)
+        self._draw_labels()
+
+    def _draw_labels(self) -> None:
+        if self.label_actor is not None:
+            self.plotter.remove_actor(self.label_actor, render=False)
+            self.label_actor = None
+        if not self._labels_on or not len(self._label_names):
+            return
+        m = self._pose_mm
+        pts = self._label_pts_mm @ m[:3, :3].T + m[:3, 3]
+        # a 2D label actor cannot take a user matrix: it is redrawn at the moved points; labels
+        # on the far side of the head are hidden (always_visible=False)
+        self.label_actor = self.plotter.add_point_labels(
+            pts, self._label_names, font_size=10, text_color="#202020", shape=None, show_points=False,
+            always_visible=False, pickable=False, name="eeg-labels", reset_camera=False, render=False)
+
     def update_pose(self, head_mri: np.ndarray, scale: np.ndarray, dist_mm: np.ndarray, omitted: np.ndarray) -> None:
-        """Move the head-frame points and recolour them by distance (omitted: grey)."""
+        """Move the head-frame points and recolour them by their residual (omitted: grey)."""
         m = _mm_matrix(head_mri, scale)
+        self._pose_mm = m  # the labels follow at the next show_labels() (they are hidden while ICP animates)
         vals = np.where(omitted, np.nan, np.abs(dist_mm))
         for a in self.point_actors:
             a.user_matrix = m

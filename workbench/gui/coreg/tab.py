@@ -38,9 +38,10 @@ from superqt.utils import create_worker
 
 from workbench.engine.commands import SetValue
 from workbench.engine.coreg.dig import FID_NAMES, dig_from_montage
-from workbench.engine.coreg.fiducials import estimate_fiducials
-from workbench.engine.coreg.model import Coreg
+from workbench.engine.coreg.fiducials import resolve_fiducials
+from workbench.engine.coreg.model import DEFAULT_OMIT_MM, Coreg, full_fit
 from workbench.engine.coreg.surface import decimate_for_display, scalp_from_t1
+from workbench.engine.coreg.workflow import fid_match_for
 from workbench.engine.errors import WorkbenchError
 
 from ..signals import connect
@@ -51,11 +52,15 @@ log = logging.getLogger(__name__)
 HELP_TEXT = (
     "<b>3D Coregistration</b> finds where the head (electrodes digitised in the head frame, "
     "defined by nasion and ears) sits in the MRI. 1) Place the MRI fiducials by clicking the "
-    "scalp (LPA, nasion, RPA) or estimate them. 2) <i>Fit fiducials</i>: a weighted rigid fit, "
-    "nasion weighted most. 3) <i>ICP</i> moves all points onto the scalp, step by step. "
-    "4) Omit points farther than the threshold (hair, cap, mis-digitised points) and run ICP "
-    "again. Points are coloured by their distance to the skin: a good fit has a mean of "
-    "2-3 mm. More points average out random digitiser noise, but not a systematic bias."
+    "scalp (LPA, nasion, RPA); they are read from the subject's <i>-fiducials.fif</i> when "
+    "there is one, else estimated from fsaverage. 2) <i>Fit fiducials</i>: a weighted rigid fit, "
+    "nasion weighted most. 3) <i>ICP</i> moves all points onto the scalp, step by step; the "
+    "electrodes sit on the cap a few mm above the skin, and that height is fitted too. "
+    "4) Omit points farther than the threshold (mis-digitised points) and run ICP again; "
+    "<i>Fit all</i> does 2-4 in one go, exactly as the command line. Points are coloured by "
+    "their residual: head-shape points by their distance to the skin, electrodes by their "
+    "distance from the fitted cap height; a good fit has a mean of 1-3 mm. More points "
+    "average out random digitiser noise, but not a systematic bias."
 )
 
 QC_ROWS = [
@@ -75,6 +80,8 @@ QC_ROWS = [
     ("rotation_error_deg", "truth: rotation error (°)", "{:.2f}"),
     ("translation_error_mm", "truth: translation error (mm)", "{:.2f}"),
     ("tre_mean_mm", "truth: electrode TRE mean (mm)", "{:.2f}"),
+    ("eeg_lift_mm", "electrodes above the skin (mm)", "{:.1f}"),
+    ("mean_residual_mm", "mean residual (mm)", "{:.2f}"),
 ]
 
 
@@ -94,6 +101,8 @@ class CoregTab(QWidget):
         self._applying = False
         self._pick: str | None = None
         self._pending: Any = None
+        #: where the MRI fiducials came from ("file ...", "fsaverage estimate", "picked"...)
+        self.fid_source = ""
         #: seconds between ICP iterations in the GUI (one iteration takes a few ms; this
         #: lets the eye follow the points moving)
         self.frame_interval = 0.04
@@ -133,8 +142,10 @@ class CoregTab(QWidget):
             b.toggled.connect(lambda on, n=name: self._set_pick(n if on else None))
             lf.addWidget(b, 0, i)
             self.pick_buttons[name] = b
-        self.btn_auto_fid = QPushButton("Estimate (fsaverage)", gfid)
-        self.btn_auto_fid.setToolTip("Carry fsaverage's fiducials onto this scalp (1-2 cm accuracy; check them).")
+        self.btn_auto_fid = QPushButton("From file or estimate", gfid)
+        self.btn_auto_fid.setToolTip("The subject's bem/*-fiducials.fif when there is one (as the command line's "
+                                     "--fiducials auto), else MNI via talairach.xfm, else fsaverage's carried "
+                                     "onto this scalp (1-2 cm accuracy; check them).")
         self.btn_auto_fid.clicked.connect(self.estimate_fiducials)
         lf.addWidget(self.btn_auto_fid, 1, 0, 1, 3)
         col.addWidget(gfid)
@@ -157,6 +168,11 @@ class CoregTab(QWidget):
         self.inside_pen = QCheckBox("penalise points inside the scalp", gfit)
         self.inside_pen.setToolTip("Weight points under the skin x2 (digitised points cannot be inside; Brainstorm).")
         ff.addRow(self.inside_pen)
+        self.labels = QCheckBox("electrode names", gfit)
+        self.labels.setChecked(True)
+        self.labels.setToolTip("Label the electrodes in the 3D view (labels behind the head are hidden).")
+        self.labels.toggled.connect(lambda on: (self.scene.show_labels(on), self.scene.render()))
+        ff.addRow(self.labels)
         row = QHBoxLayout()
         self.btn_fit_fid = QPushButton("Fit fiducials", gfit)
         self.btn_fit_fid.clicked.connect(self.fit_fiducials)
@@ -168,15 +184,22 @@ class CoregTab(QWidget):
         for b in (self.btn_fit_fid, self.btn_icp, self.btn_cancel):
             row.addWidget(b)
         ff.addRow(row)
+        self.btn_fit_all = QPushButton("Fit all (as the command line)", gfit)
+        self.btn_fit_all.setToolTip("Fiducials -> robust ICP -> omit beyond the outlier threshold -> ICP: the same "
+                                    "engine call as `workbench coreg --omit-mm X`.")
+        self.btn_fit_all.clicked.connect(self.fit_all)
+        ff.addRow(self.btn_fit_all)
         col.addWidget(gfit)
 
         gom = QGroupBox("Outliers", side)
         lo = QGridLayout(gom)
         self.omit_slider = QSlider(Qt.Orientation.Horizontal, gom)
         self.omit_slider.setRange(1, 20)
-        self.omit_slider.setValue(5)
-        self.omit_slider.setToolTip("Points farther than this from the scalp are omitted (MNE: 5-10 mm).")
-        self.omit_label = QLabel("5 mm", gom)
+        self.omit_slider.setValue(int(round(DEFAULT_OMIT_MM)))
+        self.omit_slider.setToolTip("Points whose residual exceeds this are omitted: head-shape points by their "
+                                    "distance to the skin, electrodes by their distance from the fitted cap height "
+                                    "(the command line's --omit-mm, same default; MNE: 5-10 mm).")
+        self.omit_label = QLabel(f"{int(round(DEFAULT_OMIT_MM))} mm", gom)
         self.omit_slider.valueChanged.connect(lambda v: self.omit_label.setText(f"{v} mm"))
         self.btn_omit = QPushButton("Omit", gom)
         self.btn_omit.clicked.connect(self.omit)
@@ -277,8 +300,10 @@ class CoregTab(QWidget):
         if s.trans is not None:
             head_mri = np.asarray(s.trans["trans"], float)
         self.coreg = Coreg(dig, dense, None, head_mri=head_mri)
+        self.fid_source = ""
         pts, kinds = self.coreg.points, self.coreg.kinds
         self.scene.set_points(pts, kinds, dig.fid if dig.has_fiducials else None)
+        self.scene.set_labels(dig.eeg, list(dig.eeg_names))
         n = {k: int(np.sum(kinds == k)) for k in ("eeg", "hsp", "hpi")}
         self.status.setText(f"{n['eeg']} electrodes, {n['hsp']} head-shape points, "
                             f"{'3 fiducials' if dig.has_fiducials else 'no fiducials'}; "
@@ -286,7 +311,9 @@ class CoregTab(QWidget):
         self.scene.camera("front")
         self._refresh()
         if self.auto_fiducials:
-            self.estimate_fiducials()
+            # deferred: when one file is added to a study the session's file list is updated
+            # after the scalp/dig signals, and the fiducials file is looked up next to the scalp
+            QTimer.singleShot(0, self.estimate_fiducials)
 
     def _on_trans(self) -> None:
         if self._applying or self.coreg is None or self.session.trans is None:
@@ -335,6 +362,7 @@ class CoregTab(QWidget):
             return
         name = self._pick
         self._edit(f"place {name}", lambda: self.coreg.set_fiducial(name, point_m))
+        self.fid_source = "picked"
         # advance LPA -> nasion -> RPA -> done
         i = FID_NAMES.index(name)
         if i + 1 < len(FID_NAMES) and (self.coreg.mri_fiducials is None
@@ -343,12 +371,28 @@ class CoregTab(QWidget):
         else:
             self.pick_buttons[name].setChecked(False)
 
-    def set_fiducials(self, fid_m: np.ndarray, text: str = "set fiducials") -> None:
-        """Set all three MRI fiducials (snapped) as one edit."""
+    def set_fiducials(self, fid_m: np.ndarray, text: str = "set fiducials", source: str = "given") -> None:
+        """Set all three MRI fiducials (snapped) as one edit.
+
+        Parameters
+        ----------
+        fid_m : ndarray, shape (3, 3)
+            LPA, nasion, RPA (MRI frame, m).
+        text : str
+            The undo text.
+        source : str
+            Where they came from (as :func:`resolve_fiducials` says); decides whether the
+            ICP matches them point to point (placed on this MRI) or only to the skin
+            (estimates), as the command line does.
+        """
+        if self.coreg is None:
+            return
+
         def do() -> None:
             for n, p in zip(FID_NAMES, np.asarray(fid_m, float)):
                 self.coreg.set_fiducial(n, p)
         self._edit(text, do)
+        self.fid_source = source
 
     def fit_fiducials(self) -> None:
         self._edit("fit fiducials", lambda: self.coreg.fit_fiducials(scale=self.scale_combo.currentText()))
@@ -367,7 +411,42 @@ class CoregTab(QWidget):
             "robust": "tukey" if self.robust.isChecked() else None,
             "inside_weight": 2.0 if self.inside_pen.isChecked() else 1.0,
             "weights": {"nasion": float(self.nasion_w.value())},
+            "fid_match": self.fid_match,
+            "eeg_lift": "fit",
         }
+
+    @property
+    def fid_match(self) -> str:
+        """``"matched"`` for fiducials from a file or picked here, ``"nearest"`` for estimates (as the CLI)."""
+        return fid_match_for(self.fid_source or "estimate")
+
+    def fit_all(self) -> None:
+        """The command line's flow (``full_fit``) on a clone in a worker, applied as one edit."""
+        if self.coreg is None or self.busy:
+            return
+        if self.coreg.mri_fiducials is None or not np.all(np.isfinite(self.coreg.mri_fiducials)):
+            self._error("the MRI fiducials are not set: pick them on the scalp or read/estimate them first")
+            return
+        work = self.coreg.clone()
+        old = self.coreg.get_state()
+        kw = {"scale": self.scale_combo.currentText(), "omit_mm": float(self.omit_slider.value()),
+              "fid_match": self.fid_match}
+
+        def run() -> dict[str, Any]:
+            full_fit(work, **kw)
+            return work.get_state()
+
+        worker = create_worker(run, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda new: self._fit_all_done(old, new))
+        self._start(worker, "fitting: fiducials, ICP, omit, ICP…")
+
+    def _fit_all_done(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        if self.coreg is None:
+            return
+        self.session.undo.push(SetValue("fit all", self._apply_state, old, new))
+        q = self.coreg.qc()
+        self.status.setText(f"fit done: mean residual {q['mean_residual_mm']:.2f} mm, {q['n_omitted']} omitted, "
+                            f"electrodes {q['eeg_lift_mm']:.1f} mm above the skin")
 
     # ------------------------------------------------------------------ workers
     @property
@@ -376,6 +455,7 @@ class CoregTab(QWidget):
 
     def _start(self, worker: Any, status: str) -> None:
         self._worker = worker
+        self.scene.show_labels(False)  # 2D labels cannot follow the animated pose cheaply; back at the end
         worker.errored.connect(lambda exc: self._error(str(exc) if isinstance(exc, WorkbenchError)
                                                        else f"{type(exc).__name__}: {exc}"))
         worker.finished.connect(self._worker_done)
@@ -386,6 +466,9 @@ class CoregTab(QWidget):
     def _worker_done(self) -> None:
         self._worker = None
         self._update_enabled()
+        if self.coreg is not None:
+            self.scene.show_labels(self.labels.isChecked())
+            self.scene.render()
 
     def run_icp(self) -> None:
         """ICP on a clone in a worker, animating each iteration; applied as one edit."""
@@ -399,7 +482,7 @@ class CoregTab(QWidget):
 
         def gen():  # runs in the worker thread: touches only the clone
             for step in work.iter_icp(**params):
-                yield step, work.point_distances()
+                yield step, work.residuals()
                 time.sleep(pause)  # pace the animation so every iteration can be seen
             return work.get_state()
 
@@ -429,7 +512,9 @@ class CoregTab(QWidget):
         if self.coreg is None:
             return
         self.session.undo.push(SetValue("ICP", self._apply_state, old, new))
-        self.status.setText(f"ICP done: mean {self.coreg.qc()['mean_mm']:.2f} mm")
+        q = self.coreg.qc()
+        self.status.setText(f"ICP done: mean residual {q['mean_residual_mm']:.2f} mm, electrodes "
+                            f"{q['eeg_lift_mm']:.1f} mm above the skin")
 
     def cancel(self) -> None:
         """Stop the running worker; the model keeps its state from before."""
@@ -439,11 +524,25 @@ class CoregTab(QWidget):
             QTimer.singleShot(0, self._refresh)
 
     def estimate_fiducials(self) -> None:
+        """MRI fiducials as the command line's ``--fiducials auto`` finds them, in a worker.
+
+        A fiducials file given with the study, else the subject's ``bem/*-fiducials.fif``
+        next to the scalp or T1, else MNI fiducials through ``talairach.xfm``, else
+        fsaverage's carried onto this scalp (:func:`resolve_fiducials`).
+        """
         if self.coreg is None or self.busy:
             return
-        worker = create_worker(estimate_fiducials, dict(self.coreg.scalp), _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda fid: self.set_fiducials(fid, "estimate fiducials"))
-        self._start(worker, "estimating fiducials from fsaverage…")
+        files = getattr(getattr(self.session, "study", None), "files", None) or {}
+        spec = files.get("fiducials") or "auto"
+        near = files.get("scalp") or files.get("anat")
+        worker = create_worker(resolve_fiducials, spec, dict(self.coreg.scalp), near,
+                               _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda res: self._fiducials_ready(*res))
+        self._start(worker, "looking for the MRI fiducials…")
+
+    def _fiducials_ready(self, fid: np.ndarray, how: str) -> None:
+        self.set_fiducials(fid, f"fiducials ({how})", source=how)
+        self.status.setText(f"MRI fiducials: {how}")
 
     def extract_scalp(self) -> None:
         if self.session.anat is None or self.busy:
@@ -462,7 +561,8 @@ class CoregTab(QWidget):
         if self.coreg is None:
             return
         co = self.coreg
-        self.scene.update_pose(co.head_mri, co.scale, co.point_distances() * 1e3, co.omitted)
+        self.scene.update_pose(co.head_mri, co.scale, co.residuals() * 1e3, co.omitted)
+        self.scene.show_labels(self.labels.isChecked())  # redrawn at the new pose
         self.scene.set_mri_fiducials(co.mri_fiducials)
         truth = getattr(self.session.truth, "head_mri_t", None)
         qc = co.qc(np.asarray(truth, float) if truth is not None else None)
@@ -483,6 +583,7 @@ class CoregTab(QWidget):
         self.btn_auto_fid.setEnabled(has and idle)
         self.btn_fit_fid.setEnabled(has and idle and fids and self.coreg.dig.has_fiducials)
         self.btn_icp.setEnabled(has and idle)
+        self.btn_fit_all.setEnabled(has and idle and fids)
         self.btn_omit.setEnabled(has and idle)
         self.btn_restore.setEnabled(has and idle)
         self.btn_cancel.setEnabled(not idle)
