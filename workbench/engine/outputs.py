@@ -15,6 +15,9 @@ Two tools every command that writes files uses:
 
         check_outputs([args.out, args.json], [args.eeg, args.slice_timing])
 
+    For a folder of outputs (``fuse --out DIR``), :func:`check_output_dir` checks the file
+    names the command will write there.
+
 :func:`atomic_files`
     A context manager for a *set* of files that must appear together (BrainVision's
     three files, a transform plus its QC). It yields temporary paths in a hidden folder
@@ -43,7 +46,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["companions", "written_files", "check_outputs", "atomic_files", "TEMP_PREFIX"]
+__all__ = ["companions", "written_files", "check_outputs", "check_output_dir", "atomic_files", "TEMP_PREFIX"]
 
 #: Prefix of the hidden temporary folders :func:`atomic_files` makes (with the process id).
 TEMP_PREFIX = ".wbtmp-"
@@ -205,6 +208,31 @@ def check_outputs(outputs: Iterable[_PathLike | None], inputs: Iterable[_PathLik
             if key in claimed:
                 raise InputError(out, f"is written twice (also as {claimed[key]}); give each output its own name")
             claimed[key] = out
+
+
+def check_output_dir(out_dir: _PathLike, names: Iterable[str], inputs: Iterable[_PathLike | None]) -> list[Path]:
+    """:func:`check_outputs` for files a command writes into a folder (``fuse --out DIR``).
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The output folder (may not exist yet; must not be a file).
+    names : iterable of str
+        File names the command will write there (``result.json``, ``zmap.nii.gz``...).
+    inputs : iterable of path-like or None
+        Every file the command reads.
+
+    Returns
+    -------
+    list of Path
+        ``out_dir / name`` for every name, checked.
+    """
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(folder, "exists and is not a folder; give a folder for the outputs")
+    outs = [folder / n for n in names]
+    check_outputs(outs, inputs)
+    return outs
 
 
 # --------------------------------------------------------------------------- atomic sets
