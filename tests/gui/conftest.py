@@ -50,6 +50,57 @@ def _no_save_question_on_close(monkeypatch):
     monkeypatch.setattr(MainWindow, "ask_save_on_close", False)
 
 
+def _live_top_level() -> dict[int, object]:
+    from PyQt6.QtWidgets import QApplication
+
+    return {id(w): w for w in QApplication.topLevelWidgets()}
+
+
+def _leaks(before: dict[int, object]) -> list[str]:
+    """Top-level widgets a test left behind: still shown, or ours and never deleted."""
+    import gc
+
+    from PyQt6 import sip
+    from PyQt6.QtCore import QEvent
+    from PyQt6.QtWidgets import QApplication
+
+    for _ in range(3):  # close events, then deferred deletes, then what they released
+        QApplication.processEvents()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        gc.collect()
+    out = []
+    for key, w in _live_top_level().items():
+        if key in before or sip.isdeleted(w):
+            continue
+        ours = type(w).__module__.startswith("workbench.")
+        if w.isVisible() or ours:
+            out.append(f"{type(w).__module__}.{type(w).__name__}"
+                       f"{' (still shown)' if w.isVisible() else ' (never deleted)'}")
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_widgets(qapp):
+    """Fail a test that leaves a shown window or one of our widgets alive behind it.
+
+    A widget a test forgets (not given to ``qtbot.addWidget``, not closed) keeps painting
+    in later tests; pyqtgraph items deleted under it have crashed whole runs. Widgets
+    given to ``qtbot.addWidget`` are closed and deleted by pytest-qt before this runs.
+    """
+    before = _live_top_level()
+    yield
+    leaked = _leaks(before)
+    if leaked:
+        from PyQt6.QtWidgets import QApplication
+
+        for w in QApplication.topLevelWidgets():  # clean up, so one leak fails one test
+            if id(w) not in before:
+                w.close()
+                w.deleteLater()
+        pytest.fail("widgets leaked by this test (give them to qtbot.addWidget or close and "
+                    f"delete them): {', '.join(sorted(set(leaked)))}", pytrace=False)
+
+
 @pytest.fixture(autouse=True)
 def _close_3d():
     yield

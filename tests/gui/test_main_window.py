@@ -279,24 +279,32 @@ def test_help_texts_and_about(qtbot, window, boxes):
 
 
 def test_step_panel_parameters_are_undoable(qtbot, window, small_study):
-    from workbench.engine.pipeline.registry import StepSpec
+    from workbench.engine.steps import Param, QCSpec, StepSpec
     from workbench.gui.step_panel import StepPanel
 
     _open(qtbot, window, small_study)
-    spec = StepSpec("toy", "cleanup", run=lambda ctx, **kw: {}, title="Toy step",
-                    help="A toy.", defaults={"cutoff_hz": 40.0, "order": 4})
+    spec = StepSpec(id="toy", title="Toy step", stage="cleanup", teaching="A toy.",
+                    params=(Param("cutoff_hz", "float", 40.0, "Cut-off.", unit="Hz", minimum=1.0,
+                                  maximum=500.0),
+                            Param("order", "int", 4, "Filter order.", minimum=1, maximum=10)),
+                    requires=("eeg",), provides=("eeg",), run=lambda study, params, progress: None,
+                    qc=(QCSpec("residual_uV", "Residual", "µV", ".2f", warn_above=5.0),))
     panel = StepPanel(window.session, [spec])
     qtbot.addWidget(panel)
     panel.show_step("toy")
-    assert set(panel.editors) == {"cutoff_hz", "order"}
-    assert "default: 40" in panel.editors["cutoff_hz"].toolTip()
+    assert set(panel.param_form.editors) == {"cutoff_hz", "order"}
+    assert "Default: 40" in panel.param_form.editors["cutoff_hz"].toolTip()
     panel.set_param("toy", "cutoff_hz", 30.0)
     assert panel.params("toy")["cutoff_hz"] == 30.0
+    assert panel.param_form.values()["cutoff_hz"] == 30.0
     window.undo()
     assert panel.params("toy")["cutoff_hz"] == 40.0
+    panel.set_param("toy", "order", 99)  # outside the declared bounds: refused
+    assert panel.params("toy")["order"] == 4
     window.session.project.record_step("toy", qc={"residual_uV": 1.5})
     assert panel.qc_table.rowCount() == 1
-    assert panel.qc_table.item(0, 1).text() == "1.5"
+    assert panel.qc_table.item(0, 0).text() == "Residual"
+    assert panel.qc_table.item(0, 1).text() == "1.50 µV"
 
 
 def test_pipeline_states_follow_the_project():
@@ -304,7 +312,7 @@ def test_pipeline_states_follow_the_project():
 
     from workbench.gui.pipeline_bar import step_states
 
-    steps = [SimpleNamespace(name=n) for n in ("load", "sync", "gradient")]
+    steps = [SimpleNamespace(id=n) for n in ("load", "sync", "gradient")]
     proj = Project("/tmp/nowhere")
     assert step_states(steps, proj) == {"load": "not run", "sync": "not run", "gradient": "not run"}
     proj.record_step("load")
@@ -367,24 +375,23 @@ def test_channel_picker_selects_channels(qtbot, window, small_study):
 
 
 def test_run_a_pipeline_step_from_the_panel(qtbot, window, small_study, monkeypatch, boxes):
-    """A registered step runs in a worker on a project copy; result applied on the GUI thread."""
+    """A declared step runs through the runner in a worker on a study fork; adopted on the GUI thread."""
     from workbench.engine.errors import InputError
-    from workbench.engine.pipeline import registry
-    from workbench.engine.pipeline.registry import StepSpec
+    from workbench.engine.steps import Param, StepResult, StepSpec
 
-    def toy(ctx, gain=0.5):
-        raw = ctx.state["raw"].copy().load_data()
-        raw.apply_function(lambda x: x * gain)
-        ctx.state["raw"] = raw
-        qc = {"gain": gain}
-        ctx.project.record_step("toy", {"gain": gain}, qc=qc)
-        return qc
+    def toy(study, params, progress):
+        raw = study.eeg.copy().load_data()
+        raw.apply_function(lambda x: x * params["gain"])
+        return StepResult(qc={"gain": params["gain"]}, provides={"eeg": raw})
 
-    def broken(ctx):
+    def broken(study, params, progress):
         raise InputError(None, "needs scanner triggers; none found")
 
-    monkeypatch.setitem(registry._REGISTRY, "toy", StepSpec("toy", "cleanup", toy, defaults={"gain": 0.5}))
-    monkeypatch.setitem(registry._REGISTRY, "broken", StepSpec("broken", "cleanup", broken))
+    common = dict(stage="cleanup", teaching="", requires=("eeg",), provides=("eeg",))
+    monkeypatch.setitem(window.catalog, "toy", StepSpec(
+        id="toy", title="Toy", params=(Param("gain", "float", 0.5, "Gain."),), run=toy, **common))
+    monkeypatch.setitem(window.catalog, "broken", StepSpec(
+        id="broken", title="Broken", params=(), run=broken, **common))
     _open(qtbot, window, small_study)
     raw_before = window.session.raw.get_data(start=0, stop=50)
     task = window.run_step("toy", {"gain": 0.25})
@@ -394,7 +401,8 @@ def test_run_a_pipeline_step_from_the_panel(qtbot, window, small_study, monkeypa
     np.testing.assert_allclose(cleaned.get_data(start=0, stop=50), 0.25 * raw_before, atol=1e-15)
     np.testing.assert_array_equal(window.session.raw.get_data(start=0, stop=50), raw_before)
     rec = window.session.project.last_step("toy")
-    assert rec is not None and rec.qc == {"gain": 0.25}
+    assert rec is not None and rec.qc["gain"] == 0.25 and rec.params == {"gain": 0.25}
+    assert window.session.study.results["toy"].qc == {"gain": 0.25}
     assert window.pages["Traces"].view.mode == "overlay"
     assert window.tree.find_items("Cleaned EEG")
     # a failing step: recorded as failed, one-line message, nothing else changes
@@ -403,6 +411,12 @@ def test_run_a_pipeline_step_from_the_panel(qtbot, window, small_study, monkeypa
     assert boxes and "needs scanner triggers" in boxes[-1][1] and "\n" not in boxes[-1][1]
     assert window.session.project.steps[-1].status == "failed"
     assert window.session.cleaned is cleaned
+    # an unknown parameter is refused before anything runs
+    n = len(window.session.project.steps)
+    task = window.run_step("toy", {"gian": 2})
+    wait_task(qtbot, window, task)
+    assert "no parameter 'gian'" in boxes[-1][1]
+    assert len(window.session.project.steps) == n
 
 
 def test_open_demo_builds_then_opens_in_a_worker(qtbot, window, small_study, tmp_path, monkeypatch):

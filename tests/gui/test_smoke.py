@@ -56,3 +56,25 @@ def test_gui_without_display_says_so(monkeypatch, capsys):
     assert code == 1
     assert len(err) == 1
     assert "no display" in err[0] and "workbench demo --headless" in err[0]
+
+
+def test_the_leak_check_sees_a_forgotten_widget(qapp):
+    """The autouse leak fixture's check reports a shown window and one of ours left alive."""
+    from conftest import _leaks, _live_top_level
+    from PyQt6.QtWidgets import QLabel
+
+    from workbench.gui.log_panel import LogPanel
+
+    before = _live_top_level()
+    shown = QLabel("forgotten")
+    shown.show()
+    ours = LogPanel()  # never shown, never deleted
+    leaked = _leaks(before)
+    assert "PyQt6.QtWidgets.QLabel (still shown)" in leaked
+    assert any(s.startswith("workbench.gui.log_panel.LogPanel") for s in leaked)
+    for w in (shown, ours):
+        if hasattr(w, "detach"):
+            w.detach()
+        w.close()
+        w.deleteLater()
+    assert _leaks(before) == []

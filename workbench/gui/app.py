@@ -79,6 +79,7 @@ def _arm_smoke_test(app, win, task, shot: Path) -> None:
         shot.parent.mkdir(parents=True, exist_ok=True)
         win.grab().save(str(shot), "PNG")
         print(f"smoke test: screenshot {shot}, exit {code}", flush=True)
+        win.ask_save_on_close = False  # nobody is there to answer
         win.close()
         app.exit(code)
 
