@@ -43,10 +43,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     mods = {}
+    subparsers = {}
     for mod in _subcommands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
         mod.add_arguments(p)
         mods[mod.NAME] = mod
+        subparsers[mod.NAME] = p
+    parser.set_defaults(_subparsers=subparsers)
     return parser, mods
 
 
@@ -58,6 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `workbench` and `workbench PROJECT` open the GUI (DESIGN §3.1)
     if "gui" in mods and (not argv or (argv[0] not in known and not argv[0].startswith("-"))):
         argv = ["gui", *argv]
+    # a subcommand may add options that depend on its first argument (fuse METHOD: the
+    # method's declared file inputs); only the command being run pays for that
+    if argv and argv[0] in mods and hasattr(mods[argv[0]], "extend_arguments"):
+        try:
+            mods[argv[0]].extend_arguments(parser.get_default("_subparsers")[argv[0]], argv[1:])
+        except WorkbenchError as exc:
+            print(f"workbench {argv[0]}: error: {exc}", file=sys.stderr)
+            return 1
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

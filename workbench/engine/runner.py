@@ -289,6 +289,11 @@ class Runner:
                 for c in companions(path):
                     if c.is_file() and c not in files:
                         files.append(c)
+        for name in spec.file_inputs:
+            for path in self.study.extra_files.get(name, []):
+                for c in companions(path):
+                    if c.is_file() and c not in files:
+                        files.append(c)
         return files
 
     def folder_for(self, spec: StepSpec) -> Path:
@@ -308,6 +313,7 @@ class Runner:
             return {}
         targets = [self._target(spec, f) for f in result.files]
         study_inputs = [p for p in self.study.files.values() if p]
+        study_inputs += [p for paths in self.study.extra_files.values() for p in paths]
         check_outputs([t for t in targets if not t.is_dir()], [*study_inputs, *inputs])
         protected = {c.resolve() for p in [*study_inputs, *inputs] for c in companions(p)}
         for t in targets:

@@ -93,6 +93,8 @@ class Study:
     derivatives: dict[str, Path] = field(default_factory=dict)
     truth: Any = None
     stats: dict[str, Any] = field(default_factory=dict)
+    #: files a method reads itself (declared file inputs given on the command line): name -> paths
+    extra_files: dict[str, list[Path]] = field(default_factory=dict)
     message: Any = field(default_factory=_LogMessages, repr=False)
 
     # ------------------------------------------------------------------ the EEG
@@ -196,6 +198,7 @@ class Study:
         return dataclasses.replace(
             self, files=dict(self.files), history=list(self.history), bold_meta=dict(self.bold_meta),
             results=dict(self.results), derivatives=dict(self.derivatives), stats=dict(self.stats),
+            extra_files={k: list(v) for k, v in self.extra_files.items()},
         )
 
     # ------------------------------------------------------------------ loading

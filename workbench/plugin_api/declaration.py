@@ -25,6 +25,7 @@ __all__ = [
     "Param",
     "OutputSpec",
     "FusionMethod",
+    "FileInput",
     "DeclarationError",
 ]
 
@@ -64,6 +65,40 @@ class OutputSpec:
             "title": self.title or self.name,
             "help": self.help,
         }
+
+
+@dataclass(frozen=True)
+class FileInput:
+    """A file a method can take straight from the command line (``workbench fuse ID --NAME PATH``).
+
+    For methods used "from files", as a lab has them (an evoked file, a z-map, a table of
+    features): the CLI adds ``--NAME`` for each declared file input, hashes the files into
+    the provenance and hands them to the method in :attr:`FusionInputs.files`. ``eeg``,
+    ``bold``, ``events``, ``anat`` (``--mri``) and ``trans`` are read into the study by
+    the workbench's own readers, so the method receives them as usual.
+
+    Attributes
+    ----------
+    name : str
+        Option name (``"x"`` -> ``--x``); a Python identifier.
+    help : str
+        What the file holds (format, rows, units).
+    required : bool
+        The method cannot run from files without it.
+    multiple : bool
+        The option may be repeated (``--model A.json --model B.json``).
+    """
+
+    name: str
+    help: str
+    required: bool = False
+    multiple: bool = False
+
+    def check_declaration(self) -> None:
+        if not _NAME_RE.match(self.name):
+            raise DeclarationError(f"file input name {self.name!r} is not an identifier")
+        if not self.help.strip():
+            raise DeclarationError(f"file input {self.name}: help text is required")
 
 
 @dataclass(frozen=True)
@@ -108,6 +143,7 @@ class FusionMethod:
     seed_param: str | None = None
     example: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    file_inputs: tuple[FileInput, ...] = ()
 
     # -------------------------------------------------------------- validation
     def check_declaration(self) -> None:
@@ -135,6 +171,13 @@ class FusionMethod:
             raise DeclarationError(f"{self.id}: duplicate output names")
         for o in self.outputs:
             o.check_declaration()
+        fnames = [f.name for f in self.file_inputs]
+        if len(set(fnames)) != len(fnames):
+            raise DeclarationError(f"{self.id}: duplicate file input names")
+        for f in self.file_inputs:
+            if not isinstance(f, FileInput):
+                raise DeclarationError(f"{self.id}: file_inputs must be FileInput objects")
+            f.check_declaration()
         if self.seed_param is not None and self.seed_param not in names:
             raise DeclarationError(f"{self.id}: seed_param {self.seed_param!r} is not a parameter")
         if isinstance(self.run, str):
@@ -209,6 +252,8 @@ class FusionMethod:
             "params": [p.to_dict() for p in self.params],
             "outputs": [o.to_dict() for o in self.outputs],
             "seed_param": self.seed_param,
+            "file_inputs": [{"name": f.name, "help": f.help, "required": f.required, "multiple": f.multiple}
+                            for f in self.file_inputs],
         }
 
 

@@ -60,6 +60,8 @@ class FusionInputs:
     truth: Any = None
     eeg_offset: float = 0.0
     sources: dict[str, str] = field(default_factory=dict)  #: kind -> file it came from
+    #: declared file inputs given on the command line: name -> list of paths (read by the method)
+    files: dict[str, list[Any]] = field(default_factory=dict)
 
     def get(self, kind: str) -> Any:
         return getattr(self, kind, None)

@@ -50,6 +50,7 @@ def inputs_from_study(study: Any) -> FusionInputs:
         forward=study.forward,
         dig=study.dig,
         sources=sources,
+        files={k: list(v) for k, v in study.extra_files.items()},
     )
 
 
@@ -83,6 +84,7 @@ def fusion_step(method: FusionMethod, origin: str = "plugin") -> StepSpec:
         provides=(),
         run=run,
         origin=origin,
+        file_inputs=tuple(f.name for f in method.file_inputs),
     )
 
 

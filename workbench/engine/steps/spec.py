@@ -269,6 +269,8 @@ class StepSpec:
     origin: str = "built-in"
     available: bool = True
     unavailable_reason: str = ""
+    #: names of files the step reads itself (``study.extra_files``), hashed into the provenance
+    file_inputs: tuple[str, ...] = ()
 
     def check(self) -> None:
         """Raise :class:`DeclarationError` naming the first problem of the declaration."""
@@ -341,4 +343,5 @@ class StepSpec:
             "origin": self.origin,
             "available": self.available,
             "unavailable_reason": self.unavailable_reason,
+            "file_inputs": list(self.file_inputs),
         }
