@@ -124,6 +124,7 @@ def make_case(
     bias_scale: float = 1.0,
     elec_lift_mm: float | tuple[float, float] = 0.0,
     coverage: str = "upper+face",
+    elec_at_vertices: bool = False,
     axis_scale: float = 1.0,
     scale_axis: int | None = None,
 ) -> SyntheticCase:
@@ -159,6 +160,10 @@ def make_case(
         electrode positions (``true_eeg``) are the lifted ones.
     coverage : {"upper+face", "upper", "full"}
         Where the head-shape points are (see :func:`_hsp_region`).
+    elec_at_vertices : bool
+        Put the electrodes exactly at mesh vertices (as this function did before): on a
+        coarse mesh that hands nearest-vertex ICP (MNE's) the electrodes' exact
+        correspondences, which no real digitisation has. Kept to show that artefact.
     axis_scale : float
         Scale error of one digitiser axis (1.015 = 1.5 % too long), about the head-frame
         origin.
@@ -172,7 +177,8 @@ def make_case(
     eeg_mri = scalp["rr"][up[_spread(scalp["rr"][up], n_eeg, rng)]]
     # electrodes anywhere on the triangles, not at vertices: on a coarse mesh (fsaverage's head
     # has 10 mm edges) a point at a vertex hands nearest-vertex ICP (MNE's) its exact correspondence
-    eeg_mri = q.query(eeg_mri + rng.normal(0, 0.004, eeg_mri.shape))[1]
+    if not elec_at_vertices:
+        eeg_mri = q.query(eeg_mri + rng.normal(0, 0.004, eeg_mri.shape))[1]
     up_face = _hsp_region(scalp, mri_fid, coverage)
     hsp_idx = rng.choice(up_face, size=min(n_hsp, len(up_face)), replace=False)
     # head-shape points anywhere on the triangles, not just at vertices
@@ -343,8 +349,20 @@ def dig_to_info(dig: DigPoints) -> Any:
     return info
 
 
-def mne_tutorial_fit(info: Any, subject: str, subjects_dir: Any, scale: str | None = None) -> Any:
-    """MNE's tutorial flow: fiducials -> ICP(6, nasion 2) -> omit > 5 mm -> ICP(20, nasion 10)."""
+def mne_tutorial_fit(info: Any, subject: str, subjects_dir: Any, scale: str | None = None, omit_mm: float = 5.0) -> Any:
+    """MNE's tutorial flow: fiducials -> ICP(6, nasion 2) -> omit > ``omit_mm`` -> ICP(20, nasion 10).
+
+    Parameters
+    ----------
+    info : mne.Info
+        With the digitisation.
+    subject, subjects_dir
+        The MNE subject (``bem/<subject>-head.fif`` and ``-fiducials.fif``).
+    scale : str | None
+        MNE's scale mode.
+    omit_mm : float
+        The omission distance (the tutorial's 5 mm; MNE's GUI suggests 10).
+    """
     import mne
 
     c = mne.coreg.Coregistration(info, subject, subjects_dir, fiducials="auto")
@@ -352,6 +370,6 @@ def mne_tutorial_fit(info: Any, subject: str, subjects_dir: Any, scale: str | No
         c.set_scale_mode(scale)
     c.fit_fiducials(verbose="error")
     c.fit_icp(n_iterations=6, nasion_weight=2.0, verbose="error")
-    c.omit_head_shape_points(distance=5.0 / 1000)
+    c.omit_head_shape_points(distance=omit_mm / 1000)
     c.fit_icp(n_iterations=20, nasion_weight=10.0, verbose="error")
     return c
