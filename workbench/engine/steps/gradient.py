@@ -95,7 +95,6 @@ def compact_qc(qc: dict[str, Any]) -> dict[str, Any]:
 def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     """Correct the gradient artifact of the study's current EEG on its scanner timeline."""
     from ..gradient import remove_gradient
-    from ..gradient.export import write_raw
 
     before = study.eeg
     res = remove_gradient(before, params=gradient_params(params), sync=study.sync,
@@ -119,7 +118,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         qc=qc,
         provides={"eeg": cleaned},
         files=[
-            OutputFile("gradclean", "eeg", ".fif", lambda path: write_raw(cleaned, path), role="eeg"),
+            OutputFile("gradclean", "eeg", ".fif", lambda path: write_eeg_derivative(cleaned, path), role="eeg"),
             OutputFile("gradclean", "qc", ".json", lambda path: atomic_write_json(path, full), role="qc"),
         ],
         figures=[
@@ -133,6 +132,23 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         details={"gradient": res, "before": before},
         messages=messages,
     )
+
+
+def write_eeg_derivative(raw: Any, path: Any) -> None:
+    """Write the cleaned EEG as a double-precision FIF.
+
+    The file is the EEG the pipeline produced, bit for bit: a step that reads it later (a
+    reopened project, ``workbench fuse --project``) gets the same numbers as a step run in
+    the same session on the EEG in memory. (MNE's default single precision rounds the data
+    to float32, so a fusion run from the project differed from the in-session one in the
+    7th digit.)
+    """
+    from pathlib import Path
+
+    from ..gradient.export import _check_finite
+
+    _check_finite(raw, Path(path))
+    raw.save(path, fmt="double", overwrite=True, verbose="error")
 
 
 def _psd_figure(raw: Any, res: Any) -> Any:
