@@ -323,8 +323,10 @@ class Coreg:
                     # fiducial (matched) or to the skin (nearest): MRI fiducials clicked 1-2 cm away
                     # from where the digitiser's were (MNE's sample subject: 12-18 mm) are then
                     # out-voted by the head shape instead of tilting it
+                    # the 3-D distance of a matched fiducial is ~sqrt(3) times a 1-D point-to-surface
+                    # residual for the same per-axis noise: its cut-off scales alike
                     if fid_match == "matched":
-                        fd = np.linalg.norm(x[n_pts:] - self.mri_fiducials * self.scale, axis=1)
+                        fd = np.linalg.norm(x[n_pts:] - self.mri_fiducials * self.scale, axis=1) / np.sqrt(3.0)
                     else:
                         fd = np.abs(signed[n_pts:])
                     uf = fd / (4.685 * sigma)
