@@ -70,6 +70,9 @@ VARIATIONS: dict[str, dict[str, Any]] = {
     "var: lift 1-8 mm, 32 el., 60 head pts": {**REALISTIC, "elec_lift_mm": (1.0, 8.0), "n_eeg": 32, "n_hsp": 60},
     "var: no head-shape points (electrodes only)": {**REALISTIC, "n_hsp": 0, "n_outliers": 0},
     "var: 3 mm noise, 8 outliers, full coverage": {**REALISTIC, "noise_mm": 3.0, "n_outliers": 8, "coverage": "full"},
+    # not realistic, shown on purpose: electrodes exactly at mesh vertices hand nearest-vertex ICP
+    # (MNE's) their exact correspondences on a coarse mesh
+    "artefact: lift+partial+outliers, electrodes at mesh vertices": {**REALISTIC, "elec_at_vertices": True},
 }
 
 METRICS = (("rotation_error_deg", "rotation (°)"), ("translation_error_mm", "translation (mm)"),
