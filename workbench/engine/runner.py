@@ -234,8 +234,10 @@ class Runner:
         p.check()
         p(0.86, f"{spec.title}: writing")
         inputs = self._input_files(spec)
-        result.written = self._write(spec, result, inputs)
-        # the study changes only now, after the step and its files succeeded
+        result.written = self._write(spec, result, inputs, p)
+        # the study changes only now, after the step and its files succeeded; from here on
+        # the step is done and a late Cancel is not raised (it would leave files and a
+        # changed study recorded as cancelled)
         for key, value in result.provides.items():
             self.study.provide(key, value, spec.id, result.written.get(key))
         self.study.results[spec.id] = result
@@ -249,7 +251,7 @@ class Runner:
                 result.messages.append(f"not scored against the truth: {exc}")
         elapsed = time.perf_counter() - t0
         if self.report is not None:
-            p(0.92, f"{spec.title}: report")
+            _say(p, 0.92, f"{spec.title}: report")
             self._report(spec, result)
         if self.project is not None:
             self.project.record_step(
@@ -261,7 +263,7 @@ class Runner:
                 self.project.set_transform("head_mri", result.written["trans"])
         for msg in result.messages:
             logger.info("%s: %s", spec.id, msg)
-        p(1.0, f"{spec.title}: done")
+        _say(p, 1.0, f"{spec.title}: done")
         return result
 
     @staticmethod
@@ -307,8 +309,13 @@ class Runner:
             return self.out_dir / f.name
         return self.out_dir / derivative_name(self.study.eeg_path, f.desc, f.suffix, f.ext, self.study.subject)
 
-    def _write(self, spec: StepSpec, result: StepResult, inputs: Sequence[Path]) -> dict[str, Path]:
-        """Write every output of a step into a temporary folder, then move them all into place."""
+    def _write(self, spec: StepSpec, result: StepResult, inputs: Sequence[Path],
+               progress: Progress | None = None) -> dict[str, Path]:
+        """Write every output of a step into a temporary folder, then move them all into place.
+
+        A Cancel that arrives while the files are written is honoured before the first one is
+        moved into place: nothing is left behind (the temporary folder is removed).
+        """
         if not result.files or not self.write_files:
             return {}
         targets = [self._target(spec, f) for f in result.files]
@@ -338,6 +345,8 @@ class Runner:
             for _src, target in moves:
                 if target.resolve() in protected:
                     raise InputError(target, "would overwrite an input of the study; inputs are never overwritten")
+            if progress is not None:
+                progress.check()  # the last point where a Cancel leaves nothing behind
             for src, target in moves:  # commit: each rename is atomic
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if src.is_dir() and target.exists():
@@ -396,6 +405,14 @@ def format_qc(spec: StepSpec, qc: Mapping[str, Any]) -> dict[str, str]:
         flag = q.flag(value)
         out[q.label] = q.format(value) + ("  ⚠ check" if flag == "warn" else "  ✓" if flag == "ok" else "")
     return out
+
+
+def _say(p: Progress, fraction: float, message: str) -> None:
+    """Report progress after a step's commit point, where a Cancel can no longer undo it."""
+    try:
+        p(fraction, message)
+    except Cancelled:
+        pass
 
 
 def _check_finite(step_id: str, qc: Mapping[str, Any]) -> None:
