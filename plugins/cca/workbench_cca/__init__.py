@@ -1,0 +1,1 @@
+"""Regularised CCA fusion plugin for the EEG-fMRI Workbench (id ``cca``)."""

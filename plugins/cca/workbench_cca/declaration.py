@@ -1,0 +1,79 @@
+"""Declaration of the CCA method (light: no numpy here)."""
+
+from __future__ import annotations
+
+from workbench.plugin_api.declaration import FileInput, FusionMethod, OutputSpec, Param
+
+EXPLANATION = (
+    "Canonical correlation analysis finds pairs of weighted sums, one of the EEG features "
+    "(X) and one of the fMRI features (Y), that are maximally correlated across "
+    "observations (time points, trials or subjects). It is computed in closed form: each "
+    "block is centred (and by default scaled), its covariance is ridge-regularised, "
+    "C_reg = C + r/(1 - r) (trace C / p) I (the directions of the shrinkage (1 - r) C + "
+    "r (trace C / p) I), so that more features than observations (many voxels) can be used, both blocks are whitened by C_reg^-1/2 and the singular value "
+    "decomposition of the whitened cross-covariance gives the canonical correlations and "
+    "weights; with r = 0 this is classical CCA (SAS PROC CANCORR). Each canonical "
+    "correlation is tested by permuting the rows of Y (seeded) with the max-statistic: mode "
+    "k is compared with the permutation distribution of the largest canonical correlation, "
+    "which controls the family-wise error over modes and is conservative for later modes. "
+    "Bartlett's chi-square approximation of Wilks' lambda (the sequential parametric test) "
+    "is reported beside it when r = 0. Canonical weights and loadings (correlation of each "
+    "feature with its block's canonical variate) are given as tables."
+)
+
+PARAMS = (
+    Param("n_components", "int", 0,
+          "Number of canonical modes kept; 0 = all (min of the ranks of X and Y).",
+          minimum=0, maximum=10000, label="Modes"),
+    Param("reg_x", "float", 0.0,
+          "Ridge shrinkage of the X covariance towards a scaled identity (0 = classical CCA; "
+          "needed when X has more features than observations or collinear features; "
+          "typical 0.1-0.5 for many channels).", minimum=0.0, maximum=0.999, label="Ridge X"),
+    Param("reg_y", "float", 0.0,
+          "Ridge shrinkage of the Y covariance (0 = classical CCA; typical 0.1-0.9 for voxels).",
+          minimum=0.0, maximum=0.999, label="Ridge Y"),
+    Param("standardize", "bool", True,
+          "Scale every feature to unit variance before the ridge (classical CCA does not depend "
+          "on it; the ridge does).", label="Standardise"),
+    Param("n_permutations", "int", 1000,
+          "Permutations of the rows of Y for the p-values (0 = no permutation test).",
+          minimum=0, maximum=1000000, label="Permutations"),
+    Param("seed", "int", 0, "Seed of the permutations (same seed, same p-values).",
+          minimum=0, maximum=2**31 - 1),
+)
+
+OUTPUTS = (
+    OutputSpec("canonical", "table", "Canonical correlations",
+               "per mode: correlation, permutation p (max-statistic), Wilks' lambda, Bartlett p"),
+    OutputSpec("weights_x", "table", "Canonical weights (X)", "per X feature and mode"),
+    OutputSpec("weights_y", "table", "Canonical weights (Y)", "per Y feature and mode"),
+    OutputSpec("loadings_x", "table", "Canonical loadings (X)",
+               "correlation of each X feature with the X canonical variate"),
+    OutputSpec("loadings_y", "table", "Canonical loadings (Y)",
+               "correlation of each Y feature with the Y canonical variate"),
+    OutputSpec("variates", "matrix", "Canonical variates", "per observation: U1, V1, U2, V2, ..."),
+    OutputSpec("weights_map", "map", "Canonical weights of Y as a map",
+               "mode-1 Y weights in voxel space (when a Y mask NIfTI is given)"),
+)
+
+METHOD = FusionMethod(
+    id="cca",
+    title="Canonical correlation analysis (regularised)",
+    explanation=EXPLANATION,
+    inputs=(),
+    params=PARAMS,
+    outputs=OUTPUTS,
+    run="workbench_cca.method:run",
+    version="0.1.0",
+    example="workbench_cca.method:example_inputs",
+    seed_param="seed",
+    file_inputs=(
+        FileInput("x", "X features: TSV/CSV, header row, one row per observation (a first "
+                       "non-numeric column gives row labels), e.g. EEG band power per trial",
+                  required=True),
+        FileInput("y", "Y features: TSV/CSV with the same rows in the same order, e.g. ROI "
+                       "or voxel BOLD per trial", required=True),
+        FileInput("y_mask", "optional NIfTI mask whose nonzero voxels (C order) are the Y "
+                            "columns: the Y weights are then also written as a map"),
+    ),
+)
