@@ -1,17 +1,53 @@
-"""BOLD follows the neural input through the haemodynamics, with slice timing."""
+"""BOLD follows the neural input through the haemodynamics, with slice timing.
+
+The BOLD carries realistic noise (thermal, and physiological noise that is smooth in space
+and autocorrelated in time, so averaging over a region does not remove it). These checks
+need more volumes than the session's 40 s study has, so they use their own 2-minute study
+(EEG at 500 Hz: only the BOLD is looked at).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from workbench.engine.phantom import PhantomConfig, load_truth, simulate_study
+
+BOLD_CONFIG = PhantomConfig(duration_s=123.0, sfreq=500.0, n_eeg=32, tr=2.0, slices=20, seed=7)
+
 
 @pytest.fixture(scope="module")
-def bold(phantom_study):
+def bold_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("phantom_bold") / "study"
+    simulate_study(out, BOLD_CONFIG)
+    return out
+
+
+@pytest.fixture(scope="module")
+def truth(bold_study):
+    return load_truth(bold_study)
+
+
+@pytest.fixture(scope="module")
+def bold(bold_study):
     import nibabel as nib
 
-    img = nib.load(phantom_study / "sub-01" / "func" / "sub-01_task-phantom_bold.nii.gz")
+    img = nib.load(bold_study / "sub-01" / "func" / "sub-01_task-phantom_bold.nii.gz")
     return np.asarray(img.get_fdata(dtype=np.float32))
+
+
+def test_temporal_snr_is_realistic(truth, bold):
+    """tSNR ~100-170 in grey matter (3.5 mm voxels at 3 T), after removing slow trends."""
+    gm = (bold.mean(-1) > 900) & (bold.mean(-1) < 1100)
+    active = np.zeros(bold.shape[:3], bool)
+    for name in truth.meta["masks"]:
+        active |= _mask(truth, name)
+    y = bold[gm & ~active]
+    t = np.arange(y.shape[1])
+    X = np.vstack([t**0, t, t**2]).T.astype(float)
+    resid = y - (X @ np.linalg.lstsq(X, y.T, rcond=None)[0]).T
+    tsnr = np.median(y.mean(1) / resid.std(1))
+    assert 90 < tsnr < 170, tsnr
 
 
 def _regressor(truth, column: str, times: np.ndarray) -> np.ndarray:
@@ -33,7 +69,9 @@ def _mask(truth, name):
     return np.asarray(truth.load(f"masks/{name}").dataobj).astype(bool)
 
 
-@pytest.mark.parametrize("name", ["visual_cortex", "motor_cortex", "frontal_eeg_invisible"])
+@pytest.mark.parametrize(
+    "name", ["visual_cortex", "motor_cortex", "lateral_occipital_task_only", "frontal_eeg_invisible"]
+)
 def test_bold_in_active_mask_follows_neural_input(truth, bold, name):
     cfg = truth.config
     m = _mask(truth, name)
@@ -81,7 +119,8 @@ def test_fmri_invisible_source_has_no_bold(truth, bold):
     y = _detrend(bold[m].mean(0), vol_t)
     x = _regressor(truth, "visual_cortex", vol_t)
     assert abs(np.corrcoef(y, x)[0, 1]) < 0.45
-    assert y.std() / bold[m].mean() < 0.002  # noise of ~60 averaged voxels only
+    # noise only: smooth physiological noise survives averaging over the region (~0.2 %)
+    assert y.std() / bold[m].mean() < 0.004
 
 
 def test_slice_timing_is_honoured(truth):

@@ -80,7 +80,13 @@ class PhantomConfig:
     n_trials : int | None
         Number of task trials; ``None`` fills the scan with trials ``isi_s`` apart.
     isi_s : tuple(float, float)
-        Range of the (uniformly jittered) interval between trial onsets.
+        Range of the (uniformly jittered) interval between trial onsets; 2-4 s is a
+        rapid event-related design (~10 trials of each of the two conditions per minute).
+    trial_amplitude_sd : float
+        Trial-by-trial variability of the evoked response and its BOLD: the SD of the
+        log of each trial's amplitude (log-normal, mean 1; 0.5 is a coefficient of
+        variation of ~50 %, as attention, arousal and habituation make single-trial
+        responses vary).
     chunk_s : float
         Length of the blocks the EEG is generated and streamed to disk in.
     gradient_mv : float
@@ -134,7 +140,8 @@ class PhantomConfig:
     hrv: float = 0.05
     bcg_delay_s: float = 0.21
     n_trials: int | None = None
-    isi_s: tuple[float, float] = (4.0, 8.0)
+    isi_s: tuple[float, float] = (2.0, 4.0)
+    trial_amplitude_sd: float = 0.5
     lead_in_s: float = 2.0
     lead_out_s: float = 1.0
     chunk_s: float = 20.0
@@ -157,7 +164,7 @@ class PhantomConfig:
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 bad(name, f"must be a positive number, got {v!r}")
         for name in ("dead_time_s", "trigger_jitter_s", "dig_noise_mm", "dig_bias_mm", "hrv",
-                     "lead_in_s", "lead_out_s", "blink_rate_hz"):
+                     "lead_in_s", "lead_out_s", "blink_rate_hz", "trial_amplitude_sd"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 bad(name, f"must be a non-negative number, got {v!r}")
@@ -194,6 +201,8 @@ class PhantomConfig:
             bad("n_subjects", f"must be an integer in 1..99, got {self.n_subjects!r}")
         if self.n_trials is not None and not (isinstance(self.n_trials, int) and self.n_trials >= 0):
             bad("n_trials", f"must be a non-negative integer or None, got {self.n_trials!r}")
+        if self.trial_amplitude_sd > 1.5:
+            bad("trial_amplitude_sd", f"must be at most 1.5 (log units), got {self.trial_amplitude_sd}")
         lo, hi = self.isi_s
         if not (0 < lo <= hi):
             bad("isi_s", f"must be (min, max) with 0 < min <= max, got {self.isi_s!r}")

@@ -8,7 +8,10 @@ model fitted to the scalp (:func:`mne.make_sphere_model`,
 referenced to FCz, as a BrainAmp MR cap records them.
 
 * ``task``: an evoked response per trial of its condition, scaled by that trial's
-  amplitude, and a matching neural input to the haemodynamics (visible to both).
+  amplitude, and a matching neural input to the haemodynamics (visible to both): the
+  region an EEG-informed (parametric modulation) analysis should find.
+* ``task_unmodulated``: responds to every trial of its condition with the same
+  amplitude (EEG and BOLD), so it shows in the main effect but not in the modulator.
 * ``fmri_invisible``: evoked, strongly synchronous activity with no neurovascular
   coupling (no BOLD).
 * ``eeg_invisible``: a closed-field configuration, activity on two facing sulcal walls
@@ -40,7 +43,8 @@ class SourceSpec:
     ``pos_mm``/``ori`` are in fsaverage surface RAS (mm / unit vector); ``peaks`` are
     ``(latency s, width s, relative amplitude)`` Gaussian components of the evoked
     response; ``bold`` is the neurovascular coupling (0 = no BOLD); ``mask_mm`` the
-    radius of its activation mask.
+    radius of its activation mask; ``modulated`` whether the trial-by-trial amplitude
+    scales its response (``False``: the same response to every trial).
     """
 
     name: str
@@ -53,18 +57,24 @@ class SourceSpec:
     bold: float = 0.0
     mask_mm: float = 0.0
     closed_field: bool = False
+    modulated: bool = True
 
 
 SOURCES: tuple[SourceSpec, ...] = (
+    # early visual cortex (V1-V3): a full-field stimulus activates several cm3 of it
     SourceSpec("visual_cortex", "task", (14.0, -86.0, 8.0), (0.15, -0.55, 0.82), "visual", 60.0,
-               ((0.10, 0.018, 0.8), (0.17, 0.028, -1.2), (0.30, 0.06, 0.5)), bold=1.0, mask_mm=9.0),
+               ((0.10, 0.018, 0.8), (0.17, 0.028, -1.2), (0.30, 0.06, 0.5)), bold=1.0, mask_mm=12.0),
     SourceSpec("motor_cortex", "task", (-36.0, -20.0, 56.0), (-0.45, 0.1, 0.89), "motor", 60.0,
                ((0.08, 0.025, 0.6), (0.20, 0.05, -1.0)), bold=1.0, mask_mm=9.0),
+    # left lateral occipital cortex (V5/MT+): active in every visual trial, by the same amount
+    SourceSpec("lateral_occipital_task_only", "task_unmodulated", (-44.0, -70.0, 4.0), (-0.85, -0.3, 0.43),
+               "visual", 20.0, ((0.22, 0.04, -1.0),), bold=1.0, mask_mm=9.0, modulated=False),
     SourceSpec("temporal_fmri_invisible", "fmri_invisible", (50.0, -28.0, 4.0), (0.9, 0.0, 0.45),
                "visual", 60.0, ((0.25, 0.045, -1.0),), bold=0.0, mask_mm=9.0),
     SourceSpec("frontal_eeg_invisible", "eeg_invisible", (-38.0, 30.0, 26.0), (-0.6, 0.3, 0.74),
-               "motor", 60.0, ((0.20, 0.08, 1.0),), bold=1.5, mask_mm=9.0, closed_field=True),
-    SourceSpec("alpha_parietooccipital", "alpha", (2.0, -76.0, 24.0), (0.0, -0.45, 0.89), None, 300.0),
+               "motor", 60.0, ((0.20, 0.08, 1.0),), bold=1.2, mask_mm=9.0, closed_field=True),
+    # eyes open during the task: ~15 uV RMS at Pz, about half the eyes-closed rhythm
+    SourceSpec("alpha_parietooccipital", "alpha", (2.0, -76.0, 24.0), (0.0, -0.45, 0.89), None, 200.0),
 )
 N_BACKGROUND = 40
 BACKGROUND_NAM = 25.0
@@ -184,8 +194,8 @@ class Events:
     condition : ndarray of str
         ``"visual"`` or ``"motor"``.
     amplitude : ndarray
-        Trial-by-trial amplitude (mean ~1) scaling both the evoked response and the
-        neural input to the haemodynamics.
+        Trial-by-trial amplitude (log-normal, mean 1) scaling both the evoked response
+        and the neural input to the haemodynamics of the modulated sources.
     """
 
     onset_mri: np.ndarray
@@ -199,8 +209,12 @@ class Events:
 
 
 def make_events(cfg: PhantomConfig, rng: np.random.Generator) -> Events:
-    """Jittered trials of two conditions spread over the scan."""
-    t_end = cfg.n_volumes * cfg.tr - EVENT_LENGTH_S
+    """Jittered trials of two conditions spread over the scan.
+
+    Every trial, its evoked response and its neural activity (``NEURAL_DURATION_S``, the
+    ``duration`` of the events table) end within the scan.
+    """
+    t_end = cfg.n_volumes * cfg.tr - max(EVENT_LENGTH_S, NEURAL_DURATION_S)
     lo, hi = cfg.isi_s
     onsets = []
     t = min(2.0 * cfg.tr, max(t_end - hi, 0.0) * 0.5)
@@ -209,7 +223,8 @@ def make_events(cfg: PhantomConfig, rng: np.random.Generator) -> Events:
         t += rng.uniform(lo, hi)
     n = len(onsets)
     cond = np.array(["visual", "motor"])[rng.permutation(np.arange(n) % 2)] if n else np.zeros(0, str)
-    amp = np.exp(rng.normal(0.0, 0.3, n) - 0.045)
+    sd = cfg.trial_amplitude_sd
+    amp = np.exp(rng.normal(0.0, sd, n) - 0.5 * sd**2)  # log-normal with mean 1
     return Events(np.round(np.array(onsets, float), 4), cond, amp)
 
 
@@ -272,7 +287,8 @@ class NeuralGenerator:
                                  & (self.onset_eeg < t[-1] + 1 / cfg.sfreq)
                                  & (self.onset_eeg + EVENT_LENGTH_S > t[0]))
             for i in sel:
-                out[k] += spec.moment_nam * 1e-9 * self.events.amplitude[i] * erp_waveform(spec, t - self.onset_eeg[i])
+                amp = self.events.amplitude[i] if spec.modulated else 1.0
+                out[k] += spec.moment_nam * 1e-9 * amp * erp_waveform(spec, t - self.onset_eeg[i])
         w = rng.standard_normal((N_BACKGROUND, n))
         p, self.pink_zi = signal.lfilter(self.pb, self.pa, w, axis=1, zi=self.pink_zi)
         if self._pink_gain is None:
@@ -283,8 +299,9 @@ class NeuralGenerator:
     def neural_input(self, dt: float, n_times: int) -> np.ndarray:
         """Neural input to the haemodynamics per role source (scanner clock).
 
-        Shape (n_times, n_role_sources): trial amplitude times the coupling during
-        ``NEURAL_DURATION_S`` after each onset of the source's condition.
+        Shape (n_times, n_role_sources): trial amplitude (1 for an unmodulated source)
+        times the coupling during ``NEURAL_DURATION_S`` after each onset of the source's
+        condition.
         """
         u = np.zeros((n_times, len(SOURCES)))
         t = np.arange(n_times) * dt
@@ -293,6 +310,7 @@ class NeuralGenerator:
                 continue
             for onset, cond, amp in zip(self.events.onset_mri, self.events.condition, self.events.amplitude):
                 if cond == spec.condition:
+                    amp = amp if spec.modulated else 1.0
                     # fraction of each bin covered by [onset, onset + duration)
                     lo = np.clip(onset - t, 0, dt)
                     hi = np.clip(onset + NEURAL_DURATION_S - t, 0, dt)
