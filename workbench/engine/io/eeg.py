@@ -313,7 +313,8 @@ def _bv_header(path: Path, markers: bool = True) -> EEGHeader:
         if vmrk.is_file() and vmrk.stat().st_size > 0:
             hdr.markers = _bv_markers(vmrk, hdr.sfreq, hdr.notes)
         else:
-            hdr.notes.append(f"marker file {mk} is {'empty' if vmrk.is_file() else 'missing'}")
+            state = "empty" if vmrk.is_file() else "a broken symbolic link" if vmrk.is_symlink() else "missing"
+            hdr.notes.append(f"marker file {mk} is {state}")
     if hdr.markers is None:
         hdr.markers = _annotations([], [], [])
     return hdr
