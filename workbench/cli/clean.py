@@ -62,6 +62,12 @@ def run(args: argparse.Namespace) -> int:
                                f"steps that exist: {', '.join(catalog)}")
     if any("sync" in catalog[s].requires for s in steps) and "sync" not in steps:
         steps.insert(0, "sync")
+    plan = [(s, step_params(args, catalog[s])) for s in steps]
+    for s, given in plan:  # every option value checked by its declaration before the EEG is read
+        try:
+            catalog[s].validate(given)
+        except InputError as exc:
+            raise InputError(None, f"step {s!r}: {exc.args[0] if exc.args else exc}") from None
     if not str(args.out).lower().endswith(WRITABLE):
         raise InputError(args.out, "output must end in .fif, .vhdr or .edf")
     check_outputs([args.out, args.json], [args.eeg, args.slice_timing])
@@ -78,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
 
         study.bold_meta = read_bold_sidecar(args.slice_timing)
         study.files["bold_json"] = args.slice_timing
-    plan = [(s, step_params(args, catalog[s])) for s in steps]
     runner = Runner(study, catalog, args.out.parent, write_files=False, score=False)
     runner.plan(plan)  # every step and parameter checked before anything runs
     outcomes = runner.run(plan, bar.sub(0.03, 0.9), stop_on_error=True)
