@@ -43,16 +43,21 @@ def _check_args(args: argparse.Namespace) -> None:
     check_outputs([args.out, args.json], [args.eeg, args.slice_timing])
 
 
-def _read_sidecar(path: Path, tr_given: bool) -> dict:
-    """The BOLD sidecar through the validation layer (errors name the sidecar)."""
+def _read_sidecar(path: Path, tr: float | None) -> dict:
+    """The BOLD sidecar through the validation layer (errors name the sidecar).
+
+    ``tr`` is the TR given on the command line, if any: SliceTiming must fit in it too.
+    """
     from ..engine.errors import InputError
     from ..engine.io._util import check_file
-    from ..engine.validate import check_bold_sidecar, load_json
+    from ..engine.validate import check_bold_sidecar, check_slice_timing, load_json
 
     check_file(path)
     meta = check_bold_sidecar(load_json(path, what="JSON sidecar"), path)
-    if meta.get("RepetitionTime") is None and not tr_given:
+    if meta.get("RepetitionTime") is None and tr is None:
         raise InputError(path, "no RepetitionTime in this sidecar; add it or give --tr")
+    if tr is not None and meta.get("SliceTiming") is not None:
+        check_slice_timing(meta["SliceTiming"], float(tr), path, "SliceTiming (with the TR given)")
     return meta
 
 
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     params = step_params(args, SPEC)
     runner_catalog = {SPEC.id: SPEC}
-    sidecar = _read_sidecar(args.slice_timing, params.get("tr") is not None) if args.slice_timing else None
+    sidecar = _read_sidecar(args.slice_timing, params.get("tr")) if args.slice_timing else None
     # the markers are all sync needs: the header is read, the signal only for --out
     header = read_eeg_header(args.eeg, sfreq=args.sfreq)
     if header.marker_unit != "s":
