@@ -1,0 +1,1 @@
+"""Joint ICA fusion plugin for the EEG-fMRI Workbench (id ``jica``)."""
