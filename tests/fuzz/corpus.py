@@ -684,6 +684,8 @@ _ARGS: list[tuple[str, list[str], list[str]]] = [
     ("sync-sfreq-neg", BV, ["sync", "{in}/sub-01_task-rest_eeg.vmrk", "--sfreq", "-500"]),
     ("sync-slices-neg", BV, ["sync", "{in}/" + VHDR, "--tr", "2", "--slices-per-volume", "-3"]),
     ("sync-nvol-0", BV, ["sync", "{in}/" + VHDR, "--tr", "2", "--n-volumes", "0"]),
+    ("sync-st-beyond-given-tr", [*BV, SIDECAR], ["sync", "{in}/" + VHDR, "--slice-timing", "{in}/" + SIDECAR,
+                                                 "--tr", "0.5"]),
     ("info-sfreq-nan", BV, ["info", "{in}/sub-01_task-rest_eeg.vmrk", "--sfreq", "nan"]),
     ("coreg-omit-nan", [*TSV, SURF], ["coreg", "--dig", "{in}/sub-01_electrodes.tsv", "--surface", "{in}/" + SURF,
                                       "--omit-mm", "nan", "--out", "{out}/s-trans.fif"]),
@@ -728,6 +730,8 @@ def all_cases() -> list[Case]:
         option = next(a for a in reversed(argv) if a.startswith("--") and a not in ("--out", "--json"))
         # the option as typed, or as the step's parameter name
         names = f"{option}|{option.lstrip('-').replace('-', '_')}"
+        if cid == "sync-st-beyond-given-tr":
+            names = SIDECAR
         cases.append(Case(f"args/{cid}", list(files), list(argv), None, "", True, names))
     return cases
 
