@@ -75,6 +75,10 @@ class CoregScene:
         self._size = 200.0
         self._picking = False
         self.opacity = 0.85
+        try:  # labels follow a camera moved with the mouse
+            self.plotter.iren.add_observer("EndInteractionEvent", self._camera_moved)
+        except AttributeError:  # pragma: no cover - no interactor
+            pass
 
     @property
     def widget(self) -> QWidget:
@@ -196,11 +200,23 @@ class CoregScene:
             return
         m = self._pose_mm
         pts = self._label_pts_mm @ m[:3, :3].T + m[:3, 3]
-        # a 2D label actor cannot take a user matrix: it is redrawn at the moved points; labels
-        # on the far side of the head are hidden (always_visible=False)
+        # a 2D label actor cannot take a user matrix: it is redrawn at the moved points. Only the
+        # electrodes on the side of the head facing the camera are labelled (VTK's z-buffer test
+        # would also hide the visible ones, behind their own sphere glyphs); redrawn when the
+        # camera stops moving
+        cam = np.asarray(self.plotter.camera.position, float)
+        facing = np.einsum("ij,ij->i", pts - np.asarray(self._center, float), cam - pts) > 0
+        if not facing.any():
+            return
+        names = [n for n, f in zip(self._label_names, facing) if f]
         self.label_actor = self.plotter.add_point_labels(
-            pts, self._label_names, font_size=10, text_color="#202020", shape=None, show_points=False,
-            always_visible=False, pickable=False, name="eeg-labels", reset_camera=False, render=False)
+            pts[facing], names, font_size=11, bold=True, text_color="#1a1a1a", shape=None, show_points=False,
+            always_visible=True, pickable=False, name="eeg-labels", reset_camera=False, render=False)
+
+    def _camera_moved(self, *args: Any) -> None:
+        if self._labels_on and len(self._label_names):
+            self._draw_labels()
+            self.plotter.render()
 
     def update_pose(self, head_mri: np.ndarray, scale: np.ndarray, dist_mm: np.ndarray, omitted: np.ndarray) -> None:
         """Move the head-frame points and recolour them by their residual (omitted: grey)."""
@@ -221,6 +237,8 @@ class CoregScene:
         pos = c + np.asarray(direction) * self._size * 2.6
         self.plotter.camera_position = [tuple(pos), tuple(c), up]
         self.plotter.reset_camera_clipping_range()
+        if self._labels_on and len(self._label_names):
+            self._draw_labels()
 
     def render(self) -> None:
         self.plotter.render()
