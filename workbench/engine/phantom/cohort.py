@@ -1,0 +1,76 @@
+"""The phantom's cohort: a component shared by every subject, with subject-specific loadings.
+
+Group methods (joint ICA, CCA across subjects) need a truth that is the same kind of
+thing they estimate: a component whose EEG part (an ERP shape) and fMRI part (a map
+pattern) are the same in every subject while its strength varies between subjects. In a
+multi-subject phantom every trial of ``SHARED_CONDITION`` is scaled by the subject's
+loading ``l_s`` (on top of its own trial-by-trial amplitude), so every modulated source of
+that condition (the visual cortex, which has BOLD, and the fMRI-invisible temporal source,
+which has not) scales by ``l_s`` in the EEG and in the BOLD: the ERP shape and the
+activation map are shared, their amplitude is the subject's loading. Unmodulated sources
+(lateral occipital) and the other condition stay the same in every subject, so the
+per-subject features also hold a part that does not follow the loading.
+
+A single-subject phantom is unchanged (``l = 1``). The loadings are drawn from their own
+seeded stream, so they do not change any other random choice of the phantom. The truth
+(`cohort` in ``ground_truth/index.json``) lists the loadings, the condition and the
+sources that carry the shared component.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .config import PhantomConfig
+from .sources import SOURCES, Events
+
+__all__ = ["SHARED_CONDITION", "LOADING_SD", "subject_loadings", "apply_shared_loading", "cohort_truth",
+           "shared_sources"]
+
+#: trials of this condition carry the shared component
+SHARED_CONDITION = "visual"
+#: spread of the subject loadings around 1 (a 35 % between-subject SD of the response)
+LOADING_SD = 0.35
+_STREAM = 7919  # random stream of the loadings (independent of every per-subject stream)
+
+
+def subject_loadings(cfg: PhantomConfig) -> np.ndarray:
+    """Loading of the shared component for each subject (``1`` for a single subject)."""
+    n = int(cfg.n_subjects)
+    if n <= 1:
+        return np.ones(max(n, 1))
+    rng = np.random.default_rng([cfg.seed, _STREAM])
+    return np.clip(1.0 + LOADING_SD * rng.standard_normal(n), 0.25, 2.5)
+
+
+def shared_sources() -> list[str]:
+    """Role sources whose response scales with the loading (modulated, shared condition)."""
+    return [s.name for s in SOURCES if s.condition == SHARED_CONDITION and s.modulated and s.peaks]
+
+
+def apply_shared_loading(cfg: PhantomConfig, events: Events, isub: int) -> Events:
+    """The subject's events with the shared condition's trial amplitudes scaled by its loading."""
+    load = float(subject_loadings(cfg)[isub])
+    if load == 1.0:
+        return events
+    amp = np.where(events.condition == SHARED_CONDITION, events.amplitude * load, events.amplitude)
+    return Events(events.onset_mri, events.condition, amp)
+
+
+def cohort_truth(cfg: PhantomConfig, subjects: list[str]) -> dict[str, Any]:
+    """The ``cohort`` entry of ``ground_truth/index.json``."""
+    loads = subject_loadings(cfg)
+    return {
+        "condition": SHARED_CONDITION,
+        "sources": shared_sources(),
+        "bold_sources": [s.name for s in SOURCES if s.name in shared_sources() and s.bold != 0],
+        "loadings": {sub: float(loads[i]) for i, sub in enumerate(subjects)},
+        "loading_sd": LOADING_SD if len(subjects) > 1 else 0.0,
+        "notes": "every trial of the condition is scaled by the subject's loading (EEG and BOLD of the "
+                 "modulated sources of that condition): shared ERP shape and map pattern, subject-specific "
+                 "strength; the ERP shape at a channel is gain[channel] @ (moment x waveform) of these "
+                 "sources (ground_truth/sub-XX_gain.npy, sub-XX_sources.json), the map is the mask of "
+                 "the bold_sources",
+    }
