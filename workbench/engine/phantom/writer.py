@@ -23,6 +23,7 @@ from .artifacts import Blinks, Drifts, LineNoise
 from .bold import NEURAL_DT, make_bold
 from .cardiac import CardiacGenerator, make_rpeaks
 from .clock import make_timeline, make_triggers
+from .cohort import apply_shared_loading, cohort_truth
 from .config import PhantomConfig
 from .gradient import GradientGenerator
 from .head import ECG, EOG, REF, make_head
@@ -152,6 +153,7 @@ def _write_study(root: Path, cfg: PhantomConfig, p: Progress) -> None:
     for i, sub in enumerate(subs):
         sp = p.sub(i / len(subs), (i + 1) / len(subs))
         index["subjects"][sub] = _write_subject(root, cfg, sub, i, sp)
+    index["cohort"] = cohort_truth(cfg, subs)
     _jdump(root / "ground_truth" / "index.json", index)
 
 
@@ -192,7 +194,7 @@ def _write_subject(root: Path, cfg: PhantomConfig, sub: str, isub: int, p: Progr
     fwd = make_forward(head, s.rng(3))
     tl = make_timeline(cfg, s.rng(4))
     trig = make_triggers(cfg, tl, s.rng(5))
-    events = make_events(cfg, s.rng(6))
+    events = apply_shared_loading(cfg, make_events(cfg, s.rng(6)), isub)
     gen = NeuralGenerator(cfg, events, fwd, tl.to_eeg, seed=(cfg.seed, isub))
     entry = _write_bold(s, tl, grid, gen, fwd, events, p.sub(0.08, 0.2))
     p.check()
