@@ -8,9 +8,20 @@ GUI worker can animate the fit (and :meth:`Coreg.fit_icp` with a ``callback``).
 Differences from MNE, on purpose:
 
 - distances are to the true closest point on the triangles, not the nearest vertex;
-- robust (Tukey biweight) re-weighting of the points on top of omission by distance;
+- the electrodes are fitted with their height above the skin (a cap with gel puts the
+  digitised housing 3-5 mm up; pulling it onto the skin shifts and tilts the head), one
+  common lift estimated with the pose (:meth:`Coreg.iter_icp`, ``eeg_lift``);
+- robust (Tukey biweight) re-weighting of the points and fiducials on top of omission by
+  residual (electrodes judged from the fitted cap height);
+- :func:`full_fit` matches the fiducials to the MRI fiducials point to point (weight 1
+  each), MNE only to the nearest skin point: the upper head a digitiser session covers
+  is nearly a sphere cap and leaves the rotation to the fiducials;
 - optional penalty weight for points that fall inside the scalp (Brainstorm);
 - stricter default convergence (0.05 mm / 0.05° / 0.05 %; MNE stops at 0.2).
+
+Why (issue 9, ``benchmarks/bench_coreg_results.md``): on digitisations built like real
+sessions the previous flow (electrodes pulled onto the skin, fiducials only as nearest
+skin points with the nasion weighted 1) drifted by 1-3° and 1-2 mm.
 """
 
 from __future__ import annotations
