@@ -1,0 +1,1 @@
+"""fMRI-informed EEG source imaging (fusion plugin ``fmri-source``)."""

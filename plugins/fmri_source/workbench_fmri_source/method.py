@@ -1,0 +1,386 @@
+"""``run``: the average response of a condition localised with and without fMRI priors.
+
+MNE does the forward model, source space, noise covariance, whitening, depth weighting,
+and the plain MNE/dSPM/sLORETA inverses; :mod:`.prior` adds what MNE-Python does not
+have (the fMRI weighting, the hard mask and the empirical-Bayes soft prior).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.engine.errors import InputError
+from workbench.engine.progress import as_progress
+from workbench.plugin_api import FusionInputs, FusionResult
+
+from . import prior as P
+from .fmri import check_map_space, glm_zmap, load_map, sample_map
+from .forward import build_forward, freesurfer_paths, t1_frames
+
+__all__ = ["run", "VARIANTS"]
+
+VARIANTS = ("none", "dspm", "sloreta", "weighted", "soft", "hard")
+_VOLUME_RE = re.compile(r"(^|/)(r128|scan start|volume|tr|v)$|r128$", re.IGNORECASE)
+_MNE_METHOD = {"dspm": "dSPM", "sloreta": "sLORETA"}
+
+
+def _first(files: dict[str, list[Any]], name: str) -> Path | None:
+    got = files.get(name) or []
+    return Path(got[0]) if got else None
+
+
+# ----------------------------------------------------------------------------- the EEG
+def _align(raw: Any, onsets: np.ndarray, all_onsets: np.ndarray) -> tuple[np.ndarray, str]:
+    """EEG times of events given on the scanner clock: matched markers, else the first
+    volume trigger, else the EEG's start."""
+    ann = raw.annotations
+    desc = np.asarray(ann.description)
+    times = np.asarray(ann.onset) - (raw.first_time if ann.orig_time is not None else 0.0)
+    best = None
+    for name in sorted(set(desc)):
+        t = np.sort(times[desc == name])
+        for cand, sel in ((onsets, None), (all_onsets, np.isin(all_onsets, onsets))):
+            if len(t) != len(cand) or len(t) < 2:
+                continue
+            a, b = np.polyfit(cand, t, 1)
+            resid = float(np.max(np.abs(t - (a * cand + b))))
+            if abs(a - 1) < 2e-3 and resid < 0.05 and (best is None or resid < best[1]):
+                best = (name, resid, t if sel is None else t[sel])
+    if best is not None:
+        return best[2], f"events matched to the EEG markers {best[0]!r} (max residual {best[1] * 1e3:.1f} ms)"
+    vol = [d for d in sorted(set(desc)) if _VOLUME_RE.search(d.strip())]
+    if vol:
+        name = max(vol, key=lambda d: int(np.sum(desc == d)))
+        t0 = float(np.min(times[desc == name]))
+        return onsets + t0, f"events placed after the first volume trigger {name!r} ({t0:.3f} s)"
+    return onsets, "events assumed on the EEG's clock (no marker or volume trigger matched)"
+
+
+def _has_positions(info: Any) -> bool:
+    import mne
+
+    picks = mne.pick_types(info, eeg=True, exclude=())
+    locs = np.array([info["chs"][i]["loc"][:3] for i in picks])
+    return len(locs) > 0 and bool(np.all(np.isfinite(locs))) and np.sum(np.linalg.norm(locs, axis=1) > 1e-3) >= 0.9 * len(locs)
+
+
+def _with_positions(inst: Any, dig: Any, source: str) -> Any:
+    """The EEG with electrode positions (from the digitisation when it has none)."""
+    if dig is not None:
+        inst.set_montage(dig, on_missing="ignore", verbose="error")
+    if not _has_positions(inst.info):
+        raise InputError(source, "the EEG has no electrode positions: give the digitisation (--dig "
+                                 "electrodes.tsv/.elc/...) or an EEG file with positions")
+    return inst
+
+
+def _evoked(inputs: FusionInputs, params: dict[str, Any], progress: Any, messages: list[str]) -> tuple[Any, Any]:
+    """(evoked, epochs or None) of the chosen condition."""
+    import mne
+
+    ave = _first(inputs.files, "eeg")
+    if inputs.eeg is None and ave is not None and str(ave).endswith(("-ave.fif", "_ave.fif", "-ave.fif.gz")):
+        try:
+            evokeds = mne.read_evokeds(ave, verbose="error")
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(ave, f"not a readable evoked file ({type(exc).__name__})") from None
+        names = [e.comment for e in evokeds]
+        cond = params["condition"]
+        if cond == "auto":
+            ev = evokeds[0]
+        elif cond in names:
+            ev = evokeds[names.index(cond)]
+        else:
+            raise InputError(ave, f"no evoked response {cond!r} in the file; it has {names}")
+        ev = ev.copy().pick("eeg", exclude="bads")
+        messages.append(f"evoked response {ev.comment!r} from {ave.name} ({ev.nave} averages)")
+        return _with_positions(ev, inputs.dig, str(ave)), None
+    raw = inputs.eeg
+    if raw is None:
+        raise InputError(None, "fmri-source needs an EEG: --eeg RECORDING (with --events) or --eeg X-ave.fif")
+    source = str(inputs.sources.get("eeg") or "EEG")
+    events = inputs.events
+    if events is not None and len(events):
+        types = events["trial_type"].astype(str)
+        cond = params["condition"]
+        if cond == "auto":
+            counts = types.value_counts()
+            cond = str(next(t for t in types if counts[t] == counts.max()))
+        if cond not in set(types):
+            raise InputError(None, f"no events of condition {cond!r}; the events have {sorted(set(types))}")
+        on = np.asarray(events["onset"], float)
+        times, how = _align(raw, on[types.to_numpy() == cond], on)
+    else:
+        desc = np.asarray(raw.annotations.description)
+        names = [d for d in sorted(set(desc)) if not _VOLUME_RE.search(d.strip())]
+        if not names:
+            raise InputError(source, "the EEG has no stimulus markers and no --events were given")
+        cond = params["condition"]
+        if cond == "auto":
+            cond = max(names, key=lambda d: int(np.sum(desc == d)))
+        if cond not in names:
+            raise InputError(source, f"no marker {cond!r} in the EEG; it has {names}")
+        ann = raw.annotations
+        times = np.asarray(ann.onset)[desc == cond] - (raw.first_time if ann.orig_time is not None else 0.0)
+        how = f"events from the EEG markers {cond!r}"
+    messages.append(how)
+    sf = float(raw.info["sfreq"])
+    tmin, tmax = float(params["tmin"]), float(params["tmax"])
+    pad = 1.0
+    start = max(float(np.min(times)) + tmin - pad, 0.0)
+    stop = min(float(np.max(times)) + tmax + pad, raw.times[-1])
+    picks = mne.pick_types(raw.info, eeg=True, exclude="bads")
+    if len(picks) < 8:
+        raise InputError(source, f"only {len(picks)} EEG channels: source imaging needs at least 8")
+    progress(0.05, "reading the EEG")
+    r = raw.copy().pick(picks).crop(start, stop).load_data(verbose="error")
+    _with_positions(r, inputs.dig, source)
+    l_freq, h_freq = params["l_freq"], params["h_freq"]
+    if h_freq is not None and h_freq >= sf / 2:
+        h_freq = None
+    if l_freq is not None and l_freq <= 0:
+        l_freq = None
+    if l_freq is not None or h_freq is not None:
+        progress(0.1, "band-pass filter")
+        r.filter(l_freq, h_freq, verbose="error")
+    samples = np.round((times - start) * sf).astype(int)
+    ok = (samples + int(tmin * sf) >= 0) & (samples + int(np.ceil(tmax * sf)) < r.n_times)
+    if ok.sum() < 1:
+        raise InputError(source, f"no {cond!r} event lies inside the EEG with its epoch window")
+    ev_arr = np.c_[samples[ok] + r.first_samp, np.zeros(ok.sum(), int), np.ones(ok.sum(), int)]
+    decim = max(1, int(sf // 250)) if (h_freq is not None and h_freq < 60) else 1
+    epochs = mne.Epochs(r, ev_arr, {cond: 1}, tmin, tmax, baseline=(None, 0) if tmin < 0 else None,
+                        decim=decim, preload=True, verbose="error", reject_by_annotation=False)
+    evoked = epochs.average()
+    evoked.comment = cond
+    messages.append(f"condition {cond!r}: {len(epochs)} trials averaged")
+    return evoked, epochs
+
+
+def _noise_cov(inputs: FusionInputs, evoked: Any, epochs: Any, messages: list[str]) -> tuple[Any, str]:
+    import mne
+
+    path = _first(inputs.files, "noise_cov")
+    if path is not None:
+        try:
+            cov = mne.read_cov(path, verbose="error")
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(path, f"not a readable noise covariance ({type(exc).__name__})") from None
+        missing = [c for c in evoked.ch_names if c not in cov.ch_names]
+        if missing:
+            raise InputError(path, f"the noise covariance lacks channels {missing[:5]}")
+        messages.append(f"noise covariance from {path.name}")
+        return cov, "file"
+    if epochs is not None and epochs.tmin < 0 and np.sum(epochs.times < 0) >= 10:
+        cov = mne.compute_covariance(epochs, tmax=0.0, method="shrunk", rank=None, verbose="error")
+        messages.append(f"noise covariance from the baseline ({epochs.tmin:.2f}-0 s, {len(epochs)} epochs, "
+                        "Ledoit-Wolf shrinkage)")
+        return cov, "baseline"
+    messages.append("noise covariance ad hoc (mne.make_ad_hoc_cov: 0.2 µV diagonal): no baseline and no "
+                    "--noise-cov; amplitudes and dSPM/sLORETA values are only relative")
+    return mne.make_ad_hoc_cov(evoked.info, verbose="error"), "ad hoc"
+
+
+# ----------------------------------------------------------------------------- times
+def _times(spec: str, evoked: Any, model: P.WhitenedModel) -> tuple[list[float], str]:
+    t = evoked.times
+    if spec.strip().lower() not in ("", "auto"):
+        try:
+            out = [float(x) for x in spec.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(None, f"times: expected comma-separated seconds or 'auto', got {spec!r}") from None
+        bad = [x for x in out if not t[0] <= x <= t[-1]]
+        if bad or not out:
+            raise InputError(None, f"times {bad or spec} outside the epoch {t[0]:.3f}..{t[-1]:.3f} s")
+        return out, "given"
+    gfp = np.sqrt(np.mean(model.whiten(evoked.data) ** 2, axis=0))
+    from scipy.signal import find_peaks
+
+    sel = np.flatnonzero(t >= 0.05)
+    if sel.size < 3:
+        return [float(t[int(np.argmax(gfp))])], "auto (whitened GFP maximum)"
+    dist = max(1, int(0.04 * evoked.info["sfreq"]))
+    pk, _ = find_peaks(gfp[sel], distance=dist)
+    pk = sel[pk[np.argsort(gfp[sel][pk])[::-1][:3]]] if pk.size else sel[[int(np.argmax(gfp[sel]))]]
+    return [round(float(t[i]), 4) for i in sorted(pk)], "auto (largest whitened GFP peaks after 50 ms)"
+
+
+# ----------------------------------------------------------------------------- run
+def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> FusionResult:
+    import mne
+    import nibabel as nib
+
+    p = as_progress(progress)
+    messages: list[str] = []
+    files = inputs.files or {}
+    if inputs.trans is None:
+        raise InputError(None, "fmri-source needs the head<->MRI transform (trans): run coreg first or give "
+                               "--trans X-trans.fif")
+    trans = inputs.trans
+    if not isinstance(trans, mne.transforms.Transform):
+        trans = mne.transforms.Transform("head", "mri", np.asarray(trans, float))
+    if trans["from"] != 4:  # FIFFV_COORD_HEAD
+        trans = mne.transforms.invert_transform(trans)
+    fs = None
+    t1 = inputs.anat
+    if params["fs_subject"]:
+        fs = freesurfer_paths(params["fs_subject"], params["subjects_dir"])
+        if t1 is None:
+            t1 = nib.load(fs["t1"])
+    if t1 is None:
+        raise InputError(None, "fmri-source needs the T1 (--mri T1.nii.gz) or a FreeSurfer subject "
+                               "(--param fs_subject=S --param subjects_dir=D)")
+    p(0.02, "EEG")
+    evoked, epochs = _evoked(inputs, params, p.sub(0.0, 0.25), messages)
+    evoked.set_eeg_reference("average", projection=True, verbose="error")
+    cov, cov_kind = _noise_cov(inputs, evoked, epochs, messages)
+    p(0.3, "forward model")
+    spacing = float(params["spacing"])
+    hm = build_forward(evoked.info, trans, t1, spacing, fs=fs, fs_subject=params["fs_subject"],
+                       bem_file=_first(files, "bem"), progress=p.sub(0.3, 0.5))
+    messages.append(f"head model: {hm.note}; {hm.fwd['nsource']} sources on a {spacing:g} mm grid")
+    p(0.5, "inverse operator")
+    lambda2 = 1.0 / float(params["snr"]) ** 2
+    depth = float(params["depth"]) or None
+    inv = mne.minimum_norm.make_inverse_operator(evoked.info, hm.fwd, cov, loose=1.0, depth=depth,
+                                                 verbose="error")
+    inv_p = mne.minimum_norm.prepare_inverse_operator(inv, evoked.nave, lambda2, "MNE", verbose="error")
+    model = P.model_from_inverse(inv_p, lambda2)
+    chans = inv_p["noise_cov"]["names"]
+    data = evoked.data[[evoked.ch_names.index(c) for c in chans]]
+
+    p(0.55, "fMRI map")
+    fmri_path = _first(files, "fmri")
+    if fmri_path is not None:
+        zmap = load_map(fmri_path)
+        name = str(fmri_path)
+        messages.append(f"fMRI map from {fmri_path.name}")
+    elif inputs.bold is not None and inputs.events is not None:
+        zmap = glm_zmap(inputs.bold, inputs.bold_meta, inputs.events, evoked.comment, params["glm_smoothing"])
+        name = "BOLD"
+        messages.append(f"fMRI map: z of condition {evoked.comment!r} against baseline, computed here from "
+                        f"the BOLD (nilearn GLM, SPM HRF, {params['glm_smoothing']:g} mm smoothing)")
+    else:
+        raise InputError(None, "no fMRI map: give --fmri ZMAP.nii.gz (or the BOLD and events to compute one)")
+    check_map_space(zmap, t1, name)
+    values = sample_map(zmap, t1, hm.pos_mri)
+    thr = float(params["threshold"])
+    mask = values >= thr
+    if not mask.any():
+        raise InputError(name, f"no source reaches the fMRI threshold {thr:g} (map maximum in the brain "
+                               f"{float(np.max(values)):.2f}): lower --param threshold or check the map")
+    mask3 = np.repeat(mask.astype(float), 3)
+    n_src = len(mask)
+    p.check()
+
+    p(0.6, "inverse solutions")
+    amps: dict[str, np.ndarray] = {}
+
+    def norm3(j: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(j.reshape(n_src, 3, -1), axis=1)
+
+    amps["none"] = norm3(P.weighted_solution(model, np.ones(3 * n_src), data))
+    for v, meth in _MNE_METHOD.items():
+        stc = mne.minimum_norm.apply_inverse(evoked, inv, lambda2, meth, pick_ori=None, verbose="error")
+        amps[v] = np.asarray(stc.data)
+    w = np.where(mask3 > 0, 1.0, float(params["factor"]))
+    amps["weighted"] = norm3(P.weighted_solution(model, w, data))
+    amps["hard"] = norm3(P.weighted_solution(model, mask3, data))
+    p(0.7, "soft prior (ReML per window)")
+    sf = float(evoked.info["sfreq"])
+    Y = model.whiten(data)
+    G1 = model.A @ model.A.T
+    Am = model.A * mask3[None, :]
+    G2 = Am @ Am.T
+    soft = np.zeros((3 * n_src, data.shape[1]))
+    rows = []
+    wins = P.windows(data.shape[1], int(round(float(params["window"]) * sf)))
+    h0 = 1.0 / lambda2
+    for k, (s0, s1, a0, a1) in enumerate(wins):
+        if k % 4 == 0:
+            p(0.7 + 0.2 * k / len(wins), "soft prior (ReML per window)")
+        fit = P.soft_fit(Y[:, s0:s1], G1, G2, (h0, h0))
+        alone = P.soft_fit(Y[:, s0:s1], G1, G2, (h0, 0.0), use_fmri=False)
+        soft[:, a0:a1] = P.soft_solution(model, mask3, fit["h1"], fit["h2"], data[:, a0:a1])
+        share = fit["h2"] * mask.sum() / (fit["h1"] * n_src + fit["h2"] * mask.sum())
+        rows.append({"t_start_s": float(evoked.times[s0]), "t_stop_s": float(evoked.times[s1 - 1]),
+                     "h_brain": fit["h1"], "h_fmri": fit["h2"], "fmri_share": float(share),
+                     "log_bayes_factor": float((fit["evidence"] - alone["evidence"]) * (s1 - s0)),
+                     "iterations": fit["iterations"]})
+    amps["soft"] = norm3(soft)
+    p.check()
+
+    p(0.9, "peaks and maps")
+    times, how = _times(params["times"], evoked, model)
+    messages.append(f"times {', '.join(f'{x:.3f}' for x in times)} s ({how})")
+    tidx = [int(np.argmin(np.abs(evoked.times - x))) for x in times]
+    peaks: dict[str, dict[str, list[float]]] = {}
+    peak_amp: dict[str, dict[str, float]] = {}
+    table = []
+    qc: dict[str, Any] = {}
+    for v in VARIANTS:
+        peaks[v], peak_amp[v] = {}, {}
+        for x, i in zip(times, tidx):
+            a = amps[v][:, i]
+            k = int(np.argmax(a))
+            key = f"{x:.3f}"
+            peaks[v][key] = [float(c) for c in hm.pos_mri[k]]
+            peak_amp[v][key] = float(a[k])
+            d = np.linalg.norm(hm.pos_mri - hm.pos_mri[k], axis=1)
+            disp = float(np.sqrt(np.sum(a**2 * d**2) / max(np.sum(a**2), 1e-300))) * 1e3
+            table.append({"variant": v, "time_s": float(x), "x_m": peaks[v][key][0], "y_m": peaks[v][key][1],
+                          "z_m": peaks[v][key][2], "amplitude": float(a[k]), "in_fmri_map": bool(mask[k]),
+                          "dispersion_mm": disp})
+        qc[f"{v}_dispersion_mm"] = table[-len(times)]["dispersion_mm"]
+    qc.update({
+        "peaks": peaks, "peak_amplitudes": peak_amp, "times_s": [float(x) for x in times],
+        "n_sources": int(n_src), "n_sources_in_fmri_map": int(mask.sum()),
+        "fmri_map_fraction": float(mask.mean()), "nave": int(evoked.nave), "lambda2": lambda2,
+        "noise_cov": cov_kind, "head_model": hm.kind, "condition": str(evoked.comment),
+        "spacing_mm": spacing,
+    })
+    for x, i in zip(times, tidx):
+        row = next(r for (s0, s1, a0, a1), r in zip(wins, rows) if a0 <= i < a1)
+        qc[f"soft_fmri_share_at_{x * 1e3:.0f}ms"] = row["fmri_share"]
+
+    maps = {f"{v}_source": _to_t1(amps[v][:, tidx[0]], hm, t1) for v in VARIANTS}
+    maps["fmri_prior"] = _to_t1(mask.astype(float), hm, t1)
+    top = {v: amps[v].max(axis=0) for v in VARIANTS}
+    timecourses = {
+        "peak_amplitude": {"t": evoked.times.copy(),
+                           "series": {v: top[v] / max(float(top[v].max()), 1e-300) for v in VARIANTS},
+                           "unit": "relative to its maximum"},
+        "soft_prior_weight": {"t": np.array([(r["t_start_s"] + r["t_stop_s"]) / 2 for r in rows]),
+                              "series": {"fMRI share of prior variance": np.array([r["fmri_share"] for r in rows])},
+                              "unit": "fraction"},
+    }
+    p(1.0, "done")
+    return FusionResult(
+        method="fmri-source", params=dict(params), maps=maps, timecourses=timecourses,
+        tables={"peaks": table, "hyperparameters": rows}, qc=qc, messages=messages,
+        live={"amplitudes": amps, "times": evoked.times.copy(), "pos_mri": hm.pos_mri, "fmri_mask": mask,
+              "fmri_values": values, "evoked": evoked, "forward": hm.fwd},
+    )
+
+
+def _to_t1(values: np.ndarray, hm: Any, t1: Any) -> Any:
+    """Source values on the T1's grid (scanner RAS affine, linear interpolation of the
+    source grid; zero outside the source space)."""
+    import nibabel as nib
+    from nilearn.image import resample_to_img
+
+    vox2ras, tkr = t1_frames(t1)
+    grid = np.zeros(hm.grid_shape, np.float32)
+    ijk = np.linalg.solve(hm.grid_to_mri, np.c_[hm.pos_mri, np.ones(len(hm.pos_mri))].T)[:3].T
+    ijk = np.round(ijk).astype(int)
+    grid[tuple(ijk.T)] = values
+    scale = np.diag([1e3, 1e3, 1e3, 1.0])
+    aff = vox2ras @ np.linalg.inv(tkr) @ scale @ hm.grid_to_mri
+    img = nib.Nifti1Image(grid, aff)
+    ref = nib.Nifti1Image(np.zeros(t1.shape[:3], np.uint8), t1.affine)
+    out = resample_to_img(img, ref, interpolation="linear", force_resample=True, copy_header=True)
+    return nib.Nifti1Image(np.asarray(out.dataobj, np.float32), t1.affine)
