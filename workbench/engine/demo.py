@@ -200,6 +200,7 @@ def run_demo_headless(out_dir: str | os.PathLike, catalog: Mapping[str, Any],
     qc = _load_section(study, report)
     project.record_step("load", {"study_dir": project.settings["study_dir"]},
                         inputs=[study.files[k] for k in ("eeg", "bold", "anat") if study.files.get(k)], qc=qc)
+    project.save()  # a killed demo leaves a project beside its derivatives, never derivatives alone
     wanted = list(DEMO_PIPELINE if pipeline is None else pipeline)
     missing = [s for s, _ in wanted if s not in catalog or not catalog[s].available]
     runner = Runner(study, catalog, out / "derivatives", project=project, report=report)

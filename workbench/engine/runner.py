@@ -523,7 +523,7 @@ def replay_project(
     recorded = [s for s in src.steps if s.status == "done" and s.name != "load"]
     new = Project(out, name=f"{src.name} (replay)")
     new.settings = dict(src.settings)
-    new.settings["study_dir"] = os.path.relpath(study_path, out) if not Path(study_rel).is_absolute() else study_rel
+    new.settings["study_dir"] = new.relpath(study_path)  # inside the new project: relative; else absolute
     study = Study.load(study_path, subject=src.settings.get("subject"), progress=p.sub(0.0, 0.1),
                        derivatives=False)
     study.project = new

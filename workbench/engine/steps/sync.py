@@ -105,7 +105,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         drift = qc.get("drift_ppm")
         if isinstance(drift, float) and abs(drift) > MAX_TR_MISMATCH_PPM:
             given = "the TR parameter" if params["tr"] is not None else "RepetitionTime of the BOLD sidecar"
-            where = None if params["tr"] is not None else study.files.get("bold_json")
+            where = study.eeg_path if params["tr"] is not None else study.files.get("bold_json")
             raise InputError(where, f"{given} ({qc['tr_s']:.6g} s) contradicts the volume triggers, which are "
                                     f"{qc['alpha'] * qc['tr_s']:.6g} s apart ({drift:+.0f} ppm, far beyond any "
                                     "clock drift); check the TR")
