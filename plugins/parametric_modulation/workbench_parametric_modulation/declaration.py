@@ -14,7 +14,8 @@ EXPLANATION = (
     "variation the average response cannot. Regressors are built at 1/16 of the TR, "
     "convolved with SPM's canonical HRF and sampled at each slice's own acquisition time; "
     "the BOLD is smoothed with a Gaussian kernel (6 mm FWHM by default); "
-    "the GLM has a cosine drift basis and AR(1) prewhitening (nilearn). The main-effect "
+    "the GLM has a cosine drift basis and AR(1) prewhitening (bias-corrected, spatially "
+    "regularised estimates; nilearn's models). The main-effect "
     "and modulator contrasts give t and z maps, thresholded with FDR and a cluster extent. "
     "Unlike nilearn's 'modulation' column, which only scales events (no centring, no "
     "orthogonalisation), the main effect and the modulation are estimated separately."
@@ -173,9 +174,13 @@ PARAMS = (
     _P(
         "noise_model",
         "choice",
-        "ar1",
-        "Temporal noise model: 'ar1' prewhitening (SPM/nilearn default) or 'ols'.",
-        choices=("ar1", "ols"),
+        "ar1-regularised",
+        "Temporal noise model. 'ar1-regularised' (default): AR(1) prewhitening with each "
+        "voxel's residual autocorrelation corrected for the model-fit bias and smoothed over "
+        "15 mm (as fmristat and FSL FILM do), so the z maps stay calibrated on short runs; "
+        "'ar1': nilearn's per-voxel AR(1) (slightly liberal on runs of ~100 scans); "
+        "'ols': no prewhitening.",
+        choices=("ar1-regularised", "ar1", "ols"),
     ),
     _P(
         "seed",

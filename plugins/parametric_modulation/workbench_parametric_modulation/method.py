@@ -11,7 +11,7 @@ from workbench.plugin_api import FusionInputs, FusionResult
 
 from .design import build_design
 from .features import align_events, bandpower_feature, erp_feature
-from .glm import fit_slices, mean_scale, smooth_volumes
+from .glm import AR_FWHM_MM, fit_slices, mean_scale, residual_ar1, smooth_in_mask, smooth_volumes
 
 __all__ = ["run", "repetition_time", "check_events"]
 
@@ -236,13 +236,24 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
     Y = mean_scale(data[mask].T.astype(np.float64))
     del data
     vox_slice = np.nonzero(mask)[2]
+    vox_group = slice_group[vox_slice]
+    designs = [f.to_numpy() for f in frames]
+    rho = None
+    if params["noise_model"] == "ar1-regularised":
+        p(0.39, "AR(1) noise estimate")
+        rho = np.zeros(Y.shape[1])
+        for g in np.unique(vox_group):
+            sel_g = vox_group == g
+            rho[sel_g] = residual_ar1(Y[:, sel_g], designs[g])
+        rho = smooth_in_mask(rho, mask, bold.affine, AR_FWHM_MM)
     glm = fit_slices(
         Y,
-        slice_group[vox_slice],
-        [f.to_numpy() for f in frames],
+        vox_group,
+        designs,
         {"main": c_main, "modulator": c_mod},
         params["noise_model"],
         p.sub(0.4, 0.88),
+        rho=rho,
     )
 
     # --- maps and thresholds
@@ -267,6 +278,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
         "n_slice_groups": len(uniq),
         "tr_s": tr,
         "smoothing_fwhm_mm": fwhm,
+        "noise_model": params["noise_model"],
         "corr_main_modulator_before_orth": corr_before,
     }
     for name in ("main", "modulator"):
@@ -283,6 +295,8 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
         qc[f"peak_z_{name}"] = float(np.max(s["z"]))
         qc[f"fdr_threshold_{name}"] = float(thr) if np.isfinite(thr) else None
         qc[f"n_significant_{name}"] = int(np.count_nonzero(np.asanyarray(thr_img.dataobj)))
+    if rho is not None:
+        qc["ar1_median"] = float(np.median(rho))
     res.qc = qc
     res.matrices["design"] = {
         "values": X0,
