@@ -293,22 +293,28 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
     p(0.7, "soft prior (ReML per window)")
     sf = float(evoked.info["sfreq"])
     Y = model.whiten(data)
-    G1 = model.A @ model.A.T
-    Am = model.A * mask3[None, :]
-    G2 = Am @ Am.T
+    groups = P.clusters(hm.pos_mri, mask, spacing * 1e-3)
+    comps = [np.ones(3 * n_src)]
+    for g in groups:
+        m = np.zeros(n_src)
+        m[g] = 1.0
+        comps.append(np.repeat(m, 3))
+    Gs = [(model.A * c[None, :]) @ model.A.T for c in comps]
     soft = np.zeros((3 * n_src, data.shape[1]))
     rows = []
     wins = P.windows(data.shape[1], int(round(float(params["window"]) * sf)))
     h0 = 1.0 / lambda2
+    sizes = np.array([n_src] + [len(g) for g in groups], float)
     for k, (s0, s1, a0, a1) in enumerate(wins):
         if k % 4 == 0:
             p(0.7 + 0.2 * k / len(wins), "soft prior (ReML per window)")
-        fit = P.soft_fit(Y[:, s0:s1], G1, G2, (h0, h0))
-        alone = P.soft_fit(Y[:, s0:s1], G1, G2, (h0, 0.0), use_fmri=False)
-        soft[:, a0:a1] = P.soft_solution(model, mask3, fit["h1"], fit["h2"], data[:, a0:a1])
-        share = fit["h2"] * mask.sum() / (fit["h1"] * n_src + fit["h2"] * mask.sum())
+        fit = P.soft_fit(Y[:, s0:s1], Gs, np.full(len(Gs), h0))
+        alone = P.soft_fit(Y[:, s0:s1], Gs, np.r_[h0, np.zeros(len(groups))])
+        h = fit["h"]
+        soft[:, a0:a1] = P.soft_solution(model, sum(hi * c for hi, c in zip(h, comps)), data[:, a0:a1])
+        share = float(np.sum(h[1:] * sizes[1:]) / np.sum(h * sizes))
         rows.append({"t_start_s": float(evoked.times[s0]), "t_stop_s": float(evoked.times[s1 - 1]),
-                     "h_brain": fit["h1"], "h_fmri": fit["h2"], "fmri_share": float(share),
+                     "h_brain": float(h[0]), "h_fmri": ";".join(f"{x:.4g}" for x in h[1:]), "fmri_share": share,
                      "log_bayes_factor": float((fit["evidence"] - alone["evidence"]) * (s1 - s0)),
                      "iterations": fit["iterations"]})
     amps["soft"] = norm3(soft)
@@ -341,7 +347,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
         "n_sources": int(n_src), "n_sources_in_fmri_map": int(mask.sum()),
         "fmri_map_fraction": float(mask.mean()), "nave": int(evoked.nave), "lambda2": lambda2,
         "noise_cov": cov_kind, "head_model": hm.kind, "condition": str(evoked.comment),
-        "spacing_mm": spacing,
+        "spacing_mm": spacing, "n_fmri_clusters": len(groups),
     })
     for x, i in zip(times, tidx):
         row = next(r for (s0, s1, a0, a1), r in zip(wins, rows) if a0 <= i < a1)
@@ -363,7 +369,8 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
         method="fmri-source", params=dict(params), maps=maps, timecourses=timecourses,
         tables={"peaks": table, "hyperparameters": rows}, qc=qc, messages=messages,
         live={"amplitudes": amps, "times": evoked.times.copy(), "pos_mri": hm.pos_mri, "fmri_mask": mask,
-              "fmri_values": values, "evoked": evoked, "forward": hm.fwd},
+              "fmri_values": values, "evoked": evoked, "forward": hm.fwd, "inverse": inv,
+              "lambda2": lambda2},
     )
 
 

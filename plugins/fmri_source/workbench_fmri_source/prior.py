@@ -18,15 +18,18 @@ A source current is ``j = sqrt(R) * j~`` and MNE's minimum norm is the posterior
 * ``weights``: prior variance ``c^2 w_k`` (MNE-C ``--fmri``: w = 1 inside the map,
   ``factor`` outside; a hard mask is w = 0 outside). ``c`` re-normalises the trace of
   ``A diag(w) A^T`` to MNE's, so ``lambda2 = 1/SNR^2`` keeps its meaning.
-* ``soft``: prior covariance ``h1 I + h2 diag(m)`` (a whole-brain component and the fMRI
-  map as a second component), noise ``I`` (MNE's whitening), the hyperparameters
-  ``h1, h2 >= 0`` learned in each time window by maximising the marginal likelihood of
+* ``soft``: prior covariance ``h0 I + sum_k h_k diag(m_k)`` (a whole-brain component and
+  one component per connected cluster of the thresholded fMRI map, as SPM's
+  fMRI-informed priors use one component per cluster), noise ``I`` (MNE's whitening),
+  the hyperparameters ``h >= 0`` learned in each time window by maximising the marginal likelihood of
   the window's data (restricted/type-II maximum likelihood, as SPM's ``spm_reml`` does for
   its covariance components) with the fixed-point update
   ``h_i <- h_i sqrt(tr(P C_i P S) / tr(P C_i))``, ``P = Sigma_y^-1``, ``C_i = A Q_i A^T``,
   whose fixed points are the stationary points of the evidence (``tr(P C_i) = tr(P C_i P S)``)
   and which keeps every ``h_i`` positive (MacKay; Wipf & Nagarajan 2009). Where the map does
-  not help explain the data, ``h2`` goes to ~0 and the solution is the whole-brain one.
+  not help explain the data, its ``h_k`` goes to ~0 and the solution is the whole-brain one;
+  a cluster per component lets the data switch off one blob (a false positive) and keep
+  another.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["WhitenedModel", "model_from_inverse", "weighted_solution", "soft_fit", "soft_solution",
-           "log_evidence"]
+           "log_evidence", "clusters", "windows"]
 
 
 @dataclass
@@ -94,63 +97,83 @@ def weighted_solution(model: WhitenedModel, weights: np.ndarray, data: np.ndarra
     return model.source_std[:, None] * jt
 
 
-def _sigma(G1: np.ndarray, G2: np.ndarray, h1: float, h2: float) -> np.ndarray:
-    return np.eye(G1.shape[0]) + h1 * G1 + h2 * G2
+def _sigma(Gs: list[np.ndarray], h: np.ndarray) -> np.ndarray:
+    out = np.eye(Gs[0].shape[0])
+    for hi, G in zip(h, Gs):
+        if hi:
+            out = out + hi * G
+    return out
 
 
-def log_evidence(S: np.ndarray, G1: np.ndarray, G2: np.ndarray, h1: float, h2: float) -> float:
+def log_evidence(S: np.ndarray, Gs: list[np.ndarray], h: np.ndarray) -> float:
     """Log marginal likelihood per sample of whitened data with second moment ``S``."""
-    sig = _sigma(G1, G2, h1, h2)
-    sign, logdet = np.linalg.slogdet(sig)
+    sig = _sigma(Gs, h)
+    _, logdet = np.linalg.slogdet(sig)
     n = sig.shape[0]
     return float(-0.5 * (logdet + np.trace(np.linalg.solve(sig, S)) + n * np.log(2 * np.pi)))
 
 
-def soft_fit(Y: np.ndarray, G1: np.ndarray, G2: np.ndarray, h_init: tuple[float, float],
-             max_iter: int = 1000, tol: float = 1e-7, use_fmri: bool = True) -> dict:
-    """Learn ``h1`` (whole brain) and ``h2`` (fMRI map) from whitened data ``Y`` (n_comp, T).
+def soft_fit(Y: np.ndarray, Gs: list[np.ndarray], h_init: np.ndarray | list[float],
+             max_iter: int = 1000, tol: float = 1e-7) -> dict:
+    """Learn the component variances ``h`` from whitened data ``Y`` (n_comp, T).
+
+    ``Gs[i] = A Q_i A^T`` for the prior components ``Q_i`` (whole brain, fMRI clusters); a
+    component started at 0 stays off (the model without it).
 
     Returns
     -------
     dict
-        ``h1``, ``h2``, ``evidence`` (log marginal likelihood per sample at the optimum),
+        ``h`` (array), ``evidence`` (log marginal likelihood per sample at the optimum),
         ``iterations``, ``trace`` (evidence after each iteration: never decreasing).
     """
     T = Y.shape[1]
     S = (Y @ Y.T) / max(T, 1)
-    h1, h2 = float(h_init[0]), (float(h_init[1]) if use_fmri else 0.0)
-    floor = 1e-12 * max(h1, 1.0)
-    trace = [log_evidence(S, G1, G2, h1, h2)]
+    h = np.asarray(h_init, float).copy()
+    floor = 1e-12 * max(float(h.max()), 1.0)
+    trace = [log_evidence(S, Gs, h)]
     it = 0
     for it in range(1, max_iter + 1):
-        P = np.linalg.inv(_sigma(G1, G2, h1, h2))
-        PSP = P @ S @ P
-        new = []
-        for h, G in ((h1, G1), (h2, G2)):
-            if h == 0.0:
-                new.append(0.0)
+        Pm = np.linalg.inv(_sigma(Gs, h))
+        PSP = Pm @ S @ Pm
+        new = h.copy()
+        for i, G in enumerate(Gs):
+            if h[i] == 0.0:
                 continue
             num = float(np.sum(PSP * G))  # tr(P S P G), G symmetric
-            den = float(np.sum(P * G))  # tr(P G)
-            new.append(max(h * np.sqrt(max(num, 0.0) / den), floor) if den > 0 else h)
-        h1n, h2n = new
-        ev = log_evidence(S, G1, G2, h1n, h2n)
-        change = max(abs(h1n - h1) / max(h1, floor), abs(h2n - h2) / max(h2, floor) if h2 else 0.0)
-        h1, h2 = h1n, h2n
-        trace.append(ev)
+            den = float(np.sum(Pm * G))  # tr(P G)
+            if den > 0:
+                new[i] = max(h[i] * np.sqrt(max(num, 0.0) / den), floor)
+        change = float(np.max(np.abs(new - h) / np.maximum(h, floor)))
+        h = new
+        trace.append(log_evidence(S, Gs, h))
         if change < tol or abs(trace[-1] - trace[-2]) < tol * 1e-3:
             break
-    return {"h1": h1, "h2": h2, "evidence": trace[-1], "iterations": it, "trace": trace}
+    return {"h": h, "evidence": trace[-1], "iterations": it, "trace": trace}
 
 
-def soft_solution(model: WhitenedModel, mask: np.ndarray, h1: float, h2: float,
-                  data: np.ndarray) -> np.ndarray:
-    """Posterior mean currents (n_src*3, n_times) for prior ``h1 I + h2 diag(mask)``."""
-    prior = h1 + h2 * np.asarray(mask, float)
+def soft_solution(model: WhitenedModel, prior: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Posterior mean currents (n_src*3, n_times) for the diagonal prior ``prior`` of ``j~``."""
     y = model.whiten(data)
     sig = np.eye(model.A.shape[0]) + (model.A * prior[None, :]) @ model.A.T
     jt = prior[:, None] * (model.A.T @ np.linalg.solve(sig, y))
     return model.source_std[:, None] * jt
+
+
+def clusters(pos: np.ndarray, mask: np.ndarray, spacing_m: float) -> list[np.ndarray]:
+    """Connected groups of map sources (grid neighbours, 26-connectivity), largest first."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return []
+    pairs = cKDTree(pos[idx]).query_pairs(spacing_m * 1.8, output_type="ndarray")
+    n = idx.size
+    g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else coo_matrix((n, n))
+    _, lab = connected_components(g, directed=False)
+    groups = [idx[lab == k] for k in range(lab.max() + 1)]
+    return sorted(groups, key=len, reverse=True)
 
 
 def windows(n_times: int, width: int) -> list[tuple[int, int, int, int]]:

@@ -204,12 +204,50 @@ def _pm_truth_qc(result: Any, truth: Any, condition: str) -> dict[str, Any]:
     return out
 
 
+def _score_fmri_source(study: Any, result: Any) -> dict[str, Any]:
+    """Localisation error and spatial dispersion of each fmri-source variant (mm).
+
+    For every role source of the result's condition, at the latency of its largest evoked
+    peak: the distance from each variant's peak source to the true position
+    (``loc_error_mm_<source>_<variant>``) and the amplitude-weighted RMS distance of the
+    whole source map from it (``dispersion_mm_<source>_<variant>``, Molins et al. 2008).
+    For the ``eeg_invisible`` source (no scalp field), the distance of each variant's peak
+    from it (``peak_distance_mm_<source>_<variant>``): no variant should put the EEG
+    source there.
+    """
+    fres = result.details.get("fusion")
+    live = getattr(fres, "live", None) or {}
+    if fres is None or "amplitudes" not in live:
+        return {}
+    cond = fres.qc.get("condition")
+    times = np.asarray(live["times"], float)
+    pos = np.asarray(live["pos_mri"], float)
+    out: dict[str, Any] = {}
+    for src in getattr(study.truth, "sources", None) or []:
+        if src.get("condition") != cond or not src.get("evoked_peaks_s"):
+            continue
+        lat = max(src["evoked_peaks_s"], key=lambda pk: abs(pk[2]))[0]
+        i = int(np.argmin(np.abs(times - lat)))
+        true = np.asarray(src["pos_mri_m"], float)
+        d = np.linalg.norm(pos - true, axis=1) * 1e3
+        for variant, amps in live["amplitudes"].items():
+            a = np.asarray(amps)[:, i]
+            k = int(np.argmax(a))
+            if src.get("role") == "eeg_invisible":
+                out[f"peak_distance_mm_{src['name']}_{variant}"] = float(d[k])
+            else:
+                out[f"loc_error_mm_{src['name']}_{variant}"] = float(d[k])
+                out[f"dispersion_mm_{src['name']}_{variant}"] = float(np.sqrt(np.sum(a**2 * d**2) / max(np.sum(a**2), 1e-300)))
+    return out
+
+
 #: step id -> scorer(study, result) -> dict of truth QC
 SCORERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
     "sync": _score_sync,
     "gradient": _score_gradient,
     "coreg": _score_coreg,
     "parametric-modulation": _score_parametric_modulation,
+    "fmri-source": _score_fmri_source,
 }
 
 
