@@ -118,6 +118,7 @@ def window(qtbot, gui_settings):
     from workbench.gui.main_window import MainWindow
 
     win = MainWindow(settings=gui_settings)
+    win.resize(1500, 950)  # pytest-xvfb's screen is 800×600; tests keep the full-HD layout
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)

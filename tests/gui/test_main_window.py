@@ -497,3 +497,26 @@ def test_closing_asks_to_save_unsaved_changes(qtbot, window, small_study, monkey
         proj.dirty = False
         asked.clear()
         assert window.close() and asked == []
+
+
+def test_fits_a_1366x768_laptop_screen(qtbot, window, small_study):
+    """The window can be as small as a 1366×768 laptop screen (minus the desktop's bars);
+    at that size the traces page fits without scrolling and the pipeline scrolls sideways."""
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1366 and hint.height() <= 768 - 68, (hint.width(), hint.height())
+    for title, page in window.pages.items():  # a page larger than the tab scrolls, never clips
+        assert window._page_hosts[title].widget() is page
+    _open(qtbot, window, small_study)
+    window.resize(1366, 700)
+    window.resizeDocks([window.tree_dock, window.step_dock], [220, 250], Qt.Orientation.Horizontal)
+    qtbot.wait(200)
+    assert window.width() == 1366 and window.height() == 700
+    host = window._page_hosts["Traces"]
+    assert not host.horizontalScrollBar().isVisible() and not host.verticalScrollBar().isVisible()
+    view = window.pages["Traces"].view
+    assert view.plot.height() > 300 and view.plot.width() > 600  # plots keep room, axes and titles
+    window.show_tab("Slices & Maps")
+    qtbot.wait(100)
+    slices = window._page_hosts["Slices & Maps"]
+    assert not slices.horizontalScrollBar().isVisible() and not slices.verticalScrollBar().isVisible()
+    assert window.pages["Slices & Maps"].tc_plot.height() > 60

@@ -20,6 +20,8 @@ from PyQt6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
+    QSizePolicy,
     QTabWidget,
     QToolBar,
     QWidget,
@@ -81,26 +83,30 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.resize(1500, 950)
+        self.resize(*initial_size())
 
         # central tabs (lazily imported; a broken view becomes a one-line label)
         self.tab_widget = QTabWidget()
         self.tab_widget.setDocumentMode(True)
+        self.tab_widget.setUsesScrollButtons(True)
         self.pages: dict[str, QWidget] = {}
+        self._page_hosts: dict[str, QWidget] = {}
         for title, target in TABS:
             page = make_tab(title, target, self.session, self.tab_widget, prefs=self.settings.prefs)
             self.pages[title] = page
-            self.tab_widget.addTab(page, title.replace("&", "&&"))
+            host = PageScroll(page)  # a page larger than a small screen scrolls, never clips
+            self._page_hosts[title] = host
+            self.tab_widget.addTab(host, title.replace("&", "&&"))
             self.tab_widget.setTabToolTip(self.tab_widget.count() - 1, help_text(title, page)
                                           .replace("<b>", "").replace("</b>", ""))
         self.setCentralWidget(self.tab_widget)
 
-        # pipeline bar
+        # pipeline bar (scrolls sideways when the window is narrower than the pipeline)
         self.pipeline = PipelineBar(self.session, self.catalog)
         bar = QToolBar("Pipeline")
         bar.setObjectName("pipeline_toolbar")
         bar.setMovable(False)
-        bar.addWidget(self.pipeline)
+        bar.addWidget(PipelineScroll(self.pipeline))
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
 
         # docks
@@ -139,9 +145,12 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._docks_sized:  # dock sizes only stick once the window has its size
             self._docks_sized = True
+            small = self.width() < 1500
+            sides = [220, 250] if small else [360, 280]
+            log_h = 90 if self.height() < 850 else 120
             QTimer.singleShot(0, lambda: (
-                self.resizeDocks([self.tree_dock, self.step_dock], [360, 280], Qt.Orientation.Horizontal),
-                self.resizeDocks([self.log_dock], [120], Qt.Orientation.Vertical)))
+                self.resizeDocks([self.tree_dock, self.step_dock], sides, Qt.Orientation.Horizontal),
+                self.resizeDocks([self.log_dock], [log_h], Qt.Orientation.Vertical)))
 
     # ------------------------------------------------------------------ layout helpers
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -225,13 +234,17 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ tabs
     def current_tab_title(self) -> str:
-        page = self.tab_widget.currentWidget()
-        return next((t for t, p in self.pages.items() if p is page), "")
+        host = self.tab_widget.currentWidget()
+        return next((t for t, h in self._page_hosts.items() if h is host), "")
+
+    def current_page(self) -> QWidget | None:
+        """The page of the current tab (inside its scroll host)."""
+        return self.pages.get(self.current_tab_title())
 
     def show_tab(self, title: str) -> None:
         if title in self.pages:
             page = self.pages[title]
-            self.tab_widget.setCurrentWidget(page)
+            self.tab_widget.setCurrentWidget(self._page_hosts[title])
             view = getattr(page, "view", None)  # keyboard goes to the traces at once
             if view is not None:
                 view.setFocus()
@@ -305,7 +318,7 @@ class MainWindow(QMainWindow):
 
     def export_view(self, path: str | Path) -> Path | None:
         """Save the current tab as PNG or SVG."""
-        page = self.tab_widget.currentWidget()
+        page = self.current_page()
         try:
             out = export_widget(page, path)
         except (OSError, WorkbenchError) as exc:
@@ -505,6 +518,63 @@ class MainWindow(QMainWindow):
             page.close()  # 3D views close their plotters here
         self.log_panel.detach()
         super().closeEvent(event)
+
+
+class PageScroll(QScrollArea):
+    """Holds a tab page: it fills the tab, and scrolls only when the tab is smaller than
+    the page's minimum size (a small screen), instead of forcing a larger window."""
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.page = page
+        self.setWidget(page)
+        # sized by hand: a resizable scroll area would size a page whose layout wraps
+        # (height for width) to its *preferred* height and scroll when it need not
+        self.setWidgetResizable(False)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setMinimumSize(200, 150)
+
+    def viewportEvent(self, event: Any) -> bool:  # noqa: N802
+        from PyQt6.QtCore import QEvent
+
+        if event.type() == QEvent.Type.Resize:
+            self._fit()
+        return super().viewportEvent(event)
+
+    def _fit(self) -> None:
+        vp = self.viewport().size()
+        need = self.page.minimumSizeHint().expandedTo(self.page.minimumSize())
+        self.page.resize(max(vp.width(), need.width()), max(vp.height(), need.height()))
+
+
+class PipelineScroll(QScrollArea):
+    """The pipeline bar, scrolling sideways when the window is narrower than the pipeline."""
+
+    def __init__(self, bar: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidget(bar)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        extent = self.style().pixelMetric(self.style().PixelMetric.PM_ScrollBarExtent)
+        self.setFixedHeight(bar.sizeHint().height() + extent + 2)
+        self.setMinimumWidth(200)
+
+    def sizeHint(self) -> Any:  # noqa: N802
+        hint = super().sizeHint()
+        hint.setWidth(self.widget().sizeHint().width() + 4)
+        return hint
+
+
+def initial_size() -> tuple[int, int]:
+    """The first window size: 1500×950, or the available screen when it is smaller."""
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return 1500, 950
+    avail = screen.availableGeometry()
+    return min(1500, avail.width()), min(950, avail.height())
 
 
 def load_catalog() -> dict[str, Any]:

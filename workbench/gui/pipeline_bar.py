@@ -20,6 +20,13 @@ STATE_STYLE = {
 }
 
 
+def short_title(title: str, limit: int = 24) -> str:
+    """A button title that keeps the pipeline narrow (the full title is in the tooltip)."""
+    if len(title) > limit and " (" in title:
+        title = title.split(" (")[0]
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
 def step_states(steps: list[Any], project: Any) -> dict[str, str]:
     """State of each step name: the status of its latest record, else ``"not run"``."""
     states = {s.id: "not run" for s in steps}
@@ -56,7 +63,7 @@ class PipelineBar(QWidget):
             b = QToolButton()
             b.setCheckable(True)
             b.setAutoRaise(False)
-            b.setToolTip(f"{spec.title} ({spec.stage}): {spec.teaching or 'no description'}")
+            b.setToolTip(f"<b>{spec.title}</b> ({spec.stage}): {spec.teaching or 'no description'}")
             b.clicked.connect(lambda _c=False, n=spec.id: self.select(n))
             self.group.addButton(b)
             self.buttons[spec.id] = b
@@ -86,7 +93,7 @@ class PipelineBar(QWidget):
             b = self.buttons[name]
             mark, fg, bg = STATE_STYLE[state]
             spec = next(s for s in self.steps if s.id == name)
-            b.setText(f"{mark} {spec.title or name}")
+            b.setText(f"{mark} {short_title(spec.title or name)}")
             b.setStyleSheet(
                 f"QToolButton {{color:{fg}; background:{bg}; border:1px solid {fg}; "
                 f"border-radius:3px; padding:2px 6px;}} "

@@ -66,7 +66,7 @@ class ProjectTree(QTreeWidget):
         self.session = session
         self.setHeaderLabels(["Item", "Details"])
         self.setColumnWidth(0, 175)
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(160)
         self.setToolTip(
             "What is open: the project's subjects and input files, derivatives written by "
             "the steps, results, and the data loaded now. Double-click to show it."

@@ -32,6 +32,7 @@ from PyQt6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabWidget,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -80,6 +81,25 @@ def prepare_views(result: Any, bold: Any, progress: Any = None) -> dict[str, Any
     return out
 
 
+class Explanation(QTextBrowser):
+    """The method's explanation: scrolls within a few lines so the form stays in view."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenExternalLinks(True)
+        self.setFrameShape(QTextBrowser.Shape.NoFrame)
+        self.setMinimumWidth(100)
+        self.setMaximumHeight(150)
+        self.viewport().setAutoFillBackground(False)
+
+    def text(self) -> str:
+        """The plain text shown (as a QLabel would answer)."""
+        return self.toPlainText()
+
+    def setText(self, html_text: str) -> None:  # noqa: N802
+        self.setHtml(html_text)
+
+
 class FusionTab(QWidget):
     """Method list, declared form, Run/Cancel through the runner, generic output views."""
 
@@ -125,11 +145,7 @@ class FusionTab(QWidget):
         self.refresh_button.clicked.connect(
             lambda: self.refresh_methods(select=getattr(self.spec, "id", None))
         )
-        self.explanation = QLabel()
-        self.explanation.setWordWrap(True)
-        self.explanation.setTextFormat(Qt.TextFormat.RichText)
-        self.explanation.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.explanation.setMinimumWidth(100)
+        self.explanation = Explanation()
         self.form_host = QWidget()
         self.form_lay = QVBoxLayout(self.form_host)
         self.form_lay.setContentsMargins(0, 0, 0, 0)

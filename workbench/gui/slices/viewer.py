@@ -30,6 +30,7 @@ from PyQt6.QtWidgets import (
 
 from workbench.engine import imaging
 
+from ..flow import FlowLayout
 from ..signals import connect
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ class SlicesTab(QWidget):
     def _build(self) -> None:
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps onto a second row on a narrow screen
         self.layer_combo = QComboBox()
         self.layer_combo.addItem("T1 anatomy", "anat")
         self.layer_combo.addItem("BOLD volume", "bold")
@@ -196,6 +197,8 @@ class SlicesTab(QWidget):
         self.cross_check.setChecked(True)
         self.cross_check.setToolTip("Show the cursor lines.")
         self.cross_check.toggled.connect(lambda *_: self.redraw())
+        for sl in (self.vol_slider, self.thr_slider, self.alpha_slider):
+            sl.setMinimumWidth(110)
         for w, stretch in ((QLabel("Layer"), 0), (self.layer_combo, 0), (self.vol_slider, 2),
                            (self.vol_label, 0), (QLabel("Map"), 0), (self.stat_combo, 1),
                            (self.thr_slider, 1), (self.thr_label, 0), (self.cmap_combo, 0),

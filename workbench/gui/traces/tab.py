@@ -91,7 +91,7 @@ class TracesTab(QWidget):
         self.pick_button = QPushButton("Channels…")
         self.pick_button.setToolTip("Choose which channels are shown.")
         self.pick_button.clicked.connect(self.pick_channels)
-        self.view.extra_bar.insertWidget(self.view.extra_bar.count() - 1, self.pick_button)
+        self.view.extra_bar.addWidget(self.pick_button)
         lay.addWidget(self.view)
         self.view.bad_clicked.connect(self.toggle_bad)
         connect(self, session.raw_changed, self._on_raw)

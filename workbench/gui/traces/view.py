@@ -38,6 +38,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..flow import FlowLayout
 from .downsample import peak_downsample
 from .items import ChannelAxis, TraceViewBox
 
@@ -145,7 +146,7 @@ class TraceView(QWidget):
     def _build(self) -> None:
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps onto a second row on a narrow screen
         self.window_spin = QDoubleSpinBox()
         self.window_spin.setRange(0.1, 600.0)
         self.window_spin.setDecimals(1)
@@ -241,7 +242,7 @@ class TraceView(QWidget):
         self.dc_check.toggled.connect(self.set_remove_dc)
         bottom.addWidget(self.dc_check)
         self.scale_label = QLabel("")
-        self.scale_label.setMinimumWidth(170)
+        self.scale_label.setMinimumWidth(120)
         self.scale_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.scale_label.setToolTip("Amplitude spanned by one channel row, per channel type.")
         bottom.addWidget(self.scale_label)
