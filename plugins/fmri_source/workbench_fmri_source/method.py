@@ -8,6 +8,7 @@ have (the fMRI weighting, the hard mask and the empirical-Bayes soft prior).
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -314,7 +315,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
         soft[:, a0:a1] = P.soft_solution(model, sum(hi * c for hi, c in zip(h, comps)), data[:, a0:a1])
         share = float(np.sum(h[1:] * sizes[1:]) / np.sum(h * sizes))
         rows.append({"t_start_s": float(evoked.times[s0]), "t_stop_s": float(evoked.times[s1 - 1]),
-                     "h_brain": float(h[0]), "h_fmri": ";".join(f"{x:.4g}" for x in h[1:]), "fmri_share": share,
+                     "h_brain": float(h[0]), "h_fmri_clusters": "[" + ", ".join(f"{x:.4g}" for x in h[1:]) + "]", "fmri_share": share,
                      "log_bayes_factor": float((fit["evidence"] - alone["evidence"]) * (s1 - s0)),
                      "iterations": fit["iterations"]})
     amps["soft"] = norm3(soft)
@@ -389,5 +390,7 @@ def _to_t1(values: np.ndarray, hm: Any, t1: Any) -> Any:
     aff = vox2ras @ np.linalg.inv(tkr) @ scale @ hm.grid_to_mri
     img = nib.Nifti1Image(grid, aff)
     ref = nib.Nifti1Image(np.zeros(t1.shape[:3], np.uint8), t1.affine)
-    out = resample_to_img(img, ref, interpolation="linear", force_resample=True, copy_header=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "binary image" warning for the 0/1 fmri_prior map
+        out = resample_to_img(img, ref, interpolation="linear", force_resample=True, copy_header=True)
     return nib.Nifti1Image(np.asarray(out.dataobj, np.float32), t1.affine)
