@@ -181,3 +181,16 @@ def test_a_reopened_study_shows_its_own_result(qtbot, loaded):
     loading.apply_staged(session, staged)
     assert tab.step_result is None and tab.table.rowCount() == 0
     assert "Not run yet" in tab.status.text()
+
+
+def test_a_reopened_project_shows_its_recorded_qc(qtbot, loaded, tmp_path):
+    """A saved project reopened: the tab shows the recorded run's QC (no stale views)."""
+    session, tab, window = loaded
+    _run(qtbot, window, tab)
+    assert window.save_project() is not None
+    task = window.open_path(session.project.root)
+    wait_task(qtbot, window, task)
+    assert task.error is None, task.traceback
+    assert tab.view_data is None and tab.table.rowCount() == 0
+    text = tab.status.text()
+    assert "Last recorded run: done" in text and "Slice-harmonic reduction" in text

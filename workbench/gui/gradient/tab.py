@@ -299,17 +299,20 @@ class GradientTab(QWidget):
         self.step_result = self.result = self.before = self.view_data = None
         self.traces.set_data(self.session.eeg, None)
         self._clear_views()
+        text = self._last_record_text()
         if self.session.eeg is None:
-            self.status.setText("No EEG loaded.")
-        else:
-            self.status.setText(self._last_record_text())
+            text = "No EEG loaded." + ("" if text.startswith("Not run") else "<br>" + text)
+        self.status.setText(text)
 
     def _last_record_text(self) -> str:
         proj = self.session.project
         for rec in reversed(getattr(proj, "steps", []) if proj is not None else []):
             if rec.name == STEP:
-                return (f"last recorded run: {rec.status} · {rec.finished or rec.started} "
-                        "(run it again to inspect it here)")
+                head = (f"Last recorded run: {html.escape(str(rec.status))} · "
+                        f"{html.escape(str(rec.finished or rec.started))}")
+                qc = self._qc_lines(rec.qc or {})
+                return (head + ("<br>" + qc if qc else "")
+                        + "<br><i>Run it again to inspect the traces, template and spectrum here.</i>")
         return "Not run yet: set the parameters and press Run."
 
     def _result_changed(self, step_id: str, result: Any) -> None:
@@ -353,8 +356,14 @@ class GradientTab(QWidget):
         self._show_views()
 
     def _qc_text(self, result: Any) -> str:
+        text = self._qc_lines({**result.qc, **result.truth_qc})
+        if result.messages:
+            text += "<br><i>" + html.escape("; ".join(result.messages)) + "</i>"
+        return text
+
+    def _qc_lines(self, qc: dict[str, Any]) -> str:
+        """The main QC values with their labels, units and warn flags (one per line)."""
         spec = self.specs.get(STEP)
-        qc = {**result.qc, **result.truth_qc}
         bits = []
         for key in ("n_volumes", "tr_s", "n_slots", "harmonic_rms_before_uv", "harmonic_rms_after_uv",
                     "harmonic_reduction_db", "power_kept_1_40", "nrmse", "correlation"):
@@ -367,10 +376,7 @@ class GradientTab(QWidget):
             if flag == "warn":
                 text = f"<span style='color:#b26a00'>{text} ⚠</span>"
             bits.append(f"{html.escape(label)}: {text}")
-        text = "<br>".join(bits)
-        if result.messages:
-            text += "<br><i>" + html.escape("; ".join(result.messages)) + "</i>"
-        return text
+        return "<br>".join(bits)
 
     def _clear_views(self) -> None:
         self.psd_plot.clear()
