@@ -16,7 +16,7 @@ __all__ = [
     "StepResult", "StepSpec", "format_value", "builtin_steps", "sort_steps",
 ]
 
-_BUILTIN_MODULES = ("sync", "gradient", "cardiac", "coreg")
+_BUILTIN_MODULES = ("sync", "gradient", "cardiac", "notch", "ica", "coreg")
 
 
 def sort_steps(specs: list[StepSpec]) -> list[StepSpec]:
