@@ -60,7 +60,8 @@ def test_without_markers_the_first_volume_trigger_sets_the_offset(synthetic):
 def test_spatial_filters_and_fixed_channel(synthetic):
     inputs, truth = synthetic
     expected = {
-        "whitened": ("max-SNR", "a.u."),
+        "spatiotemporal": ("max-SNR spatio-temporal filter", "a.u."),
+        "whitened": ("max-SNR (noise-whitened) spatial filter", "a.u."),
         "topography": ("topography", "a.u."),
         "channel": ("channel Pz (largest average ERP)", "V"),
     }

@@ -6,8 +6,8 @@ from workbench.plugin_api.declaration import FusionMethod, OutputSpec, Param
 
 EXPLANATION = (
     "EEG-informed fMRI. A single-trial feature is measured in the EEG for every event of "
-    "one condition (the ERP amplitude in a time window, at a channel or through the "
-    "average ERP topography as a spatial filter, or the band power in a window). The GLM "
+    "one condition (the ERP amplitude in a time window, at a channel or through a "
+    "maximum-SNR spatio-temporal filter, or the band power in a window). The GLM "
     "gets one main-effect regressor per condition plus a parametric modulator: the "
     "condition's events scaled by the mean-centred feature and, by default, "
     "orthogonalised to the main effect, so the modulator explains only the trial-by-trial "
@@ -88,14 +88,16 @@ PARAMS = (
     _P(
         "spatial_filter",
         "choice",
-        "whitened",
-        "ERP spatial filter when channel = 'auto'. 'whitened' (default) is the maximum-SNR "
-        "filter: the average ERP topography whitened by the covariance of the background EEG "
-        "(Ledoit-Wolf, from random windows), which suppresses alpha and other structured "
-        "background; 'topography' projects each trial on the average ERP topography (a "
-        "matched filter); both give relative features (mean 1). 'channel' takes the channel "
-        "with the largest average ERP (volts).",
-        choices=("whitened", "topography", "channel"),
+        "spatiotemporal",
+        "ERP spatial filter when channel = 'auto'. 'spatiotemporal' (default) is the "
+        "maximum-SNR filter over channels x time bins (>= 10 ms) of the window: the average "
+        "ERP's pattern whitened by the covariance of the same measure in random background "
+        "windows (Ledoit-Wolf), which suppresses alpha, pulse-artifact residue and other "
+        "structured background, also when it oscillates within the window; 'whitened' is "
+        "the same filter over channels only (the window mean); 'topography' projects each "
+        "trial on the average ERP topography (a matched filter); these give relative "
+        "features (mean 1). 'channel' takes the channel with the largest average ERP (volts).",
+        choices=("whitened", "spatiotemporal", "topography", "channel"),
     ),
     _P(
         "fmin",

@@ -203,7 +203,11 @@ def erp_feature(
     spatial filter ``w = C^-1 m / (m' C^-1 m)``, with ``m`` the average ERP topography and
     ``C`` the Ledoit-Wolf covariance of the same feature measured in ``n_noise`` windows at
     random times (seeded): it suppresses spatially structured background such as alpha;
-    relative units, mean 1).
+    relative units, mean 1); or ``"spatiotemporal"`` (the same filter in space and time:
+    the window is cut into bins of at least 10 ms, at most :data:`MAX_BINS` of them, and
+    the average ERP's bin-by-channel pattern is whitened by the covariance of the same
+    vector in the random windows: it also cancels background that oscillates within the
+    window, such as alpha and the pulse artifact's residue; relative units, mean 1).
 
     Returns the per-trial feature and a description of the channel/filter used.
     """
@@ -226,6 +230,8 @@ def erp_feature(
         return win[:, picks.index(idx)], f"channel {channel}"
     if spatial_filter == "whitened":
         return _whitened(raw, picks, win, mean_topo, t0, tmin, tmax, baseline, seed, n_noise)
+    if spatial_filter == "spatiotemporal":
+        return _spatiotemporal(raw, picks, seg, t0, tmin, tmax, baseline, seed, n_noise)
     if spatial_filter == "topography":
         norm = float(mean_topo @ mean_topo)
         if norm == 0:
@@ -258,6 +264,49 @@ def _whitened(raw, picks, win, m, t0, tmin, tmax, baseline, seed, n_noise):
     if not gain > 0:
         raise InputError(_source(raw), "the average ERP in the window is zero; no spatial filter")
     return win @ (w / gain), f"max-SNR (noise-whitened) spatial filter ({len(picks)} channels)"
+
+
+#: most time bins of the spatio-temporal filter (keeps its covariance well estimated)
+MAX_BINS = 12
+
+
+def _st_vectors(seg: np.ndarray, w0: int, nb: int, n_bins: int, k: int) -> np.ndarray:
+    """Bin means (channels x bins, flattened) of the window minus the baseline mean."""
+    win = seg[..., w0:w0 + n_bins * k]
+    binned = win.reshape(*win.shape[:-1], n_bins, k).mean(axis=-1)
+    if nb > 0:
+        binned = binned - seg[..., :nb].mean(axis=-1, keepdims=True)
+    return binned.reshape(*binned.shape[:-2], -1)
+
+
+def _spatiotemporal(raw, picks, seg, t0, tmin, tmax, baseline, seed, n_noise):
+    """Max-SNR spatio-temporal filter from random background windows (see erp_feature)."""
+    from sklearn.covariance import ledoit_wolf
+
+    sf = raw.info["sfreq"]
+    w0 = int(round((tmin - t0) * sf))
+    n_win = seg.shape[-1] - w0
+    n_bins = int(min(MAX_BINS, max(1, int((tmax - tmin) / 0.01 + 1e-9))))
+    k = max(1, n_win // n_bins)
+    nb = max(1, int(round(baseline * sf))) if baseline > 0 else 0
+    X = _st_vectors(seg, w0, nb, n_bins, k)
+    m = X.mean(axis=0)
+    n = seg.shape[-1]
+    rng = np.random.default_rng(seed)
+    starts = np.sort(rng.integers(0, raw.n_times - n, n_noise))
+    noise = np.empty((n_noise, X.shape[1]))
+    for i, start in enumerate(starts):
+        noise[i] = _st_vectors(raw.get_data(picks=picks, start=int(start), stop=int(start) + n),
+                               w0, nb, n_bins, k)
+    cov = ledoit_wolf(noise)[0]
+    w = np.linalg.pinv(cov) @ m
+    gain = float(w @ m)
+    if not gain > 0:
+        raise InputError(_source(raw), "the average ERP in the window is zero; no spatial filter")
+    return X @ (w / gain), (
+        f"max-SNR spatio-temporal filter ({len(picks)} channels x {n_bins} bins of "
+        f"{k / sf * 1e3:.0f} ms)"
+    )
 
 
 def bandpower_feature(
