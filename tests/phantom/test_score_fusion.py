@@ -32,12 +32,17 @@ def _case():
               "zthr_main": img(thr_main), "zthr_modulator": img(thr_mod)},
         tables={"trials": [{"feature": f} for f in (1.0, 2.0, 3.0, 4.0)]},
     )
-    masks = {"vis": target, "lo": other}
+    invisible = np.zeros(shape, bool)
+    invisible[14:17, 3:6, 3:6] = True
+    z_main[invisible] = 0.0
+    masks = {"vis": target, "lo": other, "fi": invisible}
     centre = AFFINE[:3, :3] @ np.array([4.0, 4.0, 4.0]) + AFFINE[:3, 3]
     truth = SimpleNamespace(
         sources=[
             {"name": "vis", "role": "task", "condition": "visual", "mask": "m1", "pos_mri_m": centre / 1e3},
             {"name": "lo", "role": "task_unmodulated", "condition": "visual", "mask": "m2"},
+            {"name": "fi", "role": "fmri_invisible", "condition": "visual", "mask": "m3",
+             "bold_visible": False},
             {"name": "alpha", "role": "alpha", "condition": None, "mask": None},
         ],
         events={"condition": np.array(["visual", "motor"] * 4),
@@ -55,9 +60,10 @@ def test_peak_of_the_surviving_cluster_and_counts_per_region():
     assert q["peak_to_source_modulator_mm"] < 6.0
     assert q["n_significant_modulator"] == 27 == q["n_significant_modulator_near_target"]
     assert q["n_significant_modulator_in_vis"] == 27 and q["n_significant_modulator_in_lo"] == 0
-    # the main effect's highest surviving voxel is the task-only region: its distance is reported
-    assert q["peak_significant_main"] and q["peak_distance_main_mm"] > 30
-    assert q["n_significant_main_in_lo"] == 27 and q["n_significant_main_near_target"] == 27
+    # the main effect's highest surviving voxel is in the task-only region: a true main effect
+    assert q["peak_significant_main"] and q["peak_distance_main_mm"] == 0.0
+    assert q["peak_to_source_main_mm"] > 30  # (far from the modulated source)
+    assert q["n_significant_main_in_lo"] == 27 and q["n_significant_main_near_target"] == 54
     assert q["z_modulator_mean_in_vis"] == 4.5
     assert 0.99 < q["feature_vs_true_amplitude_r"] <= 1.0
 

@@ -88,11 +88,13 @@ def score_parametric_modulation(result: Any, truth: Any, condition: str,
     dict
         Per source with a mask: ``z_{main,modulator}_mean_in_NAME`` and
         ``n_significant_{main,modulator}_in_NAME`` (FDR + extent survivors inside it).
-        For the target (the ``task`` source of ``condition``): ``peak_distance_{key}_mm``
-        (from the highest surviving voxel, else the raw maximum, to the nearest target
-        voxel), ``peak_significant_{key}``, ``peak_to_source_{key}_mm`` (to the true dipole),
-        ``n_significant_{key}`` and ``n_significant_{key}_near_target`` (within
-        :data:`NEAR_MM` mm of the target). ``feature_vs_true_amplitude_r``: correlation of
+        ``peak_distance_{key}_mm``: from the highest surviving voxel (else the raw maximum)
+        to the nearest voxel of the target; the modulator's target is the modulated
+        ``task`` source of ``condition``, the main effect's every region whose BOLD
+        responds to ``condition`` (``task`` and ``task_unmodulated`` sources).
+        ``peak_significant_{key}``, ``peak_to_source_{key}_mm`` (to the modulated source's
+        true dipole), ``n_significant_{key}`` and ``n_significant_{key}_near_target``
+        (within :data:`NEAR_MM` mm of the target). ``feature_vs_true_amplitude_r``: correlation of
         the EEG feature with the true trial amplitudes.
     """
     del events
@@ -104,6 +106,7 @@ def score_parametric_modulation(result: Any, truth: Any, condition: str,
             for k in ("main", "modulator")}
     shape = z["main"].shape
     target = target_pos = None
+    responding = np.zeros(shape, bool)  # every region with BOLD in this condition
     for src in getattr(truth, "sources", None) or []:
         if not src.get("mask"):
             continue
@@ -115,14 +118,18 @@ def score_parametric_modulation(result: Any, truth: Any, condition: str,
             out[f"z_{k}_mean_in_{name}"] = float(z[k][m].mean())
             if zthr[k] is not None:
                 out[f"n_significant_{k}_in_{name}"] = int(np.count_nonzero(zthr[k][m]))
+        if src.get("condition") == condition and src.get("bold_visible", True) \
+                and src.get("role") in ("task", "task_unmodulated"):
+            responding |= m
         if src.get("role") == "task" and src.get("condition") == condition:
             target = m
             if src.get("pos_mri_m") is not None:
                 target_pos = np.asarray(src["pos_mri_m"], float) * 1e3
     if target is not None:
-        tgt_xyz = _xyz(affine, np.argwhere(target))
+        targets = {"main": responding | target, "modulator": target}
         for k in ("main", "modulator"):
-            d, sig, xyz = peak_distance_mm(z[k], zthr[k], target, affine)
+            tgt_xyz = _xyz(affine, np.argwhere(targets[k]))
+            d, sig, xyz = peak_distance_mm(z[k], zthr[k], targets[k], affine)
             out[f"peak_distance_{k}_mm"] = d
             out[f"peak_significant_{k}"] = sig
             if target_pos is not None:
