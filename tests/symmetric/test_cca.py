@@ -10,10 +10,11 @@ import pytest
 
 pytest.importorskip("workbench_cca")
 
-from workbench.engine.errors import InputError  # noqa: E402
-from workbench.engine.progress import as_progress  # noqa: E402
 from workbench_cca.declaration import METHOD  # noqa: E402
 from workbench_cca.method import cca_arrays, example_inputs, run  # noqa: E402
+
+from workbench.engine.errors import InputError  # noqa: E402
+from workbench.engine.progress import as_progress  # noqa: E402
 
 SAS = [0.795608, 0.200556, 0.072570]  # SAS PROC CANCORR on Linnerud (ANCHORS.md)
 

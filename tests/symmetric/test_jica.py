@@ -10,10 +10,11 @@ import pytest
 
 pytest.importorskip("workbench_jica")
 
-from workbench.engine.errors import InputError  # noqa: E402
 from workbench_jica.core import joint_matrix  # noqa: E402
 from workbench_jica.declaration import METHOD  # noqa: E402
 from workbench_jica.method import example_inputs, jica_arrays, synthetic  # noqa: E402
+
+from workbench.engine.errors import InputError  # noqa: E402
 
 
 def _params(**kw):

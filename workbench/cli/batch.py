@@ -1,0 +1,208 @@
+"""``workbench batch STUDY --pipeline PIPELINE.json --out DIR [--workers N | --scheduler ADDRESS]``.
+
+Runs a recorded pipeline (the JSON ``workbench run`` replays) on every subject of a BIDS
+study, each subject one task of a ``dask.distributed`` cluster: a ``LocalCluster`` on this
+machine by default, or an existing scheduler (a lab server, a Slurm cluster started with
+dask-jobqueue) with ``--scheduler``. Every subject runs exactly as ``workbench run`` runs
+it alone, into ``DIR/sub-<label>/`` (``project.json``, ``derivatives/``, ``report.html``);
+the cohort's summary goes to ``DIR/cohort.json`` and ``DIR/cohort.html``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+NAME = "batch"
+HELP = "run a pipeline on every subject of a BIDS study (Dask: local workers or a cluster)"
+DESCRIPTION = (
+    "Run PIPELINE.json ({\"steps\": [{\"id\": ..., \"params\": {...}}, ...]}, as `workbench run` "
+    "replays it; its \"study\"/\"subject\" keys are ignored) on every subject of STUDY. Each "
+    "subject is one dask.distributed task (a LocalCluster of --workers processes by default, "
+    "or the cluster at --scheduler ADDRESS; --workers 0 runs the subjects one after the other "
+    "in this process, without Dask). Results are identical to running each subject alone. A "
+    "failed subject is reported and the others finish; a re-run skips subjects whose steps, "
+    "parameters and input files (sha256) are unchanged (--force runs them again). Writes "
+    "DIR/sub-<label>/ per subject and DIR/cohort.json + DIR/cohort.html. Exit status 1 when a "
+    "subject failed."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", type=Path, metavar="STUDY", help="BIDS study folder (sub-* folders)")
+    p.add_argument("--pipeline", type=Path, required=True, metavar="PIPELINE.json",
+                   help="recorded pipeline: steps and parameters (see `workbench steps`)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="cohort output folder")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local Dask worker processes (default: min(subjects, CPUs)); 0 = serial, no Dask")
+    g.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler (tcp://host:8786)")
+    p.add_argument("--threads", action="store_true",
+                   help="local workers are threads of one process instead of processes")
+    p.add_argument("--memory-limit", default="auto", metavar="BYTES",
+                   help="memory limit per local worker (Dask syntax: '4GB'; default: RAM / workers)")
+    p.add_argument("--subjects", metavar="A,B", help="only these subject labels (default: all)")
+    p.add_argument("--force", action="store_true", help="run every subject even when unchanged")
+
+
+def _load_plan(path: Path, catalog: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The pipeline's steps, each known and with valid parameters (checked before anything runs)."""
+    from ..engine.errors import InputError
+    from ..engine.runner import plan_from_json
+    from ..engine.validate import load_json
+
+    doc = load_json(path, what="pipeline JSON")
+    if not isinstance(doc, dict):
+        raise InputError(path, 'a pipeline file needs {"steps": [...]}')
+    steps = plan_from_json(doc, path)
+    if not steps:
+        raise InputError(path, "the pipeline has no steps")
+    out = []
+    for i, (sid, params) in enumerate(steps):
+        spec = catalog.get(sid)
+        if spec is None:
+            known = ", ".join(sorted(catalog))
+            raise InputError(path, f"step {i + 1}: unknown step {sid!r}; steps that exist: {known}")
+        if not spec.available:
+            raise InputError(path, f"step {sid!r} is not available: {spec.unavailable_reason}")
+        try:
+            spec.validate(params)
+        except InputError as exc:
+            raise InputError(path, f"step {sid!r}: {exc.problem}") from None
+        out.append((sid, params))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine.cohort import study_subjects, write_cohort_summary
+    from ..engine.errors import InputError
+    from ..plugin_api import all_steps
+
+    study = args.study.resolve()
+    labels = study_subjects(study)
+    if args.subjects:
+        want = [s.strip().removeprefix("sub-") for s in args.subjects.split(",") if s.strip()]
+        unknown = [s for s in want if s not in labels]
+        if unknown:
+            raise InputError(study, f"no subject {unknown[0]!r}; subjects: {', '.join(labels)}")
+        labels = want
+    catalog = all_steps()
+    steps = _load_plan(args.pipeline, catalog)
+    out = args.out.resolve()
+    if out == study or study in out.parents and not out.is_relative_to(study / "derivatives"):
+        raise InputError(out, "write the cohort outside the study (or under its derivatives/ folder)")
+    out.mkdir(parents=True, exist_ok=True)
+    name = args.pipeline.stem
+    t0 = time.perf_counter()
+    if args.workers == 0 and not args.scheduler:
+        records, where = _serial(study, labels, steps, out, args.force, name), "serial (this process)"
+    else:
+        records, where = _dask(study, labels, steps, out, args, name)
+    meta = {"study": str(study), "pipeline": str(args.pipeline.resolve()), "steps": [s for s, _ in steps],
+            "executor": where, "wall_seconds": round(time.perf_counter() - t0, 3)}
+    cj, ch = write_cohort_summary(out, records, meta)
+    for r in sorted(records, key=lambda r: r["subject"]):
+        msg = f" - {r['message']}" if r["message"] else ""
+        print(f"sub-{r['subject']}: {r['status']} ({r['seconds']:.1f} s){msg}")
+    n_failed = sum(r["status"] == "failed" for r in records)
+    print(f"{len(records)} subject(s) in {meta['wall_seconds']:.1f} s on {where}; "
+          f"{n_failed} failed; summary: {cj}, {ch}")
+    return 1 if n_failed else 0
+
+
+def _serial(study: Path, labels: list[str], steps: list, out: Path, force: bool, name: str) -> list[dict]:
+    from ..cohort_tasks import subject_task
+
+    records = []
+    for i, label in enumerate(labels):
+        print(f"[{i + 1}/{len(labels)}] sub-{label}: running", file=sys.stderr)
+        rec = subject_task(str(study), label, steps, str(out), force, name)
+        print(f"[{i + 1}/{len(labels)}] sub-{label}: {rec['status']} ({rec['seconds']:.1f} s)", file=sys.stderr)
+        records.append(rec)
+    return records
+
+
+def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse.Namespace,
+          name: str) -> tuple[list[dict], str]:
+    import os
+
+    from ..engine.cohort import read_progress
+    from ..engine.errors import InputError
+
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise InputError(None, "dask.distributed is not installed: run installer/bootstrap.sh, or "
+                               "use --workers 0 to run the subjects serially") from None
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # worker start/stop chatter
+    cluster = None
+    if args.scheduler:
+        try:
+            client = Client(args.scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError(None, f"cannot reach the Dask scheduler at {args.scheduler} ({exc})") from None
+        where = f"Dask scheduler {args.scheduler}"
+    else:
+        n = args.workers or min(len(labels), os.cpu_count() or 1)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=not args.threads,
+                               memory_limit=args.memory_limit, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+        where = f"Dask LocalCluster, {n} {'thread' if args.threads else 'process'} worker(s)"
+    from ..cohort_tasks import subject_task
+
+    run_id = uuid.uuid4().hex[:8]
+    futures = {client.submit(subject_task, str(study), label, steps, str(out), args.force, name,
+                             key=f"workbench-batch-{run_id}-sub-{label}", pure=False): label
+               for label in labels}
+    records: dict[str, dict] = {}
+    shown: dict[str, str] = {}
+    try:
+        pending = set(futures)
+        while pending:
+            done = {f for f in pending if f.done()}
+            pending -= done
+            if not done:
+                time.sleep(0.5)
+            for fut in done:
+                label = futures[fut]
+                try:
+                    records[label] = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker lost, a crash outside run_subject
+                    records[label] = {"subject": label, "status": "failed", "steps": [], "seconds": 0.0,
+                                      "message": f"{type(exc).__name__}: {exc}".replace("\n", " "),
+                                      "folder": f"sub-{label}"}
+                r = records[label]
+                print(f"[{len(records)}/{len(labels)}] sub-{label}: {r['status']} ({r['seconds']:.1f} s)",
+                      file=sys.stderr)
+            for fut in pending:
+                label = futures[fut]
+                prog = read_progress(out, label)
+                if prog:
+                    line = f"sub-{label} [{100 * prog['fraction']:5.1f}%] {prog['message']}"
+                    if shown.get(label) != line:
+                        shown[label] = line
+                        print(line, file=sys.stderr)
+    except KeyboardInterrupt:
+        for fut in futures:
+            fut.cancel()
+        for label in futures.values():
+            records.setdefault(label, {"subject": label, "status": "cancelled", "steps": [], "seconds": 0.0,
+                                       "message": "cancelled by the user", "folder": f"sub-{label}"})
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return [records[label] for label in labels], where
+
+
+def summary_json(out: Path) -> dict[str, Any]:
+    """``DIR/cohort.json`` as a dict (for tests and the GUI)."""
+    return json.loads((Path(out) / "cohort.json").read_text(encoding="utf-8"))

@@ -1,0 +1,282 @@
+"""A cohort run: the same recorded pipeline on every subject of a BIDS study.
+
+The engine side of ``workbench batch`` (the CLI schedules the subjects as Dask tasks):
+
+- :func:`study_subjects` lists the subjects of a study;
+- :func:`run_subject` runs a plan on one subject exactly as ``workbench run PIPELINE.json``
+  does (``Study.load(study, subject=label)``, one :class:`~workbench.engine.runner.Runner`),
+  into ``OUT/sub-<label>/`` (``project.json``, ``derivatives/``, ``report.html``), and
+  returns a plain, picklable summary; it skips a subject whose previous run in that folder
+  has the same steps with the same parameters on input files with the same sha256;
+- :func:`write_cohort_summary` writes ``OUT/cohort.json`` and ``OUT/cohort.html``
+  (subjects x steps: state and key QC).
+
+Nothing here discovers plugins: the caller hands :func:`run_subject` the step catalogue
+(the worker process builds it with ``workbench.plugin_api.all_steps()``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_write_json, atomic_write_text
+from .errors import InputError, WorkbenchError
+
+__all__ = ["study_subjects", "run_subject", "up_to_date", "write_cohort_summary", "COHORT_SCHEMA",
+           "subject_dir", "read_progress", "plan_signature"]
+
+COHORT_SCHEMA = "workbench.cohort/1"
+_PROGRESS_FILE = ".progress.json"
+
+
+def study_subjects(study_dir: str | os.PathLike) -> list[str]:
+    """Subject labels of a BIDS study (``sub-<label>`` folders), sorted."""
+    root = Path(study_dir)
+    if not root.is_dir():
+        raise InputError(root, "study folder not found")
+    labels = sorted(p.name[4:] for p in root.glob("sub-*") if p.is_dir() and len(p.name) > 4)
+    if not labels:
+        raise InputError(root, "no sub-* folders: not a BIDS study (batch runs a pipeline on each subject)")
+    return labels
+
+
+def subject_dir(out_dir: str | os.PathLike, label: str) -> Path:
+    return Path(out_dir) / f"sub-{label}"
+
+
+def plan_signature(planned: Sequence[Any]) -> list[dict[str, Any]]:
+    """The validated plan as plain data: ``[{"id", "params"}]`` (what a re-run compares)."""
+    from .project import _jsonable
+
+    return [{"id": p.spec.id, "params": _jsonable(p.params)} for p in planned]
+
+
+def up_to_date(sub_out: str | os.PathLike, planned: Sequence[Any]) -> str | None:
+    """Why the subject's previous run can be kept, or ``None`` when it must run.
+
+    Kept when ``sub_out/project.json`` records, as its last steps, every step of the plan
+    in order, done, with the same parameters, and every input file those steps recorded
+    (study files and companions) still has the recorded sha256, and the outputs exist.
+    """
+    from .project import Project, sha256_file
+
+    folder = Path(sub_out)
+    if not (folder / "project.json").is_file():
+        return None
+    try:
+        proj = Project.load(folder)
+    except WorkbenchError:
+        return None
+    want = plan_signature(planned)
+    done = [s for s in proj.steps if s.name != "load"]
+    if len(done) != len(want):
+        return None
+    hashes: dict[Path, str] = {}
+    for step, w in zip(done, want):
+        if step.status != "done" or step.name != w["id"] or _canon(step.params) != _canon(w["params"]):
+            return None
+        for rel, digest in step.inputs.items():
+            path = Path(rel) if Path(rel).is_absolute() else folder / rel
+            if not path.is_file():
+                return None
+            if path not in hashes:
+                hashes[path] = sha256_file(path)
+            if hashes[path] != digest:
+                return None
+        for rel in step.outputs:
+            path = Path(rel) if Path(rel).is_absolute() else folder / rel
+            if not path.exists():
+                return None
+    return f"unchanged: {len(want)} step(s), {len(hashes)} input file(s) with the recorded sha256"
+
+
+def _canon(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+class _FileProgress:
+    """Progress of one subject written to ``sub-<label>/.progress.json`` (throttled, atomic)."""
+
+    def __init__(self, folder: Path, label: str, every_s: float = 0.5) -> None:
+        self.path = folder / _PROGRESS_FILE
+        self.label = label
+        self.every_s = every_s
+        self._last = 0.0
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last < self.every_s and fraction < 1.0:
+            return
+        self._last = now
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.path, {"subject": self.label, "fraction": float(fraction),
+                                          "message": str(message), "pid": os.getpid()})
+        except OSError:
+            pass  # progress is best effort; the run itself must not fail for it
+
+
+def read_progress(out_dir: str | os.PathLike, label: str) -> dict[str, Any] | None:
+    """The last progress a subject's task reported (``None`` before it started)."""
+    path = subject_dir(out_dir, label) / _PROGRESS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def run_subject(
+    study_dir: str | os.PathLike,
+    label: str,
+    steps: Sequence[tuple[str, Mapping[str, Any] | None]],
+    out_dir: str | os.PathLike,
+    catalog: Mapping[str, Any],
+    force: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+    pipeline_name: str = "pipeline",
+) -> dict[str, Any]:
+    """Run ``steps`` on subject ``label`` into ``out_dir/sub-<label>``; never raises for the subject's data.
+
+    Returns ``{"subject", "status" (done|failed|skipped), "steps": [{"id", "status", "qc",
+    "message"}], "message", "seconds", "folder"}``; a failure (a step failing, unreadable
+    data, even an unexpected exception) is reported in it, so the other subjects go on.
+    """
+    from .progress import as_progress
+    from .project import Project
+    from .report import add_provenance, new_report, save_report
+    from .runner import Runner
+    from .study import Study
+
+    t0 = time.perf_counter()
+    folder = subject_dir(out_dir, label)
+    record: dict[str, Any] = {"subject": label, "status": "failed", "steps": [], "message": "",
+                              "seconds": 0.0, "folder": f"sub-{label}"}
+    cb = progress or _FileProgress(folder, label)
+    p = as_progress(cb)
+    try:
+        p(0.0, "loading")
+        study = Study.load(study_dir, subject=label, progress=p.sub(0.0, 0.08), derivatives=False)
+        if study.subject is not None and str(study.subject) != str(label):
+            raise InputError(study_dir, f"subject {label!r} was not found (loaded {study.subject!r})")
+        runner = Runner(study, catalog, folder / "derivatives")
+        planned = runner.plan(list(steps))  # the whole plan is checked before anything is written
+        keep = None if force else up_to_date(folder, planned)
+        if keep is not None:
+            record.update(status="skipped", message=keep, steps=_steps_from_project(folder))
+            p(1.0, "skipped (unchanged)")
+            return record
+        project = Project(folder, name=f"{pipeline_name} sub-{label}")
+        project.settings["study_dir"] = str(Path(study_dir).resolve())
+        project.settings["subject"] = study.subject
+        study.project = project
+        runner.project = project
+        report = new_report(f"{pipeline_name}: sub-{label}")
+        runner.report = report
+        outcomes = runner.run([(ps.spec.id, ps.params) for ps in planned], p.sub(0.08, 0.97))
+        add_provenance(report, project)
+        save_report(report, folder / "report.html")
+        project.save()
+        record["steps"] = [{"id": o.name, "status": o.status, "qc": _scalars(o.qc), "message": o.message}
+                           for o in outcomes]
+        failed = [o for o in outcomes if o.status != "done"]
+        record["status"] = "failed" if failed else "done"
+        record["message"] = "; ".join(f"{o.name}: {o.message}" for o in failed)
+        p(1.0, record["status"])
+    except WorkbenchError as exc:
+        record["message"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one subject's crash must not stop the cohort
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" ({Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+        record["message"] = f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
+    finally:
+        record["seconds"] = round(time.perf_counter() - t0, 3)
+    if record["status"] == "failed":
+        try:
+            cb(1.0, "failed")
+        except Exception:  # noqa: BLE001
+            pass
+    return record
+
+
+def _steps_from_project(folder: Path) -> list[dict[str, Any]]:
+    from .project import Project
+
+    proj = Project.load(folder)
+    return [{"id": s.name, "status": s.status, "qc": _scalars(s.qc), "message": s.message}
+            for s in proj.steps if s.name != "load"]
+
+
+def _scalars(qc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in qc.items() if isinstance(v, int | float | str | bool) or v is None}
+
+
+# ---------------------------------------------------------------------- summary
+def write_cohort_summary(
+    out_dir: str | os.PathLike,
+    records: Sequence[Mapping[str, Any]],
+    meta: Mapping[str, Any] | None = None,
+) -> tuple[Path, Path]:
+    """``OUT/cohort.json`` (schema, meta, one record per subject) and ``OUT/cohort.html``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    recs = sorted((dict(r) for r in records), key=lambda r: r["subject"])
+    counts = {s: sum(r["status"] == s for r in recs) for s in ("done", "skipped", "failed")}
+    doc = {"schema": COHORT_SCHEMA, **dict(meta or {}), "counts": counts, "subjects": recs}
+    atomic_write_json(out / "cohort.json", doc)
+    atomic_write_text(out / "cohort.html", _html(doc))
+    return out / "cohort.json", out / "cohort.html"
+
+
+_KEY_QC = 3  # QC values shown per cell
+
+
+def _html(doc: Mapping[str, Any]) -> str:
+    recs = doc["subjects"]
+    step_ids: list[str] = []
+    for r in recs:
+        for s in r["steps"]:
+            if s["id"] not in step_ids:
+                step_ids.append(s["id"])
+    for sid in doc.get("steps", []):
+        if sid not in step_ids:
+            step_ids.append(sid)
+    colour = {"done": "#d7f0d7", "skipped": "#e4ecf7", "failed": "#f7d4d4", "cancelled": "#f3e3c0"}
+    e = html.escape
+    rows = []
+    for r in recs:
+        cells = [f"<td><a href='{e(r['folder'])}/report.html'>sub-{e(r['subject'])}</a></td>",
+                 f"<td style='background:{colour.get(r['status'], '#fff')}'>{e(r['status'])}"
+                 f"<br><small>{r['seconds']:.1f} s</small></td>"]
+        by_id = {s["id"]: s for s in r["steps"]}
+        for sid in step_ids:
+            s = by_id.get(sid)
+            if s is None:
+                cells.append("<td>-</td>")
+                continue
+            qc = [(k, v) for k, v in s["qc"].items() if isinstance(v, int | float) and not isinstance(v, bool)
+                  and "second" not in k][:_KEY_QC]
+            txt = "<br>".join(f"<small>{e(k)}: {v:.4g}</small>" for k, v in qc)
+            msg = f"<br><small>{e(s['message'][:200])}</small>" if s.get("message") else ""
+            cells.append(f"<td style='background:{colour.get(s['status'], '#fff')}'>{e(s['status'])}"
+                         f"<br>{txt}{msg}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+        if r["status"] == "failed" and r.get("message") and not r["steps"]:
+            rows.append(f"<tr><td></td><td colspan='{len(step_ids) + 1}'><small>{e(r['message'])}</small></td></tr>")
+    c = doc["counts"]
+    head = "".join(f"<th>{e(s)}</th>" for s in step_ids)
+    meta = "".join(f"<li>{e(str(k))}: {e(str(v))}</li>" for k, v in doc.items()
+                   if k not in ("subjects", "counts", "schema"))
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Cohort</title>
+<style>body{{font-family:sans-serif}} td,th{{border:1px solid #bbb;padding:4px;vertical-align:top}}
+table{{border-collapse:collapse}}</style></head><body>
+<h1>Cohort: {len(recs)} subject(s)</h1>
+<p>{c['done']} done, {c['skipped']} skipped (unchanged), {c['failed']} failed</p><ul>{meta}</ul>
+<table><tr><th>subject</th><th>state</th>{head}</tr>{''.join(rows)}</table></body></html>
+"""
