@@ -1,0 +1,57 @@
+"""The Cohort tab: the summary table, the command it runs, refusal without inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("PyQt6")
+
+
+def _doc():
+    return {"schema": "workbench.cohort/1", "steps": ["sync", "gradient"],
+            "counts": {"done": 1, "skipped": 1, "failed": 1},
+            "subjects": [
+                {"subject": "01", "status": "done", "seconds": 3.0, "message": "", "folder": "sub-01",
+                 "steps": [{"id": "sync", "status": "done", "qc": {"drift_ppm": 20.4}, "message": ""},
+                           {"id": "gradient", "status": "done", "qc": {"harmonic_reduction_db": 30.1}, "message": ""}]},
+                {"subject": "02", "status": "failed", "seconds": 1.0, "message": "sub-02: EEG unreadable",
+                 "folder": "sub-02", "steps": []},
+                {"subject": "03", "status": "skipped", "seconds": 0.2, "message": "unchanged", "folder": "sub-03",
+                 "steps": [{"id": "sync", "status": "done", "qc": {}, "message": ""}]}]}
+
+
+def test_summary_table_and_command(qtbot, tmp_path):
+    from workbench.gui.cohort import CohortTab
+
+    tab = CohortTab(None)
+    qtbot.addWidget(tab)
+    (tmp_path / "cohort.json").write_text(json.dumps(_doc()))
+    tab.out_edit.setText(str(tmp_path))
+    tab.reload()
+    t = tab.table
+    assert t.rowCount() == 3 and t.columnCount() == 4
+    assert t.item(0, 2).text().startswith("done") and "drift_ppm: 20.4" in t.item(0, 2).text()
+    assert t.item(1, 1).text().startswith("failed") and "unreadable" in t.item(1, 1).toolTip()
+    assert t.item(1, 2).text() == "-"
+    assert "1 failed" in tab.status.text()
+    tab.study_edit.setText("/data/study")
+    tab.pipeline_edit.setText("/data/p.json")
+    tab.workers.setValue(3)
+    assert tab.command() == ["-m", "workbench", "batch", "/data/study", "--pipeline", "/data/p.json",
+                             "--out", str(tmp_path), "--workers", "3"]
+
+
+def test_start_refuses_without_inputs_and_names_a_bad_study(qtbot, tmp_path):
+    from workbench.gui.cohort import CohortTab
+
+    tab = CohortTab(None)
+    qtbot.addWidget(tab)
+    tab.start()
+    assert "choose the study" in tab.status.text() and tab.process is None
+    tab.study_edit.setText(str(tmp_path))
+    tab.pipeline_edit.setText(str(tmp_path / "p.json"))
+    tab.out_edit.setText(str(tmp_path / "out"))
+    tab.start()
+    assert "no sub-* folders" in tab.status.text() and tab.process is None
