@@ -23,6 +23,7 @@ TABS: list[tuple[str, str]] = [
     ("Slices & Maps", "workbench.gui.slices:SlicesTab"),
     ("Gradient", "workbench.gui.gradient:GradientTab"),
     ("Fusion", "workbench.gui.fusion:FusionTab"),
+    ("Cohort", "workbench.gui.cohort:CohortTab"),
 ]
 
 #: teaching text for tabs whose class does not provide ``HELP_TEXT``
