@@ -61,7 +61,7 @@ def _leaks(before: dict[int, object]) -> list[str]:
     import gc
 
     from PyQt6 import sip
-    from PyQt6.QtCore import QEvent
+    from PyQt6.QtCore import QEvent, Qt
     from PyQt6.QtWidgets import QApplication
 
     for _ in range(3):  # close events, then deferred deletes, then what they released
@@ -72,6 +72,8 @@ def _leaks(before: dict[int, object]) -> list[str]:
     for key, w in _live_top_level().items():
         if key in before or sip.isdeleted(w):
             continue
+        if w.windowType() in (Qt.WindowType.ToolTip, Qt.WindowType.Popup):
+            continue  # a tooltip under the mouse after a click, a menu: Qt's own, transient
         ours = type(w).__module__.startswith("workbench.")
         if w.isVisible() or ours:
             out.append(f"{type(w).__module__}.{type(w).__name__}"

@@ -194,3 +194,19 @@ def test_a_reopened_project_shows_its_recorded_qc(qtbot, loaded, tmp_path):
     assert tab.view_data is None and tab.table.rowCount() == 0
     text = tab.status.text()
     assert "Last recorded run: done" in text and "Slice-harmonic reduction" in text
+
+
+def test_edits_made_during_a_run_are_kept(qtbot, loaded):
+    """The run's records join the open project; a parameter edited meanwhile is not lost."""
+    session, tab, window = loaded
+    proj = session.project
+    tab.run()
+    task = tab.task
+    tab.set_param("gradient", "window", 15)  # while the run works
+    wait_task(qtbot, window, task)
+    assert session.project is proj  # the same document, with the run's records added
+    assert [r.name for r in proj.steps] == ["sync", "gradient"]
+    assert proj.steps[-1].params["window"] == 20  # what the run used
+    assert tab.params()["window"] == 15 and proj.settings["params"]["gradient"]["window"] == 15
+    window.undo()
+    assert tab.params()["window"] == 20

@@ -212,7 +212,8 @@ def run_steps_staged(catalog: dict[str, Any], plan: list[tuple[str, dict[str, An
     """Run steps through the runner on a fork of the study and a copy of the project (worker).
 
     Returns the fork (with what the steps provided), the project copy (with the steps
-    recorded) and the outcomes; the GUI thread hands them to :meth:`Session.adopt`, so
+    recorded from ``work.run_from`` on) and the outcomes; the GUI thread adds the new
+    records to the open project and hands the fork to :meth:`Session.adopt`, so
     the model the views observe changes on the GUI thread only. A plan that cannot run
     (unknown step, bad parameter, missing input) raises before anything runs. On
     cancellation the :class:`Cancelled` raised carries the project copy (``.project``),
@@ -221,6 +222,7 @@ def run_steps_staged(catalog: dict[str, Any], plan: list[tuple[str, dict[str, An
     from workbench.engine.runner import Runner
 
     work = clone_project(project)
+    work.run_from = len(work.steps)  # records from here on are this run's (merge_provenance)
     fork = study.fork()
     fork.project = work
     runner = Runner(fork, catalog, work.derivatives, project=work)

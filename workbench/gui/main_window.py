@@ -353,7 +353,13 @@ class MainWindow(QMainWindow):
 
         def applied(result: Any) -> None:
             fork, project, outcomes = result
-            changed = self.session.adopt(fork, project, [o.name for o in outcomes if o.status == "done"])
+            if self.session.project is not proj:  # another study was opened meanwhile
+                log.warning("%s finished after the study changed; its result was not applied", spec.title)
+                if on_done is not None:
+                    on_done([])
+                return
+            merge_provenance(proj, project)  # edits made during the run are kept
+            changed = self.session.adopt(fork, None, [o.name for o in outcomes if o.status == "done"])
             for o in outcomes:
                 if o.status != "done":
                     self.show_error(f"Step {self.catalog[o.name].title} failed: {o.message}")
@@ -366,14 +372,14 @@ class MainWindow(QMainWindow):
 
         task = self.tasks.run(f"Running {spec.title}", loading.run_steps_staged, self.catalog, plan, proj,
                               self.session.study, on_result=applied)
-        task.failed.connect(self._step_failed)
+        task.failed.connect(lambda exc, p=proj: self._step_failed(exc, p))
         return task
 
-    def _step_failed(self, exc: BaseException) -> None:
+    def _step_failed(self, exc: BaseException, proj: Any) -> None:
         """A cancelled run: keep its provenance record (nothing else of the run is adopted)."""
-        project = getattr(exc, "project", None)
-        if isinstance(exc, Cancelled) and project is not None and self.session.project is not None:
-            self.session.adopt(self.session.study, project, [])
+        work = getattr(exc, "project", None)
+        if isinstance(exc, Cancelled) and work is not None and self.session.project is proj:
+            merge_provenance(proj, work)
             log.info("cancelled: recorded in the project's provenance; nothing else changed")
 
     # ------------------------------------------------------------------ undo
@@ -518,6 +524,24 @@ class MainWindow(QMainWindow):
             page.close()  # 3D views close their plotters here
         self.log_panel.detach()
         super().closeEvent(event)
+
+
+def merge_provenance(project: Any, work: Any) -> None:
+    """Add what a run recorded in its project copy to the open project (GUI thread).
+
+    Only the run's new provenance records and the transforms it set are taken, so
+    parameters, bad channels and other edits made while the run worked are kept.
+    """
+    start = getattr(work, "run_from", len(project.steps))
+    new = work.steps[start:]
+    for step in new:
+        project.steps.append(step)
+        project.step_added.emit(step)
+    moved = {k: v for k, v in work.transforms.items() if project.transforms.get(k) != v}
+    project.transforms.update(moved)
+    if new or moved:
+        project.dirty = True
+        project.changed.emit(f"{len(new)} step(s) recorded")
 
 
 class PageScroll(QScrollArea):
