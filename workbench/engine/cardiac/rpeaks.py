@@ -228,7 +228,9 @@ def correct_beats(
         trigger on one QRS): the stronger (or first) is kept.
     interpolate : bool
         Fill a gap of ≈ k median RRs with k − 1 evenly spaced beats when the search finds
-        nothing (marker streams without a signal); inserted beats are flagged.
+        nothing, and move a beat that splits two normal intervals into an implausibly long
+        and short one to their middle (marker streams without a signal); such beats are
+        flagged.
     max_iter : int
         Bound on the repair loop.
 
@@ -239,14 +241,14 @@ def correct_beats(
     inserted : ndarray of bool
         True for beats inserted by interpolation (not found in the signal).
     counts : dict
-        ``duplicates``, ``extra``, ``missed_found``, ``missed_interpolated``.
+        ``duplicates``, ``extra``, ``missed_found``, ``missed_interpolated``, ``moved``.
     """
     t = np.asarray(times, float)
     order = np.argsort(t, kind="stable")
     t = t[order]
     s = np.ones_like(t) if score is None else np.asarray(score, float)[order]
     ins = np.zeros(len(t), bool)
-    counts = {"duplicates": 0, "extra": 0, "missed_found": 0, "missed_interpolated": 0}
+    counts = {"duplicates": 0, "extra": 0, "missed_found": 0, "missed_interpolated": 0, "moved": 0}
     # 1. duplicates: keep the strongest of a run of beats closer than min_gap_s
     if len(t) > 1:
         keep = np.ones(len(t), bool)
@@ -316,6 +318,19 @@ def correct_beats(
                 break
         if not changed:
             break
+    # 4. misplaced beats (marker streams only): a long and a short interval, one implausible,
+    #    that together make two normal ones: the beat between them goes to the middle
+    if interpolate and len(t) > 3:
+        rr = np.diff(t)
+        med = _local_median(rr)
+        lo, hi = RR_RATIO_RANGE
+        for i in range(len(rr) - 1):
+            a, b = rr[i] / med[i], rr[i + 1] / med[i]
+            if (min(a, b) < lo or max(a, b) > hi) and abs(a + b - 2.0) < 0.25:
+                t[i + 1] = 0.5 * (t[i] + t[i + 2])
+                ins[i + 1] = True
+                counts["moved"] += 1
+                rr = np.diff(t)
     return t, ins, counts
 
 
@@ -404,7 +419,7 @@ def _detect(ecg: np.ndarray, sfreq: float, params: DetectorParams) -> RPeaks:
     zp = pol * z
     times = _refine(zp, beats, w, sfreq)
 
-    counts = {"duplicates": 0, "extra": 0, "missed_found": 0, "missed_interpolated": 0}
+    counts = {"duplicates": 0, "extra": 0, "missed_found": 0, "missed_interpolated": 0, "moved": 0}
     inserted = np.zeros(len(times), bool)
     if p.correct and len(times) >= 4:
         thr_low = 0.5 * p.threshold
