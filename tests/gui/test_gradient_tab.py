@@ -210,3 +210,17 @@ def test_edits_made_during_a_run_are_kept(qtbot, loaded):
     assert tab.params()["window"] == 15 and proj.settings["params"]["gradient"]["window"] == 15
     window.undo()
     assert tab.params()["window"] == 20
+
+
+def test_a_run_never_reverts_what_changed_meanwhile(qtbot, loaded):
+    """A transform set while the gradient step runs stays (the run did not provide one)."""
+    import numpy as np
+
+    session, tab, window = loaded
+    tab.run()
+    task = tab.task
+    new_trans = np.eye(4)
+    session.set_trans(new_trans)  # e.g. a coregistration edit during the run
+    wait_task(qtbot, window, task)
+    assert session.trans is new_trans
+    assert session.study.sync is not None and session.cleaned is not None  # what the run provided

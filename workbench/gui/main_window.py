@@ -359,7 +359,9 @@ class MainWindow(QMainWindow):
                     on_done([])
                 return
             merge_provenance(proj, project)  # edits made during the run are kept
-            changed = self.session.adopt(fork, None, [o.name for o in outcomes if o.status == "done"])
+            done = [o.name for o in outcomes if o.status == "done"]
+            keep_current(fork, self.session.study, {k for n in done for k in self.catalog[n].provides})
+            changed = self.session.adopt(fork, None, done)
             for o in outcomes:
                 if o.status != "done":
                     self.show_error(f"Step {self.catalog[o.name].title} failed: {o.message}")
@@ -542,6 +544,17 @@ def merge_provenance(project: Any, work: Any) -> None:
     if new or moved:
         project.dirty = True
         project.changed.emit(f"{len(new)} step(s) recorded")
+
+
+def keep_current(fork: Any, study: Any, provided: set[str]) -> None:
+    """Make a run's fork carry the open study's current value of every key the run did
+    not provide, so adopting it never reverts what changed meanwhile (a coregistration
+    edited while the gradient step ran)."""
+    for key in ("sync", "rpeaks", "mask", "forward", "trans"):
+        if key not in provided:
+            setattr(fork, key, getattr(study, key))
+    if "eeg" not in provided:
+        fork.history = list(study.history)
 
 
 class PageScroll(QScrollArea):
