@@ -60,6 +60,14 @@ PARAMS = (
        "'soft' variant: length of the time windows (s, half-overlapping) in which the prior's "
        "weights are learned from the data. Shorter follows the data more closely but "
        "learns from fewer samples.", minimum=0.005, maximum=2.0, unit="s"),
+    _P("patches", "bool", False,
+       "'soft' variant: besides the whole-brain component and one component per fMRI cluster, "
+       "give the ReML local non-fMRI patches (as SPM's multiple sparse priors), so an fMRI "
+       "cluster near a source the fMRI did not see competes with an equally focal source at "
+       "the right place instead of with the diffuse whole-brain prior only. Off by default: "
+       "on the phantom the patches won almost every window and the fMRI was then barely used "
+       "(see the plugin's MEASUREMENTS.md).",
+       label="MSP patches"),
     _P("fs_subject", "str", "",
        "FreeSurfer subject name: with subjects_dir, a BEM from its bem/ surfaces and its "
        "mri/T1.mgz replace the sphere model (and --mri). Empty: sphere model.",

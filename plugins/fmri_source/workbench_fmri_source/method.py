@@ -295,27 +295,48 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
     sf = float(evoked.info["sfreq"])
     Y = model.whiten(data)
     groups = P.clusters(hm.pos_mri, mask, spacing * 1e-3)
-    comps = [np.ones(3 * n_src)]
-    for g in groups:
-        m = np.zeros(n_src)
-        m[g] = 1.0
-        comps.append(np.repeat(m, 3))
-    Gs = [(model.A * c[None, :]) @ model.A.T for c in comps]
+    # prior components as (source indices, weights): whole brain, each fMRI cluster, and
+    # (option 'patches') local non-fMRI patches the fMRI clusters compete with
+    comps: list[tuple[np.ndarray, np.ndarray]] = [(np.arange(n_src), np.ones(n_src))]
+    comps += [(g, np.ones(len(g))) for g in groups]
+    n_fmri = len(groups)
+    if params["patches"]:
+        grid_ijk = np.round(np.linalg.solve(hm.grid_to_mri, np.c_[hm.pos_mri, np.ones(n_src)].T)[:3].T).astype(int)
+        comps += P.patches(hm.pos_mri, grid_ijk, spacing * 1e-3)
+
+    def cols(idx: np.ndarray) -> np.ndarray:
+        return (3 * idx[:, None] + np.arange(3)).ravel()
+
+    Gs = np.empty((len(comps), model.A.shape[0], model.A.shape[0]))
+    for i, (idx, wts) in enumerate(comps):
+        Ai = model.A[:, cols(idx)]
+        Gs[i] = (Ai * np.repeat(wts, 3)[None, :]) @ Ai.T
+    mass = np.array([float(np.sum(w)) for _, w in comps])
     soft = np.zeros((3 * n_src, data.shape[1]))
     rows = []
     wins = P.windows(data.shape[1], int(round(float(params["window"]) * sf)))
     h0 = 1.0 / lambda2
-    sizes = np.array([n_src] + [len(g) for g in groups], float)
+    # start: the whole brain at MNE's prior, every other component with as much variance
+    h_start = np.r_[h0, np.full(len(comps) - 1, h0)]
+    h_start[1 + n_fmri:] = h0 * n_src / max(float(mass[1 + n_fmri:].sum()), 1.0)
+    no_fmri = h_start.copy()
+    no_fmri[1:1 + n_fmri] = 0.0
     for k, (s0, s1, a0, a1) in enumerate(wins):
         if k % 4 == 0:
             p(0.7 + 0.2 * k / len(wins), "soft prior (ReML per window)")
-        fit = P.soft_fit(Y[:, s0:s1], Gs, np.full(len(Gs), h0))
-        alone = P.soft_fit(Y[:, s0:s1], Gs, np.r_[h0, np.zeros(len(groups))])
+        fit = P.soft_fit(Y[:, s0:s1], Gs, h_start)
+        alone = P.soft_fit(Y[:, s0:s1], Gs, no_fmri)
         h = fit["h"]
-        soft[:, a0:a1] = P.soft_solution(model, sum(hi * c for hi, c in zip(h, comps)), data[:, a0:a1])
-        share = float(np.sum(h[1:] * sizes[1:]) / np.sum(h * sizes))
+        prior3 = np.zeros(n_src)
+        for hi, (idx, wts) in zip(h, comps):
+            prior3[idx] += hi * wts
+        soft[:, a0:a1] = P.soft_solution(model, np.repeat(prior3, 3), data[:, a0:a1])
+        share = float(np.sum(h[1:1 + n_fmri] * mass[1:1 + n_fmri]) / np.sum(h * mass))
         rows.append({"t_start_s": float(evoked.times[s0]), "t_stop_s": float(evoked.times[s1 - 1]),
-                     "h_brain": float(h[0]), "h_fmri_clusters": "[" + ", ".join(f"{x:.4g}" for x in h[1:]) + "]", "fmri_share": share,
+                     "h_brain": float(h[0]),
+                     "h_fmri_clusters": "[" + ", ".join(f"{x:.4g}" for x in h[1:1 + n_fmri]) + "]",
+                     "patch_share": float(np.sum(h[1 + n_fmri:] * mass[1 + n_fmri:]) / np.sum(h * mass)),
+                     "fmri_share": share,
                      "log_bayes_factor": float((fit["evidence"] - alone["evidence"]) * (s1 - s0)),
                      "iterations": fit["iterations"]})
     amps["soft"] = norm3(soft)

@@ -97,28 +97,24 @@ def weighted_solution(model: WhitenedModel, weights: np.ndarray, data: np.ndarra
     return model.source_std[:, None] * jt
 
 
-def _sigma(Gs: list[np.ndarray], h: np.ndarray) -> np.ndarray:
-    out = np.eye(Gs[0].shape[0])
-    for hi, G in zip(h, Gs):
-        if hi:
-            out = out + hi * G
-    return out
+def _sigma(Gs: np.ndarray, h: np.ndarray) -> np.ndarray:
+    return np.eye(Gs.shape[1]) + np.tensordot(h, Gs, axes=1)
 
 
-def log_evidence(S: np.ndarray, Gs: list[np.ndarray], h: np.ndarray) -> float:
+def log_evidence(S: np.ndarray, Gs: np.ndarray | list[np.ndarray], h: np.ndarray) -> float:
     """Log marginal likelihood per sample of whitened data with second moment ``S``."""
-    sig = _sigma(Gs, h)
+    sig = _sigma(np.asarray(Gs), np.asarray(h, float))
     _, logdet = np.linalg.slogdet(sig)
     n = sig.shape[0]
     return float(-0.5 * (logdet + np.trace(np.linalg.solve(sig, S)) + n * np.log(2 * np.pi)))
 
 
-def soft_fit(Y: np.ndarray, Gs: list[np.ndarray], h_init: np.ndarray | list[float],
-             max_iter: int = 1000, tol: float = 1e-7) -> dict:
+def soft_fit(Y: np.ndarray, Gs: np.ndarray | list[np.ndarray], h_init: np.ndarray | list[float],
+             max_iter: int = 300, tol: float = 1e-6) -> dict:
     """Learn the component variances ``h`` from whitened data ``Y`` (n_comp, T).
 
-    ``Gs[i] = A Q_i A^T`` for the prior components ``Q_i`` (whole brain, fMRI clusters); a
-    component started at 0 stays off (the model without it).
+    ``Gs[i] = A Q_i A^T`` for the prior components ``Q_i`` (whole brain, fMRI clusters,
+    local patches); a component started at 0 stays off (the model without it).
 
     Returns
     -------
@@ -126,29 +122,46 @@ def soft_fit(Y: np.ndarray, Gs: list[np.ndarray], h_init: np.ndarray | list[floa
         ``h`` (array), ``evidence`` (log marginal likelihood per sample at the optimum),
         ``iterations``, ``trace`` (evidence after each iteration: never decreasing).
     """
+    Gs = np.asarray(Gs, float)
+    K, n, _ = Gs.shape
+    flat = Gs.reshape(K, n * n)
     T = Y.shape[1]
     S = (Y @ Y.T) / max(T, 1)
     h = np.asarray(h_init, float).copy()
+    active = h > 0
     floor = 1e-12 * max(float(h.max()), 1.0)
     trace = [log_evidence(S, Gs, h)]
     it = 0
     for it in range(1, max_iter + 1):
         Pm = np.linalg.inv(_sigma(Gs, h))
         PSP = Pm @ S @ Pm
+        num = flat @ PSP.ravel()  # tr(P S P G_i), G_i symmetric
+        den = flat @ Pm.ravel()  # tr(P G_i)
+        ok = active & (den > 0)
         new = h.copy()
-        for i, G in enumerate(Gs):
-            if h[i] == 0.0:
-                continue
-            num = float(np.sum(PSP * G))  # tr(P S P G), G symmetric
-            den = float(np.sum(Pm * G))  # tr(P G)
-            if den > 0:
-                new[i] = max(h[i] * np.sqrt(max(num, 0.0) / den), floor)
-        change = float(np.max(np.abs(new - h) / np.maximum(h, floor)))
+        new[ok] = np.maximum(h[ok] * np.sqrt(np.maximum(num[ok], 0.0) / den[ok]), floor)
+        change = float(np.max(np.abs(new - h)[active] / np.maximum(h[active], floor))) if active.any() else 0.0
         h = new
         trace.append(log_evidence(S, Gs, h))
         if change < tol or abs(trace[-1] - trace[-2]) < tol * 1e-3:
             break
     return {"h": h, "evidence": trace[-1], "iterations": it, "trace": trace}
+
+
+def patches(pos: np.ndarray, grid_ijk: np.ndarray, spacing_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Local, non-fMRI prior components (as SPM's multiple sparse priors): one smooth patch
+    centred on every other grid point in each direction, Gaussian weights (sigma = one grid
+    step) over the sources within two steps. Returns ``(source indices, weights)``."""
+    from scipy.spatial import cKDTree
+
+    centres = np.flatnonzero(np.all(grid_ijk % 2 == 0, axis=1))
+    tree = cKDTree(pos)
+    out = []
+    for c in centres:
+        idx = np.asarray(tree.query_ball_point(pos[c], 2.0 * spacing_m * 1.001), int)
+        d = np.linalg.norm(pos[idx] - pos[c], axis=1)
+        out.append((idx, np.exp(-0.5 * (d / spacing_m) ** 2)))
+    return out
 
 
 def soft_solution(model: WhitenedModel, prior: np.ndarray, data: np.ndarray) -> np.ndarray:
