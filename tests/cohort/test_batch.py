@@ -109,3 +109,19 @@ def test_bad_pipeline_fails_before_anything_runs(tmp_path, study, capsys):
     assert main(["batch", str(study), "--pipeline", str(pipe), "--out", str(tmp_path / "o")]) != 0
     err = capsys.readouterr().err
     assert "no-such-step" in err
+
+
+def test_existing_scheduler_address(tmp_path, study):
+    from distributed import LocalCluster
+
+    pipe = _pipeline(tmp_path, study, {"steps": [{"id": "sync", "params": {}}]})
+    out = tmp_path / "cohort"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        rc = main(["batch", str(study), "--pipeline", str(pipe), "--out", str(out), "--scheduler",
+                   cluster.scheduler_address, "--subjects", "sub-01"])
+    assert rc == 0
+    doc = _cohort(out)
+    assert doc["executor"].startswith("Dask scheduler tcp://")
+    assert [r["status"] for r in doc["subjects"]] == ["done"]
+    assert main(["batch", str(study), "--pipeline", str(pipe), "--out", str(out), "--scheduler",
+                 "tcp://127.0.0.1:9", "--subjects", "01"]) != 0  # nothing listens there: one-line error

@@ -50,3 +50,16 @@ def test_written_study_has_cohort_truth_and_scaled_events(tmp_path):
         own = make_events(cfg, np.random.default_rng([cfg.seed, i, 6]))
         expect = np.where(own.condition == "visual", own.amplitude * load[i], own.amplitude)
         assert np.allclose(ev.amplitude.to_numpy(), expect, atol=1e-4)
+    # the group truth on a common grid: an ERP with the visual peaks, the visual-cortex map, the loadings
+    import nibabel as nib
+
+    from workbench.engine.phantom.cohort import group_truth
+
+    bold = nib.load(next((tmp_path / "s" / "sub-01" / "func").glob("*_bold.nii.gz")))
+    mask = np.ones(bold.shape[:3], bool)
+    times = np.linspace(-0.1, 0.5, 151)
+    t = group_truth(tmp_path / "s", ["01", "02"], "Oz", times, mask, bold.affine)
+    assert np.allclose(t["loadings"], load)
+    assert t["erp"].shape == times.shape and np.abs(t["erp"]).max() > 1e-7  # volts, microvolt scale
+    assert abs(times[np.argmax(np.abs(t["erp"]))] - 0.17) < 0.05  # the visual N1-like peak
+    assert 10 < (t["map"] > 0).sum() < 0.05 * mask.sum()

@@ -30,6 +30,7 @@ from .atomic import atomic_write_json, atomic_write_text
 from .errors import InputError, WorkbenchError
 
 __all__ = ["study_subjects", "run_subject", "up_to_date", "write_cohort_summary", "COHORT_SCHEMA",
+           "group_features", "write_group_tables",
            "subject_dir", "read_progress", "plan_signature"]
 
 COHORT_SCHEMA = "workbench.cohort/1"
@@ -280,3 +281,119 @@ table{{border-collapse:collapse}}</style></head><body>
 <p>{c['done']} done, {c['skipped']} skipped (unchanged), {c['failed']} failed</p><ul>{meta}</ul>
 <table><tr><th>subject</th><th>state</th>{head}</tr>{''.join(rows)}</table></body></html>
 """
+
+
+# ---------------------------------------------------------------------- group features
+def group_features(
+    cohort_dir: str | os.PathLike,
+    marker: str = "Stimulus/S  1",
+    tmin: float = -0.1,
+    tmax: float = 0.5,
+    channel: str = "auto",
+    l_freq: float = 1.0,
+    h_freq: float = 30.0,
+    map_step: str = "parametric-modulation",
+    map_name: str = "beta_main",
+) -> dict[str, Any]:
+    """Per-subject ERP (X) and contrast map (Y) from a cohort run, for group fusion (jICA, CCA).
+
+    X: the average ERP of the trials marked ``marker`` in each subject's last cleaned EEG
+    (band-passed ``l_freq``-``h_freq`` Hz, baseline ``tmin``-0), at ``channel`` ('auto':
+    the channel with the largest grand-average RMS after 50 ms). Y: each subject's
+    ``map_step`` map ``map_name``, resampled onto the first subject's grid, within the
+    voxels every subject's analysis mask holds. Maps from different spaces are resampled
+    (world coordinates); a subject without the cleaned EEG or the map is reported by name.
+    """
+    import mne
+    import nibabel as nib
+    import numpy as np
+
+    root = Path(cohort_dir)
+    folders = sorted(p for p in root.glob("sub-*") if (p / "project.json").is_file())
+    if len(folders) < 2:
+        raise InputError(root, "fewer than two subjects with a project.json: run `workbench batch` first")
+    evokeds, maps, masks, names = [], [], [], []
+    ch_names: list[str] | None = None
+    times = None
+    for f in folders:
+        eeg = sorted((f / "derivatives").glob("*_desc-*clean*_eeg.fif"), key=lambda p: p.stat().st_mtime)
+        mp = f / "derivatives" / "fusion" / map_step / f"{map_name}.nii.gz"
+        mk = f / "derivatives" / "fusion" / map_step / "mask.nii.gz"
+        if not eeg or not mp.is_file():
+            what = "cleaned EEG" if not eeg else f"the {map_step} map {map_name}"
+            raise InputError(f, f"has no {what}: this subject is missing steps; run the same pipeline on "
+                                "every subject (workbench batch) or leave it out")
+        raw = mne.io.read_raw_fif(eeg[-1], preload=True, verbose="error").pick("eeg")
+        raw.filter(l_freq, h_freq, verbose="error")
+        ev, ids = mne.events_from_annotations(raw, regexp="^" + _re_escape(marker) + "$", verbose="error")
+        if len(ev) == 0:
+            raise InputError(eeg[-1], f"no {marker!r} markers in the cleaned EEG")
+        ep = mne.Epochs(raw, ev, tmin=tmin, tmax=tmax, baseline=(tmin, 0.0), preload=True, verbose="error")
+        evk = ep.average()
+        if ch_names is None:
+            ch_names, times = evk.ch_names, evk.times
+        elif evk.ch_names != ch_names or len(evk.times) != len(times):
+            raise InputError(eeg[-1], "channels or sampling rate differ from the first subject's")
+        evokeds.append(evk.data)
+        maps.append(nib.load(mp))
+        masks.append(nib.load(mk) if mk.is_file() else None)
+        names.append(f.name[4:])
+    E = np.stack(evokeds)  # subjects x channels x times
+    if channel == "auto":
+        late = times > 0.05
+        ci = int(np.argmax(np.sqrt((E.mean(0)[:, late] ** 2).mean(1))))
+    else:
+        if channel not in ch_names:
+            raise InputError(None, f"no channel {channel!r}; channels: {', '.join(ch_names)}")
+        ci = ch_names.index(channel)
+    X = E[:, ci, :]
+    ref = maps[0]
+    from nilearn.image import resample_to_img
+
+    vols, keep = [], None
+    for img, mk in zip(maps, masks):
+        same = img.shape[:3] == ref.shape[:3] and np.allclose(img.affine, ref.affine, atol=1e-3)
+        v = img if same else resample_to_img(img, ref, interpolation="continuous", force_resample=True,
+                                              copy_header=True)
+        vols.append(np.asarray(v.get_fdata(), float).reshape(ref.shape[:3]))
+        m = np.ones(ref.shape[:3], bool) if mk is None else np.asarray(
+            (mk if same else resample_to_img(mk, ref, interpolation="nearest", force_resample=True,
+                                              copy_header=True)).get_fdata()).reshape(ref.shape[:3]) > 0
+        keep = m if keep is None else keep & m
+    if keep is None or keep.sum() < 10:
+        raise InputError(root, "the subjects' analysis masks hardly overlap: maps in different spaces?")
+    Y = np.stack([v[keep] for v in vols])
+    return {"subjects": names, "X": X, "times": times, "channel": ch_names[ci], "Y": Y,
+            "mask": keep, "affine": ref.affine, "n_trials": None}
+
+
+def _re_escape(s: str) -> str:
+    import re
+
+    return re.escape(s)
+
+
+def write_group_tables(features: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[str, Path]:
+    """``x.tsv`` (ERP, columns = times in s), ``y.tsv`` (voxels), ``y_mask.nii.gz``, ``x_times.tsv``.
+
+    The files ``workbench fuse jica|cca --x --y --y-mask`` read (rows = subjects).
+    """
+    import nibabel as nib
+    import numpy as np
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    subs = [f"sub-{s}" for s in features["subjects"]]
+
+    def table(M, cols):
+        lines = ["\t".join(["participant_id", *cols])]
+        lines += ["\t".join([s, *(repr(float(v)) for v in row)]) for s, row in zip(subs, M)]
+        return "\n".join(lines) + "\n"
+
+    atomic_write_text(out / "x.tsv", table(features["X"], [f"{t:.4f}" for t in features["times"]]))
+    idx = np.argwhere(features["mask"])
+    atomic_write_text(out / "y.tsv", table(features["Y"], [f"v{i}_{j}_{k}" for i, j, k in idx]))
+    nib.save(nib.Nifti1Image(features["mask"].astype(np.uint8), features["affine"]), out / "y_mask.nii.gz")
+    atomic_write_text(out / "x_times.tsv", "\n".join(f"{t:.6f}" for t in features["times"]) + "\n")
+    return {"x": out / "x.tsv", "y": out / "y.tsv", "y_mask": out / "y_mask.nii.gz",
+            "x_times": out / "x_times.tsv"}

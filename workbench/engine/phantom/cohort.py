@@ -74,3 +74,68 @@ def cohort_truth(cfg: PhantomConfig, subjects: list[str]) -> dict[str, Any]:
                  "sources (ground_truth/sub-XX_gain.npy, sub-XX_sources.json), the map is the mask of "
                  "the bold_sources",
     }
+
+
+def group_truth(study_dir: Any, subjects: list[str], channel: str, times: np.ndarray, mask: np.ndarray,
+                affine: np.ndarray) -> dict[str, np.ndarray]:
+    """The shared component's truth on a group analysis's features.
+
+    ``erp``: the scalp ERP (V, unit loading) of the shared sources at ``channel``, the mean over
+    subjects of ``gain[channel] @ (moment x waveform)``; ``map``: the fraction of subjects whose
+    true activation mask of the shared BOLD source covers each voxel of ``mask`` (the group's
+    grid, ``affine``); ``loadings``: the subjects' loadings.
+    """
+    import json
+    from pathlib import Path
+
+    import nibabel as nib
+    from nilearn.image import resample_to_img
+
+    from .sources import erp_waveform
+
+    gt = Path(study_dir) / "ground_truth"
+    index = json.loads((gt / "index.json").read_text(encoding="utf-8"))
+    coh = index.get("cohort")
+    if not coh:
+        from ..errors import InputError
+
+        raise InputError(gt / "index.json", "this phantom has no cohort truth (written before the shared "
+                                            "component existed): simulate it again")
+    specs = {s.name: s for s in SOURCES}
+    ref = nib.Nifti1Image(np.zeros(mask.shape, np.float32), affine)
+    erps, maps = [], []
+    for sub in subjects:
+        entry = index["subjects"][sub]
+        src = json.loads((gt / entry["sources"]).read_text(encoding="utf-8"))
+        gain = np.load(gt / src["gain_file"])
+        ci = src["gain_channels"].index(channel)
+        erp = np.zeros(len(times))
+        for name in coh["sources"]:
+            k = src["gain_columns"].index(name)
+            erp += gain[ci, k] * specs[name].moment_nam * 1e-9 * erp_waveform(specs[name], np.asarray(times))
+        erps.append(erp)
+        m = np.zeros(mask.shape)
+        for name in coh["bold_sources"]:
+            img = nib.load(gt / entry["masks"][name])
+            r = resample_to_img(img, ref, interpolation="nearest", force_resample=True, copy_header=True)
+            m = np.maximum(m, np.asarray(r.get_fdata()) > 0)
+        maps.append(m)
+    return {"erp": np.mean(erps, axis=0), "map": np.mean(maps, axis=0)[mask],
+            "loadings": np.array([coh["loadings"][s] for s in subjects])}
+
+
+def score_components(truth: dict[str, np.ndarray], comp_x: np.ndarray, comp_y: np.ndarray,
+                     loadings: np.ndarray) -> dict[str, float]:
+    """How well the best-matching group component recovers the shared one.
+
+    The component whose map part correlates best (in absolute value) with the true map is
+    taken; its ERP part, map part and subject loadings are correlated with the truth.
+    """
+    def r(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(a, b)[0, 1])
+
+    rm = [abs(r(c, truth["map"])) for c in comp_y]
+    k = int(np.argmax(rm))
+    sign = np.sign(r(comp_y[k], truth["map"])) or 1.0
+    return {"component": k + 1, "r_map": rm[k], "r_erp": sign * r(comp_x[k], truth["erp"]),
+            "r_loadings": sign * r(loadings[:, k], truth["loadings"])}
