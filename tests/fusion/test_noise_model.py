@@ -83,3 +83,20 @@ def test_default_run_reports_its_noise_model(synthetic):
     res = run_method("parametric-modulation", inputs, {"smoothing_fwhm": 0.0})
     assert res.qc["noise_model"] == "ar1-regularised"
     assert -0.5 < res.qc["ar1_median"] < 0.9
+
+
+def test_smoothing_never_changes_the_input_bold(synthetic):
+    import nibabel as nib
+
+    from workbench.plugin_api import run_method
+
+    inputs, _ = synthetic
+    data = np.asarray(inputs.bold.dataobj, dtype=np.float32).copy()
+    import copy
+
+    inp = copy.copy(inputs)
+    inp.bold = nib.Nifti1Image(data, inputs.bold.affine)  # in memory: smoothing must copy it
+    before = data.copy()
+    res = run_method("parametric-modulation", inp, {"smoothing_fwhm": 6.0, "noise_model": "ols"})
+    np.testing.assert_array_equal(data, before)
+    assert any("smoothed with a 6 mm" in m for m in res.messages)

@@ -223,7 +223,9 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
 
     # --- data
     p(0.36, "reading BOLD")
-    data = np.array(bold.dataobj, dtype=np.float32)  # a copy: smoothed in place below
+    data = np.asarray(bold.dataobj, dtype=np.float32)
+    if isinstance(bold.dataobj, np.ndarray):  # an in-memory image: never smooth the caller's array
+        data = data.copy()
     mean3d = data.mean(axis=3)
     mask = _mask(inputs, mean3d)
     if mask.sum() < 1:
