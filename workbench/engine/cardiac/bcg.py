@@ -168,13 +168,25 @@ def _shrink(coef: np.ndarray, X: np.ndarray, y: np.ndarray, XtX: np.ndarray, val
     return out
 
 
-def _sliding_mean(D: np.ndarray, window: int) -> np.ndarray:
-    """Mean of ``window`` consecutive rows centred on each row (shifted at the ends)."""
+def _sliding_mean(D: np.ndarray, window: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Mean of ``window`` consecutive rows centred on each row (shifted at the ends).
+
+    With ``mask`` (rows x columns, bool) only the masked samples are averaged: each beat's
+    epoch counts up to the end of its own segment, so a short RR interval does not bring
+    the next beat's artifact into a longer beat's template.
+    """
     n = D.shape[0]
     w = min(window, n)
     start = np.clip(np.arange(n) - w // 2, 0, n - w)
-    c = np.concatenate([np.zeros((1, *D.shape[1:])), np.cumsum(D, axis=0)])
-    return (c[start + w] - c[start]) / w
+    z = np.zeros((1, *D.shape[1:]))
+    if mask is None:
+        c = np.concatenate([z, np.cumsum(D, axis=0)])
+        return (c[start + w] - c[start]) / w
+    m = mask.astype(float)
+    c = np.concatenate([z, np.cumsum(D * m, axis=0)])
+    k = np.concatenate([z, np.cumsum(m, axis=0)])
+    cnt = k[start + w] - k[start]
+    return np.where(cnt > 0, (c[start + w] - c[start]) / np.maximum(cnt, 1), 0.0)
 
 
 def remove_bcg(
@@ -278,12 +290,11 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
     grid_c = np.clip(grid, 0, n - 1)
     valid = inside & (step * jj[None, :] < lengths[:, None])  # grid points in the segment
     t_d = np.linspace(-1.0, 1.0, Ld)
-    Q, _ = np.linalg.qr(np.stack([np.ones(Ld), t_d], axis=1))
+    n_base = max(1, int(round(0.05 * sf_d)))  # the first 50 ms of a segment precede the artifact
     xgrid = (step * jj).astype(float)
     offsets = np.arange(L, dtype=float)
-    last = np.maximum(lengths - 1, 1).astype(float)
     ends_j = np.minimum((lengths - 1) // step, Ld - 1)
-    frac = np.clip((step * jj)[None, :] / last[:, None], 0.0, 1.0)  # (nb, Ld) position in segment
+    frac = np.clip(jj[None, :] / np.maximum(ends_j, 1)[:, None], 0.0, 1.0)  # (nb, Ld) position in segment
     if p.method == "obs":
         sos = signal.butter(2, 2.0, "highpass", fs=sf_d, output="sos")
         pos = grid_c / step
@@ -297,15 +308,16 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
         csum[0] = 0.0
         np.cumsum(x[c], dtype=np.float64, out=csum[1:])
         E = _boxcar_at(csum, grid_c, step)  # (nb, Ld)
-        D = E - (E @ Q) @ Q.T  # each epoch linearly detrended
-        M = _sliding_mean(D, p.window)
+        # each epoch minus its baseline (the quiet start of its segment), counted to its own end
+        D = E - E[:, :n_base].mean(axis=1, keepdims=True)
+        M = _sliding_mean(D, p.window, valid)
         if p.method == "obs":
             # the fit happens on the 2 Hz high-passed signal: the EEG's 1/f power and drifts
             # below 2 Hz would otherwise leak into the coefficients and the PCs
             xhd = signal.sosfiltfilt(sos, _boxcar_at(csum, dec_idx, step))
             Eh = np.interp(pos, np.arange(len(xhd)), xhd)  # (nb, Ld)
-            Dh = Eh - Eh.mean(axis=1, keepdims=True)
-            Mh = _sliding_mean(Dh, p.window)
+            Dh = Eh - Eh[:, :n_base].mean(axis=1, keepdims=True)
+            Mh = _sliding_mean(Dh, p.window, valid)
             Rh = (Dh - Mh) * valid
             V, sv = _top_components(Rh, k)
             explained[c] = float((sv ** 2).sum() / max(float((Rh ** 2).sum()), 1e-300))
@@ -335,6 +347,7 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
         a0 = A[:, 0]
         a1 = A[np.arange(nb), ends_j]
         A = A - a0[:, None] - (a1 - a0)[:, None] * frac
+        A[jj[None, :] > ends_j[:, None]] = 0.0  # past the segment's last grid point
         # linear up-sampling of each beat to its full-rate segment (C loop of np.interp)
         row = art[c]
         for i in range(nb):
