@@ -101,8 +101,8 @@ NOTES = """\
 - The sample subject has no ground truth. Head-shape points lie on the skin, so a smaller
   mean distance is better; a smaller spread of electrode heights is better; the reference
   transform was made by hand and is itself uncertain by several mm/degrees (its head-shape
-  points sit 2.4 mm inside the skin on average). MNE's translation vs that reference is
-  slightly smaller than ours; our rotation and electrode TRE are closer to it.
+  points sit 2.4 mm inside the skin on average). MNE's translation vs that reference
+  with 5 mm omission is slightly smaller than ours; our rotation and electrode TRE are closer to it.
 - Times were measured on a shared 2-core machine under heavy load (load average ~10);
   one exact point-to-mesh query on the 24k-vertex scalp is most of an ICP iteration.
 """
