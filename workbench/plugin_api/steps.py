@@ -85,6 +85,7 @@ def fusion_step(method: FusionMethod, origin: str = "plugin") -> StepSpec:
         run=run,
         origin=origin,
         file_inputs=tuple(f.name for f in method.file_inputs),
+        in_demo=False,  # the demo names the plugins it runs (engine.demo.DEMO_PIPELINE)
     )
 
 
