@@ -145,8 +145,9 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
     if args.scheduler:
         try:
             client = Client(args.scheduler, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise InputError(None, f"cannot reach the Dask scheduler at {args.scheduler} ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - unreachable, refused, unknown protocol
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(None, f"cannot reach the Dask scheduler at {args.scheduler} ({msg})") from None
         where = f"Dask scheduler {args.scheduler}"
     else:
         n = args.workers or min(len(labels), os.cpu_count() or 1)
