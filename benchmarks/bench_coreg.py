@@ -143,7 +143,7 @@ def synthetic(n_seeds: int, cases: dict[str, dict[str, Any]]) -> dict[str, dict[
                 subject = f"h{seed}"
                 write_mne_subject(scalp, fid, tmp, subject)
                 info = dig_to_info(case.dig)
-                co = full_fit(Coreg(case.dig, scalp, fid))
+                co = full_fit(Coreg(case.dig, scalp, fid, fid_source="file (the subject folder MNE reads too)"))
                 fits = {"ours": co.head_mri, "MNE (omit 10 mm)": mne_flow(info, subject, tmp, 10.0),
                         "MNE (omit 5 mm)": mne_flow(info, subject, tmp, 5.0)}
                 for k, m in fits.items():
@@ -205,7 +205,7 @@ def sample_subject() -> str:
     times = []
     for _ in range(5):
         t = time.perf_counter()
-        co = full_fit(Coreg(dig, scalp, fid))
+        co = full_fit(Coreg(dig, scalp, fid, fid_source="file sample-fiducials.fif"))
         times.append(time.perf_counter() - t)
     fits["ours"] = (co.head_mri, statistics.median(times))
     lines = ["| method | head-shape points to scalp, mean (mm) | electrode height above scalp, median ± SD (mm) | "

@@ -121,7 +121,7 @@ def test_full_flow_beats_mne_tutorial_on_sample(sample, test_data):
     c = mne_tutorial_fit(sample["info"], "sample", sample["sd"])
     mne_d = c.compute_dig_mri_distances() * 1e3
     assert len(mne_d) == 140 and abs(mne_d.mean() - 2.96) < 0.01  # MNE's documented number
-    co = full_fit(Coreg(sample["dig"], sample["scalp"], sample["fid"]))
+    co = full_fit(Coreg(sample["dig"], sample["scalp"], sample["fid"], fid_source="file sample-fiducials.fif"))
     theirs = Coreg(sample["dig"], sample["scalp"], sample["fid"], head_mri=c.trans["trans"])
     d_ours, d_mne = co.point_distances(), theirs.point_distances()
     hsp, eeg = co.kinds == "hsp", co.kinds == "eeg"
@@ -158,7 +158,7 @@ def test_phantom_errors_no_worse_than_mne(fsavg, tmp_path):
         assert np.linalg.norm(case.true_head_mri[:3, 3]) <= 0.020 + 1e-12
         c = mne_tutorial_fit(dig_to_info(case.dig), "phantom", tmp_path)
         qm = Coreg(case.dig, scalp, fid, head_mri=c.trans["trans"]).qc(case.true_head_mri, case.true_eeg)
-        co = full_fit(Coreg(case.dig, scalp, fid))
+        co = full_fit(Coreg(case.dig, scalp, fid, fid_source="file (true MRI fiducials)"))
         q = co.qc(case.true_head_mri, case.true_eeg)
         # planted outliers are the ones omitted
         assert set(case.outliers) <= set(np.flatnonzero(co.omitted))
@@ -194,7 +194,7 @@ def test_weighted_fit_closed_form_recovers_transform():
 
 
 def test_omit_restore_and_undo_state(sample):
-    co = full_fit(Coreg(sample["dig"], sample["scalp"], sample["fid"]))
+    co = full_fit(Coreg(sample["dig"], sample["scalp"], sample["fid"], fid_source="file sample-fiducials.fif"))
     before = co.get_state()
     n = co.omit(2e-3)
     # omission judges the residual: electrodes by their distance from the fitted cap height

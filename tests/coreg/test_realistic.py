@@ -42,7 +42,9 @@ def _errors(fsavg, tmp_path, case_kw, n_seeds, omit_mm, seed0=500):
         write_mne_subject(scalp, fid, tmp_path, f"h{seed}")
         c = mne_tutorial_fit(dig_to_info(case.dig), f"h{seed}", tmp_path, omit_mm=omit_mm)
         qm = Coreg(case.dig, scalp, fid, head_mri=c.trans["trans"]).qc(case.true_head_mri, case.true_eeg)
-        co = full_fit(Coreg(case.dig, scalp, fid))
+        co = Coreg(case.dig, scalp, fid)
+        co.fid_source = "file"  # the MRI fiducials MNE reads from the subject folder too
+        full_fit(co)
         q = co.qc(case.true_head_mri, case.true_eeg)
         ours.append([q[k] for k in KEYS])
         theirs.append([qm[k] for k in KEYS])
@@ -68,7 +70,8 @@ def test_fitted_lift_matches_the_cap_and_outliers_go(fsavg, tmp_path):
         rng = np.random.default_rng(900 + seed)
         scalp, fid = random_head(base, bfid, rng)
         case = make_case(scalp, fid, seed=rng, **CASES["lift+partial+outliers"])
-        co = full_fit(Coreg(case.dig, scalp, fid))
+        co = Coreg(case.dig, scalp, fid, fid_source="file")
+        full_fit(co)
         assert 3.0 < co.lift * 1e3 < 5.0, co.lift  # drawn uniformly in 3-5 mm
         assert set(case.outliers) <= set(np.flatnonzero(co.omitted))
         assert co.omitted[co.kinds == "eeg"].mean() < 0.1
@@ -79,3 +82,18 @@ def test_electrodes_only_still_fit(fsavg, tmp_path):
     ours, theirs, _ = _errors(fsavg, tmp_path, {**CASES["lift+partial"], "n_hsp": 0}, 6, 10.0, seed0=700)
     assert np.median(ours[:, 1]) < np.median(theirs[:, 1]) and np.median(ours[:, 2]) < np.median(theirs[:, 2])
     assert np.median(ours[:, 2]) < 3.0
+
+
+def test_estimated_fiducials_are_not_matched(fsavg):
+    """MRI fiducials of unknown origin or estimated count only as skin points; placed ones are matched."""
+    from workbench.engine.coreg.model import fid_match_for
+
+    assert fid_match_for("file /x/bem/s-fiducials.fif") == "matched" == fid_match_for("picked")
+    assert fid_match_for("fsaverage estimate") == "nearest" == fid_match_for(None) == fid_match_for("MNI (talairach.xfm)")
+    base, bfid = fsavg
+    rng = np.random.default_rng(3)
+    case = make_case(base, bfid, seed=rng, **CASES["lift+partial+outliers"])
+    off = bfid + rng.normal(0, 0.006, bfid.shape)  # an estimate, ~1 cm off
+    a = full_fit(Coreg(case.dig, base, off)).qc(case.true_head_mri, case.true_eeg)
+    b = full_fit(Coreg(case.dig, base, off), fid_match="nearest").qc(case.true_head_mri, case.true_eeg)
+    assert a["rotation_error_deg"] == pytest.approx(b["rotation_error_deg"])

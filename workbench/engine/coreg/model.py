@@ -88,6 +88,11 @@ class Coreg:
         LPA, nasion, RPA on the MRI (m). Needed by :meth:`fit_fiducials`.
     head_mri : ndarray, shape (4, 4) | None
         Starting head -> MRI transform (identity by default, as MNE).
+    fid_source : str | None
+        Where ``mri_fiducials`` came from, as :func:`~.fiducials.resolve_fiducials` says
+        (``"file ..."``, ``"given"``, ``"picked"``, ``"MNI (talairach.xfm)"``,
+        ``"fsaverage estimate"``); :func:`full_fit` matches them point to point only when
+        someone placed them on this MRI. ``None``: unknown (treated as an estimate).
 
     Attributes
     ----------
@@ -105,8 +110,10 @@ class Coreg:
         scalp: dict[str, Any],
         mri_fiducials: np.ndarray | None = None,
         head_mri: np.ndarray | None = None,
+        fid_source: str | None = None,
     ) -> None:
         self.dig = dig
+        self.fid_source = fid_source or ""
         self.scalp = scalp
         self.mesh = MeshDistance(scalp["rr"], scalp["tris"])
         self.mri_fiducials = None if mri_fiducials is None else np.array(mri_fiducials, float).reshape(3, 3)
@@ -161,6 +168,7 @@ class Coreg:
         if self.mri_fiducials is None:
             self.mri_fiducials = np.full((3, 3), np.nan)
         self.mri_fiducials[FID_NAMES.index(name)] = p[0]
+        self.fid_source = "picked"
         return self
 
     @property
@@ -590,12 +598,32 @@ def _check_scale(scale: str) -> None:
         raise InputError(None, f"scale must be one of {', '.join(SCALE_MODES)}, got {scale!r}")
 
 
+def fid_match_for(how: str | None) -> str:
+    """How :func:`full_fit` should use MRI fiducials that came from ``how``.
+
+    Parameters
+    ----------
+    how : str | None
+        Their source as :func:`~.fiducials.resolve_fiducials` says (``"file ..."``,
+        ``"given"``, ``"picked"``, ``"MNI (talairach.xfm)"``, ``"fsaverage estimate"``).
+
+    Returns
+    -------
+    fid_match : {"matched", "nearest"}
+        ``"matched"`` for fiducials someone placed on this MRI (a file, given, picked);
+        ``"nearest"`` for estimates and unknown sources: an estimate is typically 4-8 mm
+        off (fsaverage carried over; on the phantom that doubled the rotation error when
+        matched), and as nearest skin points they still pin the head without pulling it.
+    """
+    return "matched" if (how or "").startswith(("file", "given", "picked")) else "nearest"
+
+
 #: per-kind weights of :func:`full_fit`'s ICP (see there for why)
 FIT_WEIGHTS = {"lpa": 1.0, "nasion": 1.0, "rpa": 1.0, "eeg": 1.0, "hsp": 1.0, "hpi": 1.0}
 
 
 def full_fit(co: Coreg, *, scale: str = "none", omit_mm: float = DEFAULT_OMIT_MM, callback: Callable[[IcpStep], None] | None = None,
-             progress: ProgressLike | None = None, fid_match: str = "matched", **icp_kwargs: Any) -> Coreg:
+             progress: ProgressLike | None = None, fid_match: str = "auto", **icp_kwargs: Any) -> Coreg:
     """The default flow: fiducials -> robust ICP -> omit points beyond ``omit_mm`` -> ICP.
 
     Like MNE's tutorial flow (fiducials, ICP, omit, ICP), with exact point-to-surface
@@ -611,9 +639,10 @@ def full_fit(co: Coreg, *, scale: str = "none", omit_mm: float = DEFAULT_OMIT_MM
       of the rotation, and with ``"nearest"`` matching (the old default, and MNE's) they
       only count along the skin normal. Weight 1 is the maximum-likelihood weight when the
       fiducials are as precise as the other points; a larger nasion weight (MNE's 10)
-      lets the nasion's digitiser noise tilt the whole head. When the MRI fiducials are
-      only an estimate (fsaverage carried over), pass ``fid_match="nearest"``:
-      :func:`workflow.coregister` does.
+      lets the nasion's digitiser noise tilt the whole head. This needs fiducials that
+      someone placed on this MRI: with ``fid_match="auto"`` (default) they are matched when
+      ``co.fid_source`` says so (a file, given, picked; :func:`fid_match_for`), and only
+      count as nearest skin points when they are an estimate or of unknown origin.
 
     Parameters
     ----------
@@ -626,13 +655,15 @@ def full_fit(co: Coreg, *, scale: str = "none", omit_mm: float = DEFAULT_OMIT_MM
     callback : callable | None
         Called with each :class:`IcpStep`.
     progress : callable | None
-    fid_match : {"matched", "nearest"}
+    fid_match : {"auto", "matched", "nearest"}
         How the fiducials enter the ICP (see above).
     **icp_kwargs
         Passed to :meth:`Coreg.iter_icp` (``weights`` update :data:`FIT_WEIGHTS`).
     """
     p = as_progress(progress)
     weights = {**FIT_WEIGHTS, **(icp_kwargs.pop("weights", None) or {})}
+    if fid_match == "auto":
+        fid_match = fid_match_for(co.fid_source)
     if fid_match == "matched" and (co.mri_fiducials is None or not np.all(np.isfinite(co.mri_fiducials))):
         fid_match = "nearest"
     co.fit_fiducials(scale=scale)

@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..progress import ProgressLike, as_progress
 from .dig import DigPoints, load_dig
 from .fiducials import resolve_fiducials
-from .model import Coreg, full_fit
+from .model import Coreg, fid_match_for, full_fit
 from .surface import decimate_for_display, read_scalp, scalp_from_t1, surface_quality
 
 
@@ -37,23 +37,6 @@ class CoregResult:
     fiducials_from: str
     surface_qc: dict[str, Any]
     qc: dict[str, Any] = field(default_factory=dict)
-
-
-def fid_match_for(how: str) -> str:
-    """How :func:`full_fit` should use MRI fiducials that came from ``how`` (see :func:`resolve_fiducials`).
-
-    Parameters
-    ----------
-    how : str
-        ``"file ..."``, ``"given"``, ``"MNI (talairach.xfm)"``, ``"fsaverage estimate"``...
-
-    Returns
-    -------
-    fid_match : {"matched", "nearest"}
-        ``"matched"`` for fiducials someone placed on this MRI (a file, given), else
-        ``"nearest"``.
-    """
-    return "matched" if how.startswith(("file", "given", "picked")) else "nearest"
 
 
 def load_scalp(mri: str | PathLike | None = None, surface: str | PathLike | None = None,
@@ -114,7 +97,7 @@ def coregister(
     else:
         fid, how = resolve_fiducials(fiducials, scalp, near=src)
     p(0.45, f"MRI fiducials: {how}")
-    co = Coreg(d, scalp, fid)
+    co = Coreg(d, scalp, fid, fid_source=how)
     # a first sanity check: after the fiducial fit, most points must lie near the scalp
     co.fit_fiducials(scale=scale)
     med = float(np.median(np.abs(co.point_distances()))) if len(co.points) else 0.0
