@@ -137,7 +137,11 @@ def find_rpeaks(raw: Any, params: dict[str, Any], picks: np.ndarray) -> tuple[An
                     why_not_ecg = f"ECG channel {ch}: {exc}"
                 else:
                     rep = beats.report
-                    if rep["implausible_pct"] > 5.0 or not rep.get("qrs_quality", 1.0) > 0.5:
+                    if not 30.0 <= rep.get("hr_bpm", 0.0) <= 200.0:
+                        why_not_ecg = (f"the heart rate of ECG channel {ch}, {rep.get('hr_bpm', 0.0):.0f} bpm, "
+                                       "is outside 30-200 bpm")
+                        beats = None
+                    elif rep["implausible_pct"] > 5.0 or not rep.get("qrs_quality", 1.0) > 0.5:
                         why_not_ecg = (f"the beats of ECG channel {ch} are implausible "
                                        f"({rep['implausible_pct']:.1f} % of RR intervals, QRS similarity "
                                        f"{rep.get('qrs_quality', float('nan')):.2f})")

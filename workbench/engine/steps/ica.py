@@ -57,6 +57,10 @@ QC = (
 )
 
 
+#: |correlation| with an EOG channel above which a component is EOG whatever its z-score
+EOG_R = 0.7
+
+
 def parse_exclude(text: str | None, n: int) -> list[int] | None:
     """``None`` (auto) or the component indices of ``text`` ('0,3', '[1, 2]', '[]'), checked."""
     if text is None:
@@ -137,10 +141,13 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         eog_raw.filter(params["fit_highpass"], None, verbose="error")
         if sf > 260:
             eog_raw.resample(250.0, verbose="error")
+        # MNE's z-score over components cannot exceed ~(n-1)/sqrt(n): with few components a
+        # plain correlation with the EOG above EOG_R flags a component too
         idx, scores = ica.find_bads_eog(eog_raw, threshold=params["z_threshold"], verbose="error")
         sc = np.atleast_2d(scores)
-        for i in idx:
-            why[int(i)] = f"EOG (r = {float(np.max(np.abs(sc[:, i]))):.2f})"
+        r = np.max(np.abs(sc), axis=0)
+        for i in sorted(set(int(i) for i in idx) | set(np.flatnonzero(r >= EOG_R).tolist())):
+            why[int(i)] = f"EOG (r = {float(r[i]):.2f})"
     rp = study.rpeaks
     c_scores = np.zeros(n_comp)
     if rp is not None and len(rp) > 10:
