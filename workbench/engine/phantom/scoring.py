@@ -302,6 +302,7 @@ SCORERS: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
     "coreg": _score_coreg,
     "parametric-modulation": _score_parametric_modulation,
     "cardiac": _score_cardiac,
+    "fmri-source": _score_fmri_source,
 }
 
 
