@@ -50,12 +50,31 @@ def test_none_is_mne_apply_inverse(result):
     np.testing.assert_allclose(ours, stc.data, rtol=1e-9, atol=1e-12 * np.abs(stc.data).max())
 
 
+def test_noise_normalisation_is_mne_dspm(result):
+    """The dSPM normaliser of the prior code (used for weighted/soft/hard_dspm) with weights 1
+    must give MNE's own dSPM."""
+    import mne
+
+    live = result.live
+    ev, inv, lam = live["evoked"], live["inverse"], live["lambda2"]
+    prep = mne.minimum_norm.prepare_inverse_operator(inv, ev.nave, lam, "MNE", verbose="error")
+    model = P.model_from_inverse(prep, lam)
+    data = ev.data[[ev.ch_names.index(c) for c in prep["noise_cov"]["names"]]]
+    j, nn = P.weighted_solution(model, np.ones(model.A.shape[1]), data, noise_norm=True)
+    n = j.shape[0] // 3
+    ours = np.linalg.norm(j.reshape(n, 3, -1), axis=1) / np.sqrt((nn.reshape(n, 3) ** 2).sum(1))[:, None]
+    stc = mne.minimum_norm.apply_inverse(ev, inv, lam, "dSPM", pick_ori=None, verbose="error")
+    np.testing.assert_allclose(ours, stc.data, rtol=1e-8)
+
+
 def test_localises_the_ball_dipole(result, ball):
     true = ball[1]["dipole_mri_m"]
-    for v in ("none", "sloreta", "weighted", "soft", "hard"):
+    for v in ("none", "sloreta", "weighted", "soft", "hard", "soft_dspm"):
         err = np.linalg.norm(np.array(result.qc["peaks"][v]["0.100"]) - true) * 1e3
         assert err < 25.0, (v, err)
-    assert set(result.maps) == {f"{v}_source" for v in ("none", "dspm", "sloreta", "weighted", "soft", "hard")} | {"fmri_prior"}
+    from workbench_fmri_source.method import VARIANTS
+
+    assert set(result.maps) == {f"{v}_source" for v in VARIANTS} | {"fmri_prior"}
     assert result.maps["soft_source"].shape == ball[0].anat.shape
 
 

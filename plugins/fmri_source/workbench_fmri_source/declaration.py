@@ -87,6 +87,9 @@ _VARIANTS = (
     ("weighted", "MNE-C fMRI weighting", "minimum norm with source variance 1 in the map, factor outside"),
     ("soft", "Soft fMRI prior (ReML)", "minimum norm with the fMRI component weighted by the data"),
     ("hard", "Hard fMRI mask", "minimum norm restricted to the sources inside the map"),
+    ("weighted_dspm", "MNE-C fMRI weighting, dSPM", "the weighted solution noise-normalised (dSPM)"),
+    ("soft_dspm", "Soft fMRI prior, dSPM", "the soft-prior solution noise-normalised (dSPM) in each window"),
+    ("hard_dspm", "Hard fMRI mask, dSPM", "the hard-mask solution noise-normalised (dSPM)"),
 )
 
 OUTPUTS = (

@@ -24,7 +24,7 @@ from .forward import build_forward, freesurfer_paths, t1_frames
 
 __all__ = ["run", "VARIANTS"]
 
-VARIANTS = ("none", "dspm", "sloreta", "weighted", "soft", "hard")
+VARIANTS = ("none", "dspm", "sloreta", "weighted", "soft", "hard", "weighted_dspm", "soft_dspm", "hard_dspm")
 _VOLUME_RE = re.compile(r"(^|/)(r128|scan start|volume|tr|v)$|r128$", re.IGNORECASE)
 _MNE_METHOD = {"dspm": "dSPM", "sloreta": "sLORETA"}
 
@@ -288,9 +288,14 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
     for v, meth in _MNE_METHOD.items():
         stc = mne.minimum_norm.apply_inverse(evoked, inv, lambda2, meth, pick_ori=None, verbose="error")
         amps[v] = np.asarray(stc.data)
+    def dspm(j: np.ndarray, nn: np.ndarray) -> np.ndarray:
+        den = np.sqrt(np.sum(nn.reshape(n_src, 3) ** 2, axis=1))
+        return np.divide(norm3(j), den[:, None], out=np.zeros((n_src, j.shape[1])), where=den[:, None] > 0)
+
     w = np.where(mask3 > 0, 1.0, float(params["factor"]))
-    amps["weighted"] = norm3(P.weighted_solution(model, w, data))
-    amps["hard"] = norm3(P.weighted_solution(model, mask3, data))
+    for v, wv in (("weighted", w), ("hard", mask3)):
+        j, nn = P.weighted_solution(model, wv, data, noise_norm=True)
+        amps[v], amps[f"{v}_dspm"] = norm3(j), dspm(j, nn)
     p(0.7, "soft prior (ReML per window)")
     sf = float(evoked.info["sfreq"])
     Y = model.whiten(data)
@@ -313,6 +318,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
         Gs[i] = (Ai * np.repeat(wts, 3)[None, :]) @ Ai.T
     mass = np.array([float(np.sum(w)) for _, w in comps])
     soft = np.zeros((3 * n_src, data.shape[1]))
+    soft_dspm = np.zeros((n_src, data.shape[1]))
     rows = []
     wins = P.windows(data.shape[1], int(round(float(params["window"]) * sf)))
     h0 = 1.0 / lambda2
@@ -330,7 +336,9 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
         prior3 = np.zeros(n_src)
         for hi, (idx, wts) in zip(h, comps):
             prior3[idx] += hi * wts
-        soft[:, a0:a1] = P.soft_solution(model, np.repeat(prior3, 3), data[:, a0:a1])
+        j, nn = P.soft_solution(model, np.repeat(prior3, 3), data[:, a0:a1], noise_norm=True)
+        soft[:, a0:a1] = j
+        soft_dspm[:, a0:a1] = dspm(j, nn)
         share = float(np.sum(h[1:1 + n_fmri] * mass[1:1 + n_fmri]) / np.sum(h * mass))
         rows.append({"t_start_s": float(evoked.times[s0]), "t_stop_s": float(evoked.times[s1 - 1]),
                      "h_brain": float(h[0]),
@@ -340,6 +348,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
                      "log_bayes_factor": float((fit["evidence"] - alone["evidence"]) * (s1 - s0)),
                      "iterations": fit["iterations"]})
     amps["soft"] = norm3(soft)
+    amps["soft_dspm"] = soft_dspm
     p.check()
 
     p(0.9, "peaks and maps")

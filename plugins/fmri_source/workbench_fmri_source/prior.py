@@ -79,10 +79,13 @@ def model_from_inverse(inv: dict, lambda2: float) -> WhitenedModel:
     return WhitenedModel(B, A, np.sqrt(inv["source_cov"]["data"]), float(lambda2))
 
 
-def weighted_solution(model: WhitenedModel, weights: np.ndarray, data: np.ndarray) -> np.ndarray:
+def weighted_solution(model: WhitenedModel, weights: np.ndarray, data: np.ndarray,
+                      noise_norm: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Currents (n_src*3, n_times) with prior variance ``c^2 * weights`` (c: trace kept).
 
     ``weights`` all ones gives MNE's own minimum norm (``apply_inverse(method="MNE")``).
+    With ``noise_norm``, also each row's noise sensitivity ``||K_r||`` (whitened noise),
+    MNE's dSPM normaliser (all-ones weights give MNE's own dSPM).
     """
     w = np.asarray(weights, float)
     Aw = model.A * np.sqrt(w)[None, :]
@@ -93,8 +96,11 @@ def weighted_solution(model: WhitenedModel, weights: np.ndarray, data: np.ndarra
     Aw *= c
     y = model.whiten(data)
     gram = Aw @ Aw.T + model.lambda2 * np.eye(Aw.shape[0])
-    jt = c * np.sqrt(w)[:, None] * (Aw.T @ np.linalg.solve(gram, y))
-    return model.source_std[:, None] * jt
+    Kt = c * np.sqrt(w)[:, None] * np.linalg.solve(gram, Aw).T  # gram symmetric
+    j = model.source_std[:, None] * (Kt @ y)
+    if noise_norm:
+        return j, model.source_std * np.linalg.norm(Kt, axis=1)
+    return j
 
 
 def _sigma(Gs: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -164,12 +170,17 @@ def patches(pos: np.ndarray, grid_ijk: np.ndarray, spacing_m: float) -> list[tup
     return out
 
 
-def soft_solution(model: WhitenedModel, prior: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """Posterior mean currents (n_src*3, n_times) for the diagonal prior ``prior`` of ``j~``."""
+def soft_solution(model: WhitenedModel, prior: np.ndarray, data: np.ndarray,
+                  noise_norm: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Posterior mean currents (n_src*3, n_times) for the diagonal prior ``prior`` of ``j~``
+    (and with ``noise_norm`` each row's noise sensitivity, the dSPM normaliser)."""
     y = model.whiten(data)
     sig = np.eye(model.A.shape[0]) + (model.A * prior[None, :]) @ model.A.T
-    jt = prior[:, None] * (model.A.T @ np.linalg.solve(sig, y))
-    return model.source_std[:, None] * jt
+    Kt = prior[:, None] * np.linalg.solve(sig, model.A).T
+    j = model.source_std[:, None] * (Kt @ y)
+    if noise_norm:
+        return j, model.source_std * np.linalg.norm(Kt, axis=1)
+    return j
 
 
 def clusters(pos: np.ndarray, mask: np.ndarray, spacing_m: float) -> list[np.ndarray]:
