@@ -46,6 +46,10 @@ DEMO_PIPELINE: list[tuple[str, dict[str, Any]]] = [
     # the phantom's visual task evokes an N1-like component peaking near 170 ms; the
     # plugin's default window (250-400 ms) is for a P300
     ("parametric-modulation", {"condition": "visual", "tmin": 0.14, "tmax": 0.2}),
+    # issue 11: the visual response localised with and without the fMRI (its z-map computed
+    # from the BOLD); 170 ms is the visual N1, 250 ms the fMRI-invisible temporal source;
+    # a 10 mm grid keeps the step under a minute
+    ("fmri-source", {"condition": "visual", "times": "0.17,0.25", "spacing": 10.0}),
 ]
 
 INTRO = """\
