@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gui_helpers import write_small_study
+from gui_helpers import leaked_widgets, live_top_level, write_small_study
 
 
 @pytest.fixture(scope="session")
@@ -50,37 +50,6 @@ def _no_save_question_on_close(monkeypatch):
     monkeypatch.setattr(MainWindow, "ask_save_on_close", False)
 
 
-def _live_top_level() -> dict[int, object]:
-    from PyQt6.QtWidgets import QApplication
-
-    return {id(w): w for w in QApplication.topLevelWidgets()}
-
-
-def _leaks(before: dict[int, object]) -> list[str]:
-    """Top-level widgets a test left behind: still shown, or ours and never deleted."""
-    import gc
-
-    from PyQt6 import sip
-    from PyQt6.QtCore import QEvent, Qt
-    from PyQt6.QtWidgets import QApplication
-
-    for _ in range(3):  # close events, then deferred deletes, then what they released
-        QApplication.processEvents()
-        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
-        gc.collect()
-    out = []
-    for key, w in _live_top_level().items():
-        if key in before or sip.isdeleted(w):
-            continue
-        if w.windowType() in (Qt.WindowType.ToolTip, Qt.WindowType.Popup):
-            continue  # a tooltip under the mouse after a click, a menu: Qt's own, transient
-        ours = type(w).__module__.startswith("workbench.")
-        if w.isVisible() or ours:
-            out.append(f"{type(w).__module__}.{type(w).__name__}"
-                       f"{' (still shown)' if w.isVisible() else ' (never deleted)'}")
-    return out
-
-
 @pytest.fixture(autouse=True)
 def _no_leaked_widgets(qapp):
     """Fail a test that leaves a shown window or one of our widgets alive behind it.
@@ -89,9 +58,9 @@ def _no_leaked_widgets(qapp):
     in later tests; pyqtgraph items deleted under it have crashed whole runs. Widgets
     given to ``qtbot.addWidget`` are closed and deleted by pytest-qt before this runs.
     """
-    before = _live_top_level()
+    before = live_top_level()
     yield
-    leaked = _leaks(before)
+    leaked = leaked_widgets(before)
     if leaked:
         from PyQt6.QtWidgets import QApplication
 

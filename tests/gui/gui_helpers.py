@@ -87,3 +87,35 @@ def make_raw(n_ch: int = 33, sfreq: float = 5000.0, seconds: float = 30.0):
     raw = mne.io.RawArray(data, info, verbose=False)
     raw.set_annotations(mne.Annotations(np.arange(0, seconds, 2.0), 0.0, "Response/R128"))
     return raw
+
+
+def live_top_level() -> dict[int, object]:
+    from PyQt6.QtWidgets import QApplication
+
+    return {id(w): w for w in QApplication.topLevelWidgets()}
+
+
+def leaked_widgets(before: dict[int, object]) -> list[str]:
+    """Top-level widgets left behind since ``before``: still shown, or ours and never deleted
+    (used by the autouse leak fixture in ``conftest.py``)."""
+    import gc
+
+    from PyQt6 import sip
+    from PyQt6.QtCore import QEvent, Qt
+    from PyQt6.QtWidgets import QApplication
+
+    for _ in range(3):  # close events, then deferred deletes, then what they released
+        QApplication.processEvents()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        gc.collect()
+    out = []
+    for key, w in live_top_level().items():
+        if key in before or sip.isdeleted(w):
+            continue
+        if w.windowType() in (Qt.WindowType.ToolTip, Qt.WindowType.Popup):
+            continue  # a tooltip under the mouse after a click, a menu: Qt's own, transient
+        ours = type(w).__module__.startswith("workbench.")
+        if w.isVisible() or ours:
+            out.append(f"{type(w).__module__}.{type(w).__name__}"
+                       f"{' (still shown)' if w.isVisible() else ' (never deleted)'}")
+    return out

@@ -63,7 +63,7 @@ def _run(qtbot, window, tab):
     assert task is not None and task in window.tasks.tasks  # the task bar shows it
     assert not tab.run_button.isEnabled() and tab.cancel_button.isEnabled()
     wait_task(qtbot, window, task)
-    qtbot.waitUntil(lambda: tab.result is not None or tab.last_error, timeout=30000)
+    qtbot.waitUntil(lambda: tab.result is not None or bool(tab.last_error), timeout=30000)
     assert tab.last_error == "", tab.last_error
     return task
 

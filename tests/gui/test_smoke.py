@@ -60,16 +60,16 @@ def test_gui_without_display_says_so(monkeypatch, capsys):
 
 def test_the_leak_check_sees_a_forgotten_widget(qapp):
     """The autouse leak fixture's check reports a shown window and one of ours left alive."""
-    from conftest import _leaks, _live_top_level
+    from gui_helpers import leaked_widgets, live_top_level
     from PyQt6.QtWidgets import QLabel
 
     from workbench.gui.log_panel import LogPanel
 
-    before = _live_top_level()
+    before = live_top_level()
     shown = QLabel("forgotten")
     shown.show()
     ours = LogPanel()  # never shown, never deleted
-    leaked = _leaks(before)
+    leaked = leaked_widgets(before)
     assert "PyQt6.QtWidgets.QLabel (still shown)" in leaked
     assert any(s.startswith("workbench.gui.log_panel.LogPanel") for s in leaked)
     for w in (shown, ours):
@@ -77,4 +77,4 @@ def test_the_leak_check_sees_a_forgotten_widget(qapp):
             w.detach()
         w.close()
         w.deleteLater()
-    assert _leaks(before) == []
+    assert leaked_widgets(before) == []
