@@ -207,6 +207,9 @@ def test_nothing_surviving_is_said_plainly(qtbot):
     assert "FDR-corrected" in view.banner.text() and "1 voxel survive" in view.banner.text()
     assert tuple(view.cursor) == (3, 4, 2)  # opens at the peak
     assert "(9.0, 12.0, 6.0) mm" in view.coord_label.text()
+    titles = {n: v.plotItem.titleLabel.text for n, v in view.views.items()}
+    assert "x = 9 mm" in titles["sagittal"] and "y = 12 mm" in titles["coronal"]
+    assert "z = 6 mm" in titles["axial"]
 
 
 def test_missing_inputs_and_broken_plugins_are_shown_not_raised(qtbot, window, session, tmp_path):

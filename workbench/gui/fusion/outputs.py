@@ -297,6 +297,8 @@ class MapView(QWidget):
             lo, hi = _axis_letters(self._affine, h)
             v.left_label.setText(lo)
             v.right_label.setText(hi)
+            v.setTitle(f"{vname.capitalize()} · {_plane_coordinate(self._affine, self.cursor, axis)}",
+                       color="w", size="10pt")
         name = self.combo.currentData() or ""
         self.colorbar.set_range(vmax, thr if thr > 0 else None, name)
         xyz = self._affine @ np.r_[self.cursor, 1.0]
@@ -343,6 +345,18 @@ class MapView(QWidget):
 
 #: (horizontal, vertical) grid axes of each plane (as in the Slices view)
 _PLANE_AXES = {"sagittal": (1, 2), "coronal": (0, 2), "axial": (0, 1)}
+
+
+def _plane_coordinate(affine: np.ndarray, ijk: np.ndarray, axis: int) -> str:
+    """The scanner coordinate (mm) a plane through voxel ``ijk`` along ``axis`` sits at."""
+    import nibabel as nib
+
+    code = nib.aff2axcodes(affine)[axis] or "?"
+    world = {"R": 0, "L": 0, "A": 1, "P": 1, "S": 2, "I": 2}.get(code)
+    if world is None:
+        return f"slice {int(ijk[axis])}"
+    xyz = affine @ np.r_[np.asarray(ijk, float), 1.0]
+    return f"{'xyz'[world]} = {xyz[world]:.0f} mm"
 
 
 def _axis_letters(affine: np.ndarray, axis: int) -> tuple[str, str]:
