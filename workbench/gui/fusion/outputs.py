@@ -158,6 +158,7 @@ class MapView(QWidget):
         self.fit_plot.addLegend(offset=(-10, 10))
         self.fit_plot.setLabel("bottom", "time", units="s")
         self.fit_plot.setLabel("left", "BOLD (%)")
+        self.fit_plot.getAxis("left").enableAutoSIPrefix(False)  # percent, never "(x0.001)"
         self.fit_plot.getAxis("left").setToolTip("BOLD signal change, % of the voxel's mean")
         self.data_curve = self.fit_plot.plot(
             [], [], pen=pg.mkPen((40, 40, 40), width=1.2), name="data"
