@@ -14,6 +14,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QBrush, QColor
 from PyQt6.QtWidgets import (
     QGroupBox,
+    QHeaderView,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -88,8 +89,12 @@ class StepPanel(QWidget):
         qlay.addWidget(self.qc_status)
         self.qc_table = QTableWidget(0, 2)
         self.qc_table.setHorizontalHeaderLabels(["measure", "value"])
-        self.qc_table.horizontalHeader().setStretchLastSection(True)
-        self.qc_table.setWordWrap(False)
+        # labels wrap onto two lines in a narrow dock: readable without scrolling sideways
+        head = self.qc_table.horizontalHeader()
+        head.setStretchLastSection(False)
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.qc_table.setWordWrap(True)
         self.qc_table.verticalHeader().setVisible(False)
         self.qc_table.setToolTip("Quality-control metrics recorded by the step's last run.")
         self.qc_table.setMinimumWidth(120)
@@ -185,11 +190,11 @@ class StepPanel(QWidget):
                 b.setForeground(QBrush(QColor("#2e7d32")))
             self.qc_table.setItem(r, 0, a)
             self.qc_table.setItem(r, 1, b)
-        self.qc_table.resizeColumnToContents(0)
-        # keep room for the values in a narrow dock
-        avail = self.qc_table.viewport().width()
-        if self.qc_table.columnWidth(0) > 0.65 * avail > 0:
-            self.qc_table.setColumnWidth(0, int(0.65 * avail))
+        self.qc_table.resizeRowsToContents()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.qc_table.resizeRowsToContents()  # wrapped labels follow the dock's width
 
 
 class StepDock(QScrollArea):
