@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("workbench_fmri_source")
 
-from workbench.engine.errors import InputError  # noqa: E402
 from workbench_fmri_source import prior as P  # noqa: E402
 from workbench_fmri_source.declaration import METHOD  # noqa: E402
 from workbench_fmri_source.example import ball_study  # noqa: E402
 from workbench_fmri_source.method import run  # noqa: E402
+
+from workbench.engine.errors import InputError  # noqa: E402
 
 FAST = {"spacing": 15.0, "times": "0.1"}
 

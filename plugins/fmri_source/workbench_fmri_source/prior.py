@@ -138,7 +138,7 @@ def soft_fit(Y: np.ndarray, Gs: np.ndarray | list[np.ndarray], h_init: np.ndarra
     floor = 1e-12 * max(float(h.max()), 1.0)
     trace = [log_evidence(S, Gs, h)]
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
         Pm = np.linalg.inv(_sigma(Gs, h))
         PSP = Pm @ S @ Pm
         num = flat @ PSP.ravel()  # tr(P S P G_i), G_i symmetric
