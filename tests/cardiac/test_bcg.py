@@ -49,11 +49,12 @@ def test_phantom_nrmse_aas_and_obs_beat_no_correction_and_mne(bcg_only_eeg):
     none = _nrmse(x, target, sf)
     aas = _nrmse(x - remove_bcg(x, sf, r, BCGParams(method="aas")).artifact, target, sf)
     obs = _nrmse(x - remove_bcg(x, sf, r, BCGParams(method="obs")).artifact, target, sf)
-    assert aas < 0.4 * none and obs < 0.5 * none, (none, aas, obs)
+    # measured: none 2.57, AAS 0.54, OBS 0.50, MNE 0.72
+    assert aas < 0.3 * none and obs < 0.3 * none, (none, aas, obs)
     raw = mne.io.RawArray(x, mne.create_info(x.shape[0], sf, "eeg"), verbose="error")
     ref = mne.preprocessing.apply_pca_obs(raw, picks=list(range(x.shape[0])), qrs_times=r, verbose="error")
     mne_obs = _nrmse(ref.get_data(), target, sf)
-    assert obs <= mne_obs, (obs, mne_obs)
+    assert obs < 0.9 * mne_obs, (obs, mne_obs)
 
 
 def test_amplitude_drift_is_followed(bcg_only_eeg):
