@@ -125,3 +125,19 @@ def test_existing_scheduler_address(tmp_path, study):
     assert [r["status"] for r in doc["subjects"]] == ["done"]
     assert main(["batch", str(study), "--pipeline", str(pipe), "--out", str(out), "--scheduler",
                  "nowhere://x", "--subjects", "01"]) != 0  # not a scheduler: one-line error
+
+
+def test_local_workers_keep_this_process_blas_threading(monkeypatch):
+    """Dask's nanny would force OMP_NUM_THREADS=1 in workers: a GLM's QC then differed in the last bit
+    from the same subject run alone (measured in benchmarks/bench_cohort.py); workers inherit ours."""
+    import os
+
+    from distributed import Client
+
+    from workbench.cli.batch import local_cluster
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        env = client.run(lambda: (os.environ.get("OMP_NUM_THREADS"), os.environ.get("OPENBLAS_NUM_THREADS")))
+    assert list(env.values()) == [(None, None)]

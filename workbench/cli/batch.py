@@ -136,7 +136,7 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
     from ..engine.errors import InputError
 
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise InputError(None, "dask.distributed is not installed: run installer/bootstrap.sh, or "
                                "use --workers 0 to run the subjects serially") from None
@@ -151,9 +151,7 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
         where = f"Dask scheduler {args.scheduler}"
     else:
         n = args.workers or min(len(labels), os.cpu_count() or 1)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=not args.threads,
-                               memory_limit=args.memory_limit, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        cluster = local_cluster(n, not args.threads, args.memory_limit)
         client = Client(cluster)
         where = f"Dask LocalCluster, {n} {'thread' if args.threads else 'process'} worker(s)"
     from ..cohort_tasks import subject_task
@@ -202,6 +200,27 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
         if cluster is not None:
             cluster.close()
     return [records[label] for label in labels], where
+
+
+def local_cluster(n_workers: int, processes: bool = True, memory_limit: str = "auto") -> Any:
+    """A ``LocalCluster`` whose workers compute like this process does.
+
+    Dask's nanny starts worker processes with ``OMP_NUM_THREADS=1`` (and the MKL/OpenBLAS
+    equivalents); a subject run alone (``workbench run``) uses the machine's default BLAS
+    threading, and a different thread count sums floating-point products in another order
+    (measured: last-bit differences in a GLM's QC). The workers therefore inherit this
+    process's environment instead, so a subject's numbers are bit-identical to running it
+    alone on the same machine. Set ``OMP_NUM_THREADS`` before ``workbench batch`` to limit
+    BLAS threads (it then applies to both).
+    """
+    import dask
+    from distributed import LocalCluster
+
+    keep = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+            if not k.endswith("_NUM_THREADS")}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": keep}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes,
+                            memory_limit=memory_limit, dashboard_address=None, silence_logs=logging.ERROR)
 
 
 def summary_json(out: Path) -> dict[str, Any]:

@@ -294,12 +294,15 @@ def group_features(
     h_freq: float = 30.0,
     map_step: str = "parametric-modulation",
     map_name: str = "beta_main",
+    max_sfreq: float = 250.0,
 ) -> dict[str, Any]:
     """Per-subject ERP (X) and contrast map (Y) from a cohort run, for group fusion (jICA, CCA).
 
     X: the average ERP of the trials marked ``marker`` in each subject's last cleaned EEG
-    (band-passed ``l_freq``-``h_freq`` Hz, baseline ``tmin``-0), at ``channel`` ('auto':
-    the channel with the largest grand-average RMS after 50 ms). Y: each subject's
+    (band-passed ``l_freq``-``h_freq`` Hz, baseline ``tmin``-0, decimated to at most
+    ``max_sfreq``), at ``channel`` ('auto': the channel whose ERP after 50 ms is the most
+    consistent across subjects, the RMS over time of mean / SD across subjects; a channel
+    chosen a priori, e.g. 'Oz' for a visual ERP, is the usual practice). Y: each subject's
     ``map_step`` map ``map_name``, resampled onto the first subject's grid, within the
     voxels every subject's analysis mask holds. Maps from different spaces are resampled
     (world coordinates); a subject without the cleaned EEG or the map is reported by name.
@@ -328,7 +331,9 @@ def group_features(
         ev, ids = mne.events_from_annotations(raw, regexp="^" + _re_escape(marker) + "$", verbose="error")
         if len(ev) == 0:
             raise InputError(eeg[-1], f"no {marker!r} markers in the cleaned EEG")
-        ep = mne.Epochs(raw, ev, tmin=tmin, tmax=tmax, baseline=(tmin, 0.0), preload=True, verbose="error")
+        decim = max(1, int(raw.info["sfreq"] // max_sfreq))
+        ep = mne.Epochs(raw, ev, tmin=tmin, tmax=tmax, baseline=(tmin, 0.0), preload=True, decim=decim,
+                        verbose="error")
         evk = ep.average()
         if ch_names is None:
             ch_names, times = evk.ch_names, evk.times
@@ -341,7 +346,8 @@ def group_features(
     E = np.stack(evokeds)  # subjects x channels x times
     if channel == "auto":
         late = times > 0.05
-        ci = int(np.argmax(np.sqrt((E.mean(0)[:, late] ** 2).mean(1))))
+        t_like = E.mean(0)[:, late] / (E.std(0, ddof=1)[:, late] + 1e-30)
+        ci = int(np.argmax(np.sqrt((t_like**2).mean(1))))
     else:
         if channel not in ch_names:
             raise InputError(None, f"no channel {channel!r}; channels: {', '.join(ch_names)}")
