@@ -172,16 +172,13 @@ def find_rpeaks(raw: Any, params: dict[str, Any], picks: np.ndarray) -> tuple[An
     return beats, ch, messages
 
 
-def _bcg_qc(data: np.ndarray, sf: float, rpeaks: np.ndarray, ecg: np.ndarray | None, delay: float) -> dict[str, float]:
+def _bcg_qc(data: np.ndarray, sf: float, rpeaks: np.ndarray, ecg: np.ndarray | None) -> dict[str, float]:
     """Pulse-locked RMS (µV, median over channels) and |correlation| with the ECG (median)."""
     from ..cardiac.qc import ecg_correlation, pulse_locked_rms
 
-    step = max(1, int(sf // 250))
-    d = data[:, ::step]
-    s = sf / step
-    out = {"pulse_rms_uv": float(np.median(pulse_locked_rms(d, s, rpeaks))) * 1e6}
+    out = {"pulse_rms_uv": float(np.median(pulse_locked_rms(data, sf, rpeaks))) * 1e6}
     if ecg is not None:
-        out["ecg_corr"] = float(np.median(ecg_correlation(d, ecg[::step], s, rpeaks)))
+        out["ecg_corr"] = float(np.median(ecg_correlation(data, ecg, sf, rpeaks)))
     return out
 
 
@@ -205,18 +202,17 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
                                          "beats needs at least as many (record longer or lower --bcg-window)")
     progress(0.15, "removing the BCG")
     out = before.copy().load_data()
-    data = out.get_data(picks=picks)
-    ecg = out.get_data(picks=[ch])[0] if ch is not None else None
+    X = out._data
+    # the EEG rows without another copy when they are contiguous (the usual layout)
+    contiguous = bool(np.all(np.diff(picks) == 1))
+    data = X[picks[0]:picks[-1] + 1] if contiguous else X[picks]
+    ecg = np.array(X[out.ch_names.index(ch)]) if ch is not None else None
     bparams = BCGParams(method=params["method"], window=params["bcg_window"],
                         n_components=params["n_components"], delay_s=params["delay"])
     t0 = time.perf_counter()
     res = remove_bcg(data, sf, rp, bparams, progress=progress.sub(0.15, 0.6 if params["compare"] else 0.85))
     seconds = time.perf_counter() - t0
-    cleaned = data - res.artifact
-    measured_lag = measure_delay(data, sf, rp)
-    q_before = _bcg_qc(data, sf, rp, ecg, res.delay_s)
-    q_after = _bcg_qc(cleaned, sf, rp, ecg, res.delay_s)
-    compared: dict[str, Any] = {params["method"]: {"artifact": res.artifact, "qc": q_after, "seconds": seconds,
+    compared: dict[str, Any] = {params["method"]: {"artifact": res.artifact, "seconds": seconds,
                                                    "explained": res.explained}}
     if params["compare"]:
         other = "obs" if params["method"] == "aas" else "aas"
@@ -224,9 +220,19 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         res2 = remove_bcg(data, sf, rp, BCGParams(method=other, window=params["bcg_window"],
                                                  n_components=params["n_components"],
                                                  delay_s=res.delay_s), progress=progress.sub(0.6, 0.85))
-        compared[other] = {"artifact": res2.artifact, "qc": _bcg_qc(data - res2.artifact, sf, rp, ecg, res.delay_s),
-                           "seconds": time.perf_counter() - t1, "explained": res2.explained}
-    out._data[picks] = cleaned
+        compared[other] = {"artifact": res2.artifact, "seconds": time.perf_counter() - t1,
+                           "explained": res2.explained}
+    # QC on a ~250 Hz subsample (beat-locked averages do not need more)
+    step = max(1, int(sf // 250))
+    sub = np.ascontiguousarray(data[:, ::step])
+    measured_lag = measure_delay(sub, sf / step, rp)
+    q_before = _bcg_qc(sub, sf / step, rp, ecg[::step] if ecg is not None else None)
+    for c in compared.values():
+        c["qc"] = _bcg_qc(sub - c["artifact"][:, ::step], sf / step, rp, ecg[::step] if ecg is not None else None)
+    q_after = compared[params["method"]]["qc"]
+    # subtract in place, row by row (no full-size temporary)
+    for i, row in enumerate(picks):
+        X[row] -= res.artifact[i]
     # one annotation per R-peak (replacing those of an earlier run)
     ann = out.annotations
     old = [i for i, d in enumerate(ann.description) if d == "R-peak"]
