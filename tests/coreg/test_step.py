@@ -34,8 +34,11 @@ def test_coreg_step_recovers_phantom_transform(phantom_dir, tmp_path, artifacts_
     # truth errors (fiducials estimated from fsaverage, not given), scored after the step
     assert set(res.truth_qc) >= {"rotation_error_deg", "translation_error_mm", "tre_mean_mm"}
     assert "rotation_error_deg" not in res.qc  # the step itself never sees the truth
-    assert qc["rotation_error_deg"] < 1.5
-    assert qc["tre_mean_mm"] < 3.0
+    # realistic digitisation (cap lift 3-5 mm, upper head only, 15 mm outliers) and fiducials
+    # estimated from fsaverage: bench_coreg gives 0.8 deg median, 1.4 deg 90th percentile over
+    # 20 heads; this one head (fsaverage-estimated fiducials) is allowed up to 2 deg
+    assert qc["rotation_error_deg"] < 2.0
+    assert qc["tre_mean_mm"] < 3.5  # electrodes lifted 3-5 mm on the cap; 90th percentile in bench_coreg ~2 mm
     assert qc["mean_mm"] < 2.0
     # noise averages out, bias does not
     assert qc["noise_tre_256_mm"] < qc["noise_tre_8_mm"]

@@ -287,14 +287,8 @@ _TRUTH_ALLOWED = {
     "workbench.engine.session.Session.set_truth",
     # where the runner stores the scores (an output, not an input)
     "workbench.engine.steps.spec.StepResult.__init__",
-    # engine/coreg/model.py is being changed by the coreg work at the time of writing;
-    # rename truth_head_mri -> reference_head_mri there (and in coregister) afterwards
-    "workbench.engine.coreg.model.Coreg.qc",
-    "workbench.engine.coreg.workflow.coregister",
     # NRMSE/correlation against a reference array; called by phantom.scoring only
     "workbench.engine.gradient.qc.truth_qc",
-    # FusionInputs has a `truth` field (always None from inputs_from_study); see the report
-    "workbench.plugin_api.result.FusionInputs.__init__",
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -28,42 +27,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--mri", type=Path, metavar="T1", help="T1 image to extract the scalp from (.nii/.mgz)")
     src.add_argument("--surface", type=Path, metavar="FILE",
                      help="scalp surface: FreeSurfer .surf (mm), MNE -head.fif or a BEM with a head layer")
-    parser.add_argument("--fiducials", default="auto", metavar="FILE|auto",
-                        help="MRI fiducials file (-fiducials.fif) or 'auto' (default)")
-    parser.add_argument("--omit-mm", type=float, default=5.0, metavar="X",
-                        help="omit points farther than X mm from the scalp (electrodes: from the fitted cap "
-                             "height) before the final ICP (default 5; 0 keeps all)")
-    parser.add_argument("--scale", choices=("none", "uniform", "3-axis"), default="none",
-                        help="scale the MRI to the head (default none)")
     parser.add_argument("--out", required=True, type=Path, metavar="NAME-trans.fif", help="output transform")
     parser.add_argument("--json", type=Path, default=None, metavar="QC", help="write the QC as JSON")
     parser.add_argument("--electrodes", type=Path, default=None, metavar="X_electrodes.tsv",
                         help="also write electrodes in MRI coordinates (BIDS electrodes.tsv + coordsystem.json)")
+    from ..engine.steps.coreg import SPEC
+    from .stepopts import add_step_options
+
+    add_step_options(parser, [SPEC])  # --omit-mm, --scale, --fiducials ... from the step's declaration
 
 
 def run(args: argparse.Namespace) -> int:
+    from types import SimpleNamespace
+
     from ..engine.atomic import atomic_write_json
+    from ..engine.coreg.dig import load_dig
     from ..engine.coreg.export import write_bids_electrodes, write_trans
-    from ..engine.coreg.workflow import coregister
+    from ..engine.coreg.workflow import load_scalp
     from ..engine.errors import InputError
+    from ..engine.io.mri import read_image
     from ..engine.outputs import atomic_files, check_outputs
+    from ..engine.runner import Runner
+    from ..engine.steps.coreg import SPEC
+    from ..engine.study import Study
     from ..engine.validate import check_qc, fmt_measurable
     from .progressbar import TextProgress
+    from .stepopts import step_params
 
     # check output names before any work, so a bad name writes nothing
     if not args.out.name.endswith(("-trans.fif", "_trans.fif")):
         raise InputError(args.out, "the output name must end in -trans.fif (MNE's convention)")
     if args.electrodes is not None and not args.electrodes.name.endswith("_electrodes.tsv"):
         raise InputError(args.electrodes, "a BIDS electrodes file name must end in _electrodes.tsv")
-    if not math.isfinite(args.omit_mm) or not 0 <= args.omit_mm <= 1000:
-        raise InputError(None, f"--omit-mm must be 0..1000, got {args.omit_mm}")
+    params = step_params(args, SPEC)
+    params.setdefault("noise_vs_bias", False)  # the teaching simulation is for the report, not the CLI
+    SPEC.validate(params)  # bad values refused before any reading
     coordsystem = (None if args.electrodes is None else
                    args.electrodes.with_name(args.electrodes.name.replace("_electrodes.tsv", "_coordsystem.json")))
-    fid_file = None if args.fiducials in (None, "auto") else Path(args.fiducials)
+    fid_arg = params.get("fiducials", "auto")
+    fid_file = None if fid_arg in (None, "auto") else Path(fid_arg)
     check_outputs([args.out, args.json, args.electrodes, coordsystem], [args.dig, args.mri, args.surface, fid_file])
     _validate_inputs(args, fid_file)  # every input checked before any work or any write
-    res = coregister(args.dig, mri=args.mri, surface=args.surface, fiducials=args.fiducials,
-                     omit_mm=args.omit_mm, scale=args.scale, progress=TextProgress().progress())
+    # the coreg step through the one runner, on a study made of these files
+    study = Study(files={"dig": args.dig})
+    study.dig = load_dig(args.dig)
+    if args.mri is not None:
+        study.anat = read_image(args.mri)
+        study.files["anat"] = args.mri
+    else:
+        scalp, display, _ = load_scalp(surface=args.surface)
+        study.scalp = {**scalp, "display": display}
+        study.files["scalp"] = args.surface
+    runner = Runner(study, {SPEC.id: SPEC}, args.out.parent, write_files=False, score=False)
+    result = runner.run_step(SPEC.id, params, TextProgress().progress())
+    co = result.details["coreg"]
+    res = SimpleNamespace(coreg=co, scalp=result.details["scalp"], qc=dict(result.qc),
+                          fiducials_from=result.qc.get("fiducials_from"))
+    res.qc["surface"] = {"n_vertices": result.qc["scalp_vertices"], "closed": result.qc["scalp_closed"]}
     qc = res.qc
     check_qc(qc, args.dig, keys=("mean_mm", "median_mm", "max_mm", "sd_mm"), where="coregistration QC")
     qc = _measurable(qc)  # any other NaN/inf becomes null ("not measurable"), never a number

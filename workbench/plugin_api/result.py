@@ -41,8 +41,6 @@ class FusionInputs:
         Brain mask for the analysis.
     trans, forward, dig : Any
         Head<->MRI transform, forward model, digitisation.
-    truth : Any
-        Phantom ground truth (never used to compute, only for QC).
     eeg_offset : float
         Time (s) on the EEG clock of the first fMRI volume (0 when the EEG was synchronised
         onto the scanner clock).
@@ -57,7 +55,6 @@ class FusionInputs:
     trans: Any = None
     forward: Any = None
     dig: Any = None
-    truth: Any = None
     eeg_offset: float = 0.0
     sources: dict[str, str] = field(default_factory=dict)  #: kind -> file it came from
     #: declared file inputs given on the command line: name -> list of paths (read by the method)

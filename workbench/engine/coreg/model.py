@@ -450,12 +450,12 @@ class Coreg:
         return self
 
     # ---------------------------------------------------------------- QC
-    def qc(self, truth_head_mri: np.ndarray | None = None, true_eeg: np.ndarray | None = None) -> dict[str, Any]:
+    def qc(self, reference_head_mri: np.ndarray | None = None, true_eeg: np.ndarray | None = None) -> dict[str, Any]:
         """QC metrics with units in their keys (DESIGN §6).
 
         Parameters
         ----------
-        truth_head_mri : ndarray, shape (4, 4) | None
+        reference_head_mri : ndarray, shape (4, 4) | None
             The true head -> MRI transform (phantom).
         true_eeg : ndarray | None
             True electrode positions (head frame) for the target registration error;
@@ -477,9 +477,9 @@ class Coreg:
         out["omitted_points"] = [names[i] for i in np.flatnonzero(self.omitted)]
         out["scale"] = [float(v) for v in self.scale]
         out["icp_iterations"] = len(self.history)
-        if truth_head_mri is not None:
+        if reference_head_mri is not None:
             eeg = self.dig.eeg if true_eeg is None else true_eeg
-            out.update(truth_qc(self.head_mri, truth_head_mri, eeg if len(eeg) else self.points))
+            out.update(truth_qc(self.head_mri, reference_head_mri, eeg if len(eeg) else self.points))
         return out
 
 

@@ -66,7 +66,7 @@ def coregister(
     fiducials: str | PathLike | np.ndarray | None = "auto",
     omit_mm: float = 5.0,
     scale: str = "none",
-    truth_head_mri: np.ndarray | None = None,
+    reference_head_mri: np.ndarray | None = None,
     progress: ProgressLike | None = None,
 ) -> CoregResult:
     """Read inputs, fit fiducials, run robust ICP, omit far points, refit; return QC.
@@ -82,7 +82,7 @@ def coregister(
     omit_mm : float
         Omit points farther than this from the scalp before the final ICP (0 = keep all).
     scale : {"none", "uniform", "3-axis"}
-    truth_head_mri : ndarray | None
+    reference_head_mri : ndarray | None
         Known transform (phantom) for truth errors in the QC.
     progress : callable | None
     """
@@ -91,12 +91,48 @@ def coregister(
     d.validate()
     p(0.02, "digitisation read")
     scalp, display, src = load_scalp(mri, surface, progress=p.sub(0.02, 0.4))
+    res = fit_coreg(d, scalp, display, src, fiducials=fiducials, omit_mm=omit_mm, scale=scale,
+                    progress=p.sub(0.4, 1.0))
+    if reference_head_mri is not None:
+        res.qc.update(res.coreg.qc(reference_head_mri))
+    return res
+
+
+def fit_coreg(
+    d: DigPoints,
+    scalp: dict[str, Any],
+    display: dict[str, Any],
+    src: str | PathLike | None,
+    *,
+    fiducials: str | PathLike | np.ndarray | None = "auto",
+    omit_mm: float = 5.0,
+    scale: str = "none",
+    progress: ProgressLike | None = None,
+) -> CoregResult:
+    """Fit a digitisation to a scalp already loaded (the coreg step and :func:`coregister`).
+
+    Parameters
+    ----------
+    d : DigPoints
+        Digitisation in the head frame (m).
+    scalp, display : dict
+        Dense scalp (``rr`` m, ``tris``) in the MRI frame and its display copy.
+    src : path-like | None
+        The T1 or surface file (a FreeSurfer subject's fiducials file is searched near it).
+    fiducials : path-like | "auto" | ndarray (3, 3)
+        MRI fiducials.
+    omit_mm : float
+        Omit points farther than this from the scalp before the final ICP (0 = keep all).
+    scale : {"none", "uniform", "3-axis"}
+    progress : callable | None
+    """
+    p = as_progress(progress)
     sq = surface_quality(scalp)
     if isinstance(fiducials, np.ndarray):
         fid, how = np.asarray(fiducials, float).reshape(3, 3), "given"
     else:
         fid, how = resolve_fiducials(fiducials, scalp, near=src)
-    p(0.45, f"MRI fiducials: {how}")
+    p(0.1, f"MRI fiducials: {how}")
     co = Coreg(d, scalp, fid, fid_source=how)
     # a first sanity check: after the fiducial fit, most points must lie near the scalp
     co.fit_fiducials(scale=scale)
@@ -106,8 +142,8 @@ def coregister(
                          "scalp: wrong units, mismatched frames, or fiducials of another subject")
     # fiducials read from a file (or given) are matched point to point in the ICP; estimated ones
     # (fsaverage carried over, MNI) can be 1 cm off and only count along the skin normal
-    full_fit(co, scale=scale, omit_mm=omit_mm, fid_match=fid_match_for(how), progress=p.sub(0.45, 1.0))
-    qc = co.qc(truth_head_mri)
+    full_fit(co, scale=scale, omit_mm=omit_mm, fid_match=fid_match_for(how), progress=p.sub(0.1, 1.0))
+    qc = co.qc()
     qc["fiducials_from"] = how
     qc["surface"] = sq
     return CoregResult(co, scalp, display, how, sq, qc)

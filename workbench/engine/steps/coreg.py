@@ -23,9 +23,9 @@ TEACHING = (
 )
 
 PARAMS = (
-    Param("omit_mm", "float", 5.0, "Head-shape points farther than this from the scalp after the "
-          "first fit are omitted before the final ICP (MNE's tutorial uses 5-10 mm).",
-          label="omit beyond", unit="mm", minimum=0.5, maximum=100.0),
+    Param("omit_mm", "float", 5.0, "Points farther than this from the scalp after the first fit (electrodes: "
+          "from their fitted height on the cap) are omitted before the final ICP; 0 keeps all. MNE's "
+          "tutorial uses 5-10 mm.", label="omit beyond", unit="mm", minimum=0.0, maximum=1000.0),
     Param("scale", "choice", "none", "Scale the MRI head to the digitisation: none (the subject's "
           "own MRI), uniform or 3-axis (a template head).", choices=("none", "uniform", "3-axis")),
     Param("fiducials", "str", "auto", "MRI fiducials: a -fiducials.fif file, or auto (the subject's "
@@ -58,37 +58,39 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     import mne
     import numpy as np
 
-    from ..coreg.dig import dig_from_montage
+    from ..coreg.dig import DigPoints, dig_from_montage
     from ..coreg.export import write_bids_electrodes, write_trans
-    from ..coreg.fiducials import resolve_fiducials
     from ..coreg.geometry import MeshDistance
-    from ..coreg.model import Coreg, full_fit
-    from ..coreg.surface import decimate_for_display, scalp_from_t1, surface_quality
+    from ..coreg.surface import decimate_for_display, scalp_from_t1
+    from ..coreg.workflow import fit_coreg
 
     p = progress
-    dig = dig_from_montage(study.dig, study.files.get("dig"))
+    dig = study.dig if isinstance(study.dig, DigPoints) else dig_from_montage(study.dig, study.files.get("dig"))
     dig.validate()
     loaded = study.scalp
     if study.anat is not None:
         scalp, display = scalp_from_t1(study.anat, path=study.files.get("anat"), progress=p.sub(0.0, 0.3))
-        source = "extracted from the T1"
+        source, src = "extracted from the T1", study.files.get("anat")
     elif loaded is not None:
         scalp = {"rr": np.asarray(loaded["rr"], float), "tris": np.asarray(loaded["tris"], np.int64)}
-        display, source = scalp, "read from the surface file"
+        display = loaded.get("display") or decimate_for_display(scalp)
+        source, src = "read from the surface file", study.files.get("scalp")
     else:
         raise InputError(None, "neither a T1 nor a scalp surface is loaded: coregistration needs one")
-    sq = surface_quality(scalp)
+    # one fit for the GUI, the CLI and the demo (engine.coreg.workflow.fit_coreg)
+    fitted = fit_coreg(dig, scalp, display, src, fiducials=params["fiducials"], omit_mm=params["omit_mm"],
+                       scale=params["scale"], progress=p.sub(0.3, 0.7))
+    co = fitted.coreg
+    sq = fitted.surface_qc
     qc: dict[str, Any] = {"scalp_source": source, "scalp_vertices": sq["n_vertices"], "scalp_closed": sq["closed"]}
     if loaded is not None and source.startswith("extracted"):
         d = MeshDistance(np.asarray(loaded["rr"], float), np.asarray(loaded["tris"])).signed_distance(scalp["rr"])[0]
         qc["scalp_vs_surface_file_median_mm"] = float(np.median(d) * 1e3)
-    near = study.files.get("anat") or study.files.get("scalp")
-    fid, how = resolve_fiducials(params["fiducials"], scalp, near=near)
-    qc["fiducials_from"] = how
-    p(0.4, f"MRI fiducials: {how}")
-    co = Coreg(dig, scalp, fid)
-    full_fit(co, scale=params["scale"], omit_mm=params["omit_mm"], progress=p.sub(0.4, 0.7))
-    qc.update(co.qc(None, None))
+    from ..validate import finite_or_none
+
+    # a value that cannot be measured here (no electrodes: no residual) is None, never NaN
+    qc.update({k: finite_or_none(v) if isinstance(v, float) else v for k, v in fitted.qc.items() if k != "surface"})
+    fid = co.mri_fiducials
     head_mri = np.array(co.head_mri, float)
     nb = None
     if params["noise_vs_bias"]:
