@@ -291,8 +291,14 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
     valid = inside & (step * jj[None, :] < lengths[:, None])  # grid points in the segment
     t_d = np.linspace(-1.0, 1.0, Ld)
     n_base = max(1, int(round(0.05 * sf_d)))  # the first 50 ms of a segment precede the artifact
-    xgrid = (step * jj).astype(float)
-    offsets = np.arange(L, dtype=float)
+    # full-rate samples of every segment (inside the recording) and their place on the beat grids
+    seg_lo = np.clip(on, 0, n)
+    seg_hi = np.clip(on + lengths, 0, n)
+    counts = np.maximum(seg_hi - seg_lo, 0)
+    beat_of = np.repeat(np.arange(nb), counts)
+    dst = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(seg_lo, counts)
+    u = beat_of * Ld + (dst - on[beat_of]) / step
+    xflat = np.arange(nb * Ld, dtype=float)
     ends_j = np.minimum((lengths - 1) // step, Ld - 1)
     frac = np.clip(jj[None, :] / np.maximum(ends_j, 1)[:, None], 0.0, 1.0)  # (nb, Ld) position in segment
     if p.method == "obs":
@@ -348,13 +354,9 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
         a1 = A[np.arange(nb), ends_j]
         A = A - a0[:, None] - (a1 - a0)[:, None] * frac
         A[jj[None, :] > ends_j[:, None]] = 0.0  # past the segment's last grid point
-        # linear up-sampling of each beat to its full-rate segment (C loop of np.interp)
-        row = art[c]
-        for i in range(nb):
-            a, ln = int(on[i]), int(lengths[i])
-            lo, hi = max(a, 0), min(a + ln, n)
-            if hi > lo:
-                row[lo:hi] = np.interp(offsets[lo - a:hi - a], xgrid, A[i])
+        # linear up-sampling of every beat to its full-rate segment: one np.interp per channel
+        # on the beats' grids laid end to end (a beat's samples never reach the next block)
+        art[c, dst] = np.interp(u, xflat, A.ravel())
     prog(1.0, "BCG estimated")
     return BCGResult(artifact=art, onsets=on, lengths=lengths, epoch_len=L, delay_s=delay, pre_s=pre,
                      n_beats=nb, params=p, explained=explained)
