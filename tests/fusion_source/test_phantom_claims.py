@@ -42,12 +42,12 @@ def phantom_runs(tmp_path_factory):
 
 @pytest.mark.slow
 def test_prior_sharpens_the_source_the_fmri_saw(phantom_runs):
+    """Better than plain minimum norm by at least one grid step, and a more compact map."""
     s = phantom_runs["visual"]
     none = s["loc_error_mm_visual_cortex_none"]
-    assert s["loc_error_mm_visual_cortex_soft"] <= none, s
-    assert s["loc_error_mm_visual_cortex_soft_dspm"] <= none, s
-    assert s["loc_error_mm_visual_cortex_weighted"] <= none, s
-    assert s["dispersion_mm_visual_cortex_soft"] < s["dispersion_mm_visual_cortex_none"], s
+    for v in ("soft", "soft_dspm", "weighted"):
+        assert s[f"loc_error_mm_visual_cortex_{v}"] <= none - GRID_TOL_MM, (v, s)
+    assert s["dispersion_mm_visual_cortex_soft"] < 0.5 * s["dispersion_mm_visual_cortex_none"], s
 
 
 @pytest.mark.slow
