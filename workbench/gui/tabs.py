@@ -22,6 +22,7 @@ TABS: list[tuple[str, str]] = [
     ("3D Coregistration", "workbench.gui.coreg:CoregTab"),
     ("Slices & Maps", "workbench.gui.slices:SlicesTab"),
     ("Gradient", "workbench.gui.gradient:GradientTab"),
+    ("Cardiac", "workbench.gui.cardiac:CardiacTab"),
     ("Fusion", "workbench.gui.fusion:FusionTab"),
     ("Cohort", "workbench.gui.cohort:CohortTab"),
 ]
