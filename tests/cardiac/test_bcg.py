@@ -86,3 +86,11 @@ def test_too_few_beats_and_unknown_method_are_refused():
         remove_bcg(x, 1000.0, np.arange(1, 6, 1.0))
     with pytest.raises(InputError, match="not one of"):
         remove_bcg(x, 1000.0, np.arange(0.5, 9.5, 0.8), BCGParams(method="pca"))
+
+
+def test_artifact_delay_measured_when_auto(bcg_only_eeg):
+    x, target, sf, r = bcg_only_eeg
+    r = r[(r > 0) & (r < x.shape[1] / sf)]
+    res = remove_bcg(x, sf, r, BCGParams(method="aas", delay_s=None))
+    assert 0.15 < res.delay_s < 0.3  # the phantom's BCG peaks ~0.21-0.24 s after R
+    assert _nrmse(x - res.artifact, target, sf) < 0.3 * _nrmse(x, target, sf)

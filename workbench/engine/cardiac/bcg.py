@@ -305,7 +305,7 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
         sos = signal.butter(2, 2.0, "highpass", fs=sf_d, output="sos")
         pos = grid_c / step
         dec_idx = np.arange(0, n, step)
-    art = np.zeros((n_ch, n), dtype=np.float64)
+    art = np.zeros((n_ch, n), dtype=np.float32)  # µV-level artifact: float32 halves memory traffic
     explained = np.zeros(n_ch)
     for c in range(n_ch):
         if c % 8 == 0:
