@@ -156,6 +156,7 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
         where = f"Dask LocalCluster, {n} {'thread' if args.threads else 'process'} worker(s)"
     from ..cohort_tasks import subject_task
 
+    previous = _sigterm_as_interrupt()  # the GUI's Cancel terminates this process: close the cluster first
     run_id = uuid.uuid4().hex[:8]
     futures = {client.submit(subject_task, str(study), label, steps, str(out), args.force, name,
                              key=f"workbench-batch-{run_id}-sub-{label}", pure=False): label
@@ -199,7 +200,27 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
         client.close()
         if cluster is not None:
             cluster.close()
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
     return [records[label] for label in labels], where
+
+
+def _sigterm_as_interrupt() -> Any:
+    """SIGTERM raises KeyboardInterrupt (so ``finally`` closes the cluster); returns the old handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, handler)
+    return signal.SIG_DFL if old is None else old
 
 
 def local_cluster(n_workers: int, processes: bool = True, memory_limit: str = "auto") -> Any:
