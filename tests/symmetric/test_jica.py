@@ -109,3 +109,26 @@ def test_cli_from_tables(tmp_path):
     rc = main(["fuse", "jica", "--x", str(inp.files["x"][0]), "--y", str(inp.files["y"][0]),
                "--param", "n_components=20", "--out", str(tmp_path / "o2")])
     assert rc != 0
+
+
+def test_mask_of_another_space_is_refused(tmp_path):
+    import nibabel as nib
+
+    from workbench.engine.progress import as_progress
+    from workbench_jica.method import run
+
+    inp = example_inputs()
+    mask = tmp_path / "mask.nii.gz"
+    vol = np.zeros((10, 10, 10), np.uint8)
+    vol[:5] = 1  # 500 voxels, Y has 400 columns
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), mask)
+    inp.files["y_mask"] = [mask]
+    with pytest.raises(InputError) as err:
+        run(inp, _params(), as_progress(None))
+    assert "500 voxels but Y has 400 columns" in str(err.value) and "different space" in str(err.value)
+    vol[:] = 0
+    vol.flat[:400] = 1
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), mask)
+    res = run(inp, _params(n_runs=2), as_progress(None))
+    m = np.asanyarray(res.maps["component1_map"].dataobj)
+    assert m.shape == (10, 10, 10) and np.count_nonzero(m) > 300
