@@ -16,10 +16,6 @@ from .commands import CommandStack
 from .project import Project
 from .study import Study
 
-#: study attribute -> the signal that announces it
-_SIGNALS = {"raw": "raw_changed", "anat": "anat_changed", "bold": "bold_changed", "dig": "dig_changed",
-            "scalp": "scalp_changed", "trans": "trans_changed", "truth": "truth_changed"}
-
 
 def _field(name: str) -> property:
     return property(lambda self: getattr(self.study, name),
@@ -149,15 +145,18 @@ class Session:
         if project is not None:
             st.project = project
             self.project_changed.emit(project)
-        if worked.history != st.history:
+        # only what the steps that ran provide is taken over: anything else changed on the
+        # GUI thread while they ran (a transform set by hand, another edit) stays as it is
+        provided = {k for sid in step_ids or [] if sid in worked.results for k in worked.results[sid].provides}
+        if "eeg" in provided and worked.history != st.history:
             st.history = list(worked.history)
             self.cleaned_changed.emit(st.cleaned)
             changed.append("cleaned EEG")
         for key in ("sync", "rpeaks", "mask", "forward"):
-            if getattr(worked, key) is not getattr(st, key):
+            if key in provided and getattr(worked, key) is not getattr(st, key):
                 setattr(st, key, getattr(worked, key))
                 changed.append(key)
-        if worked.trans is not st.trans:
+        if "trans" in provided and worked.trans is not st.trans:
             self.set_trans(worked.trans)
             changed.append("head-MRI transform")
         st.derivatives.update(worked.derivatives)
