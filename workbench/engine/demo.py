@@ -42,6 +42,8 @@ DEMO_CONFIG: dict[str, Any] = {
 DEMO_PIPELINE: list[tuple[str, dict[str, Any]]] = [
     ("sync", {}),
     ("gradient", {}),
+    ("cardiac", {}),
+    ("notch", {}),
     ("coreg", {}),
     # the phantom's visual task evokes an N1-like component peaking near 170 ms; the
     # plugin's default window (250-400 ms) is for a P300
