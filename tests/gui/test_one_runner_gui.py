@@ -68,3 +68,24 @@ def test_gui_run_equals_cli_run_and_replay(window, qtbot, study: Path, tmp_path:
     assert rep["params"] == gui.params
     for key in _KEYS:
         assert rep["qc"][key] == pytest.approx(gui.qc[key], rel=1e-9), key
+
+
+def test_coreg_tab_fit_all_runs_the_coreg_step(window, qtbot, study: Path) -> None:
+    """'Fit all' in the 3D tab is the coreg step through the runner: recorded, and shown."""
+    import numpy as np
+
+    wait_task(qtbot, window, window.open_path(study))
+    tab = window.pages["3D Coregistration"]
+    tab = getattr(tab, "widget", lambda: tab)() if not hasattr(tab, "fit_all") else tab
+    qtbot.waitUntil(lambda: tab.coreg is not None and tab.fid_source != "" and not tab.busy, timeout=60000)
+    n_before = len(window.session.project.steps)
+    tab.fit_all()
+    qtbot.waitUntil(lambda: not window.tasks.busy, timeout=180000)
+    qtbot.wait(50)
+    rec = window.session.project.steps[n_before:]
+    assert [r.name for r in rec] == ["coreg"] and rec[0].status == "done", [(r.name, r.message) for r in rec]
+    assert rec[0].params["omit_mm"] == float(tab.omit_slider.value())
+    trans = window.session.trans
+    assert trans is not None
+    np.testing.assert_allclose(tab.coreg.head_mri, trans["trans"], atol=1e-12)
+    assert "coreg" in window.session.study.results

@@ -118,7 +118,32 @@ class CoregTab(QWidget):
         connect(self, session.trans_changed, lambda *_: self._on_trans())
         connect(self, session.truth_changed, lambda *_: self._refresh())
         connect(self, session.undo.changed, lambda *_: self._update_enabled())
+        if hasattr(session, "result_changed"):
+            connect(self, session.result_changed, self._on_result)
+        #: the window's runner (``MainWindow.run_step``); "Fit all" runs the coreg step through it
+        self._run_step: Any = None
         self._rebuild()
+
+    def set_runner(self, run_step: Any, catalog: dict[str, Any]) -> None:
+        """Run "Fit all" as the coreg step through the one runner (recorded in the provenance)."""
+        self._run_step = run_step if "coreg" in catalog else None
+
+    def _on_result(self, step_id: str, result: Any) -> None:
+        """A coreg step ran (from here, the step panel or a replay): show its fit as one edit."""
+        if step_id != "coreg" or self.coreg is None:
+            return
+        fitted = result.details.get("coreg") if result is not None else None
+        if fitted is None:
+            return
+        new = fitted.get_state()
+        if len(new["omitted"]) != len(self.coreg.points):
+            return  # another digitisation than the one shown
+        old = self.coreg.get_state()
+        self.session.undo.push(SetValue("coreg step", self._apply_state, old, new))
+        q = {**result.qc}
+        mean = q.get("mean_residual_mm")
+        self.status.setText("coreg step done (recorded in the provenance)"
+                            + (f": mean residual {mean:.2f} mm, {q.get('n_omitted', 0)} omitted" if mean else ""))
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -421,8 +446,18 @@ class CoregTab(QWidget):
         return fid_match_for(self.fid_source or "estimate")
 
     def fit_all(self) -> None:
-        """The command line's flow (``full_fit``) on a clone in a worker, applied as one edit."""
+        """The command line's flow: the coreg step through the runner when the fiducials come
+        from a file or are estimated (recorded in the provenance, replayable); with fiducials
+        picked here by hand, ``full_fit`` on a clone in a worker, applied as one edit."""
         if self.coreg is None or self.busy:
+            return
+        src = self.fid_source or ""
+        if self._run_step is not None and src not in ("picked", "given"):
+            fid = src[5:].strip() if src.startswith("file ") else "auto"
+            params = {"omit_mm": float(self.omit_slider.value()), "scale": self.scale_combo.currentText(),
+                      "fiducials": fid, "noise_vs_bias": False}
+            self.status.setText("running the coreg step (see the task bar)…")
+            self._run_step("coreg", params)
             return
         if self.coreg.mri_fiducials is None or not np.all(np.isfinite(self.coreg.mri_fiducials)):
             self._error("the MRI fiducials are not set: pick them on the scalp or read/estimate them first")
