@@ -115,7 +115,7 @@ def test_notch_detects_the_mains_and_removes_it(tmp_path):
     study2 = Study()
     study2.set_raw(mne.io.RawArray(1e-5 * rng.standard_normal((4, n)), mne.create_info(4, sf, "eeg"), verbose="error"))
     res2 = Runner(study2, builtin_steps(), tmp_path, write_files=False).run_step("notch")
-    assert res2.qc["n_harmonics"] == 0 and "nothing filtered" in res2.messages[0]
+    assert res2.qc["n_harmonics"] == 0 and not res2.qc["line_detected"] and "nothing filtered" in res2.messages[0]
 
 
 def test_ica_flags_the_blink_component_and_replays_the_users_choice(tmp_path):

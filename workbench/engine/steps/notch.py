@@ -113,7 +113,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         progress(0.2, f"notch at {', '.join(f'{f:g}' for f in freqs[:4])}{'...' if len(freqs) > 4 else ''} Hz")
         out.notch_filter(freqs, picks=picks, method=params["method"], verbose="error")
     after = out.get_data(picks=picks)
-    qc: dict[str, Any] = {"line_freq_hz": float(lf) if lf is not None else None, "line_detected": bool(detected),
+    qc: dict[str, Any] = {"line_freq_hz": float(lf) if lf is not None else None, "line_detected": bool(detected and lf is not None),
                           "n_harmonics": int(len(freqs))}
     if lf is not None:
         qc["line_peak_before_db"] = line_peaks(data, sf, (lf,)).get(lf)
