@@ -26,7 +26,8 @@ from ._util import check_file, fail, full_suffix
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_into", "find_study_inputs", "classify_file", "LoadReport"]
+__all__ = ["load_into", "find_study_inputs", "classify_file", "LoadReport", "HEADER_ONLY",
+           "describe_header", "header_only_reason", "is_freesurfer_subject"]
 
 _EEG = (".vhdr", ".edf", ".bdf", ".set")
 _IMG = (".nii", ".nii.gz", ".mgz", ".mgh")
@@ -47,11 +48,20 @@ class LoadReport:
         ``"truth"``) -> path.
     problems : list of str
         One line per input that could not be loaded (the rest is still loaded).
+    headers : dict
+        ``"eeg"`` -> the EEGHeader of a recording opened for inspection only (its signal
+        file is absent or empty): channels, rate, duration and markers, no signal.
+    notes : list of str
+        One line per input opened only in part, with the reason.
     """
 
     project: Project
     loaded: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: kind -> :class:`~workbench.engine.io.eeg.EEGHeader` of a recording opened header-only
+    headers: dict[str, Any] = field(default_factory=dict)
+    #: one line per input opened only in part (e.g. an EEG header whose signal file is absent)
+    notes: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -91,7 +101,8 @@ def find_study_inputs(study: str | os.PathLike, subject: str | None = None) -> d
     base = study / f"sub-{sub}"
     found: dict[str, Any] = {"subject": sub}
     table = {
-        "eeg": ("eeg/*_eeg.vhdr", "**/eeg/*_eeg.vhdr", "eeg/*_eeg.edf", "eeg/*_eeg.bdf", "eeg/*_eeg.set", "eeg/*_eeg.fif"),
+        "eeg": ("eeg/*_eeg.vhdr", "**/eeg/*_eeg.vhdr", "eeg/*_eeg.edf", "eeg/*_eeg.bdf", "eeg/*_eeg.set", "eeg/*_eeg.fif",
+                "eeg/*_eeg.vmrk"),
         "bold": ("func/*_bold.nii.gz", "func/*_bold.nii", "**/func/*_bold.nii.gz", "**/func/*_bold.nii"),
         "anat": ("anat/*_T1w.nii.gz", "anat/*_T1w.nii", "anat/*_T1w.mgz", "**/anat/*_T1w.nii.gz"),
         "dig": ("eeg/*_electrodes.tsv", "**/eeg/*_electrodes.tsv", "eeg/*.bvct", "eeg/*.elc", "eeg/*-dig.fif"),
@@ -189,12 +200,33 @@ class _Loader:
                 set_files({key: path}, self.subject)
 
     def eeg(self, path: Path) -> None:
+        """The recording (lazy); a header whose signal file is absent opens header-only."""
         from .eeg import read_eeg
 
-        raw = read_eeg(path, preload=False)
+        try:
+            raw = read_eeg(path, preload=False)
+        except InputError:
+            hdr = _header_only(path)
+            if hdr is None:
+                raise
+            return self.eeg_header(path, hdr)
         self.session.set_raw(raw)
         self._register(path, "eeg")
         self.report.loaded["eeg"] = str(path)
+
+    def eeg_header(self, path: Path, hdr: Any) -> None:
+        """A recording without its signal: channels, rate, duration and markers only.
+
+        Registered as an ``eeg`` input whose description starts with ``header only``
+        and ends with the reason (the project tree greys it out); no raw is set.
+        """
+        reason = header_only_reason(hdr)
+        desc = f"{HEADER_ONLY} · {describe_header(hdr)} · {reason}"
+        self._register(path, "eeg", desc)
+        self.report.loaded["eeg_header"] = str(path)
+        self.report.headers["eeg"] = hdr
+        self.report.notes.append(f"{path.name}: {desc}")
+        logger.info("%s: %s", path, desc)
 
     def image(self, path: Path, as_kind: str | None = None) -> None:
         from .mri import read_bold, read_image
@@ -276,6 +308,83 @@ class _Loader:
             logger.warning("%s", exc)
 
 
+# --------------------------------------------------------------------------- header-only EEG
+HEADER_ONLY = "header only"
+_STATE_WORDS = {"missing": "absent", "empty": "empty (0 bytes)", "truncated": "truncated"}
+
+
+def _header_only(path: Path) -> Any:
+    """The header of a recording whose signal cannot be read, else None.
+
+    A ``.vhdr``/``.set`` whose data file is absent or empty, or a lone ``.vmrk`` (the
+    rate then comes from the BIDS ``*_eeg.json`` sidecar when there is one).
+    """
+    from .eeg import read_eeg_header
+
+    suffix = full_suffix(path)
+    if suffix not in (".vhdr", ".set", ".vmrk"):
+        return None
+    try:
+        hdr = read_eeg_header(path, sfreq=_bids_sfreq(path) if suffix == ".vmrk" else None)
+    except InputError:
+        return None
+    if suffix == ".vmrk" or hdr.data_state in ("missing", "empty"):
+        return hdr
+    return None
+
+
+def _bids_sfreq(path: Path) -> float | None:
+    """``SamplingFrequency`` of a BIDS EEG file's sidecar (own, then inherited)."""
+    import json
+
+    stem = path.name.split(".")[0]
+    ent = _entities(path)
+    cands = [path.parent / f"{stem}.json"]
+    if "task" in ent:
+        for up in list(path.parents)[1:4]:
+            cands.append(up / f"task-{ent['task']}_eeg.json")
+    for js in cands:
+        try:
+            value = float(json.loads(js.read_text(encoding="utf-8"))["SamplingFrequency"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if value > 0:
+            return value
+    return None
+
+
+def header_only_reason(hdr: Any) -> str:
+    """Why a header-only recording shows no signal, e.g. ``signal file absent: x.eeg``."""
+    if hdr.data_file is not None and hdr.data_state in _STATE_WORDS:
+        return f"signal file {_STATE_WORDS[hdr.data_state]}: {hdr.data_file.name}"
+    if hdr.format == "brainvision-markers":
+        return f"marker file only: no header or signal beside {hdr.path.name}"
+    return "signal not readable"
+
+
+def describe_header(hdr: Any) -> str:
+    """One line: channels, rate, duration and markers of a header (as ``info`` shows)."""
+    parts = [f"{hdr.n_channels} ch" if hdr.n_channels else "channels unknown",
+             f"{hdr.sfreq:g} Hz" if hdr.sfreq else "rate unknown"]
+    ann = hdr.markers
+    n = len(ann) if ann is not None else 0
+    if hdr.duration is not None:
+        parts.append(f"{hdr.duration:.1f} s")
+    elif n and hdr.marker_unit == "s":
+        parts.append(f"≥ {float(max(ann.onset)):.1f} s (last marker)")
+    else:
+        parts.append("duration unknown")
+    if n:
+        from collections import Counter
+
+        top = Counter(str(d) for d in ann.description).most_common(3)
+        more = "…" if len(set(ann.description)) > 3 else ""
+        parts.append(f"{n} markers (" + ", ".join(f"{k} ×{c}" for k, c in top) + more + ")")
+    else:
+        parts.append("no markers")
+    return " · ".join(parts)
+
+
 def _is_4d(path: Path) -> bool:
     from .mri import read_image
 
@@ -352,6 +461,8 @@ def _open_study(session: Any, study: Path, p: Progress, report: LoadReport, subj
     files = find_study_inputs(study, subject)
     sub = files.pop("subject")
     proj = Project(study, name=study.name)
+    # every subject of the study is listed (the chosen one is loaded)
+    proj.subjects = sorted(p.name[4:] for p in study.glob("sub-*") if p.is_dir())
     report.project = proj
     _clear(session)
     session.set_project(proj)
@@ -373,6 +484,38 @@ def _open_study(session: Any, study: Path, p: Progress, report: LoadReport, subj
     if "truth" in files:
         proj.settings["truth_dir"] = str(files["truth"])
     proj.settings["study_dir"] = str(study)
+    proj.settings["subject"] = sub
+
+
+def is_freesurfer_subject(path: Path) -> bool:
+    """Whether ``path`` is a FreeSurfer subject folder (``mri/T1.mgz``)."""
+    return path.is_dir() and (path / "mri" / "T1.mgz").is_file()
+
+
+def _open_freesurfer(session: Any, root: Path, p: Progress, report: LoadReport) -> None:
+    """A FreeSurfer subject folder as anatomy: T1, scalp surface, MRI fiducials."""
+    sub = root.name
+    proj = Project(root, name=root.name)
+    report.project = proj
+    _clear(session)
+    session.set_project(proj)
+    ld = _Loader(session, proj, report, sub)
+    p(0.0, "loading the T1")
+    ld.progress = p.sub(0.0, 0.7)
+    ld.attempt("anat", ld.image, root / "mri" / "T1.mgz", "anat")
+    p(0.7, "loading the scalp surface")
+    scalp = _first(root, (f"bem/{sub}-head.fif", "bem/*-head.fif", "bem/outer_skin.surf",
+                          "bem/watershed/*_outer_skin_surface", "surf/lh.seghead", "bem/*-head-*.fif"))
+    if scalp is not None:
+        ld.attempt("scalp", ld.scalp, scalp)
+    fid = _first(root, (f"bem/{sub}-fiducials.fif", "bem/*-fiducials.fif"))
+    if fid is not None:
+        ld._register(fid, "other", "MRI fiducials (coregistration)")
+        if hasattr(session, "set_files"):
+            session.set_files({"fiducials": fid}, sub)
+        report.loaded["fiducials"] = str(fid)
+    proj.settings["subjects_dir"] = str(root.parent)
+    proj.settings["fs_subject"] = sub
     proj.settings["subject"] = sub
 
 
@@ -406,8 +549,12 @@ def load_into(
         calls this in a worker only when it marshals the setters to the main thread).
     path : path-like
         A project folder (or its ``project.json``), a BIDS study folder (``sub-*/eeg``,
-        ``func``, ``anat``; a ``ground_truth/index.json`` is attached as the truth), or one
-        file: EEG (lazy), NIfTI/MGZ (4D -> BOLD with its TR, else anatomy),
+        ``func``, ``anat``; a ``ground_truth/index.json`` is attached as the truth; every
+        subject is listed in the project, one is loaded), a FreeSurfer subject folder
+        (``mri/T1.mgz`` as anatomy, ``bem/*-head.fif`` or ``outer_skin.surf`` as the
+        scalp, ``bem/*-fiducials.fif`` noted as ``files["fiducials"]``), or one
+        file: EEG (lazy; a header whose signal file is absent or empty opens header-only,
+        see :attr:`LoadReport.headers`), NIfTI/MGZ (4D -> BOLD with its TR, else anatomy),
         digitisation, surface (the scalp) or FIF.
     progress : callable | Progress | None
         ``progress(fraction, message)``; cancellable.
@@ -435,14 +582,19 @@ def load_into(
         _open_project(session, path, p, report)
     elif path.is_file() and path.name == PROJECT_FILE:
         _open_project(session, path.parent, p, report)
+    elif is_freesurfer_subject(path):
+        _open_freesurfer(session, path, p, report)
     elif path.is_dir():
         if not any(path.glob("sub-*")):
-            raise fail(path, "a folder that is neither a project (project.json) nor a BIDS study (sub-*)")
+            raise fail(path, "a folder that is neither a project (project.json), a BIDS study (sub-*) "
+                       "nor a FreeSurfer subject (mri/T1.mgz)")
         _open_study(session, path, p, report, subject)
     else:
         _open_file(session, path, p, report)
     p(1.0, "loaded")
     msg = f"opened {path.name}: " + (", ".join(sorted(report.loaded)) or "nothing loaded")
+    for note in report.notes:
+        msg += f"; {note}"
     if report.problems:
         msg += f" ({len(report.problems)} problem(s): {report.problems[0]})"
     session.message.emit(msg)
