@@ -113,9 +113,9 @@ def test_cli_from_tables(tmp_path):
 
 def test_mask_of_another_space_is_refused(tmp_path):
     import nibabel as nib
+    from workbench_jica.method import run
 
     from workbench.engine.progress import as_progress
-    from workbench_jica.method import run
 
     inp = example_inputs()
     mask = tmp_path / "mask.nii.gz"
