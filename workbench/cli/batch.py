@@ -30,7 +30,8 @@ DESCRIPTION = (
     "failed subject is reported and the others finish; a re-run skips subjects whose steps, "
     "parameters and input files (sha256) are unchanged (--force runs them again). Writes "
     "DIR/sub-<label>/ per subject and DIR/cohort.json + DIR/cohort.html. Exit status 1 when a "
-    "subject failed."
+    "subject failed. With --scheduler, the workers must see STUDY and DIR at the same paths (a "
+    "shared file system) and have the workbench and its plugins installed."
 )
 
 
