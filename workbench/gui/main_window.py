@@ -275,9 +275,13 @@ class MainWindow(QMainWindow):
                  f" ({loaded})" if loaded else "")
         for problem in getattr(report, "problems", []) or []:
             log.warning("not loaded: %s", problem)
+        for note in getattr(report, "notes", []) or []:
+            log.warning("opened for inspection only: %s (signal not plotted)", note)
         if report is not None and report.problems:
             self.statusBar().showMessage(
                 f"{len(report.problems)} input(s) could not be loaded; see the log", 10000)
+        elif getattr(report, "notes", None):
+            self.statusBar().showMessage(f"Header only, signal not plotted: {report.notes[0]}", 15000)
         if self.session.raw is not None:
             self.show_tab("Traces")
 

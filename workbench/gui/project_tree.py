@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QBrush, QPalette
 from PyQt6.QtWidgets import QTreeWidget, QTreeWidgetItem, QWidget
+
+from workbench.engine.io.open import HEADER_ONLY
 
 from .signals import connect
 
@@ -27,6 +30,11 @@ KIND_GROUPS = {
 MAX_DERIVATIVES = 200
 TAB_ROLE = Qt.ItemDataRole.UserRole
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def is_header_only(description: str) -> bool:
+    """Whether an input's description marks a recording opened header-only."""
+    return (description or "").startswith(HEADER_ONLY)
 
 
 def _describe_raw(raw: Any) -> str:
@@ -116,14 +124,22 @@ class ProjectTree(QTreeWidget):
             subj_root = self._item(root, "Subjects", f"{len(subjects)}")
             for sub in subjects:
                 sit = self._item(subj_root, f"sub-{sub}")
+                if not any(i.subject == sub for i in proj.inputs):
+                    sit.setText(1, "not loaded")
+                    sit.setToolTip(1, "This subject of the study is not loaded; open the study "
+                                      "with this subject chosen to load it.")
+                    self._grey(sit)
                 for kind, (title, tab) in KIND_GROUPS.items():
                     files = proj.inputs_of(kind, sub)
                     if not files:
                         continue
                     git = self._item(sit, title, f"{len(files)} file(s)", tab=tab)
                     for f in files:
-                        self._item(git, Path(f.path).name, f.description or kind, tab=tab,
-                                   path=str(proj.abspath(f.path)))
+                        fit = self._item(git, Path(f.path).name, f.description or kind, tab=tab,
+                                         path=str(proj.abspath(f.path)))
+                        if kind == "eeg" and is_header_only(f.description):
+                            fit.setData(0, TAB_ROLE, None)
+                            self._grey(fit)
             der = self._item(root, "Derivatives")
             if proj.derivatives.is_dir():
                 files = sorted(p for p in proj.derivatives.rglob("*") if p.is_file())
@@ -152,6 +168,9 @@ class ProjectTree(QTreeWidget):
         loaded = self._item(self, "Loaded data")
         if s.raw is not None:
             self._item(loaded, "EEG", _describe_raw(s.raw), tab="Traces")
+        elif proj is not None:
+            for f in self._header_only_inputs(proj):
+                self._header_only_item(loaded, f)
         if s.cleaned is not None:
             self._item(loaded, "Cleaned EEG", _describe_raw(s.cleaned), tab="Traces")
         if s.anat is not None:
@@ -165,6 +184,10 @@ class ProjectTree(QTreeWidget):
         if s.scalp is not None:
             n = len(s.scalp.get("rr", [])) if isinstance(s.scalp, dict) else 0
             self._item(loaded, "Scalp surface", f"{n} vertices", tab="3D Coregistration")
+        files = getattr(getattr(s, "study", None), "files", None) or {}
+        if files.get("fiducials") is not None:
+            self._item(loaded, "MRI fiducials", f"{Path(files['fiducials']).name} (for coregistration)",
+                       tab="3D Coregistration", path=str(files["fiducials"]))
         if s.trans is not None:
             self._item(loaded, "Head → MRI transform", "set", tab="3D Coregistration")
         if s.truth is not None:
@@ -174,6 +197,34 @@ class ProjectTree(QTreeWidget):
         loaded.setExpanded(True)
         self.resizeColumnToContents(0)
         self.setColumnWidth(0, min(self.columnWidth(0) + 8, 210))
+
+    def _grey(self, item: QTreeWidgetItem) -> None:
+        brush = QBrush(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+        for col in (0, 1):
+            item.setForeground(col, brush)
+
+    def _header_only_inputs(self, proj: Any) -> list[Any]:
+        """EEG inputs of the loaded subject that were opened without their signal."""
+        files = getattr(getattr(self.session, "study", None), "files", None) or {}
+        eeg = files.get("eeg")
+        out = [f for f in proj.inputs_of("eeg") if is_header_only(f.description)]
+        if eeg is not None:
+            mine = [f for f in out if proj.abspath(f.path) == Path(eeg) or Path(f.path).name == Path(eeg).name]
+            out = mine or out[:1]
+        return out[:1]
+
+    def _header_only_item(self, parent: Any, f: Any) -> None:
+        """A greyed 'EEG (header only)' item: channels, rate, duration, markers, the reason."""
+        parts = [p.strip() for p in f.description.split("·")][1:]
+        reason = parts[-1] if parts else "signal not readable"
+        detail = " · ".join(parts[:-1])
+        it = self._item(parent, "EEG (header only)", f"{detail} · not plotted", path=str(f.path))
+        it.setToolTip(0, f"{f.path}: the header and markers were read; the signal is not plotted "
+                         f"({reason}).")
+        self._grey(it)
+        why = self._item(it, "signal", reason)
+        self._grey(why)
+        it.setExpanded(True)
 
     def _double_clicked(self, item: QTreeWidgetItem, _col: int) -> None:
         tab = item.data(0, TAB_ROLE)
