@@ -110,3 +110,18 @@ def test_freesurfer_subject_opens_as_anatomy(test_data):
     assert proj.subjects == ["sample"]
     assert proj.settings["fs_subject"] == "sample"
     assert [i.description for i in proj.inputs_of("other")] == ["scalp surface", "MRI fiducials (coregistration)"]
+
+
+def test_freesurfer_subjects_dir_opens_its_subject(test_data):
+    study = Study()
+    report = load_into(study, test_data / "coreg/subjects")
+    assert study.anat is not None and study.scalp is not None
+    assert report.project.subjects == ["sample"]
+    assert report.project.root == test_data / "coreg/subjects/sample"
+    with pytest.raises(Exception, match="FreeSurfer subjects here: sample"):
+        load_into(Study(), test_data / "coreg/subjects", subject="nope")
+
+
+def test_plain_folder_still_refused(tmp_path):
+    with pytest.raises(Exception, match="neither a project"):
+        load_into(Study(), tmp_path)

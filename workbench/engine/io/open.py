@@ -27,7 +27,7 @@ from ._util import check_file, fail, full_suffix
 logger = logging.getLogger(__name__)
 
 __all__ = ["load_into", "find_study_inputs", "classify_file", "LoadReport", "HEADER_ONLY",
-           "describe_header", "header_only_reason", "is_freesurfer_subject"]
+           "describe_header", "header_only_reason", "is_freesurfer_subject", "freesurfer_subjects"]
 
 _EEG = (".vhdr", ".edf", ".bdf", ".set")
 _IMG = (".nii", ".nii.gz", ".mgz", ".mgh")
@@ -492,10 +492,21 @@ def is_freesurfer_subject(path: Path) -> bool:
     return path.is_dir() and (path / "mri" / "T1.mgz").is_file()
 
 
-def _open_freesurfer(session: Any, root: Path, p: Progress, report: LoadReport) -> None:
+def freesurfer_subjects(path: Path) -> list[str]:
+    """The FreeSurfer subjects of a ``SUBJECTS_DIR`` (folders with ``mri/T1.mgz``)."""
+    try:
+        return sorted(c.name for c in path.iterdir() if is_freesurfer_subject(c))
+    except OSError:
+        return []
+
+
+def _open_freesurfer(session: Any, root: Path, p: Progress, report: LoadReport,
+                     others: list[str] | None = None) -> None:
     """A FreeSurfer subject folder as anatomy: T1, scalp surface, MRI fiducials."""
     sub = root.name
     proj = Project(root, name=root.name)
+    if others:
+        proj.subjects = list(others)  # the other subjects of its SUBJECTS_DIR are listed
     report.project = proj
     _clear(session)
     session.set_project(proj)
@@ -552,7 +563,8 @@ def load_into(
         ``func``, ``anat``; a ``ground_truth/index.json`` is attached as the truth; every
         subject is listed in the project, one is loaded), a FreeSurfer subject folder
         (``mri/T1.mgz`` as anatomy, ``bem/*-head.fif`` or ``outer_skin.surf`` as the
-        scalp, ``bem/*-fiducials.fif`` noted as ``files["fiducials"]``), or one
+        scalp, ``bem/*-fiducials.fif`` noted as ``files["fiducials"]``; a ``SUBJECTS_DIR``
+        opens its first subject, or ``subject``, and lists the others), or one
         file: EEG (lazy; a header whose signal file is absent or empty opens header-only,
         see :attr:`LoadReport.headers`), NIfTI/MGZ (4D -> BOLD with its TR, else anatomy),
         digitisation, surface (the scalp) or FIF.
@@ -584,6 +596,11 @@ def load_into(
         _open_project(session, path.parent, p, report)
     elif is_freesurfer_subject(path):
         _open_freesurfer(session, path, p, report)
+    elif path.is_dir() and not any(path.glob("sub-*")) and freesurfer_subjects(path):
+        subs = freesurfer_subjects(path)
+        if subject is not None and subject not in subs:
+            raise fail(path, f"subject {subject!r} not found; FreeSurfer subjects here: {', '.join(subs)}")
+        _open_freesurfer(session, path / (subject or subs[0]), p, report, subs)
     elif path.is_dir():
         if not any(path.glob("sub-*")):
             raise fail(path, "a folder that is neither a project (project.json), a BIDS study (sub-*) "
