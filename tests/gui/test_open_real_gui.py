@@ -35,7 +35,10 @@ def test_open_bids_folder_lists_its_subjects_and_the_header_only_eeg(qtbot, wind
     assert window.session.raw is None  # nothing to plot
     (hdr,) = tree.find_items("EEG (header only)")
     assert "64 ch" in hdr.text(1) and "5000 Hz" in hdr.text(1) and "398 markers" in hdr.text(1)
-    assert hdr.child(0).text(1) == "signal file absent: sub-32_task-rest_eeg.eeg"
+    rows = {hdr.child(i).text(0): hdr.child(i).text(1) for i in range(hdr.childCount())}
+    assert rows["signal"] == "signal file absent: sub-32_task-rest_eeg.eeg"
+    assert rows["markers"].startswith("398 markers (SyncStatus/Sync On")
+    assert rows["channels"] == "64 ch · 5000 Hz"
     # greyed out: drawn in the disabled text colour
     assert hdr.foreground(0).color() != tree.palette().color(tree.palette().ColorRole.Text)
     assert "signal file absent: sub-32_task-rest_eeg.eeg" in window.statusBar().currentMessage()

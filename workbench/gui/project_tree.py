@@ -222,6 +222,10 @@ class ProjectTree(QTreeWidget):
         it.setToolTip(0, f"{f.path}: the header and markers were read; the signal is not plotted "
                          f"({reason}).")
         self._grey(it)
+        if len(parts) >= 5:  # channels · rate · duration · markers · reason
+            self._item(it, "channels", f"{parts[0]} · {parts[1]}")
+            self._item(it, "duration", parts[2])
+            self._item(it, "markers", parts[3])
         why = self._item(it, "signal", reason)
         self._grey(why)
         it.setExpanded(True)
