@@ -28,8 +28,11 @@ from .view import TraceView
 
 HELP_TEXT = (
     "<b>Traces</b> shows the EEG as recorded inside the scanner. Each row is one channel, "
-    "stacked with a per-type scale (the label at the top right says how many µV one row "
-    "spans). Only the visible seconds are read from disk and each screen column keeps the "
+    "stacked with a per-type scale (the label at the bottom right says how many µV one row "
+    "spans; choose a type next to −/+ to rescale only it) and clipped to its row. The "
+    "initial scale is fitted on EEG free of the gradient artifact (before the first scanner "
+    "trigger, or the cleaned EEG). <i>Butterfly</i> overlays all channels of a type on one "
+    "axis. Only the visible seconds are read from disk and each screen column keeps the "
     "minimum and maximum of its samples, so spikes and artifacts are never hidden by the "
     "zoom level. Vertical lines are markers: scanner volume/slice triggers (e.g. R128), "
     "R-peaks and task events. In simultaneous EEG-fMRI the raw traces are dominated by the "
@@ -105,7 +108,8 @@ class TracesTab(QWidget):
         self.view.t0 = 0.0
         self.view.set_data(raw, self.session.cleaned)
         if raw is not None and self.autoscale_on_open:
-            self.view.autoscale()
+            # fitted on EEG without the gradient artifact (cleaned, or before/after the scan)
+            self.view.initial_scale()
 
     def _on_cleaned(self, cleaned: Any) -> None:
         self.view.set_cleaned(cleaned)

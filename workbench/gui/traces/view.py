@@ -41,6 +41,7 @@ from PyQt6.QtWidgets import (
 from ..flow import FlowLayout
 from .downsample import peak_downsample
 from .items import ChannelAxis, TraceViewBox
+from .scaling import initial_scales, scan_span
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,10 @@ DEFAULT_SCALES = {
     "resp": 1.0,
 }
 _FALLBACK_SCALE = 1e-3
-_CLIP = 1.0  # rows: a trace never draws further than one row from its baseline
+_CLIP = 0.5  # rows: a trace is clipped to +-half a row, so it never covers its neighbours
 _MAX_MARKER_LABELS = 40
+_LABEL_LINES = 3  # marker labels that would overlap go one line lower, then are left out
+_LABEL_GAP_PX = 4.0
 _MARKER_COLOURS = [
     (214, 39, 40),
     (31, 119, 180),
@@ -72,6 +75,7 @@ RAW_PEN = pg.mkPen((30, 30, 30), width=1)
 RAW_UNDER_PEN = pg.mkPen((170, 170, 170), width=1)
 CLEAN_PEN = pg.mkPen((20, 90, 200), width=1)
 BAD_PEN = pg.mkPen((220, 120, 120), width=1)
+BUTTERFLY_PEN = pg.mkPen((30, 30, 30, 110), width=1)
 
 MODES = ("raw", "cleaned", "overlay")
 MODE_TITLES = {"raw": "Raw", "cleaned": "Cleaned", "overlay": "Raw + cleaned"}
@@ -134,6 +138,8 @@ class TraceView(QWidget):
         self.picks: list[int] = []
         self.scales: dict[str, float] = dict(DEFAULT_SCALES)
         self.mode = "raw"
+        self.butterfly = False
+        self.scale_type = "all"  # the channel type the +/- buttons change ("all": every type)
         self.show_markers = True
         self.remove_dc = True
         self.n_points_drawn = 0
@@ -174,6 +180,23 @@ class TraceView(QWidget):
             "Fit each channel type's scale to the visible data (robust 1-99% range). Key: A"
         )
         self.auto_button.clicked.connect(self.autoscale)
+        self.scale_type_combo = QComboBox()
+        self.scale_type_combo.setToolTip(
+            "Which channel type the −/+ buttons rescale: each type (EEG, EOG, ECG, other) has "
+            "its own amplitude per row."
+        )
+        self.scale_type_combo.currentIndexChanged.connect(
+            lambda i: setattr(self, "scale_type", self.scale_type_combo.itemData(i) or "all")
+        )
+        self._fill_scale_types()
+        self.butterfly_button = QToolButton()
+        self.butterfly_button.setText("Butterfly")
+        self.butterfly_button.setCheckable(True)
+        self.butterfly_button.setToolTip(
+            "Butterfly: all selected channels of a type overlaid on one axis (one row per "
+            "type), e.g. to see an artifact common to every channel. Key: B"
+        )
+        self.butterfly_button.toggled.connect(self.set_butterfly)
         self.mode_combo = QComboBox()
         for m in MODES:
             self.mode_combo.addItem(MODE_TITLES[m], m)
@@ -198,8 +221,8 @@ class TraceView(QWidget):
         )
         self.hidden_markers: set[str] = set()
         for w in (QLabel("Window"), self.window_spin, QLabel("Channels"), self.nch_spin,
-                  QLabel("Size"), self.scale_down, self.scale_up, self.auto_button,
-                  self.mode_combo, self.markers_check, self.marker_button):
+                  QLabel("Size"), self.scale_type_combo, self.scale_down, self.scale_up,
+                  self.auto_button, self.butterfly_button, self.mode_combo, self.markers_check, self.marker_button):
             bar.addWidget(w)
         self.extra_bar = bar  # owners may append widgets (e.g. a channel picker)
         bar.addStretch(1)
@@ -255,6 +278,7 @@ class TraceView(QWidget):
         self._under: list[pg.PlotCurveItem] = []
         self._marker_curves: list[pg.PlotCurveItem] = []
         self._marker_labels: list[pg.TextItem] = []
+        self._label_size: dict[str, tuple[float, float]] = {}
         self._update_enabled()
 
     # ------------------------------------------------------------------ data
@@ -264,6 +288,7 @@ class TraceView(QWidget):
         self.cleaned = cleaned
         self._cache = {}
         self._fill_marker_menu()
+        self._fill_scale_types()
         if raw is None:
             self.picks = []
         elif not self.picks or max(self.picks) >= len(raw.ch_names):
@@ -274,6 +299,8 @@ class TraceView(QWidget):
             self.window_s = max(0.1, self.duration)  # a short recording fits in one screen
         self.t0 = min(self.t0, max(0.0, self.duration - self.window_s))
         self.ch_start = min(self.ch_start, max(0, len(self.picks) - self.n_visible))
+        if cleaned is not None:
+            self.go_into_scan()
         self._update_enabled()
         self._sync_scrollbars()
         self.request_render()
@@ -285,6 +312,7 @@ class TraceView(QWidget):
         self._cache = {}
         if cleaned is not None and not had:
             self.mode = "overlay"
+            self.go_into_scan()  # before/after is only worth seeing where the scanner ran
         elif cleaned is None:
             self.mode = "raw"
         self._update_enabled()
@@ -410,9 +438,73 @@ class TraceView(QWidget):
         self.show_markers = bool(on)
         self.request_render()
 
-    def scale_by(self, factor: float) -> None:
-        """Multiply every channel type's volts-per-row by ``factor``."""
-        self.scales = {k: v * factor for k, v in self.scales.items()}
+    def scale_by(self, factor: float, typ: str | None = None) -> None:
+        """Multiply a channel type's volts-per-row by ``factor``.
+
+        ``typ`` None: the type chosen in the toolbar (``"all"``: every type).
+        """
+        typ = self.scale_type if typ is None else typ
+        if typ == "all":
+            self.scales = {k: v * factor for k, v in self.scales.items()}
+        else:
+            self.scales[typ] = self.scales.get(typ, _FALLBACK_SCALE) * factor
+        self.request_render()
+
+    def _fill_scale_types(self) -> None:
+        combo = self.scale_type_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("All types", "all")
+        types = [] if self.raw is None else list(dict.fromkeys(self.raw.get_channel_types()))
+        for t in types:
+            combo.addItem(t.upper(), t)
+        i = combo.findData(self.scale_type)
+        if i < 0:
+            self.scale_type, i = "all", 0
+        combo.setCurrentIndex(i)
+        combo.blockSignals(False)
+
+    def set_butterfly(self, on: bool) -> None:
+        """Overlay all selected channels of a type on one axis (one row per type)."""
+        self.butterfly = bool(on)
+        if self.butterfly_button.isChecked() != self.butterfly:
+            self.butterfly_button.blockSignals(True)
+            self.butterfly_button.setChecked(self.butterfly)
+            self.butterfly_button.blockSignals(False)
+        self.vscroll.setEnabled(self.raw is not None and not self.butterfly)
+        self.request_render()
+
+    def scan_start(self) -> float | None:
+        """Time (s from the first sample) of the first scanner trigger, or None."""
+        span = scan_span(self.raw)
+        return None if span is None else span[0]
+
+    def go_into_scan(self) -> None:
+        """Move the window just inside the scanning period (first trigger + a little).
+
+        Does nothing when there are no scanner triggers or the window is already inside.
+        """
+        first = self.scan_start()
+        if first is None or self.t0 >= first:
+            return
+        self.t0 = float(np.clip(first + min(1.0, 0.1 * self.window_s), 0.0,
+                                max(0.0, self.duration - self.window_s)))
+        self._sync_scrollbars()
+        self.request_render()
+
+    def initial_scale(self) -> None:
+        """Per-type scale that shows the EEG (not the gradient artifact) on opening.
+
+        Fitted on the cleaned EEG when there is one, else on the raw EEG outside the
+        scanning period (see :mod:`.scaling`), rounded to 1-2-5 µV/mV per row.
+        """
+        if self.raw is None:
+            return
+        try:
+            self.scales.update(initial_scales(self.raw, self.cleaned, self.picks,
+                                              DEFAULT_SCALES, _FALLBACK_SCALE))
+        except Exception as e:  # noqa: BLE001 - keep the defaults rather than fail to open
+            log.warning("initial trace scale not fitted: %s", e)
         self.request_render()
 
     def autoscale(self) -> None:
@@ -502,10 +594,22 @@ class TraceView(QWidget):
             self.empty_text.setPos(0.5, 0.5)
             self.rendered.emit()
             return
-        picks = self.visible_picks
-        names = self.visible_names
         bads = set(self.raw.info["bads"])
-        types = [self.channel_type(i) for i in picks]
+        if self.butterfly:
+            picks = list(self.picks)
+            names = [self.raw.ch_names[i] for i in picks]
+            types = self.raw.get_channel_types(picks=picks) if picks else []
+            groups = list(dict.fromkeys(types))
+            row_of = np.array([groups.index(t) for t in types], dtype=float)
+            counts = Counter(types)
+            labels = [f"{t.upper()} ({counts[t]})" for t in groups]
+        else:
+            picks = self.visible_picks
+            names = self.visible_names
+            types = [self.channel_type(i) for i in picks]
+            row_of = np.arange(len(picks), dtype=float)
+            labels = [f"✕ {n}" if n in bads else n for n in names]
+        n_rows = len(labels)
         n_bins = self._n_bins()
         layers: list[tuple[list[pg.PlotCurveItem], Any, float]] = []
         if self.mode == "raw":
@@ -523,17 +627,18 @@ class TraceView(QWidget):
                 data = data - data.mean(axis=1, keepdims=True)
             t_ds, d_ds = peak_downsample(data, times, n_bins)
             scale = np.array([self.scales.get(t, _FALLBACK_SCALE) for t in types])[:, None]
-            # the raw under a cleaned overlay is clipped to its own row (a grey band)
-            clip = _CLIP / 2 if pool is self._under else _CLIP
-            y = np.clip(d_ds / scale, -clip, clip)
+            # every trace (the grey raw under a cleaned overlay too) stays in its own row
+            y = np.clip(d_ds / scale, -_CLIP, _CLIP)
             # rows grow downwards (inverted y); positive voltage draws upwards
-            y = np.arange(len(picks))[:, None] - y
+            y = row_of[:, None] - y
             for row in range(len(picks)):
                 c = self._curve(pool, row, z)
                 if pool is self._under:
                     pen = RAW_UNDER_PEN
                 elif names[row] in bads:
                     pen = BAD_PEN
+                elif self.butterfly and self.mode != "overlay":
+                    pen = BUTTERFLY_PEN
                 elif self.mode == "overlay":
                     pen = CLEAN_PEN
                 else:
@@ -546,14 +651,15 @@ class TraceView(QWidget):
         for pool in (self._curves, self._under):
             for c in pool[used[id(pool)] :]:
                 c.setVisible(False)
-        labels = [f"✕ {n}" if n in bads else n for n in names]
         self.axis.set_names(labels)
-        self._draw_markers(len(picks))
         t1 = self.t0 + self.window_s
-        self.vb.setRange(xRange=(self.t0, t1), yRange=(-0.7, len(picks) - 0.3), padding=0)
+        self.vb.setRange(xRange=(self.t0, t1), yRange=(-0.7, n_rows - 0.3), padding=0)
+        self._draw_markers(n_rows)
+        # every type of the selection, not just of the visible page (each has its own scale)
+        all_types = self.raw.get_channel_types(picks=self.picks) if self.picks else []
         self.scale_label.setText(
             " · ".join(f"{t.upper()} {format_volts(self.scales.get(t, _FALLBACK_SCALE))}/row"
-                       for t in dict.fromkeys(types))
+                       for t in dict.fromkeys(all_types))
         )
         self.rendered.emit()
 
@@ -585,33 +691,60 @@ class TraceView(QWidget):
             c.setVisible(True)
         for c in self._marker_curves[len(by_name) :]:
             c.setVisible(False)
-        # labels: at most a few dozen, or the screen becomes unreadable
-        step = max(1, int(np.ceil(len(marks) / _MAX_MARKER_LABELS)))
-        shown = marks[::step]
-        while len(self._marker_labels) < len(shown):
+        self._layout_marker_labels(sorted(marks), top, n_rows)
+
+    def _label_extent(self, text: str) -> tuple[float, float]:
+        """(width, height) in pixels of a marker label showing ``text``."""
+        size = self._label_size.get(text)
+        if size is None:
+            probe = pg.TextItem(text, anchor=(0, 0))
+            br = probe.textItem.boundingRect()
+            size = self._label_size[text] = (float(br.width()), float(br.height()))
+        return size
+
+    def _layout_marker_labels(self, marks: list[tuple[float, str]], top: float,
+                              n_rows: int) -> None:
+        """Place marker labels so that none overlaps another at the current zoom.
+
+        Greedy, left to right: a label goes on the first of a few lines where it clears the
+        previous label by a few pixels; a label that fits on no line is left out (its
+        vertical line stays). Widths are measured in pixels, so zooming in shows more.
+        """
+        px_per_s = max(1.0, float(self.vb.width())) / max(1e-9, self.window_s)
+        px_per_row = max(1.0, float(self.vb.height())) / max(1e-9, n_rows + 0.4)
+        right = [-np.inf] * _LABEL_LINES
+        placed: list[tuple[float, str, int, float]] = []
+        for t, d in marks:
+            if len(placed) >= _MAX_MARKER_LABELS:
+                break
+            w, h = self._label_extent(d)
+            x = (t - self.t0) * px_per_s
+            line = next((k for k, r in enumerate(right) if x >= r + _LABEL_GAP_PX), None)
+            if line is None:
+                continue
+            right[line] = x + w
+            placed.append((t, d, line, h))
+        while len(self._marker_labels) < len(placed):
             ti = pg.TextItem("", anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 220))
             ti.setZValue(3)
             self.plot.addItem(ti)
             self._marker_labels.append(ti)
-        # labels closer than ~12 % of the window go one line lower, so they never overlap
-        min_gap = 0.12 * self.window_s
-        last_x = [-np.inf, -np.inf, -np.inf]
-        for ti, (t, d) in zip(self._marker_labels, shown):
-            line = next((k for k, x in enumerate(last_x) if t - x >= min_gap), 0)
-            last_x[line] = t
+        for ti, (t, d, line, h) in zip(self._marker_labels, placed):
             ti.setText(d)
             ti.setColor(marker_colour(d))
-            ti.setPos(t, top + 0.45 * line)
+            ti.setPos(t, top + line * (h + 1.0) / px_per_row)
             ti.setVisible(True)
-        for ti in self._marker_labels[len(shown) :]:
+        for ti in self._marker_labels[len(placed) :]:
             ti.setVisible(False)
 
     # ------------------------------------------------------------------ widgets
     def _update_enabled(self) -> None:
         has = self.raw is not None
         for w in (self.window_spin, self.nch_spin, self.scale_down, self.scale_up,
-                  self.auto_button, self.markers_check, self.hscroll, self.vscroll):
+                  self.auto_button, self.markers_check, self.hscroll, self.vscroll,
+                  self.scale_type_combo, self.butterfly_button):
             w.setEnabled(has)
+        self.vscroll.setEnabled(has and not self.butterfly)
         self.mode_combo.setEnabled(has and self.cleaned is not None)
         self._sync_widgets()
 
@@ -646,6 +779,8 @@ class TraceView(QWidget):
         self.scroll_channels(value - self.ch_start)
 
     def _row_clicked(self, row: int) -> None:
+        if self.butterfly:
+            return  # a row is a channel type, not a channel
         names = self.visible_names
         if 0 <= row < len(names):
             self.bad_clicked.emit(names[row])
@@ -676,6 +811,8 @@ class TraceView(QWidget):
             self.scale_by(1.5)
         elif k == K.Key_A:
             self.autoscale()
+        elif k == K.Key_B:
+            self.set_butterfly(not self.butterfly)
         elif k == K.Key_C and self.cleaned is not None:
             self.set_mode("raw" if self.mode != "raw" else "overlay")
         elif k == K.Key_BracketLeft:
