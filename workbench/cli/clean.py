@@ -77,8 +77,15 @@ def run(args: argparse.Namespace) -> int:
     bar(0.0, "reading EEG")
     study = Study.load(args.eeg, progress=bar.sub(0.0, 0.03))
     study.project = None  # `clean` writes OUT and its QC; no project
-    if study.raw is None:
-        raise InputError(args.eeg, "no EEG signal could be read")
+    if study.raw is None or not hasattr(study.raw, "n_times"):
+        from ..engine.io.eeg import read_eeg_header
+        from ..engine.io.open import header_only_reason
+
+        try:
+            why = header_only_reason(read_eeg_header(args.eeg))
+        except InputError:
+            why = ""
+        raise InputError(args.eeg, f"no EEG signal could be read ({why or 'header only'}); clean needs the signal")
     if args.slice_timing is not None:
         from ..engine.sync import read_bold_sidecar
 
