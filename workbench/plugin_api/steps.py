@@ -169,14 +169,19 @@ def _matrix_figure(mat: dict[str, Any], name: str) -> Any:
     from matplotlib.figure import Figure as MplFigure
 
     X = np.asarray(mat["values"], float)
+    step = max(1, X.shape[1] // 2000)  # a 30k-voxel matrix is drawn from every n-th column
+    X = X[:, ::step]
     scale = np.abs(X).max(axis=0)
     scale[scale == 0] = 1
     fig = MplFigure(figsize=(6, 6), layout="constrained")
     ax = fig.subplots()
     ax.imshow(X / scale, aspect="auto", cmap="gray", interpolation="nearest")
-    cols = [str(c) if len(str(c)) <= 18 else str(c)[:17] + "…" for c in mat.get("columns", [])]
-    ax.set_xticks(range(len(cols)))
-    ax.set_xticklabels(cols, rotation=45, ha="right", fontsize=7)
+    cols = [str(c) if len(str(c)) <= 18 else str(c)[:17] + "…" for c in mat.get("columns", [])][::step]
+    if len(cols) <= 40:  # labels only where they can be read
+        ax.set_xticks(range(len(cols)))
+        ax.set_xticklabels(cols, rotation=45, ha="right", fontsize=7)
+    else:
+        ax.set_xlabel(f"{X.shape[1] * step} columns" + (f" (every {step}th drawn)" if step > 1 else ""))
     ax.set_ylabel("scan")
     ax.set_title(f"{name} (columns scaled to their maximum)")
     return fig
