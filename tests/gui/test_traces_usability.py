@@ -186,3 +186,18 @@ def test_screenshot_1366x768(qtbot, artifacts_dir):
     tab.view.render()
     qtbot.wait(100)
     tab.grab().save(str(artifacts_dir / "gui_traces_butterfly_1366x768.png"))
+
+
+def test_ecg_and_eog_named_channels_typed_eeg_get_their_own_scale(qtbot, traces):
+    """BrainVision files carry no channel types: ECG and VEOG read as EEG."""
+    session, tab = traces
+    raw = scanner_raw()
+    raw.set_channel_types({"EOG": "eeg", "ECG": "eeg"}, on_unit_change="ignore")
+    raw.rename_channels({"EOG": "VEOGb"})
+    session.set_raw(raw)
+    view = tab.view
+    view.render()
+    assert view.channel_type(raw.ch_names.index("ECG")) == "ecg"
+    assert view.channel_type(raw.ch_names.index("VEOGb")) == "eog"
+    assert view.scales["ecg"] >= 500e-6 and view.scales["eeg"] <= 200e-6
+    assert "ECG" in view.scale_label.text()

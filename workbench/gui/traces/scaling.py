@@ -23,15 +23,35 @@ _SAMPLE_S = 10.0  # seconds read to fit the scale
 _MIN_CLEAN_S = 0.5  # a pre/post-scan stretch shorter than this is not used
 
 
+def display_types(raw: Any, picks: list[int] | None = None) -> list[str]:
+    """Channel types for scaling: MNE's, except that an "eeg" channel named like an ECG
+    (``ECG``, ``EKG``) or EOG (``VEOG``, ``HEOGR``...) gets that type. BrainVision files
+    carry no types, so their ECG/EOG channels read as EEG and would share its scale."""
+    if picks is None:
+        picks = list(range(len(raw.ch_names)))
+    out = []
+    for i, t in zip(picks, raw.get_channel_types(picks=picks) if picks else []):
+        if t == "eeg":
+            u = raw.ch_names[i].upper()
+            if u.startswith(("ECG", "EKG")):
+                t = "ecg"
+            elif "EOG" in u:
+                t = "eog"
+        out.append(t)
+    return out
+
+
 def nice_scale(v: float) -> float:
-    """Round ``v`` up to 1, 2 or 5 x 10^k (a readable µV/row)."""
+    """The 1, 2 or 5 x 10^k nearest to ``v`` on a log scale (a readable µV/row).
+
+    Rounding down by at most a factor 1.6 clips only the rarest peaks (rows are clipped
+    to +-half a row), and keeps the EEG large enough to read.
+    """
     if not np.isfinite(v) or v <= 0:
         return float("nan")
     k = np.floor(np.log10(v))
-    for m in (1.0, 2.0, 5.0, 10.0):
-        if m * 10**k >= v * (1 - 1e-9):
-            return float(m * 10**k)
-    return float(10 ** (k + 1))
+    cands = np.array([1.0, 2.0, 5.0, 10.0]) * 10**k
+    return float(cands[np.argmin(np.abs(np.log(cands / v)))])
 
 
 def scan_span(raw: Any) -> tuple[float, float] | None:
@@ -55,9 +75,10 @@ def scan_span(raw: Any) -> tuple[float, float] | None:
 
 
 def robust_range(data: np.ndarray, sfreq: float) -> float:
-    """Median over 1-s chunks and channels of twice the larger 1 % / 99 % deviation from
+    """Median over 1-s chunks and channels of twice the larger 2.5 % / 97.5 % deviation from
     the chunk mean (drift-proof; the view draws each row around its mean, so a one-sided
-    signal such as an ECG's R-peaks needs its larger side to fit in half a row)."""
+    signal such as an ECG's R-peaks needs its larger side to fit in half a row). For
+    Gaussian EEG this is ~4 SD per row: ~95 % of samples inside, the rest clipped."""
     data = np.atleast_2d(data)
     step = max(1, int(sfreq // 1000))  # ~1 kHz is plenty for percentiles
     d = data[:, ::step]
@@ -69,7 +90,7 @@ def robust_range(data: np.ndarray, sfreq: float) -> float:
         d = d[:, None, :]
     else:
         d = d[:, : n * per].reshape(d.shape[0], n, per)
-    lo, hi = np.nanpercentile(d, [1, 99], axis=2)
+    lo, hi = np.nanpercentile(d, [2.5, 97.5], axis=2)
     mean = np.nanmean(d, axis=2)
     return float(np.nanmedian(2.0 * np.maximum(hi - mean, mean - lo)))
 
@@ -103,7 +124,7 @@ def initial_scales(raw: Any, cleaned: Any, picks: list[int], defaults: dict[str,
     sf = float(source.info["sfreq"])
     start = int(np.clip(round(t0 * sf), 0, max(0, source.n_times - 1)))
     stop = int(np.clip(round(t1 * sf), start + 1, source.n_times))
-    types = raw.get_channel_types(picks=picks)
+    types = display_types(raw, picks)
     data = source.get_data(picks=picks, start=start, stop=stop)
     out: dict[str, float] = {}
     for typ in dict.fromkeys(types):

@@ -41,7 +41,7 @@ from PyQt6.QtWidgets import (
 from ..flow import FlowLayout
 from .downsample import peak_downsample
 from .items import ChannelAxis, TraceViewBox
-from .scaling import initial_scales, scan_span
+from .scaling import display_types, initial_scales, scan_span
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +337,8 @@ class TraceView(QWidget):
         return [self.raw.ch_names[i] for i in self.visible_picks]
 
     def channel_type(self, idx: int) -> str:
-        return self.raw.get_channel_types(picks=[idx])[0]
+        """Type used for scaling (an "eeg" channel named ECG/EOG counts as ECG/EOG)."""
+        return display_types(self.raw, [idx])[0]
 
     # ------------------------------------------------------------------ navigation
     def set_time(self, t0: float) -> None:
@@ -455,7 +456,7 @@ class TraceView(QWidget):
         combo.blockSignals(True)
         combo.clear()
         combo.addItem("All types", "all")
-        types = [] if self.raw is None else list(dict.fromkeys(self.raw.get_channel_types()))
+        types = [] if self.raw is None else list(dict.fromkeys(display_types(self.raw)))
         for t in types:
             combo.addItem(t.upper(), t)
         i = combo.findData(self.scale_type)
@@ -518,7 +519,7 @@ class TraceView(QWidget):
         # in the overlay the cleaned EEG is what one reads; the raw may clip
         source = self.cleaned if self.mode != "raw" and self.cleaned is not None else self.raw
         data, _ = self._fetch(source, picks)
-        types = [self.channel_type(i) for i in picks]
+        types = display_types(self.raw, picks)
         for typ in set(types):
             rows = data[[k for k, t in enumerate(types) if t == typ]]
             lo, hi = np.nanpercentile(rows, [1, 99], axis=1)
@@ -598,7 +599,7 @@ class TraceView(QWidget):
         if self.butterfly:
             picks = list(self.picks)
             names = [self.raw.ch_names[i] for i in picks]
-            types = self.raw.get_channel_types(picks=picks) if picks else []
+            types = display_types(self.raw, picks)
             groups = list(dict.fromkeys(types))
             row_of = np.array([groups.index(t) for t in types], dtype=float)
             counts = Counter(types)
@@ -606,7 +607,7 @@ class TraceView(QWidget):
         else:
             picks = self.visible_picks
             names = self.visible_names
-            types = [self.channel_type(i) for i in picks]
+            types = display_types(self.raw, picks)
             row_of = np.arange(len(picks), dtype=float)
             labels = [f"✕ {n}" if n in bads else n for n in names]
         n_rows = len(labels)
@@ -656,7 +657,7 @@ class TraceView(QWidget):
         self.vb.setRange(xRange=(self.t0, t1), yRange=(-0.7, n_rows - 0.3), padding=0)
         self._draw_markers(n_rows)
         # every type of the selection, not just of the visible page (each has its own scale)
-        all_types = self.raw.get_channel_types(picks=self.picks) if self.picks else []
+        all_types = display_types(self.raw, self.picks)
         self.scale_label.setText(
             " · ".join(f"{t.upper()} {format_volts(self.scales.get(t, _FALLBACK_SCALE))}/row"
                        for t in dict.fromkeys(all_types))
