@@ -391,8 +391,7 @@ class GradientTab(QWidget):
     def _show_views(self) -> None:
         res, view = self.result, self.view_data
         self.traces.set_data(self.before, None)
-        self.traces.set_cleaned(res.raw)  # before/after overlay
-        self.traces.set_time(max(0.0, res.scan_span[0] / res.raw.info["sfreq"] - 0.2))
+        self.traces.set_cleaned(res.raw)  # before/after overlay; the view starts inside the scan
         self._draw_psd()
         self._fill_table()
         self.channel_combo.blockSignals(True)
