@@ -235,7 +235,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
     if t1 is None:
         raise InputError(None, "fmri-source needs the T1 (--mri T1.nii.gz) or a FreeSurfer subject "
                                "(--param fs_subject=S --param subjects_dir=D)")
-    p(0.02, "EEG")
+    p(0.0, "EEG")
     evoked, epochs = _evoked(inputs, params, p.sub(0.0, 0.25), messages)
     evoked.set_eeg_reference("average", projection=True, verbose="error")
     cov, cov_kind = _noise_cov(inputs, evoked, epochs, messages)
