@@ -206,19 +206,9 @@ class FusionMethod:
         InputError
             For an unknown name (listing the known ones) or a bad value.
         """
-        given = dict(given or {})
-        known = {p.name for p in self.params}
-        unknown = sorted(set(given) - known)
-        if unknown:
-            raise InputError(
-                None,
-                f"method {self.id!r} has no parameter {', '.join(map(repr, unknown))}; "
-                f"its parameters: {', '.join(sorted(known)) or 'none'}",
-            )
-        out = {}
-        for p in self.params:
-            out[p.name] = p.coerce(given[p.name]) if p.name in given else p.coerce(p.default)
-        return out
+        from workbench.engine.steps.params import validate_values
+
+        return validate_values(self.params, given, f"method {self.id!r}")
 
     def output(self, name: str) -> OutputSpec | None:
         for o in self.outputs:

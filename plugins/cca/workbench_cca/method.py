@@ -9,9 +9,9 @@ import numpy as np
 
 from workbench.engine.errors import InputError
 from workbench.plugin_api import FusionInputs, FusionResult
+from workbench.plugin_api.tables import read_table
 
 from .core import bartlett_wilks, fit_cca, permutation_pvalues, prepare
-from .tables import read_table
 
 __all__ = ["run", "example_inputs", "cca_arrays"]
 

@@ -9,9 +9,9 @@ import numpy as np
 
 from workbench.engine.errors import InputError
 from workbench.plugin_api import FusionInputs, FusionResult
+from workbench.plugin_api.tables import read_table
 
 from .core import JICAFit, jica, joint_matrix
-from .tables import read_table
 
 __all__ = ["run", "jica_arrays", "example_inputs"]
 

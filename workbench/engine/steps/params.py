@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["PARAM_TYPES", "Param", "DeclarationError"]
+__all__ = ["PARAM_TYPES", "Param", "DeclarationError", "validate_values"]
 
 #: parameter types the form builder and the CLI know
 PARAM_TYPES = ("float", "int", "bool", "str", "choice")
@@ -169,3 +169,37 @@ class Param:
             "optional": self.optional,
             "none_label": self.none_label if self.optional else None,
         }
+
+
+def validate_values(params: Any, given: Any, owner: str) -> dict[str, Any]:
+    """Every declared parameter's value: defaults overridden by ``given``, each checked.
+
+    The one validation behind steps (:meth:`StepSpec.validate`) and fusion methods
+    (``FusionMethod.validate_params``).
+
+    Parameters
+    ----------
+    params : sequence of Param
+        The declarations.
+    given : mapping | None
+        Values to use instead of the defaults (strings from the CLI are converted).
+    owner : str
+        Named in errors (``"step 'gradient'"``, ``"method 'cca'"``).
+
+    Raises
+    ------
+    InputError
+        Parameters not given as a mapping, unknown names (listing the known ones) or a bad value.
+    """
+    from collections.abc import Mapping
+
+    if given is None:
+        given = {}
+    if not isinstance(given, Mapping):
+        raise InputError(None, f"{owner}: parameters must be a mapping of name to value, got {type(given).__name__}")
+    known = {p.name for p in params}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise InputError(None, f"{owner} has no parameter {', '.join(map(repr, unknown))}; "
+                               f"its parameters: {', '.join(sorted(known)) or 'none'}")
+    return {p.name: p.coerce(given[p.name] if p.name in given else p.default) for p in params}

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
 from ..progress import Progress
 from .params import DeclarationError, Param
 
@@ -306,20 +305,9 @@ class StepSpec:
             Unknown names (listing the known ones), parameters given as something other
             than a mapping, or a bad value.
         """
-        if given is None:
-            given = {}
-        if not isinstance(given, Mapping):
-            raise InputError(None, f"step {self.id!r}: parameters must be a mapping of name to value, "
-                                   f"got {type(given).__name__}")
-        known = {p.name for p in self.params}
-        unknown = sorted(set(given) - known)
-        if unknown:
-            raise InputError(
-                None,
-                f"step {self.id!r} has no parameter {', '.join(map(repr, unknown))}; "
-                f"its parameters: {', '.join(sorted(known)) or 'none'}",
-            )
-        return {p.name: p.coerce(given[p.name] if p.name in given else p.default) for p in self.params}
+        from .params import validate_values
+
+        return validate_values(self.params, given, f"step {self.id!r}")
 
     def qc_spec(self, key: str) -> QCSpec | None:
         for q in self.qc:

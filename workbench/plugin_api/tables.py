@@ -1,4 +1,8 @@
-"""Reading a feature table (rows = observations, columns = features) with one-line errors."""
+"""Reading a feature table (rows = observations, columns = features) with one-line errors.
+
+For plugins that take tables from the command line (`workbench fuse cca --x X.tsv`): one reader,
+so every method refuses the same bad tables with the same messages.
+"""
 
 from __future__ import annotations
 
