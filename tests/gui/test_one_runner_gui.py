@@ -76,7 +76,8 @@ def test_coreg_tab_fit_all_runs_the_coreg_step(window, qtbot, study: Path) -> No
 
     wait_task(qtbot, window, window.open_path(study))
     tab = window.pages["3D Coregistration"]
-    tab = getattr(tab, "widget", lambda: tab)() if not hasattr(tab, "fit_all") else tab
+    if not hasattr(tab, "fit_all"):  # the page sits in a scroll area
+        tab = tab.widget()
     qtbot.waitUntil(lambda: tab.coreg is not None and tab.fid_source != "" and not tab.busy, timeout=60000)
     n_before = len(window.session.project.steps)
     tab.fit_all()

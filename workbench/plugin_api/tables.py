@@ -7,12 +7,40 @@ so every method refuses the same bad tables with the same messages.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from workbench.engine.errors import InputError
 
-__all__ = ["read_table"]
+__all__ = ["read_table", "one_file"]
+
+
+def one_file(inputs: Any, name: str, method_id: str, what: str, required: bool = True) -> Path | None:
+    """The single path given for a declared file input (``--NAME PATH``), or None when optional.
+
+    Parameters
+    ----------
+    inputs : FusionInputs
+        The method's inputs (``inputs.files[name]`` lists the paths given).
+    name : str
+        The file input's name.
+    method_id : str
+        Named in the error.
+    what : str
+        What the file holds, for the error ("a feature table").
+    required : bool
+        Refuse when it was not given.
+    """
+    flag = f"--{name.replace('_', '-')}"
+    paths = inputs.files.get(name) or []
+    if not paths:
+        if required:
+            raise InputError(None, f"{method_id} needs {flag} ({what}); see `workbench fuse {method_id} --help`")
+        return None
+    if len(paths) > 1:
+        raise InputError(paths[1], f"give {flag} once")
+    return Path(paths[0])
 
 
 def read_table(path: str | Path, what: str) -> tuple[np.ndarray, list[str], list[str]]:

@@ -9,23 +9,11 @@ import numpy as np
 
 from workbench.engine.errors import InputError
 from workbench.plugin_api import FusionInputs, FusionResult
-from workbench.plugin_api.tables import read_table
+from workbench.plugin_api.tables import one_file, read_table
 
 from .core import bartlett_wilks, fit_cca, permutation_pvalues, prepare
 
 __all__ = ["run", "example_inputs", "cca_arrays"]
-
-
-def _one(inputs: FusionInputs, name: str, required: bool = True) -> Path | None:
-    paths = inputs.files.get(name) or []
-    if not paths:
-        if required:
-            raise InputError(None, f"cca needs --{name.replace('_', '-')} (a feature table); see "
-                                   "`workbench fuse cca --help`")
-        return None
-    if len(paths) > 1:
-        raise InputError(paths[1], f"give --{name} once")
-    return Path(paths[0])
 
 
 def cca_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=None,
@@ -55,7 +43,7 @@ def cca_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=No
 
 def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
     progress(0.0, "reading the feature tables")
-    px, py = _one(inputs, "x"), _one(inputs, "y")
+    px, py = one_file(inputs, "x", "cca", "a feature table"), one_file(inputs, "y", "cca", "a feature table")
     X, names_x, rows_x = read_table(px, "X")
     Y, names_y, rows_y = read_table(py, "Y")
     if X.shape[0] != Y.shape[0]:
@@ -65,7 +53,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
         raise InputError(py, f"its row labels differ from X's (first difference: "
                              f"{next(a for a, b in zip(rows_y, rows_x) if a != b)!r}); put the rows in the same order")
     progress(0.1, f"CCA on {X.shape[0]} observations, {X.shape[1]} x {Y.shape[1]} features")
-    mask_path = _one(inputs, "y_mask", required=False)
+    mask_path = one_file(inputs, "y_mask", "cca", "a brain mask", required=False)
     mask = None
     if mask_path is not None:
         import nibabel as nib

@@ -9,23 +9,11 @@ import numpy as np
 
 from workbench.engine.errors import InputError
 from workbench.plugin_api import FusionInputs, FusionResult
-from workbench.plugin_api.tables import read_table
+from workbench.plugin_api.tables import one_file, read_table
 
 from .core import JICAFit, jica, joint_matrix
 
 __all__ = ["run", "jica_arrays", "example_inputs"]
-
-
-def _one(inputs: FusionInputs, name: str, required: bool = True) -> Path | None:
-    paths = inputs.files.get(name) or []
-    if not paths:
-        if required:
-            raise InputError(None, f"jica needs --{name.replace('_', '-')} (a subjects x features table); "
-                                   "see `workbench fuse jica --help`")
-        return None
-    if len(paths) > 1:
-        raise InputError(paths[1], f"give --{name.replace('_', '-')} once")
-    return Path(paths[0])
 
 
 def jica_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=None,
@@ -38,7 +26,8 @@ def jica_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=N
 
 def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
     progress(0.0, "reading the subject tables")
-    px, py = _one(inputs, "x"), _one(inputs, "y")
+    what = "a subjects x features table"
+    px, py = one_file(inputs, "x", "jica", what), one_file(inputs, "y", "jica", what)
     X, names_x, subj_x = read_table(px, "X")
     Y, names_y, subj_y = read_table(py, "Y")
     if X.shape[0] != Y.shape[0]:
@@ -48,7 +37,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
         first = next(a for a, b in zip(subj_y, subj_x) if a != b)
         raise InputError(py, f"its subjects differ from X's (first difference: {first!r}); put the rows in "
                              "the same subject order")
-    mask_path = _one(inputs, "y_mask", required=False)
+    mask_path = one_file(inputs, "y_mask", "jica", "a brain mask", required=False)
     mask = mimg = None
     if mask_path is not None:
         import nibabel as nib
@@ -100,7 +89,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
 
 
 def _times(inputs: FusionInputs, names_x: list[str]) -> np.ndarray:
-    path = _one(inputs, "x_times", required=False)
+    path = one_file(inputs, "x_times", "jica", "the ERP time points", required=False)
     if path is not None:
         import pandas as pd
 
