@@ -53,7 +53,7 @@ def test_features_follow_the_loading_and_tables_round_trip(tmp_path):
     amp = f["Y"].max(axis=1)
     assert np.corrcoef(amp[:3], loads[:3])[0, 1] > 0.99 and f["Y"].shape[0] == 4
     files = write_group_tables(f, tmp_path / "tables")
-    from workbench_jica.tables import read_table
+    from workbench.plugin_api.tables import read_table
 
     X, cols, rows = read_table(files["x"], "X")
     assert rows == ["sub-01", "sub-02", "sub-03", "sub-04"] and np.allclose(X, f["X"])
