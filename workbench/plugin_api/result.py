@@ -132,6 +132,10 @@ class FusionResult:
     live : dict
         In-memory helpers for interactive views (e.g. a voxel time-course accessor);
         never serialised.
+    figures : list of (title, make, caption)
+        Report figures the method draws itself beside the generic ones: ``make()``
+        returns a matplotlib Figure and is only called when a report is written; never
+        serialised.
     """
 
     method: str
@@ -144,6 +148,7 @@ class FusionResult:
     messages: list[str] = field(default_factory=list)
     method_version: str = ""
     live: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    figures: list[tuple[str, Any, str]] = field(default_factory=list, repr=False, compare=False)
 
     # ------------------------------------------------------------------ views
     def output_kinds(self) -> dict[str, str]:

@@ -158,6 +158,8 @@ def _figures(method: FusionMethod, result: Any, anat: Any) -> list[Figure]:
         figs.append(Figure(f"z map: {title}", lambda i=img, t=thr, ti=title: _map_figure(i, anat, t, ti),
                            "Thresholded at the FDR-corrected level" if thr else
                            "No voxel survives FDR: shown at |z| > 3.1 (uncorrected) for orientation only"))
+    for title, make, caption in getattr(result, "figures", ()):
+        figs.append(Figure(title, make, caption))
     return figs
 
 
