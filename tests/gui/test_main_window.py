@@ -232,8 +232,9 @@ def test_cancel_stops_a_long_task(qtbot, window):
     qtbot.waitUntil(lambda: task.fraction > 0.005, timeout=5000)
     qtbot.wait(300)
     timer.stop()
-    # the GUI thread kept running its event loop while the job worked (never frozen)
-    assert len(ticks) >= 5 and np.max(np.diff(ticks)) < 0.25
+    # the GUI thread kept running its event loop while the job worked (never frozen: a
+    # job run on the GUI thread would leave a 10 s gap; 1 s tolerates a loaded CI box)
+    assert len(ticks) >= 5 and np.max(np.diff(ticks)) < 1.0
     assert window.task_bar.cancel_button.isVisible()
     assert "Long job" in window.task_bar.label.text()
     t0 = time.monotonic()
