@@ -33,6 +33,16 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   echo "$HASH" > "$STAMP"
 fi
 
+# PyTorch for the deep-fusion plugin: a separate step with pip (not uv), pinned, so that
+# pip takes the CPU build this machine keeps on disk; an unpinned torch (or uv) would
+# download a multi-GB CUDA build. Not in pyproject/constraints for that reason. Without it
+# the deep-fusion plugin is listed as unavailable and everything else works.
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  echo "[bootstrap] installing PyTorch 2.13.0 (CPU build) for the deep-fusion plugin"
+  .venv/bin/python -m pip install -q torch==2.13.0 \
+    || echo "[bootstrap] PyTorch could not be installed: the deep-fusion plugin will be listed as unavailable"
+fi
+
 # First-party fusion plugins (plugins/*/pyproject.toml, not the template): each is its own
 # distribution declaring the `workbench.fusion` entry point, installed editable so it is
 # discovered through exactly the public path a third-party plugin uses. Idempotent: a
