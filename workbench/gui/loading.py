@@ -34,9 +34,11 @@ def is_single_file(path: str | os.PathLike) -> bool:
     return p.is_file() and p.name != "project.json"
 
 
-def load_staged(path: str | os.PathLike, progress: Any = None, project: Project | None = None
-                ) -> StagedSession:
+def load_staged(path: str | os.PathLike, progress: Any = None, project: Project | None = None,
+                subject: str | None = None) -> StagedSession:
     """Open ``path`` (project folder, BIDS study folder or data file) into a new Session.
+
+    ``subject`` chooses the subject of a BIDS study or FreeSurfer ``SUBJECTS_DIR``.
 
     Runs in a worker thread; nothing observes the returned Session yet. A single data
     file is added to a *copy* of ``project`` (the open one), so it joins what is open
@@ -53,7 +55,7 @@ def load_staged(path: str | os.PathLike, progress: Any = None, project: Project 
         if project is not None:
             staged.project = clone_project(project)
     prog = as_progress(progress)
-    staged.report = load_into(staged, p, prog.sub(0.0, 0.9))
+    staged.report = load_into(staged, p, prog.sub(0.0, 0.9), subject=subject)
     # decompress images here, in the worker: views then slice arrays without blocking
     if staged.anat is not None:
         prog(0.92, "reading the anatomy")

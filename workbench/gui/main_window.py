@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         # docks
         self.tree = ProjectTree(self.session)
         self.tree.show_tab.connect(self.show_tab)
+        self.tree.open_subject.connect(self.open_subject)
         self.tree_dock = self._dock("Project", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.step_panel = StepPanel(self.session, self.pipeline.steps, run_step=self.run_step)
         self.pipeline.step_selected.connect(self.step_panel.show_step)
@@ -250,13 +251,25 @@ class MainWindow(QMainWindow):
                 view.setFocus()
 
     # ------------------------------------------------------------------ open / save
-    def open_path(self, path: str | Path) -> Task:
-        """Open a project folder, BIDS study folder or data file in a worker."""
+    def open_path(self, path: str | Path, subject: str | None = None) -> Task:
+        """Open a project folder, BIDS study folder or data file in a worker.
+
+        ``subject`` chooses the subject of a study (default: the first).
+        """
         path = Path(path)
         name = path.name or str(path)
+        if subject:
+            name += f" (sub-{subject})"
         return self.tasks.run(f"Opening {name}", loading.load_staged, path,
-                              project=self.session.project,
+                              project=self.session.project, subject=subject,
                               on_result=lambda staged, p=path: self._loaded(staged, p))
+
+    def open_subject(self, subject: str) -> Task | None:
+        """Reopen the open study with another of its subjects."""
+        proj = self.session.project
+        if proj is None:
+            return None
+        return self.open_path(proj.root, subject=subject)
 
     def open_demo(self, out_dir: str | Path | None = None) -> Task:
         """Build (or reuse) the demo phantom study in a worker, then open it."""

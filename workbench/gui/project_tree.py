@@ -30,6 +30,7 @@ KIND_GROUPS = {
 MAX_DERIVATIVES = 200
 TAB_ROLE = Qt.ItemDataRole.UserRole
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+SUBJECT_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 def is_header_only(description: str) -> bool:
@@ -65,9 +66,14 @@ def _describe_dig(dig: Any) -> str:
 
 
 class ProjectTree(QTreeWidget):
-    """Tree view of what is open. Emits ``show_tab(title)`` on double-click."""
+    """Tree view of what is open.
+
+    Emits ``show_tab(title)`` on double-click of an item with a view, and
+    ``open_subject(label)`` on double-click of a study's subject that is not loaded.
+    """
 
     show_tab = pyqtSignal(str)
+    open_subject = pyqtSignal(str)
 
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -126,8 +132,10 @@ class ProjectTree(QTreeWidget):
                 sit = self._item(subj_root, f"sub-{sub}")
                 if not any(i.subject == sub for i in proj.inputs):
                     sit.setText(1, "not loaded")
-                    sit.setToolTip(1, "This subject of the study is not loaded; open the study "
-                                      "with this subject chosen to load it.")
+                    sit.setToolTip(0, "This subject of the study is not loaded: double-click "
+                                      "to open the study with this subject.")
+                    sit.setToolTip(1, sit.toolTip(0))
+                    sit.setData(0, SUBJECT_ROLE, str(sub))
                     self._grey(sit)
                 for kind, (title, tab) in KIND_GROUPS.items():
                     files = proj.inputs_of(kind, sub)
@@ -231,6 +239,10 @@ class ProjectTree(QTreeWidget):
         it.setExpanded(True)
 
     def _double_clicked(self, item: QTreeWidgetItem, _col: int) -> None:
+        subject = item.data(0, SUBJECT_ROLE)
+        if subject:
+            self.open_subject.emit(str(subject))
+            return
         tab = item.data(0, TAB_ROLE)
         if tab:
             self.show_tab.emit(str(tab))
