@@ -101,7 +101,13 @@ OUTPUTS = (
                "maximum source amplitude over the brain at each time (A·m; dSPM/sLORETA unitless)"),
     OutputSpec("soft_prior_weight", "timecourse", "Soft prior: fMRI share of the source variance",
                "per window: fraction of the prior source variance given to the fMRI component"),
-    OutputSpec("peaks", "table", "Peaks", "per variant and time: position (MRI surface RAS, m), amplitude"),
+    OutputSpec("fmri_cluster_weights", "timecourse", "Soft prior: weight of each fMRI cluster",
+               "per window: each fMRI cluster's share of the prior source variance (0 = switched off by the data)"),
+    OutputSpec("peaks", "table", "Peaks", "per variant and time: position (MRI surface RAS, m), amplitude, "
+               "distance to the fMRI map"),
+    OutputSpec("fmri_clusters", "table", "fMRI clusters",
+               "per cluster of the thresholded map: position, the soft prior's mean share and the share of "
+               "each variant's post-stimulus energy inside it"),
     OutputSpec("hyperparameters", "table", "Soft prior hyperparameters",
                "per window: whole-brain and fMRI variances, log evidence with and without the map"),
 )

@@ -16,11 +16,13 @@ import numpy as np
 
 from workbench.engine.errors import InputError
 from workbench.engine.progress import as_progress
-from workbench.plugin_api import FusionInputs, FusionResult
+from workbench.plugin_api import FusionInputs
 
 from . import prior as P
+from .figures import report_figures
 from .fmri import check_map_space, glm_zmap, load_map, sample_map
 from .forward import build_forward, freesurfer_paths, t1_frames
+from .result import UNITS, SourceResult
 
 __all__ = ["run", "VARIANTS"]
 
@@ -211,7 +213,7 @@ def _times(spec: str, evoked: Any, model: P.WhitenedModel) -> tuple[list[float],
 
 
 # ----------------------------------------------------------------------------- run
-def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> FusionResult:
+def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> SourceResult:
     import mne
     import nibabel as nib
 
@@ -320,6 +322,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
     soft = np.zeros((3 * n_src, data.shape[1]))
     soft_dspm = np.zeros((n_src, data.shape[1]))
     rows = []
+    h_share = []  # per window: each fMRI cluster's share of the prior variance
     wins = P.windows(data.shape[1], int(round(float(params["window"]) * sf)))
     h0 = 1.0 / lambda2
     # start: the whole brain at MNE's prior, every other component with as much variance
@@ -340,6 +343,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
         soft[:, a0:a1] = j
         soft_dspm[:, a0:a1] = dspm(j, nn)
         share = float(np.sum(h[1:1 + n_fmri] * mass[1:1 + n_fmri]) / np.sum(h * mass))
+        h_share.append(h[1:1 + n_fmri] * mass[1:1 + n_fmri] / np.sum(h * mass))
         rows.append({"t_start_s": float(evoked.times[s0]), "t_stop_s": float(evoked.times[s1 - 1]),
                      "h_brain": float(h[0]),
                      "h_fmri_clusters": "[" + ", ".join(f"{x:.4g}" for x in h[1:1 + n_fmri]) + "]",
@@ -359,8 +363,10 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
     peak_amp: dict[str, dict[str, float]] = {}
     table = []
     qc: dict[str, Any] = {}
+    top_peaks: dict[str, dict[str, dict[str, Any]]] = {}
+    in_map = hm.pos_mri[mask]
     for v in VARIANTS:
-        peaks[v], peak_amp[v] = {}, {}
+        peaks[v], peak_amp[v], top_peaks[v] = {}, {}, {}
         for x, i in zip(times, tidx):
             a = amps[v][:, i]
             k = int(np.argmax(a))
@@ -369,10 +375,31 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
             peak_amp[v][key] = float(a[k])
             d = np.linalg.norm(hm.pos_mri - hm.pos_mri[k], axis=1)
             disp = float(np.sqrt(np.sum(a**2 * d**2) / max(np.sum(a**2), 1e-300))) * 1e3
+            to_fmri = float(np.min(np.linalg.norm(in_map - hm.pos_mri[k], axis=1))) * 1e3
             table.append({"variant": v, "time_s": float(x), "x_m": peaks[v][key][0], "y_m": peaks[v][key][1],
                           "z_m": peaks[v][key][2], "amplitude": float(a[k]), "in_fmri_map": bool(mask[k]),
-                          "dispersion_mm": disp})
+                          "distance_to_fmri_mm": to_fmri, "dispersion_mm": disp})
+            top_peaks[v][key] = {"time_s": float(x), "position_m": list(peaks[v][key]), "amplitude": float(a[k]),
+                                 "amplitude_unit": UNITS[v], "in_fmri_map": bool(mask[k]),
+                                 "distance_to_fmri_mm": to_fmri, "dispersion_mm": disp}
         qc[f"{v}_dispersion_mm"] = table[-len(times)]["dispersion_mm"]
+    # each fMRI cluster: where it is, how much prior variance the soft prior gave it over
+    # time, and which share of each variant's post-stimulus energy sits inside it (a
+    # cluster the EEG does not support should get little of either)
+    post = evoked.times >= 0
+    h_share_arr = np.array(h_share).reshape(len(rows), n_fmri)
+    win_post = np.array([r["t_stop_s"] >= 0 for r in rows])
+    cluster_rows = []
+    for c, g in enumerate(groups):
+        row: dict[str, Any] = {"cluster": c + 1, "n_sources": int(len(g)),
+                               "x_m": float(hm.pos_mri[g, 0].mean()), "y_m": float(hm.pos_mri[g, 1].mean()),
+                               "z_m": float(hm.pos_mri[g, 2].mean()), "peak_fmri_value": float(values[g].max()),
+                               "soft_prior_share_mean": float(h_share_arr[win_post, c].mean()),
+                               "soft_windows_off": float(np.mean(h_share_arr[win_post, c] < 0.01))}
+        for v in VARIANTS:
+            e = amps[v][:, post] ** 2
+            row[f"energy_share_{v}"] = float(e[g].sum() / max(float(e.sum()), 1e-300))
+        cluster_rows.append(row)
     qc.update({
         "peaks": peaks, "peak_amplitudes": peak_amp, "times_s": [float(x) for x in times],
         "n_sources": int(n_src), "n_sources_in_fmri_map": int(mask.sum()),
@@ -387,22 +414,36 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> F
     maps = {f"{v}_source": _to_t1(amps[v][:, tidx[0]], hm, t1) for v in VARIANTS}
     maps["fmri_prior"] = _to_t1(mask.astype(float), hm, t1)
     top = {v: amps[v].max(axis=0) for v in VARIANTS}
+    centres = np.array([(r["t_start_s"] + r["t_stop_s"]) / 2 for r in rows])
     timecourses = {
         "peak_amplitude": {"t": evoked.times.copy(),
                            "series": {v: top[v] / max(float(top[v].max()), 1e-300) for v in VARIANTS},
                            "unit": "relative to its maximum"},
-        "soft_prior_weight": {"t": np.array([(r["t_start_s"] + r["t_stop_s"]) / 2 for r in rows]),
+        "soft_prior_weight": {"t": centres,
                               "series": {"fMRI share of prior variance": np.array([r["fmri_share"] for r in rows])},
                               "unit": "fraction"},
+        "fmri_cluster_weights": {"t": centres,
+                                 "series": {f"cluster {c + 1} ({len(g)} sources)": h_share_arr[:, c]
+                                            for c, g in enumerate(groups)},
+                                 "unit": "share of the prior variance"},
     }
+    vox2ras, tkr = t1_frames(t1)
+    mri_to_world = vox2ras @ np.linalg.inv(tkr)  # mm
     p(1.0, "done")
-    return FusionResult(
+    live = {"amplitudes": amps, "times": evoked.times.copy(), "pos_mri": hm.pos_mri, "fmri_mask": mask,
+            "fmri_values": values, "evoked": evoked, "forward": hm.fwd, "inverse": inv,
+            "lambda2": lambda2, "spacing_mm": spacing, "grid_shape": hm.grid_shape,
+            "grid_to_mri": hm.grid_to_mri, "mri_to_world_mm": mri_to_world, "units": dict(UNITS),
+            "fmri_clusters": [np.asarray(g) for g in groups], "report_times": list(times)}
+    # the interactive source view (workbench.gui.source) opens for a result marked so
+    live["source_estimate"] = True
+    result = SourceResult(
         method="fmri-source", params=dict(params), maps=maps, timecourses=timecourses,
-        tables={"peaks": table, "hyperparameters": rows}, qc=qc, messages=messages,
-        live={"amplitudes": amps, "times": evoked.times.copy(), "pos_mri": hm.pos_mri, "fmri_mask": mask,
-              "fmri_values": values, "evoked": evoked, "forward": hm.fwd, "inverse": inv,
-              "lambda2": lambda2},
+        tables={"peaks": table, "hyperparameters": rows, "fmri_clusters": cluster_rows}, qc=qc,
+        messages=messages, live=live, peaks=top_peaks,
     )
+    result.figures = report_figures(result, t1, mri_to_world)
+    return result
 
 
 def _to_t1(values: np.ndarray, hm: Any, t1: Any) -> Any:
