@@ -16,7 +16,7 @@ from ..engine.errors import Cancelled, WorkbenchError
 _NOT_SUBCOMMANDS = {"main", "progressbar", "common", "stepopts"}
 
 #: the order subcommands are listed in ``workbench --help``
-_ORDER = ("gui", "demo", "simulate", "info", "sync", "clean", "coreg", "fuse", "run", "steps", "plugins")
+_ORDER = ("gui", "demo", "simulate", "info", "sync", "clean", "coreg", "fuse", "run", "steps", "plugins", "lesson")
 
 
 def _subcommands() -> list[ModuleType]:
