@@ -1,0 +1,52 @@
+"""Per-sample flags of the online correction (a bit field, 0 = fully corrected).
+
+The cleaned stream carries them as an extra channel (``ONLINE_FLAG``) so a
+neurofeedback consumer can drop or down-weight samples that were passed through
+uncorrected, and the recorded file keeps them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: not inside a volume announced by a scanner marker: no gradient subtraction
+NO_VOLUME = 1
+#: inside a volume but fewer past volumes than needed for a template (first volumes)
+GRADIENT_LEARNING = 2
+#: samples after a gap in the stream (stop and resume), until the next volume marker
+GAP = 4
+#: the stream's sample rate does not match its header: passed through uncorrected
+RATE_MISMATCH = 8
+#: the TR changed: templates restart (passed through until enough new volumes)
+TR_CHANGED = 16
+#: no BCG template yet (too few R-peaks detected) or no ECG channel
+BCG_LEARNING = 64
+
+NAMES = {
+    NO_VOLUME: "no volume marker",
+    GRADIENT_LEARNING: "gradient template learning",
+    GAP: "after a stream gap",
+    RATE_MISMATCH: "sample rate mismatch",
+    TR_CHANGED: "TR changed",
+    BCG_LEARNING: "BCG template learning",
+}
+
+#: flags that mean the gradient artifact was *not* removed from a sample
+GRADIENT_UNCORRECTED = GRADIENT_LEARNING | GAP | RATE_MISMATCH | TR_CHANGED
+
+
+def describe(flag: int) -> str:
+    """Human-readable names of the bits set in ``flag`` ("corrected" for 0)."""
+    flag = int(flag)
+    if flag == 0:
+        return "corrected"
+    return ", ".join(name for bit, name in NAMES.items() if flag & bit)
+
+
+def counts(flags: np.ndarray) -> dict[str, int]:
+    """How many samples carry each flag (JSON-ready, by name)."""
+    f = np.asarray(flags, np.int64)
+    out = {"corrected": int(np.count_nonzero(f == 0))}
+    for bit, name in NAMES.items():
+        out[name] = int(np.count_nonzero(f & bit))
+    return out

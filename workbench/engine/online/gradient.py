@@ -1,0 +1,377 @@
+"""Causal gradient-artifact subtraction from the templates of past volumes.
+
+Why not the offline code (:mod:`workbench.engine.gradient`): it averages neighbours on
+*both* sides of each volume and fits the clock on the whole run, so it needs the
+future. Here each volume's template is the mean of the last ``window`` *complete*
+volumes only, aligned to the volume's fractional onset by a running linear fit of
+the volume markers (the same exact Fourier sub-sample shift as offline, see
+:mod:`.shift`). Work per chunk is one subtraction; the two FFTs happen once per
+volume (when a volume completes and when a new template is needed).
+
+Until ``min_volumes`` volumes are stored the volume is passed through uncorrected and
+flagged (:data:`.flags.GRADIENT_LEARNING`). A marker that breaks the rhythm is held;
+if the next marker follows the old rhythm it was spurious and is dropped, otherwise
+the TR changed and the templates restart (:data:`.flags.TR_CHANGED`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import flags as F
+from .ring import SampleRing
+from .shift import fractional_shift
+
+
+@dataclass
+class _Volume:
+    marker: int  # integer sample of the volume marker (global index)
+    number: int  # volume number in the current run (missing markers skip numbers)
+    stored: bool = False
+    broken: bool = False  # a stream gap overlaps it: never used as a template
+
+
+class CausalGradient:
+    """Volume-by-volume average artifact subtraction using past volumes only.
+
+    Parameters
+    ----------
+    n_channels : int
+        Rows of the chunks passed to :meth:`process` (the corrected channels).
+    sfreq : float
+        Nominal sample rate (Hz).
+    window : int
+        Past volumes averaged per template (NeuXus uses 7-30; shorter follows a
+        drifting artifact faster, longer leaks less EEG into the template).
+    min_volumes : int
+        Volumes needed before subtracting (earlier volumes pass through, flagged).
+    max_tr_s : float
+        Longest TR handled (sets the memory held).
+    tr_tolerance : float
+        Relative change of a marker interval that counts as a TR change (at least
+        two samples, so trigger quantisation never does).
+    margin : int
+        Samples on each side of an epoch for the sub-sample shift.
+    fit_volumes : int
+        Markers in the running linear fit of onsets (fractional alignment).
+    threaded : bool
+        Prepare templates in one background thread (the output is the same either
+        way: a chunk that needs a template not ready yet waits for it).
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        sfreq: float,
+        *,
+        window: int = 20,
+        min_volumes: int = 3,
+        max_tr_s: float = 10.0,
+        tr_tolerance: float = 0.005,
+        margin: int = 64,
+        fit_volumes: int = 40,
+        threaded: bool = True,
+    ) -> None:
+        self.n_channels = int(n_channels)
+        self.sfreq = float(sfreq)
+        self.window = max(1, int(window))
+        self.min_volumes = max(1, int(min_volumes))
+        self.max_period = int(max_tr_s * sfreq)
+        self.tr_tolerance = float(tr_tolerance)
+        self.P = int(margin)
+        self._pool = None
+        if threaded:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="online-gradient")
+        self.fit_volumes = max(3, int(fit_volumes))
+        self.ring = SampleRing(self.n_channels, 2 * self.max_period + 4 * self.P + 8192)
+        self.messages: list[str] = []
+        self.n_tr_changes = 0
+        self.n_spurious = 0
+        self._reset_run()
+
+    # ------------------------------------------------------------------ state
+    def _reset_run(self) -> None:
+        for f in list(getattr(self, "_jobs", [])):
+            f.result()  # let the background thread finish with the old run first
+        self._jobs: list = []
+        self.vols: list[_Volume] = []
+        self.period: float | None = None  # samples per volume (fitted)
+        self.L: int | None = None  # epoch length (samples)
+        self.epochs: deque[np.ndarray] = deque()
+        self.sum: np.ndarray | None = None
+        self._pending: int | None = None
+        self._fit: tuple[float, float] | None = None
+        self._futures: dict[int, object] = {}
+        self._after_gap = False
+        self._tr_changed = False
+
+    @property
+    def n_templates(self) -> int:
+        """Volumes currently averaged in the template."""
+        return len(self.epochs)
+
+    @property
+    def tr_s(self) -> float | None:
+        """The current TR on the EEG clock (s), once two markers were seen."""
+        return None if self.period is None else self.period / self.sfreq
+
+    def _say(self, msg: str) -> None:
+        self.messages.append(msg)
+
+    # ---------------------------------------------------------------- markers
+    def _consistent(self, m: int, ref: _Volume) -> int | None:
+        """Volume-number step from ``ref`` to a marker at ``m`` if it fits the rhythm."""
+        assert self.period is not None
+        q = (m - ref.marker) / self.period
+        k = int(round(q))
+        tol = max(2.0, self.tr_tolerance * self.period)
+        if k >= 1 and abs(q - k) * self.period <= tol:
+            return k
+        return None
+
+    def add_marker(self, sample: int, now: int) -> None:
+        """Register a volume marker at global sample ``sample``.
+
+        Parameters
+        ----------
+        sample : int
+            Sample index of the volume onset.
+        now : int
+            Samples already sent (a marker for an earlier sample is late: the part of
+            the volume already sent stayed uncorrected).
+        """
+        sample = int(sample)
+        if self.vols and sample <= self.vols[-1].marker:
+            return  # duplicate or out of order
+        if sample < now:
+            self._say(
+                f"volume marker arrived {(now - sample) / self.sfreq * 1e3:.0f} ms after its "
+                "volume started: the part already sent is uncorrected"
+            )
+        if not self.vols:
+            self.vols.append(_Volume(sample, 0))
+            return
+        last = self.vols[-1]
+        if self.period is None:
+            d = sample - last.marker
+            if d > self.max_period:
+                self._say(
+                    f"volume markers {d / self.sfreq:.2f} s apart: longer than the "
+                    f"{self.max_period / self.sfreq:.0f} s handled; restarting"
+                )
+                self.vols = [_Volume(sample, 0)]
+                return
+            self.period = float(d)
+            self.L = int(round(d))
+            self.vols.append(_Volume(sample, 1))
+            return
+        k = self._consistent(sample, last)
+        if k is not None:
+            if self._pending is not None:
+                self.n_spurious += 1
+                self._say(
+                    f"ignored a volume marker off the TR rhythm at {self._pending / self.sfreq:.3f} s"
+                )
+                self._pending = None
+            self.vols.append(_Volume(sample, last.number + k))
+            self._after_gap = False
+            self._refit()
+            self._trim()
+            return
+        if self._pending is None:
+            self._pending = sample
+            return
+        # two markers in a row off the old rhythm: the TR (or the scan) changed
+        old = self.tr_s
+        start, new = self._pending, sample - self._pending
+        self.n_tr_changes += 1
+        self._reset_run()
+        self._tr_changed = True
+        self.vols = [_Volume(start, 0)]
+        if new <= self.max_period:
+            self.period = float(new)
+            self.L = int(round(new))
+            self.vols.append(_Volume(sample, 1))
+        self._say(
+            f"TR changed from {old:.4f} s to {new / self.sfreq:.4f} s: gradient templates restart "
+            f"(uncorrected and flagged for {self.min_volumes} volumes)"
+        )
+
+    def _refit(self) -> None:
+        vs = self.vols[-self.fit_volumes :]
+        if len(vs) >= 3:
+            j = np.array([v.number for v in vs], float)
+            m = np.array([v.marker for v in vs], float)
+            b, a = np.polyfit(j, m, 1)
+            self.period = float(b)
+            self._fit = (a, b)
+        else:
+            self._fit = None
+
+    def _onset(self, v: _Volume) -> float:
+        """Fractional onset of ``v`` from the running fit (the marker if too few)."""
+        fit = self._fit
+        if fit is None:
+            return float(v.marker)
+        f = fit[0] + fit[1] * v.number
+        # the fit only refines the marker; never move by more than a sample
+        return float(v.marker + np.clip(f - v.marker, -1.0, 1.0))
+
+    def _trim(self) -> None:
+        if len(self.vols) > 4 * self.fit_volumes:
+            del self.vols[: len(self.vols) - 2 * self.fit_volumes]
+
+    # ------------------------------------------------------------------- gaps
+    def gap(self, n_missing: int) -> None:
+        """``n_missing`` samples were lost before the next chunk."""
+        start = self.ring.end
+        self.ring.skip(n_missing)
+        stop = self.ring.end
+        for v in self.vols:
+            if self.L is not None and v.marker - self.P < stop and v.marker + self.L + self.P > start:
+                v.broken = True
+        self._after_gap = True
+
+    # -------------------------------------------------------------- templates
+    # Everything heavy (one FFT to align a completed epoch, one to shift the template)
+    # runs once per volume in one background thread, so a chunk never waits for it.
+    # Volume v's template is the mean of the epochs up to v-2, prepared while v-1 is
+    # being acquired, at v's *predicted* fractional onset; it is placed on the absolute
+    # sample grid, so the marker of v only has to confirm where the volume starts.
+
+    def _predict(self, number: int) -> float:
+        if self._fit is not None:
+            return float(self._fit[0] + self._fit[1] * number)
+        assert self.period is not None
+        last = self.vols[-1]
+        return float(last.marker + (number - last.number) * self.period)
+
+    def _job_store(self, seg: np.ndarray, d: float) -> None:
+        P, L = self.P, self.L
+        assert L is not None
+        ep = fractional_shift(seg, -d, taper=P)  # epoch starting at the fractional onset
+        ep -= ep[:, P : P + L].mean(axis=1, keepdims=True)
+        if self.sum is None or self.sum.shape != ep.shape:
+            self.sum = np.zeros(ep.shape, np.float64)
+        self.epochs.append(ep)
+        self.sum += ep
+        if len(self.epochs) > self.window:
+            self.sum -= self.epochs.popleft()
+
+    def _job_template(self, number: int, onset: float) -> tuple[int, int, np.ndarray | None]:
+        """Template for volume ``number`` starting at fractional sample ``onset``:
+        (epochs averaged, first integer sample, samples from there)."""
+        if not self.epochs or self.sum is None:
+            return 0, 0, None
+        M = int(np.floor(onset))
+        mean = (self.sum / len(self.epochs)).astype(np.float32)
+        t = fractional_shift(mean, onset - M, taper=self.P)  # value at M - P + i
+        return len(self.epochs), M - self.P, t
+
+    def _submit_templates(self) -> None:
+        """Queue the store of every completed volume and the template two volumes on."""
+        if self.L is None:
+            return
+        L, P = self.L, self.P
+        for v in self.vols:
+            if v.stored or v.broken:
+                continue
+            if v.marker + L + P > self.ring.end:
+                break
+            v.stored = True
+            if v.marker - P < self.ring.start:
+                continue
+            seg = self.ring.get(v.marker - P, v.marker + L + P)
+            self._run(self._job_store, seg, self._onset(v) - v.marker)
+            nxt = v.number + 2
+            self._futures[nxt] = self._run(self._job_template, nxt, self._predict(nxt))
+        for k in [k for k in self._futures if k < self.vols[-1].number - 2]:
+            del self._futures[k]
+
+    def _run(self, fn, *args):  # noqa: ANN001, ANN202
+        if self._pool is None:
+            from concurrent.futures import Future
+
+            f: Future = Future()
+            f.set_result(fn(*args))
+            return f
+        fut = self._pool.submit(fn, *args)
+        self._jobs = [f for f in self._jobs if not f.done()]
+        self._jobs.append(fut)
+        return fut
+
+    def _template_for(self, v: _Volume) -> tuple[int, int, np.ndarray | None]:
+        fut = self._futures.get(v.number)
+        if fut is None:  # not prepared ahead (first volumes, after a gap): now
+            fut = self._futures[v.number] = self._run(self._job_template, v.number, self._onset(v))
+        return fut.result()
+
+    def close(self) -> None:
+        """Stop the background thread."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    # ---------------------------------------------------------------- process
+    def process(self, x: np.ndarray, *, subtract: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Correct one chunk (the samples right after the previous one).
+
+        Parameters
+        ----------
+        x : ndarray, shape (n_channels, n)
+            Raw samples (V).
+        subtract : bool
+            False passes the chunk through (the caller flags why) while the templates
+            keep learning.
+
+        Returns
+        -------
+        y : ndarray (n_channels, n), float32
+            Corrected chunk.
+        flags : ndarray (n,), int16
+            Per-sample flags (:mod:`.flags`).
+        """
+        n0 = self.ring.end
+        n = x.shape[1]
+        n1 = n0 + n
+        self.ring.push(x)
+        self._submit_templates()
+        y = np.array(x, np.float32, copy=True)
+        fl = np.zeros(n, np.int16)
+        markers = [v.marker for v in self.vols]
+        pos = n0
+        while pos < n1:
+            i = int(np.searchsorted(markers, pos, side="right")) - 1
+            nxt = markers[i + 1] if i + 1 < len(markers) else n1
+            if i < 0 or self.L is None:
+                end = min(nxt, n1)
+                fl[pos - n0 : end - n0] = F.NO_VOLUME if i < 0 else F.GRADIENT_LEARNING
+                pos = end
+                continue
+            v = self.vols[i]
+            vend = v.marker + self.L
+            if pos >= vend:
+                end = min(nxt, n1)
+                fl[pos - n0 : end - n0] = F.NO_VOLUME
+                pos = end
+                continue
+            end = min(vend, nxt, n1)
+            a, b = pos - n0, end - n0
+            if self._after_gap:
+                fl[a:b] = F.GAP
+            else:
+                n_used, first, t = self._template_for(v)
+                if n_used < self.min_volumes or t is None:
+                    fl[a:b] = F.TR_CHANGED if self._tr_changed else F.GRADIENT_LEARNING
+                else:
+                    if self._tr_changed:
+                        self._tr_changed = False
+                    if subtract:
+                        y[:, a:b] -= t[:, pos - first : end - first]
+            pos = end
+        return y, fl

@@ -1,0 +1,360 @@
+"""The online correction pipeline: chunks in, cleaned chunks out, per-chunk latency.
+
+Pure numpy/scipy and Qt-free; it knows nothing of LSL (:mod:`.lsl` feeds it). Order of
+work on each chunk: stream checks (gap, sample rate), volume markers mapped to samples,
+causal gradient subtraction (:mod:`.gradient`), a causal Butterworth low-pass (the
+online stand-in for the offline zero-phase FIR; its group delay is reported), causal
+R-peaks on the ECG (:mod:`.rpeaks`), causal BCG subtraction (:mod:`.bcg`). Nothing ever
+stops the stream: bad input makes samples pass through uncorrected, flagged
+(:mod:`.flags`), with a one-line message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import signal
+
+from ..io.triggers import VOLUME_NAMES, normalise_name
+from . import flags as F
+from .bcg import CausalBCG
+from .gradient import CausalGradient
+from .rpeaks import CausalRPeaks
+
+log = logging.getLogger(__name__)
+
+#: channel types the gradient correction is applied to (the offline step's set)
+CORRECTED_TYPES = ("eeg", "eog", "ecg", "emg")
+#: name of the flag channel appended to the cleaned stream
+FLAG_CHANNEL = "ONLINE_FLAG"
+
+
+@dataclass
+class OnlineParams:
+    """Parameters of the online correction.
+
+    Attributes
+    ----------
+    volume_marker : str | None
+        Marker name of the volume trigger (``"R128"`` matches ``"Response/R128"``);
+        None accepts the usual scanner names (``R128``, ``Volume``, ``TR`` ...).
+    window : int
+        Past volumes averaged per gradient template.
+    min_volumes : int
+        Volumes needed before the gradient is subtracted.
+    lowpass_hz : float | None
+        Causal low-pass after the gradient subtraction (Hz); None: off.
+    lowpass_order : int
+        Butterworth order of that low-pass.
+    bcg : bool
+        Subtract the BCG (needs an ECG channel).
+    bcg_window : int
+        Past beats averaged per BCG template.
+    bcg_min_beats : int
+        Beats needed before the BCG is subtracted.
+    rate_tolerance : float
+        Relative mismatch between the header's and the measured sample rate that
+        stops the correction (flagged) until it agrees again.
+    gap_s : float
+        A jump of the sample timestamps larger than this is a gap (stop and resume).
+    """
+
+    volume_marker: str | None = None
+    window: int = 20
+    min_volumes: int = 3
+    lowpass_hz: float | None = 70.0
+    lowpass_order: int = 4
+    bcg: bool = True
+    bcg_window: int = 20
+    bcg_min_beats: int = 5
+    rate_tolerance: float = 0.02
+    gap_s: float = 0.1
+
+
+@dataclass
+class ChunkResult:
+    """One cleaned chunk.
+
+    Attributes
+    ----------
+    data : ndarray (n_channels + 1, n)
+        Every input channel (corrected ones cleaned, others passed through) plus the
+        flag channel (:data:`FLAG_CHANNEL`) as the last row.
+    flags : ndarray (n,)
+        Per-sample flags (:mod:`.flags`).
+    first_sample : int
+        Global index of the first sample.
+    compute_s : float
+        Time spent in :meth:`OnlinePipeline.process`.
+    messages : list of str
+        New state messages (bad input, learning done, ...).
+    """
+
+    data: np.ndarray
+    flags: np.ndarray
+    first_sample: int
+    compute_s: float
+    messages: list[str] = field(default_factory=list)
+
+
+def is_volume_marker(name: str, wanted: str | None) -> bool:
+    """Whether a marker ``name`` is the volume trigger (``wanted`` or a usual name)."""
+    n = normalise_name(name)
+    short = n.rsplit("/", 1)[-1]
+    if wanted is not None:
+        w = normalise_name(wanted)
+        return n == w or short == w
+    return n in VOLUME_NAMES[:9] or short in VOLUME_NAMES[:9]
+
+
+class OnlinePipeline:
+    """Causal gradient + BCG correction fed sample chunks.
+
+    Parameters
+    ----------
+    ch_names : list of str
+    ch_types : list of str
+        MNE channel types; ``eeg``, ``eog``, ``ecg``, ``emg`` are gradient-corrected.
+    sfreq : float
+        Sample rate from the stream's header (Hz).
+    params : OnlineParams | None
+    ecg : str | None
+        ECG channel for the R-peaks (None: the first channel of type ``ecg``; no ECG
+        channel means no BCG correction, said once).
+    threaded : bool
+        Prepare gradient templates in a background thread.
+    """
+
+    def __init__(
+        self,
+        ch_names: list[str],
+        ch_types: list[str],
+        sfreq: float,
+        params: OnlineParams | None = None,
+        *,
+        ecg: str | None = None,
+        threaded: bool = True,
+    ) -> None:
+        self.p = params or OnlineParams()
+        self.ch_names = list(ch_names)
+        self.sfreq = float(sfreq)
+        self.picks = np.array([i for i, t in enumerate(ch_types) if t in CORRECTED_TYPES], int)
+        self.messages: list[str] = []
+        self._new: list[str] = []
+        if ecg is not None and ecg not in self.ch_names:
+            raise ValueError(f"ECG channel {ecg!r} is not in the stream")
+        if ecg is None:
+            ecg = next((n for n, t in zip(ch_names, ch_types) if t == "ecg"), None)
+        if ecg is None:  # an ECG recorded as an EEG channel, named so
+            ecg = next((n for n in ch_names if n.upper().startswith(("ECG", "EKG"))), None)
+        self.ecg = ecg
+        self.ecg_row: int | None = None
+        if ecg is not None and self.ch_names.index(ecg) in self.picks:
+            self.ecg_row = int(np.flatnonzero(self.picks == self.ch_names.index(ecg))[0])
+        self.grad = CausalGradient(
+            self.picks.size, self.sfreq, window=self.p.window, min_volumes=self.p.min_volumes, threaded=threaded
+        )
+        self.sos = None
+        if self.p.lowpass_hz is not None:
+            self.sos = signal.butter(self.p.lowpass_order, self.p.lowpass_hz, fs=self.sfreq, output="sos")
+            self.zi = np.zeros((self.sos.shape[0], self.picks.size, 2))
+        self.rpeaks = CausalRPeaks(self.sfreq) if (self.p.bcg and self.ecg_row is not None) else None
+        bcg_rows = [k for k, i in enumerate(self.picks) if ch_types[i] in ("eeg", "eog") and k != self.ecg_row]
+        self.bcg_rows = np.array(bcg_rows, int)
+        self.bcg = CausalBCG(self.bcg_rows.size, self.sfreq, window=self.p.bcg_window, min_beats=self.p.bcg_min_beats) if self.rpeaks else None
+        if self.p.bcg and self.rpeaks is None:
+            self._say("no ECG channel: the BCG is not corrected (samples flagged)")
+        self.n_in = 0  # samples received (global index of the next one)
+        self.n_missing = 0
+        self._last_ts: float | None = None
+        self._rate_ref: tuple[int, float] | None = None
+        self._rate_bad = False
+        self._markers: list[tuple[float, str]] = []
+        self._marker_count = 0
+        self._said_no_markers = False
+        self._bcg_said = False
+        self._grad_said = False
+        self.n_rpeaks = 0
+
+    # ----------------------------------------------------------------- helpers
+    def _say(self, msg: str) -> None:
+        log.warning("online: %s", msg)
+        self.messages.append(msg)
+        self._new.append(msg)
+
+    @property
+    def out_names(self) -> list[str]:
+        """Channel names of the cleaned stream."""
+        return [*self.ch_names, FLAG_CHANNEL]
+
+    def filter_delay_ms(self, freq: float = 10.0) -> float:
+        """Group delay of the causal low-pass at ``freq`` (ms); 0 without it."""
+        if self.sos is None:
+            return 0.0
+        b, a = signal.sos2tf(self.sos)
+        _, gd = signal.group_delay((b, a), w=[freq], fs=self.sfreq)
+        return float(gd[0] / self.sfreq * 1e3)
+
+    def add_markers(self, stamps: Any, names: Any) -> None:
+        """Markers with their timestamps (same clock as the samples' timestamps).
+
+        Only volume triggers (see :func:`is_volume_marker`) are kept.
+        """
+        for t, n in zip(np.atleast_1d(stamps), np.atleast_1d(names)):
+            if is_volume_marker(str(n), self.p.volume_marker):
+                self._markers.append((float(t), str(n)))
+        self._markers.sort()
+
+    def add_marker_samples(self, samples: Any) -> None:
+        """Volume markers given directly as global sample indices (file replay)."""
+        for s in np.atleast_1d(samples):
+            self._markers.append((np.nan, f"#{int(s)}"))
+
+    def _map_markers(self, ts: np.ndarray, n0: int) -> None:
+        keep = []
+        n1 = n0 + ts.size
+        for t, name in self._markers:
+            if name.startswith("#"):
+                idx = int(name[1:])
+                if idx >= n1:
+                    keep.append((t, name))
+                    continue
+            else:
+                if t > ts[-1] + 0.5 / self.sfreq:
+                    keep.append((t, name))
+                    continue
+                idx = n0 + int(round((t - ts[0]) * self.sfreq))
+            self.grad.add_marker(idx, now=n0)
+            self._marker_count += 1
+        self._markers = keep
+
+    def _check_stream(self, ts: np.ndarray) -> None:
+        n0 = self.n_in
+        if self._last_ts is not None:
+            jump = ts[0] - self._last_ts
+            if jump > self.p.gap_s:
+                miss = max(int(round(jump * self.sfreq)) - 1, 0)
+                self.n_missing += miss
+                self.grad.gap(miss)
+                if self.bcg is not None:
+                    self.bcg.gap(miss)
+                self.n_in += miss
+                self._rate_ref = None
+                self._say(
+                    f"stream gap of {jump:.3f} s (~{miss} samples lost) at sample {n0}: "
+                    "gradient correction paused until the next volume marker"
+                )
+        self._last_ts = float(ts[-1])
+        n_end = self.n_in + ts.size
+        if self._rate_ref is None:
+            self._rate_ref = (n_end, float(ts[-1]))
+            return
+        dn = n_end - self._rate_ref[0]
+        dt = float(ts[-1]) - self._rate_ref[1]
+        if dt >= 5.0:
+            eff = dn / dt
+            bad = abs(eff / self.sfreq - 1.0) > self.p.rate_tolerance
+            if bad and not self._rate_bad:
+                self._say(
+                    f"samples arrive at {eff:.1f} Hz but the stream header says {self.sfreq:g} Hz: "
+                    "passing through uncorrected (flagged) until they agree"
+                )
+            elif not bad and self._rate_bad:
+                self._say(f"sample rate agrees with the header again ({eff:.1f} Hz): correcting")
+            self._rate_bad = bad
+            self._rate_ref = (n_end, float(ts[-1]))
+
+    # ----------------------------------------------------------------- process
+    def process(self, data: np.ndarray, timestamps: np.ndarray | None = None) -> ChunkResult:
+        """Clean one chunk of samples.
+
+        Parameters
+        ----------
+        data : ndarray (n_channels, n)
+            Samples in volts, the channels of ``ch_names``.
+        timestamps : ndarray (n,) | None
+            Sample times (s, the markers' clock); None: from the sample count.
+
+        Returns
+        -------
+        ChunkResult
+        """
+        t_start = time.perf_counter()
+        n = data.shape[1]
+        if timestamps is None:
+            timestamps = (self.n_in + np.arange(n)) / self.sfreq
+        ts = np.asarray(timestamps, float)
+        if n == 0:
+            return ChunkResult(np.zeros((len(self.ch_names) + 1, 0), np.float32), np.zeros(0, np.int16), self.n_in, 0.0)
+        self._check_stream(ts)
+        n0 = self.n_in
+        self._map_markers(ts, n0)
+        out = np.array(data, np.float32, copy=True)
+        x = out[self.picks]
+        y, fl = self.grad.process(x, subtract=not self._rate_bad)
+        if self._rate_bad:
+            fl |= F.RATE_MISMATCH
+        for m in self.grad.messages:
+            self._say(m)
+        self.grad.messages.clear()
+        if not self._said_no_markers and self._marker_count == 0 and n0 + n > 10 * self.sfreq:
+            self._said_no_markers = True
+            want = self.p.volume_marker or "R128/Volume/TR"
+            self._say(
+                f"no scanner volume markers ({want}) in the first 10 s: passing through "
+                "without gradient correction (flagged)"
+            )
+        if not self._grad_said and np.any(fl == 0) and self._marker_count:
+            self._grad_said = True
+            self._say(f"gradient correction running (template of {self.grad.n_templates} volumes, TR {self.grad.tr_s:.4f} s)")
+        if self.sos is not None:
+            y, self.zi = signal.sosfilt(self.sos, y, axis=1, zi=self.zi)
+            y = y.astype(np.float32, copy=False)
+        usable = (fl & F.GRADIENT_UNCORRECTED) == 0
+        peaks: list[int] = []
+        if self.rpeaks is not None and self.bcg is not None:
+            peaks = self.rpeaks.process(y[self.ecg_row], n0, usable)
+            self.n_rpeaks += len(peaks)
+            if not usable.all():
+                self.bcg.mark_unusable(n0 + int(np.flatnonzero(~usable)[-1]) + 1)
+            yb, ok = self.bcg.process(y[self.bcg_rows], peaks, subtract=not self._rate_bad)
+            y[self.bcg_rows] = yb
+            if not ok:
+                fl |= F.BCG_LEARNING
+            elif not self._bcg_said:
+                self._bcg_said = True
+                self._say(f"BCG correction running ({self.bcg.n_beats_stored} beats in the template)")
+        elif self.p.bcg:
+            fl |= F.BCG_LEARNING
+        out[self.picks] = y
+        self.n_in = n0 + n
+        res = np.empty((out.shape[0] + 1, n), np.float32)
+        res[:-1] = out
+        res[-1] = fl
+        msgs, self._new = self._new, []
+        return ChunkResult(res, fl, n0, time.perf_counter() - t_start, msgs)
+
+    def close(self) -> None:
+        """Stop the background thread."""
+        self.grad.close()
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-ready summary of the current state."""
+        return {
+            "params": asdict(self.p),
+            "samples_in": int(self.n_in),
+            "samples_missing": int(self.n_missing),
+            "volume_markers": int(self._marker_count),
+            "tr_s": self.grad.tr_s,
+            "gradient_templates": int(self.grad.n_templates),
+            "tr_changes": int(self.grad.n_tr_changes),
+            "spurious_markers": int(self.grad.n_spurious),
+            "rpeaks": int(self.n_rpeaks),
+            "bcg_beats": int(self.bcg.n_beats_stored) if self.bcg else 0,
+            "ecg_channel": self.ecg,
+            "lowpass_delay_ms_at_10hz": self.filter_delay_ms(),
+        }
