@@ -55,8 +55,14 @@ def extend_arguments(p: argparse.ArgumentParser, rest: list[str]) -> None:
     from workbench.plugin_api import discover
 
     method = next((r.method for r in discover() if r.id == rest[0] and r.ok), None)
-    if method is None or not method.file_inputs:
+    if method is None:
         return
+    from types import SimpleNamespace
+
+    from .stepopts import add_step_options
+
+    # the method's declared parameters as options too (--tr 2 as well as --param tr=2)
+    add_step_options(p, [SimpleNamespace(id=method.id, title=method.title, params=method.params)])
     taken = {a for act in p._actions for a in act.option_strings}
     g = p.add_argument_group(f"files {method.id} reads")
     for f in method.file_inputs:
@@ -97,6 +103,8 @@ def _load_study(args: argparse.Namespace, spec: Any) -> tuple[Any, Any, Path | N
 
         check_file(path)
         study.extra_files[name] = [path]  # a method may read the file itself (e.g. an evoked file)
+        if name in spec.file_inputs:
+            continue  # the method declares this file itself (e.g. dcm's --bold ROIS.tsv): it reads it
         if name == "eeg":
             if not str(path).endswith(("-ave.fif", "_ave.fif", "-ave.fif.gz")):
                 from workbench.engine.io.eeg import read_eeg
@@ -158,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"unknown fusion method {args.method!r}; available: {known}")
     if not spec.available:
         raise InputError(None, f"fusion method {spec.id!r} is not available: {spec.unavailable_reason}")
-    params = params_from_strings(args.param)
+    from .stepopts import step_params
+
+    params = {**step_params(args, spec), **params_from_strings(args.param)}
     spec.validate(params)  # bad parameters fail before any file is read
     method = next(r.method for r in discover() if r.id == spec.id)
     given_files = [n for n, _ in _STUDY_FILES if getattr(args, n, None) is not None]
@@ -168,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
                                f"{spec.id} --help`)")
     if not args.project:
         missing = [f"--{f.name.replace('_', '-')}" for f in method.file_inputs
-                   if f.required and not getattr(args, f"file__{f.name}", None)]
+                   if f.required and not getattr(args, f"file__{f.name}", None)
+                   and not (f.name in dict(_STUDY_FILES) and getattr(args, f.name, None))]
         if missing:
             raise InputError(None, f"{spec.id} from files needs {', '.join(missing)}")
     study, project, root = _load_study(args, spec)
