@@ -46,6 +46,10 @@ PARAMS = (
     Param("threshold", "float", 0.2, "Detector threshold: fraction of the local QRS energy a beat "
           "must exceed (lower finds weak beats, higher ignores noise).", minimum=0.02, maximum=0.9,
           label="QRS threshold"),
+    Param("beat_edits", "str", None, "Beats corrected by hand (the R-peak editor writes this): "
+          "'-T' removes the detected beat at T s, '+T' adds one, e.g. '-12.3456 +12.3522'; "
+          "'off' uses the detected beats as they are.", optional=True, none_label="off",
+          label="beat edits"),
     Param("compare", "bool", True, "Also run the other method for the side-by-side table and "
           "figure (doubles the time).", label="compare AAS/OBS"),
 )
@@ -59,6 +63,8 @@ QC = (
     QCSpec("implausible_pct", "Implausible RR intervals", "%", ".2f", warn_above=1.0,
            help="RR outside 30-200 bpm or 0.6-1.6 x the local median after the correction pass."),
     QCSpec("beats_fixed", "Beats repaired", fmt="d"),
+    QCSpec("beats_added_by_hand", "Beats added by hand", fmt="d"),
+    QCSpec("beats_removed_by_hand", "Beats removed by hand", fmt="d"),
     QCSpec("qrs_quality", "QRS similarity", "", ".3f", warn_below=0.8,
            help="Median correlation of each QRS with the median QRS (ECG) or pulse periodicity (EEG)."),
     QCSpec("bcg_lag_s", "R-peak to BCG peak", "s", ".3f"),
@@ -88,6 +94,8 @@ class CardiacResult:
     ecg_channel: str | None
     compared: dict[str, Any] = field(default_factory=dict)  # method -> {"artifact", "qc", "seconds"}
     messages: list[str] = field(default_factory=list)
+    detected: Any = None  # the detector's beats before hand edits (s)
+    edits: Any = None  # the BeatEdits applied
 
 
 def find_ecg_channel(raw: Any, name: str | None = None) -> str | None:
@@ -172,6 +180,26 @@ def find_rpeaks(raw: Any, params: dict[str, Any], picks: np.ndarray) -> tuple[An
     return beats, ch, messages
 
 
+def _edited(beats: Any, edits: Any, duration_s: float) -> Any:
+    """``beats`` with the hand edits applied; report and flags recomputed (added beats unflagged)."""
+    from dataclasses import replace
+
+    from ..cardiac.edits import apply_edits
+    from ..cardiac.rpeaks import rr_report
+
+    try:
+        times = apply_edits(beats.times, edits, duration_s)
+    except InputError as exc:
+        raise InputError(None, f"{exc}; clear the edits (--beat-edits off) or edit again") from None
+    flags = None
+    if beats.flags is not None and len(beats.flags) == len(beats.times):
+        flagged = np.round(np.asarray(beats.times)[np.asarray(beats.flags, bool)], 5)
+        flags = np.isin(np.round(times, 5), flagged)
+    report = {**beats.report, **rr_report(times)}
+    report["beats_edited"] = len(edits.added) + len(edits.removed)
+    return replace(beats, times=times, flags=flags, report=report)
+
+
 def _bcg_qc(data: np.ndarray, sf: float, rpeaks: np.ndarray, ecg: np.ndarray | None) -> dict[str, float]:
     """Pulse-locked RMS (µV, median over channels) and |correlation| with the ECG (median)."""
     from ..cardiac.qc import ecg_correlation, pulse_locked_rms
@@ -187,6 +215,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     import mne
 
     from ..cardiac.bcg import BCGParams, measure_delay, remove_bcg
+    from ..cardiac.edits import BeatEdits
 
     before = study.eeg
     sf = float(before.info["sfreq"])
@@ -196,6 +225,11 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         raise InputError(study.eeg_path, "no EEG channels to correct")
     progress(0.02, "finding R-peaks")
     beats, ch, messages = find_rpeaks(before, params, picks)
+    detected = np.asarray(beats.times, float)
+    edits = BeatEdits.from_text(params.get("beat_edits"))
+    if edits:
+        beats = _edited(beats, edits, before.n_times / sf)
+        messages.append(f"beats edited by hand: {len(edits.added)} added, {len(edits.removed)} removed")
     rp = beats.times
     if len(rp) < params["bcg_window"]:
         raise InputError(study.eeg_path, f"{len(rp)} heartbeats found; the window of {params['bcg_window']} "
@@ -255,6 +289,8 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         "n_implausible": rep.get("n_implausible"),
         "beats_fixed": rep.get("beats_fixed"),
         "beats_inserted": int(np.count_nonzero(beats.flags)) if beats.flags is not None else 0,
+        "beats_added_by_hand": len(edits.added),
+        "beats_removed_by_hand": len(edits.removed),
         "polarity": int(beats.polarity),
         "qrs_quality": float(beats.quality),
         "bcg_lag_s": float(rep["bcg_lag_s"]) if np.isfinite(rep.get("bcg_lag_s", np.nan)) else measured_lag,
@@ -278,7 +314,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     if qc.get("implausible_pct", 0) > 1.0:
         messages.append(f"{qc['implausible_pct']:.1f} % of the RR intervals are implausible: check the beats")
     details = CardiacResult(rpeaks=beats, bcg=res, picks=picks, before=before, after=out, ecg_channel=ch,
-                            compared=compared, messages=messages)
+                            compared=compared, messages=messages, detected=detected, edits=edits)
     table = {m.upper(): (f"pulse-locked RMS {c['qc']['pulse_rms_uv']:.2f} µV"
                          + (f", |r| with ECG {c['qc']['ecg_corr']:.3f}" if "ecg_corr" in c["qc"] else "")
                          + f", {c['seconds']:.2f} s") for m, c in compared.items()}
