@@ -111,6 +111,13 @@ class PhantomConfig:
         gradient artifact steps (a template that does not track it leaves residue).
     motion_size : float
         Relative SD of the loop change per movement.
+    gradient_drift : float
+        How much the gradient artifact's amplitude *and shape* drift over the run, the
+        way a real bore does (0: off, 1: typical). Breathing (variable rate and depth)
+        changes each lead loop's coupling to the three gradient axes differently,
+        gradient-coil heating changes each axis's gain and delay slowly (minutes), and
+        the loops wander slowly; head movements (``motion_events``) then change each
+        axis's coupling separately (a shape jump, not only an amplitude step).
     """
 
     duration_s: float = 60.0
@@ -153,6 +160,7 @@ class PhantomConfig:
     blink_rate_hz: float = 0.2
     motion_events: int = 0
     motion_size: float = 0.05
+    gradient_drift: float = 0.0
 
     def __post_init__(self) -> None:
         def bad(name: str, problem: str) -> None:
@@ -184,6 +192,8 @@ class PhantomConfig:
             bad("slices", "less than 10 ms per excitation: too many slices for this TR")
         if abs(self.drift_ppm) > 1000:
             bad("drift_ppm", f"|drift| must be below 1000 ppm, got {self.drift_ppm}")
+        if not (isinstance(self.gradient_drift, (int, float)) and 0 <= self.gradient_drift <= 5):
+            bad("gradient_drift", f"must be in [0, 5], got {self.gradient_drift!r}")
         if not (isinstance(self.motion_size, (int, float)) and 0 <= self.motion_size < 0.5):
             bad("motion_size", f"must be in [0, 0.5), got {self.motion_size!r}")
         lo_l, hi_l = self.dig_lift_mm

@@ -13,6 +13,13 @@ evaluated at those exact (asynchronous, drifting) times, so every slice lands at
 own sub-sample phase. The amplifier's anti-alias low-pass (2nd-order Butterworth) then
 band-limits it. Slow head motion (respiration) modulates each loop by ~1 %; optional
 head movements change the loops abruptly (``motion_events``).
+
+With ``gradient_drift > 0`` the artifact drifts the way a real bore's does
+(:class:`BoreDrift`): breathing of varying rate and depth changes each loop's coupling
+to the x, y and z gradients *differently* (so the artifact's shape changes, not only its
+size), the gradient coils heat up over minutes (each axis's gain and delay change
+slowly), the loops wander slowly, and head movements change each axis's coupling
+separately.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from scipy import signal
 from .clock import Timeline
 from .config import PhantomConfig
 
-__all__ = ["EpiWaveform", "epi_waveform", "GradientGenerator"]
+__all__ = ["BoreDrift", "EpiWaveform", "epi_waveform", "GradientGenerator"]
 
 RAMP = 0.15e-3          # s, all ramps (slew ~150 T/m/s at 22 mT/m)
 G_READ = 0.022          # T/m, readout amplitude
@@ -55,8 +62,9 @@ class EpiWaveform:
         return float(self.t[-1])
 
     def at(self, tau: np.ndarray) -> np.ndarray:
-        """Gradient (3, n) at times ``tau`` after the excitation onset."""
-        return np.stack([np.interp(tau, self.t, self.g[k], left=0.0, right=0.0) for k in range(3)])
+        """Gradient (3, n) at times ``tau`` (one array, or one per axis) after the onset."""
+        taus = tau if isinstance(tau, (list, tuple)) else (tau, tau, tau)
+        return np.stack([np.interp(taus[k], self.t, self.g[k], left=0.0, right=0.0) for k in range(3)])
 
 
 def epi_waveform(slice_period: float) -> EpiWaveform:
@@ -87,6 +95,76 @@ def epi_waveform(slice_period: float) -> EpiWaveform:
     for ax, s, f, a in events:
         g[ax] += np.interp(times, [s, s + RAMP, s + RAMP + f, s + 2 * RAMP + f], [0, a, a, 0], left=0, right=0)
     return EpiWaveform(times, g, n_lines)
+
+
+class BoreDrift:
+    """Slow, realistic changes of the gradient artifact's amplitude and shape.
+
+    Every factor multiplies one channel's coupling to one gradient axis, so the channel's
+    artifact (a sum of three axis waveforms) changes shape as well as size.
+
+    * Breathing: a skewed cycle whose rate wanders around 0.2-0.3 Hz (+-15 % over about
+      a minute) and whose depth varies (+-30 % over about 45 s); each loop and axis
+      follows it with its own gain (0.3-2.5 % x ``scale``).
+    * Gradient heating: each axis's gain rises by 0.5-3 % x ``scale`` towards a plateau
+      (time constant 2-6 min) and its delay by up to 2 µs x ``scale`` (the coil's
+      eddy-current response slows as it warms).
+    * Wandering loops (cable and head settling, slow sway): two slow waves (periods
+      0.5-3 min) per loop and axis, 3 % x ``scale`` (SD).
+    * Head movements: a per-axis step of ``motion_size`` (relative SD) per movement.
+
+    Parameters
+    ----------
+    scale : float
+        Overall size (1: typical).
+    n_ch : int
+        Channels.
+    duration : float
+        Length of the recording (s).
+    rng : numpy.random.Generator
+        Own generator (the rest of the phantom is unchanged by turning this on).
+    """
+
+    def __init__(self, scale: float, n_ch: int, duration: float, rng: np.random.Generator) -> None:
+        self.scale = float(scale)
+        self.f0 = rng.uniform(0.2, 0.3)
+        self.rate_ph, self.depth_ph = rng.uniform(0, 2 * np.pi, 2)
+        self.resp_gain = rng.uniform(0.003, 0.025, (n_ch, 3)) * scale * rng.choice([-1, 1], (n_ch, 3))
+        self.heat_gain = rng.uniform(0.005, 0.03, 3) * scale
+        self.heat_tau = rng.uniform(120.0, 360.0)
+        self.heat_delay = rng.uniform(0.5e-6, 2e-6, 3) * scale
+        self.wander_f = rng.uniform(1 / 180, 1 / 30, (n_ch, 3, 2))
+        self.wander_ph = rng.uniform(0, 2 * np.pi, (n_ch, 3, 2))
+        self.wander_amp = rng.normal(0, 0.03, (n_ch, 3, 2)) * scale
+        self.duration = duration
+
+    def breathing(self, t: np.ndarray) -> np.ndarray:
+        """Breathing signal in [-1, 1]-ish at times ``t`` (s)."""
+        # rate f(t) = f0 (1 + 0.15 sin(2 pi t / 60 + ph)); its phase integrated in closed form
+        ph = 2 * np.pi * self.f0 * (t - 0.15 * 60 / (2 * np.pi) * (np.cos(2 * np.pi * t / 60 + self.rate_ph)
+                                                                   - np.cos(self.rate_ph)))
+        depth = 1 + 0.3 * np.sin(2 * np.pi * t / 45 + self.depth_ph)
+        return depth * (np.sin(ph) + 0.3 * np.sin(2 * ph + 0.8)) / 1.2
+
+    def heating(self, t: np.ndarray) -> np.ndarray:
+        """0 at the start, approaching 1 over a few minutes."""
+        return 1.0 - np.exp(-np.clip(t, 0, None) / self.heat_tau)
+
+    def delays(self, t: np.ndarray) -> list[np.ndarray]:
+        """Per-axis delay (s) of the gradient waveform at times ``t``."""
+        h = self.heating(t)
+        return [d * h for d in self.heat_delay]
+
+    def modulation(self, t: np.ndarray) -> np.ndarray:
+        """Coupling factor (n_ch, 3, n) of every loop and axis at times ``t``."""
+        b = self.breathing(t)
+        h = self.heating(t)
+        mod = 1.0 + self.resp_gain[:, :, None] * b[None, None, :]
+        mod += (self.heat_gain[:, None] * h[None, :])[None]
+        for k in range(2):
+            mod += self.wander_amp[:, :, k, None] * np.sin(
+                2 * np.pi * self.wander_f[:, :, k, None] * t[None, None, :] + self.wander_ph[:, :, k, None])
+        return mod
 
 
 class GradientGenerator:
@@ -126,15 +204,24 @@ class GradientGenerator:
         mrng = motion_rng if motion_rng is not None else np.random.default_rng([cfg.seed, 7919])
         self.motion_onsets = np.sort(mrng.uniform(t0, t1, cfg.motion_events))
         self.motion_steps = mrng.normal(0.0, cfg.motion_size, (cfg.motion_events, n_ch))
+        self.drift = None
+        if cfg.gradient_drift > 0:
+            drng = np.random.default_rng([cfg.seed, 104729])
+            self.drift = BoreDrift(cfg.gradient_drift, n_ch, cfg.duration_s, drng)
+            # head movements change each axis's coupling separately (a shape jump)
+            self.motion_axes = drng.normal(0.0, cfg.motion_size, (cfg.motion_events, n_ch, 3))
         self.moments = moments * self._calibration(moments)
 
-    def _flux(self, t_eeg: np.ndarray) -> np.ndarray:
-        """Gradient (3, n) at EEG-clock times (0 outside excitations)."""
+    def _flux(self, t_eeg: np.ndarray, delays: list[np.ndarray] | None = None) -> np.ndarray:
+        """Gradient (3, n) at EEG-clock times (0 outside excitations), each axis
+        optionally ``delays`` seconds late."""
         t = self.tl.to_mri(t_eeg)
         on = self.tl.excitation_onsets
         idx = np.searchsorted(on, t, side="right") - 1
         tau = t - on[np.clip(idx, 0, None)]
         tau = np.where(idx >= 0, tau, -1.0)
+        if delays is not None:
+            return self.wave.at([np.where(idx >= 0, tau - d, -1.0) for d in delays])
         return self.wave.at(tau)
 
     def _emf(self, n0: int, n1: int, moments: np.ndarray) -> np.ndarray:
@@ -155,9 +242,28 @@ class GradientGenerator:
         peak = np.median(np.abs(e).max(axis=1))
         return self.cfg.gradient_mv * 1e-3 / max(peak, 1e-30)
 
+    def _drifting_emf(self, n0: int, n1: int) -> np.ndarray:
+        """EMF with per-axis drifting coupling and delays (``gradient_drift > 0``)."""
+        sf = self.cfg.sfreq
+        assert self.drift is not None
+        t = np.arange(n0 - 1, n1) / sf
+        g = self._flux(t, self.drift.delays(t))
+        dg = np.diff(g, axis=1) * (sf * self.tl.alpha)  # (3, n)
+        tc = np.arange(n0, n1) / sf
+        mod = self.drift.modulation(tc)  # (n_ch, 3, n)
+        for onset, step in zip(self.motion_onsets, self.motion_axes):
+            ramp = np.clip((tc - onset) / MOTION_S, 0.0, 1.0)
+            mod += step[:, :, None] * (0.5 - 0.5 * np.cos(np.pi * ramp))[None, None, :]
+        mod *= self.moments[:, :, None]
+        return -np.einsum("can,an->cn", mod, dg)
+
     def chunk(self, n0: int, n1: int) -> np.ndarray:
         """Artifact (n_channels, n1 - n0) in V, continuous across consecutive chunks."""
         sf = self.cfg.sfreq
+        if self.drift is not None:
+            e = self._drifting_emf(n0, n1)
+            out, self.zi = signal.sosfilt(self.sos, e, axis=1, zi=self.zi)
+            return out
         e = self._emf(n0, n1, self.moments)
         t = np.arange(n0, n1) / sf
         mod = 1.0 + self.resp_amp[:, None] * np.sin(2 * np.pi * self.resp_f * t + self.resp_phase[:, None])
