@@ -124,6 +124,22 @@ class AASParams:
         Fitted amplitudes are clipped to this range.
     pad : int
         Tapered margin either side of each epoch (samples).
+    track : bool
+        Choose each volume's neighbours by similarity instead of by distance in time
+        (FACET's idea of a correlation gate, done as nearest neighbours): per channel,
+        among the ``track_pool`` volumes around ``v``, the ``window`` whose artifact is
+        closest to ``v``'s (squared distance over the channel's strongest artifact bins)
+        make its template. A drifting artifact (breathing, heating, movement) is then
+        followed by neighbours in the same state, with as many averages (the same EEG
+        leak) as the fixed window. Applied to the bins where the artifact is strong
+        (at most ``track_max_bins`` of them); elsewhere the leak dominates and the fixed
+        window is kept.
+    track_pool : int
+        Candidate volumes for the similarity choice (around ``v``, ``v`` excluded).
+    track_features : int
+        Strongest artifact bins per channel used to measure similarity.
+    track_max_bins : float
+        Largest fraction of the frequency bins given tracked templates.
     """
 
     window: int = 20
@@ -142,6 +158,10 @@ class AASParams:
     obs_max_rank: int = 8
     obs_highpass: float = 0.014
     pad: int = 32
+    track: bool = False
+    track_pool: int = 60
+    track_features: int = 48
+    track_max_bins: float = 0.15
 
 
 @dataclass
@@ -158,6 +178,12 @@ class AASResult:
         Channel index -> fitted amplitude per (volume, slot).
     ref_channels : list[int]
         Channels used for the re-alignment.
+    evolution : dict[str, ndarray]
+        How the artifact changed over the run, one value per volume (median over the
+        corrected channels): ``"shape_r"`` correlation of the volume's artifact with
+        the run's mean artifact (over the strongest bins), ``"size"`` its size relative
+        to the run's mean, and with ``track`` ``"reach"`` the mean distance (volumes)
+        of the neighbours chosen.
     """
 
     onsets: np.ndarray
@@ -166,6 +192,7 @@ class AASResult:
     ref_channels: list[int] = field(default_factory=list)
     segments: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     obs_rank: dict[int, int] = field(default_factory=dict)
+    evolution: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class _Plan:
@@ -326,6 +353,74 @@ class _Plan:
         return n
 
 
+def _feature_bins(tmpl: np.ndarray, k_min: int, n_feat: int) -> np.ndarray:
+    """Per row, the ``n_feat`` bins (>= ``k_min``) where the template is strongest: (g, n_feat)."""
+    power = np.mean(tmpl[..., k_min:].real ** 2 + tmpl[..., k_min:].imag ** 2, axis=1)
+    n_feat = int(min(n_feat, power.shape[-1]))
+    idx = np.argpartition(power, -n_feat, axis=-1)[:, -n_feat:]
+    return np.sort(idx, axis=-1) + k_min
+
+
+def _evolution(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shape correlation and relative size of every volume's artifact (features ``F``,
+    (g, n_vol, n_feat)) against the run's mean artifact: two (g, n_vol) arrays."""
+    m = F.mean(axis=1, keepdims=True)
+    num = np.real(np.sum(F * np.conj(m), axis=-1))
+    nf = np.sqrt(np.sum(F.real**2 + F.imag**2, axis=-1))
+    nm = np.sqrt(np.sum(m.real**2 + m.imag**2, axis=-1))
+    r = num / np.maximum(nf * nm, 1e-30)
+    size = nf / np.maximum(nm, 1e-30)
+    return r.astype(np.float32), size.astype(np.float32)
+
+
+def similar_neighbours(F: np.ndarray, window: int, pool: int) -> np.ndarray:
+    """The ``window`` most similar volumes of every volume, per row.
+
+    Parameters
+    ----------
+    F : ndarray, shape (g, n_vol, n_feat)
+        Aligned artifact features (complex spectra at the strongest bins) per row.
+    window : int
+        Neighbours chosen.
+    pool : int
+        Candidates: the ``pool`` volumes nearest in time (shifted at the ends of the
+        run), the volume itself excluded.
+
+    Returns
+    -------
+    ndarray of int, shape (g, n_vol, window)
+        Chosen volume indices (never the volume itself).
+    """
+    g, n, _ = F.shape
+    P = int(min(max(pool, window), n - 1))
+    w = int(min(window, P))
+    v = np.arange(n)
+    lo = np.clip(v - P // 2, 0, n - (P + 1))
+    cand = lo[:, None] + np.arange(P + 1)[None, :]
+    cand = cand[cand != v[:, None]].reshape(n, P)
+    D = np.empty((g, n, P), np.float32)
+    for k in range(P):
+        diff = F - F[:, cand[:, k]]
+        D[:, :, k] = np.sum(diff.real**2 + diff.imag**2, axis=-1)
+    part = np.argpartition(D, w - 1, axis=-1)[..., :w] if w < P else np.broadcast_to(
+        np.arange(P), (g, n, P))
+    return cand[v[None, :, None], part]
+
+
+def _tracked_bins(ratio: np.ndarray, k_min: int, max_frac: float) -> np.ndarray:
+    """Bins (>= ``k_min``) where the artifact is strong: its power at least 100x the EEG
+    leak of a template in every row of the group (``ratio``: (g, n_freq)), at most
+    ``max_frac`` of the bins (the strongest). Elsewhere following the artifact matters
+    less than the leak, and a similarity choice there would pick the EEG itself."""
+    r = ratio.min(axis=0).copy()
+    r[:k_min] = 0
+    strong = np.flatnonzero(r > 100.0)
+    cap = int(max_frac * r.size)
+    if strong.size > cap:
+        strong = strong[np.argsort(r[strong])[::-1][:cap]]
+    return np.sort(strong)
+
+
 def _newton_shift(
     S: np.ndarray, omega: np.ndarray, max_shift: float, n_iter: int = 4
 ) -> np.ndarray:
@@ -452,16 +547,54 @@ def correct_inplace(
         mu = np.array([[data[r, s0:s1].mean()] for r in rows], np.float32)
         spec = plan.aligned_spectra(data, rows, mu)
         tmpl = plan.templates(spec)
-        if alias is not None:
-            tmpl = alias.refine(spec, tmpl, plan)
-        if params.wiener:
-            # per channel and bin: noise = E|A - T|^2 / (1 + 1/W); leak = noise / W
-            n_nb = plan.n_averaged()[None, :]
+        feat = _feature_bins(tmpl, plan.k_min, params.track_features)
+        F = np.take_along_axis(spec, feat[:, None, :], axis=2)
+        evo = dict(zip(("shape_r", "size"), _evolution(F)))
+        n_avg = plan.n_averaged()
+        sel = tbins = None
+        nv = spec.shape[1]
+        if params.wiener or params.track:
+            # per channel and bin: noise = E|A - T|^2 / (1 + 1/W) (EEG and what the
+            # template does not follow); the artifact's mean power from the all-volume
+            # mean, its own leak (noise / n) removed
             d = spec - tmpl
-            resid = np.mean(d.real**2 + d.imag**2, axis=1) / (1.0 + 1.0 / n_nb)
+            noise = np.mean(d.real**2 + d.imag**2, axis=1) / (1.0 + 1.0 / n_avg[None, :])
             del d
-            power = np.mean(tmpl.real**2 + tmpl.imag**2, axis=1)
-            gain = 1.0 - (resid / n_nb) / np.maximum(power, 1e-30)
+            M = spec.mean(axis=1)
+            mean_p = np.maximum(M.real**2 + M.imag**2 - noise / nv, 0.0)
+        if params.track and plan.n_nb < nv - 1:
+            sel = similar_neighbours(F, plan.n_nb, params.track_pool)
+            tbins = _tracked_bins(mean_p / np.maximum(noise / n_avg[None, :], 1e-30),
+                                  plan.k_min, params.track_max_bins)
+            if tbins.size:
+                St = spec[..., tbins]
+                acc = np.zeros_like(St)
+                gi = np.arange(len(rows))[:, None]
+                for j in range(sel.shape[-1]):
+                    acc += St[gi, sel[..., j]]
+                acc *= np.float32(1.0 / sel.shape[-1])
+                tmpl[..., tbins] = acc
+                del St, acc
+                n_avg = n_avg.copy()
+                n_avg[tbins] = sel.shape[-1]
+            evo["reach"] = np.mean(np.abs(sel - np.arange(spec.shape[1])[None, :, None]), axis=-1)
+        del F
+        if alias is not None:
+            tmpl = alias.refine(spec, tmpl, plan, sel=sel, tbins=tbins)
+        if params.wiener:
+            # per channel and bin: noise = E|A - T|^2 / (1 + 1/W); leak = noise / W.
+            # The artifact's power is estimated from the *all-volume* mean (its own leak,
+            # noise / n, removed) plus the templates' spread around it beyond what the leak
+            # explains: the mean of |T|^2 over volumes alone is a poor estimate, because
+            # overlapping windows make the templates of a run nearly the same draw of EEG
+            # (an exponential-like estimate that kept ~1/7 of EEG-only bins at gain > 0.5)
+            n_nb = n_avg[None, :]
+            d = tmpl - M[:, None, :]
+            spread = np.mean(d.real**2 + d.imag**2, axis=1)
+            del d
+            spread = np.maximum(spread - noise * np.maximum(1.0 / n_nb - 1.0 / nv, 0.0), 0.0)
+            power = mean_p + spread
+            gain = power / np.maximum(power + noise / n_nb, 1e-30)
             gain = np.clip(gain, 0.0, 1.0).astype(np.float32)
             gain[:, : plan.k_min] = 1.0  # the all-volume mean below 1/TR is not leak-limited
             tmpl *= gain[:, None, :]
@@ -489,6 +622,8 @@ def correct_inplace(
             for i, r in enumerate(rows):
                 amps[int(r)] = a[i]
             ts *= np.repeat(a, lens, axis=1)
+            if not per_slot:
+                evo["amplitude"] = a
         xs -= ts
         if params.anc:
             for i, r in enumerate(rows):
@@ -504,16 +639,22 @@ def correct_inplace(
             for r in rows:
                 if obs_set is None or int(r) in obs_set:
                     rank_of[int(r)] = obs_channel(data, int(r), plan, params)
-        return amps
+        return amps, {int(r): {k: np.asarray(v[i]) for k, v in evo.items()} for i, r in enumerate(rows)}
 
     done = 0
     p0 = 0.1 if params.align else 0.0
+    evolution: dict[int, dict[str, np.ndarray]] = {}
+
+    def collect(out: tuple[dict[int, np.ndarray], dict[int, dict[str, np.ndarray]]]) -> None:
+        result.amplitudes.update(out[0])
+        evolution.update(out[1])
+
     if n_jobs > 1 and len(groups) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as ex:
             futs = [ex.submit(run_group, rows) for rows in groups]
             try:
                 for f in futs:
-                    result.amplitudes.update(f.result())
+                    collect(f.result())
                     done += 1
                     p(p0 + (1 - p0) * done / len(groups), "subtracting templates")
             except BaseException:
@@ -522,10 +663,14 @@ def correct_inplace(
                 raise
     else:
         for rows in groups:
-            result.amplitudes.update(run_group(rows))
+            collect(run_group(rows))
             done += 1
             p(p0 + (1 - p0) * done / len(groups), "subtracting templates")
     result.obs_rank = rank_of
+    rows_evo = [evolution[int(r)] for r in picks if int(r) in evolution]
+    if rows_evo:
+        result.evolution = {k: np.median(np.stack([e[k] for e in rows_evo]), axis=0).astype(float)
+                            for k in rows_evo[0]}
     result.segments = plan.seg_ids if params.amplitude_per == "slot" else plan.vseg_ids
     return result
 

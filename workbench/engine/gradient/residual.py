@@ -32,13 +32,22 @@ class AliasModel:
             self.P = (G @ self.B.conj().T).astype(np.complex64)  # least-squares operator
             self.var = np.real(np.diag(G)).astype(np.float32)  # coefficient variance / sigma^2
 
-    def refine(self, spec: np.ndarray, tmpl: np.ndarray, plan: _Plan) -> np.ndarray:
+    def refine(
+        self,
+        spec: np.ndarray,
+        tmpl: np.ndarray,
+        plan: _Plan,
+        sel: np.ndarray | None = None,
+        tbins: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Template including each volume's fitted alias terms.
 
         One pass: the coefficients ``c`` are fitted to ``spec - tmpl``; the residual
         variance comes from the normal equations (no refit), and the leave-one-out
         windows' share of the alias terms is removed analytically with the window means
         of the basis (no second template pass): ``tmpl + (B - mean_window(B)) c``.
+        With tracked templates (``sel``: chosen neighbours per row and volume, used on
+        the bins ``tbins``) the mean is over the chosen neighbours there.
         """
         d = spec - tmpl
         n_vol, k = self.B.shape
@@ -58,6 +67,9 @@ class AliasModel:
         for (f0, f1), Bm in self._window_means(plan):
             if f1 > f0:
                 out[..., f0:f1] += np.matmul(self.B - Bm, c[..., f0:f1])
+        if sel is not None and tbins is not None and tbins.size:
+            Bsel = self.B[sel].mean(axis=2)  # (g, n_vol, k)
+            out[..., tbins] = tmpl[..., tbins] + np.matmul(self.B[None] - Bsel, c[..., tbins])
         return out
 
     def _window_means(self, plan: _Plan) -> list[tuple[tuple[int, int], np.ndarray]]:

@@ -1,0 +1,46 @@
+"""The phantom's gradient artifact alone (no head model, no study on disk), for fast tests.
+
+Uses the phantom's own :class:`~workbench.engine.phantom.gradient.GradientGenerator`
+(EPI waveform, Faraday's law, amplifier filter, optional bore drift) with random lead
+loops, plus band-limited 1-40 Hz noise as the EEG.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from workbench.engine.gradient.aas import Schedule
+from workbench.engine.phantom.clock import make_timeline
+from workbench.engine.phantom.config import PhantomConfig
+from workbench.engine.phantom.gradient import GradientGenerator
+
+
+def make(
+    *,
+    n_ch: int = 8,
+    duration: float = 90.0,
+    sfreq: float = 2500.0,
+    tr: float = 2.0,
+    slices: int = 20,
+    multiband: int = 1,
+    drift: float = 0.0,
+    motion_events: int = 0,
+    seed: int = 0,
+    eeg_uv: float = 15.0,
+) -> tuple[np.ndarray, np.ndarray, Schedule, PhantomConfig]:
+    """Return ``(artifact, eeg, schedule, cfg)``; ``schedule`` holds the true onsets."""
+    cfg = PhantomConfig(duration_s=duration, sfreq=sfreq, tr=tr, slices=slices, multiband=multiband,
+                        seed=seed, gradient_drift=drift, motion_events=motion_events,
+                        lead_in_s=1.0, lead_out_s=1.0)
+    rng = np.random.default_rng(seed)
+    tl = make_timeline(cfg, rng)
+    moments = rng.normal(0, 1e-3, (n_ch, 3))
+    gen = GradientGenerator(cfg, tl, moments, np.random.default_rng(seed + 1),
+                            motion_rng=np.random.default_rng(seed + 2))
+    art = gen.chunk(0, cfg.n_times)
+    sos = butter(2, [1, 40], "bandpass", fs=sfreq, output="sos")
+    eeg = sosfiltfilt(sos, rng.standard_normal((n_ch, cfg.n_times)), axis=1)
+    eeg *= eeg_uv * 1e-6 / eeg.std(axis=1, keepdims=True)
+    onsets = tl.to_eeg(tl.volume_onsets) * sfreq
+    return art, eeg, Schedule(onsets, tr * cfg.alpha * sfreq, np.zeros(1)), cfg
