@@ -47,7 +47,9 @@ def make_recording(duration: float = 60.0, sfreq: float = 500.0, seed: int = 0, 
     for k in range(n_background):
         if k % 2:
             f = 6 + 3 * k
-            src.append(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) * (1 + 0.5 * np.sin(2 * np.pi * 0.1 * t)))
+            # each with its own envelope (a shared one would make them dependent)
+            env = 1 + 0.5 * np.sin(2 * np.pi * rng.uniform(0.05, 0.3) * t + rng.uniform(0, 6))
+            src.append(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) * env)
         else:
             src.append(rng.laplace(size=n))
     src = np.array(src)
