@@ -1,0 +1,170 @@
+"""DCM against ground truth: recovery, 90 % interval calibration, model selection, EEG, speed.
+
+Run: ``nice .venv/bin/python benchmarks/bench_dcm.py [--quick]``. Data are simulated with
+the engine's *nonlinear* Balloon-Windkessel (the inversion uses SPM's bilinear
+approximation), white noise at SNR 1-3 (SD ratio) plus a slow drift, block designs with a
+modulatory context. Prints numbers; no thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from workbench_dcm.bms import fixed_effects, random_effects
+from workbench_dcm.fit import fit_dcm
+from workbench_dcm.integrate import make_design
+from workbench_dcm.joint_eeg import EegData
+from workbench_dcm.model import DcmModel
+from workbench_dcm.simulate import block_events, random_truth, simulate
+
+Z90 = 1.6448536269514722
+
+
+def models3() -> dict[str, DcmModel]:
+    R, U = ["V1", "V5", "SPC"], ["photic", "attention"]
+    a = [[1, 0, 0], [1, 1, 0], [0, 1, 1]]
+    c = [[1, 0], [0, 0], [0, 0]]
+    z = [[0] * 3 for _ in range(3)]
+    m1 = [[0, 0, 0], [1, 0, 0], [0, 0, 0]]
+    m2 = [[0, 0, 0], [0, 0, 0], [0, 1, 0]]
+    return {
+        "mod-V5<-V1": DcmModel.build("mod-V5<-V1", R, U, a, {"attention": m1}, c),
+        "mod-SPC<-V5": DcmModel.build("mod-SPC<-V5", R, U, a, {"attention": m2}, c),
+        "no-mod": DcmModel.build("no-mod", R, U, a, {"attention": z}, c),
+    }
+
+
+def model4() -> DcmModel:
+    R, U = ["V1", "V5", "PPC", "PFC"], ["motion", "attention"]
+    a = [[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 1], [0, 0, 1, 1]]
+    b = {"attention": [[0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0]]}
+    return DcmModel.build("4-region", R, U, a, b, [[1, 0], [0, 0], [0, 0], [0, 0]])
+
+
+def connection_mask(model: DcmModel) -> np.ndarray:
+    """Indices of A off-diagonals, B and C in the layout (the 'connections')."""
+    from workbench_dcm.priors import layout
+
+    lay = layout(model)
+    n = model.n
+    off = np.ones((n, n), bool)
+    np.fill_diagonal(off, False)
+    idx = [i for i in lay.free if i < n * n and off.ravel()[i]]
+    idx += [i for i in lay.free if lay.sB.start <= i < lay.sC.stop]
+    return np.array(idx)
+
+
+def recovery(n_sims: int, quick: bool) -> None:
+    print("\n== recovery and calibration (true model fitted) ==")
+    rows = []
+    for s in range(n_sims):
+        rng = np.random.default_rng(100 + s)
+        four = s % 3 == 2
+        m = model4() if four else models3()["mod-V5<-V1"]
+        tr = [2.0, 2.5, 3.0][s % 3]
+        ns = int((rng.uniform(5, 10) * 60) // tr)
+        snr = rng.uniform(1.0, 3.0)
+        th = random_truth(m, rng)
+        ev = block_events(m.inputs, ns * tr, rng)
+        sim = simulate(m, th, tr, ns, ev, snr=snr, seed=s)
+        t0 = time.perf_counter()
+        f = fit_dcm(m, sim.bold, make_design(tr, ns, ev, m.inputs))
+        dt = time.perf_counter() - t0
+        idx = connection_mask(m)
+        sd = np.sqrt(f.posterior.variance())
+        err = f.posterior.Ep[idx] - th[idx]
+        cover = np.abs(err) <= Z90 * sd[idx]
+        rows.append((err, cover, dt, f.posterior.converged))
+        print(f"sim {s:2d}: {m.n} regions TR {tr} s {ns} scans SNR {snr:.1f}: {dt:5.1f} s, "
+              f"{f.posterior.iterations} it, converged {f.posterior.converged}, EV {100 * f.explained_variance:.0f} %, "
+              f"|err| connections {np.mean(np.abs(err)):.3f}, 90% covered {cover.mean():.2f}")
+    allerr = np.concatenate([r[0] for r in rows])
+    allcov = np.concatenate([r[1] for r in rows])
+    print(f"connections (A off-diagonal, B, C) over {n_sims} simulations, {allerr.size} values: "
+          f"mean |error| {np.mean(np.abs(allerr)):.3f}, RMSE {np.sqrt(np.mean(allerr ** 2)):.3f}, "
+          f"bias {np.mean(allerr):+.3f}; 90 % intervals cover {100 * allcov.mean():.0f} % of true values")
+    times = [r[2] for r in rows]
+    print(f"time per inversion: median {np.median(times):.1f} s, max {np.max(times):.1f} s; "
+          f"converged {sum(r[3] for r in rows)}/{n_sims}")
+
+
+def selection(n_sims: int) -> None:
+    print("\n== model selection (3 models: which connection attention modulates) ==")
+    ms = models3()
+    names = list(ms)
+    correct = 0
+    Fs = []
+    for s in range(n_sims):
+        rng = np.random.default_rng(500 + s)
+        true = names[s % 3]
+        tr = [2.0, 3.0][s % 2]
+        ns = int(rng.uniform(5, 10) * 60 // tr)
+        th = random_truth(ms[true], rng)
+        ev = block_events(ms[true].inputs, ns * tr, rng)
+        sim = simulate(ms[true], th, tr, ns, ev, snr=rng.uniform(1.0, 3.0), seed=1000 + s)
+        d = make_design(tr, ns, ev, ms[true].inputs)
+        F = np.array([fit_dcm(ms[k], sim.bold, d).F for k in names])
+        Fs.append(F)
+        pick = names[int(np.argmax(F))]
+        correct += pick == true
+        p = fixed_effects(F)
+        print(f"sim {s:2d}: true {true:12s} picked {pick:12s} P(true) {p[names.index(true)]:.2f}  "
+              f"F-Fbest {np.round(F - F.max(), 1)}")
+    print(f"accuracy {correct}/{n_sims} = {100 * correct / n_sims:.0f} % (chance 33 %)")
+    # random effects over the simulations whose truth is the first model (as 'subjects')
+    grp = np.array([F for s, F in enumerate(Fs) if s % 3 == 0])
+    if len(grp) >= 2:
+        rfx = random_effects(grp, n_samples=200_000, seed=0)
+        print(f"RFX BMS over {len(grp)} 'subjects' generated by {names[0]}: expected frequencies "
+              f"{np.round(rfx.expected, 2)}, exceedance {np.round(rfx.exceedance, 3)}")
+
+
+def joint(n_sims: int) -> None:
+    print("\n== joint EEG-fMRI: posterior SD of the connections, fMRI alone vs fMRI + EEG ==")
+    m = models3()["mod-V5<-V1"]
+    ratios, e1, e2 = [], [], []
+    for s in range(n_sims):
+        rng = np.random.default_rng(900 + s)
+        tr, ns = 2.0, 240
+        th = random_truth(m, rng)
+        ev = block_events(m.inputs, ns * tr, rng)
+        sim = simulate(m, th, tr, ns, ev, snr=1.5, seed=s, eeg_rate=50.0, eeg_snr=1.0,
+                       eeg_gain=rng.uniform(0.5, 2.0, m.n))
+        d = make_design(tr, ns, ev, m.inputs)
+        idx = connection_mask(m)
+        t0 = time.perf_counter()
+        f1 = fit_dcm(m, sim.bold, d)
+        t1 = time.perf_counter()
+        f2 = fit_dcm(m, sim.bold, d, eeg=EegData(sim.eeg, sim.eeg_times, m.regions))
+        t2 = time.perf_counter()
+        sd1 = np.sqrt(f1.posterior.variance()[idx])
+        sd2 = np.sqrt(f2.posterior.variance()[idx])
+        ratios.append(sd2 / sd1)
+        e1.append(np.abs(f1.posterior.Ep[idx] - th[idx]))
+        e2.append(np.abs(f2.posterior.Ep[idx] - th[idx]))
+        print(f"sim {s}: SD ratio (joint/fMRI) per connection {np.round(sd2 / sd1, 2)}; |err| fMRI "
+              f"{e1[-1].mean():.3f} joint {e2[-1].mean():.3f}; time {t1 - t0:.1f} s / {t2 - t1:.1f} s")
+    r = np.concatenate(ratios)
+    print(f"posterior SD of connections, joint / fMRI alone: median {np.median(r):.2f} "
+          f"(range {r.min():.2f}-{r.max():.2f}); mean |error| fMRI {np.mean(np.concatenate(e1)):.3f}, "
+          f"joint {np.mean(np.concatenate(e2)):.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--part", choices=["all", "recovery", "selection", "joint"], default="all")
+    a = ap.parse_args()
+    n = 4 if a.quick else 12
+    if a.part in ("all", "recovery"):
+        recovery(n, a.quick)
+    if a.part in ("all", "selection"):
+        selection(6 if a.quick else 24)
+    if a.part in ("all", "joint"):
+        joint(2 if a.quick else 5)
+
+
+if __name__ == "__main__":
+    main()
