@@ -116,6 +116,7 @@ class FusionTab(QWidget):
         self.step_result: Any = None
         self.result: Any = None  # its FusionResult
         self.view_extras: dict[str, Any] = {}
+        self.source_view: Any = None  # workbench.gui.source.SourceView, made for a source estimate
         self.task: Any = None
         self._view_task: Task | None = None
         self.last_error = ""
@@ -438,6 +439,7 @@ class FusionTab(QWidget):
         self.tc_view.set_timecourses({})
         self.table_view.set_tables({})
         self.qc_view.set_tables({})
+        self._show_sources(None)
         self.progress.setValue(0)
         self._set_status("")
 
@@ -477,6 +479,7 @@ class FusionTab(QWidget):
             qc.update({f"truth: {k}": v for k, v in step_result.truth_qc.items()
                        if not isinstance(v, dict | list)})
         self.qc_view.set_tables({"QC": [{"metric": k, "value": v} for k, v in qc.items()]})
+        self._show_sources(result)
         fitted = extras.get("fitted")
         for name, img in result.maps.items():
             if name == "mask":
@@ -497,3 +500,18 @@ class FusionTab(QWidget):
             text += ". " + "; ".join(result.messages)
         self._set_status(text)
         self.progress.setValue(1000)
+
+    def _show_sources(self, result: Any) -> None:
+        """A "Sources" tab (3D + slices over time) for a result carrying a source estimate."""
+        from ..source import SourceView, has_source_estimate
+
+        if result is None or not has_source_estimate(result):
+            if self.source_view is not None:  # hidden, not removed: the tab owns the 3D view
+                self.views.setTabVisible(self.views.indexOf(self.source_view), False)
+            return
+        if self.source_view is None:
+            self.source_view = SourceView()
+            self.views.insertTab(0, self.source_view, "Sources")
+        self.views.setTabVisible(self.views.indexOf(self.source_view), True)
+        self.source_view.set_result(result, self.session.anat)
+        self.views.setCurrentWidget(self.source_view)
