@@ -92,6 +92,7 @@ class CausalGradient:
         self.messages: list[str] = []
         self.n_tr_changes = 0
         self.n_spurious = 0
+        self.n_late = 0
         self._reset_run()
 
     # ------------------------------------------------------------------ state
@@ -149,10 +150,12 @@ class CausalGradient:
         if self.vols and sample <= self.vols[-1].marker:
             return  # duplicate or out of order
         if sample < now:
-            self._say(
-                f"volume marker arrived {(now - sample) / self.sfreq * 1e3:.0f} ms after its "
-                "volume started: the part already sent is uncorrected"
-            )
+            self.n_late += 1
+            if self.n_late == 1:
+                self._say(
+                    f"a volume marker arrived {(now - sample) / self.sfreq * 1e3:.0f} ms after its "
+                    "volume started: the part already sent is uncorrected (counted in the QC)"
+                )
         if not self.vols:
             self.vols.append(_Volume(sample, 0))
             return

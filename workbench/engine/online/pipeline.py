@@ -214,6 +214,21 @@ class OnlinePipeline:
         for s in np.atleast_1d(samples):
             self._markers.append((np.nan, f"#{int(s)}"))
 
+    def marker_due(self, timestamps: np.ndarray) -> bool:
+        """True when the marker rhythm says a volume starts within these samples
+        (next chunk) and no marker for it has arrived yet."""
+        g = self.grad
+        if g.period is None or not g.vols or self._rate_bad:
+            return False
+        if any(t <= timestamps[-1] + 2.0 / self.sfreq for t, _ in self._markers):
+            return False
+        n0 = self.n_in
+        n1 = n0 + len(timestamps)
+        last = g.vols[-1].marker
+        k = max(1, int(np.ceil((n0 - last - 2) / g.period)))
+        pred = last + k * g.period
+        return n0 - 2 <= pred < n1 + 2
+
     def _map_markers(self, ts: np.ndarray, n0: int) -> None:
         keep = []
         n1 = n0 + ts.size
@@ -353,6 +368,7 @@ class OnlinePipeline:
             "gradient_templates": int(self.grad.n_templates),
             "tr_changes": int(self.grad.n_tr_changes),
             "spurious_markers": int(self.grad.n_spurious),
+            "late_markers": int(self.grad.n_late),
             "rpeaks": int(self.n_rpeaks),
             "bcg_beats": int(self.bcg.n_beats_stored) if self.bcg else 0,
             "ecg_channel": self.ecg,
