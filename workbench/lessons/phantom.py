@@ -41,7 +41,7 @@ def lesson_study(overrides: dict[str, Any] | None = None, progress: ProgressLike
 
     Simulated on first use (tens of seconds), then reused.
     """
-    from ..engine.phantom import PhantomConfig, simulate_study
+    from ..engine.phantom.config import PhantomConfig
 
     settings = {**BASE, **(overrides or {})}
     cfg = PhantomConfig.from_dict(settings)
@@ -50,6 +50,8 @@ def lesson_study(overrides: dict[str, Any] | None = None, progress: ProgressLike
     final = root / f"phantom-{key}"
     if (final / "ground_truth" / "index.json").is_file():
         return final
+    from ..engine.phantom.writer import simulate_study
+
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-phantom-", dir=root))
     try:
