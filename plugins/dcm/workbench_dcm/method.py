@@ -140,15 +140,18 @@ def make_result(fits: list[DcmFit], params: dict[str, Any]) -> DcmResult:
     out.tables["models"] = [
         {"model": f.model.name, "F": f.F, "F_minus_best": f.F - F[best], "posterior_probability": float(p),
          "explained_variance": f.explained_variance, "iterations": f.posterior.iterations,
-         "converged": f.posterior.converged, "joint_eeg": f.eeg is not None}
+         "converged": f.posterior.converged, "joint_eeg": f.eeg is not None,
+         "regions": ",".join(f.model.regions), "inputs": ",".join(f.model.inputs)}
         for f, p in zip(fits, prob)]
     rows = []
     for f in fits:
         lay, post = f.layout, f.posterior
         var = post.variance()
         sd = np.sqrt(var)
+        where = _parameter_places(f.model)
         for i in lay.free:
-            rows.append({"model": f.model.name, "parameter": lay.names[i], "prior_mean": float(lay.pE[i]),
+            rows.append({"model": f.model.name, "parameter": lay.names[i], **where[i],
+                         "prior_mean": float(lay.pE[i]),
                          "prior_var": float(lay.pV[i]), "mean": float(post.Ep[i]), "var": float(var[i]),
                          "probability": float(norm.cdf(abs(post.Ep[i]) / sd[i])) if sd[i] > 0 else 0.0})
     out.tables["parameters"] = rows
@@ -184,6 +187,17 @@ def make_result(fits: list[DcmFit], params: dict[str, Any]) -> DcmResult:
             "posterior model probabilities are fixed-effects (one data set, flat prior over models); "
             "for a group, collect each subject's F and use random-effects BMS (workbench_dcm.bms.random_effects)")
     out.figures = figures.report_figures(fits, prob)
+    return out
+
+
+def _parameter_places(m: DcmModel) -> list[dict[str, str]]:
+    """For every entry of theta: kind (A, B, C, transit, decay, epsilon), to, from, input."""
+    R, U, n = m.regions, m.inputs, m.n
+    out = [{"kind": "A", "to": R[i], "from": R[j], "input": ""} for i in range(n) for j in range(n)]
+    out += [{"kind": "B", "to": R[i], "from": R[j], "input": u} for u in U for i in range(n) for j in range(n)]
+    out += [{"kind": "C", "to": R[i], "from": "", "input": u} for i in range(n) for u in U]
+    out += [{"kind": k, "to": r, "from": "", "input": ""} for k in ("transit", "decay") for r in R]
+    out.append({"kind": "epsilon", "to": "", "from": "", "input": ""})
     return out
 
 

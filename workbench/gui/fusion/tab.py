@@ -408,6 +408,22 @@ class FusionTab(QWidget):
         self.status.setText(text)
 
     # ----------------------------------------------------------------- results
+    def _show_dcm(self, result: Any) -> None:
+        """A "Network" page (workbench.gui.dcm) for a DCM result; hidden for other results."""
+        from ..dcm import DcmPanel, has_dcm
+
+        panel = getattr(self, "dcm_panel", None)
+        if result is None or not has_dcm(result):
+            if panel is not None:
+                self.views.setTabVisible(self.views.indexOf(panel), False)
+            return
+        if panel is None:
+            panel = self.dcm_panel = DcmPanel()
+            self.views.insertTab(0, panel, "Network")
+        self.views.setTabVisible(self.views.indexOf(panel), True)
+        panel.set_result(result)
+        self.views.setCurrentWidget(panel)
+
     def _is_fusion(self, step_id: str) -> bool:
         spec = self.specs.get(step_id) or (self.catalog or {}).get(step_id)
         return spec is not None and spec.stage == "fusion"
@@ -425,6 +441,7 @@ class FusionTab(QWidget):
         else:
             latest = fused[-1] if fused else None
         if latest is None:
+            self._show_dcm(None)
             if self.step_result is not None:
                 self.clear_results()
             return
@@ -468,6 +485,7 @@ class FusionTab(QWidget):
     def show_result(self, result: Any, step_result: Any = None) -> None:
         """Fill the generic views and push the maps to the session (GUI thread)."""
         self.result = result
+        self._show_dcm(result)
         extras = self.view_extras
         self.map_view.set_maps(result.maps, extras.get("background"), result.live.get("voxel_fit"),
                                qc=result.qc)
