@@ -33,14 +33,19 @@ PARAMS = (
 )
 
 
-def plugin_reason() -> str:
-    """Why the plugin cannot run here ('' when it can)."""
+def plugin_reason_for(method: str, folder: str) -> str:
+    """Why the fusion plugin ``method`` cannot run here ('' when it can)."""
     from ..plugin_api import discover
 
     for rec in discover():
-        if rec.id == METHOD:
-            return "" if rec.ok else f"the {METHOD} plugin is broken or disabled: {rec.error or 'disabled'}"
-    return f"needs the {METHOD} fusion plugin (plugins/parametric_modulation), which is not installed"
+        if rec.id == method:
+            return "" if rec.ok else f"the {method} plugin is broken or disabled: {rec.error or 'disabled'}"
+    return f"needs the {method} fusion plugin ({folder}), which is not installed"
+
+
+def plugin_reason() -> str:
+    """Why the parametric-modulation plugin cannot run here ('' when it can)."""
+    return plugin_reason_for(METHOD, "plugins/parametric_modulation")
 
 
 def clean_study(progress: Any) -> Any:
