@@ -52,9 +52,10 @@ def test_unstable_on_noise_and_deterministic():
     assert np.array_equal(again.sources, sig.sources) and np.array_equal(again.loadings, sig.loadings)
 
 
-def test_standardisation_weighs_modalities_equally():
+def test_subject_standardisation_weighs_modalities_equally():
     rng = np.random.default_rng(4)
-    D = joint_matrix(1e-6 * rng.standard_normal((5, 10)), 500 + 30 * rng.standard_normal((5, 1000)))
+    D = joint_matrix(1e-6 * rng.standard_normal((5, 10)), 500 + 30 * rng.standard_normal((5, 1000)),
+                     normalize="subject")
     assert np.allclose((D[:, :10] ** 2).sum(1), (D[:, 10:] ** 2).sum(1), rtol=1e-12)
 
 

@@ -53,11 +53,14 @@ class CCAFit:
 
 
 def prepare(X: np.ndarray, reg: float, standardize: bool, names: Sequence[str], what: str,
-            where: str | None = None) -> Block:
+            where: str | None = None, n_pca: int = 0) -> Block:
     """Centre/scale a block, check it can be whitened, return its thin SVD.
 
-    Raises a one-line :class:`InputError` for a constant column, fewer rows than features
-    or collinear features when ``reg == 0``.
+    ``n_pca > 0`` keeps only the block's first ``n_pca`` principal components (PCA-CCA, as
+    in group EEG-fMRI fusion with few subjects and many features, Correa et al. 2008): the
+    canonical weights then lie in the span of those components. Raises a one-line
+    :class:`InputError` for a constant column, fewer rows than features or collinear
+    features when ``reg == 0``, or more components than the block's rank.
     """
     X = np.asarray(X, np.float64)
     n, p = X.shape
@@ -72,20 +75,29 @@ def prepare(X: np.ndarray, reg: float, standardize: bool, names: Sequence[str], 
                                 f"column(s)); drop it, it carries no variance")
     scale = sd if standardize else np.ones(p)
     Xc = Xc / scale
-    if reg == 0 and n - 1 < p:
+    if n_pca:
+        if n_pca > n - 2:
+            raise InputError(where, f"{what}: {n_pca} principal components asked but only {n} rows: keep at "
+                                    f"most {max(n - 2, 1)} (pca_{what[0].lower()})")
+    elif reg == 0 and n - 1 < p:
         raise InputError(where, f"{what} has {p} features but only {n} rows: classical CCA needs more rows "
                                 f"than features; set the ridge (reg_{what[0].lower()} > 0, e.g. 0.1) or "
                                 f"reduce the features")
     U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
     tol = s[0] * max(n, p) * np.finfo(float).eps * 10
     rank = int(np.sum(s > tol))
-    if reg == 0 and rank < p:
+    if n_pca:
+        if n_pca > rank:
+            raise InputError(where, f"{what} has rank {rank}: {n_pca} principal components asked; lower "
+                                    f"pca_{what[0].lower()} to {rank} or less")
+        rank = n_pca
+    elif reg == 0 and rank < p:
         raise InputError(where, f"{what} features are collinear (rank {rank} of {p} columns): drop the "
                                 f"redundant column(s) or set the ridge reg_{what[0].lower()} > 0")
     U, s, V = U[:, :rank], s[:rank], Vt[:rank].T
     # (1 - r) C + r tau I has the directions of C + r / (1 - r) tau I (tau = trace(C) / p); the
     # latter keeps the regularised correlations <= 1 (the shrinkage form can exceed 1)
-    lam = reg / (1.0 - reg) * float(np.sum(s**2) / (n - 1)) / p
+    lam = reg / (1.0 - reg) * float(np.sum(s**2) / (n - 1)) / (rank if n_pca else p)
     d = 1.0 / np.sqrt(s**2 / (n - 1) + lam)
     return Block(Xc, mean, scale, U, s, V, d, rank)
 

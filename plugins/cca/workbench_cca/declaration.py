@@ -32,6 +32,14 @@ PARAMS = (
     Param("reg_y", "float", 0.0,
           "Ridge shrinkage of the Y covariance (0 = classical CCA; typical 0.1-0.9 for voxels).",
           minimum=0.0, maximum=0.999, label="Ridge Y"),
+    Param("pca_x", "int", 0,
+          "Keep only X's first k principal components before CCA (0 = all). With few "
+          "observations and many features (a group of subjects, each an ERP), a small k "
+          "(1-3) is the usual remedy (PCA-CCA); any ridge CCA fits n observations perfectly "
+          "when features >> n.", minimum=0, maximum=10000, label="PCs of X"),
+    Param("pca_y", "int", 0,
+          "Keep only Y's first k principal components before CCA (0 = all; e.g. 2-3 for "
+          "subjects' contrast maps).", minimum=0, maximum=10000, label="PCs of Y"),
     Param("standardize", "bool", True,
           "Scale every feature to unit variance before the ridge (classical CCA does not depend "
           "on it; the ridge does).", label="Standardise"),
@@ -64,7 +72,7 @@ METHOD = FusionMethod(
     params=PARAMS,
     outputs=OUTPUTS,
     run="workbench_cca.method:run",
-    version="0.1.0",
+    version="0.2.0",
     example="workbench_cca.method:example_inputs",
     seed_param="seed",
     file_inputs=(

@@ -26,8 +26,8 @@ def cca_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=No
     if X.shape[0] != Y.shape[0]:
         raise InputError(where_y, f"X has {X.shape[0]} rows and Y {Y.shape[0]}: the tables must have one "
                                   "row per observation, the same observations in the same order")
-    bx = prepare(X, params["reg_x"], params["standardize"], names_x, "X", where_x)
-    by = prepare(Y, params["reg_y"], params["standardize"], names_y, "Y", where_y)
+    bx = prepare(X, params["reg_x"], params["standardize"], names_x, "X", where_x, params.get("pca_x", 0))
+    by = prepare(Y, params["reg_y"], params["standardize"], names_y, "Y", where_y, params.get("pca_y", 0))
     fit = fit_cca(bx, by, params["n_components"])
     out: dict[str, Any] = {"fit": fit}
     n = X.shape[0]
@@ -36,8 +36,10 @@ def cca_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=No
         out["p_perm"], out["null_r1"] = p, null
     else:
         out["p_perm"] = np.full(len(fit.r), np.nan)
-    if params["reg_x"] == 0 and params["reg_y"] == 0 and n > X.shape[1] + Y.shape[1]:
-        out["wilks"], out["p_bartlett"] = bartlett_wilks(fit.r, n, X.shape[1], Y.shape[1])
+    px = params.get("pca_x", 0) or X.shape[1]
+    py = params.get("pca_y", 0) or Y.shape[1]
+    if params["reg_x"] == 0 and params["reg_y"] == 0 and n > px + py:
+        out["wilks"], out["p_bartlett"] = bartlett_wilks(fit.r, n, px, py)
     return out
 
 
@@ -70,7 +72,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
     fit = res["fit"]
     progress(0.92, "tables")
     K = len(fit.r)
-    out = FusionResult(method="cca", method_version="0.1.0")
+    out = FusionResult(method="cca", method_version="0.2.0")
     rows = []
     for k in range(K):
         row = {"mode": k + 1, "canonical_correlation": float(fit.corr[k]),

@@ -1,4 +1,4 @@
-"""Joint ICA: standardise, concatenate, PCA over subjects, Infomax, ICASSO-like stability."""
+"""Joint ICA: normalise, concatenate, PCA over subjects, Infomax, ICASSO-like stability."""
 
 from __future__ import annotations
 
@@ -30,9 +30,28 @@ class JICAFit:
         return self.sources[:, self.px:]
 
 
-def joint_matrix(X: np.ndarray, Y: np.ndarray, where_x=None, where_y=None) -> np.ndarray:
-    """Per subject: z-score each modality over its features, scale it by 1/sqrt(features), concatenate."""
+def joint_matrix(X: np.ndarray, Y: np.ndarray, where_x=None, where_y=None,
+                 normalize: str = "modality") -> np.ndarray:
+    """Centre each subject's features per modality, scale each modality, concatenate.
+
+    Parameters
+    ----------
+    X, Y : ndarray
+        Subjects x features (EEG, fMRI).
+    normalize : {"modality", "subject"}
+        ``"modality"`` (default): one scale factor per modality, the root mean square over
+        all subjects and features (the Fusion ICA Toolbox's default normalisation), times
+        the square root of the modality's number of features so that both modalities carry
+        the same total variance. The subjects' relative amplitudes are kept, so the
+        loadings measure how strongly each subject expresses a component.
+        ``"subject"``: each subject's features are z-scored (one scale per subject and
+        modality); this removes each subject's overall amplitude, which is what the
+        loadings of a component with the same shape in every subject would measure: use
+        it only when amplitudes are not comparable between subjects.
+    """
     X, Y = np.asarray(X, float), np.asarray(Y, float)
+    if normalize not in ("modality", "subject"):
+        raise InputError(None, f"normalize must be 'modality' or 'subject', got {normalize!r}")
     if X.shape[0] != Y.shape[0]:
         raise InputError(where_y, f"X has {X.shape[0]} subjects (rows) and Y {Y.shape[0]}: one row per "
                                   "subject in both tables, the same subjects in the same order")
@@ -45,11 +64,14 @@ def joint_matrix(X: np.ndarray, Y: np.ndarray, where_x=None, where_y=None) -> np
             raise InputError(where, f"{what} has {D.shape[1]} feature: joint ICA needs a time course / map")
     blocks = []
     for D, what, where in ((X, "X", where_x), (Y, "Y", where_y)):
-        sd = D.std(axis=1, keepdims=True)  # ddof 0: each block then has unit sum of squares
-        flat = np.flatnonzero(sd[:, 0] <= 0)
+        Dc = D - D.mean(axis=1, keepdims=True)
+        sd = Dc.std(axis=1, keepdims=True)  # ddof 0
+        flat = np.flatnonzero(sd[:, 0] <= 1e-12 * max(float(np.abs(D).max()), 1e-300))
         if flat.size:
-            raise InputError(where, f"{what} of subject row {flat[0] + 1} is constant: nothing to standardise")
-        blocks.append((D - D.mean(axis=1, keepdims=True)) / sd / np.sqrt(D.shape[1]))
+            raise InputError(where, f"{what} of subject row {flat[0] + 1} is constant: it carries no "
+                                    "component; drop that subject")
+        scale = sd if normalize == "subject" else np.sqrt(np.mean(Dc**2))
+        blocks.append(Dc / scale / np.sqrt(D.shape[1]))
     return np.hstack(blocks)
 
 

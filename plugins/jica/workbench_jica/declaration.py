@@ -8,9 +8,11 @@ EXPLANATION = (
     "Joint independent component analysis (jICA, as in the Fusion ICA Toolbox) finds "
     "components shared by an EEG feature and an fMRI feature across subjects: for every "
     "subject an ERP time course (X) and an fMRI contrast map (Y). Each subject's ERP and map "
-    "are standardised (z-scored over their features) and each modality is scaled by the "
-    "square root of its number of features so both weigh the same; the two are concatenated "
-    "into one row per subject. PCA reduces the subjects to K dimensions and Infomax ICA "
+    "are centred; each modality is divided by its root mean square over all subjects (the "
+    "toolbox's default normalisation, which keeps the subjects' relative amplitudes, so the "
+    "loadings measure how strongly each subject expresses a component) and by the square "
+    "root of its number of features so both weigh the same; the two are concatenated into "
+    "one row per subject. PCA reduces the subjects to K dimensions and Infomax ICA "
     "(MNE's implementation, the algorithm FIT uses) finds K joint sources, each an ERP part "
     "plus a map part, independent over features, with one loading per subject (how strongly "
     "that subject expresses the component). ICA is run several times from random starts "
@@ -30,6 +32,11 @@ PARAMS = (
     Param("extended", "bool", False,
           "Extended Infomax (handles sub-Gaussian sources); FIT's jICA uses the standard one.",
           label="Extended Infomax"),
+    Param("normalize", "choice", "modality",
+          "modality: one scale per modality (RMS over all subjects, FIT's default; keeps the "
+          "subjects' amplitudes, which the loadings measure); subject: z-score each subject "
+          "(removes each subject's amplitude: the loadings then only see shape differences).",
+          choices=("modality", "subject"), label="Normalise"),
     Param("max_iter", "int", 500, "Maximum Infomax iterations per run.", minimum=10, maximum=100000),
     Param("seed", "int", 0, "Seed of the random starts (same seed, same components).",
           minimum=0, maximum=2**31 - 1),
@@ -58,7 +65,7 @@ METHOD = FusionMethod(
     params=PARAMS,
     outputs=OUTPUTS,
     run="workbench_jica.method:run",
-    version="0.1.0",
+    version="0.2.0",
     example="workbench_jica.method:example_inputs",
     seed_param="seed",
     file_inputs=(

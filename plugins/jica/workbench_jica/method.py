@@ -19,7 +19,7 @@ __all__ = ["run", "jica_arrays", "example_inputs"]
 def jica_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=None,
                 where_x: Any = None, where_y: Any = None) -> JICAFit:
     """Joint ICA on arrays (subjects x features each): the numbers of the method."""
-    D = joint_matrix(X, Y, where_x, where_y)
+    D = joint_matrix(X, Y, where_x, where_y, params.get("normalize", "modality"))
     return jica(D, params["n_components"], params["n_runs"], params["extended"], params["max_iter"],
                 params["seed"], progress, where_y, px=np.asarray(X).shape[1])
 
@@ -56,7 +56,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
     progress(0.92, "outputs")
     K = fit.sources.shape[0]
     comps = [f"C{k + 1}" for k in range(K)]
-    res = FusionResult(method="jica", method_version="0.1.0")
+    res = FusionResult(method="jica", method_version="0.2.0")
     res.matrices["components_x"] = {"values": fit.x, "rows": comps, "columns": names_x}
     res.matrices["components_y"] = {"values": fit.y, "rows": comps, "columns": names_y}
     res.matrices["loadings"] = {"values": fit.loadings, "rows": subj_x, "columns": comps}
