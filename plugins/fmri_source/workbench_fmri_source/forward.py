@@ -121,10 +121,17 @@ def build_forward(info: Any, trans: Any, t1: Any, spacing_mm: float, *, fs: dict
             note = f"BEM from {Path(bem_file).name}"
         else:
             prog(0.05, "BEM model")
-            model = mne.make_bem_model(fs_subject, ico=4, conductivity=(0.3, 0.006, 0.3),
-                                       subjects_dir=fs["subjects_dir"], verbose="error")
-            bem = mne.make_bem_solution(model, verbose="error")
-            note = f"3-layer BEM of FreeSurfer subject {fs_subject}"
+            ico = _bem_ico([fs["root"] / "bem" / f"{n}.surf" for n in ("inner_skull", "outer_skull", "outer_skin")])
+            try:
+                model = mne.make_bem_model(fs_subject, ico=ico, conductivity=(0.3, 0.006, 0.3),
+                                           subjects_dir=fs["subjects_dir"], verbose="error")
+                bem = mne.make_bem_solution(model, verbose="error")
+            except Exception as exc:  # noqa: BLE001 - MNE's checks (intersecting, not nested, holes)
+                msg = " ".join(str(exc).split())[:200]
+                raise InputError(fs["root"] / "bem", f"the BEM surfaces cannot make a BEM model ({msg}): check "
+                                                     "them (mne.viz.plot_bem) or re-run `mne watershed_bem`") from None
+            note = (f"3-layer BEM of FreeSurfer subject {fs_subject} "
+                    f"({'ico ' + str(ico) if ico is not None else 'surfaces as they are'})")
         prog(0.5, "volume source space inside the inner skull")
         src = mne.setup_volume_source_space(
             subject=fs_subject or None, pos=float(spacing_mm), bem=bem,
@@ -162,6 +169,22 @@ def build_forward(info: Any, trans: Any, t1: Any, spacing_mm: float, *, fs: dict
         raise InputError(None, f"only {fwd['nsource']} sources lie inside the head model: check the "
                                "transform (--trans / coreg) and the head model")
     return HeadModel(fwd, kind, note, head_mri, grid_frame_to_mri)
+
+
+def _bem_ico(paths: list[Path]) -> int | None:
+    """MNE's ``ico`` for a subject's BEM surfaces (each checked readable): 4 (2562 vertices
+    per surface, MNE's default) for watershed/FLASH surfaces (ico-5 or finer subdivisions,
+    which MNE can downsample), else ``None`` (the surfaces as they are; MNE only
+    downsamples ico subdivisions)."""
+    import nibabel as nib
+
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(len(nib.freesurfer.read_geometry(str(path))[0]))
+        except Exception as exc:  # noqa: BLE001 - any reader failure is this file's problem
+            raise InputError(path, f"not a readable FreeSurfer surface ({type(exc).__name__})") from None
+    return 4 if all(n in (10242, 40962, 163842) for n in sizes) else None
 
 
 def _restrict_to_head(src: Any, t1: Any, head_mri: np.ndarray) -> None:

@@ -1,0 +1,189 @@
+"""fmri-source from the files a lab has: a FreeSurfer subject (BEM), an evoked ``-ave.fif``
+and a noise covariance ``-cov.fif``, through ``workbench fuse``; and a one-line message for
+each bad one.
+
+The subject is a tiny FreeSurfer-like folder made here from the plugin's ball head:
+``mri/T1.mgz`` and ``bem/{inner_skull,outer_skull,outer_skin}.surf`` (nibabel's
+``write_geometry``), concentric spheres at the ball's tissue boundaries (75/80/90 mm), so
+the BEM, the sphere model and the simulated truth agree.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("workbench_fmri_source")
+
+from workbench_fmri_source.declaration import METHOD  # noqa: E402
+from workbench_fmri_source.example import ball_study  # noqa: E402
+from workbench_fmri_source.method import run  # noqa: E402
+
+from workbench.engine.errors import InputError  # noqa: E402
+
+FAST = {"spacing": 15.0, "times": "0.1"}
+
+
+def _sphere(radius_mm: float, n: int = 320) -> tuple[np.ndarray, np.ndarray]:
+    """A closed triangulated sphere (outward-facing triangles), mm."""
+    from scipy.spatial import ConvexHull
+
+    k = np.arange(n) + 0.5
+    phi = np.arccos(1 - 2 * k / n)
+    theta = np.pi * (1 + 5**0.5) * k
+    pts = np.c_[np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)]
+    tris = ConvexHull(pts).simplices.copy()
+    normal = np.cross(pts[tris[:, 1]] - pts[tris[:, 0]], pts[tris[:, 2]] - pts[tris[:, 0]])
+    flip = np.sum(normal * pts[tris].mean(1), axis=1) < 0
+    tris[flip] = tris[flip][:, ::-1]
+    return pts * radius_mm, tris
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The ball study as a lab's files: FreeSurfer subject, -ave.fif, -cov.fif, -trans.fif."""
+    import mne
+    import nibabel as nib
+
+    root = tmp_path_factory.mktemp("lab")
+    inp, truth = ball_study(0, folder=root)
+    subj = root / "subjects" / "ball"
+    (subj / "mri").mkdir(parents=True)
+    (subj / "bem").mkdir()
+    t1 = inp.anat
+    nib.save(nib.MGHImage(np.asarray(t1.dataobj, np.float32), t1.affine), subj / "mri" / "T1.mgz")
+    for name, r in (("inner_skull", 75.0), ("outer_skull", 80.0), ("outer_skin", 90.0)):
+        rr, tris = _sphere(r)
+        nib.freesurfer.write_geometry(str(subj / "bem" / f"{name}.surf"), rr, tris)
+    raw = inp.eeg.copy().filter(1.0, 30.0, verbose="error")
+    events = np.c_[np.round(inp.events["onset"].to_numpy() * raw.info["sfreq"]).astype(int),
+                   np.zeros(len(inp.events), int), np.ones(len(inp.events), int)]
+    epochs = mne.Epochs(raw, events, {"stim": 1}, -0.2, 0.5, baseline=(None, 0), preload=True, verbose="error")
+    evoked = epochs.average()
+    evoked.comment = "stim"
+    ave = root / "ball-ave.fif"
+    evoked.save(ave, verbose="error")
+    cov = mne.compute_covariance(epochs, tmax=0.0, method="shrunk", verbose="error")
+    cov_path = root / "ball-cov.fif"
+    cov.save(cov_path, verbose="error")
+    trans = root / "ball-trans.fif"
+    mne.write_trans(trans, inp.trans, verbose="error")
+    return {"root": root, "inputs": inp, "truth": truth, "ave": ave, "cov": cov_path, "cov_obj": cov,
+            "trans": trans, "subjects_dir": root / "subjects", "evoked": evoked}
+
+
+def _inputs(lab, t1=False, **files):
+    """What `workbench fuse` hands the method for these files (an -ave.fif is read by it)."""
+    from workbench.plugin_api import FusionInputs
+
+    inp = lab["inputs"]
+    fl = {"fmri": [lab["truth"]["fmri"]], **{k: [v] for k, v in files.items()}}
+    return FusionInputs(eeg=None, anat=inp.anat if t1 else None, trans=inp.trans, dig=None, files=fl)
+
+
+def test_bem_of_a_freesurfer_subject(lab):
+    """--param fs_subject/subjects_dir: a 3-layer BEM from bem/*.surf, the grid inside the
+    inner skull, T1.mgz as the anatomy; the dipole found as with the sphere model."""
+    params = METHOD.validate_params({**FAST, "fs_subject": "ball", "subjects_dir": str(lab["subjects_dir"])})
+    res = run(_inputs(lab, eeg=lab["ave"], noise_cov=lab["cov"]), params, None)
+    assert res.qc["head_model"] == "bem"
+    assert any("3-layer BEM of FreeSurfer subject ball" in m for m in res.messages), res.messages
+    assert any("noise covariance from ball-cov.fif" in m for m in res.messages), res.messages
+    assert any("evoked response 'stim'" in m for m in res.messages), res.messages
+    pos = res.live["pos_mri"]
+    assert np.linalg.norm(pos, axis=1).max() < 0.075  # inside the inner skull
+    # the BEM's lead field agrees with the sphere model's for the same sources (same
+    # conductivities and radii): same frames, same electrodes
+    import mne
+
+    fwd = res.live["forward"]
+    sph = mne.make_sphere_model((0.0, 0.0, 0.0), 0.09, relative_radii=(75 / 90, 80 / 90, 1.0),
+                                sigmas=(0.3, 0.006, 0.3), verbose="error")
+    fs = mne.make_forward_solution(res.live["evoked"].info, fwd["mri_head_t"], fwd["src"], sph, eeg=True,
+                                   meg=False, verbose="error")
+    a, b = fwd["sol"]["data"], fs["sol"]["data"]
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    r = np.sum(a * b, 0) / np.sqrt(np.sum(a * a, 0) * np.sum(b * b, 0))
+    assert np.mean(np.isfinite(r)) > 0.95 and np.nanmedian(r) > 0.95, np.nanpercentile(r, [5, 50])
+    true = lab["truth"]["dipole_mri_m"]
+    errs = {v: float(np.linalg.norm(np.array(res.qc["peaks"][v]["0.100"]) - true) * 1e3) for v in res.qc["peaks"]}
+    for v in ("sloreta", "weighted", "soft", "soft_dspm"):  # MNE/dSPM: 33-35 mm on this 15 mm grid
+        assert errs[v] < 25.0, errs
+
+
+def test_cli_with_subject_evoked_and_covariance(lab, tmp_path):
+    """The lab's command line: --eeg X-ave.fif --noise-cov X-cov.fif --trans X-trans.fif
+    --param fs_subject=S --param subjects_dir=D (no --mri: the subject's T1.mgz)."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "workbench", "fuse", "fmri-source", "--eeg", str(lab["ave"]),
+           "--noise-cov", str(lab["cov"]), "--trans", str(lab["trans"]), "--fmri", str(lab["truth"]["fmri"]),
+           "--param", "fs_subject=ball", "--param", f"subjects_dir={lab['subjects_dir']}",
+           "--param", "spacing=15", "--param", "times=0.1", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads((out / "result.json").read_text())
+    assert doc["peaks_frame"].startswith("mri")
+    pk = doc["peaks"]["soft"]["0.100"]
+    assert np.linalg.norm(np.array(pk["position_m"]) - lab["truth"]["dipole_mri_m"]) * 1e3 < 25.0
+    assert pk["amplitude_unit"] == "A·m" and pk["distance_to_fmri_mm"] >= 0
+    assert doc["qc"]["head_model"] == "bem" and doc["qc"]["noise_cov"] == "file"
+    assert (out / "soft_source.nii.gz").is_file()
+
+
+@pytest.mark.parametrize("case", ["ave-unreadable", "ave-condition", "cov-unreadable", "cov-channels",
+                                  "fs-no-t1", "fs-no-dir", "fs-bad-surface", "fs-not-nested"])
+def test_bad_lab_files_one_line(lab, tmp_path, case):
+    import shutil
+
+    import mne
+    import nibabel as nib
+
+    files = {"eeg": lab["ave"]}
+    params = dict(FAST)
+    if case == "ave-unreadable":
+        bad = tmp_path / "bad-ave.fif"
+        bad.write_bytes(b"not a fif file")
+        files["eeg"] = bad
+        word = "not a readable evoked file"
+    elif case == "ave-condition":
+        params["condition"] = "faces"
+        word = "no evoked response 'faces'"
+    elif case == "cov-unreadable":
+        bad = tmp_path / "bad-cov.fif"
+        bad.write_bytes(b"\x00" * 64)
+        files["noise_cov"] = bad
+        word = "not a readable noise covariance"
+    elif case == "cov-channels":
+        cov = lab["cov_obj"].copy()
+        keep = cov.ch_names[:10]
+        cov = mne.pick_channels_cov(cov, keep, ordered=True, verbose="error")
+        path = tmp_path / "part-cov.fif"
+        cov.save(path, verbose="error")
+        files["noise_cov"] = path
+        word = "lacks channels"
+    else:
+        sd = tmp_path / "subjects"
+        shutil.copytree(lab["subjects_dir"], sd)
+        params.update(fs_subject="ball", subjects_dir=str(sd))
+        if case == "fs-no-t1":
+            (sd / "ball" / "mri" / "T1.mgz").unlink()
+            word = "no mri/T1.mgz"
+        elif case == "fs-no-dir":
+            params["subjects_dir"] = str(tmp_path / "nowhere")
+            word = "subjects_dir not found"
+        elif case == "fs-bad-surface":
+            (sd / "ball" / "bem" / "outer_skull.surf").write_bytes(b"garbage")
+            word = "not a readable FreeSurfer surface"
+        else:  # the skull inside the brain: MNE refuses, we say which folder and what to do
+            rr, tris = _sphere(70.0)
+            nib.freesurfer.write_geometry(str(sd / "ball" / "bem" / "outer_skull.surf"), rr, tris)
+            word = "cannot make a BEM model"
+    with pytest.raises(InputError) as exc:
+        run(_inputs(lab, t1="fs_subject" not in params, **files), METHOD.validate_params(params), None)
+    msg = str(exc.value)
+    assert "\n" not in msg and word in msg, msg
