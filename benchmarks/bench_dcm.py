@@ -43,22 +43,32 @@ def model4() -> DcmModel:
     return DcmModel.build("4-region", R, U, a, b, [[1, 0], [0, 0], [0, 0], [0, 0]])
 
 
-def connection_mask(model: DcmModel) -> np.ndarray:
-    """Indices of A off-diagonals, B and C in the layout (the 'connections')."""
+def kinds(model: DcmModel) -> dict[str, np.ndarray]:
+    """Layout indices of each kind of neuronal parameter: A between regions, A self, B, C."""
     from workbench_dcm.priors import layout
 
     lay = layout(model)
     n = model.n
-    off = np.ones((n, n), bool)
-    np.fill_diagonal(off, False)
-    idx = [i for i in lay.free if i < n * n and off.ravel()[i]]
-    idx += [i for i in lay.free if lay.sB.start <= i < lay.sC.stop]
-    return np.array(idx)
+    a_free = [i for i in lay.free if i < n * n]
+    return {
+        "A between": np.array([i for i in a_free if i // n != i % n]),
+        "A self": np.array([i for i in a_free if i // n == i % n]),
+        "B": np.array([i for i in lay.free if lay.sB.start <= i < lay.sB.stop]),
+        "C": np.array([i for i in lay.free if lay.sC.start <= i < lay.sC.stop]),
+    }
 
 
-def recovery(n_sims: int, quick: bool) -> None:
-    print("\n== recovery and calibration (true model fitted) ==")
-    rows = []
+def connection_mask(model: DcmModel) -> np.ndarray:
+    """Indices of A off-diagonals, B and C in the layout (the 'connections')."""
+    k = kinds(model)
+    return np.concatenate([k["A between"], k["B"], k["C"]])
+
+
+def recovery(n_sims: int, hemodynamics: str) -> None:
+    print(f"\n== recovery and calibration (true model fitted; data from the {hemodynamics} haemodynamics) ==")
+    err: dict[str, list] = {}
+    cov: dict[str, list] = {}
+    times, conv = [], 0
     for s in range(n_sims):
         rng = np.random.default_rng(100 + s)
         four = s % 3 == 2
@@ -68,26 +78,26 @@ def recovery(n_sims: int, quick: bool) -> None:
         snr = rng.uniform(1.0, 3.0)
         th = random_truth(m, rng)
         ev = block_events(m.inputs, ns * tr, rng)
-        sim = simulate(m, th, tr, ns, ev, snr=snr, seed=s)
+        sim = simulate(m, th, tr, ns, ev, snr=snr, seed=s, hemodynamics=hemodynamics)
         t0 = time.perf_counter()
         f = fit_dcm(m, sim.bold, make_design(tr, ns, ev, m.inputs))
-        dt = time.perf_counter() - t0
-        idx = connection_mask(m)
+        times.append(time.perf_counter() - t0)
+        conv += f.posterior.converged
         sd = np.sqrt(f.posterior.variance())
-        err = f.posterior.Ep[idx] - th[idx]
-        cover = np.abs(err) <= Z90 * sd[idx]
-        rows.append((err, cover, dt, f.posterior.converged))
-        print(f"sim {s:2d}: {m.n} regions TR {tr} s {ns} scans SNR {snr:.1f}: {dt:5.1f} s, "
+        for kind, idx in kinds(m).items():
+            e = f.posterior.Ep[idx] - th[idx]
+            err.setdefault(kind, []).append(e)
+            cov.setdefault(kind, []).append(np.abs(e) <= Z90 * sd[idx])
+        idx = connection_mask(m)
+        e = f.posterior.Ep[idx] - th[idx]
+        print(f"sim {s:2d}: {m.n} regions TR {tr} s {ns} scans SNR {snr:.1f}: {times[-1]:5.1f} s, "
               f"{f.posterior.iterations} it, converged {f.posterior.converged}, EV {100 * f.explained_variance:.0f} %, "
-              f"|err| connections {np.mean(np.abs(err)):.3f}, 90% covered {cover.mean():.2f}")
-    allerr = np.concatenate([r[0] for r in rows])
-    allcov = np.concatenate([r[1] for r in rows])
-    print(f"connections (A off-diagonal, B, C) over {n_sims} simulations, {allerr.size} values: "
-          f"mean |error| {np.mean(np.abs(allerr)):.3f}, RMSE {np.sqrt(np.mean(allerr ** 2)):.3f}, "
-          f"bias {np.mean(allerr):+.3f}; 90 % intervals cover {100 * allcov.mean():.0f} % of true values")
-    times = [r[2] for r in rows]
-    print(f"time per inversion: median {np.median(times):.1f} s, max {np.max(times):.1f} s; "
-          f"converged {sum(r[3] for r in rows)}/{n_sims}")
+              f"|err| A-between/B/C {np.mean(np.abs(e)):.3f}")
+    for kind in err:
+        e, c = np.concatenate(err[kind]), np.concatenate(cov[kind])
+        print(f"  {kind:9s} ({e.size:2d} values): mean |error| {np.mean(np.abs(e)):.3f} (RMSE {np.sqrt(np.mean(e ** 2)):.3f}, "
+              f"bias {np.mean(e):+.3f}); 90 % intervals cover {100 * c.mean():.0f} %")
+    print(f"time per inversion: median {np.median(times):.1f} s, max {np.max(times):.1f} s; converged {conv}/{n_sims}")
 
 
 def selection(n_sims: int) -> None:
@@ -121,35 +131,39 @@ def selection(n_sims: int) -> None:
               f"{np.round(rfx.expected, 2)}, exceedance {np.round(rfx.exceedance, 3)}")
 
 
-def joint(n_sims: int) -> None:
-    print("\n== joint EEG-fMRI: posterior SD of the connections, fMRI alone vs fMRI + EEG ==")
+def joint(n_sims: int, hemodynamics: str) -> None:
+    print(f"\n== joint EEG-fMRI: posterior SD and error, fMRI alone vs fMRI + EEG envelopes "
+          f"(data from the {hemodynamics} haemodynamics) ==")
     m = models3()["mod-V5<-V1"]
-    ratios, e1, e2 = [], [], []
+    ratio: dict[str, list] = {}
+    e1: dict[str, list] = {}
+    e2: dict[str, list] = {}
     for s in range(n_sims):
         rng = np.random.default_rng(900 + s)
         tr, ns = 2.0, 240
         th = random_truth(m, rng)
         ev = block_events(m.inputs, ns * tr, rng)
         sim = simulate(m, th, tr, ns, ev, snr=1.5, seed=s, eeg_rate=50.0, eeg_snr=1.0,
-                       eeg_gain=rng.uniform(0.5, 2.0, m.n))
+                       eeg_gain=rng.uniform(0.5, 2.0, m.n), hemodynamics=hemodynamics)
         d = make_design(tr, ns, ev, m.inputs)
-        idx = connection_mask(m)
         t0 = time.perf_counter()
         f1 = fit_dcm(m, sim.bold, d)
         t1 = time.perf_counter()
         f2 = fit_dcm(m, sim.bold, d, eeg=EegData(sim.eeg, sim.eeg_times, m.regions))
         t2 = time.perf_counter()
-        sd1 = np.sqrt(f1.posterior.variance()[idx])
-        sd2 = np.sqrt(f2.posterior.variance()[idx])
-        ratios.append(sd2 / sd1)
-        e1.append(np.abs(f1.posterior.Ep[idx] - th[idx]))
-        e2.append(np.abs(f2.posterior.Ep[idx] - th[idx]))
-        print(f"sim {s}: SD ratio (joint/fMRI) per connection {np.round(sd2 / sd1, 2)}; |err| fMRI "
-              f"{e1[-1].mean():.3f} joint {e2[-1].mean():.3f}; time {t1 - t0:.1f} s / {t2 - t1:.1f} s")
-    r = np.concatenate(ratios)
-    print(f"posterior SD of connections, joint / fMRI alone: median {np.median(r):.2f} "
-          f"(range {r.min():.2f}-{r.max():.2f}); mean |error| fMRI {np.mean(np.concatenate(e1)):.3f}, "
-          f"joint {np.mean(np.concatenate(e2)):.3f}")
+        for kind, idx in kinds(m).items():
+            sd1 = np.sqrt(f1.posterior.variance()[idx])
+            sd2 = np.sqrt(f2.posterior.variance()[idx])
+            ratio.setdefault(kind, []).append(sd2 / sd1)
+            e1.setdefault(kind, []).append(np.abs(f1.posterior.Ep[idx] - th[idx]))
+            e2.setdefault(kind, []).append(np.abs(f2.posterior.Ep[idx] - th[idx]))
+        print(f"sim {s}: time fMRI {t1 - t0:.1f} s, joint {t2 - t1:.1f} s; " + "; ".join(
+            f"{k} SD x{np.mean(ratio[k][-1]):.2f} |err| {np.mean(e1[k][-1]):.3f}->{np.mean(e2[k][-1]):.3f}"
+            for k in ratio))
+    for k in ratio:
+        r = np.concatenate(ratio[k])
+        print(f"  {k:9s}: posterior SD joint / fMRI alone median {np.median(r):.2f} (range {r.min():.2f}-{r.max():.2f}); "
+              f"mean |error| fMRI {np.mean(np.concatenate(e1[k])):.3f}, joint {np.mean(np.concatenate(e2[k])):.3f}")
 
 
 def main() -> None:
@@ -159,11 +173,13 @@ def main() -> None:
     a = ap.parse_args()
     n = 4 if a.quick else 12
     if a.part in ("all", "recovery"):
-        recovery(n, a.quick)
+        recovery(n, "nonlinear")
+        recovery(max(4, n // 2), "bilinear")
     if a.part in ("all", "selection"):
         selection(6 if a.quick else 24)
     if a.part in ("all", "joint"):
-        joint(2 if a.quick else 5)
+        joint(2 if a.quick else 5, "nonlinear")
+        joint(2 if a.quick else 4, "bilinear")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def block_events(inputs: list[str], total: float, rng: np.random.Generator, bloc
 def simulate(model: DcmModel, theta: np.ndarray, tr: float, n_scans: int,
              events: list[tuple[float, float, str]], snr: float = 2.0, seed: int = 0,
              drift: float = 0.5, eeg_rate: float | None = None, eeg_snr: float = 2.0,
-             eeg_gain: np.ndarray | None = None) -> Simulation:
+             eeg_gain: np.ndarray | None = None, hemodynamics: str = "nonlinear") -> Simulation:
     """Simulate BOLD (and optionally region EEG envelopes) from known parameters.
 
     Parameters
@@ -109,6 +109,10 @@ def simulate(model: DcmModel, theta: np.ndarray, tr: float, n_scans: int,
         Amplitude of a slow drift (fraction of the noise SD).
     eeg_rate : float | None
         Sampling rate (Hz) of simulated EEG envelopes ``g_r z_r(t) + noise`` (None: no EEG).
+    hemodynamics : str
+        ``"nonlinear"`` (the engine's RK4 Balloon-Windkessel, default) or ``"bilinear"`` (the
+        inversion's own forward model: separates the inference's calibration from the error
+        of SPM's bilinear approximation).
     """
     rng = np.random.default_rng(seed)
     lay = layout(model)
@@ -117,7 +121,11 @@ def simulate(model: DcmModel, theta: np.ndarray, tr: float, n_scans: int,
     P = lay.unpack(theta[None])
     eps = float(np.exp(P["epsilon"][0]))
     clean = np.empty((n_scans, model.n))
-    for r in range(model.n):
+    if hemodynamics == "bilinear":
+        from .integrate import predict
+
+        clean[:] = predict(theta, lay, design)[0]
+    for r in range(model.n if hemodynamics == "nonlinear" else 0):
         bp = BalloonParams(kappa=H_DECAY * float(np.exp(P["decay"][0, r])),
                            tau=H_TRANSIT * float(np.exp(P["transit"][0, r])), epsilon=eps)
         res = balloon_windkessel(z[:, r], design.dt, bp)
