@@ -104,6 +104,9 @@ class AASParams:
         *every* frequency; bins where the artifact is weak (most of the EEG band
         between the slice harmonics) then subtract mostly EEG. The gain removes that
         leak and keeps the full template where the artifact is strong.
+    wiener_smooth : int
+        Bins over which the artifact power is also averaged for the Wiener gain; the
+        smaller of the bin's own and the averaged estimate is used (1: off).
     window_lf : int | None
         Longer window for the bins below ``lf_cutoff`` (in cycles per sample x sfreq,
         i.e. Hz once the caller converts): the artifact's low-frequency part is weak and
@@ -158,6 +161,7 @@ class AASParams:
     obs_max_rank: int = 8
     obs_highpass: float = 0.014
     pad: int = 32
+    wiener_smooth: int = 9
     track: bool = False
     track_pool: int = 60
     track_features: int = 48
@@ -564,8 +568,10 @@ def correct_inplace(
             mean_p = np.maximum(M.real**2 + M.imag**2 - noise / nv, 0.0)
         if params.track and plan.n_nb < nv - 1:
             sel = similar_neighbours(F, plan.n_nb, params.track_pool)
+            # below the long window's cut-off the artifact is weak and stable and the
+            # EEG leak matters more: those bins keep the long window
             tbins = _tracked_bins(mean_p / np.maximum(noise / n_avg[None, :], 1e-30),
-                                  plan.k_min, params.track_max_bins)
+                                  max(plan.k_min, plan.lf_bins), params.track_max_bins)
             if tbins.size:
                 St = spec[..., tbins]
                 acc = np.zeros_like(St)
@@ -594,6 +600,14 @@ def correct_inplace(
             del d
             spread = np.maximum(spread - noise * np.maximum(1.0 / n_nb - 1.0 / nv, 0.0), 0.0)
             power = mean_p + spread
+            if params.wiener_smooth > 1:
+                # the estimate of one bin is noisy (with W close to the number of volumes
+                # it is the template's own leak, exponentially distributed); the mean over
+                # neighbouring bins is not, and between the artifact's lines it is small:
+                # the smaller of the two only lowers gains where the artifact is weak
+                from scipy.ndimage import uniform_filter1d
+
+                power = np.minimum(power, uniform_filter1d(power, int(params.wiener_smooth), axis=-1))
             gain = power / np.maximum(power + noise / n_nb, 1e-30)
             gain = np.clip(gain, 0.0, 1.0).astype(np.float32)
             gain[:, : plan.k_min] = 1.0  # the all-volume mean below 1/TR is not leak-limited

@@ -59,6 +59,12 @@ class GradientParams:
         Guarded adaptive noise cancellation of the high-passed residual (EEG channels).
     lowpass : float | None
         Low-pass (Hz) after subtraction; None to skip. Typical 70 Hz.
+    track : bool
+        Choose each volume's template neighbours by similarity, per channel, among
+        ``track_pool`` volumes around it (see :class:`.aas.AASParams`), so a drifting
+        artifact (breathing, heating, movement) is followed.
+    track_pool : int
+        Candidate volumes for the similarity choice.
     n_jobs : int
         Threads.
     """
@@ -73,6 +79,8 @@ class GradientParams:
     obs: bool = False
     anc: bool = False
     lowpass: float | None = 70.0
+    track: bool = True
+    track_pool: int = 60
     n_jobs: int = 2
 
     def aas(self, sfreq: float = 0.0) -> AASParams:
@@ -87,6 +95,12 @@ class GradientParams:
             obs=bool(self.obs),
             anc=bool(self.anc),
             obs_highpass=70.0 / sfreq if sfreq > 0 else 0.014,
+            track=bool(self.track),
+            track_pool=int(self.track_pool),
+            # 40 ms tapered margins: the artifact's spectrum stays concentrated at its
+            # harmonics instead of leaking (taper sidelobes) into the EEG bins, where the
+            # Wiener gain would then have to keep the template and its EEG leak
+            pad=int(max(32, round(0.04 * sfreq))) if sfreq > 0 else 32,
         )
 
 
