@@ -1,7 +1,7 @@
 """Cohort benchmark: 8 phantom subjects, serial vs 2 local Dask workers, then group fusion.
 
 1. ``workbench simulate`` an 8-subject phantom (shared component with subject loadings);
-2. ``workbench batch`` the pipeline sync -> gradient -> parametric-modulation (visual) serially
+2. ``workbench batch`` the pipeline sync -> gradient -> cardiac -> parametric-modulation (visual) serially
    (``--workers 0``) and on a 2-process ``LocalCluster``; wall time of each, per-subject
    seconds, and whether every QC number, every cleaned-EEG sample and every beta-map voxel
    is identical between the two;
@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 PIPELINE = {"steps": [
     {"id": "sync", "params": {}},
     {"id": "gradient", "params": {}},
+    {"id": "cardiac", "params": {}},
     {"id": "parametric-modulation", "params": {"condition": "visual"}},
 ]}
 
@@ -55,7 +56,9 @@ def _batch(study: Path, pipe: Path, out: Path, workers: int) -> dict:
     doc = json.loads((out / "cohort.json").read_text())
     return {"rc": rc, "wall": wall, "cpu_this_process": _cpu() - cpu0, "load_before": load0,
             "load_after": _load(), "doc": doc,
-            "per_subject": {r["subject"]: r["seconds"] for r in doc["subjects"]}}
+            "per_subject": {r["subject"]: r["seconds"] for r in doc["subjects"]},
+            "peak_rss_mb": {r["subject"]: r.get("peak_rss_mb") for r in doc["subjects"]},
+            "worker_pid": {r["subject"]: r.get("pid") for r in doc["subjects"]}}
 
 
 def _identical(a: Path, b: Path, subjects: list[str]) -> dict:
@@ -71,8 +74,8 @@ def _identical(a: Path, b: Path, subjects: list[str]) -> dict:
             qy = {k: v for k, v in y["qc"].items() if k != "seconds"}
             out["qc"] &= qx == qy and x["params"] == y["params"]
             out["n_qc_values"] += len(qx)
-        fa = next((a / f"sub-{s}" / "derivatives").glob("*gradclean_eeg.fif"))
-        fb = next((b / f"sub-{s}" / "derivatives").glob("*gradclean_eeg.fif"))
+        fa = sorted((a / f"sub-{s}" / "derivatives").glob("*clean*_eeg.fif"))[-1]
+        fb = sorted((b / f"sub-{s}" / "derivatives").glob("*clean*_eeg.fif"))[-1]
         da = mne.io.read_raw_fif(fa, preload=True, verbose="error").get_data()
         db = mne.io.read_raw_fif(fb, preload=True, verbose="error").get_data()
         out["eeg"] &= bool(np.array_equal(da, db))
@@ -101,10 +104,12 @@ def _science(study: Path, cohort: Path, work: Path, channel: str = "Oz") -> dict
     from workbench_jica.method import jica_arrays
 
     res["jica_by_k"] = {}
-    for k in (1, 2, 3, 4):
-        fit = jica_arrays(feats["X"], feats["Y"], JICA.validate_params({"n_components": k, "n_runs": 10}))
-        res["jica_by_k"][k] = {**score_components(truth, fit.x, fit.y, fit.loadings),
-                               "stability": [float(v) for v in fit.stability]}
+    for norm in ("modality", "subject"):
+        for k in (1, 2, 3, 4):
+            fit = jica_arrays(feats["X"], feats["Y"], JICA.validate_params({"n_components": k, "n_runs": 10,
+                                                                            "normalize": norm}))
+            res["jica_by_k"][f"{norm}-K{k}"] = {**score_components(truth, fit.x, fit.y, fit.loadings),
+                                                "stability": [float(v) for v in fit.stability]}
     jdir = work / "jica"
     shutil.rmtree(jdir, ignore_errors=True)
     t0 = time.perf_counter()
@@ -118,17 +123,24 @@ def _science(study: Path, cohort: Path, work: Path, channel: str = "Oz") -> dict
                           np.asarray(m["loadings"]["values"]))
     res["jica"] = {"rc": rc, **sc, "stability": doc["qc"]["stability"],
                    "explained": doc["qc"]["explained_variance"]}
-    # CCA across subjects: ERP time points x voxels, ridge on both (n subjects << features)
-    cdir = work / "cca"
-    shutil.rmtree(cdir, ignore_errors=True)
-    rc = main(["fuse", "cca", "--x", str(files["x"]), "--y", str(files["y"]), "--param", "reg_x=0.5",
-               "--param", "reg_y=0.5", "--param", "n_permutations=1000", "--param", "n_components=2",
-               "--out", str(cdir)])
-    cd = json.loads((cdir / "result.json").read_text())
-    var = np.asarray(cd["matrices"]["variates"]["values"])
-    res["cca"] = {"rc": rc, "r": cd["qc"]["canonical_correlations"], "p": cd["qc"]["p_values"],
-                  "r_U1_loadings": float(np.corrcoef(var[:, 0], truth["loadings"])[0, 1]),
-                  "r_V1_loadings": float(np.corrcoef(var[:, 1], truth["loadings"])[0, 1])}
+    # CCA across subjects: ERP time points x voxels. Ridge alone (n subjects << features) fits
+    # any data perfectly; PCA-CCA keeps 1-2 principal components per block (maps not
+    # standardised voxel-wise: that would weigh noise voxels like active ones)
+    res["cca"] = {}
+    for name, extra in (("ridge0.5", ["reg_x=0.5", "reg_y=0.5", "n_components=2"]),
+                        ("pca1", ["pca_x=1", "pca_y=1", "standardize=false"]),
+                        ("pca2", ["pca_x=2", "pca_y=2", "standardize=false"])):
+        cdir = work / f"cca-{name}"
+        shutil.rmtree(cdir, ignore_errors=True)
+        argv = ["fuse", "cca", "--x", str(files["x"]), "--y", str(files["y"]), "--param", "n_permutations=2000"]
+        for e in extra:
+            argv += ["--param", e]
+        rc = main(argv + ["--out", str(cdir)])
+        cd = json.loads((cdir / "result.json").read_text())
+        var = np.asarray(cd["matrices"]["variates"]["values"])
+        res["cca"][name] = {"rc": rc, "r": cd["qc"]["canonical_correlations"], "p": cd["qc"]["p_values"],
+                            "r_U1_loadings": float(np.corrcoef(var[:, 0], truth["loadings"])[0, 1]),
+                            "r_V1_loadings": float(np.corrcoef(var[:, 1], truth["loadings"])[0, 1])}
     # the simplest shared-variance check: the ERP amplitude and the map amplitude across subjects
     erp_amp = feats["X"] @ truth["erp"] / (truth["erp"] @ truth["erp"])
     map_amp = feats["Y"] @ truth["map"] / (truth["map"] @ truth["map"])

@@ -101,36 +101,66 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     name = args.pipeline.stem
     t0 = time.perf_counter()
-    if args.workers == 0 and not args.scheduler:
-        records, where = _serial(study, labels, steps, out, args.force, name), "serial (this process)"
-    else:
-        records, where = _dask(study, labels, steps, out, args, name)
+    previous = _sigterm_as_interrupt()  # the GUI's Cancel terminates this process: summarise, close the cluster
+    try:
+        if args.workers == 0 and not args.scheduler:
+            where = "serial (this process)"
+            records, cancelled = _serial(study, labels, steps, out, args.force, name)
+        else:
+            records, where, cancelled = _dask(study, labels, steps, out, args, name)
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
     meta = {"study": str(study), "pipeline": str(args.pipeline.resolve()), "steps": [s for s, _ in steps],
             "executor": where, "wall_seconds": round(time.perf_counter() - t0, 3)}
+    if cancelled:
+        meta["cancelled"] = True
     cj, ch = write_cohort_summary(out, records, meta)
     for r in sorted(records, key=lambda r: r["subject"]):
         msg = f" - {r['message']}" if r["message"] else ""
-        print(f"sub-{r['subject']}: {r['status']} ({r['seconds']:.1f} s){msg}")
+        rss = f", worker peak {r['peak_rss_mb']:.0f} MB" if r.get("peak_rss_mb") else ""
+        print(f"sub-{r['subject']}: {r['status']} ({r['seconds']:.1f} s{rss}){msg}")
     n_failed = sum(r["status"] == "failed" for r in records)
+    if cancelled:
+        n_done = sum(r["status"] in ("done", "skipped") for r in records)
+        print(f"cancelled after {meta['wall_seconds']:.1f} s: {n_done} of {len(records)} subject(s) finished; "
+              f"summary of those: {cj}, {ch} (run the same command again to finish; finished subjects "
+              "are skipped)")
+        return 130
     print(f"{len(records)} subject(s) in {meta['wall_seconds']:.1f} s on {where}; "
           f"{n_failed} failed; summary: {cj}, {ch}")
     return 1 if n_failed else 0
 
 
-def _serial(study: Path, labels: list[str], steps: list, out: Path, force: bool, name: str) -> list[dict]:
+def _cancelled(label: str) -> dict[str, Any]:
+    return {"subject": label, "status": "cancelled", "steps": [], "seconds": 0.0,
+            "message": "cancelled by the user before it finished", "folder": f"sub-{label}"}
+
+
+def _serial(study: Path, labels: list[str], steps: list, out: Path, force: bool,
+            name: str) -> tuple[list[dict], bool]:
+    """The subjects one after the other; Ctrl-C keeps the finished ones: ``(records, cancelled)``."""
     from ..cohort_tasks import subject_task
 
-    records = []
-    for i, label in enumerate(labels):
-        print(f"[{i + 1}/{len(labels)}] sub-{label}: running", file=sys.stderr)
-        rec = subject_task(str(study), label, steps, str(out), force, name)
-        print(f"[{i + 1}/{len(labels)}] sub-{label}: {rec['status']} ({rec['seconds']:.1f} s)", file=sys.stderr)
-        records.append(rec)
-    return records
+    records: list[dict] = []
+    try:
+        for i, label in enumerate(labels):
+            print(f"[{i + 1}/{len(labels)}] sub-{label}: running", file=sys.stderr)
+            rec = subject_task(str(study), label, steps, str(out), force, name)
+            print(f"[{i + 1}/{len(labels)}] sub-{label}: {rec['status']} ({rec['seconds']:.1f} s)",
+                  file=sys.stderr)
+            records.append(rec)
+    except KeyboardInterrupt:
+        records += [_cancelled(label) for label in labels[len(records):]]
+        return records, True
+    return records, False
 
 
 def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse.Namespace,
-          name: str) -> tuple[list[dict], str]:
+          name: str) -> tuple[list[dict], str, bool]:
+    """The subjects as Dask tasks: ``(records, executor, cancelled)``; Ctrl-C keeps the finished ones."""
     import os
 
     from ..engine.cohort import read_progress
@@ -157,7 +187,7 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
         where = f"Dask LocalCluster, {n} {'thread' if args.threads else 'process'} worker(s)"
     from ..cohort_tasks import subject_task
 
-    previous = _sigterm_as_interrupt()  # the GUI's Cancel terminates this process: close the cluster first
+    cancelled = False
     run_id = uuid.uuid4().hex[:8]
     futures = {client.submit(subject_task, str(study), label, steps, str(out), args.force, name,
                              key=f"workbench-batch-{run_id}-sub-{label}", pure=False): label
@@ -191,21 +221,19 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
                         shown[label] = line
                         print(line, file=sys.stderr)
     except KeyboardInterrupt:
+        cancelled = True
         for fut in futures:
             fut.cancel()
         for label in futures.values():
-            records.setdefault(label, {"subject": label, "status": "cancelled", "steps": [], "seconds": 0.0,
-                                       "message": "cancelled by the user", "folder": f"sub-{label}"})
-        raise
+            records.setdefault(label, _cancelled(label))
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-        if previous is not None:
-            import signal
-
-            signal.signal(signal.SIGTERM, previous)
-    return [records[label] for label in labels], where
+        try:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        except KeyboardInterrupt:  # a second Ctrl-C while closing: the summary is still written
+            cancelled = True
+    return [records[label] for label in labels], where, cancelled
 
 
 def _sigterm_as_interrupt() -> Any:

@@ -198,12 +198,26 @@ def run_subject(
         record["message"] = f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
     finally:
         record["seconds"] = round(time.perf_counter() - t0, 3)
+        record["peak_rss_mb"] = _peak_rss_mb()
+        record["pid"] = os.getpid()
     if record["status"] == "failed":
         try:
             cb(1.0, "failed")
         except Exception:  # noqa: BLE001
             pass
     return record
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far (MB; a worker's peak over the subjects it ran)."""
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 1)
+    except (ImportError, OSError):  # Windows has no resource module
+        return None
 
 
 def _steps_from_project(folder: Path) -> list[dict[str, Any]]:
@@ -229,6 +243,9 @@ def write_cohort_summary(
     out.mkdir(parents=True, exist_ok=True)
     recs = sorted((dict(r) for r in records), key=lambda r: r["subject"])
     counts = {s: sum(r["status"] == s for r in recs) for s in ("done", "skipped", "failed")}
+    n_cancelled = sum(r["status"] == "cancelled" for r in recs)
+    if n_cancelled:  # a batch stopped by the user (Ctrl-C, the GUI's Cancel): the subjects done so far
+        counts["cancelled"] = n_cancelled
     doc = {"schema": COHORT_SCHEMA, **dict(meta or {}), "counts": counts, "subjects": recs}
     atomic_write_json(out / "cohort.json", doc)
     atomic_write_text(out / "cohort.html", _html(doc))
@@ -236,6 +253,11 @@ def write_cohort_summary(
 
 
 _KEY_QC = 3  # QC values shown per cell
+
+
+def _rss(r: Mapping[str, Any]) -> str:
+    v = r.get("peak_rss_mb")
+    return f", peak {v:.0f} MB" if isinstance(v, int | float) and v > 0 else ""
 
 
 def _html(doc: Mapping[str, Any]) -> str:
@@ -254,7 +276,7 @@ def _html(doc: Mapping[str, Any]) -> str:
     for r in recs:
         cells = [f"<td><a href='{e(r['folder'])}/report.html'>sub-{e(r['subject'])}</a></td>",
                  f"<td style='background:{colour.get(r['status'], '#fff')}'>{e(r['status'])}"
-                 f"<br><small>{r['seconds']:.1f} s</small></td>"]
+                 f"<br><small>{r['seconds']:.1f} s{_rss(r)}</small></td>"]
         by_id = {s["id"]: s for s in r["steps"]}
         for sid in step_ids:
             s = by_id.get(sid)
@@ -272,13 +294,15 @@ def _html(doc: Mapping[str, Any]) -> str:
             rows.append(f"<tr><td></td><td colspan='{len(step_ids) + 1}'><small>{e(r['message'])}</small></td></tr>")
     c = doc["counts"]
     head = "".join(f"<th>{e(s)}</th>" for s in step_ids)
+    cancelled = (f", {c['cancelled']} cancelled (the batch was stopped; run it again to finish them)"
+                 if c.get("cancelled") else "")
     meta = "".join(f"<li>{e(str(k))}: {e(str(v))}</li>" for k, v in doc.items()
                    if k not in ("subjects", "counts", "schema"))
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Cohort</title>
 <style>body{{font-family:sans-serif}} td,th{{border:1px solid #bbb;padding:4px;vertical-align:top}}
 table{{border-collapse:collapse}}</style></head><body>
 <h1>Cohort: {len(recs)} subject(s)</h1>
-<p>{c['done']} done, {c['skipped']} skipped (unchanged), {c['failed']} failed</p><ul>{meta}</ul>
+<p>{c['done']} done, {c['skipped']} skipped (unchanged), {c['failed']} failed{cancelled}</p><ul>{meta}</ul>
 <table><tr><th>subject</th><th>state</th>{head}</tr>{''.join(rows)}</table></body></html>
 """
 
