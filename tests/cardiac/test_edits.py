@@ -90,3 +90,21 @@ def test_edits_that_no_longer_fit_the_detection_are_refused(synthetic):
     with pytest.raises(InputError, match="detection changed") as info:
         _run(raw, {"bcg_window": 11, "compare": False, "beat_edits": "-0.01234"})
     assert "beat-edits off" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_apply_again_replaces_the_previous_run_instead_of_stacking_on_it(synthetic, tmp_path):
+    """Re-running the step (Apply in the editor) starts from the EEG before its previous run,
+    writes over its previous output (not its input) and leaves one cardiac version."""
+    raw, _ = synthetic
+    base = {"bcg_window": 11, "compare": False}
+    study = Study()
+    study.set_raw(raw.copy())
+    runner = Runner(study, builtin_steps(), tmp_path)
+    first = runner.run_step("cardiac", base)
+    det = first.details["cardiac"].detected
+    edits = diff_beats(det, np.delete(det, 7)).to_text()
+    runner.run_step("cardiac", {**base, "beat_edits": edits})
+    assert [v.step for v in study.history] == ["cardiac"]
+    once, _ = _run(raw, {**base, "beat_edits": edits})
+    np.testing.assert_array_equal(study.eeg.get_data(), once.eeg.get_data())
+    assert len(study.rpeaks) == len(det) - 1

@@ -1,0 +1,116 @@
+"""A row with Apply / Cancel, a progress bar and a status line that runs one step through the
+main window's runner (``MainWindow.run_step``), shared by the Cardiac and ICA views."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
+
+from workbench.engine.errors import Cancelled, WorkbenchError
+
+
+class StepRunBar(QWidget):
+    """Apply runs ``step_id`` with the parameters ``params()`` gives; Cancel cancels that task.
+
+    Parameters
+    ----------
+    step_id : str
+        The step run.
+    params : callable
+        Returns the parameters of a run (the project's stored values).
+    apply_text, apply_tip : str
+        The Apply button's text and tooltip.
+    """
+
+    def __init__(self, step_id: str, params: Callable[[], dict[str, Any]], apply_text: str, apply_tip: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.step_id = step_id
+        self.params = params
+        self.run_step: Any = None
+        self.task: Any = None
+        self.last_error = ""
+        self.on_finished: Callable[[], None] | None = None
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.apply_button = QPushButton(apply_text)
+        self.apply_button.setToolTip(apply_tip)
+        self.apply_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the run: nothing is changed or written (the cancelled run is "
+                                      "recorded in the provenance).")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        for w in (self.apply_button, self.cancel_button, self.progress):
+            lay.addWidget(w)
+        lay.addWidget(self.status, 1)
+        self.update_buttons()
+
+    def set_runner(self, run_step: Any) -> None:
+        self.run_step = run_step
+        self.update_buttons()
+
+    def update_buttons(self, can_run: bool = True) -> None:
+        self.apply_button.setEnabled(self.run_step is not None and self.task is None and can_run)
+        self.cancel_button.setEnabled(self.task is not None)
+
+    def run(self) -> Any:
+        """Start the step in a worker (the task bar shows it too); returns the task or None."""
+        if self.run_step is None or self.task is not None:
+            return None
+        self.last_error = ""
+        task = self.run_step(self.step_id, self.params(), on_done=self._outcomes)
+        if task is None:
+            return None
+        self.task = task
+        task.progressed.connect(self._progress)
+        task.failed.connect(self._failed)
+        task.ended.connect(self._ended)
+        self.status.setText("running…")
+        self.update_buttons()
+        return task
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.status.setText("cancelling…")
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        if message:
+            self.status.setText(html.escape(message))
+
+    def _outcomes(self, outcomes: list[Any]) -> None:
+        failed = [o for o in outcomes if o.status != "done"]
+        if failed:
+            self.last_error = "; ".join(f"{o.name}: {o.message}" for o in failed)
+            self.status.setText(f"<span style='color:#b00020'>{html.escape(self.last_error)}</span>")
+        else:
+            self.status.setText("done")
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            self.last_error = "cancelled"
+            self.status.setText("Cancelled: nothing was changed.")
+        elif isinstance(exc, WorkbenchError):
+            self.last_error = str(exc)
+            self.status.setText(f"<span style='color:#b00020'>{html.escape(str(exc))}</span>")
+        else:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.status.setText(f"<span style='color:#b00020'>unexpected error: {html.escape(self.last_error)}</span>")
+
+    def _ended(self) -> None:
+        self.task = None
+        self.progress.setValue(0)
+        self.update_buttons()
+        if self.on_finished is not None:
+            self.on_finished()
