@@ -105,8 +105,9 @@ class AASParams:
         between the slice harmonics) then subtract mostly EEG. The gain removes that
         leak and keeps the full template where the artifact is strong.
     wiener_smooth : int
-        Bins over which the artifact power is also averaged for the Wiener gain; the
-        smaller of the bin's own and the averaged estimate is used (1: off).
+        Bins over which the artifact power is also averaged for the Wiener gain below
+        ``lf_cutoff`` (the EEG band); the smaller of the bin's own and the averaged
+        estimate is used there (1: off).
     window_lf : int | None
         Longer window for the bins below ``lf_cutoff`` (in cycles per sample x sfreq,
         i.e. Hz once the caller converts): the artifact's low-frequency part is weak and
@@ -130,9 +131,9 @@ class AASParams:
     track : bool
         Choose each volume's neighbours by similarity instead of by distance in time
         (FACET's idea of a correlation gate, done as nearest neighbours): per channel,
-        among the ``track_pool`` volumes around ``v``, the ``window`` whose artifact is
-        closest to ``v``'s (squared distance over the channel's strongest artifact bins)
-        make its template. A drifting artifact (breathing, heating, movement) is then
+        among the ``track_pool`` volumes around ``v``, the ``window`` whose artifact shape
+        is closest to ``v``'s (distance of the unit-norm spectra over the channel's
+        strongest artifact bins, i.e. highest correlation) make its template. A drifting artifact (breathing, heating, movement) is then
         followed by neighbours in the same state, with as many averages (the same EEG
         leak) as the fixed window. Applied to the bins where the artifact is strong
         (at most ``track_max_bins`` of them); elsewhere the leak dominates and the fixed
@@ -396,6 +397,8 @@ def similar_neighbours(F: np.ndarray, window: int, pool: int) -> np.ndarray:
         Chosen volume indices (never the volume itself).
     """
     g, n, _ = F.shape
+    # shape, not size, decides (FACET's correlation): the amplitude fit follows the size
+    F = F / np.maximum(np.sqrt(np.sum(F.real**2 + F.imag**2, axis=-1, keepdims=True)), 1e-30)
     P = int(min(max(pool, window), n - 1))
     w = int(min(window, P))
     v = np.arange(n)
@@ -600,14 +603,18 @@ def correct_inplace(
             del d
             spread = np.maximum(spread - noise * np.maximum(1.0 / n_nb - 1.0 / nv, 0.0), 0.0)
             power = mean_p + spread
-            if params.wiener_smooth > 1:
-                # the estimate of one bin is noisy (with W close to the number of volumes
-                # it is the template's own leak, exponentially distributed); the mean over
-                # neighbouring bins is not, and between the artifact's lines it is small:
-                # the smaller of the two only lowers gains where the artifact is weak
+            kc = int(np.ceil(params.lf_cutoff * plan.nw))
+            if params.wiener_smooth > 1 and kc > 0:
+                # in the EEG band (below lf_cutoff) the estimate of one bin is noisy (with W
+                # close to the number of volumes it is the template's own leak, exponentially
+                # distributed); the mean over neighbouring bins is not, and between the
+                # artifact's lines it is small: the smaller of the two only lowers gains
+                # where the artifact is weak. Above the band the artifact matters more than
+                # the leak and the bin's own estimate is kept.
                 from scipy.ndimage import uniform_filter1d
 
-                power = np.minimum(power, uniform_filter1d(power, int(params.wiener_smooth), axis=-1))
+                sm = uniform_filter1d(power[:, : kc + params.wiener_smooth], int(params.wiener_smooth), axis=-1)
+                power[:, :kc] = np.minimum(power[:, :kc], sm[:, :kc])
             gain = power / np.maximum(power + noise / n_nb, 1e-30)
             gain = np.clip(gain, 0.0, 1.0).astype(np.float32)
             gain[:, : plan.k_min] = 1.0  # the all-volume mean below 1/TR is not leak-limited

@@ -337,6 +337,7 @@ def correct_array(
         obs_rank_median=float(np.median(list(aas.obs_rank.values()))) if aas.obs_rank else 0.0,
         reference_channels=[names[i] for i in aas.ref_channels],
     )
+    qc.update(evolution_qc(aas.evolution, sched, sfreq))
     if before is not None:
         after = data[np.ix_(eeg, np.arange(*qc_span))]
         fmax = 0.9 * params.lowpass if params.lowpass else 250.0
@@ -361,6 +362,37 @@ def correct_array(
         qc=qc,
         n_times=n_times,
     )
+
+
+def evolution_qc(evo: dict[str, np.ndarray], sched: Schedule, sfreq: float) -> dict[str, Any]:
+    """How the artifact changed over the run (per volume, median over channels).
+
+    ``artifact_size_range_pct``: 5th-95th percentile range of the volumes' artifact size
+    relative to the run's mean; ``artifact_shape_change_pct``: 95th percentile over
+    volumes of ``100 sqrt(1 - r^2)``, the part of a volume's artifact that is not the
+    run's mean shape (r: correlation over the strongest artifact bins). The per-volume
+    curves go under ``evolution`` (time of each volume in s).
+    """
+    if not evo or "size" not in evo:
+        return {}
+    size = np.asarray(evo["size"], float)
+    r = np.clip(np.asarray(evo["shape_r"], float), -1.0, 1.0)
+    dev = 100.0 * np.sqrt(np.maximum(1.0 - r**2, 0.0))
+    out: dict[str, Any] = {
+        "artifact_size_range_pct": float(100.0 * (np.percentile(size, 95) - np.percentile(size, 5))),
+        "artifact_shape_change_pct": float(np.percentile(dev, 95)),
+        "evolution": {
+            "time_s": [float(t) for t in np.asarray(sched.onsets, float) / sfreq],
+            "size": [float(v) for v in size],
+            "shape_change_pct": [float(v) for v in dev],
+        },
+    }
+    for k in ("amplitude", "reach"):
+        if k in evo:
+            out["evolution"][k] = [float(v) for v in np.asarray(evo[k], float)]
+    if "reach" in evo:
+        out["neighbour_reach_volumes"] = float(np.median(evo["reach"]))
+    return out
 
 
 def _qc_span(s0: int, s1: int, sfreq: float, max_s: float = 60.0) -> tuple[int, int]:

@@ -96,3 +96,31 @@ def template_figure(
     axes[0, 1].set_title(f"One slice slot ({lo:.0f}-{hi:.0f} ms)")
     axes[0, 1].legend(loc="upper right", fontsize=7)
     return fig
+
+
+def evolution_figure(evo: dict[str, Any]) -> Any:
+    """Artifact size, shape change and tracked-neighbour distance per volume over the run."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    t = np.asarray(evo.get("time_s", []), float)
+    rows = 3 if "reach" in evo else 2
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 1.6 * rows + 0.6), sharex=True, layout="constrained")
+    if t.size == 0:
+        axes[0].text(0.5, 0.5, "no per-volume record", ha="center", transform=axes[0].transAxes)
+        return fig
+    axes[0].plot(t, 100 * (np.asarray(evo["size"]) - 1), color="C0", lw=0.9, label="size")
+    if "amplitude" in evo:
+        axes[0].plot(t, 100 * (np.asarray(evo["amplitude"]) - 1), color="C1", lw=0.8,
+                     label="fitted template amplitude")
+    axes[0].set_ylabel("vs run mean (%)")
+    axes[0].legend(loc="upper right", fontsize=7)
+    axes[1].plot(t, evo["shape_change_pct"], color="C3", lw=0.9)
+    axes[1].set_ylabel("shape change (%)")
+    if rows == 3:
+        axes[2].plot(t, evo["reach"], color="C2", lw=0.9)
+        axes[2].set_ylabel("neighbours' distance\n(volumes)")
+    axes[-1].set_xlabel("time (s)")
+    return fig

@@ -29,6 +29,7 @@ class GradientView:
     qc_rows: list[dict[str, Any]] = field(default_factory=list)
     volume_onsets_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     summary: dict[str, Any] = field(default_factory=dict)
+    evolution: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def inspect_result(
@@ -82,6 +83,7 @@ def inspect_result(
         qc_rows=rows,
         volume_onsets_s=res.schedule.onsets / sf,
         summary={k: res.qc[k] for k in keys if k in res.qc},
+        evolution={k: np.asarray(v, float) for k, v in res.qc.get("evolution", {}).items()},
     )
 
 

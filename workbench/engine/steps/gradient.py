@@ -36,6 +36,10 @@ PARAMS = (
           "residual on EEG channels (useful without a low-pass).", label="OBS residual"),
     Param("anc", "bool", False, "Guarded adaptive noise cancellation of the >70 Hz residual "
           "(EEG channels; never worsens a block).", label="ANC residual"),
+    Param("track", "bool", True, "Choose each volume's template neighbours by similarity (per "
+          "channel, among the 60 volumes around it) so an artifact that drifts with breathing, "
+          "coil heating or movement is followed; off: the nearest volumes in time.",
+          label="track drifting artifact"),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
           optional=True, none_label="off"),
@@ -62,6 +66,12 @@ QC = (
     QCSpec("power_kept_1_40", "1-40 Hz power kept", "", ".3f", warn_below=0.7, warn_above=1.3,
            help="Ratio of EEG power in 1-40 Hz after/before: near 1 means the brain signal was kept."),
     QCSpec("max_shift_samples", "Largest re-alignment", "samples", ".2f"),
+    QCSpec("artifact_size_range_pct", "Artifact size range over the run (5-95 %)", "%", ".1f",
+           help="How much the artifact's size changed between volumes (breathing, heating, movement)."),
+    QCSpec("artifact_shape_change_pct", "Artifact shape change (95th pct)", "%", ".1f",
+           help="Part of a volume's artifact not explained by the run's mean shape; large values "
+                "mean a fixed template cannot follow it (tracking helps)."),
+    QCSpec("neighbour_reach_volumes", "Tracked neighbours' mean distance", "volumes", ".1f"),
     QCSpec("nrmse", "NRMSE vs truth", "", ".3f", warn_above=0.3),
     QCSpec("nrmse_median_channel", "NRMSE vs truth (median channel)", "", ".3f"),
     QCSpec("correlation", "Correlation with truth", "", ".3f", warn_below=0.9),
@@ -71,6 +81,7 @@ _SCALARS = (
     "n_volumes", "n_corrected_channels", "skipped_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
     "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "max_shift_samples",
+    "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
 )
 
 
@@ -79,7 +90,8 @@ def gradient_params(params: dict[str, Any]) -> Any:
     from ..gradient import GradientParams
 
     return GradientParams(**{k: params[k] for k in (
-        "window", "align", "amplitude_fit", "wiener", "window_lf", "obs", "anc", "lowpass")})
+        "window", "align", "amplitude_fit", "wiener", "window_lf", "obs", "anc", "lowpass", "track")
+        if k in params})
 
 
 def compact_qc(qc: dict[str, Any]) -> dict[str, Any]:
@@ -127,6 +139,10 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
             Figure("Template and aligned epochs", lambda: _template_figure(before, res),
                    "One slice slot of the channel with most artifact: the epochs averaged into "
                    "the template and the template itself."),
+            Figure("Artifact over the run", lambda: _evolution_figure(res),
+                   "Per volume (median over channels): the artifact's size relative to the run's "
+                   "mean and the part of its shape that differs from the mean shape; with tracking, "
+                   "how far (in volumes) the chosen neighbours lie."),
         ],
         tables={"Per-channel slice-harmonic residual": rows},
         details={"gradient": res, "before": before},
@@ -165,6 +181,12 @@ def _psd_figure(raw: Any, res: Any) -> Any:
     return psd_figure(raw.get_data(picks=eeg, start=s0, stop=s1),
                       res.raw.get_data(picks=eeg, start=s0, stop=s1),
                       raw.info["sfreq"], f_slice, res.sync.fit.tr_s, fmax=fmax)
+
+
+def _evolution_figure(res: Any) -> Any:
+    from ..gradient.figures import evolution_figure
+
+    return evolution_figure(res.qc.get("evolution", {}))
 
 
 def _template_figure(raw: Any, res: Any) -> Any:

@@ -135,6 +135,7 @@ class GradientTab(QWidget):
         self.views.addTab(self.traces, "Before / after")
         self.views.addTab(self._build_stack(), "Template && epochs")
         self.views.addTab(self._build_psd(), "Spectrum")
+        self.views.addTab(self._build_evolution(), "Artifact over the run")
         self.table = QTableWidget(0, 7)
         self.table.setHorizontalHeaderLabels(
             ["channel", "harmonics before (µV)", "after (µV)", "reduction (dB)",
@@ -380,6 +381,9 @@ class GradientTab(QWidget):
 
     def _clear_views(self) -> None:
         self.psd_plot.clear()
+        for plot in (self.evo_size, self.evo_shape, self.evo_reach):
+            plot.clear()
+        self.evo_note.setText("")
         self.stack_plot.clear()
         self.resid_plot.clear()
         self.table.setRowCount(0)
@@ -393,6 +397,7 @@ class GradientTab(QWidget):
         self.traces.set_data(self.before, None)
         self.traces.set_cleaned(res.raw)  # before/after overlay; the view starts inside the scan
         self._draw_psd()
+        self._draw_evolution()
         self._fill_table()
         self.channel_combo.blockSignals(True)
         self.channel_combo.clear()
@@ -444,6 +449,62 @@ class GradientTab(QWidget):
         v.addWidget(self.resid_plot, 1)
         self._epoch_items: list[Any] = []
         return w
+
+    def _build_evolution(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+        self.evo_size = pg.PlotWidget()
+        self.evo_shape = pg.PlotWidget()
+        self.evo_reach = pg.PlotWidget()
+        for plot, label in ((self.evo_size, "size vs run mean (%)"),
+                            (self.evo_shape, "shape change (%)"),
+                            (self.evo_reach, "neighbours' distance (volumes)")):
+            plot.setBackground("w")
+            plot.setLabel("left", label)
+            plot.showGrid(y=True, alpha=0.3)
+            v.addWidget(plot, 1)
+        self.evo_size.addLegend(offset=(-10, 10))
+        self.evo_reach.setLabel("bottom", "time", units="s")
+        self.evo_shape.setXLink(self.evo_size)
+        self.evo_reach.setXLink(self.evo_size)
+        self.evo_size.setToolTip(
+            "Per volume, median over channels: the artifact's size relative to the run's mean (blue) "
+            "and the template amplitude the fit chose (orange). Breathing, gradient heating and "
+            "movement make it drift.")
+        self.evo_shape.setToolTip(
+            "The part of each volume's artifact whose shape differs from the run's mean shape "
+            "(100·sqrt(1 - r²)). Steps are head movements; slow changes are heating or drift.")
+        self.evo_reach.setToolTip(
+            "With tracking on: how far, on average, the neighbours chosen for each volume's template "
+            "lie (volumes). Small where the artifact changes quickly.")
+        self.evo_note = QLabel("")
+        self.evo_note.setWordWrap(True)
+        v.addWidget(self.evo_note)
+        return w
+
+    def _draw_evolution(self) -> None:
+        evo = getattr(self.view_data, "evolution", {}) or {}
+        for plot in (self.evo_size, self.evo_shape, self.evo_reach):
+            plot.clear()
+        t = evo.get("time_s")
+        if t is None or not len(t):
+            self.evo_note.setText("No per-volume record in this result (run the gradient step again).")
+            return
+        self.evo_size.plot(t, 100 * (evo["size"] - 1), pen=pg.mkPen("#1f77b4", width=1.5), name="artifact size")
+        if "amplitude" in evo:
+            self.evo_size.plot(t, 100 * (evo["amplitude"] - 1), pen=pg.mkPen("#ff7f0e", width=1),
+                               name="fitted amplitude")
+        self.evo_shape.plot(t, evo["shape_change_pct"], pen=pg.mkPen("#d62728", width=1.5))
+        if "reach" in evo:
+            self.evo_reach.plot(t, evo["reach"], pen=pg.mkPen("#2ca02c", width=1.5))
+            note = "Tracking on: each volume's template is built from its most similar neighbours."
+        else:
+            note = "Tracking off: each volume's template is built from the nearest volumes in time."
+        qc = self.result.qc if self.result is not None else {}
+        if "artifact_size_range_pct" in qc:
+            note += (f" Size range (5-95 %): {qc['artifact_size_range_pct']:.1f} %; shape change "
+                     f"(95th percentile): {qc['artifact_shape_change_pct']:.1f} %.")
+        self.evo_note.setText(note)
 
     def _build_psd(self) -> QWidget:
         self.psd_plot = pg.PlotWidget()
