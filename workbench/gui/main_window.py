@@ -207,6 +207,10 @@ class MainWindow(QMainWindow):
         for i, (title, _target) in enumerate(TABS):
             self._action(v, title, lambda t=title: self.show_tab(t), f"Ctrl+{i + 1}")
 
+        from workbench.gui.lessons import install_lessons_menu
+
+        self.lessons_menu = install_lessons_menu(self, mb)
+
         h = mb.addMenu("&Help")
         self._action(h, "What is happening here?", self.show_teaching, "F1",
                      "A short explanation of the current view")
