@@ -166,10 +166,68 @@ def joint(n_sims: int, hemodynamics: str) -> None:
               f"mean |error| fMRI {np.mean(np.concatenate(e1[k])):.3f}, joint {np.mean(np.concatenate(e2[k])):.3f}")
 
 
+def demo(study: str, out: str) -> None:
+    """DCM on the demo phantom's regions (its truth masks) through ``workbench fuse dcm``.
+
+    The phantom drives the visual cortex by the visual trials and the motor cortex by the
+    motor trials, with no coupling between them: the 'correct' model should win, the crossed
+    and visual-only ones lose, and an extra VIS->MOT connection should not be supported.
+    """
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import nibabel as nib
+    import pandas as pd
+
+    study_p, out_p = Path(study), Path(out)
+    out_p.mkdir(parents=True, exist_ok=True)
+    func = next(study_p.glob("sub-*/func/*_bold.nii.gz"))
+    meta = json.loads(Path(str(func).replace(".nii.gz", ".json")).read_text())
+    data = np.asarray(nib.load(func).dataobj, float)
+    gt = next(study_p.glob("ground_truth/sub-*"))
+    cols = {}
+    for name, short in (("visual_cortex", "VIS"), ("motor_cortex", "MOT")):
+        mask = np.asarray(nib.load(next(gt.glob(f"*desc-{name}_mask.nii.gz"))).dataobj).astype(bool)
+        ts = data[mask].mean(axis=0)
+        cols[short] = 100 * (ts / ts.mean() - 1)
+    pd.DataFrame(cols).to_csv(out_p / "rois.tsv", sep="\t", index=False)
+    ev = pd.read_csv(next(study_p.glob("sub-*/func/*_events.tsv")), sep="\t")
+    ev[["onset", "duration", "trial_type"]].to_csv(out_p / "inputs.tsv", sep="\t", index=False, header=False)
+    R, U = ["VIS", "MOT"], ["visual", "motor"]
+    specs = {
+        "correct": {"a": [[1, 0], [0, 1]], "c": [[1, 0], [0, 1]]},
+        "crossed": {"a": [[1, 0], [0, 1]], "c": [[0, 1], [1, 0]]},
+        "correct+VIS->MOT": {"a": [[1, 0], [1, 1]], "c": [[1, 0], [0, 1]]},
+        "visual-only": {"a": [[1, 0], [1, 1]], "c": [[1, 0], [0, 0]]},
+    }
+    args = []
+    for k, v in specs.items():
+        (out_p / f"{k}.json").write_text(json.dumps({"name": k, "regions": R, "inputs": U, "b": {}, **v}))
+        args += ["--model", str(out_p / f"{k}.json")]
+    print(f"\n== demo phantom regions: {data.shape[-1]} volumes, TR {meta['RepetitionTime']} s ==")
+    exe = Path(sys.executable).with_name("workbench")
+    r = subprocess.run([str(exe), "fuse", "dcm", "--bold", str(out_p / "rois.tsv"), "--inputs",
+                        str(out_p / "inputs.tsv"), "--tr", str(meta["RepetitionTime"]), *args,
+                        "--out", str(out_p / "result")], capture_output=True, text=True)
+    if r.returncode:
+        print(r.stderr[-800:])
+        return
+    doc = json.loads((out_p / "result" / "result.json").read_text())
+    for m in doc["models"]:
+        print(f"{m['name']:18s} F {m['F']:9.1f}  P {m['posterior_probability']:.3f}  EV "
+              f"{100 * m['explained_variance']:.0f} %  C {np.round(m['C']['mean'], 2).tolist()}  "
+              f"A {np.round(m['A']['mean'], 2).tolist()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--part", choices=["all", "recovery", "selection", "joint"], default="all")
+    ap.add_argument("--part", choices=["all", "recovery", "selection", "joint", "demo"], default="all")
+    ap.add_argument("--study", help="demo phantom study folder (bash installer/demo.sh, or workbench demo "
+                                    "--headless) for --part demo")
+    ap.add_argument("--out", default="dcm-demo", help="folder for --part demo's files")
     a = ap.parse_args()
     n = 4 if a.quick else 12
     if a.part in ("all", "recovery"):
@@ -177,6 +235,11 @@ def main() -> None:
         recovery(max(4, n // 2), "bilinear")
     if a.part in ("all", "selection"):
         selection(6 if a.quick else 24)
+    if a.part == "demo":
+        if not a.study:
+            ap.error("--part demo needs --study STUDY (a phantom study folder)")
+        demo(a.study, a.out)
+        return
     if a.part in ("all", "joint"):
         joint(2 if a.quick else 5, "nonlinear")
         joint(2 if a.quick else 4, "bilinear")
