@@ -23,6 +23,7 @@ TABS: list[tuple[str, str]] = [
     ("Slices & Maps", "workbench.gui.slices:SlicesTab"),
     ("Gradient", "workbench.gui.gradient:GradientTab"),
     ("Cardiac", "workbench.gui.cardiac:CardiacTab"),
+    ("ICA", "workbench.gui.ica:ICATab"),
     ("Fusion", "workbench.gui.fusion:FusionTab"),
     ("Cohort", "workbench.gui.cohort:CohortTab"),
 ]
