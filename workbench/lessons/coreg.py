@@ -83,7 +83,7 @@ def run(params: dict[str, Any], progress: Any) -> LessonResult:
 
         plot_noise_bias(fig, r)
         ax = fig.axes[0]
-        ax.axhline(tre_fid, color="C2", ls="--", lw=1, label=f"fiducials only ({n_points[-1]} pts unused)")
+        ax.axhline(tre_fid, color="C2", ls="--", lw=1, label="fiducials only")
         ax.legend(fontsize="small")
 
     res.figures = [LessonFigure("Electrode error against the number of head-shape points", draw,

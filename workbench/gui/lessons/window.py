@@ -183,8 +183,8 @@ class LessonsWindow(QMainWindow):
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(False)
         self.status = QLabel("")
-        bar.addWidget(self.progress)
-        bar.addWidget(self.status)
+        self.statusBar().addWidget(self.status, 1)
+        self.statusBar().addPermanentWidget(self.progress)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.setCentralWidget(split)
@@ -194,6 +194,7 @@ class LessonsWindow(QMainWindow):
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(False)
         self.text.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.text.setMinimumHeight(300)
         llay.addWidget(self.text, 3)
         self.form_box = QGroupBox("Experiment")
         self.form_lay = QVBoxLayout(self.form_box)
@@ -355,7 +356,9 @@ class LessonsWindow(QMainWindow):
             cap.setWordWrap(True)
             lay.addWidget(cap)
             self.canvases.append(canvas)
-            self.views.addTab(box, f.title.split(":")[0][:32])
+            short = f.title.split(":")[0]
+            self.views.addTab(box, short if len(short) <= 30 else short[:28] + "…")
+            self.views.setTabToolTip(self.views.count() - 1, f.title)
         tab = self.result.table
         if tab.get("rows"):
             self.table.setColumnCount(len(tab["columns"]))
