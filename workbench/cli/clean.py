@@ -95,7 +95,14 @@ def run(args: argparse.Namespace) -> int:
     runner.plan(plan)  # every step and parameter checked before anything runs
     outcomes = runner.run(plan, bar.sub(0.03, 0.9), stop_on_error=True)
     bar(0.92, "writing")
-    write_raw(study.eeg, args.out)
+    if str(args.out).lower().endswith(".vhdr") and not getattr(study.eeg, "preload", True):
+        # a recording corrected without loading it (gradient step): stream it out in chunks
+        # (MNE's BrainVision export would take a float64 copy of the whole recording)
+        from ..engine.gradient.stream import write_brainvision_stream
+
+        write_brainvision_stream(study.eeg, args.out)
+    else:  # FIF streams through MNE's buffered writer; EDF needs the whole signal (MNE/edfio)
+        write_raw(study.eeg, args.out)
     bar(1.0, "done")
     qc: dict[str, Any] = {"file": str(args.eeg), "out": str(args.out), "steps": steps}
     for o in outcomes:

@@ -148,6 +148,37 @@ def write_brainvision_stream(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def remove_gradient_lean(
+    raw: Any,
+    *,
+    params: GradientParams | None = None,
+    sync: Any = None,
+    sidecar: dict[str, Any] | None = None,
+    source: Any = None,
+    progress: Progress | None = None,
+) -> GradientResult:
+    """:func:`~.correct.remove_gradient` for a recording that is not loaded: memory-lean.
+
+    The signal is read in time chunks into one float32 array (never a float64 copy),
+    corrected in place and returned as a non-preloaded Raw over that array
+    (:func:`array_raw`), which MNE's writers and ``get_data`` read chunk by chunk. Peak
+    memory: the float32 data plus the correction's channel groups (about 1.3x a
+    float32 file), against float64 data plus copies for a loaded Raw. The correction
+    itself runs in float32 either way (spectra, templates, low-pass).
+    """
+    p = as_progress(progress)
+    params = params or GradientParams()
+    _check_params(params, float(raw.info["sfreq"]))
+    sync = sync or _sync(raw, None, None, None, sidecar, None, source)
+    data = read_float32(raw, progress=p.sub(0.0, 0.15))
+    res = correct_array(data, raw.info, sync, params=params, source=source, progress=p.sub(0.15, 1.0))
+    out = array_raw(data, raw)
+    if params.lowpass is not None:
+        _set_lowpass(out.info, params.lowpass)
+    res.raw = out
+    return res
+
+
 def clean_file(
     in_path: str | os.PathLike,
     out_path: str | os.PathLike,
