@@ -20,10 +20,10 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as sfft
 
 from . import flags as F
 from .ring import SampleRing
-from .shift import fractional_shift
 
 
 @dataclass
@@ -57,6 +57,13 @@ class CausalGradient:
         Samples on each side of an epoch for the sub-sample shift.
     fit_volumes : int
         Markers in the running linear fit of onsets (fractional alignment).
+    window_lf : int | None
+        Longer window for the template below ``lf_cutoff_hz`` (only the low bins of
+        those older epochs are kept), where the artifact is weak and averaged-in EEG
+        dominates (the offline step's ``window_lf``); None: off.
+    lf_cutoff_hz : float
+    wiener : bool
+        Weight each frequency of the template by its artifact-to-EEG ratio.
     threaded : bool
         Prepare templates in one background thread (the output is the same either
         way: a chunk that needs a template not ready yet waits for it).
@@ -73,6 +80,9 @@ class CausalGradient:
         tr_tolerance: float = 0.005,
         margin: int = 64,
         fit_volumes: int = 40,
+        window_lf: int | None = 60,
+        lf_cutoff_hz: float = 40.0,
+        wiener: bool = True,
         threaded: bool = True,
     ) -> None:
         self.n_channels = int(n_channels)
@@ -82,6 +92,9 @@ class CausalGradient:
         self.max_period = int(max_tr_s * sfreq)
         self.tr_tolerance = float(tr_tolerance)
         self.P = int(margin)
+        self.window_lf = int(window_lf) if window_lf else 0
+        self.lf_cutoff_hz = float(lf_cutoff_hz)
+        self.wiener = bool(wiener)
         self._pool = None
         if threaded:
             from concurrent.futures import ThreadPoolExecutor
@@ -103,7 +116,8 @@ class CausalGradient:
         self.vols: list[_Volume] = []
         self.period: float | None = None  # samples per volume (fitted)
         self.L: int | None = None  # epoch length (samples)
-        self.epochs: deque[np.ndarray] = deque()
+        self.epochs: deque[np.ndarray] = deque()  # spectra of the last `window` epochs
+        self.epochs_lf: deque[np.ndarray] = deque()  # their bins below lf_cutoff, longer
         self.sum: np.ndarray | None = None
         self._pending: int | None = None
         self._fit: tuple[float, float] | None = None
@@ -254,27 +268,76 @@ class CausalGradient:
         last = self.vols[-1]
         return float(last.marker + (number - last.number) * self.period)
 
+    def _spectral_setup(self) -> None:
+        assert self.L is not None
+        n0 = self.L + 2 * self.P
+        self._n0 = n0
+        self._nfft = sfft.next_fast_len(n0 + 8, real=True)
+        self._f = np.arange(self._nfft // 2 + 1) / self._nfft  # cycles per sample
+        self._k_lf = int(np.searchsorted(self._f * self.sfreq, self.lf_cutoff_hz)) if self.window_lf else 0
+        w = 0.5 - 0.5 * np.cos(np.pi * (np.arange(self.P) + 0.5) / self.P)
+        self._taper = w.astype(np.float32)
+
     def _job_store(self, seg: np.ndarray, d: float) -> None:
+        """Fourier transform a completed epoch, aligned to its fractional onset."""
         P, L = self.P, self.L
         assert L is not None
-        ep = fractional_shift(seg, -d, taper=P)  # epoch starting at the fractional onset
-        ep -= ep[:, P : P + L].mean(axis=1, keepdims=True)
-        if self.sum is None or self.sum.shape != ep.shape:
-            self.sum = np.zeros(ep.shape, np.float64)
-        self.epochs.append(ep)
-        self.sum += ep
+        if getattr(self, "_n0", None) != L + 2 * P:
+            self._spectral_setup()
+        seg = seg - seg[:, P : P + L].mean(axis=1, keepdims=True)
+        seg[:, :P] *= self._taper
+        seg[:, -P:] *= self._taper[::-1]
+        S = sfft.rfft(seg, n=self._nfft, axis=-1, workers=2)
+        S *= np.exp(2j * np.pi * self._f * d).astype(S.dtype)  # advance by d
+        S = S.astype(np.complex64, copy=False)
+        if self.sum is None or self.sum.shape != S.shape:
+            self.sum = np.zeros(S.shape, np.complex128)
+            self.sq = np.zeros(S.shape, np.float64)
+            self.sum_lf = np.zeros((S.shape[0], self._k_lf), np.complex128)
+            self.sq_lf = np.zeros((S.shape[0], self._k_lf), np.float64)
+        self.epochs.append(S)
+        self.sum += S
+        self.sq += np.abs(S) ** 2
         if len(self.epochs) > self.window:
-            self.sum -= self.epochs.popleft()
+            old = self.epochs.popleft()
+            self.sum -= old
+            self.sq -= np.abs(old) ** 2
+        if self._k_lf:
+            lf = S[:, : self._k_lf].copy()
+            self.epochs_lf.append(lf)
+            self.sum_lf += lf
+            self.sq_lf += np.abs(lf) ** 2
+            if len(self.epochs_lf) > self.window_lf:
+                old = self.epochs_lf.popleft()
+                self.sum_lf -= old
+                self.sq_lf -= np.abs(old) ** 2
+
+    @staticmethod
+    def _wiener_mean(total: np.ndarray, sq: np.ndarray, n: int, wiener: bool) -> np.ndarray:
+        """Mean spectrum, each bin weighted by how much of it is artifact rather than
+        EEG averaged in (variance across epochs / n), as the offline Wiener step."""
+        mean = total / n
+        if not wiener or n < 3:
+            return mean
+        p = np.abs(mean) ** 2
+        var = np.maximum(sq / n - p, 0.0) * n / (n - 1)
+        g = np.clip(1.0 - var / (n * p + 1e-30), 0.0, 1.0)
+        return mean * g
 
     def _job_template(self, number: int, onset: float) -> tuple[int, int, np.ndarray | None]:
         """Template for volume ``number`` starting at fractional sample ``onset``:
         (epochs averaged, first integer sample, samples from there)."""
-        if not self.epochs or self.sum is None:
+        n = len(self.epochs)
+        if n == 0 or self.sum is None:
             return 0, 0, None
+        spec = self._wiener_mean(self.sum, self.sq, n, self.wiener)
+        if self._k_lf and len(self.epochs_lf) > n:
+            # below lf_cutoff the artifact is weak against the EEG: average longer
+            spec[:, : self._k_lf] = self._wiener_mean(self.sum_lf, self.sq_lf, len(self.epochs_lf), self.wiener)
         M = int(np.floor(onset))
-        mean = (self.sum / len(self.epochs)).astype(np.float32)
-        t = fractional_shift(mean, onset - M, taper=self.P)  # value at M - P + i
-        return len(self.epochs), M - self.P, t
+        spec = spec * np.exp(-2j * np.pi * self._f * (onset - M))  # delay by the fraction
+        t = sfft.irfft(spec, n=self._nfft, axis=-1, workers=2)[:, : self._n0].astype(np.float32)
+        return n, M - self.P, t  # t[:, i] is the artifact at sample M - P + i
 
     def _submit_templates(self) -> None:
         """Queue the store of every completed volume and the template two volumes on."""

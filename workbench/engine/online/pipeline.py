@@ -44,6 +44,10 @@ class OnlineParams:
         None accepts the usual scanner names (``R128``, ``Volume``, ``TR`` ...).
     window : int
         Past volumes averaged per gradient template.
+    window_lf : int | None
+        Longer window for the template below 40 Hz (None: off).
+    wiener : bool
+        Weight each frequency of the template by its artifact-to-EEG ratio.
     min_volumes : int
         Volumes needed before the gradient is subtracted.
     lowpass_hz : float | None
@@ -65,6 +69,8 @@ class OnlineParams:
 
     volume_marker: str | None = None
     window: int = 20
+    window_lf: int | None = 60
+    wiener: bool = True
     min_volumes: int = 3
     lowpass_hz: float | None = 70.0
     lowpass_order: int = 4
@@ -156,7 +162,8 @@ class OnlinePipeline:
         if ecg is not None and self.ch_names.index(ecg) in self.picks:
             self.ecg_row = int(np.flatnonzero(self.picks == self.ch_names.index(ecg))[0])
         self.grad = CausalGradient(
-            self.picks.size, self.sfreq, window=self.p.window, min_volumes=self.p.min_volumes, threaded=threaded
+            self.picks.size, self.sfreq, window=self.p.window, window_lf=self.p.window_lf,
+            wiener=self.p.wiener, min_volumes=self.p.min_volumes, threaded=threaded
         )
         self.sos = None
         if self.p.lowpass_hz is not None:
@@ -182,7 +189,7 @@ class OnlinePipeline:
 
     # ----------------------------------------------------------------- helpers
     def _say(self, msg: str) -> None:
-        log.warning("online: %s", msg)
+        log.info("online: %s", msg)
         self.messages.append(msg)
         self._new.append(msg)
 
