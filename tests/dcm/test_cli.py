@@ -26,6 +26,10 @@ def files(tmp_path_factory):
     write_tables(folder, m.regions, sim.bold, ev, sim.eeg, sim.eeg_times)
     for k in ("mod-V5", "no-mod"):
         ms[k].save(folder / f"{k}.json")
+    sub2 = folder / "sub2"  # a second subject: other connection strengths, the same design
+    sub2.mkdir()
+    sim2 = simulate(m, random_truth(m, r), 2.0, 160, ev, snr=2.0, seed=22)
+    write_tables(sub2, m.regions, sim2.bold, ev)
     return folder
 
 
@@ -62,6 +66,22 @@ def test_fuse_dcm_joint_eeg(files, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     m = json.loads((out / "result.json").read_text())["models"][0]
     assert len(m["eeg"]["gain"]) == 3 and all(g > 0 for g in m["eeg"]["gain"])
+
+
+def test_fuse_dcm_group_random_effects(files, tmp_path, capsys):
+    out = tmp_path / "group"
+    rc = main(["fuse", "dcm", "--bold", str(files / "rois.tsv"), "--bold", str(files / "sub2" / "rois.tsv"),
+               "--inputs", str(files / "inputs.tsv"), "--tr", "2", "--model", str(files / "mod-V5.json"),
+               "--model", str(files / "no-mod.json"), "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    doc = json.loads((out / "result.json").read_text())
+    assert len(doc["subjects"]) == 2 and all(len(s["models"]) == 2 for s in doc["subjects"])
+    m = {x["name"]: x for x in doc["models"]}
+    assert abs(m["mod-V5"]["F"] - sum(s["models"][0]["F"] for s in doc["subjects"])) < 1e-6
+    # both subjects decisive for the true model: alpha = [3, 1], expected 3/4, xp = P(Beta(3,1) > 1/2) = 7/8
+    assert abs(m["mod-V5"]["rfx_expected_frequency"] - 0.75) < 1e-3
+    assert abs(m["mod-V5"]["exceedance_probability"] - 0.875) < 0.01
+    assert np.array(m["mod-V5"]["A"]["mean"]).shape == (3, 3)
 
 
 def test_report_figures_draw(files):

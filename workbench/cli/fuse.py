@@ -64,10 +64,15 @@ def extend_arguments(p: argparse.ArgumentParser, rest: list[str]) -> None:
     # the method's declared parameters as options too (--tr 2 as well as --param tr=2)
     add_step_options(p, [SimpleNamespace(id=method.id, title=method.title, params=method.params)])
     taken = {a for act in p._actions for a in act.option_strings}
+    study_names = dict(_STUDY_FILES)
+    if any(f.name in study_names for f in method.file_inputs):
+        # the method reads this study file itself (e.g. dcm's --bold ROIS.tsv, repeatable): its
+        # declaration replaces the study option
+        p.conflict_handler = "resolve"
     g = p.add_argument_group(f"files {method.id} reads")
     for f in method.file_inputs:
         flag = f"--{f.name.replace('_', '-')}"
-        if flag in taken:
+        if flag in taken and f.name not in study_names:
             continue
         g.add_argument(flag, dest=f"file__{f.name}", type=Path, metavar="FILE",
                        action="append" if f.multiple else "store",
@@ -103,8 +108,6 @@ def _load_study(args: argparse.Namespace, spec: Any) -> tuple[Any, Any, Path | N
 
         check_file(path)
         study.extra_files[name] = [path]  # a method may read the file itself (e.g. an evoked file)
-        if name in spec.file_inputs:
-            continue  # the method declares this file itself (e.g. dcm's --bold ROIS.tsv): it reads it
         if name == "eeg":
             if not str(path).endswith(("-ave.fif", "_ave.fif", "-ave.fif.gz")):
                 from workbench.engine.io.eeg import read_eeg
@@ -178,8 +181,7 @@ def run(args: argparse.Namespace) -> int:
                                f"{spec.id} --help`)")
     if not args.project:
         missing = [f"--{f.name.replace('_', '-')}" for f in method.file_inputs
-                   if f.required and not getattr(args, f"file__{f.name}", None)
-                   and not (f.name in dict(_STUDY_FILES) and getattr(args, f.name, None))]
+                   if f.required and not getattr(args, f"file__{f.name}", None)]
         if missing:
             raise InputError(None, f"{spec.id} from files needs {', '.join(missing)}")
     study, project, root = _load_study(args, spec)

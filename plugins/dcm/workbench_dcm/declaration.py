@@ -41,6 +41,8 @@ OUTPUTS = (
     OutputSpec("bold_fit", "timecourse", "Observed and predicted BOLD (best model)",
                "confound-removed, scaled BOLD per region and the best model's prediction"),
     OutputSpec("free_energy", "timecourse", "Free energy per iteration (best model)", ""),
+    OutputSpec("subject_F", "table", "Free energy per subject and model (group runs)",
+               "input to random-effects model comparison"),
 )
 
 METHOD = FusionMethod(
@@ -56,10 +58,12 @@ METHOD = FusionMethod(
     seed_param="seed",
     file_inputs=(
         FileInput("bold", "ROIS.tsv: one column per region (header = region names), one row per "
-                          "volume, sampled at mid-TR; percent signal change or any unit (scaled as SPM)",
-                  required=True),
+                          "volume, sampled at mid-TR; percent signal change or any unit (scaled as SPM); "
+                          "repeat for a group of subjects (random-effects model comparison)",
+                  required=True, multiple=True),
         FileInput("inputs", "INPUTS.tsv: rows 'onset duration name' (s from the first volume; a header "
-                            "row is allowed)", required=True),
+                            "row is allowed); one for all subjects or one per --bold", required=True,
+                  multiple=True),
         FileInput("model", "MODEL.json: {name, regions, inputs, a, b: {input: mask}, c} with 0/1 masks, "
                            "a[i][j] = from region j to region i", required=True, multiple=True),
         FileInput("eeg", "EEG.tsv: region EEG envelopes, one column per region (same names), an optional "

@@ -63,12 +63,12 @@ def draw_network(ax: Any, doc: dict[str, Any]) -> None:
                     color="tab:green")
     SI = doc.get("self_inhibition_hz", [])
     for i, r in enumerate(regions):
-        ax.add_patch(_circle(pos[i], 0.16))
+        ax.add_patch(_circle(pos[i], 0.2))
         ax.text(*pos[i], r, ha="center", va="center", fontsize=9, weight="bold")
         if i < len(SI):
             ax.text(pos[i][0], pos[i][1] - 0.26, f"self {SI[i]:.2f} Hz", fontsize=6, ha="center", color="0.3")
-    ax.set_xlim(-2, 2)
-    ax.set_ylim(-2, 2)
+    ax.set_xlim(-1.8, 1.8)
+    ax.set_ylim(-1.8, 1.8)
     ax.set_aspect("equal")
     ax.axis("off")
 
@@ -117,6 +117,26 @@ def comparison_figure(names: list[str], F: np.ndarray, prob: np.ndarray) -> Any:
     a2.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
     a2.set_ylim(0, 1)
     a2.set_title("posterior model probability (fixed effects)", fontsize=8)
+    return fig
+
+
+def group_figure(names: list[str], Fm: np.ndarray, ffx: np.ndarray, expected: np.ndarray,
+                 exceedance: np.ndarray) -> Any:
+    fig = _fig(8, 3)
+    a1, a2 = fig.subplots(1, 2)
+    rel = Fm - Fm.max(axis=1, keepdims=True)
+    im = a1.imshow(np.maximum(rel, -20), aspect="auto", cmap="viridis", vmin=-20, vmax=0)
+    a1.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)
+    a1.set_ylabel("subject")
+    a1.set_title("F - best F per subject (clipped at -20)", fontsize=8)
+    fig.colorbar(im, ax=a1)
+    x = np.arange(len(names))
+    for off, vals, lab in ((-0.27, ffx, "FFX probability"), (0.0, expected, "RFX expected frequency"),
+                           (0.27, exceedance, "RFX exceedance")):
+        a2.bar(x + off, vals, width=0.26, label=lab)
+    a2.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
+    a2.set_ylim(0, 1)
+    a2.legend(fontsize=7)
     return fig
 
 

@@ -28,8 +28,12 @@ class DcmResult(FusionResult):
     """A fusion result whose ``result.json`` also carries the issue's ``models`` list."""
 
     def summary(self) -> dict[str, Any]:
+        from workbench.plugin_api.result import _plain
+
         doc = super().summary()
-        doc["models"] = self.live.get("models_doc", [])
+        doc["models"] = _plain(self.live.get("models_doc", []))
+        if "subjects_doc" in self.live:
+            doc["subjects"] = _plain(self.live["subjects_doc"])
         return doc
 
 
@@ -107,23 +111,113 @@ def fit_models(models: list[DcmModel], bold: np.ndarray, names: list[str], event
 
 def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
     progress(0.0, "reading ROIS.tsv, INPUTS.tsv and the models")
-    bold_path = one_file(inputs, "bold", "dcm", "region BOLD time series (ROIS.tsv)")
-    inputs_path = one_file(inputs, "inputs", "dcm", "the inputs (INPUTS.tsv)")
+    bold_paths = [Path(x) for x in inputs.files.get("bold") or []]
+    inputs_paths = [Path(x) for x in inputs.files.get("inputs") or []]
+    if not bold_paths:
+        raise InputError(None, "dcm needs --bold ROIS.tsv (region BOLD time series); see `workbench fuse dcm --help`")
+    if not inputs_paths:
+        raise InputError(None, "dcm needs --inputs INPUTS.tsv (onset duration name rows)")
+    if len(inputs_paths) not in (1, len(bold_paths)):
+        raise InputError(inputs_paths[-1], f"{len(bold_paths)} --bold files but {len(inputs_paths)} --inputs: give "
+                                           "one INPUTS.tsv for all subjects or one per --bold, in the same order")
     model_paths = list(inputs.files.get("model") or [])
     if not model_paths:
         raise InputError(None, "dcm needs at least one --model MODEL.json")
     eeg_path = one_file(inputs, "eeg", "dcm", "region EEG envelopes", required=False)
-    bold, names = read_rois(bold_path)
-    events = read_inputs(inputs_path)
+    if eeg_path is not None and len(bold_paths) > 1:
+        raise InputError(eeg_path, "--eeg is for one subject (one --bold); run each subject's joint inversion alone")
     models = [load_model(p) for p in model_paths]
     if len({m.name for m in models}) != len(models):
         raise InputError(model_paths[-1], "two models have the same name; give each model its own 'name'")
     tr = params.get("tr") or (inputs.bold_meta or {}).get("RepetitionTime")
     if not tr:
-        raise InputError(bold_path, "the repetition time is not known: give --tr SECONDS")
+        raise InputError(bold_paths[0], "the repetition time is not known: give --tr SECONDS")
     tr = float(tr)
-    fits = fit_models(models, bold, names, events, tr, params, progress, eeg_path, inputs_path)
-    return make_result(fits, params)
+    subjects = []
+    for s_, bp in enumerate(bold_paths):
+        ip = inputs_paths[s_ if len(inputs_paths) > 1 else 0]
+        bold, names = read_rois(bp)
+        events = read_inputs(ip)
+        sub = progress.sub(s_ / len(bold_paths), (s_ + 1) / len(bold_paths))
+        subjects.append((bp, fit_models(models, bold, names, events, tr, params, sub, eeg_path, ip)))
+    if len(subjects) == 1:
+        return make_result(subjects[0][1], params)
+    return make_group_result(subjects, params)
+
+
+def make_group_result(subjects: list[tuple[Path, list[DcmFit]]], params: dict[str, Any]) -> DcmResult:
+    """Several subjects: fixed-effects (summed F) and random-effects BMS over subjects.
+
+    ``models`` entries then hold the group: summed F, the fixed-effects probability, the
+    random-effects expected frequency and exceedance probability (Stephan et al. 2009),
+    the mean explained variance, and A/B/C/hemodynamic as the mean over subjects of the
+    posterior means with ``var`` the squared standard error of that mean (a summary-
+    statistic second level); every subject's own models are under ``subjects``.
+    """
+    from . import figures
+    from .bms import random_effects
+
+    Fm = np.array([[f.F for f in fits] for _, fits in subjects])
+    names = [f.model.name for f in subjects[0][1]]
+    ffx = fixed_effects(Fm)
+    rfx = random_effects(Fm, seed=int(params.get("seed", 0) or 0))
+    first = make_result(subjects[0][1], params)
+    out = DcmResult(method="dcm", method_version=VERSION)
+    out.timecourses = first.timecourses
+    sub_docs = []
+    rows = []
+    for bp, fits in subjects:
+        res = make_result(fits, params)
+        sub_docs.append({"bold": str(bp), "models": res.live["models_doc"]})
+        rows += [{"subject": bp.stem if len(bp.stem) > 4 else str(bp), **r} for r in res.tables["parameters"]]
+    docs = []
+    n = len(subjects)
+    for k, name in enumerate(names):
+        per = [sd["models"][k] for sd in sub_docs]
+        doc: dict[str, Any] = {"name": name, "F": float(Fm[:, k].sum()), "posterior_probability": float(ffx[k]),
+                               "rfx_expected_frequency": float(rfx.expected[k]),
+                               "exceedance_probability": float(rfx.exceedance[k]),
+                               "explained_variance": float(np.mean([d["explained_variance"] for d in per])),
+                               "n_subjects": n, "regions": per[0]["regions"], "inputs": per[0]["inputs"],
+                               "converged": all(d["converged"] for d in per)}
+        for key in ("A", "C"):
+            doc[key] = _group_mv([d[key]["mean"] for d in per])
+        doc["B"] = {u: _group_mv([d["B"][u]["mean"] for d in per]) for u in per[0]["B"]}
+        doc["hemodynamic"] = {h: _group_mv([d["hemodynamic"][h]["mean"] for d in per])
+                              for h in ("transit", "decay", "epsilon")}
+        docs.append(doc)
+    out.live["models_doc"] = docs
+    out.live["subjects_doc"] = sub_docs
+    out.tables["models"] = [
+        {"model": name, "F": float(Fm[:, k].sum()), "posterior_probability": float(ffx[k]),
+         "rfx_expected_frequency": float(rfx.expected[k]), "exceedance_probability": float(rfx.exceedance[k]),
+         "explained_variance": docs[k]["explained_variance"], "converged": docs[k]["converged"],
+         "regions": ",".join(docs[k]["regions"]), "inputs": ",".join(docs[k]["inputs"])}
+        for k, name in enumerate(names)]
+    out.tables["parameters"] = rows
+    out.tables["subject_F"] = [{"subject": str(bp), **{nm: float(Fm[s_, k]) for k, nm in enumerate(names)}}
+                               for s_, (bp, _) in enumerate(subjects)]
+    best = int(np.argmax(rfx.exceedance))
+    out.qc = {"n_models": len(names), "n_subjects": n, "best_model_rfx": names[best],
+              "best_exceedance_probability": float(rfx.exceedance[best]),
+              "best_model_ffx": names[int(np.argmax(ffx))],
+              "all_converged": all(d["converged"] for d in docs)}
+    out.messages = [m for _, fits in subjects for m in make_result(fits, params).messages
+                    if "did NOT converge" in m]
+    out.messages.append("group of subjects: posterior model probabilities are fixed effects (summed F); "
+                        "rfx_expected_frequency and exceedance_probability are random-effects BMS "
+                        "(Stephan et al. 2009), the exceedance sampled with --seed")
+    out.figures = [("DCM: group model comparison",
+                    lambda: figures.group_figure(names, Fm, ffx, rfx.expected, rfx.exceedance),
+                    "Left: each subject's F relative to its best model; right: fixed-effects probability, "
+                    "random-effects expected frequency and exceedance probability.")] + first.figures[:1]
+    return out
+
+
+def _group_mv(means: list[Any]) -> dict[str, Any]:
+    M = np.asarray(means, float)
+    se2 = M.var(axis=0, ddof=1) / M.shape[0] if M.shape[0] > 1 else np.zeros_like(M[0])
+    return _mv(M.mean(axis=0), se2)
 
 
 def make_result(fits: list[DcmFit], params: dict[str, Any]) -> DcmResult:
