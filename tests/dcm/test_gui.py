@@ -90,3 +90,14 @@ def test_network_page_shows_a_reopened_dcm_result(qtbot, window, saved_result, t
     # a result of another method hides the page
     tab.show_result(FusionResult(method="cca"))
     assert not tab.views.isTabVisible(tab.views.indexOf(panel))
+
+
+def test_group_rows_draw_the_first_subjects_network():
+    from workbench.gui.dcm import network_from_rows
+
+    row = {"model": "m", "kind": "A", "to": "V5", "from": "V1", "input": "", "var": 0.01, "probability": 0.9}
+    rows = [{**row, "subject": "s1", "mean": 0.3}, {**row, "subject": "s2", "mean": -0.2}]
+    models = [{"model": "m", "regions": "V1,V5", "inputs": "photic"}]
+    net = network_from_rows(rows, "m", models)
+    assert net["regions"] == ["V1", "V5"] and net["inputs"] == ["photic"]
+    assert [c["mean"] for c in net["connections"]] == [0.3]

@@ -43,8 +43,9 @@ def network_from_rows(rows: list[dict[str, Any]], model: str, models: list[dict[
     regions = [x for x in str(row.get("regions") or "").split(",") if x]
     inputs = [x for x in str(row.get("inputs") or "").split(",") if x]
     conns: list[dict[str, Any]] = []
+    first = next((r.get("subject") for r in rows if r.get("model") == model), None)
     for r in rows:
-        if r.get("model") != model:
+        if r.get("model") != model or r.get("subject") != first:  # a group: the first subject's fit
             continue
         kind = r.get("kind")
         for key in ("to", "from"):
@@ -289,11 +290,15 @@ class DcmView(QWidget):
                                                   self.result.tables.get("models", [])))
         row = next((r for r in self.result.tables.get("models", []) if str(r["model"]) == name), {})
         conv = row.get("converged")
+        subjects = {r.get("subject") for r in self.result.tables.get("parameters", [])} - {None}
+        group = (f" — group of {len(subjects)} subjects: F summed, the network drawn is the first "
+                 f"subject's fit" if len(subjects) > 1 else "")
         self.summary.setText(
             f"<b>{name}</b>: F = {float(row.get('F', float('nan'))):.1f}, P(model) = "
             f"{float(row.get('posterior_probability', float('nan'))):.3f}, explained variance "
             f"{100 * float(row.get('explained_variance', float('nan'))):.0f} %"
             + ("" if conv in (True, "True", None) else " — <span style='color:#a02020'>did not converge</span>")
+            + group
             + "<br><span style='color:#666'>Arrows: connection strength (Hz) and, in brackets, the posterior "
               "probability that it is not zero (line width). Red excitatory, blue inhibitory; purple: modulation "
               "by an input (B); green: driving input (C, SPM's units).</span>")
@@ -305,11 +310,17 @@ class DcmView(QWidget):
         names = [str(r["model"]) for r in models]
         probs = [float(r.get("posterior_probability") or 0.0) for r in models]
         x = np.arange(len(names))
-        self.bars.addItem(pg.BarGraphItem(x=x, height=probs, width=0.6, brush=(70, 110, 200)))
+        if "exceedance_probability" in models[0]:  # a group: fixed effects beside random-effects exceedance
+            xp = [float(r.get("exceedance_probability") or 0.0) for r in models]
+            self.bars.addItem(pg.BarGraphItem(x=x - 0.17, height=probs, width=0.32, brush=(70, 110, 200)))
+            self.bars.addItem(pg.BarGraphItem(x=x + 0.17, height=xp, width=0.32, brush=(230, 140, 40)))
+            self.bars.setTitle("Group: FFX probability (blue), RFX exceedance (orange)", size="9pt")
+        else:
+            self.bars.addItem(pg.BarGraphItem(x=x, height=probs, width=0.6, brush=(70, 110, 200)))
+            self.bars.setTitle("Model comparison (from F)", size="9pt")
         self.bars.getAxis("bottom").setTicks([list(zip(x.tolist(), names))])
         self.bars.setXRange(-0.6, len(names) - 0.4, padding=0)
         self.bars.setYRange(0, 1)
-        self.bars.setTitle("Model comparison (from F)", size="9pt")
 
     def _draw_fits(self, tc: dict[str, Any] | None) -> None:
         self.fits.clear()
