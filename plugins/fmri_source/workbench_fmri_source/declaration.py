@@ -60,6 +60,12 @@ PARAMS = (
        "'soft' variant: length of the time windows (s, half-overlapping) in which the prior's "
        "weights are learned from the data. Shorter follows the data more closely but "
        "learns from fewer samples.", minimum=0.005, maximum=2.0, unit="s"),
+    _P("min_log_bf", "float", 3.0,
+       "'soft' variant: the log Bayes factor an fMRI cluster must earn in a time window to keep "
+       "its prior variance (the model with it against the model without it, refitted, counted "
+       "over the window's effective samples). 3 is 'strong' evidence (Kass & Raftery); 0 keeps "
+       "every cluster the fixed point leaves on (a one-source false positive of the map then "
+       "attracts the peak).", minimum=0.0, maximum=100.0, label="Min. log Bayes factor"),
     _P("patches", "bool", False,
        "'soft' variant: besides the whole-brain component and one component per fMRI cluster, "
        "give the ReML local non-fMRI patches (as SPM's multiple sparse priors), so an fMRI "

@@ -328,12 +328,16 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     # start: the whole brain at MNE's prior, every other component with as much variance
     h_start = np.r_[h0, np.full(len(comps) - 1, h0)]
     h_start[1 + n_fmri:] = h0 * n_src / max(float(mass[1 + n_fmri:].sum()), 1.0)
+    # low-passed samples are correlated: the evidence counts effective samples (2 f_low / f_s)
+    lowpass = float(evoked.info.get("lowpass") or sf / 2)
+    n_eff = min(1.0, 2.0 * lowpass / sf)
     no_fmri = h_start.copy()
     no_fmri[1:1 + n_fmri] = 0.0
     for k, (s0, s1, a0, a1) in enumerate(wins):
         if k % 4 == 0:
             p(0.7 + 0.2 * k / len(wins), "soft prior (ReML per window)")
-        fit = P.soft_fit(Y[:, s0:s1], Gs, h_start)
+        fit = P.soft_fit_pruned(Y[:, s0:s1], Gs, h_start, list(range(1, 1 + n_fmri)),
+                                float(params["min_log_bf"]), n_eff)
         alone = P.soft_fit(Y[:, s0:s1], Gs, no_fmri)
         h = fit["h"]
         prior3 = np.zeros(n_src)
@@ -349,7 +353,10 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
                      "h_fmri_clusters": "[" + ", ".join(f"{x:.4g}" for x in h[1:1 + n_fmri]) + "]",
                      "patch_share": float(np.sum(h[1 + n_fmri:] * mass[1 + n_fmri:]) / np.sum(h * mass)),
                      "fmri_share": share,
-                     "log_bayes_factor": float((fit["evidence"] - alone["evidence"]) * (s1 - s0)),
+                     "log_bayes_factor": float((fit["evidence"] - alone["evidence"]) * (s1 - s0) * n_eff),
+                     "log_bf_clusters": "[" + ", ".join("off" if not np.isfinite(fit["log_bf"][k]) else
+                                                        f"{fit['log_bf'][k]:.1f}"
+                                                        for k in range(1, 1 + n_fmri)) + "]",
                      "iterations": fit["iterations"]})
     amps["soft"] = norm3(soft)
     amps["soft_dspm"] = soft_dspm

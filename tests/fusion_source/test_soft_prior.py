@@ -1,0 +1,113 @@
+"""The soft prior switches off an fMRI cluster the EEG does not support (time-resolved), the
+top-level ``peaks`` of result.json, and the report figures; on the ball head with a
+false-positive blob added to the fMRI map where no source is."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+pytest.importorskip("workbench_fmri_source")
+
+from workbench_fmri_source import prior as P  # noqa: E402
+from workbench_fmri_source.declaration import METHOD  # noqa: E402
+from workbench_fmri_source.example import ball_study  # noqa: E402
+from workbench_fmri_source.method import run  # noqa: E402
+
+FP = np.array([-0.04, 0.03, 0.03])  # the false-positive blob (mri frame, m): no source there
+
+
+@pytest.fixture(scope="module")
+def fp_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ball_fp")
+    inp, truth = ball_study(0, folder=folder)
+    img = nib.load(truth["fmri"])
+    z = np.asarray(img.dataobj, float)
+    ijk = np.indices(z.shape).reshape(3, -1).T
+    xyz = (ijk @ img.affine[:3, :3].T + img.affine[:3, 3]) * 1e-3
+    z += 6.0 * np.exp(-0.5 * (np.linalg.norm(xyz - FP, axis=1) / 0.010) ** 2).reshape(z.shape)
+    path = folder / "zmap_fp.nii.gz"
+    nib.save(nib.Nifti1Image(z.astype(np.float32), img.affine), path)
+    inp.files = {"fmri": [path]}
+    res = run(inp, METHOD.validate_params({"spacing": 12.0, "times": "0.1"}), None)
+    return res, truth, folder
+
+
+def _fp_cluster(res):
+    rows = res.tables["fmri_clusters"]
+    d = [np.linalg.norm(np.array([r["x_m"], r["y_m"], r["z_m"]]) - FP) for r in rows]
+    k = int(np.argmin(d))
+    assert d[k] < 0.015, rows
+    return k, rows[k]
+
+
+def test_false_positive_cluster_gets_no_energy(fp_run):
+    """Inside the fMRI-only cluster: the soft prior puts (almost) none of the response's
+    energy, less than MNE-C's fixed weighting and the hard mask, which must put some."""
+    res, _, _ = fp_run
+    k, row = _fp_cluster(res)
+    assert row["energy_share_soft"] < 0.01, row
+    assert row["energy_share_weighted"] > 3 * row["energy_share_soft"] and row["energy_share_weighted"] > 0.01, row
+    assert row["energy_share_hard"] > 0.05, row
+    # time-resolved: switched off in the window of the response (100 ms), while the true
+    # cluster carries the prior there
+    cw = res.timecourses["fmri_cluster_weights"]
+    i = int(np.argmin(np.abs(np.asarray(cw["t"]) - 0.1)))
+    series = list(cw["series"].values())
+    assert series[k][i] < 0.01
+    assert max(s[i] for j, s in enumerate(series) if j != k) > 0.1
+
+
+def test_reml_pruning_removes_a_focal_component_the_fixed_point_keeps():
+    """A one-source component disjoint from the true sources, 12 samples: the fixed point
+    alone leaves it a share of the variance; the Bayes-factor pruning removes it and keeps
+    the true component (large log Bayes factor)."""
+    rng = np.random.default_rng(3)
+    n_ch, n_src = 30, 300
+    A = rng.standard_normal((n_ch, n_src)) / np.sqrt(n_src)
+    true = np.zeros(n_src)
+    true[:6] = 1
+    fp = np.zeros(n_src)
+    fp[200:203] = 1  # one source, three orientations
+    kept = []
+    for seed in range(6):
+        r = np.random.default_rng(seed)
+        J = np.zeros((n_src, 12))
+        J[:6] = 4.0 * r.standard_normal((6, 12))
+        Y = A @ J + r.standard_normal((n_ch, 12))
+        Gs = np.array([A @ A.T, (A * true) @ A.T, (A * fp) @ A.T])
+        plain = P.soft_fit(Y, Gs, [1.0, 1.0, 1.0])
+        pruned = P.soft_fit_pruned(Y, Gs, np.array([1.0, 1.0, 1.0]), [1, 2], 3.0)
+        kept.append(plain["h"][2] * 3 / np.sum(plain["h"] * [n_src, 6, 3]))
+        assert pruned["h"][2] == 0.0 and not np.isfinite(pruned["log_bf"][2])
+        assert pruned["h"][1] > 0 and pruned["log_bf"][1] > 10
+    assert max(kept) > 0.01, kept  # without pruning the false component keeps variance
+
+
+def test_top_level_peaks_and_report_figures(fp_run, tmp_path):
+    res, truth, _ = fp_run
+    res.save(tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert "surface RAS" in doc["peaks_frame"] and "metres" in doc["peaks_frame"]
+    from workbench_fmri_source.method import VARIANTS
+
+    assert set(doc["peaks"]) == set(VARIANTS)
+    soft = doc["peaks"]["soft"]["0.100"]
+    assert np.linalg.norm(np.array(soft["position_m"]) - truth["dipole_mri_m"]) * 1e3 < 25
+    assert soft["in_fmri_map"] and soft["distance_to_fmri_mm"] == 0.0 and soft["amplitude"] > 0
+    none = doc["peaks"]["none"]["0.100"]
+    pos = res.live["pos_mri"][res.live["fmri_mask"]]
+    d = np.min(np.linalg.norm(pos - np.array(none["position_m"]), axis=1)) * 1e3
+    assert abs(none["distance_to_fmri_mm"] - d) < 1e-6
+    assert doc["peaks"]["dspm"]["0.100"]["amplitude_unit"].startswith("dSPM")
+    # the report figures draw (each variant a row of three panels; the table)
+    titles = [t for t, _, _ in res.figures]
+    assert any("projections" in t for t in titles) and any("slices" in t for t in titles)
+    for title, make, caption in res.figures:
+        fig = make()
+        assert len(fig.axes) >= 1 and caption
+        if "projections" in title or "slices" in title:
+            assert len(fig.axes) == 3 * 7
