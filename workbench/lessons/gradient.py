@@ -194,7 +194,7 @@ LESSON = Lesson(
     questions=(
         Question("window_more", "Going from 2 to 20 volumes per template, does the error against the truth get "
                  "lower or higher?", choices=("lower", "higher"),
-                 explain="With 2 volumes the template still contains half of the EEG, which is subtracted with it."),
+                 explain="With 2 volumes the template still contains half of the EEG's power, which is subtracted with it."),
         Question("align", "At window 20, does sub-sample alignment lower the error?", choices=("yes", "no"),
                  explain="Slices fall at different sub-sample phases of the EEG clock; aligning sharpens the template."),
         Question("nrmse", "What NRMSE does your setting leave (against the true gradient-free EEG)?", kind="number",

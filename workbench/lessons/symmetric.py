@@ -36,7 +36,6 @@ def trial_features(study: Any) -> dict[str, Any]:
     """Per visual trial: ERP amplitude per channel, ERP time course at Oz, BOLD rise per brain voxel."""
     import mne
 
-    from ..engine.hemo import spm_hrf
 
     truth = study.truth
     sf = float(truth.sfreq)
@@ -60,46 +59,56 @@ def trial_features(study: Any) -> dict[str, Any]:
     oz = names.index("Oz")
     step = max(int(sf / 100), 1)
     erp_oz = np.stack([x[oz, o:o + int(0.4 * sf):step] - base[k, oz] for k, o in enumerate(onsets)])
+    rise, brain = single_trial_bold(study, on_mri[keep], np.asarray(ev["onset_mri"], float)[vis])
+    return {"erp_amp": erp_amp * 1e6, "channels": names, "erp_oz": erp_oz * 1e6,
+            "erp_times": np.arange(erp_oz.shape[1]) * step / sf, "bold_rise": rise, "brain": brain,
+            "affine": study.bold.affine, "amplitude": amp}
+
+
+def single_trial_bold(study: Any, trial_onsets: np.ndarray, localiser_onsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each trial's BOLD amplitude (% of the mean) in the voxels that follow ``localiser_onsets`` best.
+
+    Returns ``(betas (n_trials, n_voxels), voxel mask)``. The localiser is a plain correlation of each
+    brain voxel's time course with the events convolved with SPM's HRF (it knows the task, not the
+    trial amplitudes); single-trial amplitudes are "least squares separate" (Mumford et al. 2012):
+    one small GLM per trial with that trial's regressor, one for all other events and a cosine drift
+    basis. A few lines of least squares (nilearn/SPM fit whole-brain GLMs, not this per-trial loop).
+    """
+    from ..engine.hemo import spm_hrf
+
+    ev = study.truth.events
+    bold = np.asarray(study.bold.dataobj, np.float32)
+    tr = float((study.bold_meta or {}).get("RepetitionTime", 2.0))
+    n_vol = bold.shape[3]
     mean = bold.mean(3)
     brain = mean > 0.3 * np.percentile(mean, 99)
-    # a plain functional localiser from the BOLD itself: the voxels whose time course follows the visual
-    # task (events convolved with SPM's HRF) best; it knows the task, not the trial amplitudes
     dt = 0.1
     u = np.zeros(int(n_vol * tr / dt) + 1)
-    u[np.clip(np.rint(np.asarray(ev["onset_mri"], float)[vis] / dt).astype(int), 0, len(u) - 1)] = 1.0
-    reg = np.convolve(u, spm_hrf(dt))[: len(u)][np.rint(np.arange(n_vol) * tr / dt).astype(int)]
-    vb = bold[brain] - bold[brain].mean(1, keepdims=True)
-    rr = (vb @ (reg - reg.mean())) / (np.linalg.norm(vb, axis=1) * np.linalg.norm(reg - reg.mean()) + 1e-12)
-    top = np.zeros(brain.shape, bool)
-    idx = np.argwhere(brain)[np.argsort(rr)[::-1][:N_VOXELS]]
-    top[tuple(idx.T)] = True
-    brain = top
-    vox = bold[brain].astype(float)  # (n_voxels, n_vol)
-    # single-trial BOLD amplitudes by "least squares separate" (Mumford et al. 2012): one small GLM per
-    # trial with that trial's regressor, one for all other events and a cosine drift basis; a few lines of
-    # least squares here (nilearn/SPM give whole-brain GLMs, not this per-trial loop)
     t_vol = np.arange(n_vol) * tr
     hrf = spm_hrf(dt)
 
     def regressor(onset_list: np.ndarray) -> np.ndarray:
         uu = np.zeros(len(u))
-        uu[np.clip(np.rint(onset_list / dt).astype(int), 0, len(u) - 1)] = 1.0
+        uu[np.clip(np.rint(np.asarray(onset_list, float) / dt).astype(int), 0, len(u) - 1)] = 1.0
         return np.convolve(uu, hrf)[: len(u)][np.rint(t_vol / dt).astype(int)]
 
+    reg = regressor(localiser_onsets)
+    vb = bold[brain] - bold[brain].mean(1, keepdims=True)
+    rr = (vb @ (reg - reg.mean())) / (np.linalg.norm(vb, axis=1) * np.linalg.norm(reg - reg.mean()) + 1e-12)
+    top = np.zeros(brain.shape, bool)
+    idx = np.argwhere(brain)[np.argsort(rr)[::-1][:N_VOXELS]]
+    top[tuple(idx.T)] = True
+    vox = bold[top].astype(float)
     all_on = np.asarray(ev["onset_mri"], float)
-    vis_on = all_on[vis][keep]
     drift = np.column_stack([np.ones(n_vol)] + [np.cos(np.pi * k * (np.arange(n_vol) + 0.5) / n_vol)
                                                  for k in range(1, max(2, int(n_vol * tr / 128.0) + 1) + 1)])
-    y = (vox / np.maximum(vox.mean(1, keepdims=True), 1e-9) * 100).T  # (n_vol, n_voxels), % of the mean
-    betas = np.empty((len(vis_on), vox.shape[0]))
-    for k, on in enumerate(vis_on):
+    y = (vox / np.maximum(vox.mean(1, keepdims=True), 1e-9) * 100).T
+    betas = np.empty((len(trial_onsets), vox.shape[0]))
+    for k, on in enumerate(trial_onsets):
         others = np.delete(all_on, np.flatnonzero(np.isclose(all_on, on))[:1])
         X = np.column_stack([regressor(np.array([on])), regressor(others), drift])
         betas[k] = np.linalg.lstsq(X, y, rcond=None)[0][0]
-    rise = betas
-    return {"erp_amp": erp_amp * 1e6, "channels": names, "erp_oz": erp_oz * 1e6,
-            "erp_times": np.arange(erp_oz.shape[1]) * step / sf, "bold_rise": rise, "brain": brain,
-            "affine": study.bold.affine, "amplitude": amp}
+    return betas, top
 
 
 def _write_tsv(path: Path, header: list[str], rows: np.ndarray, labels: list[str]) -> Path:
