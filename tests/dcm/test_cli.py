@@ -145,3 +145,12 @@ def test_bad_input_is_one_line(files, tmp_path, capsys):
     assert "only 0 and 1" in msg
     msg = _bad(files, tmp_path, capsys, extra=("--eeg", str(files / "rois.tsv")))
     assert "time" in msg and "--eeg-rate" in msg
+
+
+def test_dcm_passes_the_plugin_contract_suite():
+    from workbench.testing import check_fusion_method
+
+    report = check_fusion_method("dcm", params={"max_iter": 12})
+    assert report.ok, [c for c in report.checks if not c[1]]
+    names = [n for n, _, _ in report.checks]
+    assert "cancellation is honoured" in names and "deterministic" in names

@@ -337,7 +337,7 @@ class DcmView(QWidget):
             plot.plot(t, np.asarray(tc["series"][f"{name} predicted"], float), pen=pg.mkPen((200, 40, 40), width=2))
             if first is None:
                 first = plot
-                plot.setTitle("BOLD % (grey), best model (red)", size="9pt")
+                plot.setTitle("BOLD % (grey), fit (red)", size="9pt")
             else:
                 plot.setXLink(first)
             if r == len(regions) - 1:
