@@ -184,7 +184,7 @@ class CausalGradient:
                 self.vols = [_Volume(sample, 0)]
                 return
             self.period = float(d)
-            self.L = int(round(d))
+            self.L = self._epoch_len(d)
             self.vols.append(_Volume(sample, 1))
             return
         k = self._consistent(sample, last)
@@ -212,12 +212,18 @@ class CausalGradient:
         self.vols = [_Volume(start, 0)]
         if new <= self.max_period:
             self.period = float(new)
-            self.L = int(round(new))
+            self.L = self._epoch_len(new)
             self.vols.append(_Volume(sample, 1))
         self._say(
             f"TR changed from {old:.4f} s to {new / self.sfreq:.4f} s: gradient templates restart "
             f"(uncorrected and flagged for {self.min_volumes} volumes)"
         )
+
+    @staticmethod
+    def _epoch_len(interval: float) -> int:
+        """Epoch length: a little longer than a volume (the next marker takes over), so
+        a non-integer period never leaves a sample between two volumes uncovered."""
+        return int(np.ceil(interval)) + 2
 
     def _refit(self) -> None:
         vs = self.vols[-self.fit_volumes :]
@@ -440,4 +446,6 @@ class CausalGradient:
                     if subtract:
                         y[:, a:b] -= t[:, pos - first : end - first]
             pos = end
+        if self._after_gap:
+            fl |= F.GAP
         return y, fl

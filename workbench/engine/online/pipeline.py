@@ -310,6 +310,16 @@ class OnlinePipeline:
         if timestamps is None:
             timestamps = (self.n_in + np.arange(n)) / self.sfreq
         ts = np.asarray(timestamps, float)
+        jumps = np.flatnonzero(np.diff(ts) > self.p.gap_s) + 1 if n > 1 else np.zeros(0, int)
+        if jumps.size:  # a gap inside the chunk: each side on its own
+            parts = [self.process(data[:, a:b], ts[a:b]) for a, b in zip(np.r_[0, jumps], np.r_[jumps, n])]
+            return ChunkResult(
+                np.concatenate([r.data for r in parts], axis=1),
+                np.concatenate([r.flags for r in parts]),
+                parts[0].first_sample,
+                time.perf_counter() - t_start,
+                [m for r in parts for m in r.messages],
+            )
         if n == 0:
             return ChunkResult(np.zeros((len(self.ch_names) + 1, 0), np.float32), np.zeros(0, np.int16), self.n_in, 0.0)
         self._check_stream(ts)

@@ -1,0 +1,68 @@
+"""Synthetic streams for the online tests: an exactly periodic, band-limited gradient
+artifact at a non-integer period (so sub-sample alignment matters), EEG-like noise, an
+ECG with known R-peaks and a BCG locked to them."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+
+def gradient_artifact(n_ch: int, n: int, period: float, onset0: float, seed: int = 0,
+                      harmonics: int = 120, amp: float = 2e-3) -> np.ndarray:
+    """Fourier series in 1/period up to ``harmonics``: exact at any fractional time."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) - onset0
+    h = np.arange(1, harmonics + 1)
+    c = rng.normal(size=(n_ch, h.size)) / np.sqrt(h)
+    ph = rng.uniform(0, 2 * np.pi, (n_ch, h.size))
+    out = np.zeros((n_ch, n))
+    for k in range(h.size):
+        out += c[:, k : k + 1] * np.cos(2 * np.pi * h[k] * t[None] / period + ph[:, k : k + 1])
+    out *= amp / np.std(out)
+    out[:, : int(np.ceil(onset0))] = 0.0  # the scan starts at onset0
+    return out
+
+
+def eeg_noise(n_ch: int, n: int, sfreq: float, seed: int = 1, rms: float = 20e-6) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_ch, n))
+    sos = signal.butter(2, [1, 40], btype="band", fs=sfreq, output="sos")
+    x = signal.sosfilt(sos, x, axis=1)
+    return x * rms / x.std()
+
+
+def markers(period: float, onset0: float, n: int) -> np.ndarray:
+    """Volume-marker samples: the first sample at or after each true onset."""
+    k = np.arange(int((n - onset0) / period))
+    return np.ceil(onset0 + k * period).astype(int)
+
+
+def ecg_and_bcg(n_eeg: int, n: int, sfreq: float, hr: float = 70.0, seed: int = 2,
+                bcg_uv: float = 60.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ecg (n,), bcg (n_eeg, n), R-peak samples)."""
+    rng = np.random.default_rng(seed)
+    rr = sfreq * 60 / hr
+    peaks = []
+    t = 0.5 * sfreq
+    while t < n - sfreq:
+        peaks.append(int(t))
+        t += rr * (1 + 0.04 * rng.normal())
+    peaks = np.array(peaks)
+    ecg = np.zeros(n)
+    qrs = signal.windows.gaussian(int(0.04 * sfreq), int(0.006 * sfreq)) * 1e-3
+    twave = signal.windows.gaussian(int(0.3 * sfreq), int(0.05 * sfreq)) * 0.3e-3
+    shape = rng.normal(size=n_eeg)
+    bcg_w = (signal.windows.gaussian(int(0.5 * sfreq), int(0.06 * sfreq))
+             - 0.6 * np.roll(signal.windows.gaussian(int(0.5 * sfreq), int(0.08 * sfreq)), int(0.12 * sfreq)))
+    bcg = np.zeros((n_eeg, n))
+    d = int(0.15 * sfreq)
+    for p in peaks:
+        a = p - qrs.size // 2
+        ecg[a : a + qrs.size] += qrs
+        b = p + int(0.2 * sfreq)
+        ecg[b : b + twave.size] += twave[: max(0, min(twave.size, n - b))]
+        s = p + d
+        m = min(bcg_w.size, n - s)
+        bcg[:, s : s + m] += shape[:, None] * bcg_w[None, :m] * bcg_uv * 1e-6
+    return ecg, bcg, peaks
