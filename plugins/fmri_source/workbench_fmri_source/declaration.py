@@ -15,8 +15,9 @@ EXPLANATION = (
     "thresholded map, 'factor' outside); 'hard' removes every source outside the map; "
     "'soft' is an empirical-Bayes prior: the map is one source-covariance component beside "
     "a whole-brain one, and their weights are learned from the EEG itself in each time "
-    "window by maximising the marginal likelihood (ReML), so the data can switch the fMRI "
-    "prior off where the fMRI is blind. A fixed weighting or a hard mask pulls a source "
+    "window by maximising the marginal likelihood (ReML); a cluster keeps its weight only "
+    "when the data give strong evidence for it (Bayes factor), so the data can switch the "
+    "fMRI prior off where the fMRI is blind or wrong. A fixed weighting or a hard mask pulls a source "
     "the fMRI did not see into the mask; the soft prior should not. MNE-Python has no "
     "fMRI prior: the priors are written here, everything else is MNE."
 )
