@@ -73,6 +73,12 @@ def test_network_page_shows_a_reopened_dcm_result(qtbot, window, saved_result, t
     img = window.grab().toImage()
     img.save(str(artifacts_dir / "dcm_network_1366x768.png"))
     _not_blank(img)
+    # the teaching view: the best model's layers for the chosen region
+    panel.setCurrentWidget(panel.layers)
+    qtbot.wait(20)
+    assert [panel.layers.region.itemText(i) for i in range(panel.layers.region.count())] == ["V1", "V5", "SPC"]
+    assert len(panel.layers.plots.ci.items) == 4
+    window.grab().toImage().save(str(artifacts_dir / "dcm_layers_1366x768.png"))
     # the editor starts from the shown model; a click on the V1 -> SPC line adds that connection
     panel.setCurrentWidget(panel.editor)
     ed = panel.editor

@@ -41,6 +41,8 @@ OUTPUTS = (
     OutputSpec("bold_fit", "timecourse", "Observed and predicted BOLD (best model)",
                "confound-removed, scaled BOLD per region and the best model's prediction"),
     OutputSpec("free_energy", "timecourse", "Free energy per iteration (best model)", ""),
+    OutputSpec("layers", "timecourse", "Three layers of the best model",
+               "inputs, neural state, flow, volume, deoxyhaemoglobin and BOLD per region at the posterior means"),
     OutputSpec("subject_F", "table", "Free energy per subject and model (group runs)",
                "input to random-effects model comparison"),
 )

@@ -256,6 +256,7 @@ def make_result(fits: list[DcmFit], params: dict[str, Any]) -> DcmResult:
         series[f"{name} observed"] = fb.observed[:, r]
         series[f"{name} predicted"] = fb.predicted[:, r]
     out.timecourses["bold_fit"] = {"t": t, "series": series, "unit": "% (scaled, confounds removed)"}
+    out.timecourses["layers"] = layers_timecourse(fb)
     tr_ = np.array(fb.posterior.F_trace, float)
     out.timecourses["free_energy"] = {"t": np.arange(1, tr_.size + 1, dtype=float), "series": {"F": tr_},
                                       "unit": "free energy (nats)"}
@@ -282,6 +283,31 @@ def make_result(fits: list[DcmFit], params: dict[str, Any]) -> DcmResult:
             "for a group, collect each subject's F and use random-effects BMS (workbench_dcm.bms.random_effects)")
     out.figures = figures.report_figures(fits, prob)
     return out
+
+
+def layers_timecourse(fit: DcmFit) -> dict[str, Any]:
+    """The three layers at the posterior means (teaching view): inputs, neural state, flow,
+    volume, deoxyhaemoglobin and BOLD (%, before confound removal) per region, at every
+    integration step (input changes and mid-TR samples)."""
+    from .integrate import bold_output, predict
+
+    lay, d = fit.layout, fit.design
+    theta = fit.posterior.Ep[None, : lay.size]
+    _, X = predict(theta, lay, d, with_states=True)
+    _, _, bounds, _ = d.schedule()
+    n = lay.n
+    X = X[0, : bounds.size]
+    series: dict[str, np.ndarray] = {}
+    for k, u in enumerate(fit.model.inputs):
+        series[f"input {u}"] = d.u[np.minimum(bounds, d.n_bins - 1), k]
+    bold = bold_output(X[:, 3 * n:4 * n], X[:, 4 * n:5 * n], theta[0, lay.iEpsilon])
+    for r, name in enumerate(fit.model.regions):
+        series[f"{name} neural"] = X[:, r]
+        series[f"{name} flow"] = np.exp(X[:, 2 * n + r])
+        series[f"{name} volume"] = np.exp(X[:, 3 * n + r])
+        series[f"{name} dHb"] = np.exp(X[:, 4 * n + r])
+        series[f"{name} BOLD"] = bold[:, r]
+    return {"t": bounds * d.dt, "series": series, "unit": "neural (a.u.), flow/volume/dHb (rest = 1), BOLD (%)"}
 
 
 def _parameter_places(m: DcmModel) -> list[dict[str, str]]:

@@ -1,4 +1,4 @@
-"""DCM views: the fitted network with model comparison and BOLD fit, and a network editor."""
+"""DCM views: the fitted network with model comparison and BOLD fit, the three layers, a network editor."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 from PyQt6.QtWidgets import QTabWidget, QWidget
 
 from .editor import DcmEditor
+from .layers import LayersView
 from .view import DcmView, NetworkCanvas, has_dcm, network_from_rows
 
-__all__ = ["DcmPanel", "DcmView", "DcmEditor", "NetworkCanvas", "has_dcm", "network_from_rows"]
+__all__ = ["DcmPanel", "DcmView", "DcmEditor", "LayersView", "NetworkCanvas", "has_dcm", "network_from_rows"]
 
 
 class DcmPanel(QTabWidget):
@@ -19,11 +20,14 @@ class DcmPanel(QTabWidget):
         super().__init__(parent)
         self.view = DcmView()
         self.editor = DcmEditor()
+        self.layers = LayersView()
         self.addTab(self.view, "Fitted network")
+        self.addTab(self.layers, "Three layers")
         self.addTab(self.editor, "Network editor")
 
     def set_result(self, result: Any) -> None:
         self.view.set_result(result)
+        self.layers.set_timecourse(result.timecourses.get("layers"))
         name = self.view.model_box.currentText()
         if not name:
             return
