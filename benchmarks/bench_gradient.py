@@ -101,6 +101,13 @@ def _scores(
     ]
     t2 = truth_qc(lp, tl)
     res["nrmse_lp"], res["r_lp"] = t2["nrmse"], t2["correlation"]
+    # band-matched: output and truth both band-passed 1-40 Hz (4th-order Butterworth,
+    # zero phase), so a method that removes slow signal or keeps it is scored the same
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(4, [1.0, 40.0], "bandpass", fs=sfreq, output="sos")
+    ob, tb = sosfiltfilt(sos, out, axis=1), sosfiltfilt(sos, target, axis=1)
+    res["nrmse_1_40"] = float(np.sqrt(((ob - tb) ** 2).sum() / (tb**2).sum()))
     return res
 
 
