@@ -77,12 +77,18 @@ def test_presentation_mode_goes_full_screen_with_larger_fonts_and_back(qtbot, le
     assert w.scale == pytest.approx(before)
 
 
-def test_switching_lessons_rebuilds_the_form_and_an_unavailable_one_cannot_run(qtbot, lessons):
+def test_switching_lessons_rebuilds_the_form_and_an_unavailable_one_cannot_run(qtbot, lessons, monkeypatch):
+    from dataclasses import replace
+
+    import workbench.gui.lessons.window as window_mod
+
     w = lessons
     w.show_lesson("hemodynamics")
     assert set(w.form.params) == {"duration", "amplitude", "isi"}
     assert len(w.questions) == len(get_lesson("hemodynamics").questions)
-    w.show_lesson("deep-fusion")
+    missing = replace(get_lesson("dcm"), plugins=("no-such-method",))
+    monkeypatch.setattr(window_mod, "get_lesson", lambda lid: missing if lid == "dcm" else get_lesson(lid))
+    w.show_lesson("dcm")
     assert not w.run_action.isEnabled()
     assert w.run_experiment() is None
     assert "cannot run" in w.text.toPlainText()

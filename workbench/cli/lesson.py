@@ -29,7 +29,8 @@ def _list() -> int:
     from ..lessons import all_lessons
 
     for lesson in all_lessons():
-        state = "" if lesson.available else f"  [not available: {lesson.unavailable_reason}]"
+        why = lesson.why_unavailable
+        state = f"  [not available: {why}]" if why else ""
         print(f"{lesson.chapter:>2}. {lesson.id:<18} {lesson.title}{state}")
         print(f"    {lesson.summary}")
         for p in lesson.params:

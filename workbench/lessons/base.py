@@ -180,7 +180,10 @@ class Lesson:
     engine : tuple of str
         The engine modules / steps / plugins the experiment runs (said in the handout).
     unavailable_reason : str
-        Why the lesson cannot run here (e.g. a plugin is not installed); empty if it can.
+        Why the lesson cannot run here; empty if it can.
+    plugins : tuple of str
+        Fusion plugins (method ids) the experiment runs; a missing or broken one makes the
+        lesson unavailable, saying which.
     """
 
     id: str
@@ -193,10 +196,30 @@ class Lesson:
     questions: tuple[Question, ...] = ()
     engine: tuple[str, ...] = ()
     unavailable_reason: str = ""
+    plugins: tuple[str, ...] = ()
+
+    @property
+    def why_unavailable(self) -> str:
+        """Why the lesson cannot run here ('' when it can): not built, or a plugin missing or broken."""
+        if self.unavailable_reason:
+            return self.unavailable_reason
+        if self.run_fn is None:
+            return "this lesson has no experiment"
+        if self.plugins:
+            from ..plugin_api import discover
+
+            records = {r.id: r for r in discover()}
+            for pid in self.plugins:
+                rec = records.get(pid)
+                if rec is None:
+                    return f"needs the {pid} fusion plugin, which is not installed"
+                if not rec.ok:
+                    return f"the {pid} fusion plugin cannot be used: {rec.error or 'disabled'}"
+        return ""
 
     @property
     def available(self) -> bool:
-        return self.run_fn is not None and not self.unavailable_reason
+        return not self.why_unavailable
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -219,8 +242,9 @@ class Lesson:
         InputError
             A bad setting, or the lesson is unavailable here (the message says why).
         """
-        if not self.available:
-            raise InputError(None, f"lesson {self.id!r} cannot run: {self.unavailable_reason}")
+        why = self.why_unavailable
+        if why:
+            raise InputError(None, f"lesson {self.id!r} cannot run: {why}")
         values = self.validate(params)
         p = as_progress(progress)
         p(0.0, self.title)

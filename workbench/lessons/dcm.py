@@ -141,4 +141,5 @@ LESSON = Lesson(
                  choices=("yes", "no"), explain="The visual and motor regions respond at different times."),
     ),
     engine=("plugin dcm (via workbench.plugin_api.run_method)",),
+    plugins=('dcm',),
 )

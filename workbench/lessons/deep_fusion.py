@@ -163,4 +163,5 @@ LESSON = Lesson(
                  explain="The evoked response is time-locked: shifted epochs blur it."),
     ),
     engine=("plugin deep-fusion (via workbench.plugin_api.run_method)",),
+    plugins=('deep-fusion',),
 )

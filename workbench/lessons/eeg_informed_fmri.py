@@ -170,4 +170,5 @@ LESSON = Lesson(
     ),
     engine=("plugin parametric-modulation (via workbench.plugin_api.all_steps)", "workbench.engine.runner.Runner",
             "workbench.engine.phantom.score_fusion"),
+    plugins=('parametric-modulation',),
 )

@@ -125,4 +125,5 @@ LESSON = Lesson(
     ),
     engine=("plugin fmri-source (via workbench.plugin_api.all_steps)", "workbench.engine.runner.Runner",
             "workbench.engine.phantom.scoring"),
+    plugins=('fmri-source',),
 )

@@ -248,4 +248,5 @@ LESSON = Lesson(
                  explain="The voxels whose BOLD follows the trial amplitudes."),
     ),
     engine=("plugins cca and jica (via workbench.plugin_api.run_method)",),
+    plugins=('cca', 'jica'),
 )

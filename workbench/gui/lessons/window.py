@@ -245,7 +245,7 @@ class LessonsWindow(QMainWindow):
         self._clear_views()
         self._render_text()
         if not self.lesson.available:
-            self.status.setText(f"not available: {self.lesson.unavailable_reason}")
+            self.status.setText(f"not available: {self.lesson.why_unavailable}")
         else:
             self.status.setText("change the settings and press Run experiment (Ctrl+R)")
 
@@ -255,7 +255,7 @@ class LessonsWindow(QMainWindow):
         parts += [f"<p>{_inline(p)}</p>" for p in L.text]
         if not L.available:
             parts.append(f"<p style='color:#c62828'><b>This lesson cannot run here:</b> "
-                         f"{html.escape(L.unavailable_reason)}</p>")
+                         f"{html.escape(L.why_unavailable)}</p>")
         if self.result is not None:
             parts.append("<h3>What the phantom shows</h3><ul>")
             parts += [f"<li>{_inline(c.text)}</li>" for c in self.result.claims.values()]
@@ -422,7 +422,8 @@ def install_lessons_menu(window: QMainWindow, menubar: Any) -> QMenu:
     window.open_lesson = open_lesson  # type: ignore[attr-defined]
     for lesson in all_lessons():
         act = menu.addAction(f"{lesson.chapter}. {lesson.title}")
-        act.setToolTip(lesson.summary if lesson.available else f"not available: {lesson.unavailable_reason}")
+        why = lesson.why_unavailable
+        act.setToolTip(f"not available: {why}" if why else lesson.summary)
         act.triggered.connect(lambda _c=False, lid=lesson.id: open_lesson(lid))
     menu.setToolTipsVisible(True)
     return menu
