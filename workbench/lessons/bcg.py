@@ -168,8 +168,8 @@ LESSON = Lesson(
     run_fn=run,
     questions=(
         Question("better", "With your R-peak error, which method leaves less of the BCG?", choices=("AAS", "OBS"),
-                 explain="On this phantom the pulse shape is stable from beat to beat; OBS's components mostly fit "
-                         "noise. On real data with varying beats OBS can win; measure, don't assume."),
+                 explain="It depends on the data: AAS's average is robust when beats look alike; OBS's components "
+                         "follow beat-to-beat changes (and part of a timing error) but can also fit some EEG."),
         Question("jitter", "Does a 20 ms R-peak error leave more or less BCG than exact beats (AAS)?",
                  choices=("more", "less"), explain="Misplaced beats average into a smeared template."),
         Question("left", "How much of the BCG (in %) does your setting leave?", kind="number", unit="%",
