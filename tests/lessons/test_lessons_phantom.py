@@ -104,3 +104,15 @@ def test_dcm_lesson_swapped_inputs_lose_by_free_energy():
     c = {k: v.value for k, v in r.claims.items()}
     assert c["swapped"] > 3  # strong evidence against the swapped model
     assert r.answers["best"] == "right inputs"
+
+
+def test_deep_fusion_lesson_states_the_plugins_scores():
+    r = get_lesson("deep-fusion").run({"mismatch_ms": 200.0, "epochs": 8})
+    rows = {row[0]: (float(row[1]), float(row[2])) for row in r.table["rows"]}
+    assert set(rows) == {"early", "late", "eeg_only", "fmri_only", "linear"}
+    assert all(0.0 <= a <= 1.0 and 0.0 <= b <= 1.0 for a, b in rows.values())
+    assert r.claims["early_aligned"].value == pytest.approx(rows["early"][0], abs=0.006)
+    assert r.claims["early_mismatch"].value == pytest.approx(rows["early"][1], abs=0.006)
+    drop_e, drop_l = rows["early"][0] - rows["early"][1], rows["late"][0] - rows["late"][1]
+    assert r.answers["robust"] == ("late" if drop_l < drop_e else "early")
+    assert rows["fmri_only"][0] == pytest.approx(rows["fmri_only"][1], abs=0.011)  # the fMRI was not shifted
