@@ -59,6 +59,7 @@ class SourceScene:
             self.plotter.view_vector((-1.0, 0.6, 0.5), viewup=(0.0, 0.0, 1.0))
             self._camera_set = True
         self.plotter.reset_camera()
+        self.plotter.camera.zoom(1.4)  # the brain fills the view (reset_camera leaves a wide margin)
 
     def set_values(self, values: np.ndarray, threshold: float, label: str) -> None:
         """Colour the sources whose value (0..1 of the variant's maximum) passes ``threshold``."""

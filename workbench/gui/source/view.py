@@ -144,6 +144,7 @@ class SourceView(QWidget):
         self.tc_plot.setMinimumHeight(90)
         self.tc_plot.setLabel("bottom", "time", units="s")
         self.tc_plot.setLabel("left", "amplitude / max")
+        self.tc_plot.getAxis("left").enableAutoSIPrefix(False)
         self.tc_plot.addLegend(offset=(5, 5))
         self.time_line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen((0, 160, 0), width=2))
         self.tc_plot.addItem(self.time_line)
