@@ -84,8 +84,8 @@ def projection_figure(live: dict[str, Any], time_index: int, time_s: float,
             if c == 0:
                 ax.text(-0.12, 0.5, v, transform=ax.transAxes, rotation=90, va="center", ha="right",
                         fontsize=10, fontweight="bold")
-    fig.suptitle(f"Maximum-amplitude projections at {time_s * 1e3:.0f} ms (each row scaled to its "
-                 "maximum, shown above 20 %); cyan: fMRI map; green x: peak", fontsize=9)
+    fig.suptitle(f"Maximum-amplitude projections at {time_s * 1e3:.0f} ms (each row scaled to its maximum,\n"
+                 "shown above 20 %); cyan: fMRI map; green x: peak", fontsize=9)
     return fig
 
 
@@ -142,7 +142,7 @@ def slices_figure(maps: dict[str, Any], t1: Any, mri_to_world: np.ndarray,
                 ax.set_title(title, fontsize=9)
             if c == 0:
                 ax.set_ylabel(f"{v}\n({', '.join(f'{x:.0f}' for x in pk)}) mm", fontsize=8)
-    fig.suptitle("T1 slices through each variant's peak (MRI mm), map above 20 % of its maximum; "
+    fig.suptitle("T1 slices through each variant's peak (MRI mm),\nmap above 20 % of its maximum; "
                  "cyan: fMRI map", fontsize=9)
     return fig
 
