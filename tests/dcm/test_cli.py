@@ -62,10 +62,12 @@ def test_fuse_dcm_writes_the_models_document(files, tmp_path, capsys):
 
 def test_fuse_dcm_joint_eeg(files, tmp_path, capsys):
     out = tmp_path / "joint"
-    rc = _run(files, out, "--model", str(files / "mod-V5.json"), "--eeg", str(files / "eeg.tsv"))
+    rc = _run(files, out, "--model", str(files / "mod-V5.json"), "--eeg", str(files / "eeg.tsv"),
+              "--integrator", "nonlinear")
     assert rc == 0, capsys.readouterr().err
     m = json.loads((out / "result.json").read_text())["models"][0]
     assert len(m["eeg"]["gain"]) == 3 and all(g > 0 for g in m["eeg"]["gain"])
+    assert m["integrator"] == "nonlinear" and m["converged"]
 
 
 def test_fuse_dcm_group_random_effects(files, tmp_path, capsys):

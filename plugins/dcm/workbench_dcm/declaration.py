@@ -27,6 +27,11 @@ PARAMS = (
           minimum=0.0, maximum=10000.0, unit="s", label="High-pass"),
     Param("eeg_rate", "float", None, "Sampling rate of the EEG table (Hz) when it has no 'time' column.",
           minimum=0.1, maximum=100000.0, unit="Hz", optional=True, label="EEG rate"),
+    Param("integrator", "choice", "bilinear",
+          "bilinear = SPM12's spm_int (the state equation reduced to a bilinear form about rest: "
+          "fast; its haemodynamics are first order, 13-26 % off for BOLD changes of 2.5-5.5 %); "
+          "nonlinear = local linearisation of the exact equations every half TR (about 1 % off; "
+          "several times slower).", choices=("bilinear", "nonlinear"), label="Integrator"),
     Param("max_iter", "int", 128, "Largest number of variational Laplace iterations (SPM: 128).",
           minimum=4, maximum=1024, label="Iterations"),
     Param("seed", "int", 0, "Seed of the exceedance-probability sampling (random-effects BMS).",

@@ -157,7 +157,8 @@ def layers_figure(fit: Any, region: int = 0) -> Any:
     """Teaching figure: neural state -> haemodynamics (flow, volume, dHb) -> BOLD for one region."""
     from .integrate import predict
 
-    y, X = predict(fit.posterior.Ep[None, : fit.layout.size], fit.layout, fit.design, with_states=True)
+    y, X = predict(fit.posterior.Ep[None, : fit.layout.size], fit.layout, fit.design, with_states=True,
+                   integrator=fit.integrator)
     _, _, bounds, _ = fit.design.schedule()
     n = fit.model.n
     t = bounds[: X.shape[1]] * fit.design.dt

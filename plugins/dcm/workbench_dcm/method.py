@@ -74,6 +74,7 @@ def model_summary(fit: DcmFit, probability: float) -> dict[str, Any]:
         "noise_log_precision": post.h[: m.n].tolist(),
         "converged": post.converged,
         "iterations": post.iterations,
+        "integrator": fit.integrator,
         "F_trace": post.F_trace,
         "scale": fit.scale,
     }
@@ -105,7 +106,8 @@ def fit_models(models: list[DcmModel], bold: np.ndarray, names: list[str], event
         sub = progress.sub(0.05 + 0.85 * i / len(models), 0.05 + 0.85 * (i + 1) / len(models))
         sub(0.0, f"model {m.name} ({i + 1}/{len(models)})")
         fits.append(fit_dcm(m, bold[:, cols], design, hpf=params.get("hpf", 128.0), eeg=eeg,
-                            max_iter=params.get("max_iter", 128), progress=sub))
+                            max_iter=params.get("max_iter", 128),
+                            integrator=params.get("integrator") or "bilinear", progress=sub))
     return fits
 
 
@@ -293,7 +295,7 @@ def layers_timecourse(fit: DcmFit) -> dict[str, Any]:
 
     lay, d = fit.layout, fit.design
     theta = fit.posterior.Ep[None, : lay.size]
-    _, X = predict(theta, lay, d, with_states=True)
+    _, X = predict(theta, lay, d, with_states=True, integrator=fit.integrator)
     _, _, bounds, _ = d.schedule()
     n = lay.n
     X = X[0, : bounds.size]
