@@ -29,7 +29,7 @@ PARAMS = (
     Param("window", "int", 21, "Beats in the sliding template (AAS) or used for the components (OBS).",
           minimum=5, maximum=61, unit="beats"),
     Param("rpeak_error_ms", "float", 0.0, "Random error added to every R-peak time (SD, ms): what a poor in-scanner "
-          "ECG does to the beat times.", minimum=0.0, maximum=100.0, unit="ms"),
+          "ECG does to the beat times.", minimum=0.0, maximum=100.0, unit="ms", label="R-peak error"),
     Param("seed", "int", 0, "Seed of the R-peak errors.", minimum=0),
 )
 

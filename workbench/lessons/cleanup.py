@@ -25,9 +25,9 @@ RATE = 500.0
 
 PARAMS = (
     Param("extra", "int", 3, "Components removed beyond those the ICA step flagged (the largest remaining ones "
-          "first): over-cleaning.", minimum=0, maximum=20, unit="components"),
+          "first): over-cleaning.", minimum=0, maximum=20, unit="components", label="extra removed"),
     Param("z_threshold", "float", 3.0, "The ICA step's detection threshold (robust z-score of the EOG correlation); "
-          "lower flags more components.", minimum=1.0, maximum=10.0),
+          "lower flags more components.", minimum=1.0, maximum=10.0, label="detection z"),
     Param("components", "int", 12, "Components the ICA estimates (fewer: a faster fit; the ICA step's own "
           "default keeps 99 % of the variance).", minimum=4, maximum=30),
     Param("notch", "bool", True, "Run the line-noise notch before the ICA."),

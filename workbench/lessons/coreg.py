@@ -18,11 +18,11 @@ from .base import Lesson, LessonFigure, LessonResult, Question, table
 
 PARAMS = (
     Param("noise_mm", "float", 3.0, "Random error of every digitised point (mm RMS); 1-3 mm is a careful session.",
-          minimum=0.0, maximum=10.0, unit="mm"),
+          minimum=0.0, maximum=10.0, unit="mm", label="digitiser noise"),
     Param("bias_mm", "float", 3.0, "Systematic outward offset of every point (a miscalibrated stylus, cap "
-          "thickness), mm.", minimum=0.0, maximum=10.0, unit="mm"),
+          "thickness), mm.", minimum=0.0, maximum=10.0, unit="mm", label="digitiser bias"),
     Param("max_points", "int", 256, "Largest number of head-shape points tried (8, 16, ... up to this).",
-          minimum=16, maximum=1024),
+          minimum=16, maximum=1024, label="most points"),
     Param("repeats", "int", 8, "Digitisations per number of points (the TRE is their mean).", minimum=2, maximum=30),
     Param("seed", "int", 0, "Seed of the simulated sessions.", minimum=0),
 )

@@ -27,7 +27,7 @@ MODELS = ("early", "late", "eeg_only", "fmri_only", "linear")
 
 PARAMS = (
     Param("mismatch_ms", "float", 100.0, "SD of the random timing error added to every EEG epoch (ms); 0 = aligned.",
-          minimum=0.0, maximum=500.0, unit="ms"),
+          minimum=0.0, maximum=500.0, unit="ms", label="EEG timing error"),
     Param("epochs", "int", 30, "Maximum training epochs per network.", minimum=5, maximum=200),
     Param("seed", "int", 0, "Seed of the timing errors, network initialisation and bootstrap.", minimum=0),
 )

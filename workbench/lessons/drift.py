@@ -23,13 +23,13 @@ DURATIONS_MIN = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 
 PARAMS = (
     Param("drift_ppm", "float", 10.0, "How much faster the EEG clock runs than the scanner's (parts per million); "
-          "amplifier crystals are typically within ±10-50 ppm.", minimum=-200.0, maximum=200.0, unit="ppm"),
-    Param("duration_min", "float", 20.0, "Length of the scan (minutes).", minimum=1.0, maximum=90.0, unit="min"),
-    Param("tr", "float", 2.0, "Repetition time: one volume trigger per TR (s).", minimum=0.5, maximum=5.0, unit="s"),
+          "amplifier crystals are typically within ±10-50 ppm.", minimum=-200.0, maximum=200.0, unit="ppm", label="drift"),
+    Param("duration_min", "float", 20.0, "Length of the scan (minutes).", minimum=1.0, maximum=90.0, unit="min", label="scan length"),
+    Param("tr", "float", 2.0, "Repetition time: one volume trigger per TR (s).", minimum=0.5, maximum=5.0, unit="s", label="TR"),
     Param("sfreq", "float", 5000.0, "EEG sampling rate (Hz): triggers are registered on the next sample.",
-          minimum=500.0, maximum=20000.0, unit="Hz"),
+          minimum=500.0, maximum=20000.0, unit="Hz", label="EEG rate"),
     Param("jitter_us", "float", 20.0, "Random latency of each recorded trigger (µs, SD).", minimum=0.0,
-          maximum=2000.0, unit="µs"),
+          maximum=2000.0, unit="µs", label="trigger jitter"),
     Param("seed", "int", 0, "Seed of the simulated session.", minimum=0),
 )
 

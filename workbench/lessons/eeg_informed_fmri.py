@@ -29,7 +29,7 @@ PARAMS = (
     Param("tmin", "float", 0.14, "Start of the ERP window (s); the phantom's visual N1 peaks at 170 ms.",
           minimum=0.0, maximum=0.5, unit="s"),
     Param("tmax", "float", 0.20, "End of the ERP window (s).", minimum=0.02, maximum=0.8, unit="s"),
-    Param("fdr_alpha", "float", 0.05, "False discovery rate of the voxel threshold.", minimum=0.001, maximum=0.2),
+    Param("fdr_alpha", "float", 0.05, "False discovery rate of the voxel threshold.", minimum=0.001, maximum=0.2, label="FDR q"),
 )
 
 

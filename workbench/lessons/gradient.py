@@ -25,8 +25,8 @@ PARAMS = (
     Param("window", "int", 20, "Volumes averaged into each template (same slice slot, neighbouring volumes); "
           "typical 10-30.", minimum=1, maximum=40, unit="volumes"),
     Param("align", "bool", True, "Re-align every volume to its template with sub-sample precision before "
-          "subtracting."),
-    Param("sweep", "bool", True, "Also run the windows 2, 5, 10, 20, 40 (aligned) for the table."),
+          "subtracting.", label="sub-sample alignment"),
+    Param("sweep", "bool", True, "Also run the windows 2, 5, 10, 20, 40 (aligned) for the table.", label="sweep windows"),
 )
 
 

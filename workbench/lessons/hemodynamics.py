@@ -27,7 +27,7 @@ PARAMS = (
           minimum=0.1, maximum=10.0, unit="s"),
     Param("amplitude", "float", 1.0, "Neural input level during an event (SPM units: 1 raises flow by ~1/gamma); "
           "stronger input saturates more.", minimum=0.1, maximum=5.0),
-    Param("isi", "float", 2.0, "Time between the two events of the pair (s); short intervals show the "
+    Param("isi", "float", 2.0, label="ISI", help="Time between the two events of the pair (s); short intervals show the "
           "balloon's non-linearity.", minimum=0.5, maximum=20.0, unit="s"),
 )
 

@@ -24,10 +24,10 @@ N_VOXELS = 300  #: voxels of the functional localiser
 
 PARAMS = (
     Param("pca_x", "int", 2, "Principal components of the EEG table kept before CCA (PCA-CCA: with a few dozen "
-          "trials, CCA on many features finds chance correlations).", minimum=1, maximum=30),
-    Param("pca_y", "int", 2, "Principal components of the voxel table kept before CCA.", minimum=1, maximum=30),
-    Param("n_components", "int", 3, "Joint components jICA estimates.", minimum=2, maximum=8),
-    Param("n_permutations", "int", 200, "Permutations for CCA's p-values.", minimum=0, maximum=5000),
+          "trials, CCA on many features finds chance correlations).", minimum=1, maximum=30, label="PCs of EEG"),
+    Param("pca_y", "int", 2, "Principal components of the voxel table kept before CCA.", minimum=1, maximum=30, label="PCs of BOLD"),
+    Param("n_components", "int", 3, "Joint components jICA estimates.", minimum=2, maximum=8, label="jICA components"),
+    Param("n_permutations", "int", 200, "Permutations for CCA's p-values.", minimum=0, maximum=5000, label="permutations"),
     Param("seed", "int", 0, "Seed of the permutations and ICA starts.", minimum=0),
 )
 
