@@ -11,7 +11,7 @@ def small_cohort():
     pytest.importorskip("torch")
     from workbench_deep_fusion.simulate import simulate
 
-    return simulate(n_subjects=4, n_trials=48, n_heads=1, seed=3, sfreq=50.0, eeg_noise=0.5, fmri_noise=0.7)
+    return simulate(n_subjects=4, n_trials=48, n_heads=1, seed=0, sfreq=50.0, eeg_noise=0.5, fmri_noise=0.7)
 
 
 @pytest.fixture(scope="session")

@@ -71,7 +71,6 @@ def run_arrays(data: TrialData, params: dict[str, Any], progress=None) -> Fusion
         row["difference_ci95_low"] = vl["ci95"][0] if vl else None
         row["difference_ci95_high"] = vl["ci95"][1] if vl else None
         row["beats_linear"] = vl["beats_linear"] if vl else None
-        row["train_seconds"] = round(res.seconds[m], 2)
         rows.append(row)
         for s, v in scores[m]["both"]["per_subject"].items():
             per_sub.append({"model": m, "subject": s, "balanced_accuracy": v})
@@ -96,7 +95,6 @@ def run_arrays(data: TrialData, params: dict[str, Any], progress=None) -> Fusion
                        for c, s in ((c, scores[m][c]) for c in CONDITIONS)}
                    | ({"vs_linear": scores[m]["vs_linear"]} if "vs_linear" in scores[m] else {})
                    for m in res.models},
-        "train_seconds": {m: round(v, 2) for m, v in res.seconds.items()},
     }
     for m in res.models:
         out.qc[f"balanced_accuracy_{m}"] = scores[m]["both"]["balanced_accuracy"]
@@ -121,6 +119,8 @@ def run_arrays(data: TrialData, params: dict[str, Any], progress=None) -> Fusion
                                 f"{s['ci95'][0]:.3f}-{s['ci95'][1]:.3f} includes {chance:.3f})")
     if warn:
         out.messages.append(warn)
+    # timings go into the messages, not the QC: QC must be identical between identical runs
+    out.messages.append("training time (all folds): " + ", ".join(f"{m} {v:.1f} s" for m, v in res.seconds.items()))
     if ckpt:
         out.messages.append(f"networks of every fold saved in {ckpt} (state dict .pt + JSON config)")
     from .figures import latent_figure, scores_figure
