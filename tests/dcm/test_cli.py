@@ -21,14 +21,14 @@ def files(tmp_path_factory):
     r = np.random.default_rng(21)
     m = ms["mod-V5"]
     th = random_truth(m, r)
-    ev = block_events(m.inputs, 160 * 2.0, r)
-    sim = simulate(m, th, 2.0, 160, ev, snr=2.0, seed=21, eeg_rate=20.0)
+    ev = block_events(m.inputs, 130 * 2.0, r)
+    sim = simulate(m, th, 2.0, 130, ev, snr=2.0, seed=21, eeg_rate=20.0)
     write_tables(folder, m.regions, sim.bold, ev, sim.eeg, sim.eeg_times)
     for k in ("mod-V5", "no-mod"):
         ms[k].save(folder / f"{k}.json")
     sub2 = folder / "sub2"  # a second subject: other connection strengths, the same design
     sub2.mkdir()
-    sim2 = simulate(m, random_truth(m, r), 2.0, 160, ev, snr=2.0, seed=22)
+    sim2 = simulate(m, random_truth(m, r), 2.0, 130, ev, snr=2.0, seed=22)
     write_tables(sub2, m.regions, sim2.bold, ev)
     return folder
 
@@ -62,12 +62,11 @@ def test_fuse_dcm_writes_the_models_document(files, tmp_path, capsys):
 
 def test_fuse_dcm_joint_eeg(files, tmp_path, capsys):
     out = tmp_path / "joint"
-    rc = _run(files, out, "--model", str(files / "mod-V5.json"), "--eeg", str(files / "eeg.tsv"),
-              "--integrator", "nonlinear")
+    rc = _run(files, out, "--model", str(files / "mod-V5.json"), "--eeg", str(files / "eeg.tsv"))
     assert rc == 0, capsys.readouterr().err
     m = json.loads((out / "result.json").read_text())["models"][0]
     assert len(m["eeg"]["gain"]) == 3 and all(g > 0 for g in m["eeg"]["gain"])
-    assert m["integrator"] == "nonlinear" and m["converged"]
+    assert m["integrator"] == "bilinear" and m["converged"]
 
 
 def test_fuse_dcm_group_random_effects(files, tmp_path, capsys):

@@ -324,7 +324,7 @@ def _parameter_places(m: DcmModel) -> list[dict[str, str]]:
 
 
 def example_inputs() -> FusionInputs:
-    """A small simulated 3-region data set (100 volumes, TR 2 s) with two models as files."""
+    """A small simulated 3-region data set (60 volumes, TR 2 s) with two models as files."""
     from .simulate import block_events, random_truth, simulate
 
     folder = Path(tempfile.mkdtemp(prefix="workbench-dcm-example-"))
@@ -334,8 +334,8 @@ def example_inputs() -> FusionInputs:
                          [[1, 0], [0, 0], [0, 0]])
     alt = DcmModel.build("no-modulation", fwd.regions, fwd.inputs, fwd.a.astype(int), {}, fwd.c.astype(int))
     theta = random_truth(fwd, rng)
-    ev = block_events(fwd.inputs, 100 * 2.0, rng)
-    sim = simulate(fwd, theta, 2.0, 100, ev, snr=2.0, seed=7)
+    ev = block_events(fwd.inputs, 60 * 2.0, rng)
+    sim = simulate(fwd, theta, 2.0, 60, ev, snr=2.0, seed=7)
     write_tables(folder, sim.model.regions, sim.bold, ev)
     fwd.save(folder / "forward.json")
     alt.save(folder / "no_modulation.json")
