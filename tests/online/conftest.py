@@ -12,13 +12,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 @pytest.fixture(scope="session")
 def online_phantom(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """36 s, 32 EEG + EOG + ECG at 2 kHz, TR 1 s with 20 slices, 20 ppm drift, a
+    """30 s, 32 EEG + EOG + ECG at 2 kHz, TR 1 s with 16 slices, 20 ppm drift, a
     drifting artifact with one head movement (read-only in tests)."""
     from workbench.engine.phantom.config import PhantomConfig
     from workbench.engine.phantom.writer import simulate_study
 
     out = tmp_path_factory.mktemp("online_phantom") / "study"
-    cfg = PhantomConfig(duration_s=36, n_eeg=32, sfreq=2000, tr=1.0, slices=20, seed=5,
+    cfg = PhantomConfig(duration_s=30, n_eeg=32, sfreq=2000, tr=1.0, slices=16, seed=5,
                         drift_ppm=20.0, gradient_drift=1.0, motion_events=1)
     simulate_study(out, cfg)
     return out

@@ -48,6 +48,8 @@ class OnlineParams:
         Longer window for the template below 40 Hz (None: off).
     wiener : bool
         Weight each frequency of the template by its artifact-to-EEG ratio.
+    trend : bool
+        Extrapolate the template's per-frequency trend to the current volume.
     min_volumes : int
         Volumes needed before the gradient is subtracted.
     lowpass_hz : float | None
@@ -71,6 +73,7 @@ class OnlineParams:
     window: int = 20
     window_lf: int | None = 60
     wiener: bool = True
+    trend: bool = False
     min_volumes: int = 3
     lowpass_hz: float | None = 70.0
     lowpass_order: int = 4
@@ -163,7 +166,7 @@ class OnlinePipeline:
             self.ecg_row = int(np.flatnonzero(self.picks == self.ch_names.index(ecg))[0])
         self.grad = CausalGradient(
             self.picks.size, self.sfreq, window=self.p.window, window_lf=self.p.window_lf,
-            wiener=self.p.wiener, min_volumes=self.p.min_volumes, threaded=threaded
+            wiener=self.p.wiener, trend=self.p.trend, min_volumes=self.p.min_volumes, threaded=threaded
         )
         self.sos = None
         if self.p.lowpass_hz is not None:
