@@ -12,14 +12,13 @@ noise SD per region) plus a slow drift the inversion's high-pass confounds must 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.linalg import expm
 
 from workbench.engine.hemo import BalloonParams, balloon_windkessel
 
-from .integrate import H_DECAY, H_TRANSIT, MICROTIME, Design, make_design
+from .integrate import H_DECAY, H_TRANSIT, Design, make_design
 from .model import DcmModel
 from .priors import Layout, layout
 
@@ -182,11 +181,3 @@ def _stable(theta: np.ndarray, lay: Layout, m: int) -> bool:
         if np.max(np.linalg.eigvals(EE).real) > -0.05:
             return False
     return True
-
-
-def as_tables(sim: Simulation) -> dict[str, Any]:
-    """Rows for ROIS.tsv / INPUTS.tsv / EEG.tsv writers."""
-    return {"regions": sim.model.regions, "bold": sim.bold, "events": sim.events}
-
-
-_ = MICROTIME  # re-exported timing constant used by callers of this module
