@@ -143,20 +143,28 @@ def _corr_cols(D: np.ndarray, Z: np.ndarray) -> np.ndarray:
     return num / den
 
 
-def permutation_pvalues(fit: CCAFit, n_perm: int, seed: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+def permutation_pvalues(fit: CCAFit, n_perm: int, seed: int, progress=None,
+                        scheme: str = "rows") -> tuple[np.ndarray, np.ndarray]:
     """Max-statistic permutation p-values: mode k against the null of the largest correlation.
 
-    The rows of Y are permuted (``numpy.random.default_rng(seed)``); for each permutation
-    the largest regularised canonical correlation is recomputed. ``p_k = (1 + #{r1* >= r_k})
-    / (n_perm + 1)``. Returns ``(p, null_r1)``.
+    ``scheme="rows"``: the rows of Y are permuted (exchangeable observations: subjects,
+    trials). ``scheme="circular"``: Y is shifted circularly by a random lag between 10 % and
+    90 % of its length (time series: the autocorrelation of each block is kept, which row
+    permutation would destroy and make the test far too liberal). For each permutation
+    (``numpy.random.default_rng(seed)``) the largest regularised canonical correlation is
+    recomputed; ``p_k = (1 + #{r1* >= r_k}) / (n_perm + 1)``. Returns ``(p, null_r1)``.
     """
     bx, by = fit.bx, fit.by
     n = bx.data.shape[0]
     rng = np.random.default_rng(seed)
     null = np.empty(n_perm)
     step = max(1, n_perm // 20)
+    lo = max(1, n // 10)
+    if scheme == "circular" and n - 2 * lo < 1:
+        raise InputError(None, f"{n} observations are too few for a circular-shift test")
     for i in range(n_perm):
-        perm = rng.permutation(n)
+        perm = np.roll(np.arange(n), int(rng.integers(lo, n - lo + 1))) if scheme == "circular" \
+            else rng.permutation(n)
         null[i] = np.linalg.svd(_core(bx, by, n, by.U[perm]), compute_uv=False)[0]
         if progress is not None and (i + 1) % step == 0:
             progress((i + 1) / n_perm, f"permutation {i + 1}/{n_perm}")

@@ -18,7 +18,13 @@ EXPLANATION = (
     "which controls the family-wise error over modes and is conservative for later modes. "
     "Bartlett's chi-square approximation of Wilks' lambda (the sequential parametric test) "
     "is reported beside it when r = 0. Canonical weights and loadings (correlation of each "
-    "feature with its block's canonical variate) are given as tables."
+    "feature with its block's canonical variate) are given as tables. On plain tables (--x, "
+    "--y) the rows are the observations. On the study itself (no tables), X is the power "
+    "of each EEG channel in a band (e.g. alpha), convolved with the canonical HRF and "
+    "sampled at every volume, Y the BOLD time series of every brain voxel; both are "
+    "high-pass filtered (128 s), the volumes are the observations, Y needs the ridge (or "
+    "a few principal components) and the p-values come from circular time shifts; the "
+    "loadings are shown as scalp topographies and as a brain map."
 )
 
 PARAMS = (
@@ -46,6 +52,17 @@ PARAMS = (
     Param("n_permutations", "int", 1000,
           "Permutations of the rows of Y for the p-values (0 = no permutation test).",
           minimum=0, maximum=1000000, label="Permutations"),
+    Param("permutation", "choice", "auto",
+          "Null distribution: rows (permute observations: subjects, trials), circular (shift Y "
+          "in time: keeps autocorrelation; for time series), auto (circular on the study's "
+          "time series, rows on tables).", choices=("auto", "rows", "circular"), label="Permute"),
+    Param("band_low", "float", 8.0, "Study mode: low edge of the EEG band whose power is used (Hz).",
+          unit="Hz", minimum=0.1, maximum=500.0, label="Band from"),
+    Param("band_high", "float", 12.0, "Study mode: high edge of the EEG band (Hz; 8-12 = alpha, whose "
+          "power anticorrelates with occipital BOLD).", unit="Hz", minimum=0.2, maximum=1000.0,
+          label="Band to"),
+    Param("hrf", "bool", True, "Study mode: convolve the band power with SPM's canonical HRF before "
+          "sampling it at the volumes.", label="Convolve with HRF"),
     Param("seed", "int", 0, "Seed of the permutations (same seed, same p-values).",
           minimum=0, maximum=2**31 - 1),
 )
@@ -61,7 +78,9 @@ OUTPUTS = (
                "correlation of each Y feature with the Y canonical variate"),
     OutputSpec("variates", "matrix", "Canonical variates", "per observation: U1, V1, U2, V2, ..."),
     OutputSpec("weights_map", "map", "Canonical weights of Y as a map",
-               "mode-1 Y weights in voxel space (when a Y mask NIfTI is given)"),
+               "mode-1 Y weights in voxel space (study mode, or when a Y mask NIfTI is given)"),
+    OutputSpec("loadings_map", "map", "Canonical loadings of Y as a map",
+               "study mode: correlation of each voxel's BOLD with the mode-1 Y variate"),
 )
 
 METHOD = FusionMethod(
@@ -69,6 +88,7 @@ METHOD = FusionMethod(
     title="Canonical correlation analysis (regularised)",
     explanation=EXPLANATION,
     inputs=(),
+    optional_inputs=("eeg", "bold", "mask"),
     params=PARAMS,
     outputs=OUTPUTS,
     run="workbench_cca.method:run",

@@ -18,8 +18,12 @@ __all__ = ["run", "example_inputs", "cca_arrays"]
 
 def cca_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=None,
                names_x: list[str] | None = None, names_y: list[str] | None = None,
-               where_x: Any = None, where_y: Any = None) -> dict[str, Any]:
-    """CCA on arrays: the numbers of the method (used by :func:`run` and the cohort tests)."""
+               where_x: Any = None, where_y: Any = None, default_scheme: str = "rows") -> dict[str, Any]:
+    """CCA on arrays: the numbers of the method (used by :func:`run` and the cohort tests).
+
+    ``default_scheme``: the permutation scheme of ``permutation="auto"`` ("rows" for
+    exchangeable observations, "circular" for time series).
+    """
     X, Y = np.asarray(X, float), np.asarray(Y, float)
     names_x = names_x or [f"x{i + 1}" for i in range(X.shape[1])]
     names_y = names_y or [f"y{i + 1}" for i in range(Y.shape[1])]
@@ -32,7 +36,10 @@ def cca_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=No
     out: dict[str, Any] = {"fit": fit}
     n = X.shape[0]
     if params["n_permutations"] > 0:
-        p, null = permutation_pvalues(fit, params["n_permutations"], params["seed"], progress)
+        scheme = params.get("permutation", "auto")
+        scheme = default_scheme if scheme == "auto" else scheme
+        p, null = permutation_pvalues(fit, params["n_permutations"], params["seed"], progress, scheme)
+        out["scheme"] = scheme
         out["p_perm"], out["null_r1"] = p, null
     else:
         out["p_perm"] = np.full(len(fit.r), np.nan)
@@ -44,6 +51,10 @@ def cca_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=No
 
 
 def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
+    if not inputs.files.get("x") and not inputs.files.get("y"):
+        from .study_method import run_study
+
+        return run_study(inputs, params, progress)
     progress(0.0, "reading the feature tables")
     px, py = one_file(inputs, "x", "cca", "a feature table"), one_file(inputs, "y", "cca", "a feature table")
     X, names_x, rows_x = read_table(px, "X")
