@@ -91,6 +91,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer conditions and epochs (a smoke run)")
     ap.add_argument("--out", type=Path, default=Path("bench_deep_fusion_results.json"))
     ap.add_argument("--tables-only", action="store_true", help="print the tables of an existing --out file")
+    ap.add_argument("--conditions", default="",
+                    help="only these conditions, TRIALS:MISMATCH:DROPOUT comma-separated (e.g. 80:1.0:0,40:0:0), "
+                         "to split a run over processes; merge the JSON lists to print one table")
     a = ap.parse_args()
     results = json.loads(a.out.read_text()) if a.out.exists() else []
     if not a.tables_only:
@@ -100,6 +103,8 @@ def main() -> None:
         if not a.quick:
             conds += [(8, 80, 0.5, 0.0), (8, 40, 0.0, 0.0), (8, 80, 1.0, 0.0), (8, 80, 0.25, 0.0),
                       (8, 80, 0.0, 0.3)]
+        if a.conditions:
+            conds = [(8, int(t), float(m), float(d)) for t, m, d in (c.split(":") for c in a.conditions.split(","))]
         done = {(r["n_subjects"], r["n_trials"], r["mismatch_s"], r["modality_dropout"]) for r in results}
         for n_sub, n_tr, mm, md in conds:
             if (n_sub, n_tr, mm, md) in done:

@@ -17,8 +17,8 @@ if importlib.util.find_spec("torch") is None:
 EXPLANATION = (
     "Deep-learning fusion decodes each trial's condition from its EEG epoch and its fMRI "
     "features with small neural networks (PyTorch), and compares the ways of combining the "
-    "two modalities. An EEGNet-style convolutional encoder (temporal filters, spatial "
-    "filters per temporal filter, separable convolution) and an MLP for the fMRI features map "
+    "two modalities. An EEGNet-style convolutional encoder (spatial filters, a temporal "
+    "filter each, separable convolution) and an MLP for the fMRI features map "
     "each modality into a shared latent space. Early fusion stacks the fMRI features with the "
     "EEG channels and feeds one network (the inputs must be aligned trial by trial); late "
     "fusion trains one network per modality and adds their outputs (each still predicts alone "

@@ -170,10 +170,10 @@ def write_files(folder: Path, eeg: np.ndarray, fmri: np.ndarray, labels: Any, gr
 
 
 def example_inputs() -> FusionInputs:
-    """A small simulated cohort (4 subjects x 40 trials) as the four input files."""
+    """A small simulated cohort (4 subjects x 24 trials, EEG at 50 Hz) as the four input files."""
     from .simulate import simulate
 
-    d = simulate(n_subjects=4, n_trials=40, n_heads=1, seed=0)
+    d = simulate(n_subjects=4, n_trials=24, n_heads=1, seed=0, sfreq=50.0)
     folder = Path(tempfile.mkdtemp(prefix="workbench-deep-fusion-example-"))
     paths = write_files(folder, d.eeg, d.fmri, d.labels, d.groups)
     return FusionInputs(files={k: [v] for k, v in paths.items()}, sources={k: str(v) for k, v in paths.items()})
