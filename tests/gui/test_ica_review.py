@@ -16,6 +16,9 @@ from synth import make_recording  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
+#: columns of the component table
+BOX, LABEL, SCORE = 1, 3, 4
+
 
 @pytest.fixture
 def ica_tab(qtbot, window, tmp_path):
@@ -49,10 +52,10 @@ def test_review_remove_keep_undo_and_apply(qtbot, ica_tab, artifacts_dir):
     # the detection's labels with their scores are in the table, and their boxes ticked
     auto = sorted(res.details["auto"])
     assert auto and not tab.pending()
-    labels = {i: tab.table.item(i, 2).text() for i in range(n)}
+    labels = {i: tab.table.item(i, LABEL).text() for i in range(n)}
     assert any(labels[i] == "EOG" for i in auto) and any(labels[i] == "cardiac" for i in auto)
-    assert all(tab.table.item(i, 3).text() for i in auto)
-    assert [i for i in range(n) if tab.table.item(i, 4).checkState() == Qt.CheckState.Checked] == auto
+    assert all(tab.table.item(i, SCORE).text() for i in auto)
+    assert [i for i in range(n) if tab.table.item(i, BOX).checkState() == Qt.CheckState.Checked] == auto
     # a component's map, spectrum and time course are drawn
     keep = next(i for i in range(n) if i not in auto)
     tab.table.selectRow(keep)
@@ -63,20 +66,20 @@ def test_review_remove_keep_undo_and_apply(qtbot, ica_tab, artifacts_dir):
     window.grab().save(str(artifacts_dir / "ica_review.png"))
 
     # reject one more component (tick), keep a detected one (untick); undo both, redo both
-    tab.table.item(keep, 4).setCheckState(Qt.CheckState.Checked)
+    tab.table.item(keep, BOX).setCheckState(Qt.CheckState.Checked)
     assert _stored(session) == ",".join(str(i) for i in sorted([*auto, keep])) and tab.pending()
     assert "remove ICA component" in window.act_undo.text()
     cardiac_ic = next(i for i in auto if labels[i] == "cardiac")
-    tab.table.item(cardiac_ic, 4).setCheckState(Qt.CheckState.Unchecked)
+    tab.table.item(cardiac_ic, BOX).setCheckState(Qt.CheckState.Unchecked)
     chosen = sorted(set(auto) - {cardiac_ic} | {keep})
     assert tab.excluded() == chosen
     window.undo()
     window.undo()
     assert _stored(session) is None and tab.excluded() == auto and not tab.pending()
-    assert tab.table.item(keep, 4).checkState() == Qt.CheckState.Unchecked
+    assert tab.table.item(keep, BOX).checkState() == Qt.CheckState.Unchecked
     window.redo()
     window.redo()
-    assert tab.excluded() == chosen and tab.table.item(cardiac_ic, 4).checkState() == Qt.CheckState.Unchecked
+    assert tab.excluded() == chosen and tab.table.item(cardiac_ic, BOX).checkState() == Qt.CheckState.Unchecked
 
     # Apply: the step runs with the choice, records it, and the EEG loses exactly those components
     task = tab.runbar.run()

@@ -141,6 +141,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     fit_raw.filter(params["fit_highpass"], None, verbose="error")
     if sf > 260:
         fit_raw.resample(250.0, verbose="error")
+    positions = _positions(fit_raw, study)
     ica = mne.preprocessing.ICA(n_components=n_req, method=method, fit_params=fit_params or None,
                                 random_state=params["seed"], max_iter="auto", verbose="error")
     progress(0.2, f"ICA: fitting {n_req if isinstance(n_req, int) else 'auto'} components ({method})")
@@ -224,9 +225,40 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         details={"ica": ica, "reasons": reasons, "auto": auto, "cardiac_scores": c_scores, "cardiac_z": c_z,
                  "eog_r": eog_r, "why": why, "excluded": list(excluded), "sources": src,
                  "sources_sfreq": float(fit_raw.info["sfreq"]), "fit_info": fit_raw.info,
-                 "component_variance": per_comp, "before": before},
+                 "component_variance": per_comp, "positions": positions, "before": before},
         messages=messages,
     )
+
+
+def _positions(fit_raw: Any, study: Any) -> str:
+    """Give the fitted copy electrode positions for the maps (the fit does not use them).
+
+    The EEG's own, else the study's digitisation, else MNE's 10-05 template when every
+    channel name is in it; returns where they came from ("" when there are none).
+    """
+    import mne
+
+    if fit_raw.get_montage() is not None:
+        return "the EEG's electrode positions"
+    names = set(fit_raw.ch_names)
+    candidates = []
+    dig = getattr(study, "dig", None)
+    if isinstance(dig, mne.channels.DigMontage):
+        candidates.append((dig, "the study's digitisation"))
+    for name in ("standard_1005", "colin27_1005"):
+        if name in mne.channels.get_builtin_montages():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                candidates.append((mne.channels.make_standard_montage(name), f"the {name} template (by name)"))
+            break
+    for mont, where in candidates:
+        if names <= set(mont.ch_names):
+            try:
+                fit_raw.set_montage(mont, verbose="error")
+            except (ValueError, RuntimeError):
+                continue
+            return where
+    return ""
 
 
 def component_variance(ica: Any, fit_raw: Any) -> np.ndarray:

@@ -142,7 +142,7 @@ class RPeakEditor(QWidget):
         split.addWidget(self.ecg_plot)
         self.rr_plot = pg.PlotWidget()
         self.rr_plot.setMinimumHeight(100)
-        self.rr_plot.setLabel("left", "RR", "ms")
+        self.rr_plot.setLabel("left", "RR", "s")
         self.rr_plot.setLabel("bottom", "time", "s")
         self.rr_plot.setMouseEnabled(x=True, y=False)
         self.rr_curve = self.rr_plot.plot(pen=pg.mkPen("#1f77b4", width=1), symbol="o", symbolSize=4,
@@ -234,7 +234,7 @@ class RPeakEditor(QWidget):
         else:
             self.marked.setData([], [])
         if len(t) > 1:
-            rr = np.diff(t) * 1e3
+            rr = np.diff(t)
             bad = implausible_intervals(t)
             self.rr_curve.setData(t[1:], rr)
             self.rr_bad.setData(t[1:][bad], rr[bad])

@@ -47,6 +47,7 @@ class StepRunBar(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(False)
+        self.progress.hide()  # shown while a run works
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -76,6 +77,7 @@ class StepRunBar(QWidget):
         task.failed.connect(self._failed)
         task.ended.connect(self._ended)
         self.status.setText("running…")
+        self.progress.show()
         self.update_buttons()
         return task
 
@@ -111,6 +113,7 @@ class StepRunBar(QWidget):
     def _ended(self) -> None:
         self.task = None
         self.progress.setValue(0)
+        self.progress.hide()
         self.update_buttons()
         if self.on_finished is not None:
             self.on_finished()

@@ -48,7 +48,9 @@ HELP_TEXT = (
     "The choice is saved in the project and replayed."
 )
 
-COLUMNS = ["#", "variance", "label", "score", "remove"]
+COLUMNS = ["#", "remove", "variance", "label", "score"]
+#: column of the remove box
+BOX = 1
 
 
 class ICATab(QWidget):
@@ -89,13 +91,14 @@ class ICATab(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
         hh = self.table.horizontalHeader()
         for c in range(len(COLUMNS)):
             hh.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip("One row per component: the share of the EEG variance it explains, the automatic "
-                              "label with its score (EOG: |r| with the EOG channel; cardiac: beat-locked share of "
-                              "its variance and robust z). Tick 'remove' to take it out (Ctrl+Z undoes).")
+                              "label with its score (EOG r: |correlation| with the EOG channel; beat: the share of "
+                              "its variance locked to the R-peaks, and its robust z over components). Tick 'remove' to take it out (Ctrl+Z undoes).")
         self.table.itemSelectionChanged.connect(self._selected)
         self.table.itemChanged.connect(self._item_changed)
         self.table.setMinimumWidth(250)
@@ -122,7 +125,7 @@ class ICATab(QWidget):
         self.course.setMinimumHeight(120)
         rl.addWidget(self.course, 1)
         split.addWidget(right)
-        split.setSizes([380, 800])
+        split.setSizes([430, 750])
         connect(self, session.result_changed, self._result_changed)
         connect(self, session.undo.changed, lambda *_: self._choice_changed())
         connect(self, session.project_changed, lambda *_: self._study_changed())
@@ -229,10 +232,10 @@ class ICATab(QWidget):
             return why.split(" (")[0], why.split(" (", 1)[1].rstrip(")") if " (" in why else ""
         parts = []
         if np.isfinite(d["eog_r"][i]):
-            parts.append(f"EOG r = {d['eog_r'][i]:.2f}")
+            parts.append(f"EOG r {d['eog_r'][i]:.2f}")
         if d["cardiac_scores"][i] > 0:
-            parts.append(f"cardiac {100 * d['cardiac_scores'][i]:.0f} %, z = {d['cardiac_z'][i]:.1f}")
-        return "", "; ".join(parts)
+            parts.append(f"beat {100 * d['cardiac_scores'][i]:.0f} % (z {d['cardiac_z'][i]:.1f})")
+        return "", " · ".join(parts)
 
     def _fill_table(self) -> None:
         d = self.details
@@ -242,15 +245,15 @@ class ICATab(QWidget):
         var = d["component_variance"]
         for i in range(n):
             label, score = self._label(i)
-            cells = [str(i), f"{100 * var[i]:.1f} %", label, score]
-            for c, text in enumerate(cells):
+            cells = {0: str(i), 2: f"{100 * var[i]:.1f} %", 3: label, 4: score}
+            for c, text in cells.items():
                 item = QTableWidgetItem(text)
-                if c == 2 and label:
+                if c == 3 and label:
                     item.setForeground(pg.mkColor("#b00020"))
                 self.table.setItem(i, c, item)
             box = QTableWidgetItem("")
             box.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            self.table.setItem(i, 4, box)
+            self.table.setItem(i, BOX, box)
         self._filling = False
         self._fill_checks()
 
@@ -258,13 +261,13 @@ class ICATab(QWidget):
         ex = set(self.excluded())
         self._filling = True
         for i in range(self.table.rowCount()):
-            item = self.table.item(i, 4)
+            item = self.table.item(i, BOX)
             if item is not None:
                 item.setCheckState(Qt.CheckState.Checked if i in ex else Qt.CheckState.Unchecked)
         self._filling = False
 
     def _item_changed(self, item: QTableWidgetItem) -> None:
-        if self._filling or item.column() != 4:
+        if self._filling or item.column() != BOX:
             return
         self.set_removed(item.row(), item.checkState() == Qt.CheckState.Checked)
 
@@ -311,4 +314,8 @@ class ICATab(QWidget):
             comp = d["ica"].get_components()[:, i]
             mne.viz.plot_topomap(comp, info, axes=ax, show=False, contours=4, sensors=True)
             ax.set_title(title, fontsize=9)
+            where = d.get("positions", "")
+            if where and "template" in where:
+                ax.text(0.5, -0.02, "positions: 10-05 template", transform=ax.transAxes, ha="center",
+                        va="top", fontsize=7, color="0.4")
         self.canvas.draw_idle()
