@@ -55,3 +55,53 @@ def test_start_refuses_without_inputs_and_names_a_bad_study(qtbot, tmp_path):
     tab.out_edit.setText(str(tmp_path / "out"))
     tab.start()
     assert "no sub-* folders" in tab.status.text() and tab.process is None
+
+
+def test_cancelled_batch_summary_and_group_results(qtbot, tmp_path, monkeypatch):
+    from PyQt6.QtGui import QDesktopServices
+
+    from workbench.gui.cohort import CohortTab
+
+    tab = CohortTab(None)
+    qtbot.addWidget(tab)
+    doc = _doc()
+    doc["subjects"][1]["status"] = "cancelled"
+    doc["counts"] = {"done": 1, "skipped": 1, "failed": 0, "cancelled": 1}
+    doc["cancelled"] = True
+    (tmp_path / "cohort.json").write_text(json.dumps(doc))
+    tab.out_edit.setText(str(tmp_path))
+    tab.reload()
+    assert "1 cancelled" in tab.status.text() and tab.table.item(1, 1).text().startswith("cancelled")
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    tab.open_group()
+    assert "no group results" in tab.status.text() and not opened
+    (tmp_path / "group").mkdir()
+    (tmp_path / "group" / "group.html").write_text("<html></html>")
+    tab.open_group()
+    assert opened == [str(tmp_path / "group" / "group.html")]
+    tab.study_edit.setText("/s")
+    tab.pipeline_edit.setText("/p.json")
+    tab.group_chk.setChecked(True)
+    assert tab.command()[-1] == "--group"
+
+
+def test_start_runs_the_batch_process_and_shows_its_summary(qtbot, tmp_path):
+    """A real `python -m workbench batch` started from the view; its subjects fail fast (no data)."""
+    from workbench.gui.cohort import CohortTab
+
+    for s in ("01", "02"):
+        (tmp_path / "study" / f"sub-{s}").mkdir(parents=True)
+    (tmp_path / "p.json").write_text(json.dumps({"steps": [{"id": "sync", "params": {}}]}))
+    tab = CohortTab(None)
+    qtbot.addWidget(tab)
+    tab.study_edit.setText(str(tmp_path / "study"))
+    tab.pipeline_edit.setText(str(tmp_path / "p.json"))
+    tab.out_edit.setText(str(tmp_path / "out"))
+    tab.workers.setValue(0)
+    tab.start()
+    assert tab.process is not None and not tab.start_btn.isEnabled() and tab.cancel_btn.isEnabled()
+    qtbot.waitUntil(lambda: tab.process is None, timeout=240_000)
+    assert tab.table.rowCount() == 2 and tab.table.item(0, 1).text().startswith("failed")
+    assert "2 failed" in tab.status.text() and "finished with errors" in tab.status.text()
+    assert tab.start_btn.isEnabled() and not tab.cancel_btn.isEnabled()

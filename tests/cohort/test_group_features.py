@@ -82,3 +82,26 @@ def test_score_components_picks_the_matching_component():
     s = score_components(truth, cx, cy, A)
     assert s["component"] == 2 and s["r_map"] == pytest.approx(1) and s["r_erp"] == pytest.approx(1)
     assert s["r_loadings"] == pytest.approx(1)
+
+
+def test_group_fusion_writes_jica_cca_and_a_page(tmp_path):
+    """`workbench batch --group`'s last part: features -> jICA + PCA-CCA -> group/group.html."""
+    pytest.importorskip("workbench_jica")
+    pytest.importorskip("workbench_cca")
+    import json
+
+    from workbench.cli.batch import group_fusion
+
+    loads = [0.6, 1.0, 1.4, 0.8, 1.2]
+    for i, load in enumerate(loads):
+        _fake_subject(tmp_path, f"{i + 1:02d}", load)
+    page = group_fusion(tmp_path, channel="Oz")
+    assert page == tmp_path / "group" / "group.html"
+    text = page.read_text()
+    assert "5 subjects" in text and "data:image/png;base64," in text and "Joint ICA" in text
+    j = json.loads((tmp_path / "group" / "jica" / "result.json").read_text())
+    c = json.loads((tmp_path / "group" / "cca" / "result.json").read_text())
+    assert len(j["matrices"]["loadings"]["rows"]) == 5 and len(c["qc"]["p_values"]) == 1
+    # the ERP peak and the map amplitude follow the loading: jICA's first component does too
+    lo = np.asarray(j["matrices"]["loadings"]["values"])
+    assert max(abs(np.corrcoef(lo[:, k], loads)[0, 1]) for k in range(lo.shape[1])) > 0.9

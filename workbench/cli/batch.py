@@ -50,6 +50,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="memory limit per local worker (Dask syntax: '4GB'; default: RAM / workers)")
     p.add_argument("--subjects", metavar="A,B", help="only these subject labels (default: all)")
     p.add_argument("--force", action="store_true", help="run every subject even when unchanged")
+    p.add_argument("--group", action="store_true",
+                   help="then group fusion across subjects: each subject's ERP (cleaned EEG) and "
+                        "parametric-modulation beta map -> joint ICA and PCA-CCA into DIR/group/ "
+                        "(group.html); needs parametric-modulation in the pipeline")
+    p.add_argument("--group-channel", default="auto", metavar="NAME",
+                   help="ERP channel of the group features (default auto: the most consistent one)")
+    p.add_argument("--group-marker", default="Stimulus/S  1", metavar="MARKER",
+                   help="EEG marker the group ERP is locked to")
 
 
 def _load_plan(path: Path, catalog: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -131,7 +139,92 @@ def run(args: argparse.Namespace) -> int:
         return 130
     print(f"{len(records)} subject(s) in {meta['wall_seconds']:.1f} s on {where}; "
           f"{n_failed} failed; summary: {cj}, {ch}")
+    if getattr(args, "group", False):
+        if n_failed:
+            raise InputError(out, f"{n_failed} subject(s) failed: group fusion needs every subject; fix them "
+                                  "or leave them out with --subjects")
+        page = group_fusion(out, args.group_channel, args.group_marker)
+        print(f"group results: {page}")
     return 1 if n_failed else 0
+
+
+def group_fusion(out: Path, channel: str = "auto", marker: str = "Stimulus/S  1") -> Path:
+    """Group features from the cohort folder -> joint ICA and PCA-CCA -> ``OUT/group/group.html``."""
+    from ..engine.atomic import atomic_write_text
+    from ..engine.cohort import group_features, write_group_tables
+    from ..engine.errors import InputError
+    from .main import main
+
+    folder = out / "group"
+    feats = group_features(out, marker=marker, channel=channel)
+    files = write_group_tables(feats, folder)
+    common = ["--x", str(files["x"]), "--y", str(files["y"]), "--y-mask", str(files["y_mask"])]
+    k = 2 if len(feats["subjects"]) >= 4 else 1
+    runs = {
+        "jica": ["fuse", "jica", *common, "--x-times", str(files["x_times"]), "--param", f"n_components={k}",
+                 "--param", "n_runs=10"],
+        "cca": ["fuse", "cca", *common, "--param", "pca_x=1", "--param", "pca_y=1", "--param",
+                "standardize=false", "--param", "n_permutations=2000"],
+    }
+    for name, argv in runs.items():
+        if main([*argv, "--out", str(folder / name)]) != 0:
+            raise InputError(folder / name, f"group {name} failed (see the message above)")
+    page = folder / "group.html"
+    atomic_write_text(page, _group_html(folder, feats))
+    return page
+
+
+def _group_html(folder: Path, feats: dict[str, Any]) -> str:
+    """One page: jICA components (ERP part, subject loadings, stability), CCA r and p."""
+    import base64
+    import html
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    j = json.loads((folder / "jica" / "result.json").read_text(encoding="utf-8"))
+    c = json.loads((folder / "cca" / "result.json").read_text(encoding="utf-8"))
+    comp_x = np.asarray(j["matrices"]["components_x"]["values"])
+    load = np.asarray(j["matrices"]["loadings"]["values"])
+    subs = j["matrices"]["loadings"]["rows"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for k in range(comp_x.shape[0]):
+        axes[0].plot(feats["times"], comp_x[k], label=f"C{k + 1}")
+    axes[0].set(xlabel="time (s)", ylabel="ERP part (z)", title=f"joint ICA: ERP parts ({feats['channel']})")
+    axes[0].legend()
+    width = 0.8 / load.shape[1]
+    for k in range(load.shape[1]):
+        axes[1].bar(np.arange(len(subs)) + k * width, load[:, k], width, label=f"C{k + 1}")
+    axes[1].set_xticks(np.arange(len(subs)), subs, rotation=60, fontsize=7)
+    axes[1].set(title="subject loadings")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    png = base64.b64encode(buf.getvalue()).decode()
+    e = html.escape
+    stab = ", ".join(f"C{i + 1}: {v:.2f}" if v is not None else f"C{i + 1}: -"
+                     for i, v in enumerate(j["qc"]["stability"]))
+    cca = ", ".join(f"mode {i + 1}: r = {r:.3f}, p = {p:.4f}" if p is not None else f"mode {i + 1}: r = {r:.3f}"
+                    for i, (r, p) in enumerate(zip(c["qc"]["canonical_correlations"], c["qc"]["p_values"])))
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Group fusion</title>
+<style>body{{font-family:sans-serif}}</style></head><body>
+<h1>Group fusion: {len(subs)} subjects</h1>
+<p>Features: the ERP at {e(feats['channel'])} ({len(feats['times'])} time points) and the
+parametric-modulation main-effect beta map ({int(feats['mask'].sum())} voxels common to all subjects).
+Tables: <a href="x.tsv">x.tsv</a>, <a href="y.tsv">y.tsv</a>.</p>
+<h2>Joint ICA</h2><p>Stability (ICASSO-like index): {e(stab)}. Component 1's map part:
+<a href="jica/component1_map.nii.gz">jica/component1_map.nii.gz</a>; all numbers:
+<a href="jica/result.json">jica/result.json</a>.</p>
+<img src="data:image/png;base64,{png}" alt="joint ICA components">
+<h2>CCA (first principal component of each block)</h2><p>{e(cca)}
+(max-statistic permutation test over subjects); <a href="cca/result.json">cca/result.json</a>.</p>
+</body></html>
+"""
 
 
 def _cancelled(label: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from PyQt6.QtCore import QProcess, QTimer, QUrl
 from PyQt6.QtGui import QColor, QDesktopServices
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -71,7 +72,13 @@ class CohortTab(QWidget):
         self.cancel_btn.clicked.connect(self.cancel)
         self.reload_btn = QPushButton("Reload")
         self.reload_btn.clicked.connect(self.reload)
-        for w in (self.start_btn, self.cancel_btn, self.reload_btn):
+        self.group_chk = QCheckBox("then group fusion")
+        self.group_chk.setToolTip("after the subjects: each subject's ERP and parametric-modulation map -> "
+                                  "joint ICA and CCA across subjects (DIR/group/group.html); finished "
+                                  "subjects are skipped, so this can follow a finished batch")
+        self.group_btn = QPushButton("Open group results")
+        self.group_btn.clicked.connect(self.open_group)
+        for w in (self.group_chk, self.start_btn, self.cancel_btn, self.reload_btn, self.group_btn):
             row2.addWidget(w)
         row2.addStretch(1)
         self.status = QLabel("")
@@ -96,8 +103,21 @@ class CohortTab(QWidget):
 
     def command(self) -> list[str]:
         """The ``workbench batch`` command line this view runs."""
-        return ["-m", "workbench", "batch", self.study_edit.text(), "--pipeline", self.pipeline_edit.text(),
-                "--out", self.out_edit.text(), "--workers", str(self.workers.value())]
+        cmd = ["-m", "workbench", "batch", self.study_edit.text(), "--pipeline", self.pipeline_edit.text(),
+               "--out", self.out_edit.text(), "--workers", str(self.workers.value())]
+        return cmd + ["--group"] if self.group_chk.isChecked() else cmd
+
+    def group_page(self) -> Path:
+        return Path(self.out_edit.text()) / "group" / "group.html"
+
+    def open_group(self) -> None:
+        """Open ``DIR/group/group.html`` (the group fusion's page) in the browser."""
+        page = self.group_page()
+        if not self.out_edit.text().strip() or not page.is_file():
+            self.status.setText("no group results in this folder yet: tick 'then group fusion' and start "
+                                "the batch (finished subjects are skipped)")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(page)))
 
     def start(self) -> None:
         if self.process is not None:
@@ -141,7 +161,12 @@ class CohortTab(QWidget):
         self.start_btn.setEnabled(True)
         self.cancel_btn.setEnabled(False)
         self.reload()
-        self.status.setText("cancelled" if cancelled else ("done" if code == 0 else "finished: some subjects failed"))
+        if cancelled:
+            self.status.setText(self.status.text() + " - cancelled; run again to finish (done subjects are kept)")
+        elif code != 0:
+            self.status.setText(self.status.text() + " - finished with errors (see the failed cells)")
+        elif self.group_chk.isChecked() and self.group_page().is_file():
+            self.status.setText(self.status.text() + " - group results ready")
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         self.cancel()
@@ -185,8 +210,11 @@ class CohortTab(QWidget):
         self.table.resizeColumnsToContents()
         self.table.resizeRowsToContents()
         c = doc.get("counts", {})
-        self.status.setText(f"{len(recs)} subjects: {c.get('done', 0)} done, {c.get('skipped', 0)} skipped, "
-                            f"{c.get('failed', 0)} failed")
+        text = (f"{len(recs)} subjects: {c.get('done', 0)} done, {c.get('skipped', 0)} skipped, "
+                f"{c.get('failed', 0)} failed")
+        if c.get("cancelled"):
+            text += f", {c['cancelled']} cancelled"
+        self.status.setText(text)
 
     def _set(self, row: int, col: int, text: str, state: str | None, tip: str = "") -> None:
         item = QTableWidgetItem(text)
