@@ -131,9 +131,9 @@ def selection(n_sims: int) -> None:
               f"{np.round(rfx.expected, 2)}, exceedance {np.round(rfx.exceedance, 3)}")
 
 
-def joint(n_sims: int, hemodynamics: str) -> None:
+def joint(n_sims: int, hemodynamics: str, integrator: str = "bilinear") -> None:
     print(f"\n== joint EEG-fMRI: posterior SD and error, fMRI alone vs fMRI + EEG envelopes "
-          f"(data from the {hemodynamics} haemodynamics) ==")
+          f"(data from the {hemodynamics} haemodynamics, {integrator} integrator) ==")
     m = models3()["mod-V5<-V1"]
     ratio: dict[str, list] = {}
     e1: dict[str, list] = {}
@@ -147,9 +147,9 @@ def joint(n_sims: int, hemodynamics: str) -> None:
                        eeg_gain=rng.uniform(0.5, 2.0, m.n), hemodynamics=hemodynamics)
         d = make_design(tr, ns, ev, m.inputs)
         t0 = time.perf_counter()
-        f1 = fit_dcm(m, sim.bold, d)
+        f1 = fit_dcm(m, sim.bold, d, integrator=integrator)
         t1 = time.perf_counter()
-        f2 = fit_dcm(m, sim.bold, d, eeg=EegData(sim.eeg, sim.eeg_times, m.regions))
+        f2 = fit_dcm(m, sim.bold, d, eeg=EegData(sim.eeg, sim.eeg_times, m.regions), integrator=integrator)
         t2 = time.perf_counter()
         for kind, idx in kinds(m).items():
             sd1 = np.sqrt(f1.posterior.variance()[idx])
@@ -278,6 +278,7 @@ def main() -> None:
     if a.part in ("all", "joint"):
         joint(2 if a.quick else 5, "nonlinear")
         joint(2 if a.quick else 4, "bilinear")
+        joint(2 if a.quick else 3, "nonlinear", "nonlinear")
 
 
 if __name__ == "__main__":
