@@ -335,15 +335,19 @@ def run_replay(
     lead = int(LEAD_IN_S * sfreq)
     # the index channel lets the receiver count every lost sample exactly; the flat
     # lead-in (index -1) is what the inlet may miss while it connects
-    data = np.concatenate([np.repeat(raw.get_data()[:, :1], lead, axis=1), raw.get_data()], axis=1)
-    index = np.concatenate([-np.ones(lead), np.arange(n, dtype=float)])[None]
+    chunk = chunk or max(1, int(round(0.01 * sfreq)))  # 10 ms, an amplifier's block
+    # a flat lead-out of two chunks too: the player's last chunk can be a single sample,
+    # which it does not deliver
+    x = raw.get_data()
+    data = np.concatenate([np.repeat(x[:, :1], lead, axis=1), x, np.repeat(x[:, -1:], 2 * chunk, axis=1)], axis=1)
+    index = np.concatenate([-np.ones(lead), np.arange(n, dtype=float), -np.ones(2 * chunk)])[None]
+    del x
     info = mne.create_info([*raw.ch_names, INDEX_CHANNEL], sfreq, [*raw.get_channel_types(), "misc"])
     play = mne.io.RawArray(np.concatenate([data, index]), info, verbose="error")
     ann = raw.annotations
     on = np.asarray(ann.onset, float) - (raw.first_time if ann.orig_time is not None else 0.0)
     play.set_annotations(mne.Annotations(on + lead / sfreq, ann.duration, ann.description))
     name = f"wb-replay-{uuid.uuid4().hex[:8]}"
-    chunk = chunk or max(1, int(round(0.01 * sfreq)))  # 10 ms, an amplifier's block
     player = PlayerLSL(play, chunk_size=chunk, n_repeat=1, name=name, annotations=len(ann) > 0,
                        annotations_encoding="string")
     player.start()

@@ -1,0 +1,78 @@
+"""``workbench online --replay`` end to end through LSL (MNE-LSL's player on loopback)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import vhdr
+
+
+def _lsl_works() -> str | None:
+    try:
+        from workbench.engine.online.lsl import quiet_liblsl
+
+        quiet_liblsl()
+        from mne_lsl.lsl import StreamInfo, StreamOutlet
+
+        StreamOutlet(StreamInfo("wb-probe", "EEG", 1, 100.0, "float32", "wb-probe"))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        return f"LSL cannot open an outlet here: {exc}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def short_recording(online_phantom, tmp_path_factory):
+    from workbench.engine.io.eeg import read_eeg
+
+    raw = read_eeg(vhdr(online_phantom), preload=True).crop(0, 12.0)
+    path = tmp_path_factory.mktemp("online_lsl") / "short_raw.fif"
+    raw.save(path, verbose="error")
+    return path, raw
+
+
+def test_cli_replay_records_clean_stream_and_qc(short_recording, tmp_path) -> None:
+    why = _lsl_works()
+    if why:
+        pytest.skip(why)
+    import mne
+
+    from workbench.cli.main import main
+    from workbench.engine.online import OnlineParams, replay_raw
+
+    path, raw = short_recording
+    out, qc = tmp_path / "clean.fif", tmp_path / "qc.json"
+    assert main(["online", "--replay", str(path), "--out", str(out), "--json", str(qc), "--no-offline",
+                 "--no-bcg"]) == 0
+    q = json.loads(qc.read_text())
+    for k in ("latency_ms_median", "latency_ms_p95", "dropped_samples"):
+        assert k in q
+    assert q["dropped_samples"] == 0
+    assert q["samples_received"] == raw.n_times
+    rec = mne.io.read_raw_fif(out, preload=True, verbose="error")
+    assert rec.ch_names == [*raw.ch_names, "ONLINE_FLAG"]
+    assert rec.n_times == raw.n_times
+    # the LSL path gives what the transport-free replay gives where both corrected (the
+    # markers' sample positions come from LSL timestamps there, so the fractional onset
+    # fit can differ by a hair; the stream is float32)
+    ref = replay_raw(raw, params=OnlineParams(bcg=False), chunk=20)
+    got = rec.get_data()
+    ok = ~np.int16(64)  # BCG off: its "learning" bit is set on every sample
+    both = ((got[-1].astype(np.int16) & ok) == 0) & ((ref.flags & ok) == 0)
+    assert both.mean() > 0.3
+    d = np.abs(got[:-1, both] - ref.data[:-1, both])
+    print(f"LSL vs in-process: median {np.median(d) * 1e6:.3f} uV, max {d.max() * 1e6:.2f} uV")
+    # (known: the first ~10 ms after some volume onsets differ by up to ~100 uV between
+    # the two paths, see the report; everywhere else they agree to ~1 uV)
+    assert np.median(d) < 2e-6 and np.percentile(d, 95) < 5e-6
+    raw_d = np.abs(raw.get_data()[:, both] - ref.data[:-1, both])
+    assert np.median(raw_d) > 50 * np.median(d)  # (the correction itself is far larger)
+
+
+def test_cli_refuses_a_non_fif_output(tmp_path, capsys) -> None:
+    from workbench.cli.main import main
+
+    rc = main(["online", "--replay", str(tmp_path / "x.vhdr"), "--out", str(tmp_path / "o.edf")])
+    assert rc == 1
+    assert "recorded as FIF" in capsys.readouterr().err
