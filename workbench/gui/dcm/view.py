@@ -159,22 +159,23 @@ class NetworkCanvas(QWidget):
             box = QRectF(src.x() - 70, src.y() + (4 if uy >= 0 else -22), 140, 18)
             box.moveTop(min(max(box.top(), 2.0), self.height() - 20.0))  # keep the label inside
             box.moveLeft(min(max(box.left(), 2.0), self.width() - 142.0))
-            p.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
+            self._label(p, box.center(), label, GREEN)
         bold = QFont(self.font())
         bold.setBold(True)
         for k, r in enumerate(self.regions):
             p.setPen(QPen(QColor(60, 60, 60), 1.5))
             p.setBrush(QBrush(QColor(240, 240, 240)))
             p.drawEllipse(pos[k], node, node)
-            p.setFont(bold)
-            p.drawText(QRectF(pos[k].x() - node, pos[k].y() - node, 2 * node, 2 * node),
-                       Qt.AlignmentFlag.AlignCenter, r)
             self_c = next((c for c in self.conns if c["kind"] == "A" and c["to"] == r and c["from"] == r), None)
-            if self_c is not None and not self.editable:
+            shown = self_c is not None and not self.editable
+            p.setFont(bold)
+            p.drawText(QRectF(pos[k].x() - node, pos[k].y() - node - (7 if shown else 0), 2 * node, 2 * node),
+                       Qt.AlignmentFlag.AlignCenter, r)
+            if shown:  # the self-inhibition inside the node, under the name
                 p.setFont(small)
                 p.setPen(QColor(90, 90, 90))
-                p.drawText(QRectF(pos[k].x() - 70, pos[k].y() - node - 18, 140, 16), Qt.AlignmentFlag.AlignCenter,
-                           f"self {-0.5 * math.exp(self_c['mean']):.2f} Hz")
+                p.drawText(QRectF(pos[k].x() - node, pos[k].y() + 1, 2 * node, 14), Qt.AlignmentFlag.AlignCenter,
+                           f"{-0.5 * math.exp(self_c['mean']):.2f}")
 
     @staticmethod
     def _label(p: QPainter, at: QPointF, text: str, color: QColor) -> None:
@@ -301,7 +302,8 @@ class DcmView(QWidget):
             + group
             + "<br><span style='color:#666'>Arrows: connection strength (Hz) and, in brackets, the posterior "
               "probability that it is not zero (line width). Red excitatory, blue inhibitory; purple: modulation "
-              "by an input (B); green: driving input (C, SPM's units).</span>")
+              "by an input (B); green: driving input (C, SPM's units); in each node its self-inhibition (Hz)."
+              "</span>")
 
     def _draw_bars(self, models: list[dict[str, Any]]) -> None:
         self.bars.clear()
