@@ -75,7 +75,9 @@ class FileInput:
     features): the CLI adds ``--NAME`` for each declared file input, hashes the files into
     the provenance and hands them to the method in :attr:`FusionInputs.files`. ``eeg``,
     ``bold``, ``events``, ``anat`` (``--mri``) and ``trans`` are read into the study by
-    the workbench's own readers, so the method receives them as usual.
+    the workbench's own readers, so the method receives them as usual, unless the method
+    declares a file input of that name itself (``dcm``'s ``--bold ROIS.tsv``): then the option
+    is the method's (repeatable if ``multiple``) and the file is handed to it unread.
 
     Attributes
     ----------
