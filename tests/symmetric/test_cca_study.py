@@ -104,3 +104,13 @@ def test_highpass_equals_nilearns_cosine_drift_model(n, tr):
     D = np.random.default_rng(n).standard_normal((n, 3))
     expect = D - B @ np.linalg.lstsq(B, D, rcond=None)[0]
     assert np.allclose(highpass(D, tr), expect, atol=1e-12)
+
+
+def test_one_table_without_the_other_is_refused():
+    from workbench_cca.method import example_inputs
+
+    inp = example_inputs()
+    inp.files.pop("y")
+    with pytest.raises(InputError) as err:
+        run(inp, _params(), as_progress(None))
+    assert "only --x" in str(err.value) and "neither" in str(err.value)

@@ -97,10 +97,10 @@ METHOD = FusionMethod(
     seed_param="seed",
     file_inputs=(
         FileInput("x", "X features: TSV/CSV, header row, one row per observation (a first "
-                       "non-numeric column gives row labels), e.g. EEG band power per trial",
-                  required=True),
+                       "non-numeric column gives row labels), e.g. EEG band power per trial; "
+                       "without --x/--y the study's EEG and BOLD are used"),
         FileInput("y", "Y features: TSV/CSV with the same rows in the same order, e.g. ROI "
-                       "or voxel BOLD per trial", required=True),
+                       "or voxel BOLD per trial"),
         FileInput("y_mask", "optional NIfTI mask whose nonzero voxels (C order) are the Y "
                             "columns: the Y weights are then also written as a map"),
     ),

@@ -51,10 +51,14 @@ def cca_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=No
 
 
 def run(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionResult:
-    if not inputs.files.get("x") and not inputs.files.get("y"):
+    has_x, has_y = bool(inputs.files.get("x")), bool(inputs.files.get("y"))
+    if not has_x and not has_y:
         from .study_method import run_study
 
         return run_study(inputs, params, progress)
+    if has_x != has_y:
+        raise InputError(None, f"CCA got only {'--x' if has_x else '--y'}: give both feature tables (--x and "
+                               "--y), or neither to use the study's EEG and BOLD")
     progress(0.0, "reading the feature tables")
     px, py = one_file(inputs, "x", "cca", "a feature table"), one_file(inputs, "y", "cca", "a feature table")
     X, names_x, rows_x = read_table(px, "X")
