@@ -72,6 +72,8 @@ def test_presentation_mode_goes_full_screen_with_larger_fonts_and_back(qtbot, le
     qtbot.waitUntil(lambda: w.isFullScreen(), timeout=5000)
     assert w.presenting and w.scale > 1.5 * before
     assert "pt" in w.styleSheet()
+    scr = w.screen().geometry()  # covers the screen, also without a window manager
+    qtbot.waitUntil(lambda: w.width() >= scr.width() and w.height() >= scr.height(), timeout=5000)
     w.set_presentation(False)
     qtbot.waitUntil(lambda: not w.isFullScreen(), timeout=5000)
     assert w.scale == pytest.approx(before)

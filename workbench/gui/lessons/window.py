@@ -389,10 +389,16 @@ class LessonsWindow(QMainWindow):
         self.presenting = on
         if on:
             self._normal_scale = self.scale
+            self._normal_geometry = self.geometry()
+            screen = self.screen()
+            if screen is not None:  # cover the screen also without a window manager (a bare X server)
+                self.setGeometry(screen.geometry())
             self.showFullScreen()
             self.set_scale(self.scale * PRESENTATION_SCALE)
         else:
             self.showNormal()
+            if getattr(self, "_normal_geometry", None) is not None:
+                self.setGeometry(self._normal_geometry)
             self.set_scale(getattr(self, "_normal_scale", 1.0))
         if self.present_action.isChecked() != on:
             self.present_action.setChecked(on)
