@@ -114,5 +114,7 @@ def test_deep_fusion_lesson_states_the_plugins_scores():
     assert r.claims["early_aligned"].value == pytest.approx(rows["early"][0], abs=0.006)
     assert r.claims["early_mismatch"].value == pytest.approx(rows["early"][1], abs=0.006)
     drop_e, drop_l = rows["early"][0] - rows["early"][1], rows["late"][0] - rows["late"][1]
-    assert r.answers["robust"] == ("late" if drop_l < drop_e else "early")
+    if abs(drop_l - drop_e) > 0.011:  # the table is rounded to 0.01
+        assert r.answers["robust"] == ("late" if drop_l < drop_e else "early")
+    assert r.claims["drop"].value == pytest.approx(drop_e, abs=0.011)
     assert rows["fmri_only"][0] == pytest.approx(rows["fmri_only"][1], abs=0.011)  # the fMRI was not shifted
