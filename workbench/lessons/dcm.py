@@ -101,6 +101,10 @@ def run(params: dict[str, Any], progress: Any) -> LessonResult:
         ax = fig.add_subplot(111)
         F = [models[n]["F_minus_best"] for n in names]
         ax.barh(range(len(names)), F, color=["C2" if n == best else "C0" for n in names])
+        for i, v in enumerate(F):
+            ax.annotate(f"{v:.1f}" + (" (best)" if names[i] == best else ""), (v, i), xytext=(4, 0),
+                        textcoords="offset points", va="center", ha="left")
+        ax.set_xlim(min(F) * 1.15 - 5, max(20.0, -0.25 * min(F)))
         ax.set_yticks(range(len(names)), names)
         ax.set_xlabel("free energy relative to the best model (nats)")
         ax.axvline(-3, color="0.5", ls=":", lw=1)
