@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from conftest import vhdr
 
 
 def _lsl_works() -> str | None:
@@ -20,16 +19,6 @@ def _lsl_works() -> str | None:
     except Exception as exc:  # pragma: no cover - depends on the machine
         return f"LSL cannot open an outlet here: {exc}"
     return None
-
-
-@pytest.fixture(scope="module")
-def short_recording(online_phantom, tmp_path_factory):
-    from workbench.engine.io.eeg import read_eeg
-
-    raw = read_eeg(vhdr(online_phantom), preload=True).crop(0, 12.0)
-    path = tmp_path_factory.mktemp("online_lsl") / "short_raw.fif"
-    raw.save(path, verbose="error")
-    return path, raw
 
 
 def test_cli_replay_records_clean_stream_and_qc(short_recording, tmp_path) -> None:

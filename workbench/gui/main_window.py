@@ -211,10 +211,23 @@ class MainWindow(QMainWindow):
 
         self.lessons_menu = install_lessons_menu(self, mb)
 
+        t = mb.addMenu("&Tools")
+        self._action(t, "Online correction (real time)…", self.show_online, None,
+                     "Clean a live LSL stream (or replay a recording) for neurofeedback")
+
         h = mb.addMenu("&Help")
         self._action(h, "What is happening here?", self.show_teaching, "F1",
                      "A short explanation of the current view")
         self._action(h, "About", self.show_about)
+
+    def show_online(self) -> None:
+        """Open the live view of the online (real-time) correction."""
+        from workbench.gui.online import OnlineWindow
+
+        if getattr(self, "online_window", None) is None:
+            self.online_window = OnlineWindow()
+        self.online_window.show()
+        self.online_window.raise_()
 
     # ------------------------------------------------------------------ messages
     def show_error(self, message: str) -> None:

@@ -147,6 +147,7 @@ def run_stream(
     idle_stop_s: float | None = None,
     expected_samples: int | None = None,
     timeout: float = 5.0,
+    on_start: Callable[[list[str], float], None] | None = None,
 ) -> OnlineRun:
     """Clean the LSL stream ``name`` and publish it as ``out_name``.
 
@@ -176,6 +177,9 @@ def run_stream(
         Stop once this many file samples were received (replays).
     timeout : float
         Seconds to find the stream.
+    on_start : callable | None
+        ``on_start(channel_names, sfreq)`` once connected (the cleaned stream's
+        channels without the flag channel).
     """
     quiet_liblsl()
     from mne_lsl.lsl import StreamInfo, StreamInlet, StreamOutlet, local_clock, resolve_streams
@@ -201,6 +205,8 @@ def run_stream(
         [names[i] for i in keep], [types[i] for i in keep], sfreq, params, ecg=ecg
     )
     run = OnlineRun()
+    if on_start is not None:
+        on_start(list(pipe.ch_names), sfreq)
     if minlet is None:
         run.messages.append(
             "no marker stream found: no scanner volume markers, the gradient is not corrected (flagged)"
@@ -316,6 +322,7 @@ def run_replay(
     chunk: int | None = None,
     on_chunk: Callable[[ChunkResult, np.ndarray, float], None] | None = None,
     stop: threading.Event | None = None,
+    on_start: Callable[[list[str], float], None] | None = None,
 ) -> tuple[OnlineRun, Any]:
     """Play ``path`` as an LSL stream (MNE-LSL's player, real time) and clean it live.
 
@@ -362,6 +369,7 @@ def run_replay(
             stop=stop,
             idle_stop_s=3.0,
             expected_samples=n,
+            on_start=on_start,
         )
     finally:
         try:

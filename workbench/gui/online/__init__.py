@@ -1,0 +1,5 @@
+"""Live view of the online (real-time) correction."""
+
+from .window import OnlineWindow
+
+__all__ = ["OnlineWindow"]
