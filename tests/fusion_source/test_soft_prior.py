@@ -111,3 +111,19 @@ def test_top_level_peaks_and_report_figures(fp_run, tmp_path):
         assert len(fig.axes) >= 1 and caption
         if "projections" in title or "slices" in title:
             assert len(fig.axes) == 3 * 7
+
+
+def test_soft_is_plain_mne_where_every_cluster_is_off(fp_run):
+    """In a window whose data switch every fMRI cluster off, 'soft' is exactly 'none'."""
+    res, _, _ = fp_run
+    live = res.live
+    t = np.asarray(live["times"])
+    off = [r for r in res.tables["hyperparameters"] if r["plain_mne"]]
+    on = [r for r in res.tables["hyperparameters"] if not r["plain_mne"]]
+    assert off and on
+    for r in off:
+        i = int(np.argmin(np.abs(t - (r["t_start_s"] + r["t_stop_s"]) / 2)))
+        np.testing.assert_allclose(live["amplitudes"]["soft"][:, i], live["amplitudes"]["none"][:, i], rtol=1e-9)
+    r = on[0]
+    i = int(np.argmin(np.abs(t - (r["t_start_s"] + r["t_stop_s"]) / 2)))
+    assert not np.allclose(live["amplitudes"]["soft"][:, i], live["amplitudes"]["none"][:, i], rtol=1e-3, atol=0)

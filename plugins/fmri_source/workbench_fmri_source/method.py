@@ -340,9 +340,16 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
                                 float(params["min_log_bf"]), n_eff)
         alone = P.soft_fit(Y[:, s0:s1], Gs, no_fmri)
         h = fit["h"]
-        prior3 = np.zeros(n_src)
-        for hi, (idx, wts) in zip(h, comps):
-            prior3[idx] += hi * wts
+        fallback = not np.any(h[1:] > 0)
+        if fallback:
+            # the data switched every fMRI cluster off here: the solution is plain MNE (its
+            # fixed whole-brain prior 1/lambda2), so where the fMRI does not help, 'soft' is
+            # exactly 'none' rather than a whole-brain fit with a learned SNR
+            prior3 = np.full(n_src, h0)
+        else:
+            prior3 = np.zeros(n_src)
+            for hi, (idx, wts) in zip(h, comps):
+                prior3[idx] += hi * wts
         j, nn = P.soft_solution(model, np.repeat(prior3, 3), data[:, a0:a1], noise_norm=True)
         soft[:, a0:a1] = j
         soft_dspm[:, a0:a1] = dspm(j, nn)
@@ -357,7 +364,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
                      "log_bf_clusters": "[" + ", ".join("off" if not np.isfinite(fit["log_bf"][k]) else
                                                         f"{fit['log_bf'][k]:.1f}"
                                                         for k in range(1, 1 + n_fmri)) + "]",
-                     "iterations": fit["iterations"]})
+                     "iterations": fit["iterations"], "plain_mne": bool(fallback)})
     amps["soft"] = norm3(soft)
     amps["soft_dspm"] = soft_dspm
     p.check()
