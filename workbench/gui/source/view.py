@@ -56,7 +56,8 @@ _COLORS = ((255, 140, 0), (60, 120, 255))
 def has_source_estimate(result: Any) -> bool:
     """Whether a fusion result carries what this view shows."""
     live = getattr(result, "live", None) or {}
-    return bool(live.get("source_estimate")) and "amplitudes" in live and "pos_mri" in live
+    need = ("amplitudes", "times", "pos_mri", "fmri_mask", "grid_shape", "grid_to_mri")
+    return bool(live.get("source_estimate")) and all(k in live for k in need)
 
 
 def _hot(values: np.ndarray) -> np.ndarray:
