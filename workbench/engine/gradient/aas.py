@@ -358,9 +358,10 @@ class _Plan:
         return n
 
 
-def _feature_bins(tmpl: np.ndarray, k_min: int, n_feat: int) -> np.ndarray:
-    """Per row, the ``n_feat`` bins (>= ``k_min``) where the template is strongest: (g, n_feat)."""
-    power = np.mean(tmpl[..., k_min:].real ** 2 + tmpl[..., k_min:].imag ** 2, axis=1)
+def _feature_bins(power: np.ndarray, k_min: int, n_feat: int) -> np.ndarray:
+    """Per row, the ``n_feat`` bins (>= ``k_min``) where the artifact ``power`` (g, n_freq)
+    is strongest: (g, n_feat)."""
+    power = power[:, k_min:]
     n_feat = int(min(n_feat, power.shape[-1]))
     idx = np.argpartition(power, -n_feat, axis=-1)[:, -n_feat:]
     return np.sort(idx, axis=-1) + k_min
@@ -445,7 +446,23 @@ def _newton_shift(
     return d
 
 
-def correct_inplace(
+def correct_inplace(*args: Any, **kwargs: Any) -> AASResult:
+    """Subtract the gradient artifact in place (see :func:`_correct_inplace`).
+
+    The work is spread over channel groups in ``n_jobs`` threads; the BLAS library's own
+    threads are limited to one meanwhile. Its small complex products (alias model,
+    4 x n_volumes) otherwise ran each on all cores, and with our threads on top the
+    oversubscription made them ~6x slower on a 2-core machine.
+    """
+    try:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        return _correct_inplace(*args, **kwargs)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _correct_inplace(*args, **kwargs)
+
+
+def _correct_inplace(
     data: np.ndarray,
     schedule: Schedule,
     picks: np.ndarray | list[int],
@@ -554,12 +571,11 @@ def correct_inplace(
         mu = np.array([[data[r, s0:s1].mean()] for r in rows], np.float32)
         spec = plan.aligned_spectra(data, rows, mu)
         tmpl = plan.templates(spec)
-        feat = _feature_bins(tmpl, plan.k_min, params.track_features)
-        F = np.take_along_axis(spec, feat[:, None, :], axis=2)
-        evo = dict(zip(("shape_r", "size"), _evolution(F)))
         n_avg = plan.n_averaged()
         sel = tbins = None
         nv = spec.shape[1]
+        M = spec.mean(axis=1)
+        mean_p = M.real**2 + M.imag**2
         if params.wiener or params.track:
             # per channel and bin: noise = E|A - T|^2 / (1 + 1/W) (EEG and what the
             # template does not follow); the artifact's mean power from the all-volume
@@ -567,8 +583,12 @@ def correct_inplace(
             d = spec - tmpl
             noise = np.mean(d.real**2 + d.imag**2, axis=1) / (1.0 + 1.0 / n_avg[None, :])
             del d
-            M = spec.mean(axis=1)
-            mean_p = np.maximum(M.real**2 + M.imag**2 - noise / nv, 0.0)
+            mean_p = np.maximum(mean_p - noise / nv, 0.0)
+        # the strongest artifact bins of each row (from the all-volume mean): similarity
+        # and the per-volume evolution are measured there
+        feat = _feature_bins(mean_p, plan.k_min, params.track_features)
+        F = np.take_along_axis(spec, feat[:, None, :], axis=2)
+        evo = dict(zip(("shape_r", "size"), _evolution(F)))
         if params.track and plan.n_nb < nv - 1:
             sel = similar_neighbours(F, plan.n_nb, params.track_pool)
             # below the long window's cut-off the artifact is weak and stable and the

@@ -63,13 +63,31 @@ class AliasModel:
             power, 1e-30
         )
         c *= np.clip(gain, 0.0, 1.0).astype(np.float32)
-        out = tmpl.copy()
+        out = tmpl  # updated in place (the caller replaces its template by the result)
+        g = c.shape[0]
         for (f0, f1), Bm in self._window_means(plan):
             if f1 > f0:
-                out[..., f0:f1] += np.matmul(self.B - Bm, c[..., f0:f1])
+                # one 2-D BLAS product for all rows of the group: (n, k) @ (k, g * nf);
+                # numpy's broadcast matmul over g with k = 4 inner terms was ~5x slower
+                cb = np.ascontiguousarray(c[..., f0:f1].transpose(1, 0, 2)).reshape(k, -1)
+                add = ((self.B - Bm) @ cb).reshape(n_vol, g, f1 - f0)
+                out[..., f0:f1] += add.transpose(1, 0, 2)
+                del cb, add
         if sel is not None and tbins is not None and tbins.size:
             Bsel = self.B[sel].mean(axis=2)  # (g, n_vol, k)
-            out[..., tbins] = tmpl[..., tbins] + np.matmul(self.B[None] - Bsel, c[..., tbins])
+            A = self.B[None] - Bsel
+            ct = c[..., tbins]
+            acc = tmpl[..., tbins] - tmpl[..., tbins]  # zeros of the right shape and type
+            for j in range(k):
+                acc += A[..., j, None] * ct[:, None, j, :]
+            # the band loop above added the window-mean version here; replace it
+            cbt = np.ascontiguousarray(ct.transpose(1, 0, 2)).reshape(k, -1)
+            for (f0, f1), Bm in self._window_means(plan):
+                inb = (tbins >= f0) & (tbins < f1)
+                if inb.any():
+                    add = ((self.B - Bm) @ cbt).reshape(n_vol, g, tbins.size).transpose(1, 0, 2)
+                    acc[..., inb] -= add[..., inb]
+            out[..., tbins] += acc
         return out
 
     def _window_means(self, plan: _Plan) -> list[tuple[tuple[int, int], np.ndarray]]:

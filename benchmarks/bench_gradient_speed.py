@@ -1,0 +1,169 @@
+"""Gradient correction speed and memory on 64 ch x 5 kHz x 10 min: ours vs MNE vs a plain copy.
+
+Not run by pytest. Builds one FIF recording (float32 on disk) with the phantom's own
+gradient artifact generator (EPI waveform, Faraday's law, amplifier filter, 20 ppm
+clock drift, 35 slices / 2 s) plus noise EEG, in chunks (no ground-truth files: this
+measures time and memory only; fidelity is in bench_gradient.py / _facet.py). Then:
+
+* whole processes (``python -c ...``: interpreter start, imports, load, correct, save),
+  each timed by this script and reporting its own peak RSS:
+  - copy: read the FIF, write it again (the floor: what any tool must do);
+  - ours: ``workbench clean IN OUT --slice-timing SIDECAR`` (sync + gradient through the
+    runner; the recording is read once as float32 and corrected in place);
+  - mne: read (preload), ``mne.preprocessing.remove_fmri_gradient_artifact(window=(4, 4))``,
+    write.
+* in process (data already in memory): our correction (the gradient step's engine call
+  on the float32 array) vs MNE's call vs one copy of the data.
+
+Usage::
+
+    python benchmarks/bench_gradient_speed.py [--minutes 10] [--channels 64] [--skip-mne]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[1]
+
+
+def make_recording(path: Path, minutes: float, n_ch: int, sfreq: float = 5000.0) -> Path:
+    """Write ``path`` (.fif, float32) and ``path.with_suffix('.json')`` (BIDS-like sidecar)."""
+    import mne
+
+    from workbench.engine.phantom.clock import make_timeline
+    from workbench.engine.phantom.config import PhantomConfig
+    from workbench.engine.phantom.gradient import GradientGenerator
+
+    cfg = PhantomConfig(duration_s=60 * minutes, sfreq=sfreq, tr=2.0, slices=35, seed=7)
+    rng = np.random.default_rng(7)
+    tl = make_timeline(cfg, rng)
+    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (n_ch, 3)), np.random.default_rng(8))
+    n = cfg.n_times
+    data = np.empty((n_ch, n), np.float64)
+    step = int(20 * sfreq)
+    for s in range(0, n, step):
+        e = min(s + step, n)
+        data[:, s:e] = gen.chunk(s, e) + 15e-6 * rng.standard_normal((n_ch, e - s))
+    info = mne.create_info([f"EEG{i:03d}" for i in range(n_ch)], sfreq, "eeg")
+    raw = mne.io.RawArray(data, info, verbose="error")
+    del data
+    on = tl.to_eeg(tl.volume_onsets)
+    raw.set_annotations(mne.Annotations(np.round(on * sfreq) / sfreq, np.zeros(on.size),
+                                        ["Response/R128"] * on.size))
+    raw.save(path, fmt="single", overwrite=True, verbose="error")
+    side = {"RepetitionTime": cfg.tr, "SliceTiming": list(tl.slice_timing)}
+    path.with_suffix(".json").write_text(json.dumps(side))
+    return path
+
+
+_PEAK = "import resource, sys; print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)"
+
+SCRIPTS = {
+    "copy": "import mne; r = mne.io.read_raw_fif({src!r}, preload=True, verbose='error'); "
+            "r.save({out!r}, overwrite=True, verbose='error')",
+    "ours": "from workbench.cli.main import main; rc = main(['clean', {src!r}, {out!r}, '--slice-timing', "
+            "{side!r}]); assert rc == 0",
+    "mne": "import mne, numpy as np; r = mne.io.read_raw_fif({src!r}, preload=True, verbose='error'); "
+           "ev = np.round(r.annotations.onset * r.info['sfreq']).astype(int) - r.first_samp; "
+           "o = mne.preprocessing.remove_fmri_gradient_artifact(r, ev, window=(4, 4), tr_tol=2); "
+           "o.save({out!r}, overwrite=True, verbose='error')",
+}
+
+
+def whole_process(method: str, src: Path, tmp: Path) -> dict:
+    out = tmp / f"out_{method}_raw.fif"
+    code = SCRIPTS[method].format(src=str(src), out=str(out), side=str(src.with_suffix(".json")))
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", code + "\n" + _PEAK], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        return {"method": method, "error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
+    peak = [float(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("PEAK_MB")]
+    out.unlink(missing_ok=True)
+    return {"method": method, "seconds": wall, "peak_mb": peak[-1] if peak else float("nan")}
+
+
+def in_process(src: Path, skip_mne: bool) -> list[dict]:
+    import mne
+
+    from workbench.engine.gradient import GradientParams
+    from workbench.engine.gradient.correct import correct_array
+    from workbench.engine.gradient.stream import read_float32
+    from workbench.engine.sync import synchronise
+
+    raw = mne.io.read_raw_fif(src, preload=False, verbose="error")
+    side = json.loads(src.with_suffix(".json").read_text())
+    sync = synchronise(raw, sidecar=side)
+    data = read_float32(raw)
+    rows = []
+    t0 = time.perf_counter()
+    work = data.copy()
+    rows.append({"method": "copy (float32 array)", "seconds": time.perf_counter() - t0})
+    for label, prm in (("ours (defaults)", GradientParams()), ("ours, fixed window", GradientParams(track=False))):
+        work[:] = data
+        t0 = time.perf_counter()
+        correct_array(work, raw.info, sync, params=prm)
+        rows.append({"method": label, "seconds": time.perf_counter() - t0})
+    del work, data
+    if not skip_mne:
+        r = mne.io.read_raw_fif(src, preload=True, verbose="error")
+        ev = np.round(r.annotations.onset * r.info["sfreq"]).astype(int) - r.first_samp
+        t0 = time.perf_counter()
+        mne.preprocessing.remove_fmri_gradient_artifact(r, ev, window=(4, 4), tr_tol=2)
+        rows.append({"method": "mne", "seconds": time.perf_counter() - t0})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--channels", type=int, default=64)
+    ap.add_argument("--skip-mne", action="store_true")
+    ap.add_argument("--dir", type=Path, default=None)
+    args = ap.parse_args()
+    tmp = args.dir or Path(tempfile.mkdtemp(prefix="bench_gradient_speed_"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    src = tmp / f"speed_{args.channels}ch_{args.minutes:g}min_raw.fif"
+    if not src.exists():
+        make_recording(src, args.minutes, args.channels)
+    size_mb = src.stat().st_size / 2**20
+    print(f"{args.channels} ch x 5000 Hz x {args.minutes:g} min, FIF float32 {size_mb:.0f} MB; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    methods = ["copy", "ours"] + ([] if args.skip_mne else ["mne"])
+    rows = [whole_process(m, src, tmp) for m in methods]
+    by = {r["method"]: r for r in rows if "error" not in r}
+    print("\nwhole processes (start, load, correct, save)")
+    print("| method | wall (s) | vs MNE | vs copy | peak RSS MB (x file) |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['method']} | error: {r['error']} | | | |")
+            continue
+        vs_mne = f"{by['mne']['seconds'] / r['seconds']:.1f}x faster" if "mne" in by else "–"
+        print(f"| {r['method']} | {r['seconds']:.1f} | {vs_mne} | {r['seconds'] / by['copy']['seconds']:.1f}x |"
+              f" {r['peak_mb']:.0f} ({r['peak_mb'] / size_mb:.2f}) |")
+    rows = in_process(src, args.skip_mne)
+    by = {r["method"]: r for r in rows}
+    print("\nin process (data in memory; correction only)")
+    print("| method | time (s) | vs MNE | vs copy |")
+    print("|---|---|---|---|")
+    for r in rows:
+        vs_mne = f"{by['mne']['seconds'] / r['seconds']:.1f}x faster" if "mne" in by else "–"
+        print(f"| {r['method']} | {r['seconds']:.2f} | {vs_mne} | "
+              f"{r['seconds'] / by['copy (float32 array)']['seconds']:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
