@@ -30,10 +30,10 @@ def vhdr(study: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def short_recording(online_phantom, tmp_path_factory):
-    """The first 12 s of the phantom as FIF (for real-time replays) and its Raw."""
+    """The first 9 s of the phantom as FIF (for real-time replays) and its Raw."""
     from workbench.engine.io.eeg import read_eeg
 
-    raw = read_eeg(vhdr(online_phantom), preload=True).crop(0, 12.0)
+    raw = read_eeg(vhdr(online_phantom), preload=True).crop(0, 9.0)
     path = tmp_path_factory.mktemp("online_lsl") / "short_raw.fif"
     raw.save(path, verbose="error")
     return path, raw
