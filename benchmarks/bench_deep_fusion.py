@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer conditions and epochs (a smoke run)")
     ap.add_argument("--out", type=Path, default=Path("bench_deep_fusion_results.json"))
     ap.add_argument("--tables-only", action="store_true", help="print the tables of an existing --out file")
+    ap.add_argument("--seed", type=int, default=0, help="cohort and training seed")
     ap.add_argument("--conditions", default="",
                     help="only these conditions, TRIALS:MISMATCH:DROPOUT comma-separated (e.g. 80:1.0:0,40:0:0), "
                          "to split a run over processes; merge the JSON lists to print one table")
@@ -113,7 +114,8 @@ def main() -> None:
         for n_sub, n_tr, mm, md in conds:
             if (n_sub, n_tr, mm, md) in done:
                 continue
-            r = run_condition(n_sub, n_tr, mm, 4, epochs, patience, seed=0, modality_dropout=md)
+            r = run_condition(n_sub, n_tr, mm, 4, epochs, patience, seed=a.seed, modality_dropout=md)
+            r["seed"] = a.seed
             results.append(r)
             a.out.write_text(json.dumps(results, indent=1))
             print(f"{n_sub} x {n_tr}, mismatch {mm}, dropout {md}: cv {r['cv_s']:.0f} s; "
