@@ -130,7 +130,7 @@ def run(params: dict[str, Any], progress: Any) -> LessonResult:
         ax3.plot([0, 1], [0, 1], color="0.6", lw=0.8)
         ax3.set_xlabel("predicted: |dG/dt · M| (rel.)")
         ax3.set_ylabel("measured artifact RMS (rel.)")
-        ax3.set_title(f"every channel, r = {r_faraday:.3f}")
+        ax3.set_title(f"all channels: r = {r_faraday:.3f}", fontsize="medium")
 
     def draw_correction(fig: Any) -> None:
         ax = fig.add_subplot(121)

@@ -376,7 +376,9 @@ class LessonsWindow(QMainWindow):
     def set_scale(self, scale: float) -> None:
         """Scale every font of the window (and redraw the figures with it)."""
         self.scale = float(min(max(scale, 0.7), 3.0))
-        self.setStyleSheet(f"QWidget {{ font-size: {BASE_PT * self.scale:.1f}pt; }}")
+        box = int(round(14 * self.scale))
+        self.setStyleSheet(f"QWidget {{ font-size: {BASE_PT * self.scale:.1f}pt; }} "
+                           f"QCheckBox::indicator {{ width: {box}px; height: {box}px; }}")
         self.text.document().setDefaultStyleSheet(f"body {{ font-size: {BASE_PT * self.scale:.1f}pt; }}")
         self._render_text() if hasattr(self, "lesson") else None
         if self.result is not None:
