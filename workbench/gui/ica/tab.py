@@ -248,6 +248,8 @@ class ICATab(QWidget):
             cells = {0: str(i), 2: f"{100 * var[i]:.1f} %", 3: label, 4: score}
             for c, text in cells.items():
                 item = QTableWidgetItem(text)
+                if c == 4:
+                    item.setToolTip(text)  # clipped on small screens
                 if c == 3 and label:
                     item.setForeground(pg.mkColor("#b00020"))
                 self.table.setItem(i, c, item)
