@@ -92,7 +92,7 @@ class OnlineWindow(QWidget):
         info.addRow("Added latency (median / p95)", self.lat_lbl)
         info.addRow("Dropped samples", self.drop_lbl)
         info.addRow("Volumes / TR / R-peaks", self.vol_lbl)
-        info.addRow("Samples now", self.flag_lbl)
+        info.addRow(f"Corrected, last {SHOW_S:g} s (gradient / all)", self.flag_lbl)
         self.channel = QComboBox()
         self.channel.currentIndexChanged.connect(self._reset_bufs)
         info.addRow("Channel shown", self.channel)
@@ -266,7 +266,7 @@ class OnlineWindow(QWidget):
         if f.size:
             grad = 100.0 * np.mean((f & (F.GRADIENT_UNCORRECTED | F.NO_VOLUME)) == 0)
             full = 100.0 * np.mean(f == 0)
-            self.flag_lbl.setText(f"last {SHOW_S:g} s: {grad:.0f} % gradient-corrected, {full:.0f} % fully")
+            self.flag_lbl.setText(f"{grad:.0f} % / {full:.0f} %")
 
     def _finish(self, run: Any) -> None:
         self._run = run
