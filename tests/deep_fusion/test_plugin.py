@@ -43,6 +43,11 @@ def test_without_torch_listed_unavailable_and_the_rest_works(monkeypatch, _isola
     rc = main(["fuse", "deep-fusion", "--param", "epochs=3"])
     err = capsys.readouterr().err
     assert rc != 0 and "not available" in err and "PyTorch" in err
+    # with the method's own file options too: the reason, not argparse's "unrecognized arguments"
+    rc = main(["fuse", "deep-fusion", "--x", "EEG.npy", "--y", "FMRI.npy", "--out", "o"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "not available" in err and "PyTorch" in err and "unrecognized" not in err
+    assert len(err.strip().splitlines()) == 1
     assert main(["steps"]) == 0
 
 

@@ -54,7 +54,15 @@ def extend_arguments(p: argparse.ArgumentParser, rest: list[str]) -> None:
         return
     from workbench.plugin_api import discover
 
-    method = next((r.method for r in discover() if r.id == rest[0] and r.ok), None)
+    record = next((r for r in discover() if r.id == rest[0]), None)
+    if record is not None and not record.ok and len(rest) > 1 and "-h" not in rest and "--help" not in rest:
+        # its options are unknown (its declaration did not load): say why the method cannot
+        # run, rather than argparse's "unrecognized arguments" for its file options
+        from workbench.engine.errors import InputError
+
+        reason = record.error or ("disabled" if not record.enabled else "it did not load")
+        raise InputError(None, f"fusion method {rest[0]!r} is not available: {reason}")
+    method = record.method if record is not None and record.ok else None
     if method is None:
         return
     from types import SimpleNamespace
