@@ -76,3 +76,23 @@ def test_sigterm_during_a_dask_batch_writes_the_summary(tmp_path, monkeypatch):
     doc = json.loads((out / "cohort.json").read_text())
     st = {r["subject"]: r["status"] for r in doc["subjects"]}
     assert st["01"] == "done" and "cancelled" in st.values() and doc["cancelled"] is True
+
+
+def test_a_subject_saved_but_not_collected_when_cancelled_counts_as_done(tmp_path):
+    import time as _time
+
+    from workbench.engine.cohort import finished_record
+    from workbench.engine.project import Project
+
+    t0 = _time.time() - 1.0
+    folder = tmp_path / "sub-01"
+    proj = Project(folder, name="p")
+    proj.save()
+    assert finished_record(tmp_path, "01", t0) is None  # no steps recorded: not a finished run
+    assert finished_record(tmp_path, "02", t0) is None  # never started
+    data = json.loads((folder / "project.json").read_text())
+    data["steps"] = [{"name": "sync", "status": "done", "params": {}, "qc": {"n": 3}, "message": ""}]
+    (folder / "project.json").write_text(json.dumps(data))
+    rec = finished_record(tmp_path, "01", t0)
+    assert rec is not None and rec["status"] == "done" and rec["steps"][0]["id"] == "sync"
+    assert finished_record(tmp_path, "01", _time.time() + 10) is None  # older than this batch: not ours

@@ -281,6 +281,7 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
     from ..cohort_tasks import subject_task
 
     cancelled = False
+    started = time.time()
     run_id = uuid.uuid4().hex[:8]
     futures = {client.submit(subject_task, str(study), label, steps, str(out), args.force, name,
                              key=f"workbench-batch-{run_id}-sub-{label}", pure=False): label
@@ -317,8 +318,11 @@ def _dask(study: Path, labels: list[str], steps: list, out: Path, args: argparse
         cancelled = True
         for fut in futures:
             fut.cancel()
+        from ..engine.cohort import finished_record
+
         for label in futures.values():
-            records.setdefault(label, _cancelled(label))
+            if label not in records:  # done on a worker but not collected yet: keep it
+                records[label] = finished_record(out, label, started) or _cancelled(label)
     finally:
         try:
             client.close()

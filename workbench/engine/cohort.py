@@ -31,7 +31,7 @@ from .errors import InputError, WorkbenchError
 
 __all__ = ["study_subjects", "run_subject", "up_to_date", "write_cohort_summary", "COHORT_SCHEMA",
            "group_features", "write_group_tables",
-           "subject_dir", "read_progress", "plan_signature"]
+           "subject_dir", "read_progress", "plan_signature", "finished_record"]
 
 COHORT_SCHEMA = "workbench.cohort/1"
 _PROGRESS_FILE = ".progress.json"
@@ -206,6 +206,28 @@ def run_subject(
         except Exception:  # noqa: BLE001
             pass
     return record
+
+
+def finished_record(out_dir: str | os.PathLike, label: str, since: float) -> dict[str, Any] | None:
+    """The record of a subject whose run completed after ``since`` (epoch s) but was not collected.
+
+    A batch cancelled just after a worker saved a subject's ``project.json`` keeps that subject
+    as done (its folder is complete: the project is saved last); ``None`` otherwise.
+    """
+    folder = subject_dir(out_dir, label)
+    proj = folder / "project.json"
+    try:
+        if proj.stat().st_mtime < since:
+            return None
+        steps = _steps_from_project(folder)
+    except (OSError, WorkbenchError):
+        return None
+    if not steps:
+        return None
+    ok = all(s["status"] == "done" for s in steps)
+    return {"subject": label, "status": "done" if ok else "failed", "steps": steps, "seconds": 0.0,
+            "message": "" if ok else "; ".join(f"{s['id']}: {s['message']}" for s in steps if s["status"] != "done"),
+            "folder": f"sub-{label}", "note": "finished as the batch was cancelled"}
 
 
 def _peak_rss_mb() -> float | None:
