@@ -234,6 +234,27 @@ class Project:
         self.transforms[label] = self.relpath(path)
         self._touch(f"transform set: {label}")
 
+    def set_method_files(self, name: str, paths: list[str | os.PathLike]) -> None:
+        """Record the files a method reads itself (its file input ``name``; none: forget it).
+
+        Kept in ``settings["files"]`` as absolute paths (what ``workbench fuse`` from files
+        records too), so a reopened project and ``workbench run`` hand the method the same
+        files.
+        """
+        files = self.settings.setdefault("files", {})
+        if paths:
+            files[name] = [Path(x).absolute().as_posix() for x in paths]
+        else:
+            files.pop(name, None)
+        self._touch(f"method files set: {name}")
+
+    def method_files(self) -> dict[str, list[Path]]:
+        """The recorded method files (see :meth:`set_method_files`)."""
+        files = self.settings.get("files", {})
+        if not isinstance(files, dict):
+            return {}
+        return {str(k): [Path(x) for x in v] for k, v in files.items() if isinstance(v, list)}
+
     def set_result(self, key: str, summary: dict[str, Any]) -> None:
         """Store a serialisable result summary (e.g. of a fusion plugin)."""
         self.results[key] = _jsonable(summary)

@@ -526,6 +526,7 @@ def replay_project(
     new.settings["study_dir"] = new.relpath(study_path)  # inside the new project: relative; else absolute
     study = Study.load(study_path, subject=src.settings.get("subject"), progress=p.sub(0.0, 0.1),
                        derivatives=False)
+    study.extra_files.update(src.method_files())  # files the recorded methods read themselves
     study.project = new
     report = new_report(f"Replay of {src.name}")
     runner = Runner(study, catalog, out / "derivatives", project=new, report=report)

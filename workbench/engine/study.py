@@ -236,6 +236,7 @@ class Study:
             study.files.update({k: Path(v) for k, v in files.items() if isinstance(v, str | os.PathLike)})
         elif study.project is not None:
             study.files.update(_files_from_project(study.project))
+            study.extra_files.update(study.project.method_files())
             study.subject = str(study.project.settings.get("subject") or study.subject)
             if derivatives:
                 study._load_latest_eeg()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from ..param_form import ParamForm
 from ..signals import connect
 from ..step_params import reset_values, set_value, step_values
 from ..workers import Task
+from .file_inputs import FileInputsForm
 from .hemo_view import HemodynamicsView
 from .outputs import MapView, MatrixView, TableView, TimecourseView
 
@@ -59,6 +61,14 @@ HELP_TEXT = (
     "Slices &amp; Maps tab; the design matrix, time courses and tables in their own tabs. "
     "<i>Hemodynamics</i> shows how neural activity becomes BOLD."
 )
+
+
+def method_file_inputs(method_id: str) -> list[Any]:
+    """The declared file inputs (:class:`~workbench.plugin_api.FileInput`) of a working method."""
+    from workbench.plugin_api import discover
+
+    rec = next((r for r in discover() if r.id == method_id and r.ok), None)
+    return list(rec.method.file_inputs) if rec is not None else []
 
 
 def fusion_steps() -> dict[str, Any]:
@@ -113,6 +123,7 @@ class FusionTab(QWidget):
         self.specs: dict[str, Any] = {}
         self.spec: Any = None  # the selected method's step
         self.form: ParamForm | None = None
+        self.file_form: FileInputsForm | None = None
         self.step_result: Any = None
         self.result: Any = None  # its FusionResult
         self.view_extras: dict[str, Any] = {}
@@ -322,7 +333,34 @@ class FusionTab(QWidget):
         self.form = ParamForm(self.spec.params, self._values())
         self.form.value_edited.connect(self.set_param)
         self.form_lay.addWidget(self.form)
+        self._show_file_inputs()
         self._refresh_form()
+
+    def _show_file_inputs(self) -> None:
+        """Rows for the files the method reads itself (``workbench fuse ID --x X.tsv``)."""
+        if self.file_form is not None:
+            self.file_form.setParent(None)
+            self.file_form.deleteLater()
+            self.file_form = None
+        declared = method_file_inputs(self.spec.id) if self.spec.file_inputs else []
+        if not declared:
+            return
+        proj = self.session.project
+        recorded = proj.method_files() if proj is not None else {}
+        values = {f.name: recorded[f.name] for f in declared if f.name in recorded}
+        self.file_form = FileInputsForm(declared, values)
+        self.file_form.changed.connect(self.set_files)
+        self.form_lay.addWidget(self.file_form)
+
+    def set_files(self, name: str, paths: list) -> None:
+        """Files chosen for a file input: kept in the project and handed to the next run."""
+        proj = self.session.project
+        if proj is not None:
+            proj.set_method_files(name, paths)
+        if paths:
+            self.session.study.extra_files[name] = [Path(x) for x in paths]
+        else:
+            self.session.study.extra_files.pop(name, None)
 
     def set_param(self, key: str, value: Any) -> None:
         """Change one parameter of the selected method (stored in the project, undoable)."""
@@ -363,6 +401,18 @@ class FusionTab(QWidget):
             self._set_status(f"{self.spec.title} needs {', '.join(missing)}, which the study does "
                              "not have.", error=True)
             return
+        if self.file_form is not None:
+            problems = self.file_form.problems()
+            if problems and not self.spec.requires and not any(
+                    self.session.study.has(k) for k in self.spec.optional):
+                self._set_status(f"{self.spec.title}: {problems[0]}", error=True)
+                return
+            bad = [p for p in problems if "file not found" in p or "takes one file" in p]
+            if bad:
+                self._set_status(f"{self.spec.title}: {bad[0]}", error=True)
+                return
+            for name, paths in self.file_form.values().items():
+                self.session.study.extra_files[name] = paths
         self.last_error = ""
         task = self.run_step(self.spec.id, self.params(), on_done=self._outcomes)
         if task is None:
