@@ -202,7 +202,7 @@ def test_broken_file_gives_one_line_message_and_no_change(qtbot, window, tmp_pat
 
 
 def test_unexpected_error_is_a_dialog_and_a_logged_traceback(qtbot, window, tmp_path, boxes, monkeypatch):
-    def explode(path, progress=None, project=None):
+    def explode(path, progress=None, project=None, subject=None):
         raise ZeroDivisionError("division by zero in a reader")
 
     monkeypatch.setattr(loading, "load_staged", explode)
