@@ -140,7 +140,7 @@ def main() -> None:
         del fo
 
     # ours (default settings, 70 Hz low-pass; tracked and fixed neighbours), best of two
-    for label, extra in (("ours (defaults: track, lowpass 70)", {}), ("ours, fixed window", {"track": False})):
+    for label, extra in (("ours (defaults, lowpass 70)", {}), ("ours, tracked neighbours", {"track": True})):
         best = float("inf")
         for _ in range(2):
             t0 = time.perf_counter()

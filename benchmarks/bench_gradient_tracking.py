@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=120.0)
     args = ap.parse_args()
     cases = [(5000.0, 2.0, 35), (2500.0, 1.0, 20)]
-    variants = [("fixed, window 20", dict(track=False)), ("tracked, window 20 (default)", dict(track=True)),
+    variants = [("fixed, window 20 (default)", dict(track=False)), ("tracked, window 20", dict(track=True)),
                 ("fixed, window 8", dict(track=False, window=8)), ("fixed, window 30", dict(track=False, window=30))]
     print("| rate, TR, slices | bore drift | method | artifact left, full band (dB) | NRMSE 1-40 Hz vs EEG |")
     print("|---|---|---|---|---|")

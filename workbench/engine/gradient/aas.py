@@ -590,11 +590,17 @@ def _correct_inplace(
         F = np.take_along_axis(spec, feat[:, None, :], axis=2)
         evo = dict(zip(("shape_r", "size"), _evolution(F)))
         if params.track and plan.n_nb < nv - 1:
-            sel = similar_neighbours(F, plan.n_nb, params.track_pool)
             # below the long window's cut-off the artifact is weak and stable and the
-            # EEG leak matters more: those bins keep the long window
+            # EEG leak matters more: those bins keep the long window, and similarity is
+            # judged above it (with a 25 % margin: a harmonic on the band edge, e.g. 40 Hz
+            # at 20 slices/s, tracked by similarity took EEG with it at 2.5 kHz)
+            k_track = max(plan.k_min, int(np.ceil(1.25 * plan.lf_bins)))
+            Ft = np.take_along_axis(spec, _feature_bins(mean_p, k_track, params.track_features)[:, None, :],
+                                    axis=2)
+            sel = similar_neighbours(Ft, plan.n_nb, params.track_pool)
+            del Ft
             tbins = _tracked_bins(mean_p / np.maximum(noise / n_avg[None, :], 1e-30),
-                                  max(plan.k_min, plan.lf_bins), params.track_max_bins)
+                                  k_track, params.track_max_bins)
             if tbins.size:
                 St = spec[..., tbins]
                 acc = np.zeros_like(St)

@@ -79,7 +79,7 @@ class GradientParams:
     obs: bool = False
     anc: bool = False
     lowpass: float | None = 70.0
-    track: bool = True
+    track: bool = False
     track_pool: int = 60
     n_jobs: int = 2
 
