@@ -195,6 +195,7 @@ def remove_bcg(
     rpeaks: np.ndarray,
     params: BCGParams | None = None,
     progress: ProgressLike | None = None,
+    n_jobs: int | None = None,
 ) -> BCGResult:
     """Estimate the pulse artifact of every row of ``data`` (the caller subtracts it).
 
@@ -210,6 +211,9 @@ def remove_bcg(
         Method and options.
     progress : callable | None
         Progress and cancellation.
+    n_jobs : int | None
+        Threads the channels are shared among (``None``: up to 2, as many as there are
+        CPUs). The result does not depend on it.
 
     Returns
     -------
@@ -226,7 +230,21 @@ def remove_bcg(
     except ImportError:  # pragma: no cover - scikit-learn brings it
         from contextlib import nullcontext as threadpool_limits  # type: ignore[assignment]
     with threadpool_limits(1):
-        return _remove_bcg(data, sfreq, rpeaks, params or BCGParams(), as_progress(progress))
+        return _remove_bcg(data, sfreq, rpeaks, params or BCGParams(), as_progress(progress),
+                           n_jobs=_n_jobs(n_jobs))
+
+
+def _n_jobs(n_jobs: int | None) -> int:
+    """Worker threads for the channel loop: ``n_jobs``, else min(2, CPUs available)."""
+    import os
+
+    if n_jobs is not None:
+        return max(1, int(n_jobs))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
 
 
 def _top_components(R: np.ndarray, k: int, n_iter: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -260,7 +278,8 @@ def _boxcar_at(csum: np.ndarray, idx: np.ndarray, w: int) -> np.ndarray:
     return (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
 
 
-def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams, prog: Any) -> BCGResult:
+def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams, prog: Any,
+                n_jobs: int = 1) -> BCGResult:
     from scipy import signal
 
     if p.method not in ("aas", "obs"):
@@ -291,39 +310,55 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
     valid = inside & (step * jj[None, :] < lengths[:, None])  # grid points in the segment
     t_d = np.linspace(-1.0, 1.0, Ld)
     n_base = max(1, int(round(0.05 * sf_d)))  # the first 50 ms of a segment precede the artifact
-    # full-rate samples of every segment (inside the recording) and their place on the beat grids
+    # everything that does not depend on the channel is laid out once: the boxcar bounds of
+    # the grid points, the sliding window's counts, and where each full-rate sample of the
+    # segments sits on the beats' grids laid end to end
+    box = _BoxcarPlan(grid_c, step, n)
+    win = _SlidingPlan(valid, p.window)
     seg_lo = np.clip(on, 0, n)
     seg_hi = np.clip(on + lengths, 0, n)
     counts = np.maximum(seg_hi - seg_lo, 0)
     beat_of = np.repeat(np.arange(nb), counts)
     dst = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(seg_lo, counts)
     u = beat_of * Ld + (dst - on[beat_of]) / step
-    xflat = np.arange(nb * Ld, dtype=float)
+    del beat_of
+    # one contiguous span [d0, d1) of the recording; samples of no segment (an RR longer than
+    # the epoch) point into a block of zeros after the last beat, so each channel's artifact is
+    # written as slices, without a scatter
+    d0 = int(dst[0]) if len(dst) else 0
+    d1 = int(dst[-1]) + 1 if len(dst) else 0
+    if len(dst) == d1 - d0:
+        u_span = u
+    else:
+        u_span = np.full(d1 - d0, float(nb * Ld))
+        u_span[dst - d0] = u
+    del u, dst
+    xflat = np.arange((nb + 1) * Ld, dtype=float)
     ends_j = np.minimum((lengths - 1) // step, Ld - 1)
     frac = np.clip(jj[None, :] / np.maximum(ends_j, 1)[:, None], 0.0, 1.0)  # (nb, Ld) position in segment
+    past_end = jj[None, :] > ends_j[:, None]
+    rows = np.arange(nb)
     if p.method == "obs":
         sos = signal.butter(2, 2.0, "highpass", fs=sf_d, output="sos")
         pos = grid_c / step
-        dec_idx = np.arange(0, n, step)
+        dec_box = _BoxcarPlan(np.arange(0, n, step), step, n)
     art = np.zeros((n_ch, n), dtype=np.float32)  # µV-level artifact: float32 halves memory traffic
     explained = np.zeros(n_ch)
-    for c in range(n_ch):
-        if c % 8 == 0:
-            prog(c / n_ch, f"BCG {p.method.upper()}: channel {c + 1}/{n_ch}")
-        csum = np.empty(n + 1)
-        csum[0] = 0.0
+    chunk = 1 << 17  # the up-sampling in pieces that stay in cache (no full-length temporaries)
+
+    def one_channel(c: int, csum: np.ndarray, A_ext: np.ndarray) -> None:
         np.cumsum(x[c], dtype=np.float64, out=csum[1:])
-        E = _boxcar_at(csum, grid_c, step)  # (nb, Ld)
+        E = box.at(csum)  # (nb, Ld)
         # each epoch minus its baseline (the quiet start of its segment), counted to its own end
         D = E - E[:, :n_base].mean(axis=1, keepdims=True)
-        M = _sliding_mean(D, p.window, valid)
+        M = win.mean(D)
         if p.method == "obs":
             # the fit happens on the 2 Hz high-passed signal: the EEG's 1/f power and drifts
             # below 2 Hz would otherwise leak into the coefficients and the PCs
-            xhd = signal.sosfiltfilt(sos, _boxcar_at(csum, dec_idx, step))
+            xhd = signal.sosfiltfilt(sos, dec_box.at(csum))
             Eh = np.interp(pos, np.arange(len(xhd)), xhd)  # (nb, Ld)
             Dh = Eh - Eh[:, :n_base].mean(axis=1, keepdims=True)
-            Mh = _sliding_mean(Dh, p.window, valid)
+            Mh = win.mean(Dh)
             Rh = (Dh - Mh) * valid
             V, sv = _top_components(Rh, k)
             explained[c] = float((sv ** 2).sum() / max(float((Rh ** 2).sum()), 1e-300))
@@ -351,12 +386,84 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
             A = M
         # join segments: remove the line through each fitted segment's end values
         a0 = A[:, 0]
-        a1 = A[np.arange(nb), ends_j]
+        a1 = A[rows, ends_j]
         A = A - a0[:, None] - (a1 - a0)[:, None] * frac
-        A[jj[None, :] > ends_j[:, None]] = 0.0  # past the segment's last grid point
-        # linear up-sampling of every beat to its full-rate segment: one np.interp per channel
-        # on the beats' grids laid end to end (a beat's samples never reach the next block)
-        art[c, dst] = np.interp(u, xflat, A.ravel())
+        A[past_end] = 0.0  # past the segment's last grid point
+        A_ext[:nb * Ld] = A.ravel()
+        # linear up-sampling of every beat to its full-rate segment on the beats' grids laid end
+        # to end (a beat's samples never reach the next block), written slice by slice
+        row = art[c]
+        for a in range(d0, d1, chunk):
+            b = min(a + chunk, d1)
+            row[a:b] = np.interp(u_span[a - d0:b - d0], xflat, A_ext)
+
+    def channels(cs: range) -> None:
+        csum = np.empty(n + 1)
+        csum[0] = 0.0
+        A_ext = np.zeros((nb + 1) * Ld)  # the last block stays zero (samples of no segment)
+        for c in cs:
+            one_channel(c, csum, A_ext)
+
+    # channels are independent: blocks of them run on ``n_jobs`` threads (numpy releases the
+    # GIL); progress and cancellation are handled here, on the calling thread
+    block = 4
+    blocks = [range(a, min(a + block, n_ch)) for a in range(0, n_ch, block)]
+    prog(0.0, f"BCG {p.method.upper()}: {n_ch} channels")
+    if n_jobs <= 1 or len(blocks) == 1:
+        for cs in blocks:
+            prog(cs.start / n_ch, f"BCG {p.method.upper()}: channel {cs.start + 1}/{n_ch}")
+            channels(cs)
+    else:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        ex = ThreadPoolExecutor(max_workers=n_jobs)
+        try:
+            futures = [ex.submit(channels, cs) for cs in blocks]
+            done = 0
+            for f in as_completed(futures):
+                f.result()
+                done += len(blocks[futures.index(f)])
+                prog(done / n_ch, f"BCG {p.method.upper()}: {done}/{n_ch} channels")
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
     prog(1.0, "BCG estimated")
     return BCGResult(artifact=art, onsets=on, lengths=lengths, epoch_len=L, delay_s=delay, pre_s=pre,
                      n_beats=nb, params=p, explained=explained)
+
+
+class _BoxcarPlan:
+    """Bounds of the centred ``w``-sample moving average at the samples ``idx`` (see :func:`_boxcar_at`),
+    computed once for all channels."""
+
+    def __init__(self, idx: np.ndarray, w: int, n: int) -> None:
+        if w <= 1:
+            self.lo, self.hi, self.div = idx, idx + 1, None
+        else:
+            self.lo = np.clip(idx - w // 2, 0, n)
+            self.hi = np.clip(idx - w // 2 + w, 0, n)
+            self.div = np.maximum(self.hi - self.lo, 1)
+
+    def at(self, csum: np.ndarray) -> np.ndarray:
+        """The averages from ``csum`` (cumulative sum with a leading 0)."""
+        s = csum[self.hi] - csum[self.lo]
+        return s if self.div is None else s / self.div
+
+
+class _SlidingPlan:
+    """:func:`_sliding_mean` with a mask, the parts that do not depend on the data computed once."""
+
+    def __init__(self, mask: np.ndarray, window: int) -> None:
+        n = mask.shape[0]
+        self.w = w = min(window, n)
+        self.start = np.clip(np.arange(n) - w // 2, 0, n - w)
+        self.m = mask.astype(float)
+        k = np.concatenate([np.zeros((1, *mask.shape[1:])), np.cumsum(self.m, axis=0)])
+        self.cnt = k[self.start + w] - k[self.start]
+        self.pos = self.cnt > 0
+        self.div = np.maximum(self.cnt, 1)
+
+    def mean(self, D: np.ndarray) -> np.ndarray:
+        """The masked sliding mean of the rows of ``D`` (same values as :func:`_sliding_mean`)."""
+        z = np.zeros((1, *D.shape[1:]))
+        c = np.concatenate([z, np.cumsum(D * self.m, axis=0)])
+        return np.where(self.pos, (c[self.start + self.w] - c[self.start]) / self.div, 0.0)

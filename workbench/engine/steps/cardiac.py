@@ -236,12 +236,15 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         raise InputError(study.eeg_path, f"{len(rp)} heartbeats found; the window of {params['bcg_window']} "
                                          "beats needs at least as many (record longer or lower --bcg-window)")
     progress(0.15, "removing the BCG")
-    out = before.copy().load_data()
-    X = out._data
+    # the artifact is estimated on the input's own array (read only) when it is in memory; the
+    # output's array is then written once, input minus artifact (no copy then subtraction)
+    fused = bool(getattr(before, "preload", False))
+    src = before if fused else before.copy().load_data()
+    X = src._data
     # the EEG rows without another copy when they are contiguous (the usual layout)
     contiguous = bool(np.all(np.diff(picks) == 1))
     data = X[picks[0]:picks[-1] + 1] if contiguous else X[picks]
-    ecg = np.array(X[out.ch_names.index(ch)]) if ch is not None else None
+    ecg = np.array(X[src.ch_names.index(ch)]) if ch is not None else None
     bparams = BCGParams(method=params["method"], window=params["bcg_window"],
                         n_components=params["n_components"], delay_s=params["delay"])
     t0 = time.perf_counter()
@@ -265,9 +268,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     for c in compared.values():
         c["qc"] = _bcg_qc(sub - c["artifact"][:, ::step], sf / step, rp, ecg[::step] if ecg is not None else None)
     q_after = compared[params["method"]]["qc"]
-    # subtract in place, row by row (no full-size temporary)
-    for i, row in enumerate(picks):
-        X[row] -= res.artifact[i]
+    out = _subtracted(src, picks, res.artifact, fused)
     # one annotation per R-peak (replacing those of an earlier run)
     ann = out.annotations
     old = [i for i, d in enumerate(ann.description) if d == "R-peak"]
@@ -343,6 +344,33 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         details={"cardiac": details},
         messages=messages,
     )
+
+
+def _subtracted(src: Any, picks: np.ndarray, artifact: np.ndarray, fused: bool) -> Any:
+    """``src`` with ``artifact`` subtracted from the rows ``picks``, as a new Raw.
+
+    ``fused``: ``src`` is the step's input and stays as it is; the copy's array is allocated
+    empty and each row written once (input minus artifact, or the input row), which is one
+    pass over the recording instead of a copy and then a subtraction. Otherwise ``src`` is
+    already a copy and is corrected in place, row by row.
+    """
+    import copy
+
+    X = src._data
+    if not fused:
+        for i, row in enumerate(picks):
+            X[row] -= artifact[i]
+        return src
+    Y = np.empty(X.shape, X.dtype)
+    out = copy.deepcopy(src, {id(X): Y})  # everything of the Raw copied but its data
+    which = np.full(X.shape[0], -1)
+    which[picks] = np.arange(len(picks))
+    for row in range(X.shape[0]):
+        if which[row] >= 0:
+            np.subtract(X[row], artifact[which[row]], out=Y[row])
+        else:
+            Y[row] = X[row]
+    return out
 
 
 def _write(raw: Any, path: Any) -> None:
