@@ -591,14 +591,11 @@ def _correct_inplace(
         evo = dict(zip(("shape_r", "size"), _evolution(F)))
         if params.track and plan.n_nb < nv - 1:
             # below the long window's cut-off the artifact is weak and stable and the
-            # EEG leak matters more: those bins keep the long window, and similarity is
-            # judged above it (with a 25 % margin: a harmonic on the band edge, e.g. 40 Hz
-            # at 20 slices/s, tracked by similarity took EEG with it at 2.5 kHz)
+            # EEG leak matters more: those bins keep the long window (with a 25 % margin
+            # for a harmonic on the band edge, e.g. 40 Hz at 20 slices/s). Similarity is
+            # judged on the strongest bins of all.
             k_track = max(plan.k_min, int(np.ceil(1.25 * plan.lf_bins)))
-            Ft = np.take_along_axis(spec, _feature_bins(mean_p, k_track, params.track_features)[:, None, :],
-                                    axis=2)
-            sel = similar_neighbours(Ft, plan.n_nb, params.track_pool)
-            del Ft
+            sel = similar_neighbours(F, plan.n_nb, params.track_pool)
             tbins = _tracked_bins(mean_p / np.maximum(noise / n_avg[None, :], 1e-30),
                                   k_track, params.track_max_bins)
             if tbins.size:
