@@ -15,6 +15,8 @@ pytest; ~10 minutes on 2 busy cores). ``--write`` writes ``benchmarks/bench_card
    ``--big-minutes`` minutes (a synthetic recording built from the phantom's own ECG and BCG
    models, white EEG): time with and without the AAS/OBS comparison.
 
+``--part big`` runs part 3 alone (printed, not written).
+
 ``--part ica,notch`` runs instead (``--write``: ``bench_cardiac_ica_notch_results.md``):
 
 4. ICA fit time, Picard (``ortho=False, extended=True``) vs MNE's extended Infomax, through the
@@ -307,8 +309,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--big-minutes", type=float, default=10.0, help="0 skips the 64-channel run")
-    ap.add_argument("--part", default="", help="'ica', 'notch' or 'ica,notch' instead of parts 1-3")
+    ap.add_argument("--part", default="", help="'ica', 'notch' or 'ica,notch' instead of parts 1-3; "
+                    "'big' runs part 3 alone")
     args = ap.parse_args()
+    if args.part == "big":  # only the 64-channel step run (part 3), printed, not written
+        big = big_part(args.big_minutes)
+        print({**big, "load": ", ".join(f"{v:.1f}" for v in os.getloadavg())})
+        return
     if args.part:
         parts = set(args.part.split(","))
         with tempfile.TemporaryDirectory() as tmp:

@@ -267,17 +267,6 @@ def _top_components(R: np.ndarray, k: int, n_iter: int = 4) -> tuple[np.ndarray,
     return V[:, :k], sv[:k]
 
 
-def _boxcar_at(csum: np.ndarray, idx: np.ndarray, w: int) -> np.ndarray:
-    """Centred moving average of ``w`` samples at the samples ``idx``, from ``csum`` (cumsum with a
-    leading 0): the anti-alias before sampling every ``w``-th sample, computed only where needed."""
-    n = len(csum) - 1
-    if w <= 1:
-        return csum[idx + 1] - csum[idx]
-    lo = np.clip(idx - w // 2, 0, n)
-    hi = np.clip(idx - w // 2 + w, 0, n)
-    return (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
-
-
 def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams, prog: Any,
                 n_jobs: int = 1) -> BCGResult:
     from scipy import signal
@@ -346,16 +335,16 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
     explained = np.zeros(n_ch)
     chunk = 1 << 17  # the up-sampling in pieces that stay in cache (no full-length temporaries)
 
-    def one_channel(c: int, csum: np.ndarray, A_ext: np.ndarray) -> None:
-        np.cumsum(x[c], dtype=np.float64, out=csum[1:])
-        E = box.at(csum)  # (nb, Ld)
+    def one_channel(c: int, A_ext: np.ndarray) -> None:
+        xc = x[c]
+        E = box.at(xc)  # (nb, Ld)
         # each epoch minus its baseline (the quiet start of its segment), counted to its own end
         D = E - E[:, :n_base].mean(axis=1, keepdims=True)
         M = win.mean(D)
         if p.method == "obs":
             # the fit happens on the 2 Hz high-passed signal: the EEG's 1/f power and drifts
             # below 2 Hz would otherwise leak into the coefficients and the PCs
-            xhd = signal.sosfiltfilt(sos, dec_box.at(csum))
+            xhd = signal.sosfiltfilt(sos, dec_box.at(xc)[0])
             Eh = np.interp(pos, np.arange(len(xhd)), xhd)  # (nb, Ld)
             Dh = Eh - Eh[:, :n_base].mean(axis=1, keepdims=True)
             Mh = win.mean(Dh)
@@ -398,11 +387,9 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
             row[a:b] = np.interp(u_span[a - d0:b - d0], xflat, A_ext)
 
     def channels(cs: range) -> None:
-        csum = np.empty(n + 1)
-        csum[0] = 0.0
         A_ext = np.zeros((nb + 1) * Ld)  # the last block stays zero (samples of no segment)
         for c in cs:
-            one_channel(c, csum, A_ext)
+            one_channel(c, A_ext)
 
     # channels are independent: blocks of them run on ``n_jobs`` threads (numpy releases the
     # GIL); progress and cancellation are handled here, on the calling thread
@@ -432,21 +419,53 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
 
 
 class _BoxcarPlan:
-    """Bounds of the centred ``w``-sample moving average at the samples ``idx`` (see :func:`_boxcar_at`),
-    computed once for all channels."""
+    """Centred ``w``-sample moving averages at the samples ``idx`` (the anti-alias before taking
+    every ``w``-th sample; windows clipped at the recording's ends), the bounds computed once
+    for all channels.
+
+    The sums are taken straight from the data with ``np.add.reduceat`` (one read of the
+    samples the windows cover, no full-length cumulative sum): along each row of ``idx``
+    (a beat's grid, or the decimation grid) the windows of consecutive points touch, so one
+    boundary per point does. Rows whose windows were clipped at the recording's ends are
+    summed window by window.
+    """
 
     def __init__(self, idx: np.ndarray, w: int, n: int) -> None:
-        if w <= 1:
-            self.lo, self.hi, self.div = idx, idx + 1, None
-        else:
-            self.lo = np.clip(idx - w // 2, 0, n)
-            self.hi = np.clip(idx - w // 2 + w, 0, n)
-            self.div = np.maximum(self.hi - self.lo, 1)
+        idx = np.atleast_2d(idx)
+        self.shape = idx.shape
+        w = max(1, w)
+        self.lo = np.clip(idx - w // 2, 0, n)
+        self.hi = np.clip(idx - w // 2 + w, 0, n)
+        self.div = np.maximum(self.hi - self.lo, 1).astype(float)
+        touching = (self.hi[:, :-1] == self.lo[:, 1:]).all(axis=1)
+        ok = touching & (self.hi > self.lo).all(axis=1)
+        # a row may end at the last sample only when it comes last (reduceat sums to the end)
+        ok[:-1] &= self.hi[:-1, -1] < n
+        self.regular = np.flatnonzero(ok)
+        self.other = np.flatnonzero(~ok)
+        bounds = np.empty((len(self.regular), idx.shape[1] + 1), np.intp)
+        bounds[:, :-1] = self.lo[self.regular]
+        bounds[:, -1] = self.hi[self.regular, -1]
+        self.bounds = bounds.ravel()
+        self.to_end = bool(len(self.bounds)) and int(self.bounds[-1]) >= n
+        if self.to_end:
+            self.bounds = self.bounds[:-1]
 
-    def at(self, csum: np.ndarray) -> np.ndarray:
-        """The averages from ``csum`` (cumulative sum with a leading 0)."""
-        s = csum[self.hi] - csum[self.lo]
-        return s if self.div is None else s / self.div
+    def at(self, x: np.ndarray) -> np.ndarray:
+        """The averages of the signal ``x`` (one channel), shaped like ``idx`` (2-D)."""
+        out = np.empty(self.shape)
+        if len(self.regular):
+            s = np.add.reduceat(x, self.bounds, dtype=np.float64)
+            if self.to_end:
+                s = np.append(s, 0.0)
+            s = s.reshape(len(self.regular), -1)
+            out[self.regular] = s[:, :-1]
+        for i in self.other:  # a beat at an end of the recording: its own short cumulative sum
+            a, b = int(self.lo[i].min()), int(self.hi[i].max())
+            c = np.concatenate([[0.0], np.cumsum(x[a:b], dtype=np.float64)])
+            out[i] = c[self.hi[i] - a] - c[self.lo[i] - a]
+        out /= self.div
+        return out
 
 
 class _SlidingPlan:

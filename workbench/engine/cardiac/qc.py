@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["match_beats", "pulse_locked_rms", "ecg_correlation", "epoch_matrix"]
+__all__ = ["match_beats", "pulse_locked_rms", "ecg_correlation", "pulse_qc", "epoch_matrix"]
 
 
 def match_beats(detected: np.ndarray, reference: np.ndarray, tol_s: float = 0.01) -> dict[str, Any]:
@@ -67,8 +67,12 @@ def pulse_locked_rms(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, span: t
     a = int(round(span[0] * sfreq))
     n = int(round((span[1] - span[0]) * sfreq))
     ep = epoch_matrix(np.atleast_2d(data), np.round(np.asarray(rpeaks) * sfreq).astype(int) + a, n)
+    return _rms_of_epochs(ep, np.atleast_2d(data).shape[0])
+
+
+def _rms_of_epochs(ep: np.ndarray, n_ch: int) -> np.ndarray:
     if len(ep) == 0:
-        return np.full(np.atleast_2d(data).shape[0], np.nan)
+        return np.full(n_ch, np.nan)
     avg = ep.mean(axis=0)
     avg = avg - avg.mean(axis=-1, keepdims=True)
     return np.sqrt((avg ** 2).mean(axis=-1))
@@ -87,11 +91,33 @@ def ecg_correlation(data: np.ndarray, ecg: np.ndarray, sfreq: float, rpeaks: np.
     on = np.round(np.asarray(rpeaks) * sfreq).astype(int) + a
     ep = epoch_matrix(np.atleast_2d(data), on, n)
     ee = epoch_matrix(np.asarray(ecg, float), on, n)
+    return _corr_of_epochs(ep, ee, np.atleast_2d(data).shape[0])
+
+
+def _corr_of_epochs(ep: np.ndarray, ee: np.ndarray, n_ch: int) -> np.ndarray:
     if len(ep) < 2:
-        return np.full(np.atleast_2d(data).shape[0], np.nan)
+        return np.full(n_ch, np.nan)
     # correlation over epochs x time of each channel with the ECG (single-trial, so EEG lowers it)
     x = ep - ep.mean(axis=-1, keepdims=True)
     y = ee - ee.mean(axis=-1, keepdims=True)
     num = np.einsum("ect,et->c", x, y)
     den = np.sqrt(np.einsum("ect,ect->c", x, x) * np.einsum("et,et->", y, y))
     return np.abs(num / np.maximum(den, 1e-300))
+
+
+def pulse_qc(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, ecg: np.ndarray | None = None,
+             span: tuple[float, float] = (0.0, 0.7)) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`pulse_locked_rms` and (with ``ecg``) :func:`ecg_correlation` from one set of epochs.
+
+    Returns ``(rms, corr)`` with the same values as the two functions called apart; the
+    beat epochs of ``data`` are cut once.
+    """
+    a = int(round(span[0] * sfreq))
+    n = int(round((span[1] - span[0]) * sfreq))
+    x = np.atleast_2d(data)
+    on = np.round(np.asarray(rpeaks) * sfreq).astype(int) + a
+    ep = epoch_matrix(x, on, n)
+    rms = _rms_of_epochs(ep, x.shape[0])
+    if ecg is None:
+        return rms, None
+    return rms, _corr_of_epochs(ep, epoch_matrix(np.asarray(ecg, float), on, n), x.shape[0])

@@ -363,12 +363,17 @@ def detect_rpeaks(ecg: np.ndarray, sfreq: float, params: DetectorParams | None =
     p = params or DetectorParams()
     if p.band is not None:
         return _detect(ecg, sfreq, p)
+    x = np.asarray(ecg, float)
+    problem = ecg_problem(x)
+    if problem:
+        raise InputError(None, f"the ECG {problem}")
+    shared: dict[str, np.ndarray] = {}  # the 1-40 Hz ECG of the polarity step, the same for every band
     best: RPeaks | None = None
     for band in BANDS:
         if band[0] >= 0.45 * sfreq:
             continue
         try:
-            res = _detect(ecg, sfreq, replace(p, band=band))
+            res = _detect(x, sfreq, replace(p, band=band), checked=True, shared=shared)
         except InputError as exc:
             if "no heartbeat" in str(exc):
                 continue
@@ -382,14 +387,20 @@ def detect_rpeaks(ecg: np.ndarray, sfreq: float, params: DetectorParams | None =
     return best
 
 
-def _detect(ecg: np.ndarray, sfreq: float, params: DetectorParams) -> RPeaks:
+def _detect(ecg: np.ndarray, sfreq: float, params: DetectorParams, checked: bool = False,
+            shared: dict[str, np.ndarray] | None = None) -> RPeaks:
     """One detection pass with one band: band-pass, Teager energy, adaptive threshold,
-    refractory period, polarity, peak refinement, correction pass."""
+    refractory period, polarity, peak refinement, correction pass.
+
+    ``checked``: :func:`ecg_problem` already passed on ``ecg``; ``shared``: a dict kept over
+    the passes of one ECG (holds the 1-40 Hz band-pass, which does not depend on the band).
+    """
     p = params
     x = np.asarray(ecg, float)
-    problem = ecg_problem(x)
-    if problem:
-        raise InputError(None, f"the ECG {problem}")
+    if not checked:
+        problem = ecg_problem(x)
+        if problem:
+            raise InputError(None, f"the ECG {problem}")
     if len(x) < 2.0 * sfreq:
         raise InputError(None, f"the ECG is {len(x) / sfreq:.2f} s long; at least 2 s are needed")
     y = _bandpass(x, sfreq, p.band[0], p.band[1])
@@ -404,11 +415,15 @@ def _detect(ecg: np.ndarray, sfreq: float, params: DetectorParams) -> RPeaks:
     half = p.reference_s
     lo_i = np.searchsorted(tc, tc - half)
     hi_i = np.searchsorted(tc, tc + half)
-    ref = np.array([np.percentile(h[a:b], 90) for a, b in zip(lo_i, hi_i)])
+    ref = _window_percentile(h, lo_i, hi_i, 90)
     keep = h > p.threshold * ref
     beats, bh = cand[keep], h[keep]
     # polarity of the R wave, from a wider band (1-40 Hz) around each beat
-    z = _bandpass(x, sfreq, 1.0, 40.0)
+    z = shared.get("z") if shared is not None else None
+    if z is None:
+        z = _bandpass(x, sfreq, 1.0, 40.0)
+        if shared is not None:
+            shared["z"] = z
     w = max(1, int(round(0.05 * sfreq)))
     pol = p.polarity
     if pol is None:
@@ -442,6 +457,16 @@ def _detect(ecg: np.ndarray, sfreq: float, params: DetectorParams) -> RPeaks:
     report["qrs_quality"] = quality
     return RPeaks(times=times, source="ecg", polarity=int(pol), report=report, flags=inserted,
                   quality=quality, details={"filtered": y, "energy": e})
+
+
+def _window_percentile(h: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: float) -> np.ndarray:
+    """``np.percentile(h[lo[i]:hi[i]], q)`` for every i, one call per window length (same values)."""
+    out = np.empty(len(lo))
+    m = hi - lo
+    for size in np.unique(m):
+        sel = np.flatnonzero(m == size)
+        out[sel] = np.percentile(h[lo[sel][:, None] + np.arange(size)[None, :]], q, axis=1)
+    return out
 
 
 def _refine(zp: np.ndarray, approx: np.ndarray, w: int, sfreq: float) -> np.ndarray:

@@ -202,11 +202,12 @@ def _edited(beats: Any, edits: Any, duration_s: float) -> Any:
 
 def _bcg_qc(data: np.ndarray, sf: float, rpeaks: np.ndarray, ecg: np.ndarray | None) -> dict[str, float]:
     """Pulse-locked RMS (µV, median over channels) and |correlation| with the ECG (median)."""
-    from ..cardiac.qc import ecg_correlation, pulse_locked_rms
+    from ..cardiac.qc import pulse_qc
 
-    out = {"pulse_rms_uv": float(np.median(pulse_locked_rms(data, sf, rpeaks))) * 1e6}
-    if ecg is not None:
-        out["ecg_corr"] = float(np.median(ecg_correlation(data, ecg, sf, rpeaks)))
+    rms, corr = pulse_qc(data, sf, rpeaks, ecg)  # the beat epochs cut once for both
+    out = {"pulse_rms_uv": float(np.median(rms)) * 1e6}
+    if corr is not None:
+        out["ecg_corr"] = float(np.median(corr))
     return out
 
 
