@@ -357,12 +357,14 @@ def _subtracted(src: Any, picks: np.ndarray, artifact: np.ndarray, fused: bool) 
     """
     import copy
 
+    from ..cardiac.bcg import anon_array
+
     X = src._data
     if not fused:
         for i, row in enumerate(picks):
             X[row] -= artifact[i]
         return src
-    Y = np.empty(X.shape, X.dtype)
+    Y = anon_array(X.shape, X.dtype)  # no huge-page advice: see anon_array
     out = copy.deepcopy(src, {id(X): Y})  # everything of the Raw copied but its data
     which = np.full(X.shape[0], -1)
     which[picks] = np.arange(len(picks))
