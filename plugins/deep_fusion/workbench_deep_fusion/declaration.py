@@ -61,8 +61,8 @@ PARAMS = (
     Param("threads", "int", 1, "PyTorch CPU threads (results are bit-identical for the same seed and "
           "thread count). 1 by default: these networks are small, and on a shared 2-core machine two "
           "OpenMP threads spin-wait (measured 20x slower per epoch under load).", minimum=1, maximum=256),
-    Param("checkpoint_dir", "str", "",
-          "Folder to save every fold's networks in (state dict .pt + JSON config; empty = not saved).",
+    Param("checkpoint_dir", "str", None,
+          "Folder to save every fold's networks in (state dict .pt + JSON config; off = not saved).",
           optional=True, none_label="off", label="Checkpoints"),
     Param("seed", "int", 0, "Seed of initialisation, mini-batch order, validation subjects and bootstrap.",
           minimum=0, maximum=2**31 - 1),
