@@ -350,7 +350,7 @@ class FusionTab(QWidget):
         values = {f.name: recorded[f.name] for f in declared if f.name in recorded}
         self.file_form = FileInputsForm(declared, values)
         self.file_form.changed.connect(self.set_files)
-        self.form_lay.addWidget(self.file_form)
+        self.form_lay.insertWidget(0, self.file_form)  # the files first: a run needs them most
 
     def set_files(self, name: str, paths: list) -> None:
         """Files chosen for a file input: kept in the project and handed to the next run."""
