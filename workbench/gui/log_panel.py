@@ -59,7 +59,8 @@ class LogPanel(QPlainTextEdit):
         self.lib_handler.bridge.record.connect(self.append_record)
         self._lib_logger = logging.getLogger("mne")
         self._lib_logger.addHandler(self.lib_handler)
-        self.destroyed.connect(lambda *_: self.detach())
+        # detached by the window when it closes (MainWindow.closeEvent); not from `destroyed`:
+        # Python slots on `destroyed` ran inside Qt's destructors and crashed (see signals.py)
 
     def detach(self) -> None:
         """Stop receiving log records (called when the window closes)."""
