@@ -20,10 +20,10 @@ from workbench.engine.cardiac.edits import BeatEdits
 from workbench.engine.cardiac.figures import beat_stack
 from workbench.engine.steps.cardiac import SPEC
 
+from ..runbar import StepRunBar
 from ..signals import connect
 from ..step_params import step_values
 from .editor import RPeakEditor
-from .runbar import StepRunBar
 
 HELP_TEXT = (
     "<b>Cardiac</b>: every heartbeat moves the head in the scanner's field and induces a pulse "

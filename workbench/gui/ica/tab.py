@@ -34,7 +34,7 @@ from workbench.engine.commands import SetValue
 from workbench.engine.errors import InputError
 from workbench.engine.steps.ica import SPEC, parse_exclude
 
-from ..cardiac.runbar import StepRunBar
+from ..runbar import StepRunBar
 from ..signals import connect
 from ..step_params import step_values, store_values
 

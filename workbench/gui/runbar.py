@@ -1,5 +1,5 @@
 """A row with Apply / Cancel, a progress bar and a status line that runs one step through the
-main window's runner (``MainWindow.run_step``), shared by the Cardiac and ICA views."""
+main window's runner (``MainWindow.run_step``), shared by the step views (Cardiac, ICA, Gradient, Fusion)."""
 
 from __future__ import annotations
 
