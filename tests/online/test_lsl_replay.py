@@ -42,19 +42,22 @@ def test_cli_replay_records_clean_stream_and_qc(short_recording, tmp_path) -> No
     rec = mne.io.read_raw_fif(out, preload=True, verbose="error")
     assert rec.ch_names == [*raw.ch_names, "ONLINE_FLAG"]
     assert rec.n_times == raw.n_times
-    # the LSL path gives what the transport-free replay gives where both corrected (the
-    # markers' sample positions come from LSL timestamps there, so the fractional onset
-    # fit can differ by a hair; the stream is float32)
+    # the LSL path gives what the transport-free replay gives, up to float rounding:
+    # the same input, the same markers on the same samples (the player's one-sample
+    # marker stamp is compensated), and the core does not depend on chunk sizes
     ref = replay_raw(raw, params=OnlineParams(bcg=False), chunk=20)
     got = rec.get_data()
     ok = ~np.int16(64)  # BCG off: its "learning" bit is set on every sample
-    both = ((got[-1].astype(np.int16) & ok) == 0) & ((ref.flags & ok) == 0)
+    fg, fr = got[-1].astype(np.int16) & ok, ref.flags & ok
+    both = (fg == 0) & (fr == 0)
     assert both.mean() > 0.3
+    # a marker arriving late over LSL (past the 10 ms wait) can only leave samples
+    # uncorrected and flagged there; here none did
+    assert (fg != fr).sum() <= 0.01 * fg.size, np.flatnonzero(fg != fr)[:20]
     d = np.abs(got[:-1, both] - ref.data[:-1, both])
-    print(f"LSL vs in-process: median {np.median(d) * 1e6:.3f} uV, max {d.max() * 1e6:.2f} uV")
-    # (known: the first ~10 ms after some volume onsets differ by up to ~100 uV between
-    # the two paths, see the report; everywhere else they agree to ~1 uV)
-    assert np.median(d) < 2e-6 and np.percentile(d, 95) < 5e-6
+    print(f"LSL vs in-process: median {np.median(d) * 1e6:.4f} uV, max {d.max() * 1e6:.4f} uV, "
+          f"flags differ on {(fg != fr).sum()} samples")
+    assert d.max() < 1e-9  # 1 nV: float32 rounding of mV-sized data is ~0.1 nV
     raw_d = np.abs(raw.get_data()[:, both] - ref.data[:-1, both])
     assert np.median(raw_d) > 50 * np.median(d)  # (the correction itself is far larger)
 

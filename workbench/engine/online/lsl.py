@@ -41,6 +41,9 @@ INDEX_CHANNEL = "WB_SAMPLE_INDEX"
 #: seconds of flat lead-in a replay sends before the file, so that connecting the
 #: inlet never costs a sample of the file
 LEAD_IN_S = 5.0
+#: samples by which MNE-LSL's player stamps an annotation ahead of its data sample
+#: (compensated in :func:`run_replay`; checked by a test against the player itself)
+PLAYER_MARKER_LAG = 1
 #: longest wait for a volume marker that is due (markers may trail the samples)
 MARKER_WAIT_S = 0.01
 
@@ -353,7 +356,12 @@ def run_replay(
     play = mne.io.RawArray(np.concatenate([data, index]), info, verbose="error")
     ann = raw.annotations
     on = np.asarray(ann.onset, float) - (raw.first_time if ann.orig_time is not None else 0.0)
-    play.set_annotations(mne.Annotations(on + lead / sfreq, ann.duration, ann.description))
+    # MNE-LSL's player stamps an annotation one sample *before* its data sample: the
+    # chunk's samples get ``t0 + (i + 1) / sfreq`` (liblsl counts back from the chunk's
+    # timestamp, which the player sets to the chunk's end), its annotations
+    # ``t0 + i / sfreq``. Moving the onsets one sample later makes every marker land on
+    # its own sample, so a replay through LSL gives what the in-process replay gives.
+    play.set_annotations(mne.Annotations(on + (lead + PLAYER_MARKER_LAG) / sfreq, ann.duration, ann.description))
     name = f"wb-replay-{uuid.uuid4().hex[:8]}"
     player = PlayerLSL(play, chunk_size=chunk, n_repeat=1, name=name, annotations=len(ann) > 0,
                        annotations_encoding="string")
