@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lowpass", default="70", metavar="HZ|off",
                         help="causal low-pass after the gradient subtraction (default 70 Hz)")
     parser.add_argument("--no-bcg", action="store_true", help="do not subtract the BCG")
+    parser.add_argument("--from-disk", action="store_true",
+                        help="replay: stream the file from disk in blocks (automatic above 1 GB in memory)")
     parser.add_argument("--no-offline", action="store_true",
                         help="replay: skip the comparison with the offline correction")
 
@@ -104,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
             hdr = read_eeg_header(args.replay)
             if args.ecg not in list(getattr(hdr, "ch_names", [])):
                 raise InputError(args.replay, f"has no channel {args.ecg!r} (--ecg)")
-        run, raw = run_replay(args.replay, params=params, ecg=args.ecg, record=args.out, on_chunk=_printer())
+        run, raw = run_replay(args.replay, params=params, ecg=args.ecg, record=args.out, on_chunk=_printer(),
+                              from_disk=True if args.from_disk else None)
         qc = run.qc()
         if not args.no_offline and args.out is not None and run.output is not None:
             import mne
@@ -112,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
             from ..engine.online.qc import residual_vs_offline
 
             out = mne.io.read_raw_fif(run.output, preload=True, verbose="error").get_data()
+            if not raw.preload:  # streamed from disk by the replay
+                raw.load_data(verbose="error")
             try:
                 qc.update(residual_vs_offline(raw, out, first_index=run.first_index or 0,
                                               volume=args.volume_trigger, lowpass_hz=params.lowpass_hz or 70.0))

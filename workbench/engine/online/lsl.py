@@ -44,6 +44,9 @@ LEAD_IN_S = 5.0
 #: samples by which MNE-LSL's player stamps an annotation ahead of its data sample
 #: (compensated in :func:`run_replay`; checked by a test against the player itself)
 PLAYER_MARKER_LAG = 1
+#: above this size of the float64 copy MNE-LSL's player would hold (lead-in and index
+#: channel included, twice for the copy it makes), a replay streams the file from disk
+PLAYER_MAX_BYTES = 1 << 30
 #: longest wait for a volume marker that is due (markers may trail the samples)
 MARKER_WAIT_S = 0.01
 
@@ -326,10 +329,20 @@ def run_replay(
     on_chunk: Callable[[ChunkResult, np.ndarray, float], None] | None = None,
     stop: threading.Event | None = None,
     on_start: Callable[[list[str], float], None] | None = None,
+    from_disk: bool | None = None,
 ) -> tuple[OnlineRun, Any]:
-    """Play ``path`` as an LSL stream (MNE-LSL's player, real time) and clean it live.
+    """Play ``path`` as an LSL stream (real time) and clean it live.
 
-    Returns the run and the replayed recording (``mne.io.Raw``, for the QC).
+    Parameters
+    ----------
+    from_disk : bool | None
+        True: stream the file from disk in blocks (:class:`.player.FilePlayer`, a
+        few MB in memory); False: MNE-LSL's :class:`~mne_lsl.player.PlayerLSL` (the
+        whole recording in memory as float64); None: the disk player when that
+        float64 copy would exceed :data:`PLAYER_MAX_BYTES`.
+
+    Returns the run and the replayed recording (``mne.io.Raw``, loaded only when
+    MNE-LSL's player was used; for the QC).
     """
     import mne
 
@@ -339,38 +352,49 @@ def run_replay(
     from ..io.eeg import read_eeg
 
     warnings.filterwarnings("ignore", message=".*End of file reached with an empty chunk.*")
-    raw = read_eeg(path, preload=True)
+    raw = read_eeg(path, preload=False)
     sfreq = float(raw.info["sfreq"])
     n = raw.n_times
     lead = int(LEAD_IN_S * sfreq)
     # the index channel lets the receiver count every lost sample exactly; the flat
     # lead-in (index -1) is what the inlet may miss while it connects
     chunk = chunk or max(1, int(round(0.01 * sfreq)))  # 10 ms, an amplifier's block
-    # a flat lead-out of two chunks too: the player's last chunk can be a single sample,
-    # which it does not deliver
-    x = raw.get_data()
-    data = np.concatenate([np.repeat(x[:, :1], lead, axis=1), x, np.repeat(x[:, -1:], 2 * chunk, axis=1)], axis=1)
-    index = np.concatenate([-np.ones(lead), np.arange(n, dtype=float), -np.ones(2 * chunk)])[None]
-    del x
-    info = mne.create_info([*raw.ch_names, INDEX_CHANNEL], sfreq, [*raw.get_channel_types(), "misc"])
-    play = mne.io.RawArray(np.concatenate([data, index]), info, verbose="error")
     ann = raw.annotations
-    on = np.asarray(ann.onset, float) - (raw.first_time if ann.orig_time is not None else 0.0)
-    # MNE-LSL's player stamps an annotation one sample *before* its data sample: the
-    # chunk's samples get ``t0 + (i + 1) / sfreq`` (liblsl counts back from the chunk's
-    # timestamp, which the player sets to the chunk's end), its annotations
-    # ``t0 + i / sfreq``. Moving the onsets one sample later makes every marker land on
-    # its own sample, so a replay through LSL gives what the in-process replay gives.
-    play.set_annotations(mne.Annotations(on + (lead + PLAYER_MARKER_LAG) / sfreq, ann.duration, ann.description))
     name = f"wb-replay-{uuid.uuid4().hex[:8]}"
-    player = PlayerLSL(play, chunk_size=chunk, n_repeat=1, name=name, annotations=len(ann) > 0,
-                       annotations_encoding="string")
+    if from_disk is None:
+        from_disk = 2 * 8 * (len(raw.ch_names) + 1) * (n + lead) > PLAYER_MAX_BYTES
+    if from_disk:
+        from .player import FilePlayer
+
+        player: Any = FilePlayer(raw, name, chunk=chunk, index_channel=INDEX_CHANNEL, lead_in_s=LEAD_IN_S)
+        markers = f"{name}-annotations"
+    else:
+        raw.load_data(verbose="error")
+        # a flat lead-out of two chunks too: the player's last chunk can be a single
+        # sample, which it does not deliver
+        x = raw.get_data()
+        data = np.concatenate([np.repeat(x[:, :1], lead, axis=1), x, np.repeat(x[:, -1:], 2 * chunk, axis=1)], axis=1)
+        index = np.concatenate([-np.ones(lead), np.arange(n, dtype=float), -np.ones(2 * chunk)])[None]
+        del x
+        info = mne.create_info([*raw.ch_names, INDEX_CHANNEL], sfreq, [*raw.get_channel_types(), "misc"])
+        play = mne.io.RawArray(np.concatenate([data, index]), info, verbose="error")
+        del data
+        on = np.asarray(ann.onset, float) - (raw.first_time if ann.orig_time is not None else 0.0)
+        # MNE-LSL's player stamps an annotation one sample *before* its data sample:
+        # the chunk's samples get ``t0 + (i + 1) / sfreq`` (liblsl counts back from the
+        # chunk's timestamp, which the player sets to the chunk's end), its annotations
+        # ``t0 + i / sfreq``. Moving the onsets one sample later makes every marker land
+        # on its own sample, so a replay through LSL gives what the in-process replay gives.
+        play.set_annotations(mne.Annotations(on + (lead + PLAYER_MARKER_LAG) / sfreq, ann.duration, ann.description))
+        player = PlayerLSL(play, chunk_size=chunk, n_repeat=1, name=name, annotations=len(ann) > 0,
+                           annotations_encoding="string")
+        markers = f"{name}-annotations" if len(ann) else None
     player.start()
     try:
         run = run_stream(
             name,
             params=params,
-            markers=f"{name}-annotations" if len(ann) else None,
+            markers=markers,
             ecg=ecg,
             record=record,
             on_chunk=on_chunk,
@@ -384,6 +408,9 @@ def run_replay(
             player.stop()
         except RuntimeError:  # it stops by itself at the end of the file
             pass
+    err = getattr(player, "error", None)
+    if err is not None:
+        run.messages.append(f"the replay stopped reading {Path(path).name}: {type(err).__name__}: {err}")
     if run.first_index:
         run.messages.append(f"the first {run.first_index} samples were missed while connecting")
     last = run.first_index or 0
