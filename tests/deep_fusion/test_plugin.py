@@ -57,7 +57,7 @@ def test_declared_with_torch(_isolated_plugins):
 
     rec = {r.id: r for r in discover()}["deep-fusion"]
     assert rec.ok, rec.error
-    assert [f.name for f in rec.method.file_inputs] == ["x", "y", "labels", "groups"]
+    assert [f.name for f in rec.method.file_inputs] == ["x", "y", "labels", "groups", "targets"]
 
 
 def test_contract():

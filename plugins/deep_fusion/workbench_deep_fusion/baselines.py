@@ -1,4 +1,6 @@
-"""The linear baseline trained beside the networks: scikit-learn's L2 logistic regression.
+"""The linear baseline trained beside the networks: scikit-learn's L2 logistic regression
+(task ``condition``) or ridge regression (``RidgeCV``; tasks ``amplitude`` and ``roi-bold``),
+and the trivial mean predictor of the regression tasks.
 
 Features are the standardised EEG averaged in ``N_BINS`` consecutive time windows per
 channel (the usual ERP-decoding features; every sample as a feature made the fit 10x
@@ -15,9 +17,10 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-__all__ = ["LinearBaseline", "C_GRID"]
+__all__ = ["LinearBaseline", "RidgeBaseline", "MeanPredictor", "C_GRID", "ALPHA_GRID"]
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0)
+ALPHA_GRID = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4)
 N_BINS = 10
 
 
@@ -74,3 +77,52 @@ class LinearBaseline:
 
     def info(self) -> dict[str, Any]:
         return {"C": self.C, "validation_log_loss": self.val_scores}
+
+
+class RidgeBaseline:
+    """Ridge regression on both modalities (``roi-bold``: the EEG only; inputs standardised).
+
+    scikit-learn's ``RidgeCV`` with a predefined split, so ``alpha`` is chosen on the same
+    validation subjects the networks early-stop on (not by leave-one-trial-out, which
+    would let trials of one subject validate each other), then refitted on all training
+    subjects.
+    """
+
+    def __init__(self) -> None:
+        self.model: Any = None
+
+    def fit(self, fit: tuple[np.ndarray, np.ndarray, np.ndarray],
+            val: tuple[np.ndarray, np.ndarray, np.ndarray]) -> RidgeBaseline:
+        from sklearn.linear_model import RidgeCV
+        from sklearn.model_selection import PredefinedSplit
+
+        X = np.vstack([_features(fit[0], fit[1]), _features(val[0], val[1])])
+        y = np.concatenate([fit[2], val[2]]).astype(np.float64)
+        split = PredefinedSplit(np.r_[np.full(len(fit[2]), -1), np.zeros(len(val[2]), int)])
+        self.model = RidgeCV(alphas=ALPHA_GRID, cv=split).fit(X, y)
+        return self
+
+    def predict(self, eeg: np.ndarray, fmri: np.ndarray, have_eeg: bool = True, have_fmri: bool = True) -> np.ndarray:
+        assert self.model is not None
+        return np.asarray(self.model.predict(_features(eeg, fmri, have_eeg, have_fmri)), np.float64)
+
+    def info(self) -> dict[str, Any]:
+        return {"alpha": float(self.model.alpha_)}
+
+
+class MeanPredictor:
+    """Predicts every test trial as the mean target of the training trials (R² about 0)."""
+
+    def __init__(self) -> None:
+        self.mean = 0.0
+
+    def fit(self, fit: tuple[np.ndarray, np.ndarray, np.ndarray],
+            val: tuple[np.ndarray, np.ndarray, np.ndarray]) -> MeanPredictor:
+        self.mean = float(np.mean(np.concatenate([fit[2], val[2]])))
+        return self
+
+    def predict(self, eeg: np.ndarray, fmri: np.ndarray, have_eeg: bool = True, have_fmri: bool = True) -> np.ndarray:
+        return np.full(len(eeg), self.mean)
+
+    def info(self) -> dict[str, Any]:
+        return {"mean": self.mean}

@@ -1,7 +1,10 @@
-"""The inputs of deep fusion: reading the four files and checking them (one-line errors).
+"""The inputs of deep fusion: reading the files and checking them (one-line errors).
 
 ``EEG.npy`` trials x channels x times, ``FMRI.npy`` trials x features (both read with
-``allow_pickle=False``), a labels file and a subject-groups file with one row per trial.
+``allow_pickle=False``), a subject-groups file with one row per trial, and what is
+predicted: a labels file (task ``condition``) or a numeric targets file (tasks
+``amplitude`` and ``roi-bold``; one number per trial, a column chosen by name when the
+file has several).
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ import numpy as np
 
 from workbench.engine.errors import InputError
 
-__all__ = ["TrialData", "read_npy", "read_column", "check_trials", "load_files"]
+__all__ = ["TrialData", "TASKS", "REGRESSION_TASKS", "read_npy", "read_column", "read_targets", "check_trials",
+           "check_regression", "load_files"]
+
+#: what can be predicted: the trial's condition (classification), its amplitude from both
+#: modalities (regression) or an ROI's BOLD response from the EEG alone (regression)
+TASKS = ("condition", "amplitude", "roi-bold")
+REGRESSION_TASKS = ("amplitude", "roi-bold")
 
 #: header names accepted as the first line of a labels / groups file
 _HEADERS = {"label", "labels", "condition", "trial_type", "class", "y", "target",
@@ -29,11 +38,18 @@ class TrialData:
     ----------
     eeg : ndarray, shape (n_trials, n_channels, n_times), float32
     fmri : ndarray, shape (n_trials, n_features), float32
-    y : ndarray of int
-        Class index per trial (into ``classes``).
+        (trials x 0 in the ``roi-bold`` task: the fMRI is the target there, not an input)
+    y : ndarray
+        Class index per trial (into ``classes``) for ``condition``; the numeric target per
+        trial (float64, in the file's units) for the regression tasks.
     classes : list of str
+        Empty for the regression tasks.
     groups : ndarray of str
         Subject per trial.
+    task : str
+        One of :data:`TASKS`.
+    target_name : str | None
+        The target's name (a column of the targets file) for the regression tasks.
     """
 
     eeg: np.ndarray
@@ -41,6 +57,12 @@ class TrialData:
     y: np.ndarray
     classes: list[str]
     groups: np.ndarray
+    task: str = "condition"
+    target_name: str | None = None
+
+    @property
+    def regression(self) -> bool:
+        return self.task in REGRESSION_TASKS
 
     @property
     def subjects(self) -> list[str]:
@@ -170,10 +192,154 @@ def check_trials(eeg: np.ndarray, fmri: np.ndarray, labels: list[str] | np.ndarr
                      classes, groups)
 
 
-def load_files(eeg: Path, fmri: Path, labels: Path, groups: Path) -> TrialData:
-    """Read and check ``EEG.npy``, ``FMRI.npy``, the labels and the groups file."""
+#: columns of a targets table that label trials rather than hold a target
+_LABEL_COLUMNS = {"subject", "participant_id", "participant", "sub", "group", "groups", "trial", "trial_type",
+                  "condition", "label", "labels", "class", "session", "run"}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def read_targets(path: str | Path, column: str | None = None) -> tuple[str, np.ndarray]:
+    """The numeric target of each trial from a text/TSV/CSV file.
+
+    A single column of numbers (no header), or a table with a header row: the column
+    named ``column``, else its only column that is not a trial label (``subject``,
+    ``condition``, ...). Returns ``(target name, values float64)``.
+
+    Raises
+    ------
+    InputError
+        A cell that is not a number, a missing or non-finite value, several candidate
+        columns and none chosen, an empty file.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"not a readable text file ({type(exc).__name__})") from None
+    sep = "," if path.suffix.lower() == ".csv" else "\t"
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise InputError(path, "targets file is empty: one number per trial")
+    head = [c.strip() for c in lines[0].split(sep)]
+    if all(_number(h) is not None for h in head):  # no header: numbers from the first line on
+        if len(head) > 1:
+            raise InputError(path, f"has {len(head)} columns but no header naming them; add a header row and "
+                                   "choose the column with the 'target' parameter")
+        name, col, rows = (column or "target"), 0, lines
+        if column is not None:
+            raise InputError(path, f"has no header, so no column {column!r}; drop the 'target' parameter or add "
+                                   "a header row")
+    else:
+        rows = lines[1:]
+        if column is not None:
+            if column not in head:
+                raise InputError(path, f"no column {column!r}; its columns are {', '.join(head)}")
+            col = head.index(column)
+        else:
+            cand = [i for i, h in enumerate(head) if h.lower() not in _LABEL_COLUMNS]
+            if not cand:
+                raise InputError(path, f"no target column (its columns {', '.join(head)} all label trials)")
+            if len(cand) > 1:
+                raise InputError(path, f"has {len(cand)} candidate target columns ({', '.join(head[i] for i in cand)}); "
+                                       "choose one with --param target=NAME")
+            col = cand[0]
+        name = head[col]
+    if not rows:
+        raise InputError(path, "targets file has a header but no rows")
+    out = np.empty(len(rows))
+    for k, ln in enumerate(rows):
+        cells = ln.split(sep)
+        val = cells[col].strip() if col < len(cells) else ""
+        if val == "" or val.lower() in ("n/a", "na", "nan"):
+            raise InputError(path, f"row {k + 1} has no {name!r} value (empty or NaN); drop or repair that trial "
+                                   "in every file")
+        x = _number(val)
+        if x is None:
+            raise InputError(path, f"row {k + 1}: {val!r} in column {name!r} is not a number")
+        if not np.isfinite(x):
+            raise InputError(path, f"row {k + 1}: {name!r} is infinite")
+        out[k] = x
+    return name, out
+
+
+def _check_common(eeg: np.ndarray, fmri: np.ndarray | None, groups: Any, where: dict[str, Any]) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    eeg = np.asarray(eeg)
+    n = eeg.shape[0] if eeg.ndim else 0
+    fmri = np.zeros((n, 0), np.float32) if fmri is None else np.asarray(fmri)
+    for name, arr, ndim in (("eeg", eeg, 3), ("fmri", fmri, 2)):
+        if arr.ndim != ndim:
+            raise InputError(where.get(name), f"{name.upper()} must be {ndim}-D, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise InputError(where.get(name), f"{name.upper()} has NaN/infinite values; drop or repair those trials")
+    if fmri.shape[0] != n:
+        raise InputError(where.get("fmri"), f"has {fmri.shape[0]} trials but the EEG has {n}: both must hold the "
+                                            "same trials in the same order")
+    groups = np.asarray(groups).astype(str)
+    if len(groups) != n:
+        raise InputError(where.get("groups"), f"has {len(groups)} rows but the EEG has {n} trials: one subject per trial")
+    subjects = sorted(set(groups.tolist()))
+    if len(subjects) < 2:
+        raise InputError(where.get("groups"), f"all trials belong to one subject ({subjects[0]!r}): leave-subjects-"
+                                              "out cross-validation needs at least two subjects (three or more to "
+                                              "early-stop on held-out subjects)")
+    if np.all(eeg.std(axis=(0, 2)) == 0):
+        raise InputError(where.get("eeg"), "EEG is constant: no signal to decode")
+    return eeg, fmri, groups
+
+
+def check_regression(eeg: np.ndarray, fmri: np.ndarray | None, target: Any, groups: Any, task: str = "amplitude",
+                     where: dict[str, Any] | None = None, target_name: str = "target") -> TrialData:
+    """Check the inputs of a regression task (``amplitude``: EEG + fMRI; ``roi-bold``: EEG only).
+
+    Raises
+    ------
+    InputError
+        Differing trial counts, NaNs, a constant target, one subject only.
+    """
+    where = where or {}
+    if task not in REGRESSION_TASKS:
+        raise ValueError(f"not a regression task: {task!r}")
+    eeg, fmri, groups = _check_common(eeg, None if task == "roi-bold" else fmri, groups, where)
+    n = eeg.shape[0]
+    y = np.asarray(target, dtype=np.float64).ravel()
+    if len(y) != n:
+        raise InputError(where.get("targets"), f"has {len(y)} rows but the EEG has {n} trials: one target per trial")
+    if not np.all(np.isfinite(y)):
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise InputError(where.get("targets"), f"target {target_name!r} is NaN/infinite in row {i + 1}; drop or "
+                                               "repair that trial in every file")
+    if np.ptp(y) <= 1e-12 * max(1.0, float(np.max(np.abs(y)))):
+        raise InputError(where.get("targets"), f"target {target_name!r} is constant ({y[0]:g} in all {n} trials): "
+                                               "nothing to predict")
+    return TrialData(eeg.astype(np.float32, copy=False), fmri.astype(np.float32, copy=False), y, [], groups,
+                     task, target_name)
+
+
+def load_files(eeg: Path, fmri: Path | None, labels: Path | None, groups: Path, task: str = "condition",
+               targets: Path | None = None, target_column: str | None = None) -> TrialData:
+    """Read and check the files of a task.
+
+    ``condition``: ``EEG.npy``, ``FMRI.npy``, labels, groups; ``amplitude``: ``EEG.npy``,
+    ``FMRI.npy``, targets, groups; ``roi-bold``: ``EEG.npy``, targets (the ROI's BOLD per
+    trial), groups.
+    """
     E = read_npy(eeg, 3, "EEG")
-    F = read_npy(fmri, 2, "fMRI")
-    lab = read_column(labels, "labels")
+    F = read_npy(fmri, 2, "fMRI") if fmri is not None and task != "roi-bold" else None
     grp = read_column(groups, "groups")
-    return check_trials(E, F, lab, grp, {"eeg": eeg, "fmri": fmri, "labels": labels, "groups": groups})
+    if task == "condition":
+        lab = read_column(labels, "labels")
+        return check_trials(E, F, lab, grp, {"eeg": eeg, "fmri": fmri, "labels": labels, "groups": groups})
+    name, y = read_targets(targets, target_column)
+    return check_regression(E, F, y, grp, task, {"eeg": eeg, "fmri": fmri, "targets": targets, "groups": groups},
+                            name)

@@ -15,9 +15,13 @@ if importlib.util.find_spec("torch") is None:
                       "(it installs the CPU build: .venv/bin/python -m pip install torch==2.13.0)")
 
 EXPLANATION = (
-    "Deep-learning fusion decodes each trial's condition from its EEG epoch and its fMRI "
+    "Deep-learning fusion predicts something about each trial from its EEG epoch and its fMRI "
     "features with small neural networks (PyTorch), and compares the ways of combining the "
-    "two modalities. An EEGNet-style convolutional encoder (spatial filters, a temporal "
+    "two modalities. Three tasks: 'condition' decodes the trial's condition (balanced "
+    "accuracy); 'amplitude' regresses a number per trial (e.g. its stimulus intensity) from "
+    "both modalities (R²); 'roi-bold' predicts an ROI's BOLD response to each trial from the "
+    "EEG alone (EEG→fMRI; the fMRI is the target there, not an input), comparing the EEG "
+    "network with ridge regression on the EEG and with predicting the mean. An EEGNet-style convolutional encoder (spatial filters, a temporal "
     "filter each, separable convolution) and an MLP for the fMRI features map "
     "each modality into a shared latent space. Early fusion stacks the fMRI features with the "
     "EEG channels and feeds one network (the inputs must be aligned trial by trial); late "
@@ -25,17 +29,27 @@ EXPLANATION = (
     "when the other modality is missing); hybrid fusion lets each modality's latent attend to "
     "the other's (cross-modal attention). EEG-only and fMRI-only networks and a linear "
     "baseline (L2 logistic regression on both modalities, scikit-learn) are always trained "
-    "alongside. Every model is scored by leave-subjects-out cross-validation (no subject is "
+    "alongside (ridge regression and the mean predictor for the regression tasks). Every "
+    "model is scored by leave-subjects-out cross-validation (no subject is "
     "ever in training and test), early-stopped on held-out training subjects, deterministic "
-    "under the seed; scores are balanced accuracies with 95 % intervals from a bootstrap over "
+    "under the seed; scores come with 95 % intervals from a bootstrap over "
     "subjects, also with a modality removed at test time. The result says plainly when a deep "
     "model does not beat the linear baseline."
 )
 
 PARAMS = (
+    Param("task", "choice", "condition",
+          "What is predicted: 'condition' (the trial's class, from --labels), 'amplitude' (a number "
+          "per trial from --targets, from both modalities) or 'roi-bold' (an ROI's BOLD response per "
+          "trial from --targets, from the EEG alone).", choices=("condition", "amplitude", "roi-bold"),
+          label="Task"),
+    Param("target", "str", None,
+          "Column of the --targets file to predict (needed when it has several numeric columns).",
+          optional=True, none_label="the only column", label="Target column"),
     Param("models", "str", "all",
           "Models to train, comma-separated among early, late, hybrid, eeg_only, fmri_only, linear "
-          "('all' = every one; the linear baseline is always added).", label="Models"),
+          "('all' = every one the task can train; roi-bold trains eeg_only; the linear baseline, and "
+          "for the regression tasks the mean predictor, are always added).", label="Models"),
     Param("n_folds", "int", 0,
           "Leave-subjects-out folds (0 = leave one subject out; otherwise subjects are dealt into "
           "this many folds).", minimum=0, maximum=1000, label="Folds"),
@@ -61,6 +75,9 @@ PARAMS = (
     Param("threads", "int", 1, "PyTorch CPU threads (results are bit-identical for the same seed and "
           "thread count). 1 by default: these networks are small, and on a shared 2-core machine two "
           "OpenMP threads spin-wait (measured 20x slower per epoch under load).", minimum=1, maximum=256),
+    Param("device", "choice", "auto",
+          "Where the networks train: 'auto' (the CUDA GPU when PyTorch sees one, else the CPU), "
+          "'cpu' or 'cuda'. Recorded in the result.", choices=("auto", "cpu", "cuda"), label="Device"),
     Param("checkpoint_dir", "str", None,
           "Folder to save every fold's networks in (state dict .pt + JSON config; off = not saved).",
           optional=True, none_label="off", label="Checkpoints"),
@@ -70,9 +87,10 @@ PARAMS = (
 
 OUTPUTS = (
     OutputSpec("scores", "table", "Cross-validated scores",
-               "per model: balanced accuracy with 95 % interval, with both modalities and with one "
-               "missing at test time, and the difference to the linear baseline"),
-    OutputSpec("per_subject", "table", "Scores per held-out subject", "balanced accuracy per model and subject"),
+               "per model: balanced accuracy (condition) or R² and Pearson r (amplitude, roi-bold) with "
+               "95 % intervals, with both modalities and with one missing at test time, and the "
+               "difference to the linear baseline"),
+    OutputSpec("per_subject", "table", "Scores per held-out subject", "the score per model and subject"),
     OutputSpec("folds", "table", "Folds", "test subjects, validation split, best epoch per network"),
 )
 
@@ -84,16 +102,19 @@ METHOD = FusionMethod(
     params=PARAMS,
     outputs=OUTPUTS,
     run="workbench_deep_fusion.method:run",
-    version="0.1.0",
+    version="0.2.0",
     example="workbench_deep_fusion.method:example_inputs",
     seed_param="seed",
     file_inputs=(
         FileInput("x", "EEG epochs: .npy, trials x channels x times (float, V)", required=True),
         FileInput("y", "fMRI features: .npy, trials x features (e.g. ROI/voxel BOLD per trial), "
-                       "same trials in the same order", required=True),
-        FileInput("labels", "condition per trial: one value per line (TSV/CSV with a header "
-                            "'label'/'condition'/'trial_type' also read)", required=True),
+                       "same trials in the same order (tasks condition and amplitude)"),
+        FileInput("labels", "condition per trial (task condition): one value per line (TSV/CSV with a "
+                            "header 'label'/'condition'/'trial_type' also read)"),
         FileInput("groups", "subject per trial: one value per line (or a column "
                             "'subject'/'participant_id'/'group')", required=True),
+        FileInput("targets", "number to predict per trial (tasks amplitude and roi-bold): one number per "
+                             "line, or a TSV/CSV with a header (choose the column with --param target=NAME "
+                             "when there are several)"),
     ),
 )

@@ -6,7 +6,8 @@ no latent for late/hybrid fusion; the EEG encoder is a small EEGNet-style networ
 (Lawhern et al. 2018, J Neural Eng 15:056013): temporal convolution -> depthwise spatial
 convolution -> separable convolution, with batch norm, ELU, average pooling, dropout.
 
-Every model maps ``(eeg, fmri)`` -> class logits and has ``embed(eeg, fmri)`` giving the
+Every model maps ``(eeg, fmri)`` -> class logits (or, with ``regression``, one predicted
+value per trial: the same networks with a one-unit linear head) and has ``embed(eeg, fmri)`` giving the
 latent the report projects. ``have_eeg`` / ``have_fmri`` say whether a modality is
 present at test time:
 
@@ -15,7 +16,8 @@ present at test time:
   trial; a missing modality is fed as zeros, its training mean after standardisation);
 * ``late``: one network per modality, each with its own classifier; the fused logits
   are their sum (a product of the two posteriors); a missing modality's logits are left
-  out;
+  out (regression: the mean of the two branches' predictions, each trained to predict
+  the target alone too, so a missing branch leaves a prediction on the same scale);
 * ``hybrid``: both encoders give tokens in the shared latent (EEG: one per pooled time
   step; fMRI: ``n_fmri_tokens``), each modality attends to the other (cross-modal
   multi-head attention, residual), pooled latents are concatenated into the classifier;
@@ -53,6 +55,7 @@ class ModelConfig:
     n_fmri_tokens: int = 4
     heads: int = 2
     dropout: float = 0.25
+    regression: bool = False  #: one output (n_classes 1) trained with the squared error
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,6 +176,7 @@ class _Late(nn.Module):
         super().__init__()
         self.eeg = _EEGOnly(c)
         self.fmri = _FMRIOnly(c)
+        self.regression = c.regression
 
     def branches(self, eeg, fmri):
         """Logits of each branch (trained with their own loss too, see train.py)."""
@@ -189,6 +193,8 @@ class _Late(nn.Module):
             out = out + self.eeg(eeg, fmri)
         if have_fmri:
             out = out + self.fmri(eeg, fmri)
+        if self.regression and have_eeg and have_fmri:
+            out = out / 2  # the branches' mean: each is trained to predict the target alone too
         return out
 
 

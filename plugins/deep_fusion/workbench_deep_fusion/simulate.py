@@ -24,12 +24,22 @@ Per subject:
   ``voxels_per_roi`` voxels with subject-specific voxel weights, AR(1) physiological
   noise and white noise; the trial feature of a voxel is its mean BOLD change 4-7 s after
   the onset minus the second before (rapid-design overlap included, as in real data);
+* the **ROI BOLD target** of the ``roi-bold`` task: the mean over the voxels of
+  ``target_roi`` (default ``visual_cortex``) of the same per-trial BOLD change, with its
+  noise-free value and the part caused by the trial's own neural input (``truth``): the
+  trial's amplitude reaches the BOLD through the HRF, so the EEG of the trial (whose
+  evoked response scales with the same amplitude) predicts part of it; the rest is
+  overlap from neighbouring trials (rapid design) and BOLD noise, which no EEG epoch can
+  predict. ``truth["roi_bold_r2_own"]`` is the R² of a linear fit of the target on that
+  own-trial part: what a predictor knowing the trial's true amplitude and condition
+  would explain;
 * a **timing mismatch**: the subject's EEG clock is off by ``+-mismatch_s`` (random sign)
   relative to the scanner clock on which the events are given, so the EEG epochs are
   cut that far from the true onsets while the fMRI features stay right.
 
 The result has ``eeg`` (trials x channels x times, V), ``fmri`` (trials x features,
-fractional BOLD change), ``labels``, ``amplitudes``, ``groups`` and ``truth``.
+fractional BOLD change), ``labels``, ``amplitudes`` (the amplitude task's truth),
+``roi_bold`` (the roi-bold task's target), ``groups`` and ``truth``.
 """
 
 from __future__ import annotations
@@ -79,6 +89,8 @@ class SimConfig:
     isi_s : (float, float)
     amplitude_sd : float
         Log-sd of the trial amplitudes.
+    target_roi : str
+        ROI (one of :data:`ROI_NAMES`) whose BOLD is the ``roi-bold`` target.
     seed : int
     """
 
@@ -93,6 +105,7 @@ class SimConfig:
     n_heads: int = 2
     isi_s: tuple[float, float] = (2.0, 4.0)
     amplitude_sd: float = 0.5
+    target_roi: str = "visual_cortex"
     seed: int = 0
 
 
@@ -109,6 +122,7 @@ class SimDataset:
     features: list[str]
     sfreq: float
     truth: dict[str, Any] = field(default_factory=dict)
+    roi_bold: np.ndarray | None = None  #: per-trial BOLD change of ``target_roi`` (fractional)
 
 
 @lru_cache(maxsize=8)
@@ -165,8 +179,9 @@ def _eeg(cfg: SimConfig, gain: np.ndarray, names: tuple[str, ...], onsets: np.nd
 
 
 def _fmri(cfg: SimConfig, onsets: np.ndarray, cond: np.ndarray, amp: np.ndarray, duration: float,
-          rng: np.random.Generator) -> np.ndarray:
-    """Trial features (trials x ROIs*voxels) of one subject."""
+          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Trial features (trials x ROIs*voxels) of one subject, and the target ROI's
+    per-trial BOLD change: measured, noise-free, and caused by the trial itself."""
     dt = 0.1
     n = int(np.ceil(duration / dt))
     t = np.arange(n) * dt
@@ -191,11 +206,25 @@ def _fmri(cfg: SimConfig, onsets: np.ndarray, cond: np.ndarray, amp: np.ndarray,
     e = signal.lfilter([np.sqrt(1 - phi**2)], [1.0, -phi], rng.standard_normal(vox.shape), axis=1)
     vox = vox + cfg.fmri_noise * (0.005 * e + 0.003 * rng.standard_normal(vox.shape))
     feats = np.empty((len(onsets), vox.shape[0]))
+    r_t = ROI_NAMES.index(cfg.target_roi)
+    w_t = float(weights[r_t].mean())
+    clean = np.empty(len(onsets))
+    own = np.zeros(len(onsets))
+    spec_t = by_name.get(cfg.target_roi)
     for i, on in enumerate(onsets):
         peak = (t >= on + 4.0) & (t < on + 7.0)
         base = (t >= on - 1.0) & (t < on)
         feats[i] = vox[:, peak].mean(axis=1) - vox[:, base].mean(axis=1)
-    return feats
+        clean[i] = w_t * (roi[r_t, peak].mean() - roi[r_t, base].mean())
+        if spec_t is not None and spec_t.bold != 0 and cond[i] == spec_t.condition:
+            # the response to this trial alone (its own neural input through the HRF)
+            u = np.zeros(n)
+            u[(t >= on) & (t < on + src.NEURAL_DURATION_S)] = spec_t.bold * (amp[i] if spec_t.modulated else 1.0)
+            resp = _BOLD_GAIN * np.convolve(u, hrf)[:n] * dt / src.NEURAL_DURATION_S
+            own[i] = w_t * (resp[peak].mean() - resp[base].mean())
+    nv = cfg.voxels_per_roi
+    target = feats[:, r_t * nv:(r_t + 1) * nv].mean(axis=1)
+    return feats, target, clean, own
 
 
 def simulate(cfg: SimConfig | None = None, **overrides: Any) -> SimDataset:
@@ -215,7 +244,10 @@ def simulate(cfg: SimConfig | None = None, **overrides: Any) -> SimDataset:
     """
     cfg = SimConfig(**{**(cfg.__dict__ if cfg is not None else {}), **overrides})
     n_t = int(round(cfg.epoch_s * cfg.sfreq))
+    if cfg.target_roi not in ROI_NAMES:
+        raise ValueError(f"target_roi {cfg.target_roi!r} is not one of {ROI_NAMES}")
     eeg_all, fmri_all, lab, amps, grp, offsets = [], [], [], [], [], []
+    roi_t, roi_clean, roi_own = [], [], []
     channels: list[str] = []
     for s in range(cfg.n_subjects):
         rng = np.random.default_rng([cfg.seed, 1000 + s])
@@ -227,12 +259,20 @@ def simulate(cfg: SimConfig | None = None, **overrides: Any) -> SimDataset:
         start = np.round((onsets + offset) * cfg.sfreq).astype(int)
         idx = start[:, None] + np.arange(n_t)[None, :]
         eeg_all.append(np.transpose(eeg[:, idx], (1, 0, 2)))
-        fmri_all.append(_fmri(cfg, onsets, cond, amp, duration, rng))
+        feats, target, clean, own = _fmri(cfg, onsets, cond, amp, duration, rng)
+        fmri_all.append(feats)
+        roi_t.append(target)
+        roi_clean.append(clean)
+        roi_own.append(own)
         lab.append(cond)
         amps.append(amp)
         grp.append(np.full(cfg.n_trials, f"sub-{s + 1:02d}"))
         offsets.append(offset)
     features = [f"{r}_v{v + 1}" for r in ROI_NAMES for v in range(cfg.voxels_per_roi)]
+    target, own = np.concatenate(roi_t), np.concatenate(roi_own)
+    A = np.column_stack([own, np.ones_like(own)])
+    resid = target - A @ np.linalg.lstsq(A, target, rcond=None)[0]
+    r2_own = 1.0 - float(np.sum(resid**2)) / float(np.sum((target - target.mean()) ** 2))
     return SimDataset(
         eeg=np.concatenate(eeg_all).astype(np.float32),
         fmri=np.concatenate(fmri_all).astype(np.float32),
@@ -243,5 +283,7 @@ def simulate(cfg: SimConfig | None = None, **overrides: Any) -> SimDataset:
         features=features,
         sfreq=cfg.sfreq,
         truth={"config": dict(cfg.__dict__), "eeg_offset_s": offsets, "roi_names": list(ROI_NAMES),
-               "eeg_unit": "V", "fmri_unit": "fractional BOLD change"},
+               "eeg_unit": "V", "fmri_unit": "fractional BOLD change", "target_roi": cfg.target_roi,
+               "roi_bold_clean": np.concatenate(roi_clean), "roi_bold_own": own, "roi_bold_r2_own": r2_own},
+        roi_bold=target,
     )
