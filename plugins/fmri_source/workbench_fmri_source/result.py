@@ -9,12 +9,19 @@ in one place, so :meth:`SourceResult.summary` adds::
     "peaks": {variant: {"0.170": {"position_m": [x, y, z], "amplitude": a,
                                    "amplitude_unit": "A·m" | "dSPM" | ...,
                                    "in_fmri_map": bool, "distance_to_fmri_mm": d,
-                                   "dispersion_mm": s}}}
+                                   "dispersion_mm": s}}},
+    "source_estimate": {"file": "source_estimate.npz", "format": ...}
+
+and :meth:`SourceResult.save` writes the whole estimate over time (:mod:`.saved`) beside
+it, so :meth:`SourceResult.load` gives back a result the Sources view can show (``live``)
+after the project is reopened.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from workbench.plugin_api import FusionResult
@@ -49,3 +56,43 @@ class SourceResult(FusionResult):
         doc["peaks_frame"] = PEAKS_FRAME
         doc["peaks"] = self.peaks
         return doc
+
+    def save(self, out_dir: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+        """:meth:`FusionResult.save` plus ``source_estimate.npz`` (when ``live`` has the
+        estimate), named in ``result.json`` under ``source_estimate``. The estimate is
+        written first (atomically); ``result.json`` comes last, so a folder with a
+        ``result.json`` that names the estimate has it."""
+        from workbench.engine.atomic import atomic_path
+
+        from .saved import FILENAME, FORMAT, write_source_estimate
+
+        if not self.live.get("source_estimate"):
+            return super().save(out_dir, extra)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / FILENAME) as tmp:
+            write_source_estimate(tmp, self.live)
+        extra = {**(extra or {}), "source_estimate": {"file": FILENAME, "format": FORMAT}}
+        try:
+            return super().save(out, extra)
+        except BaseException:
+            (out / FILENAME).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, out_dir: str | os.PathLike) -> SourceResult:
+        """Read a result written by :meth:`save`: the generic parts, ``peaks`` and, when
+        saved, the source estimate as ``live`` (what the Sources view shows)."""
+        import json
+
+        from .saved import read_source_estimate
+
+        res = super().load(out_dir)
+        folder = Path(out_dir)
+        path = folder / "result.json" if folder.is_dir() else folder
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        res.peaks = doc.get("peaks", {})
+        est = doc.get("source_estimate")
+        if est:
+            res.live = read_source_estimate(path.parent / est["file"])
+        return res

@@ -491,8 +491,19 @@ class FusionTab(QWidget):
         else:
             latest = fused[-1] if fused else None
         if latest is None:
+            from ..source.saved import saved_source_result  # a reopened project: the saved estimate
+
+            try:
+                saved = saved_source_result(self.session.study)
+            except WorkbenchError as exc:
+                saved = None
+                self._set_status(f"saved source estimate not shown: {exc}", error=True)
+            if saved is not None:
+                if saved is not self.result:
+                    self.show_result(saved)
+                return
             self._show_dcm(None)
-            if self.step_result is not None:
+            if self.step_result is not None or "saved_from" in getattr(self.result, "live", {}):
                 self.clear_results()
             return
         if latest is not self.step_result:
