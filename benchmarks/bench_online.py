@@ -195,7 +195,10 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             res["lsl"] = bench_lsl(args.study, args.lsl_seconds, Path(tmp))
         print("lsl", json.dumps(res["lsl"], indent=1), flush=True)
-    res_path.write_text(json.dumps(res, indent=1))
+    # merge into what is there now (bench_online_replay30.py may have written meanwhile)
+    now = json.loads(res_path.read_text()) if res_path.exists() else {}
+    now.update({k: res[k] for k in only if k in res})
+    res_path.write_text(json.dumps(now, indent=1))
     return 0
 
 
