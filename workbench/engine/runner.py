@@ -219,6 +219,27 @@ class Runner:
             raise
 
     def _run_one(self, planned: PlannedStep, p: Progress) -> StepResult:
+        # A step that changes the EEG and has a version in the history (run again with other
+        # parameters: Apply in a view, a second run in a plan, a replay of both) starts from
+        # the EEG before that version; it and the versions made from it leave the history
+        # once the new run has succeeded, and stay if it fails or is cancelled.
+        dropped: list[Any] = []
+        if "eeg" in planned.spec.provides:
+            dropped = self.study.truncate_history(planned.spec.id)
+        try:
+            result = self._run_one_step(planned, p)
+        except BaseException:
+            self.study.history.extend(dropped)
+            raise
+        if dropped:
+            later = [v.step for v in dropped[1:]]
+            result.messages.append(
+                f"replaces the previous {planned.spec.id} run (started from the EEG before it)"
+                + (f"; {', '.join(later)} made from it {'was' if len(later) == 1 else 'were'} dropped: "
+                   "run again" if later else ""))
+        return result
+
+    def _run_one_step(self, planned: PlannedStep, p: Progress) -> StepResult:
         spec, params = planned.spec, planned.params
         started = _now()
         t0 = time.perf_counter()

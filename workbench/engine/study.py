@@ -137,6 +137,27 @@ class Study:
         else:
             setattr(self, key, value)
 
+    def truncate_history(self, step: str) -> list[EEGVersion]:
+        """Remove the latest version ``step`` made and every version after it.
+
+        Parameters
+        ----------
+        step : str
+            The step about to run again.
+
+        Returns
+        -------
+        list of EEGVersion
+            The removed versions, oldest first (empty when ``step`` made none); extend
+            :attr:`history` with them to undo.
+        """
+        idx = [i for i, v in enumerate(self.history) if v.step == step]
+        if not idx:
+            return []
+        dropped = self.history[idx[-1]:]
+        del self.history[idx[-1]:]
+        return dropped
+
     def load_events(self) -> Any:
         """The task events (read from ``files["events"]`` on first use)."""
         if self.events is None and self.files.get("events") is not None:
@@ -243,17 +264,32 @@ class Study:
         return study
 
     def _load_latest_eeg(self) -> None:
-        """A project's latest cleaned EEG (from its provenance) becomes the current EEG."""
-        project = self.project
-        for step in reversed(getattr(project, "steps", [])):
-            fifs = [o for o in step.outputs if o.endswith(("_eeg.fif", "-raw.fif", "_raw.fif"))]
-            if step.status == "done" and fifs:
-                path = project.abspath(fifs[-1])
-                if path.is_file():
-                    from .io.eeg import read_eeg
+        """A project's cleaned EEG versions (from its provenance) become the EEG's history.
 
-                    self.history.append(EEGVersion(step.name, read_eeg(path, preload=False), path))
-                return
+        The steps are followed as the runner ran them (a step run again replaced its earlier
+        version and the versions made from it), so running the latest step again after a
+        reload starts from the same EEG as it would have in the session. The files are
+        opened without reading their data.
+        """
+        chain: list[tuple[str, Path]] = []
+        for step in getattr(self.project, "steps", []):
+            fifs = [o for o in step.outputs if o.endswith(("_eeg.fif", "-raw.fif", "_raw.fif"))]
+            if step.status != "done" or not fifs:
+                continue
+            same = [i for i, (name, _) in enumerate(chain) if name == step.name]
+            if same:
+                del chain[same[-1]:]
+            chain.append((step.name, self.project.abspath(fifs[-1])))
+        if not chain or not chain[-1][1].is_file():
+            return
+        from .io.eeg import read_eeg
+
+        # the versions before the latest are kept only while their files are all there
+        start = len(chain) - 1
+        while start > 0 and chain[start - 1][1].is_file():
+            start -= 1
+        for name, path in chain[start:]:
+            self.history.append(EEGVersion(name, read_eeg(path, preload=False), path))
 
 
 def _files_from_project(project: Any) -> dict[str, Path]:

@@ -217,9 +217,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
 
     from ..cardiac.bcg import BCGParams, measure_delay, remove_bcg
     from ..cardiac.edits import BeatEdits
-    from ..cardiac.rerun import drop_replaced, input_eeg
-
-    before = input_eeg(study, "cardiac")  # a re-run replaces the previous run (Apply in the views)
+    before = study.eeg  # a re-run starts from the EEG before the previous run (the runner)
     sf = float(before.info["sfreq"])
     types = before.get_channel_types()
     picks = np.array([i for i, t in enumerate(types) if t in CORRECTED_TYPES], int)
@@ -324,7 +322,6 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     table["none"] = f"pulse-locked RMS {q_before['pulse_rms_uv']:.2f} µV"
     tsv = _events_tsv(rp, sf, beats)
     full = {**qc, "rpeak_report": {k: v for k, v in rep.items() if not isinstance(v, np.ndarray)}}
-    drop_replaced(study, "cardiac")  # succeeded: the new version replaces the previous run's
     return StepResult(
         qc=qc,
         provides={"eeg": out, "rpeaks": rp},

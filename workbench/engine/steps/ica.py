@@ -113,9 +113,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     """Fit ICA on the study's current EEG, flag EOG and cardiac components, remove the excluded ones."""
     import mne
 
-    from ..cardiac.rerun import drop_replaced, input_eeg
-
-    before = input_eeg(study, "ica")  # a re-run replaces the previous run (Apply in the views)
+    before = study.eeg  # a re-run starts from the EEG before the previous run (the runner)
     sf = float(before.info["sfreq"])
     picks = mne.pick_types(before.info, eeg=True, exclude="bads")
     if len(picks) < 3:
@@ -210,7 +208,6 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     if chosen is not None and chosen != auto:
         messages.append(f"components excluded as chosen {chosen}; detection suggested {auto}")
     full = {**qc, "cardiac_scores": [float(v) for v in c_scores]}
-    drop_replaced(study, "ica")  # succeeded: the new version replaces the previous run's
     return StepResult(
         qc=qc,
         provides={"eeg": out},

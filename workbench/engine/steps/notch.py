@@ -178,9 +178,7 @@ def _band_power(x: np.ndarray, sf: float, lo: float, hi: float) -> float:
 
 def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     """Notch the mains frequency and its harmonics of the study's current EEG."""
-    from ..cardiac.rerun import drop_replaced, input_eeg
-
-    before = input_eeg(study, "notch")  # a re-run replaces the previous run (Apply in the views)
+    before = study.eeg  # a re-run starts from the EEG before the previous run (the runner)
     sf = float(before.info["sfreq"])
     types = before.get_channel_types()
     picks = np.array([i for i, t in enumerate(types) if t in FILTERED_TYPES], int)
@@ -234,7 +232,6 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         qc["line_peak_after_db"] = line_peaks(after, sf, (lf,)).get(lf)
     qc["power_kept_1_40"] = _band_power(after, sf, 1, 40) / max(_band_power(data, sf, 1, 40), 1e-300)
     qc = {k: v for k, v in qc.items() if v is not None}
-    drop_replaced(study, "notch")  # succeeded: the new version replaces the previous run's
     return StepResult(
         qc=qc,
         provides={"eeg": out},
