@@ -234,11 +234,10 @@ def read_targets(path: str | Path, column: str | None = None) -> tuple[str, np.n
     if all(_number(h) is not None for h in head):  # no header: numbers from the first line on
         if len(head) > 1:
             raise InputError(path, f"has {len(head)} columns but no header naming them; add a header row and "
-                                   "choose the column with the 'target' parameter")
+                                   "choose the column with --target NAME")
         name, col, rows = (column or "target"), 0, lines
         if column is not None:
-            raise InputError(path, f"has no header, so no column {column!r}; drop the 'target' parameter or add "
-                                   "a header row")
+            raise InputError(path, f"has no header, so no column {column!r}; drop --target or add a header row")
     else:
         rows = lines[1:]
         if column is not None:
@@ -251,7 +250,7 @@ def read_targets(path: str | Path, column: str | None = None) -> tuple[str, np.n
                 raise InputError(path, f"no target column (its columns {', '.join(head)} all label trials)")
             if len(cand) > 1:
                 raise InputError(path, f"has {len(cand)} candidate target columns ({', '.join(head[i] for i in cand)}); "
-                                       "choose one with --param target=NAME")
+                                       "choose one with --target NAME")
             col = cand[0]
         name = head[col]
     if not rows:

@@ -114,7 +114,7 @@ METHOD = FusionMethod(
         FileInput("groups", "subject per trial: one value per line (or a column "
                             "'subject'/'participant_id'/'group')", required=True),
         FileInput("targets", "number to predict per trial (tasks amplitude and roi-bold): one number per "
-                             "line, or a TSV/CSV with a header (choose the column with --param target=NAME "
-                             "when there are several)"),
+                             "line, or a TSV/CSV with a header (choose the column with --target NAME when "
+                             "there are several)"),
     ),
 )
