@@ -411,22 +411,64 @@ def _lowpass_inplace(
     """Zero-phase FIR low-pass, channel by channel in threads.
 
     The filter is MNE's own design (``mne.filter.create_filter``: Hamming-windowed,
-    linear phase, MNE's default transition band); it is applied by FFT overlap-add
-    in float32 (``scipy.signal.oaconvolve``), which is several times faster than
-    ``mne.filter.filter_data`` on float64 copies. The edges are zero-padded rather than
-    reflected (they lie outside the scanning period in practice).
+    linear phase, MNE's default transition band); it is applied in float32 by
+    :func:`fir_same` (FFT overlap-save), which is several times faster than
+    ``mne.filter.filter_data`` on float64 copies (and ~3x faster than
+    ``scipy.signal.oaconvolve``, same result to 1e-6). The edges are zero-padded rather
+    than reflected (they lie outside the scanning period in practice).
     """
     import mne
-    from scipy import signal
 
     h = mne.filter.create_filter(None, sfreq, None, lowpass, verbose=False).astype(np.float32)
 
     def run(r: int) -> None:
         p.check()
-        data[r] = signal.oaconvolve(data[r].astype(np.float32, copy=False), h, mode="same")
+        data[r] = fir_same(data[r], h)
 
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as ex:
         for _ in ex.map(run, [int(r) for r in picks]):
             done += 1
             p(done / len(picks), "low-pass")
+
+
+def fir_same(x: np.ndarray, h: np.ndarray, nfft: int = 16384, batch: int = 32) -> np.ndarray:
+    """``np.convolve(x, h, "same")`` for an odd-length FIR ``h``, in float32, by overlap-save.
+
+    Written here rather than ``scipy.signal.oaconvolve``: blocks of ``nfft`` samples are
+    taken as a strided view of one zero-padded copy of ``x`` and transformed ``batch`` at
+    a time, which on a 3-million-sample channel and MNE's 943-tap 70 Hz low-pass takes
+    ~24 ms against oaconvolve's ~75 ms (same output to ~4e-7 relative).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+        Signal.
+    h : ndarray, shape (m,)
+        Filter taps (``m`` odd, ``m < nfft``).
+    nfft : int
+        FFT length of one block.
+    batch : int
+        Blocks transformed together.
+
+    Returns
+    -------
+    ndarray of float32, shape (n,)
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy import fft as sfft
+
+    m, n = int(h.size), int(x.size)
+    nfft = int(max(nfft, sfft.next_fast_len(2 * m, real=True)))
+    L = nfft - m + 1
+    npad = (m - 1) // 2
+    H = sfft.rfft(np.asarray(h, np.float32), nfft)
+    nb = -(-(n + npad) // L)
+    xp = np.zeros(nb * L + m - 1, np.float32)
+    xp[m - 1 : m - 1 + n] = x
+    win = sliding_window_view(xp, nfft)[::L]  # block j: xp[j L : j L + nfft], no copy
+    out = np.empty(nb * L, np.float32)
+    for s in range(0, nb, batch):
+        y = sfft.irfft(sfft.rfft(win[s : s + batch], axis=-1) * H, nfft, axis=-1)
+        out[s * L : s * L + y.shape[0] * L] = y[:, m - 1 :].ravel()  # the full convolution
+    return out[npad : npad + n]
