@@ -121,6 +121,8 @@ def deterministic(threads: int = 1) -> Iterator[None]:
     n_threads = torch.get_num_threads()
     rng = torch.get_rng_state()
     try:
+        torch.set_num_threads(max(1, threads if threads > 0 else (os.cpu_count() or 1)))
+        torch.use_deterministic_algorithms(True)
         yield
     finally:
         torch.use_deterministic_algorithms(was, warn_only=warn_only)
