@@ -313,12 +313,22 @@ def test_pipeline_states_follow_the_project():
 
     from workbench.gui.pipeline_bar import step_states
 
-    steps = [SimpleNamespace(id=n) for n in ("load", "sync", "gradient")]
+    steps = [SimpleNamespace(id=n, provides=p) for n, p in
+             (("load", ()), ("sync", ("sync",)), ("gradient", ("eeg",)), ("cardiac", ("eeg",)))]
     proj = Project("/tmp/nowhere")
-    assert step_states(steps, proj) == {"load": "not run", "sync": "not run", "gradient": "not run"}
+    assert step_states(steps, proj) == {"load": "not run", "sync": "not run", "gradient": "not run",
+                                        "cardiac": "not run"}
     proj.record_step("load")
     proj.record_step("sync", status="failed")
-    assert step_states(steps, proj) == {"load": "done", "sync": "failed", "gradient": "not run"}
+    assert step_states(steps, proj) == {"load": "done", "sync": "failed", "gradient": "not run",
+                                        "cardiac": "not run"}
+    # the gradient step run again drops the cardiac correction made from its earlier EEG
+    for name in ("sync", "gradient", "cardiac", "gradient"):
+        proj.record_step(name)
+    assert step_states(steps, proj)["cardiac"] == "stale"
+    assert step_states(steps, proj)["gradient"] == "done"
+    proj.record_step("cardiac")
+    assert step_states(steps, proj)["cardiac"] == "done"
 
 
 def test_open_the_phantom_study(qtbot, window, phantom_study, artifacts_dir, boxes):

@@ -233,10 +233,11 @@ class Runner:
             raise
         if dropped:
             later = [v.step for v in dropped[1:]]
-            result.messages.append(
-                f"replaces the previous {planned.spec.id} run (started from the EEG before it)"
-                + (f"; {', '.join(later)} made from it {'was' if len(later) == 1 else 'were'} dropped: "
-                   "run again" if later else ""))
+            msg = (f"replaces the previous {planned.spec.id} run (started from the EEG before it)"
+                   + (f"; {', '.join(later)} made from it {'was' if len(later) == 1 else 'were'} dropped: "
+                      "run again" if later else ""))
+            result.messages.append(msg)
+            (logger.warning if later else logger.info)("%s: %s", planned.spec.id, msg)
         return result
 
     def _run_one_step(self, planned: PlannedStep, p: Progress) -> StepResult:

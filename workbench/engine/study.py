@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from .progress import ProgressLike
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Study", "EEGVersion"]
+__all__ = ["Study", "EEGVersion", "eeg_chain"]
 
 
 @dataclass
@@ -271,15 +272,12 @@ class Study:
         reload starts from the same EEG as it would have in the session. The files are
         opened without reading their data.
         """
-        chain: list[tuple[str, Path]] = []
-        for step in getattr(self.project, "steps", []):
+        def eeg_fif(step: Any) -> str | None:
             fifs = [o for o in step.outputs if o.endswith(("_eeg.fif", "-raw.fif", "_raw.fif"))]
-            if step.status != "done" or not fifs:
-                continue
-            same = [i for i, (name, _) in enumerate(chain) if name == step.name]
-            if same:
-                del chain[same[-1]:]
-            chain.append((step.name, self.project.abspath(fifs[-1])))
+            return fifs[-1] if fifs else None
+
+        records, _ = eeg_chain(getattr(self.project, "steps", []), lambda step: eeg_fif(step) is not None)
+        chain = [(step.name, self.project.abspath(eeg_fif(step))) for step in records]
         if not chain or not chain[-1][1].is_file():
             return
         from .io.eeg import read_eeg
@@ -290,6 +288,41 @@ class Study:
             start -= 1
         for name, path in chain[start:]:
             self.history.append(EEGVersion(name, read_eeg(path, preload=False), path))
+
+
+def eeg_chain(records: list[Any], makes_eeg: Callable[[Any], bool]) -> tuple[list[Any], set[str]]:
+    """The EEG versions a project's provenance leaves, as the runner made them.
+
+    Running a step again replaces its earlier version and drops the versions made from
+    it (see ``Runner``); this follows that rule over recorded steps.
+
+    Parameters
+    ----------
+    records : list
+        Provenance records in run order (``.name``, ``.status``).
+    makes_eeg : callable
+        Whether a record's step made an EEG version.
+
+    Returns
+    -------
+    chain : list
+        The records whose versions make up the current history, oldest first.
+    stale : set of str
+        Steps whose latest run was dropped this way (done, but not in the current EEG:
+        they need running again).
+    """
+    chain: list[Any] = []
+    stale: set[str] = set()
+    for rec in records:
+        if rec.status != "done" or not makes_eeg(rec):
+            continue
+        same = [i for i, r in enumerate(chain) if r.name == rec.name]
+        if same:
+            stale.update(r.name for r in chain[same[-1] + 1:])
+            del chain[same[-1]:]
+        chain.append(rec)
+        stale.discard(rec.name)
+    return chain, stale
 
 
 def _files_from_project(project: Any) -> dict[str, Path]:

@@ -16,6 +16,7 @@ STATE_STYLE = {
     "done": ("✓", "#2e7d32", "#e8f5e9"),
     "failed": ("✗", "#b00020", "#fdecea"),
     "cancelled": ("–", "#a05a00", "#fff4e5"),
+    "stale": ("↻", "#8a6d00", "#fff8d6"),
     "not run": ("○", "#555555", "#f4f4f4"),
 }
 
@@ -28,12 +29,22 @@ def short_title(title: str, limit: int = 24) -> str:
 
 
 def step_states(steps: list[Any], project: Any) -> dict[str, str]:
-    """State of each step name: the status of its latest record, else ``"not run"``."""
+    """State of each step name: the status of its latest record, else ``"not run"``.
+
+    A step whose EEG was dropped because a step before it ran again is ``"stale"``.
+    """
+    from workbench.engine.study import eeg_chain
+
     states = {s.id: "not run" for s in steps}
     if project is not None:
         for rec in project.steps:
             if rec.name in states:
                 states[rec.name] = rec.status if rec.status in STATE_STYLE else "done"
+        eeg_steps = {s.id for s in steps if "eeg" in s.provides}
+        _, stale = eeg_chain(project.steps, lambda rec: rec.name in eeg_steps)
+        for name in stale:
+            if states.get(name) == "done":
+                states[name] = "stale"
     return states
 
 
@@ -53,7 +64,8 @@ class PipelineBar(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
         title = QLabel("<b>Pipeline</b>")
-        title.setToolTip("Each step of the analysis, in order; ✓ done, ✗ failed, ○ not run yet.")
+        title.setToolTip("Each step of the analysis, in order; ✓ done, ✗ failed, ○ not run yet, "
+                         "↻ run again (a step before it was run again, which dropped its result).")
         lay.addWidget(title)
         for i, spec in enumerate(self.steps):
             if i:
