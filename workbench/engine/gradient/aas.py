@@ -309,12 +309,19 @@ class _Plan:
 
         The epochs are gathered straight from ``data`` (no copy of whole rows).
         """
-        if rows is None:
-            ep = data[:, self.gather].astype(np.float32, copy=False)
-        else:
-            ep = data[np.asarray(rows)[:, None, None], self.gather[None]].astype(
-                np.float32, copy=False
-            )
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        rows = np.arange(data.shape[0]) if rows is None else np.asarray(rows)
+        ep = np.empty((rows.size, self.frac.size, self.nw), np.float32)
+        inside = (self.starts >= 0) & (self.starts + self.nw <= data.shape[1])
+        for i, r in enumerate(rows):
+            # whole epochs copied from a strided view of the row (a memcpy per epoch);
+            # the sample-by-sample gather only where an epoch's margin leaves the data
+            if inside.all():
+                ep[i] = sliding_window_view(data[r], self.nw)[self.starts]
+            else:
+                ep[i, inside] = sliding_window_view(data[r], self.nw)[self.starts[inside]]
+                ep[i, ~inside] = data[r, self.gather[~inside]]
         if mu is not None:
             ep -= mu[:, :, None]
         ep *= self.taper
@@ -325,10 +332,12 @@ class _Plan:
 
     def templates(self, spec: np.ndarray) -> np.ndarray:
         """Leave-one-out window means of aligned spectra, same shape."""
-        cs = np.cumsum(spec, axis=1, dtype=np.complex64)
         g, n, nf = spec.shape
-        cs = np.concatenate([np.zeros((g, 1, nf), np.complex64), cs], axis=1)
-        tmpl = cs[:, self.hi] - cs[:, self.lo]
+        cs = np.empty((g, n + 1, nf), np.complex64)
+        cs[:, 0] = 0
+        np.cumsum(spec, axis=1, dtype=np.complex64, out=cs[:, 1:])
+        tmpl = np.take(cs, self.hi, axis=1)
+        tmpl -= np.take(cs, self.lo, axis=1)
         tmpl -= spec
         tmpl *= np.float32(1.0 / self.n_nb)
         if self.lf is not None:
@@ -572,7 +581,7 @@ def _correct_inplace(
         spec = plan.aligned_spectra(data, rows, mu)
         tmpl = plan.templates(spec)
         n_avg = plan.n_averaged()
-        sel = tbins = None
+        sel = tbins = d = None
         nv = spec.shape[1]
         M = spec.mean(axis=1)
         mean_p = M.real**2 + M.imag**2
@@ -581,8 +590,8 @@ def _correct_inplace(
             # template does not follow); the artifact's mean power from the all-volume
             # mean, its own leak (noise / n) removed
             d = spec - tmpl
-            noise = np.mean(d.real**2 + d.imag**2, axis=1) / (1.0 + 1.0 / n_avg[None, :])
-            del d
+            energy = np.sum(d.real**2 + d.imag**2, axis=1)
+            noise = energy / (nv * (1.0 + 1.0 / n_avg[None, :]))
             mean_p = np.maximum(mean_p - noise / nv, 0.0)
         # the strongest artifact bins of each row (from the all-volume mean): similarity
         # and the per-volume evolution are measured there
@@ -612,7 +621,12 @@ def _correct_inplace(
             evo["reach"] = np.mean(np.abs(sel - np.arange(spec.shape[1])[None, :, None]), axis=-1)
         del F
         if alias is not None:
-            tmpl = alias.refine(spec, tmpl, plan, sel=sel, tbins=tbins)
+            # the residual spectra of the plain templates are reused when tracking did
+            # not change the templates (one pass over the spectra less)
+            same = d is not None and (tbins is None or not tbins.size)
+            tmpl = alias.refine(spec, tmpl, plan, sel=sel, tbins=tbins,
+                                resid=(d, energy) if same else None)
+        d = None
         if params.wiener:
             # per channel and bin: noise = E|A - T|^2 / (1 + 1/W); leak = noise / W.
             # The artifact's power is estimated from the *all-volume* mean (its own leak,

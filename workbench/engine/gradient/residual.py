@@ -39,6 +39,7 @@ class AliasModel:
         plan: _Plan,
         sel: np.ndarray | None = None,
         tbins: np.ndarray | None = None,
+        resid: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Template including each volume's fitted alias terms.
 
@@ -47,11 +48,15 @@ class AliasModel:
         windows' share of the alias terms is removed analytically with the window means
         of the basis (no second template pass): ``tmpl + (B - mean_window(B)) c``.
         With tracked templates (``sel``: chosen neighbours per row and volume, used on
-        the bins ``tbins``) the mean is over the chosen neighbours there.
+        the bins ``tbins``) the mean is over the chosen neighbours there. ``resid``: the
+        caller's ``spec - tmpl`` and its energy over volumes when it has them already.
         """
-        d = spec - tmpl
+        if resid is None:
+            d = spec - tmpl
+            energy = np.sum(d.real**2 + d.imag**2, axis=1)  # (g, nf)
+        else:
+            d, energy = resid
         n_vol, k = self.B.shape
-        energy = np.sum(d.real**2 + d.imag**2, axis=1)  # (g, nf)
         c = np.matmul(self.P, d)  # (g, k, nf): BLAS, much faster than einsum on complex
         del d
         gram = (self.B.conj().T @ self.B).astype(np.complex64)
