@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", default="gradient", help="comma-separated steps, run in this order "
                         f"(available: {', '.join(s.id for s in steps)}; default %(default)s)")
     parser.add_argument("--slice-timing", type=Path, default=None, metavar="JSON",
-                        help="BIDS BOLD sidecar with RepetitionTime / SliceTiming / MultibandAccelerationFactor")
+                        help="BIDS BOLD sidecar with RepetitionTime / SliceTiming / MultibandAccelerationFactor "
+                        "(default: the study's, or the BOLD sidecar recorded with EEG in its BIDS folder)")
     parser.add_argument("--json", type=Path, default=None, metavar="QC", help="write every step's QC as JSON")
     add_step_options(parser, steps)
 
@@ -86,11 +87,10 @@ def run(args: argparse.Namespace) -> int:
         except InputError:
             why = ""
         raise InputError(args.eeg, f"no EEG signal could be read ({why or 'header only'}); clean needs the signal")
-    if args.slice_timing is not None:
-        from ..engine.sync import read_bold_sidecar
+    from ..engine.gradient.timing import choose_slice_timing
 
-        study.bold_meta = read_bold_sidecar(args.slice_timing)
-        study.files["bold_json"] = args.slice_timing
+    timing = choose_slice_timing(study, args.slice_timing)  # given, the study's, or found beside the EEG
+    print(timing.message)
     runner = Runner(study, catalog, args.out.parent, write_files=False, score=False)
     runner.plan(plan)  # every step and parameter checked before anything runs
     outcomes = runner.run(plan, bar.sub(0.03, 0.9), stop_on_error=True)
@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     else:  # FIF streams through MNE's buffered writer; EDF needs the whole signal (MNE/edfio)
         write_raw(study.eeg, args.out)
     bar(1.0, "done")
-    qc: dict[str, Any] = {"file": str(args.eeg), "out": str(args.out), "steps": steps}
+    qc: dict[str, Any] = {"file": str(args.eeg), "out": str(args.out), "steps": steps,
+                          "slice_timing_from": str(timing.path) if timing.path else None}
     for o in outcomes:
         qc[o.name] = {**(o.result.details.get(o.name).qc if o.name == "gradient" and o.result else {}), **o.qc,
                       "params": o.result.params if o.result else {}}
