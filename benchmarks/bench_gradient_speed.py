@@ -67,7 +67,8 @@ def make_recording(path: Path, minutes: float, n_ch: int, sfreq: float = 5000.0)
     return path
 
 
-_PEAK = "import resource, sys; print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)"
+_PEAK = ("import resource, sys; u = resource.getrusage(resource.RUSAGE_SELF); "
+         "print('PEAK_MB', u.ru_maxrss / 1024, u.ru_utime + u.ru_stime, file=sys.stderr)")
 
 SCRIPTS = {
     "copy": "import mne; r = mne.io.read_raw_fif({src!r}, preload=True, verbose='error'); "
@@ -90,9 +91,10 @@ def whole_process(method: str, src: Path, tmp: Path) -> dict:
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         return {"method": method, "error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
-    peak = [float(line.split()[1]) for line in p.stderr.splitlines() if line.startswith("PEAK_MB")]
+    peak = [line.split()[1:] for line in p.stderr.splitlines() if line.startswith("PEAK_MB")]
     out.unlink(missing_ok=True)
-    return {"method": method, "seconds": wall, "peak_mb": peak[-1] if peak else float("nan")}
+    return {"method": method, "seconds": wall, "peak_mb": float(peak[-1][0]) if peak else float("nan"),
+            "cpu": float(peak[-1][1]) if peak else float("nan")}
 
 
 def in_process(src: Path, skip_mne: bool) -> list[dict]:
@@ -108,21 +110,22 @@ def in_process(src: Path, skip_mne: bool) -> list[dict]:
     sync = synchronise(raw, sidecar=side)
     data = read_float32(raw)
     rows = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     work = data.copy()
-    rows.append({"method": "copy (float32 array)", "seconds": time.perf_counter() - t0})
+    rows.append({"method": "copy (float32 array)", "seconds": time.perf_counter() - t0,
+                 "cpu": time.process_time() - c0})
     for label, prm in (("ours (defaults)", GradientParams()), ("ours, tracked", GradientParams(track=True))):
         work[:] = data
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         correct_array(work, raw.info, sync, params=prm)
-        rows.append({"method": label, "seconds": time.perf_counter() - t0})
+        rows.append({"method": label, "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0})
     del work, data
     if not skip_mne:
         r = mne.io.read_raw_fif(src, preload=True, verbose="error")
         ev = np.round(r.annotations.onset * r.info["sfreq"]).astype(int) - r.first_samp
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         mne.preprocessing.remove_fmri_gradient_artifact(r, ev, window=(4, 4), tr_tol=2)
-        rows.append({"method": "mne", "seconds": time.perf_counter() - t0})
+        rows.append({"method": "mne", "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0})
     return rows
 
 
@@ -131,6 +134,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--skip-mne", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated whole-process methods (copy,ours,mne); "
+                    "default all")
+    ap.add_argument("--no-in-process", action="store_true")
     ap.add_argument("--dir", type=Path, default=None)
     args = ap.parse_args()
     tmp = args.dir or Path(tempfile.mkdtemp(prefix="bench_gradient_speed_"))
@@ -142,27 +148,33 @@ def main() -> None:
     print(f"{args.channels} ch x 5000 Hz x {args.minutes:g} min, FIF float32 {size_mb:.0f} MB; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     methods = ["copy", "ours"] + ([] if args.skip_mne else ["mne"])
+    if args.only:
+        methods = [m for m in args.only.split(",") if m in SCRIPTS]
     rows = [whole_process(m, src, tmp) for m in methods]
     by = {r["method"]: r for r in rows if "error" not in r}
     print("\nwhole processes (start, load, correct, save)")
-    print("| method | wall (s) | vs MNE | vs copy | peak RSS MB (x file) |")
-    print("|---|---|---|---|---|")
+    print("| method | wall (s) | CPU (s) | vs MNE (wall / CPU) | vs copy (wall / CPU) | peak RSS MB (x file) |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            print(f"| {r['method']} | error: {r['error']} | | | |")
+            print(f"| {r['method']} | error: {r['error']} | | | | |")
             continue
-        vs_mne = f"{by['mne']['seconds'] / r['seconds']:.1f}x faster" if "mne" in by else "–"
-        print(f"| {r['method']} | {r['seconds']:.1f} | {vs_mne} | {r['seconds'] / by['copy']['seconds']:.1f}x |"
-              f" {r['peak_mb']:.0f} ({r['peak_mb'] / size_mb:.2f}) |")
+        m, c = by.get("mne"), by.get("copy")
+        vs_mne = (f"{m['seconds'] / r['seconds']:.1f}x / {m['cpu'] / r['cpu']:.1f}x faster" if m else "–")
+        vs_copy = f"{r['seconds'] / c['seconds']:.1f}x / {r['cpu'] / c['cpu']:.1f}x" if c else "–"
+        print(f"| {r['method']} | {r['seconds']:.1f} | {r['cpu']:.1f} | {vs_mne} | {vs_copy} | "
+              f"{r['peak_mb']:.0f} ({r['peak_mb'] / size_mb:.2f}) |")
+    if args.no_in_process:
+        return
     rows = in_process(src, args.skip_mne)
     by = {r["method"]: r for r in rows}
     print("\nin process (data in memory; correction only)")
-    print("| method | time (s) | vs MNE | vs copy |")
+    print("| method | wall (s) | CPU (s) | vs MNE (wall / CPU) |")
     print("|---|---|---|---|")
     for r in rows:
-        vs_mne = f"{by['mne']['seconds'] / r['seconds']:.1f}x faster" if "mne" in by else "–"
-        print(f"| {r['method']} | {r['seconds']:.2f} | {vs_mne} | "
-              f"{r['seconds'] / by['copy (float32 array)']['seconds']:.1f}x |")
+        m = by.get("mne")
+        vs_mne = f"{m['seconds'] / r['seconds']:.1f}x / {m['cpu'] / r['cpu']:.1f}x faster" if m else "–"
+        print(f"| {r['method']} | {r['seconds']:.2f} | {r['cpu']:.2f} | {vs_mne} |")
 
 
 if __name__ == "__main__":
