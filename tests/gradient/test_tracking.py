@@ -105,6 +105,29 @@ def test_evolution_is_in_the_qc() -> None:
         assert q["artifact_size_range_pct"] < 5
 
 
+def test_the_epoch_view_shows_the_neighbours_the_correction_used() -> None:
+    """With tracking the "Template & epochs" view shows the chosen volumes, not the fixed window."""
+    from workbench.engine.gradient.inspect import epoch_stack
+
+    raw, _, meta = make_recording(duration=40, n_eeg=3)
+    v = 20
+    tracked = remove_gradient(raw, params=GradientParams(track=True, lowpass=None), sidecar=meta["sidecar"])
+    fixed = remove_gradient(raw, params=GradientParams(track=False, lowpass=None), sidecar=meta["sidecar"])
+    assert fixed.aas.neighbours == {}
+    ch = tracked.picks[0]
+    chosen = np.sort(tracked.aas.neighbours[ch][v])
+    d = epoch_stack(raw, tracked, ch, v)
+    assert d["tracked"] and v not in chosen and chosen.size == 20
+    np.testing.assert_array_equal(d["neighbours"], chosen)
+    assert d["epochs"].shape[0] == 20 and d["template"].size == d["epochs"].shape[1]
+    np.testing.assert_allclose(d["template"], d["epochs"].mean(axis=0), rtol=1e-6, atol=1e-12)
+    f = epoch_stack(raw, fixed, ch, v)
+    window = np.array([j for j in range(10, 31) if j != v])
+    assert not f["tracked"]
+    np.testing.assert_array_equal(f["neighbours"], window)
+    assert set(chosen) != set(window)  # the two views differ here
+
+
 def test_step_on_an_unloaded_recording_is_lean_and_matches_the_loaded_path(tmp_path: Path) -> None:
     import tracemalloc
 

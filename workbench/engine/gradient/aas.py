@@ -189,6 +189,9 @@ class AASResult:
         the run's mean artifact (over the strongest bins), ``"size"`` its size relative
         to the run's mean, and with ``track`` ``"reach"`` the mean distance (volumes)
         of the neighbours chosen.
+    neighbours : dict[int, ndarray]
+        With ``track``: channel index -> (n_vol, window) the volumes whose average made
+        each volume's template on the tracked bins (for the views); empty otherwise.
     """
 
     onsets: np.ndarray
@@ -198,6 +201,7 @@ class AASResult:
     segments: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     obs_rank: dict[int, int] = field(default_factory=dict)
     evolution: dict[str, np.ndarray] = field(default_factory=dict)
+    neighbours: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class _Plan:
@@ -572,7 +576,7 @@ def _correct_inplace(
 
     s0, s1 = int(plan.c0[0]), int(plan.c1[-1])
 
-    def run_group(rows: np.ndarray) -> dict[int, np.ndarray]:
+    def run_group(rows: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, dict[str, np.ndarray]], dict[int, np.ndarray]]:
         p.check()
         # work on the channels minus their mean over the scan: the template's all-volume
         # part below 1/TR then holds the artifact, not the electrode offset (which the
@@ -582,6 +586,7 @@ def _correct_inplace(
         tmpl = plan.templates(spec)
         n_avg = plan.n_averaged()
         sel = tbins = d = None
+        chosen: dict[int, np.ndarray] = {}
         nv = spec.shape[1]
         M = spec.mean(axis=1)
         mean_p = M.real**2 + M.imag**2
@@ -619,6 +624,9 @@ def _correct_inplace(
                 n_avg = n_avg.copy()
                 n_avg[tbins] = sel.shape[-1]
             evo["reach"] = np.mean(np.abs(sel - np.arange(spec.shape[1])[None, :, None]), axis=-1)
+            if tbins is not None and tbins.size:
+                small = np.int16 if nv < 2**15 else np.int32
+                chosen = {int(r): np.sort(sel[i], axis=-1).astype(small) for i, r in enumerate(rows)}
         del F
         if alias is not None:
             # the residual spectra of the plain templates are reused when tracking did
@@ -697,15 +705,16 @@ def _correct_inplace(
             for r in rows:
                 if obs_set is None or int(r) in obs_set:
                     rank_of[int(r)] = obs_channel(data, int(r), plan, params)
-        return amps, {int(r): {k: np.asarray(v[i]) for k, v in evo.items()} for i, r in enumerate(rows)}
+        return amps, {int(r): {k: np.asarray(v[i]) for k, v in evo.items()} for i, r in enumerate(rows)}, chosen
 
     done = 0
     p0 = 0.1 if params.align else 0.0
     evolution: dict[int, dict[str, np.ndarray]] = {}
 
-    def collect(out: tuple[dict[int, np.ndarray], dict[int, dict[str, np.ndarray]]]) -> None:
+    def collect(out: tuple[dict[int, np.ndarray], dict[int, dict[str, np.ndarray]], dict[int, np.ndarray]]) -> None:
         result.amplitudes.update(out[0])
         evolution.update(out[1])
+        result.neighbours.update(out[2])
 
     if n_jobs > 1 and len(groups) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as ex:
@@ -734,7 +743,8 @@ def _correct_inplace(
 
 
 def volume_template(
-    x: np.ndarray, schedule: Schedule, v: int, params: AASParams | None = None
+    x: np.ndarray, schedule: Schedule, v: int, params: AASParams | None = None,
+    neighbours: np.ndarray | list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Aligned epochs and template of volume ``v`` for one channel (for the views).
 
@@ -746,6 +756,9 @@ def volume_template(
         As used for the correction.
     v : int
         Volume index.
+    neighbours : array of int | None
+        The volumes averaged (default: the fixed window around ``v``, as the correction
+        uses without tracking; tracking's choice is in :attr:`AASResult.neighbours`).
 
     Returns
     -------
@@ -756,8 +769,11 @@ def volume_template(
     """
     params = params or AASParams()
     plan = _Plan(schedule, x.size, params)
-    lo, hi = int(plan.lo[v]), int(plan.hi[v])
-    nb = [j for j in range(lo, hi) if j != v]
+    if neighbours is None:
+        lo, hi = int(plan.lo[v]), int(plan.hi[v])
+        nb = [j for j in range(lo, hi) if j != v]
+    else:
+        nb = [int(j) for j in neighbours]
     sub = Schedule(schedule.onsets[nb], schedule.period, schedule.slot_offsets)
     sp = _Plan.__new__(_Plan)
     sp.pad, sp.n_times = plan.pad, plan.n_times

@@ -87,27 +87,38 @@ def inspect_result(
     )
 
 
-def epoch_stack(before: Any, res: Any, channel: int, volume: int) -> dict[str, np.ndarray]:
+def epoch_stack(before: Any, res: Any, channel: int, volume: int) -> dict[str, Any]:
     """Aligned neighbouring epochs and the template of one channel and volume.
 
+    The neighbours are the ones the correction used: with tracking, the volumes chosen for
+    this channel and volume (on the strong-artifact bins; :attr:`.aas.AASResult.neighbours`),
+    otherwise the fixed window of nearest volumes.
+
     Returns ``{"t": seconds in the volume, "epochs": (n, L), "template": (L,),
-    "corrected": (L,) the same volume after correction, "slots": slot onsets (s)}``.
+    "corrected": (L,) the same volume after correction, "slots": slot onsets (s),
+    "neighbours": the volumes shown, "tracked": bool}``.
     """
     from .aas import Schedule
 
     sf = float(res.raw.info["sfreq"])
     sched = res.schedule
     v = int(np.clip(volume, 0, sched.n_volumes - 1))
+    chosen = getattr(res.aas, "neighbours", {}).get(int(channel))
+    if chosen is not None and v < len(chosen):
+        nb = np.unique(np.asarray(chosen[v], int))
+        lo, hi = int(min(nb.min(), v)), int(max(nb.max(), v)) + 1
+    else:
+        w = int(min(res.params.window, sched.n_volumes - 1))
+        lo = int(np.clip(v - w // 2, 0, sched.n_volumes - (w + 1)))
+        hi = lo + w + 1
+        nb = np.array([j for j in range(lo, hi) if j != v], int)
     # read only the stretch the neighbouring volumes cover (lazy Raws stay fast)
-    w = int(min(res.params.window, sched.n_volumes - 1))
-    lo = int(np.clip(v - w // 2, 0, sched.n_volumes - (w + 1)))
-    hi = lo + w + 1
-    pad = 64
+    pad = int(max(64, res.params.aas(sf).pad + 2))
     a = int(max(np.floor(sched.onsets[lo]) - pad, 0))
     b = int(min(np.ceil(sched.onsets[hi - 1] + sched.period) + pad, before.n_times))
     x = before.get_data(picks=[channel], start=a, stop=b)[0]
     sub = Schedule(sched.onsets[lo:hi] - a, sched.period, sched.slot_offsets)
-    ep, tmpl = volume_template(x, sub, v - lo, res.params.aas(sf))
+    ep, tmpl = volume_template(x, sub, v - lo, res.params.aas(sf), neighbours=nb - lo)
     c0 = int(np.ceil(sched.onsets[v]))
     after = res.raw.get_data(picks=[channel], start=c0, stop=c0 + tmpl.size)[0]
     t = (np.arange(tmpl.size) + c0 - sched.onsets[v]) / sf
@@ -117,4 +128,6 @@ def epoch_stack(before: Any, res: Any, channel: int, volume: int) -> dict[str, n
         "template": tmpl,
         "corrected": after,
         "slots": sched.slot_offsets / sf,
+        "neighbours": nb,
+        "tracked": chosen is not None,
     }
