@@ -111,27 +111,32 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="4 subjects x 30 trials, 5 epochs (a smoke run)")
     ap.add_argument("--out", type=Path, default=Path("bench_deep_fusion_tasks.json"))
     ap.add_argument("--tables-only", action="store_true")
+    ap.add_argument("--isi", default="2,4", help="inter-stimulus interval range (s) of the simulated design; "
+                    "'8,12' = a slow event-related design with little BOLD overlap between trials")
+    ap.add_argument("--tasks", default="roi-bold,amplitude,roi-bold-shuffled")
     a = ap.parse_args()
     results = json.loads(a.out.read_text()) if a.out.exists() else []
     if not a.tables_only:
         from workbench_deep_fusion.simulate import simulate
 
         n_sub, n_tr, epochs, patience = (4, 30, 5, 2) if a.quick else (8, N_TRIALS, 30, 6)
+        isi = tuple(float(v) for v in a.isi.split(","))
+        wanted = set(a.tasks.split(","))
         for seed in [int(s) for s in a.seeds.split(",")]:
             done = {r["task"] for r in results if r["seed"] == seed}
-            if {"amplitude", "roi-bold", "roi-bold-shuffled"} <= done:
+            if wanted <= done:
                 continue
             t0 = time.perf_counter()
-            d = simulate(n_subjects=n_sub, n_trials=n_tr, n_heads=2, seed=seed, sfreq=SFREQ)
+            d = simulate(n_subjects=n_sub, n_trials=n_tr, n_heads=2, seed=seed, sfreq=SFREQ, isi_s=isi)
             t_sim = time.perf_counter() - t0
             jobs = [("roi-bold", d.roi_bold), ("amplitude", d.amplitudes),
                     ("roi-bold-shuffled", np.random.default_rng(seed + 99).permutation(d.roi_bold))]
             for name, y in jobs:
-                if name in done:
+                if name in done or name not in wanted:
                     continue
                 r = run_task(d, "roi-bold" if name.startswith("roi") else name, y, seed, epochs, patience)
                 r.update(task=name, simulate_s=t_sim, r2_ceiling=d.truth["roi_bold_r2_own"],
-                         n_subjects=n_sub, n_trials=n_tr)
+                         n_subjects=n_sub, n_trials=n_tr, isi_s=list(isi))
                 results.append(r)
                 a.out.write_text(json.dumps(results, indent=1))
                 print(f"seed {seed} {name}: cv {r['cv_s']:.0f} s (CPU {r['cv_cpu_s']:.0f} s); "

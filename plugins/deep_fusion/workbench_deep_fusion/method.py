@@ -161,13 +161,15 @@ def run_arrays(data: TrialData, params: dict[str, Any], progress=None) -> Fusion
         s = scores[m]["both"]
         if m == "mean":
             continue
-        if s["ci95"][0] <= chance:
+        lo, hi = s["ci95"]
+        if lo <= chance:
+            where = "includes" if hi >= chance else "lies below"
             if reg:
                 out.messages.append(f"{_name(m)}: not better than predicting the training mean (R² {s[key]:.3f}, "
-                                    f"interval {s['ci95'][0]:.3f} to {s['ci95'][1]:.3f} includes 0)")
+                                    f"interval {lo:.3f} to {hi:.3f} {where} 0)")
             else:
                 out.messages.append(f"{_name(m)}: not above chance ({s[key]:.3f}, interval "
-                                    f"{s['ci95'][0]:.3f}-{s['ci95'][1]:.3f} includes {chance:.3f})")
+                                    f"{lo:.3f}-{hi:.3f} {where} {chance:.3f})")
     if warn:
         out.messages.append(warn)
     # timings go into the messages, not the QC: QC must be identical between identical runs
