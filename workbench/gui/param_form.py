@@ -72,6 +72,7 @@ class ParamForm(QWidget):
         self.params = {p.name: p for p in params}
         self.editors: dict[str, QWidget] = {}
         self.none_boxes: dict[str, QCheckBox] = {}
+        self._kept: dict[str, float] = {}  # the number shown before auto/off was ticked
         self._updating = False
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
@@ -144,7 +145,10 @@ class ParamForm(QWidget):
                 if box is not None:
                     box.setChecked(v is None)
                     ed.setEnabled(v is not None)
+                    self._show_none(name, v is None)
                     if v is None:
+                        if isinstance(ed, QSpinBox | QDoubleSpinBox):
+                            continue  # shows "auto"/"off", not a number nobody chose
                         v = p.default if p.default is not None else (p.minimum or 0)
                 if isinstance(ed, QCheckBox):
                     ed.setChecked(bool(v))
@@ -190,8 +194,26 @@ class ParamForm(QWidget):
                 box.setEnabled(on)
 
     # ------------------------------------------------------------------ edits
+    def _show_none(self, name: str, on: bool) -> None:
+        """A number box under a ticked auto/off shows that word instead of a number."""
+        ed = self.editors[name]
+        if not isinstance(ed, QSpinBox | QDoubleSpinBox):
+            return
+        if on:
+            if ed.specialValueText():
+                return
+            self._kept[name] = ed.value()
+            ed.setSpecialValueText(self.params[name].none_label)
+            ed.setValue(ed.minimum())
+        elif ed.specialValueText():
+            ed.setSpecialValueText("")
+            p = self.params[name]
+            kept = self._kept.get(name, p.default if p.default is not None else ed.minimum())
+            ed.setValue(kept)
+
     def _none_toggled(self, name: str, on: bool) -> None:
         self.editors[name].setEnabled(not on)
+        self._show_none(name, on)
         if not self._updating:
             self._edited(name, None if on else self.values()[name])
 
