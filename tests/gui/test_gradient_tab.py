@@ -40,10 +40,10 @@ def _derivatives(session) -> list[Path]:
 
 
 def _run(qtbot, window, tab):
-    qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
-    task = tab.task
+    qtbot.mouseClick(tab.runbar.apply_button, Qt.MouseButton.LeftButton)
+    task = tab.runbar.task
     assert task is not None and task in window.tasks.tasks  # the task bar shows it
-    assert tab.cancel_button.isEnabled() and not tab.run_button.isEnabled()
+    assert tab.runbar.cancel_button.isEnabled() and not tab.runbar.apply_button.isEnabled()
     wait_task(qtbot, window, task)
     qtbot.waitUntil(lambda: tab.view_data is not None, timeout=30000)
     return task
@@ -57,7 +57,7 @@ def test_the_form_is_the_step_declaration_shared_with_the_step_panel(qtbot, load
     assert set(tab.forms["sync"].editors) == {p.name for p in window.catalog["sync"].params}
     for ed in form.editors.values():
         assert len(ed.toolTip()) > 30
-    assert len(tab.run_button.toolTip()) > 30 and len(tab.cancel_button.toolTip()) > 30
+    assert len(tab.runbar.apply_button.toolTip()) > 30 and len(tab.runbar.cancel_button.toolTip()) > 30
     # an edit in the tab is the step panel's value (one store), undoable
     form.editors["window"].setValue(12)
     form.editors["window"].editingFinished.emit()
@@ -89,10 +89,11 @@ def test_run_goes_through_the_runner_and_fills_every_view(qtbot, loaded, artifac
     assert any(p.name.endswith("_desc-gradclean_eeg.fif") for p in _derivatives(session))
     assert tab.table.rowCount() == 8
     assert float(tab.table.item(0, 3).text()) > 20  # dB reduction at the slice harmonics
-    assert "Slice-harmonic reduction" in tab.status.text()
+    assert "Slice-harmonic reduction" in tab.summary.text()
     qtbot.waitUntil(lambda: hasattr(tab, "last_stack"), timeout=20000)
     d = tab.last_stack
     assert d["epochs"].shape[0] == 12 and d["template"].size == d["epochs"].shape[1]
+    assert not d["tracked"] and "nearest volumes" in tab.stack_note.text()
     tab.volume_scroll.setValue(0)
     qtbot.waitUntil(lambda: tab._stack_task is None, timeout=20000)
     qtbot.wait(50)
@@ -107,6 +108,24 @@ def test_run_goes_through_the_runner_and_fills_every_view(qtbot, loaded, artifac
         img = tab.grab()
         assert img.width() > 500
         img.save(str(artifacts_dir / f"gradient_tab_{name}.png"))
+
+
+def test_with_tracking_the_epoch_view_shows_the_chosen_neighbours(qtbot, loaded, artifacts_dir):
+    session, tab, window = loaded
+    tab.set_param("gradient", "track", True)
+    _run(qtbot, window, tab)
+    res = tab.result
+    qtbot.waitUntil(lambda: hasattr(tab, "last_stack"), timeout=20000)
+    qtbot.waitUntil(lambda: tab._stack_task is None, timeout=20000)
+    d = tab.last_stack
+    ch, v = int(tab.channel_combo.currentData()), int(tab.volume_scroll.value())
+    assert d["tracked"] and d["volume"] == v
+    np.testing.assert_array_equal(d["neighbours"], np.sort(res.aas.neighbours[ch][v]))
+    assert d["epochs"].shape[0] == 20
+    assert "Tracking on" in tab.stack_note.text()
+    tab.views.setCurrentIndex(1)
+    qtbot.wait(150)
+    tab.grab().save(str(artifacts_dir / "gradient_tab_stack_tracked.png"))
 
 
 def test_a_run_from_the_step_panel_shows_the_same_in_the_tab(qtbot, loaded):
@@ -138,10 +157,10 @@ def test_a_run_from_the_step_panel_shows_the_same_in_the_tab(qtbot, loaded):
 def test_cancel_cancels_the_run_and_changes_nothing(qtbot, loaded):
     """Fails when Cancel does nothing: the run would finish, adopt an EEG and write files."""
     session, tab, window = loaded
-    tab.run()
-    task = tab.task
+    tab.runbar.run()
+    task = tab.runbar.task
     assert task is not None
-    tab.cancel()
+    tab.runbar.cancel()
     wait_task(qtbot, window, task)
     assert task.cancelled and task.error is not None
     assert type(task.error).__name__ == "Cancelled"
@@ -150,16 +169,16 @@ def test_cancel_cancels_the_run_and_changes_nothing(qtbot, loaded):
     assert tab.step_result is None and tab.view_data is None
     assert session.project.steps and session.project.steps[-1].status == "cancelled"
     assert _derivatives(session) == []
-    assert tab.last_error == "cancelled" and "Cancelled" in tab.status.text()
-    assert tab.run_button.isEnabled() and not tab.cancel_button.isEnabled()
+    assert tab.runbar.last_error == "cancelled" and "Cancelled" in tab.runbar.status.text()
+    assert tab.runbar.apply_button.isEnabled() and not tab.runbar.cancel_button.isEnabled()
 
 
 def test_bad_trigger_name_is_a_message_not_a_crash(qtbot, loaded):
     session, tab, window = loaded
     tab.set_param("sync", "volume_trigger", "Scan Start")
-    tab.run()
-    wait_task(qtbot, window, tab.task)
-    assert "not found" in tab.last_error and "R128" in tab.last_error
+    tab.runbar.run()
+    wait_task(qtbot, window, tab.runbar.task)
+    assert "not found" in tab.runbar.last_error and "R128" in tab.runbar.last_error
     assert session.cleaned is None
     assert [r.status for r in session.project.steps] == ["failed", "failed"]
 
@@ -180,7 +199,7 @@ def test_a_reopened_study_shows_its_own_result(qtbot, loaded):
     staged.raw = raw
     loading.apply_staged(session, staged)
     assert tab.step_result is None and tab.table.rowCount() == 0
-    assert "Not run yet" in tab.status.text()
+    assert "Not run yet" in tab.summary.text()
 
 
 def test_a_reopened_project_shows_its_recorded_qc(qtbot, loaded, tmp_path):
@@ -192,7 +211,7 @@ def test_a_reopened_project_shows_its_recorded_qc(qtbot, loaded, tmp_path):
     wait_task(qtbot, window, task)
     assert task.error is None, task.traceback
     assert tab.view_data is None and tab.table.rowCount() == 0
-    text = tab.status.text()
+    text = tab.summary.text()
     assert "Last recorded run: done" in text and "Slice-harmonic reduction" in text
 
 
@@ -200,8 +219,8 @@ def test_edits_made_during_a_run_are_kept(qtbot, loaded):
     """The run's records join the open project; a parameter edited meanwhile is not lost."""
     session, tab, window = loaded
     proj = session.project
-    tab.run()
-    task = tab.task
+    tab.runbar.run()
+    task = tab.runbar.task
     tab.set_param("gradient", "window", 15)  # while the run works
     wait_task(qtbot, window, task)
     assert session.project is proj  # the same document, with the run's records added
@@ -217,8 +236,8 @@ def test_a_run_never_reverts_what_changed_meanwhile(qtbot, loaded):
     import numpy as np
 
     session, tab, window = loaded
-    tab.run()
-    task = tab.task
+    tab.runbar.run()
+    task = tab.runbar.task
     new_trans = np.eye(4)
     session.set_trans(new_trans)  # e.g. a coregistration edit during the run
     wait_task(qtbot, window, task)

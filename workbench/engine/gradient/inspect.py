@@ -96,7 +96,7 @@ def epoch_stack(before: Any, res: Any, channel: int, volume: int) -> dict[str, A
 
     Returns ``{"t": seconds in the volume, "epochs": (n, L), "template": (L,),
     "corrected": (L,) the same volume after correction, "slots": slot onsets (s),
-    "neighbours": the volumes shown, "tracked": bool}``.
+    "neighbours": the volumes shown, "tracked": bool, "volume": v}``.
     """
     from .aas import Schedule
 
@@ -130,4 +130,5 @@ def epoch_stack(before: Any, res: Any, channel: int, volume: int) -> dict[str, A
         "slots": sched.slot_offsets / sf,
         "neighbours": nb,
         "tracked": chosen is not None,
+        "volume": v,
     }

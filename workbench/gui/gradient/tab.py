@@ -3,9 +3,10 @@
 The tab never runs an engine algorithm itself. Its forms are generated from the step
 declarations (:class:`~workbench.gui.param_form.ParamForm` of the ``gradient`` step, and
 of the ``sync`` step whose scanner timeline it needs); their values are the project's
-stored parameters (:mod:`workbench.gui.step_params`, shared with the step panel). Run
+stored parameters (:mod:`workbench.gui.step_params`, shared with the step panel). The
+run bar (:class:`~workbench.gui.runbar.StepRunBar`, the same as the Cardiac and ICA tabs')
 asks the main window to run the step through the one runner (recorded in the project's
-provenance, shown in the task bar with Cancel); Cancel cancels that task.
+provenance, shown in the task bar with Cancel); its Cancel cancels that task.
 
 What it shows is the study's latest ``gradient`` result, announced by
 ``session.result_changed`` whoever ran the step (this tab, the step panel, a replay), or
@@ -28,8 +29,6 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
     QScrollBar,
     QSplitter,
@@ -40,11 +39,11 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from workbench.engine.errors import Cancelled, WorkbenchError
 from workbench.engine.gradient.inspect import epoch_stack, inspect_result
 from workbench.engine.steps import format_value
 
 from ..param_form import ParamForm
+from ..runbar import StepRunBar
 from ..signals import connect
 from ..step_params import set_value, step_values
 from ..traces.view import TraceView
@@ -93,18 +92,15 @@ class GradientTab(QWidget):
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.run_step: Any = None
         self.specs = _catalog_specs()
         self.step_result: Any = None  # the StepResult shown
         self.result: Any = None  # its GradientResult
         self.before: Any = None  # the EEG it corrected
         self.view_data: Any = None
-        self.task: Task | None = None
         self._view_task: Task | None = None
         self._view_pending: Any = None
         self._stack_task: Task | None = None
         self._stack_pending: tuple[int, int] | None = None
-        self.last_error = ""
         self.forms: dict[str, ParamForm] = {}
         self._build()
         connect(self, session.result_changed, self._result_changed)
@@ -126,9 +122,20 @@ class GradientTab(QWidget):
         self.side.setWidget(self._build_params())
         self.side.setMinimumWidth(200)
         split.addWidget(self.side)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        self.runbar = StepRunBar(
+            STEP, self.params, "Run",
+            "Run the gradient step on the current EEG with these parameters, in the background (the sync "
+            "step first when there is no scanner timeline yet); it is recorded in the project's provenance "
+            "and shown in the task bar.")
+        self.runbar.on_finished = self._update_buttons
+        rv.addWidget(self.runbar)
         self.views = QTabWidget()
         self.views.setUsesScrollButtons(True)
-        split.addWidget(self.views)
+        rv.addWidget(self.views, 1)
+        split.addWidget(right)
         split.setStretchFactor(1, 1)
         split.setSizes([300, 1000])
         self.traces = TraceView(window_s=2.0, n_channels=8)
@@ -163,29 +170,12 @@ class GradientTab(QWidget):
         )
         QVBoxLayout(self.sync_box).setContentsMargins(4, 4, 4, 4)
         v.addWidget(self.sync_box)
-        self.run_button = QPushButton("Run")
-        self.run_button.setToolTip(
-            "Run the gradient step on the current EEG with these parameters, in the background; "
-            "it is recorded in the project's provenance and shown in the task bar."
-        )
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running correction; nothing is changed or written.")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.cancel_button.setEnabled(False)
-        row = QHBoxLayout()
-        row.addWidget(self.run_button)
-        row.addWidget(self.cancel_button)
-        v.addLayout(row)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        v.addWidget(self.progress)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.status.setTextFormat(Qt.TextFormat.RichText)
-        self.status.setToolTip("What the last run found and did.")
-        self.status.setMinimumWidth(100)
-        v.addWidget(self.status)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setToolTip("What the latest run found and did.")
+        self.summary.setMinimumWidth(100)
+        v.addWidget(self.summary)
         v.addStretch(1)
         self._make_forms()
         return w
@@ -204,7 +194,7 @@ class GradientTab(QWidget):
 
     def set_runner(self, run_step: Any, catalog: dict[str, Any]) -> None:
         """Run through ``run_step(step_id, params, on_done)`` (the main window's runner)."""
-        self.run_step = run_step
+        self.runbar.set_runner(run_step)
         if catalog:
             self.specs = dict(catalog)
             self._make_forms()
@@ -231,62 +221,7 @@ class GradientTab(QWidget):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        can = self.run_step is not None and self.session.eeg is not None and self.session.project is not None
-        self.run_button.setEnabled(can and self.task is None)
-        self.cancel_button.setEnabled(self.task is not None)
-        if self.run_step is None:
-            self.run_button.setToolTip("Runs through the main window's runner (not available here).")
-
-    # ------------------------------------------------------------------ run
-    def run(self) -> None:
-        """Run the gradient step through the runner (sync first when there is no timeline)."""
-        if self.run_step is None or self.task is not None:
-            return
-        self.last_error = ""
-        task = self.run_step(STEP, self.params(), on_done=self._outcomes)
-        if task is None:  # the window said why (nothing open...)
-            return
-        self.task = task
-        task.progressed.connect(self._progress)
-        task.failed.connect(self._failed)
-        task.ended.connect(self._ended)
-        self.status.setText("running…")
-        self._update_buttons()
-
-    def cancel(self) -> None:
-        """Cancel the running step (the same task the task bar shows)."""
-        if self.task is not None:
-            self.task.cancel()
-            self.status.setText("cancelling…")
-
-    def _progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        if message:
-            self.status.setText(html.escape(message))
-
-    def _outcomes(self, outcomes: list[Any]) -> None:
-        failed = [o for o in outcomes if o.status != "done"]
-        if failed:
-            self.last_error = "; ".join(f"{o.name}: {o.message}" for o in failed)
-            self.status.setText(f"<span style='color:#b00020'>{html.escape(self.last_error)}</span>")
-
-    def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, Cancelled):
-            self.last_error = "cancelled"
-            self.status.setText("Cancelled: nothing was changed (the cancelled run is in the provenance).")
-        elif isinstance(exc, WorkbenchError):
-            self.last_error = str(exc)
-            self.status.setText(f"<span style='color:#b00020'>{html.escape(str(exc))}</span>")
-        else:
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            self.status.setText(
-                f"<span style='color:#b00020'>unexpected error: {html.escape(self.last_error)}</span>"
-            )
-
-    def _ended(self) -> None:
-        self.task = None
-        self.progress.setValue(0)
-        self._update_buttons()
+        self.runbar.update_buttons(self.session.eeg is not None and self.session.project is not None)
 
     # ------------------------------------------------------------------ results
     def _study_changed(self) -> None:
@@ -303,7 +238,7 @@ class GradientTab(QWidget):
         text = self._last_record_text()
         if self.session.eeg is None:
             text = "No EEG loaded." + ("" if text.startswith("Not run") else "<br>" + text)
-        self.status.setText(text)
+        self.summary.setText(text)
 
     def _last_record_text(self) -> str:
         proj = self.session.project
@@ -325,7 +260,7 @@ class GradientTab(QWidget):
         self.step_result = result
         res = result.details.get("gradient")
         before = result.details.get("before")
-        self.status.setText(self._qc_text(result))
+        self.summary.setText(self._qc_text(result))
         if res is None or before is None:
             self.result = self.before = self.view_data = None
             self._clear_views()
@@ -339,9 +274,13 @@ class GradientTab(QWidget):
         self._view_pending = None
         self._view_task = Task("gradient views", _view_job, before, res)
         self._view_task.succeeded.connect(lambda view, b=before, r=res: self._views_ready(b, r, view))
-        self._view_task.failed.connect(self._failed)
+        self._view_task.failed.connect(self._view_failed)
         self._view_task.ended.connect(self._view_ended)
         self._view_task.start()
+
+    def _view_failed(self, exc: BaseException) -> None:
+        self.summary.setText(self.summary.text() + "<br><span style='color:#b00020'>the views could not be "
+                             f"prepared: {html.escape(str(exc))}</span>")
 
     def _view_ended(self) -> None:
         self._view_task = None
@@ -381,6 +320,7 @@ class GradientTab(QWidget):
 
     def _clear_views(self) -> None:
         self.psd_plot.clear()
+        self.stack_note.setText("")
         for plot in (self.evo_size, self.evo_shape, self.evo_reach):
             plot.clear()
         self.evo_note.setText("")
@@ -430,6 +370,9 @@ class GradientTab(QWidget):
         bar.addWidget(self.volume_label)
         bar.addWidget(self.volume_scroll, 1)
         v.addLayout(bar)
+        self.stack_note = QLabel("")
+        self.stack_note.setWordWrap(True)
+        v.addWidget(self.stack_note)
         self.stack_plot = pg.PlotWidget()
         self.stack_plot.setBackground("w")
         self.stack_plot.setLabel("left", "artifact", units="V")
@@ -437,8 +380,8 @@ class GradientTab(QWidget):
         self.stack_plot.addLegend(offset=(-10, 10))
         self.stack_plot.setToolTip(
             "Grey: the neighbouring volumes' epochs of this channel, shifted onto this volume's "
-            "sub-sample phase. Red: their mean (the template). Blue: this volume after correction. "
-            "Green dotted: slice slot onsets."
+            "sub-sample phase (with tracking: the volumes chosen as most similar to this one). Red: "
+            "their mean (the template). Blue: this volume after correction. Green dotted: slice slot onsets."
         )
         self.resid_plot = pg.PlotWidget()
         self.resid_plot.setBackground("w")
@@ -600,7 +543,19 @@ class GradientTab(QWidget):
         grey = pg.mkPen((160, 160, 160, 110), width=1)
         for e in d["epochs"]:
             p.plot(t, e, pen=grey)
-        p.plot(t, d["template"], pen=pg.mkPen((210, 30, 30), width=1.6), name="template")
+        p.plot(t, d["template"], pen=pg.mkPen((210, 30, 30), width=1.6),
+               name="template (tracked neighbours)" if d.get("tracked") else "template")
+        nb = [int(j) + 1 for j in d.get("neighbours", [])]
+        v = int(d.get("volume", self.volume_scroll.value())) + 1
+        if d.get("tracked"):
+            far = max((abs(j - v) for j in nb), default=0)
+            self.stack_note.setText(
+                f"Tracking on: the {len(nb)} volumes whose artifact on this channel is most similar to "
+                f"volume {v}'s (up to {far} volumes away; used where the artifact is strong, the nearest "
+                "volumes elsewhere).")
+        else:
+            self.stack_note.setText(f"The {len(nb)} nearest volumes ({min(nb, default=0)}-{max(nb, default=0)}, "
+                                    f"without {v}).")
         for s in d["slots"]:
             p.addItem(
                 pg.InfiniteLine(
