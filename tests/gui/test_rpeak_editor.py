@@ -169,3 +169,16 @@ def test_apply_reruns_with_the_edits_and_the_recorded_run_reproduces_the_eeg(qtb
     study.set_raw(raw.copy())
     Runner(study, builtin_steps(), Path("unused"), write_files=False).run_step("cardiac", rec.params)
     np.testing.assert_array_equal(study.eeg.get_data(), session.eeg.get_data())
+
+
+def test_a_correction_dropped_by_an_earlier_rerun_says_so(qtbot, cardiac):
+    """When a step before it runs again, the cardiac version leaves the EEG: the tab says so
+    (the pipeline bar shows ↻) until Apply runs it again."""
+    session, tab, window, raw, truth = cardiac
+    assert "not in the current EEG" not in tab.runbar.status.text().lower()
+    session.study.history.clear()  # what the runner does to it when a step before it runs again
+    session.cleaned_changed.emit(None)
+    assert "not in the current eeg" in tab.runbar.status.text().lower()
+    wait_task(qtbot, window, tab.runbar.run(), timeout=120000)
+    assert [v.step for v in session.study.history] == ["cardiac"]
+    assert "not in the current eeg" not in tab.runbar.status.text().lower()

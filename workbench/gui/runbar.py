@@ -117,3 +117,14 @@ class StepRunBar(QWidget):
         self.update_buttons()
         if self.on_finished is not None:
             self.on_finished()
+
+
+#: what a step view says when its result is no longer part of the current EEG
+STALE_TEXT = ("<b>Not in the current EEG: a step before it ran again and dropped this correction. "
+              "Apply to run it again.</b>")
+
+
+def in_current_eeg(session: Any, step_id: str) -> bool:
+    """Whether the current EEG's history holds a version made by ``step_id``."""
+    return any(v.step == step_id for v in getattr(session.study, "history", []))
+

@@ -20,7 +20,7 @@ from workbench.engine.cardiac.edits import BeatEdits
 from workbench.engine.cardiac.figures import beat_stack
 from workbench.engine.steps.cardiac import SPEC
 
-from ..runbar import StepRunBar
+from ..runbar import STALE_TEXT, StepRunBar, in_current_eeg
 from ..signals import connect
 from ..step_params import step_values
 from .editor import RPeakEditor
@@ -68,6 +68,7 @@ class CardiacTab(QWidget):
         connect(self, session.result_changed, self._result_changed)
         connect(self, session.undo.changed, lambda *_: self._undo_changed())
         connect(self, session.project_changed, lambda *_: self._study_changed())
+        connect(self, session.cleaned_changed, lambda *_: self._update_pending())
         self._study_changed()
 
     # ------------------------------------------------------------------ layout
@@ -129,7 +130,9 @@ class CardiacTab(QWidget):
         can = self.session.project is not None and self.session.eeg is not None
         self.runbar.update_buttons(can)
         if self.runbar.task is None and self.result is not None:
-            if self.pending():
+            if not in_current_eeg(self.session, "cardiac"):
+                self.runbar.status.setText(STALE_TEXT)
+            elif self.pending():
                 self.runbar.status.setText("<b>Beats edited: Apply to correct the BCG with them.</b>")
             elif self.runbar.status.text() in ("", "done") or "Apply" in self.runbar.status.text():
                 self.runbar.status.setText("The correction uses the beats shown.")

@@ -34,7 +34,7 @@ from workbench.engine.commands import SetValue
 from workbench.engine.errors import InputError
 from workbench.engine.steps.ica import SPEC, parse_exclude
 
-from ..runbar import StepRunBar
+from ..runbar import STALE_TEXT, StepRunBar, in_current_eeg
 from ..signals import connect
 from ..step_params import step_values, store_values
 
@@ -129,6 +129,7 @@ class ICATab(QWidget):
         connect(self, session.result_changed, self._result_changed)
         connect(self, session.undo.changed, lambda *_: self._choice_changed())
         connect(self, session.project_changed, lambda *_: self._study_changed())
+        connect(self, session.cleaned_changed, lambda *_: self._update_pending())
         self._study_changed()
 
     # ------------------------------------------------------------------ runner and choice
@@ -188,7 +189,9 @@ class ICATab(QWidget):
         self.runbar.update_buttons(can)
         self.auto_button.setEnabled(self.details is not None and self.session.project is not None)
         if self.runbar.task is None and self.details is not None:
-            if self.pending():
+            if not in_current_eeg(self.session, STEP):
+                self.runbar.status.setText(STALE_TEXT)
+            elif self.pending():
                 self.runbar.status.setText("<b>Choice changed: Apply to remove these components.</b>")
             elif self.runbar.status.text() in ("", "done") or "Apply" in self.runbar.status.text():
                 self.runbar.status.setText("The cleaned EEG has the components ticked removed.")
