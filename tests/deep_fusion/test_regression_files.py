@@ -158,3 +158,23 @@ def test_regression_report_figures_draw(small_cohort):
         fig = make()
         assert isinstance(fig, Figure) and fig.axes and caption
     assert "R²" in res.figures[0][1]().axes[0].get_ylabel()
+
+
+def test_regression_checkpoint_reproduces_the_out_of_fold_predictions(tmp_path, small_cohort):
+    from workbench_deep_fusion import checkpoint
+    from workbench_deep_fusion.cv import Standardizer, cross_validate
+    from workbench_deep_fusion.data import check_regression
+    from workbench_deep_fusion.train import TrainConfig, predict
+
+    d = small_cohort
+    data = check_regression(d.eeg, d.fmri, d.roi_bold, d.groups, "roi-bold", target_name="v1")
+    res = cross_validate(data, ["eeg_only"], {"latent": 4}, TrainConfig(epochs=2, patience=2), n_folds=2,
+                         checkpoint_dir=tmp_path)
+    net, doc = checkpoint.load(tmp_path, "fold01_eeg_only")
+    assert doc["task"] == "roi-bold" and doc["model"]["regression"] and doc["target"]["name"] == "v1"
+    s = doc["standardizer"]
+    std = Standardizer(*(np.asarray(s[k]) for k in ("eeg_mean", "eeg_sd", "fmri_mean", "fmri_sd")))
+    test = np.isin(data.groups, doc["test_subjects"])
+    e, f = std.apply(data.eeg[test], data.fmri[test])
+    back = predict(net, e, f) * doc["target"]["sd"] + doc["target"]["mean"]
+    assert np.allclose(back, res.proba["eeg_only"]["both"][test], rtol=1e-6, atol=1e-9)
