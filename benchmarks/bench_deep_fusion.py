@@ -24,7 +24,8 @@ N_TRIALS = 60  #: trials per subject of the full-size conditions
 
 
 def run_condition(n_subjects: int, n_trials: int, mismatch: float, folds: int, epochs: int, patience: int,
-                  seed: int, modality_dropout: float = 0.0, eeg_noise: float = 1.0) -> dict:
+                  seed: int, modality_dropout: float = 0.0, eeg_noise: float = 1.0, fmri_noise: float = 1.0,
+                  isi: tuple[float, float] = (2.0, 4.0)) -> dict:
     from workbench_deep_fusion.cv import cross_validate, score_models
     from workbench_deep_fusion.data import check_trials
     from workbench_deep_fusion.simulate import simulate
@@ -32,7 +33,7 @@ def run_condition(n_subjects: int, n_trials: int, mismatch: float, folds: int, e
 
     t0 = time.perf_counter()
     d = simulate(n_subjects=n_subjects, n_trials=n_trials, mismatch_s=mismatch, n_heads=2, seed=seed, sfreq=SFREQ,
-                 eeg_noise=eeg_noise)
+                 eeg_noise=eeg_noise, fmri_noise=fmri_noise, isi_s=isi)
     t_sim = time.perf_counter() - t0
     data = check_trials(d.eeg, d.fmri, d.labels, d.groups)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -97,6 +98,9 @@ def main() -> None:
     ap.add_argument("--tables-only", action="store_true", help="print the tables of an existing --out file")
     ap.add_argument("--seed", type=int, default=0, help="cohort and training seed")
     ap.add_argument("--eeg-noise", type=float, default=1.0, help="EEG noise scale of the cohort (1 = default)")
+    ap.add_argument("--fmri-noise", type=float, default=1.0, help="BOLD noise scale of the cohort (1 = default)")
+    ap.add_argument("--isi", default="2,4", help="inter-stimulus interval range (s); '8,12' = slow design, "
+                    "little BOLD overlap between trials, so stronger fMRI trial features")
     ap.add_argument("--conditions", default="",
                     help="only these conditions, TRIALS:MISMATCH:DROPOUT comma-separated (e.g. 80:1.0:0,40:0:0), "
                          "to split a run over processes; merge the JSON lists to print one table")
@@ -116,9 +120,10 @@ def main() -> None:
         for n_sub, n_tr, mm, md in conds:
             if (n_sub, n_tr, mm, md) in done:
                 continue
+            isi = tuple(float(v) for v in a.isi.split(","))
             r = run_condition(n_sub, n_tr, mm, 4, epochs, patience, seed=a.seed, modality_dropout=md,
-                              eeg_noise=a.eeg_noise)
-            r["seed"], r["eeg_noise"] = a.seed, a.eeg_noise
+                              eeg_noise=a.eeg_noise, fmri_noise=a.fmri_noise, isi=isi)
+            r["seed"], r["eeg_noise"], r["fmri_noise"], r["isi_s"] = a.seed, a.eeg_noise, a.fmri_noise, list(isi)
             results.append(r)
             a.out.write_text(json.dumps(results, indent=1))
             print(f"{n_sub} x {n_tr}, mismatch {mm}, dropout {md}: cv {r['cv_s']:.0f} s; "
