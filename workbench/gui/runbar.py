@@ -7,7 +7,15 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from workbench.engine.errors import Cancelled, WorkbenchError
 
@@ -26,7 +34,7 @@ class StepRunBar(QWidget):
     """
 
     def __init__(self, step_id: str, params: Callable[[], dict[str, Any]], apply_text: str, apply_tip: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, status_below: bool = False) -> None:
         super().__init__(parent)
         self.step_id = step_id
         self.params = params
@@ -34,8 +42,12 @@ class StepRunBar(QWidget):
         self.task: Any = None
         self.last_error = ""
         self.on_finished: Callable[[], None] | None = None
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        #: called before a run: a one-line reason not to run (shown as an error), or None
+        self.precheck: Callable[[], str | None] | None = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        lay = QHBoxLayout()
+        outer.addLayout(lay)
         self.apply_button = QPushButton(apply_text)
         self.apply_button.setToolTip(apply_tip)
         self.apply_button.clicked.connect(self.run)
@@ -53,7 +65,11 @@ class StepRunBar(QWidget):
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for w in (self.apply_button, self.cancel_button, self.progress):
             lay.addWidget(w)
-        lay.addWidget(self.status, 1)
+        if status_below:  # a narrow side panel: the status gets the whole width below
+            lay.addStretch(1)
+            outer.addWidget(self.status)
+        else:
+            lay.addWidget(self.status, 1)
         self.update_buttons()
 
     def set_runner(self, run_step: Any) -> None:
@@ -69,6 +85,10 @@ class StepRunBar(QWidget):
         if self.run_step is None or self.task is not None:
             return None
         self.last_error = ""
+        problem = self.precheck() if self.precheck is not None else None
+        if problem:
+            self.say(problem, error=True)
+            return None
         task = self.run_step(self.step_id, self.params(), on_done=self._outcomes)
         if task is None:
             return None
@@ -86,6 +106,14 @@ class StepRunBar(QWidget):
             self.task.cancel()
             self.status.setText("cancelling…")
 
+    def say(self, text: str, error: bool = False) -> None:
+        """Show ``text`` in the status line (red, and kept as :attr:`last_error`, for an error)."""
+        if error:
+            self.last_error = text
+            self.status.setText(f"<span style='color:#b00020'>{html.escape(text)}</span>")
+        else:
+            self.status.setText(html.escape(text))
+
     def _progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         if message:
@@ -102,7 +130,7 @@ class StepRunBar(QWidget):
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
             self.last_error = "cancelled"
-            self.status.setText("Cancelled: nothing was changed.")
+            self.status.setText("Cancelled: nothing was changed (the cancelled run is in the provenance).")
         elif isinstance(exc, WorkbenchError):
             self.last_error = str(exc)
             self.status.setText(f"<span style='color:#b00020'>{html.escape(str(exc))}</span>")

@@ -28,7 +28,6 @@ from PyQt6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -38,9 +37,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from workbench.engine.errors import Cancelled, WorkbenchError
+from workbench.engine.errors import WorkbenchError
 
 from ..param_form import ParamForm
+from ..runbar import StepRunBar
 from ..signals import connect
 from ..step_params import reset_values, set_value, step_values
 from ..workers import Task
@@ -128,9 +128,7 @@ class FusionTab(QWidget):
         self.result: Any = None  # its FusionResult
         self.view_extras: dict[str, Any] = {}
         self.source_view: Any = None  # workbench.gui.source.SourceView, made for a source estimate
-        self.task: Any = None
         self._view_task: Task | None = None
-        self.last_error = ""
         self._build()
         self.refresh_methods()
         connect(self, session.result_changed, self._result_changed)
@@ -161,27 +159,20 @@ class FusionTab(QWidget):
         self.form_host = QWidget()
         self.form_lay = QVBoxLayout(self.form_host)
         self.form_lay.setContentsMargins(0, 0, 0, 0)
-        self.run_button = QPushButton("Run")
-        self.run_button.setToolTip(
+        self.runbar = StepRunBar(
+            "", self.params, "Run",
             "Run the method on the open study in the background, through the runner: it is "
-            "recorded in the project's provenance and shown in the task bar."
-        )
-        self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the running method; nothing is changed or written.")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
+            "recorded in the project's provenance and shown in the task bar.", status_below=True)
+        self.runbar.precheck = self._precheck
+        self.runbar.on_finished = self._update_buttons
+        self.run_button, self.cancel_button = self.runbar.apply_button, self.runbar.cancel_button
+        self.status = self.runbar.status
         self.defaults_button = QPushButton("Defaults")
         self.defaults_button.setToolTip("Reset every parameter to its declared default (undoable).")
         self.defaults_button.clicked.connect(self.reset_defaults)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.status.setMinimumWidth(100)
         buttons = QHBoxLayout()
-        for b in (self.run_button, self.cancel_button, self.defaults_button):
-            buttons.addWidget(b)
+        buttons.addWidget(self.runbar, 1)
+        buttons.addWidget(self.defaults_button, 0, Qt.AlignmentFlag.AlignTop)
         plug_buttons = QHBoxLayout()
         plug_buttons.addWidget(self.refresh_button)
         plug_buttons.addWidget(self.toggle_button)
@@ -194,8 +185,6 @@ class FusionTab(QWidget):
         left.addWidget(self.explanation)
         left.addWidget(self.form_host)
         left.addLayout(buttons)
-        left.addWidget(self.progress)
-        left.addWidget(self.status)
         left.addStretch(1)
         self.side = QScrollArea()
         self.side.setWidgetResizable(True)
@@ -379,83 +368,60 @@ class FusionTab(QWidget):
             self.form.set_enabled(self.session.project is not None)
         self._update_buttons()
 
+    @property
+    def task(self) -> Any:
+        """The running method's task (None when idle)."""
+        return self.runbar.task
+
+    @property
+    def last_error(self) -> str:
+        return self.runbar.last_error
+
     def _update_buttons(self) -> None:
-        can = self.run_step is not None and self.method is not None and self.session.project is not None
-        self.run_button.setEnabled(can and self.task is None)
-        self.cancel_button.setEnabled(self.task is not None)
+        self.runbar.set_runner(self.run_step)
+        self.runbar.update_buttons(self.method is not None and self.session.project is not None)
         self.defaults_button.setEnabled(self.method is not None and self.session.project is not None)
 
     # --------------------------------------------------------------------- run
     def run(self) -> None:
         """Run the selected method through the runner (progress, Cancel in the task bar)."""
-        if self.method is None or self.task is not None:
+        if self.method is None:
             return
         if self.run_step is None:
             self._set_status("Fusion runs through the main window's runner.", error=True)
             return
+        self.runbar.run()
+
+    def _precheck(self) -> str | None:
+        """Why the selected method cannot run now (one line), else None; hands over its files."""
         if self.session.project is None:
-            self._set_status("Open a study first.", error=True)
-            return
+            return "Open a study first."
+        self.runbar.step_id = self.spec.id
         missing = [k for k in self.spec.requires if not self.session.study.has(k)]
         if missing:
-            self._set_status(f"{self.spec.title} needs {', '.join(missing)}, which the study does "
-                             "not have.", error=True)
-            return
+            return f"{self.spec.title} needs {', '.join(missing)}, which the study does not have."
         if self.file_form is not None:
             problems = self.file_form.problems()
             if problems and not self.spec.requires and not any(
                     self.session.study.has(k) for k in self.spec.optional):
-                self._set_status(f"{self.spec.title}: {problems[0]}", error=True)
-                return
+                return f"{self.spec.title}: {problems[0]}"
             bad = [p for p in problems if "file not found" in p or "takes one file" in p]
             if bad:
-                self._set_status(f"{self.spec.title}: {bad[0]}", error=True)
-                return
+                return f"{self.spec.title}: {bad[0]}"
             for name, paths in self.file_form.values().items():
                 self.session.study.extra_files[name] = paths
-        self.last_error = ""
-        task = self.run_step(self.spec.id, self.params(), on_done=self._outcomes)
-        if task is None:
-            return
-        self.task = task
-        self.progress.setValue(0)
-        self._set_status(f"running {self.spec.title}…")
-        task.progressed.connect(self._on_progress)
-        task.failed.connect(self._on_failed)
-        task.ended.connect(self._on_ended)
-        self._update_buttons()
+        return None
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            self._set_status("cancelling…")
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"%p%  {message}")
-
-    def _outcomes(self, outcomes: list[Any]) -> None:
-        failed = [o for o in outcomes if o.status != "done"]
-        if failed:
-            self._set_status("; ".join(f"{o.name}: {o.message}" for o in failed), error=True)
+        self.runbar.cancel()
 
     def _on_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, Cancelled):
-            self._set_status("cancelled: nothing was changed (the cancelled run is in the provenance)")
-        else:
-            msg = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
-            self._set_status(msg.splitlines()[0] if msg else type(exc).__name__, error=True)
-
-    def _on_ended(self) -> None:
-        self.task = None
-        self.progress.setFormat("%p%")
-        self._update_buttons()
+        """A view-preparing task failed (the run's own failures are the run bar's)."""
+        msg = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+        self._set_status(msg.splitlines()[0] if msg else type(exc).__name__, error=True)
 
     def _set_status(self, text: str, error: bool = False) -> None:
-        if error:
-            self.last_error = text
-        self.status.setStyleSheet("color:#a02020" if error else "")
-        self.status.setText(text)
+        self.runbar.say(text, error)
 
     # ----------------------------------------------------------------- results
     def _show_dcm(self, result: Any) -> None:
@@ -518,7 +484,6 @@ class FusionTab(QWidget):
         self.table_view.set_tables({})
         self.qc_view.set_tables({})
         self._show_sources(None)
-        self.progress.setValue(0)
         self._set_status("")
 
     def show_step_result(self, step_result: Any) -> None:
@@ -578,7 +543,6 @@ class FusionTab(QWidget):
         if result.messages:
             text += ". " + "; ".join(result.messages)
         self._set_status(text)
-        self.progress.setValue(1000)
 
     def _show_sources(self, result: Any) -> None:
         """A "Sources" tab (3D + slices over time) for a result carrying a source estimate."""
