@@ -76,6 +76,17 @@ def test_tracked_neighbours_follow_the_artifact_better_than_a_fixed_window(drift
     assert "reach" in res.evolution and res.evolution["reach"].shape == (sched.n_volumes,)
 
 
+def test_at_2500_hz_similarity_is_judged_without_the_alias_part() -> None:
+    """At 2.5 kHz the sub-sample-phase (alias) part dominated the features: "similar" meant "same
+    phase", i.e. volumes far away in time while the bore drifts. Without it the chosen volumes lie
+    nearer and leave less artifact (fails with ``track_dealias=False``)."""
+    art, _eeg, sched, _ = driftsynth.make(drift=1.0, duration=90, sfreq=2500, tr=1.0, slices=20, n_ch=3, seed=0)
+    plain_db, plain = _residual_db(art, sched, _base(2500.0, track=True, track_dealias=False))
+    dealias_db, dealias = _residual_db(art, sched, _base(2500.0, track=True))
+    assert dealias_db < plain_db - 0.5, (dealias_db, plain_db)
+    assert np.mean(dealias.evolution["reach"]) < np.mean(plain.evolution["reach"]) - 1.0
+
+
 def test_the_eeg_band_keeps_more_eeg_with_the_smoothed_wiener_gain() -> None:
     """Between the artifact's lines the template holds only leaked EEG; the gain must drop it."""
     art, eeg, sched, cfg = driftsynth.make(duration=80, sfreq=5000, tr=2.0, slices=35, n_ch=4, seed=2)

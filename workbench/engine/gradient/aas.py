@@ -144,6 +144,9 @@ class AASParams:
         Strongest artifact bins per channel used to measure similarity.
     track_max_bins : float
         Largest fraction of the frequency bins given tracked templates.
+    track_dealias : bool
+        Remove each volume's fitted alias part (see ``alias_orders``) from the features
+        before judging similarity.
     """
 
     window: int = 20
@@ -167,6 +170,7 @@ class AASParams:
     track_pool: int = 60
     track_features: int = 48
     track_max_bins: float = 0.15
+    track_dealias: bool = True
 
 
 @dataclass
@@ -609,7 +613,16 @@ def _correct_inplace(
             # for a harmonic on the band edge, e.g. 40 Hz at 20 slices/s). Similarity is
             # judged on the strongest bins of all.
             k_track = max(plan.k_min, int(np.ceil(1.25 * plan.lf_bins)))
-            sel = similar_neighbours(F, plan.n_nb, params.track_pool)
+            Fs = F
+            if alias is not None and params.track_dealias:
+                # judge similarity without each volume's sub-sample-phase (alias) part: at
+                # 2.5 kHz it dominated the features, so "similar" meant "same phase", i.e.
+                # volumes far away in time whenever the artifact drifted
+                dF = F - np.take_along_axis(tmpl, feat[:, None, :], axis=2)
+                Fs = F - np.matmul(alias.B, np.matmul(alias.P, dF))
+                del dF
+            sel = similar_neighbours(Fs, plan.n_nb, params.track_pool)
+            del Fs
             tbins = _tracked_bins(mean_p / np.maximum(noise / n_avg[None, :], 1e-30),
                                   k_track, params.track_max_bins)
             if tbins.size:
