@@ -50,6 +50,12 @@ class OnlineParams:
         Weight each frequency of the template by its artifact-to-EEG ratio.
     trend : bool
         Extrapolate the template's per-frequency trend to the current volume.
+    alias_orders : int
+        Orders of the causal alias model (the sub-sample-phase part of the artifact);
+        0: off.
+    align : bool
+        Measure each volume's onset on its epoch and place the templates at onsets
+        predicted from those measurements (else from the markers only).
     min_volumes : int
         Volumes needed before the gradient is subtracted.
     lowpass_hz : float | None
@@ -74,6 +80,8 @@ class OnlineParams:
     window_lf: int | None = 60
     wiener: bool = True
     trend: bool = False
+    alias_orders: int = 2
+    align: bool = True
     min_volumes: int = 3
     lowpass_hz: float | None = 70.0
     lowpass_order: int = 4
@@ -166,7 +174,8 @@ class OnlinePipeline:
             self.ecg_row = int(np.flatnonzero(self.picks == self.ch_names.index(ecg))[0])
         self.grad = CausalGradient(
             self.picks.size, self.sfreq, window=self.p.window, window_lf=self.p.window_lf,
-            wiener=self.p.wiener, trend=self.p.trend, min_volumes=self.p.min_volumes, threaded=threaded
+            wiener=self.p.wiener, trend=self.p.trend, min_volumes=self.p.min_volumes, threaded=threaded,
+            alias_orders=self.p.alias_orders, align=self.p.align,
         )
         self.sos = None
         if self.p.lowpass_hz is not None:
