@@ -78,6 +78,7 @@ def test_form_is_built_from_the_step_declaration(qtbot, window, session):
     assert tab.form.editors["feature"].count() == 3
     assert tab.form.values() == spec.defaults()
     assert "EEG-informed fMRI" in tab.explanation.text()
+    assert "No brain map to show" in tab.map_view.banner.text()  # not a silent black canvas
     # edits are the project's stored parameters (the step panel shows the same), undoable
     combo = tab.form.editors["noise_model"]
     other = next(c for c in spec.param("noise_model").choices if c != spec.defaults()["noise_model"])

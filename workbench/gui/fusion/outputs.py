@@ -82,6 +82,9 @@ class ColorBar(pg.PlotWidget):
         self.setLabel("right", label)
 
 
+#: what the map view says while it has no map
+NO_MAP_TEXT = "No brain map to show: no method that makes one has run, or this result has none."
+
 class MapView(QWidget):
     """A map in three orthogonal planes over a background, with a colour bar and threshold.
 
@@ -129,7 +132,7 @@ class MapView(QWidget):
         for w, stretch in ((QLabel("Map"), 0), (self.combo, 1), (self.thr_spin, 0),
                            (self.corrected_button, 0)):
             top.addWidget(w, stretch)
-        self.banner = QLabel("")
+        self.banner = QLabel(NO_MAP_TEXT)
         self.banner.setWordWrap(True)
         self.banner.setTextFormat(Qt.TextFormat.RichText)
         self.coord_label = QLabel("")
@@ -229,7 +232,7 @@ class MapView(QWidget):
         key = _threshold_key(name)
         self.corrected = None
         if self._data is None:
-            self.banner.setText("")
+            self.banner.setText(NO_MAP_TEXT if not self._maps else "")
             self._draw()
             return
         peak = float(np.max(np.abs(self._data))) if self._data.size else 0.0
