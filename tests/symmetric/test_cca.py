@@ -77,7 +77,8 @@ def test_ridge_with_more_features_than_rows_matches_the_explicit_whitening():
     def inv_sqrt(D, r):
         Dc = D - D.mean(0)
         C = Dc.T @ Dc / (n - 1)
-        C = C + r / (1 - r) * np.trace(C) / C.shape[0] * np.eye(C.shape[0])
+        # tau: the mean non-zero eigenvalue (trace / min(features, n - 1))
+        C = C + r / (1 - r) * np.trace(C) / min(C.shape[0], n - 1) * np.eye(C.shape[0])
         w, V = np.linalg.eigh(C)
         return Dc, V @ np.diag(w**-0.5) @ V.T
 

@@ -9,8 +9,10 @@ EXPLANATION = (
     "(X) and one of the fMRI features (Y), that are maximally correlated across "
     "observations (time points, trials or subjects). It is computed in closed form: each "
     "block is centred (and by default scaled), its covariance is ridge-regularised, "
-    "C_reg = C + r/(1 - r) (trace C / p) I (the directions of the shrinkage (1 - r) C + "
-    "r (trace C / p) I), so that more features than observations (many voxels) can be used, both blocks are whitened by C_reg^-1/2 and the singular value "
+    "C_reg = C + r/(1 - r) tau I, tau the mean non-zero eigenvalue of C (trace C / min(p, n - 1)); "
+    "the directions of the shrinkage (1 - r) C + r tau I, so that more features than observations "
+    "(many voxels) can be used and r shrinks as much for 40 000 voxels as for 30 channels; "
+    "both blocks are whitened by C_reg^-1/2 and the singular value "
     "decomposition of the whitened cross-covariance gives the canonical correlations and "
     "weights; with r = 0 this is classical CCA (SAS PROC CANCORR). Each canonical "
     "correlation is tested by permuting the rows of Y (seeded) with the max-statistic: mode "
@@ -92,7 +94,7 @@ METHOD = FusionMethod(
     params=PARAMS,
     outputs=OUTPUTS,
     run="workbench_cca.method:run",
-    version="0.2.0",
+    version="0.3.0",
     example="workbench_cca.method:example_inputs",
     seed_param="seed",
     file_inputs=(

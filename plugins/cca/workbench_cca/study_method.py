@@ -28,7 +28,7 @@ def run_study(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionR
                      default_scheme="circular")
     fit = res["fit"]
     K = len(fit.r)
-    out = FusionResult(method="cca", method_version="0.2.0")
+    out = FusionResult(method="cca", method_version="0.3.0")
     out.tables["canonical"] = [
         {"mode": k + 1, "canonical_correlation": float(fit.corr[k]), "regularised_correlation": float(fit.r[k]),
          "p_permutation": _f(res["p_perm"][k])} for k in range(K)]
@@ -64,6 +64,9 @@ def run_study(inputs: FusionInputs, params: dict[str, Any], progress) -> FusionR
     out.messages.append(f"X: {band[0]:g}-{band[1]:g} Hz power of {p} EEG channels"
                         f"{', HRF-convolved' if params['hrf'] else ''}, sampled at {n} volumes "
                         f"({feats.how_timed}); Y: {q} brain voxels; both high-pass filtered (128 s)")
+    from .method import _overfit_note
+
+    _overfit_note(out, res, n, p, q)
     if res.get("scheme") == "rows":
         out.messages.append("rows permuted on time series: consecutive volumes are not exchangeable, "
                             "the p-values are too small; use permutation=circular")
