@@ -104,7 +104,9 @@ class OnlineWindow(QWidget):
         side.addWidget(self.msg_list, 1)
         side_w = QWidget()
         side_w.setLayout(side)
-        side_w.setMaximumWidth(430)
+        side_w.setFixedWidth(400)  # a state text of another length must not move the traces
+        for lbl in (self.state_lbl, self.vol_lbl):
+            lbl.setWordWrap(True)
 
         self.glw = pg.GraphicsLayoutWidget()
         self.p_raw = self.glw.addPlot(row=0, col=0, title="Raw (as received)")
