@@ -187,3 +187,85 @@ def test_bad_lab_files_one_line(lab, tmp_path, case):
         run(_inputs(lab, t1="fs_subject" not in params, **files), METHOD.validate_params(params), None)
     msg = str(exc.value)
     assert "\n" not in msg and word in msg, msg
+
+
+def _rigid(deg_z: float, deg_x: float, shift_m: tuple[float, float, float]) -> np.ndarray:
+    """A rotation about z then x and a translation (4x4, metres)."""
+    cz, sz = np.cos(np.radians(deg_z)), np.sin(np.radians(deg_z))
+    cx, sx = np.cos(np.radians(deg_x)), np.sin(np.radians(deg_x))
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    m = np.eye(4)
+    m[:3, :3] = rx @ rz
+    m[:3, 3] = shift_m
+    return m
+
+
+def _median_rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Median over lead-field columns of ||a - b|| / ||b|| (average reference)."""
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    return float(np.nanmedian(np.linalg.norm(a - b, axis=0) / np.linalg.norm(b, axis=0)))
+
+
+def test_bem_with_a_rotated_and_shifted_head_frame(lab, tmp_path):
+    """A head frame that is not the MRI frame (the usual case): the electrodes and head
+    shape of the lab's -ave.fif moved by a rotation (25 deg about z, -12 deg about x) and a
+    shift (14, -21, 27) mm, and a -trans.fif that takes them back. The physical setup is
+    the same, so the BEM lead field must be the one of the unmoved files and the dipole
+    found as before; with the transform skipped (identity) or applied the wrong way round
+    (inverted), the lead field differs - so this test catches a frame mix-up in the BEM
+    path."""
+    import mne
+    from workbench_fmri_source.forward import build_forward, freesurfer_paths
+
+    from workbench.plugin_api import FusionInputs
+
+    move = _rigid(25.0, -12.0, (0.014, -0.021, 0.027))  # old head (= mri) -> new head
+    ev = lab["evoked"].copy()
+    with ev.info._unlock():
+        for ch in ev.info["chs"]:
+            ch["loc"][:3] = mne.transforms.apply_trans(move, ch["loc"][:3])
+            if np.any(ch["loc"][3:6]):
+                ch["loc"][3:6] = mne.transforms.apply_trans(move, ch["loc"][3:6])
+        for d in ev.info["dig"] or []:
+            d["r"] = mne.transforms.apply_trans(move, d["r"])
+    ave = tmp_path / "moved-ave.fif"
+    ev.save(ave, verbose="error")
+    head_mri = np.asarray(lab["inputs"].trans["trans"]) @ np.linalg.inv(move)
+    trans = mne.transforms.Transform("head", "mri", head_mri)
+    assert np.abs(head_mri - np.eye(4)).max() > 0.1  # really not the identity
+
+    params = METHOD.validate_params({**FAST, "fs_subject": "ball", "subjects_dir": str(lab["subjects_dir"])})
+    inp = FusionInputs(eeg=None, anat=None, trans=trans, dig=None,
+                       files={"fmri": [lab["truth"]["fmri"]], "eeg": [ave], "noise_cov": [lab["cov"]]})
+    res = run(inp, params, None)
+    assert res.qc["head_model"] == "bem"
+    true = lab["truth"]["dipole_mri_m"]
+    errs = {v: float(np.linalg.norm(np.array(res.qc["peaks"][v]["0.100"]) - true) * 1e3) for v in res.qc["peaks"]}
+    for v in ("sloreta", "weighted", "soft", "soft_dspm"):
+        assert errs[v] < 25.0, errs
+
+    # the lead field is the unmoved one (same sources in the mri frame, same physical electrodes)
+    fs = freesurfer_paths("ball", str(lab["subjects_dir"]))
+    import nibabel as nib
+
+    t1 = nib.load(fs["t1"])
+    ref = build_forward(lab["evoked"].info, lab["inputs"].trans, t1, 15.0, fs=fs, fs_subject="ball")
+    fwd = res.live["forward"]
+    np.testing.assert_allclose(res.live["pos_mri"], ref.pos_mri, atol=1e-9)
+    picks = [fwd["sol"]["row_names"].index(c) for c in ref.fwd["sol"]["row_names"]]
+    rot = move[:3, :3]
+
+    def unrotated(g: np.ndarray) -> np.ndarray:
+        """Free-orientation columns are x/y/z of the head frame: back to the unmoved head's."""
+        return (g.reshape(g.shape[0], -1, 3) @ rot).reshape(g.shape)
+
+    good = _median_rel_error(unrotated(fwd["sol"]["data"][picks]), ref.fwd["sol"]["data"])
+    assert good < 0.02, good
+    # sensitivity: skipped or inverted, the same files give another lead field
+    for wrong in (np.eye(4), np.linalg.inv(head_mri)):
+        bad = build_forward(ev.info, mne.transforms.Transform("head", "mri", wrong), t1, 15.0, fs=fs,
+                            fs_subject="ball")
+        err = _median_rel_error(unrotated(bad.fwd["sol"]["data"]), ref.fwd["sol"]["data"])
+        assert err > 10 * max(good, 0.01), (good, err)

@@ -114,16 +114,49 @@ def test_top_level_peaks_and_report_figures(fp_run, tmp_path):
 
 
 def test_soft_is_plain_mne_where_every_cluster_is_off(fp_run):
-    """In a window whose data switch every fMRI cluster off, 'soft' is exactly 'none'."""
+    """Where every window covering a sample switched every fMRI cluster off, 'soft' is
+    exactly 'none' there (windows are joined by overlap-add); where a cluster is kept, not."""
     res, _, _ = fp_run
     live = res.live
     t = np.asarray(live["times"])
-    off = [r for r in res.tables["hyperparameters"] if r["plain_mne"]]
-    on = [r for r in res.tables["hyperparameters"] if not r["plain_mne"]]
-    assert off and on
-    for r in off:
-        i = int(np.argmin(np.abs(t - (r["t_start_s"] + r["t_stop_s"]) / 2)))
-        np.testing.assert_allclose(live["amplitudes"]["soft"][:, i], live["amplitudes"]["none"][:, i], rtol=1e-9)
-    r = on[0]
-    i = int(np.argmin(np.abs(t - (r["t_start_s"] + r["t_stop_s"]) / 2)))
+    rows = res.tables["hyperparameters"]
+    covered_on = np.zeros(len(t), bool)
+    for r in rows:
+        if not r["plain_mne"]:
+            covered_on |= (t >= r["t_start_s"] - 1e-9) & (t <= r["t_stop_s"] + 1e-9)
+    off = np.flatnonzero(~covered_on)
+    assert off.size and covered_on.any()
+    np.testing.assert_allclose(live["amplitudes"]["soft"][:, off], live["amplitudes"]["none"][:, off], rtol=1e-9)
+    on = np.flatnonzero(covered_on)
+    i = on[len(on) // 2]
     assert not np.allclose(live["amplitudes"]["soft"][:, i], live["amplitudes"]["none"][:, i], rtol=1e-3, atol=0)
+
+
+def test_windows_joined_by_overlap_add():
+    """soft_estimate: with every cluster off, any taper gives plain MNE; with a cluster kept
+    in one window only, the taper blends it in smoothly (no jump at the window edge) while
+    the nearest-window join switches abruptly."""
+    from workbench_fmri_source.soft import soft_estimate
+
+    rng = np.random.default_rng(0)
+    n_ch, n_src, n_t = 20, 60, 60
+    A = rng.standard_normal((n_ch, 3 * n_src)) / np.sqrt(3 * n_src)
+    model = P.WhitenedModel(np.eye(n_ch), A, np.ones(3 * n_src), 1 / 9)
+    comps = [(np.arange(n_src), np.ones(n_src)), (np.arange(5), np.ones(5))]
+    J = np.zeros((3 * n_src, n_t))
+    J[:15, 25:35] = 20.0 * rng.standard_normal((15, 10))  # the cluster's sources, 25-35 only
+    data = A @ J + rng.standard_normal((n_ch, n_t))
+    t = np.arange(n_t) / 100.0
+    none = P.weighted_solution(model, np.ones(3 * n_src), data)
+    out = {}
+    for taper in (True, False):
+        never = soft_estimate(model, data, comps, 1, 12, 1e9, 1.0, t, taper=taper)
+        np.testing.assert_allclose(never["currents"], none, rtol=1e-9, atol=1e-12)
+        out[taper] = soft_estimate(model, data, comps, 1, 12, 3.0, 1.0, t, taper=taper)
+        assert any(not r["plain_mne"] for r in out[taper]["rows"])
+    # the share of the cluster in the solution's power, per sample: how abruptly it changes
+    for taper, est in out.items():
+        j = est["currents"]
+        share = np.sum(j[:15] ** 2, 0) / np.sum(j**2, 0)
+        out[taper] = float(np.max(np.abs(np.diff(share[15:45]))))
+    assert out[True] < out[False], out

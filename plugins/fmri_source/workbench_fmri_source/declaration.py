@@ -67,6 +67,11 @@ PARAMS = (
        "over the window's effective samples). 3 is 'strong' evidence (Kass & Raftery); 0 keeps "
        "every cluster the fixed point leaves on (a one-source false positive of the map then "
        "attracts the peak).", minimum=0.0, maximum=100.0, label="Min. log Bayes factor"),
+    _P("taper", "bool", True,
+       "'soft' variant: join the windows' solutions by Hann-weighted overlap-add, so the prior "
+       "changes smoothly over time; off: each sample is solved by its nearest window alone (a "
+       "cluster near the evidence threshold then switches the map at a window edge).",
+       label="Smooth windows"),
     _P("patches", "bool", False,
        "'soft' variant: besides the whole-brain component and one component per fMRI cluster, "
        "give the ReML local non-fMRI patches (as SPM's multiple sparse priors), so an fMRI "

@@ -23,6 +23,7 @@ from .figures import report_figures
 from .fmri import check_map_space, glm_zmap, load_map, sample_map
 from .forward import build_forward, freesurfer_paths, t1_frames
 from .result import UNITS, SourceResult
+from .soft import soft_estimate
 
 __all__ = ["run", "VARIANTS"]
 
@@ -300,7 +301,6 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
         amps[v], amps[f"{v}_dspm"] = norm3(j), dspm(j, nn)
     p(0.7, "soft prior (ReML per window)")
     sf = float(evoked.info["sfreq"])
-    Y = model.whiten(data)
     groups = P.clusters(hm.pos_mri, mask, spacing * 1e-3)
     # prior components as (source indices, weights): whole brain, each fMRI cluster, and
     # (option 'patches') local non-fMRI patches the fMRI clusters compete with
@@ -310,63 +310,15 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     if params["patches"]:
         grid_ijk = np.round(np.linalg.solve(hm.grid_to_mri, np.c_[hm.pos_mri, np.ones(n_src)].T)[:3].T).astype(int)
         comps += P.patches(hm.pos_mri, grid_ijk, spacing * 1e-3)
-
-    def cols(idx: np.ndarray) -> np.ndarray:
-        return (3 * idx[:, None] + np.arange(3)).ravel()
-
-    Gs = np.empty((len(comps), model.A.shape[0], model.A.shape[0]))
-    for i, (idx, wts) in enumerate(comps):
-        Ai = model.A[:, cols(idx)]
-        Gs[i] = (Ai * np.repeat(wts, 3)[None, :]) @ Ai.T
-    mass = np.array([float(np.sum(w)) for _, w in comps])
-    soft = np.zeros((3 * n_src, data.shape[1]))
-    soft_dspm = np.zeros((n_src, data.shape[1]))
-    rows = []
-    h_share = []  # per window: each fMRI cluster's share of the prior variance
-    wins = P.windows(data.shape[1], int(round(float(params["window"]) * sf)))
-    h0 = 1.0 / lambda2
-    # start: the whole brain at MNE's prior, every other component with as much variance
-    h_start = np.r_[h0, np.full(len(comps) - 1, h0)]
-    h_start[1 + n_fmri:] = h0 * n_src / max(float(mass[1 + n_fmri:].sum()), 1.0)
     # low-passed samples are correlated: the evidence counts effective samples (2 f_low / f_s)
     lowpass = float(evoked.info.get("lowpass") or sf / 2)
     n_eff = min(1.0, 2.0 * lowpass / sf)
-    no_fmri = h_start.copy()
-    no_fmri[1:1 + n_fmri] = 0.0
-    for k, (s0, s1, a0, a1) in enumerate(wins):
-        if k % 4 == 0:
-            p(0.7 + 0.2 * k / len(wins), "soft prior (ReML per window)")
-        fit = P.soft_fit_pruned(Y[:, s0:s1], Gs, h_start, list(range(1, 1 + n_fmri)),
-                                float(params["min_log_bf"]), n_eff)
-        alone = P.soft_fit(Y[:, s0:s1], Gs, no_fmri)
-        h = fit["h"]
-        fallback = not np.any(h[1:] > 0)
-        if fallback:
-            # the data switched every fMRI cluster off here: the solution is plain MNE (its
-            # fixed whole-brain prior 1/lambda2), so where the fMRI does not help, 'soft' is
-            # exactly 'none' rather than a whole-brain fit with a learned SNR
-            prior3 = np.full(n_src, h0)
-        else:
-            prior3 = np.zeros(n_src)
-            for hi, (idx, wts) in zip(h, comps):
-                prior3[idx] += hi * wts
-        j, nn = P.soft_solution(model, np.repeat(prior3, 3), data[:, a0:a1], noise_norm=True)
-        soft[:, a0:a1] = j
-        soft_dspm[:, a0:a1] = dspm(j, nn)
-        share = float(np.sum(h[1:1 + n_fmri] * mass[1:1 + n_fmri]) / np.sum(h * mass))
-        h_share.append(h[1:1 + n_fmri] * mass[1:1 + n_fmri] / np.sum(h * mass))
-        rows.append({"t_start_s": float(evoked.times[s0]), "t_stop_s": float(evoked.times[s1 - 1]),
-                     "h_brain": float(h[0]),
-                     "h_fmri_clusters": "[" + ", ".join(f"{x:.4g}" for x in h[1:1 + n_fmri]) + "]",
-                     "patch_share": float(np.sum(h[1 + n_fmri:] * mass[1 + n_fmri:]) / np.sum(h * mass)),
-                     "fmri_share": share,
-                     "log_bayes_factor": float((fit["evidence"] - alone["evidence"]) * (s1 - s0) * n_eff),
-                     "log_bf_clusters": "[" + ", ".join("off" if not np.isfinite(fit["log_bf"][k]) else
-                                                        f"{fit['log_bf'][k]:.1f}"
-                                                        for k in range(1, 1 + n_fmri)) + "]",
-                     "iterations": fit["iterations"], "plain_mne": bool(fallback)})
-    amps["soft"] = norm3(soft)
-    amps["soft_dspm"] = soft_dspm
+    est = soft_estimate(model, data, comps, n_fmri, int(round(float(params["window"]) * sf)),
+                        float(params["min_log_bf"]), n_eff, evoked.times, taper=bool(params["taper"]),
+                        progress=p.sub(0.7, 0.9))
+    wins, rows, h_share = est["windows"], est["rows"], est["h_share"]
+    amps["soft"] = norm3(est["currents"])
+    amps["soft_dspm"] = est["dspm"]
     p.check()
 
     p(0.9, "peaks and maps")
