@@ -105,3 +105,24 @@ def test_group_fusion_writes_jica_cca_and_a_page(tmp_path):
     # the ERP peak and the map amplitude follow the loading: jICA's first component does too
     lo = np.asarray(j["matrices"]["loadings"]["values"])
     assert max(abs(np.corrcoef(lo[:, k], loads)[0, 1]) for k in range(lo.shape[1])) > 0.9
+    # one number per subject and modality: ERP amplitude x mean beta in the group ROI
+    roi = json.loads((tmp_path / "group" / "cca_roi" / "result.json").read_text())["qc"]
+    assert roi["n_x_features"] == 1 and roi["n_y_features"] == 1 and roi["r1"] > 0.95
+    assert roi["p1"] < 0.05  # 5 subjects: the smallest possible two-sided p is 2/120
+    assert "ERP amplitude x mean beta in the group ROI" in text and (tmp_path / "group" / "roi_mask.nii.gz").is_file()
+
+
+def test_summary_features_follow_the_loading_and_the_roi_is_the_active_block(tmp_path):
+    from workbench.engine.cohort import group_features, summary_features
+
+    loads = [0.6, 1.0, 1.4, 0.8, 1.2]
+    for i, load in enumerate(loads):
+        _fake_subject(tmp_path, f"{i + 1:02d}", load)
+    f = group_features(tmp_path, l_freq=0.5, h_freq=40.0, channel="Oz")
+    s = summary_features(f, roi_fraction=0.03)  # 18 of 600 voxels: the 3 x 3 x 2 block
+    assert s["n_roi_voxels"] == 18 and s["roi"][3:6, 3:6, 2:4].all() and s["roi"].sum() == 18
+    assert np.corrcoef(s["y_roi"], loads)[0, 1] > 0.99
+    assert np.corrcoef(s["x_amp"], loads)[0, 1] > 0.98
+    assert np.allclose(s["y_roi"], loads, atol=0.05)  # the mean beta in the block is the loading
+    with pytest.raises(InputError):
+        summary_features(f, roi_fraction=0.0)
