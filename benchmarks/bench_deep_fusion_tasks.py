@@ -29,14 +29,16 @@ AMP_MODELS = ["early", "late", "hybrid", "eeg_only", "fmri_only", "linear", "mea
 ROI_MODELS = ["eeg_only", "linear", "mean"]
 
 
-def run_task(d, task: str, y: np.ndarray, seed: int, epochs: int, patience: int) -> dict:
+def run_task(d, task: str, y: np.ndarray, seed: int, epochs: int, patience: int,
+             modality_dropout: float = 0.0) -> dict:
     from workbench_deep_fusion.cv import cross_validate, score_models
     from workbench_deep_fusion.data import check_regression
     from workbench_deep_fusion.train import TrainConfig
 
     data = check_regression(d.eeg, d.fmri, y, d.groups, task)
     t0, c0 = time.perf_counter(), time.process_time()
-    res = cross_validate(data, train_cfg=TrainConfig(epochs=epochs, patience=patience, seed=seed), n_folds=4)
+    res = cross_validate(data, train_cfg=TrainConfig(epochs=epochs, patience=patience, seed=seed,
+                                                     modality_dropout=modality_dropout), n_folds=4)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     sc = score_models(res, data.y, data.groups, 2000, seed)
     return {"task": task, "seed": seed, "cv_s": wall, "cv_cpu_s": cpu, "seconds": res.seconds,
@@ -114,6 +116,8 @@ def main() -> None:
     ap.add_argument("--isi", default="2,4", help="inter-stimulus interval range (s) of the simulated design; "
                     "'8,12' = a slow event-related design with little BOLD overlap between trials")
     ap.add_argument("--tasks", default="roi-bold,amplitude,roi-bold-shuffled")
+    ap.add_argument("--modality-dropout", type=float, default=0.0,
+                    help="train the fusion networks with a modality removed from this fraction of mini-batches")
     a = ap.parse_args()
     results = json.loads(a.out.read_text()) if a.out.exists() else []
     if not a.tables_only:
@@ -134,9 +138,10 @@ def main() -> None:
             for name, y in jobs:
                 if name in done or name not in wanted:
                     continue
-                r = run_task(d, "roi-bold" if name.startswith("roi") else name, y, seed, epochs, patience)
+                r = run_task(d, "roi-bold" if name.startswith("roi") else name, y, seed, epochs, patience,
+                             a.modality_dropout)
                 r.update(task=name, simulate_s=t_sim, r2_ceiling=d.truth["roi_bold_r2_own"],
-                         n_subjects=n_sub, n_trials=n_tr, isi_s=list(isi))
+                         n_subjects=n_sub, n_trials=n_tr, isi_s=list(isi), modality_dropout=a.modality_dropout)
                 results.append(r)
                 a.out.write_text(json.dumps(results, indent=1))
                 print(f"seed {seed} {name}: cv {r['cv_s']:.0f} s (CPU {r['cv_cpu_s']:.0f} s); "
