@@ -143,5 +143,5 @@ def test_a_perfect_fit_of_more_features_than_observations_gives_no_p_value():
     rng = np.random.default_rng(7)
     X, Y = rng.standard_normal((8, 151)), rng.standard_normal((8, 3000))
     out = cca_arrays(X, Y, METHOD.validate_params({"reg_x": 0.5, "reg_y": 0.5, "n_permutations": 50}))
-    assert out["overfit"] and out["fit"].corr[0] > 0.99
+    assert out["overfit"] and out["fit"].corr[0] > 0.999
     assert np.isnan(out["p_perm"]).all()

@@ -48,7 +48,7 @@ def cca_arrays(X: np.ndarray, Y: np.ndarray, params: dict[str, Any], progress=No
     # more features than observations and a (near) perfect mode 1: the ridge did not regularise;
     # the permutation p of such a fit is not reliable (measured on the phantom: X independent of
     # the BOLD, 38 700 voxels x 118 volumes, gave p < 0.05 in 8 of 12 tries), so it is withheld
-    out["overfit"] = bool(fit.corr[0] > 0.99 and max(px, py) >= n - 1)
+    out["overfit"] = bool(fit.corr[0] > 0.999 and max(px, py) >= n - 1)
     if out["overfit"]:
         out["p_perm"] = np.full(len(fit.r), np.nan)
     if params["reg_x"] == 0 and params["reg_y"] == 0 and n > px + py:
