@@ -38,8 +38,9 @@ PARAMS = (
           "(EEG channels; never worsens a block).", label="ANC residual"),
     Param("track", "bool", False, "Choose each volume's template neighbours by similarity (per "
           "channel, among the 60 volumes around it) so an artifact that drifts with breathing, "
-          "coil heating or movement is followed (5 kHz phantom: 3-6 dB less artifact left; at "
-          "2.5 kHz it was worse, and kept less 1-40 Hz EEG); off: the nearest volumes in time.",
+          "coil heating or movement is followed (the phantom's artifact alone: 3-5 dB less left at "
+          "5 kHz, about the same at 2.5 kHz; on the full drifting phantom study it left slightly more "
+          "at the slice harmonics, so it is off by default); off: the nearest volumes in time.",
           label="track drifting artifact"),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
