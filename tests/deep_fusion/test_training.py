@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from workbench_deep_fusion import checkpoint  # noqa: E402
 from workbench_deep_fusion.cv import cross_validate, score_models  # noqa: E402
 from workbench_deep_fusion.models import ModelConfig, build_model  # noqa: E402
-from workbench_deep_fusion.train import TrainConfig, predict, set_determinism, train_model  # noqa: E402
+from workbench_deep_fusion.train import TrainConfig, deterministic, predict, set_determinism, train_model  # noqa: E402
 
 from workbench.engine.errors import Cancelled, InputError  # noqa: E402
 from workbench.engine.progress import CancelToken, Progress  # noqa: E402
@@ -64,6 +64,13 @@ def _std(d):
     from workbench_deep_fusion.cv import Standardizer
 
     return Standardizer.fit(d.eeg, d.fmri).apply(d.eeg, d.fmri)
+
+
+@pytest.fixture(autouse=True)
+def _scoped_determinism():
+    """set_determinism below changes process-wide torch settings: restore them after each test."""
+    with deterministic():
+        yield
 
 
 def test_missing_modality_handling(small_data):
