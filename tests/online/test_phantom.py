@@ -55,9 +55,11 @@ def test_residual_against_offline(data) -> None:
     q = residual_vs_offline(raw, on.data, skip_volumes=10)
     assert q["residual_volumes"] >= 15
     print({k: round(v, 2) for k, v in q.items() if isinstance(v, float)})
-    # goal 3 dB; on this short drifting run with a head movement the causal templates
-    # lag: measured 5.5 dB (and 2.1 dB on a 150 s, 5 kHz phantom, see the benchmark)
-    assert q["residual_vs_offline_db"] <= 7.0, q
+    # goal 3 dB; measured 4.7 dB here (11.3 vs 6.5 uV, the EEG floor 10.3 uV): at 2 kHz
+    # the artifact aliases, and 30 volumes at 20 ppm drift do not show the causal alias
+    # model enough sub-sample phases (offline without its alias model leaves as much
+    # as online: 16.1 vs 17.4 uV in 1-40 Hz). -2.8 dB on the 150 s 5 kHz phantom.
+    assert q["residual_vs_offline_db"] <= 6.5, q
     assert q["harmonic_reduction_db_online"] > 8
     assert q["residual_volume_locked_uv_uncorrected"] > 100 * q["residual_volume_locked_uv_online"]
 
