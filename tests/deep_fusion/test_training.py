@@ -13,7 +13,13 @@ torch = pytest.importorskip("torch")
 from workbench_deep_fusion import checkpoint  # noqa: E402
 from workbench_deep_fusion.cv import cross_validate, score_models  # noqa: E402
 from workbench_deep_fusion.models import ModelConfig, build_model  # noqa: E402
-from workbench_deep_fusion.train import TrainConfig, deterministic, predict, set_determinism, train_model  # noqa: E402
+from workbench_deep_fusion.train import (  # noqa: E402
+    TrainConfig,
+    deterministic,
+    predict,
+    set_determinism,
+    train_model,
+)
 
 from workbench.engine.errors import Cancelled, InputError  # noqa: E402
 from workbench.engine.progress import CancelToken, Progress  # noqa: E402
