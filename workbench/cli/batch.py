@@ -52,8 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="run every subject even when unchanged")
     p.add_argument("--group", action="store_true",
                    help="then group fusion across subjects: each subject's ERP (cleaned EEG) and "
-                        "parametric-modulation beta map -> joint ICA and PCA-CCA into DIR/group/ "
-                        "(group.html); needs parametric-modulation in the pipeline")
+                        "parametric-modulation beta map -> joint ICA, PCA-CCA, and CCA of the ERP amplitude "
+                        "with the mean beta in the group ROI, into DIR/group/ (group.html); needs "
+                        "parametric-modulation in the pipeline")
     p.add_argument("--group-channel", default="auto", metavar="NAME",
                    help="ERP channel of the group features (default auto: the most consistent one)")
     p.add_argument("--group-marker", default="Stimulus/S  1", metavar="MARKER",
