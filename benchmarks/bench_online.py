@@ -119,7 +119,7 @@ def bench_residual(study: Path) -> dict:
     sf = float(raw.info["sfreq"])
     out = {}
     on = replay_raw(raw)
-    out.update(residual_vs_offline(raw, on.data, skip_volumes=10))
+    out.update(residual_vs_offline(raw, on.data, skip_volumes=10, bcg=True))
     # against the truth, gradient only (BCG off online; offline is gradient only)
     eeg = mne.pick_types(raw.info, eeg=True)
     eeg = np.array([i for i in eeg if raw.ch_names[i] != "ECG"])

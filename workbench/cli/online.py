@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
                 raw.load_data(verbose="error")
             try:
                 qc.update(residual_vs_offline(raw, out, first_index=run.first_index or 0,
-                                              volume=args.volume_trigger, lowpass_hz=params.lowpass_hz or 70.0))
+                                              volume=args.volume_trigger, lowpass_hz=params.lowpass_hz or 70.0,
+                                              bcg=params.bcg))
             except InputError as exc:
                 qc["residual_note"] = f"offline correction not possible: {exc}"
     if args.json is not None:
