@@ -54,6 +54,7 @@ def test_two_dask_workers_give_the_numbers_of_single_runs(tmp_path, study):
         single.write_text(json.dumps({"study": str(study), "subject": label, **PIPE}))
         assert main(["run", str(single), "--out", str(tmp_path / f"alone-{label}")]) == 0
         alone = json.loads((tmp_path / f"alone-{label}" / "project.json").read_text())
+        assert {"eeg", "bold"} <= {i["kind"] for i in alone["inputs"]}  # opening it finds the BOLD
         batch = json.loads((out / f"sub-{label}" / "project.json").read_text())
         for a, b in zip(alone["steps"], batch["steps"]):
             assert a["name"] == b["name"] and a["params"] == b["params"] and a["inputs"] == b["inputs"]

@@ -150,6 +150,9 @@ def test_workbench_run_replays_every_step_with_the_same_record(runner_run, tmp_p
     assert rc == 0, text
     assert "all recorded QC values and parameters reproduced" in text
     again = Project.load(out)
+    # the replay's project records the study's input files (opening it finds the BOLD)
+    assert {(i.kind, i.sha256) for i in proj.inputs} <= {(i.kind, i.sha256) for i in again.inputs}
+    assert {"eeg", "bold"} <= {i.kind for i in again.inputs}
     for step in ("sync", "gradient", "parametric-modulation"):
         ours, rep = proj.last_step(step), again.last_step(step)
         assert rep is not None, step
@@ -201,6 +204,28 @@ def test_replay_reports_a_vanished_qc_key_and_a_changed_parameter(runner_run, tm
     assert ("sync", "trigger_quality_index", 0.5, "<missing>") in diffs
     assert ("gradient", "param lowpass", "off", None) in diffs
     assert len(diffs) == 2, diffs
+
+
+def test_replay_of_a_step_run_twice_compares_each_run_with_its_own_record(runner_run, tmp_path):
+    """A project where the gradient step was re-run with another window replays both runs;
+    each is compared with its own record (not the last one of that name), so nothing differs,
+    and the second run says it replaced the first (the runner's re-run rule)."""
+    src = tmp_path / "rerun"
+    shutil.copytree(runner_run["project"].root, src)
+    doc = json.loads((src / "project.json").read_text())
+    sync = next(s for s in doc["steps"] if s["name"] == "sync")
+    grad = next(s for s in doc["steps"] if s["name"] == "gradient")
+    other = json.loads(json.dumps(grad))
+    other["params"]["window"] = grad["params"]["window"] + 4
+    doc["steps"] = [sync, other, grad]
+    (src / "project.json").write_text(json.dumps(doc))
+    new, outcomes, diffs = replay_project(src, tmp_path / "replay", all_steps())
+    assert [o.status for o in outcomes] == ["done", "done", "done"]
+    assert diffs == [], diffs
+    assert [(s.name, s.params.get("window")) for s in new.steps] == \
+        [("sync", None), ("gradient", other["params"]["window"]), ("gradient", grad["params"]["window"])]
+    assert "replaces the previous gradient run" in new.steps[-1].message
+    assert "replaces" not in new.steps[1].message
 
 
 # ------------------------------------------------------------------ plans are refused whole

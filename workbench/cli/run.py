@@ -43,6 +43,7 @@ def _run_pipeline_file(path: Path, out: Path) -> int:
     bar = TextProgress().progress()
     study = Study.load(study_dir, subject=doc.get("subject"), progress=bar.sub(0, 0.1), derivatives=False)
     project = Project(out, name=path.stem)
+    project.carry_inputs_from(study.project)
     project.settings["study_dir"] = str(study_dir)
     project.settings["subject"] = study.subject
     study.project = project

@@ -174,7 +174,7 @@ def run_subject(
             p(1.0, "skipped (unchanged)")
             return record
         project = Project(folder, name=f"{pipeline_name} sub-{label}")
-        _carry_inputs(study.project, project)
+        project.carry_inputs_from(study.project)
         project.settings["study_dir"] = str(Path(study_dir).resolve())
         project.settings["subject"] = study.subject
         study.project = project
@@ -207,29 +207,6 @@ def run_subject(
         except Exception:  # noqa: BLE001
             pass
     return record
-
-
-def _carry_inputs(loaded: Any, project: Any) -> None:
-    """Record the subject's input files (EEG, BOLD, anatomy, ...) and its truth in the new project.
-
-    The subject's project is made afresh in ``OUT/sub-<label>``; without the inputs that
-    ``Study.load`` registered, opening it later (``workbench fuse cca --project
-    OUT/sub-<label>``, the GUI) finds the cleaned EEG from the provenance but no BOLD. The
-    records are copied as they are (absolute paths, the sha256 already computed at load).
-    """
-    from .project import InputFile
-
-    if loaded is None:
-        return
-    for item in loaded.inputs:
-        path = loaded.abspath(item.path)
-        project.inputs.append(InputFile(project.relpath(path), item.kind, item.subject, item.sha256,
-                                        item.description))
-        if item.subject not in project.subjects:
-            project.subjects.append(item.subject)
-    truth = loaded.settings.get("truth_dir")
-    if truth:
-        project.settings["truth_dir"] = str(loaded.contained(truth, "settings.truth_dir").resolve())
 
 
 def finished_record(out_dir: str | os.PathLike, label: str, since: float) -> dict[str, Any] | None:

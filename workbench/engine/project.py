@@ -346,6 +346,33 @@ class Project:
                 proj.contained(val, f"settings.{key}")
         return proj
 
+    def carry_inputs_from(self, loaded: Project | None) -> None:
+        """Record the input files (and truth folder) another project registered, in this one.
+
+        A batch subject, a pipeline run and a replay make their project afresh in their own
+        folder; without the inputs ``Study.load`` registered, opening that folder later (the
+        GUI, ``workbench fuse --project``) finds the cleaned EEG from the provenance but no
+        BOLD or anatomy. The records are copied as they are (paths re-expressed from this
+        project, the sha256 already computed at load).
+
+        Parameters
+        ----------
+        loaded : Project | None
+            The project the study was loaded with (nothing is done for None).
+        """
+        if loaded is None:
+            return
+        for item in loaded.inputs:
+            path = loaded.abspath(item.path)
+            rel = self.relpath(path)
+            self.inputs = [i for i in self.inputs if i.path != rel]
+            self.inputs.append(InputFile(rel, item.kind, item.subject, item.sha256, item.description))
+            if item.subject not in self.subjects:
+                self.subjects.append(item.subject)
+        truth = loaded.settings.get("truth_dir")
+        if truth:
+            self.settings["truth_dir"] = str(loaded.contained(truth, "settings.truth_dir").resolve())
+
     def contained(self, rel: str | os.PathLike, what: str = "path") -> Path:
         """Resolve a path stored in the project, refusing one that climbs out of it.
 

@@ -226,21 +226,19 @@ class Runner:
         dropped: list[Any] = []
         if "eeg" in planned.spec.provides:
             dropped = self.study.truncate_history(planned.spec.id)
+        note = ""
+        if dropped:
+            later = [v.step for v in dropped[1:]]
+            note = (f"replaces the previous {planned.spec.id} run (started from the EEG before it)"
+                    + (f"; {', '.join(later)} made from it {'was' if len(later) == 1 else 'were'} dropped: "
+                       "run again" if later else ""))
         try:
-            result = self._run_one_step(planned, p)
+            return self._run_one_step(planned, p, note)
         except BaseException:
             self.study.history.extend(dropped)
             raise
-        if dropped:
-            later = [v.step for v in dropped[1:]]
-            msg = (f"replaces the previous {planned.spec.id} run (started from the EEG before it)"
-                   + (f"; {', '.join(later)} made from it {'was' if len(later) == 1 else 'were'} dropped: "
-                      "run again" if later else ""))
-            result.messages.append(msg)
-            (logger.warning if later else logger.info)("%s: %s", planned.spec.id, msg)
-        return result
 
-    def _run_one_step(self, planned: PlannedStep, p: Progress) -> StepResult:
+    def _run_one_step(self, planned: PlannedStep, p: Progress, note: str = "") -> StepResult:
         spec, params = planned.spec, planned.params
         started = _now()
         t0 = time.perf_counter()
@@ -275,6 +273,8 @@ class Runner:
         if self.report is not None:
             _say(p, 0.92, f"{spec.title}: report")
             self._report(spec, result)
+        if note:  # in the provenance too: the record says this run replaced an earlier one
+            result.messages.append(note)
         if self.project is not None:
             self.project.record_step(
                 spec.id, params, inputs=inputs, outputs=list(result.written.values()),
@@ -284,7 +284,7 @@ class Runner:
             if "trans" in result.written and hasattr(self.project, "set_transform"):
                 self.project.set_transform("head_mri", result.written["trans"])
         for msg in result.messages:
-            logger.info("%s: %s", spec.id, msg)
+            (logger.warning if msg == note and "dropped" in note else logger.info)("%s: %s", spec.id, msg)
         _say(p, 1.0, f"{spec.title}: done")
         return result
 
@@ -549,17 +549,21 @@ def replay_project(
     study = Study.load(study_path, subject=src.settings.get("subject"), progress=p.sub(0.0, 0.1),
                        derivatives=False)
     study.extra_files.update(src.method_files())  # files the recorded methods read themselves
+    new.carry_inputs_from(study.project)
     study.project = new
     report = new_report(f"Replay of {src.name}")
     runner = Runner(study, catalog, out / "derivatives", project=new, report=report)
     runner.plan([(s.name, s.params) for s in recorded])  # nothing runs unless all of it can
+    first = len(new.steps)
     outcomes = runner.run([(s.name, s.params) for s in recorded], p.sub(0.1, 0.95))
+    # every planned step records exactly one provenance entry, in order: compare run i with
+    # record i (a step run twice, e.g. gradient re-run, is compared with its own run)
+    new_recs = new.steps[first:] if len(new.steps) - first == len(recorded) else [None] * len(recorded)
     diffs = []
-    for step, outcome in zip(recorded, outcomes):
+    for step, outcome, new_rec in zip(recorded, outcomes, new_recs):
         if outcome.status != "done":
             diffs.append((step.name, "status", "done", outcome.status))
             continue
-        new_rec = next((s for s in reversed(new.steps) if s.name == step.name), None)
         for key, old, val in compare_qc(step.qc, outcome.qc if new_rec is None else new_rec.qc):
             diffs.append((step.name, key, old, val))
         if new_rec is not None:
