@@ -50,9 +50,9 @@ def test_bcg_subtracted_from_past_beats() -> None:
     ready_at = None
     for s in range(0, n, 20):
         pk = det.process(ecg[s : s + 20], s)
-        y[:, s : s + 20], ok = sub.process(x[:, s : s + 20], pk)
-        if ok and ready_at is None:
-            ready_at = s
+        y[:, s : s + 20], ok = sub.process(x[:, s : s + 20], pk, announced=det.announced)
+        if ok.any() and ready_at is None:
+            ready_at = s + int(np.argmax(ok))
     assert ready_at is not None and ready_at < 15 * SF
     a = int(30 * SF)
     before = np.sqrt(np.mean(bcg[:, a:] ** 2))
@@ -60,3 +60,45 @@ def test_bcg_subtracted_from_past_beats() -> None:
     assert before / left > 3  # > 9.5 dB of the BCG removed, causally
     # nothing subtracted while learning
     np.testing.assert_allclose(y[:, :ready_at], x[:, :ready_at], atol=1e-9)
+
+
+def _run(ecg: np.ndarray, x: np.ndarray, chunk: int, unusable: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    det = CausalRPeaks(SF)
+    sub = CausalBCG(x.shape[0], SF, window=20, min_beats=5)
+    y = np.empty_like(x, dtype=np.float32)
+    ready = np.zeros(x.shape[1], bool)
+    peaks: list = []
+    for s in range(0, x.shape[1], chunk):
+        e = min(s + chunk, x.shape[1])
+        pk = det.process(ecg[s:e], s, ~unusable[s:e])
+        peaks += list(zip(pk, det.announced))
+        y[:, s:e], ready[s:e] = sub.process(x[:, s:e], pk, announced=det.announced, unusable=unusable[s:e])
+    return y, ready, peaks
+
+
+def test_bcg_output_does_not_depend_on_chunking() -> None:
+    """An LSL stream arrives in other chunks than an in-process replay: every decision
+    (learning, thresholds, an overdue beat, which beats a template holds, where it starts)
+    is tied to a sample, so any chunking gives the same output."""
+    n = int(40 * SF)
+    ecg, bcg, truth = S.ecg_and_bcg(6, n, SF, hr=65)
+    x = S.eeg_noise(6, n, SF) + bcg
+    ecg = ecg.copy()
+    for t in truth[(truth > 20 * SF) & (truth < 24 * SF)]:  # missed beats: threshold lowered,
+        ecg[int(t) - 60 : int(t) + 60] *= 0.3  # which then finds the weaker beats that follow
+    for t in truth[(truth >= 24 * SF) & (truth < 30 * SF)]:
+        ecg[int(t) - 60 : int(t) + 60] *= 0.4
+    unusable = np.zeros(n, bool)
+    unusable[int(12.3 * SF) : int(12.9 * SF)] = True  # gradient left uncorrected there
+    ref, ready, peaks = _run(ecg, x, 20, unusable)
+    assert ready.any() and not ready.all()
+    assert np.all([a > r for r, a in peaks])  # announced after the peak itself
+    for chunk in (7, 37, 250):
+        y, rd, pk = _run(ecg, x, chunk, unusable)
+        assert pk == peaks
+        np.testing.assert_array_equal(rd, ready)
+        assert np.max(np.abs(y - ref)) < 1e-9, chunk  # < 1 nV
+    # and it still removes the BCG: measured 2.3x less RMS (the test above, on an undisturbed
+    # ECG, asks > 3x; here the templates still hold beats of the disturbed stretch)
+    a = int(32 * SF)
+    assert np.sqrt(np.mean(bcg[:, a:] ** 2)) / np.sqrt(np.mean((ref[:, a:] - x[:, a:] + bcg[:, a:]) ** 2)) > 2

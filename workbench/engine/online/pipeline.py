@@ -363,13 +363,11 @@ class OnlinePipeline:
         if self.rpeaks is not None and self.bcg is not None:
             peaks = self.rpeaks.process(y[self.ecg_row], n0, usable)
             self.n_rpeaks += len(peaks)
-            if not usable.all():
-                self.bcg.mark_unusable(n0 + int(np.flatnonzero(~usable)[-1]) + 1)
-            yb, ok = self.bcg.process(y[self.bcg_rows], peaks, subtract=not self._rate_bad)
+            yb, ready = self.bcg.process(y[self.bcg_rows], peaks, announced=self.rpeaks.announced,
+                                         unusable=~usable, subtract=not self._rate_bad)
             y[self.bcg_rows] = yb
-            if not ok:
-                fl |= F.BCG_LEARNING
-            elif not self._bcg_said:
+            fl[~ready] |= F.BCG_LEARNING
+            if ready.any() and not self._bcg_said:
                 self._bcg_said = True
                 self._say(f"BCG correction running ({self.bcg.n_beats_stored} beats in the template)")
         elif self.p.bcg:

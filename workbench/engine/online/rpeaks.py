@@ -63,6 +63,8 @@ class CausalRPeaks:
         self._pk_idx = 0
         self._pk_start = 0
         self._next_ok = 0
+        self._lower_ok = 0
+        self.announced: list[int] = []
 
     @property
     def ready(self) -> bool:
@@ -78,6 +80,11 @@ class CausalRPeaks:
     def process(self, ecg: np.ndarray, n0: int, usable: np.ndarray | None = None) -> list[int]:
         """Feed the next chunk; returns the R-peaks announced in it.
 
+        Every decision is taken at a sample (the polarity after exactly ``learn_s`` of
+        usable ECG, a new threshold right after each peak, a lowered one at the sample
+        where a beat is overdue), so the peaks and the samples at which they are
+        announced (:attr:`announced`) do not depend on how the stream is chunked.
+
         Parameters
         ----------
         ecg : ndarray (n,)
@@ -86,63 +93,85 @@ class CausalRPeaks:
             Global index of ``ecg[0]``.
         usable : ndarray of bool (n,) | None
             False where the ECG still carries the gradient artifact (skipped).
+
+        Returns
+        -------
+        list of int
+            R-peaks (global sample indices); :attr:`announced` holds, for each, the
+            global index of the sample at which it became known.
         """
         y, self.zi = signal.sosfilt(self.sos, np.asarray(ecg, np.float64), zi=self.zi)
+        n = y.size
         if usable is None:
-            usable = np.ones(y.size, bool)
-        if not self.ready:
-            self._learn.append(y[usable])
-            self._n_learn += int(usable.sum())
-            if self._n_learn >= self.learn_n:
-                z = np.concatenate(self._learn)
-                hi, lo = np.percentile(z, 99.5), -np.percentile(z, 0.5)
-                self.sign = 1.0 if hi >= lo else -1.0
-                self.threshold = self.thr_fraction * max(hi, lo)
-                self._learn = []
-            return []
-        s = self.sign * y
+            usable = np.ones(n, bool)
+        usable = np.asarray(usable, bool)
         found: list[int] = []
-        cand = np.flatnonzero((s > self.threshold) & usable)
-        if not self._in and cand.size == 0:
-            self._missed(n0 + y.size)
-            return found
-        i = 0 if self._in else int(cand[0])
-        while i < y.size:
-            if not usable[i]:
-                self._in = False
-                i += 1
-                continue
+        self.announced = []
+        i = 0
+        if not self.ready:
+            cum = np.cumsum(usable)
+            need = self.learn_n - self._n_learn
+            if n == 0 or cum[-1] < need:
+                self._learn.append(y[usable])
+                self._n_learn += int(usable.sum())
+                return found
+            k = int(np.searchsorted(cum, need))  # the sample that completes the learning
+            self._learn.append(y[: k + 1][usable[: k + 1]])
+            z = np.concatenate(self._learn)
+            hi, lo = np.percentile(z, 99.5), -np.percentile(z, 0.5)
+            self.sign = 1.0 if hi >= lo else -1.0
+            self.threshold = self.thr_fraction * max(hi, lo)
+            self._learn = []
+            i = k + 1
+        s = self.sign * y
+        while i < n:
             g = n0 + i
             if self._in:
-                if s[i] > self._pk_val:
+                if not usable[i]:
+                    self._in = False
+                elif s[i] > self._pk_val:
                     self._pk_val, self._pk_idx = float(s[i]), g
                 elif s[i] < 0.5 * self._pk_val or g - self._pk_start > 0.15 * self.sfreq:
                     self._in = False
                     if self._pk_idx >= self._next_ok:
                         found.append(self._pk_idx)
+                        self.announced.append(g)
                         self.peaks.append(self._pk_idx)
                         self.heights.append(self._pk_val)
                         self.threshold = self.thr_fraction * float(np.median(self.heights))
                         self._next_ok = self._pk_idx + self.refractory
                 i += 1
-            else:
-                nxt = cand[cand >= i]
-                if nxt.size == 0:
-                    break
-                i = int(nxt[0])
-                g = n0 + i
-                self._in, self._pk_val, self._pk_idx, self._pk_start = True, float(s[i]), g, g
-                i += 1
-        self._missed(n0 + y.size)
+                continue
+            # outside a peak: the next sample over the current threshold
+            rel = np.flatnonzero((s[i:] > self.threshold) & usable[i:])
+            j = i + int(rel[0]) if rel.size else n
+            due = self._overdue_at()
+            if due is not None and due < n0 + j:  # no beat before it is overdue: lower there
+                due = max(due, g)
+                self._lower(due)
+                i = due - n0
+                continue
+            if not rel.size:
+                break
+            i = j
+            g = n0 + i
+            self._in, self._pk_val, self._pk_idx, self._pk_start = True, float(s[i]), g, g
+            i += 1
         if len(self.peaks) > 200:
             del self.peaks[:100]
         return found
 
-    def _missed(self, now: int) -> None:
-        """Lower the threshold when no beat came for 2.5 median RR intervals."""
+    def _overdue_at(self) -> int | None:
+        """First sample at which no beat came for 2.5 median RR intervals (None: not known)."""
         rr = self.rr_median()
-        last = self.peaks[-1] if self.peaks else None
-        if rr is not None and last is not None and now - last > 2.5 * rr and not self._in:
-            self.threshold *= 0.7
-            self.peaks.append(now - int(rr))  # avoid lowering again at every chunk
-            self.peaks.sort()
+        if rr is None or not self.peaks:
+            return None
+        return max(int(np.floor(self.peaks[-1] + 2.5 * rr)) + 1, self._lower_ok)
+
+    def _lower(self, now: int) -> None:
+        """Lower the threshold from sample ``now`` on (a beat is overdue)."""
+        rr = self.rr_median() or 0.0
+        self.threshold *= 0.7
+        self.peaks.append(now - int(rr))  # avoid lowering again at every sample
+        self.peaks.sort()
+        self._lower_ok = now + 1  # at most once per sample, whatever the RR intervals
