@@ -37,3 +37,15 @@ def short_recording(online_phantom, tmp_path_factory):
     path = tmp_path_factory.mktemp("online_lsl") / "short_raw.fif"
     raw.save(path, verbose="error")
     return path, raw
+
+
+@pytest.fixture(scope="session")
+def bcg_recording(online_phantom, tmp_path_factory):
+    """The first 16 s of the phantom as FIF: long enough for the online BCG to start
+    (its template is full at about 13 s)."""
+    from workbench.engine.io.eeg import read_eeg
+
+    raw = read_eeg(vhdr(online_phantom), preload=True).crop(0, 16.0)
+    path = tmp_path_factory.mktemp("online_lsl_bcg") / "bcg_raw.fif"
+    raw.save(path, verbose="error")
+    return path, raw
