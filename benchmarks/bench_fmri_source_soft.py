@@ -2,7 +2,8 @@
 Bayes-factor threshold ``min_log_bf``, against no fMRI, MNE-C's fixed weighting and the hard
 mask, on every case of ``bench_fmri_source.py`` plus a third phantom and a weaker map.
 
-Two stages (the first is slow: ~3-15 min per case on a loaded 2-core machine)::
+Settings: the specificity test (a kept cluster beaten by a focal patch elsewhere is
+switched off) on/off. Two stages (the first is slow: ~3-15 min per case on a loaded 2-core machine)::
 
     nice .venv/bin/python benchmarks/bench_fmri_source_soft.py dump PHANTOM   # default|moved|third
     nice .venv/bin/python benchmarks/bench_fmri_source_soft.py sweep [CASE ...]
@@ -39,10 +40,11 @@ THIRD = {
     "temporal_fmri_invisible": ((58.0, -34.0, 6.0), (0.9, 0.0, 0.43)),
     "frontal_eeg_invisible": ((-30.0, 42.0, 28.0), (-0.6, 0.3, 0.74)),
 }
-SETTINGS = {  # label -> (taper, min_log_bf); the method's soft at dump time is "nearest, bf 3"
-    "taper, bf 3 (default)": (True, 3.0),
-    "taper, bf 2": (True, 2.0),
-    "taper, bf 1": (True, 1.0),
+SETTINGS = {  # label -> (taper, min_log_bf, specificity); the method's soft at dump time is "nearest, bf 3"
+    "taper, bf 3, specificity (default)": (True, 3.0, True),
+    "taper, bf 3": (True, 3.0, False),
+    "taper, bf 2": (True, 2.0, False),
+    "taper, bf 1": (True, 1.0, False),
 }
 
 
@@ -146,10 +148,13 @@ def sweep(cases: list[str]) -> None:
         for v in ("none", "weighted", "hard", "soft"):
             key = "soft: nearest, bf 3 (before)" if v == "soft" else v
             cols[key] = _score(pos, times, groups, meta["truth"], meta["regions"], d[f"amp_{v}"])
-        for name, (taper, bf) in SETTINGS.items():
+        ijk = np.round((pos - pos.min(0)) / 0.01).astype(int)  # the dumps' 10 mm grid
+        patches = P.patches(pos, ijk, 0.01)
+        for name, (taper, bf, specific) in SETTINGS.items():
             t0 = time.time()
             est = soft_estimate(model, d["data"], comps, len(groups), int(round(0.05 * sf)), bf,
-                                min(1.0, 2 * low / sf), times, taper=taper)
+                                min(1.0, 2 * low / sf), times, taper=taper,
+                                competitors=patches if specific else None, pos=pos)
             amp = np.linalg.norm(est["currents"].reshape(n_src, 3, -1), axis=1)
             cols[f"soft: {name}"] = _score(pos, times, groups, meta["truth"], meta["regions"], amp)
             on = sum(not r["plain_mne"] for r in est["rows"])

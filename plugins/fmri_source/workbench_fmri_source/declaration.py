@@ -72,6 +72,13 @@ PARAMS = (
        "changes smoothly over time; off: each sample is solved by its nearest window alone (a "
        "cluster near the evidence threshold then switches the map at a window edge).",
        label="Smooth windows"),
+    _P("specificity", "bool", True,
+       "'soft' variant: in each window, switch off a kept fMRI cluster when a focal non-fMRI "
+       "patch more than 20 mm away explains the window better by 'min_log_bf' - the EEG then "
+       "points to a source elsewhere and the cluster is only near it (a false positive of the "
+       "map next to a source the fMRI did not see). Costs one fit per patch (~300 on a 10 mm "
+       "grid) in the windows where a cluster is kept.",
+       label="Specificity test"),
     _P("patches", "bool", False,
        "'soft' variant: besides the whole-brain component and one component per fMRI cluster, "
        "give the ReML local non-fMRI patches (as SPM's multiple sparse priors), so an fMRI "

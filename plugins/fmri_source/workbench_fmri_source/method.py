@@ -313,8 +313,13 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     # low-passed samples are correlated: the evidence counts effective samples (2 f_low / f_s)
     lowpass = float(evoked.info.get("lowpass") or sf / 2)
     n_eff = min(1.0, 2.0 * lowpass / sf)
+    competitors = None
+    if params["specificity"]:
+        grid_ijk = np.round(np.linalg.solve(hm.grid_to_mri, np.c_[hm.pos_mri, np.ones(n_src)].T)[:3].T).astype(int)
+        competitors = P.patches(hm.pos_mri, grid_ijk, spacing * 1e-3)
     est = soft_estimate(model, data, comps, n_fmri, int(round(float(params["window"]) * sf)),
                         float(params["min_log_bf"]), n_eff, evoked.times, taper=bool(params["taper"]),
+                        competitors=competitors, min_distance_m=max(0.02, 2 * spacing * 1e-3), pos=hm.pos_mri,
                         progress=p.sub(0.7, 0.9))
     wins, rows, h_share = est["windows"], est["rows"], est["h_share"]
     amps["soft"] = norm3(est["currents"])
