@@ -75,6 +75,7 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/bench_online_replay30"))
     ap.add_argument("--keep", action="store_true", help="keep the recording for another run")
+    ap.add_argument("--key", default="lsl_disk_replay", help="entry of the results file written")
     args = ap.parse_args()
     from workbench.engine.online import OnlineParams
     from workbench.engine.online.lsl import run_replay
@@ -103,12 +104,12 @@ def main() -> int:
         "volume_markers": st.get("volume_markers"), "late_markers": st.get("late_markers"),
         "rpeaks": st.get("rpeaks"), "wall_s": wall, "cpu_s": cpu,
         "peak_rss_mb": rss, "peak_rss_mb_before_replay": rss0, "machine_load_avg_end": load,
-        "messages": q["messages"][:12],
+        "bcg": True, "messages": q["messages"][:12],
     }
     print(json.dumps(res, indent=1), flush=True)
     path = HERE / "bench_online_results.json"
     allres = json.loads(path.read_text()) if path.exists() else {}
-    allres["lsl_disk_replay"] = res
+    allres[args.key] = res
     path.write_text(json.dumps(allres, indent=1))
     if not args.keep:
         for f in args.dir.glob(vhdr.stem + ".*"):

@@ -85,7 +85,7 @@ def residual_vs_offline(
     fmax = 0.9 * lowpass_hz
     q_on = spectral_qc(before, onl, sf, f_slice, tr, fmax=fmax)
     q_off = spectral_qc(before, off, sf, f_slice, tr, fmax=fmax)
-    kept = _power_kept(raw, res.raw, eeg, a, b, before, onl, off if not bcg else None, f_slice, tr, fmax)
+    kept = _power_kept(raw, res.raw, a, b, before, onl, off, bcg, f_slice, tr, fmax)
     st = np.round(on[skip_volumes:] - a).astype(int)
     L = int(np.floor(res.schedule.period))
     st = st[(st >= 0) & (st + L <= b - a)]
@@ -131,25 +131,22 @@ def _ecg_index(raw: Any) -> int | None:
 
 
 def _power_kept(
-    raw: Any, corrected: Any, eeg: np.ndarray, a: int, b: int, before: np.ndarray, onl: np.ndarray,
-    off: np.ndarray | None, f_slice: float, tr: float, fmax: float,
+    raw: Any, corrected: Any, a: int, b: int, before: np.ndarray, onl: np.ndarray,
+    off: np.ndarray, bcg: bool, f_slice: float, tr: float, fmax: float,
 ) -> dict[str, Any]:
     """1-40 Hz power kept by the online output and by the offline correction of the same
-    stages: ``off`` is the gradient-only offline output, or None to add the offline BCG
-    correction to ``corrected`` (the offline gradient-corrected Raw) first.
+    stages (with ``bcg``, the offline BCG correction is applied to ``off`` first).
 
     Parameters
     ----------
     raw, corrected : mne.io.Raw
         The recording and its offline gradient correction.
-    eeg : ndarray of int
-        EEG rows compared.
     a, b : int
         Span compared (samples of ``raw``).
-    before, onl : ndarray
-        The uncorrected and online EEG over the span.
-    off : ndarray | None
-        The offline gradient-only EEG over the span, or None (BCG on).
+    before, onl, off : ndarray
+        The uncorrected, online and offline gradient-only EEG over the span.
+    bcg : bool
+        Whether the online run subtracted the BCG.
     f_slice, tr, fmax : float
         As for :func:`~workbench.engine.gradient.qc.spectral_qc`.
     """
@@ -158,22 +155,17 @@ def _power_kept(
 
     sf = float(raw.info["sfreq"])
     stages = "gradient"
-    if off is None:
-        ecg = _ecg_index(raw)
-        if ecg is None:  # the online run had no ECG either: it corrected the gradient only
-            off = corrected.get_data(picks=eeg, start=a, stop=b)
-        else:
-            from ..cardiac.bcg import remove_bcg
-            from ..cardiac.rpeaks import detect_rpeaks
+    ecg = _ecg_index(raw) if bcg else None
+    if ecg is not None:  # (no ECG: the online run corrected the gradient only, too)
+        from ..cardiac.bcg import remove_bcg
+        from ..cardiac.rpeaks import detect_rpeaks
 
-            try:
-                rp = detect_rpeaks(corrected.get_data(picks=[ecg])[0], sf)
-                full = corrected.get_data(picks=eeg)
-                full = full - remove_bcg(full, sf, np.asarray(rp.times, float)).artifact
-            except InputError as exc:
-                return {"power_kept_note": f"offline BCG correction not possible ({exc}): power kept not compared"}
-            off = full[:, a:b]
-            stages = "gradient+bcg"
+        try:  # over the span only: a long recording's whole EEG would not fit twice more
+            rp = detect_rpeaks(corrected.get_data(picks=[ecg], start=a, stop=b)[0], sf)
+            off = off - remove_bcg(off, sf, np.asarray(rp.times, float)).artifact
+        except InputError as exc:
+            return {"power_kept_note": f"offline BCG correction not possible ({exc}): power kept not compared"}
+        stages = "gradient+bcg"
     q_on = spectral_qc(before, onl, sf, f_slice, tr, fmax=fmax)
     q_off = spectral_qc(before, off, sf, f_slice, tr, fmax=fmax)
     return {
