@@ -167,3 +167,25 @@ def test_fusion_tab_shows_sources_for_a_source_estimate(qtbot, tmp_path):
     finally:
         win.tasks.cancel_all()
         win.close()
+
+
+def test_three_variants_side_by_side_and_the_third_row_hidden(view, qtbot):
+    """soft, hard and the fixed weighting in three rows by default (the issue's "three
+    variants side by side"); each row's slices show its own variant; "(none)" hides the third."""
+    from workbench.gui.source.view import NO_THIRD
+
+    live, t1 = _estimate()
+    view.set_result(types.SimpleNamespace(live=live), t1)
+    assert view.shown() == ("soft", "hard", "weighted")
+    assert all(v.isVisible() for v in view.rows[2].values())
+    assert [lab.text().split(" at ")[0] for lab in view.row_labels] == ["soft", "hard", "weighted"]
+    # the third row draws the weighting (peak at A like soft, not at hard's B)
+    view.select_voxel(_world_vox(view, A))
+    third = view.rows[2]["axial"].overlay.image
+    second = view.rows[1]["axial"].overlay.image
+    assert third is not None and not np.array_equal(third, second)
+    assert len(view.tc_plot.getPlotItem().legend.items) == 3
+    view.set_variant("soft", "hard", NO_THIRD)
+    assert view.shown() == ("soft", "hard") and view.third is None
+    assert not any(v.isVisible() for v in view.rows[2].values())
+    assert len(view.tc_plot.getPlotItem().legend.items) == 2

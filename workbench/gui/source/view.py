@@ -6,14 +6,15 @@ Opens for a fusion result whose ``live`` carries ``source_estimate`` (fmri-sourc
 source), ``grid_shape``/``grid_to_mri`` (the volume grid of the sources) and
 ``mri_to_world_mm`` (``mri`` -> the T1's scanner RAS, mm).
 
-* a variant selector and a second one to compare with (drawn side by side in the
-  slices), a time slider, a display threshold (share of the variant's maximum);
+* a variant selector and two more to compare with (default soft, hard and the fixed
+  weighting, drawn side by side in rows of slices; the third can be hidden), a time
+  slider, a display threshold (share of the variant's maximum);
 * 3D (:class:`~.scene.SourceScene`): the source space, the sources above the
   threshold coloured by amplitude, the fMRI map as translucent cubes, every variant's
   peak at the current time as a labelled sphere;
 * slices: the estimate resampled from the source grid to the T1 plane (linear), over the
-  T1, with the fMRI map's outline in cyan, for the variant and the one compared with;
-* the time course at the clicked source (click a slice), both variants, with the
+  T1, with the fMRI map's outline in cyan, for each variant shown;
+* the time course at the clicked source (click a slice), every variant shown, with the
   current time as a line that can be dragged.
 """
 
@@ -50,7 +51,9 @@ HELP_TEXT = (
 )
 
 _VIEWS = (("sagittal", 0), ("coronal", 1), ("axial", 2))
-_COLORS = ((255, 140, 0), (60, 120, 255))
+#: the third row's choice that hides it
+NO_THIRD = "(none)"
+_COLORS = ((255, 140, 0), (60, 120, 255), (0, 150, 90))
 
 
 def has_source_estimate(result: Any) -> bool:
@@ -92,7 +95,10 @@ class SourceView(QWidget):
         self.variant_box = QComboBox()
         self.variant_box.setToolTip("The variant drawn in 3D and in the upper row of slices.")
         self.compare_box = QComboBox()
-        self.compare_box.setToolTip("A second variant drawn in the lower row of slices (side by side).")
+        self.compare_box.setToolTip("A second variant drawn in the second row of slices (side by side).")
+        self.third_box = QComboBox()
+        self.third_box.setToolTip("A third variant drawn in the third row of slices (e.g. soft, hard and "
+                                  "the fixed weighting side by side); 'none' for two rows.")
         self.time_slider = QSlider(Qt.Orientation.Horizontal)
         self.time_slider.setMinimumWidth(160)
         self.time_slider.setToolTip("Time after the stimulus.")
@@ -110,6 +116,7 @@ class SourceView(QWidget):
         self.info.setWordWrap(True)
         tools = FlowLayout()
         for w in (QLabel("Variant"), self.variant_box, QLabel("compare with"), self.compare_box,
+                  QLabel("and"), self.third_box,
                   QLabel("Time"), self.time_slider, self.time_label, QLabel("threshold"),
                   self.threshold_box, self.peak_button):
             tools.addWidget(w)
@@ -127,7 +134,7 @@ class SourceView(QWidget):
         grid.setSpacing(2)
         self.rows: list[dict[str, SliceView]] = []
         self.row_labels: list[QLabel] = []
-        for r in range(2):
+        for r in range(3):
             lab = QLabel("")
             lab.setStyleSheet(f"color: rgb{_COLORS[r]}; font-weight: bold")
             grid.addWidget(lab, 2 * r, 0, 1, 3)
@@ -168,6 +175,7 @@ class SourceView(QWidget):
         lay.addWidget(self.info)
         self.variant_box.currentTextChanged.connect(lambda _t: self.redraw(full=True))
         self.compare_box.currentTextChanged.connect(lambda _t: self.redraw(full=False))
+        self.third_box.currentTextChanged.connect(lambda _t: self._third_changed())
         self.time_slider.valueChanged.connect(lambda _i: self.redraw(full=True))
         self.threshold_box.valueChanged.connect(lambda _v: self.redraw(full=True))
         self.peak_button.clicked.connect(self.go_to_peak)
@@ -211,12 +219,17 @@ class SourceView(QWidget):
             for name, axis in _VIEWS:
                 rest = [d for d in range(3) if d != axis]
                 row[name].set_extent(self.anat.shape[rest[0]] * zooms[rest[0]], self.anat.shape[rest[1]] * zooms[rest[1]])
-        for box, default in ((self.variant_box, "soft"), (self.compare_box, "hard")):
+        for box, default in ((self.variant_box, "soft"), (self.compare_box, "hard"),
+                             (self.third_box, "weighted")):
             box.blockSignals(True)
             box.clear()
+            if box is self.third_box:
+                box.addItem(NO_THIRD)
             box.addItems(self.variants)
-            box.setCurrentText(default if default in self.variants else self.variants[0])
+            fallback = NO_THIRD if box is self.third_box else self.variants[0]
+            box.setCurrentText(default if default in self.variants else fallback)
             box.blockSignals(False)
+        self._show_third_row()
         t = np.asarray(live["times"], float)
         self.time_slider.blockSignals(True)
         self.time_slider.setRange(0, len(t) - 1)
@@ -235,13 +248,36 @@ class SourceView(QWidget):
         return self.compare_box.currentText()
 
     @property
+    def third(self) -> str | None:
+        """The third variant drawn, or None (two rows)."""
+        text = self.third_box.currentText()
+        return None if text in ("", NO_THIRD) else text
+
+    def shown(self) -> tuple[str, ...]:
+        """The variants drawn in the rows of slices, top first."""
+        return tuple(v for v in (self.variant, self.compare, self.third) if v is not None)
+
+    def _show_third_row(self) -> None:
+        on = self.third is not None
+        self.row_labels[2].setVisible(on)
+        for v in self.rows[2].values():
+            v.setVisible(on)
+
+    def _third_changed(self) -> None:
+        self._show_third_row()
+        self.redraw(full=False)
+
+    @property
     def time_index(self) -> int:
         return int(self.time_slider.value())
 
-    def set_variant(self, variant: str, compare: str | None = None) -> None:
+    def set_variant(self, variant: str, compare: str | None = None, third: str | None = None) -> None:
+        """Choose the variants shown (``third=NO_THIRD`` for two rows)."""
         self.variant_box.setCurrentText(variant)
         if compare is not None:
             self.compare_box.setCurrentText(compare)
+        if third is not None:
+            self.third_box.setCurrentText(third)
 
     def set_time(self, seconds: float) -> None:
         t = np.asarray(self.live["times"], float)
@@ -344,7 +380,7 @@ class SourceView(QWidget):
         t = np.asarray(self.live["times"], float)
         i = self.time_index
         self.time_label.setText(f"{t[i] * 1e3:.0f} ms")
-        for r, var in enumerate((self.variant, self.compare)):
+        for r, var in enumerate(self.shown()):
             self.row_labels[r].setText(f"{var} at {t[i] * 1e3:.0f} ms")
             for name, axis in _VIEWS:
                 base, est, fm = self.plane(var, axis)
@@ -361,7 +397,7 @@ class SourceView(QWidget):
             self.scene.set_values(self.values(self.variant), thr, f"{self.variant}\n/ max")
             pos = np.asarray(self.live["pos_mri"])
             peaks = {v: pos[int(np.argmax(np.asarray(self.live["amplitudes"][v])[:, i]))]
-                     for v in dict.fromkeys((self.variant, self.compare, "none", "weighted", "soft", "hard"))
+                     for v in dict.fromkeys((*self.shown(), "none", "weighted", "soft", "hard"))
                      if v in self.live["amplitudes"]}
             self.scene.set_peaks(peaks)
             self.scene.render()
@@ -378,7 +414,7 @@ class SourceView(QWidget):
         t = np.asarray(self.live["times"], float)
         self.tc_plot.clear()
         self.tc_plot.addItem(self.time_line)
-        for r, var in enumerate(dict.fromkeys((self.variant, self.compare))):
+        for r, var in enumerate(dict.fromkeys(self.shown())):
             a = np.asarray(self.live["amplitudes"][var])
             series = a[self.source_index] / max(float(a.max()), 1e-300)
             self.tc_plot.plot(t, series, pen=pg.mkPen(_COLORS[r], width=2), name=var)
