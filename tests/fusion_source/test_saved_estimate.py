@@ -128,6 +128,7 @@ def test_sources_view_opens_from_a_reopened_project(project, qtbot, tmp_path):
         sv = tab.source_view
         assert tab.views.isTabVisible(tab.views.indexOf(sv))
         assert sv.variant == "soft" and sv.compare == "hard"
+        assert tab.spec.id == "fmri-source"  # the method list shows the method of the result shown
         # the first report time, and the view's peak is the session's soft peak
         assert sv.time_label.text() == "100 ms"
         pk = doc["peaks"]["soft"]["0.100"]

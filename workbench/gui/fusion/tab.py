@@ -511,6 +511,9 @@ class FusionTab(QWidget):
     def show_result(self, result: Any, step_result: Any = None) -> None:
         """Fill the generic views and push the maps to the session (GUI thread)."""
         self.result = result
+        method = getattr(result, "method", None)
+        if method in self.specs and getattr(self.spec, "id", None) != method:
+            self.select_method(method)  # the list and form show the method of the result shown
         self._show_dcm(result)
         extras = self.view_extras
         self.map_view.set_maps(result.maps, extras.get("background"), result.live.get("voxel_fit"),
