@@ -267,6 +267,7 @@ class _Plan:
         flat0 = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(
             np.int64
         )  # core start in the flat array
+        self.core_flat0, self.core_len_v = flat0, lens
         # absolute sample of each core sample, and its position in the flattened
         # (volume, window) grid; int32, filled volume by volume (no n_times-long temps)
         self.core_abs = np.empty(total, np.int32)
@@ -300,6 +301,30 @@ class _Plan:
         self.vseg_starts, self.vseg_ids, self.vseg_lens = flat0[nz], np.flatnonzero(nz), lens[nz]
         idx = self.starts[:, None] + np.arange(self.nw)[None, :]
         self.gather = np.clip(idx, 0, max(self.n_times - 1, 0)).astype(np.int32)
+
+    def edge_samples(self) -> tuple[np.ndarray, ...]:
+        """The boundary samples at the edges of continuous scanning.
+
+        Returns ``(v_pre, n_pre, win_pre, v_end, n_end, win_end)``: for each volume
+        that starts a stretch of scanning, the sample just before its core (absolute
+        index and index in the flattened template grid); for each volume that ends
+        one, its core's last sample. Only samples inside the data and, before a core,
+        outside every other core.
+        """
+        first, last = scan_edges(self.sched.onsets, self.sched.period)
+        v = np.flatnonzero(first & (self.c1 - self.c0 > 2))
+        n = self.c0[v] - 1
+        taken = np.zeros(n.size, bool)
+        for j, (vv, nn) in enumerate(zip(v, n)):
+            taken[j] = nn < 0 or (vv > 0 and nn < self.c1[vv - 1])
+        v_pre, n_pre = v[~taken], n[~taken]
+        w_pre = v_pre * self.nw + (n_pre - self.starts[v_pre])
+        v_end = np.flatnonzero(last & (self.c1 - self.c0 > 2))
+        n_end = self.c1[v_end] - 1
+        w_end = v_end * self.nw + (n_end - self.starts[v_end])
+        ok = (w_pre >= v_pre * self.nw) & (w_pre < (v_pre + 1) * self.nw)
+        return (v_pre[ok], n_pre[ok], w_pre[ok].astype(np.int64), v_end, n_end,
+                w_end.astype(np.int64))
 
     def phase(self, sign: float) -> np.ndarray:
         """exp(sign * i * omega * frac_v): shape (n_vol, n_freq), complex64 (cached)."""
@@ -373,6 +398,80 @@ class _Plan:
         if self.lf is not None:
             n[: self.lf_bins] = self.lf[2]
         return n
+
+
+def scan_edges(onsets: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
+    """Volumes that start and end a stretch of continuous scanning.
+
+    Parameters
+    ----------
+    onsets : ndarray
+        Volume onsets (fractional samples), ascending.
+    period : float
+        Volume period (samples).
+
+    Returns
+    -------
+    first, last : ndarray of bool
+        ``first[v]``: no volume ends where ``v`` starts (the scan's first volume, or
+        the first after a pause); ``last[v]``: no volume starts where ``v`` ends.
+    """
+    on = np.asarray(onsets, float)
+    gap = np.diff(on) > 1.5 * float(period)
+    first = np.r_[True, gap]
+    last = np.r_[gap, True]
+    return first, last
+
+
+def _scan_edge_samples(
+    data: np.ndarray,
+    rows: np.ndarray,
+    n_pre: np.ndarray,
+    t_pre: np.ndarray | None,
+    n_end: np.ndarray,
+    t_end: np.ndarray | None,
+) -> None:
+    """Decide, per channel, whether the template belongs on a scan edge's boundary sample.
+
+    A volume's template is the mean of its neighbours, and on the sample at either end
+    of its core a neighbour carries part of the *adjacent* volume's artifact (the
+    leading edge of the next volume reaches the sample before its aligned onset: the
+    sample integrates the interval before it, and triggers have latency). Inside the
+    scan the data has that adjacent volume too, so the template fits; at the scan's
+    start and end it does not: the last volume's last sample would get the missing
+    next volume's leading edge subtracted (a ~400 uV spike on a phantom), and the
+    sample before the first volume keeps that volume's leading edge uncorrected. Which
+    holds depends on the scanner (its gap after the last slice, its trigger latency),
+    so it is decided from the data: on each such sample the template is subtracted when
+    that leaves the sample closer to the corrected samples beside it (the artifact
+    there is hundreds of uV; the EEG moves little in one or two samples).
+
+    Parameters
+    ----------
+    data : ndarray, shape (n_channels, n_times)
+        The data after the core subtraction, changed in place.
+    rows : ndarray of int
+        Rows of this channel group (the template arrays' first axis).
+    n_pre : ndarray of int
+        Samples just before a first volume's core (uncorrected so far).
+    t_pre : ndarray, shape (len(rows), len(n_pre)) | None
+        The first volumes' (scaled) templates on those samples.
+    n_end : ndarray of int
+        Last core samples of last volumes (corrected so far).
+    t_end : ndarray, shape (len(rows), len(n_end)) | None
+        The last volumes' (scaled) templates on those samples.
+    """
+    r = np.asarray(rows)
+    if t_pre is not None and n_pre.size:
+        raw = data[np.ix_(r, n_pre)]
+        ref = 0.5 * (data[np.ix_(r, n_pre + 1)] + data[np.ix_(r, n_pre + 2)])
+        sub = raw - t_pre
+        data[np.ix_(r, n_pre)] = np.where(np.abs(sub - ref) < np.abs(raw - ref), sub, raw)
+    if t_end is not None and n_end.size:
+        cor = data[np.ix_(r, n_end)]
+        ref = 0.5 * (data[np.ix_(r, n_end - 1)] + data[np.ix_(r, n_end - 2)])
+        raw = cor + t_end
+        data[np.ix_(r, n_end)] = np.where(np.abs(raw - ref) < np.abs(cor - ref), raw, cor)
 
 
 def _feature_bins(power: np.ndarray, k_min: int, n_feat: int) -> np.ndarray:
@@ -579,6 +678,7 @@ def _correct_inplace(
         alias = None
 
     s0, s1 = int(plan.c0[0]), int(plan.c1[-1])
+    edge_pre_v, edge_pre, edge_pre_win, edge_end_v, edge_end, edge_end_win = plan.edge_samples()
 
     def run_group(rows: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, dict[str, np.ndarray]], dict[int, np.ndarray]]:
         p.check()
@@ -683,6 +783,9 @@ def _correct_inplace(
         del tmpl
         tau = tau.reshape(len(rows), -1)
         ts = tau[:, plan.core_win]
+        # the template on the scan edges' boundary samples (see _scan_edge_samples)
+        t_pre = tau[:, edge_pre_win] if edge_pre.size else None
+        t_end = tau[:, edge_end_win] if edge_end.size else None
         del tau
         core = plan.core_slice if plan.core_slice is not None else plan.core_abs
         if plan.core_slice is not None:
@@ -700,7 +803,13 @@ def _correct_inplace(
             a = np.clip(a, lo_a, hi_a).astype(np.float32)
             for i, r in enumerate(rows):
                 amps[int(r)] = a[i]
-            ts *= np.repeat(a, lens, axis=1)
+            rep = np.repeat(a, lens, axis=1)
+            ts *= rep
+            if t_pre is not None:
+                t_pre *= rep[:, plan.core_flat0[edge_pre_v]]
+            if t_end is not None:
+                t_end *= rep[:, plan.core_flat0[edge_end_v] + plan.core_len_v[edge_end_v] - 1]
+            del rep
             if not per_slot:
                 evo["amplitude"] = a
         xs -= ts
@@ -714,6 +823,7 @@ def _correct_inplace(
         else:
             data[np.ix_(rows, plan.core_abs)] = xs + mu
         del xs, ts
+        _scan_edge_samples(data, rows, edge_pre, t_pre, edge_end, t_end)
         if params.obs:
             for r in rows:
                 if obs_set is None or int(r) in obs_set:
