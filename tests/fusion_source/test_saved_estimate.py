@@ -54,7 +54,7 @@ def _peak_checks(live, doc):
 
 
 def test_estimate_saved_and_read_back(project):
-    from workbench.gui.source.saved import read_estimate
+    from workbench.gui.source.saved import load_saved_result
 
     doc = json.loads((project / "result.json").read_text())
     assert doc["source_estimate"]["file"] == "source_estimate.npz"
@@ -67,29 +67,26 @@ def test_estimate_saved_and_read_back(project):
     assert len(live["fmri_clusters"]) == doc["qc"]["n_fmri_clusters"]
     assert np.all(np.concatenate(live["fmri_clusters"]) < len(live["pos_mri"]))
     _peak_checks(live, doc)
-    # the GUI's own reader (it does not import the plugin) reads the same numbers
-    gui = read_estimate(project / "source_estimate.npz")
+    # the GUI reads it through the plugin API (without importing the plugin): the same numbers
+    gui = load_saved_result(project).live
     for v in live["amplitudes"]:
         np.testing.assert_array_equal(gui["amplitudes"][v], live["amplitudes"][v])
     np.testing.assert_array_equal(gui["grid_to_mri"], live["grid_to_mri"])
 
 
 def test_bad_estimate_file_one_line(project, tmp_path):
-    from workbench_fmri_source.saved import read_source_estimate
-
-    from workbench.gui.source.saved import read_estimate
+    from workbench.plugin_api.source_estimate import read_source_estimate
 
     broken = tmp_path / "source_estimate.npz"
     broken.write_bytes((project / "source_estimate.npz").read_bytes()[:5000])
     other = tmp_path / "other.npz"
     np.savez(other, x=np.zeros(3))
-    for reader in (read_source_estimate, read_estimate):
-        for path, words in ((broken, "unreadable"), (other, "not a source estimate"),
-                            (tmp_path / "missing.npz", "missing")):
-            with pytest.raises(InputError) as exc:
-                reader(path)
-            msg = str(exc.value)
-            assert words in msg and path.name in msg and "\n" not in msg
+    for path, words in ((broken, "unreadable"), (other, "not a source estimate"),
+                        (tmp_path / "missing.npz", "missing")):
+        with pytest.raises(InputError) as exc:
+            read_source_estimate(path)
+        msg = str(exc.value)
+        assert words in msg and path.name in msg and "\n" not in msg
 
 
 def test_no_estimate_left_when_saving_fails(project, tmp_path, monkeypatch):

@@ -1,4 +1,8 @@
-"""The source estimate on disk: ``source_estimate.npz`` beside ``result.json``.
+"""A source estimate on disk: ``source_estimate.npz`` beside a fusion result's ``result.json``.
+
+Part of the plugin API because two sides use the format: a method that computes a source
+estimate over time (fmri-source) writes it, and the GUI's Sources view reads it back when
+a project is reopened (without importing the method's package).
 
 ``result.json`` and the NIfTI maps hold the numbers a lab scripts against (peaks, one map
 per variant at the first report time); the interactive Sources view needs the whole
@@ -114,7 +118,7 @@ def read_source_estimate(path: str | Path) -> dict[str, Any]:
                 "fmri_clusters": [z[f"cluster__{k}"].copy() for k in range(n_clusters)],
             }
     except FileNotFoundError:
-        raise InputError(path, "source estimate missing (the result was saved without it)") from None
+        raise InputError(path, "source estimate missing (the result folder is incomplete)") from None
     except InputError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:

@@ -63,8 +63,7 @@ class SourceResult(FusionResult):
         written first (atomically); ``result.json`` comes last, so a folder with a
         ``result.json`` that names the estimate has it."""
         from workbench.engine.atomic import atomic_path
-
-        from .saved import FILENAME, FORMAT, write_source_estimate
+        from workbench.plugin_api.source_estimate import FILENAME, FORMAT, write_source_estimate
 
         if not self.live.get("source_estimate"):
             return super().save(out_dir, extra)
@@ -85,7 +84,7 @@ class SourceResult(FusionResult):
         saved, the source estimate as ``live`` (what the Sources view shows)."""
         import json
 
-        from .saved import read_source_estimate
+        from workbench.plugin_api.source_estimate import read_source_estimate
 
         res = super().load(out_dir)
         folder = Path(out_dir)

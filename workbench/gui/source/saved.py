@@ -2,60 +2,21 @@
 
 A fusion step's result lives in memory only for the session that computed it; what the
 Sources view needs is also written beside ``result.json`` as ``source_estimate.npz``
-(format ``workbench-source-estimate/1``, written by the fmri-source plugin: see its
-``saved.py`` for the keys). This module finds the latest such result among a project's
-steps and reads it into a :class:`~workbench.plugin_api.FusionResult` whose ``live`` is
-what :class:`~workbench.gui.source.SourceView` shows. It reads the file itself (a few
-lines of numpy) so the GUI does not import a plugin's package.
+(format ``workbench-source-estimate/1``, :mod:`workbench.plugin_api.source_estimate`).
+This module finds the latest such result among a project's steps and reads it into a
+:class:`~workbench.plugin_api.FusionResult` whose ``live`` is what
+:class:`~workbench.gui.source.SourceView` shows, without importing the plugin's package.
 """
 
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from workbench.plugin_api.source_estimate import FORMAT, read_source_estimate
 
-__all__ = ["FORMAT", "read_estimate", "load_saved_result", "saved_source_result"]
-
-FORMAT = "workbench-source-estimate/1"
-
-
-def read_estimate(path: str | Path) -> dict[str, Any]:
-    """The view's ``live`` dict from a ``source_estimate.npz`` (see module doc).
-
-    Raises
-    ------
-    InputError
-        One line naming the file when it is missing, unreadable or of another format.
-    """
-    from workbench.engine.errors import InputError
-
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "format" not in z.files or str(z["format"]) != FORMAT:
-                raise InputError(path, f"not a source estimate (expected format {FORMAT})")
-            variants = [str(v) for v in z["variants"]]
-            n_clusters = sum(1 for k in z.files if k.startswith("cluster__"))
-            return {
-                "source_estimate": True,
-                "amplitudes": {v: z[f"amp__{v}"].astype(float) * float(z[f"scale__{v}"]) for v in variants},
-                "times": z["times"].copy(), "pos_mri": z["pos_mri"].copy(), "fmri_mask": z["fmri_mask"].copy(),
-                "fmri_values": z["fmri_values"].copy(), "grid_shape": tuple(int(x) for x in z["grid_shape"]),
-                "grid_to_mri": z["grid_to_mri"].copy(), "mri_to_world_mm": z["mri_to_world_mm"].copy(),
-                "spacing_mm": float(z["spacing_mm"]), "report_times": [float(x) for x in z["report_times"]],
-                "units": json.loads(str(z["units"])),
-                "fmri_clusters": [z[f"cluster__{k}"].copy() for k in range(n_clusters)],
-            }
-    except FileNotFoundError:
-        raise InputError(path, "source estimate missing (the result folder is incomplete)") from None
-    except InputError:
-        raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(path, f"unreadable source estimate ({type(exc).__name__}: {exc})") from None
+__all__ = ["FORMAT", "load_saved_result", "saved_source_result"]
 
 
 def load_saved_result(folder: str | Path) -> Any | None:
@@ -73,7 +34,7 @@ def load_saved_result(folder: str | Path) -> Any | None:
     if not isinstance(est, dict) or "file" not in est:
         return None
     res = FusionResult.load(folder)
-    res.live = read_estimate(folder / str(est["file"]))
+    res.live = read_source_estimate(folder / str(est["file"]))
     res.live["saved_from"] = str(folder)
     return res
 
