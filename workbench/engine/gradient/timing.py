@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..io.open import bids_entities
 
 
 @dataclass
@@ -39,15 +40,6 @@ class TimingChoice:
     message: str
 
 
-def _entities(path: Path) -> dict[str, str]:
-    out = {}
-    for part in path.name.split(".")[0].split("_"):
-        if "-" in part:
-            k, v = part.split("-", 1)
-            out[k] = v
-    return out
-
-
 def find_bold_sidecar(eeg_path: str | os.PathLike) -> Path | None:
     """The BIDS BOLD sidecar recorded with ``eeg_path``, or None.
 
@@ -66,12 +58,12 @@ def find_bold_sidecar(eeg_path: str | os.PathLike) -> Path | None:
     eeg = Path(eeg_path)
     if eeg.parent.name != "eeg":
         return None
-    ent = _entities(eeg)
+    ent = bids_entities(eeg)
     level = eeg.parent.parent  # sub-X or ses-Y
     cands = sorted((level / "func").glob("*_bold.json")) if (level / "func").is_dir() else []
 
     def fits(c: Path) -> int | None:
-        ce = _entities(c)
+        ce = bids_entities(c)
         shared = ent.keys() & ce.keys()
         if any(ent[k] != ce[k] for k in shared if k in ("sub", "ses", "task", "run", "acq")):
             return None

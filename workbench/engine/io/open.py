@@ -115,10 +115,10 @@ def find_study_inputs(study: str | os.PathLike, subject: str | None = None) -> d
             found[key] = hit
     # several runs/tasks: pair the BOLD (and its events) with the EEG recorded with it
     if "eeg" in found:
-        ent = _entities(found["eeg"])
+        ent = bids_entities(found["eeg"])
         for key, pats in (("bold", table["bold"]), ("events", table["events"])):
             cands = sorted({p for pat in pats for p in base.glob(pat) if p.is_file()})
-            best = max(cands, key=lambda c: (_shared(ent, _entities(c)), -cands.index(c)), default=None)
+            best = max(cands, key=lambda c: (_shared(ent, bids_entities(c)), -cands.index(c)), default=None)
             if best is not None:
                 found[key] = best
     if "bold" in found:
@@ -140,7 +140,7 @@ def find_study_inputs(study: str | os.PathLike, subject: str | None = None) -> d
     return found
 
 
-def _entities(path: Path) -> dict[str, str]:
+def bids_entities(path: Path) -> dict[str, str]:
     """BIDS entities of a file name (``sub``, ``ses``, ``task``, ``acq``, ``run`` ...)."""
     out = {}
     for part in path.name.split(".")[0].split("_"):
@@ -338,7 +338,7 @@ def _bids_sfreq(path: Path) -> float | None:
     import json
 
     stem = path.name.split(".")[0]
-    ent = _entities(path)
+    ent = bids_entities(path)
     cands = [path.parent / f"{stem}.json"]
     if "task" in ent:
         for up in list(path.parents)[1:4]:
