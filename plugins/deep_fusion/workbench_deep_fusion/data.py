@@ -98,14 +98,14 @@ def read_npy(path: str | Path, ndim: int, what: str) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
-def read_column(path: str | Path, what: str) -> list[str]:
-    """One value per trial from a text/TSV/CSV file.
+def _lines(path: Path, empty: str) -> tuple[list[str], str]:
+    """The lines of a text/TSV/CSV file (trailing empty lines dropped) and its separator.
 
-    A single column, or a table whose header names the column (``label``/``condition``/
-    ``trial_type`` for labels, ``group``/``subject``/``participant_id`` for groups). A
-    first line equal to one of those names is a header; every other line is a trial.
+    Raises
+    ------
+    InputError
+        Missing or unreadable file; ``empty`` when it holds no line.
     """
-    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -117,7 +117,19 @@ def read_column(path: str | Path, what: str) -> list[str]:
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
-        raise InputError(path, f"{what} file is empty: one row per trial")
+        raise InputError(path, empty)
+    return lines, sep
+
+
+def read_column(path: str | Path, what: str) -> list[str]:
+    """One value per trial from a text/TSV/CSV file.
+
+    A single column, or a table whose header names the column (``label``/``condition``/
+    ``trial_type`` for labels, ``group``/``subject``/``participant_id`` for groups). A
+    first line equal to one of those names is a header; every other line is a trial.
+    """
+    path = Path(path)
+    lines, sep = _lines(path, f"{what} file is empty: one row per trial")
     col = 0
     head = [c.strip() for c in lines[0].split(sep)]
     if any(h.lower() in _HEADERS for h in head):
@@ -218,18 +230,7 @@ def read_targets(path: str | Path, column: str | None = None) -> tuple[str, np.n
         columns and none chosen, an empty file.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not a readable text file ({type(exc).__name__})") from None
-    sep = "," if path.suffix.lower() == ".csv" else "\t"
-    lines = [ln.rstrip("\r") for ln in text.split("\n")]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    if not lines:
-        raise InputError(path, "targets file is empty: one number per trial")
+    lines, sep = _lines(path, "targets file is empty: one number per trial")
     head = [c.strip() for c in lines[0].split(sep)]
     if all(_number(h) is not None for h in head):  # no header: numbers from the first line on
         if len(head) > 1:
