@@ -166,23 +166,11 @@ def check_trials(eeg: np.ndarray, fmri: np.ndarray, labels: list[str] | np.ndarr
         ``min_per_class`` trials), one subject only (no leave-subject-out).
     """
     where = where or {}
-    eeg = np.asarray(eeg)
-    fmri = np.asarray(fmri)
+    eeg, fmri, groups = _check_common(eeg, fmri, groups, where)
     n = eeg.shape[0]
-    for name, arr, ndim in (("eeg", eeg, 3), ("fmri", fmri, 2)):
-        if arr.ndim != ndim:
-            raise InputError(where.get(name), f"{name.upper()} must be {ndim}-D, got shape {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise InputError(where.get(name), f"{name.upper()} has NaN/infinite values; drop or repair those trials")
-    if fmri.shape[0] != n:
-        raise InputError(where.get("fmri"), f"has {fmri.shape[0]} trials but the EEG has {n}: both must hold the "
-                                            "same trials in the same order")
     labels = np.asarray(labels).astype(str)
-    groups = np.asarray(groups).astype(str)
     if len(labels) != n:
         raise InputError(where.get("labels"), f"has {len(labels)} rows but the EEG has {n} trials: one label per trial")
-    if len(groups) != n:
-        raise InputError(where.get("groups"), f"has {len(groups)} rows but the EEG has {n} trials: one subject per trial")
     classes = sorted(set(labels.tolist()))
     if len(classes) < 2:
         raise InputError(where.get("labels"), f"all {n} trials have the label {classes[0]!r}: decoding needs at "
@@ -192,13 +180,6 @@ def check_trials(eeg: np.ndarray, fmri: np.ndarray, labels: list[str] | np.ndarr
     if rare:
         raise InputError(where.get("labels"), f"class {rare[0]!r} has {counts[rare[0]]} trial(s): each class "
                                               f"needs at least {min_per_class}")
-    subjects = sorted(set(groups.tolist()))
-    if len(subjects) < 2:
-        raise InputError(where.get("groups"), f"all trials belong to one subject ({subjects[0]!r}): leave-subjects-"
-                                              "out cross-validation needs at least two subjects (three or more to "
-                                              "early-stop on held-out subjects)")
-    if np.all(eeg.std(axis=(0, 2)) == 0):
-        raise InputError(where.get("eeg"), "EEG is constant: no signal to decode")
     y = np.searchsorted(np.asarray(classes), labels)
     return TrialData(eeg.astype(np.float32, copy=False), fmri.astype(np.float32, copy=False), y.astype(np.int64),
                      classes, groups)
