@@ -25,7 +25,7 @@ from .discovery import (
     get_method,
     user_plugin_dirs,
 )
-from .inputs import inputs_from_path, inputs_from_session, read_events
+from .inputs import example_folder, inputs_from_path, inputs_from_session, read_events
 from .result import RESULT_SCHEMA, FusionInputs, FusionResult
 from .run import PluginError, resolve_method, run_method
 from .settings import disabled_plugins, set_plugin_enabled, settings_path
@@ -47,6 +47,7 @@ __all__ = [
     "discover",
     "get_method",
     "user_plugin_dirs",
+    "example_folder",
     "inputs_from_path",
     "inputs_from_session",
     "all_steps",

@@ -70,3 +70,29 @@ def load_files(files: dict[str, Path]) -> FusionInputs:
     if "events" in files:
         inp.events = read_events(files["events"])
     return inp
+
+
+def example_folder(prefix: str) -> Path:
+    """A temporary folder for a plugin's example input files, removed when the process exits.
+
+    Example factories (``FusionMethod.example``) write small files that the contract check
+    and the GUI's "try it" read during the session; before this, every call left a folder
+    in the system's temporary directory for good.
+
+    Parameters
+    ----------
+    prefix : str
+        Start of the folder's name (say which plugin wrote it).
+
+    Returns
+    -------
+    Path
+        The new, empty folder.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder

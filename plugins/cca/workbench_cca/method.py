@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from workbench.engine.errors import InputError
-from workbench.plugin_api import FusionInputs, FusionResult
+from workbench.plugin_api import FusionInputs, FusionResult, example_folder
 from workbench.plugin_api.tables import one_file, read_table
 
 from .core import bartlett_wilks, fit_cca, permutation_pvalues, prepare
@@ -162,12 +162,10 @@ def _f(x: Any) -> float | None:
 
 def example_inputs() -> FusionInputs:
     """scikit-learn's Linnerud data as two TSV tables (X = exercise, Y = physiological)."""
-    import tempfile
-
     from sklearn.datasets import load_linnerud
 
     d = load_linnerud()
-    folder = Path(tempfile.mkdtemp(prefix="workbench-cca-example-"))
+    folder = Path(example_folder("workbench-cca-example-"))
     for name, data, cols in (("x", d.data, d.feature_names), ("y", d.target, d.target_names)):
         lines = ["\t".join(cols)] + ["\t".join(repr(float(v)) for v in row) for row in data]
         (folder / f"linnerud_{name}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")

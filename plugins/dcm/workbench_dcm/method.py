@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import numpy as np
 from scipy.stats import norm
 
 from workbench.engine.errors import InputError
-from workbench.plugin_api import FusionInputs, FusionResult
+from workbench.plugin_api import FusionInputs, FusionResult, example_folder
 from workbench.plugin_api.tables import one_file
 
 from .bms import fixed_effects
@@ -327,7 +326,7 @@ def example_inputs() -> FusionInputs:
     """A small simulated 3-region data set (60 volumes, TR 2 s) with two models as files."""
     from .simulate import block_events, random_truth, simulate
 
-    folder = Path(tempfile.mkdtemp(prefix="workbench-dcm-example-"))
+    folder = Path(example_folder("workbench-dcm-example-"))
     rng = np.random.default_rng(7)
     fwd = DcmModel.build("forward", ["V1", "V5", "SPC"], ["photic", "attention"],
                          [[1, 0, 0], [1, 1, 0], [0, 1, 1]], {"attention": [[0, 0, 0], [1, 0, 0], [0, 0, 0]]},

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from workbench.engine.errors import InputError
-from workbench.plugin_api import FusionInputs, FusionResult
+from workbench.plugin_api import FusionInputs, FusionResult, example_folder
 from workbench.plugin_api.tables import one_file
 
 from .cv import (
@@ -260,7 +259,7 @@ def example_inputs() -> FusionInputs:
     from .simulate import simulate
 
     d = simulate(n_subjects=4, n_trials=24, n_heads=1, seed=0, sfreq=50.0)
-    folder = Path(tempfile.mkdtemp(prefix="workbench-deep-fusion-example-"))
+    folder = Path(example_folder("workbench-deep-fusion-example-"))
     paths = write_files(folder, d.eeg, d.fmri, d.labels, d.groups,
                         {"amplitude": d.amplitudes, f"{d.truth['target_roi']}_bold": d.roi_bold})
     return FusionInputs(files={k: [v] for k, v in paths.items()}, sources={k: str(v) for k, v in paths.items()})

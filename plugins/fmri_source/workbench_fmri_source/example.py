@@ -8,13 +8,12 @@ and a z-map with a blob around the dipole written to a temporary NIfTI (``--fmri
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workbench.plugin_api import FusionInputs
+from workbench.plugin_api import FusionInputs, example_folder
 
 __all__ = ["example_inputs", "ball_study", "DIPOLE_MRI_M"]
 
@@ -73,7 +72,7 @@ def ball_study(seed: int = 0, n_trials: int = 30, snr_scale: float = 1.0, blob_m
     raw.set_annotations(mne.Annotations(onsets, [0.0] * n_trials, ["Stimulus/S  1"] * n_trials))
     events = pd.DataFrame({"onset": onsets, "duration": 0.0, "trial_type": "stim"})
     z = 6.0 * np.exp(-0.5 * (np.linalg.norm(xyz - DIPOLE_MRI_M, axis=1) / (blob_mm * 1e-3 / 2)) ** 2)
-    folder = Path(folder or tempfile.mkdtemp(prefix="fmri-source-example-"))
+    folder = Path(folder or example_folder("fmri-source-example-"))
     zpath = folder / "zmap.nii.gz"
     nib.save(nib.Nifti1Image(z.reshape(n, n, n).astype(np.float32), aff), zpath)
     inputs = FusionInputs(eeg=raw, events=events, anat=t1_img, trans=mne.transforms.Transform("head", "mri", np.eye(4)),

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from workbench.engine.errors import InputError
-from workbench.plugin_api import FusionInputs, FusionResult
+from workbench.plugin_api import FusionInputs, FusionResult, example_folder
 from workbench.plugin_api.tables import one_file, read_table
 
 from .core import JICAFit, jica, joint_matrix
@@ -126,10 +126,8 @@ def synthetic(n_subjects: int = 16, n_t: int = 60, n_vox: int = 400, seed: int =
 
 def example_inputs() -> FusionInputs:
     """Two synthetic joint components over 16 subjects, written as TSV tables."""
-    import tempfile
-
     d = synthetic()
-    folder = Path(tempfile.mkdtemp(prefix="workbench-jica-example-"))
+    folder = Path(example_folder("workbench-jica-example-"))
     subs = [f"sub-{i + 1:02d}" for i in range(d["X"].shape[0])]
     for name, data, cols in (("x", d["X"], [f"{t:.4f}" for t in d["t"]]),
                              ("y", d["Y"], [f"v{i}" for i in range(d["Y"].shape[1])])):
