@@ -331,6 +331,30 @@ def test_pipeline_states_follow_the_project():
     assert step_states(steps, proj)["cardiac"] == "done"
 
 
+def test_a_fusion_result_made_from_a_dropped_eeg_is_stale():
+    from types import SimpleNamespace
+
+    from workbench.gui.pipeline_bar import step_states
+
+    steps = [SimpleNamespace(id="sync", provides=("sync",), requires=("eeg",), optional=()),
+             SimpleNamespace(id="gradient", provides=("eeg",), requires=("eeg", "sync"), optional=()),
+             SimpleNamespace(id="cardiac", provides=("eeg",), requires=("eeg",), optional=()),
+             SimpleNamespace(id="pm", provides=(), requires=("eeg", "bold"), optional=()),
+             SimpleNamespace(id="cca", provides=(), requires=(), optional=("eeg",)),
+             SimpleNamespace(id="dcm", provides=(), requires=(), optional=())]
+    proj = Project("/tmp/nowhere")
+    for name in ("sync", "gradient", "cardiac", "pm", "cca", "dcm"):
+        proj.record_step(name)
+    assert set(step_states(steps, proj).values()) == {"done"}
+    proj.record_step("cardiac")  # cardiac again: the EEG pm and cca read is gone
+    states = step_states(steps, proj)
+    assert states["pm"] == states["cca"] == "stale"
+    assert states["sync"] == states["gradient"] == states["cardiac"] == states["dcm"] == "done"
+    proj.record_step("pm")
+    assert step_states(steps, proj)["pm"] == "done"
+    assert step_states(steps, proj)["cca"] == "stale"
+
+
 def test_open_the_phantom_study(qtbot, window, phantom_study, artifacts_dir, boxes):
     """The simulator's study opens whole: EEG with triggers, T1, BOLD, dig, scalp, truth."""
     task = _open(qtbot, window, phantom_study)

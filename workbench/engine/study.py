@@ -290,7 +290,11 @@ class Study:
             self.history.append(EEGVersion(name, read_eeg(path, preload=False), path))
 
 
-def eeg_chain(records: list[Any], makes_eeg: Callable[[Any], bool]) -> tuple[list[Any], set[str]]:
+def eeg_chain(
+    records: list[Any],
+    makes_eeg: Callable[[Any], bool],
+    uses_eeg: Callable[[Any], bool] | None = None,
+) -> tuple[list[Any], set[str]]:
     """The EEG versions a project's provenance leaves, as the runner made them.
 
     Running a step again replaces its earlier version and drops the versions made from
@@ -302,6 +306,10 @@ def eeg_chain(records: list[Any], makes_eeg: Callable[[Any], bool]) -> tuple[lis
         Provenance records in run order (``.name``, ``.status``).
     makes_eeg : callable
         Whether a record's step made an EEG version.
+    uses_eeg : callable, optional
+        Whether a record's step read the EEG without making a version (a fusion method,
+        say). Such a step is stale too when the EEG version it read was dropped later:
+        its result was computed from a correction that is no longer there.
 
     Returns
     -------
@@ -313,8 +321,13 @@ def eeg_chain(records: list[Any], makes_eeg: Callable[[Any], bool]) -> tuple[lis
     """
     chain: list[Any] = []
     stale: set[str] = set()
+    read_from: dict[str, Any] = {}  # reader step -> the chain record whose EEG it read (None: raw)
     for rec in records:
-        if rec.status != "done" or not makes_eeg(rec):
+        if rec.status != "done":
+            continue
+        if not makes_eeg(rec):
+            if uses_eeg is not None and uses_eeg(rec):
+                read_from[rec.name] = chain[-1] if chain else None
             continue
         same = [i for i, r in enumerate(chain) if r.name == rec.name]
         if same:
@@ -322,6 +335,9 @@ def eeg_chain(records: list[Any], makes_eeg: Callable[[Any], bool]) -> tuple[lis
             del chain[same[-1]:]
         chain.append(rec)
         stale.discard(rec.name)
+    for name, base in read_from.items():
+        if base is not None and not any(base is r for r in chain):
+            stale.add(name)
     return chain, stale
 
 

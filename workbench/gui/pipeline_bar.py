@@ -31,7 +31,8 @@ def short_title(title: str, limit: int = 24) -> str:
 def step_states(steps: list[Any], project: Any) -> dict[str, str]:
     """State of each step name: the status of its latest record, else ``"not run"``.
 
-    A step whose EEG was dropped because a step before it ran again is ``"stale"``.
+    A step whose EEG was dropped because a step before it ran again is ``"stale"``, and
+    so is a step that read an EEG version dropped since (a fusion result made from it).
     """
     from workbench.engine.study import eeg_chain
 
@@ -41,7 +42,9 @@ def step_states(steps: list[Any], project: Any) -> dict[str, str]:
             if rec.name in states:
                 states[rec.name] = rec.status if rec.status in STATE_STYLE else "done"
         eeg_steps = {s.id for s in steps if "eeg" in s.provides}
-        _, stale = eeg_chain(project.steps, lambda rec: rec.name in eeg_steps)
+        readers = {s.id for s in steps if "eeg" in (*getattr(s, "requires", ()), *getattr(s, "optional", ()))}
+        _, stale = eeg_chain(project.steps, lambda rec: rec.name in eeg_steps,
+                             lambda rec: rec.name in readers)
         for name in stale:
             if states.get(name) == "done":
                 states[name] = "stale"
@@ -65,7 +68,8 @@ class PipelineBar(QWidget):
         lay.setContentsMargins(4, 2, 4, 2)
         title = QLabel("<b>Pipeline</b>")
         title.setToolTip("Each step of the analysis, in order; ✓ done, ✗ failed, ○ not run yet, "
-                         "↻ run again (a step before it was run again, which dropped its result).")
+                         "↻ run again (a step before it was run again, which dropped its result "
+                         "or the EEG its result was made from).")
         lay.addWidget(title)
         for i, spec in enumerate(self.steps):
             if i:
