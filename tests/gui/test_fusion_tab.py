@@ -284,3 +284,19 @@ def test_disable_and_enable_from_the_tab(qtbot, window, session):
     assert tab.method is not None and tab.run_button.isEnabled()
 
 
+
+
+def test_a_result_made_from_a_dropped_eeg_says_so(qtbot, window, session):
+    from gui_helpers import wait_task
+
+    from workbench.gui.fusion.tab import STALE_RESULT_TEXT
+
+    tab = _tab(qtbot, window)
+    session.project.record_step("notch")  # an EEG version the fusion method then reads
+    window.step_panel.set_param("parametric-modulation", "noise_model", "ols")
+    wait_task(qtbot, window, window.run_step("parametric-modulation"))
+    qtbot.waitUntil(lambda: tab.result is not None, timeout=30000)
+    assert "Made from an EEG" not in tab.status.text()
+    session.project.record_step("notch")  # the notch step again: the EEG it read is gone
+    session.result_changed.emit("notch", session.study.results["parametric-modulation"])
+    assert tab.status.text() == STALE_RESULT_TEXT

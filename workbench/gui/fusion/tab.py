@@ -91,6 +91,11 @@ def prepare_views(result: Any, bold: Any, progress: Any = None) -> dict[str, Any
     return out
 
 
+
+#: what the tab says when the result shown was made from an EEG version dropped since
+STALE_RESULT_TEXT = ("<b>Made from an EEG that has changed since: a correction step before it ran again. "
+                     "Run the method again to use the current EEG.</b>")
+
 class Explanation(QTextBrowser):
     """The method's explanation: scrolls within a few lines so the form stays in view."""
 
@@ -447,6 +452,8 @@ class FusionTab(QWidget):
     def _result_changed(self, step_id: str, result: Any) -> None:
         if self._is_fusion(step_id) and "fusion" in result.details:
             self.show_step_result(result)
+        elif self.result is not None:
+            self._mark_if_stale()  # an earlier step ran again: the result shown may be out of date
 
     def _study_changed(self) -> None:
         self._refresh_form()
@@ -546,6 +553,18 @@ class FusionTab(QWidget):
         if result.messages:
             text += ". " + "; ".join(result.messages)
         self._set_status(text)
+        self._mark_if_stale()
+
+    def _mark_if_stale(self) -> None:
+        """Say so when the result shown was made from an EEG that a re-run has dropped since."""
+        method = getattr(self.result, "method", None)
+        project = self.session.project
+        if method is None or project is None or not getattr(self, "catalog", None):
+            return
+        from ..pipeline_bar import step_states
+
+        if step_states(list(self.catalog.values()), project).get(method) == "stale":
+            self.runbar.status.setText(STALE_RESULT_TEXT)
 
     def _show_sources(self, result: Any) -> None:
         """A "Sources" tab (3D + slices over time) for a result carrying a source estimate."""
