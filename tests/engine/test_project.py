@@ -93,3 +93,26 @@ def test_failed_save_leaves_previous_file(tmp_path, monkeypatch):
         proj.save()
     assert (tmp_path / "project.json").read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["project.json"]
+
+
+def test_a_large_file_is_hashed_once_until_it_changes(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    from workbench.engine import project as project_mod
+
+    monkeypatch.setattr(project_mod, "_CACHE_FROM", 1)
+    f = tmp_path / "big.bin"
+    f.write_bytes(b"a" * 1000)
+    first = sha256_file(f)
+    reads = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda *a, **k: reads.append(a[0]) or real_open(*a, **k))
+    assert sha256_file(f) == first and reads == []  # unchanged: not read again
+    f.write_bytes(b"b" * 1000)
+    st = os.stat(f)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
+    assert sha256_file(f) == hashlib.sha256(b"b" * 1000).hexdigest() != first
+    monkeypatch.setattr(project_mod, "_CACHE_FROM", 64 << 20)
+    f.write_bytes(b"c" * 1000)  # small files are always read, whatever the clock says
+    assert sha256_file(f) == hashlib.sha256(b"c" * 1000).hexdigest()

@@ -40,8 +40,32 @@ INPUT_KINDS = ("eeg", "bold", "anat", "dig", "events", "sidecar", "other")
 _TRACKED_LIBRARIES = ("numpy", "scipy", "mne", "nibabel", "nilearn", "scikit-learn")
 
 
+#: (real path, inode, size, mtime in ns) -> sha256, so one process hashes a file once
+_HASHES: dict[tuple[str, int, int, int], str] = {}
+_CACHE_FROM = 64 << 20
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file, read in chunks (large EEG files fit in memory)."""
+    """Return the hex sha256 of a file, read in chunks (large EEG files fit in memory).
+
+    A large file (64 MB or more) already hashed in this process, unchanged since (same
+    inode, size and modification time), is not read again: adding an input and
+    recording the steps that read it hashed a 700 MB recording several times. Small
+    files are always read: the file system's clock is coarse (a few ms), so a quick
+    rewrite of a small file can keep its size and modification time.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    chunk : int
+        Bytes read at a time.
+    """
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    cache = st.st_size >= _CACHE_FROM
+    if cache and key in _HASHES:
+        return _HASHES[key]
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while True:
@@ -49,7 +73,12 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
             if not block:
                 break
             h.update(block)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if cache:
+        if len(_HASHES) > 1024:
+            _HASHES.clear()
+        _HASHES[key] = digest
+    return digest
 
 
 def library_versions() -> dict[str, str]:
