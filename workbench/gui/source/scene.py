@@ -1,15 +1,20 @@
-"""The 3D scene of the source view (pyvistaqt): the source space, the estimate, the
-fMRI map and each variant's peak.
+"""The 3D scene of the source view (pyvistaqt): the head, the source space, the estimate,
+the fMRI map and each variant's peak.
 
 Display only: it receives positions (MRI frame, metres; drawn in millimetres) and
-values. The source space is drawn once as small grey points (the brain's outline); the
-sources above the display threshold as larger points coloured by amplitude; the
-thresholded fMRI map as translucent cyan cubes; each variant's peak at the current time
-as a labelled sphere.
+values. Drawn once per result: the scalp from the T1 as a faint translucent surface (the
+head the sources sit in), the source space as small grey points (a volume grid) or as
+the cortical mesh (a surface source space with triangles), the thresholded fMRI map as
+translucent cyan cubes (volume) or cyan vertices (surface). Per time: the sources above
+the display threshold coloured by amplitude (points, or the mesh's colours), each
+variant's peak as a sphere in the variant's colour. The names and positions of the peaks
+are not written into the 3D view (labels there were clipped at its edge): the view lists
+them in a legend under it, in the same colours (:func:`peak_groups`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,11 +22,56 @@ import pyvista as pv
 from PyQt6.QtWidgets import QWidget
 from pyvistaqt import QtInteractor
 
-__all__ = ["SourceScene", "PEAK_COLORS"]
+__all__ = ["SourceScene", "PEAK_COLORS", "variant_color", "peak_groups", "head_surface"]
 
 PEAK_COLORS = {"none": "#7f7f7f", "dspm": "#8c564b", "sloreta": "#e377c2", "weighted": "#1f77b4",
                "soft": "#2ca02c", "hard": "#d62728", "weighted_dspm": "#17becf", "soft_dspm": "#bcbd22",
                "hard_dspm": "#9467bd"}
+_SPARE = ("#ff7f0e", "#393b79", "#637939", "#8c6d31")
+
+
+def variant_color(name: str) -> str:
+    """One colour per variant, used in 3D, in the slices' row titles and in the time course."""
+    return PEAK_COLORS.get(name) or _SPARE[sum(map(ord, name)) % len(_SPARE)]
+
+
+def peak_groups(peaks: dict[str, np.ndarray]) -> list[tuple[list[str], np.ndarray]]:
+    """Variants sharing a peak source grouped: [(names, position in mm)], in the given order."""
+    groups: dict[tuple[float, ...], list[str]] = {}
+    for n, p in peaks.items():
+        groups.setdefault(tuple(np.round(np.asarray(p, float) * 1e3, 1)), []).append(n)
+    return [(names, np.array(p)) for p, names in groups.items()]
+
+
+def head_surface(anat: np.ndarray, affine: np.ndarray, mri_to_world_mm: np.ndarray,
+                 max_points: int = 64) -> pv.PolyData | None:
+    """The scalp of a T1 as a mesh in ``mri`` millimetres (None when it cannot be found).
+
+    The volume is subsampled to at most ``max_points`` voxels a side and cut at a fifth
+    of its 99th percentile (air is dark on a T1); the outer surface of that is the head.
+    Coarse on purpose: it is drawn faint, for orientation only.
+    """
+    data = np.asarray(anat, np.float32)
+    if data.ndim != 3 or not np.isfinite(data).any():
+        return None
+    step = max(1, int(np.ceil(max(data.shape) / max_points)))
+    small = data[::step, ::step, ::step]
+    nz = small[small > 0]
+    if nz.size < 100:
+        return None
+    level = 0.2 * float(np.percentile(nz, 99))
+    grid = pv.ImageData(dimensions=small.shape)
+    grid.point_data["t1"] = small.ravel(order="F")
+    try:
+        surf = grid.contour([level], scalars="t1").extract_largest()
+    except (ValueError, RuntimeError):
+        return None
+    if surf.n_points == 0:
+        return None
+    vox_to_mri = np.linalg.inv(np.asarray(mri_to_world_mm, float)) @ np.asarray(affine, float)
+    ijk = np.asarray(surf.points, float) * step
+    surf.points = ijk @ vox_to_mri[:3, :3].T + vox_to_mri[:3, 3]
+    return surf.extract_surface() if not isinstance(surf, pv.PolyData) else surf
 
 
 class SourceScene:
@@ -32,34 +82,73 @@ class SourceScene:
         self.plotter = QtInteractor(parent, auto_update=False)
         self.plotter.set_background("white")
         self.pos_mm = np.zeros((0, 3))
+        self.triangles: np.ndarray | None = None
         self.active_actor: Any = None
         self.peak_actors: list[Any] = []
-        self.label_actor: Any = None
+        self.mesh: pv.PolyData | None = None
         self.n_active = 0
-        self._camera_set = False
+        self.has_head = False
+        self.on_pick: Callable[[int], None] | None = None
+        self._picking = False
 
     @property
     def widget(self) -> QWidget:
         return self.plotter.interactor if hasattr(self.plotter, "interactor") else self.plotter
 
-    def set_space(self, pos_m: np.ndarray, fmri_mask: np.ndarray, spacing_mm: float) -> None:
-        """Draw the source space and the fMRI map (once per result)."""
+    def set_space(self, pos_m: np.ndarray, fmri_mask: np.ndarray, spacing_mm: float,
+                  triangles: np.ndarray | None = None, head: pv.PolyData | None = None,
+                  focus_m: np.ndarray | None = None) -> None:
+        """Draw the head, the source space and the fMRI map (once per result).
+
+        ``triangles`` (source indices, (n, 3)): a surface source space, drawn as a mesh.
+        ``focus_m``: a position (the first peak) the camera looks at from outside the head,
+        so it is not hidden behind the rest of the source space; else a view from the
+        front left.
+        """
         self.plotter.clear()
-        self.active_actor, self.peak_actors, self.label_actor = None, [], None
+        self.active_actor, self.peak_actors, self.mesh = None, [], None
         self.pos_mm = np.asarray(pos_m, float) * 1e3
-        self.plotter.add_mesh(pv.PolyData(self.pos_mm), color="#b0b0b0", point_size=3,
-                              render_points_as_spheres=True, name="space", opacity=0.5)
-        sel = self.pos_mm[np.asarray(fmri_mask, bool)]
-        if len(sel):
-            cubes = pv.PolyData(sel).glyph(geom=pv.Cube(x_length=spacing_mm, y_length=spacing_mm,
-                                                        z_length=spacing_mm), scale=False, orient=False)
-            self.plotter.add_mesh(cubes, color="cyan", opacity=0.25, name="fmri", show_edges=False)
+        self.triangles = None if triangles is None or len(triangles) == 0 else np.asarray(triangles, int)
+        mask = np.asarray(fmri_mask, bool)
+        self.has_head = head is not None
+        if head is not None:
+            self.plotter.add_mesh(head, color="#e8cfc0", opacity=0.1, name="head", pickable=False)
+        if self.triangles is not None:
+            faces = np.c_[np.full(len(self.triangles), 3), self.triangles].ravel()
+            self.mesh = pv.PolyData(self.pos_mm, faces)
+            self.mesh["amplitude"] = np.zeros(len(self.pos_mm))
+            self.plotter.add_mesh(self.mesh, color="#c8c8c8", name="space", smooth_shading=True)
+            if mask.any():
+                self.plotter.add_mesh(pv.PolyData(self.pos_mm[mask]), color="cyan", point_size=6,
+                                      render_points_as_spheres=True, name="fmri", pickable=False)
+        else:
+            self.plotter.add_mesh(pv.PolyData(self.pos_mm), color="#a0a0a0", point_size=2,
+                                  render_points_as_spheres=True, name="space", opacity=0.35)
+            sel = self.pos_mm[mask]
+            if len(sel):
+                cubes = pv.PolyData(sel).glyph(geom=pv.Cube(x_length=spacing_mm, y_length=spacing_mm,
+                                                            z_length=spacing_mm), scale=False, orient=False)
+                self.plotter.add_mesh(cubes, color="cyan", opacity=0.25, name="fmri", show_edges=False,
+                                      pickable=False)
         self.plotter.add_axes()
-        if not self._camera_set:
-            self.plotter.view_vector((-1.0, 0.6, 0.5), viewup=(0.0, 0.0, 1.0))
-            self._camera_set = True
+        direction = np.array([-1.0, 0.6, 0.5])
+        if focus_m is not None and len(self.pos_mm):
+            out = np.asarray(focus_m, float) * 1e3 - self.pos_mm.mean(0)
+            if np.linalg.norm(out) > 1e-6:  # from outside, over the peak, a little from above
+                direction = out / np.linalg.norm(out) + np.array([0.0, 0.0, 0.35])
+        self.plotter.view_vector(tuple(direction), viewup=(0.0, 0.0, 1.0))
         self.plotter.reset_camera()
-        self.plotter.camera.zoom(1.4)  # the brain fills the view (reset_camera leaves a wide margin)
+        self.plotter.camera.zoom(1.3 if head is None else 1.15)
+        if not self._picking:
+            self.plotter.enable_point_picking(callback=self._picked, left_clicking=True, show_message=False,
+                                              show_point=False, pickable_window=False)
+            self._picking = True
+
+    def _picked(self, point: Any, *args: Any) -> None:
+        if point is None or self.on_pick is None or not len(self.pos_mm):
+            return
+        k = int(np.argmin(np.linalg.norm(self.pos_mm - np.asarray(point, float)[:3], axis=1)))
+        self.on_pick(k)
 
     def set_values(self, values: np.ndarray, threshold: float, label: str) -> None:
         """Colour the sources whose value (0..1 of the variant's maximum) passes ``threshold``."""
@@ -69,38 +158,35 @@ class SourceScene:
         if self.active_actor is not None:
             self.plotter.remove_actor(self.active_actor, render=False)
             self.active_actor = None
-        if self.n_active:
+        bar = {"title": label, "vertical": True, "title_font_size": 12, "label_font_size": 10,
+               "n_labels": 3, "fmt": "%.1f", "position_x": 0.86, "position_y": 0.08, "height": 0.45,
+               "width": 0.08}
+        if self.mesh is not None:  # a surface: the mesh coloured, below the threshold transparent
+            shown = self.mesh.copy()
+            shown["amplitude"] = np.where(on, values, np.nan)
+            self.active_actor = self.plotter.add_mesh(
+                shown, scalars="amplitude", cmap="hot", clim=(threshold, 1.0), nan_opacity=0.0,
+                name="active", show_scalar_bar=True, scalar_bar_args=bar, smooth_shading=True, pickable=False)
+        elif self.n_active:
             cloud = pv.PolyData(self.pos_mm[on])
             cloud["amplitude"] = values[on]
             self.active_actor = self.plotter.add_mesh(
                 cloud, scalars="amplitude", cmap="hot", clim=(threshold, 1.0), point_size=11,
-                render_points_as_spheres=True, name="active", show_scalar_bar=True,
-                scalar_bar_args={"title": label, "vertical": True, "title_font_size": 12,
-                                 "label_font_size": 10, "n_labels": 3, "fmt": "%.1f"})
+                render_points_as_spheres=True, name="active", show_scalar_bar=True, scalar_bar_args=bar,
+                pickable=False)
 
-    def set_peaks(self, peaks: dict[str, np.ndarray]) -> None:
-        """A labelled sphere at each variant's peak (MRI frame, metres)."""
+    def set_peaks(self, peaks: dict[str, np.ndarray]) -> list[tuple[list[str], np.ndarray]]:
+        """A sphere at each variant's peak (MRI frame, metres), in the first variant's colour
+        when several share it; returns the groups (:func:`peak_groups`) for the legend."""
         for a in self.peak_actors:
             self.plotter.remove_actor(a, render=False)
         self.peak_actors = []
-        if self.label_actor is not None:
-            self.plotter.remove_actor(self.label_actor, render=False)
-            self.label_actor = None
-        if not peaks:
-            return
-        # variants sharing a peak source get one sphere and one label ("soft, hard")
-        groups: dict[tuple[float, ...], list[str]] = {}
-        for n, p in peaks.items():
-            groups.setdefault(tuple(np.round(np.asarray(p, float) * 1e3, 1)), []).append(n)
-        pts = np.array(list(groups), float)
-        for p, names in groups.items():
+        groups = peak_groups(peaks)
+        for names, p in groups:
             self.peak_actors.append(self.plotter.add_mesh(
-                pv.Sphere(radius=3.0, center=p), color=PEAK_COLORS.get(names[0], "black"),
-                name=f"peak_{'_'.join(names)}"))
-        self.label_actor = self.plotter.add_point_labels(pts + np.array([0.0, 0.0, 4.0]),
-                                                         [", ".join(n) for n in groups.values()],
-                                                         font_size=10, point_size=1, shape_opacity=0.6,
-                                                         always_visible=True, name="peak_labels")
+                pv.Sphere(radius=3.5, center=p), color=variant_color(names[0]), name=f"peak_{'_'.join(names)}",
+                pickable=False))
+        return groups
 
     def render(self) -> None:
         self.plotter.render()

@@ -2,20 +2,28 @@
 
 Opens for a fusion result whose ``live`` carries ``source_estimate`` (fmri-source):
 ``amplitudes`` (variant -> (n_sources, n_times)), ``times`` (s), ``pos_mri`` (m, MNE's
-``mri`` frame), ``fmri_mask``/``fmri_values`` (the thresholded/sampled fMRI map at each
-source), ``grid_shape``/``grid_to_mri`` (the volume grid of the sources) and
-``mri_to_world_mm`` (``mri`` -> the T1's scanner RAS, mm).
+``mri`` frame), ``fmri_mask`` (the thresholded fMRI map at each source),
+``mri_to_world_mm`` (``mri`` -> the T1's scanner RAS, mm), and for a volume grid
+``grid_shape``/``grid_to_mri``; a surface source space may give ``triangles`` (source
+indices) and ``kind: "surface"``.
 
 * a variant selector and two more to compare with (default soft, hard and the fixed
-  weighting, drawn side by side in rows of slices; the third can be hidden), a time
-  slider, a display threshold (share of the variant's maximum);
-* 3D (:class:`~.scene.SourceScene`): the source space, the sources above the
-  threshold coloured by amplitude, the fMRI map as translucent cubes, every variant's
-  peak at the current time as a labelled sphere;
-* slices: the estimate resampled from the source grid to the T1 plane (linear), over the
-  T1, with the fMRI map's outline in cyan, for each variant shown;
-* the time course at the clicked source (click a slice), every variant shown, with the
-  current time as a line that can be dragged.
+  weighting, side by side in the slices and in the time course; the third can be
+  hidden), a time slider, a display threshold (share of the variant's maximum);
+* 3D (:class:`~.scene.SourceScene`): the head from the T1, the source space, the sources
+  above the threshold coloured by amplitude, the fMRI map, every variant's peak at the
+  current time as a sphere, with the list of peaks under the 3D view (not written into
+  it, where labels were clipped at the edge); a click on a source selects it;
+* slices: the estimate over the T1 with the fMRI map's outline in cyan, one row per
+  variant (all three planes) or one plane with the variants side by side;
+* the time course at the selected source (:class:`~.timecourse.TimeCoursePlot`), every
+  variant shown, relative to each variant's maximum or in its units, the current time
+  marked (a draggable line with its value, a dot on each curve).
+
+Layout: when the view is wide enough (:data:`WIDE_PX`) the 3D view and the slices sit side
+by side in a splitter; narrower (a 1366×768 screen with the docks open leaves ~530 px), a
+"3D | Slices" switch shows one of them at a useful size. The time course is below, in a
+vertical splitter, never shorter than 150 px.
 """
 
 from __future__ import annotations
@@ -23,53 +31,117 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QDoubleSpinBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QSlider,
     QSplitter,
+    QStackedWidget,
+    QTabBar,
     QVBoxLayout,
     QWidget,
 )
 
 from ..flow import FlowLayout
 from ..slices.viewer import SliceView
+from .sampling import PlaneSampler
+from .scene import head_surface, variant_color
+from .timecourse import SCALES, TimeCoursePlot, format_amplitude
 
-__all__ = ["SourceView", "has_source_estimate"]
+__all__ = ["SourceView", "has_source_estimate", "why_not_drawable", "NO_THIRD", "WIDE_PX", "PLANES"]
 
 HELP_TEXT = (
     "<b>Sources</b>: where the EEG response comes from, estimated with and without the fMRI "
-    "map. Pick a variant and one to compare with (e.g. <i>soft</i> vs <i>hard</i>); move the "
-    "time slider. 3D: sources above the threshold coloured by amplitude, the fMRI map as cyan "
-    "cubes, each variant's peak as a labelled sphere. Slices: the estimate over the T1 with the "
-    "fMRI map's outline (cyan). Click a slice for that source's time course."
+    "map. Pick a variant and two to compare with (e.g. <i>soft</i>, <i>hard</i> and the fixed "
+    "<i>weighted</i>); move the time slider. 3D: the head, sources above the threshold coloured "
+    "by amplitude, the fMRI map in cyan, each variant's peak as a sphere in its colour (listed "
+    "under the 3D view). Slices: the estimate over the T1 with the fMRI map's outline (cyan). "
+    "Click a slice or a source in 3D for that source's time course, in each variant's units "
+    "or relative to its maximum."
 )
 
 _VIEWS = (("sagittal", 0), ("coronal", 1), ("axial", 2))
 #: the third row's choice that hides it
 NO_THIRD = "(none)"
-_COLORS = ((255, 140, 0), (60, 120, 255), (0, 150, 90))
+#: the view's width from which the 3D view and the slices are side by side
+WIDE_PX = 900
+#: slice layouts: all three planes per variant (rows), or one plane with the variants side by side
+PLANES = ("3 planes", "sagittal", "coronal", "axial")
 
 
 def has_source_estimate(result: Any) -> bool:
-    """Whether a fusion result carries what this view shows."""
+    """Whether a fusion result carries a source estimate (drawable or not: the view says which)."""
     live = getattr(result, "live", None) or {}
-    need = ("amplitudes", "times", "pos_mri", "fmri_mask", "grid_shape", "grid_to_mri")
-    return bool(live.get("source_estimate")) and all(k in live for k in need)
+    return bool(live.get("source_estimate")) and "amplitudes" in live
 
 
-def _hot(values: np.ndarray) -> np.ndarray:
-    """RGBA (0-255) of values in [0, 1] on a black-red-yellow-white scale."""
-    v = np.clip(values, 0.0, 1.0)
-    r = np.clip(3 * v, 0, 1)
-    g = np.clip(3 * v - 1, 0, 1)
-    b = np.clip(3 * v - 2, 0, 1)
-    return (np.stack([r, g, b, np.ones_like(v)], axis=-1) * 255).astype(np.ubyte)
+def why_not_drawable(live: dict[str, Any]) -> str | None:
+    """None when the view can draw ``live``; else a plain sentence saying why not."""
+    amps = live.get("amplitudes") or {}
+    if not amps:
+        return "The result holds no source estimate over time (no variants)."
+    if "pos_mri" not in live or "times" not in live:
+        return "The saved estimate has no source positions or no times: it cannot be drawn."
+    pos = np.asarray(live["pos_mri"], float)
+    t = np.asarray(live["times"], float)
+    if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) == 0:
+        return "The source positions are not a list of 3D points: the estimate cannot be drawn."
+    kind = str(live.get("kind", "volume"))
+    if kind not in ("volume", "surface", "discrete"):
+        return f"This view cannot draw a source estimate of kind '{kind}' (it draws volume grids and surfaces)."
+    for v, a in amps.items():
+        a = np.asarray(a)
+        if a.shape != (len(pos), len(t)):
+            return (f"Variant '{v}' has {a.shape} values for {len(pos)} sources × {len(t)} times: "
+                    "the estimate cannot be drawn.")
+        if not np.isfinite(a).all():
+            return f"Variant '{v}' has NaN or infinite values: the estimate cannot be drawn."
+    return None
+
+
+class _ScenePanel(QWidget):
+    """The 3D view with the list of peaks beside it when the pane is wider than high (a
+    1366×768 screen), under it otherwise (a tall pane in the wide layout)."""
+
+    legend: QLabel | None = None
+    beside = True
+    _title = ""
+    _entries: list[tuple[str, str, str]] = []
+
+    def set_peaks(self, title: str, entries: list[tuple[str, str, str]]) -> None:
+        """The legend's ``title`` and its entries (colour, variant names, position text)."""
+        self._title, self._entries = title, entries
+        self._render()
+
+    def _render(self) -> None:
+        if self.legend is None:
+            return
+        sep = "<br>&nbsp;&nbsp;&nbsp;&nbsp;" if self.beside else " "
+        self.legend.setText(f"<b>{self._title}</b><br>" + "<br>".join(
+            f"<span style='color:{c}; font-size:13pt'>&#9679;</span> {names}{sep}{where}"
+            for c, names, where in self._entries))
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        lay = self.layout()
+        size = event.size()
+        beside = size.width() > 1.3 * size.height()
+        if self.legend is None or not isinstance(lay, QBoxLayout) or beside == self.beside:
+            return
+        self.beside = beside
+        lay.setDirection(QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom)
+        if beside:
+            self.legend.setFixedWidth(150)
+        else:
+            self.legend.setMinimumWidth(0)
+            self.legend.setMaximumWidth(16777215)
+        self._render()
 
 
 class SourceView(QWidget):
@@ -83,27 +155,30 @@ class SourceView(QWidget):
         self.variants: list[str] = []
         self.anat: np.ndarray | None = None
         self.anat_affine = np.eye(4)
+        self.has_t1 = False
         self.cursor = np.zeros(3, int)  # voxel of the RAS T1 grid
         self.source_index = 0
-        self._plane_cache: dict[tuple[int, int], np.ndarray] = {}
-        self._fmri_grid: np.ndarray | None = None
-        self._src_ijk: np.ndarray | None = None
+        self.sampler: PlaneSampler | None = None
+        self._wide: bool | None = None
+        self._planes_chosen = False  # the user picked a slice layout: width changes keep it
+        self._head_box: list[tuple[float, float]] | None = None  # the head's extent (mm) per T1 axis
+        self._scene_dirty = False
         self._build()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         self.variant_box = QComboBox()
-        self.variant_box.setToolTip("The variant drawn in 3D and in the upper row of slices.")
+        self.variant_box.setToolTip("The variant drawn in 3D and in the first row of slices.")
         self.compare_box = QComboBox()
-        self.compare_box.setToolTip("A second variant drawn in the second row of slices (side by side).")
+        self.compare_box.setToolTip("A second variant drawn beside the first (slices and time course).")
         self.third_box = QComboBox()
-        self.third_box.setToolTip("A third variant drawn in the third row of slices (e.g. soft, hard and "
-                                  "the fixed weighting side by side); 'none' for two rows.")
+        self.third_box.setToolTip("A third variant (e.g. soft, hard and the fixed weighting side by side); "
+                                  "'(none)' for two.")
         self.time_slider = QSlider(Qt.Orientation.Horizontal)
-        self.time_slider.setMinimumWidth(160)
+        self.time_slider.setMinimumWidth(140)
         self.time_slider.setToolTip("Time after the stimulus.")
         self.time_label = QLabel("")
-        self.time_label.setMinimumWidth(60)
+        self.time_label.setMinimumWidth(52)
         self.threshold_box = QDoubleSpinBox()
         self.threshold_box.setRange(0.0, 0.95)
         self.threshold_box.setSingleStep(0.05)
@@ -111,15 +186,42 @@ class SourceView(QWidget):
         self.threshold_box.setToolTip("Sources below this share of the variant's maximum at this time are not "
                                       "coloured.")
         self.peak_button = QPushButton("Go to peak")
-        self.peak_button.setToolTip("Move the cursor to the variant's peak at this time.")
+        self.peak_button.setToolTip("Select the variant's peak source at this time.")
+        self.planes_box = QComboBox()
+        self.planes_box.addItems(PLANES)
+        self.planes_box.setToolTip("Slices: the three planes for each variant (one row each), or one plane "
+                                   "with the variants side by side (larger).")
+        self.scale_box = QComboBox()
+        self.scale_box.addItems(["relative to max", "units"])
+        self.scale_box.setToolTip("Time course: each variant relative to its own maximum (shapes), or in its "
+                                  "units (A·m with a prefix; dSPM/sLORETA are unitless, on a right axis).")
         self.info = QLabel("")
         self.info.setWordWrap(True)
+        for box in (self.variant_box, self.compare_box, self.third_box, self.planes_box, self.scale_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         tools = FlowLayout()
-        for w in (QLabel("Variant"), self.variant_box, QLabel("compare with"), self.compare_box,
-                  QLabel("and"), self.third_box,
-                  QLabel("Time"), self.time_slider, self.time_label, QLabel("threshold"),
-                  self.threshold_box, self.peak_button):
+        for w in (QLabel("Variants"), self.variant_box, self.compare_box, self.third_box, QLabel("Time"),
+                  self.time_slider, self.time_label, QLabel("threshold"), self.threshold_box, self.peak_button):
             tools.addWidget(w)
+        # "3D | Slices" switch, shown when the view is too narrow for both side by side
+        self.mode_bar = QTabBar()
+        self.mode_bar.addTab("3D")
+        self.mode_bar.addTab("Slices")
+        self.mode_bar.setExpanding(False)
+        self.mode_bar.setToolTip("The view is narrow: one of the 3D view and the slices at a time "
+                                 "(widen the window or close a dock to see both).")
+        self.mode_bar.currentChanged.connect(lambda _i: self._apply_mode())
+        view_row = QHBoxLayout()
+        view_row.setContentsMargins(0, 0, 0, 0)
+        view_row.addWidget(self.mode_bar)
+        view_row.addStretch(1)
+        for w in (QLabel("slices"), self.planes_box, QLabel("curves"), self.scale_box):
+            view_row.addWidget(w)
+        # 3D and the list of peaks beside it (the 3D pane is wider than high at 1366×768)
+        self.scene_panel = _ScenePanel()
+        panel_lay = QHBoxLayout(self.scene_panel)
+        panel_lay.setContentsMargins(0, 0, 0, 0)
+        panel_lay.setSpacing(1)
         self.scene_host = QWidget()
         self.scene_host.setMinimumSize(200, 180)
         host_lay = QVBoxLayout(self.scene_host)
@@ -127,58 +229,168 @@ class SourceView(QWidget):
         from .scene import SourceScene
 
         self.scene = SourceScene(self.scene_host)
+        self.scene.on_pick = self.select_source
         host_lay.addWidget(self.scene.plotter)
+        self.peak_legend = QLabel("")
+        self.peak_legend.setWordWrap(True)
+        self.peak_legend.setTextFormat(Qt.TextFormat.RichText)
+        self.peak_legend.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.peak_legend.setFixedWidth(150)
+        self.scene_panel.legend = self.peak_legend
+        self.peak_legend.setToolTip("Each variant's peak source at this time (the spheres in 3D, MRI surface "
+                                    "RAS in mm); variants sharing a source share a line.")
+        panel_lay.addWidget(self.scene_host, 1)
+        panel_lay.addWidget(self.peak_legend)
+        # slices
+        self.slice_panel = QWidget()
+        sp_lay = QVBoxLayout(self.slice_panel)
+        sp_lay.setContentsMargins(0, 0, 0, 0)
+        sp_lay.setSpacing(1)
+        self.slice_note = QLabel("")
+        self.slice_note.setWordWrap(True)
+        self.slice_note.setVisible(False)
         self.slice_host = QWidget()
-        grid = QGridLayout(self.slice_host)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setSpacing(2)
+        self.grid = QGridLayout(self.slice_host)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(2)
+        sp_lay.addWidget(self.slice_note)
+        sp_lay.addWidget(self.slice_host, 1)
         self.rows: list[dict[str, SliceView]] = []
         self.row_labels: list[QLabel] = []
-        for r in range(3):
+        for _r in range(3):
             lab = QLabel("")
-            lab.setStyleSheet(f"color: rgb{_COLORS[r]}; font-weight: bold")
-            grid.addWidget(lab, 2 * r, 0, 1, 3)
+            lab.setFixedHeight(lab.fontMetrics().height() + 2)
             self.row_labels.append(lab)
             views = {}
-            for c, (name, _axis) in enumerate(_VIEWS):
+            for name, _axis in _VIEWS:
                 v = SliceView(name)
-                v.setMinimumSize(90, 90)
+                v.setMinimumSize(60, 60)
                 v.clicked.connect(lambda x, y, n=name: self._clicked(n, x, y))
-                grid.addWidget(v, 2 * r + 1, c)
                 views[name] = v
             self.rows.append(views)
-        self.tc_plot = pg.PlotWidget()
-        self.tc_plot.setBackground("w")
-        self.tc_plot.setMinimumHeight(90)
-        self.tc_plot.setLabel("bottom", "time", units="s")
-        self.tc_plot.setLabel("left", "amplitude / max")
-        self.tc_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.tc_plot.addLegend(offset=(5, 5))
-        self.time_line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen((0, 160, 0), width=2))
-        self.tc_plot.addItem(self.time_line)
-        self.time_line.sigPositionChanged.connect(self._time_line_moved)
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.setChildrenCollapsible(False)
-        top.addWidget(self.scene_host)
-        top.addWidget(self.slice_host)
-        top.setSizes([500, 500])
-        vsplit = QSplitter(Qt.Orientation.Vertical)
-        vsplit.setChildrenCollapsible(False)
-        vsplit.addWidget(top)
-        vsplit.addWidget(self.tc_plot)
-        vsplit.setStretchFactor(0, 4)
-        vsplit.setStretchFactor(1, 1)
+        self._layout_slices()
+        self.tc_plot = TimeCoursePlot()
+        self.time_line = self.tc_plot.time_line
+        self.tc_plot.time_moved.connect(self._time_line_moved)
+        self.top = QSplitter(Qt.Orientation.Horizontal)
+        self.top.setChildrenCollapsible(False)
+        self.top.addWidget(self.scene_panel)
+        self.top.addWidget(self.slice_panel)
+        self.top.setStretchFactor(0, 1)
+        self.top.setStretchFactor(1, 1)
+        self.vsplit = QSplitter(Qt.Orientation.Vertical)
+        self.vsplit.setChildrenCollapsible(False)
+        self.vsplit.addWidget(self.top)
+        self.vsplit.addWidget(self.tc_plot)
+        self.vsplit.setStretchFactor(0, 3)
+        self.vsplit.setStretchFactor(1, 1)
+        self.vsplit.setSizes([400, 170])
+        main = QWidget()
+        main_lay = QVBoxLayout(main)
+        main_lay.setContentsMargins(0, 0, 0, 0)
+        main_lay.setSpacing(2)
+        main_lay.addLayout(view_row)
+        main_lay.addWidget(self.vsplit, 1)
+        main_lay.addWidget(self.info)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setStyleSheet("font-size: 11pt; color: #444; padding: 20px")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(main)
+        self.stack.addWidget(self.message)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(tools)
-        lay.addWidget(vsplit, 1)
-        lay.addWidget(self.info)
+        lay.addWidget(self.stack, 1)
         self.variant_box.currentTextChanged.connect(lambda _t: self.redraw(full=True))
-        self.compare_box.currentTextChanged.connect(lambda _t: self.redraw(full=False))
+        self.compare_box.currentTextChanged.connect(lambda _t: self.redraw(full=True))
         self.third_box.currentTextChanged.connect(lambda _t: self._third_changed())
         self.time_slider.valueChanged.connect(lambda _i: self.redraw(full=True))
         self.threshold_box.valueChanged.connect(lambda _v: self.redraw(full=True))
         self.peak_button.clicked.connect(self.go_to_peak)
+        self.planes_box.currentTextChanged.connect(lambda _t: self._planes_changed())
+        self.planes_box.activated.connect(lambda _i: setattr(self, "_planes_chosen", True))
+        self.scale_box.currentIndexChanged.connect(lambda i: self._scale_changed(i))
+        self._apply_width(self.width())
+
+    # ------------------------------------------------------------------ responsive layout
+    @property
+    def wide(self) -> bool:
+        """Whether the 3D view and the slices are side by side (else the "3D | Slices" switch)."""
+        return bool(self._wide)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._apply_width(event.size().width())
+
+    def _apply_width(self, width: int) -> None:
+        wide = width >= WIDE_PX
+        if wide == self._wide:
+            return
+        self._wide = wide
+        self.mode_bar.setVisible(not wide)
+        if not self._planes_chosen:  # narrow: one plane, the variants side by side, is readable
+            self.planes_box.setCurrentText(PLANES[0] if wide else "axial")
+        self._apply_mode()
+        if wide:  # half each: three columns of slices beside the 3D view
+            self.top.setSizes([width // 2, width // 2])
+
+    def _apply_mode(self) -> None:
+        show_3d = self.wide or self.mode_bar.currentIndex() == 0
+        show_slices = self.wide or self.mode_bar.currentIndex() == 1
+        self.scene_panel.setVisible(show_3d)
+        self.slice_panel.setVisible(show_slices)
+        if show_3d and self._scene_dirty:
+            self.scene.render()
+            self._scene_dirty = False
+
+    def show_panel(self, which: str) -> None:
+        """In the narrow layout, show ``"3D"`` or ``"Slices"`` (no effect when wide)."""
+        self.mode_bar.setCurrentIndex(0 if which == "3D" else 1)
+
+    @property
+    def planes(self) -> str:
+        return self.planes_box.currentText()
+
+    def _layout_slices(self) -> None:
+        """Rows of three planes per variant, or one plane with the variants in columns."""
+        for r in range(3):
+            self.grid.removeWidget(self.row_labels[r])
+            for v in self.rows[r].values():
+                self.grid.removeWidget(v)
+        n = len(self.shown()) if self.live else 3
+        one = None if self.planes_box.currentText() == PLANES[0] else self.planes_box.currentText()
+        for r in range(3):
+            on = r < n
+            lab = self.row_labels[r]
+            if one is None:
+                self.grid.addWidget(lab, 2 * r, 0, 1, 3)
+            else:
+                self.grid.addWidget(lab, 0, r)
+            lab.setVisible(on)
+            for c, (name, _axis) in enumerate(_VIEWS):
+                v = self.rows[r][name]
+                if one is None:
+                    self.grid.addWidget(v, 2 * r + 1, c)
+                    v.setVisible(on)
+                elif name == one:
+                    self.grid.addWidget(v, 1, r)
+                    v.setVisible(on)
+                else:
+                    v.setVisible(False)
+        for i in range(6):
+            self.grid.setRowStretch(i, int(i % 2 == 1 and (one is None or i == 1)))
+            self.grid.setColumnStretch(i, 1 if i < 3 else 0)
+
+    def _planes_changed(self) -> None:
+        self._layout_slices()
+        self.redraw(full=False)
+
+    def _scale_changed(self, i: int) -> None:
+        self.tc_plot.scale = SCALES[i]
+        if self.live:
+            self._draw_timecourse()
 
     # ------------------------------------------------------------------ data
     def set_result(self, result: Any, anat: Any) -> None:
@@ -186,17 +398,18 @@ class SourceView(QWidget):
         import nibabel as nib
 
         live = result.live
+        reason = why_not_drawable(live)
+        if reason is not None:
+            self.live = {}
+            self.message.setText(reason)
+            self.stack.setCurrentIndex(1)
+            return
+        self.stack.setCurrentIndex(0)
         self.live = live
         self.variants = [v for v in live["amplitudes"]]
-        self._plane_cache.clear()
         pos = np.asarray(live["pos_mri"], float)
-        g2m = np.asarray(live["grid_to_mri"], float)
-        self._src_ijk = np.round(np.linalg.solve(g2m, np.c_[pos, np.ones(len(pos))].T)[:3].T).astype(int)
-        shape = tuple(int(x) for x in live["grid_shape"])
-        self._grid_shape = shape
-        fm = np.zeros(shape, np.float32)
-        fm[tuple(self._src_ijk.T)] = np.asarray(live["fmri_mask"], np.float32)
-        self._fmri_grid = fm
+        m2w = np.asarray(live.get("mri_to_world_mm", np.eye(4)), float)
+        self.has_t1 = anat is not None
         if anat is not None:
             img = nib.as_closest_canonical(nib.Nifti1Image(np.asarray(anat.dataobj, np.float32), anat.affine))
             data = np.asarray(img.dataobj, np.float32)
@@ -205,20 +418,30 @@ class SourceView(QWidget):
         else:  # no T1: a blank grid around the sources (1 mm)
             lo = pos.min(0) * 1e3 - 20
             hi = pos.max(0) * 1e3 + 20
-            mri_to_world = np.asarray(live.get("mri_to_world_mm", np.eye(4)), float)
             aff = np.eye(4)
-            aff[:3, 3] = mri_to_world[:3, :3] @ lo + mri_to_world[:3, 3]
+            aff[:3, 3] = m2w[:3, :3] @ lo + m2w[:3, 3]
             self.anat = np.zeros(tuple(np.ceil(hi - lo).astype(int)), np.float32)
             self.anat_affine = aff
-        pos_t1 = self.anat.ravel()
-        nz = pos_t1[pos_t1 > 0]
+        self.slice_note.setText("No T1 loaded: the slices show the estimate on an empty background "
+                                "(open the study's anatomy to see it over the T1).")
+        self.slice_note.setVisible(not self.has_t1)
+        nz = self.anat[self.anat > 0]
         self._levels = (0.0, float(np.percentile(nz, 99)) if nz.size else 1.0)
-        zooms = np.abs(np.diag(self.anat_affine)[:3])
-        self._zooms = zooms
+        self._zooms = np.abs(np.diag(self.anat_affine)[:3])
+        self._head_box = self._find_head_box() if self.has_t1 else None
+        spacing = float(live.get("spacing_mm", 7.0))
+        self.sampler = PlaneSampler(pos, self.anat.shape, self.anat_affine, m2w, live.get("grid_shape"),
+                                    live.get("grid_to_mri"), radius_mm=max(spacing, 3.0))
+        mask = live.get("fmri_mask")
+        self._mask = np.zeros(len(pos), bool) if mask is None else np.asarray(mask, bool)
         for row in self.rows:
             for name, axis in _VIEWS:
                 rest = [d for d in range(3) if d != axis]
-                row[name].set_extent(self.anat.shape[rest[0]] * zooms[rest[0]], self.anat.shape[rest[1]] * zooms[rest[1]])
+                row[name].set_extent(self.anat.shape[rest[0]] * self._zooms[rest[0]],
+                                     self.anat.shape[rest[1]] * self._zooms[rest[1]])
+                if self._head_box is not None:  # the head fills the slice, not the T1's field of view
+                    (x0, x1), (y0, y1) = self._head_box[rest[0]], self._head_box[rest[1]]
+                    row[name].getViewBox().setRange(QRectF(x0, y0, x1 - x0, y1 - y0), padding=0.02)
         for box, default in ((self.variant_box, "soft"), (self.compare_box, "hard"),
                              (self.third_box, "weighted")):
             box.blockSignals(True)
@@ -229,15 +452,31 @@ class SourceView(QWidget):
             fallback = NO_THIRD if box is self.third_box else self.variants[0]
             box.setCurrentText(default if default in self.variants else fallback)
             box.blockSignals(False)
-        self._show_third_row()
+        self._layout_slices()
         t = np.asarray(live["times"], float)
         self.time_slider.blockSignals(True)
         self.time_slider.setRange(0, len(t) - 1)
         first = (live.get("report_times") or [t[int(np.argmax(t >= 0))]])[0]
         self.time_slider.setValue(int(np.argmin(np.abs(t - first))))
         self.time_slider.blockSignals(False)
-        self.scene.set_space(pos, np.asarray(live["fmri_mask"], bool), float(live.get("spacing_mm", 7.0)))
+        head = head_surface(self.anat, self.anat_affine, m2w) if self.has_t1 else None
+        first_peak = pos[int(np.argmax(self.values(self.variant)))]
+        self.scene.set_space(pos, self._mask, spacing, live.get("triangles", live.get("tris")), head,
+                             focus_m=first_peak)
         self.go_to_peak()
+
+    def _find_head_box(self) -> list[tuple[float, float]] | None:
+        """The extent (mm from the T1 grid's corner) along each axis of the voxels above a
+        fifth of the T1's 99th percentile, with a 5 mm margin; None when nothing is."""
+        on = self.anat > 0.2 * self._levels[1]
+        if not on.any():
+            return None
+        box = []
+        for axis in range(3):
+            hit = np.flatnonzero(on.any(axis=tuple(d for d in range(3) if d != axis)))
+            z = self._zooms[axis]
+            box.append((max(0.0, hit[0] * z - 5.0), min(self.anat.shape[axis] * z, (hit[-1] + 1) * z + 5.0)))
+        return box
 
     @property
     def variant(self) -> str:
@@ -255,17 +494,11 @@ class SourceView(QWidget):
 
     def shown(self) -> tuple[str, ...]:
         """The variants drawn in the rows of slices, top first."""
-        return tuple(v for v in (self.variant, self.compare, self.third) if v is not None)
-
-    def _show_third_row(self) -> None:
-        on = self.third is not None
-        self.row_labels[2].setVisible(on)
-        for v in self.rows[2].values():
-            v.setVisible(on)
+        return tuple(v for v in (self.variant, self.compare, self.third) if v)
 
     def _third_changed(self) -> None:
-        self._show_third_row()
-        self.redraw(full=False)
+        self._layout_slices()
+        self.redraw(full=True)
 
     @property
     def time_index(self) -> int:
@@ -301,9 +534,14 @@ class SourceView(QWidget):
     def go_to_peak(self) -> None:
         if not self.live:
             return
-        k = int(np.argmax(self.values(self.variant)))
-        self.source_index = k
-        self.cursor = self._mri_to_vox(np.asarray(self.live["pos_mri"])[k])
+        self.select_source(int(np.argmax(self.values(self.variant))))
+
+    def select_source(self, k: int) -> None:
+        """Select source ``k``: the cursor moves there and its time course is drawn."""
+        if not self.live:
+            return
+        self.source_index = int(k)
+        self.cursor = self._mri_to_vox(np.asarray(self.live["pos_mri"])[self.source_index])
         self.redraw(full=True)
 
     def _clicked(self, view: str, x_mm: float, y_mm: float) -> None:
@@ -316,6 +554,8 @@ class SourceView(QWidget):
 
     def select_voxel(self, ijk: Any) -> None:
         """Move the cursor to a T1 voxel (RAS grid) and show the nearest source's time course."""
+        if not self.live:
+            return
         self.cursor = np.asarray(ijk, int)
         world = self.anat_affine[:3, :3] @ self.cursor + self.anat_affine[:3, 3]
         m2w = np.asarray(self.live.get("mri_to_world_mm", np.eye(4)), float)
@@ -324,49 +564,20 @@ class SourceView(QWidget):
         self.redraw(full=False)
 
     # ------------------------------------------------------------------ drawing
-    def _plane_grid_coords(self, axis: int, index: int) -> np.ndarray:
-        """Source-grid coordinates of every T1 voxel of one plane (cached)."""
-        key = (axis, index)
-        got = self._plane_cache.get(key)
-        if got is not None:
-            return got
-        rest = [d for d in range(3) if d != axis]
-        n0, n1 = self.anat.shape[rest[0]], self.anat.shape[rest[1]]
-        ijk = np.zeros((n0 * n1, 3))
-        ii, jj = np.meshgrid(np.arange(n0), np.arange(n1), indexing="ij")
-        ijk[:, rest[0]], ijk[:, rest[1]], ijk[:, axis] = ii.ravel(), jj.ravel(), index
-        world = ijk @ self.anat_affine[:3, :3].T + self.anat_affine[:3, 3]
-        m2w = np.asarray(self.live.get("mri_to_world_mm", np.eye(4)), float)
-        w2m = np.linalg.inv(m2w)
-        mri_m = (world @ w2m[:3, :3].T + w2m[:3, 3]) * 1e-3
-        g = np.linalg.solve(np.asarray(self.live["grid_to_mri"], float), np.c_[mri_m, np.ones(len(mri_m))].T)[:3]
-        if len(self._plane_cache) > 24:
-            self._plane_cache.clear()
-        self._plane_cache[key] = g
-        return g
-
-    def _grid_volume(self, values: np.ndarray) -> np.ndarray:
-        vol = np.zeros(self._grid_shape, np.float32)
-        vol[tuple(self._src_ijk.T)] = values
-        return vol
-
     def plane(self, variant: str, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(T1 plane, estimate plane 0..1, fMRI mask plane) through the cursor."""
-        from scipy import ndimage
-
         index = int(self.cursor[axis])
-        rest = [d for d in range(3) if d != axis]
-        shape = (self.anat.shape[rest[0]], self.anat.shape[rest[1]])
-        g = self._plane_grid_coords(axis, index)
-        est = ndimage.map_coordinates(self._grid_volume(self.values(variant)), g, order=1, cval=0.0).reshape(shape)
-        fm = ndimage.map_coordinates(self._fmri_grid, g, order=1, cval=0.0).reshape(shape)
+        est = self.sampler.plane(self.values(variant), axis, index)
+        fm = self.sampler.plane(self._mask.astype(np.float32), axis, index)
         return np.take(self.anat, index, axis=axis), est, fm
 
     def _overlay(self, est: np.ndarray, fm: np.ndarray) -> np.ndarray:
         from scipy import ndimage
 
         thr = float(self.threshold_box.value())
-        rgba = _hot((est - thr) / max(1.0 - thr, 1e-6) * 0.8 + 0.2)
+        v = np.clip((est - thr) / max(1.0 - thr, 1e-6) * 0.8 + 0.2, 0.0, 1.0)
+        rgba = (np.stack([np.clip(3 * v, 0, 1), np.clip(3 * v - 1, 0, 1), np.clip(3 * v - 2, 0, 1),
+                          np.ones_like(v)], axis=-1) * 255).astype(np.ubyte)  # black-red-yellow-white
         rgba[..., 3] = np.where(est >= thr, 210, 0)
         inside = fm >= 0.5
         edge = inside & ~ndimage.binary_erosion(inside)
@@ -380,9 +591,13 @@ class SourceView(QWidget):
         t = np.asarray(self.live["times"], float)
         i = self.time_index
         self.time_label.setText(f"{t[i] * 1e3:.0f} ms")
+        one = None if self.planes == PLANES[0] else self.planes
         for r, var in enumerate(self.shown()):
             self.row_labels[r].setText(f"{var} at {t[i] * 1e3:.0f} ms")
+            self.row_labels[r].setStyleSheet(f"color: {variant_color(var)}; font-weight: bold")
             for name, axis in _VIEWS:
+                if one is not None and name != one:
+                    continue
                 base, est, fm = self.plane(var, axis)
                 view = self.rows[r][name]
                 view.show_base(base, self._levels)
@@ -392,41 +607,50 @@ class SourceView(QWidget):
                 view.hline.setPos(self.cursor[rest[1]] * self._zooms[rest[1]])
         self._draw_timecourse()
         if full:
-            thr = float(self.threshold_box.value())
-            unit = (self.live.get("units") or {}).get(self.variant, "")
-            self.scene.set_values(self.values(self.variant), thr, f"{self.variant}\n/ max")
-            pos = np.asarray(self.live["pos_mri"])
-            peaks = {v: pos[int(np.argmax(np.asarray(self.live["amplitudes"][v])[:, i]))]
-                     for v in dict.fromkeys((*self.shown(), "none", "weighted", "soft", "hard"))
-                     if v in self.live["amplitudes"]}
-            self.scene.set_peaks(peaks)
+            self._draw_scene(t, i)
+
+    def _draw_scene(self, t: np.ndarray, i: int) -> None:
+        thr = float(self.threshold_box.value())
+        unit = (self.live.get("units") or {}).get(self.variant, "")
+        self.scene.set_values(self.values(self.variant), thr, f"{self.variant}\n/ max")
+        pos = np.asarray(self.live["pos_mri"])
+        peaks = {v: pos[int(np.argmax(np.asarray(self.live["amplitudes"][v])[:, i]))]
+                 for v in dict.fromkeys((*self.shown(), "none", "weighted", "soft", "hard"))
+                 if v in self.live["amplitudes"]}
+        groups = self.scene.set_peaks(peaks)
+        self.scene_panel.set_peaks(f"Peaks at {t[i] * 1e3:.0f} ms (mm)", [
+            (variant_color(names[0]), ", ".join(names), f"({', '.join(str(round(x)) for x in p)})")
+            for names, p in groups])
+        if self.scene_panel.isVisible():
             self.scene.render()
-            mask = np.asarray(self.live["fmri_mask"], bool)
-            k = int(np.argmax(self.values(self.variant)))
-            d = float(np.min(np.linalg.norm(pos[mask] - pos[k], axis=1))) * 1e3 if mask.any() else float("nan")
-            a = float(np.asarray(self.live["amplitudes"][self.variant])[k, i])
-            self.info.setText(
-                f"{self.variant} at {t[i] * 1e3:.0f} ms: peak at ({', '.join(f'{x * 1e3:.0f}' for x in pos[k])}) mm "
-                f"(MRI surface RAS), amplitude {a:.3g} {unit}, {d:.0f} mm from the fMRI map; "
-                f"{self.scene.n_active} sources above {thr:.0%} of the maximum.")
+        else:
+            self._scene_dirty = True
+        k = int(np.argmax(self.values(self.variant)))
+        mask = self._mask
+        d = float(np.min(np.linalg.norm(pos[mask] - pos[k], axis=1))) * 1e3 if mask.any() else None
+        a = float(np.asarray(self.live["amplitudes"][self.variant])[k, i])
+        where = f"{d:.0f} mm from the fMRI map" if d is not None else "no fMRI map in this result"
+        self.info.setText(
+            f"{self.variant} at {t[i] * 1e3:.0f} ms: peak at ({', '.join(str(round(x * 1e3) + 0) for x in pos[k])}) mm "
+            f"(MRI surface RAS), amplitude {format_amplitude(a, unit)}, {where}; "
+            f"{self.scene.n_active} sources above {thr:.0%} of the maximum.")
 
     def _draw_timecourse(self) -> None:
         t = np.asarray(self.live["times"], float)
-        self.tc_plot.clear()
-        self.tc_plot.addItem(self.time_line)
-        for r, var in enumerate(dict.fromkeys(self.shown())):
+        units = self.live.get("units") or {}
+        series = []
+        for var in dict.fromkeys(self.shown()):
             a = np.asarray(self.live["amplitudes"][var])
-            series = a[self.source_index] / max(float(a.max()), 1e-300)
-            self.tc_plot.plot(t, series, pen=pg.mkPen(_COLORS[r], width=2), name=var)
+            series.append({"name": var, "values": a[self.source_index], "unit": units.get(var, ""),
+                           "vmax": float(a.max()), "color": variant_color(var)})
         p = np.asarray(self.live["pos_mri"])[self.source_index] * 1e3
-        self.tc_plot.setTitle(f"source at ({p[0]:.0f}, {p[1]:.0f}, {p[2]:.0f}) mm", size="9pt")
-        self.time_line.blockSignals(True)
-        self.time_line.setPos(float(t[self.time_index]))
-        self.time_line.blockSignals(False)
+        inside = " (in the fMRI map)" if self._mask[self.source_index] else ""
+        self.tc_plot.show_series(t, series, self.time_index,
+                                 f"source at ({', '.join(str(round(x) + 0) for x in p)}) mm{inside}")
 
-    def _time_line_moved(self) -> None:
+    def _time_line_moved(self, seconds: float) -> None:
         if self.live:
-            self.set_time(float(self.time_line.value()))
+            self.set_time(seconds)
 
     def close_scene(self) -> None:
         self.scene.close()
