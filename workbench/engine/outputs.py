@@ -309,20 +309,51 @@ def atomic_files(targets: Sequence[_PathLike]) -> Iterator[list[Path]]:
         missing = [p for p, t in zip(paths, tmp) if not t.is_file()]
         if missing:
             raise InputError(missing[0], "was not written (incomplete output set); nothing was changed")
-        _commit(paths, tmp)
+        # a FIF over 2 GB is written as linked parts (x.fif, x-1.fif, ...): they move together,
+        # and the parts of an earlier, longer version at the target are removed with it
+        extra_dst, extra_tmp, stale = [], [], []
+        for p, t in zip(paths, tmp):
+            new_parts = split_parts(t)
+            extra_tmp += new_parts
+            extra_dst += [p.parent / q.name for q in new_parts]
+            stale += [q for q in split_parts(p) if q.name not in {n.name for n in new_parts}]
+        _commit(paths + extra_dst, tmp + extra_tmp, remove=stale)
     finally:
         for d in tmpdirs.values():
             shutil.rmtree(d, ignore_errors=True)
 
 
-def _commit(paths: list[Path], tmp: list[Path]) -> None:
-    """Move every temporary file onto its target; restore the old files on failure."""
+def split_parts(path: str | os.PathLike) -> list[Path]:
+    """The further parts of a split FIF file (``x-1.fif``, ``x-2.fif``, ...) that exist.
+
+    MNE writes a raw FIF over its 2 GB split size as linked files; the first names the
+    next, so they must keep their names and stay in one folder.
+    """
+    path = Path(path)
+    if not path.name.endswith(".fif"):
+        return []
+    stem = path.name[: -len(".fif")]
+    pattern = re.compile(re.escape(stem) + r"-(\d+)\.fif")
+    try:
+        found = [(int(m.group(1)), q) for q in path.parent.iterdir() if (m := pattern.fullmatch(q.name))]
+    except OSError:
+        return []
+    return [q for _, q in sorted(found)]
+
+
+def _commit(paths: list[Path], tmp: list[Path], remove: Sequence[Path] = ()) -> None:
+    """Move every temporary file onto its target; restore the old files on failure.
+
+    Files in ``remove`` (left over from an earlier version) go once all moves succeeded.
+    """
     aside: list[tuple[Path, Path]] = []
     placed: list[Path] = []
     try:
-        for i, p in enumerate(paths):
+        for i, p in enumerate([*paths, *remove]):
             if p.exists() or p.is_symlink():
-                keep = tmp[i].parent / f".old-{i}-{p.name}"
+                # aside in the temporary folder beside it (same file system; removed with it)
+                home = tmp[i].parent if i < len(tmp) else next(t.parent for t in tmp if t.parent.parent == p.parent)
+                keep = home / f".old-{i}-{p.name}"
                 os.replace(p, keep)
                 aside.append((keep, p))
         for p, t in zip(paths, tmp):

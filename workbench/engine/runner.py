@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Cancelled, InputError, WorkbenchError
-from .outputs import check_outputs, companions
+from .outputs import check_outputs, companions, split_parts
 from .progress import Progress, ProgressLike, as_progress
 from .project import Project
 from .steps.spec import STAGES, StepResult, StepSpec
@@ -369,11 +369,16 @@ class Runner:
                     raise InputError(target, "would overwrite an input of the study; inputs are never overwritten")
             if progress is not None:
                 progress.check()  # the last point where a Cancel leaves nothing behind
+            new_names = {t for _, t in moves}
             for src, target in moves:  # commit: each rename is atomic
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if src.is_dir() and target.exists():
                     shutil.rmtree(target)
                 os.replace(src, target)
+            for target in targets:  # parts of an earlier, longer split FIF at the same name
+                for part in split_parts(target):
+                    if part not in new_names:
+                        part.unlink(missing_ok=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         out: dict[str, Path] = {}

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..atomic import atomic_path
 from ..errors import InputError
-from ..outputs import atomic_files, written_files
+from ..outputs import atomic_files, split_parts, written_files
 
 WRITABLE = (".fif", ".fif.gz", ".vhdr", ".edf")
 
@@ -48,9 +48,11 @@ def write_raw(raw: Any, path: str | os.PathLike, *, overwrite: bool = True) -> l
         raise InputError(path, "exists; choose another name")
     _check_finite(raw, path)
     if suffix in (".fif", ".fif.gz"):
-        with atomic_path(path) as tmp:
-            raw.save(tmp, overwrite=True, verbose="error")
-        return [path]
+        # written under its own name in a temporary folder: over 2 GB MNE splits the file
+        # into parts that name each other (x.fif -> x-1.fif), so a renamed part is lost
+        with atomic_files([path]) as tmp:
+            raw.save(tmp[0], overwrite=True, verbose="error")
+        return [path, *split_parts(path)]
     if suffix == ".edf":
         with atomic_path(path) as tmp:
             mne.export.export_raw(tmp, raw, fmt="edf", overwrite=True, verbose="error")
