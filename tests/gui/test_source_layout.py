@@ -307,3 +307,22 @@ def test_no_t1_says_so_in_the_slices(qtbot):
         assert not sv.scene.has_head
     finally:
         sv.close_scene()
+
+
+def test_a_real_click_in_3d_picks_a_source_and_a_drag_does_not(window, qtbot):
+    """A Qt click on the 3D view becomes a VTK pick of the source under the mouse (the
+    source nearest to the picked point); pressing and dragging turns the view instead."""
+    from PyQt6.QtCore import QPoint, Qt
+
+    sv = _show(window, qtbot, _grid_estimate())
+    picked: list[int] = []
+    select = sv.scene.on_pick
+    sv.scene.on_pick = lambda k: (picked.append(k), select(k))
+    widget = sv.scene.plotter
+    centre = QPoint(widget.width() // 2, widget.height() // 2)
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=centre)
+    assert len(picked) == 1 and sv.source_index == picked[0]
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseMove(widget, centre + QPoint(40, 25))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=centre + QPoint(40, 25))
+    assert len(picked) == 1

@@ -90,6 +90,7 @@ class SourceScene:
         self.has_head = False
         self.on_pick: Callable[[int], None] | None = None
         self._picking = False
+        self._press_at: Any = None
 
     @property
     def widget(self) -> QWidget:
@@ -139,10 +140,32 @@ class SourceScene:
         self.plotter.view_vector(tuple(direction), viewup=(0.0, 0.0, 1.0))
         self.plotter.reset_camera()
         self.plotter.camera.zoom(1.3 if head is None else 1.15)
-        if not self._picking:
-            self.plotter.enable_point_picking(callback=self._picked, left_clicking=True, show_message=False,
-                                              show_point=False, pickable_window=False)
+        if not self._picking:  # a click (press and release in place) picks; a drag only turns the view
+            iren = self.plotter.iren
+            iren.add_observer("LeftButtonPressEvent", self._pressed)
+            iren.add_observer("LeftButtonReleaseEvent", self._released)
             self._picking = True
+
+    def _pressed(self, *_args: Any) -> None:
+        self._press_at = self.plotter.iren.get_event_position()
+
+    def _released(self, *_args: Any) -> None:
+        start, self._press_at = self._press_at, None
+        end = self.plotter.iren.get_event_position()
+        if start is None or max(abs(start[0] - end[0]), abs(start[1] - end[1])) > 3:
+            return
+        self.pick_at(int(end[0]), int(end[1]))
+
+    def pick_at(self, x: int, y: int) -> bool:
+        """Pick the source drawn nearest to display pixel (x, y) (VTK's origin: bottom left)."""
+        from vtkmodules.vtkRenderingCore import vtkPointPicker
+
+        picker = vtkPointPicker()
+        picker.SetTolerance(0.02)
+        if not picker.Pick(x, y, 0, self.plotter.renderer) or picker.GetPointId() < 0:
+            return False
+        self._picked(picker.GetPickPosition())
+        return True
 
     def _picked(self, point: Any, *args: Any) -> None:
         if point is None or self.on_pick is None or not len(self.pos_mm):
