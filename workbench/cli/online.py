@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-bcg", action="store_true", help="do not subtract the BCG")
     parser.add_argument("--from-disk", action="store_true",
                         help="replay: stream the file from disk in blocks (automatic above 1 GB in memory)")
+    parser.add_argument("--marker-delay-ms", type=float, default=None, metavar="MS",
+                        help="replay: send each volume marker MS ms after its sample, as a marker stream "
+                             "that trails the data (testing, teaching)")
     parser.add_argument("--no-offline", action="store_true",
                         help="replay: skip the comparison with the offline correction")
 
@@ -63,6 +66,16 @@ def _params(args: argparse.Namespace) -> Any:
         raise InputError(None, "--window and --min-volumes must be at least 1")
     return OnlineParams(volume_marker=args.volume_trigger, window=args.window, min_volumes=args.min_volumes,
                         lowpass_hz=lowpass, bcg=not args.no_bcg)
+
+
+def _delay(ms: float | None) -> float | None:
+    from ..engine.errors import InputError
+
+    if ms is None:
+        return None
+    if not 0.0 <= ms <= 10_000.0:
+        raise InputError(None, f"--marker-delay-ms must be between 0 and 10000 (got {ms:g})")
+    return ms / 1e3
 
 
 def _printer() -> Any:
@@ -107,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
             if args.ecg not in list(getattr(hdr, "ch_names", [])):
                 raise InputError(args.replay, f"has no channel {args.ecg!r} (--ecg)")
         run, raw = run_replay(args.replay, params=params, ecg=args.ecg, record=args.out, on_chunk=_printer(),
-                              from_disk=True if args.from_disk else None)
+                              from_disk=True if args.from_disk else None,
+                              marker_delay_s=_delay(args.marker_delay_ms))
         qc = run.qc()
         if not args.no_offline and args.out is not None and run.output is not None:
             import mne

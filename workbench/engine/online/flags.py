@@ -19,6 +19,9 @@ GAP = 4
 RATE_MISMATCH = 8
 #: the TR changed: templates restart (passed through until enough new volumes)
 TR_CHANGED = 16
+#: a volume is due by the TR rhythm but its marker has not arrived, and the template
+#: placed at the predicted onset did not match the data: passed through uncorrected
+MARKER_LATE = 32
 #: no BCG template yet (too few R-peaks detected) or no ECG channel
 BCG_LEARNING = 64
 
@@ -28,11 +31,12 @@ NAMES = {
     GAP: "after a stream gap",
     RATE_MISMATCH: "sample rate mismatch",
     TR_CHANGED: "TR changed",
+    MARKER_LATE: "volume marker late",
     BCG_LEARNING: "BCG template learning",
 }
 
 #: flags that mean the gradient artifact was *not* removed from a sample
-GRADIENT_UNCORRECTED = GRADIENT_LEARNING | GAP | RATE_MISMATCH | TR_CHANGED
+GRADIENT_UNCORRECTED = GRADIENT_LEARNING | GAP | RATE_MISMATCH | TR_CHANGED | MARKER_LATE
 
 
 def describe(flag: int) -> str:

@@ -38,6 +38,12 @@ class _Volume:
     number: int  # volume number in the current run (missing markers skip numbers)
     stored: bool = False
     broken: bool = False  # a stream gap overlaps it: never used as a template
+    provisional: bool = False  # placed at the onset the TR rhythm predicts; no marker yet
+    start: int | None = None  # first sample corrected with this volume's template (marker if None)
+
+    @property
+    def first(self) -> int:
+        return self.marker if self.start is None else self.start
 
 
 class CausalGradient:
@@ -101,6 +107,23 @@ class CausalGradient:
         quantisation limits a fit of a few dozen (on a stable synthetic artifact with
         content up to 800 Hz at 2 kHz: 32 -> 6 uV left). The alias model keeps the
         markers' phase. False: markers only.
+    predict_onsets : bool
+        Correct a volume from the onset the TR rhythm predicts when its marker has not
+        arrived yet (markers travel on their own stream and can trail the samples by
+        tens of ms). Those samples are corrected only where subtracting the template
+        placed there lowers their power (the data confirm the artifact), so a volume
+        that never comes (the scan stopped) or comes elsewhere (the TR changed) is not
+        subtracted; otherwise they
+        pass through flagged :data:`.flags.MARKER_LATE`. When the marker arrives it
+        confirms the volume (or, off the rhythm, replaces it). At most one volume past
+        the last marker is predicted.
+    gate : float
+        Largest ratio of residual to raw power (over the corrected channels, per
+        stretch of a chunk) at which a predicted volume is subtracted. 1 (subtracting
+        must lower the power): without the artifact the ratio is 1 + |t|^2/|x|^2, i.e.
+        hundreds for a mV template on tens of uV of EEG; with it, 0.15-0.85 on the 2 kHz
+        phantom before the 70 Hz low-pass (what aliases above it stays in the broadband
+        residual), so a stricter gate rejects real volumes at low sample rates.
     """
 
     def __init__(
@@ -122,6 +145,8 @@ class CausalGradient:
         noise_volumes: int = 60,
         alias_orders: int = 2,
         align: bool = True,
+        predict_onsets: bool = True,
+        gate: float = 1.0,
     ) -> None:
         self.n_channels = int(n_channels)
         self.sfreq = float(sfreq)
@@ -136,6 +161,8 @@ class CausalGradient:
         self.noise_volumes = max(1, int(noise_volumes))
         self.alias_orders = max(0, int(alias_orders))
         self.align = bool(align)
+        self.predict_onsets = bool(predict_onsets)
+        self.gate = float(gate)
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
         self.trend = bool(trend)
@@ -150,6 +177,9 @@ class CausalGradient:
         self.n_tr_changes = 0
         self.n_spurious = 0
         self.n_late = 0
+        self.n_late_covered = 0  # late markers whose volume start was corrected from the prediction
+        self.n_predicted = 0  # samples corrected from a predicted onset before their marker came
+        self.n_unconfirmed = 0  # samples of a predicted volume the data did not confirm
         self._reset_run()
 
     # ------------------------------------------------------------------ state
@@ -179,6 +209,11 @@ class CausalGradient:
     def n_templates(self) -> int:
         """Volumes currently averaged in the template."""
         return len(self.epochs)
+
+    @property
+    def predicts(self) -> bool:
+        """Whether a late marker's volume would be started from its predicted onset."""
+        return self.predict_onsets and self._fit is not None
 
     @property
     def tr_s(self) -> float | None:
@@ -211,15 +246,20 @@ class CausalGradient:
             the volume already sent stayed uncorrected).
         """
         sample = int(sample)
+        prov = self.vols.pop() if self.vols and self.vols[-1].provisional else None
         if self.vols and sample <= self.vols[-1].marker:
+            if prov is not None:
+                self.vols.append(prov)
             return  # duplicate or out of order
         if sample < now:
             self.n_late += 1
+            covered = prov is not None and abs(sample - prov.marker) <= 2
+            self.n_late_covered += covered
             if self.n_late == 1:
-                self._say(
-                    f"a volume marker arrived {(now - sample) / self.sfreq * 1e3:.0f} ms after its "
-                    "volume started: the part already sent is uncorrected (counted in the QC)"
-                )
+                what = ("its start was corrected from the onset the TR rhythm predicted" if covered else
+                        "the part already sent is uncorrected (counted in the QC)")
+                self._say(f"a volume marker arrived {(now - sample) / self.sfreq * 1e3:.0f} ms after its "
+                          f"volume started: {what}")
         if not self.vols:
             self.vols.append(_Volume(sample, 0))
             return
@@ -245,7 +285,7 @@ class CausalGradient:
                     f"ignored a volume marker off the TR rhythm at {self._pending / self.sfreq:.3f} s"
                 )
                 self._pending = None
-            self.vols.append(_Volume(sample, last.number + k))
+            self.vols.append(_Volume(sample, last.number + k, start=self._start(last.number + k, sample)))
             self._after_gap = False
             self._refit()
             self._trim()
@@ -281,6 +321,8 @@ class CausalGradient:
         a sawtooth of the fitted fraction (about +-0.05 sample with 40 markers), which
         blurs the templates and the alias model's phases."""
         for v in self.vols:
+            if v.provisional:
+                break
             if not self._fit_pts or v.number > self._fit_pts[-1][0]:
                 self._fit_pts.append((v.number, v.marker))
         while len(self._fit_pts) > self.fit_volumes:
@@ -589,6 +631,8 @@ class CausalGradient:
             return
         L, P = self.L, self.P
         for v in self.vols:
+            if v.provisional:
+                break  # stored once its marker confirms it
             if v.stored or v.broken:
                 continue
             if v.marker + L + P > self.ring.end:
@@ -627,6 +671,44 @@ class CausalGradient:
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    # ------------------------------------------------------- predicted onsets
+    def _predict_next(self, n1: int) -> None:
+        """Add a provisional volume at the onset the TR rhythm predicts when it falls
+        before ``n1`` (the end of this chunk) and its marker has not arrived.
+
+        Why not hold the output back until the marker comes: a marker stream can trail
+        the samples by tens of ms, more than the 20 ms of latency the neurofeedback
+        budget allows; the scanner is periodic and the running fit of the markers
+        predicts each onset to a fraction of a sample.
+        """
+        if not self.predict_onsets or self._fit is None or self.L is None or not self.vols:
+            return
+        last = self.vols[-1]
+        if last.provisional or self._pending is not None or self._after_gap:
+            return
+        pm = int(round(self._predict(last.number + 1)))
+        if pm >= n1 or n1 - pm > self.L or pm <= last.marker:
+            return  # not due yet, or a whole volume went by without a marker
+        self.vols.append(_Volume(pm, last.number + 1, provisional=True, start=pm))
+
+    def _start(self, number: int, marker: int) -> int | None:
+        """Where volume ``number`` takes over from the previous one: the predicted onset
+        (rounded) once the rhythm is known and the marker agrees with it to a sample,
+        else the marker. The same sample whether the marker came on time or late (a
+        provisional volume starts there too), so a late marker changes nothing."""
+        if self._fit is None:
+            return None
+        pm = int(round(self._predict(number)))
+        return pm if abs(pm - marker) <= 1 else None
+
+    def _confirmed(self, x: np.ndarray, t: np.ndarray) -> bool:
+        """Whether the template ``t`` placed at a predicted onset matches the data ``x``:
+        subtracting it must not leave more than ``gate`` times their power (a volume
+        that never came adds the template's mV power instead)."""
+        x64 = x.astype(np.float64)
+        r = float(np.sum((x64 - t) ** 2))
+        return r <= self.gate * float(np.sum(x64**2))
+
     # ---------------------------------------------------------------- process
     def process(self, x: np.ndarray, *, subtract: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Correct one chunk (the samples right after the previous one).
@@ -651,9 +733,10 @@ class CausalGradient:
         n1 = n0 + n
         self.ring.push(x)
         self._submit_templates()
+        self._predict_next(n1)
         y = np.array(x, np.float32, copy=True)
         fl = np.zeros(n, np.int16)
-        markers = [v.marker for v in self.vols]
+        markers = [v.first for v in self.vols]
         pos = n0
         while pos < n1:
             i = int(np.searchsorted(markers, pos, side="right")) - 1
@@ -682,7 +765,13 @@ class CausalGradient:
                     if self._tr_changed:
                         self._tr_changed = False
                     if subtract:
-                        y[:, a:b] -= t[:, pos - first : end - first]
+                        seg = t[:, pos - first : end - first]
+                        if v.provisional and not self._confirmed(y[:, a:b], seg):
+                            fl[a:b] = F.MARKER_LATE
+                            self.n_unconfirmed += b - a
+                        else:
+                            y[:, a:b] -= seg
+                            self.n_predicted += (b - a) * v.provisional
             pos = end
         if self._after_gap:
             fl |= F.GAP

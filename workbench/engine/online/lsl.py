@@ -275,6 +275,7 @@ def run_stream(
                 state["last"] = time.monotonic()
             if rec is not None:
                 rec.append(r.data)
+            r.live["dropped_samples"] = int(run.dropped_samples)
             if on_chunk is not None:
                 on_chunk(r, x, lat)
             if expected_samples is not None and state["next_index"] is not None:
@@ -330,6 +331,7 @@ def run_replay(
     stop: threading.Event | None = None,
     on_start: Callable[[list[str], float], None] | None = None,
     from_disk: bool | None = None,
+    marker_delay_s: float | None = None,
 ) -> tuple[OnlineRun, Any]:
     """Play ``path`` as an LSL stream (real time) and clean it live.
 
@@ -340,6 +342,9 @@ def run_replay(
         few MB in memory); False: MNE-LSL's :class:`~mne_lsl.player.PlayerLSL` (the
         whole recording in memory as float64); None: the disk player when that
         float64 copy would exceed :data:`PLAYER_MAX_BYTES`.
+    marker_delay_s : float | None
+        Send each marker this long after its sample (a marker stream trailing the
+        data; the disk player is used).
 
     Returns the run and the replayed recording (``mne.io.Raw``, loaded only when
     MNE-LSL's player was used; for the QC).
@@ -361,12 +366,15 @@ def run_replay(
     chunk = chunk or max(1, int(round(0.01 * sfreq)))  # 10 ms, an amplifier's block
     ann = raw.annotations
     name = f"wb-replay-{uuid.uuid4().hex[:8]}"
+    if marker_delay_s:
+        from_disk = True
     if from_disk is None:
         from_disk = 2 * 8 * (len(raw.ch_names) + 1) * (n + lead) > PLAYER_MAX_BYTES
     if from_disk:
         from .player import FilePlayer
 
-        player: Any = FilePlayer(raw, name, chunk=chunk, index_channel=INDEX_CHANNEL, lead_in_s=LEAD_IN_S)
+        player: Any = FilePlayer(raw, name, chunk=chunk, index_channel=INDEX_CHANNEL, lead_in_s=LEAD_IN_S,
+                                 marker_delay_s=marker_delay_s or 0.0)
         markers = f"{name}-annotations"
     else:
         raw.load_data(verbose="error")

@@ -56,6 +56,10 @@ class OnlineParams:
     align : bool
         Measure each volume's onset on its epoch and place the templates at onsets
         predicted from those measurements (else from the markers only).
+    predict_onsets : bool
+        When a volume's marker is late, correct the volume from the onset the TR
+        rhythm predicts, where the data confirm the artifact (else those samples pass
+        through uncorrected, flagged).
     min_volumes : int
         Volumes needed before the gradient is subtracted.
     lowpass_hz : float | None
@@ -82,6 +86,7 @@ class OnlineParams:
     trend: bool = False
     alias_orders: int = 2
     align: bool = True
+    predict_onsets: bool = True
     min_volumes: int = 3
     lowpass_hz: float | None = 70.0
     lowpass_order: int = 4
@@ -109,6 +114,10 @@ class ChunkResult:
         Time spent in :meth:`OnlinePipeline.process`.
     messages : list of str
         New state messages (bad input, learning done, ...).
+    live : dict
+        A small QC snapshot after this chunk (:meth:`OnlinePipeline.live`): what a live
+        view shows while the run goes on, handed over with the chunk so that a view
+        never reads the pipeline's state from another thread.
     """
 
     data: np.ndarray
@@ -116,6 +125,7 @@ class ChunkResult:
     first_sample: int
     compute_s: float
     messages: list[str] = field(default_factory=list)
+    live: dict[str, Any] = field(default_factory=dict)
 
 
 def is_volume_marker(name: str, wanted: str | None) -> bool:
@@ -175,7 +185,7 @@ class OnlinePipeline:
         self.grad = CausalGradient(
             self.picks.size, self.sfreq, window=self.p.window, window_lf=self.p.window_lf,
             wiener=self.p.wiener, trend=self.p.trend, min_volumes=self.p.min_volumes, threaded=threaded,
-            alias_orders=self.p.alias_orders, align=self.p.align,
+            alias_orders=self.p.alias_orders, align=self.p.align, predict_onsets=self.p.predict_onsets,
         )
         self.sos = None
         if self.p.lowpass_hz is not None:
@@ -235,9 +245,10 @@ class OnlinePipeline:
 
     def marker_due(self, timestamps: np.ndarray) -> bool:
         """True when the marker rhythm says a volume starts within these samples
-        (next chunk) and no marker for it has arrived yet."""
+        (next chunk) and no marker for it has arrived yet, and the gradient cannot
+        start it from its predicted onset (too few markers to predict it)."""
         g = self.grad
-        if g.period is None or not g.vols or self._rate_bad:
+        if g.period is None or not g.vols or self._rate_bad or g.predicts:
             return False
         if any(t <= timestamps[-1] + 2.0 / self.sfreq for t, _ in self._markers):
             return False
@@ -331,9 +342,11 @@ class OnlinePipeline:
                 parts[0].first_sample,
                 time.perf_counter() - t_start,
                 [m for r in parts for m in r.messages],
+                parts[-1].live,
             )
         if n == 0:
-            return ChunkResult(np.zeros((len(self.ch_names) + 1, 0), np.float32), np.zeros(0, np.int16), self.n_in, 0.0)
+            return ChunkResult(np.zeros((len(self.ch_names) + 1, 0), np.float32), np.zeros(0, np.int16), self.n_in, 0.0,
+                               live=self.live())
         self._check_stream(ts)
         n0 = self.n_in
         self._map_markers(ts, n0)
@@ -378,11 +391,25 @@ class OnlinePipeline:
         res[:-1] = out
         res[-1] = fl
         msgs, self._new = self._new, []
-        return ChunkResult(res, fl, n0, time.perf_counter() - t_start, msgs)
+        return ChunkResult(res, fl, n0, time.perf_counter() - t_start, msgs, self.live())
 
     def close(self) -> None:
         """Stop the background thread."""
         self.grad.close()
+
+    def live(self) -> dict[str, Any]:
+        """A few counters for a live view (cheap: called after every chunk)."""
+        g = self.grad
+        return {
+            "samples_in": int(self.n_in),
+            "samples_missing": int(self.n_missing),
+            "volume_markers": int(self._marker_count),
+            "tr_s": g.tr_s,
+            "gradient_templates": int(g.n_templates),
+            "late_markers": int(g.n_late),
+            "late_markers_covered": int(g.n_late_covered),
+            "rpeaks": int(self.n_rpeaks),
+        }
 
     def state(self) -> dict[str, Any]:
         """A JSON-ready summary of the current state."""
@@ -396,6 +423,9 @@ class OnlinePipeline:
             "tr_changes": int(self.grad.n_tr_changes),
             "spurious_markers": int(self.grad.n_spurious),
             "late_markers": int(self.grad.n_late),
+            "late_markers_covered": int(self.grad.n_late_covered),
+            "samples_from_predicted_onsets": int(self.grad.n_predicted),
+            "samples_marker_late_uncorrected": int(self.grad.n_unconfirmed),
             "rpeaks": int(self.n_rpeaks),
             "bcg_beats": int(self.bcg.n_beats_stored) if self.bcg else 0,
             "ecg_channel": self.ecg,

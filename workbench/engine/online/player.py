@@ -49,6 +49,9 @@ class FilePlayer:
         Seconds read from disk at a time.
     queue_blocks : int
         Blocks read ahead.
+    marker_delay_s : float
+        Push each marker this long after its sample (still stamped with its sample's
+        time): a marker stream that trails the data, for testing and teaching.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class FilePlayer:
         lead_out_chunks: int = 2,
         block_s: float = 1.0,
         queue_blocks: int = 4,
+        marker_delay_s: float = 0.0,
     ) -> None:
         self.raw = raw
         self.name = name
@@ -80,6 +84,7 @@ class FilePlayer:
         order = np.argsort(self._m_idx, kind="stable")
         self._m_idx = self._m_idx[order]
         self._m_desc = [self._m_desc[i] for i in order]
+        self._m_push = self._m_idx + max(0, int(round(marker_delay_s * self.sfreq)))  # sample it is pushed with
         self._q: queue.Queue = queue.Queue(maxsize=max(1, int(queue_blocks)))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -145,10 +150,10 @@ class FilePlayer:
                         outlet.push_chunk(np.ascontiguousarray(data.T), timestamp=t_end)
                     # markers of this chunk, stamped with their own sample's time
                     j = mi
-                    while j < self._m_idx.size and self._m_idx[j] < g0 + k:
+                    while j < self._m_push.size and self._m_push[j] < g0 + k:
                         j += 1
                     for q in range(mi, j):
-                        if self._m_idx[q] >= g0:
+                        if self._m_push[q] >= g0:
                             m_outlet.push_sample([self._m_desc[q]], timestamp=t_end - (g0 + k - 1 - self._m_idx[q]) / self.sfreq)
                     mi = j
                     self.pushed += k

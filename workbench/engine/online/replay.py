@@ -57,6 +57,7 @@ def replay_array(
     out: np.ndarray | None = None,
     threaded: bool = True,
     progress: Progress | None = None,
+    marker_delay_s: float | None = None,
 ) -> ReplayResult:
     """Feed ``data`` (channels x samples, V) chunk by chunk through the pipeline.
 
@@ -71,6 +72,11 @@ def replay_array(
         simulate gaps and wrong rates.
     out : ndarray | None
         Destination (e.g. a memmap) of shape (n_channels + 1, n_times).
+    marker_delay_s : float | None
+        None: each marker is handed over one chunk ahead of its sample (as MNE-LSL's
+        player does). A number: a marker arrives this long after its own sample was
+        acquired (a marker stream trailing the data), i.e. with the first chunk whose
+        last sample is at least that late; its timestamp stays its sample's.
     """
     p = as_progress(progress)
     pipe = OnlinePipeline(ch_names, ch_types, sfreq, params, ecg=ecg, threaded=threaded)
@@ -87,8 +93,10 @@ def replay_array(
     try:
         for s in range(0, n, chunk):
             e = min(s + chunk, n)
-            # markers are handed over one chunk ahead, as MNE-LSL's player does
-            horizon = timestamps[min(e + chunk, n) - 1]
+            if marker_delay_s is None:  # one chunk ahead, as MNE-LSL's player does
+                horizon = timestamps[min(e + chunk, n) - 1]
+            else:
+                horizon = timestamps[e - 1] - marker_delay_s
             j = mi
             while j < m_on.size and m_on[j] <= horizon:
                 j += 1
