@@ -21,10 +21,13 @@ key                       content
 ``pos_mri``               source positions (m, MNE's ``mri`` frame = surface RAS)
 ``fmri_mask``             bool per source: inside the thresholded fMRI map
 ``fmri_values``           the fMRI map sampled at each source
-``grid_shape``            the volume source space's grid (3 ints)
-``grid_to_mri``           grid index -> ``mri`` (m), 4x4
+``kind``                  ``"volume"`` or ``"surface"`` (absent in older files: volume)
+``grid_shape``            volume only: the source space's grid (3 ints)
+``grid_to_mri``           volume only: grid index -> ``mri`` (m), 4x4
+``tris``                  surface only: triangles of the cortex (source indices, n x 3)
+``normals_mri``           surface only: outward unit normal of each source (``mri`` frame)
 ``mri_to_world_mm``       ``mri`` (mm) -> the T1's scanner RAS (mm), 4x4
-``spacing_mm``            grid spacing
+``spacing_mm``            grid spacing (surface: median vertex spacing)
 ``report_times``          the requested times (s)
 ``units``                 JSON ``{variant: unit}``
 ``cluster__<k>``          source indices of fMRI cluster k (largest first)
@@ -34,6 +37,10 @@ float32 relative to each variant's maximum (7 significant digits) halves float64
 (a 7 mm grid, 9 variants and 350 samples: ~85 MB instead of ~170 MB). float16 was tried
 and is not enough: neighbouring dSPM values differ by less than its 0.05 % and the peak
 moved to the next source.
+
+The ``live`` dict read back has ``kind``; a volume estimate has ``grid_shape`` and
+``grid_to_mri``, a surface one has ``tris`` and ``normals_mri`` instead (a reader that
+draws a grid checks for those keys). Files written before ``kind`` existed are volumes.
 """
 
 from __future__ import annotations
@@ -47,10 +54,12 @@ import numpy as np
 
 from workbench.engine.errors import InputError
 
-__all__ = ["FILENAME", "FORMAT", "write_source_estimate", "read_source_estimate"]
+__all__ = ["FILENAME", "FORMAT", "KINDS", "write_source_estimate", "read_source_estimate"]
 
 FILENAME = "source_estimate.npz"
 FORMAT = "workbench-source-estimate/1"
+#: the kinds of source space an estimate can be on
+KINDS = ("volume", "surface")
 
 
 def write_source_estimate(path: str | Path, live: dict[str, Any]) -> Path:
@@ -69,16 +78,24 @@ def write_source_estimate(path: str | Path, live: dict[str, Any]) -> Path:
         ``path``.
     """
     variants = list(live["amplitudes"])
+    kind = str(live.get("kind", "volume"))
+    if kind not in KINDS:
+        raise ValueError(f"source estimate kind must be one of {KINDS}, got {kind!r}")
     arrays: dict[str, Any] = {
         "format": np.array(FORMAT), "variants": np.array(variants),
         "times": np.asarray(live["times"], float), "pos_mri": np.asarray(live["pos_mri"], float),
         "fmri_mask": np.asarray(live["fmri_mask"], bool), "fmri_values": np.asarray(live["fmri_values"], float),
-        "grid_shape": np.asarray(live["grid_shape"], int), "grid_to_mri": np.asarray(live["grid_to_mri"], float),
-        "mri_to_world_mm": np.asarray(live["mri_to_world_mm"], float),
+        "kind": np.array(kind), "mri_to_world_mm": np.asarray(live["mri_to_world_mm"], float),
         "spacing_mm": np.asarray(float(live["spacing_mm"])),
         "report_times": np.asarray(live.get("report_times", []), float),
         "units": np.array(json.dumps(live.get("units", {}))),
     }
+    if kind == "volume":
+        arrays["grid_shape"] = np.asarray(live["grid_shape"], int)
+        arrays["grid_to_mri"] = np.asarray(live["grid_to_mri"], float)
+    else:
+        arrays["tris"] = np.asarray(live["tris"], np.int64).reshape(-1, 3)
+        arrays["normals_mri"] = np.asarray(live["normals_mri"], float)
     for v in variants:
         a = np.asarray(live["amplitudes"][v], float)
         scale = float(np.max(np.abs(a))) if a.size else 0.0
@@ -111,12 +128,21 @@ def read_source_estimate(path: str | Path) -> dict[str, Any]:
             live = {
                 "source_estimate": True, "amplitudes": amps, "times": z["times"].copy(),
                 "pos_mri": z["pos_mri"].copy(), "fmri_mask": z["fmri_mask"].copy(),
-                "fmri_values": z["fmri_values"].copy(), "grid_shape": tuple(int(x) for x in z["grid_shape"]),
-                "grid_to_mri": z["grid_to_mri"].copy(), "mri_to_world_mm": z["mri_to_world_mm"].copy(),
+                "fmri_values": z["fmri_values"].copy(), "mri_to_world_mm": z["mri_to_world_mm"].copy(),
                 "spacing_mm": float(z["spacing_mm"]), "report_times": [float(x) for x in z["report_times"]],
                 "units": json.loads(str(z["units"])),
                 "fmri_clusters": [z[f"cluster__{k}"].copy() for k in range(n_clusters)],
             }
+            kind = str(z["kind"]) if "kind" in z.files else "volume"
+            if kind not in KINDS:
+                raise InputError(path, f"unknown source space kind {kind!r} (expected one of {KINDS})")
+            live["kind"] = kind
+            if kind == "volume":
+                live["grid_shape"] = tuple(int(x) for x in z["grid_shape"])
+                live["grid_to_mri"] = z["grid_to_mri"].copy()
+            else:
+                live["tris"] = z["tris"].astype(np.int64)
+                live["normals_mri"] = z["normals_mri"].copy()
     except FileNotFoundError:
         raise InputError(path, "source estimate missing (the result folder is incomplete)") from None
     except InputError:

@@ -6,7 +6,8 @@ from workbench.plugin_api.declaration import FileInput, FusionMethod, OutputSpec
 
 EXPLANATION = (
     "fMRI-informed EEG source imaging. The average EEG response of one condition is "
-    "localised in a volume source space inside the brain with MNE's forward model (a "
+    "localised on the cortex (a surface source space, currents normal to it) when the "
+    "subject has one, else in a volume source space inside the brain, with MNE's forward model (a "
     "sphere fitted to the scalp, or a BEM from a FreeSurfer subject), MNE's noise "
     "covariance and whitening, and depth-weighted minimum-norm inverses. The fMRI map "
     "(a z-map in the T1's space, or one computed here from the BOLD and the events) is "
@@ -87,6 +88,20 @@ PARAMS = (
        "on the phantom the patches won almost every window and the fMRI was then barely used "
        "(see the plugin's MEASUREMENTS.md).",
        label="MSP patches"),
+    _P("source_space", "str", "auto",
+       "Where the sources are: 'auto' uses the given --src, else the cortical surface when the "
+       "FreeSurfer subject has surf/lh.white and surf/rh.white (and the ?h.sphere files), else a "
+       "volume grid inside the brain (result.json says which and why); 'volume' always the grid; "
+       "'surface' the cortex or an error saying what is missing.",
+       choices=("auto", "volume", "surface"), label="Source space"),
+    _P("surface_spacing", "str", "oct6",
+       "Surface source space: MNE's setup_source_space spacing (oct6: 4098 vertices per "
+       "hemisphere, ~5 mm; oct5 / ico4: ~10 mm, quicker; ico3 for tests).",
+       label="Surface spacing"),
+    _P("orientation", "str", "fixed",
+       "Surface source space: 'fixed' currents normal to the cortex (one per vertex); 'loose' "
+       "MNE's loose orientation prior (0.2 for the tangential directions). The volume grid is "
+       "always free orientation.", choices=("fixed", "loose"), label="Orientation"),
     _P("fs_subject", "str", "",
        "FreeSurfer subject name: with subjects_dir, a BEM from its bem/ surfaces and its "
        "mri/T1.mgz replace the sphere model (and --mri). Empty: sphere model.",
@@ -148,5 +163,7 @@ METHOD = FusionMethod(
         FileInput("noise_cov", "noise covariance (MNE -cov.fif); default: the epochs' baseline, "
                                "else an ad hoc diagonal covariance"),
         FileInput("bem", "BEM solution (-bem-sol.fif) to use instead of the sphere model"),
+        FileInput("src", "source space made by MNE (-src.fif: surface or volume, MRI frame) to use "
+                         "instead of the volume grid or the subject's cortex"),
     ),
 )

@@ -30,21 +30,41 @@ class HeadModel:
         What was built (for the messages).
     pos_mri : ndarray (n_src, 3)
         Source positions in the ``mri`` frame (m), in the forward's order.
-    grid_to_mri : ndarray (4, 4)
+    grid_to_mri : ndarray (4, 4) | None
         Volume-grid voxel -> ``mri`` (m); ``grid_shape`` and ``vertno`` (flat grid index of
-        each source) place the sources on that grid.
+        each source) place the sources on that grid (None for a surface source space).
+    source_space : "volume" | "surface"
+    nn_mri, tris : ndarray | None
+        Surface only: vertex normals (``mri`` frame) and triangles (source indices).
     """
 
-    def __init__(self, fwd: Any, kind: str, note: str, head_mri: np.ndarray, grid_frame_to_mri: np.ndarray) -> None:
-        self.fwd, self.kind, self.note = fwd, kind, note
-        s = fwd["src"][0]
-        self.vertno = np.asarray(s["vertno"])
-        rr_head = s["rr"][self.vertno]
-        if s["coord_frame"] != 4:  # FIFFV_COORD_HEAD: make_forward_solution converts to head
+    def __init__(self, fwd: Any, kind: str, note: str, head_mri: np.ndarray, grid_frame_to_mri: np.ndarray,
+                 source_space: str = "volume") -> None:
+        self.fwd, self.kind, self.note, self.source_space = fwd, kind, note, source_space
+        src = fwd["src"]
+        if any(s["coord_frame"] != 4 for s in src):  # FIFFV_COORD_HEAD: make_forward_solution converts
             raise RuntimeError("expected the forward's source space in head coordinates")
-        # the forward's head frame is the true head frame (BEM) or, for the sphere model, the
-        # head frame itself (identity transform): either way head -> mri is the study's
-        self.pos_mri = rr_head @ head_mri[:3, :3].T + head_mri[:3, 3]
+        # the forward's head frame is the true head frame (BEM, surface) or, for the sphere
+        # model's volume grid, the head frame itself (identity transform): either way
+        # head -> mri is the study's
+        rot, shift = head_mri[:3, :3], head_mri[:3, 3]
+        if source_space == "surface":
+            from .surface import surface_triangles
+
+            self.vertno = [np.asarray(s["vertno"]) for s in src]
+            self.pos_mri = np.concatenate([s["rr"][s["vertno"]] for s in src]) @ rot.T + shift
+            #: outward normals of the vertices in the ``mri`` frame (surface only)
+            self.nn_mri = np.concatenate([s["nn"][s["vertno"]] for s in src]) @ rot.T
+            #: triangles of the decimated cortex as source indices (surface only)
+            self.tris = surface_triangles(src)
+            self.grid_shape = None
+            self.grid_to_mri = None
+            return
+        s = src[0]
+        self.vertno = np.asarray(s["vertno"])
+        self.pos_mri = s["rr"][self.vertno] @ rot.T + shift
+        self.nn_mri = None
+        self.tris = None
         self.grid_shape = tuple(int(x) for x in s["shape"])
         self.grid_to_mri = grid_frame_to_mri @ np.asarray(s["src_mri_t"]["trans"], float)
 
@@ -93,8 +113,9 @@ def freesurfer_paths(subject: str, subjects_dir: str) -> dict[str, Path]:
 
 
 def build_forward(info: Any, trans: Any, t1: Any, spacing_mm: float, *, fs: dict[str, Path] | None = None,
-                  fs_subject: str = "", bem_file: Path | None = None, progress: Any = None) -> HeadModel:
-    """Forward solution (EEG, free orientation) on a volume source space in the ``mri`` frame.
+                  fs_subject: str = "", bem_file: Path | None = None, progress: Any = None,
+                  src: Any = None, source_space: str = "volume") -> HeadModel:
+    """Forward solution (EEG) on a volume grid or the given source space (``mri`` frame).
 
     Parameters
     ----------
@@ -107,6 +128,14 @@ def build_forward(info: Any, trans: Any, t1: Any, spacing_mm: float, *, fs: dict
     spacing_mm : float
     fs, fs_subject : FreeSurfer subject (BEM) or None
     bem_file : a BEM solution file, or None
+    src : mne.SourceSpaces | None
+        A source space to use (surface, or a volume one made by the user); None: a volume
+        grid of ``spacing_mm`` inside the inner skull (BEM) or the sphere's brain shell.
+    source_space : "volume" | "surface"
+        The kind of ``src`` (volume when ``src`` is None).
+    Surface forwards are free orientation in each vertex's surface coordinates
+    (``convert_forward_solution(surf_ori=True)``), from which MNE's inverse makes the
+    fixed (normal) or loose orientation; volume forwards are free orientation.
     """
     import mne
 
@@ -132,10 +161,11 @@ def build_forward(info: Any, trans: Any, t1: Any, spacing_mm: float, *, fs: dict
                                                      "them (mne.viz.plot_bem) or re-run `mne watershed_bem`") from None
             note = (f"3-layer BEM of FreeSurfer subject {fs_subject} "
                     f"({'ico ' + str(ico) if ico is not None else 'surfaces as they are'})")
-        prog(0.5, "volume source space inside the inner skull")
-        src = mne.setup_volume_source_space(
-            subject=fs_subject or None, pos=float(spacing_mm), bem=bem,
-            subjects_dir=str(fs["subjects_dir"]) if fs else None, mri=None, verbose="error")
+        if src is None:
+            prog(0.5, "volume source space inside the inner skull")
+            src = mne.setup_volume_source_space(
+                subject=fs_subject or None, pos=float(spacing_mm), bem=bem,
+                subjects_dir=str(fs["subjects_dir"]) if fs else None, mri=None, verbose="error")
         kind = "bem"
         fwd_trans = trans
         grid_frame_to_mri = np.eye(4)
@@ -147,28 +177,45 @@ def build_forward(info: Any, trans: Any, t1: Any, spacing_mm: float, *, fs: dict
                                    "digitisation (--dig) with head-shape points") from None
         r0_head = np.asarray(sphere["r0"], float)
         r_brain = float(sphere["layers"][0]["rad"])
-        prog(0.3, "volume source space inside the sphere's brain shell")
-        # MNE checks that volume sources lie inside a sphere model in the source space's own
-        # frame, while the sphere is in the head frame: build the grid in head coordinates
-        # and give the forward an identity "head -> mri" (as MNE's sphere examples do); the
-        # study's transform then places the sources in the MRI frame.
-        src = mne.setup_volume_source_space(
-            pos=float(spacing_mm), sphere=(*r0_head, r_brain), sphere_units="m", mri=None,
-            exclude=0.0, verbose="error")
-        _restrict_to_head(src, t1, head_mri)
-        fwd_trans = mne.transforms.Transform("head", "mri", np.eye(4))
-        grid_frame_to_mri = head_mri
         bem = sphere
         kind = "sphere"
         note = (f"4-shell sphere fitted to the head shape (r = {sphere['layers'][-1]['rad'] * 1e3:.0f} mm, "
                 f"brain shell {r_brain * 1e3:.0f} mm, origin {np.round(r0_head * 1e3, 1).tolist()} mm head frame)")
+        if src is not None:
+            # a given source space is in the mri frame: the study's transform places it
+            fwd_trans, grid_frame_to_mri = trans, np.eye(4)
+        else:
+            fwd_trans, grid_frame_to_mri, src = _sphere_grid(spacing_mm, r0_head, r_brain, t1, head_mri, prog)
     prog(0.6, "forward solution")
     fwd = mne.make_forward_solution(info, fwd_trans, src, bem, meg=False, eeg=True, mindist=0.0,
                                     verbose="error")
     if fwd["nsource"] < 10:
         raise InputError(None, f"only {fwd['nsource']} sources lie inside the head model: check the "
                                "transform (--trans / coreg) and the head model")
-    return HeadModel(fwd, kind, note, head_mri, grid_frame_to_mri)
+    if source_space == "surface":
+        # MNE rotates the lead field to each vertex's surface coordinates (normal last); the
+        # inverse (make_inverse_operator fixed=True or loose) keeps the normal or weights the
+        # tangential columns itself (its depth weighting needs the free, surface-oriented one)
+        fwd = mne.convert_forward_solution(fwd, surf_ori=True, force_fixed=False, use_cps=True, verbose="error")
+    return HeadModel(fwd, kind, note, head_mri, grid_frame_to_mri, source_space=source_space)
+
+
+def _sphere_grid(spacing_mm: float, r0_head: np.ndarray, r_brain: float, t1: Any, head_mri: np.ndarray,
+                 prog: Any) -> tuple[Any, np.ndarray, Any]:
+    """(forward's head->mri transform, grid frame -> mri, volume source space) of the
+    sphere model's grid."""
+    import mne
+
+    prog(0.3, "volume source space inside the sphere's brain shell")
+    # MNE checks that volume sources lie inside a sphere model in the source space's own
+    # frame, while the sphere is in the head frame: build the grid in head coordinates
+    # and give the forward an identity "head -> mri" (as MNE's sphere examples do); the
+    # study's transform then places the sources in the MRI frame.
+    src = mne.setup_volume_source_space(
+        pos=float(spacing_mm), sphere=(*r0_head, r_brain), sphere_units="m", mri=None,
+        exclude=0.0, verbose="error")
+    _restrict_to_head(src, t1, head_mri)
+    return mne.transforms.Transform("head", "mri", np.eye(4)), head_mri, src
 
 
 def _bem_ico(paths: list[Path]) -> int | None:

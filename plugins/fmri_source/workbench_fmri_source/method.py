@@ -24,6 +24,14 @@ from .fmri import check_map_space, glm_zmap, load_map, sample_map
 from .forward import build_forward, freesurfer_paths, t1_frames
 from .result import UNITS, SourceResult
 from .soft import soft_estimate
+from .surface import (
+    choose_source_space,
+    sample_ribbon,
+    surface_clusters,
+    surface_patches,
+    t1_painter,
+    vertex_spacing_m,
+)
 
 __all__ = ["run", "VARIANTS"]
 
@@ -238,6 +246,12 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     if t1 is None:
         raise InputError(None, "fmri-source needs the T1 (--mri T1.nii.gz) or a FreeSurfer subject "
                                "(--param fs_subject=S --param subjects_dir=D)")
+    # the source space first: a bad --src or missing surfaces stop here, before the EEG
+    choice = choose_source_space(params["source_space"], _first(files, "src"), fs, params["fs_subject"],
+                                 params["surface_spacing"])
+    surface = choice.kind == "surface"
+    fixed = surface and params["orientation"] == "fixed"
+    messages.append(f"source space: {choice.reason}")
     p(0.0, "EEG")
     evoked, epochs = _evoked(inputs, params, p.sub(0.0, 0.25), messages)
     evoked.set_eeg_reference("average", projection=True, verbose="error")
@@ -245,12 +259,21 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     p(0.3, "forward model")
     spacing = float(params["spacing"])
     hm = build_forward(evoked.info, trans, t1, spacing, fs=fs, fs_subject=params["fs_subject"],
-                       bem_file=_first(files, "bem"), progress=p.sub(0.3, 0.5))
-    messages.append(f"head model: {hm.note}; {hm.fwd['nsource']} sources on a {spacing:g} mm grid")
+                       bem_file=_first(files, "bem"), progress=p.sub(0.3, 0.5), src=choice.src,
+                       source_space=choice.kind)
+    if surface:
+        adjacency = mne.spatial_src_adjacency(hm.fwd["src"], verbose="error").tocsr()
+        spacing = round(vertex_spacing_m(hm.pos_mri, adjacency) * 1e3, 2)
+        orient = "fixed normal to the cortex" if fixed else "loose (0.2) about the cortical normal"
+        messages.append(f"head model: {hm.note}; {hm.fwd['nsource']} cortical vertices (median spacing "
+                        f"{spacing:g} mm), orientation {orient}")
+    else:
+        messages.append(f"head model: {hm.note}; {hm.fwd['nsource']} sources on a {spacing:g} mm grid")
     p(0.5, "inverse operator")
     lambda2 = 1.0 / float(params["snr"]) ** 2
     depth = float(params["depth"]) or None
-    inv = mne.minimum_norm.make_inverse_operator(evoked.info, hm.fwd, cov, loose=1.0, depth=depth,
+    loose = (0.0 if fixed else 0.2) if surface else 1.0
+    inv = mne.minimum_norm.make_inverse_operator(evoked.info, hm.fwd, cov, loose=loose, fixed=fixed, depth=depth,
                                                  verbose="error")
     inv_p = mne.minimum_norm.prepare_inverse_operator(inv, evoked.nave, lambda2, "MNE", verbose="error")
     model = P.model_from_inverse(inv_p, lambda2)
@@ -271,13 +294,16 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     else:
         raise InputError(None, "no fMRI map: give --fmri ZMAP.nii.gz (or the BOLD and events to compute one)")
     check_map_space(zmap, t1, name)
-    values = sample_map(zmap, t1, hm.pos_mri)
+    # volume: the map at each grid point; surface: its maximum in the cortical ribbon
+    # outward of each white-surface vertex (surface.sample_ribbon says why)
+    values = sample_ribbon(zmap, t1, hm.pos_mri, hm.nn_mri) if surface else sample_map(zmap, t1, hm.pos_mri)
     thr = float(params["threshold"])
     mask = values >= thr
     if not mask.any():
         raise InputError(name, f"no source reaches the fMRI threshold {thr:g} (map maximum in the brain "
                                f"{float(np.max(values)):.2f}): lower --param threshold or check the map")
-    mask3 = np.repeat(mask.astype(float), 3)
+    n_ori = model.n_ori  # 3 (volume, loose) or 1 (fixed normal to the cortex)
+    mask3 = np.repeat(mask.astype(float), n_ori)
     n_src = len(mask)
     p.check()
 
@@ -285,14 +311,14 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     amps: dict[str, np.ndarray] = {}
 
     def norm3(j: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(j.reshape(n_src, 3, -1), axis=1)
+        return np.linalg.norm(j.reshape(n_src, n_ori, -1), axis=1)
 
-    amps["none"] = norm3(P.weighted_solution(model, np.ones(3 * n_src), data))
+    amps["none"] = norm3(P.weighted_solution(model, np.ones(n_ori * n_src), data))
     for v, meth in _MNE_METHOD.items():
         stc = mne.minimum_norm.apply_inverse(evoked, inv, lambda2, meth, pick_ori=None, verbose="error")
-        amps[v] = np.asarray(stc.data)
+        amps[v] = np.abs(np.asarray(stc.data))  # fixed orientation: signed
     def dspm(j: np.ndarray, nn: np.ndarray) -> np.ndarray:
-        den = np.sqrt(np.sum(nn.reshape(n_src, 3) ** 2, axis=1))
+        den = np.sqrt(np.sum(nn.reshape(n_src, n_ori) ** 2, axis=1))
         return np.divide(norm3(j), den[:, None], out=np.zeros((n_src, j.shape[1])), where=den[:, None] > 0)
 
     w = np.where(mask3 > 0, 1.0, float(params["factor"]))
@@ -301,25 +327,32 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
         amps[v], amps[f"{v}_dspm"] = norm3(j), dspm(j, nn)
     p(0.7, "soft prior (ReML per window)")
     sf = float(evoked.info["sfreq"])
-    groups = P.clusters(hm.pos_mri, mask, spacing * 1e-3)
+    # clusters: grid neighbours in the volume, neighbours along the cortex on a surface
+    groups = surface_clusters(adjacency, mask) if surface else P.clusters(hm.pos_mri, mask, spacing * 1e-3)
+
+    def local_patches() -> list[tuple[np.ndarray, np.ndarray]]:
+        if surface:  # centres >= 15 mm apart (the volume's every other point of a 7-10 mm grid)
+            return surface_patches(hm.pos_mri, adjacency, max(2 * spacing * 1e-3, 0.015))
+        grid_ijk = np.round(np.linalg.solve(hm.grid_to_mri, np.c_[hm.pos_mri, np.ones(n_src)].T)[:3].T).astype(int)
+        return P.patches(hm.pos_mri, grid_ijk, spacing * 1e-3)
+
     # prior components as (source indices, weights): whole brain, each fMRI cluster, and
     # (option 'patches') local non-fMRI patches the fMRI clusters compete with
     comps: list[tuple[np.ndarray, np.ndarray]] = [(np.arange(n_src), np.ones(n_src))]
     comps += [(g, np.ones(len(g))) for g in groups]
     n_fmri = len(groups)
     if params["patches"]:
-        grid_ijk = np.round(np.linalg.solve(hm.grid_to_mri, np.c_[hm.pos_mri, np.ones(n_src)].T)[:3].T).astype(int)
-        comps += P.patches(hm.pos_mri, grid_ijk, spacing * 1e-3)
+        comps += local_patches()
     # low-passed samples are correlated: the evidence counts effective samples (2 f_low / f_s)
     lowpass = float(evoked.info.get("lowpass") or sf / 2)
     n_eff = min(1.0, 2.0 * lowpass / sf)
     competitors = None
     if params["specificity"]:
-        grid_ijk = np.round(np.linalg.solve(hm.grid_to_mri, np.c_[hm.pos_mri, np.ones(n_src)].T)[:3].T).astype(int)
-        competitors = P.patches(hm.pos_mri, grid_ijk, spacing * 1e-3)
+        competitors = local_patches()
+    min_dist = max(0.02, 2 * spacing * 1e-3, 0.015 if surface else 0.0)
     est = soft_estimate(model, data, comps, n_fmri, int(round(float(params["window"]) * sf)),
                         float(params["min_log_bf"]), n_eff, evoked.times, taper=bool(params["taper"]),
-                        competitors=competitors, min_distance_m=max(0.02, 2 * spacing * 1e-3), pos=hm.pos_mri,
+                        competitors=competitors, min_distance_m=min_dist, pos=hm.pos_mri,
                         progress=p.sub(0.7, 0.9))
     wins, rows, h_share = est["windows"], est["rows"], est["h_share"]
     amps["soft"] = norm3(est["currents"])
@@ -377,13 +410,20 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
         "fmri_map_fraction": float(mask.mean()), "nave": int(evoked.nave), "lambda2": lambda2,
         "noise_cov": cov_kind, "head_model": hm.kind, "condition": str(evoked.comment),
         "spacing_mm": spacing, "n_fmri_clusters": len(groups),
+        "source_space": choice.kind, "source_space_reason": choice.reason,
+        "orientation": ("fixed" if fixed else "loose") if surface else "free",
     })
     for x, i in zip(times, tidx):
         row = next(r for (s0, s1, a0, a1), r in zip(wins, rows) if a0 <= i < a1)
         qc[f"soft_fmri_share_at_{x * 1e3:.0f}ms"] = row["fmri_share"]
 
-    maps = {f"{v}_source": _to_t1(amps[v][:, tidx[0]], hm, t1) for v in VARIANTS}
-    maps["fmri_prior"] = _to_t1(mask.astype(float), hm, t1)
+    if surface:  # vertex values painted into the T1 grid (nearest vertex within 3 mm)
+        paint = t1_painter(hm.pos_mri, t1)
+        maps = {f"{v}_source": paint(amps[v][:, tidx[0]]) for v in VARIANTS}
+        maps["fmri_prior"] = paint(mask.astype(float))
+    else:
+        maps = {f"{v}_source": _to_t1(amps[v][:, tidx[0]], hm, t1) for v in VARIANTS}
+        maps["fmri_prior"] = _to_t1(mask.astype(float), hm, t1)
     top = {v: amps[v].max(axis=0) for v in VARIANTS}
     centres = np.array([(r["t_start_s"] + r["t_stop_s"]) / 2 for r in rows])
     timecourses = {
@@ -403,15 +443,26 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     p(1.0, "done")
     live = {"amplitudes": amps, "times": evoked.times.copy(), "pos_mri": hm.pos_mri, "fmri_mask": mask,
             "fmri_values": values, "evoked": evoked, "forward": hm.fwd, "inverse": inv,
-            "lambda2": lambda2, "spacing_mm": spacing, "grid_shape": hm.grid_shape,
-            "grid_to_mri": hm.grid_to_mri, "mri_to_world_mm": mri_to_world, "units": dict(UNITS),
-            "fmri_clusters": [np.asarray(g) for g in groups], "report_times": list(times)}
+            "lambda2": lambda2, "spacing_mm": spacing, "mri_to_world_mm": mri_to_world, "units": dict(UNITS),
+            "fmri_clusters": [np.asarray(g) for g in groups], "report_times": list(times),
+            "kind": choice.kind}
+    if surface:
+        # no volume grid: the Sources view (which draws a grid) does not open for this
+        # result; the triangles and normals are what a surface view needs
+        live.update({"tris": hm.tris, "normals_mri": hm.nn_mri})
+        messages.append("the Sources view draws volume source spaces only: this surface estimate is in "
+                        "the maps (painted into the T1 within 3 mm of each vertex), the tables and "
+                        "source_estimate.npz")
+    else:
+        live.update({"grid_shape": hm.grid_shape, "grid_to_mri": hm.grid_to_mri})
     # the interactive source view (workbench.gui.source) opens for a result marked so
     live["source_estimate"] = True
     result = SourceResult(
         method="fmri-source", params=dict(params), maps=maps, timecourses=timecourses,
         tables={"peaks": table, "hyperparameters": rows, "fmri_clusters": cluster_rows}, qc=qc,
         messages=messages, live=live, peaks=top_peaks,
+        source_space={"kind": choice.kind, "reason": choice.reason, "orientation": qc["orientation"],
+                      "n_sources": int(n_src)},
     )
     result.figures = report_figures(result, t1, mri_to_world)
     return result

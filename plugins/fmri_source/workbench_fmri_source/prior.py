@@ -55,12 +55,15 @@ class WhitenedModel:
     source_std : ndarray (n_src * 3,)
         MNE's ``sqrt(source_cov)``.
     lambda2 : float
+    n_ori : int
+        Columns per source: 3 (free or loose orientation), 1 (fixed normal to the cortex).
     """
 
     B: np.ndarray
     A: np.ndarray
     source_std: np.ndarray
     lambda2: float
+    n_ori: int = 3
 
     @property
     def trace(self) -> float:
@@ -76,7 +79,8 @@ def model_from_inverse(inv: dict, lambda2: float) -> WhitenedModel:
         raise ValueError("inverse operators with weighted eigen leads are not supported")
     B = inv["eigen_fields"]["data"] @ (inv["whitener"] @ inv["proj"])
     A = inv["sing"][:, None] * inv["eigen_leads"]["data"].T
-    return WhitenedModel(B, A, np.sqrt(inv["source_cov"]["data"]), float(lambda2))
+    n_ori = 1 if int(inv["source_ori"]) == 1 else 3  # FIFFV_MNE_FIXED_ORI
+    return WhitenedModel(B, A, np.sqrt(inv["source_cov"]["data"]), float(lambda2), n_ori)
 
 
 def weighted_solution(model: WhitenedModel, weights: np.ndarray, data: np.ndarray,
@@ -217,7 +221,7 @@ def patches(pos: np.ndarray, grid_ijk: np.ndarray, spacing_m: float) -> list[tup
 
 def soft_solution(model: WhitenedModel, prior: np.ndarray, data: np.ndarray,
                   noise_norm: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Posterior mean currents (n_src*3, n_times) for the diagonal prior ``prior`` of ``j~``
+    """Posterior mean currents (n_src*n_ori, n_times) for the diagonal prior ``prior`` of ``j~``
     (and with ``noise_norm`` each row's noise sensitivity, the dSPM normaliser)."""
     y = model.whiten(data)
     sig = np.eye(model.A.shape[0]) + (model.A * prior[None, :]) @ model.A.T

@@ -10,6 +10,8 @@ in one place, so :meth:`SourceResult.summary` adds::
                                    "amplitude_unit": "A·m" | "dSPM" | ...,
                                    "in_fmri_map": bool, "distance_to_fmri_mm": d,
                                    "dispersion_mm": s}}},
+    "source_space": {"kind": "surface" | "volume", "reason": "...",
+                     "orientation": "fixed" | "loose" | "free", "n_sources": n},
     "source_estimate": {"file": "source_estimate.npz", "format": ...}
 
 and :meth:`SourceResult.save` writes the whole estimate over time (:mod:`.saved`) beside
@@ -48,6 +50,7 @@ class SourceResult(FusionResult):
     """
 
     peaks: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    source_space: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The generic document plus ``peaks_frame`` and ``peaks`` (plain Python values:
@@ -55,6 +58,8 @@ class SourceResult(FusionResult):
         doc = super().summary()
         doc["peaks_frame"] = PEAKS_FRAME
         doc["peaks"] = self.peaks
+        if self.source_space:
+            doc["source_space"] = self.source_space
         return doc
 
     def save(self, out_dir: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
@@ -91,6 +96,7 @@ class SourceResult(FusionResult):
         path = folder / "result.json" if folder.is_dir() else folder
         doc = json.loads(path.read_text(encoding="utf-8"))
         res.peaks = doc.get("peaks", {})
+        res.source_space = doc.get("source_space", {})
         est = doc.get("source_estimate")
         if est:
             res.live = read_source_estimate(path.parent / est["file"])

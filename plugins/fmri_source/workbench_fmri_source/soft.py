@@ -86,17 +86,18 @@ def soft_estimate(model: P.WhitenedModel, data: np.ndarray, comps: list[tuple[np
     Returns
     -------
     dict
-        ``currents`` (n_src*3, n_times), ``dspm`` (n_src, n_times), ``rows`` (one dict per
+        ``currents`` (n_src*n_ori, n_times; ``model.n_ori`` per source), ``dspm`` (n_src, n_times), ``rows`` (one dict per
         window for the hyperparameter table), ``h_share`` (n_windows, n_fmri: each fMRI
         cluster's share of the prior variance), ``windows`` (as :func:`.prior.windows`).
     """
     n_ch, n_t = data.shape
-    n_src = model.A.shape[1] // 3
+    n_ori = model.n_ori
+    n_src = model.A.shape[1] // n_ori
     Gs = np.empty((len(comps), model.A.shape[0], model.A.shape[0]))
     for i, (idx, wts) in enumerate(comps):
-        cols = (3 * idx[:, None] + np.arange(3)).ravel()
+        cols = (n_ori * idx[:, None] + np.arange(n_ori)).ravel()
         Ai = model.A[:, cols]
-        Gs[i] = (Ai * np.repeat(wts, 3)[None, :]) @ Ai.T
+        Gs[i] = (Ai * np.repeat(wts, n_ori)[None, :]) @ Ai.T
     mass = np.array([float(np.sum(w)) for _, w in comps])
     Y = model.whiten(data)
     h0 = 1.0 / model.lambda2
@@ -112,12 +113,12 @@ def soft_estimate(model: P.WhitenedModel, data: np.ndarray, comps: list[tuple[np
             raise ValueError("competitors need the source positions (pos)")
         comp_G = np.empty((len(competitors), model.A.shape[0], model.A.shape[0]))
         for i, (idx, wts) in enumerate(competitors):
-            cols = (3 * idx[:, None] + np.arange(3)).ravel()
+            cols = (n_ori * idx[:, None] + np.arange(n_ori)).ravel()
             Ai = model.A[:, cols]
-            comp_G[i] = (Ai * np.repeat(wts, 3)[None, :]) @ Ai.T
+            comp_G[i] = (Ai * np.repeat(wts, n_ori)[None, :]) @ Ai.T
         comp_centres = [idx[int(np.argmax(wts))] for idx, wts in competitors]
     wins = P.windows(n_t, window_samples)
-    cur = np.zeros((3 * n_src, n_t))
+    cur = np.zeros((n_ori * n_src, n_t))
     dsp = np.zeros((n_src, n_t))
     wsum = np.zeros(n_t)
     rows: list[dict[str, Any]] = []
@@ -141,9 +142,9 @@ def soft_estimate(model: P.WhitenedModel, data: np.ndarray, comps: list[tuple[np
             for hi, (idx, wts) in zip(h, comps):
                 prior[idx] += hi * wts
         b0, b1 = (s0, s1) if taper else (a0, a1)
-        j, nn = P.soft_solution(model, np.repeat(prior, 3), data[:, b0:b1], noise_norm=True)
-        amp = np.linalg.norm(j.reshape(n_src, 3, -1), axis=1)
-        den = np.sqrt(np.sum(nn.reshape(n_src, 3) ** 2, axis=1))
+        j, nn = P.soft_solution(model, np.repeat(prior, n_ori), data[:, b0:b1], noise_norm=True)
+        amp = np.linalg.norm(j.reshape(n_src, n_ori, -1), axis=1)
+        den = np.sqrt(np.sum(nn.reshape(n_src, n_ori) ** 2, axis=1))
         d = np.divide(amp, den[:, None], out=np.zeros_like(amp), where=den[:, None] > 0)
         w = np.hanning(b1 - b0 + 2)[1:-1] if taper else np.ones(b1 - b0)
         cur[:, b0:b1] += j * w[None, :]
