@@ -222,6 +222,14 @@ def test_time_course_in_units(window, qtbot):
     np.testing.assert_allclose(left[0].yData, sv.live["amplitudes"]["soft"][k])  # A·m, shown as nA·m
     assert any(np.allclose(c.yData, sv.live["amplitudes"]["soft_dspm"][k]) for c in tc.right_curves
                if hasattr(c, "yData") and c.yData is not None)
+    # back to relative at a source far from every peak (values ~0.1): ticks are the values
+    # themselves (pyqtgraph would show 0.1 as "100" with a milli prefix) and no unit is left
+    sv.scale_box.setCurrentIndex(0)
+    sv.select_source(int(np.argmin(np.linalg.norm(np.asarray(sv.live["pos_mri"]) - (A + B) / 2, axis=1))))
+    left = pi.getAxis("left")
+    assert max(c.yData.max() for c in pi.listDataItems() if hasattr(c, "yData") and c.yData is not None) < 0.5
+    assert left.autoSIPrefixScale == 1.0 and left.labelUnitPrefix == ""
+    assert "A·m" not in tc.left_axis_label() and "relative" in tc.left_axis_label()
 
 
 def test_click_in_3d_selects_that_source(window, qtbot):

@@ -35,6 +35,14 @@ def format_amplitude(value: float, unit: str) -> str:
     return f"{value:.3g}" + (f" ({unit.split(' ')[0]})" if unit else "")
 
 
+def _plain_axis(axis: pg.AxisItem) -> None:
+    """Tick values as they are: pyqtgraph scales a unitless axis whose range is below 1 by
+    an SI prefix (0.15 shown as 150) even with the automatic prefix off."""
+    axis.setLabel(units="")
+    axis.setSIPrefixEnableRanges(())
+    axis.enableAutoSIPrefix(False)
+
+
 class TimeCoursePlot(pg.PlotWidget):
     """Time courses of the selected source; emits :attr:`time_moved` when the line is dragged."""
 
@@ -116,17 +124,18 @@ class TimeCoursePlot(pg.PlotWidget):
         tops = [float(np.max(c.yData)) for c in pi.listDataItems() if isinstance(c, pg.PlotDataItem) and len(c.yData)]
         pi.setYRange(0.0, (max(tops) if tops else 1.0) * 1.4, padding=0)  # room for the legend
         if self.scale == "relative":
-            left.enableAutoSIPrefix(False)
+            _plain_axis(left)
             pi.setLabel("left", "relative to max")
         elif left_unit and "unitless" not in left_unit:
+            left.setSIPrefixEnableRanges(None)  # pyqtgraph's default: a prefix for a unit (nA·m)
             left.enableAutoSIPrefix(True)
             pi.setLabel("left", "amplitude", units=left_unit)
         else:
-            left.enableAutoSIPrefix(False)
+            _plain_axis(left)
             pi.setLabel("left", left_unit or "amplitude")
         if right_units:
             pi.showAxis("right")
-            pi.getAxis("right").enableAutoSIPrefix(False)
+            _plain_axis(pi.getAxis("right"))
             pi.setLabel("right", ", ".join(right_units))
             rtops = [float(np.max(c.yData)) for c in self.right_curves if isinstance(c, pg.PlotDataItem)]
             self.right_box.setYRange(0.0, (max(rtops) if rtops else 1.0) * 1.4, padding=0)
