@@ -33,6 +33,13 @@ def test_live_view_replays_and_reports(qtbot, short_recording, tmp_path) -> None
     x, y = win.c_clean.getData()
     assert x is not None and np.isfinite(y).sum() > 100
     assert "ms" in win.lat_lbl.text()
+    # the counters follow the run (the engine's snapshot with each chunk), not only at the end
+    assert not win.start_btn.isEnabled()  # still running
+    mid = win.vol_lbl.text()
+    n_mid = int(mid.split("/")[0])
+    assert n_mid >= 3 and "1.000 s" in mid, mid
+    qtbot.waitUntil(lambda: int(win.vol_lbl.text().split("/")[0]) > n_mid, timeout=5000)
+    assert not win.start_btn.isEnabled()
     qtbot.waitUntil(lambda: win.start_btn.isEnabled(), timeout=60000)
     assert win.state_lbl.text().startswith("finished"), win.state_lbl.text()
     assert win.drop_lbl.text() == "0"

@@ -180,6 +180,7 @@ class CausalGradient:
         self.n_late_covered = 0  # late markers whose volume start was corrected from the prediction
         self.n_predicted = 0  # samples corrected from a predicted onset before their marker came
         self.n_unconfirmed = 0  # samples of a predicted volume the data did not confirm
+        self._said_late: set[bool] = set()
         self._reset_run()
 
     # ------------------------------------------------------------------ state
@@ -255,9 +256,12 @@ class CausalGradient:
             self.n_late += 1
             covered = prov is not None and abs(sample - prov.marker) <= 2
             self.n_late_covered += covered
-            if self.n_late == 1:
+            # said once per kind, and only once the gradient is subtracted (a learning
+            # volume is passed through anyway)
+            if covered not in self._said_late and len(self.epochs) >= self.min_volumes:
+                self._said_late.add(covered)
                 what = ("its start was corrected from the onset the TR rhythm predicted" if covered else
-                        "the part already sent is uncorrected (counted in the QC)")
+                        "the part already sent is uncorrected (flagged, counted in the QC)")
                 self._say(f"a volume marker arrived {(now - sample) / self.sfreq * 1e3:.0f} ms after its "
                           f"volume started: {what}")
         if not self.vols:

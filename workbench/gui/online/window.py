@@ -3,7 +3,10 @@
 The engine's LSL path (:mod:`workbench.engine.online.lsl`) runs in a plain Python
 thread; its per-chunk callback only appends to a deque. A 10 Hz timer on the GUI thread
 drains the deque into two short ring buffers of the shown channel and redraws, so no
-widget is ever touched from the worker (STYLE: long work off the GUI thread).
+widget is ever touched from the worker (STYLE: long work off the GUI thread). Each
+chunk carries the engine's QC snapshot (``ChunkResult.live``: volumes, TR, R-peaks,
+dropped samples, late markers); the labels show the newest one, so they update while
+the run goes on without the view reading the engine's state across threads.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class OnlineWindow(QWidget):
         self._flag_buf = np.zeros(0)
         self._n_seen = 0
         self._dropped = 0
+        self._live: dict[str, Any] = {}
         self.messages: list[str] = []
         self._build()
         self._timer = QTimer(self)
@@ -148,6 +152,8 @@ class OnlineWindow(QWidget):
         self._queue.clear()
         self._lat.clear()
         self._names, self._n_seen, self._dropped, self._run = [], 0, 0, None
+        self._live = {}
+        self.vol_lbl.setText("–")
         replay = self.source.currentIndex() == 0
         self._thread = threading.Thread(target=self._work, args=(replay, target, params), daemon=True,
                                         name="online-view")
@@ -235,6 +241,8 @@ class OnlineWindow(QWidget):
         for m in res.messages:
             self._say(m)
         self._lat.append(lat)
+        if res.live:
+            self._live = res.live
         k = self.channel.currentIndex()
         n = res.data.shape[1]
         self._n_seen += n
@@ -263,6 +271,9 @@ class OnlineWindow(QWidget):
         self.c_flag.setData(t[::step], bad)
         lat = np.asarray(self._lat) * 1e3
         self.lat_lbl.setText(f"{np.median(lat):.1f} / {np.percentile(lat, 95):.1f} ms")
+        if self._live:
+            self._dropped = int(self._live.get("dropped_samples", self._dropped))
+            self._show_counts(self._live)
         self.drop_lbl.setText(str(self._dropped))
         f = self._flag_buf[np.isfinite(self._flag_buf)].astype(np.int64)
         if f.size:
@@ -271,6 +282,8 @@ class OnlineWindow(QWidget):
             self.flag_lbl.setText(f"{grad:.0f} % / {full:.0f} %")
 
     def _finish(self, run: Any) -> None:
+        self._drain_tail()  # the last chunks first: the final state then stays shown
+        self._live = {}
         self._run = run
         q = run.qc()
         self._dropped = q["dropped_samples"]
@@ -279,13 +292,21 @@ class OnlineWindow(QWidget):
             if m not in self.messages:
                 self._say(m)
         self.drop_lbl.setText(str(self._dropped))
-        tr = st.get("tr_s")
-        self.vol_lbl.setText(f"{st.get('volume_markers', 0)} / {tr:.3f} s / {st.get('rpeaks', 0)}" if tr else
-                             f"{st.get('volume_markers', 0)} / – / {st.get('rpeaks', 0)}")
+        self._show_counts(st)
         if q["latency_ms_median"] is not None:
             self.lat_lbl.setText(f"{q['latency_ms_median']:.1f} / {q['latency_ms_p95']:.1f} ms")
         self.state_lbl.setText(f"finished: {q['samples_received']} samples, {self._dropped} dropped")
         self._idle()
+
+    def _show_counts(self, st: dict[str, Any]) -> None:
+        """Volumes / TR / R-peaks from a snapshot (live) or the final state; late
+        volume markers are added when there were any."""
+        tr = st.get("tr_s")
+        text = f"{st.get('volume_markers', 0)} / {f'{tr:.3f} s' if tr else '–'} / {st.get('rpeaks', 0)}"
+        late = int(st.get("late_markers", 0))
+        if late:
+            text += f"\n{late} markers late ({int(st.get('late_markers_covered', 0))} started from the TR rhythm)"
+        self.vol_lbl.setText(text)
 
     def _idle(self) -> None:
         self._timer.stop()
