@@ -88,6 +88,7 @@ class SourceScene:
         self.mesh: pv.PolyData | None = None
         self.n_active = 0
         self.has_head = False
+        self.peak_radius = 4.0
         self.on_pick: Callable[[int], None] | None = None
         self._picking = False
         self._press_at: Any = None
@@ -109,6 +110,7 @@ class SourceScene:
         self.plotter.clear()
         self.active_actor, self.peak_actors, self.mesh = None, [], None
         self.pos_mm = np.asarray(pos_m, float) * 1e3
+        self.peak_radius = max(4.0, 0.55 * float(spacing_mm))  # bigger than a coloured source
         self.triangles = None if triangles is None or len(triangles) == 0 else np.asarray(triangles, int)
         mask = np.asarray(fmri_mask, bool)
         self.has_head = head is not None
@@ -207,7 +209,7 @@ class SourceScene:
         groups = peak_groups(peaks)
         for names, p in groups:
             self.peak_actors.append(self.plotter.add_mesh(
-                pv.Sphere(radius=3.5, center=p), color=variant_color(names[0]), name=f"peak_{'_'.join(names)}",
+                pv.Sphere(radius=self.peak_radius, center=p), color=variant_color(names[0]), name=f"peak_{'_'.join(names)}",
                 pickable=False))
         return groups
 
