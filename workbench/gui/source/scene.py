@@ -191,14 +191,15 @@ class SourceScene:
             shown["amplitude"] = np.where(on, values, np.nan)
             self.active_actor = self.plotter.add_mesh(
                 shown, scalars="amplitude", cmap="hot", clim=(threshold, 1.0), nan_opacity=0.0,
-                name="active", show_scalar_bar=True, scalar_bar_args=bar, smooth_shading=True, pickable=False)
+                name="active", show_scalar_bar=True, scalar_bar_args=bar, smooth_shading=True, pickable=False,
+                render=False)
         elif self.n_active:
             cloud = pv.PolyData(self.pos_mm[on])
             cloud["amplitude"] = values[on]
             self.active_actor = self.plotter.add_mesh(
                 cloud, scalars="amplitude", cmap="hot", clim=(threshold, 1.0), point_size=11,
                 render_points_as_spheres=True, name="active", show_scalar_bar=True, scalar_bar_args=bar,
-                pickable=False)
+                pickable=False, render=False)
 
     def set_peaks(self, peaks: dict[str, np.ndarray]) -> list[tuple[list[str], np.ndarray]]:
         """A sphere at each variant's peak (MRI frame, metres), in the first variant's colour
@@ -210,7 +211,7 @@ class SourceScene:
         for names, p in groups:
             self.peak_actors.append(self.plotter.add_mesh(
                 pv.Sphere(radius=self.peak_radius, center=p), color=variant_color(names[0]), name=f"peak_{'_'.join(names)}",
-                pickable=False))
+                pickable=False, render=False))
         return groups
 
     def render(self) -> None:

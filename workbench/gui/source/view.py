@@ -159,6 +159,7 @@ class SourceView(QWidget):
         self.cursor = np.zeros(3, int)  # voxel of the RAS T1 grid
         self.source_index = 0
         self.sampler: PlaneSampler | None = None
+        self._planes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._wide: bool | None = None
         self._planes_chosen = False  # the user picked a slice layout: width changes keep it
         self._head_box: list[tuple[float, float]] | None = None  # the head's extent (mm) per T1 axis
@@ -430,6 +431,7 @@ class SourceView(QWidget):
         self._zooms = np.abs(np.diag(self.anat_affine)[:3])
         self._head_box = self._find_head_box() if self.has_t1 else None
         spacing = float(live.get("spacing_mm", 7.0))
+        self._planes.clear()
         self.sampler = PlaneSampler(pos, self.anat.shape, self.anat_affine, m2w, live.get("grid_shape"),
                                     live.get("grid_to_mri"), radius_mm=max(spacing, 3.0))
         mask = live.get("fmri_mask")
@@ -564,23 +566,35 @@ class SourceView(QWidget):
         self.redraw(full=False)
 
     # ------------------------------------------------------------------ drawing
+    def _static_plane(self, axis: int, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(T1 plane, fMRI mask plane, the mask's outline) at a plane: they do not change with
+        time or variant, so they are kept for the planes last shown."""
+        from scipy import ndimage
+
+        key = (axis, index)
+        got = self._planes.get(key)
+        if got is None:
+            fm = self.sampler.plane(self._mask.astype(np.float32), axis, index)
+            inside = fm >= 0.5
+            got = (np.ascontiguousarray(np.take(self.anat, index, axis=axis)), fm,
+                   inside & ~ndimage.binary_erosion(inside))
+            if len(self._planes) > 12:
+                self._planes.clear()
+            self._planes[key] = got
+        return got
+
     def plane(self, variant: str, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(T1 plane, estimate plane 0..1, fMRI mask plane) through the cursor."""
         index = int(self.cursor[axis])
-        est = self.sampler.plane(self.values(variant), axis, index)
-        fm = self.sampler.plane(self._mask.astype(np.float32), axis, index)
-        return np.take(self.anat, index, axis=axis), est, fm
+        base, fm, _edge = self._static_plane(axis, index)
+        return base, self.sampler.plane(self.values(variant), axis, index), fm
 
-    def _overlay(self, est: np.ndarray, fm: np.ndarray) -> np.ndarray:
-        from scipy import ndimage
-
+    def _overlay(self, est: np.ndarray, edge: np.ndarray) -> np.ndarray:
         thr = float(self.threshold_box.value())
         v = np.clip((est - thr) / max(1.0 - thr, 1e-6) * 0.8 + 0.2, 0.0, 1.0)
         rgba = (np.stack([np.clip(3 * v, 0, 1), np.clip(3 * v - 1, 0, 1), np.clip(3 * v - 2, 0, 1),
                           np.ones_like(v)], axis=-1) * 255).astype(np.ubyte)  # black-red-yellow-white
         rgba[..., 3] = np.where(est >= thr, 210, 0)
-        inside = fm >= 0.5
-        edge = inside & ~ndimage.binary_erosion(inside)
         rgba[edge] = (0, 255, 255, 255)
         return rgba
 
@@ -598,10 +612,10 @@ class SourceView(QWidget):
             for name, axis in _VIEWS:
                 if one is not None and name != one:
                     continue
-                base, est, fm = self.plane(var, axis)
+                base, est, _fm = self.plane(var, axis)
                 view = self.rows[r][name]
                 view.show_base(base, self._levels)
-                view.show_overlay(self._overlay(est, fm))
+                view.show_overlay(self._overlay(est, self._static_plane(axis, int(self.cursor[axis]))[2]))
                 rest = [d for d in range(3) if d != axis]
                 view.vline.setPos(self.cursor[rest[0]] * self._zooms[rest[0]])
                 view.hline.setPos(self.cursor[rest[1]] * self._zooms[rest[1]])
