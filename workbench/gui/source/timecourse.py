@@ -72,6 +72,7 @@ class TimeCoursePlot(pg.PlotWidget):
         self.right_curves: list[Any] = []
         self._busy = False
         self._title = ""
+        self._curves: list[tuple[np.ndarray, np.ndarray]] = []
 
     def _sync_right(self) -> None:
         pi = self.getPlotItem()
@@ -90,7 +91,7 @@ class TimeCoursePlot(pg.PlotWidget):
         self.legend.clear()
         for c in self.right_curves:
             self.right_box.removeItem(c)
-        self.right_curves, self.markers = [], []
+        self.right_curves, self.markers, self._curves = [], [], []
         pi.addItem(self.time_line)
         t = np.asarray(times, float)
         left_unit = next((s["unit"] for s in series), "")
@@ -120,6 +121,7 @@ class TimeCoursePlot(pg.PlotWidget):
                 self.right_curves += [curve, dot]
                 self.legend.addItem(curve, f"{name} (right axis)")
             self.markers.append(dot)
+            self._curves.append((t, y))
         left = pi.getAxis("left")
         tops = [float(np.max(c.yData)) for c in pi.listDataItems() if isinstance(c, pg.PlotDataItem) and len(c.yData)]
         pi.setYRange(0.0, (max(tops) if tops else 1.0) * 1.4, padding=0)  # room for the legend
@@ -144,6 +146,13 @@ class TimeCoursePlot(pg.PlotWidget):
             pi.hideAxis("right")
         self._title = title
         self.set_index(t, index)
+
+    def move_to(self, index: int) -> None:
+        """Only the time changed: move the line and the dots (the curves stay)."""
+        for dot, (t, y) in zip(self.markers, self._curves, strict=True):
+            dot.setData([t[index]], [y[index]])
+        if self._curves:
+            self.set_index(self._curves[0][0], index)
 
     def set_index(self, times: np.ndarray, index: int) -> None:
         """Move the time line (and its label) to ``times[index]`` without emitting."""

@@ -159,6 +159,7 @@ class SourceView(QWidget):
         self.cursor = np.zeros(3, int)  # voxel of the RAS T1 grid
         self.source_index = 0
         self.sampler: PlaneSampler | None = None
+        self._tc_key: tuple[Any, ...] | None = None
         self._planes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._wide: bool | None = None
         self._planes_chosen = False  # the user picked a slice layout: width changes keep it
@@ -432,6 +433,7 @@ class SourceView(QWidget):
         self._head_box = self._find_head_box() if self.has_t1 else None
         spacing = float(live.get("spacing_mm", 7.0))
         self._planes.clear()
+        self._tc_key = None
         self.sampler = PlaneSampler(pos, self.anat.shape, self.anat_affine, m2w, live.get("grid_shape"),
                                     live.get("grid_to_mri"), radius_mm=max(spacing, 3.0))
         mask = live.get("fmri_mask")
@@ -650,6 +652,11 @@ class SourceView(QWidget):
             f"{self.scene.n_active} sources above {thr:.0%} of the maximum.")
 
     def _draw_timecourse(self) -> None:
+        key = (id(self.live), self.source_index, self.shown(), self.tc_plot.scale)
+        if key == self._tc_key:  # the same curves: only the time moved
+            self.tc_plot.move_to(self.time_index)
+            return
+        self._tc_key = key
         t = np.asarray(self.live["times"], float)
         units = self.live.get("units") or {}
         series = []
