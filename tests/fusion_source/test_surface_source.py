@@ -92,6 +92,9 @@ def test_auto_uses_the_cortex_and_finds_the_normal_dipole(lab, visible):
     assert "surf/?h.white" in surf.qc["source_space_reason"], surf.qc["source_space_reason"]
     assert vol.qc["source_space"] == "volume" and "source_space=volume" in vol.qc["source_space_reason"]
     assert surf.live["kind"] == "surface" and "grid_shape" not in surf.live
+    # the inverse used is MNE's fixed-orientation one: one column per vertex
+    inv = surf.live["inverse"]
+    assert inv["source_ori"] == 1 and inv["eigen_leads"]["data"].shape[0] == surf.qc["n_sources"]
     # the vertices are the subject's white surface (ico3: 642 per hemisphere)
     assert surf.qc["n_sources"] == 1284
     es, ev = _errors(surf, lab["true"]), _errors(vol, lab["true"])
@@ -228,3 +231,58 @@ def test_bad_source_space_files(lab, tmp_path):
         assert text.startswith(str(path)) and msg in text and "\n" not in text, text
     with pytest.raises(InputError, match="source_space=surface needs a FreeSurfer subject"):
         choose_source_space("surface", None, None, "", "oct6")
+
+
+def test_ribbon_sampling_reads_the_grey_matter_outward_of_the_vertex(tmp_path):
+    """A thin activation 1.5-2.5 mm outward of a white-surface vertex (in the grey matter):
+    the ribbon sample finds it; the map at the vertex itself, or inward, does not."""
+    from workbench_fmri_source.fmri import sample_map
+    from workbench_fmri_source.forward import t1_frames
+    from workbench_fmri_source.surface import sample_ribbon
+
+    n = 40
+    aff = np.diag([1.0, 1.0, 1.0, 1.0])
+    aff[:3, 3] = [-20.0, -20.0, -20.0]  # 1 mm voxels, centred
+    img = nib.Nifti1Image(np.zeros((n, n, n), np.float32), aff)
+    vox2ras, tkr = t1_frames(img)
+    normal = np.array([0.6, 0.0, 0.8])
+    vertex_world = np.array([1.0, 2.0, -1.0])  # mm
+    ijk = np.indices((n, n, n)).reshape(3, -1).T
+    xyz = ijk @ aff[:3, :3].T + aff[:3, 3]
+    along = (xyz - vertex_world) @ normal
+    slab = np.where((along > 1.2) & (along < 2.8), 5.0, 0.0).reshape(n, n, n).astype(np.float32)
+    zimg = nib.Nifti1Image(slab, aff)
+    world_to_mri = tkr @ np.linalg.inv(vox2ras)
+    pos = (world_to_mri[:3, :3] @ vertex_world + world_to_mri[:3, 3])[None] * 1e-3
+    nn = (world_to_mri[:3, :3] @ normal)[None]
+    assert sample_ribbon(zimg, img, pos, nn)[0] > 3.1
+    assert sample_map(zimg, img, pos)[0] < 1.0
+    assert sample_ribbon(zimg, img, pos, -nn)[0] < 1.0
+
+
+def test_clusters_follow_the_cortex_not_the_distance(lab):
+    """Two map vertices across the midline (8 mm apart in space, on different
+    hemispheres): two clusters on the surface adjacency, one for a distance rule."""
+    import mne
+    from scipy.sparse import csr_matrix
+    from workbench_fmri_source import prior as P
+    from workbench_fmri_source.surface import surface_clusters, vertex_spacing_m
+
+    src = mne.read_source_spaces(lab["src"], verbose="error")
+    adj = csr_matrix(mne.spatial_src_adjacency(src, verbose="error"))
+    pos = np.concatenate([s["rr"][s["vertno"]] for s in src])
+    n_lh = len(src[0]["vertno"])
+    a = int(np.argmax(pos[:n_lh, 0]))  # the medial-most left vertex
+    b = n_lh + int(np.argmin(np.linalg.norm(pos[n_lh:] - pos[a], axis=1)))
+    mask = np.zeros(len(pos), bool)
+    mask[[a, b]] = True
+    step = vertex_spacing_m(pos, adj)
+    assert np.linalg.norm(pos[a] - pos[b]) < 1.8 * step  # close enough for the distance rule
+    assert len(surface_clusters(adj, mask)) == 2
+    assert len(P.clusters(pos, mask, step)) == 1
+    # a patch of neighbours on one hemisphere is one cluster
+    ring = np.flatnonzero(adj[a].toarray().ravel())
+    mask[:] = False
+    mask[ring] = True
+    mask[a] = True
+    assert len(surface_clusters(adj, mask)) == 1
