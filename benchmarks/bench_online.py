@@ -9,6 +9,12 @@ A. ``latency``: a synthetic 64-channel, 5 kHz stream (volume artifact of a 2 s T
 B. ``residual``: the 150 s, 5 kHz phantom (drifting artifact, two head movements):
    online vs offline correction against the truth (1-40 Hz) and the volume-locked
    residual of ``workbench online --replay``'s QC, after the first 10 volumes.
+D. ``late``: volume markers arriving late (a marker stream trailing the data by
+   ``--delays-ms``): artifact left on the first 50 ms of each volume after volume 10
+   (RMS over the EEG channels against the truth without the gradient, both through the
+   causal 70 Hz low-pass, per volume: median and max), with the predicted onsets (now)
+   and without (the old behaviour), on the 5 kHz phantom and, with ``--study-2k5``, a
+   2.5 kHz one. In process (the markers' arrival is simulated exactly).
 C. ``lsl``: a real-time LSL replay (MNE-LSL player on loopback) of the phantom's
    BrainVision file widened to 64 EEG channels, for ``--lsl-seconds``: added latency
    (pull -> push), dropped samples.
@@ -94,12 +100,12 @@ def bench_latency(minutes: float, n_ch: int = 64, sf: float = 5000.0) -> dict:
     }
 
 
-def _phantom(path: Path) -> Path:
+def _phantom(path: Path, sfreq: float = 5000.0) -> Path:
     from workbench.engine.phantom.config import PhantomConfig
     from workbench.engine.phantom.writer import simulate_study
 
     if not (path / "ground_truth").is_dir():
-        simulate_study(path, PhantomConfig(duration_s=150, n_eeg=32, sfreq=5000, tr=2.0, slices=30, seed=2,
+        simulate_study(path, PhantomConfig(duration_s=150, n_eeg=32, sfreq=sfreq, tr=2.0, slices=30, seed=2,
                                            gradient_drift=1.0, motion_events=2))
     return path / "sub-01" / "eeg" / "sub-01_task-phantom_eeg.vhdr"
 
@@ -147,6 +153,42 @@ def bench_residual(study: Path) -> dict:
     return out
 
 
+def bench_late(study: Path, delays_ms: list[float], sfreq: float = 5000.0) -> dict:
+    from scipy.signal import butter, sosfilt
+
+    from workbench.engine.io.eeg import read_eeg
+    from workbench.engine.online import OnlineParams, replay_raw
+    from workbench.engine.online import flags as F
+    from workbench.engine.phantom import load_truth
+
+    raw = read_eeg(_phantom(study, sfreq), preload=True)
+    truth = load_truth(study)
+    sf = float(raw.info["sfreq"])
+    eeg = [i for i, t in enumerate(raw.get_channel_types()) if t == "eeg"]
+    lp = butter(4, 70, fs=sf, output="sos")
+    target = sosfilt(lp, raw.get_data(picks=eeg) - np.asarray(truth.arrays["gradient"][eeg]), axis=1)
+    ann = raw.annotations
+    starts = np.round(np.array([o for o, d in zip(ann.onset, ann.description) if d.endswith("R128")]) * sf).astype(int)
+    w = int(0.05 * sf)
+    out: dict = {"sfreq": sf, "volumes": int(starts.size), "window_ms": 50.0}
+    for predict in (True, False):
+        for d in [None, *delays_ms]:
+            r = replay_raw(raw, chunk=int(round(0.01 * sf)), marker_delay_s=None if d is None else d / 1e3,
+                           params=OnlineParams(bcg=False, predict_onsets=predict))
+            y = r.data[eeg]
+            per = np.array([np.sqrt(np.mean((y[:, s : s + w] - target[:, s : s + w]) ** 2)) * 1e6
+                            for s in starts[10:-1]])
+            scanned = slice(int(starts[10]), int(starts[-1]))
+            key = f"{'predicted' if predict else 'old'}_{'on_time' if d is None else f'{d:g}ms'}"
+            out[key] = {
+                "head_uv_median": float(np.median(per)), "head_uv_max": float(per.max()),
+                "late_markers": r.state["late_markers"], "late_markers_covered": r.state["late_markers_covered"],
+                "samples_uncorrected_in_scan": int(np.count_nonzero(r.flags[scanned] & (F.GRADIENT_UNCORRECTED | F.NO_VOLUME))),
+            }
+            print(key, out[key], flush=True)
+    return out
+
+
 def bench_lsl(study: Path, seconds: float, tmp: Path) -> dict:
     import mne
 
@@ -179,6 +221,8 @@ def main() -> int:
     ap.add_argument("--lsl-seconds", type=float, default=120.0)
     ap.add_argument("--study", type=Path, default=Path("/tmp/bench_online_phantom"))
     ap.add_argument("--only", default="latency,residual,lsl")
+    ap.add_argument("--study-2k5", type=Path, default=None, help="a 2.5 kHz phantom for 'late' (made if missing)")
+    ap.add_argument("--delays-ms", default="10,30,50,100")
     args = ap.parse_args()
     res_path = HERE / "bench_online_results.json"
     res = json.loads(res_path.read_text()) if res_path.exists() else {}
@@ -189,6 +233,11 @@ def main() -> int:
     if "residual" in only:
         res["residual"] = bench_residual(args.study)
         print("residual", json.dumps(res["residual"], indent=1), flush=True)
+    if "late" in only:
+        delays = [float(v) for v in args.delays_ms.split(",")]
+        res["late"] = {"5k": bench_late(args.study, delays)}
+        if args.study_2k5 is not None:
+            res["late"]["2k5"] = bench_late(args.study_2k5, delays, 2500.0)
     if "lsl" in only:
         import tempfile
 

@@ -40,6 +40,7 @@ class _Volume:
     broken: bool = False  # a stream gap overlaps it: never used as a template
     provisional: bool = False  # placed at the onset the TR rhythm predicts; no marker yet
     start: int | None = None  # first sample corrected with this volume's template (marker if None)
+    confirmed: bool = False  # a provisional volume the data have confirmed once
 
     @property
     def first(self) -> int:
@@ -110,10 +111,10 @@ class CausalGradient:
     predict_onsets : bool
         Correct a volume from the onset the TR rhythm predicts when its marker has not
         arrived yet (markers travel on their own stream and can trail the samples by
-        tens of ms). Those samples are corrected only where subtracting the template
-        placed there lowers their power (the data confirm the artifact), so a volume
-        that never comes (the scan stopped) or comes elsewhere (the TR changed) is not
-        subtracted; otherwise they
+        tens of ms). Those samples are corrected where subtracting the template placed
+        there lowers their power, and for the rest of the volume once it has lowered
+        it clearly (the data confirm the artifact), so a volume that never comes (the
+        scan stopped) or comes elsewhere (the TR changed) is not subtracted; otherwise they
         pass through flagged :data:`.flags.MARKER_LATE`. When the marker arrives it
         confirms the volume (or, off the rhythm, replaces it). At most one volume past
         the last marker is predicted.
@@ -124,7 +125,21 @@ class CausalGradient:
         hundreds for a mV template on tens of uV of EEG; with it, 0.15-0.85 on the 2 kHz
         phantom before the 70 Hz low-pass (what aliases above it stays in the broadband
         residual), so a stricter gate rejects real volumes at low sample rates.
+    gate_confirm : float
+        A ratio at or below this confirms the predicted volume for the rest of it (a
+        quiet stretch of the template, where the ratio is near 1 either way, then
+        neither decides alone nor leaves samples flagged); about 0.15-0.2 at a volume's
+        start on the phantoms, and a chance match of EEG with a mV template cannot reach it.
     """
+
+    # alias model start-up (see _alias_coef and _job_template): epochs per coefficient
+    # before a fit, ridge on its normal equations (share of their mean diagonal),
+    # out-of-sample checks before use, and the prediction-error ratio a term must beat
+    _alias_min = 3
+    _alias_ridge = 0.0
+    _check_min = 5
+    _check_ratio = 0.75
+    _alias_cond = 1e3
 
     def __init__(
         self,
@@ -147,6 +162,7 @@ class CausalGradient:
         align: bool = True,
         predict_onsets: bool = True,
         gate: float = 1.0,
+        gate_confirm: float = 0.5,
     ) -> None:
         self.n_channels = int(n_channels)
         self.sfreq = float(sfreq)
@@ -163,6 +179,7 @@ class CausalGradient:
         self.align = bool(align)
         self.predict_onsets = bool(predict_onsets)
         self.gate = float(gate)
+        self.gate_confirm = float(gate_confirm)
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
         self.trend = bool(trend)
@@ -525,14 +542,16 @@ class CausalGradient:
         noise as offline (kept where they stand 3x above it); None while the phases
         seen do not identify them."""
         k = self._alias_m.size
-        if not k or getattr(self, "n_alias", 0) < 3 * k:
+        if not k or getattr(self, "n_alias", 0) < self._alias_min * k:
             return None
         ks = self._k_lf
         c = np.empty_like(self.ar)
         var = np.empty((k, self.ar.shape[-1]))
         for j, sl in enumerate((slice(ks, None), slice(0, ks))):
             G = self.aG[j]
-            if np.linalg.cond(G) > 1e3:
+            if self._alias_ridge:
+                G = G + self._alias_ridge * np.real(np.trace(G)) / k * np.eye(k)
+            if np.linalg.cond(G) > self._alias_cond:
                 return None
             Gi = np.linalg.inv(G)
             c[..., sl] = np.tensordot(Gi, self.ar[..., sl], axes=(1, 0))
@@ -602,13 +621,13 @@ class CausalGradient:
             spec[:, : self._k_lf] = self.sum_lf / len(self.epochs_lf)
         c = self._alias_coef()
         if c is not None:
-            if self.n_check < 5:
+            if self.n_check < self._check_min:
                 c = None
             else:
                 # a real alias term removes a clear share of the prediction error; terms
                 # fitted to EEG only break even (a plain "<" let those in at 5 kHz:
                 # 2.14 -> 2.33 uV, 1-40 Hz, on the still phantom)
-                c = c * (self.err1 < 0.75 * self.err0)
+                c = c * (self.err1 < self._check_ratio * self.err0)
         gain = self._wiener_gain(spec, n, len(self.epochs_lf) if use_lf else n, c) if self.wiener else None
         if c is not None:  # this volume's alias terms, minus the window mean's share
             b = np.exp(-2j * np.pi * self._alias_m * frac)
@@ -705,13 +724,12 @@ class CausalGradient:
         pm = int(round(self._predict(number)))
         return pm if abs(pm - marker) <= 1 else None
 
-    def _confirmed(self, x: np.ndarray, t: np.ndarray) -> bool:
-        """Whether the template ``t`` placed at a predicted onset matches the data ``x``:
-        subtracting it must not leave more than ``gate`` times their power (a volume
-        that never came adds the template's mV power instead)."""
+    @staticmethod
+    def _power_ratio(x: np.ndarray, t: np.ndarray) -> float:
+        """Power of ``x - t`` over that of ``x`` (the template ``t`` placed at a predicted
+        onset, the data ``x``): about 1 + |t|^2/|x|^2 where a volume never came."""
         x64 = x.astype(np.float64)
-        r = float(np.sum((x64 - t) ** 2))
-        return r <= self.gate * float(np.sum(x64**2))
+        return float(np.sum((x64 - t) ** 2)) / max(float(np.sum(x64**2)), 1e-300)
 
     # ---------------------------------------------------------------- process
     def process(self, x: np.ndarray, *, subtract: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -770,10 +788,12 @@ class CausalGradient:
                         self._tr_changed = False
                     if subtract:
                         seg = t[:, pos - first : end - first]
-                        if v.provisional and not self._confirmed(y[:, a:b], seg):
+                        ratio = self._power_ratio(y[:, a:b], seg) if v.provisional and not v.confirmed else 0.0
+                        if ratio > self.gate:
                             fl[a:b] = F.MARKER_LATE
                             self.n_unconfirmed += b - a
                         else:
+                            v.confirmed |= ratio <= self.gate_confirm
                             y[:, a:b] -= seg
                             self.n_predicted += (b - a) * v.provisional
             pos = end
