@@ -22,7 +22,9 @@ indices) and ``kind: "surface"``.
 
 Layout: when the view is wide enough (:data:`WIDE_PX`) the 3D view and the slices sit side
 by side in a splitter; narrower (a 1366×768 screen with the docks open leaves ~530 px), a
-"3D | Slices" switch shows one of them at a useful size. The time course is below, in a
+"3D | Slices" switch shows one of them at a useful size. The slices show the three planes
+per variant only when the view is also tall enough (:data:`TALL_PX`), else one plane with
+the variants side by side (until the user picks a layout). The time course is below, in a
 vertical splitter, never shorter than 150 px.
 """
 
@@ -71,6 +73,8 @@ _VIEWS = (("sagittal", 0), ("coronal", 1), ("axial", 2))
 NO_THIRD = "(none)"
 #: the view's width from which the 3D view and the slices are side by side
 WIDE_PX = 900
+#: the view's height from which the slices show all three planes for each variant (rows)
+TALL_PX = 700
 #: slice layouts: all three planes per variant (rows), or one plane with the variants side by side
 PLANES = ("3 planes", "sagittal", "coronal", "axial")
 
@@ -314,7 +318,7 @@ class SourceView(QWidget):
         self.planes_box.currentTextChanged.connect(lambda _t: self._planes_changed())
         self.planes_box.activated.connect(lambda _i: setattr(self, "_planes_chosen", True))
         self.scale_box.currentIndexChanged.connect(lambda i: self._scale_changed(i))
-        self._apply_width(self.width())
+        self._apply_size(self.width(), self.height())
 
     # ------------------------------------------------------------------ responsive layout
     @property
@@ -324,16 +328,16 @@ class SourceView(QWidget):
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
-        self._apply_width(event.size().width())
+        self._apply_size(event.size().width(), event.size().height())
 
-    def _apply_width(self, width: int) -> None:
-        wide = width >= WIDE_PX
+    def _apply_size(self, width: int, height: int) -> None:
+        wide, tall = width >= WIDE_PX, height >= TALL_PX
+        if not self._planes_chosen:  # three rows of three planes only where they get ~120 px each
+            self.planes_box.setCurrentText(PLANES[0] if wide and tall else "axial")
         if wide == self._wide:
             return
         self._wide = wide
         self.mode_bar.setVisible(not wide)
-        if not self._planes_chosen:  # narrow: one plane, the variants side by side, is readable
-            self.planes_box.setCurrentText(PLANES[0] if wide else "axial")
         self._apply_mode()
         if wide:  # half each: three columns of slices beside the 3D view
             self.top.setSizes([width // 2, width // 2])
