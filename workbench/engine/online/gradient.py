@@ -140,6 +140,8 @@ class CausalGradient:
     _check_min = 5
     _check_ratio = 0.75
     _alias_cond = 1e3
+    _alias_start = 0  # first volume number whose epoch enters the alias fit
+    _alias_volumes: int | None = None  # epochs in its running means (None: noise_volumes)
 
     def __init__(
         self,
@@ -488,7 +490,7 @@ class CausalGradient:
                 n_used[: self._k_lf] = len(self.epochs_lf)
             else:
                 n_used = np.full(S.shape[1], float(n))
-            if self._alias_m.size:
+            if self._alias_m.size and number >= self._alias_start:
                 X = b - np.mean(self.fr, axis=0)  # what the window mean left of the alias
                 X_lf = b - np.mean(self.fr_lf, axis=0) if self._k_lf and len(self.epochs_lf) > n else X
                 c = self._alias_coef()
@@ -502,7 +504,7 @@ class CausalGradient:
                     self.err0 += bc * (d0.real**2 + d0.imag**2 - self.err0)
                     self.err1 += bc * (d.real**2 + d.imag**2 - self.err1)
                 self.n_alias += 1
-                ba = 1.0 / min(self.n_alias, self.noise_volumes)
+                ba = 1.0 / min(self.n_alias, self._alias_volumes or self.noise_volumes)
                 for j, x in enumerate((X, X_lf)):
                     self.aG[j] += ba * (np.outer(x.conj(), x) - self.aG[j])
                 xk = np.tile(X.conj()[:, None], (1, S.shape[1]))
@@ -556,7 +558,7 @@ class CausalGradient:
             Gi = np.linalg.inv(G)
             c[..., sl] = np.tensordot(Gi, self.ar[..., sl], axes=(1, 0))
             var[:, sl] = np.real(np.diag(Gi))[:, None]
-        n_eff = min(self.n_alias, self.noise_volumes)
+        n_eff = min(self.n_alias, self._alias_volumes or self.noise_volumes)
         power = c.real**2 + c.imag**2
         gain = 1.0 - 3.0 * (self.noise[None] * var[:, None, :] / n_eff) / np.maximum(power, 1e-300)
         return c * np.clip(gain, 0.0, 1.0)
