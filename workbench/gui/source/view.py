@@ -109,6 +109,17 @@ def why_not_drawable(live: dict[str, Any]) -> str | None:
     return None
 
 
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side in one widget (kept together when the tool row wraps)."""
+    box = QWidget()
+    lay = QHBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(4)
+    for w in widgets:
+        lay.addWidget(w)
+    return box
+
+
 class _ScenePanel(QWidget):
     """The 3D view with the list of peaks beside it when the pane is wider than high (a
     1366×768 screen), under it otherwise (a tall pane in the wide layout)."""
@@ -206,9 +217,10 @@ class SourceView(QWidget):
         for box in (self.variant_box, self.compare_box, self.third_box, self.planes_box, self.scale_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         tools = FlowLayout()
-        for w in (QLabel("Variants"), self.variant_box, self.compare_box, self.third_box, QLabel("Time"),
-                  self.time_slider, self.time_label, QLabel("threshold"), self.threshold_box, self.peak_button):
-            tools.addWidget(w)
+        for group in ((QLabel("Variants"), self.variant_box, self.compare_box, self.third_box),
+                      (QLabel("Time"), self.time_slider, self.time_label),
+                      (QLabel("threshold"), self.threshold_box, self.peak_button)):
+            tools.addWidget(_row(*group))  # a group wraps as one: "Time" stays with its slider
         # "3D | Slices" switch, shown when the view is too narrow for both side by side
         self.mode_bar = QTabBar()
         self.mode_bar.addTab("3D")
