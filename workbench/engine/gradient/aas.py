@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from scipy import fft as sfft
 from ..errors import InputError
 from ..progress import Progress, as_progress
 from .residual import AliasModel, anc_row, obs_channel
+from .spatial import LowBand
 
 
 @dataclass
@@ -147,6 +148,17 @@ class AASParams:
     track_dealias : bool
         Remove each volume's fitted alias part (see ``alias_orders``) from the features
         before judging similarity.
+    spatial : bool
+        Re-estimate the templates below ``spatial_cutoff`` across channels (see
+        :mod:`.spatial`): the artifact of all channels lies in a few-dimensional
+        subspace (three gradient axes), the EEG leaking into the templates does not;
+        the part inside and the part outside that subspace get their own Wiener gain
+        and alias fit. Needs ``lf_cutoff`` > 0 and at least 5 corrected channels.
+    spatial_cutoff : float
+        Upper edge of that band (fraction of the sampling rate; 0: ``1.25 x lf_cutoff``).
+    spatial_tol : float
+        The subspace holds ``1 - spatial_tol`` of the artifact's energy on its strongest
+        bins.
     """
 
     window: int = 20
@@ -166,11 +178,15 @@ class AASParams:
     obs_highpass: float = 0.014
     pad: int = 32
     wiener_smooth: int = 9
+    wiener_strict: float = 1.0
     track: bool = False
     track_pool: int = 60
     track_features: int = 48
     track_max_bins: float = 0.15
     track_dealias: bool = True
+    spatial: bool = False
+    spatial_cutoff: float = 0.0
+    spatial_tol: float = 1e-4
 
 
 @dataclass
@@ -206,6 +222,7 @@ class AASResult:
     obs_rank: dict[int, int] = field(default_factory=dict)
     evolution: dict[str, np.ndarray] = field(default_factory=dict)
     neighbours: dict[int, np.ndarray] = field(default_factory=dict)
+    spatial: dict[str, Any] = field(default_factory=dict)
 
 
 class _Plan:
@@ -363,8 +380,9 @@ class _Plan:
         spec *= self.phase(+1.0)[None]
         return spec
 
-    def templates(self, spec: np.ndarray) -> np.ndarray:
-        """Leave-one-out window means of aligned spectra, same shape."""
+    def templates(self, spec: np.ndarray, b0: int = 0) -> np.ndarray:
+        """Leave-one-out window means of aligned spectra, same shape (``spec``'s first
+        bin is bin ``b0``)."""
         g, n, nf = spec.shape
         cs = np.empty((g, n + 1, nf), np.complex64)
         cs[:, 0] = 0
@@ -375,14 +393,14 @@ class _Plan:
         tmpl *= np.float32(1.0 / self.n_nb)
         if self.lf is not None:
             lo2, hi2, w2, _ = self.lf
-            kc = self.lf_bins
+            kc = max(self.lf_bins - b0, 0)
             tmpl[..., :kc] = (cs[:, hi2, :kc] - cs[:, lo2, :kc] - spec[..., :kc]) * np.float32(
                 1.0 / w2
             )
         # below the volume rate the artifact is constant (its lowest line is 1/TR) while
         # slow EEG and electrode drift are not: a local mean there would high-pass the
         # drift and step it at every volume boundary, so these bins use all volumes
-        k = self.k_min
+        k = max(self.k_min - b0, 0)
         if k and n > 1:
             tmpl[..., :k] = (cs[:, n, None, :k] - spec[..., :k]) * np.float32(1.0 / (n - 1))
         return tmpl
@@ -545,10 +563,119 @@ def _tracked_bins(ratio: np.ndarray, k_min: int, max_frac: float) -> np.ndarray:
     return np.sort(strong)
 
 
-def _newton_shift(
+def wiener_spread(tmpl: np.ndarray, M: np.ndarray, noise: np.ndarray, n_avg: np.ndarray,
+                  nv: int) -> np.ndarray:
+    """The templates' spread around the all-volume mean beyond what their leak explains,
+    per channel and bin (g, n_freq): the changing part of the artifact's power."""
+    n_nb = n_avg[None, :]
+    d = tmpl - M[:, None, :]
+    spread = np.mean(d.real**2 + d.imag**2, axis=1)
+    del d
+    return np.maximum(spread - noise * np.maximum(1.0 / n_nb - 1.0 / nv, 0.0), 0.0)
+
+
+def wiener_gain(
+    tmpl: np.ndarray,
+    M: np.ndarray,
+    mean_p: np.ndarray,
+    noise: np.ndarray,
+    n_avg: np.ndarray,
+    nv: int,
+    kc: int,
+    smooth: int,
+    k_min: int,
+    strict: float = 1.0,
+    spread: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per channel and bin, the Wiener gain of the templates: artifact / (artifact + leak).
+
+    Per channel and bin: noise = E|A - T|^2 / (1 + 1/W); leak = noise / W. The artifact's
+    power is estimated from the *all-volume* mean (its own leak, noise / n, removed:
+    ``mean_p``) plus the templates' spread around it beyond what the leak explains: the
+    mean of |T|^2 over volumes alone is a poor estimate, because overlapping windows make
+    the templates of a run nearly the same draw of EEG (an exponential-like estimate that
+    kept ~1/7 of EEG-only bins at gain > 0.5).
+
+    Parameters
+    ----------
+    tmpl : ndarray, shape (g, n_vol, n_freq) | None
+        Templates (aligned spectra); not needed when ``spread`` is given.
+    M : ndarray, shape (g, n_freq) | None
+        All-volume mean spectrum (idem).
+    mean_p : ndarray, shape (g, n_freq)
+        Artifact power of the all-volume mean, its leak removed.
+    noise : ndarray, shape (g, n_freq)
+        Per-volume noise power (EEG and what the template does not follow).
+    n_avg : ndarray, shape (n_freq,)
+        Epochs averaged per bin.
+    nv : int
+        Volumes.
+    kc : int
+        Bins of the EEG band (below ``lf_cutoff``), where the estimate is smoothed.
+    smooth : int
+        Bins of that smoothing (1: off).
+    k_min : int
+        Bins below 0.75 x the volume rate (the all-volume mean; gain 1).
+    strict : float
+        In the EEG band, the all-volume mean's power counts as artifact only beyond
+        ``strict`` times its leak (noise / n): with EEG alone that power is the leak
+        times an exponential variable, above 1x on 37 % of the bins, above 3x on 5 %.
+    spread : ndarray, shape (g, n_freq) | None
+        :func:`wiener_spread` of the templates, when the caller has it.
+
+    Returns
+    -------
+    ndarray, shape (g, n_freq), float32
+    """
+    n_nb = n_avg[None, :]
+    if spread is None:
+        spread = wiener_spread(tmpl, M, noise, n_avg, nv)
+    if strict != 1.0 and kc > 0:
+        mean_p = mean_p.copy()
+        mean_p[:, :kc] = np.maximum(mean_p[:, :kc] - (strict - 1.0) * noise[:, :kc] / nv, 0.0)
+    power = mean_p + spread
+    if smooth > 1 and kc > 0:
+        # in the EEG band (below lf_cutoff) the estimate of one bin is noisy (with W
+        # close to the number of volumes it is the template's own leak, exponentially
+        # distributed); the mean over neighbouring bins is not, and between the
+        # artifact's lines it is small: the smaller of the two only lowers gains
+        # where the artifact is weak. Above the band the artifact matters more than
+        # the leak and the bin's own estimate is kept.
+        from scipy.ndimage import uniform_filter1d
+
+        sm = uniform_filter1d(power[:, : kc + smooth], int(smooth), axis=-1)
+        power[:, :kc] = np.minimum(power[:, :kc], sm[:, :kc])
+    gain = power / np.maximum(power + noise / n_nb, 1e-30)
+    gain = np.clip(gain, 0.0, 1.0).astype(np.float32)
+    gain[:, :k_min] = 1.0  # the all-volume mean below 1/TR is not leak-limited
+    return gain
+
+
+def newton_shift(
     S: np.ndarray, omega: np.ndarray, max_shift: float, n_iter: int = 4
 ) -> np.ndarray:
-    """Sub-sample lag maximising Re sum S e^{i omega d}, per row of ``S`` (n_vol, n_freq)."""
+    """Sub-sample lag maximising the cross-correlation ``Re sum_k S_k e^{i omega_k d}``.
+
+    Newton steps on the cross-spectrum (no upsampling): the lag of each row's
+    correlation peak, found near 0.
+
+    Parameters
+    ----------
+    S : ndarray, shape (n_rows, n_freq)
+        Cross-spectra (epoch times the conjugate template) of a real signal's rfft
+        bins; bins other than 0 count twice (their negative-frequency mirror).
+    omega : ndarray, shape (n_freq,)
+        Angular frequency of each bin (radians per sample).
+    max_shift : float
+        Largest lag returned (samples); the steps are clipped to it.
+    n_iter : int
+        Newton iterations (each step at most half a sample).
+
+    Returns
+    -------
+    ndarray, shape (n_rows,)
+        Lag ``d`` (samples) of each row.
+    """
     wgt = np.full(omega.size, 2.0)
     wgt[0] = 1.0
     S = S * wgt
@@ -560,6 +687,10 @@ def _newton_shift(
         step = np.where(g2 < 0, -g1 / np.where(g2 < 0, g2, -1.0), 0.0)
         d = np.clip(d + np.clip(step, -0.5, 0.5), -max_shift, max_shift)
     return d
+
+
+#: former private name, kept for callers that still import it
+_newton_shift = newton_shift
 
 
 def correct_inplace(*args: Any, **kwargs: Any) -> AASResult:
@@ -650,7 +781,7 @@ def _correct_inplace(
                     tmpl = plan.templates(spec)
                     S = S + np.einsum("gvk,gvk->vk", spec, np.conj(tmpl))
                     del spec, tmpl
-                d = _newton_shift(S, plan.omega, params.max_shift)
+                d = newton_shift(S, plan.omega, params.max_shift)
                 d -= np.median(d)  # a common shift is meaningless (templates follow it)
                 shifts += d
                 plan.update(
@@ -677,6 +808,11 @@ def _correct_inplace(
     if alias is not None and not alias.ok:
         alias = None
 
+    low = None
+    if params.spatial and params.lf_cutoff > 0 and len(picks) >= 5:
+        if not params.spatial_cutoff:
+            params = replace(params, spatial_cutoff=1.25 * params.lf_cutoff)
+        low = LowBand(plan, params, picks, budget)
     s0, s1 = int(plan.c0[0]), int(plan.c1[-1])
     edge_pre_v, edge_pre, edge_pre_win, edge_end_v, edge_end, edge_end_win = plan.edge_samples()
 
@@ -749,34 +885,12 @@ def _correct_inplace(
                                 resid=(d, energy) if same else None)
         d = None
         if params.wiener:
-            # per channel and bin: noise = E|A - T|^2 / (1 + 1/W); leak = noise / W.
-            # The artifact's power is estimated from the *all-volume* mean (its own leak,
-            # noise / n, removed) plus the templates' spread around it beyond what the leak
-            # explains: the mean of |T|^2 over volumes alone is a poor estimate, because
-            # overlapping windows make the templates of a run nearly the same draw of EEG
-            # (an exponential-like estimate that kept ~1/7 of EEG-only bins at gain > 0.5)
-            n_nb = n_avg[None, :]
-            d = tmpl - M[:, None, :]
-            spread = np.mean(d.real**2 + d.imag**2, axis=1)
-            del d
-            spread = np.maximum(spread - noise * np.maximum(1.0 / n_nb - 1.0 / nv, 0.0), 0.0)
-            power = mean_p + spread
-            kc = int(np.ceil(params.lf_cutoff * plan.nw))
-            if params.wiener_smooth > 1 and kc > 0:
-                # in the EEG band (below lf_cutoff) the estimate of one bin is noisy (with W
-                # close to the number of volumes it is the template's own leak, exponentially
-                # distributed); the mean over neighbouring bins is not, and between the
-                # artifact's lines it is small: the smaller of the two only lowers gains
-                # where the artifact is weak. Above the band the artifact matters more than
-                # the leak and the bin's own estimate is kept.
-                from scipy.ndimage import uniform_filter1d
-
-                sm = uniform_filter1d(power[:, : kc + params.wiener_smooth], int(params.wiener_smooth), axis=-1)
-                power[:, :kc] = np.minimum(power[:, :kc], sm[:, :kc])
-            gain = power / np.maximum(power + noise / n_nb, 1e-30)
-            gain = np.clip(gain, 0.0, 1.0).astype(np.float32)
-            gain[:, : plan.k_min] = 1.0  # the all-volume mean below 1/TR is not leak-limited
-            tmpl *= gain[:, None, :]
+            tmpl *= wiener_gain(tmpl, M, mean_p, noise, n_avg, nv,
+                                int(np.ceil(params.lf_cutoff * plan.nw)), params.wiener_smooth,
+                                plan.k_min, params.wiener_strict)[:, None, :]
+        if low is not None:
+            # the low band's spectra and templates, for the spatial pass over all channels
+            low.stash(rows, spec, M)
         del spec
         tmpl *= plan.phase(-1.0)[None]
         tau = sfft.irfft(tmpl, n=plan.nw, axis=-1).astype(np.float32, copy=False)
@@ -856,6 +970,11 @@ def _correct_inplace(
             collect(run_group(rows))
             done += 1
             p(p0 + (1 - p0) * done / len(groups), "subtracting templates")
+    if low is not None:
+        per_slot = params.amplitude_per == "slot"
+        low.apply(data, alias, result.amplitudes if params.amplitude_fit else {},
+                  (plan.seg_starts, plan.seg_lens) if per_slot else (plan.vseg_starts, plan.vseg_lens))
+        result.spatial = dict(low.info)
     result.obs_rank = rank_of
     rows_evo = [evolution[int(r)] for r in picks if int(r) in evolution]
     if rows_evo:

@@ -65,6 +65,13 @@ class GradientParams:
         artifact (breathing, heating, movement) is followed.
     track_pool : int
         Candidate volumes for the similarity choice.
+    spatial : bool
+        Re-estimate the templates' EEG band across channels, inside and outside the
+        artifact's few-dimensional channel subspace (see :mod:`.spatial`).
+    wiener_strict : float
+        In the EEG band the Wiener gain counts a bin's all-volume mean as artifact only
+        beyond this many times its EEG leak (1: the unbiased estimate, which keeps a
+        random third of EEG-only bins; 3: 5 %). See :func:`.aas.wiener_gain`.
     n_jobs : int
         Threads.
     """
@@ -81,6 +88,8 @@ class GradientParams:
     lowpass: float | None = 70.0
     track: bool = False
     track_pool: int = 60
+    spatial: bool = True
+    wiener_strict: float = 3.0
     n_jobs: int = 2
 
     def aas(self, sfreq: float = 0.0) -> AASParams:
@@ -97,6 +106,8 @@ class GradientParams:
             obs_highpass=70.0 / sfreq if sfreq > 0 else 0.014,
             track=bool(self.track),
             track_pool=int(self.track_pool),
+            spatial=bool(self.spatial),
+            wiener_strict=float(self.wiener_strict),
             # 40 ms tapered margins: the artifact's spectrum stays concentrated at its
             # harmonics instead of leaking (taper sidelobes) into the EEG bins, where the
             # Wiener gain would then have to keep the template and its EEG leak

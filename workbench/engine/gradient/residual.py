@@ -40,6 +40,7 @@ class AliasModel:
         sel: np.ndarray | None = None,
         tbins: np.ndarray | None = None,
         resid: tuple[np.ndarray, np.ndarray] | None = None,
+        b0: int = 0,
     ) -> np.ndarray:
         """Template including each volume's fitted alias terms.
 
@@ -50,6 +51,7 @@ class AliasModel:
         With tracked templates (``sel``: chosen neighbours per row and volume, used on
         the bins ``tbins``) the mean is over the chosen neighbours there. ``resid``: the
         caller's ``spec - tmpl`` and its energy over volumes when it has them already.
+        ``b0``: the arrays' first bin (a block of bins; not with ``sel``).
         """
         if resid is None:
             d = spec - tmpl
@@ -70,7 +72,9 @@ class AliasModel:
         c *= np.clip(gain, 0.0, 1.0).astype(np.float32)
         out = tmpl  # updated in place (the caller replaces its template by the result)
         g = c.shape[0]
+        nf_here = out.shape[-1]  # the caller may pass a block of bins only
         for (f0, f1), Bm in self._window_means(plan):
+            f0, f1 = max(f0 - b0, 0), min(f1 - b0, nf_here)
             if f1 > f0:
                 # one 2-D BLAS product for all rows of the group: (n, k) @ (k, g * nf);
                 # numpy's broadcast matmul over g with k = 4 inner terms was ~5x slower

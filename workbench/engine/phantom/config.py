@@ -118,6 +118,30 @@ class PhantomConfig:
         gradient-coil heating changes each axis's gain and delay slowly (minutes), and
         the loops wander slowly; head movements (``motion_events``) then change each
         axis's coupling separately (a shape jump, not only an amplitude step).
+    gradient_sampling : str
+        How the amplifier turns the lead EMF into samples. ``"mean"`` (default): each
+        sample is the EMF averaged over its sample interval, then the anti-alias filter
+        runs at the sampling rate. ``"point"``: the anti-alias filter acts on the
+        continuous EMF (computed on a 16x finer grid) and each sample is its
+        instantaneous value, as an ADC behind an analog filter takes it (with a weak
+        filter the artifact aliases strongly).
+    gradient_antialias : bool
+        Apply the amplifier's anti-alias low-pass (``amp_lowpass_hz``) to the gradient
+        artifact at all (False: an amplifier without one).
+    gradient_jitter_s : float
+        SD of a random timing error of every slice excitation against the nominal
+        timeline (s, scanner side; the gradient clock's jitter); 0: off.
+    gradient_volume_jitter_s : float
+        SD of a random shift of each whole volume's gradients against its trigger
+        (s; trigger-to-artifact jitter); 0: off.
+    gradient_eddy : float
+        Size of the eddy-current response left after pre-emphasis: each axis's gradient
+        gets exponential tails (time constants 0.8, 6 and 40 ms, relative sizes 3, 1.5
+        and 0.8 % x this value), so the artifact has slow, volume-locked tails; 0: off.
+    gradient_lf_uv : float
+        RMS (µV, typical channel) of a slowly varying low-frequency (5-35 Hz)
+        volume-locked component (the scanner table and cables vibrating after each
+        volume's gradients), its size wandering by ~40 % over tens of seconds; 0: off.
     """
 
     duration_s: float = 60.0
@@ -161,6 +185,12 @@ class PhantomConfig:
     motion_events: int = 0
     motion_size: float = 0.05
     gradient_drift: float = 0.0
+    gradient_sampling: str = "mean"
+    gradient_antialias: bool = True
+    gradient_jitter_s: float = 0.0
+    gradient_volume_jitter_s: float = 0.0
+    gradient_eddy: float = 0.0
+    gradient_lf_uv: float = 0.0
 
     def __post_init__(self) -> None:
         def bad(name: str, problem: str) -> None:
@@ -194,6 +224,12 @@ class PhantomConfig:
             bad("drift_ppm", f"|drift| must be below 1000 ppm, got {self.drift_ppm}")
         if not (isinstance(self.gradient_drift, (int, float)) and 0 <= self.gradient_drift <= 5):
             bad("gradient_drift", f"must be in [0, 5], got {self.gradient_drift!r}")
+        if self.gradient_sampling not in ("mean", "point"):
+            bad("gradient_sampling", f"must be 'mean' or 'point', got {self.gradient_sampling!r}")
+        for name in ("gradient_jitter_s", "gradient_volume_jitter_s", "gradient_eddy", "gradient_lf_uv"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                bad(name, f"must be a number >= 0, got {v!r}")
         if not (isinstance(self.motion_size, (int, float)) and 0 <= self.motion_size < 0.5):
             bad("motion_size", f"must be in [0, 0.5), got {self.motion_size!r}")
         lo_l, hi_l = self.dig_lift_mm

@@ -20,11 +20,21 @@ to the x, y and z gradients *differently* (so the artifact's shape changes, not 
 size), the gradient coils heat up over minutes (each axis's gain and delay change
 slowly), the loops wander slowly, and head movements change each axis's coupling
 separately.
+
+Other artifact physics, each off by default (a different simulator or a real bore has
+them; our correction must not depend on their absence): ``gradient_sampling="point"``
+(the anti-alias filter acts on the continuous EMF, computed on a 16x finer grid, and
+each sample is an instantaneous value), ``gradient_antialias=False`` (no amplifier
+filter), ``gradient_jitter_s`` / ``gradient_volume_jitter_s`` (timing jitter of each
+excitation / each volume's gradients against the nominal timeline and the triggers),
+``gradient_eddy`` (exponential eddy-current tails on every gradient) and
+``gradient_lf_uv`` (a slowly varying low-frequency volume-locked component).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import signal
@@ -43,6 +53,8 @@ RF_FLAT = 2.56e-3       # s
 READ_FLAT = 0.32e-3     # s
 MAX_LINES = 64
 MOTION_S = 0.3          # s, duration of one head movement
+FINE_OVERSAMPLE = 16    # fine grid for point sampling / eddy currents
+EDDY = ((0.03, 0.8e-3), (0.015, 6e-3), (0.008, 40e-3))  # (relative size, time constant s)
 
 
 @dataclass
@@ -210,13 +222,42 @@ class GradientGenerator:
             self.drift = BoreDrift(cfg.gradient_drift, n_ch, cfg.duration_s, drng)
             # head movements change each axis's coupling separately (a shape jump)
             self.motion_axes = drng.normal(0.0, cfg.motion_size, (cfg.motion_events, n_ch, 3))
+        # other artifact physics (off by default; own generators: nothing else changes)
+        self.exc_onsets = np.asarray(timeline.excitation_onsets, float)
+        jrng = np.random.default_rng([cfg.seed, 15485863])
+        n_exc = cfg.excitations_per_volume
+        if cfg.gradient_volume_jitter_s > 0:
+            vj = jrng.normal(0.0, cfg.gradient_volume_jitter_s, timeline.volume_onsets.size)
+            self.exc_onsets = self.exc_onsets + np.repeat(vj, n_exc)[: self.exc_onsets.size]
+        if cfg.gradient_jitter_s > 0:
+            self.exc_onsets = self.exc_onsets + jrng.normal(0.0, cfg.gradient_jitter_s, self.exc_onsets.size)
+        self.fine = cfg.gradient_sampling == "point" or cfg.gradient_eddy > 0
+        self.os = FINE_OVERSAMPLE
+        if self.fine:
+            fs = cfg.sfreq * self.os
+            self.fine_sos = signal.butter(2, cfg.lowpass_hz, "lowpass", fs=fs, output="sos")
+            self.fine_zi = np.zeros((self.fine_sos.shape[0], 3, 2))
+            # eddy currents: dG_eff/dt = dG/dt - sum_i a_i (h_i * dG/dt), h_i = exp(-t/tau_i)/tau_i
+            self.eddy = [(a * cfg.gradient_eddy, tau) for a, tau in EDDY] if cfg.gradient_eddy > 0 else []
+            self.eddy_zi = [np.zeros((3, 1)) for _ in self.eddy]
+        self.lf = None
+        if cfg.gradient_lf_uv > 0:
+            self.lf = _LowFrequency(cfg, timeline, n_ch, np.random.default_rng([cfg.seed, 32452843]))
         self.moments = moments * self._calibration(moments)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        """Filter states at the recording's start (after the calibration used them)."""
+        self.zi = np.zeros_like(self.zi)
+        if self.fine:
+            self.fine_zi = np.zeros_like(self.fine_zi)
+            self.eddy_zi = [np.zeros((3, 1)) for _ in self.eddy]
 
     def _flux(self, t_eeg: np.ndarray, delays: list[np.ndarray] | None = None) -> np.ndarray:
         """Gradient (3, n) at EEG-clock times (0 outside excitations), each axis
         optionally ``delays`` seconds late."""
         t = self.tl.to_mri(t_eeg)
-        on = self.tl.excitation_onsets
+        on = self.exc_onsets
         idx = np.searchsorted(on, t, side="right") - 1
         tau = t - on[np.clip(idx, 0, None)]
         tau = np.where(idx >= 0, tau, -1.0)
@@ -224,12 +265,52 @@ class GradientGenerator:
             return self.wave.at([np.where(idx >= 0, tau - d, -1.0) for d in delays])
         return self.wave.at(tau)
 
-    def _emf(self, n0: int, n1: int, moments: np.ndarray) -> np.ndarray:
+    def _dgdt(self, n0: int, n1: int, delays: Any = None) -> np.ndarray:
+        """dG/dt (3, n1 - n0) as the amplifier samples it at EEG samples ``n0..n1-1``.
+
+        Default: the mean over each sample interval (the EEG-rate filter follows in
+        :meth:`chunk`). On the fine grid (``gradient_sampling="point"`` or eddy
+        currents): eddy tails and the anti-alias filter act on the 16x finer signal,
+        and each sample is its value at the sample's instant (``"point"``) or its mean
+        over the sample interval (``"mean"``, the EEG-rate filter then follows as usual).
+        """
         sf = self.cfg.sfreq
-        t = (np.arange(n0 - 1, n1)) / sf
-        g = self._flux(t)
-        dg = np.diff(g, axis=1) * (sf * self.tl.alpha)  # mean dG/dt over each sample interval
-        return -(moments @ dg)
+        if not self.fine:
+            t = np.arange(n0 - 1, n1) / sf
+            g = self._flux(t, delays(t) if delays is not None else None)
+            return np.diff(g, axis=1) * (sf * self.tl.alpha)  # mean dG/dt over each sample interval
+        out = np.empty((3, n1 - n0))
+        step = max(1, int(sf))  # 1 s blocks on the fine grid
+        os_ = self.os
+        point = self.cfg.gradient_sampling == "point"
+        for b0 in range(n0, n1, step):
+            b1 = min(n1, b0 + step)
+            t = (b0 * os_ - 1 + np.arange((b1 - b0) * os_ + 1)) / (sf * os_)
+            g = self._flux(t, delays(t) if delays is not None else None)
+            dg = np.diff(g, axis=1) * (sf * os_ * self.tl.alpha)  # (3, (b1 - b0) * os)
+            for k, (a, tau) in enumerate(self.eddy):
+                # first-order response of the coil's eddy currents (time constant tau)
+                c = np.exp(-1.0 / (sf * os_ * tau))
+                resp, self.eddy_zi[k] = signal.lfilter([1 - c], [1, -c], dg, axis=1, zi=self.eddy_zi[k] * 1.0)
+                dg = dg - a * resp
+            if point:
+                if self.cfg.gradient_antialias:
+                    dg, self.fine_zi = signal.sosfilt(self.fine_sos, dg, axis=1, zi=self.fine_zi)
+                out[:, b0 - n0:b1 - n0] = dg[:, os_ - 1::os_]  # the value at each sample's instant
+            else:
+                out[:, b0 - n0:b1 - n0] = dg.reshape(3, b1 - b0, os_).mean(axis=2)
+        return out
+
+    def _sampled(self, e: np.ndarray) -> np.ndarray:
+        """The EEG-rate anti-alias filter (mean sampling only; point sampling had it on the
+        fine grid)."""
+        if not self.cfg.gradient_antialias or (self.fine and self.cfg.gradient_sampling == "point"):
+            return e
+        out, self.zi = signal.sosfilt(self.sos, e, axis=1, zi=self.zi)
+        return out
+
+    def _emf(self, n0: int, n1: int, moments: np.ndarray) -> np.ndarray:
+        return -(moments @ self._dgdt(n0, n1))
 
     def _calibration(self, moments: np.ndarray) -> float:
         """Scale the loops so the median channel's filtered peak is ``cfg.gradient_mv``."""
@@ -238,7 +319,8 @@ class GradientGenerator:
         n0 = int(on * sf) - 5
         n1 = n0 + int(self.cfg.slice_period_s * sf * 2) + 10
         e = self._emf(n0, n1, moments)
-        e = signal.sosfilt(self.sos, e, axis=1)
+        if self.cfg.gradient_antialias and not (self.fine and self.cfg.gradient_sampling == "point"):
+            e = signal.sosfilt(self.sos, e, axis=1)
         peak = np.median(np.abs(e).max(axis=1))
         return self.cfg.gradient_mv * 1e-3 / max(peak, 1e-30)
 
@@ -246,9 +328,7 @@ class GradientGenerator:
         """EMF with per-axis drifting coupling and delays (``gradient_drift > 0``)."""
         sf = self.cfg.sfreq
         assert self.drift is not None
-        t = np.arange(n0 - 1, n1) / sf
-        g = self._flux(t, self.drift.delays(t))
-        dg = np.diff(g, axis=1) * (sf * self.tl.alpha)  # (3, n)
+        dg = self._dgdt(n0, n1, self.drift.delays)  # (3, n)
         tc = np.arange(n0, n1) / sf
         mod = self.drift.modulation(tc)  # (n_ch, 3, n)
         for onset, step in zip(self.motion_onsets, self.motion_axes):
@@ -261,9 +341,8 @@ class GradientGenerator:
         """Artifact (n_channels, n1 - n0) in V, continuous across consecutive chunks."""
         sf = self.cfg.sfreq
         if self.drift is not None:
-            e = self._drifting_emf(n0, n1)
-            out, self.zi = signal.sosfilt(self.sos, e, axis=1, zi=self.zi)
-            return out
+            out = self._sampled(self._drifting_emf(n0, n1))
+            return out + self.lf.chunk(n0, n1) if self.lf is not None else out
         e = self._emf(n0, n1, self.moments)
         t = np.arange(n0, n1) / sf
         mod = 1.0 + self.resp_amp[:, None] * np.sin(2 * np.pi * self.resp_f * t + self.resp_phase[:, None])
@@ -272,5 +351,47 @@ class GradientGenerator:
             ramp = np.clip((t - onset) / MOTION_S, 0.0, 1.0)
             mod += step[:, None] * (0.5 - 0.5 * np.cos(np.pi * ramp))[None, :]
         e *= mod
-        out, self.zi = signal.sosfilt(self.sos, e, axis=1, zi=self.zi)
-        return out
+        out = self._sampled(e)
+        return out + self.lf.chunk(n0, n1) if self.lf is not None else out
+
+
+class _LowFrequency:
+    """A slowly varying low-frequency volume-locked component (``gradient_lf_uv``).
+
+    After each volume's gradients the scanner table and the cables ring: three damped
+    oscillations (5-35 Hz, decay 0.15-0.6 s) per volume, summed over the volumes, seen
+    by each channel with its own coupling; the ringing's size wanders (two slow waves,
+    periods 20-90 s, together ~40 %), so a template averaged over many volumes does
+    not follow it.
+    """
+
+    def __init__(self, cfg: PhantomConfig, tl: Timeline, n_ch: int, rng: np.random.Generator) -> None:
+        self.sf = cfg.sfreq
+        self.on = tl.to_eeg(tl.volume_onsets)
+        self.f = rng.uniform(5.0, 35.0, 3)
+        self.tau = rng.uniform(0.15, 0.6, 3)
+        self.ph = rng.uniform(0, 2 * np.pi, 3)
+        self.amp = rng.uniform(0.5, 1.0, 3)
+        self.coupling = rng.normal(0.0, 1.0, (n_ch, 3))
+        self.wf = rng.uniform(1 / 90, 1 / 20, 2)
+        self.wph = rng.uniform(0, 2 * np.pi, 2)
+        # scale: the typical channel's RMS over a volume is gradient_lf_uv
+        t = np.arange(int(cfg.tr * self.sf)) / self.sf
+        w = self._wave(t)  # (3, n)
+        rms = np.sqrt(np.median(np.mean((self.coupling @ w) ** 2, axis=1)))
+        self.scale = cfg.gradient_lf_uv * 1e-6 / max(rms, 1e-30)
+        self.span = 4.0 * float(self.tau.max())
+
+    def _wave(self, t: np.ndarray) -> np.ndarray:
+        return (self.amp[:, None] * np.exp(-t[None, :] / self.tau[:, None])
+                * np.sin(2 * np.pi * self.f[:, None] * t[None, :] + self.ph[:, None]) * (t >= 0)[None, :])
+
+    def chunk(self, n0: int, n1: int) -> np.ndarray:
+        t = np.arange(n0, n1) / self.sf
+        acc = np.zeros((3, t.size))
+        for ton in self.on[(self.on < t[-1] + 1e-9) & (self.on > t[0] - self.span)]:
+            m = (t >= ton) & (t < ton + self.span)
+            acc[:, m] += self._wave(t[m] - ton)
+        size = 1.0 + 0.25 * np.sin(2 * np.pi * self.wf[0] * t + self.wph[0]) \
+            + 0.15 * np.sin(2 * np.pi * self.wf[1] * t + self.wph[1])
+        return (self.coupling @ acc) * (self.scale * size)[None, :]

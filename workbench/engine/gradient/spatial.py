@@ -1,0 +1,194 @@
+"""The templates' low band re-estimated across channels (the artifact's spatial subspace).
+
+Why: by Faraday's law every channel's gradient artifact is ``-dG/dt . M_c``, the three
+gradient axes' waveforms weighted by the channel's lead-loop moments. Whatever the
+amplifier, sampling and coil do to the waveforms (anti-alias filter, point sampling,
+eddy currents), each channel's artifact is a mix of the *same* few waveforms: across
+channels it lies in a small subspace (3 dimensions, a few more when the loops drift or
+the head moves). The EEG leaking into a template does not. Below ``lf_cutoff`` (the EEG
+band) the artifact is weak and each channel's template there is mostly its EEG leak and,
+when the artifact aliases (weak anti-alias filter, instantaneous sampling), the per-volume
+alias terms that one channel alone cannot tell from its EEG. This pass splits each
+template (and the alias fit) into the part inside the artifact's subspace (measured on
+the strong bins above the band, where the artifact dwarfs the EEG) and the part outside,
+and gives each its own Wiener gain. Inside, the leak is that of a few dimensions instead
+of all channels, so the gain and the alias fit keep more artifact and less EEG; outside,
+the gain drops whatever has no artifact power (and keeps what has: an artifact component
+the strong bins do not show, e.g. a low-frequency vibration, keeps its own gain).
+
+Written here, not taken from a library: MNE, FACETpy and the FASTR family correct each
+channel alone (OBS is a PCA across volumes, not channels).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import fft as sfft
+
+if TYPE_CHECKING:  # annotations only (aas imports this module)
+    from .aas import AASParams, _Plan
+    from .residual import AliasModel
+
+
+class LowBand:
+    """Collects every channel group's low band, then re-estimates it across channels.
+
+    Parameters
+    ----------
+    plan : _Plan
+        The correction's index arithmetic.
+    params : AASParams
+        Its parameters (``spatial_*``, ``wiener``, ``lf_cutoff``).
+    rows : ndarray of int
+        The channels that will be stashed (all corrected rows).
+    budget : float
+        Bytes for the block temporaries (the low band of all channels is kept besides:
+        ``spatial_cutoff`` of the spectrum, e.g. 1 % at 5 kHz, 10 % at 500 Hz).
+    """
+
+    def __init__(self, plan: _Plan, params: AASParams, rows: np.ndarray, budget: float = 16e6) -> None:
+        self.plan = plan
+        self.params = params
+        nf = plan.nw // 2 + 1
+        self.kb = int(min(nf, np.ceil(params.spatial_cutoff * plan.nw)))
+        self.rows = np.asarray(rows, int)
+        self.index = {int(r): i for i, r in enumerate(self.rows)}
+        nv = plan.frac.size
+        self.S = np.zeros((self.rows.size, nv, self.kb), np.complex64)
+        self.M = np.zeros((self.rows.size, nf), np.complex64)
+        self.budget = float(budget)
+        self.info: dict[str, Any] = {}
+
+    def stash(self, rows: np.ndarray, spec: np.ndarray, M: np.ndarray) -> None:
+        """Keep a group's low-band spectra and its all-volume mean spectrum."""
+        for i, r in enumerate(rows):
+            j = self.index[int(r)]  # each row once, from one thread
+            self.S[j] = spec[i, :, : self.kb]
+            self.M[j] = M[i]
+
+    def subspace(self) -> np.ndarray | None:
+        """Orthonormal basis (n_ch, r) of the artifact's channel subspace, or None.
+
+        From the all-volume mean spectra on the strongest bins above the low band (each
+        bin normalised): the smallest rank holding ``1 - spatial_tol`` of their energy.
+        None when it would not be smaller than all channels but two (nothing to gain).
+        """
+        M = self.M
+        n = M.shape[0]
+        if n < 5 or self.kb < 2:
+            return None
+        hi = M[:, self.kb:]
+        pw = np.sum(hi.real**2 + hi.imag**2, axis=0)
+        n_bins = int(min(pw.size, max(64, 0.02 * pw.size)))
+        strong = np.argpartition(pw, -n_bins)[-n_bins:]
+        W = hi[:, strong].astype(np.complex128)
+        # every strong bin counts alike (the strongest would otherwise hide an axis that
+        # matters at other frequencies)
+        W /= np.maximum(np.linalg.norm(W, axis=0, keepdims=True), 1e-300)
+        U, s, _ = np.linalg.svd(W, full_matrices=False)
+        e = np.cumsum(s**2) / max(float(np.sum(s**2)), 1e-300)
+        r = int(np.searchsorted(e, 1.0 - self.params.spatial_tol) + 1)
+        self.info = {"rank": r, "channels": n}
+        if r > n - 2:
+            return None
+        return U[:, :r].astype(np.complex64)
+
+    def _parts(self, S: np.ndarray, b0: int, P: np.ndarray, alias: AliasModel | None,
+               n_avg: np.ndarray):
+        """Per part (the per-channel templates as used, inside, outside the subspace):
+        ``(sign, templates after the alias fit, mean power, noise, spread)`` of the bins
+        ``b0 ..`` (``S``: their spectra, all channels)."""
+        from .aas import wiener_spread
+
+        plan = self.plan
+        n, nv, _ = S.shape
+
+        def inside(x: np.ndarray) -> np.ndarray:
+            return (P @ x.reshape(n, -1)).reshape(x.shape)
+
+        T0 = plan.templates(S, b0)
+        S_in, T_in = inside(S), inside(T0)
+        # the per-channel templates the correction used on these bins are recomputed (the
+        # same bin-local steps on the same spectra; cheaper in memory than keeping them)
+        for sign, Sx, Tx in ((-1.0, S, T0.copy()), (1.0, S_in, T_in), (1.0, S - S_in, T0 - T_in)):
+            d = Sx - Tx
+            energy = np.sum(d.real**2 + d.imag**2, axis=1)
+            noise = energy / (nv * (1.0 + 1.0 / n_avg[None, :]))
+            Mx = Sx.mean(axis=1)
+            mean_p = np.maximum(Mx.real**2 + Mx.imag**2 - noise / nv, 0.0)
+            if alias is not None:
+                Tx = alias.refine(Sx, Tx, plan, resid=(d, energy), b0=b0)
+            del d, Sx
+            yield sign, Tx, mean_p, noise, wiener_spread(Tx, Mx, noise, n_avg, nv)
+
+    def apply(self, data: np.ndarray, alias: AliasModel | None, amps: dict[int, np.ndarray],
+              segments: tuple[np.ndarray, np.ndarray]) -> None:
+        """Re-estimate the low band of every stashed channel and correct ``data`` in place.
+
+        Parameters
+        ----------
+        data : ndarray, shape (n_channels, n_times)
+            The data after the per-channel subtraction.
+        alias : AliasModel | None
+            The alias model used by the correction.
+        amps : dict[int, ndarray]
+            Fitted amplitudes per channel and segment (empty: none).
+        segments : (starts, lens)
+            The amplitude segments of the flat core array.
+        """
+        from .aas import wiener_gain
+
+        Q = self.subspace()
+        if Q is None:
+            return
+        plan, prm, kb, S = self.plan, self.params, self.kb, self.S
+        n, nv, _ = S.shape
+        P = Q @ Q.conj().T  # (n, n) projector onto the artifact's subspace
+        n_avg = plan.n_averaged()[:kb]
+        kc = int(np.ceil(prm.lf_cutoff * plan.nw))
+        # blocks of bins keep the working memory near that of one channel group
+        step = int(max(1, min(kb, self.budget // max(n * nv * 8 * 10, 1))))
+        blocks = [(b0, min(kb, b0 + step)) for b0 in range(plan.k_min, kb, step)]
+        if not blocks:
+            return
+        # pass 1: the small per-bin statistics of every part over the whole band (the
+        # gain's smoothing looks across bins)
+        stats = [[np.zeros((n, kb)) for _ in range(3)] for _ in range(3)]
+        for b0, b1 in blocks:
+            for k, (_, _, mean_p, noise, spread) in enumerate(self._parts(S[..., b0:b1], b0, P, alias,
+                                                                          n_avg[b0:b1])):
+                for st, x in zip(stats[k], (mean_p, noise, spread)):
+                    st[:, b0:b1] = x
+        gains = [np.ones((n, kb), np.float32) if not prm.wiener else
+                 wiener_gain(None, None, mp, no, n_avg, nv, kc, prm.wiener_smooth, plan.k_min,
+                             prm.wiener_strict, spread=sp) for mp, no, sp in stats]
+        # pass 2: the change of the templates, written over the spectra (S is not needed
+        # again)
+        for b0, b1 in blocks:
+            blk = S[..., b0:b1].copy()
+            change = np.zeros_like(blk)
+            for k, (sign, Tx, *_rest) in enumerate(self._parts(blk, b0, P, alias, n_avg[b0:b1])):
+                Tx *= gains[k][:, None, b0:b1]
+                change += np.float32(sign) * Tx
+                del Tx
+            S[..., b0:b1] = change
+            del blk, change
+        delta = S
+        delta[..., : plan.k_min] = 0.0  # the all-volume mean below 1/TR is left as it was
+        self.S = None
+        rows = self.rows
+        ph = plan.phase(-1.0)[:, :kb]
+        nf = plan.nw // 2 + 1
+        starts, lens = segments
+        core = plan.core_slice if plan.core_slice is not None else plan.core_abs
+        for i, r in enumerate(rows):
+            full = np.zeros((nv, nf), np.complex64)
+            full[:, :kb] = delta[i] * ph
+            tau = sfft.irfft(full, n=plan.nw, axis=-1).astype(np.float32, copy=False).reshape(-1)
+            ts = tau[plan.core_win]
+            a = amps.get(int(r))
+            if a is not None and a.size == lens.size:
+                ts *= np.repeat(a, lens)
+            data[r, core] -= ts
