@@ -31,7 +31,7 @@ def loaded(qtbot, window, tmp_path):
     tab = window.pages["Gradient"]
     window.show_tab("Gradient")
     yield session, tab, window
-    qtbot.waitUntil(lambda: tab._stack_task is None and tab._view_task is None, timeout=20000)
+    qtbot.waitUntil(lambda: tab._stack_task is None and tab._view_task is None, timeout=90000)  # views still drawing on a loaded machine
 
 
 def _derivatives(session) -> list[Path]:
