@@ -267,6 +267,11 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
         orient = "fixed normal to the cortex" if fixed else "loose (0.2) about the cortical normal"
         messages.append(f"head model: {hm.note}; {hm.fwd['nsource']} cortical vertices (median spacing "
                         f"{spacing:g} mm), orientation {orient}")
+        n_given = sum(int(s["nuse"]) for s in choice.src)
+        if n_given > hm.fwd["nsource"]:
+            messages.append(f"{n_given - hm.fwd['nsource']} of {n_given} cortical vertices lie outside the head "
+                            "model's innermost shell (inner skull, or the fitted sphere's brain shell) and were "
+                            "left out: no source can be found there")
     else:
         messages.append(f"head model: {hm.note}; {hm.fwd['nsource']} sources on a {spacing:g} mm grid")
     p(0.5, "inverse operator")
@@ -411,6 +416,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
         "noise_cov": cov_kind, "head_model": hm.kind, "condition": str(evoked.comment),
         "spacing_mm": spacing, "n_fmri_clusters": len(groups),
         "source_space": choice.kind, "source_space_reason": choice.reason,
+        "n_sources_left_out": (sum(int(s["nuse"]) for s in choice.src) - int(n_src)) if surface else 0,
         "orientation": ("fixed" if fixed else "loose") if surface else "free",
     })
     for x, i in zip(times, tidx):
@@ -446,13 +452,8 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
             "lambda2": lambda2, "spacing_mm": spacing, "mri_to_world_mm": mri_to_world, "units": dict(UNITS),
             "fmri_clusters": [np.asarray(g) for g in groups], "report_times": list(times),
             "kind": choice.kind}
-    if surface:
-        # no volume grid: the Sources view (which draws a grid) does not open for this
-        # result; the triangles and normals are what a surface view needs
+    if surface:  # no volume grid: the cortex's triangles (source indices) and outward normals
         live.update({"tris": hm.tris, "normals_mri": hm.nn_mri})
-        messages.append("the Sources view draws volume source spaces only: this surface estimate is in "
-                        "the maps (painted into the T1 within 3 mm of each vertex), the tables and "
-                        "source_estimate.npz")
     else:
         live.update({"grid_shape": hm.grid_shape, "grid_to_mri": hm.grid_to_mri})
     # the interactive source view (workbench.gui.source) opens for a result marked so
