@@ -118,6 +118,10 @@ class CausalGradient:
         pass through flagged :data:`.flags.MARKER_LATE`. When the marker arrives it
         confirms the volume (or, off the rhythm, replaces it). At most one volume past
         the last marker is predicted.
+    quantised_fit : bool
+        Fit the volume onsets as the line the markers' whole-sample rounding allows,
+        once two level changes of the markers pin it (:meth:`_quantised_fit`); else
+        least squares throughout.
     gate : float
         Largest ratio of residual to raw power (over the corrected channels, per
         stretch of a chunk) at which a predicted volume is subtracted. 1 (subtracting
@@ -133,15 +137,15 @@ class CausalGradient:
     """
 
     # alias model start-up (see _alias_coef and _job_template): epochs per coefficient
-    # before a fit, ridge on its normal equations (share of their mean diagonal),
-    # out-of-sample checks before use, and the prediction-error ratio a term must beat
+    # before a fit, ridge on its normal equations (share of their mean diagonal), largest
+    # condition number, out-of-sample checks before use, and the prediction-error ratio
+    # a term must beat. Starting earlier did not converge faster on the 2.5 kHz phantom
+    # (benchmarks/bench_online_convergence.py): the marker fit's early phases are off.
     _alias_min = 3
     _alias_ridge = 0.0
     _check_min = 5
     _check_ratio = 0.75
     _alias_cond = 1e3
-    _alias_start = 0  # first volume number whose epoch enters the alias fit
-    _alias_volumes: int | None = None  # epochs in its running means (None: noise_volumes)
 
     def __init__(
         self,
@@ -163,6 +167,7 @@ class CausalGradient:
         alias_orders: int = 2,
         align: bool = True,
         predict_onsets: bool = True,
+        quantised_fit: bool = True,
         gate: float = 1.0,
         gate_confirm: float = 0.5,
     ) -> None:
@@ -180,6 +185,7 @@ class CausalGradient:
         self.alias_orders = max(0, int(alias_orders))
         self.align = bool(align)
         self.predict_onsets = bool(predict_onsets)
+        self.quantised_fit = bool(quantised_fit)
         self.gate = float(gate)
         self.gate_confirm = float(gate_confirm)
         m = np.arange(1, self.alias_orders + 1)
@@ -355,10 +361,42 @@ class CausalGradient:
             m = np.array([q[1] for q in self._fit_pts], float)
             j0, m0 = j[-1], m[-1]
             b, a = np.polyfit(j - j0, m - m0, 1)
+            pinned = self._quantised_fit(j - j0, m - m0) if self.quantised_fit else None
+            if pinned is not None:
+                a, b = pinned
             self.period = float(b)
             self._fit = (m0 + a - b * j0, b)
         else:
             self._fit = None
+
+    @staticmethod
+    def _quantised_fit(j: np.ndarray, m: np.ndarray, pin: float = 0.6) -> tuple[float, float] | None:
+        """The line through whole-sample markers that quantisation allows, once it is
+        pinned: every marker is its true onset rounded, so the true line's residuals
+        ``m - b j`` span less than one sample. The slopes meeting that for every pair of
+        markers form an interval; when it is narrow (its width times the markers' span
+        under ``pin`` samples) the line is its midpoint, offset to the centre of the
+        offsets it allows. None otherwise (too few level changes of the markers yet, or
+        a marker off by more than the rounding: jitter), and the least-squares line
+        stays.
+
+        Why not least squares alone: on quantised markers its error falls slowly and
+        oscillates (+-0.1-0.2 sample after 10-30 volumes at 20 ppm on the 2.5 kHz
+        phantom, against < 0.02 for this once two level changes were seen), and the
+        alias model needs each volume's sub-sample phase.
+        """
+        if j.size < 3:
+            return None
+        dj = j[None, :] - j[:, None]
+        dm = m[None, :] - m[:, None]
+        up = dj > 0
+        lo = float(np.max((dm[up] - 1.0) / dj[up]))
+        hi = float(np.min((dm[up] + 1.0) / dj[up]))
+        if lo > hi or (hi - lo) * float(j.max() - j.min()) >= pin:
+            return None
+        b = 0.5 * (lo + hi)
+        r = m - b * j
+        return 0.5 * (float(r.max()) + float(r.min())), b
 
     def _onset(self, v: _Volume) -> float:
         """Fractional onset of ``v`` from the running fit (the marker if too few)."""
@@ -490,7 +528,7 @@ class CausalGradient:
                 n_used[: self._k_lf] = len(self.epochs_lf)
             else:
                 n_used = np.full(S.shape[1], float(n))
-            if self._alias_m.size and number >= self._alias_start:
+            if self._alias_m.size:
                 X = b - np.mean(self.fr, axis=0)  # what the window mean left of the alias
                 X_lf = b - np.mean(self.fr_lf, axis=0) if self._k_lf and len(self.epochs_lf) > n else X
                 c = self._alias_coef()
@@ -504,7 +542,7 @@ class CausalGradient:
                     self.err0 += bc * (d0.real**2 + d0.imag**2 - self.err0)
                     self.err1 += bc * (d.real**2 + d.imag**2 - self.err1)
                 self.n_alias += 1
-                ba = 1.0 / min(self.n_alias, self._alias_volumes or self.noise_volumes)
+                ba = 1.0 / min(self.n_alias, self.noise_volumes)
                 for j, x in enumerate((X, X_lf)):
                     self.aG[j] += ba * (np.outer(x.conj(), x) - self.aG[j])
                 xk = np.tile(X.conj()[:, None], (1, S.shape[1]))
@@ -558,7 +596,7 @@ class CausalGradient:
             Gi = np.linalg.inv(G)
             c[..., sl] = np.tensordot(Gi, self.ar[..., sl], axes=(1, 0))
             var[:, sl] = np.real(np.diag(Gi))[:, None]
-        n_eff = min(self.n_alias, self._alias_volumes or self.noise_volumes)
+        n_eff = min(self.n_alias, self.noise_volumes)
         power = c.real**2 + c.imag**2
         gain = 1.0 - 3.0 * (self.noise[None] * var[:, None, :] / n_eff) / np.maximum(power, 1e-300)
         return c * np.clip(gain, 0.0, 1.0)
