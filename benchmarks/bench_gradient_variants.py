@@ -50,6 +50,8 @@ VARIANTS: dict[str, tuple[str, dict, str]] = {
     "mb LF 20 uV": ("mb", {"gradient_lf_uv": 20.0}, "plain"),
     "mb combined": ("mb", {"gradient_sampling": "point", "gradient_eddy": 1.0, "gradient_jitter_s": 2e-6,
                            "gradient_lf_uv": 10.0, "gradient_drift": 1.0, "motion_events": 1}, "slow"),
+    "1 kHz default": ("1k", {}, "plain"),
+    "1 kHz point": ("1k", {"gradient_sampling": "point"}, "plain"),
     "1 kHz bore drift": ("1k", {"gradient_drift": 1.0, "motion_events": 1}, "plain"),
     "1 kHz point, drift": ("1k", {"gradient_sampling": "point", "gradient_drift": 1.0, "motion_events": 1}, "plain"),
 }

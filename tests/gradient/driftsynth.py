@@ -28,11 +28,15 @@ def make(
     motion_events: int = 0,
     seed: int = 0,
     eeg_uv: float = 15.0,
+    **physics: object,
 ) -> tuple[np.ndarray, np.ndarray, Schedule, PhantomConfig]:
-    """Return ``(artifact, eeg, schedule, cfg)``; ``schedule`` holds the true onsets."""
+    """Return ``(artifact, eeg, schedule, cfg)``; ``schedule`` holds the true onsets.
+
+    ``physics``: further ``PhantomConfig`` fields (``gradient_sampling``, ``gradient_lf_uv``, ...).
+    """
     cfg = PhantomConfig(duration_s=duration, sfreq=sfreq, tr=tr, slices=slices, multiband=multiband,
                         seed=seed, gradient_drift=drift, motion_events=motion_events,
-                        lead_in_s=1.0, lead_out_s=1.0)
+                        lead_in_s=1.0, lead_out_s=1.0, **physics)
     rng = np.random.default_rng(seed)
     tl = make_timeline(cfg, rng)
     moments = rng.normal(0, 1e-3, (n_ch, 3))
