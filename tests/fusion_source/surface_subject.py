@@ -93,11 +93,11 @@ def nearest_vertex(fwd: Any, target_m: np.ndarray) -> int:
 def simulate(info: Any, fwd: Any, vertices: list[int], amps_nam: list[float], seed: int = 0,
              nave: int = 40, noise_uv: float = 2.0, sfreq: float = 250.0) -> tuple[Any, Any]:
     """(evoked, noise covariance): dipoles at ``vertices`` along their normals (peaks at
-    100 ms, 20 ms wide; -100..300 ms), white sensor noise of ``noise_uv`` per trial averaged over ``nave``."""
+    100 ms, 20 ms wide; -50..250 ms), white sensor noise of ``noise_uv`` per trial averaged over ``nave``."""
     import mne
 
     rng = np.random.default_rng(seed)
-    times = np.arange(-0.1, 0.3, 1 / sfreq)  # short: the soft prior's windows cost the time
+    times = np.arange(-0.05, 0.25, 1 / sfreq)  # short: the soft prior's windows cost the time
     erp = np.exp(-0.5 * ((times - 0.1) / 0.02) ** 2)
     gain = fwd["sol"]["data"]
     data = sum(gain[:, v][:, None] * (a * 1e-9) * erp[None, :] for v, a in zip(vertices, amps_nam))
