@@ -148,6 +148,9 @@ class AASParams:
     track_dealias : bool
         Remove each volume's fitted alias part (see ``alias_orders``) from the features
         before judging similarity.
+    lf_auto : bool
+        Choose the low band's window (``window_lf``, twice ``window`` or ``window``) from
+        the data: the smallest leave-one-out prediction error of the epochs there.
     align_check : bool
         Keep the re-alignment only when it lowers the reference channels' residual
         (after the alias model, above the volume rate) by at least ``align_gain``.
@@ -192,6 +195,7 @@ class AASParams:
     spatial: bool = False
     spatial_cutoff: float = 0.0
     align_check: bool = True
+    lf_auto: bool = False
     align_gain: float = 0.01
     spatial_tol: float = 1e-4
 
@@ -250,11 +254,20 @@ class _Plan:
         lo = np.clip(lo, 0, n - (w + 1))
         self.lo, self.hi, self.n_nb = lo, lo + w + 1, w
         self.lf = None
-        if params.window_lf and params.lf_cutoff > 0:
-            w2 = int(min(params.window_lf, n - 1))
-            if w2 > w:
-                lo2 = np.clip(v - w2 // 2, 0, n - (w2 + 1))
-                self.lf = (lo2, lo2 + w2 + 1, w2, params.lf_cutoff)
+        self.lf_cutoff = float(params.lf_cutoff)
+        if params.window_lf and params.lf_cutoff > 0 and min(params.window_lf, n - 1) > w:
+            self.set_lf_window(int(params.window_lf))
+
+    def set_lf_window(self, w2: int) -> None:
+        """Use ``w2`` volumes for the bins below the low-frequency cut-off (the main
+        window's length: the main window there too)."""
+        n = self.sched.n_volumes
+        w2 = int(max(1, min(w2, n - 1)))
+        self.lf = None
+        if self.lf_cutoff > 0 and w2 != self.n_nb:
+            v = np.arange(n)
+            lo2 = np.clip(v - w2 // 2, 0, n - (w2 + 1))
+            self.lf = (lo2, lo2 + w2 + 1, w2, self.lf_cutoff)
 
     def update(self, sched: Schedule) -> None:
         self.sched = sched
@@ -697,6 +710,54 @@ def newton_shift(
     return d
 
 
+def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: AASParams) -> dict[str, Any]:
+    """Set ``plan``'s low-band window to the candidate with the smallest leave-one-out
+    prediction error of the epochs in that band (``1/TR .. lf_cutoff``), summed over the
+    4 channels with the most power. The error is EEG (the same for every
+    window) + the template's EEG leak (falls with the window) + what it does not follow
+    (grows with it): its minimum is the best trade-off for this recording.
+
+    Returns ``{"chosen": w, "candidates": {w: relative error}}``.
+    """
+    w_main = plan.n_nb
+    w_long = plan.lf[2]
+    cands = sorted({w_long, max(w_main, min(w_long, 2 * w_main)), w_main, max(4, w_main // 2)})
+    # from ~4 Hz (a tenth of the cut-off) up: below, slow EEG (drifts, blinks) is itself
+    # correlated across neighbouring volumes, and a short window "predicts" it
+    k0, k1 = max(plan.k_min, int(np.ceil(0.1 * plan.lf_bins))), plan.lf_bins
+    if k1 <= k0:
+        return {"chosen": int(w_long), "candidates": {}}
+    # channels with the most power in the low band (artifact there, or EEG)
+    sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
+    power = np.array([np.var(data[c, sl]) for c in cand])
+    rows = cand[np.argsort(power)[::-1][:4]]
+    errs = {int(w): 0.0 for w in cands}
+    alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
+    if alias is not None and not alias.ok:
+        alias = None
+    # slow EEG (drifts, blinks) leaks into the epochs' low bins through their ends and is
+    # correlated across neighbouring volumes, so a short window "predicts" it: the
+    # criterion runs on the channels high-passed at a quarter of the band's lower edge
+    from scipy.signal import butter, sosfiltfilt
+
+    k_hp = 0.25 * k0 / plan.nw  # cycles per sample
+    sos = butter(2, min(max(k_hp, 1e-6), 0.45), "highpass", fs=1.0, output="sos")
+    for c in rows:  # one channel at a time, its spectra once
+        x = sosfiltfilt(sos, data[c]).astype(np.float32)[None]
+        spec = np.ascontiguousarray(plan.aligned_spectra(x, [0])[..., :k1])
+        for w in cands:
+            plan.set_lf_window(w)
+            tmpl = plan.templates(spec)
+            if alias is not None:  # as the correction will use it (an aliased artifact's
+                tmpl = alias.refine(spec, tmpl, plan)  # phase terms need no short window)
+            d = (spec - tmpl)[..., k0:k1]
+            errs[int(w)] += float(np.sum(d.real**2 + d.imag**2))
+    best = min(errs, key=errs.get)
+    plan.set_lf_window(best)
+    ref = max(errs[int(w_long)], 1e-300)
+    return {"chosen": int(best), "candidates": {w: e / ref for w, e in errs.items()}}
+
+
 def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASParams) -> float:
     """Residual energy of ``rows`` after their templates (alias model included), above
     0.75 x the volume rate, for the schedule ``plan`` holds now."""
@@ -830,6 +891,11 @@ def _correct_inplace(
                     shifts[:] = 0.0
                     plan.update(schedule)
             result.onsets = np.asarray(schedule.onsets, float) + shifts
+    # 1b. the low band's window from the data (a slowly changing low-frequency artifact,
+    # e.g. vibration, wants a shorter window than the EEG leak alone would)
+    if params.lf_auto and plan.lf is not None and len(picks):
+        cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
+        result.checks["window_lf"] = _choose_lf_window(data, cand, plan, params)
     # 2. channel groups
     # float32 epochs + complex spectra, template, Wiener temporaries, core copies
     per_ch = schedule.n_volumes * plan.nw * (64 if params.alias_orders else 40)

@@ -50,6 +50,9 @@ class GradientParams:
         weak and the EEG leak dominates (None: same as ``window``).
     lf_cutoff_hz : float
         Frequency below which ``window_lf`` is used.
+    lf_auto : bool
+        Let the data choose that window among ``window_lf``, twice ``window`` and
+        ``window`` (smallest leave-one-out prediction error below ``lf_cutoff_hz``).
     alias_orders : int
         Orders of the sub-sample-phase alias model (0: off); see :class:`.aas.AASParams`.
     obs : bool
@@ -82,6 +85,7 @@ class GradientParams:
     wiener: bool = True
     window_lf: int | None = 60
     lf_cutoff_hz: float = 40.0
+    lf_auto: bool = True
     alias_orders: int = 2
     obs: bool = False
     anc: bool = False
@@ -100,6 +104,7 @@ class GradientParams:
             wiener=bool(self.wiener),
             window_lf=None if not self.window_lf else int(self.window_lf),
             lf_cutoff=float(self.lf_cutoff_hz) / sfreq if sfreq > 0 else 0.0,
+            lf_auto=bool(self.lf_auto),
             alias_orders=int(self.alias_orders),
             obs=bool(self.obs),
             anc=bool(self.anc),
