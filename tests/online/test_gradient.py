@@ -176,3 +176,24 @@ def test_onsets_measured_on_the_epochs_beat_the_marker_fit() -> None:
            for al in (False, True)}
     print({k: round(v * 1e6, 2) for k, v in err.items()}, "uV left of", round(_rms(art[:, a:b]) * 1e6), "uV")
     assert err[True] * 3 < err[False]  # measured 48 -> 8.4 uV
+
+
+def test_quantised_fit_recovers_the_onsets_rounded_markers_blur() -> None:
+    """Whole-sample markers of a drifting clock: the line the rounding allows places the
+    onsets far closer than least squares (the alias model needs their sub-sample phase)."""
+    for period, offset, n in [(5000.1, 0.55, 30), (4000.08, 0.3, 40), (10000.2, 0.7, 20)]:
+        j = np.arange(n, dtype=float)
+        true = offset + period * j
+        m = np.round(true)
+        a, b, _ = CausalGradient._quantised_fit(j, m)
+        bl, al = np.polyfit(j, m, 1)
+        e_q = np.abs(a + b * j - true).max()
+        e_ls = np.abs(al + bl * j - true).max()
+        assert e_q < 0.05 and e_q < 0.7 * e_ls, (period, e_q, e_ls)
+    # too few level changes of the markers yet: no pinned line (least squares stays)
+    j = np.arange(30, dtype=float)
+    assert CausalGradient._quantised_fit(j, np.round(0.1 + 2000.04 * j)) is None
+    # a marker off by more than the rounding (jitter): none either
+    m = np.round(0.55 + 5000.1 * j)
+    m[12] += 2
+    assert CausalGradient._quantised_fit(j, m) is None

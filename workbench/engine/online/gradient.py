@@ -146,6 +146,9 @@ class CausalGradient:
     _check_min = 5
     _check_ratio = 0.75
     _alias_cond = 1e3
+    _rephase_checks = False  # a rephase also restarts the out-of-sample checks
+    _rephase_batch = True  # ... and refits the alias model on the stored epochs
+    _rephase_pin = 0.3  # slope interval times the markers' span that triggers the rephase
 
     def __init__(
         self,
@@ -225,6 +228,9 @@ class CausalGradient:
         self._meas: deque[tuple[int, float]] = deque()  # (volume number, measured onset)
         self.fr: deque[np.ndarray] = deque()  # alias basis of the epochs in `epochs`
         self.fr_lf: deque[np.ndarray] = deque()  # ... and in `epochs_lf`
+        self._fr_nums: deque[int] = deque()  # their volume numbers
+        self._pinned = False  # the marker fit is pinned by quantisation (see _quantised_fit)
+        self._rephase_due = False
         self._pending: int | None = None
         self._fit: tuple[float, float] | None = None
         self._futures: dict[int, object] = {}
@@ -363,20 +369,24 @@ class CausalGradient:
             b, a = np.polyfit(j - j0, m - m0, 1)
             pinned = self._quantised_fit(j - j0, m - m0) if self.quantised_fit else None
             if pinned is not None:
-                a, b = pinned
+                a, b, width = pinned
+                # the alias phases are rephased once per run, when the slope is known
+                # to within _rephase_pin samples over the markers' span
+                if width * float(j[-1] - j[0]) < self._rephase_pin and not self._pinned:
+                    self._pinned = self._rephase_due = True
             self.period = float(b)
             self._fit = (m0 + a - b * j0, b)
         else:
             self._fit = None
 
     @staticmethod
-    def _quantised_fit(j: np.ndarray, m: np.ndarray, pin: float = 0.6) -> tuple[float, float] | None:
+    def _quantised_fit(j: np.ndarray, m: np.ndarray, pin: float = 0.6) -> tuple[float, float, float] | None:
         """The line through whole-sample markers that quantisation allows, once it is
         pinned: every marker is its true onset rounded, so the true line's residuals
         ``m - b j`` span less than one sample. The slopes meeting that for every pair of
         markers form an interval; when it is narrow (its width times the markers' span
         under ``pin`` samples) the line is its midpoint, offset to the centre of the
-        offsets it allows. None otherwise (too few level changes of the markers yet, or
+        offsets it allows (returned with the interval's width). None otherwise (too few level changes of the markers yet, or
         a marker off by more than the rounding: jitter), and the least-squares line
         stays.
 
@@ -396,7 +406,7 @@ class CausalGradient:
             return None
         b = 0.5 * (lo + hi)
         r = m - b * j
-        return 0.5 * (float(r.max()) + float(r.min())), b
+        return 0.5 * (float(r.max()) + float(r.min())), b, hi - lo
 
     def _onset(self, v: _Volume) -> float:
         """Fractional onset of ``v`` from the running fit (the marker if too few)."""
@@ -460,7 +470,8 @@ class CausalGradient:
         w = 0.5 - 0.5 * np.cos(np.pi * (np.arange(self.P) + 0.5) / self.P)
         self._taper = w.astype(np.float32)
 
-    def _job_store(self, seg: np.ndarray, marker: int, onset: float, number: int) -> None:
+    def _job_store(self, seg: np.ndarray, marker: int, onset: float, number: int,
+                   rephase: tuple[float, float] | None = None) -> None:
         """Fourier transform a completed epoch (``seg`` starts ``P`` samples before
         ``marker``), aligned to its fractional onset.
 
@@ -469,7 +480,15 @@ class CausalGradient:
         delay that best matches the current template (Newton on the cross-spectrum,
         as the offline step's re-alignment). The measured onsets, free of the
         markers' whole-sample quantisation, predict where the next volumes start.
+
+        ``rephase`` (the marker fit, once quantisation has pinned it): the alias phases
+        of the stored epochs are recomputed from it and the alias model restarts,
+        because the phases it learnt from (least squares on a few dozen quantised
+        markers, off by 0.1-0.3 sample) would otherwise bias it for ``noise_volumes``
+        epochs (on the 150 s 2 kHz phantom, the whole run).
         """
+        if rephase is not None and self.sum is not None:
+            self._rephase(*rephase)
         P, L = self.P, self.L
         assert L is not None
         if getattr(self, "_n0", None) != L + 2 * P:
@@ -554,10 +573,12 @@ class CausalGradient:
             self.noise += beta * (e - self.noise)
         self.fr.append(b)
         self.fr_lf.append(b)
+        self._fr_nums.append(number)
         if len(self.fr) > self.window:
             self.fr.popleft()
         if len(self.fr_lf) > max(self.window_lf, self.window):
             self.fr_lf.popleft()
+            self._fr_nums.popleft()
         self.n_ema += 1
         self.ema += (S - self.ema) / min(self.n_ema, self.noise_volumes)
         self.epochs.append(S)
@@ -576,6 +597,44 @@ class CausalGradient:
                 old = self.epochs_lf.popleft()
                 self.sum_lf -= old
                 self.sq_lf -= np.abs(old) ** 2
+
+    def _rephase(self, a: float, b: float) -> None:
+        """Alias phases of the stored epochs from the line ``a + b * number``; the alias
+        model's running sums restart (worker side)."""
+        if not self._alias_m.size or not self._fr_nums:
+            return
+        bases = [np.exp(-2j * np.pi * self._alias_m * ((a + b * q) % 1.0)) for q in self._fr_nums]
+        self.fr_lf = deque(bases)
+        self.fr = deque(bases[len(bases) - len(self.fr):])
+        if getattr(self, "aG", None) is None:
+            return
+        if self._rephase_checks:
+            self.err0[:] = 0.0
+            self.err1[:] = 0.0
+            self.n_check = 0
+        if not self._rephase_batch or len(self.epochs) < 3:
+            self.aG[:] = 0.0
+            self.ar[:] = 0.0
+            self.n_alias = 0
+            return
+        # refit the alias model at once on the stored epochs with their new phases (the
+        # in-sample residual about the window's mean, against the running fit's
+        # out-of-sample one: (n - 1) / n of it), so it need not be learnt again
+        ks = self._k_lf
+        for j, (eps, fr) in enumerate(((self.epochs, self.fr), (self.epochs_lf, self.fr_lf))):
+            if j == 1 and not ks:
+                self.aG[1] = self.aG[0]
+                continue
+            E = np.stack(list(eps))
+            B = np.stack(list(fr)[len(fr) - len(eps):])
+            X = B - B.mean(axis=0)
+            self.aG[j] = np.einsum("ni,nj->ij", X.conj(), X) / len(eps)
+            r = np.einsum("ni,ncb->icb", X.conj(), E - E.mean(axis=0)) / len(eps)
+            if j == 0:
+                self.ar[..., ks:] = r[..., ks:]
+            else:
+                self.ar[..., :ks] = r
+        self.n_alias = len(self.epochs)
 
     def _alias_coef(self) -> np.ndarray | None:
         """Fitted alias coefficients (k, channels, bins), shrunk by their estimation
@@ -704,7 +763,9 @@ class CausalGradient:
             if v.marker - P < self.ring.start:
                 continue
             seg = self.ring.get(v.marker - P, v.marker + L + P)
-            self._run(self._job_store, seg, v.marker, self._onset(v), v.number)
+            rephase = self._fit if self._rephase_due else None
+            self._rephase_due = False
+            self._run(self._job_store, seg, v.marker, self._onset(v), v.number, rephase)
             nxt = v.number + 2
             self._futures[nxt] = self._run(self._job_template, nxt, self._predict(nxt))
         for k in [k for k in self._futures if k < self.vols[-1].number - 2]:
