@@ -713,7 +713,7 @@ def newton_shift(
 def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: AASParams) -> dict[str, Any]:
     """Set ``plan``'s low-band window to the candidate with the smallest leave-one-out
     prediction error of the epochs in that band (``1/TR .. lf_cutoff``), summed over the
-    4 channels with the most power. The error is EEG (the same for every
+    2 channels with the most power. The error is EEG (the same for every
     window) + the template's EEG leak (falls with the window) + what it does not follow
     (grows with it): its minimum is the best trade-off for this recording.
 
@@ -730,7 +730,7 @@ def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: A
     # channels with the most power in the low band (artifact there, or EEG)
     sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
     power = np.array([np.var(data[c, sl]) for c in cand])
-    rows = cand[np.argsort(power)[::-1][:4]]
+    rows = cand[np.argsort(power)[::-1][:2]]
     errs = {int(w): 0.0 for w in cands}
     alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
@@ -860,13 +860,21 @@ def _correct_inplace(
             power = np.array([np.var(data[c, sl]) for c in cand])
             ref = cand[np.argsort(power)[::-1][:4]]
             result.ref_channels = [int(c) for c in ref]
-            before = _template_residual(data, ref, plan, params) if params.align_check else 0.0
+            before = 0.0
+            alias0 = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
             for it in range(2):
                 S = 0
                 for c in ref:  # one channel at a time: small working memory
                     spec = plan.aligned_spectra(data, [c])
                     tmpl = plan.templates(spec)
                     S = S + np.einsum("gvk,gvk->vk", spec, np.conj(tmpl))
+                    if it == 0 and params.align_check:
+                        # the residual before any shift (see _template_residual)
+                        if alias0 is not None and alias0.ok:
+                            tmpl = alias0.refine(spec, tmpl, plan)
+                        dd = (spec - tmpl)[..., plan.k_min:]
+                        before += float(np.sum(dd.real**2 + dd.imag**2))
+                        del dd
                     del spec, tmpl
                 d = newton_shift(S, plan.omega, params.max_shift)
                 d -= np.median(d)  # a common shift is meaningless (templates follow it)
