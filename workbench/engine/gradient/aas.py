@@ -755,7 +755,7 @@ def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: A
     best = min(errs, key=errs.get)
     plan.set_lf_window(best)
     ref = max(errs[int(w_long)], 1e-300)
-    return {"chosen": int(best), "candidates": {w: e / ref for w, e in errs.items()}}
+    return {"chosen": int(best), "candidates": {str(w): e / ref for w, e in errs.items()}}
 
 
 def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASParams) -> float:

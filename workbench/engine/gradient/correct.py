@@ -352,6 +352,9 @@ def correct_array(
         max_shift_samples=float(np.max(np.abs(aas.shifts))) if aas.shifts.size else 0.0,
         obs_rank_median=float(np.median(list(aas.obs_rank.values()))) if aas.obs_rank else 0.0,
         reference_channels=[names[i] for i in aas.ref_channels],
+        # what the data decided: the artifact's channel subspace (spatial pass), whether the
+        # re-alignment was kept, the low band's window
+        refinements={"spatial": dict(aas.spatial), **{k: dict(v) for k, v in aas.checks.items()}},
     )
     qc.update(evolution_qc(aas.evolution, sched, sfreq))
     if before is not None:
