@@ -67,7 +67,7 @@ def test_the_eeg_band_re_estimated_across_channels_keeps_more_eeg() -> None:
     the 1-40 Hz error; switched off, the error is the per-channel one."""
     art, eeg, sched, cfg = driftsynth.make(n_ch=8, duration=60, sfreq=5000, tr=2.0, slices=35, seed=3,
                                            gradient_sampling="point")
-    on, res = _nrmse(art, eeg, sched, cfg.sfreq, align=False)
+    on, res = _nrmse(art, eeg, sched, cfg.sfreq, align=False, spatial=True)
     off, res_off = _nrmse(art, eeg, sched, cfg.sfreq, align=False, spatial=False)
     assert res.spatial["rank"] == 3 and res_off.spatial == {}
     assert on < 0.85 * off, (on, off)
@@ -77,10 +77,10 @@ def test_the_spatial_pass_leaves_eeg_alone_without_an_artifact_subspace() -> Non
     """EEG only: no few-dimensional artifact subspace is found, nothing changes; fewer than 5
     channels: skipped."""
     _, eeg, sched, cfg = driftsynth.make(n_ch=6, duration=40, sfreq=2500, tr=1.0, slices=20, seed=4)
-    a, ra = _nrmse(np.zeros_like(eeg), eeg, sched, cfg.sfreq, align=False)
+    a, ra = _nrmse(np.zeros_like(eeg), eeg, sched, cfg.sfreq, align=False, spatial=True)
     b, _ = _nrmse(np.zeros_like(eeg), eeg, sched, cfg.sfreq, align=False, spatial=False)
     assert ra.spatial["rank"] > 4 and a == b
-    _, r4 = _nrmse(np.zeros_like(eeg[:4]), eeg[:4], sched, cfg.sfreq, align=False)
+    _, r4 = _nrmse(np.zeros_like(eeg[:4]), eeg[:4], sched, cfg.sfreq, align=False, spatial=True)
     assert r4.spatial == {}
 
 
@@ -132,7 +132,7 @@ def test_the_low_band_window_follows_a_changing_low_frequency_artifact_but_not_s
     must not pull the window short."""
     kw = dict(n_ch=6, duration=80, sfreq=2500, tr=1.0, slices=48, multiband=3, seed=7, dead_time_s=0.12)
     art, eeg, sched, cfg = driftsynth.make(gradient_lf_uv=20.0, **kw)
-    auto, res = _nrmse(art, eeg, sched, cfg.sfreq, align=False)
+    auto, res = _nrmse(art, eeg, sched, cfg.sfreq, align=False, lf_auto=True)
     fixed, _ = _nrmse(art, eeg, sched, cfg.sfreq, align=False, lf_auto=False)
     assert res.checks["window_lf"]["chosen"] <= 20
     assert auto < 0.9 * fixed, (auto, fixed)
@@ -140,5 +140,5 @@ def test_the_low_band_window_follows_a_changing_low_frequency_artifact_but_not_s
     walk = np.cumsum(np.random.default_rng(0).standard_normal((eeg.shape[0], eeg.shape[1] // 250 + 2)), axis=1)
     walk = np.repeat(walk, 250, axis=1)[:, : eeg.shape[1]]
     eeg = eeg + 5e-6 * sosfiltfilt(butter(2, 0.5, "lowpass", fs=cfg.sfreq, output="sos"), walk, axis=1)
-    auto, res = _nrmse(art, eeg, sched, cfg.sfreq, align=False)
+    auto, res = _nrmse(art, eeg, sched, cfg.sfreq, align=False, lf_auto=True)
     assert res.checks["window_lf"]["chosen"] >= 40
