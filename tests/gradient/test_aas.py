@@ -252,9 +252,10 @@ def test_streaming_file_path_matches_the_engine_and_holds_data_once(tmp_path: Pa
     src = tmp_path / "in_eeg.vhdr"
     write_raw(raw, src)
     file_bytes = (tmp_path / "in_eeg.eeg").stat().st_size  # float32
-    ref = remove_gradient(
-        mne.io.read_raw(src, preload=True, verbose="error"), sidecar=meta["sidecar"]
-    )
+    from workbench.engine.io.eeg import read_eeg
+
+    # the same reader as clean_file (channel types restored: the spatial pass uses EEG only)
+    ref = remove_gradient(read_eeg(src, preload=True), sidecar=meta["sidecar"])
     tracemalloc.start()
     clean_file(src, tmp_path / "out_eeg.vhdr", sidecar=meta["sidecar"])
     _, peak = tracemalloc.get_traced_memory()

@@ -161,7 +161,8 @@ class AASParams:
         :mod:`.spatial`): the artifact of all channels lies in a few-dimensional
         subspace (three gradient axes), the EEG leaking into the templates does not;
         the part inside and the part outside that subspace get their own Wiener gain
-        and alias fit. Needs ``lf_cutoff`` > 0 and at least 5 corrected channels.
+        and alias fit. Needs ``lf_cutoff`` > 0 and at least 5 corrected channels (of
+        ``obs_picks``, the EEG, when given).
     spatial_cutoff : float
         Upper edge of that band (fraction of the sampling rate; 0: ``1.25 x lf_cutoff``).
     spatial_tol : float
@@ -925,7 +926,10 @@ def _correct_inplace(
     if params.spatial and params.lf_cutoff > 0 and len(picks) >= 5:
         if not params.spatial_cutoff:
             params = replace(params, spatial_cutoff=1.25 * params.lf_cutoff)
-        low = LowBand(plan, params, picks, budget)
+        # EEG rows only (obs_picks): an ECG or EOG channel's own large signal would enter
+        # every EEG channel's template through the projection
+        sp_rows = picks if obs_picks is None else np.asarray([r for r in picks if int(r) in set(map(int, obs_picks))], int)
+        low = LowBand(plan, params, sp_rows, budget) if sp_rows.size >= 5 else None
     s0, s1 = int(plan.c0[0]), int(plan.c1[-1])
     edge_pre_v, edge_pre, edge_pre_win, edge_end_v, edge_end, edge_end_win = plan.edge_samples()
 
@@ -1003,7 +1007,9 @@ def _correct_inplace(
                                 plan.k_min, params.wiener_strict)[:, None, :]
         if low is not None:
             # the low band's spectra and templates, for the spatial pass over all channels
-            low.stash(rows, spec, M)
+            keep = [i for i, r in enumerate(rows) if int(r) in low.index]
+            if keep:
+                low.stash(rows[keep], spec[keep], M[keep])
         del spec
         tmpl *= plan.phase(-1.0)[None]
         tau = sfft.irfft(tmpl, n=plan.nw, axis=-1).astype(np.float32, copy=False)

@@ -73,10 +73,8 @@ class GradientParams:
         Candidate volumes for the similarity choice.
     spatial : bool
         Re-estimate the templates' EEG band across channels, inside and outside the
-        artifact's few-dimensional channel subspace (see :mod:`.spatial`). Off by
-        default: it lowers the 1-40 Hz error on synthetic EEG (independent per channel)
-        by 20-45 % but raised it by 7-17 % on the full phantom studies (realistic,
-        spatially correlated EEG), not understood yet.
+        artifact's few-dimensional channel subspace (see :mod:`.spatial`); EEG channels
+        only, at least 5.
     wiener_strict : float
         In the EEG band the Wiener gain counts a bin's all-volume mean as artifact only
         beyond this many times its EEG leak (1: the unbiased estimate, which keeps a
@@ -98,7 +96,7 @@ class GradientParams:
     lowpass: float | None = 70.0
     track: bool = False
     track_pool: int = 60
-    spatial: bool = False
+    spatial: bool = True
     wiener_strict: float = 3.0
     n_jobs: int = 2
 
