@@ -124,8 +124,9 @@ def read_source_space(path: Path, fs_subject: str) -> Any:
     except Exception as exc:  # noqa: BLE001 - any reader failure is this file's problem
         raise InputError(path, f"not a readable MNE source space ({type(exc).__name__})") from None
     if src.kind not in ("surface", "volume"):
-        raise InputError(path, f"a {src.kind} source space: give a surface (mne.setup_source_space) or a "
-                               "volume (mne.setup_volume_source_space) one")
+        raise InputError(path, f"a {src.kind} source space (a grid made without the subject's MRI or BEM is "
+                               "'discrete' to MNE): give a surface one (mne.setup_source_space) or a volume one "
+                               "made from the subject (mne.setup_volume_source_space with subject and bem)")
     frames = {int(s["coord_frame"]) for s in src}
     if frames != {_FIFF_COORD_MRI}:
         raise InputError(path, "the source space is not in the MRI (surface RAS) frame (it was transformed, "
