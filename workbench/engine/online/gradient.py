@@ -139,15 +139,21 @@ class CausalGradient:
     # alias model start-up (see _alias_coef and _job_template): epochs per coefficient
     # before a fit, ridge on its normal equations (share of their mean diagonal), largest
     # condition number, out-of-sample checks before use, and the prediction-error ratio
-    # a term must beat. Starting earlier did not converge faster on the 2.5 kHz phantom
-    # (benchmarks/bench_online_convergence.py): the marker fit's early phases are off.
-    _alias_min = 3
+    # a term must beat. Starting this early pays only with the measured phases below
+    # (benchmarks/bench_online_convergence.py; was 3 and 5: 2.5 kHz phantom, volumes
+    # 10-20, 7.1 -> 5.8 uV with both, unchanged with either alone).
+    _alias_min = 1.5
     _alias_ridge = 0.0
-    _check_min = 5
+    _check_min = 2
     _check_ratio = 0.75
     _alias_cond = 1e3
     _rephase_checks = False  # a rephase also restarts the out-of-sample checks
     _rephase_batch = True  # ... and refits the alias model on the stored epochs
+    # alias phases from the epochs' measured onsets (``align``) until the rephase: right
+    # to ~0.01 sample from the first volumes, where the marker fit is off by 0.1-0.3,
+    # but later moved by head movements (after volume 40 at 2.5 kHz: 4.8 vs 3.3 uV with
+    # them throughout), so the pinned marker fit takes over
+    _early_measured_phase = True
     _rephase_pin = 0.3  # slope interval times the markers' span that triggers the rephase
 
     def __init__(
@@ -471,7 +477,7 @@ class CausalGradient:
         self._taper = w.astype(np.float32)
 
     def _job_store(self, seg: np.ndarray, marker: int, onset: float, number: int,
-                   rephase: tuple[float, float] | None = None) -> None:
+                   rephase: tuple[float, float] | None = None, early: bool = False) -> None:
         """Fourier transform a completed epoch (``seg`` starts ``P`` samples before
         ``marker``), aligned to its fractional onset.
 
@@ -499,6 +505,8 @@ class CausalGradient:
         guess = self._predict_measured(number)
         if guess is not None and abs(guess - onset) < 2.0:
             onset = guess
+            if early:
+                frac = guess - np.floor(guess)
         seg = seg - seg[:, P : P + L].mean(axis=1, keepdims=True)
         seg[:, :P] *= self._taper
         seg[:, -P:] *= self._taper[::-1]
@@ -704,7 +712,7 @@ class CausalGradient:
             power[:, :kc] = np.minimum(power[:, :kc], sm[:, :kc])
         return np.clip(power / np.maximum(power + leak, 1e-300), 0.0, 1.0)
 
-    def _job_template(self, number: int, onset: float) -> tuple[int, int, np.ndarray | None]:
+    def _job_template(self, number: int, onset: float, early: bool = False) -> tuple[int, int, np.ndarray | None]:
         """Template for volume ``number`` starting at fractional sample ``onset``:
         (epochs averaged, first integer sample, samples from there)."""
         n = len(self.epochs)
@@ -714,6 +722,8 @@ class CausalGradient:
         pm = self._predict_measured(number)
         if pm is not None and abs(pm - onset) < 2.0:
             onset = pm
+            if early:
+                frac = pm - np.floor(pm)
         spec = self.sum / n
         use_lf = bool(self._k_lf and len(self.epochs_lf) > n)
         if use_lf:  # below lf_cutoff the artifact is weak against the EEG: average longer
@@ -765,9 +775,10 @@ class CausalGradient:
             seg = self.ring.get(v.marker - P, v.marker + L + P)
             rephase = self._fit if self._rephase_due else None
             self._rephase_due = False
-            self._run(self._job_store, seg, v.marker, self._onset(v), v.number, rephase)
+            early = self._early_measured_phase and not self._pinned
+            self._run(self._job_store, seg, v.marker, self._onset(v), v.number, rephase, early)
             nxt = v.number + 2
-            self._futures[nxt] = self._run(self._job_template, nxt, self._predict(nxt))
+            self._futures[nxt] = self._run(self._job_template, nxt, self._predict(nxt), early)
         for k in [k for k in self._futures if k < self.vols[-1].number - 2]:
             del self._futures[k]
 
