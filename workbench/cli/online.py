@@ -20,8 +20,9 @@ DESCRIPTION = (
     "Correct the scanner's gradient artifact causally from the templates of past volumes and the "
     "BCG from causally detected R-peaks, and publish the cleaned stream on Lab Streaming Layer as "
     "NAME-clean, with an ONLINE_FLAG channel (0 = corrected; otherwise why not: first volumes, no "
-    "volume marker, stream gap, sample-rate mismatch, TR change, BCG learning). --replay plays a "
-    "recording as a stream through the same path (real time) and writes the QC."
+    "volume marker, late volume marker, stream gap, sample-rate mismatch, TR change, BCG learning). "
+    "A volume whose marker is late starts from the onset the TR rhythm predicts where the data confirm "
+    "the artifact. --replay plays a recording as a stream through the same path (real time) and writes the QC."
 )
 
 
