@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.outputs import check_outputs
 
     params = _params(args)
+    delay = _delay(args.marker_delay_ms)
     if args.out is not None and not str(args.out).lower().endswith((".fif", ".fif.gz")):
         raise InputError(args.out, "the cleaned stream is recorded as FIF: the name must end in .fif")
     check_outputs([args.out, args.json], [args.replay] if args.replay else [])
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(args.replay, f"has no channel {args.ecg!r} (--ecg)")
         run, raw = run_replay(args.replay, params=params, ecg=args.ecg, record=args.out, on_chunk=_printer(),
                               from_disk=True if args.from_disk else None,
-                              marker_delay_s=_delay(args.marker_delay_ms))
+                              marker_delay_s=delay)
         qc = run.qc()
         if not args.no_offline and args.out is not None and run.output is not None:
             import mne
