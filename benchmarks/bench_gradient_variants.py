@@ -16,9 +16,15 @@ Butterworth, zero phase) either over the whole recording and then cut to the sca
 ("filter, cut") or cut to the scan first ("cut, filter"); and the artifact left at the
 slice harmonics below 70 Hz (µV; 70 Hz low-pass applied to MNE's output too).
 
+With ``--phantom DIR`` it runs full phantom studies instead (built in DIR when missing:
+32 EEG + ECG + EOG, 2 min, 20 ppm; 5 kHz single band and multiband 3, point sampling,
+1 kHz with bore drift), volume triggers and TR only, scored against the phantom's truth
+(recording minus its gradient artifact and mains).
+
 Usage::
 
     nice python benchmarks/bench_gradient_variants.py [--seconds 90] [--only NAME ...]
+    nice python benchmarks/bench_gradient_variants.py --phantom DIR   # ~500 MB per study
 """
 
 from __future__ import annotations
@@ -155,6 +161,82 @@ def scores(out: np.ndarray, eeg: np.ndarray, art: np.ndarray, cfg, samples) -> d
     return res
 
 
+PHANTOMS = {
+    "5 kHz, 35 slices / 2 s": dict(duration_s=120, n_eeg=32, sfreq=5000, tr=2.0, slices=35, seed=7),
+    "5 kHz, multiband 3, 48 slices / 0.9 s": dict(duration_s=120, n_eeg=32, sfreq=5000, tr=0.9, slices=48,
+                                                  multiband=3, seed=8),
+    "5 kHz single band, point sampling": dict(duration_s=120, n_eeg=32, sfreq=5000, tr=2.0, slices=35, seed=7,
+                                              gradient_sampling="point"),
+    "1 kHz, 35 slices / 2 s, bore drift 1 + 1 movement": dict(duration_s=120, n_eeg=32, sfreq=1000, tr=2.0,
+                                                              slices=35, seed=7, gradient_drift=1.0,
+                                                              motion_events=1),
+}
+
+
+def phantom_table(root, kw: dict) -> None:
+    """Ours vs MNE on full phantom studies (see the module docstring)."""
+    import json
+    from pathlib import Path
+
+    import mne
+
+    from workbench.engine.gradient import GradientParams, remove_gradient
+    from workbench.engine.io.eeg import read_eeg
+    from workbench.engine.phantom.config import PhantomConfig
+    from workbench.engine.phantom.truth import load_truth
+    from workbench.engine.phantom.writer import simulate_study
+    from workbench.engine.sync import synchronise
+
+    print("| phantom study | method | NRMSE 1-40 Hz filter,cut | cut,filter | slice-harmonic power removed < 70 Hz |")
+    print("|---|---|---|---|---|")
+    for i, (name, c) in enumerate(PHANTOMS.items()):
+        p = Path(root) / f"study{i}"
+        cfg = PhantomConfig(**c)
+        if not p.exists():
+            simulate_study(p, cfg)
+        raw0 = read_eeg(next(p.glob("sub-01/eeg/*_eeg.vhdr")), preload=True)
+        tr = json.loads(next(p.glob("sub-01/func/*_bold.json")).read_text())["RepetitionTime"]
+        sf = raw0.info["sfreq"]
+        names = [raw0.ch_names[j] for j in mne.pick_types(raw0.info, eeg=True)]
+        gt = load_truth(p)
+        idx = [gt.ch_names.index(n) for n in names]
+        tg = np.zeros((len(idx), raw0.n_times))
+        for k, a in gt.arrays.items():
+            if k not in ("gradient", "line"):
+                tg += np.asarray(a[idx, : raw0.n_times], float)
+        ga = np.asarray(gt.arrays["gradient"][idx, : raw0.n_times], float)
+        sos = butter(4, [1.0, 40.0], "bandpass", fs=sf, output="sos")
+        lp = butter(4, 70.0, "lowpass", fs=sf, output="sos")
+        for method in ("ours", "mne"):
+            if method == "ours":
+                res = remove_gradient(raw0.copy(), params=GradientParams(**kw), tr=tr)
+                out = res.raw.get_data(picks=names)
+                on, per = res.sync.volume_onsets() * sf, res.sync.period_eeg * sf
+            else:
+                sync = synchronise(raw0, tr=tr)
+                ev = np.round(sync.info.volume_onsets * sf).astype(int)
+                picks = mne.pick_types(raw0.info, eeg=True, eog=True, ecg=True, emg=True)
+                o = mne.preprocessing.remove_fmri_gradient_artifact(raw0.copy(), ev, window=(4, 4), tr_tol=2,
+                                                                    picks=picks)
+                out = sosfiltfilt(lp, o.get_data(picks=names), axis=1)
+                on, per = sync.volume_onsets() * sf, sync.period_eeg * sf
+            s0, s1 = int(np.ceil(on[0])), int(np.ceil(on[-1] + per))
+            tb = sosfiltfilt(sos, tg[:, s0:s1], axis=1)
+            cut = np.sqrt(((sosfiltfilt(sos, out[:, s0:s1], axis=1) - tb) ** 2).sum() / (tb**2).sum())
+            tw = sosfiltfilt(sos, tg, axis=1)[:, s0:s1]
+            whole = np.sqrt(((sosfiltfilt(sos, out, axis=1)[:, s0:s1] - tw) ** 2).sum() / (tw**2).sum())
+            err = sosfiltfilt(lp, out - tg, axis=1)[:, s0:s1]
+            bef = sosfiltfilt(lp, ga, axis=1)[:, s0:s1]
+            f = np.fft.rfftfreq(err.shape[1], 1 / sf)
+            fsl = cfg.excitations_per_volume / cfg.tr
+            h = np.zeros(f.size, bool)
+            for k in range(1, int(70 / fsl) + 1):
+                h |= np.abs(f - k * fsl) <= 0.75
+            E = (np.abs(np.fft.rfft(err, axis=1)) ** 2)[:, h].sum()
+            B = (np.abs(np.fft.rfft(bef, axis=1)) ** 2)[:, h].sum()
+            print(f"| {name} | {method} | {whole:.4f} | {cut:.4f} | {10 * np.log10(B / E):.1f} dB |", flush=True)
+
+
 def main() -> None:
     import mne
 
@@ -165,11 +247,15 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--no-mne", action="store_true")
     ap.add_argument("--ours", default="", help="GradientParams overrides, e.g. 'wiener=False,alias_orders=0'")
+    ap.add_argument("--phantom", default=None, help="folder of full phantom studies (built when missing)")
     args = ap.parse_args()
     kw = {}
     for item in filter(None, args.ours.split(",")):
         k, v = item.split("=")
         kw[k.strip()] = eval(v)  # noqa: S307 - a benchmark's own command line
+    if args.phantom:
+        phantom_table(args.phantom, kw)
+        return
     print(f"{args.seconds:g} s, {args.channels} ch; ours: GradientParams({args.ours})")
     print("| variant | ours filter,cut | ours cut,filter | MNE filter,cut | MNE cut,filter "
           "| ours left <70 Hz µV | MNE left <70 Hz µV | before µV | ours removed dB | MNE removed dB |")
