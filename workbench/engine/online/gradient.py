@@ -41,6 +41,10 @@ class _Volume:
     provisional: bool = False  # placed at the onset the TR rhythm predicts; no marker yet
     start: int | None = None  # first sample corrected with this volume's template (marker if None)
     confirmed: bool = False  # a provisional volume the data have confirmed once
+    # the marker fit right after this volume's own marker, and whether it was pinned:
+    # what the previous volume's epoch and the template two volumes on are placed with
+    fit: tuple[float, float] | None = None
+    pinned: bool = False
 
     @property
     def first(self) -> int:
@@ -235,8 +239,8 @@ class CausalGradient:
         self.fr: deque[np.ndarray] = deque()  # alias basis of the epochs in `epochs`
         self.fr_lf: deque[np.ndarray] = deque()  # ... and in `epochs_lf`
         self._fr_nums: deque[int] = deque()  # their volume numbers
-        self._pinned = False  # the marker fit is pinned by quantisation (see _quantised_fit)
-        self._rephase_due = False
+        self._rephased = False  # the alias phases were rephased (once per run)
+        self._pin_now = False  # the last refit was pinned by quantisation (see _quantised_fit)
         self._pending: int | None = None
         self._fit: tuple[float, float] | None = None
         self._futures: dict[int, object] = {}
@@ -329,6 +333,7 @@ class CausalGradient:
             self.vols.append(_Volume(sample, last.number + k, start=self._start(last.number + k, sample)))
             self._after_gap = False
             self._refit()
+            self.vols[-1].fit, self.vols[-1].pinned = self._fit, self._pin_now
             self._trim()
             return
         if self._pending is None:
@@ -378,12 +383,14 @@ class CausalGradient:
                 a, b, width = pinned
                 # the alias phases are rephased once per run, when the slope is known
                 # to within _rephase_pin samples over the markers' span
-                if width * float(j[-1] - j[0]) < self._rephase_pin and not self._pinned:
-                    self._pinned = self._rephase_due = True
+                self._pin_now = width * float(j[-1] - j[0]) < self._rephase_pin
+            else:
+                self._pin_now = False
             self.period = float(b)
             self._fit = (m0 + a - b * j0, b)
         else:
             self._fit = None
+            self._pin_now = False
 
     @staticmethod
     def _quantised_fit(j: np.ndarray, m: np.ndarray, pin: float = 0.6) -> tuple[float, float, float] | None:
@@ -414,9 +421,10 @@ class CausalGradient:
         r = m - b * j
         return 0.5 * (float(r.max()) + float(r.min())), b, hi - lo
 
-    def _onset(self, v: _Volume) -> float:
-        """Fractional onset of ``v`` from the running fit (the marker if too few)."""
-        fit = self._fit
+    def _onset(self, v: _Volume, fit: tuple[float, float] | None = None) -> float:
+        """Fractional onset of ``v`` from ``fit`` (default the running fit; the marker
+        if there is none)."""
+        fit = fit or self._fit
         if fit is None:
             return float(v.marker)
         f = fit[0] + fit[1] * v.number
@@ -762,23 +770,32 @@ class CausalGradient:
         if self.L is None:
             return
         L, P = self.L, self.P
-        for v in self.vols:
+        for i, v in enumerate(self.vols):
             if v.provisional:
                 break  # stored once its marker confirms it
             if v.stored or v.broken:
                 continue
             if v.marker + L + P > self.ring.end:
                 break
+            # placed with the fit right after the next volume's marker, which a marker
+            # arriving on time gives when the epoch completes: a late one is waited for,
+            # so that it changes nothing (a TR or two before the template is needed)
+            after = self.vols[i + 1] if i + 1 < len(self.vols) else None
+            if after is None or after.provisional:
+                break
             v.stored = True
             if v.marker - P < self.ring.start:
                 continue
             seg = self.ring.get(v.marker - P, v.marker + L + P)
-            rephase = self._fit if self._rephase_due else None
-            self._rephase_due = False
-            early = self._early_measured_phase and not self._pinned
-            self._run(self._job_store, seg, v.marker, self._onset(v), v.number, rephase, early)
+            fit = after.fit or self._fit
+            rephase = None
+            if after.pinned and not self._rephased:
+                rephase, self._rephased = after.fit, True
+            early = self._early_measured_phase and not self._rephased
+            self._run(self._job_store, seg, v.marker, self._onset(v, fit), v.number, rephase, early)
             nxt = v.number + 2
-            self._futures[nxt] = self._run(self._job_template, nxt, self._predict(nxt), early)
+            onset = fit[0] + fit[1] * nxt if fit is not None else self._predict(nxt)
+            self._futures[nxt] = self._run(self._job_template, nxt, float(onset), early)
         for k in [k for k in self._futures if k < self.vols[-1].number - 2]:
             del self._futures[k]
 
