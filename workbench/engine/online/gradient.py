@@ -778,18 +778,21 @@ class CausalGradient:
             if v.marker + L + P > self.ring.end:
                 break
             # placed with the fit right after the next volume's marker, which a marker
-            # arriving on time gives when the epoch completes: a late one is waited for,
-            # so that it changes nothing (a TR or two before the template is needed)
+            # arriving on time gives when the epoch completes: a late one is waited for
+            # (half a TR at most: a missing marker must not hold the templates back), so
+            # that it changes nothing
             after = self.vols[i + 1] if i + 1 < len(self.vols) else None
             if after is None or after.provisional:
-                break
+                if self.ring.end < v.marker + L + P + L // 2:
+                    break
+                after = None
             v.stored = True
             if v.marker - P < self.ring.start:
                 continue
             seg = self.ring.get(v.marker - P, v.marker + L + P)
-            fit = after.fit or self._fit
+            fit = (after.fit if after is not None else None) or self._fit
             rephase = None
-            if after.pinned and not self._rephased:
+            if after is not None and after.pinned and not self._rephased:
                 rephase, self._rephased = after.fit, True
             early = self._early_measured_phase and not self._rephased
             self._run(self._job_store, seg, v.marker, self._onset(v, fit), v.number, rephase, early)
