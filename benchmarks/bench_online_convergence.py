@@ -68,8 +68,9 @@ def _patched(variant: str, true_onsets: np.ndarray):  # noqa: ANN202
                 C.__init__ = __init__
             if variant == "true_phase":
                 pred = saved["_predict"]
-                C._onset = lambda self, v: float(true_onsets[v.number]) if v.number < true_onsets.size else float(v.marker)
-                C._predict = lambda self, n: float(true_onsets[n]) if n < true_onsets.size else pred(self, n)
+                C._onset = lambda self, v, fit=None: (float(true_onsets[v.number]) if v.number < true_onsets.size
+                                                      else float(v.marker))
+                C._predict = lambda self, n, fit=None: float(true_onsets[n]) if n < true_onsets.size else pred(self, n, fit)
             if variant == "session20":
                 C._alias_min, C._check_min = 3, 5
             yield

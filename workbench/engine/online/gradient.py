@@ -453,9 +453,11 @@ class CausalGradient:
     # being acquired, at v's *predicted* fractional onset; it is placed on the absolute
     # sample grid, so the marker of v only has to confirm where the volume starts.
 
-    def _predict(self, number: int) -> float:
-        if self._fit is not None:
-            return float(self._fit[0] + self._fit[1] * number)
+    def _predict(self, number: int, fit: tuple[float, float] | None = None) -> float:
+        """Onset of volume ``number`` from ``fit`` (default the running marker fit)."""
+        fit = fit or self._fit
+        if fit is not None:
+            return float(fit[0] + fit[1] * number)
         assert self.period is not None
         last = self.vols[-1]
         return float(last.marker + (number - last.number) * self.period)
@@ -797,8 +799,7 @@ class CausalGradient:
             early = self._early_measured_phase and not self._rephased
             self._run(self._job_store, seg, v.marker, self._onset(v, fit), v.number, rephase, early)
             nxt = v.number + 2
-            onset = fit[0] + fit[1] * nxt if fit is not None else self._predict(nxt)
-            self._futures[nxt] = self._run(self._job_template, nxt, float(onset), early)
+            self._futures[nxt] = self._run(self._job_template, nxt, self._predict(nxt, fit), early)
         for k in [k for k in self._futures if k < self.vols[-1].number - 2]:
             del self._futures[k]
 
