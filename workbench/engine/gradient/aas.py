@@ -776,9 +776,6 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
     return e
 
 
-#: former private name, kept for callers that still import it
-_newton_shift = newton_shift
-
 
 def correct_inplace(*args: Any, **kwargs: Any) -> AASResult:
     """Subtract the gradient artifact in place (see :func:`_correct_inplace`).

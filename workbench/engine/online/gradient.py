@@ -523,11 +523,11 @@ class CausalGradient:
         S = sfft.rfft(seg, n=self._nfft, axis=-1, workers=2)
         S *= np.exp(2j * np.pi * self._f * (onset - marker)).astype(S.dtype)  # advance to the onset
         if self.align and self.sum is not None and len(self.epochs) >= 2:
-            from ..gradient.aas import _newton_shift
+            from ..gradient.aas import newton_shift
 
             ka, kb = 1, self._k_align
             X = np.sum(S[:, ka:kb] * np.conj(self.sum[:, ka:kb]), axis=0)
-            tau = float(_newton_shift(X[None], 2 * np.pi * self._f[ka:kb], 1.0)[0])
+            tau = float(newton_shift(X[None], 2 * np.pi * self._f[ka:kb], 1.0)[0])
             if abs(tau) < 1.0:
                 S *= np.exp(-2j * np.pi * self._f * tau).astype(S.dtype)
                 onset += tau
