@@ -57,6 +57,9 @@ def test_gui_run_equals_cli_run_and_replay(window, qtbot, study: Path, tmp_path:
     cli = json.loads(qc_file.read_text())["gradient"]
     for key in _KEYS:
         assert cli[key] == pytest.approx(gui.qc[key], rel=1e-9), key
+    # what the data decided is in the QC table as plain values, the same both ways
+    assert isinstance(gui.qc["alignment_kept"], bool) and cli["alignment_kept"] == gui.qc["alignment_kept"]
+    assert 1 <= gui.qc["spatial_rank"] <= 8 and cli["spatial_rank"] == gui.qc["spatial_rank"]
     assert cli["params"] == gui.params
 
     # replay of what the GUI recorded reproduces every QC key and the parameters

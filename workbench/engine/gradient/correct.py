@@ -360,6 +360,11 @@ def correct_array(
         # re-alignment was kept, the low band's window
         refinements={"spatial": dict(aas.spatial), **{k: dict(v) for k, v in aas.checks.items()}},
     )
+    # the same decisions as plain scalars for the QC table (what a user reads in the GUI/report)
+    if "align" in aas.checks:
+        qc["alignment_kept"] = bool(aas.checks["align"].get("kept"))
+    if "rank" in aas.spatial:
+        qc["spatial_rank"] = int(aas.spatial["rank"])
     qc.update(evolution_qc(aas.evolution, sched, sfreq))
     if before is not None:
         after = data[np.ix_(eeg, np.arange(*qc_span))]

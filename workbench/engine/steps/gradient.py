@@ -68,6 +68,12 @@ QC = (
     QCSpec("power_kept_1_40", "1-40 Hz power kept", "", ".3f", warn_below=0.7, warn_above=1.3,
            help="Ratio of EEG power in 1-40 Hz after/before: near 1 means the brain signal was kept."),
     QCSpec("max_shift_samples", "Largest re-alignment", "samples", ".2f"),
+    QCSpec("alignment_kept", "Re-alignment kept (it lowered the residual)",
+           help="The per-volume sub-sample re-alignment is kept only when it lowers the reference "
+                "channels' residual; on an aliased artifact (1 kHz, weak anti-alias filter) it is dropped."),
+    QCSpec("spatial_rank", "Artifact rank across channels (spatial pass)", fmt="d",
+           help="Dimensions of the artifact's subspace across the EEG channels used to keep the "
+                "EEG out of the templates' low band (about 3: one per gradient axis)."),
     QCSpec("artifact_size_range_pct", "Artifact size range over the run (5-95 %)", "%", ".1f",
            help="How much the artifact's size changed between volumes (breathing, heating, movement)."),
     QCSpec("artifact_shape_change_pct", "Artifact shape change (95th pct)", "%", ".1f",
@@ -82,7 +88,7 @@ QC = (
 _SCALARS = (
     "n_volumes", "n_corrected_channels", "skipped_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
-    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "max_shift_samples",
+    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "max_shift_samples", "alignment_kept", "spatial_rank",
     "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
 )
 
