@@ -27,7 +27,7 @@ SUBJECT = "ball"
 SPACING = "ico3"
 
 
-def _sphere_mesh(radius_mm: float, n: int = 320) -> tuple[np.ndarray, np.ndarray]:
+def sphere_mesh(radius_mm: float, n: int = 320) -> tuple[np.ndarray, np.ndarray]:
     """A closed triangulated sphere (outward-facing triangles), mm."""
     from scipy.spatial import ConvexHull
 
@@ -63,7 +63,7 @@ def make_subject(root: Path, t1: Any, spheres: bool = True, name: str = SUBJECT)
         (subj / d).mkdir(parents=True, exist_ok=True)
     nib.save(nib.MGHImage(np.asarray(t1.dataobj, np.float32), t1.affine), subj / "mri" / "T1.mgz")
     for bem_name, r in (("inner_skull", 75.0), ("outer_skull", 80.0), ("outer_skin", 90.0)):
-        rr, tris = _sphere_mesh(r)
+        rr, tris = sphere_mesh(r)
         nib.freesurfer.write_geometry(str(subj / "bem" / f"{bem_name}.surf"), rr, tris)
     for hemi, side in (("lh", -1), ("rh", 1)):
         white, sph, tris = hemisphere(side)

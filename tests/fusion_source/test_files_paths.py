@@ -10,9 +10,11 @@ the BEM, the sphere model and the simulated truth agree.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,18 +31,11 @@ FAST = {"spacing": 15.0, "times": "0.1"}
 
 
 def _sphere(radius_mm: float, n: int = 320) -> tuple[np.ndarray, np.ndarray]:
-    """A closed triangulated sphere (outward-facing triangles), mm."""
-    from scipy.spatial import ConvexHull
-
-    k = np.arange(n) + 0.5
-    phi = np.arccos(1 - 2 * k / n)
-    theta = np.pi * (1 + 5**0.5) * k
-    pts = np.c_[np.cos(theta) * np.sin(phi), np.sin(theta) * np.sin(phi), np.cos(phi)]
-    tris = ConvexHull(pts).simplices.copy()
-    normal = np.cross(pts[tris[:, 1]] - pts[tris[:, 0]], pts[tris[:, 2]] - pts[tris[:, 0]])
-    flip = np.sum(normal * pts[tris].mean(1), axis=1) < 0
-    tris[flip] = tris[flip][:, ::-1]
-    return pts * radius_mm, tris
+    """A closed triangulated sphere (outward-facing triangles), mm (``surface_subject.py``)."""
+    spec = importlib.util.spec_from_file_location("surface_subject", Path(__file__).with_name("surface_subject.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.sphere_mesh(radius_mm, n)
 
 
 @pytest.fixture(scope="module")
