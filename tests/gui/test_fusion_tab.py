@@ -286,7 +286,7 @@ def test_disable_and_enable_from_the_tab(qtbot, window, session):
 
 
 
-def test_a_result_made_from_a_dropped_eeg_says_so(qtbot, window, session):
+def test_a_result_made_from_a_dropped_eeg_says_so(qtbot, window, session, caplog):
     from gui_helpers import wait_task
 
     from workbench.gui.fusion.tab import STALE_RESULT_TEXT
@@ -300,3 +300,7 @@ def test_a_result_made_from_a_dropped_eeg_says_so(qtbot, window, session):
     session.project.record_step("notch")  # the notch step again: the EEG it read is gone
     session.result_changed.emit("notch", session.study.results["parametric-modulation"])
     assert tab.status.text() == STALE_RESULT_TEXT
+    said = [r for r in caplog.records if "has changed since" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "WARNING"  # in the log panel too, once
+    session.result_changed.emit("notch", session.study.results["parametric-modulation"])
+    assert len([r for r in caplog.records if "has changed since" in r.getMessage()]) == 1

@@ -106,6 +106,18 @@ def window(qtbot, tmp_path):
     qtbot.wait(1)
 
 
+def _shown_view(qtbot, width: int, height: int):
+    """A Sources view on its own, shown at ``width`` x ``height``."""
+    from workbench.gui.source import SourceView
+
+    sv = SourceView()
+    sv.resize(width, height)
+    qtbot.addWidget(sv)
+    sv.show()
+    qtbot.waitExposed(sv)
+    return sv
+
+
 def _show(win, qtbot, live, anat=True):
     from workbench.plugin_api import FusionResult
 
@@ -144,13 +156,7 @@ def test_the_3d_view_gets_a_useful_size_at_1366x768(window, qtbot):
 
 
 def test_full_hd_shows_3d_and_slices_side_by_side(qtbot):
-    from workbench.gui.source import SourceView
-
-    sv = SourceView()
-    sv.resize(1200, 800)
-    qtbot.addWidget(sv)
-    sv.show()
-    qtbot.waitExposed(sv)
+    sv = _shown_view(qtbot, 1200, 800)
     try:
         sv.set_result(types.SimpleNamespace(live=_grid_estimate()), _ball_t1())
         qtbot.wait(20)
@@ -247,17 +253,11 @@ def test_click_in_3d_selects_that_source(window, qtbot):
 def test_surface_source_positions_off_the_grid(qtbot):
     """Vertices of a (stand-in) cortex, not on a grid, with triangles: 3D draws the mesh;
     the slices put each variant's peak where it is (nearest source) over the T1."""
-    from workbench.gui.source import SourceView
-
     pos, tris = _sphere_surface()
     live = _live(pos)
     live["kind"], live["triangles"] = "surface", tris
     peak_soft = pos[np.argmax(live["amplitudes"]["soft"][:, 20])]
-    sv = SourceView()
-    sv.resize(1200, 800)
-    qtbot.addWidget(sv)
-    sv.show()
-    qtbot.waitExposed(sv)
+    sv = _shown_view(qtbot, 1200, 800)
     try:
         sv.set_result(types.SimpleNamespace(live=live), _ball_t1())
         assert sv.stack.currentIndex() == 0 and not sv.sampler.gridded
@@ -283,13 +283,7 @@ def test_surface_source_positions_off_the_grid(qtbot):
 def test_an_estimate_it_cannot_draw_is_said_plainly(qtbot):
     """An unknown kind, values that do not match the sources, NaN: one plain sentence in
     place of the view (not an empty canvas); a good estimate afterwards is drawn again."""
-    from workbench.gui.source import SourceView
-
-    sv = SourceView()
-    sv.resize(800, 600)
-    qtbot.addWidget(sv)
-    sv.show()
-    qtbot.waitExposed(sv)
+    sv = _shown_view(qtbot, 800, 600)
     cases = [(lambda live: live.update(kind="mixed"), "kind 'mixed'"),
              (lambda live: live["amplitudes"].update(soft=live["amplitudes"]["soft"][:-3]), "'soft' has"),
              (lambda live: live["amplitudes"]["hard"].__setitem__((0, 0), np.nan), "NaN")]
@@ -308,13 +302,7 @@ def test_an_estimate_it_cannot_draw_is_said_plainly(qtbot):
 
 
 def test_no_t1_says_so_in_the_slices(qtbot):
-    from workbench.gui.source import SourceView
-
-    sv = SourceView()
-    sv.resize(1200, 800)
-    qtbot.addWidget(sv)
-    sv.show()
-    qtbot.waitExposed(sv)
+    sv = _shown_view(qtbot, 1200, 800)
     try:
         sv.set_result(types.SimpleNamespace(live=_grid_estimate()), None)
         assert sv.slice_note.isVisible() and "No T1" in sv.slice_note.text()

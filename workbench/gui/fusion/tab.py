@@ -564,6 +564,10 @@ class FusionTab(QWidget):
         from ..pipeline_bar import step_states
 
         if step_states(list(self.catalog.values()), project).get(method) == "stale":
+            if self.runbar.status.text() != STALE_RESULT_TEXT:
+                # also in the log panel: at 1366x768 the tab's status line can be scrolled away
+                log.warning("%s: the result shown was made from an EEG that has changed since "
+                            "(a correction step ran again); run it again to use the current EEG", method)
             self.runbar.status.setText(STALE_RESULT_TEXT)
 
     def _show_sources(self, result: Any) -> None:
