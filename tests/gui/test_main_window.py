@@ -538,7 +538,7 @@ def test_closing_asks_to_save_unsaved_changes(qtbot, window, small_study, monkey
 
 def test_fits_a_1366x768_laptop_screen(qtbot, window, small_study):
     """The window can be as small as a 1366×768 laptop screen (minus the desktop's bars);
-    at that size the traces page fits without scrolling and the pipeline scrolls sideways."""
+    at that size the traces page fits without scrolling."""
     hint = window.minimumSizeHint()
     assert hint.width() <= 1366 and hint.height() <= 768 - 68, (hint.width(), hint.height())
     for title, page in window.pages.items():  # a page larger than the tab scrolls, never clips
@@ -557,3 +557,50 @@ def test_fits_a_1366x768_laptop_screen(qtbot, window, small_study):
     slices = window._page_hosts["Slices & Maps"]
     assert not slices.horizontalScrollBar().isVisible() and not slices.verticalScrollBar().isVisible()
     assert window.pages["Slices & Maps"].tc_plot.height() > 60
+
+
+def _within_window(widget, window) -> bool:
+    """Whether ``widget`` is shown and its whole rectangle lies inside the window's."""
+    from PyQt6.QtCore import QPoint, QRect
+
+    if not widget.isVisible() or widget.visibleRegion().isEmpty():
+        return False
+    top_left = widget.mapTo(window, QPoint(0, 0))
+    return QRect(QPoint(0, 0), window.size()).contains(QRect(top_left, widget.size()))
+
+
+def test_every_pipeline_step_is_on_screen_at_1366(qtbot, window):
+    """At 1366 px the dozen step titles did not fit and the fusion methods sat off-screen
+    behind a scroll bar: the titles shorten to the declared labels until the bar fits; at a
+    wide window the full titles come back; each tooltip keeps the full title."""
+    bar = window.pipeline
+    window.resize(1366, 740)
+    qtbot.wait(100)
+    scroll = bar.parentWidget().parentWidget()
+    assert not scroll.horizontalScrollBar().isVisible()
+    texts = {n: b.text() for n, b in bar.buttons.items()}
+    assert texts["cca"].endswith(" CCA") and texts["sync"].endswith(" Sync")
+    for name, b in bar.buttons.items():
+        assert _within_window(b, window), (name, b.text())
+        spec = next(s for s in bar.steps if s.id == name)
+        assert spec.title in b.toolTip()
+    window.resize(3200, 900)  # wider than any test screen: the layout still gets the width
+    qtbot.wait(100)
+    if bar.width() >= 2400:
+        assert bar.buttons["gradient"].text().endswith("Gradient artifact")
+
+
+def test_fusion_run_button_is_on_screen_at_1366(qtbot, window):
+    """The Fusion tab's Run / Cancel and status line stay below its scrolled form: inside
+    the scroll area they were below the fold at 1366×768, stale-result warning included."""
+    window.resize(1366, 740)
+    window.show_tab("Fusion")
+    tab = window.pages["Fusion"]
+    for row in range(tab.method_list.count()):  # the tallest form among the methods
+        tab.method_list.setCurrentRow(row)
+        qtbot.wait(30)
+        assert _within_window(tab.run_button, window), tab.method_list.item(row).text()
+        assert _within_window(tab.cancel_button, window)
+    tab.runbar.say("a status line")
+    qtbot.wait(30)
+    assert _within_window(tab.status, window)

@@ -77,6 +77,7 @@ def test_bad_key_value_syntax():
         ({"params": (Param("x", "float", 2.0, "x", maximum=1.0),)}, "invalid default"),
         ({"params": (Param("x", "float", 0.0, ""),)}, "help text"),
         ({"run": "not a path"}, "module:function"),
+        ({"label": "A label far too long for the bar"}, "at most 14 characters"),
     ],
 )
 def test_bad_declarations_are_rejected(kw, pattern):

@@ -638,6 +638,12 @@ class PipelineScroll(QScrollArea):
         hint.setWidth(self.widget().sizeHint().width() + 4)
         return hint
 
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        bar = self.widget()
+        if hasattr(bar, "fit_width"):
+            bar.fit_width(event.size().width() - 4)
+        super().resizeEvent(event)
+
 
 def initial_size() -> tuple[int, int]:
     """The first window size: 1500×950, or the available screen when it is smaller."""

@@ -28,6 +28,20 @@ def short_title(title: str, limit: int = 24) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
+#: title lengths tried, longest first, until the whole pipeline fits the window's width
+TITLE_LIMITS = (24, 16, 11)
+
+
+def button_title(spec: Any, limit: int) -> str:
+    """The step's title within ``limit`` characters; below the longest limit, the step's
+    declared short ``label`` ("CCA", "Sync") when it has one."""
+    title = spec.title or spec.id
+    label = getattr(spec, "label", "")
+    if limit < TITLE_LIMITS[0] and label and len(title) > len(label):
+        return label
+    return short_title(title, limit)
+
+
 def step_states(steps: list[Any], project: Any) -> dict[str, str]:
     """State of each step name: the status of its latest record, else ``"not run"``.
 
@@ -62,10 +76,13 @@ class PipelineBar(QWidget):
         self.steps = [s for s in catalog.values() if s.available]
         self.error = ""
         self.buttons: dict[str, QToolButton] = {}
+        #: longest button title (characters): lowered by :meth:`fit_width` on a narrow window
+        self.title_limit = TITLE_LIMITS[0]
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 2, 4, 2)
+        lay.setSpacing(3)
         title = QLabel("<b>Pipeline</b>")
         title.setToolTip("Each step of the analysis, in order; ✓ done, ✗ failed, ○ not run yet, "
                          "↻ run again (a step before it was run again, which dropped its result "
@@ -109,12 +126,29 @@ class PipelineBar(QWidget):
             b = self.buttons[name]
             mark, fg, bg = STATE_STYLE[state]
             spec = next(s for s in self.steps if s.id == name)
-            b.setText(f"{mark} {short_title(spec.title or name)}")
+            b.setText(f"{mark} {button_title(spec, self.title_limit)}")
             b.setStyleSheet(
                 f"QToolButton {{color:{fg}; background:{bg}; border:1px solid {fg}; "
                 f"border-radius:3px; padding:2px 6px;}} "
                 f"QToolButton:checked {{border:2px solid #1565c0;}}"
             )
+
+    def fit_width(self, width: int) -> None:
+        """Shorten the titles until every step's button fits ``width`` pixels.
+
+        At 1366 px the full titles of a dozen steps need about 1.5 screens, and the fusion
+        methods sat off-screen behind a scroll bar; the full title stays in each tooltip.
+        The bar still scrolls when even the shortest titles do not fit.
+        """
+        for limit in TITLE_LIMITS:
+            if limit != self.title_limit:
+                self.title_limit = limit
+                for spec in self.steps:  # the texts only: the states did not change
+                    b = self.buttons[spec.id]
+                    mark = b.text().split(" ", 1)[0]
+                    b.setText(f"{mark} {button_title(spec, limit)}")
+            if self.sizeHint().width() <= width:
+                return
 
     def select(self, name: str) -> None:
         if name in self.buttons:

@@ -131,6 +131,9 @@ class FusionMethod:
     example : str | None
         ``"module:function"`` returning small :class:`FusionInputs` the contract suite
         (:func:`workbench.testing.check_fusion_method`) runs the method on.
+    label : str
+        A short name (at most 14 characters) for narrow places such as the pipeline bar
+        (``"CCA"``); empty: the title, shortened.
     """
 
     id: str
@@ -146,6 +149,7 @@ class FusionMethod:
     example: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     file_inputs: tuple[FileInput, ...] = ()
+    label: str = ""
 
     # -------------------------------------------------------------- validation
     def check_declaration(self) -> None:
@@ -154,6 +158,8 @@ class FusionMethod:
             raise DeclarationError(f"id {self.id!r} must be lower-case words joined by dashes")
         if not self.title.strip():
             raise DeclarationError(f"{self.id}: title is required")
+        if not isinstance(self.label, str) or len(self.label) > 14:
+            raise DeclarationError(f"{self.id}: label must be a text of at most 14 characters")
         if len(self.explanation.split()) < 8:
             raise DeclarationError(f"{self.id}: explanation must be a paragraph (>= 8 words)")
         for kind in (*self.inputs, *self.optional_inputs):

@@ -76,6 +76,7 @@ def fusion_step(method: FusionMethod, origin: str = "plugin") -> StepSpec:
     return StepSpec(
         id=method.id,
         title=method.title,
+        label=method.label,
         stage="fusion",
         teaching=method.explanation,
         params=tuple(method.params),

@@ -88,6 +88,7 @@ OUTPUTS = (
 METHOD = FusionMethod(
     id="cca",
     title="Canonical correlation analysis (regularised)",
+    label="CCA",
     explanation=EXPLANATION,
     inputs=(),
     optional_inputs=("eeg", "bold", "mask"),

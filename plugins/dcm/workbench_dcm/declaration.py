@@ -55,6 +55,7 @@ OUTPUTS = (
 METHOD = FusionMethod(
     id="dcm",
     title="Dynamic causal modelling (fMRI, joint EEG-fMRI)",
+    label="DCM",
     explanation=EXPLANATION,
     inputs=(),
     params=PARAMS,

@@ -97,6 +97,7 @@ OUTPUTS = (
 METHOD = FusionMethod(
     id="deep-fusion",
     title="Deep-learning fusion (early / late / hybrid)",
+    label="Deep fusion",
     explanation=EXPLANATION,
     inputs=(),
     params=PARAMS,

@@ -149,6 +149,7 @@ OUTPUTS = (
 METHOD = FusionMethod(
     id="fmri-source",
     title="fMRI-informed source imaging (hard, weighted, soft prior)",
+    label="fMRI → sources",
     explanation=EXPLANATION,
     inputs=("trans",),
     optional_inputs=("eeg", "anat", "dig", "bold", "events"),

@@ -60,6 +60,7 @@ OUTPUTS = (
 METHOD = FusionMethod(
     id="jica",
     title="Joint ICA across subjects",
+    label="Joint ICA",
     explanation=EXPLANATION,
     inputs=(),
     params=PARAMS,

@@ -261,6 +261,7 @@ OUTPUTS = (
 METHOD = FusionMethod(
     id="parametric-modulation",
     title="Parametric modulation (EEG-informed fMRI)",
+    label="Param. mod.",
     explanation=EXPLANATION,
     inputs=("eeg", "bold", "events"),
     optional_inputs=("anat", "mask"),

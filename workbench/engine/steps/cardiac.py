@@ -413,6 +413,7 @@ def _hr_figure(d: CardiacResult, sf: float) -> Any:
 SPEC = StepSpec(
     id="cardiac",
     title="Cardiac (BCG)",
+    label="Cardiac",
     stage="cardiac",
     teaching=TEACHING,
     params=PARAMS,

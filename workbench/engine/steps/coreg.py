@@ -147,6 +147,7 @@ def _noise_bias_figure(nb: dict[str, Any]) -> Any:
 SPEC = StepSpec(
     id="coreg",
     title="Coregistration",
+    label="Coreg",
     stage="coreg",
     teaching=TEACHING,
     params=PARAMS,

@@ -222,6 +222,7 @@ def _template_figure(raw: Any, res: Any) -> Any:
 SPEC = StepSpec(
     id="gradient",
     title="Gradient artifact",
+    label="Gradient",
     stage="gradient",
     teaching=TEACHING,
     params=PARAMS,

@@ -249,6 +249,9 @@ class StepSpec:
         Whether the headless demo runs it.
     order : float
         Sort key within the stage.
+    label : str
+        A short name for narrow places (the pipeline bar on a small screen); empty: the
+        title, shortened.
     origin : str
         ``"built-in"`` or the plugin's distribution, for ``workbench steps``.
     """
@@ -265,6 +268,7 @@ class StepSpec:
     optional: tuple[str, ...] = ()
     in_demo: bool = True
     order: float = 0.0
+    label: str = ""
     origin: str = "built-in"
     available: bool = True
     unavailable_reason: str = ""

@@ -166,6 +166,7 @@ def _figure(res: Any) -> Any:
 SPEC = StepSpec(
     id="sync",
     title="Scanner sync",
+    label="Sync",
     stage="sync",
     teaching=TEACHING,
     params=PARAMS,
