@@ -7,6 +7,7 @@ from workbench.plugin_api.declaration import FusionMethod, OutputSpec, Param
 METHOD = FusionMethod(
     id="template-correlation",
     title="EEG band-power correlation (template)",
+    label="Band power",
     explanation=(
         "A minimal example of a fusion method to copy. The EEG power in a frequency band, "
         "averaged over channels and over each TR, is convolved with SPM's canonical HRF and "
