@@ -105,3 +105,43 @@ def test_start_runs_the_batch_process_and_shows_its_summary(qtbot, tmp_path):
     assert tab.table.rowCount() == 2 and tab.table.item(0, 1).text().startswith("failed")
     assert "2 failed" in tab.status.text() and "finished with errors" in tab.status.text()
     assert tab.start_btn.isEnabled() and not tab.cancel_btn.isEnabled()
+
+
+def test_intro_until_subjects_and_this_projects_steps(qtbot, tmp_path):
+    """An empty Cohort tab says what to do (it was a blank white table); the subjects'
+    rows replace the text. "This project" writes the open project's steps as they stand:
+    failed runs left out, a step run again once with its last parameters, a step whose EEG
+    a re-run dropped left out."""
+    from types import SimpleNamespace
+
+    from workbench.engine.project import Project
+    from workbench.engine.runner import plan_from_json
+    from workbench.engine.validate import load_json
+    from workbench.gui.cohort import CohortTab
+
+    session = SimpleNamespace(project=None)
+    tab = CohortTab(session)
+    qtbot.addWidget(tab)
+    tab.show()
+    assert tab.intro.isVisible() and "Start batch" in tab.intro.text()
+    tab.use_open_project()
+    assert "no project is open" in tab.status.text() and tab.pipeline_edit.text() == ""
+    proj = Project(tmp_path / "proj")
+    session.project = proj
+    tab.use_open_project()
+    assert "no step run yet" in tab.status.text()
+    proj.record_step("sync", {"tr": 2.0})
+    proj.record_step("gradient", {"window": 20})
+    proj.record_step("notch", {}, status="failed")
+    proj.record_step("cardiac", {})
+    proj.record_step("gradient", {"window": 12})  # drops the cardiac version made from the first
+    proj.record_step("coreg", {})
+    tab.use_open_project()
+    path = tmp_path / "proj" / "pipeline.json"
+    assert tab.pipeline_edit.text() == str(path)
+    plan = plan_from_json(load_json(path), path)
+    assert plan == [("sync", {"tr": 2.0}), ("gradient", {"window": 12}), ("coreg", {})]
+    (tmp_path / "cohort.json").write_text(json.dumps(_doc()))
+    tab.out_edit.setText(str(tmp_path))
+    tab.reload()
+    assert not tab.intro.isVisible() and tab.table.rowCount() == 3

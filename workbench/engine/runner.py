@@ -524,6 +524,41 @@ def plan_from_json(doc: Any, source: Any = None) -> list[tuple[str, dict[str, An
     return out
 
 
+def pipeline_from_records(records: Sequence[Any], catalog: Mapping[str, StepSpec]) -> list[dict[str, Any]]:
+    """The pipeline a project's provenance stands for: ``[{"id": ..., "params": {...}}, ...]``.
+
+    Failed and cancelled runs are left out; a step run again counts once, with its last
+    parameters; an EEG step whose version a re-run dropped, and a step that read a dropped
+    EEG version, are left out (they need running again, the pipeline bar shows them ↻).
+    This is what ``workbench batch`` should run on the other subjects.
+
+    Parameters
+    ----------
+    records : sequence
+        Provenance records in run order (``.name``, ``.status``, ``.params``).
+    catalog : mapping
+        Step id -> declaration (which steps make an EEG version, which read one).
+    """
+    from .study import eeg_chain
+
+    def makes(rec: Any) -> bool:
+        spec = catalog.get(rec.name)
+        return spec is not None and "eeg" in spec.provides
+
+    def reads(rec: Any) -> bool:
+        spec = catalog.get(rec.name)
+        return spec is not None and "eeg" in (*spec.requires, *spec.optional)
+
+    chain, stale = eeg_chain(list(records), makes, reads)
+    live = {id(r) for r in chain}
+    last_other: dict[str, Any] = {}
+    for rec in records:
+        if rec.status == "done" and not makes(rec):
+            last_other[rec.name] = rec
+    live |= {id(r) for name, r in last_other.items() if name not in stale}
+    return [{"id": r.name, "params": dict(r.params)} for r in records if id(r) in live]
+
+
 def replay_project(
     project_dir: str | os.PathLike,
     out_dir: str | os.PathLike,

@@ -30,6 +30,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+#: where "This project" writes the open project's pipeline (inside the project folder)
+PIPELINE_FILE = "pipeline.json"
+
 _COLOURS = {"done": "#d7f0d7", "skipped": "#e4ecf7", "failed": "#f7d4d4", "running": "#fff4c2",
             "cancelled": "#f3e3c0"}
 
@@ -59,6 +62,11 @@ class CohortTab(QWidget):
             b = QPushButton(label)
             b.clicked.connect(lambda _=False, e=edit, f=folder: self._browse(e, f))
             row.addWidget(b)
+            if edit is self.pipeline_edit:
+                self.project_btn = QPushButton("This project")
+                self.project_btn.setToolTip("the open project's steps and parameters (its project.json)")
+                self.project_btn.clicked.connect(self.use_open_project)
+                row.addWidget(self.project_btn)
         lay.addLayout(row)
         row2 = QHBoxLayout()
         row2.addWidget(QLabel("Workers"))
@@ -84,6 +92,18 @@ class CohortTab(QWidget):
         self.status = QLabel("")
         row2.addWidget(self.status)
         lay.addLayout(row2)
+        # what to do, where the table will be (an empty white table said nothing)
+        self.intro = QLabel(
+            "<b>Run one pipeline on every subject.</b> Choose a BIDS study folder (with "
+            "<code>sub-*</code> folders), a pipeline and an output folder, then <b>Start batch</b>. "
+            "The pipeline is the steps and parameters you ran on one subject, as they stand in the "
+            "open project (<b>This project</b> writes them to its <code>pipeline.json</code>), or "
+            "any JSON <code>{\"steps\": [...]}</code>. Each subject becomes a row here and a complete project "
+            "in the output folder; <b>Reload</b> shows a batch run before (its "
+            "<code>cohort.json</code>).")
+        self.intro.setWordWrap(True)
+        self.intro.setStyleSheet("color:#444; padding:8px")
+        lay.addWidget(self.intro)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.cellDoubleClicked.connect(self._open_report)
@@ -100,6 +120,31 @@ class CohortTab(QWidget):
             edit.setText(path)
             if edit is self.out_edit:
                 self.reload()
+
+    def use_open_project(self) -> None:
+        """Write the open project's pipeline (its steps as they stand, see
+        :func:`~workbench.engine.runner.pipeline_from_records`) to ``PROJECT/pipeline.json``
+        and take it as the batch's pipeline."""
+        from workbench.engine.atomic import atomic_write_json
+        from workbench.engine.runner import pipeline_from_records
+        from workbench.plugin_api.steps import all_steps
+
+        project = getattr(self.session, "project", None)
+        if project is None:
+            self.status.setText("no project is open: open or create one and run its steps first")
+            return
+        steps = pipeline_from_records(project.steps, all_steps())
+        if not steps:
+            self.status.setText("the open project has no step run yet: run the steps on one subject first")
+            return
+        path = Path(project.root) / PIPELINE_FILE
+        try:
+            atomic_write_json(path, {"steps": steps, "from_project": str(project.root)})
+        except OSError as exc:
+            self.status.setText(f"{path}: could not be written ({exc.strerror or exc})")
+            return
+        self.pipeline_edit.setText(str(path))
+        self.status.setText(f"pipeline of {len(steps)} steps from the open project: {', '.join(s['id'] for s in steps)}")
 
     def command(self) -> list[str]:
         """The ``workbench batch`` command line this view runs."""
@@ -209,12 +254,16 @@ class CohortTab(QWidget):
                 self._set(i, 2 + j, text, s["status"], s.get("message", ""))
         self.table.resizeColumnsToContents()
         self.table.resizeRowsToContents()
+        self._show_intro()
         c = doc.get("counts", {})
         text = (f"{len(recs)} subjects: {c.get('done', 0)} done, {c.get('skipped', 0)} skipped, "
                 f"{c.get('failed', 0)} failed")
         if c.get("cancelled"):
             text += f", {c['cancelled']} cancelled"
         self.status.setText(text)
+
+    def _show_intro(self) -> None:
+        self.intro.setVisible(self.table.rowCount() == 0)
 
     def _set(self, row: int, col: int, text: str, state: str | None, tip: str = "") -> None:
         item = QTableWidgetItem(text)
@@ -232,6 +281,7 @@ class CohortTab(QWidget):
         for i, label in enumerate(self._labels):
             self._set(i, 0, f"sub-{label}", None)
             self._set(i, 1, "waiting", None)
+        self._show_intro()
 
     def _poll(self) -> None:
         from workbench.engine.cohort import read_progress
