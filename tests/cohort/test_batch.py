@@ -112,6 +112,24 @@ def test_bad_pipeline_fails_before_anything_runs(tmp_path, study, capsys):
     assert "no-such-step" in err
 
 
+def test_a_project_folder_as_the_pipeline(tmp_path, study, capsys):
+    """``--pipeline PROJECT``: the project's steps as they stand (the GUI's "This project")."""
+    from workbench.engine.project import Project
+
+    proj = Project(tmp_path / "proj")
+    proj.record_step("sync", {})
+    proj.record_step("gradient", {"window": 8}, status="failed")
+    proj.save()
+    out = tmp_path / "cohort"
+    assert main(["batch", str(study), "--pipeline", str(proj.root), "--out", str(out), "--workers", "0",
+                 "--subjects", "01"]) == 0
+    (rec,) = _cohort(out)["subjects"]
+    assert rec["status"] == "done" and [s["id"] for s in rec["steps"]] == ["sync"]
+    (tmp_path / "empty").mkdir()
+    assert main(["batch", str(study), "--pipeline", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) != 0
+    assert "must be a project" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
 def test_existing_scheduler_address(tmp_path, study):
     from distributed import LocalCluster
 

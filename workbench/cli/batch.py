@@ -38,7 +38,8 @@ DESCRIPTION = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", type=Path, metavar="STUDY", help="BIDS study folder (sub-* folders)")
     p.add_argument("--pipeline", type=Path, required=True, metavar="PIPELINE.json",
-                   help="recorded pipeline: steps and parameters (see `workbench steps`)")
+                   help="recorded pipeline: steps and parameters (see `workbench steps`), or a project "
+                        "folder: its steps as they stand (failed runs and dropped steps left out)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="cohort output folder")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--workers", type=int, default=None, metavar="N",
@@ -67,7 +68,15 @@ def _load_plan(path: Path, catalog: dict[str, Any]) -> list[tuple[str, dict[str,
     from ..engine.runner import plan_from_json
     from ..engine.validate import load_json
 
-    doc = load_json(path, what="pipeline JSON")
+    if path.is_dir():  # a project: its steps as they stand, as the GUI's "This project"
+        from ..engine.project import PROJECT_FILE, Project
+        from ..engine.runner import pipeline_from_records
+
+        if not (path / PROJECT_FILE).is_file():
+            raise InputError(path, f"a folder given as --pipeline must be a project (no {PROJECT_FILE} in it)")
+        doc = {"steps": pipeline_from_records(Project.load(path).steps, catalog)}
+    else:
+        doc = load_json(path, what="pipeline JSON")
     if not isinstance(doc, dict):
         raise InputError(path, 'a pipeline file needs {"steps": [...]}')
     steps = plan_from_json(doc, path)
