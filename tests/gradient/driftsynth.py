@@ -48,3 +48,19 @@ def make(
     eeg *= eeg_uv * 1e-6 / eeg.std(axis=1, keepdims=True)
     onsets = tl.to_eeg(tl.volume_onsets) * sfreq
     return art, eeg, Schedule(onsets, tr * cfg.alpha * sfreq, np.zeros(1)), cfg
+
+
+def make_with_motion(**kw: object) -> tuple[np.ndarray, np.ndarray, Schedule, PhantomConfig, np.ndarray, np.ndarray]:
+    """As :func:`make`, plus the head's true motion per volume (``translations_mm``,
+    ``rotations_rad``: the phantom's ``head_motion`` at each volume's middle) and the
+    movements' onsets (s, EEG clock) appended: ``(..., motion, onsets)`` with ``motion``
+    of shape (n_volumes, 6) in SPM's column order."""
+    seed = int(kw.get("seed", 0))  # type: ignore[arg-type]
+    art, eeg, sched, cfg = make(**kw)  # type: ignore[arg-type]
+    rng = np.random.default_rng(seed)
+    tl = make_timeline(cfg, rng)
+    moments = rng.normal(0, 1e-3, (art.shape[0], 3))
+    gen = GradientGenerator(cfg, tl, moments, np.random.default_rng(seed + 1),
+                            motion_rng=np.random.default_rng(seed + 2))
+    tra, rot = gen.head_motion(tl.to_eeg(tl.volume_onsets + 0.5 * cfg.tr))
+    return art, eeg, sched, cfg, np.hstack([tra, rot]), gen.motion_onsets

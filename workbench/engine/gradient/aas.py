@@ -168,6 +168,36 @@ class AASParams:
     spatial_tol : float
         The subspace holds ``1 - spatial_tol`` of the artifact's energy on its strongest
         bins.
+    segments : ndarray of int | None
+        Motion segment of every volume (from realignment parameters, see
+        :mod:`.motion`), so that a head movement, which changes the artifact's size and
+        shape at once, is not averaged across (RAPAC, Moosmann et al. 2009); how, see
+        ``segment_mode``. Tracked candidates (``track``) come from the volume's own
+        segment first. None: off.
+    segment_mode : str
+        ``"offset"`` (default): the windows stay as they are, and a neighbour on the
+        other side of a movement is moved by the artifact's step there, measured per
+        channel and bin as the difference of the means of ``segment_k`` volumes after
+        and before it (the two volumes around the movement left out) and shrunk by its
+        estimation noise (``|d|^2 - var`` over ``|d|^2``), so the EEG leak does not grow.
+        ``"restrict"``: neighbours from the volume's own segment only (a segment shorter
+        than the window gives all its other volumes: fewer averages, more EEG leak).
+    segment_min : int
+        Shortest segment (volumes) that is given its own templates (``"restrict"``) or
+        whose step is measured (``"offset"``, at least 2 volumes each side are needed).
+    segment_k : int
+        Volumes each side of a movement over which its step is measured (``"offset"``).
+    segment_check : bool
+        Keep the segments only when they lower the reference channels' leave-one-out
+        template residual (alias model included, above the volume rate) against the
+        ordinary templates (QC ``refinements["motion"]``).
+    segment_check_fmax : float
+        Upper edge of that residual (fraction of the sampling rate; 0: all bins); the
+        correction sets it to its low-pass, the band the user keeps.
+    segment_strict : float
+        A step counts only beyond this many times its estimation noise: the gain is
+        ``1 - segment_strict var / |d|^2`` (clipped to 0..1), so bins where the step
+        is EEG (its power is then the noise times an exponential variable) stay put.
     """
 
     window: int = 20
@@ -199,6 +229,13 @@ class AASParams:
     lf_auto: bool = False
     align_gain: float = 0.01
     spatial_tol: float = 1e-4
+    segments: np.ndarray | None = None
+    segment_mode: str = "offset"
+    segment_min: int = 4
+    segment_k: int = 10
+    segment_strict: float = 10.0
+    segment_check: bool = True
+    segment_check_fmax: float = 0.0
 
 
 @dataclass
@@ -249,11 +286,27 @@ class _Plan:
         w = int(min(params.window, n - 1))
         if w < 1:
             raise InputError(None, f"{n} volume(s) in the recording; the template needs at least 2")
-        # window bounds [lo, hi) including v itself; shifted at the ends of the run
-        v = np.arange(n)
-        lo = v - w // 2
-        lo = np.clip(lo, 0, n - (w + 1))
-        self.lo, self.hi, self.n_nb = lo, lo + w + 1, w
+        self.labels = None  # motion segment of each volume (-1: the ordinary window)
+        self.steps = None  # movements whose artifact step moves the neighbours ("offset")
+        restrict = None
+        if params.segments is not None:
+            lab = np.asarray(params.segments, int).ravel()
+            if lab.size != n:
+                raise InputError(None, f"{lab.size} motion segment labels for {n} volumes")
+            if params.segment_mode not in ("offset", "restrict"):
+                raise InputError(None, f"segment_mode must be 'offset' or 'restrict', got {params.segment_mode!r}")
+            self.labels = _usable_segments(lab, int(params.segment_min))
+            if params.segment_mode == "restrict":
+                restrict = self.labels
+            else:
+                self.steps = _movement_steps(lab, int(params.segment_k))
+                self.step_strict = float(params.segment_strict)
+                self.step_alias = int(params.alias_orders)
+        # window bounds [lo, hi) including v itself; shifted at the ends of the run (and
+        # of each motion segment with "restrict")
+        self.lo, self.hi, self.cnt = _windows(n, w, restrict)
+        self._restrict = restrict
+        self.n_nb = w
         self.lf = None
         self.lf_cutoff = float(params.lf_cutoff)
         if params.window_lf and params.lf_cutoff > 0 and min(params.window_lf, n - 1) > w:
@@ -266,9 +319,8 @@ class _Plan:
         w2 = int(max(1, min(w2, n - 1)))
         self.lf = None
         if self.lf_cutoff > 0 and w2 != self.n_nb:
-            v = np.arange(n)
-            lo2 = np.clip(v - w2 // 2, 0, n - (w2 + 1))
-            self.lf = (lo2, lo2 + w2 + 1, w2, self.lf_cutoff)
+            lo2, hi2, cnt2 = _windows(n, w2, self._restrict)
+            self.lf = (lo2, hi2, w2, self.lf_cutoff, cnt2)
 
     def update(self, sched: Schedule) -> None:
         self.sched = sched
@@ -412,13 +464,13 @@ class _Plan:
         tmpl = np.take(cs, self.hi, axis=1)
         tmpl -= np.take(cs, self.lo, axis=1)
         tmpl -= spec
-        tmpl *= np.float32(1.0 / self.n_nb)
+        tmpl *= _inverse(self.cnt, self.n_nb)
         if self.lf is not None:
-            lo2, hi2, w2, _ = self.lf
+            lo2, hi2, w2, _, cnt2 = self.lf
             kc = max(self.lf_bins - b0, 0)
-            tmpl[..., :kc] = (cs[:, hi2, :kc] - cs[:, lo2, :kc] - spec[..., :kc]) * np.float32(
-                1.0 / w2
-            )
+            tmpl[..., :kc] = (cs[:, hi2, :kc] - cs[:, lo2, :kc] - spec[..., :kc]) * _inverse(cnt2, w2)
+        if self.steps is not None and self.steps[0].size:
+            self._move_across_steps(spec, tmpl, b0)
         # below the volume rate the artifact is constant (its lowest line is 1/TR) while
         # slow EEG and electrode drift are not: a local mean there would high-pass the
         # drift and step it at every volume boundary, so these bins use all volumes
@@ -427,6 +479,48 @@ class _Plan:
             tmpl[..., :k] = (cs[:, n, None, :k] - spec[..., :k]) * np.float32(1.0 / (n - 1))
         return tmpl
 
+    def _move_across_steps(self, spec: np.ndarray, tmpl: np.ndarray, b0: int) -> None:
+        """Add to every template the artifact steps (head movements) between the volume
+        and its neighbours, as the neighbours' share on the other side (``"offset"``)."""
+        b, k_b = self.steps
+        g, n, nf = spec.shape
+        delta = np.empty((g, b.size, nf), np.complex64)
+        for j, (bb, kk) in enumerate(zip(b, k_b)):
+            # per channel and bin, least squares over the kk volumes each side: a level,
+            # the step, and (when the run has an alias model) each volume's sub-sample-
+            # phase terms, which otherwise differ between the two sides by chance
+            idx = np.r_[bb - 1 - kk : bb - 1, bb + 1 : bb + 1 + kk]
+            cols = [np.ones(idx.size), (idx > bb).astype(float)]
+            if self.step_alias and 2 * kk >= 2 * self.step_alias + 5:
+                m = np.r_[np.arange(1, self.step_alias + 1), -np.arange(1, self.step_alias + 1)]
+                cols += list(np.exp(-2j * np.pi * np.outer(self.frac[idx], m)).T)
+            X = np.stack(cols, axis=1).astype(np.complex128)
+            if np.linalg.cond(X) > 1e3:
+                X = X[:, :2]
+            G = np.linalg.inv(X.conj().T @ X)
+            Pm = (G @ X.conj().T).astype(np.complex64)  # (p, 2kk)
+            Y = spec[:, idx]  # (g, 2kk, nf)
+            coef = np.matmul(Pm, Y)  # (g, p, nf)
+            r = Y - np.matmul(X.astype(np.complex64), coef)
+            s2 = np.sum(r.real**2 + r.imag**2, axis=1) / max(idx.size - X.shape[1], 1)
+            d = coef[:, 1]
+            p = d.real**2 + d.imag**2
+            var = s2 * float(np.real(G[1, 1]))
+            gain = np.clip(1.0 - self.step_strict * var / np.maximum(p, 1e-30), 0.0, 1.0)
+            delta[:, j] = d * gain.astype(np.float32)
+        bands = [(self.lo, self.hi, self.cnt, self.n_nb, max(self.lf_bins - b0, 0), nf)]
+        if self.lf is not None:
+            lo2, hi2, w2, _, cnt2 = self.lf
+            bands.append((lo2, hi2, cnt2, w2, 0, max(self.lf_bins - b0, 0)))
+        k0 = max(self.k_min - b0, 0)
+        for lo, hi, cnt, w, f0, f1 in bands:
+            f0, f1 = max(f0, k0), min(f1, nf)
+            if f1 <= f0:
+                continue
+            C = _step_coefficients(lo, hi, cnt, w, b)
+            add = (C.astype(np.complex64) @ delta[..., f0:f1].transpose(1, 0, 2).reshape(b.size, -1))
+            tmpl[..., f0:f1] += add.reshape(n, g, f1 - f0).transpose(1, 0, 2)
+
     @property
     def lf_bins(self) -> int:
         """Number of low-frequency bins that use the long window."""
@@ -434,10 +528,88 @@ class _Plan:
 
     def n_averaged(self) -> np.ndarray:
         """Epochs averaged per frequency bin (for the leak estimate)."""
-        n = np.full(self.nw // 2 + 1, float(self.n_nb))
+        n = np.full(self.nw // 2 + 1, _effective(self.cnt, self.n_nb))
         if self.lf is not None:
-            n[: self.lf_bins] = self.lf[2]
+            n[: self.lf_bins] = _effective(self.lf[4], self.lf[2])
         return n
+
+
+def _movement_steps(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Volumes that start a motion segment and the volumes each side over which the
+    artifact's step there is measured (at most ``k``, within the neighbouring segments,
+    the volumes ``b - 1`` and ``b`` left out; movements with fewer than 2 are dropped)."""
+    n = labels.size
+    b = np.flatnonzero(np.r_[False, labels[1:] != labels[:-1]])
+    edges = np.r_[0, b, n]
+    kk = np.minimum(np.minimum(b - 1 - edges[:-2], edges[2:] - (b + 1)), max(int(k), 2))
+    ok = kk >= 2
+    return b[ok], kk[ok].astype(int)
+
+
+def _step_coefficients(lo: np.ndarray, hi: np.ndarray, cnt: np.ndarray | None, w: int,
+                       b: np.ndarray) -> np.ndarray:
+    """(n_vol, n_steps): the share of each volume's neighbours on the other side of each
+    movement ``b`` (a volume after it: +share of neighbours before; before it: -share of
+    neighbours after), i.e. how much of each step its template must be moved by."""
+    n = lo.size
+    v = np.arange(n)[:, None]
+    c = np.full(n, float(w)) if cnt is None else np.maximum(cnt, 1.0)
+    before = np.clip(b[None, :] - lo[:, None], 0, None) - np.clip(b[None, :] - hi[:, None], 0, None)
+    after = (hi - lo)[:, None] - before
+    # v itself is no neighbour; it is on its own side, so only the other side is counted
+    C = np.where(v >= b[None, :], before, -after) / c[:, None]
+    return C
+
+
+def _usable_segments(labels: np.ndarray, min_len: int) -> np.ndarray:
+    """Segment labels (consecutive runs of equal labels numbered 0, 1, ...), with -1 for
+    the volumes of runs shorter than ``min_len`` (they keep the ordinary window)."""
+    n = labels.size
+    new = np.r_[True, labels[1:] != labels[:-1]]
+    runs = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    lens = np.diff(np.r_[starts, n])
+    out = runs.copy()
+    out[np.repeat(lens < max(int(min_len), 2), lens)] = -1
+    return out
+
+
+def _windows(n: int, w: int, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Window bounds ``[lo, hi)`` (volume ``v`` included) of ``w`` neighbours per volume,
+    shifted at the run's ends, and with motion ``labels`` kept inside each volume's
+    segment (all its other volumes when it is shorter than ``w + 1``); the neighbour
+    count per volume (None: ``w`` everywhere)."""
+    v = np.arange(n)
+    lo = np.clip(v - w // 2, 0, n - (w + 1))
+    hi = lo + w + 1
+    if labels is None:
+        return lo, hi, None
+    cnt = np.full(n, float(w))
+    new = np.r_[True, labels[1:] != labels[:-1]]
+    starts = np.flatnonzero(new)
+    for a, b in zip(starts, np.r_[starts[1:], n]):
+        if labels[a] < 0:
+            continue
+        ww = int(min(w, b - a - 1))
+        vv = v[a:b]
+        lo[a:b] = np.clip(vv - ww // 2, a, b - (ww + 1))
+        hi[a:b] = lo[a:b] + ww + 1
+        cnt[a:b] = ww
+    return lo, hi, cnt
+
+
+def _inverse(cnt: np.ndarray | None, w: int) -> Any:
+    """1 / neighbours per volume, broadcastable over (g, n_vol, n_freq)."""
+    if cnt is None:
+        return np.float32(1.0 / w)
+    return (1.0 / np.maximum(cnt, 1.0)).astype(np.float32)[None, :, None]
+
+
+def _effective(cnt: np.ndarray | None, w: int) -> float:
+    """Neighbours averaged, as one number for the leak estimates (the harmonic mean)."""
+    if cnt is None:
+        return float(w)
+    return float(1.0 / np.mean(1.0 / np.maximum(cnt, 1.0)))
 
 
 def scan_edges(onsets: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
@@ -535,7 +707,8 @@ def _evolution(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r.astype(np.float32), size.astype(np.float32)
 
 
-def similar_neighbours(F: np.ndarray, window: int, pool: int) -> np.ndarray:
+def similar_neighbours(F: np.ndarray, window: int, pool: int,
+                       labels: np.ndarray | None = None) -> np.ndarray:
     """The ``window`` most similar volumes of every volume, per row.
 
     Parameters
@@ -547,6 +720,9 @@ def similar_neighbours(F: np.ndarray, window: int, pool: int) -> np.ndarray:
     pool : int
         Candidates: the ``pool`` volumes nearest in time (shifted at the ends of the
         run), the volume itself excluded.
+    labels : ndarray of int | None
+        Motion segment of every volume (-1: unrestricted): candidates of another
+        segment are taken only when the volume's own segment has too few.
 
     Returns
     -------
@@ -566,6 +742,9 @@ def similar_neighbours(F: np.ndarray, window: int, pool: int) -> np.ndarray:
     for k in range(P):
         diff = F - F[:, cand[:, k]]
         D[:, :, k] = np.sum(diff.real**2 + diff.imag**2, axis=-1)
+    if labels is not None:
+        other = (labels[:, None] >= 0) & (labels[cand] != labels[:, None])
+        D[:, other] += np.float32(1e30)
     part = np.argpartition(D, w - 1, axis=-1)[..., :w] if w < P else np.broadcast_to(
         np.arange(P), (g, n, P))
     return cand[v[None, :, None], part]
@@ -759,9 +938,12 @@ def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: A
     return {"chosen": int(best), "candidates": {str(w): e / ref for w, e in errs.items()}}
 
 
-def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASParams) -> float:
+def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASParams,
+                       f_max: float = 0.0) -> float:
     """Residual energy of ``rows`` after their templates (alias model included), above
-    0.75 x the volume rate, for the schedule ``plan`` holds now."""
+    0.75 x the volume rate (and below ``f_max`` x the sampling rate when given), for the
+    schedule ``plan`` holds now."""
+    k_max = int(np.ceil(f_max * plan.nw)) + 1 if f_max > 0 else None
     alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
         alias = None
@@ -771,7 +953,7 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
         tmpl = plan.templates(spec)
         if alias is not None:
             tmpl = alias.refine(spec, tmpl, plan)
-        d = (spec - tmpl)[..., plan.k_min:]
+        d = (spec - tmpl)[..., plan.k_min:k_max]
         e += float(np.sum(d.real**2 + d.imag**2))
     return e
 
@@ -897,6 +1079,23 @@ def _correct_inplace(
                     shifts[:] = 0.0
                     plan.update(schedule)
             result.onsets = np.asarray(schedule.onsets, float) + shifts
+    # 1a. motion segments: kept only when they lower the reference channels' template
+    # residual (on an aliased artifact, 2.5 kHz on the phantom, they raised it)
+    if plan.labels is not None and params.segment_check and len(picks):
+        if result.ref_channels:
+            ref = np.asarray(result.ref_channels, int)
+        else:
+            cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
+            sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
+            ref = cand[np.argsort([np.var(data[c, sl]) for c in cand])[::-1][:4]]
+        plain = _Plan(plan.sched, n_times, replace(params, segments=None))
+        e_seg = _template_residual(data, ref, plan, params, params.segment_check_fmax)
+        e_plain = _template_residual(data, ref, plain, params, params.segment_check_fmax)
+        kept = e_seg < e_plain
+        result.checks["motion"] = {"kept": bool(kept), "residual_ratio": float(e_seg / max(e_plain, 1e-300)),
+                                   "mode": params.segment_mode}
+        if not kept:
+            plan = plain
     # 1b. the low band's window from the data (a slowly changing low-frequency artifact,
     # e.g. vibration, wants a shorter window than the EEG leak alone would)
     if params.lf_auto and plan.lf is not None and len(picks):
@@ -971,7 +1170,7 @@ def _correct_inplace(
                 dF = F - np.take_along_axis(tmpl, feat[:, None, :], axis=2)
                 Fs = F - np.matmul(alias.B, np.matmul(alias.P, dF))
                 del dF
-            sel = similar_neighbours(Fs, plan.n_nb, params.track_pool)
+            sel = similar_neighbours(Fs, plan.n_nb, params.track_pool, plan.labels)
             del Fs
             tbins = _tracked_bins(mean_p / np.maximum(noise / n_avg[None, :], 1e-30),
                                   k_track, params.track_max_bins)

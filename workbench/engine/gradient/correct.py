@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -79,6 +79,16 @@ class GradientParams:
         In the EEG band the Wiener gain counts a bin's all-volume mean as artifact only
         beyond this many times its EEG leak (1: the unbiased estimate, which keeps a
         random third of EEG-only bins; 3: 5 %). See :func:`.aas.wiener_gain`.
+    motion_params : str | None
+        Realignment parameters of the fMRI run (SPM ``rp_*.txt``, FSL ``.par``, fMRIPrep
+        confounds TSV; one row per volume): volumes separated by a head movement
+        (framewise displacement above ``motion_fd_mm``) do not share templates (see
+        :mod:`.motion`). None: off.
+    motion_fd_mm : float
+        Framewise displacement (mm, Power et al., 50 mm head radius) that cuts the run.
+    motion_mode : str
+        ``"offset"`` (neighbours across a movement moved by the artifact's step there) or
+        ``"restrict"`` (neighbours from the same segment only); see :class:`.aas.AASParams`.
     n_jobs : int
         Threads.
     """
@@ -98,6 +108,9 @@ class GradientParams:
     track_pool: int = 60
     spatial: bool = True
     wiener_strict: float = 3.0
+    motion_params: str | None = None
+    motion_fd_mm: float = 0.5
+    motion_mode: str = "offset"
     n_jobs: int = 2
 
     def aas(self, sfreq: float = 0.0) -> AASParams:
@@ -117,6 +130,7 @@ class GradientParams:
             track_pool=int(self.track_pool),
             spatial=bool(self.spatial),
             wiener_strict=float(self.wiener_strict),
+            segment_check_fmax=float(self.lowpass) / sfreq if self.lowpass and sfreq > 0 else 0.0,
             # 40 ms tapered margins: the artifact's spectrum stays concentrated at its
             # harmonics instead of leaking (taper sidelobes) into the EEG bins, where the
             # Wiener gain would then have to keep the template and its EEG leak
@@ -244,6 +258,8 @@ def _check_params(params: GradientParams, sfreq: float) -> None:
         raise InputError(None, f"window must be >= 1 volume (got {params.window})")
     if params.lowpass is not None and not 0 < params.lowpass < sfreq / 2:
         raise InputError(None, f"low-pass {params.lowpass} Hz must lie in (0, {sfreq / 2}) Hz")
+    if params.motion_params and not (params.motion_fd_mm > 0):
+        raise InputError(None, f"the motion threshold must be > 0 mm (got {params.motion_fd_mm})")
 
 
 def _set_lowpass(info: Any, lowpass: float) -> None:
@@ -304,6 +320,14 @@ def correct_array(
         raise InputError(
             source, f"only {sched.n_volumes} volumes: at least 3 are needed for a template"
         )
+    aas_params = params.aas(sfreq)
+    motion = None
+    if params.motion_params:
+        from .motion import motion_segments, read_motion_params
+
+        motion = motion_segments(read_motion_params(params.motion_params), sched.n_volumes,
+                                 float(params.motion_fd_mm))
+        aas_params = replace(aas_params, segments=motion.labels, segment_mode=str(params.motion_mode))
     types = info.get_channel_types()
     names = list(info["ch_names"])
     picks = np.array([i for i, t in enumerate(types) if t in CORRECTED_TYPES], int)
@@ -336,7 +360,7 @@ def correct_array(
         data,
         sched,
         picks,
-        params.aas(sfreq),
+        aas_params,
         ref_picks=eeg if eeg.size else None,
         obs_picks=eeg,
         n_jobs=params.n_jobs,
@@ -366,6 +390,10 @@ def correct_array(
     if "rank" in aas.spatial:
         qc["spatial_rank"] = int(aas.spatial["rank"])
     qc.update(evolution_qc(aas.evolution, sched, sfreq))
+    if motion is not None:
+        qc.update(motion_qc(motion, int(aas_params.segment_min)))
+        if "motion" in aas.checks:
+            qc["motion_kept"] = bool(aas.checks["motion"].get("kept"))
     if before is not None:
         after = data[np.ix_(eeg, np.arange(*qc_span))]
         fmax = 0.9 * params.lowpass if params.lowpass else 250.0
@@ -421,6 +449,25 @@ def evolution_qc(evo: dict[str, np.ndarray], sched: Schedule, sfreq: float) -> d
     if "reach" in evo:
         out["neighbour_reach_volumes"] = float(np.median(evo["reach"]))
     return out
+
+
+def motion_qc(motion: Any, segment_min: int) -> dict[str, Any]:
+    """What the motion-informed template choice did (for the QC table).
+
+    ``motion_segments``: segments the run was cut into; ``motion_volumes_moved``: volumes
+    whose framewise displacement exceeded the threshold (each starts a segment);
+    ``motion_volumes_short``: volumes in segments shorter than ``segment_min`` (they keep
+    the ordinary window); ``motion_fd_max_mm``: the largest framewise displacement.
+    """
+    lab = np.asarray(motion.labels, int)
+    lens = np.bincount(lab) if lab.size else np.zeros(0, int)
+    return {
+        "motion_segments": int(motion.n_segments),
+        "motion_volumes_moved": int(motion.moved.size),
+        "motion_volumes_short": int(lens[lens < max(segment_min, 2)].sum()),
+        "motion_fd_max_mm": float(np.max(motion.fd_mm)) if motion.fd_mm.size else 0.0,
+        "motion_fd_threshold_mm": float(motion.threshold_mm),
+    }
 
 
 def _qc_span(s0: int, s1: int, sfreq: float, max_s: float = 60.0) -> tuple[int, int]:

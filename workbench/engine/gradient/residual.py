@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import fft as sfft
@@ -105,16 +105,19 @@ class AliasModel:
         n = B.shape[0]
         cs = np.vstack([np.zeros((1, B.shape[1])), np.cumsum(B, axis=0)])
 
-        def mean(lo: np.ndarray, hi: np.ndarray, w: int) -> np.ndarray:
+        def mean(lo: np.ndarray, hi: np.ndarray, w: Any) -> np.ndarray:
             return ((cs[hi] - cs[lo] - B) / w).astype(np.complex64)
 
         nf = plan.nw // 2 + 1
         k_min = min(plan.k_min, nf) if n > 1 else 0
         kc = min(plan.lf_bins, nf) if plan.lf is not None else 0
-        bands = [((max(kc, k_min), nf), mean(plan.lo, plan.hi, plan.n_nb))]
+        def count(cnt: np.ndarray | None, w: int) -> Any:
+            return w if cnt is None else np.maximum(cnt, 1.0)[:, None]
+
+        bands = [((max(kc, k_min), nf), mean(plan.lo, plan.hi, count(plan.cnt, plan.n_nb)))]
         if plan.lf is not None:
-            lo2, hi2, w2, _ = plan.lf
-            bands.append(((k_min, kc), mean(lo2, hi2, w2)))
+            lo2, hi2, w2, _, cnt2 = plan.lf
+            bands.append(((k_min, kc), mean(lo2, hi2, count(cnt2, w2))))
         if k_min:
             v = np.arange(n)
             bands.append(

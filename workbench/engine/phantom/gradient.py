@@ -246,6 +246,45 @@ class GradientGenerator:
         self.moments = moments * self._calibration(moments)
         self._reset_state()
 
+    def head_motion(self, volume_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The head's rigid-body motion at each volume, as realignment would report it.
+
+        Every head movement (``motion_onsets``, the same 0.3 s events that change the lead
+        loops' coupling) moves the head by a translation of ``20 mm x motion_size x
+        (1 + |N(0, 0.5)|)`` in a random direction (1-1.5 mm at the default size, a
+        framewise displacement well above the usual 0.5 mm) and a rotation of
+        ``0.02 rad x motion_size`` (SD per axis); realignment noise (0.01 mm, 0.1 mrad SD)
+        is added. The size of a movement and of its coupling change are drawn
+        independently: only their timing is shared. Own generator: nothing else changes.
+
+        Parameters
+        ----------
+        volume_times : ndarray, shape (n_volumes,)
+            Time (s, EEG clock) at which each volume's pose is taken (its middle).
+
+        Returns
+        -------
+        translations_mm, rotations_rad : ndarray, shape (n_volumes, 3)
+            Relative to the first volume's pose before any movement (SPM's convention
+            of realigning to the first volume).
+        """
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, 86028121])
+        n_ev = self.motion_onsets.size
+        t = np.asarray(volume_times, float)
+        size = 20.0 * cfg.motion_size * (1.0 + np.abs(rng.normal(0.0, 0.5, n_ev)))
+        dirs = rng.normal(0.0, 1.0, (n_ev, 3))
+        dirs /= np.maximum(np.linalg.norm(dirs, axis=1, keepdims=True), 1e-12)
+        rot_steps = rng.normal(0.0, 0.02 * cfg.motion_size, (n_ev, 3))
+        tra = rng.normal(0.0, 0.01, (t.size, 3))
+        rot = rng.normal(0.0, 1e-4, (t.size, 3))
+        for onset, d, s, r in zip(self.motion_onsets, dirs, size, rot_steps):
+            ramp = np.clip((t - onset) / MOTION_S, 0.0, 1.0)
+            k = (0.5 - 0.5 * np.cos(np.pi * ramp))[:, None]
+            tra += k * (s * d)[None, :]
+            rot += k * r[None, :]
+        return tra, rot
+
     def _reset_state(self) -> None:
         """Filter states at the recording's start (after the calibration used them)."""
         self.zi = np.zeros_like(self.zi)

@@ -321,7 +321,15 @@ def _write_eeg(s: _Subject, head, fwd, gen, tl, trig, events, p: Progress) -> di
     np.save(d_gt / f"{tag}_rpeaks.npy", rpeaks)
     np.save(d_gt / f"{tag}_loop_areas.npy", areas)
     np.save(d_gt / f"{tag}_loop_moments.npy", grad.moments)
-    return {
+    motion_entry: dict[str, Any] = {}
+    if cfg.motion_events > 0:
+        # the head's true motion per volume (its middle), as SPM realignment writes it
+        # (rp_*.txt: x y z in mm, pitch roll yaw in rad, one row per volume)
+        rp = d_gt / f"rp_{tag}_task-{TASK}_bold.txt"
+        tra, rot = grad.head_motion(tl.to_eeg(tl.volume_onsets + 0.5 * cfg.tr))
+        rp.write_text("".join("  ".join(f"{x: .8e}" for x in row) + "\n" for row in np.hstack([tra, rot])))
+        motion_entry = {"motion_params": s.rel(rp)}
+    return {**motion_entry,
         "sfreq": cfg.sfreq, "n_times": n_times, "ch_names": ch_names,
         "ch_types": ["eeg"] * len(head.eeg_names) + ["eog", "ecg"], "reference": REF,
         "files": {

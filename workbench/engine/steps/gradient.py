@@ -42,6 +42,14 @@ PARAMS = (
           "5 kHz, about the same at 2.5 kHz; on the full drifting phantom study it left slightly more "
           "at the slice harmonics, so it is off by default); off: the nearest volumes in time.",
           label="track drifting artifact"),
+    Param("motion_params", "str", None, "Realignment parameters of this fMRI run (SPM rp_*.txt, FSL "
+          ".par, fMRIPrep confounds .tsv; one row per volume): at every head movement (framewise "
+          "displacement above the threshold) the artifact's step is measured and the template "
+          "neighbours across it are moved by it, so a movement is not averaged across. 'off': none.",
+          label="head motion file", optional=True, none_label="off"),
+    Param("motion_fd_mm", "float", 0.5, "Framewise displacement (Power et al., 50 mm head radius) "
+          "above which a volume counts as a head movement (with a head motion file).",
+          label="movement threshold", unit="mm", minimum=0.01, maximum=100.0),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
           optional=True, none_label="off"),
@@ -80,6 +88,14 @@ QC = (
            help="Part of a volume's artifact not explained by the run's mean shape; large values "
                 "mean a fixed template cannot follow it (tracking helps)."),
     QCSpec("neighbour_reach_volumes", "Tracked neighbours' mean distance", "volumes", ".1f"),
+    QCSpec("motion_segments", "Motion segments (head movements + 1)", fmt="d",
+           help="With a head motion file: the run is cut at every volume whose framewise "
+                "displacement exceeds the threshold; templates are not averaged across a cut."),
+    QCSpec("motion_volumes_moved", "Volumes with a head movement", fmt="d"),
+    QCSpec("motion_kept", "Motion segments kept (they lowered the residual)",
+           help="The movements' steps are used only when they lower the reference channels' "
+                "template residual; on a strongly aliased artifact (low sampling rate) they may not."),
+    QCSpec("motion_fd_max_mm", "Largest framewise displacement", "mm", ".2f"),
     QCSpec("nrmse", "NRMSE vs truth", "", ".3f", warn_above=0.3),
     QCSpec("nrmse_median_channel", "NRMSE vs truth (median channel)", "", ".3f"),
     QCSpec("correlation", "Correlation with truth", "", ".3f", warn_below=0.9),
@@ -90,6 +106,7 @@ _SCALARS = (
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
     "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "max_shift_samples", "alignment_kept", "spatial_rank",
     "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
+    "motion_segments", "motion_volumes_moved", "motion_fd_max_mm", "motion_kept",
 )
 
 
@@ -98,8 +115,8 @@ def gradient_params(params: dict[str, Any]) -> Any:
     from ..gradient import GradientParams
 
     return GradientParams(**{k: params[k] for k in (
-        "window", "align", "amplitude_fit", "wiener", "window_lf", "obs", "anc", "lowpass", "track")
-        if k in params})
+        "window", "align", "amplitude_fit", "wiener", "window_lf", "obs", "anc", "lowpass", "track",
+        "motion_params", "motion_fd_mm") if k in params})
 
 
 def compact_qc(qc: dict[str, Any]) -> dict[str, Any]:
