@@ -131,3 +131,46 @@ def test_motion_segments_lower_the_artifact_left_near_movements(moving: tuple) -
     # clearly less left near the movements, and no worse away from them
     assert near1 < 0.9 * near0, (near0, near1, far0, far1)  # measured 1.22 -> 1.01 µV
     assert far1 < 1.1 * far0, (far0, far1)
+
+
+@pytest.fixture(scope="module")
+def moving_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small phantom study with two head movements (writes its true motion)."""
+    from workbench.engine.phantom.config import PhantomConfig
+    from workbench.engine.phantom.writer import simulate_study
+
+    out = tmp_path_factory.mktemp("motion_phantom") / "study"
+    simulate_study(out, PhantomConfig(duration_s=40, n_eeg=32, sfreq=2500, tr=1.5, slices=20, seed=4,
+                                      motion_events=2, motion_size=0.1))
+    return out
+
+
+def test_clean_with_the_phantoms_motion_file(moving_study: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from workbench.cli.main import main
+
+    vhdr = next(moving_study.glob("sub-01/eeg/*_eeg.vhdr"))
+    rp = next(moving_study.rglob("rp_sub-01_*_bold.txt"))
+    mp = read_motion_params(rp)
+    assert mp.format == "spm" and framewise_displacement(mp).max() > 0.5
+    out, qc = tmp_path / "clean_eeg.fif", tmp_path / "qc.json"
+    assert main(["clean", str(vhdr), str(out), "--steps", "gradient", "--motion-params", str(rp),
+                 "--json", str(qc)]) == 0
+    g = json.loads(qc.read_text())["gradient"]
+    assert g["motion_segments"] >= 2 and g["motion_volumes_moved"] >= 1
+    assert "motion" in g["refinements"] and isinstance(g["motion_kept"], bool)
+    # a file of another run (wrong row count): one line naming it, nothing written
+    bad = tmp_path / "rp_other.txt"
+    bad.write_text("0 0 0 0 0 0\n" * 7)
+    out2 = tmp_path / "other_eeg.fif"
+    capsys.readouterr()
+    assert main(["clean", str(vhdr), str(out2), "--steps", "gradient", "--motion-params", str(bad)]) != 0
+    err = capsys.readouterr().err
+    assert str(bad) in err and "7 rows" in err
+    assert not out2.exists()
+
+
+def test_phantom_without_movements_writes_no_motion_file(phantom_study: Path) -> None:
+    assert not list(phantom_study.rglob("rp_*.txt"))
