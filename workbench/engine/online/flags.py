@@ -24,6 +24,12 @@ TR_CHANGED = 16
 MARKER_LATE = 32
 #: no BCG template yet (too few R-peaks detected) or no ECG channel
 BCG_LEARNING = 64
+#: corrected from the onset the TR rhythm predicts, without a volume marker (late or
+#: missing; the data confirmed the artifact there): corrected, said for the record
+PREDICTED = 128
+#: inside a volume, but the data stopped matching its template (the artifact is not
+#: there: the scanner stopped): passed through uncorrected
+ARTIFACT_ENDED = 256
 
 NAMES = {
     NO_VOLUME: "no volume marker",
@@ -33,10 +39,14 @@ NAMES = {
     TR_CHANGED: "TR changed",
     MARKER_LATE: "volume marker late",
     BCG_LEARNING: "BCG template learning",
+    PREDICTED: "volume predicted, not marked",
+    ARTIFACT_ENDED: "gradient artifact ended",
 }
 
 #: flags that mean the gradient artifact was *not* removed from a sample
-GRADIENT_UNCORRECTED = GRADIENT_LEARNING | GAP | RATE_MISMATCH | TR_CHANGED | MARKER_LATE
+GRADIENT_UNCORRECTED = GRADIENT_LEARNING | GAP | RATE_MISMATCH | TR_CHANGED | MARKER_LATE | ARTIFACT_ENDED
+#: flags that only say how a sample was corrected (it was)
+INFORMATIONAL = PREDICTED
 
 
 def describe(flag: int) -> str:

@@ -41,6 +41,10 @@ class _Volume:
     provisional: bool = False  # placed at the onset the TR rhythm predicts; no marker yet
     start: int | None = None  # first sample corrected with this volume's template (marker if None)
     confirmed: bool = False  # a provisional volume the data have confirmed once
+    predicted: bool = False  # its marker never came (a later marker did): predicted, not marked
+    stopped: bool = False  # the data stopped matching its template (scanner stopped): no longer subtracted
+    tpow: float | None = None  # its template's mean power per sample (summed over channels)
+    gated: bool = False  # a predicted volume the data were asked about (a template was ready)
     # the marker fit right after this volume's own marker, and whether it was pinned:
     # what the previous volume's epoch and the template two volumes on are placed with
     fit: tuple[float, float] | None = None
@@ -49,6 +53,11 @@ class _Volume:
     @property
     def first(self) -> int:
         return self.marker if self.start is None else self.start
+
+    @property
+    def unmarked(self) -> bool:
+        """Placed from the TR rhythm, without a marker (yet)."""
+        return self.provisional or self.predicted
 
 
 class CausalGradient:
@@ -120,8 +129,15 @@ class CausalGradient:
         it clearly (the data confirm the artifact), so a volume that never comes (the
         scan stopped) or comes elsewhere (the TR changed) is not subtracted; otherwise they
         pass through flagged :data:`.flags.MARKER_LATE`. When the marker arrives it
-        confirms the volume (or, off the rhythm, replaces it). At most one volume past
-        the last marker is predicted.
+        confirms the volume (or, off the rhythm, replaces it; so does a marker several
+        volumes late). While markers stay away (marker stream lost, or trailing by more
+        than a TR), the next volume is predicted only once the data have confirmed the
+        previous predicted one, for at most ``predict_volumes`` volumes past the last
+        marker; samples corrected so are flagged :data:`.flags.PREDICTED`. Volumes
+        that never got a marker are not used as templates.
+    predict_volumes : int
+        Largest number of volumes predicted past the last marker (then the samples
+        pass through flagged :data:`.flags.MARKER_LATE` until a marker comes).
     quantised_fit : bool
         Fit the volume onsets as the line the markers' whole-sample rounding allows,
         once two level changes of the markers pin it (:meth:`_quantised_fit`); else
@@ -138,6 +154,21 @@ class CausalGradient:
         quiet stretch of the template, where the ratio is near 1 either way, then
         neither decides alone nor leaves samples flagged); about 0.15-0.2 at a volume's
         start on the phantoms, and a chance match of EEG with a mV template cannot reach it.
+    gate_stop : float
+        Every volume (marked or predicted, once confirmed) is checked block by block
+        (``stop_block_s``): from the first block where the template is strong (a tenth
+        of its mean power or more) and carries over ``gate_stop`` times the power of
+        the data (an artifact that is not in the data: the scanner stopped mid-volume)
+        the volume is no longer subtracted, flagged :data:`.flags.ARTIFACT_ENDED`, and
+        no volume is predicted after it. Without the artifact that ratio is
+        |t|^2/|EEG|^2 (over 100 for a 200 uV artifact on 20 uV of EEG; 123 on the 2 kHz
+        phantom); with it, at most 2 on that phantom with every marker and 6 after
+        three volumes without one (its templates err by ~1 mV broadband at 2 kHz,
+        aliasing, which the 70 Hz low-pass removes: the residual-to-raw ratio reached
+        5 there, so it cannot judge). None: off.
+    stop_block_s : float
+        Length of those blocks (s; 2 ms blocks let the template's errors reach
+        ratios of 3.6 even in its strong stretches on that phantom).
     """
 
     # alias model start-up (see _alias_coef and _job_template): epochs per coefficient
@@ -183,6 +214,9 @@ class CausalGradient:
         quantised_fit: bool = True,
         gate: float = 1.0,
         gate_confirm: float = 0.5,
+        predict_volumes: int = 10,
+        gate_stop: float | None = 16.0,
+        stop_block_s: float = 0.005,
     ) -> None:
         self.n_channels = int(n_channels)
         self.sfreq = float(sfreq)
@@ -201,6 +235,9 @@ class CausalGradient:
         self.quantised_fit = bool(quantised_fit)
         self.gate = float(gate)
         self.gate_confirm = float(gate_confirm)
+        self.predict_volumes = max(1, int(predict_volumes))
+        self.gate_stop = None if gate_stop is None else float(gate_stop)
+        self._block = max(4, int(round(stop_block_s * self.sfreq)))
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
         self.trend = bool(trend)
@@ -218,6 +255,10 @@ class CausalGradient:
         self.n_late_covered = 0  # late markers whose volume start was corrected from the prediction
         self.n_predicted = 0  # samples corrected from a predicted onset before their marker came
         self.n_unconfirmed = 0  # samples of a predicted volume the data did not confirm
+        self.n_unmarked = 0  # volumes corrected from the prediction whose marker never came
+        self.n_stopped = 0  # volumes whose artifact ended early by the data (gate_stop)
+        self.n_ended = 0  # samples of those volumes left unsubtracted
+        self.n_lost = 0  # times the prediction gave up (predict_volumes without a marker)
         self._said_late: set[bool] = set()
         self._reset_run()
 
@@ -246,6 +287,7 @@ class CausalGradient:
         self._futures: dict[int, object] = {}
         self._after_gap = False
         self._tr_changed = False
+        self._lost = False  # predict_volumes passed without a marker: due volumes are flagged
 
     @property
     def n_templates(self) -> int:
@@ -288,14 +330,16 @@ class CausalGradient:
             the volume already sent stayed uncorrected).
         """
         sample = int(sample)
-        prov = self.vols.pop() if self.vols and self.vols[-1].provisional else None
+        provs: list[_Volume] = []  # the volumes predicted past the last marker
+        while self.vols and self.vols[-1].provisional:
+            provs.insert(0, self.vols.pop())
         if self.vols and sample <= self.vols[-1].marker:
-            if prov is not None:
-                self.vols.append(prov)
+            self.vols.extend(provs)
             return  # duplicate or out of order
+        match = next((p for p in provs if abs(sample - p.marker) <= 2), None)
         if sample < now:
             self.n_late += 1
-            covered = prov is not None and abs(sample - prov.marker) <= 2
+            covered = match is not None
             self.n_late_covered += covered
             # said once per kind, and only once the gradient is subtracted (a learning
             # volume is passed through anyway)
@@ -305,6 +349,9 @@ class CausalGradient:
                         "the part already sent is uncorrected (flagged, counted in the QC)")
                 self._say(f"a volume marker arrived {(now - sample) / self.sfreq * 1e3:.0f} ms after its "
                           f"volume started: {what}")
+        if self._lost:
+            self._lost = False
+            self._say(f"volume markers back at {sample / self.sfreq:.3f} s: correcting again")
         if not self.vols:
             self.vols.append(_Volume(sample, 0))
             return
@@ -330,12 +377,28 @@ class CausalGradient:
                     f"ignored a volume marker off the TR rhythm at {self._pending / self.sfreq:.3f} s"
                 )
                 self._pending = None
-            self.vols.append(_Volume(sample, last.number + k, start=self._start(last.number + k, sample)))
+            number = last.number + k
+            for p in provs:  # predicted volumes before this one: their markers never came
+                if p.number < number:
+                    p.provisional, p.predicted, p.stored = False, True, True  # never a template
+                    self.vols.append(p)
+                    self.n_unmarked += 1
+            new = _Volume(sample, number, start=self._start(number, sample))
+            if match is not None and match.number == number:
+                # the predicted volume gets its marker: it keeps the samples it took over
+                # (the same ones a marker on time gives, see _start), and is not gated
+                new.start = match.start if new.start is None else new.start
+                new.stopped = match.stopped and match.confirmed  # the data saw its artifact end
+            self.vols.append(new)
             self._after_gap = False
             self._refit()
-            self.vols[-1].fit, self.vols[-1].pinned = self._fit, self._pin_now
+            new.fit, new.pinned = self._fit, self._pin_now
+            self.vols.extend(p for p in provs if p.number > number)  # still awaiting theirs
             self._trim()
             return
+        if provs:
+            self._say(f"a volume marker off the predicted rhythm at {sample / self.sfreq:.3f} s: "
+                      f"{len(provs)} predicted volume(s) dropped")
         if self._pending is None:
             self._pending = sample
             return
@@ -367,8 +430,8 @@ class CausalGradient:
         a sawtooth of the fitted fraction (about +-0.05 sample with 40 markers), which
         blurs the templates and the alias model's phases."""
         for v in self.vols:
-            if v.provisional:
-                break
+            if v.unmarked:
+                continue
             if not self._fit_pts or v.number > self._fit_pts[-1][0]:
                 self._fit_pts.append((v.number, v.marker))
         while len(self._fit_pts) > self.fit_volumes:
@@ -817,8 +880,9 @@ class CausalGradient:
 
     def _template_for(self, v: _Volume) -> tuple[int, int, np.ndarray | None]:
         fut = self._futures.get(v.number)
-        if fut is None:  # not prepared ahead (first volumes, after a gap): now
-            fut = self._futures[v.number] = self._run(self._job_template, v.number, self._onset(v))
+        if fut is None:  # not prepared ahead (first volumes, after a gap or missing markers): now
+            early = self._early_measured_phase and not self._rephased
+            fut = self._futures[v.number] = self._run(self._job_template, v.number, self._onset(v), early)
         return fut.result()
 
     def close(self) -> None:
@@ -829,8 +893,11 @@ class CausalGradient:
 
     # ------------------------------------------------------- predicted onsets
     def _predict_next(self, n1: int) -> None:
-        """Add a provisional volume at the onset the TR rhythm predicts when it falls
-        before ``n1`` (the end of this chunk) and its marker has not arrived.
+        """Add provisional volumes at the onsets the TR rhythm predicts when they fall
+        before ``n1`` (the end of this chunk) and their markers have not arrived: the
+        next one once the data confirmed the last predicted one (else the scanner is
+        taken for stopped), all those due when markers trail by more than a volume, at
+        most ``predict_volumes`` past the last marker.
 
         Why not hold the output back until the marker comes: a marker stream can trail
         the samples by tens of ms, more than the 20 ms of latency the neurofeedback
@@ -840,12 +907,65 @@ class CausalGradient:
         if not self.predict_onsets or self._fit is None or self.L is None or not self.vols:
             return
         last = self.vols[-1]
-        if last.provisional or self._pending is not None or self._after_gap:
+        if self._pending is not None or self._after_gap or last.stopped or self._lost:
             return
-        pm = int(round(self._predict(last.number + 1)))
-        if pm >= n1 or n1 - pm > self.L or pm <= last.marker:
-            return  # not due yet, or a whole volume went by without a marker
-        self.vols.append(_Volume(pm, last.number + 1, provisional=True, start=pm))
+        marked = next((v for v in reversed(self.vols) if not v.unmarked), last)
+        due: list[tuple[int, int]] = []  # (number, onset) of the volumes due by n1
+        number = last.number + 1
+        while number - marked.number <= self.predict_volumes + 1:
+            pm = int(round(self._predict(number)))
+            if pm >= n1:
+                break
+            if pm > last.marker:
+                due.append((number, pm))
+            number += 1
+        if not due:
+            return
+        if last.provisional and not last.confirmed and last.gated:
+            # the data did not show the artifact where the last predicted volume was due:
+            # the scanner stopped (or the TR changed); judged from the data, not the clock
+            last.stopped = True
+            self.n_stopped += 1
+            self._say(f"no volume marker and no gradient artifact at the predicted onset "
+                      f"({last.marker / self.sfreq:.3f} s): scanner stopped? not predicting volumes "
+                      "until the next marker")
+            return
+        # several due at once (markers more than a volume late): the earlier ones have
+        # passed (kept, to match their markers when they come), the last has begun
+        for number, pm in due:
+            if number - marked.number > self.predict_volumes:
+                self._lost = True
+                self.n_lost += 1
+                self._say(f"no volume marker for {self.predict_volumes} volumes while the artifact goes on: "
+                          "stopped predicting them; uncorrected (flagged) until a marker comes")
+                return
+            self.vols.append(_Volume(pm, number, provisional=True, start=pm))
+
+    def _stop_at(self, x: np.ndarray, t: np.ndarray, tpow: float) -> int:
+        """Samples of ``x`` to subtract ``t`` from: all of them (``x.shape[1]``) unless a
+        window of ``stop_block_s`` (sliding; the whole stretch if shorter) has the
+        template strong (a tenth of ``tpow``, its mean power per sample, or more) and
+        carrying over ``gate_stop`` times the data's power. Then up to the sample, in
+        that window or the one before it, from which leaving the data alone fits them
+        better than subtracting (where the artifact ended)."""
+        n = x.shape[1]
+        if self.gate_stop is None or n == 0:
+            return n
+        x64 = x.astype(np.float64)
+        px = np.sum(x64**2, axis=0)
+        pt = np.sum(np.square(t, dtype=np.float64), axis=0)
+        w = min(self._block, n)
+        cx = np.r_[0.0, np.cumsum(px)]
+        ct = np.r_[0.0, np.cumsum(pt)]
+        sx, st = cx[w:] - cx[:-w], ct[w:] - ct[:-w]
+        bad = np.flatnonzero((st >= 0.1 * tpow * w) & (st > self.gate_stop * np.maximum(sx, 1e-300)))
+        if bad.size == 0:
+            return n
+        a = max(0, int(bad[0]) - w)
+        b = int(bad[0]) + w
+        pr = np.sum((x64[:, a:b] - t[:, a:b]) ** 2, axis=0)
+        cost = np.r_[0.0, np.cumsum(pr)] + (cx[b] - cx[a]) - (cx[a : b + 1] - cx[a])
+        return a + int(np.argmin(cost))
 
     def _start(self, number: int, marker: int) -> int | None:
         """Where volume ``number`` takes over from the previous one: the predicted onset
@@ -905,7 +1025,8 @@ class CausalGradient:
             vend = v.marker + self.L
             if pos >= vend:
                 end = min(nxt, n1)
-                fl[pos - n0 : end - n0] = F.NO_VOLUME
+                # a volume due by the rhythm, its marker missing for too long: flagged
+                fl[pos - n0 : end - n0] = F.NO_VOLUME | (F.MARKER_LATE if self._lost else 0)
                 pos = end
                 continue
             end = min(vend, nxt, n1)
@@ -914,22 +1035,53 @@ class CausalGradient:
                 fl[a:b] = F.GAP
             else:
                 n_used, first, t = self._template_for(v)
+                if v.tpow is None and t is not None:
+                    v.tpow = float(np.mean(np.sum(np.square(t, dtype=np.float64), axis=0)))
                 if n_used < self.min_volumes or t is None:
                     fl[a:b] = F.TR_CHANGED if self._tr_changed else F.GRADIENT_LEARNING
                 else:
                     if self._tr_changed:
                         self._tr_changed = False
                     if subtract:
-                        seg = t[:, pos - first : end - first]
-                        ratio = self._power_ratio(y[:, a:b], seg) if v.provisional and not v.confirmed else 0.0
-                        if ratio > self.gate:
-                            fl[a:b] = F.MARKER_LATE
-                            self.n_unconfirmed += b - a
-                        else:
-                            v.confirmed |= ratio <= self.gate_confirm
-                            y[:, a:b] -= seg
-                            self.n_predicted += (b - a) * v.provisional
+                        self._subtract(v, y, fl, a, b, t[:, pos - first : end - first])
             pos = end
         if self._after_gap:
             fl |= F.GAP
         return y, fl
+
+    def _subtract(self, v: _Volume, y: np.ndarray, fl: np.ndarray, a: int, b: int, seg: np.ndarray) -> None:
+        """Subtract volume ``v``'s template ``seg`` from ``y[:, a:b]`` where the data
+        allow it, flagging the rest (see ``gate``, ``gate_confirm``, ``gate_stop``)."""
+        if v.stopped:
+            if v.unmarked and not v.confirmed:  # a predicted volume the data never confirmed
+                fl[a:b] = F.MARKER_LATE
+                self.n_unconfirmed += b - a
+            else:
+                fl[a:b] = F.ARTIFACT_ENDED
+                self.n_ended += b - a
+            return
+        if v.unmarked and not v.confirmed:
+            v.gated = True
+            ratio = self._power_ratio(y[:, a:b], seg)
+            if ratio > self.gate:
+                fl[a:b] = F.MARKER_LATE
+                self.n_unconfirmed += b - a
+                return
+            v.confirmed = ratio <= self.gate_confirm
+            k = b - a
+        else:
+            k = self._stop_at(y[:, a:b], seg, v.tpow or 0.0)
+        y[:, a : a + k] -= seg[:, :k]
+        if v.unmarked:
+            fl[a : a + k] |= F.PREDICTED
+            self.n_predicted += k
+        if k < b - a:  # the artifact is no longer in the data
+            v.stopped = v.broken = True
+            self.n_stopped += 1
+            fl[a + k : b] = F.ARTIFACT_ENDED
+            self.n_ended += b - a - k
+            if self.n_stopped <= 3:  # (a template gone wrong would say it every volume)
+                at = self.ring.end - y.shape[1] + a + k
+                self._say(f"the gradient artifact stopped {(at - v.first) / self.sfreq:.3f} s into the volume "
+                          f"at {v.first / self.sfreq:.3f} s (the data no longer match its template: scanner "
+                          "stopped?): not subtracted (flagged) until the next volume marker")

@@ -57,9 +57,12 @@ class OnlineParams:
         Measure each volume's onset on its epoch and place the templates at onsets
         predicted from those measurements (else from the markers only).
     predict_onsets : bool
-        When a volume's marker is late, correct the volume from the onset the TR
-        rhythm predicts, where the data confirm the artifact (else those samples pass
-        through uncorrected, flagged).
+        When a volume's marker is late or missing, correct the volume from the onset
+        the TR rhythm predicts, where the data confirm the artifact (else those samples
+        pass through uncorrected, flagged); at most ``predict_volumes`` volumes past the
+        last marker.
+    predict_volumes : int
+        Volumes predicted past the last marker before giving up (flagged).
     min_volumes : int
         Volumes needed before the gradient is subtracted.
     lowpass_hz : float | None
@@ -87,6 +90,7 @@ class OnlineParams:
     alias_orders: int = 2
     align: bool = True
     predict_onsets: bool = True
+    predict_volumes: int = 10
     min_volumes: int = 3
     lowpass_hz: float | None = 70.0
     lowpass_order: int = 4
@@ -186,6 +190,7 @@ class OnlinePipeline:
             self.picks.size, self.sfreq, window=self.p.window, window_lf=self.p.window_lf,
             wiener=self.p.wiener, trend=self.p.trend, min_volumes=self.p.min_volumes, threaded=threaded,
             alias_orders=self.p.alias_orders, align=self.p.align, predict_onsets=self.p.predict_onsets,
+            predict_volumes=self.p.predict_volumes,
         )
         self.sos = None
         if self.p.lowpass_hz is not None:
@@ -408,6 +413,7 @@ class OnlinePipeline:
             "gradient_templates": int(g.n_templates),
             "late_markers": int(g.n_late),
             "late_markers_covered": int(g.n_late_covered),
+            "volumes_predicted_unmarked": int(g.n_unmarked),
             "rpeaks": int(self.n_rpeaks),
         }
 
@@ -426,6 +432,10 @@ class OnlinePipeline:
             "late_markers_covered": int(self.grad.n_late_covered),
             "samples_from_predicted_onsets": int(self.grad.n_predicted),
             "samples_marker_late_uncorrected": int(self.grad.n_unconfirmed),
+            "volumes_predicted_unmarked": int(self.grad.n_unmarked),
+            "volumes_artifact_ended": int(self.grad.n_stopped),
+            "samples_artifact_ended": int(self.grad.n_ended),
+            "marker_loss_gave_up": int(self.grad.n_lost),
             "rpeaks": int(self.n_rpeaks),
             "bcg_beats": int(self.bcg.n_beats_stored) if self.bcg else 0,
             "ecg_channel": self.ecg,

@@ -278,7 +278,7 @@ class OnlineWindow(QWidget):
         f = self._flag_buf[np.isfinite(self._flag_buf)].astype(np.int64)
         if f.size:
             grad = 100.0 * np.mean((f & (F.GRADIENT_UNCORRECTED | F.NO_VOLUME)) == 0)
-            full = 100.0 * np.mean(f == 0)
+            full = 100.0 * np.mean((f & ~F.INFORMATIONAL) == 0)
             self.flag_lbl.setText(f"{grad:.0f} % / {full:.0f} %")
 
     def _finish(self, run: Any) -> None:
@@ -300,12 +300,15 @@ class OnlineWindow(QWidget):
 
     def _show_counts(self, st: dict[str, Any]) -> None:
         """Volumes / TR / R-peaks from a snapshot (live) or the final state; late
-        volume markers are added when there were any."""
+        volume markers and volumes predicted without one are added when there were any."""
         tr = st.get("tr_s")
         text = f"{st.get('volume_markers', 0)} / {f'{tr:.3f} s' if tr else '–'} / {st.get('rpeaks', 0)}"
         late = int(st.get("late_markers", 0))
         if late:
             text += f"\n{late} markers late ({int(st.get('late_markers_covered', 0))} started from the TR rhythm)"
+        unmarked = int(st.get("volumes_predicted_unmarked", 0))
+        if unmarked:
+            text += f"\n{unmarked} volumes predicted, never marked"
         self.vol_lbl.setText(text)
 
     def _idle(self) -> None:
