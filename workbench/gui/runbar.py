@@ -7,6 +7,7 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -18,6 +19,11 @@ from PyQt6.QtWidgets import (
 )
 
 from workbench.engine.errors import Cancelled, WorkbenchError
+
+
+def _html(text: str) -> str:
+    """Plain text for the rich-text status line: escaped, line breaks kept."""
+    return html.escape(text).replace("\n", "<br>")
 
 
 class StepRunBar(QWidget):
@@ -61,6 +67,9 @@ class StepRunBar(QWidget):
         self.progress.setTextVisible(False)
         self.progress.hide()  # shown while a run works
         self.status = QLabel("")
+        # always rich text: the messages are escaped, and a plain-looking one (no tag) was shown
+        # with its entities as typed ("&#x27;stim&#x27;")
+        self.status.setTextFormat(Qt.TextFormat.RichText)
         self.status.setWordWrap(True)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         for w in (self.apply_button, self.cancel_button, self.progress):
@@ -110,14 +119,14 @@ class StepRunBar(QWidget):
         """Show ``text`` in the status line (red, and kept as :attr:`last_error`, for an error)."""
         if error:
             self.last_error = text
-            self.status.setText(f"<span style='color:#b00020'>{html.escape(text)}</span>")
+            self.status.setText(f"<span style='color:#b00020'>{_html(text)}</span>")
         else:
-            self.status.setText(html.escape(text))
+            self.status.setText(_html(text))
 
     def _progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         if message:
-            self.status.setText(html.escape(message))
+            self.status.setText(_html(message))
 
     def _outcomes(self, outcomes: list[Any]) -> None:
         failed = [o for o in outcomes if o.status != "done"]
