@@ -67,7 +67,37 @@ def _subject(root: Path, seed: int, duration: float, depth_mm: float, study: obj
     return name, sd
 
 
-def _run(runner: object, label: str, params: dict) -> dict:
+def _dump(path: Path, study: object, fres: object) -> None:
+    """Store what the soft prior needs to be re-run offline (``soft_estimate`` on MNE's
+    prepared inverse): the whitened model, the data, the sources, their adjacency on a
+    surface, the fMRI clusters, the variants' amplitudes and the truth."""
+    import mne
+    from workbench_fmri_source import prior as P
+
+    live = fres.live
+    ev = live["evoked"]
+    inv = mne.minimum_norm.prepare_inverse_operator(live["inverse"], ev.nave, live["lambda2"], "MNE",
+                                                    verbose="error")
+    model = P.model_from_inverse(inv, live["lambda2"])
+    data = ev.data[[ev.ch_names.index(c) for c in inv["noise_cov"]["names"]]]
+    extra = {}
+    if live["kind"] == "surface":
+        adj = mne.spatial_src_adjacency(live["forward"]["src"], verbose="error").tocoo()
+        extra = {"adj_row": adj.row, "adj_col": adj.col}
+    else:
+        extra = {"grid_to_mri": live["grid_to_mri"]}
+    truth = [{"name": s["name"], "role": s.get("role"), "pos": list(s["pos_mri_m"]),
+              "lat": max(s["evoked_peaks_s"], key=lambda pk: abs(pk[2]))[0]}
+             for s in study.truth.sources if s.get("condition") == "visual" and s.get("evoked_peaks_s")]
+    groups = {f"group_{k}": np.asarray(g) for k, g in enumerate(live["fmri_clusters"])}
+    np.savez_compressed(path, A=model.A, Bm=model.B, source_std=model.source_std, lambda2=model.lambda2,
+                        n_ori=model.n_ori, data=data, times=ev.times, pos=live["pos_mri"],
+                        spacing_mm=live["spacing_mm"], sfreq=ev.info["sfreq"], lowpass=ev.info["lowpass"],
+                        kind=live["kind"], truth=json.dumps(truth), **groups, **extra,
+                        **{f"amp_{v}": live["amplitudes"][v] for v in SHOWN})
+
+
+def _run(runner: object, label: str, params: dict, dump: Path | None = None) -> dict:
     study = runner.study
     study.extra_files.pop("src", None)
     study.extra_files.pop("fmri", None)
@@ -78,6 +108,8 @@ def _run(runner: object, label: str, params: dict) -> dict:
     except Exception as exc:  # noqa: BLE001 - a benchmark reports a failed case and goes on
         return {"label": label, "error": f"{type(exc).__name__}: {exc}"}
     fres = res.details["fusion"]
+    if dump is not None:
+        _dump(dump, study, fres)
     return {"label": label, "seconds": time.time() - t0, "truth": res.truth_qc,
             "source_space": fres.qc.get("source_space"), "reason": fres.qc.get("source_space_reason"),
             "n_sources": fres.qc["n_sources"], "n_in_map": fres.qc["n_sources_in_fmri_map"],
@@ -108,11 +140,21 @@ def _print(doc: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("/tmp/s21_surface/bench"))
-    ap.add_argument("--phantom", choices=("default", "moved"), default="default")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/s22_source/bench"))
+    ap.add_argument("--phantom", choices=("default", "moved", "third"), default="default")
     ap.add_argument("--duration", type=float, default=240.0)
+    ap.add_argument("--dump", action="store_true",
+                    help="also store each case's model, data and clusters (OUT/PHANTOM/dump_*.npz) for offline "
+                         "re-runs of the soft prior")
     args = ap.parse_args(argv)
-    seed, moved = (1, False) if args.phantom == "default" else (3, True)
+    seed, moved = {"default": (1, False), "moved": (3, True), "third": (5, True)}[args.phantom]
+    if args.phantom == "third":  # bench_fmri_source_soft's third phantom (150 s: fewer trials)
+        spec = importlib.util.spec_from_file_location("bench_fmri_source_soft", _here / "bench_fmri_source_soft.py")
+        soft_bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(soft_bench)
+        B.MOVED = soft_bench.THIRD
+        if args.duration == 240.0:
+            args.duration = 150.0
     root = args.out / args.phantom
     t0 = time.time()
     runner = B._prepare(root, seed, moved, args.duration)
@@ -124,8 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     for label, params in (("volume 10 mm, BEM", {"source_space": "volume", "fs_subject": s12}),
                           ("surface 12 mm, fixed", {"fs_subject": s12}),
                           ("surface 20 mm, fixed", {"fs_subject": s20}),
-                          ("surface 12 mm, loose", {"fs_subject": s12, "orientation": "loose"})):
-        doc = {"phantom": args.phantom, **_run(runner, label, {**common, **params})}
+                          ("surface 12 mm, loose", {"fs_subject": s12, "orientation": "loose"}),
+                          ("surface 20 mm, loose", {"fs_subject": s20, "orientation": "loose"})):
+        dump = root / ("dump_" + label.split(",")[0].replace(" ", "") + "_" + label.split(", ")[-1].split()[0]
+                       + ".npz") if args.dump else None
+        doc = {"phantom": args.phantom, **_run(runner, label, {**common, **params}, dump)}
         _print(doc)
         sys.stdout.flush()
         docs.append(doc)

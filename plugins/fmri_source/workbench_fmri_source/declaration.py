@@ -75,10 +75,11 @@ PARAMS = (
        label="Smooth windows"),
     _P("specificity", "bool", True,
        "'soft' variant: in each window, switch off a kept fMRI cluster when a focal non-fMRI "
-       "patch more than 20 mm away explains the window better by 'min_log_bf' - the EEG then "
-       "points to a source elsewhere and the cluster is only near it (a false positive of the "
-       "map next to a source the fMRI did not see). Costs one fit per patch (~300 on a 10 mm "
-       "grid) in the windows where a cluster is kept.",
+       "patch elsewhere (not touching the cluster) explains the window better by 'min_log_bf' "
+       "than the best focal model at the cluster (the cluster or a patch touching it) - the "
+       "EEG then points to a source elsewhere and the cluster is only near it (a false "
+       "positive of the map next to a source the fMRI did not see). Costs one fit per patch "
+       "(~300 on a 10 mm grid) in the windows where a cluster is kept.",
        label="Specificity test"),
     _P("patches", "bool", False,
        "'soft' variant: besides the whole-brain component and one component per fMRI cluster, "

@@ -354,10 +354,13 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     competitors = None
     if params["specificity"]:
         competitors = local_patches()
-    min_dist = max(0.02, 2 * spacing * 1e-3, 0.015 if surface else 0.0)
+    # a patch touches a cluster when one of its sources is a neighbour of one of the
+    # cluster's by the clusters' own rule (1.8 steps: the volume's 26-neighbours; on the
+    # cortex, about a mesh edge, which the adjacency used for the clusters follows)
+    near = 1.8 * spacing * 1e-3
     est = soft_estimate(model, data, comps, n_fmri, int(round(float(params["window"]) * sf)),
                         float(params["min_log_bf"]), n_eff, evoked.times, taper=bool(params["taper"]),
-                        competitors=competitors, min_distance_m=min_dist, pos=hm.pos_mri,
+                        competitors=competitors, near_m=near, pos=hm.pos_mri,
                         progress=p.sub(0.7, 0.9))
     wins, rows, h_share = est["windows"], est["rows"], est["h_share"]
     amps["soft"] = norm3(est["currents"])
