@@ -328,3 +328,50 @@ def test_a_real_click_in_3d_picks_a_source_and_a_drag_does_not(window, qtbot):
     qtbot.mouseMove(widget, centre + QPoint(40, 25))
     qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=centre + QPoint(40, 25))
     assert len(picked) == 1
+
+
+def test_each_variant_in_its_own_3d_view_turned_together(qtbot):
+    """"3D: each variant": soft, hard and weighted each in a 3D view side by side, each with
+    its own map and peak (hard at B, the others at A), one colour bar, one camera; back to
+    one view hides the others."""
+    from workbench.gui.source.view import SCENES
+
+    sv = _shown_view(qtbot, 1500, 850)
+    try:
+        sv.set_result(types.SimpleNamespace(live=_grid_estimate()), _ball_t1())
+        sv.set_time(0.1)
+        assert len(sv.scenes_shown()) == 1 and sv.extra_scenes == []
+        sv.scenes_box.setCurrentText(SCENES[1])
+        qtbot.wait(50)
+        shown = sv.scenes_shown()
+        assert [v for v, _ in shown] == ["soft", "hard", "weighted"]
+        for var, sc in shown:
+            assert sc.plotter.isVisible() and sc.plotter.width() >= 120, (var, sc.plotter.width())
+            assert _inside(sc.plotter, sv)
+            shot = sc.screenshot()
+            assert shot.std() > 5, var
+            (peak,) = [a for k, a in sc.plotter.actors.items() if k.startswith("peak_")]
+            expect = B if var == "hard" else A
+            assert np.linalg.norm(np.array(peak.GetCenter()) - expect * 1e3) < 6.0, (var, peak.GetCenter())
+        # each view colours its own variant: hard's active sources are around B, soft's around A
+        import pyvista as pv
+
+        hard_active = np.asarray(pv.wrap(shown[1][1].active_actor.GetMapper().GetInput()).points)
+        soft_active = np.asarray(pv.wrap(shown[0][1].active_actor.GetMapper().GetInput()).points)
+        assert np.linalg.norm(hard_active.mean(0) - B * 1e3) < 15 and np.linalg.norm(soft_active.mean(0) - A * 1e3) < 15
+        assert [len(sc.plotter.scalar_bars) for _v, sc in shown] == [0, 0, 1]
+        # turn the first view: the others follow
+        cam = shown[0][1].plotter.camera
+        cam.azimuth = cam.azimuth + 40
+        sv._sync_cameras(shown[0][1])
+        for _v, sc in shown[1:]:
+            assert np.allclose(sc.plotter.camera_position.position, shown[0][1].plotter.camera_position.position)
+        sv.third_box.setCurrentText("(none)")
+        qtbot.wait(20)
+        assert len(sv.scenes_shown()) == 2 and not sv.extra_scenes[1].plotter.isVisible()
+        sv.scenes_box.setCurrentText(SCENES[0])
+        qtbot.wait(20)
+        assert not any(sc.plotter.isVisible() for sc in sv.extra_scenes)
+        assert len(sv.scene.plotter.scalar_bars) == 1
+    finally:
+        sv.close_scene()

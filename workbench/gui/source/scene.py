@@ -175,15 +175,19 @@ class SourceScene:
         k = int(np.argmin(np.linalg.norm(self.pos_mm - np.asarray(point, float)[:3], axis=1)))
         self.on_pick(k)
 
-    def set_values(self, values: np.ndarray, threshold: float, label: str) -> None:
-        """Colour the sources whose value (0..1 of the variant's maximum) passes ``threshold``."""
+    def set_values(self, values: np.ndarray, threshold: float, label: str, bar: bool = True) -> None:
+        """Colour the sources whose value (0..1 of the variant's maximum) passes ``threshold``
+        (with a colour bar unless ``bar`` is False: views side by side share one)."""
         values = np.asarray(values, float)
         on = values >= threshold
         self.n_active = int(on.sum())
         if self.active_actor is not None:
             self.plotter.remove_actor(self.active_actor, render=False)
             self.active_actor = None
-        bar = {"title": label, "vertical": True, "title_font_size": 12, "label_font_size": 10,
+        show_bar = bar
+        for title in list(self.plotter.scalar_bars.keys()):  # a bar outlives its actor in PyVista
+            self.plotter.remove_scalar_bar(title, render=False)
+        bar_args = {"title": label, "vertical": True, "title_font_size": 12, "label_font_size": 10,
                "n_labels": 3, "fmt": "%.1f", "position_x": 0.86, "position_y": 0.08, "height": 0.45,
                "width": 0.08}
         if self.mesh is not None:  # a surface: the mesh coloured, below the threshold transparent
@@ -191,14 +195,14 @@ class SourceScene:
             shown["amplitude"] = np.where(on, values, np.nan)
             self.active_actor = self.plotter.add_mesh(
                 shown, scalars="amplitude", cmap="hot", clim=(threshold, 1.0), nan_opacity=0.0,
-                name="active", show_scalar_bar=True, scalar_bar_args=bar, smooth_shading=True, pickable=False,
-                render=False)
+                name="active", show_scalar_bar=show_bar, scalar_bar_args=bar_args, smooth_shading=True,
+                pickable=False, render=False)
         elif self.n_active:
             cloud = pv.PolyData(self.pos_mm[on])
             cloud["amplitude"] = values[on]
             self.active_actor = self.plotter.add_mesh(
                 cloud, scalars="amplitude", cmap="hot", clim=(threshold, 1.0), point_size=11,
-                render_points_as_spheres=True, name="active", show_scalar_bar=True, scalar_bar_args=bar,
+                render_points_as_spheres=True, name="active", show_scalar_bar=show_bar, scalar_bar_args=bar_args,
                 pickable=False, render=False)
 
     def set_peaks(self, peaks: dict[str, np.ndarray]) -> list[tuple[list[str], np.ndarray]]:
@@ -213,6 +217,12 @@ class SourceScene:
                 pv.Sphere(radius=self.peak_radius, center=p), color=variant_color(names[0]), name=f"peak_{'_'.join(names)}",
                 pickable=False, render=False))
         return groups
+
+    def set_title(self, text: str, color: str) -> None:
+        """A title in the view's top left corner (the variant, when several views are shown)."""
+        self.plotter.remove_actor("title", render=False)
+        if text:
+            self.plotter.add_text(text, position="upper_left", font_size=10, color=color, name="title")
 
     def render(self) -> None:
         self.plotter.render()

@@ -13,7 +13,9 @@ indices) and ``kind: "surface"``.
 * 3D (:class:`~.scene.SourceScene`): the head from the T1, the source space, the sources
   above the threshold coloured by amplitude, the fMRI map, every variant's peak at the
   current time as a sphere, with the list of peaks under the 3D view (not written into
-  it, where labels were clipped at the edge); a click on a source selects it;
+  it, where labels were clipped at the edge); a click on a source selects it; "3D: each
+  variant" draws every shown variant in its own 3D view side by side (one camera, one
+  colour bar, each view its variant's peak);
 * slices: the estimate over the T1 with the fMRI map's outline in cyan, one row per
   variant (all three planes) or one plane with the variants side by side;
 * the time course at the selected source (:class:`~.timecourse.TimeCoursePlot`), every
@@ -53,10 +55,10 @@ from PyQt6.QtWidgets import (
 from ..flow import FlowLayout
 from ..slices.viewer import SliceView
 from .sampling import PlaneSampler
-from .scene import head_surface, variant_color
+from .scene import head_surface, peak_groups, variant_color
 from .timecourse import SCALES, TimeCoursePlot, format_amplitude
 
-__all__ = ["SourceView", "has_source_estimate", "why_not_drawable", "NO_THIRD", "WIDE_PX", "PLANES"]
+__all__ = ["SourceView", "has_source_estimate", "why_not_drawable", "NO_THIRD", "WIDE_PX", "PLANES", "SCENES"]
 
 HELP_TEXT = (
     "<b>Sources</b>: where the EEG response comes from, estimated with and without the fMRI "
@@ -77,6 +79,9 @@ WIDE_PX = 900
 TALL_PX = 700
 #: slice layouts: all three planes per variant (rows), or one plane with the variants side by side
 PLANES = ("3 planes", "sagittal", "coronal", "axial")
+#: what the 3D view draws: the first variant (with every variant's peak), or each shown
+#: variant in its own 3D view side by side (one camera)
+SCENES = ("3D: first variant", "3D: each variant")
 
 
 def has_source_estimate(result: Any) -> bool:
@@ -212,9 +217,14 @@ class SourceView(QWidget):
         self.scale_box.addItems(["relative to max", "units"])
         self.scale_box.setToolTip("Time course: each variant relative to its own maximum (shapes), or in its "
                                   "units (A·m with a prefix; dSPM/sLORETA are unitless, on a right axis).")
+        self.scenes_box = QComboBox()
+        self.scenes_box.addItems(SCENES)
+        self.scenes_box.setToolTip("3D: the first variant coloured with every variant's peak, or each variant "
+                                   "shown (up to three) in its own 3D view side by side, turned together.")
         self.info = QLabel("")
         self.info.setWordWrap(True)
-        for box in (self.variant_box, self.compare_box, self.third_box, self.planes_box, self.scale_box):
+        for box in (self.variant_box, self.compare_box, self.third_box, self.planes_box, self.scale_box,
+                    self.scenes_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         tools = FlowLayout()
         for group in ((QLabel("Variants"), self.variant_box, self.compare_box, self.third_box),
@@ -233,7 +243,7 @@ class SourceView(QWidget):
         view_row.setContentsMargins(0, 0, 0, 0)
         view_row.addWidget(self.mode_bar)
         view_row.addStretch(1)
-        for w in (QLabel("slices"), self.planes_box, QLabel("curves"), self.scale_box):
+        for w in (self.scenes_box, QLabel("slices"), self.planes_box, QLabel("curves"), self.scale_box):
             view_row.addWidget(w)
         # 3D and the list of peaks beside it (the 3D pane is wider than high at 1366×768)
         self.scene_panel = _ScenePanel()
@@ -242,13 +252,17 @@ class SourceView(QWidget):
         panel_lay.setSpacing(1)
         self.scene_host = QWidget()
         self.scene_host.setMinimumSize(200, 180)
-        host_lay = QVBoxLayout(self.scene_host)
-        host_lay.setContentsMargins(0, 0, 0, 0)
+        self.scene_lay = QHBoxLayout(self.scene_host)
+        self.scene_lay.setContentsMargins(0, 0, 0, 0)
+        self.scene_lay.setSpacing(2)
         from .scene import SourceScene
 
         self.scene = SourceScene(self.scene_host)
         self.scene.on_pick = self.select_source
-        host_lay.addWidget(self.scene.plotter)
+        self.scene_lay.addWidget(self.scene.plotter)
+        #: the 3D views of the second and third variant ("3D: each variant"), made when first asked
+        self.extra_scenes: list[SourceScene] = []
+        self._space_args: tuple[Any, ...] | None = None
         self.peak_legend = QLabel("")
         self.peak_legend.setWordWrap(True)
         self.peak_legend.setTextFormat(Qt.TextFormat.RichText)
@@ -330,6 +344,7 @@ class SourceView(QWidget):
         self.planes_box.currentTextChanged.connect(lambda _t: self._planes_changed())
         self.planes_box.activated.connect(lambda _i: setattr(self, "_planes_chosen", True))
         self.scale_box.currentIndexChanged.connect(lambda i: self._scale_changed(i))
+        self.scenes_box.currentIndexChanged.connect(lambda _i: self._scenes_changed())
         self._apply_size(self.width(), self.height())
 
     # ------------------------------------------------------------------ responsive layout
@@ -360,7 +375,8 @@ class SourceView(QWidget):
         self.scene_panel.setVisible(show_3d)
         self.slice_panel.setVisible(show_slices)
         if show_3d and self._scene_dirty:
-            self.scene.render()
+            for _var, sc in self.scenes_shown():
+                sc.render()
             self._scene_dirty = False
 
     def show_panel(self, which: str) -> None:
@@ -481,8 +497,10 @@ class SourceView(QWidget):
         self.time_slider.blockSignals(False)
         head = head_surface(self.anat, self.anat_affine, m2w) if self.has_t1 else None
         first_peak = pos[int(np.argmax(self.values(self.variant)))]
-        self.scene.set_space(pos, self._mask, spacing, live.get("triangles", live.get("tris")), head,
-                             focus_m=first_peak)
+        self._space_args = (pos, self._mask, spacing, live.get("triangles", live.get("tris")), head, first_peak)
+        self.scene.set_space(*self._space_args[:5], focus_m=first_peak)
+        for extra in self.extra_scenes:  # drawn again when next shown
+            extra.space_set = False
         self.go_to_peak()
 
     def _find_head_box(self) -> list[tuple[float, float]] | None:
@@ -641,20 +659,91 @@ class SourceView(QWidget):
         if full:
             self._draw_scene(t, i)
 
+    @property
+    def each_variant(self) -> bool:
+        """Whether every shown variant has its own 3D view."""
+        return self.scenes_box.currentIndex() == 1
+
+    def _scenes_changed(self) -> None:
+        if self.each_variant:
+            self._ensure_extra_scenes()
+        if self.wide:  # three 3D views need two thirds of the width; one view half
+            width = sum(self.top.sizes())
+            self.top.setSizes([2 * width // 3, width // 3] if self.each_variant else [width // 2, width // 2])
+        self.redraw(full=True)
+
+    def _ensure_extra_scenes(self) -> None:
+        from .scene import SourceScene
+
+        while len(self.extra_scenes) < 2:
+            extra = SourceScene(self.scene_host)
+            extra.on_pick = self.select_source
+            extra.space_set = False
+            self.scene_lay.addWidget(extra.plotter)
+            self.extra_scenes.append(extra)
+            # one camera for all: a turn or zoom in any view is copied to the others
+            extra.plotter.iren.add_observer("EndInteractionEvent", lambda *_a, sc=extra: self._sync_cameras(sc))
+        if not getattr(self.scene, "_synced", False):
+            self.scene.plotter.iren.add_observer("EndInteractionEvent",
+                                                 lambda *_a: self._sync_cameras(self.scene))
+            self.scene._synced = True
+
+    def _sync_cameras(self, source: Any) -> None:
+        if not self.each_variant:
+            return
+        for sc in (self.scene, *self.extra_scenes):
+            if sc is not source and sc.plotter.isVisible():
+                sc.plotter.camera_position = source.plotter.camera_position
+                sc.plotter.camera.view_angle = source.plotter.camera.view_angle
+                sc.render()
+
+    def scenes_shown(self) -> list[tuple[str, Any]]:
+        """(variant, 3D scene) of every 3D view shown, left to right."""
+        if not self.each_variant:
+            return [(self.variant, self.scene)]
+        return list(zip(self.shown(), (self.scene, *self.extra_scenes), strict=False))
+
+    def _draw_extra_scenes(self, i: int, thr: float, pos: np.ndarray) -> None:
+        shown = self.scenes_shown()
+        for j, extra in enumerate(self.extra_scenes):
+            on = self.each_variant and j + 1 < len(shown)
+            extra.plotter.setVisible(on)
+            if not on:
+                continue
+            var = shown[j + 1][0]
+            if not extra.space_set and self._space_args is not None:
+                extra.set_space(*self._space_args[:5], focus_m=self._space_args[5])
+                extra.space_set = True
+            extra.set_values(self.values(var), thr, "/ max", bar=j + 2 == len(shown))
+            extra.set_peaks({var: pos[int(np.argmax(np.asarray(self.live["amplitudes"][var])[:, i]))]})
+            extra.set_title(var, variant_color(var))
+        if self.each_variant:
+            self.scene.set_title(self.variant, variant_color(self.variant))
+            self._sync_cameras(self.scene)
+        else:
+            self.scene.set_title("", "black")
+
     def _draw_scene(self, t: np.ndarray, i: int) -> None:
         thr = float(self.threshold_box.value())
         unit = (self.live.get("units") or {}).get(self.variant, "")
-        self.scene.set_values(self.values(self.variant), thr, f"{self.variant}\n/ max")
+        many = self.each_variant and len(self.shown()) > 1
+        self.scene.set_values(self.values(self.variant), thr, f"{self.variant}\n/ max", bar=not many)
         pos = np.asarray(self.live["pos_mri"])
         peaks = {v: pos[int(np.argmax(np.asarray(self.live["amplitudes"][v])[:, i]))]
                  for v in dict.fromkeys((*self.shown(), "none", "weighted", "soft", "hard"))
                  if v in self.live["amplitudes"]}
-        groups = self.scene.set_peaks(peaks)
+        if self.each_variant:  # each view its own variant's peak; the list still names them all
+            self.scene.set_peaks({self.variant: peaks[self.variant]})
+            groups = peak_groups(peaks)
+        else:
+            groups = self.scene.set_peaks(peaks)
+        self._draw_extra_scenes(i, thr, pos)
         self.scene_panel.set_peaks(f"Peaks at {t[i] * 1e3:.0f} ms (mm)", [
             (variant_color(names[0]), ", ".join(names), f"({', '.join(str(round(x)) for x in p)})")
             for names, p in groups])
         if self.scene_panel.isVisible():
-            self.scene.render()
+            for _var, sc in self.scenes_shown():
+                sc.render()
         else:
             self._scene_dirty = True
         k = int(np.argmax(self.values(self.variant)))
@@ -690,4 +779,5 @@ class SourceView(QWidget):
             self.set_time(seconds)
 
     def close_scene(self) -> None:
-        self.scene.close()
+        for sc in (self.scene, *self.extra_scenes):
+            sc.close()
