@@ -129,7 +129,7 @@ def test_motion_segments_lower_the_artifact_left_near_movements(moving: tuple) -
     near0, far0 = _left_near_jumps(base, moving)
     near1, far1 = _left_near_jumps(replace(base, segments=seg.labels), moving)
     # clearly less left near the movements, and no worse away from them
-    assert near1 < 0.9 * near0, (near0, near1, far0, far1)  # measured 1.22 -> 1.01 µV
+    assert near1 < 0.9 * near0, (near0, near1, far0, far1)  # measured 1.22 -> 1.07 µV
     assert far1 < 1.1 * far0, (far0, far1)
 
 

@@ -485,6 +485,13 @@ class _Plan:
         b, k_b = self.steps
         g, n, nf = spec.shape
         delta = np.empty((g, b.size, nf), np.complex64)
+        # the noise of one volume per channel and bin over the whole run (half the mean
+        # power of successive differences): a local fit over a few volumes has too few
+        # degrees of freedom to say which bins' steps are EEG
+        dd = np.diff(spec, axis=1)
+        s2_run = 0.5 * np.mean(dd.real**2 + dd.imag**2, axis=1)
+        del dd
+        own: list[tuple[np.ndarray, int, np.ndarray]] = []
         for j, (bb, kk) in enumerate(zip(b, k_b)):
             # per channel and bin, least squares over the kk volumes each side: a level,
             # the step, and (when the run has an alias model) each volume's sub-sample-
@@ -502,12 +509,27 @@ class _Plan:
             Y = spec[:, idx]  # (g, 2kk, nf)
             coef = np.matmul(Pm, Y)  # (g, p, nf)
             r = Y - np.matmul(X.astype(np.complex64), coef)
-            s2 = np.sum(r.real**2 + r.imag**2, axis=1) / max(idx.size - X.shape[1], 1)
-            d = coef[:, 1]
-            p = d.real**2 + d.imag**2
+            s2 = np.maximum(np.sum(r.real**2 + r.imag**2, axis=1) / max(idx.size - X.shape[1], 1), s2_run)
+            # the step = a change of size (one factor per channel, from all bins; the
+            # per-volume amplitude fit follows it, so it is left out) + a change of
+            # shape, which is added, shrunk per bin by its estimation noise
+            a, d = coef[:, 0], coef[:, 1]
+            k0 = max(self.k_min - b0, 0)
+            aa = a[:, k0:]
+            alpha = (np.sum((aa.conj() * d[:, k0:]).real, axis=-1)
+                     / np.maximum(np.sum(aa.real**2 + aa.imag**2, axis=-1), 1e-30)).astype(np.float32)
+            shape = d - alpha[:, None] * a
+            p = shape.real**2 + shape.imag**2
             var = s2 * float(np.real(G[1, 1]))
-            gain = np.clip(1.0 - self.step_strict * var / np.maximum(p, 1e-30), 0.0, 1.0)
-            delta[:, j] = d * gain.astype(np.float32)
+            gain = np.clip(1.0 - self.step_strict * var / np.maximum(p, 1e-30), 0.0, 1.0).astype(np.float32)
+            delta[:, j] = shape * gain
+            # the volumes of the fit must not see their own EEG in the step: their
+            # leave-one-out step (the exact downdate of the least squares)
+            Xc = X.astype(np.complex64)
+            lev = np.real(np.einsum("ip,pq,iq->i", Xc, G.astype(np.complex64), Xc.conj()))
+            gx = (G.astype(np.complex64) @ Xc.conj().T)[1]  # (2kk,)
+            loo = -(gx / np.maximum(1.0 - lev, 1e-3).astype(np.float32))[None, :, None] * r  # (g, 2kk, nf)
+            own.append((idx, j, loo * gain[:, None, :]))
         bands = [(self.lo, self.hi, self.cnt, self.n_nb, max(self.lf_bins - b0, 0), nf)]
         if self.lf is not None:
             lo2, hi2, w2, _, cnt2 = self.lf
@@ -520,6 +542,8 @@ class _Plan:
             C = _step_coefficients(lo, hi, cnt, w, b)
             add = (C.astype(np.complex64) @ delta[..., f0:f1].transpose(1, 0, 2).reshape(b.size, -1))
             tmpl[..., f0:f1] += add.reshape(n, g, f1 - f0).transpose(1, 0, 2)
+            for idx, j, loo in own:
+                tmpl[:, idx, f0:f1] += C[idx, j].astype(np.float32)[None, :, None] * loo[..., f0:f1]
 
     @property
     def lf_bins(self) -> int:
@@ -1032,6 +1056,20 @@ def _correct_inplace(
     plan = _Plan(schedule, n_times, params)
     shifts = np.zeros(schedule.n_volumes)
     result = AASResult(onsets=np.asarray(schedule.onsets, float).copy(), shifts=shifts)
+    # 0. motion segments: kept only when they lower the reference channels' template
+    # residual (on an aliased artifact, 2.5 kHz on the phantom, they raised it)
+    if plan.labels is not None and params.segment_check and len(picks):
+        cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
+        sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
+        ref = cand[np.argsort([np.var(data[c, sl]) for c in cand])[::-1][:4]]
+        plain = _Plan(plan.sched, n_times, replace(params, segments=None))
+        e_seg = _template_residual(data, ref, plan, params, params.segment_check_fmax)
+        e_plain = _template_residual(data, ref, plain, params, params.segment_check_fmax)
+        kept = e_seg < e_plain
+        result.checks["motion"] = {"kept": bool(kept), "residual_ratio": float(e_seg / max(e_plain, 1e-300)),
+                                   "mode": params.segment_mode}
+        if not kept:
+            plan = plain
     # 1. re-alignment on a few high-artifact channels
     if params.align and len(picks):
         cand = np.asarray(ref_picks if ref_picks is not None else picks, int)
@@ -1079,23 +1117,6 @@ def _correct_inplace(
                     shifts[:] = 0.0
                     plan.update(schedule)
             result.onsets = np.asarray(schedule.onsets, float) + shifts
-    # 1a. motion segments: kept only when they lower the reference channels' template
-    # residual (on an aliased artifact, 2.5 kHz on the phantom, they raised it)
-    if plan.labels is not None and params.segment_check and len(picks):
-        if result.ref_channels:
-            ref = np.asarray(result.ref_channels, int)
-        else:
-            cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
-            sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
-            ref = cand[np.argsort([np.var(data[c, sl]) for c in cand])[::-1][:4]]
-        plain = _Plan(plan.sched, n_times, replace(params, segments=None))
-        e_seg = _template_residual(data, ref, plan, params, params.segment_check_fmax)
-        e_plain = _template_residual(data, ref, plain, params, params.segment_check_fmax)
-        kept = e_seg < e_plain
-        result.checks["motion"] = {"kept": bool(kept), "residual_ratio": float(e_seg / max(e_plain, 1e-300)),
-                                   "mode": params.segment_mode}
-        if not kept:
-            plan = plain
     # 1b. the low band's window from the data (a slowly changing low-frequency artifact,
     # e.g. vibration, wants a shorter window than the EEG leak alone would)
     if params.lf_auto and plan.lf is not None and len(picks):
