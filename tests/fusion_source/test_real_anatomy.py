@@ -122,3 +122,23 @@ def test_soft_prior_keeps_its_promise_on_a_real_head(sample_lab, tmp_path):
     # the fMRI-only (EEG-silent) region: none of the prior-free or soft variants goes there
     for v in ("none", "dspm", "soft", "soft_dspm", "weighted"):
         assert err[v][2] > 30.0, (v, err)
+
+
+def test_an_evoked_files_own_baseline_sets_the_noise_level(sample_lab, tmp_path):
+    """Without --noise-cov an -ave.fif's own baseline gives the noise (diagonal, x nave):
+    MNE's ad hoc 0.2 µV is ~50x below this recording's noise, and with it the soft prior
+    kept no fMRI cluster (soft = minimum norm, 27 mm); from the baseline it finds the seen
+    source as with the true covariance."""
+    import mne
+    from workbench_fmri_source.method import evoked_baseline_cov
+
+    ev = mne.read_evokeds(sample_lab["root"] / "sample-ave.fif", verbose="error")[0]
+    cov = evoked_baseline_cov(ev)
+    true_var = mne.read_cov(sample_lab["root"] / "sample-cov.fif", verbose="error").data[0, 0]
+    ratio = np.diag(cov.data) / true_var
+    assert 0.7 < np.median(ratio) < 1.3, np.median(ratio)  # 50 baseline samples
+    assert evoked_baseline_cov(ev.copy().crop(-0.05, None)) is None  # 12 samples: too few
+    doc = _fuse(sample_lab, tmp_path / "out")
+    assert doc["qc"]["noise_cov"] == "evoked baseline"
+    err = _errors(doc, sample_lab)
+    assert err["soft"][0] < 12.0 and abs(err["soft"][1] - err["none"][1]) < 1.0, err

@@ -162,8 +162,8 @@ METHOD = FusionMethod(
     file_inputs=(
         FileInput("fmri", "fMRI map (NIfTI z-map) in the T1's space; without it a z-map of the "
                           "condition is computed from --bold and --events"),
-        FileInput("noise_cov", "noise covariance (MNE -cov.fif); default: the epochs' baseline, "
-                               "else an ad hoc diagonal covariance"),
+        FileInput("noise_cov", "noise covariance (MNE -cov.fif); default: the epochs' baseline, for an "
+                               "evoked file its own baseline (diagonal), else an ad hoc diagonal covariance"),
         FileInput("bem", "BEM solution (-bem-sol.fif) to use instead of the sphere model"),
         FileInput("src", "source space made by MNE (-src.fif: surface or volume, MRI frame) to use "
                          "instead of the volume grid or the subject's cortex"),
