@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dump", action="store_true",
                     help="also store each case's model, data and clusters (OUT/PHANTOM/dump_*.npz) for offline "
                          "re-runs of the soft prior")
+    ap.add_argument("--only", default="", help="run only the cases whose label contains this (e.g. '20 mm, loose')")
     args = ap.parse_args(argv)
     seed, moved = {"default": (1, False), "moved": (3, True), "third": (5, True)}[args.phantom]
     if args.phantom == "third":  # bench_fmri_source_soft's third phantom (150 s: fewer trials)
@@ -168,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                           ("surface 20 mm, fixed", {"fs_subject": s20}),
                           ("surface 12 mm, loose", {"fs_subject": s12, "orientation": "loose"}),
                           ("surface 20 mm, loose", {"fs_subject": s20, "orientation": "loose"})):
+        if args.only not in label:
+            continue
         dump = root / ("dump_" + label.split(",")[0].replace(" ", "") + "_" + label.split(", ")[-1].split()[0]
                        + ".npz") if args.dump else None
         doc = {"phantom": args.phantom, **_run(runner, label, {**common, **params}, dump)}

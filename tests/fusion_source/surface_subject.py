@@ -73,15 +73,42 @@ def make_subject(root: Path, t1: Any, spheres: bool = True, name: str = SUBJECT)
     return subj
 
 
+def _truth_sphere() -> Any:
+    import mne
+
+    return mne.make_sphere_model((0.0, 0.0, 0.0), 0.09, relative_radii=(75 / 90, 80 / 90, 1.0),
+                                 sigmas=(0.3, 0.006, 0.3), verbose="error")
+
+
 def truth_forward(info: Any, src: Any) -> Any:
     """MNE's forward for the truth: 3-shell sphere (75/80/90 mm), fixed normal orientation."""
     import mne
 
-    sph = mne.make_sphere_model((0.0, 0.0, 0.0), 0.09, relative_radii=(75 / 90, 80 / 90, 1.0),
-                                sigmas=(0.3, 0.006, 0.3), verbose="error")
-    fwd = mne.make_forward_solution(info, mne.transforms.Transform("head", "mri", np.eye(4)), src, sph,
+    fwd = mne.make_forward_solution(info, mne.transforms.Transform("head", "mri", np.eye(4)), src, _truth_sphere(),
                                     meg=False, eeg=True, mindist=0.0, verbose="error")
     return mne.convert_forward_solution(fwd, surf_ori=True, force_fixed=True, use_cps=True, verbose="error")
+
+
+def off_cortex_dipole(fwd: Any, vertex: int, depth_m: float, tilt: float) -> tuple[np.ndarray, np.ndarray]:
+    """(position m, unit orientation) of a dipole ``depth_m`` below ``vertex`` of the cortex
+    (inward along its normal), its orientation the normal tilted by ``atan(tilt)`` about the
+    vertical: a source off the cortex model, as a real cortex model is off by a few mm (the
+    workbench phantom's sources lie 3-14 mm from its cortex, orientation cosines 0.87-0.98)."""
+    pos = np.concatenate([s["rr"][s["vertno"]] for s in fwd["src"]])
+    nn = fwd["source_nn"][vertex]
+    ori = nn + tilt * np.cross(nn, [0.0, 0.0, 1.0])
+    return pos[vertex] - depth_m * nn, ori / np.linalg.norm(ori)
+
+
+def dipole_gain(info: Any, pos_m: np.ndarray, ori: np.ndarray) -> np.ndarray:
+    """EEG gain (n_channels,) of one dipole anywhere in the brain (the truth's 3-shell sphere)."""
+    import mne
+
+    vsrc = mne.setup_volume_source_space(pos={"rr": np.asarray(pos_m, float)[None], "nn": np.asarray(ori)[None]},
+                                         sphere=(0.0, 0.0, 0.0, 0.09), sphere_units="m", verbose="error")
+    vf = mne.make_forward_solution(info, mne.transforms.Transform("head", "mri", np.eye(4)), vsrc, _truth_sphere(),
+                                   meg=False, eeg=True, verbose="error")
+    return vf["sol"]["data"] @ np.asarray(ori, float)
 
 
 def nearest_vertex(fwd: Any, target_m: np.ndarray) -> int:
@@ -91,16 +118,19 @@ def nearest_vertex(fwd: Any, target_m: np.ndarray) -> int:
 
 
 def simulate(info: Any, fwd: Any, vertices: list[int], amps_nam: list[float], seed: int = 0,
-             nave: int = 40, noise_uv: float = 2.0, sfreq: float = 250.0) -> tuple[Any, Any]:
-    """(evoked, noise covariance): dipoles at ``vertices`` along their normals (peaks at
-    100 ms, 20 ms wide; -50..250 ms), white sensor noise of ``noise_uv`` per trial averaged over ``nave``."""
+             nave: int = 40, noise_uv: float = 2.0, sfreq: float = 250.0,
+             gains: list[np.ndarray] | None = None) -> tuple[Any, Any]:
+    """(evoked, noise covariance): dipoles at ``vertices`` along their normals (or with the
+    given ``gains`` columns instead; peaks at 100 ms, 20 ms wide; -50..250 ms), white sensor
+    noise of ``noise_uv`` per trial averaged over ``nave``."""
     import mne
 
     rng = np.random.default_rng(seed)
     times = np.arange(-0.05, 0.25, 1 / sfreq)  # short: the soft prior's windows cost the time
     erp = np.exp(-0.5 * ((times - 0.1) / 0.02) ** 2)
-    gain = fwd["sol"]["data"]
-    data = sum(gain[:, v][:, None] * (a * 1e-9) * erp[None, :] for v, a in zip(vertices, amps_nam))
+    if gains is None:
+        gains = [fwd["sol"]["data"][:, v] for v in vertices]
+    data = sum(g[:, None] * (a * 1e-9) * erp[None, :] for g, a in zip(gains, amps_nam))
     data = data + noise_uv * 1e-6 / np.sqrt(nave) * rng.standard_normal(data.shape)
     ev = mne.EvokedArray(data, info.copy(), tmin=times[0], nave=nave, comment="stim", verbose="error")
     cov = mne.Covariance(np.eye(len(info.ch_names)) * (noise_uv * 1e-6) ** 2, info.ch_names, [], [], nfree=1000,
