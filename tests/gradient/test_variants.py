@@ -141,3 +141,34 @@ def test_the_low_band_window_follows_a_changing_low_frequency_artifact_but_not_s
     eeg = eeg + 5e-6 * sosfiltfilt(butter(2, 0.5, "lowpass", fs=cfg.sfreq, output="sos"), walk, axis=1)
     auto, res = _nrmse(art, eeg, sched, cfg.sfreq, align=False, lf_auto=True)
     assert res.checks["window_lf"]["chosen"] >= 40
+
+
+def _harmonics_removed_db(art, eeg, sched, cfg, **kw) -> float:
+    """Artifact power removed at the slice harmonics below 70 Hz (dB), EEG truth subtracted."""
+    prm = GradientParams(**kw).aas(cfg.sfreq)
+    d = (art + eeg).astype(np.float64)
+    correct_inplace(d, sched, np.arange(d.shape[0]), prm, n_jobs=1)
+    s0, s1 = int(sched.onsets[0]) + 1, int(sched.onsets[-1] + sched.period)
+    lp = butter(4, 70.0, "lowpass", fs=cfg.sfreq, output="sos")
+    err = sosfiltfilt(lp, d - eeg, axis=1)[:, s0:s1]
+    before = sosfiltfilt(lp, art, axis=1)[:, s0:s1]
+    f = np.fft.rfftfreq(err.shape[1], 1 / cfg.sfreq)
+    f_sl = cfg.excitations_per_volume / cfg.tr
+    harm = np.zeros(f.size, bool)
+    for k in range(1, int(70 / f_sl) + 1):
+        harm |= np.abs(f - k * f_sl) <= 1.5 / cfg.tr
+    E = (np.abs(np.fft.rfft(err, axis=1)) ** 2)[:, harm].sum()
+    B = (np.abs(np.fft.rfft(before, axis=1)) ** 2)[:, harm].sum()
+    return float(10 * np.log10(B / E))
+
+
+def test_the_alias_fit_does_not_need_windows_of_whole_phase_cycles() -> None:
+    """At 1 kHz and 20 ppm the volumes' sub-sample phase turns once in 25 volumes. The alias
+    terms are fitted on the basis minus its window mean (what the residual holds), so a
+    20-volume window (not a whole cycle) removes about as much as a 25-volume one; fitted on
+    the bare basis it removed ~10 dB less (the phantom's 1 kHz row: 17.5 dB vs 27.8 dB)."""
+    art, eeg, sched, cfg = driftsynth.make(n_ch=6, duration=90, sfreq=1000, tr=2.0, slices=35, seed=3,
+                                           eeg_uv=15.0)
+    w20 = _harmonics_removed_db(art, eeg, sched, cfg, window=20, window_lf=None)
+    w25 = _harmonics_removed_db(art, eeg, sched, cfg, window=25, window_lf=None)
+    assert w20 > w25 - 3.0, (w20, w25)
