@@ -16,6 +16,9 @@ Variants (``--variants``):
   checks (now 1.5 and 2).
 - ``true_phase``: the phantom's true fractional onsets given to the online code, with
   the current start-up (not causal, an upper bound: what perfect phases would give).
+- ``shrink05``: the alias coefficients kept 0.5x above their noise (the default, as
+  offline, is 3x).
+- ``noalias``: no alias model (``alias_orders=0``): what the alias part is worth.
 
 Run: ``nice .venv/bin/python benchmarks/bench_online_convergence.py [--rates 5000,2500,2000]``;
 results go to ``bench_online_results.json`` under ``convergence``.
@@ -55,7 +58,7 @@ def _patched(variant: str, true_onsets: np.ndarray):  # noqa: ANN202
     def ctx():  # noqa: ANN202
         C = G.CausalGradient
         saved = {k: C.__dict__[k] for k in ("__init__", "_onset", "_predict", "_alias_min", "_check_min",
-                                             "_early_measured_phase")}
+                                             "_early_measured_phase", "_alias_shrink")}
         try:
             if variant in ("session20", "true_phase"):
                 C._early_measured_phase = False
@@ -73,6 +76,16 @@ def _patched(variant: str, true_onsets: np.ndarray):  # noqa: ANN202
                 C._predict = lambda self, n, fit=None: float(true_onsets[n]) if n < true_onsets.size else pred(self, n, fit)
             if variant == "session20":
                 C._alias_min, C._check_min = 3, 5
+            if variant == "shrink05":
+                C._alias_shrink = 0.5
+            if variant == "noalias":
+                init0 = saved["__init__"]
+
+                def __init__(self, *a, **k):  # noqa: ANN001, ANN002, ANN003, N807
+                    k["alias_orders"] = 0
+                    init0(self, *a, **k)
+
+                C.__init__ = __init__
             yield
         finally:
             for k, v in saved.items():
@@ -129,7 +142,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", type=Path, default=Path("/tmp/bench_online_convergence"))
     ap.add_argument("--rates", default="5000,2500,2000")
-    ap.add_argument("--variants", default="current,session20,true_phase")
+    ap.add_argument("--variants", default="current,session20,true_phase,shrink05,noalias")
     args = ap.parse_args()
     variants = args.variants.split(",")
     res = {f"{float(r):g}": bench_rate(args.root, float(r), variants) for r in args.rates.split(",")}
