@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # annotations only (aas imports this module)
 class AliasModel:
     """Per-bin regression of the aligned spectra on exp(-2 pi i m frac_v), m = ±1..±M."""
 
+    #: mean |window mean of the basis| below which the bare basis is fitted
+    bare_below = 0.1
+
     def __init__(self, frac: np.ndarray, orders: int, strict: float = 3.0) -> None:
         self.strict = float(strict)
         m = np.concatenate([np.arange(1, orders + 1), -np.arange(1, orders + 1)])
@@ -73,7 +76,10 @@ class AliasModel:
             if f1 <= f0:
                 continue
             D = (self.B - Bm).astype(np.complex128)
-            if not np.all(np.isfinite(D)) or np.linalg.cond(D) > 1e3:
+            if (not np.all(np.isfinite(D)) or np.linalg.cond(D) > 1e3
+                    or float(np.mean(np.abs(Bm))) < self.bare_below):
+                # windows spanning whole phase cycles (window mean of B ~ 0): the bare
+                # basis, as before (on the 5 kHz phantom it kept slightly more EEG)
                 D = self.B.astype(np.complex128)
             gram = D.conj().T @ D
             Gi = np.linalg.inv(gram)
@@ -86,6 +92,21 @@ class AliasModel:
             # keep a coefficient only where it clearly stands above its estimation noise
             gain = 1.0 - self.strict * (s2[:, None, :] * var[None, :, None]) / np.maximum(power, 1e-30)
             c[..., f0:f1] = cb * np.clip(gain, 0.0, 1.0).astype(np.float32)
+        if sel is not None and tbins is not None and tbins.size:
+            # tracked bins: each row's basis minus the mean over its chosen neighbours
+            Bs = self.B[sel].mean(axis=2)  # (g, n_vol, k)
+            for i in range(g):
+                D = (self.B - Bs[i]).astype(np.complex128)
+                if not np.all(np.isfinite(D)) or np.linalg.cond(D) > 1e3:
+                    continue
+                gram = D.conj().T @ D
+                Gi = np.linalg.inv(gram)
+                cb = (Gi @ D.conj().T).astype(np.complex64) @ d[i][:, tbins]  # (k, nt)
+                explained = np.real(np.einsum("kf,kl,lf->f", cb.conj(), gram.astype(np.complex64), cb))
+                s2 = np.maximum(energy[i, tbins] - explained, 0.0) / max(n_vol - k, 1)
+                var = np.real(np.diag(Gi)).astype(np.float32)
+                gain = 1.0 - self.strict * (s2[None, :] * var[:, None]) / np.maximum(cb.real**2 + cb.imag**2, 1e-30)
+                c[i][:, tbins] = cb * np.clip(gain, 0.0, 1.0).astype(np.float32)
         del d
         out = tmpl  # updated in place (the caller replaces its template by the result)
         for (f0, f1), Bm in windows:
