@@ -122,6 +122,14 @@ def test_soft_prior_keeps_its_promise_on_a_real_head(sample_lab, tmp_path):
     # the fMRI-only (EEG-silent) region: none of the prior-free or soft variants goes there
     for v in ("none", "dspm", "soft", "soft_dspm", "weighted"):
         assert err[v][2] > 30.0, (v, err)
+    # and the hard mask's failure is said: at the blind source's time its residual is above
+    # the noise (1.46x, chance up to 1.24x; minimum norm 0.54x), at the seen source's it is not
+    qc = doc["qc"]
+    assert qc.get("hard_misfit_at_200ms") is True and "hard_misfit_at_100ms" not in qc, qc
+    assert qc["hard_residual_to_noise_at_200ms"] > 1.3 > qc["none_residual_to_noise_at_200ms"]
+    assert any("hard mask leaves" in m and "200 ms" in m for m in doc.get("messages", [])), doc.get("messages")
+    row = doc["peaks"]["hard"][f"{T_BLIND:.3f}"]
+    assert row["explained_variance"] < doc["peaks"]["none"][f"{T_BLIND:.3f}"]["explained_variance"]
 
 
 def test_an_evoked_files_own_baseline_sets_the_noise_level(sample_lab, tmp_path):

@@ -40,6 +40,50 @@ _VOLUME_RE = re.compile(r"(^|/)(r128|scan start|volume|tr|v)$|r128$", re.IGNOREC
 _MNE_METHOD = {"dspm": "dSPM", "sloreta": "sLORETA"}
 
 
+#: noise-normalised variants share the currents (and so the fit) of their base variant
+_BASE = {"dspm": "none", "sloreta": "none", "weighted_dspm": "weighted", "soft_dspm": "soft",
+         "hard_dspm": "hard"}
+
+
+def explained_variance(model: Any, currents: np.ndarray, data: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """How well each time's currents reproduce the whitened EEG, over +-``half`` samples.
+
+    With ``y`` the whitened data and ``A x`` what the currents predict (``x = currents /
+    source_std``, MNE's scaling; see :class:`~.prior.WhitenedModel`): the explained share
+    ``1 - |y - A x|^2 / |y|^2`` (Brainstorm's goodness of fit; a regularised inverse never
+    reaches 1) and the residual per whitened component and sample, ``|y - A x|^2 / (n m)``,
+    which is about 1 (or below, for a regularised fit) when what is left is noise. A hard
+    mask that leaves the true source out leaves signal in the residual (clearly above 1),
+    however confident its peak looks.
+
+    Parameters
+    ----------
+    model : WhitenedModel
+        The whitened model the currents were computed with.
+    currents : ndarray, shape (n_src * n_ori, n_times)
+    data : ndarray, shape (n_channels, n_times)
+    half : int
+        Half-width (samples) of the window the two energies are summed over.
+
+    Returns
+    -------
+    explained : ndarray, shape (n_times,)
+        Explained share (at most 1; negative when the prediction is worse than zero).
+    residual_to_noise : ndarray, shape (n_times,)
+        Residual energy per whitened component and sample (1: the noise's).
+    """
+    y = model.whiten(data)
+    std = np.asarray(model.source_std, float)
+    x = np.divide(currents, std[:, None], out=np.zeros_like(currents), where=std[:, None] > 0)
+    res = np.sum((y - model.A @ x) ** 2, axis=0)
+    tot = np.sum(y**2, axis=0)
+    kernel = np.ones(2 * half + 1)
+    res_w = np.convolve(res, kernel, mode="same")
+    tot_w = np.convolve(tot, kernel, mode="same")
+    n_w = np.convolve(np.ones_like(res), kernel, mode="same") * y.shape[0]
+    return 1.0 - np.divide(res_w, tot_w, out=np.ones_like(res_w), where=tot_w > 0), res_w / n_w
+
+
 def _first(files: dict[str, list[Any]], name: str) -> Path | None:
     got = files.get(name) or []
     return Path(got[0]) if got else None
@@ -367,7 +411,8 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     def norm3(j: np.ndarray) -> np.ndarray:
         return np.linalg.norm(j.reshape(n_src, n_ori, -1), axis=1)
 
-    amps["none"] = norm3(P.weighted_solution(model, np.ones(n_ori * n_src), data))
+    currents: dict[str, np.ndarray] = {"none": P.weighted_solution(model, np.ones(n_ori * n_src), data)}
+    amps["none"] = norm3(currents["none"])
     for v, meth in _MNE_METHOD.items():
         stc = mne.minimum_norm.apply_inverse(evoked, inv, lambda2, meth, pick_ori=None, verbose="error")
         amps[v] = np.abs(np.asarray(stc.data))  # fixed orientation: signed
@@ -379,6 +424,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     for v, wv in (("weighted", w), ("hard", mask3)):
         j, nn = P.weighted_solution(model, wv, data, noise_norm=True)
         amps[v], amps[f"{v}_dspm"] = norm3(j), dspm(j, nn)
+        currents[v] = j
     p(0.7, "soft prior (ReML per window)")
     sf = float(evoked.info["sfreq"])
     # clusters: grid neighbours in the volume, neighbours along the cortex on a surface
@@ -413,6 +459,12 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
                         progress=p.sub(0.7, 0.9))
     wins, rows, h_share = est["windows"], est["rows"], est["h_share"]
     amps["soft"] = norm3(est["currents"])
+    currents["soft"] = est["currents"]
+    half = max(1, int(round(0.01 * float(evoked.info["sfreq"]))))  # +-10 ms
+    fits = {v: explained_variance(model, j, data, half) for v, j in currents.items()}
+    explained = {v: f[0] for v, f in fits.items()}
+    misfit = {v: f[1] for v, f in fits.items()}
+    del currents, fits
     amps["soft_dspm"] = est["dspm"]
     p.check()
 
@@ -440,9 +492,12 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
             table.append({"variant": v, "time_s": float(x), "x_m": peaks[v][key][0], "y_m": peaks[v][key][1],
                           "z_m": peaks[v][key][2], "amplitude": float(a[k]), "in_fmri_map": bool(mask[k]),
                           "distance_to_fmri_mm": to_fmri, "dispersion_mm": disp})
+            ev_v = float(explained[_BASE.get(v, v)][i])
+            table[-1]["explained_variance"] = ev_v
             top_peaks[v][key] = {"time_s": float(x), "position_m": list(peaks[v][key]), "amplitude": float(a[k]),
                                  "amplitude_unit": UNITS[v], "in_fmri_map": bool(mask[k]),
-                                 "distance_to_fmri_mm": to_fmri, "dispersion_mm": disp}
+                                 "distance_to_fmri_mm": to_fmri, "dispersion_mm": disp,
+                                 "explained_variance": ev_v}
         qc[f"{v}_dispersion_mm"] = table[-len(times)]["dispersion_mm"]
     # each fMRI cluster: where it is, how much prior variance the soft prior gave it over
     # time, and which share of each variant's post-stimulus energy sits inside it (a
@@ -474,6 +529,20 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     for x, i in zip(times, tidx):
         row = next(r for (s0, s1, a0, a1), r in zip(wins, rows) if a0 <= i < a1)
         qc[f"soft_fmri_share_at_{x * 1e3:.0f}ms"] = row["fmri_share"]
+        for v in ("none", "soft", "hard"):
+            qc[f"{v}_explained_at_{x * 1e3:.0f}ms"] = float(explained[v][i])
+            qc[f"{v}_residual_to_noise_at_{x * 1e3:.0f}ms"] = float(misfit[v][i])
+        # a residual above the noise by more than chance (chi-square per degree of freedom,
+        # 3 SD; low-passed samples count as n_eff of a sample) while minimum norm's is not:
+        # the hard mask cannot reproduce the EEG at that time
+        dof = model.A.shape[0] * (2 * half + 1) * n_eff
+        bound = 1.0 + 3.0 * np.sqrt(2.0 / max(dof, 1.0))
+        if float(misfit["none"][i]) <= bound < float(misfit["hard"][i]):
+            messages.append(f"at {x * 1e3:.0f} ms the hard mask leaves {float(misfit['hard'][i]):.2f}x the noise "
+                            f"unexplained (minimum norm {float(misfit['none'][i]):.2f}x; chance up to "
+                            f"{bound:.2f}x): the EEG then comes from outside the fMRI map, and the hard mask's "
+                            "peak there is not a source")
+            qc[f"hard_misfit_at_{x * 1e3:.0f}ms"] = True
 
     if surface:  # vertex values painted into the T1 grid (nearest vertex within 3 mm)
         paint = t1_painter(hm.pos_mri, t1)
