@@ -175,3 +175,13 @@ def test_the_alias_fit_does_not_need_windows_of_whole_phase_cycles(monkeypatch: 
     monkeypatch.setattr(AliasModel, "bare_below", np.inf)  # the bare basis everywhere
     bare = _harmonics_removed_db(art, eeg, sched, cfg, window=20, window_lf=None)
     assert w20 > bare + 5.0, (w20, bare)  # measured 33.6 vs 25.7 dB
+
+
+def test_the_window_from_the_data_is_recorded_and_keeps_20_on_a_stable_artifact() -> None:
+    """``window_auto`` (experimental, off) says what it chose among its candidates; on a stable
+    5 kHz artifact it keeps the default 20 volumes."""
+    art, eeg, sched, cfg = driftsynth.make(n_ch=6, duration=60, sfreq=5000, tr=2.0, slices=35, seed=3)
+    d = (art + eeg).astype(np.float32)
+    res = correct_inplace(d, sched, np.arange(6), GradientParams(window_auto=True).aas(cfg.sfreq), n_jobs=1)
+    ch = res.checks["window"]
+    assert ch["chosen"] == 20 and set(ch["candidates"]) == {"8", "10", "20"}

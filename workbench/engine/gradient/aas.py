@@ -168,6 +168,14 @@ class AASParams:
     spatial_tol : float
         The subspace holds ``1 - spatial_tol`` of the artifact's energy on its strongest
         bins.
+    window_auto : bool
+        Choose ``window`` among itself, half of it and 8 by the reference channels'
+        leave-one-out template residual between ``lf_cutoff / 2`` and
+        ``segment_check_fmax`` (``window_lf`` scaled alike); QC ``refinements["window"]``.
+        Experimental, off: on the variant benchmark's 1 kHz rows it chose 8-10 volumes and
+        removed 4-5 dB more, but it worsened the multiband "combined" row, and on the
+        synthetic 1 kHz artifact of the tests it kept 20 although 8 removed 5 dB more (the
+        leave-one-out residual before the Wiener gain is not the final error).
     segments : ndarray of int | None
         Motion segment of every volume (from realignment parameters, see
         :mod:`.motion`), so that a head movement, which changes the artifact's size and
@@ -229,6 +237,7 @@ class AASParams:
     lf_auto: bool = False
     align_gain: float = 0.01
     spatial_tol: float = 1e-4
+    window_auto: bool = False
     segments: np.ndarray | None = None
     segment_mode: str = "offset"
     segment_min: int = 4
@@ -963,11 +972,12 @@ def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: A
 
 
 def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASParams,
-                       f_max: float = 0.0) -> float:
+                       f_max: float = 0.0, f_min: float = 0.0) -> float:
     """Residual energy of ``rows`` after their templates (alias model included), above
-    0.75 x the volume rate (and below ``f_max`` x the sampling rate when given), for the
-    schedule ``plan`` holds now."""
+    0.75 x the volume rate and ``f_min`` (and below ``f_max``; fractions of the sampling
+    rate, 0: no bound), for the schedule ``plan`` holds now."""
     k_max = int(np.ceil(f_max * plan.nw)) + 1 if f_max > 0 else None
+    k_lo = max(plan.k_min, int(np.ceil(f_min * plan.nw)))
     alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
         alias = None
@@ -977,7 +987,7 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
         tmpl = plan.templates(spec)
         if alias is not None:
             tmpl = alias.refine(spec, tmpl, plan)
-        d = (spec - tmpl)[..., plan.k_min:k_max]
+        d = (spec - tmpl)[..., k_lo:k_max]
         e += float(np.sum(d.real**2 + d.imag**2))
     return e
 
@@ -1056,6 +1066,31 @@ def _correct_inplace(
     plan = _Plan(schedule, n_times, params)
     shifts = np.zeros(schedule.n_volumes)
     result = AASResult(onsets=np.asarray(schedule.onsets, float).copy(), shifts=shifts)
+    # 0a. the main window from the data (an aliased artifact, 1 kHz, changes with each
+    # volume's sub-sample phase faster than a 20-volume window follows)
+    if params.window_auto and len(picks) and schedule.n_volumes > 8:
+        cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
+        sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
+        ref = cand[np.argsort([np.var(data[c, sl]) for c in cand])[::-1][:4]]
+        ws = sorted({int(params.window), max(4, int(params.window) // 2), 8} - {0})
+        errs: dict[int, float] = {}
+        plans: dict[int, _Plan] = {}
+        for w in ws:
+            pw = replace(params, window=w, window_lf=None if params.window_lf is None
+                         else max(int(params.window_lf) * w // max(int(params.window), 1), w))
+            plans[w] = _Plan(schedule, n_times, pw)
+            # above half the low band's cut-off (20 Hz): slow EEG (blinks, drifts) reaches
+            # neighbouring epochs through their shared margins and a short window
+            # "predicts" it (it chose 8 volumes on the blink variant and doubled its error)
+            errs[w] = _template_residual(data, ref, plans[w], pw, params.segment_check_fmax,
+                                         0.5 * params.lf_cutoff)
+        best = min(errs, key=errs.get)
+        result.checks["window"] = {"chosen": int(best), "candidates": {
+            str(w): e / max(errs[int(params.window)], 1e-300) for w, e in errs.items()}}
+        if best != int(params.window):
+            params = replace(params, window=best, window_lf=None if params.window_lf is None
+                             else max(int(params.window_lf) * best // max(int(params.window), 1), best))
+            plan = plans[best]
     # 0. motion segments: kept only when they lower the reference channels' template
     # residual (on an aliased artifact, 2.5 kHz on the phantom, they raised it)
     if plan.labels is not None and params.segment_check and len(picks):

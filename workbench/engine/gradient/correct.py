@@ -79,6 +79,10 @@ class GradientParams:
         In the EEG band the Wiener gain counts a bin's all-volume mean as artifact only
         beyond this many times its EEG leak (1: the unbiased estimate, which keeps a
         random third of EEG-only bins; 3: 5 %). See :func:`.aas.wiener_gain`.
+    window_auto : bool
+        Let the data choose the main window among ``window``, half of it and 8 volumes
+        (smallest leave-one-out template residual of the reference channels below the
+        low-pass); see :class:`.aas.AASParams`.
     motion_params : str | None
         Realignment parameters of the fMRI run (SPM ``rp_*.txt``, FSL ``.par``, fMRIPrep
         confounds TSV; one row per volume): volumes separated by a head movement
@@ -108,6 +112,7 @@ class GradientParams:
     track_pool: int = 60
     spatial: bool = True
     wiener_strict: float = 3.0
+    window_auto: bool = False
     motion_params: str | None = None
     motion_fd_mm: float = 0.5
     motion_mode: str = "offset"
@@ -130,6 +135,7 @@ class GradientParams:
             track_pool=int(self.track_pool),
             spatial=bool(self.spatial),
             wiener_strict=float(self.wiener_strict),
+            window_auto=bool(self.window_auto),
             segment_check_fmax=float(self.lowpass) / sfreq if self.lowpass and sfreq > 0 else 0.0,
             # 40 ms tapered margins: the artifact's spectrum stays concentrated at its
             # harmonics instead of leaking (taper sidelobes) into the EEG bins, where the
