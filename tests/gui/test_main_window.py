@@ -604,3 +604,23 @@ def test_fusion_run_button_is_on_screen_at_1366(qtbot, window):
     tab.runbar.say("a status line")
     qtbot.wait(30)
     assert _within_window(tab.status, window)
+
+
+def test_step_panel_follows_the_step_tab_shown(qtbot, window):
+    """The Gradient tab shown: the pipeline bar and the Step / QC panel show the gradient
+    step (they kept the last step clicked, Scanner sync beside the Gradient tab); the Fusion
+    tab: its selected method; a view tab (Traces) changes nothing."""
+    window.pipeline.select("sync")
+    for tab, step in (("Gradient", "gradient"), ("Cardiac", "cardiac"), ("ICA", "ica")):
+        window.show_tab(tab)
+        assert window.pipeline.buttons[step].isChecked(), tab
+        assert window.step_panel.current == step
+    window.show_tab("Traces")
+    assert window.step_panel.current == "ica"
+    window.show_tab("Fusion")
+    fusion = window.pages["Fusion"]
+    assert window.step_panel.current == fusion.spec.id
+    ids = list(fusion.specs)
+    other = next(i for i, sid in enumerate(ids) if sid != fusion.spec.id)
+    fusion.method_list.setCurrentRow(other)
+    assert window.step_panel.current == ids[other]

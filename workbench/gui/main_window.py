@@ -128,6 +128,10 @@ class MainWindow(QMainWindow):
         self.tasks.user_error.connect(lambda _t, msg: self.show_error(msg))
         self.tasks.crashed.connect(lambda _t, short, _tb: self.show_crash(short))
 
+        self.tab_widget.currentChanged.connect(lambda _i: self._tab_changed())
+        fusion = self.pages.get("Fusion")
+        if hasattr(fusion, "method_list"):  # another method chosen on the Fusion tab: its step
+            fusion.method_list.currentRowChanged.connect(lambda _r: self._tab_changed())
         self._build_menus()
         connect(self, self.session.undo.changed, self._update_undo_actions)
         self._drop_project: Any = None
@@ -258,6 +262,16 @@ class MainWindow(QMainWindow):
     def current_page(self) -> QWidget | None:
         """The page of the current tab (inside its scroll host)."""
         return self.pages.get(self.current_tab_title())
+
+    def _tab_changed(self) -> None:
+        """A step's tab shown: the pipeline bar and the Step / QC panel follow it (the panel
+        kept showing the last step clicked, e.g. Scanner sync beside the Gradient tab)."""
+        title = self.current_tab_title()
+        step = TAB_STEPS.get(title)
+        if step is None and title == "Fusion":
+            step = getattr(getattr(self.pages.get(title), "spec", None), "id", None)
+        if step is not None and step in self.pipeline.buttons and not self.pipeline.buttons[step].isChecked():
+            self.pipeline.select(step)
 
     def show_tab(self, title: str) -> None:
         if title in self.pages:
@@ -589,6 +603,10 @@ def keep_current(fork: Any, study: Any, provided: set[str]) -> None:
             setattr(fork, key, getattr(study, key))
     if "eeg" not in provided:
         fork.history = list(study.history)
+
+
+#: the step each step tab shows (the Fusion tab: its selected method)
+TAB_STEPS = {"Gradient": "gradient", "Cardiac": "cardiac", "ICA": "ica", "3D Coregistration": "coreg"}
 
 
 class PageScroll(QScrollArea):
