@@ -189,7 +189,9 @@ class AASParams:
         and before it (the two volumes around the movement left out) and shrunk by its
         estimation noise (``|d|^2 - var`` over ``|d|^2``), so the EEG leak does not grow.
         ``"restrict"``: neighbours from the volume's own segment only (a segment shorter
-        than the window gives all its other volumes: fewer averages, more EEG leak).
+        than the window gives all its other volumes: fewer averages, more EEG leak). On
+        the phantom it never beat ``"offset"``, and at 1 kHz the check kept it although
+        the corrected output was worse (benchmarks/bench_gradient_motion.py).
     segment_min : int
         Shortest segment (volumes) that is given its own templates (``"restrict"``) or
         whose step is measured (``"offset"``, at least 2 volumes each side are needed).
