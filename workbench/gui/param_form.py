@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -72,6 +73,7 @@ class ParamForm(QWidget):
         self.params = {p.name: p for p in params}
         self.editors: dict[str, QWidget] = {}
         self.none_boxes: dict[str, QCheckBox] = {}
+        self.browse_buttons: dict[str, QPushButton] = {}
         self._kept: dict[str, float] = {}  # the number shown before auto/off was ticked
         self._updating = False
         self.form = QFormLayout(self)
@@ -119,7 +121,18 @@ class ParamForm(QWidget):
         self.editors[p.name] = ed
         label = QLabel(p.display)
         label.setToolTip(tip)
-        if p.optional and p.type in ("int", "float", "choice"):
+        if p.browse and isinstance(ed, QLineEdit):  # a file or folder: typed, or chosen
+            row = QWidget()
+            lay = QHBoxLayout(row)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.addWidget(ed, 1)
+            button = QPushButton("Browse…")
+            button.setToolTip(f"Choose the {'folder' if p.browse == 'folder' else 'file'}: {tip}")
+            button.clicked.connect(lambda _c=False, n=p.name: self.browse(n))
+            lay.addWidget(button)
+            self.browse_buttons[p.name] = button
+            self.form.addRow(label, row)
+        elif p.optional and p.type in ("int", "float", "choice"):
             row = QWidget()
             lay = QHBoxLayout(row)
             lay.setContentsMargins(0, 0, 0, 0)
@@ -132,6 +145,22 @@ class ParamForm(QWidget):
             self.form.addRow(label, row)
         else:
             self.form.addRow(label, ed)
+
+    def browse(self, name: str) -> None:
+        """Choose the file (or folder) of parameter ``name`` in a dialog; the choice is
+        edited as if typed (validated, undoable)."""
+        from PyQt6.QtWidgets import QFileDialog
+
+        p = self.params[name]
+        ed = self.editors[name]
+        start = ed.text().strip()
+        if p.browse == "folder":
+            path = QFileDialog.getExistingDirectory(self, p.display, start)
+        else:
+            path = QFileDialog.getOpenFileName(self, p.display, start, f"{p.browse};;All files (*)")[0]
+        if path:
+            ed.setText(path)
+            self._edited(name, path)
 
     # ------------------------------------------------------------------ values
     def set_values(self, values: Mapping[str, Any]) -> None:
@@ -192,6 +221,8 @@ class ParamForm(QWidget):
             ed.setEnabled(on and not (box is not None and box.isChecked()))
             if box is not None:
                 box.setEnabled(on)
+        for button in self.browse_buttons.values():
+            button.setEnabled(on)
 
     # ------------------------------------------------------------------ edits
     def _show_none(self, name: str, on: bool) -> None:

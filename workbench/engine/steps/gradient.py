@@ -46,7 +46,8 @@ PARAMS = (
           ".par, fMRIPrep confounds .tsv; one row per volume): at every head movement (framewise "
           "displacement above the threshold) the artifact's step is measured and the template "
           "neighbours across it are moved by it, so a movement is not averaged across. 'off': none.",
-          label="head motion file", optional=True, none_label="off"),
+          label="head motion file", optional=True, none_label="off",
+          browse="Realignment parameters (*.txt *.par *.tsv)"),
     Param("motion_fd_mm", "float", 0.5, "Framewise displacement (Power et al., 50 mm head radius) "
           "above which a volume counts as a head movement (with a head motion file).",
           label="movement threshold", unit="mm", minimum=0.01, maximum=100.0),

@@ -57,6 +57,10 @@ class Param:
     none_label : str
         What ``None`` means for this parameter: ``"auto"`` (detected from the data) or
         ``"off"`` (the processing is skipped).
+    browse : str
+        For a ``"str"`` naming a file or folder: ``"folder"``, or a file-dialog filter
+        (``"Realignment parameters (*.txt *.par *.tsv)"``); the GUI form then has a
+        *Browse…* button. Empty: a plain text.
     """
 
     name: str
@@ -70,6 +74,7 @@ class Param:
     unit: str = ""
     optional: bool = False
     none_label: str = "auto"
+    browse: str = ""
 
     @property
     def display(self) -> str:
@@ -85,6 +90,8 @@ class Param:
             )
         if not self.help.strip():
             raise DeclarationError(f"parameter {self.name}: help text is required")
+        if self.browse and self.type != "str":
+            raise DeclarationError(f"parameter {self.name}: only a str parameter can name a file to browse for")
         if self.type == "choice" and not self.choices:
             raise DeclarationError(f"parameter {self.name}: a choice needs choices")
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
