@@ -108,7 +108,7 @@ PARAMS = (
        "mri/T1.mgz replace the sphere model (and --mri). Empty: sphere model.",
        label="FreeSurfer subject"),
     _P("subjects_dir", "str", "", "FreeSurfer SUBJECTS_DIR holding fs_subject "
-       "(empty: the SUBJECTS_DIR environment variable).", label="Subjects dir"),
+       "(empty: the SUBJECTS_DIR environment variable).", label="Subjects dir", browse="folder"),
     _P("glm_smoothing", "float", 6.0,
        "Only when no --fmri map is given: FWHM (mm) of the smoothing before the GLM that "
        "computes the condition's z-map from the BOLD and events.",
