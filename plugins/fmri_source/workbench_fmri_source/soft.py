@@ -25,9 +25,8 @@ passes it (it explains part of that source's field; measured on the moved phanto
 7-8, and it held the peak 43 mm from the source). So a kept cluster must also hold against
 the focal sources elsewhere: the best model with a focal patch *elsewhere* instead of the
 cluster is compared with the best focal model *at the cluster* - the cluster itself or a
-patch whose core (its sources of at least half its peak weight: the half-maximum width
-of the bump) shares sources with it or touches it (a core source within ``near_m`` of one
-of the cluster's: its neighbours, by the rule that made the clusters). If the one beats the other
+patch that shares sources with it or touches it (one of its sources within ``near_m`` of
+one of the cluster's: their neighbours, by the rule that made the clusters). If the one beats the other
 by a log Bayes factor of ``min_log_bf`` or more, the cluster is switched off in that window
 (the greedy MSP search compares focal priors the same way) - one cluster at a time, the one
 losing most, after which the others must earn their Bayes factor again and are tested again
@@ -92,15 +91,14 @@ def soft_estimate(model: P.WhitenedModel, data: np.ndarray, comps: list[tuple[np
     competitors : list of (source indices, weights) | None
         Specificity test (off when None; see the module doc): in each window, a kept fMRI
         cluster is switched off when the best of these focal non-fMRI components (local
-        patches) *elsewhere* - none of its core sources (half its peak weight or more)
-        within ``near_m`` of a cluster source - explains the window better by
-        ``min_log_bf`` than the best focal model *at* the cluster (the cluster itself or a
-        patch with a core source within ``near_m`` of one of its sources), each in place of
-        the cluster. The EEG then points to a focal source
+        patches) *elsewhere* - none of its sources within ``near_m`` of a cluster source -
+        explains the window better by ``min_log_bf`` than the best focal model *at* the
+        cluster (the cluster itself or a patch with a source within ``near_m`` of one of its
+        sources), each in place of the cluster. The EEG then points to a focal source
         elsewhere, and the cluster is only near it (a false positive of the map next to a
         source the fMRI did not see). One ReML fit per kept cluster and competitor.
     near_m : float
-        Distance (m) within which a patch's core source touches the cluster (its neighbours:
+        Distance (m) within which a patch's source touches the cluster (its neighbours:
         the method passes the clusters' own neighbour distance, 1.8 grid steps or 1.8
         median vertex spacings).
     pos : ndarray (n_src, 3) | None
@@ -144,8 +142,7 @@ def soft_estimate(model: P.WhitenedModel, data: np.ndarray, comps: list[tuple[np
             Ai = model.A[:, cols]
             comp_G[i] = (Ai * np.repeat(wts, n_ori)[None, :]) @ Ai.T
         comp_centres = [idx[int(np.argmax(wts))] for idx, wts in competitors]
-        # a patch's place: its core, the sources of at least half its peak weight
-        comp_idx = [idx[wts >= 0.5 * wts.max()] for idx, wts in competitors]
+        comp_idx = [idx for idx, _ in competitors]
     wins = P.windows(n_t, window_samples)
     cur = np.zeros((n_ori * n_src, n_t))
     dsp = np.zeros((n_src, n_t))
