@@ -8,10 +8,16 @@ a model error, as with a real cortex model. Two cortex depths are measured: 12 m
 anatomy's grey/white boundary, chosen from the anatomy) and 20 mm (about the sources'
 median depth: the better-matched case, to show what the surface can give when it is close).
 
-Run (the phantom and its cleaning ~3-4 min, each method run ~1 min on a loaded machine)::
+Run (the phantom and its cleaning ~3-4 min, each method run ~1-5 min on a loaded machine)::
 
     nice .venv/bin/python benchmarks/bench_fmri_source_surface.py --phantom default
     nice .venv/bin/python benchmarks/bench_fmri_source_surface.py --phantom moved
+    nice .venv/bin/python benchmarks/bench_fmri_source_surface.py --phantom third   # seed 5, 150 s
+
+``--dump`` also stores each case's whitened model, data, clusters, adjacency and truth
+(``OUT/PHANTOM/dump_*.npz``, ~15 MB each) so the soft prior can be re-run offline on the
+same data (``soft_estimate``: two versions of the specificity test compared on identical
+inputs, as MEASUREMENTS.md's top section was made); ``--only '20 mm, loose'`` runs one case.
 
 The subject is written as a FreeSurfer-like folder (T1.mgz, BEM surfaces from the posed
 fsaverage inner skull and scalp, the cortex), so the method takes its ``auto`` path: a
@@ -21,7 +27,7 @@ it, lies outside the sphere's brain shell and is left out; a first run showed it
 
 Cases (visual condition, times 0.17 and 0.25 s, threshold 3.1; the GLM z-map), all on the
 same BEM: the volume grid (10 mm), the surface at 12 mm and 20 mm with fixed (normal)
-orientation (oct5: 1026 vertices per hemisphere, ~8 mm here), the 12 mm surface with loose
+orientation (oct5: 1026 vertices per hemisphere, ~8 mm here), both surfaces with loose
 orientation. Printed: error /
 dispersion (mm) per true source and variant from the phantom's scorer.
 """
