@@ -192,3 +192,40 @@ def test_specificity_switches_off_a_cluster_next_to_an_unseen_source():
     assert kept(plain, 2, 50, 70)  # the look-alike is kept without the test (else this test proves nothing)
     assert not kept(spec, 2, 50, 70)
     assert kept(plain, 1, 10, 30) and kept(spec, 1, 10, 30)
+
+
+def test_specificity_switches_off_a_cluster_that_only_helped_beside_another():
+    """Two unseen sources X and Y, the map has a one-source look-alike of each (L of X, F of
+    Y). Both clusters pass the Bayes-factor test together; a patch at X beats L. The first
+    version then tested F against a fit that still had L and refitted F alone without
+    re-checking it, so F (a false positive) kept the fMRI variance where both were active.
+    By backward elimination F must earn its place again without L and is then beaten by a
+    patch at Y: both off, plain minimum norm, the peak at X not at F."""
+    from workbench_fmri_source.soft import soft_estimate
+
+    rng = np.random.default_rng(0)
+    n_ch, n_src, n_t = 24, 40, 40
+    A = rng.standard_normal((n_ch, 3 * n_src)) / np.sqrt(3 * n_src)
+    X, Y, L, F = 10, 25, 30, 35
+    A[:, 3 * L:3 * L + 3] = 0.8 * A[:, 3 * X:3 * X + 3] + 0.35 * rng.standard_normal((n_ch, 3)) / np.sqrt(3 * n_src)
+    A[:, 3 * F:3 * F + 3] = 0.8 * A[:, 3 * Y:3 * Y + 3] + 0.35 * rng.standard_normal((n_ch, 3)) / np.sqrt(3 * n_src)
+    model = P.WhitenedModel(np.eye(n_ch), A, np.ones(3 * n_src), 1 / 9)
+    pos = np.c_[np.arange(n_src) * 0.03, np.zeros(n_src), np.zeros(n_src)]  # 30 mm apart
+    J = np.zeros((3 * n_src, n_t))
+    J[3 * X:3 * X + 3, 10:30] = 20.0 * rng.standard_normal((3, 20))
+    J[3 * Y:3 * Y + 3, 10:30] = 20.0 * rng.standard_normal((3, 20))
+    data = A @ J + rng.standard_normal((n_ch, n_t))
+    comps = [(np.arange(n_src), np.ones(n_src)), (np.array([L]), np.ones(1)), (np.array([F]), np.ones(1))]
+    singles = [(np.array([i]), np.ones(1)) for i in range(n_src)]
+    t = np.arange(n_t) / 100.0
+
+    def kept(est, cluster):
+        return [r["log_bf_clusters"].strip("[]").split(", ")[cluster - 1] != "off" for r in est["rows"]]
+
+    plain = soft_estimate(model, data, comps, 2, 12, 3.0, 1.0, t)
+    spec = soft_estimate(model, data, comps, 2, 12, 3.0, 1.0, t, competitors=singles, pos=pos)
+    assert any(a and b for a, b in zip(kept(plain, 1), kept(plain, 2)))  # both pass the Bayes factor together
+    assert not any(kept(spec, 1)) and not any(kept(spec, 2)), [r.get("specificity") for r in spec["rows"]]
+    assert any("cluster 2: off" in r["specificity"] for r in spec["rows"])
+    amp = np.linalg.norm(spec["currents"].reshape(n_src, 3, -1), axis=1)
+    assert int(np.argmax(amp[:, 20])) != F
