@@ -217,6 +217,8 @@ def test_replay_of_a_step_run_twice_compares_each_run_with_its_own_record(runner
     grad = next(s for s in doc["steps"] if s["name"] == "gradient")
     other = json.loads(json.dumps(grad))
     other["params"]["window"] = grad["params"]["window"] + 4
+    if "window_volumes" in other["qc"]:  # the made-up record's QC says its own window
+        other["qc"]["window_volumes"] = other["params"]["window"]
     doc["steps"] = [sync, other, grad]
     (src / "project.json").write_text(json.dumps(doc))
     new, outcomes, diffs = replay_project(src, tmp_path / "replay", all_steps())

@@ -225,10 +225,10 @@ def test_edits_made_during_a_run_are_kept(qtbot, loaded):
     wait_task(qtbot, window, task)
     assert session.project is proj  # the same document, with the run's records added
     assert [r.name for r in proj.steps] == ["sync", "gradient"]
-    assert proj.steps[-1].params["window"] == 20  # what the run used
+    assert proj.steps[-1].params["window"] is None  # what the run used: auto
     assert tab.params()["window"] == 15 and proj.settings["params"]["gradient"]["window"] == 15
     window.undo()
-    assert tab.params()["window"] == 20
+    assert tab.params()["window"] is None
 
 
 def test_a_run_never_reverts_what_changed_meanwhile(qtbot, loaded):

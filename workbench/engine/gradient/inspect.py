@@ -108,7 +108,7 @@ def epoch_stack(before: Any, res: Any, channel: int, volume: int) -> dict[str, A
         nb = np.unique(np.asarray(chosen[v], int))
         lo, hi = int(min(nb.min(), v)), int(max(nb.max(), v)) + 1
     else:
-        w = int(min(res.params.window, sched.n_volumes - 1))
+        w = int(min(res.qc.get("window_volumes", res.params.main_window(sf)), sched.n_volumes - 1))
         lo = int(np.clip(v - w // 2, 0, sched.n_volumes - (w + 1)))
         hi = lo + w + 1
         nb = np.array([j for j in range(lo, hi) if j != v], int)

@@ -20,9 +20,11 @@ TEACHING = (
 )
 
 PARAMS = (
-    Param("window", "int", 20, "Neighbouring volumes averaged per template. More volumes leak less "
-          "EEG into the template but follow a drifting artifact less closely; typical 10-30.",
-          unit="volumes", minimum=1, maximum=500),
+    Param("window", "int", None, "Neighbouring volumes averaged per template. More volumes leak less "
+          "EEG into the template but follow a drifting artifact less closely; typical 8-30. 'auto': "
+          "20, or 8 below 2 kHz (an aliased artifact changes from volume to volume; on a real run 8 "
+          "removed ~20 dB more than 30).",
+          unit="volumes", minimum=1, maximum=500, optional=True, none_label="auto"),
     Param("align", "bool", True, "Re-align every volume to the template by sub-sample "
           "cross-correlation (the EEG and scanner clocks are not locked).", label="sub-sample alignment"),
     Param("amplitude_fit", "bool", True, "Fit the template's amplitude per channel and volume "
@@ -76,6 +78,9 @@ QC = (
     QCSpec("timing_source", "Slice timing from"),
     QCSpec("power_kept_1_40", "1-40 Hz power kept", "", ".3f", warn_below=0.7, warn_above=1.3,
            help="Ratio of EEG power in 1-40 Hz after/before: near 1 means the brain signal was kept."),
+    QCSpec("window_volumes", "Template window used", "volumes", "d",
+           help="Volumes averaged per template: the window asked for, or with 'auto' 20 (8 below "
+                "2 kHz, where the aliased artifact changes from volume to volume)."),
     QCSpec("max_shift_samples", "Largest re-alignment", "samples", ".2f"),
     QCSpec("alignment_kept", "Re-alignment kept (it lowered the residual)",
            help="The per-volume sub-sample re-alignment is kept only when it lowers the reference "
@@ -105,7 +110,7 @@ QC = (
 _SCALARS = (
     "n_volumes", "n_corrected_channels", "skipped_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
-    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "max_shift_samples", "alignment_kept", "spatial_rank",
+    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "window_volumes", "max_shift_samples", "alignment_kept", "spatial_rank",
     "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
     "motion_segments", "motion_volumes_moved", "motion_fd_max_mm", "motion_kept",
 )
