@@ -114,6 +114,35 @@ def test_re_alignment_is_kept_when_the_artifact_jitters() -> None:
     assert res.checks["align"]["kept"] is True and np.std(res.shifts) > 0.05
 
 
+def test_volumes_several_samples_off_their_triggers_are_found() -> None:
+    """Whole volumes jittered by 300 us (1.5 samples SD at 5 kHz, some beyond 3 samples):
+    the alignment starts each volume from its best lag on a quarter-sample grid within
+    +-4 samples, so a side lobe of the ~1 kHz readout harmonic does not win. Before: lags
+    capped at 2 samples and Newton from 0 (harmonics 6.9 dB removed, NRMSE 0.36 on the
+    variant bench); after: 31.7 dB, 0.12."""
+    art, eeg, sched, cfg = driftsynth.make(n_ch=4, duration=40, sfreq=5000, tr=2.0, slices=35, seed=6,
+                                           gradient_volume_jitter_s=300e-6)
+    err, res = _nrmse(art, eeg, sched, cfg.sfreq, spatial=False)
+    assert res.checks["align"]["kept"] is True and np.max(np.abs(res.shifts)) > 2.5, res.shifts
+    base, _ = _nrmse(*driftsynth.make(n_ch=4, duration=40, sfreq=5000, tr=2.0, slices=35, seed=6)[:3],
+                     cfg.sfreq, spatial=False)
+    assert err < 2.5 * base, (err, base)
+
+
+def test_coarse_shift_finds_the_main_peak_not_a_side_lobe() -> None:
+    from workbench.engine.gradient.aas import coarse_shift
+
+    n = 512
+    omega = 2 * np.pi * np.arange(n // 2 + 1) / n
+    t = np.arange(n) - 200.0
+    x = np.exp(-0.5 * (t / 12.0) ** 2) * np.cos(2 * np.pi * t / 5.6)  # a 5.6-sample carrier
+    X = np.fft.rfft(x)
+    Y = X * np.exp(-1j * omega * -2.5)
+    d0 = coarse_shift((Y * np.conj(X))[None], omega, 4.0)
+    d = newton_shift((Y * np.conj(X))[None], omega, 4.0, start=d0)
+    assert abs(abs(d[0]) - 2.5) < 1e-2, (d0, d)
+
+
 def test_newton_shift_is_public_and_finds_a_sub_sample_lag() -> None:
     n = 256
     k = np.arange(n // 2 + 1)

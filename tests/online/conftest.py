@@ -24,8 +24,7 @@ def online_phantom(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def vhdr(study: Path) -> Path:
-    return study / "sub-01" / "eeg" / "sub-01_task-phantom_eeg.vhdr"
+from online_synth import vhdr  # noqa: E402  (the tests import it from online_synth: "conftest" is ambiguous)
 
 
 @pytest.fixture(scope="session")

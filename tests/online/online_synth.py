@@ -66,3 +66,8 @@ def ecg_and_bcg(n_eeg: int, n: int, sfreq: float, hr: float = 70.0, seed: int = 
         m = min(bcg_w.size, n - s)
         bcg[:, s : s + m] += shape[:, None] * bcg_w[None, :m] * bcg_uv * 1e-6
     return ecg, bcg, peaks
+
+
+def vhdr(study):
+    """The phantom study's BrainVision header (``online_phantom``)."""
+    return study / "sub-01" / "eeg" / "sub-01_task-phantom_eeg.vhdr"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import vhdr
+from online_synth import vhdr
 from scipy import signal
 
 from workbench.engine.online import OnlineParams, replay_array
