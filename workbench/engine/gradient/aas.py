@@ -1161,7 +1161,7 @@ def _correct_inplace(
                 plan.update(
                     Schedule(schedule.onsets + shifts, schedule.period, schedule.slot_offsets)
                 )
-                p(0.05 * (it + 1), "aligning artifacts")
+                p(0.1 * (it + 1) / params.align_passes, "aligning artifacts")  # 0-0.1, see p0 below
                 if np.max(np.abs(d)) < 1e-3:
                     break
             if params.align_check and np.any(shifts):
