@@ -49,7 +49,6 @@ SETTINGS = {  # label -> (taper, min_log_bf, specificity); the method's soft at 
 
 
 def dump(phantom: str) -> None:
-    import mne
     import nibabel as nib
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -83,10 +82,7 @@ def dump(phantom: str) -> None:
         fres = res.details["fusion"]
         live = fres.live
         ev = live["evoked"]
-        inv = mne.minimum_norm.prepare_inverse_operator(live["inverse"], ev.nave, live["lambda2"], "MNE",
-                                                        verbose="error")
-        model = P.model_from_inverse(inv, live["lambda2"])
-        data = ev.data[[ev.ch_names.index(c) for c in inv["noise_cov"]["names"]]]
+        model, data = P.model_and_data(live["inverse"], ev, live["lambda2"])
         cond = fres.qc["condition"]
         truth = [{"name": s["name"], "role": s.get("role"), "pos": list(s["pos_mri_m"]),
                   "lat": max(s["evoked_peaks_s"], key=lambda pk: abs(pk[2]))[0]}

@@ -82,10 +82,7 @@ def _dump(path: Path, study: object, fres: object) -> None:
 
     live = fres.live
     ev = live["evoked"]
-    inv = mne.minimum_norm.prepare_inverse_operator(live["inverse"], ev.nave, live["lambda2"], "MNE",
-                                                    verbose="error")
-    model = P.model_from_inverse(inv, live["lambda2"])
-    data = ev.data[[ev.ch_names.index(c) for c in inv["noise_cov"]["names"]]]
+    model, data = P.model_and_data(live["inverse"], ev, live["lambda2"])
     extra = {}
     if live["kind"] == "surface":
         adj = mne.spatial_src_adjacency(live["forward"]["src"], verbose="error").tocoo()

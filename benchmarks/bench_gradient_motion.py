@@ -43,24 +43,9 @@ BASES = {**V.BASES, "2k5": dict(sfreq=2500.0, tr=2.0, slices=20)}
 
 
 def make(base: str, over: dict, seconds: float, n_ch: int, seed: int, rp: Path):
-    import mne
-
-    from workbench.engine.phantom.clock import make_timeline, make_triggers
-    from workbench.engine.phantom.config import PhantomConfig
-    from workbench.engine.phantom.gradient import GradientGenerator
-
-    cfg = PhantomConfig(duration_s=seconds, seed=seed, lead_in_s=3.0, lead_out_s=3.0, **BASES[base], **over)
-    rng = np.random.default_rng(seed)
-    tl = make_timeline(cfg, rng)
-    trig = make_triggers(cfg, tl, rng)
-    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (n_ch, 3)), np.random.default_rng(seed + 1),
-                            motion_rng=np.random.default_rng(seed + 2))
-    step = int(10 * cfg.sfreq)
-    art = np.concatenate([gen.chunk(i, min(i + step, cfg.n_times)) for i in range(0, cfg.n_times, step)], axis=1)
-    eeg = V.eeg_truth("plain", n_ch, cfg.n_times, cfg.sfreq, np.random.default_rng(seed + 5))
-    info = mne.create_info([f"E{i:02d}" for i in range(n_ch)], cfg.sfreq, "eeg")
-    raw = mne.io.RawArray(art + eeg, info, verbose=False)
-    raw.set_annotations(mne.Annotations(trig.recorded_sample / cfg.sfreq, 0.0, "Response/R128"))
+    """As ``bench_gradient_variants.make``, plus the true head motion written to ``rp`` (SPM
+    columns) and the movements' onsets."""
+    raw, eeg, art, cfg, trig, tl, gen = V.simulate(base, over, "plain", seconds, n_ch, seed)
     tra, rot = gen.head_motion(tl.to_eeg(tl.volume_onsets + 0.5 * cfg.tr))
     np.savetxt(rp, np.hstack([tra, rot]))
     return raw, eeg, art, cfg, trig.recorded_sample, gen.motion_onsets

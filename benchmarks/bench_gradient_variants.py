@@ -92,8 +92,10 @@ def eeg_truth(kind: str, n_ch: int, n: int, sfreq: float, rng: np.random.Generat
     return eeg
 
 
-def make(base: str, over: dict, eeg_kind: str, seconds: float, n_ch: int, seed: int = 3):
-    """The recording (mne Raw with volume triggers) and its EEG truth."""
+def simulate(base: str, over: dict, eeg_kind: str, seconds: float, n_ch: int, seed: int = 3):
+    """The phantom's artifact and an EEG truth: ``(raw, eeg, art, cfg, trig, tl, gen)``
+    (``raw`` has the volume triggers; ``tl``/``gen`` the timeline and generator, e.g. for
+    the head motion)."""
     import mne
 
     from workbench.engine.phantom.clock import make_timeline, make_triggers
@@ -112,9 +114,14 @@ def make(base: str, over: dict, eeg_kind: str, seconds: float, n_ch: int, seed: 
     eeg = eeg_truth(eeg_kind, n_ch, cfg.n_times, cfg.sfreq, np.random.default_rng(seed + 5))
     info = mne.create_info([f"E{i:02d}" for i in range(n_ch)], cfg.sfreq, "eeg")
     raw = mne.io.RawArray(art + eeg, info, verbose=False)
-    samples = trig.recorded_sample
-    raw.set_annotations(mne.Annotations(samples / cfg.sfreq, 0.0, "Response/R128"))
-    return raw, eeg, art, cfg, samples
+    raw.set_annotations(mne.Annotations(trig.recorded_sample / cfg.sfreq, 0.0, "Response/R128"))
+    return raw, eeg, art, cfg, trig, tl, gen
+
+
+def make(base: str, over: dict, eeg_kind: str, seconds: float, n_ch: int, seed: int = 3):
+    """The recording (mne Raw with volume triggers) and its EEG truth."""
+    raw, eeg, art, cfg, trig, _tl, _gen = simulate(base, over, eeg_kind, seconds, n_ch, seed)
+    return raw, eeg, art, cfg, trig.recorded_sample
 
 
 def run_ours(raw, cfg, **kw):

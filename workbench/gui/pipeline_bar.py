@@ -78,6 +78,7 @@ class PipelineBar(QWidget):
         self.buttons: dict[str, QToolButton] = {}
         #: longest button title (characters): lowered by :meth:`fit_width` on a narrow window
         self.title_limit = TITLE_LIMITS[0]
+        self._states: dict[str, str] = {}  # step -> state, as last refreshed
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         lay = QHBoxLayout(self)
@@ -121,12 +122,18 @@ class PipelineBar(QWidget):
     def states(self) -> dict[str, str]:
         return step_states(self.steps, self.session.project)
 
+    def _set_texts(self) -> None:
+        """Each button's state mark and title (within :attr:`title_limit`)."""
+        for spec in self.steps:
+            mark = STATE_STYLE[self._states.get(spec.id, "not run")][0]
+            self.buttons[spec.id].setText(f"{mark} {button_title(spec, self.title_limit)}")
+
     def refresh(self) -> None:
-        for name, state in self.states().items():
+        self._states = self.states()
+        self._set_texts()
+        for name, state in self._states.items():
             b = self.buttons[name]
-            mark, fg, bg = STATE_STYLE[state]
-            spec = next(s for s in self.steps if s.id == name)
-            b.setText(f"{mark} {button_title(spec, self.title_limit)}")
+            _mark, fg, bg = STATE_STYLE[state]
             b.setStyleSheet(
                 f"QToolButton {{color:{fg}; background:{bg}; border:1px solid {fg}; "
                 f"border-radius:3px; padding:2px 6px;}} "
@@ -143,10 +150,7 @@ class PipelineBar(QWidget):
         for limit in TITLE_LIMITS:
             if limit != self.title_limit:
                 self.title_limit = limit
-                for spec in self.steps:  # the texts only: the states did not change
-                    b = self.buttons[spec.id]
-                    mark = b.text().split(" ", 1)[0]
-                    b.setText(f"{mark} {button_title(spec, limit)}")
+                self._set_texts()  # the texts only: the states did not change
             if self.sizeHint().width() <= width:
                 return
 

@@ -373,10 +373,7 @@ def run(inputs: FusionInputs, params: dict[str, Any], progress: Any = None) -> S
     loose = (0.0 if fixed else 0.2) if surface else 1.0
     inv = mne.minimum_norm.make_inverse_operator(evoked.info, hm.fwd, cov, loose=loose, fixed=fixed, depth=depth,
                                                  verbose="error")
-    inv_p = mne.minimum_norm.prepare_inverse_operator(inv, evoked.nave, lambda2, "MNE", verbose="error")
-    model = P.model_from_inverse(inv_p, lambda2)
-    chans = inv_p["noise_cov"]["names"]
-    data = evoked.data[[evoked.ch_names.index(c) for c in chans]]
+    model, data = P.model_and_data(inv, evoked, lambda2)
 
     p(0.55, "fMRI map")
     fmri_path = _first(files, "fmri")

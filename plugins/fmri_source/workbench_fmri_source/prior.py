@@ -35,6 +35,7 @@ A source current is ``j = sqrt(R) * j~`` and MNE's minimum norm is the posterior
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,16 @@ def model_from_inverse(inv: dict, lambda2: float) -> WhitenedModel:
     A = inv["sing"][:, None] * inv["eigen_leads"]["data"].T
     n_ori = 1 if int(inv["source_ori"]) == 1 else 3  # FIFFV_MNE_FIXED_ORI
     return WhitenedModel(B, A, np.sqrt(inv["source_cov"]["data"]), float(lambda2), n_ori)
+
+
+def model_and_data(inv: dict, evoked: Any, lambda2: float) -> tuple[WhitenedModel, np.ndarray]:
+    """The whitened model of MNE's inverse operator ``inv`` (prepared here for the evoked's
+    ``nave``) and the evoked data on the operator's channels, in its order."""
+    import mne
+
+    inv_p = mne.minimum_norm.prepare_inverse_operator(inv, evoked.nave, lambda2, "MNE", verbose="error")
+    data = evoked.data[[evoked.ch_names.index(c) for c in inv_p["noise_cov"]["names"]]]
+    return model_from_inverse(inv_p, lambda2), data
 
 
 def weighted_solution(model: WhitenedModel, weights: np.ndarray, data: np.ndarray,

@@ -948,6 +948,15 @@ def newton_shift(
     return d
 
 
+def _strongest_rows(data: np.ndarray, cand: np.ndarray, plan: _Plan, n: int) -> np.ndarray:
+    """The ``n`` rows of ``cand`` with the most power over the first five epochs (the
+    artifact's strongest channels: where the data decide the alignment, the windows and
+    the motion cuts)."""
+    sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
+    power = np.array([np.var(data[c, sl]) for c in cand])
+    return cand[np.argsort(power)[::-1][:n]]
+
+
 def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: AASParams) -> dict[str, Any]:
     """Set ``plan``'s low-band window to the candidate with the smallest leave-one-out
     prediction error of the epochs in that band (``1/TR .. lf_cutoff``), summed over the
@@ -966,9 +975,7 @@ def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: A
     if k1 <= k0:
         return {"chosen": int(w_long), "candidates": {}}
     # channels with the most power in the low band (artifact there, or EEG)
-    sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
-    power = np.array([np.var(data[c, sl]) for c in cand])
-    rows = cand[np.argsort(power)[::-1][:2]]
+    rows = _strongest_rows(data, cand, plan, 2)
     errs = {int(w): 0.0 for w in cands}
     alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
@@ -1091,12 +1098,13 @@ def _correct_inplace(
     plan = _Plan(schedule, n_times, params)
     shifts = np.zeros(schedule.n_volumes)
     result = AASResult(onsets=np.asarray(schedule.onsets, float).copy(), shifts=shifts)
+    # the reference rows every data-decided refinement below is judged on (an empty
+    # ``ref_picks`` turns the re-alignment off; the other checks then use all ``picks``)
+    cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
+    ref = _strongest_rows(data, cand, plan, 4) if cand.size else cand
     # 0a. the main window from the data (an aliased artifact, 1 kHz, changes with each
     # volume's sub-sample phase faster than a 20-volume window follows)
     if params.window_auto and len(picks) and schedule.n_volumes > 8:
-        cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
-        sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
-        ref = cand[np.argsort([np.var(data[c, sl]) for c in cand])[::-1][:4]]
         ws = sorted({int(params.window), max(4, int(params.window) // 2), 8} - {0})
         errs: dict[int, float] = {}
         plans: dict[int, _Plan] = {}
@@ -1119,9 +1127,6 @@ def _correct_inplace(
     # 0. motion segments: kept only when they lower the reference channels' template
     # residual (on an aliased artifact, 2.5 kHz on the phantom, they raised it)
     if plan.labels is not None and params.segment_check and len(picks):
-        cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
-        sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
-        ref = cand[np.argsort([np.var(data[c, sl]) for c in cand])[::-1][:4]]
         plain = _Plan(plan.sched, n_times, replace(params, segments=None))
         e_seg = _template_residual(data, ref, plan, params, params.segment_check_fmax)
         e_plain = _template_residual(data, ref, plain, params, params.segment_check_fmax)
@@ -1132,11 +1137,7 @@ def _correct_inplace(
             plan = plain
     # 1. re-alignment on a few high-artifact channels
     if params.align and len(picks):
-        cand = np.asarray(ref_picks if ref_picks is not None else picks, int)
-        if cand.size:
-            sl = slice(int(plan.c0[0]), int(plan.c1[min(4, plan.c1.size - 1)]))
-            power = np.array([np.var(data[c, sl]) for c in cand])
-            ref = cand[np.argsort(power)[::-1][:4]]
+        if ref_picks is None or len(ref_picks):
             result.ref_channels = [int(c) for c in ref]
             before = 0.0
             alias0 = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
@@ -1181,7 +1182,6 @@ def _correct_inplace(
     # 1b. the low band's window from the data (a slowly changing low-frequency artifact,
     # e.g. vibration, wants a shorter window than the EEG leak alone would)
     if params.lf_auto and plan.lf is not None and len(picks):
-        cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
         result.checks["window_lf"] = _choose_lf_window(data, cand, plan, params)
     # 2. channel groups
     # float32 epochs + complex spectra, template, Wiener temporaries, core copies

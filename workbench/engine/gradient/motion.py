@@ -144,14 +144,19 @@ def _read_columns(p: Path, text: str) -> np.ndarray:
         if len(parts) != 6:
             raise InputError(p, f"line {i} has {len(parts)} columns; realignment parameters have 6 "
                                 "(SPM rp_*.txt: x y z pitch roll yaw; FSL .par: 3 rotations then 3 translations)")
-        try:
-            vals = [float(x) for x in parts]
-        except ValueError:
-            raise InputError(p, f"line {i} is not numeric: {s[:40]!r}") from None
-        if not all(np.isfinite(vals)):
-            raise InputError(p, f"line {i} holds a NaN or infinite value")
-        rows.append(vals)
+        rows.append(_numbers(p, i, parts, f"line {i} is not numeric: {s[:40]!r}"))
     return np.asarray(rows, float).reshape(-1, 6)
+
+
+def _numbers(p: Path, i: int, cells: list[str], not_numeric: str) -> list[float]:
+    """The finite numbers of line ``i``'s ``cells``, or a one-line error naming the file."""
+    try:
+        vals = [float(x) for x in cells]
+    except ValueError:
+        raise InputError(p, not_numeric) from None
+    if not all(np.isfinite(vals)):
+        raise InputError(p, f"line {i} holds a NaN or infinite motion value")
+    return vals
 
 
 def _read_confounds(p: Path, text: str) -> np.ndarray:
@@ -169,13 +174,7 @@ def _read_confounds(p: Path, text: str) -> np.ndarray:
         parts = line.split("\t")
         if len(parts) != len(head):
             raise InputError(p, f"line {i} has {len(parts)} columns, the header {len(head)}")
-        try:
-            vals = [float(parts[j]) for j in idx]
-        except ValueError:
-            raise InputError(p, f"line {i}: a motion value is not numeric") from None
-        if not all(np.isfinite(vals)):
-            raise InputError(p, f"line {i} holds a NaN or infinite motion value")
-        rows.append(vals)
+        rows.append(_numbers(p, i, [parts[j] for j in idx], f"line {i}: a motion value is not numeric"))
     return np.asarray(rows, float).reshape(-1, 6)
 
 

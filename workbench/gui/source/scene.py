@@ -92,6 +92,8 @@ class SourceScene:
         self.on_pick: Callable[[int], None] | None = None
         self._picking = False
         self._press_at: Any = None
+        #: whether :meth:`set_space` drew the current result's head and source space
+        self.space_drawn = False
 
     @property
     def widget(self) -> QWidget:
@@ -108,6 +110,7 @@ class SourceScene:
         front left.
         """
         self.plotter.clear()
+        self.space_drawn = True
         self.active_actor, self.peak_actors, self.mesh = None, [], None
         self.pos_mm = np.asarray(pos_m, float) * 1e3
         self.peak_radius = max(4.0, 0.55 * float(spacing_mm))  # bigger than a coloured source

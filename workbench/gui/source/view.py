@@ -500,7 +500,7 @@ class SourceView(QWidget):
         self._space_args = (pos, self._mask, spacing, live.get("triangles", live.get("tris")), head, first_peak)
         self.scene.set_space(*self._space_args[:5], focus_m=first_peak)
         for extra in self.extra_scenes:  # drawn again when next shown
-            extra.space_set = False
+            extra.space_drawn = False
         self.go_to_peak()
 
     def _find_head_box(self) -> list[tuple[float, float]] | None:
@@ -675,18 +675,16 @@ class SourceView(QWidget):
     def _ensure_extra_scenes(self) -> None:
         from .scene import SourceScene
 
-        while len(self.extra_scenes) < 2:
+        if self.extra_scenes:
+            return
+        for _ in range(2):
             extra = SourceScene(self.scene_host)
             extra.on_pick = self.select_source
-            extra.space_set = False
             self.scene_lay.addWidget(extra.plotter)
             self.extra_scenes.append(extra)
-            # one camera for all: a turn or zoom in any view is copied to the others
-            extra.plotter.iren.add_observer("EndInteractionEvent", lambda *_a, sc=extra: self._sync_cameras(sc))
-        if not getattr(self.scene, "_synced", False):
-            self.scene.plotter.iren.add_observer("EndInteractionEvent",
-                                                 lambda *_a: self._sync_cameras(self.scene))
-            self.scene._synced = True
+        # one camera for all: a turn or zoom in any view is copied to the others
+        for sc in (self.scene, *self.extra_scenes):
+            sc.plotter.iren.add_observer("EndInteractionEvent", lambda *_a, sc=sc: self._sync_cameras(sc))
 
     def _sync_cameras(self, source: Any) -> None:
         if not self.each_variant:
@@ -711,9 +709,8 @@ class SourceView(QWidget):
             if not on:
                 continue
             var = shown[j + 1][0]
-            if not extra.space_set and self._space_args is not None:
+            if not extra.space_drawn and self._space_args is not None:
                 extra.set_space(*self._space_args[:5], focus_m=self._space_args[5])
-                extra.space_set = True
             extra.set_values(self.values(var), thr, "/ max", bar=j + 2 == len(shown))
             extra.set_peaks({var: pos[int(np.argmax(np.asarray(self.live["amplitudes"][var])[:, i]))]})
             extra.set_title(var, variant_color(var))
