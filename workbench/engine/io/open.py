@@ -180,18 +180,22 @@ class _Loader:
     """Reads inputs, sets them on the session, registers them in the project."""
 
     def __init__(self, session: Any, project: Project, report: LoadReport, subject: str = "01",
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, register: bool = True) -> None:
         self.session = session
         self.progress = progress  #: sub-range for the current input (set by the caller)
         self.project = project
         self.report = report
         self.subject = subject
+        #: add each input to the project (hashing it); False for a caller that drops the
+        #: project (``workbench clean``: hashing a 700 MB recording took 0.4 s for nothing)
+        self.register = register
 
     def _register(self, path: Path, kind: str, description: str = "") -> None:
-        try:
-            self.project.add_input(path, kind, self.subject, description)
-        except InputError as exc:  # e.g. vanished in between: keep the data, report it
-            self.report.problems.append(str(exc))
+        if self.register:
+            try:
+                self.project.add_input(path, kind, self.subject, description)
+            except InputError as exc:  # e.g. vanished in between: keep the data, report it
+                self.report.problems.append(str(exc))
         key = "scalp" if description == _SCALP_DESC else {"sidecar": "bold_json"}.get(kind, kind)
         set_files = getattr(self.session, "set_files", None)
         if set_files is not None and key != "other":
@@ -530,7 +534,7 @@ def _open_freesurfer(session: Any, root: Path, p: Progress, report: LoadReport,
     proj.settings["subject"] = sub
 
 
-def _open_file(session: Any, path: Path, p: Progress, report: LoadReport) -> None:
+def _open_file(session: Any, path: Path, p: Progress, report: LoadReport, register: bool = True) -> None:
     check_file(path)
     kind = classify_file(path)
     proj = session.project
@@ -539,7 +543,8 @@ def _open_file(session: Any, path: Path, p: Progress, report: LoadReport) -> Non
         report.project = proj
         session.set_project(proj)
     report.project = proj
-    ld = _Loader(session, proj, report, proj.subjects[0] if proj.subjects else "01", p.sub(0.1, 1.0))
+    ld = _Loader(session, proj, report, proj.subjects[0] if proj.subjects else "01", p.sub(0.1, 1.0),
+                 register=register)
     p(0.1, f"reading {path.name}")
     {"eeg": ld.eeg, "image": ld.image, "dig": ld.dig, "surface": ld.scalp, "fif": ld.fif}[kind](path)
 
@@ -550,6 +555,7 @@ def load_into(
     progress: ProgressLike | Progress | None = None,
     *,
     subject: str | None = None,
+    register: bool = True,
 ) -> LoadReport:
     """Open ``path`` into ``session``.
 
@@ -572,6 +578,10 @@ def load_into(
         ``progress(fraction, message)``; cancellable.
     subject : str | None
         Subject of a study to open (default: the first).
+    register : bool
+        For one file: add it to the (in-memory) project as an input, with its sha256.
+        False for a caller that drops the project and needs no provenance of the input
+        (``workbench clean``).
 
     Returns
     -------
@@ -607,7 +617,7 @@ def load_into(
                        "nor a FreeSurfer subject (mri/T1.mgz)")
         _open_study(session, path, p, report, subject)
     else:
-        _open_file(session, path, p, report)
+        _open_file(session, path, p, report, register)
     p(1.0, "loaded")
     msg = f"opened {path.name}: " + (", ".join(sorted(report.loaded)) or "nothing loaded")
     for note in report.notes:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit
 
 from ..errors import InputError
 from .triggers import TriggerTrain
@@ -130,7 +130,9 @@ def fit_clock(
     s2 = float(resid @ resid) / dof
     cov = s2 * np.linalg.pinv(Xi.T @ Xi)
     se_a = float(np.sqrt(max(cov[0, 0], 0.0)))
-    q = float(stats.t.ppf(0.5 + confidence / 2, dof))
+    # Student's t quantile from scipy.special: importing scipy.stats for stats.t.ppf
+    # (the same function) cost 0.3-0.6 s of every command's start-up
+    q = float(stdtrit(dof, 0.5 + confidence / 2))
     alpha = float(coef[0])
     ci = (alpha - q * se_a, alpha + q * se_a)
     duration = float(np.ptp(train.onsets)) if train.onsets.size else 0.0
