@@ -53,6 +53,11 @@ PARAMS = (
     Param("motion_fd_mm", "float", 0.5, "Framewise displacement (Power et al., 50 mm head radius) "
           "above which a volume counts as a head movement (with a head motion file).",
           label="movement threshold", unit="mm", minimum=0.01, maximum=100.0),
+    Param("slice_axes", "int", 3, "After the templates, fit what is left of every slice with the "
+          "gradient axes' waveforms (learnt from the recording, fitted above 150 Hz where the EEG is "
+          "negligible) and subtract it: follows breathing, a drifting bore and head movements within "
+          "a volume, which volume templates average away. 0: off; not run below 2 kHz (aliasing).",
+          label="slice-wise axis fit", unit="waveforms", minimum=0, maximum=8),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
           optional=True, none_label="off"),
@@ -88,6 +93,10 @@ QC = (
     QCSpec("spatial_rank", "Artifact rank across channels (spatial pass)", fmt="d",
            help="Dimensions of the artifact's subspace across the EEG channels used to keep the "
                 "EEG out of the templates' low band (about 3: one per gradient axis)."),
+    QCSpec("slice_axes_explained_pct", "Residual above 150 Hz removed by the slice-wise axis fit", "%",
+           ".1f", help="Share of what the templates left above 150 Hz that the per-slice fit of the "
+                       "gradient axes' waveforms removed; large values mean the artifact changed within "
+                       "volumes (breathing, a drifting bore, movement)."),
     QCSpec("artifact_size_range_pct", "Artifact size range over the run (5-95 %)", "%", ".1f",
            help="How much the artifact's size changed between volumes (breathing, heating, movement)."),
     QCSpec("artifact_shape_change_pct", "Artifact shape change (95th pct)", "%", ".1f",
@@ -111,6 +120,7 @@ _SCALARS = (
     "n_volumes", "n_corrected_channels", "skipped_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
     "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "window_volumes", "max_shift_samples", "alignment_kept", "spatial_rank",
+    "slice_axes_explained_pct",
     "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
     "motion_segments", "motion_volumes_moved", "motion_fd_max_mm", "motion_kept",
 )
@@ -122,7 +132,7 @@ def gradient_params(params: dict[str, Any]) -> Any:
 
     return GradientParams(**{k: params[k] for k in (
         "window", "align", "amplitude_fit", "wiener", "window_lf", "obs", "anc", "lowpass", "track",
-        "motion_params", "motion_fd_mm") if k in params})
+        "motion_params", "motion_fd_mm", "slice_axes") if k in params})
 
 
 def compact_qc(qc: dict[str, Any]) -> dict[str, Any]:
