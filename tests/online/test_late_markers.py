@@ -130,9 +130,11 @@ def test_a_volume_that_never_comes_is_not_subtracted(phantom) -> None:
     settle = stop + int(0.1 * sf)
     e_pred, e_old = err(with_pred.data, stop, settle), err(without.data, stop, settle)
     print(f"first 100 ms after the scan: {e_pred:.2f} uV with the prediction, {e_old:.2f} uV without")
-    # measured 1.96 vs 54.4 uV: without it the last volume's epoch, two samples longer than
-    # a TR, subtracts the start of a volume that never came
-    assert e_pred < 5.0 and e_pred < e_old
+    # measured 1.96 vs 54.4 uV when this test was written: without the prediction the last
+    # volume's epoch, two samples longer than a TR, subtracted the start of a volume that
+    # never came. Since then the data-driven stop (``gate_stop``) catches that in both
+    # modes (2.8 vs 2.7 uV), so the prediction only has to do no harm here.
+    assert e_pred < 5.0 and e_old < 5.0
     assert err(with_pred.data, settle, data.shape[1]) < 1e-3  # passed through unchanged
     assert with_pred.state["samples_from_predicted_onsets"] == 0
     late = np.flatnonzero(with_pred.flags & F.MARKER_LATE)

@@ -169,6 +169,10 @@ class CausalGradient:
     stop_block_s : float
         Length of those blocks (s; 2 ms blocks let the template's errors reach
         ratios of 3.6 even in its strong stretches on that phantom).
+    slice_axes : int
+        After the template, subtract the mix of the gradient axes' waveforms that the
+        previous blocks left (:class:`.axes.OnlineAxes`; the offline step's slice-wise
+        axis fit, made causal). 0, or a rate below 2 kHz (as offline): off.
     """
 
     # alias model start-up (see _alias_coef and _job_template): epochs per coefficient
@@ -227,6 +231,7 @@ class CausalGradient:
         predict_volumes: int = 10,
         gate_stop: float | None = 16.0,
         stop_block_s: float = 0.005,
+        slice_axes: int = 3,
     ) -> None:
         self.n_channels = int(n_channels)
         self.sfreq = float(sfreq)
@@ -270,6 +275,11 @@ class CausalGradient:
         self.n_ended = 0  # samples of those volumes left unsubtracted
         self.n_lost = 0  # times the prediction gave up (predict_volumes without a marker)
         self._said_late: set[bool] = set()
+        from ..gradient.correct import LOW_RATE_HZ
+        from .axes import OnlineAxes
+
+        self.axes = (OnlineAxes(self.n_channels, self.sfreq, rank=int(slice_axes))
+                     if slice_axes > 0 and self.sfreq >= LOW_RATE_HZ else None)
         self._reset_run()
 
     # ------------------------------------------------------------------ state
@@ -518,6 +528,8 @@ class CausalGradient:
             if self.L is not None and v.marker - self.P < stop and v.marker + self.L + self.P > start:
                 v.broken = True
         self._after_gap = True
+        if self.axes is not None:
+            self.axes.gap()
 
     # -------------------------------------------------------------- templates
     # Everything heavy (one FFT to align a completed epoch, one to shift the template)
@@ -1054,15 +1066,18 @@ class CausalGradient:
                     if self._tr_changed:
                         self._tr_changed = False
                     if subtract:
-                        self._subtract(v, y, fl, a, b, t[:, pos - first : end - first])
+                        self._subtract(v, y, fl, a, b, t[:, pos - first : end - first], t, pos - first)
             pos = end
         if self._after_gap:
             fl |= F.GAP
         return y, fl
 
-    def _subtract(self, v: _Volume, y: np.ndarray, fl: np.ndarray, a: int, b: int, seg: np.ndarray) -> None:
+    def _subtract(self, v: _Volume, y: np.ndarray, fl: np.ndarray, a: int, b: int, seg: np.ndarray,
+                  full: np.ndarray | None = None, off: int = 0) -> None:
         """Subtract volume ``v``'s template ``seg`` from ``y[:, a:b]`` where the data
-        allow it, flagging the rest (see ``gate``, ``gate_confirm``, ``gate_stop``)."""
+        allow it, flagging the rest (see ``gate``, ``gate_confirm``, ``gate_stop``);
+        ``full`` is the whole template and ``off`` where ``seg`` starts in it (for the
+        slice-wise axis fit)."""
         if v.stopped:
             if v.unmarked and not v.confirmed:  # a predicted volume the data never confirmed
                 fl[a:b] = F.MARKER_LATE
@@ -1083,6 +1098,9 @@ class CausalGradient:
         else:
             k = self._stop_at(y[:, a:b], seg, v.tpow or 0.0)
         y[:, a : a + k] -= seg[:, :k]
+        if self.axes is not None and full is not None and k > 0:
+            self.axes.start_volume(v.first, full)
+            self.axes.apply(y[:, a : a + k], off)
         if v.unmarked:
             fl[a : a + k] |= F.PREDICTED
             self.n_predicted += k

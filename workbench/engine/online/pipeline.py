@@ -61,6 +61,10 @@ class OnlineParams:
         the TR rhythm predicts, where the data confirm the artifact (else those samples
         pass through uncorrected, flagged); at most ``predict_volumes`` volumes past the
         last marker.
+    slice_axes : int
+        Gradient axes' waveforms whose mix, left by the template in the blocks before, is
+        subtracted (:class:`.axes.OnlineAxes`; the offline step's slice-wise fit made
+        causal; applied only while it predicts); 0 or below 2 kHz: off.
     predict_volumes : int
         Volumes predicted past the last marker before giving up (flagged).
     min_volumes : int
@@ -91,6 +95,7 @@ class OnlineParams:
     align: bool = True
     predict_onsets: bool = True
     predict_volumes: int = 10
+    slice_axes: int = 3
     min_volumes: int = 3
     lowpass_hz: float | None = 70.0
     lowpass_order: int = 4
@@ -190,7 +195,7 @@ class OnlinePipeline:
             self.picks.size, self.sfreq, window=self.p.window, window_lf=self.p.window_lf,
             wiener=self.p.wiener, trend=self.p.trend, min_volumes=self.p.min_volumes, threaded=threaded,
             alias_orders=self.p.alias_orders, align=self.p.align, predict_onsets=self.p.predict_onsets,
-            predict_volumes=self.p.predict_volumes,
+            predict_volumes=self.p.predict_volumes, slice_axes=self.p.slice_axes,
         )
         self.sos = None
         if self.p.lowpass_hz is not None:
