@@ -14,8 +14,10 @@ TEACHING = (
     "times the brain signal (Faraday's law: the switching gradient field induces a voltage in "
     "every loop the leads make). Because the scanner repeats itself exactly, the artifact of each "
     "volume is estimated by averaging the same slice slot of neighbouring volumes, aligned to a "
-    "fraction of a sample, fitted in amplitude and subtracted; a 70 Hz low-pass removes what is "
-    "left at high frequencies. The spectrum should lose its peaks at the slice-rate harmonics "
+    "fraction of a sample, fitted in amplitude and subtracted. The bore is not perfectly steady: "
+    "breathing moves the head and the leads, so each lead loop's coupling to the three gradient axes "
+    "changes within a volume; what the templates miss is then fitted slice by slice with the three "
+    "axes' waveforms and subtracted too. A 70 Hz low-pass removes what is left at high frequencies. The spectrum should lose its peaks at the slice-rate harmonics "
     "while the 1-40 Hz EEG power stays."
 )
 
