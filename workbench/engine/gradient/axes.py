@@ -115,6 +115,22 @@ def axis_basis(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, frac: np.
     return Vt[: min(rank, Vt.shape[0])]
 
 
+def _disjoint(starts: np.ndarray, frac: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The epochs in time order, each starting after the one before has ended (the
+    re-alignment moves volumes by a few samples, so the last slice of one volume and
+    the first of the next can overlap; the later one is dropped: written back twice,
+    its overlap would be corrected twice)."""
+    order = np.argsort(starts, kind="stable")
+    starts, frac = starts[order], frac[order]
+    keep = np.zeros(starts.size, bool)
+    nxt = -np.inf
+    for i, s0 in enumerate(starts.tolist()):
+        if s0 >= nxt:
+            keep[i] = True
+            nxt = s0 + length
+    return starts[keep], frac[keep]
+
+
 def _highpass_mask(length: int, sfreq: float, hp_hz: float) -> np.ndarray:
     """Mask of the rfft bins of a ``length``-sample epoch at or above ``hp_hz``."""
     return np.fft.rfftfreq(length, 1.0 / sfreq) >= hp_hz
@@ -168,6 +184,7 @@ def regress_slices(
         a fit of that many coefficients removes from noise.
     """
     rank, length = basis.shape
+    starts, frac = _disjoint(np.asarray(starts, np.int64), np.asarray(frac, float), length)
     mask = _highpass_mask(length, sfreq, hp_hz)
     bins = _bins(frac)
     # epochs in phase-bin order: each bin is a contiguous block fitted with its own basis
