@@ -91,9 +91,10 @@ def test_overlapping_epochs_are_corrected_once() -> None:
     starts = np.array([10, 110, 207, 300, 405, 500])  # 207 starts inside 110..210
     frac = np.zeros(starts.size)
     a, b = data.copy(), data.copy()
-    regress_slices(a, np.arange(2), starts, frac, basis, 5000.0, hp_hz=0.0, smooth=1)
+    regress_slices(a, np.arange(2), starts, frac, basis, 5000.0, hp_hz=0.0, smooth=1, min_explained=None)
     keep = np.array([10, 110, 300, 405, 500])
-    regress_slices(b, np.arange(2), keep, np.zeros(keep.size), basis, 5000.0, hp_hz=0.0, smooth=1)
+    regress_slices(b, np.arange(2), keep, np.zeros(keep.size), basis, 5000.0, hp_hz=0.0, smooth=1,
+                   min_explained=None)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, data)
 
@@ -110,7 +111,7 @@ def test_the_slice_fit_follows_a_drifting_bore(sfreq) -> None:
     on = _scores(out, eeg, sched, cfg)
     assert on[1] < 0.6 * off[1], (on, off)
     assert on[0] < 1.03 * off[0], (on, off)
-    assert res.qc["slice_axes_explained_pct"] > 20.0
+    assert res.qc["slice_axes_explained_pct"] > 20.0 and res.qc["slice_axes_kept"] is True
     assert res.qc["refinements"]["slice_axes"]["rank"] == 3
 
 
@@ -120,6 +121,22 @@ def test_a_steady_bore_keeps_its_result() -> None:
     off = _scores(_run(art, eeg, sched, cfg, slice_axes=0)[0], eeg, sched, cfg)
     on = _scores(_run(art, eeg, sched, cfg)[0], eeg, sched, cfg)
     assert on[0] < 1.03 * off[0] and on[1] < 1.05 * off[1], (on, off)
+
+
+def test_nothing_to_follow_changes_nothing() -> None:
+    """EEG and a residual of pure noise: the fit removes no more than chance on the first
+    channels, which are put back; nothing is changed."""
+    from workbench.engine.gradient.axes import regress_slices
+
+    rng = np.random.default_rng(2)
+    L = 280
+    basis = np.linalg.qr(rng.standard_normal((L, 3)))[0].T
+    data = (1e-5 * rng.standard_normal((6, 40000))).astype(np.float32)
+    starts = np.arange(100, 39000, L + 5)
+    before = data.copy()
+    info = regress_slices(data, np.arange(6), starts, np.zeros(starts.size), basis, 5000.0)
+    assert info["kept"] is False and info["explained"] < 0.02
+    assert np.array_equal(data, before)
 
 
 def test_not_run_below_2_khz_and_checked() -> None:

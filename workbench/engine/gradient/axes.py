@@ -147,6 +147,7 @@ def regress_slices(
     smooth: int = 5,
     n_jobs: int = 1,
     n_report: int = 4,
+    min_explained: float | None = 0.02,
 ) -> dict[str, Any]:
     """Per channel and slice epoch, subtract the basis fitted above ``hp_hz`` (in place).
 
@@ -174,14 +175,18 @@ def regress_slices(
     n_jobs : int
         Threads over channels.
     n_report : int
-        Channels on which the energy explained is measured (for the QC).
+        The first rows, on which the energy explained is measured first.
+    min_explained : float | None
+        The fit is kept only when it removes more than this share (and 3x what chance
+        removes) of the residual above ``hp_hz`` on those rows; else they are put back
+        and nothing is changed. None: always kept.
 
     Returns
     -------
     dict
         ``explained``: fraction of the residual's energy above ``hp_hz`` that the fit
-        removed (median over the first ``n_report`` channels); ``chance``: the fraction
-        a fit of that many coefficients removes from noise.
+        removed (median over the first ``n_report`` rows); ``chance``: the fraction a
+        fit of that many coefficients removes from noise; ``kept``.
     """
     rank, length = basis.shape
     starts, frac = _disjoint(np.asarray(starts, np.int64), np.asarray(frac, float), length)
@@ -202,12 +207,15 @@ def regress_slices(
         W = np.linalg.solve(Bh @ Bh.T, Bh).T  # (length, rank)
         fits.append((a, b, W.astype(np.float32), Bk.astype(np.float32), Bh.astype(np.float32)))
     explained = np.full(len(rows), np.nan)
+    saved: dict[int, np.ndarray] = {}
 
     def one(i: int, r: int) -> None:
         # epochs as rows of a sliding-window view: contiguous row copies, not a gather
         # sample by sample (the epochs do not overlap, so writing back is safe)
         view = np.lib.stride_tricks.sliding_window_view(data[r], length, writeable=True)
         y = view[st_perm]  # (n_epochs, length) copy, phase-bin order
+        if i < n_report:
+            saved[i] = y.copy()
         beta = np.empty((y.shape[0], rank), np.float32)
         for a, b, W, _, _ in fits:
             np.matmul(y[a:b], W, out=beta[a:b])
@@ -228,15 +236,30 @@ def regress_slices(
             explained[i] = 1.0 - e1 / e0
         view[st_perm] = y
 
-    if n_jobs > 1 and len(rows) > 1:
+    rows = np.asarray(rows)
+    first = min(n_report, len(rows))
+    for i in range(first):
+        one(i, int(rows[i]))
+    ok = explained[np.isfinite(explained)]
+    share = float(np.median(ok)) if ok.size else 0.0
+    chance = float(rank / max(2 * int(mask.sum()) - 1, 1))
+    info = {"explained": share, "chance": chance, "rank": int(rank), "epochs": int(starts.size),
+            "epoch_samples": int(length),
+            "kept": min_explained is None or share > max(min_explained, 3.0 * chance)}
+    if not info["kept"]:
+        # the fit found no more than chance in the first channels: nothing to follow
+        # (a steady bore) or something else (aliasing at a low rate); put them back
+        for i in range(first):
+            np.lib.stride_tricks.sliding_window_view(data[int(rows[i])], length, writeable=True)[st_perm] = saved[i]
+        return info
+    saved.clear()
+    rest = list(range(first, len(rows)))
+    if n_jobs > 1 and len(rest) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=n_jobs) as ex:
-            list(ex.map(one, range(len(rows)), rows))
+            list(ex.map(one, rest, [int(rows[i]) for i in rest]))
     else:
-        for i, r in enumerate(rows):
-            one(i, r)
-    ok = explained[np.isfinite(explained)]
-    return {"explained": float(np.median(ok)) if ok.size else 0.0,
-            "chance": float(rank / max(2 * int(mask.sum()) - 1, 1)),
-            "rank": int(rank), "epochs": int(starts.size), "epoch_samples": int(length)}
+        for i in rest:
+            one(i, int(rows[i]))
+    return info

@@ -459,6 +459,7 @@ def correct_array(
     if axes_info is not None:
         qc["refinements"]["slice_axes"] = dict(axes_info)
         qc["slice_axes_explained_pct"] = 100.0 * float(axes_info["explained"])
+        qc["slice_axes_kept"] = bool(axes_info["kept"])
     qc.update(evolution_qc(aas.evolution, sched, sfreq))
     if motion is not None:
         qc.update(motion_qc(motion, int(aas_params.segment_min)))

@@ -99,6 +99,10 @@ QC = (
            ".1f", help="Share of what the templates left above 150 Hz that the per-slice fit of the "
                        "gradient axes' waveforms removed; large values mean the artifact changed within "
                        "volumes (breathing, a drifting bore, movement)."),
+    QCSpec("slice_axes_kept", "Slice-wise axis fit kept (it removed more than chance)",
+           help="Measured on the first channels: the fit is kept only when it removes more than 2 % "
+                "(and three times chance) of what the templates left above 150 Hz; otherwise nothing "
+                "is changed."),
     QCSpec("artifact_size_range_pct", "Artifact size range over the run (5-95 %)", "%", ".1f",
            help="How much the artifact's size changed between volumes (breathing, heating, movement)."),
     QCSpec("artifact_shape_change_pct", "Artifact shape change (95th pct)", "%", ".1f",
@@ -122,7 +126,7 @@ _SCALARS = (
     "n_volumes", "n_corrected_channels", "skipped_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
     "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "window_volumes", "max_shift_samples", "alignment_kept", "spatial_rank",
-    "slice_axes_explained_pct",
+    "slice_axes_explained_pct", "slice_axes_kept",
     "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
     "motion_segments", "motion_volumes_moved", "motion_fd_max_mm", "motion_kept",
 )
