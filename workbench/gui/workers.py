@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtCore import QObject, QThreadPool, pyqtSignal
 from superqt.utils import create_worker
 
 from workbench.engine.errors import Cancelled, WorkbenchError
@@ -138,6 +138,14 @@ class TaskManager(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.tasks: list[Task] = []
+        # Tasks run on Qt's global thread pool, whose default size is the number of cores:
+        # on a 2-core machine a long task (a live stream, a cohort, a step run) and one more
+        # filled it, and a view's preparation then waited behind them (a CI run timed out
+        # after 90 s waiting for the Gradient tab's views). The workers mostly wait on
+        # NumPy, files or the network, so more threads than cores is fine.
+        pool = QThreadPool.globalInstance()
+        if pool is not None:
+            pool.setMaxThreadCount(max(pool.maxThreadCount(), 8))
 
     @property
     def busy(self) -> bool:
