@@ -431,8 +431,7 @@ def correct_array(
 
         ep_starts, ep_frac, _ = slice_epochs(sched.onsets, sched.slot_offsets, sched.period, n_times)
         axes_info = regress_slices(data, picks, ep_starts, ep_frac, axes_basis, sfreq,
-                                   float(params.slice_axes_hp_hz), int(params.slice_axes_smooth),
-                                   n_jobs=1)  # two threads were slower (64 ch x 10 min: 0.56 vs 0.32 s)
+                                   float(params.slice_axes_hp_hz), int(params.slice_axes_smooth))
     if params.lowpass is not None:
         _lowpass_inplace(data, picks, sfreq, float(params.lowpass), params.n_jobs, p.sub(0.8, 0.92))
     p(0.92, "quality control")

@@ -1066,18 +1066,18 @@ class CausalGradient:
                     if self._tr_changed:
                         self._tr_changed = False
                     if subtract:
-                        self._subtract(v, y, fl, a, b, t[:, pos - first : end - first], t, pos - first)
+                        self._subtract(v, y, fl, a, b, t, pos - first)
             pos = end
         if self._after_gap:
             fl |= F.GAP
         return y, fl
 
-    def _subtract(self, v: _Volume, y: np.ndarray, fl: np.ndarray, a: int, b: int, seg: np.ndarray,
-                  full: np.ndarray | None = None, off: int = 0) -> None:
-        """Subtract volume ``v``'s template ``seg`` from ``y[:, a:b]`` where the data
-        allow it, flagging the rest (see ``gate``, ``gate_confirm``, ``gate_stop``);
-        ``full`` is the whole template and ``off`` where ``seg`` starts in it (for the
-        slice-wise axis fit)."""
+    def _subtract(self, v: _Volume, y: np.ndarray, fl: np.ndarray, a: int, b: int, t: np.ndarray,
+                  off: int) -> None:
+        """Subtract volume ``v``'s template ``t`` (from its sample ``off`` on) from
+        ``y[:, a:b]`` where the data allow it, flagging the rest (see ``gate``,
+        ``gate_confirm``, ``gate_stop``); then the slice-wise axis fit."""
+        seg = t[:, off : off + b - a]
         if v.stopped:
             if v.unmarked and not v.confirmed:  # a predicted volume the data never confirmed
                 fl[a:b] = F.MARKER_LATE
@@ -1098,8 +1098,8 @@ class CausalGradient:
         else:
             k = self._stop_at(y[:, a:b], seg, v.tpow or 0.0)
         y[:, a : a + k] -= seg[:, :k]
-        if self.axes is not None and full is not None and k > 0:
-            self.axes.start_volume(v.first, full)
+        if self.axes is not None and k > 0:
+            self.axes.start_volume(v.first, t)
             self.axes.apply(y[:, a : a + k], off)
         if v.unmarked:
             fl[a : a + k] |= F.PREDICTED

@@ -101,8 +101,8 @@ QC = (
                        "volumes (breathing, a drifting bore, movement)."),
     QCSpec("slice_axes_kept", "Slice-wise axis fit kept (it removed more than chance)",
            help="Measured on the first channels: the fit is kept only when it removes more than 2 % "
-                "(and three times chance) of what the templates left above 150 Hz; otherwise nothing "
-                "is changed."),
+                "(and three times chance) of what the templates left above 150 Hz and does not raise "
+                "what is left below 150 Hz; otherwise nothing is changed."),
     QCSpec("artifact_size_range_pct", "Artifact size range over the run (5-95 %)", "%", ".1f",
            help="How much the artifact's size changed between volumes (breathing, heating, movement)."),
     QCSpec("artifact_shape_change_pct", "Artifact shape change (95th pct)", "%", ".1f",
