@@ -80,3 +80,20 @@ def test_realign_keeps_samples_and_annotations_on_their_samples() -> None:
     np.testing.assert_allclose(on * out.info["sfreq"], samples, atol=0.01)  # MNE keeps µs
     np.testing.assert_allclose(raw.get_data(), data)  # input untouched
     assert raw.info["sfreq"] == SFREQ
+
+
+def test_triggers_rounded_to_samples_are_not_outliers() -> None:
+    """1 kHz, 20 ppm, 26 volumes of 2 s: the drift moves the triggers by one sample over the
+    run, so most of them lie exactly on one line of the sample grid (MAD scale 0). With the
+    grid given, the rest are rounding, not outliers, and the drift is kept."""
+    sf = 1000.0
+    t = np.round(((1 + 20e-6) * TR * np.arange(26) + 1.0 + 0.6e-3) * sf) / sf
+    steps = np.round(t * sf) - np.round(t[0] * sf) - np.arange(26) * TR * sf
+    assert np.bincount(steps.astype(int)).max() > 13  # most on one line
+    old = fit_clock(repair_triggers(t), TR)
+    assert old.n_outliers > 0 and old.drift_ppm == pytest.approx(0.0, abs=1e-3)  # without the grid
+    fit = fit_clock(repair_triggers(t), TR, resolution=1 / sf)
+    assert fit.n_outliers == 0
+    assert 5.0 < fit.drift_ppm < 40.0
+    lo, hi = fit.drift_ppm_ci
+    assert hi - lo > 5.0  # no longer a zero-width interval

@@ -204,6 +204,18 @@ class AASParams:
         Keep the segments only when they lower the reference channels' leave-one-out
         template residual (alias model included, above the volume rate) against the
         ordinary templates (QC ``refinements["motion"]``).
+    drift_range : float
+        Refine the volumes' onsets by a linear ramp (a correction of the clock fit's drift)
+        searched within ``± drift_range`` samples over the whole run (0: off), on
+        ``drift_steps`` points, by the reference channels' template residual (alias model
+        included, above 0.75 x the volume rate); kept only when it lowers that residual
+        by at least ``align_gain`` (QC ``refinements["drift"]``). Why: the onsets come
+        from triggers on EEG samples, and with a few dozen volumes at 1 kHz the fitted
+        drift is off by up to ±1 sample over the run (20 ppm, 26 volumes: 0 or 12 ppm
+        fitted); an aliased artifact needs each volume's sub-sample phase to ~0.1 sample
+        (the alias model fits across those phases), the artifact itself tells it.
+    drift_steps : int
+        Ramps tried, evenly spaced (0, the clock fit's own, is always among them).
     segment_check_fmax : float
         Upper edge of that residual (fraction of the sampling rate; 0: all bins); the
         correction sets it to its low-pass, the band the user keeps.
@@ -251,6 +263,8 @@ class AASParams:
     segment_strict: float = 10.0
     segment_check: bool = True
     segment_check_fmax: float = 0.0
+    drift_range: float = 0.0
+    drift_steps: int = 81
 
 
 @dataclass
@@ -1025,6 +1039,40 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
 
 
 
+def _refine_drift(data: np.ndarray, rows: np.ndarray, plan: _Plan,
+                  params: AASParams) -> tuple[np.ndarray, dict[str, Any]]:
+    """The linear ramp (in time) of the volumes' onsets (``± params.drift_range`` samples
+    over the run) with the smallest template residual of ``rows`` (see :func:`_template_residual`,
+    all bins above the volume rate: an aliased artifact's phase shows most above the
+    EEG band). Returns the ramp (samples per volume, centred on the run's middle) and
+    the QC entry; ``plan`` is left on its schedule.
+
+    One parameter for the whole run, unlike the per-volume re-alignment (whose
+    cross-correlation an aliased artifact pulls towards each volume's own phase): a
+    clock drift moves the volumes along a line, and the triggers, rounded to samples,
+    fix that line only to about a sample over a short run.
+    """
+    sched = plan.sched
+    on = np.asarray(sched.onsets, float)
+    # volumes from the run's middle, in periods (by time: a pause between runs counts)
+    v = (on - 0.5 * (on[0] + on[-1])) / float(sched.period)
+    span = max(float(v[-1] - v[0]), 1.0)
+    per_volume = np.linspace(-1.0, 1.0, max(int(params.drift_steps), 3)) * float(params.drift_range) / span
+    per_volume = np.union1d(per_volume, [0.0])
+    errs = np.empty(per_volume.size)
+    for i, d in enumerate(per_volume):
+        plan.update(Schedule(sched.onsets + d * v, sched.period, sched.slot_offsets))
+        errs[i] = _template_residual(data, rows, plan, params)
+    plan.update(sched)
+    e0 = float(errs[per_volume == 0.0][0])
+    i = int(np.argmin(errs))
+    kept = bool(errs[i] < (1.0 - params.align_gain) * e0)
+    d = float(per_volume[i]) if kept else 0.0
+    return d * v, {"kept": kept, "residual_ratio": float(errs[i] / max(e0, 1e-300)),
+                   "ramp_samples": float(per_volume[i] * span),
+                   "drift_ppm_change": float(per_volume[i] / sched.period * 1e6)}
+
+
 def correct_inplace(*args: Any, **kwargs: Any) -> AASResult:
     """Subtract the gradient artifact in place (see :func:`_correct_inplace`).
 
@@ -1102,6 +1150,13 @@ def _correct_inplace(
     # ``ref_picks`` turns the re-alignment off; the other checks then use all ``picks``)
     cand = np.asarray(ref_picks if ref_picks is not None and len(ref_picks) else picks, int)
     ref = _strongest_rows(data, cand, plan, 4) if cand.size else cand
+    # 0. the volumes' sub-sample phase over the run (the clock fit's drift) from the data
+    if params.drift_range > 0 and ref.size and schedule.n_volumes >= 3:
+        ramp, result.checks["drift"] = _refine_drift(data, ref, plan, params)
+        if result.checks["drift"]["kept"]:
+            schedule = Schedule(schedule.onsets + ramp, schedule.period, schedule.slot_offsets)
+            plan.update(schedule)
+            result.onsets = np.asarray(schedule.onsets, float).copy()
     # 0a. the main window from the data (an aliased artifact, 1 kHz, changes with each
     # volume's sub-sample phase faster than a 20-volume window follows)
     if params.window_auto and len(picks) and schedule.n_volumes > 8:

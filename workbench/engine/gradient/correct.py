@@ -107,6 +107,13 @@ class GradientParams:
         there against the artifact).
     slice_axes_smooth : int
         Consecutive slice epochs over which those coefficients are averaged.
+    drift_refine : bool | None
+        Refine the clock fit's drift from the artifact: the linear ramp of the volumes'
+        onsets (within ±1 sample over the run, the triggers' rounding) that leaves the
+        smallest template residual, kept only when it lowers it (QC
+        ``refinements["drift"]``; see :class:`.aas.AASParams` ``drift_range``). None
+        (auto): below :data:`LOW_RATE_HZ` with the alias model on, where the artifact
+        aliases and its phase must be known to ~0.1 sample.
     n_jobs : int
         Threads.
     """
@@ -133,6 +140,7 @@ class GradientParams:
     slice_axes: int = 3
     slice_axes_hp_hz: float = 150.0
     slice_axes_smooth: int = 5
+    drift_refine: bool | None = None
     n_jobs: int = 2
 
     def main_window(self, sfreq: float) -> int:
@@ -175,7 +183,15 @@ class GradientParams:
             # harmonics instead of leaking (taper sidelobes) into the EEG bins, where the
             # Wiener gain would then have to keep the template and its EEG leak
             pad=int(max(32, round(0.04 * sfreq))) if sfreq > 0 else 32,
+            drift_range=1.0 if self.refines_drift(sfreq) else 0.0,
         )
+
+    def refines_drift(self, sfreq: float) -> bool:
+        """``drift_refine``, or when None (auto) below :data:`LOW_RATE_HZ` with the alias
+        model on."""
+        if self.drift_refine is not None:
+            return bool(self.drift_refine)
+        return 0 < sfreq < LOW_RATE_HZ and self.alias_orders > 0
 
 
 #: the main window (volumes) at and above :data:`LOW_RATE_HZ`, and below it (see
@@ -455,6 +471,8 @@ def correct_array(
     if "rank" in aas.spatial:
         qc["spatial_rank"] = int(aas.spatial["rank"])
     qc["window_volumes"] = int(aas.checks.get("window", {}).get("chosen", aas_params.window))
+    if "drift" in aas.checks:
+        qc["drift_refined_ppm"] = float(aas.checks["drift"]["drift_ppm_change"]) if aas.checks["drift"]["kept"] else 0.0
     if axes_info is not None:
         qc["refinements"]["slice_axes"] = dict(axes_info)
         qc["slice_axes_explained_pct"] = 100.0 * float(axes_info["explained"])

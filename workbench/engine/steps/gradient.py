@@ -88,6 +88,11 @@ QC = (
     QCSpec("window_volumes", "Template window used", "volumes", "d",
            help="Volumes averaged per template: the window asked for, or with 'auto' 20 (8 below "
                 "2 kHz, where the aliased artifact changes from volume to volume)."),
+    QCSpec("drift_refined_ppm", "Clock drift refined from the artifact", "ppm", ".1f",
+           help="Below 2 kHz the artifact aliases and each volume's sub-sample phase must be known "
+                "to ~0.1 sample; triggers on EEG samples fix the clock's drift only to about a "
+                "sample over a short run. The drift change (within ±1 sample over the run) that "
+                "leaves the smallest template residual, kept only when it lowers it (0: none kept)."),
     QCSpec("max_shift_samples", "Largest re-alignment", "samples", ".2f"),
     QCSpec("alignment_kept", "Re-alignment kept (it lowered the residual)",
            help="The per-volume sub-sample re-alignment is kept only when it lowers the reference "
@@ -125,7 +130,7 @@ QC = (
 _SCALARS = (
     "n_volumes", "n_corrected_channels", "skipped_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
-    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "window_volumes", "max_shift_samples", "alignment_kept", "spatial_rank",
+    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "window_volumes", "drift_refined_ppm", "max_shift_samples", "alignment_kept", "spatial_rank",
     "slice_axes_explained_pct", "slice_axes_kept",
     "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
     "motion_segments", "motion_volumes_moved", "motion_fd_max_mm", "motion_kept",

@@ -75,7 +75,7 @@ QC = (
 
 def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     """Find and repair the scanner triggers of the current EEG and fit its clock."""
-    from ..sync import synchronise
+    from ..sync.sync import marker_resolution, synchronise
 
     eeg = study.eeg  # a Raw, or a header with markers (a recording whose signal is not needed)
     meta = study.bold_meta or {}
@@ -87,6 +87,8 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         markers, duration = eeg, eeg.n_times / eeg.info["sfreq"]
     else:
         markers, duration = eeg.markers, eeg.duration
+    # the markers sit on EEG samples: the clock fit allows for their rounding
+    resolution = marker_resolution(eeg) if getattr(eeg, "marker_unit", "s") == "s" else 0.0
     progress(0.1, "finding scanner triggers")
     res = synchronise(
         markers,
@@ -98,6 +100,7 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
         n_expected=n_expected,
         duration_s=duration,
         source=study.eeg_path,
+        resolution=resolution,
     )
     qc = res.qc()
     messages = []

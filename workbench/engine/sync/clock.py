@@ -68,6 +68,7 @@ def fit_clock(
     cutoff: float = 4.685,
     n_iter: int = 20,
     confidence: float = 0.95,
+    resolution: float = 0.0,
 ) -> ClockFit:
     """Fit ``t_EEG = alpha * t_MRI + beta`` to a trigger train robustly.
 
@@ -86,6 +87,16 @@ def fit_clock(
         IRLS iterations.
     confidence : float
         Level of the reported confidence interval.
+    resolution : float
+        The onsets' time grid (s), e.g. ``1 / sfreq`` for markers on EEG samples (0:
+        unknown). Rounding to that grid leaves every trigger an error of up to half a
+        step (SD ``resolution / sqrt(12)``), which is the least the residual scale and
+        the residual variance are taken to be. Without that floor, when the drift
+        moves the triggers by less than a sample over the run (a short run at a low
+        rate: 26 volumes of 2 s at 1 kHz and 20 ppm drift by one sample), more than
+        half of them lie exactly on one line of the grid, the MAD scale is 0, the
+        triggers past the drift's one-sample step were rejected as outliers and the
+        fit returned ``alpha = 1`` exactly with a zero-width confidence interval.
 
     Returns
     -------
@@ -102,6 +113,8 @@ def fit_clock(
     if t.size < 3:
         raise InputError(None, f"only {t.size} triggers to fit the clock with; need at least 3")
     x = idx * tr
+    # the residual scale is never below the rounding to the onsets' grid (see above)
+    floor = max(float(resolution), 0.0) / np.sqrt(12.0)
     # design: [t_MRI, one intercept per run]
     X = np.zeros((t.size, 1 + n_runs))
     X[:, 0] = x
@@ -109,7 +122,7 @@ def fit_clock(
     coef = np.linalg.lstsq(X, t, rcond=None)[0]
     for _ in range(n_iter):
         r = t - X @ coef
-        scale = 1.4826 * np.median(np.abs(r - np.median(r)))
+        scale = max(1.4826 * np.median(np.abs(r - np.median(r))), floor)
         if scale <= 0:
             scale = max(np.std(r), 1e-9)
         u = r / (cutoff * scale)
@@ -121,13 +134,13 @@ def fit_clock(
         if done:
             break
     r = t - X @ coef
-    scale = 1.4826 * np.median(np.abs(r - np.median(r)))
+    scale = max(1.4826 * np.median(np.abs(r - np.median(r))), floor)
     inl = np.abs(r) <= max(cutoff * scale, 1e-9) if scale > 0 else np.ones(t.size, bool)
     Xi, ti = X[inl], t[inl]
     coef, *_ = np.linalg.lstsq(Xi, ti, rcond=None)
     resid = ti - Xi @ coef
     dof = max(ti.size - X.shape[1], 1)
-    s2 = float(resid @ resid) / dof
+    s2 = max(float(resid @ resid) / dof, floor**2)
     cov = s2 * np.linalg.pinv(Xi.T @ Xi)
     se_a = float(np.sqrt(max(cov[0, 0], 0.0)))
     # Student's t quantile from scipy.special: importing scipy.stats for stats.t.ppf

@@ -90,6 +90,18 @@ def _markers_summary(info: Any) -> str:
     return ", ".join(f"{n!r} ({c})" for n, c in list(counts.items())[:15]) or "none"
 
 
+def marker_resolution(markers: Any) -> float:
+    """The time grid (s) of markers that sit on EEG samples: ``1 / sfreq`` of a Raw
+    (``info["sfreq"]``) or of a header (``sfreq``); 0 when unknown."""
+    info = getattr(markers, "info", None)
+    sfreq = info.get("sfreq") if hasattr(info, "get") else getattr(markers, "sfreq", None)
+    try:
+        sfreq = float(sfreq) if sfreq is not None else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+    return 1.0 / sfreq if sfreq > 0 else 0.0
+
+
 def synchronise(
     markers: Any,
     *,
@@ -101,6 +113,7 @@ def synchronise(
     n_expected: int | None = None,
     duration_s: float | None = None,
     source: Any = None,
+    resolution: float | None = None,
 ) -> SyncResult:
     """Find, validate and repair the scanner triggers, and fit the EEG clock to them.
 
@@ -123,6 +136,10 @@ def synchronise(
         Length of the EEG; triggers beyond it are an error.
     source : path | None
         The file, named in errors.
+    resolution : float | None
+        The markers' time grid in seconds (None: ``1 / sfreq`` of a Raw or of a header
+        with a sampling rate, markers sit on samples); the clock fit takes the triggers'
+        rounding to it into account (see :func:`~.clock.fit_clock`).
 
     Returns
     -------
@@ -131,6 +148,8 @@ def synchronise(
     from ..io.triggers import find_scanner_triggers
 
     info = find_scanner_triggers(markers, volume, slice, source=source)
+    if resolution is None:
+        resolution = marker_resolution(markers)
     if not info.found:
         raise InputError(
             source, f"no scanner triggers found; markers present: {_markers_summary(info)}"
@@ -158,7 +177,7 @@ def synchronise(
     if vol is not None and vol.size >= 3:
         name = info.volume_name
         train = repair_triggers(vol, None, n_expected=n_expected, name=name, source=source)
-        fit = fit_clock(train, tr)
+        fit = fit_clock(train, tr, resolution=resolution)
         if acq is None:
             if slices_per_volume:
                 acq = evenly_spaced(fit.tr_s, int(slices_per_volume))
@@ -197,9 +216,9 @@ def synchronise(
             jitter_s=train_s.jitter_s,
             max_deviation_s=train_s.max_deviation_s,
         )
-        fit = fit_clock(train, acq.tr if tr else None)
+        fit = fit_clock(train, acq.tr if tr else None, resolution=resolution)
         return SyncResult(info, train, fit, acq, "volume")
-    fit = fit_clock(train_s, (tr / n_slots) if (tr and n_slots) else None)
+    fit = fit_clock(train_s, (tr / n_slots) if (tr and n_slots) else None, resolution=resolution)
     return SyncResult(
         info, train_s, fit, Acquisition(tr=fit.tr_s, source="slice-triggers"), "slice"
     )
