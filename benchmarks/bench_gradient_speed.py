@@ -16,9 +16,19 @@ measures time and memory only; fidelity is in bench_gradient.py / _facet.py). Th
 * in process (data already in memory): our correction (the gradient step's engine call
   on the float32 array) vs MNE's call vs one copy of the data.
 
+Memory first touched: on the virtual machines we measure on (Firecracker, with the
+kernel's DAMON reclaim returning idle memory to the host), the first write to memory
+the host has not backed costs ~2 ms per MB (768 MB: 1.5-1.9 s; the same write again,
+0.05 s), and memory freed by a process stays cheap only for a while. A method's time
+thus depended on how much memory the processes before it had freed, and how long ago:
+that was most of the run-to-run spread (a copy 1.2-5.0 s). ``--warm-gb N`` touches N GB
+in a separate process right before each timed one, so every method starts from backed
+memory, as on a desktop machine, where a first touch costs 0.1-0.2 ms per MB; without it
+(cold) the spread stays.
+
 Usage::
 
-    python benchmarks/bench_gradient_speed.py [--minutes 10] [--channels 64] [--skip-mne]
+    python benchmarks/bench_gradient_speed.py [--minutes 10] [--channels 64] [--skip-mne] [--warm-gb 8]
 """
 
 from __future__ import annotations
@@ -103,10 +113,13 @@ def _env(tmp: Path) -> dict:
     return env
 
 
-def whole_process(method: str, src: Path, tmp: Path) -> dict:
+def whole_process(method: str, src: Path, tmp: Path, warm_gb: float = 0.0) -> dict:
     out = tmp / f"out_{method}_raw.fif"
     code = SCRIPTS[method].format(src=str(src), out=str(out), side=str(src.with_suffix(".json")))
     subprocess.run([sys.executable, "-c", WARM[method]], capture_output=True, env=_env(tmp))
+    if warm_gb > 0:  # see the module docstring: memory backed before the timed process
+        subprocess.run([sys.executable, "-c", f"import numpy as np; np.ones(int({warm_gb} * 2**27))"],
+                       capture_output=True, env=_env(tmp))
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-c", code + "\n" + _PEAK], capture_output=True, text=True,
                        env=_env(tmp))
@@ -161,6 +174,8 @@ def main() -> None:
     ap.add_argument("--no-in-process", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="whole-process runs per method (median reported)")
     ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--warm-gb", type=float, default=0.0,
+                    help="touch this many GB in a separate process before each timed one (see above)")
     args = ap.parse_args()
     tmp = args.dir or Path(tempfile.mkdtemp(prefix="bench_gradient_speed_"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -175,11 +190,12 @@ def main() -> None:
         methods = [m for m in args.only.split(",") if m in SCRIPTS]
     rows = []
     for m in methods:  # the median run of each (disk writes vary by a few seconds run to run)
-        runs = [whole_process(m, src, tmp) for _ in range(args.repeat)]
+        runs = [whole_process(m, src, tmp, args.warm_gb) for _ in range(args.repeat)]
         ok = sorted((r for r in runs if "error" not in r), key=lambda r: r["seconds"])
         rows.append(ok[len(ok) // 2] if ok else runs[0])
     by = {r["method"]: r for r in rows if "error" not in r}
-    print(f"\nwhole processes (start, load, correct, save; median of {args.repeat} runs)")
+    warm = f"memory warmed with {args.warm_gb:g} GB before each" if args.warm_gb > 0 else "cold memory"
+    print(f"\nwhole processes (start, load, correct, save; median of {args.repeat} runs; {warm})")
     print("| method | wall (s) | CPU (s) | vs MNE (wall / CPU) | vs copy (wall / CPU) | peak RSS MB (x file) |")
     print("|---|---|---|---|---|---|")
     for r in rows:
