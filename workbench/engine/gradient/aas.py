@@ -419,6 +419,11 @@ class _Plan:
         )
         nz = lens > 0
         self.vseg_starts, self.vseg_ids, self.vseg_lens = flat0[nz], np.flatnonzero(nz), lens[nz]
+        # (start in the flattened window grid, start in the flat core array, length, first
+        # sample) of every volume's core (the runs of ``core_win`` and ``core_abs``), for
+        # :meth:`core_of` and :meth:`subtract_core`
+        self.core_runs = [(int(v * self.nw + c0[v] - self.starts[v]), int(flat0[v]), int(lens[v]), int(c0[v]))
+                          for v in np.flatnonzero(nz)]
         idx = self.starts[:, None] + np.arange(self.nw)[None, :]
         self.gather = np.clip(idx, 0, max(self.n_times - 1, 0)).astype(np.int32)
 
@@ -446,14 +451,33 @@ class _Plan:
         return (v_pre[ok], n_pre[ok], w_pre[ok].astype(np.int64), v_end, n_end,
                 w_end.astype(np.int64))
 
+    def core_of(self, tau: np.ndarray) -> np.ndarray:
+        """``tau[..., core_win]`` (``tau``: (..., n_vol * nw), the flattened window grid)
+        by one slice copy per volume: the fancy-index gather converted the int32 indices
+        to intp and copied sample by sample (3 M samples: 5.7 -> 0.5 ms per channel)."""
+        out = np.empty(tau.shape[:-1] + (self.core_win.size,), tau.dtype)
+        for src, dst, n, _ in self.core_runs:
+            out[..., dst : dst + n] = tau[..., src : src + n]
+        return out
+
+    def subtract_core(self, x: np.ndarray, tau: np.ndarray, amp: np.ndarray | None = None) -> None:
+        """``x[core_abs] -= core_of(tau) * repeat(amp, vseg_lens)`` (one row ``x``, ``tau``
+        flat; ``amp``: one amplitude per volume with a core, or None), volume by volume:
+        the same float32 products and differences without three full-length temporaries."""
+        for j, (src, _, n, t0) in enumerate(self.core_runs):
+            seg = tau[src : src + n]
+            x[t0 : t0 + n] -= seg if amp is None else seg * amp[j]
+
     def phase(self, sign: float) -> np.ndarray:
         """exp(sign * i * omega * frac_v): shape (n_vol, n_freq), complex64 (cached)."""
         key = (sign, self.frac.tobytes())
         cache = self.__dict__.setdefault("_phase_cache", {})
-        if key not in cache:
+        val = cache.get(key)  # (threads share the cache: never look the key up twice)
+        if val is None:
+            val = np.exp(1j * sign * np.outer(self.frac, self.omega)).astype(np.complex64)
             cache.clear() if len(cache) > 2 else None
-            cache[key] = np.exp(1j * sign * np.outer(self.frac, self.omega)).astype(np.complex64)
-        return cache[key]
+            cache[key] = val
+        return val
 
     def aligned_spectra(
         self, data: np.ndarray, rows: Any = None, mu: np.ndarray | None = None
@@ -488,8 +512,7 @@ class _Plan:
         bin is bin ``b0``)."""
         g, n, nf = spec.shape
         cs = _cumsum_volumes(spec)
-        tmpl = np.take(cs, self.hi, axis=1)
-        tmpl -= np.take(cs, self.lo, axis=1)
+        tmpl = _window_sums(cs, self.lo, self.hi)
         tmpl -= spec
         tmpl *= _inverse(self.cnt, self.n_nb)
         if self.lf is not None:
@@ -820,10 +843,30 @@ def wiener_spread(tmpl: np.ndarray, M: np.ndarray, noise: np.ndarray, n_avg: np.
     """The templates' spread around the all-volume mean beyond what their leak explains,
     per channel and bin (g, n_freq): the changing part of the artifact's power."""
     n_nb = n_avg[None, :]
-    d = tmpl - M[:, None, :]
-    spread = np.mean(d.real**2 + d.imag**2, axis=1)
-    del d
+    # np.mean(|tmpl - M|^2, axis=1) exactly as numpy computes it: the float32 sum over the
+    # volumes divided by their count (an intp, so in float64, cast back)
+    spread = _power_sum(tmpl, M)
+    np.true_divide(spread, np.intp(tmpl.shape[1]), out=spread, casting="unsafe")
     return np.maximum(spread - noise * np.maximum(1.0 / n_nb - 1.0 / nv, 0.0), 0.0)
+
+
+def _power_sum(x: np.ndarray, minus: np.ndarray | None = None, block: int = 32) -> np.ndarray:
+    """``np.sum(|x - minus[:, None]|^2, axis=1)`` for complex ``x`` (g, n, nf), float32.
+
+    Bit identical to numpy's (which adds the float32 squares volume after volume, in
+    order), a block of volumes at a time: the difference and the squares stay small
+    (in cache) instead of three full-size temporaries.
+    """
+    g, n, nf = x.shape
+    acc = np.zeros((g, nf), np.float32)
+    for a in range(0, n, block):
+        d = x[:, a : a + block]
+        if minus is not None:
+            d = d - minus[:, None, :]
+        p = d.real**2 + d.imag**2
+        for j in range(p.shape[1]):
+            acc += p[:, j]
+    return acc
 
 
 def wiener_gain(
@@ -1016,7 +1059,7 @@ def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: A
 
 
 def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASParams,
-                       f_max: float = 0.0, f_min: float = 0.0) -> float:
+                       f_max: float = 0.0, f_min: float = 0.0, n_jobs: int = 1) -> float:
     """Residual energy of ``rows`` after their templates (alias model included), above
     0.75 x the volume rate and ``f_min`` (and below ``f_max``; fractions of the sampling
     rate, 0: no bound), for the schedule ``plan`` holds now."""
@@ -1025,20 +1068,34 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
     alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
         alias = None
-    e = 0.0
-    for c in rows:  # one channel at a time: small working memory
+
+    def one(c: int) -> float:
         spec = plan.aligned_spectra(data, [c])
         tmpl = plan.templates(spec)
         if alias is not None:
             tmpl = alias.refine(spec, tmpl, plan)
         d = (spec - tmpl)[..., k_lo:k_max]
-        e += float(np.sum(d.real**2 + d.imag**2))
+        return float(np.sum(d.real**2 + d.imag**2))
+
+    e = 0.0
+    for x in _ordered_map(one, rows, n_jobs):  # one channel per thread, summed in order
+        e += x
     return e
+
+
+def _ordered_map(fn: Any, items: Any, n_jobs: int) -> list[Any]:
+    """``[fn(x) for x in items]``, on ``n_jobs`` threads when there are several items
+    (the results in the items' order, so sums over them stay bit identical)."""
+    items = list(items)
+    if n_jobs <= 1 or len(items) < 2:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(n_jobs, len(items))) as ex:
+        return list(ex.map(fn, items))
 
 
 
 def _refine_drift(data: np.ndarray, rows: np.ndarray, plan: _Plan,
-                  params: AASParams) -> tuple[np.ndarray, dict[str, Any]]:
+                  params: AASParams, n_jobs: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
     """The linear ramp (in time) of the volumes' onsets (``± params.drift_range`` samples
     over the run) with the smallest template residual of ``rows`` (see :func:`_template_residual`,
     all bins above the volume rate: an aliased artifact's phase shows most above the
@@ -1060,7 +1117,7 @@ def _refine_drift(data: np.ndarray, rows: np.ndarray, plan: _Plan,
     errs = np.empty(per_volume.size)
     for i, d in enumerate(per_volume):
         plan.update(Schedule(sched.onsets + d * v, sched.period, sched.slot_offsets))
-        errs[i] = _template_residual(data, rows, plan, params)
+        errs[i] = _template_residual(data, rows, plan, params, n_jobs=n_jobs)
     plan.update(sched)
     e0 = float(errs[per_volume == 0.0][0])
     i = int(np.argmin(errs))
@@ -1086,6 +1143,22 @@ def _cumsum_volumes(spec: np.ndarray) -> np.ndarray:
     for v in range(n):
         np.add(cs[:, v], spec[:, v], out=cs[:, v + 1])
     return cs
+
+
+def _window_sums(cs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``cs[:, hi] - cs[:, lo]`` (running sums ``cs``: (g, n + 1, nf)): the window sums.
+
+    Over the runs of volumes whose ``lo`` and ``hi`` both step by one (the whole run but
+    its ends) one subtraction of two slices, instead of two gathers (``np.take``) and a
+    subtraction: the same differences (bit identical), two full passes less.
+    """
+    g, _, nf = cs.shape
+    out = np.empty((g, lo.size, nf), cs.dtype)
+    brk = np.flatnonzero((np.diff(lo) != 1) | (np.diff(hi) != 1)) + 1
+    for a, b in zip(np.r_[0, brk], np.r_[brk, lo.size]):
+        a, b = int(a), int(b)
+        np.subtract(cs[:, hi[a] : hi[a] + b - a], cs[:, lo[a] : lo[a] + b - a], out=out[:, a:b])
+    return out
 
 
 def correct_inplace(*args: Any, **kwargs: Any) -> AASResult:
@@ -1167,7 +1240,7 @@ def _correct_inplace(
     ref = _strongest_rows(data, cand, plan, 4) if cand.size else cand
     # 0. the volumes' sub-sample phase over the run (the clock fit's drift) from the data
     if params.drift_range > 0 and ref.size and schedule.n_volumes >= 3:
-        ramp, result.checks["drift"] = _refine_drift(data, ref, plan, params)
+        ramp, result.checks["drift"] = _refine_drift(data, ref, plan, params, n_jobs)
         if result.checks["drift"]["kept"]:
             schedule = Schedule(schedule.onsets + ramp, schedule.period, schedule.slot_offsets)
             plan.update(schedule)
@@ -1186,7 +1259,7 @@ def _correct_inplace(
             # neighbouring epochs through their shared margins and a short window
             # "predicts" it (it chose 8 volumes on the blink variant and doubled its error)
             errs[w] = _template_residual(data, ref, plans[w], pw, params.segment_check_fmax,
-                                         0.5 * params.lf_cutoff)
+                                         0.5 * params.lf_cutoff, n_jobs=n_jobs)
         best = min(errs, key=errs.get)
         result.checks["window"] = {"chosen": int(best), "candidates": {
             str(w): e / max(errs[int(params.window)], 1e-300) for w, e in errs.items()}}
@@ -1198,8 +1271,8 @@ def _correct_inplace(
     # residual (on an aliased artifact, 2.5 kHz on the phantom, they raised it)
     if plan.labels is not None and params.segment_check and len(picks):
         plain = _Plan(plan.sched, n_times, replace(params, segments=None))
-        e_seg = _template_residual(data, ref, plan, params, params.segment_check_fmax)
-        e_plain = _template_residual(data, ref, plain, params, params.segment_check_fmax)
+        e_seg = _template_residual(data, ref, plan, params, params.segment_check_fmax, n_jobs=n_jobs)
+        e_plain = _template_residual(data, ref, plain, params, params.segment_check_fmax, n_jobs=n_jobs)
         kept = e_seg < e_plain
         result.checks["motion"] = {"kept": bool(kept), "residual_ratio": float(e_seg / max(e_plain, 1e-300)),
                                    "mode": params.segment_mode}
@@ -1212,21 +1285,31 @@ def _correct_inplace(
             before = 0.0
             alias0 = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
             for it in range(params.align_passes):
-                S = 0
-                for c in ref:  # one channel at a time: small working memory
+
+                def cross(c: int, it: int = it) -> tuple[np.ndarray, float]:
                     spec = plan.aligned_spectra(data, [c])
                     tmpl = plan.templates(spec)
-                    S = S + np.einsum("gvk,gvk->vk", spec, np.conj(tmpl))
+                    s_c = np.einsum("gvk,gvk->vk", spec, np.conj(tmpl))
+                    e_c = 0.0
                     if it == 0 and params.align_check:
                         # the residual before any shift (see _template_residual)
                         if alias0 is not None and alias0.ok:
                             tmpl = alias0.refine(spec, tmpl, plan)
                         dd = (spec - tmpl)[..., plan.k_min:]
-                        before += float(np.sum(dd.real**2 + dd.imag**2))
-                        del dd
-                    del spec, tmpl
+                        e_c = float(np.sum(dd.real**2 + dd.imag**2))
+                    return s_c, e_c
+
+                S = 0
+                # one channel per thread (small working memory), summed in channel order
+                for s_c, e_c in _ordered_map(cross, ref, n_jobs):
+                    S = S + s_c
+                    before += e_c
                 start = coarse_shift(S, plan.omega, params.max_shift)
-                d = newton_shift(S, plan.omega, params.max_shift, start=start)
+                # each volume's lag is its own Newton iteration: the volumes split over threads
+                parts = np.array_split(np.arange(S.shape[0]), max(1, min(n_jobs, S.shape[0])))
+                d = np.concatenate(_ordered_map(
+                    lambda v, S=S, start=start: newton_shift(S[v], plan.omega, params.max_shift, start=start[v]),
+                    parts, n_jobs))
                 d -= np.median(d)  # a common shift is meaningless (templates follow it)
                 shifts += d
                 plan.update(
@@ -1241,7 +1324,7 @@ def _correct_inplace(
                 # anti-alias filter) pulls the lags towards each volume's sub-sample phase
                 # (at 1 kHz on the phantom: shifts of 0.4-0.6 samples SD that tripled the
                 # EEG-band error)
-                after = _template_residual(data, ref, plan, params)
+                after = _template_residual(data, ref, plan, params, n_jobs=n_jobs)
                 kept = after < (1.0 - params.align_gain) * before
                 result.checks["align"] = {"kept": bool(kept), "residual_ratio": float(after / max(before, 1e-300)),
                                           "shift_sd": float(np.std(shifts))}
@@ -1300,7 +1383,7 @@ def _correct_inplace(
             # template does not follow); the artifact's mean power from the all-volume
             # mean, its own leak (noise / n) removed
             d = spec - tmpl
-            energy = np.sum(d.real**2 + d.imag**2, axis=1)
+            energy = _power_sum(d)
             noise = energy / (nv * (1.0 + 1.0 / n_avg[None, :]))
             mean_p = np.maximum(mean_p - noise / nv, 0.0)
         # the strongest artifact bins of each row (from the all-volume mean): similarity
@@ -1363,14 +1446,17 @@ def _correct_inplace(
         tau = sfft.irfft(tmpl, n=plan.nw, axis=-1).astype(np.float32, copy=False)
         del tmpl
         tau = tau.reshape(len(rows), -1)
-        ts = tau[:, plan.core_win]
+        ts = plan.core_of(tau)
         # the template on the scan edges' boundary samples (see _scan_edge_samples)
         t_pre = tau[:, edge_pre_win] if edge_pre.size else None
         t_end = tau[:, edge_end_win] if edge_end.size else None
         del tau
         core = plan.core_slice if plan.core_slice is not None else plan.core_abs
         if plan.core_slice is not None:
-            xs = data[np.asarray(rows), core] - mu  # rows x slice: copies the core only
+            # rows x slice, the mean removed on the way (one pass, no copy of the core first)
+            xs = np.empty((len(rows), ts.shape[1]), np.result_type(data.dtype, mu.dtype))
+            for i, r in enumerate(rows):
+                np.subtract(data[r, core], mu[i], out=xs[i])
         else:
             xs = data[np.ix_(rows, core)] - mu
         amps: dict[int, np.ndarray] = {}
@@ -1400,7 +1486,7 @@ def _correct_inplace(
                     anc_row(xs[i], ts[i], params, plan.sched.period)
         if plan.core_slice is not None:
             for i, r in enumerate(rows):
-                data[r, plan.core_slice] = xs[i] + mu[i]
+                np.add(xs[i], mu[i], out=data[r, plan.core_slice])
         else:
             data[np.ix_(rows, plan.core_abs)] = xs + mu
         del xs, ts

@@ -419,7 +419,9 @@ def correct_array(
     before = None
     qc_span = _qc_span(scan0, scan1, sfreq)
     if eeg.size:
-        before = data[np.ix_(eeg, np.arange(*qc_span))].astype(np.float32)
+        # rows by a slice each (np.ix_ with an arange gathered sample by sample: ~0.2 s here);
+        # the indexing already copies, so a float32 array is not copied again
+        before = data[eeg, qc_span[0] : qc_span[1]].astype(np.float32, copy=False)
     axes_basis = None
     if params.slice_axes > 0 and sfreq >= LOW_RATE_HZ and params.slice_axes_hp_hz < 0.4 * sfreq:
         from .axes import axis_basis, slice_epochs
@@ -447,7 +449,8 @@ def correct_array(
 
         ep_starts, ep_frac, _ = slice_epochs(sched.onsets, sched.slot_offsets, sched.period, n_times)
         axes_info = regress_slices(data, picks, ep_starts, ep_frac, axes_basis, sfreq,
-                                   float(params.slice_axes_hp_hz), int(params.slice_axes_smooth))
+                                   float(params.slice_axes_hp_hz), int(params.slice_axes_smooth),
+                                   n_jobs=params.n_jobs)
     if params.lowpass is not None:
         _lowpass_inplace(data, picks, sfreq, float(params.lowpass), params.n_jobs, p.sub(0.8, 0.92))
     p(0.92, "quality control")
@@ -483,7 +486,10 @@ def correct_array(
         if "motion" in aas.checks:
             qc["motion_kept"] = bool(aas.checks["motion"].get("kept"))
     if before is not None:
-        after = data[np.ix_(eeg, np.arange(*qc_span))]
+        rows = eeg[0] + np.arange(eeg.size)
+        # consecutive rows (the usual case): a view, no copy
+        after = (data[rows[0] : rows[-1] + 1, qc_span[0] : qc_span[1]] if np.array_equal(eeg, rows)
+                 else data[eeg, qc_span[0] : qc_span[1]])
         fmax = 0.9 * params.lowpass if params.lowpass else 250.0
         sq = spectral_qc(
             before,
@@ -630,8 +636,9 @@ def fir_same(x: np.ndarray, h: np.ndarray, nfft: int = 16384, batch: int = 32) -
     xp = np.zeros(nb * L + m - 1, np.float32)
     xp[m - 1 : m - 1 + n] = x
     win = sliding_window_view(xp, nfft)[::L]  # block j: xp[j L : j L + nfft], no copy
-    out = np.empty(nb * L, np.float32)
+    out = np.empty((nb, L), np.float32)
     for s in range(0, nb, batch):
-        y = sfft.irfft(sfft.rfft(win[s : s + batch], axis=-1) * H, nfft, axis=-1)
-        out[s * L : s * L + y.shape[0] * L] = y[:, m - 1 :].ravel()  # the full convolution
-    return out[npad : npad + n]
+        X = sfft.rfft(win[s : s + batch], axis=-1)
+        X *= H  # in place, and the blocks written as rows below: two temporaries less
+        out[s : s + X.shape[0]] = sfft.irfft(X, nfft, axis=-1)[:, m - 1 :]  # the full convolution
+    return out.reshape(-1)[npad : npad + n]

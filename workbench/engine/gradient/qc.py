@@ -27,9 +27,11 @@ def psd(x: np.ndarray, sfreq: float, seconds: float = 4.0) -> tuple[np.ndarray, 
     scale = 1.0 / (sfreq * float((win.astype(np.float64) ** 2).sum()))
     acc = np.zeros((x.shape[0], nper // 2 + 1))
     for k in range(n_seg):
-        seg = x[:, k * step : k * step + nper].astype(np.float32)
-        seg = seg - seg.mean(axis=1, keepdims=True)
-        acc += np.abs(sfft.rfft(seg * win, axis=-1, workers=2)) ** 2
+        seg = x[:, k * step : k * step + nper].astype(np.float32)  # a copy: changed in place
+        seg -= seg.mean(axis=1, keepdims=True)
+        seg *= win
+        mag = np.abs(sfft.rfft(seg, axis=-1, workers=2))
+        acc += np.square(mag, out=mag)
     p = acc * (scale / n_seg)
     if nper % 2 == 0:
         p[:, 1:-1] *= 2

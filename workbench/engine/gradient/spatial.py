@@ -22,6 +22,7 @@ channel alone (OBS is a PCA across volumes, not channels).
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -155,20 +156,35 @@ class LowBand:
         blocks = [(b0, min(kb, b0 + step)) for b0 in range(plan.k_min, kb, step)]
         if not blocks:
             return
+        # blocks on n_jobs threads: each reads and writes its own bins only
+        def each_block(fn: Any) -> None:
+            if n_jobs > 1 and len(blocks) > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=n_jobs) as ex:
+                    list(ex.map(lambda b: fn(*b), blocks))
+            else:
+                for b in blocks:
+                    fn(*b)
+
         # pass 1: the small per-bin statistics of every part over the whole band (the
         # gain's smoothing looks across bins)
         stats = [[np.zeros((n, kb)) for _ in range(3)] for _ in range(3)]
-        for b0, b1 in blocks:
+
+        def block_stats(b0: int, b1: int) -> None:
             for k, (_, _, mean_p, noise, spread) in enumerate(self._parts(S[..., b0:b1], b0, P, alias,
                                                                           n_avg[b0:b1])):
                 for st, x in zip(stats[k], (mean_p, noise, spread)):
                     st[:, b0:b1] = x
+
+        each_block(block_stats)
         gains = [np.ones((n, kb), np.float32) if not prm.wiener else
                  wiener_gain(None, None, mp, no, n_avg, nv, kc, prm.wiener_smooth, plan.k_min,
                              prm.wiener_strict, spread=sp) for mp, no, sp in stats]
+
         # pass 2: the change of the templates, written over the spectra (S is not needed
         # again)
-        for b0, b1 in blocks:
+        def block_change(b0: int, b1: int) -> None:
             blk = S[..., b0:b1].copy()
             change = np.zeros_like(blk)
             for k, (sign, Tx, *_rest) in enumerate(self._parts(blk, b0, P, alias, n_avg[b0:b1])):
@@ -176,7 +192,8 @@ class LowBand:
                 change += np.float32(sign) * Tx
                 del Tx
             S[..., b0:b1] = change
-            del blk, change
+
+        each_block(block_change)
         delta = S
         delta[..., : plan.k_min] = 0.0  # the all-volume mean below 1/TR is left as it was
         self.S = None
@@ -186,14 +203,24 @@ class LowBand:
         starts, lens = segments
         core = plan.core_slice if plan.core_slice is not None else plan.core_abs
 
+        per_volume = lens.size == len(plan.core_runs)
+        buffers: dict[int, np.ndarray] = {}
+
         def subtract(i: int, r: int) -> None:
-            full = np.zeros((nv, nf), np.complex64)
-            full[:, :kb] = delta[i] * ph
+            # one zero-padded spectrum buffer per thread: only its first kb bins change
+            full = buffers.get(threading.get_ident())
+            if full is None:
+                full = buffers[threading.get_ident()] = np.zeros((nv, nf), np.complex64)
+            np.multiply(delta[i], ph, out=full[:, :kb])
             tau = sfft.irfft(full, n=plan.nw, axis=-1).astype(np.float32, copy=False).reshape(-1)
-            del full
-            ts = tau[plan.core_win]
             a = amps.get(int(r))
-            if a is not None and a.size == lens.size:
+            if a is not None and a.size != lens.size:
+                a = None
+            if per_volume:  # volume by volume, no full-length temporaries
+                plan.subtract_core(data[r], tau, a)
+                return
+            ts = plan.core_of(tau)
+            if a is not None:
                 ts *= np.repeat(a, lens)
             data[r, core] -= ts
 
