@@ -39,6 +39,7 @@ from ..errors import InputError
 from ..progress import Progress, as_progress
 from .residual import AliasModel, anc_row, obs_channel
 from .spatial import LowBand
+from .threads import ordered_map, single_blas
 
 
 @dataclass
@@ -1078,19 +1079,9 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
         return float(np.sum(d.real**2 + d.imag**2))
 
     e = 0.0
-    for x in _ordered_map(one, rows, n_jobs):  # one channel per thread, summed in order
+    for x in ordered_map(one, rows, n_jobs):  # one channel per thread, summed in order
         e += x
     return e
-
-
-def _ordered_map(fn: Any, items: Any, n_jobs: int) -> list[Any]:
-    """``[fn(x) for x in items]``, on ``n_jobs`` threads when there are several items
-    (the results in the items' order, so sums over them stay bit identical)."""
-    items = list(items)
-    if n_jobs <= 1 or len(items) < 2:
-        return [fn(x) for x in items]
-    with ThreadPoolExecutor(max_workers=min(n_jobs, len(items))) as ex:
-        return list(ex.map(fn, items))
 
 
 
@@ -1169,12 +1160,7 @@ def correct_inplace(*args: Any, **kwargs: Any) -> AASResult:
     4 x n_volumes) otherwise ran each on all cores, and with our threads on top the
     oversubscription made them ~6x slower on a 2-core machine.
     """
-    try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        return _correct_inplace(*args, **kwargs)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _correct_inplace(*args, **kwargs)
+    return single_blas(_correct_inplace, *args, **kwargs)
 
 
 def _correct_inplace(
@@ -1301,13 +1287,13 @@ def _correct_inplace(
 
                 S = 0
                 # one channel per thread (small working memory), summed in channel order
-                for s_c, e_c in _ordered_map(cross, ref, n_jobs):
+                for s_c, e_c in ordered_map(cross, ref, n_jobs):
                     S = S + s_c
                     before += e_c
                 start = coarse_shift(S, plan.omega, params.max_shift)
                 # each volume's lag is its own Newton iteration: the volumes split over threads
                 parts = np.array_split(np.arange(S.shape[0]), max(1, min(n_jobs, S.shape[0])))
-                d = np.concatenate(_ordered_map(
+                d = np.concatenate(ordered_map(
                     lambda v, S=S, start=start: newton_shift(S[v], plan.omega, params.max_shift, start=start[v]),
                     parts, n_jobs))
                 d -= np.median(d)  # a common shift is meaningless (templates follow it)

@@ -30,6 +30,8 @@ import numpy as np
 from scipy import fft as sfft
 from scipy.ndimage import uniform_filter1d
 
+from .threads import ordered_map, single_blas
+
 #: sub-sample phase bins: each epoch is fitted with the basis shifted to its bin's
 #: centre (at most 1/32 sample off)
 PHASE_BINS = 16
@@ -145,12 +147,7 @@ def regress_slices(*args: Any, **kwargs: Any) -> dict[str, Any]:
     see :func:`_regress_slices`), with the BLAS library's own threads limited to one: its
     small products otherwise kept a second core spinning (~0.3 s of CPU time at
     64 ch x 5 kHz x 10 min) for no gain, and the channels have threads of their own."""
-    try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        return _regress_slices(*args, **kwargs)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _regress_slices(*args, **kwargs)
+    return single_blas(_regress_slices, *args, **kwargs)
 
 
 def _regress_slices(
@@ -276,14 +273,6 @@ def _regress_slices(
             np.lib.stride_tricks.sliding_window_view(data[int(rows[i])], length, writeable=True)[st_perm] = saved[i]
         return info
     saved.clear()
-    rest = [(i, int(rows[i])) for i in range(first, len(rows))]
-    if n_jobs > 1 and len(rest) > 1:
-        # each channel writes its own row only
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=n_jobs) as ex:
-            list(ex.map(lambda ir: one(*ir), rest))
-    else:
-        for i, r in rest:
-            one(i, r)
+    # each channel writes its own row only
+    ordered_map(lambda i: one(i, int(rows[i])), range(first, len(rows)), n_jobs)
     return info

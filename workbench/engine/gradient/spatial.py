@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import fft as sfft
 
+from .threads import ordered_map
+
 if TYPE_CHECKING:  # annotations only (aas imports this module)
     from .aas import AASParams, _Plan
     from .residual import AliasModel
@@ -158,14 +160,7 @@ class LowBand:
             return
         # blocks on n_jobs threads: each reads and writes its own bins only
         def each_block(fn: Any) -> None:
-            if n_jobs > 1 and len(blocks) > 1:
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(max_workers=n_jobs) as ex:
-                    list(ex.map(lambda b: fn(*b), blocks))
-            else:
-                for b in blocks:
-                    fn(*b)
+            ordered_map(lambda b: fn(*b), blocks, n_jobs)
 
         # pass 1: the small per-bin statistics of every part over the whole band (the
         # gain's smoothing looks across bins)
@@ -227,11 +222,4 @@ class LowBand:
         # one channel per task: each writes its own row of ``data`` (the inverse FFTs
         # and the subtraction release the GIL; at 64 ch x 5 kHz x 10 min this pass took
         # 0.9 s serial, 0.6 s on two threads, with the same output)
-        if n_jobs > 1 and len(rows) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=n_jobs) as ex:
-                list(ex.map(subtract, range(len(rows)), rows))
-        else:
-            for i, r in enumerate(rows):
-                subtract(i, r)
+        ordered_map(lambda i: subtract(i, rows[i]), range(len(rows)), n_jobs)
