@@ -69,3 +69,46 @@ def test_no_slot_structure_falls_back_to_one_slot_per_volume() -> None:
     x = np.random.default_rng(1).standard_normal(10000)
     acq = detect_slots(x, 5000.0, 2.0)
     assert acq.n_slots == 1 and acq.source == "volume"
+
+
+def test_aliased_artifact_flags_a_possible_divisor() -> None:
+    """At 1 kHz, 35 slices in 2 s (57.14 samples each) repeat sampled every 7 slices (400
+    samples): the spectrum holds the power on every 2.5 Hz and 5 slots fit best. That
+    count is kept (it is where the aliased artifact's power is) but flagged, with a note
+    that tells the user to give the slice count; the same acquisition at 5 kHz is not."""
+    acq = detect_slots(_template(1000.0, 2.0, 35), 1000.0, 2.0)
+    assert acq.n_slots == 5
+    det = acq.detection
+    assert det["aliased"] is True and det["ambiguous"] is True
+    assert "multiple of 5" in det["note"] and "slices per volume" in det["note"]
+    # a slot count that is right at 1 kHz (40 slices: 50 samples, 50 ms) is not flagged
+    ok = detect_slots(_template(1000.0, 2.0, 40), 1000.0, 2.0)
+    assert ok.n_slots == 40 and not ok.detection.get("aliased")
+    # 35 slices at 2.1 s: 60 samples each, no aliasing into a divisor
+    ok = detect_slots(_template(1000.0, 2.1, 35), 1000.0, 2.1)
+    assert ok.n_slots == 35 and not ok.detection.get("aliased")
+
+
+def test_gradient_step_says_the_slot_count_may_be_a_divisor() -> None:
+    """The flag reaches the user as a step message (GUI log, CLI), not only the QC JSON."""
+    import mne
+
+    from workbench.engine.progress import as_progress
+    from workbench.engine.steps.gradient import SPEC
+    from workbench.engine.study import Study
+
+    sfreq, tr, n_vol, lead = 1000.0, 2.0, 24, 1500
+    one = _template(sfreq, tr, 35) * 1e-3 / 0.5
+    rng = np.random.default_rng(4)
+    x = np.zeros((3, lead + n_vol * one.size + lead))
+    for i, g in enumerate((1.0, 0.6, -0.8)):
+        x[i, lead : lead + n_vol * one.size] = g * np.tile(one, n_vol)
+    x += 10e-6 * rng.standard_normal(x.shape)
+    raw = mne.io.RawArray(x, mne.create_info(["C3", "C4", "Pz"], sfreq, "eeg"), verbose=False)
+    on = (lead + np.arange(n_vol) * one.size) / sfreq
+    raw.set_annotations(mne.Annotations(on, 0.0, "Response/R128"))
+    study = Study()
+    study.raw = raw
+    out = SPEC.run(study, {p.name: p.default for p in SPEC.params}, as_progress(None))
+    assert out.qc["n_slots"] == 5
+    assert any("may be a multiple of 5" in m for m in out.messages), out.messages

@@ -176,6 +176,9 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     messages = []
     if qc.get("skipped_channels"):
         messages.append(f"flat channels left as they are: {', '.join(qc['skipped_channels'])}")
+    det = res.qc.get("sync", {}).get("slot_detection", {})
+    if det.get("note"):
+        messages.append(det["note"])
     sf = float(before.info["sfreq"])
     if sf < 2000:
         messages.append(f"the EEG is sampled at {sf:g} Hz: below ~2 kHz the artifact is aliased and "

@@ -189,6 +189,33 @@ _AMBIGUOUS = (
     "well); give the BOLD sidecar with SliceTiming or the number of slices per volume"
 )
 
+_ALIASED = (
+    "slices per volume from the signal: {n} slots of {ms:.0f} ms; at {sf:g} Hz an aliased artifact "
+    "repeats after a whole number of samples that can span several slices (35 slices in 2 s "
+    "repeat every 7 at 1 kHz), so the true count may be a multiple of {n}: give the slices per "
+    "volume or the BOLD sidecar for the slice-harmonic figures"
+)
+
+#: below this rate the slice artifact is aliased (as in the gradient correction's alias model)
+_ALIAS_RATE_HZ = 2000.0
+
+
+def _aliased_divisor(n_samples: int, n_slots: int, sfreq: float, tr: float) -> bool:
+    """Whether a slot count found from the spectrum may be a divisor of the true one.
+
+    An acquisition of ``N`` evenly spaced slots, sampled at a rate too low for its artifact
+    (below 2 kHz), puts its aliased power on every multiple of ``gcd(N, S)`` bins, ``S``
+    the samples per TR: the sampled artifact repeats after a whole number of samples that
+    spans several slices (35 slices / 2 s at 1 kHz: 400 samples, 7 slices), and no
+    spectral test on one TR can tell ``gcd(N, S)`` slots from ``N``. That is flagged when
+    the detected slot is a whole number of samples and longer than the 100 ms an EPI slice
+    slot rarely exceeds; a true count is then flagged only for slots that long.
+    """
+    if sfreq >= _ALIAS_RATE_HZ or n_slots < 1:
+        return False
+    per = n_samples / n_slots
+    return bool(abs(per - round(per)) < 0.01 and tr / n_slots > 0.1)
+
 
 def detect_slots(
     volume_template: np.ndarray,
@@ -214,7 +241,9 @@ def detect_slots(
     is then the lag that best repeats the template over all the slots (refined on a
     fractional-sample grid around the autocorrelation's first strong peak), and the slot
     count is the number of periods holding artifact. The result's ``detection`` says how
-    clear the choice was (``score``: fraction of the power explained; ``runner_up``).
+    clear the choice was (``score``: fraction of the power explained; ``runner_up``);
+    below 2 kHz a count that may be a divisor of the true one because the artifact is
+    aliased is flagged (``aliased``, ``ambiguous`` and a ``note``).
     """
     x = np.asarray(volume_template, float)
     x = x - x.mean()
@@ -251,6 +280,10 @@ def detect_slots(
             }
             if det["ambiguous"]:
                 det["note"] = _AMBIGUOUS.format(n_slots, ru[1])
+            elif _aliased_divisor(n, n_slots, sfreq, tr):
+                det["ambiguous"] = True
+                det["aliased"] = True
+                det["note"] = _ALIASED.format(n=n_slots, ms=1000.0 * tr / n_slots, sf=sfreq)
             return Acquisition(
                 tr=tr,
                 slot_offsets=np.arange(n_slots) * (tr / n_slots),
