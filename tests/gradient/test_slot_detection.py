@@ -8,6 +8,8 @@ within 90 % of the highest was taken as the slot period.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,36 @@ def test_gradient_step_says_the_slot_count_may_be_a_divisor() -> None:
     out = SPEC.run(study, {p.name: p.default for p in SPEC.params}, as_progress(None))
     assert out.qc["n_slots"] == 5
     assert any("may be a multiple of 5" in m for m in out.messages), out.messages
+
+
+def test_dead_time_that_leaves_a_weak_comb_is_found_by_the_slot_lag_search() -> None:
+    """16 slots in the first 0.88 s of a 1 s TR (multiband 3 with 48 slices, as the
+    variant table's multiband case): the comb explains about half the power and, taken
+    as it was, gave 200 slots at 200 Hz (the readout's comb), so the QC had no slice
+    harmonic below 63 Hz and reported -inf dB."""
+    acq = detect_slots(_template(5000.0, 1.0, 16, dead=0.12), 5000.0, 1.0)
+    assert acq.n_slots == 16
+    assert acq.slice_frequency == pytest.approx(16 / 0.88, rel=2e-3)
+    assert acq.detection["method"].startswith("slot-lag")
+
+
+def test_qc_without_a_slice_harmonic_in_band_is_not_a_number() -> None:
+    from workbench.engine.gradient.qc import spectral_qc
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 20000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        q = spectral_qc(x, 0.5 * x, 5000.0, 200.0, 1.0, fmax=63.0)
+    for k in ("harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db"):
+        assert q[k] is None
+    assert q["per_channel"]["reduction_db"] == [None] * 3
+    assert q["comb_reduction_db"] == pytest.approx(6.02, abs=0.05)
+
+
+@pytest.mark.parametrize(("tr", "slices", "dead"), [(1.0, 16, 0.05), (1.0, 16, 0.4), (2.0, 30, 0.1), (1.5, 20, 0.3)])
+def test_slot_rate_with_dead_time_is_accurate(tr: float, slices: int, dead: float) -> None:
+    """The slot period from the lag search within 0.2 % (it was 2-3 % off for short or long
+    dead times when lags up to the whole TR, which wrap onto the dead time, were scored)."""
+    acq = detect_slots(_template(5000.0, tr, slices, dead=dead), 5000.0, tr)
+    assert acq.slice_frequency == pytest.approx(slices / (tr - dead), rel=2e-3)

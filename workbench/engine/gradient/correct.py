@@ -22,6 +22,7 @@ from ..progress import Progress, as_progress
 from ..sync import Acquisition, SyncResult, detect_slots, synchronise
 from .aas import AASParams, AASResult, Schedule, correct_inplace
 from .qc import spectral_qc
+from .saturation import clipped_channels
 
 log = logging.getLogger(__name__)
 
@@ -409,9 +410,16 @@ def correct_array(
             f"channel(s) with NaN or infinite samples: {', '.join(nan_ch[:10])}; "
             "mark them bad and drop them, or interpolate them first",
         )
-    flat = [int(i) for i in picks if np.ptp(data[i, scan0:scan1]) == 0]
+    extremes = {int(i): (float(data[i, scan0:scan1].min()), float(data[i, scan0:scan1].max()))
+                for i in picks} if scan1 > scan0 else {int(i): (0.0, 0.0) for i in picks}
+    flat = [i for i, (lo, hi) in extremes.items() if lo == hi]
     picks = np.array([i for i in picks if i not in flat], int)
     eeg = np.array([i for i in eeg if i not in flat], int)
+    # channels that clip at the amplifier's range (looked for in 16 volumes over the run)
+    look = np.unique(np.linspace(0, sched.n_volumes - 1, min(sched.n_volumes, 16)).round().astype(int))
+    spans = [(max(int(np.ceil(sched.onsets[v])), 0), min(int(np.ceil(sched.onsets[v] + sched.period)), n_times))
+             for v in look]
+    clipped = clipped_channels(data, picks, spans, extremes)
     if sync.acquisition.source == "volume" and sync.kind == "volume":
         acq = _detect_acquisition(data[eeg if eeg.size else picks], sched, sfreq, sync.fit.tr_s)
         sync.acquisition = acq
@@ -459,6 +467,8 @@ def correct_array(
         n_volumes=sched.n_volumes,
         n_corrected_channels=int(picks.size),
         skipped_channels=[names[i] for i in flat],
+        saturated_channels=[names[i] for i in sorted(clipped)],
+        saturated_pct={names[i]: float(v) for i, v in sorted(clipped.items())},
         scan_start_s=scan0 / sfreq,
         scan_stop_s=scan1 / sfreq,
         max_shift_samples=float(np.max(np.abs(aas.shifts))) if aas.shifts.size else 0.0,

@@ -90,7 +90,8 @@ def spectral_qc(
     dict
         ``harmonic_rms_before_uv``, ``harmonic_rms_after_uv``, ``harmonic_reduction_db``,
         ``comb_rms_before_uv``, ``comb_rms_after_uv``, ``comb_reduction_db``,
-        ``power_kept_1_40``, plus per-channel arrays ``per_channel`` for tables.
+        ``power_kept_1_40``, plus per-channel arrays ``per_channel`` for tables. A
+        figure with nothing to score (no slice harmonic below ``fmax``) is ``None``.
     """
     fmax = float(min(fmax, sfreq / 2 - 1))
     fb, pb = psd(before, sfreq)
@@ -112,24 +113,35 @@ def spectral_qc(
         band &= np.min(np.abs(fb[:, None] - h[None, :]), axis=1) > half_band
     kept = pa[:, band].sum(axis=1) / np.maximum(pb[:, band].sum(axis=1), 1e-30)
 
-    def db(b: np.ndarray, a: np.ndarray) -> float:
+    def db(b: np.ndarray, a: np.ndarray) -> float | None:
+        # nothing to score (no line in the band): n/a, never -inf or NaN
+        if b.size == 0 or not np.mean(b) > 0:
+            return None
         return float(20 * np.log10(np.mean(b) / max(np.mean(a), 1e-30)))
 
+    def uv(x: np.ndarray) -> float | None:
+        return float(np.mean(x) * 1e6) if x.size else None
+
+    # a slice frequency above the scored band (slots shorter than ~16 ms) has no harmonic
+    # to score: the harmonic figures are n/a (the volume comb still is)
+    scored = bool(h.size)
+    n_ch = kept.size
     return {
         "f_slice_hz": float(f_slice),
         "harmonic_fmax_hz": fmax,
         "n_harmonics": int(h.size),
-        "harmonic_rms_before_uv": float(np.mean(hb) * 1e6),
-        "harmonic_rms_after_uv": float(np.mean(ha) * 1e6),
-        "harmonic_reduction_db": db(hb, ha),
-        "comb_rms_before_uv": float(np.mean(cb) * 1e6),
-        "comb_rms_after_uv": float(np.mean(ca) * 1e6),
+        "harmonic_rms_before_uv": uv(hb) if scored else None,
+        "harmonic_rms_after_uv": uv(ha) if scored else None,
+        "harmonic_reduction_db": db(hb, ha) if scored else None,
+        "comb_rms_before_uv": uv(cb),
+        "comb_rms_after_uv": uv(ca),
         "comb_reduction_db": db(cb, ca),
         "power_kept_1_40": float(np.median(kept)),
         "per_channel": {
-            "harmonic_before_uv": (hb * 1e6).tolist(),
-            "harmonic_after_uv": (ha * 1e6).tolist(),
-            "reduction_db": (20 * np.log10(hb / np.maximum(ha, 1e-30))).tolist(),
+            "harmonic_before_uv": (hb * 1e6).tolist() if scored else [None] * n_ch,
+            "harmonic_after_uv": (ha * 1e6).tolist() if scored else [None] * n_ch,
+            "reduction_db": ((20 * np.log10(np.maximum(hb, 1e-30) / np.maximum(ha, 1e-30))).tolist()
+                             if scored else [None] * n_ch),
             "power_kept_1_40": kept.tolist(),
         },
     }

@@ -78,6 +78,10 @@ QC = (
     QCSpec("comb_rms_after_uv", "Volume-comb RMS after", "µV", ".2f"),
     QCSpec("comb_reduction_db", "Volume-comb reduction", "dB", ".1f"),
     QCSpec("skipped_channels", "Flat channels left as they are"),
+    QCSpec("saturated_channels", "Channels clipping at the amplifier's range",
+           help="Runs of samples held at a channel's extreme value during the gradients (the "
+                "amplifier's rail, e.g. ±16.4 mV): no template can restore clipped samples, so these "
+                "channels keep a residue; check them and mark them bad if it is large."),
     QCSpec("tr_s", "TR", "s", ".4f"),
     QCSpec("n_slices", "Slices per volume", fmt="d"),
     QCSpec("n_slots", "Slice slots per volume", fmt="d"),
@@ -128,7 +132,7 @@ QC = (
 )
 
 _SCALARS = (
-    "n_volumes", "n_corrected_channels", "skipped_channels", "f_slice_hz", "harmonic_fmax_hz",
+    "n_volumes", "n_corrected_channels", "skipped_channels", "saturated_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
     "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "window_volumes", "drift_refined_ppm", "max_shift_samples", "alignment_kept", "spatial_rank",
     "slice_axes_explained_pct", "slice_axes_kept",
@@ -176,6 +180,13 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     messages = []
     if qc.get("skipped_channels"):
         messages.append(f"flat channels left as they are: {', '.join(qc['skipped_channels'])}")
+    sat = res.qc.get("saturated_pct", {})
+    if sat:
+        shown = ", ".join(f"{n} ({v:.2g} % of samples)" for n, v in list(sat.items())[:8])
+        more = f" and {len(sat) - 8} more" if len(sat) > 8 else ""
+        messages.append(f"channels clip at the amplifier's range during the gradients: {shown}{more}; "
+                        "clipped samples cannot be restored, so check them and mark them bad if the "
+                        "residue is large")
     det = res.qc.get("sync", {}).get("slot_detection", {})
     if det.get("note"):
         messages.append(det["note"])
@@ -186,7 +197,8 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     full = dict(res.qc)
     cleaned = res.raw
     pc = res.qc.get("per_channel", {})
-    rows = {n: f"{b:.1f} → {a:.2f} µV ({d:.1f} dB), 1-40 Hz power kept {k:.2f}"
+    rows = {n: (f"{b:.1f} → {a:.2f} µV ({d:.1f} dB), 1-40 Hz power kept {k:.2f}" if b is not None
+                else f"no slice harmonic in the scored band, 1-40 Hz power kept {k:.2f}")
             for n, b, a, d, k in zip(pc.get("names", []), pc.get("harmonic_before_uv", []),
                                      pc.get("harmonic_after_uv", []), pc.get("reduction_db", []),
                                      pc.get("power_kept_1_40", []))}
@@ -261,7 +273,8 @@ def _template_figure(raw: Any, res: Any) -> Any:
 
     eeg = mne.pick_types(raw.info, eeg=True, exclude="bads")
     before = res.qc.get("per_channel", {}).get("harmonic_before_uv", [])
-    ch = int(eeg[int(np.argmax(before))]) if len(eeg) and len(before) == len(eeg) else res.picks[0]
+    scored = len(eeg) and len(before) == len(eeg) and None not in before
+    ch = int(eeg[int(np.argmax(before))]) if scored else res.picks[0]
     return template_figure(raw.get_data(picks=[ch])[0], res.schedule, res.schedule.n_volumes // 2,
                            raw.info["sfreq"], res.schedule.slot_offsets, raw.ch_names[ch], res.params.aas())
 

@@ -344,8 +344,9 @@ class GradientTab(QWidget):
         eeg = [(r["channel"], res.raw.ch_names.index(r["channel"])) for r in view.qc_rows]
         for name, idx in eeg:
             self.channel_combo.addItem(name, idx)
-        if view.qc_rows:
-            worst = int(np.argmax([r["harmonic_before_uv"] for r in view.qc_rows]))
+        before = [r["harmonic_before_uv"] for r in view.qc_rows]
+        if before and None not in before:
+            worst = int(np.argmax(before))
             self.channel_combo.setCurrentIndex(worst)
         self.channel_combo.blockSignals(False)
         self.volume_scroll.blockSignals(True)
