@@ -58,3 +58,33 @@ def test_one_flat_peak_is_not_clipping() -> None:
     assert clipped_channels(x[None, :], [0], spans, ext) == {}
     y = np.clip(x, -0.9, 0.9)  # every period clipped
     assert 0 in clipped_channels(y[None, :], [0], spans, {0: (-0.9, 0.9)})
+
+
+def test_clipping_of_an_aliased_1khz_artifact_is_found() -> None:
+    """At 1 kHz the aliased artifact's clipped peaks are mostly single samples (no runs of
+    three): the rail value recurring in most volumes gives it away."""
+    import sys
+    from pathlib import Path
+
+    import mne
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_slot_detection import _template
+
+    sfreq, tr, n_vol, lead = 1000.0, 2.0, 24, 1500
+    one = _template(sfreq, tr, 35) * 1e-3 / 0.5
+    rng = np.random.default_rng(5)
+    x = np.zeros((4, lead + n_vol * one.size + lead))
+    for i, g in enumerate((1.0, 0.7, -0.9, 0.5)):
+        x[i, lead : lead + n_vol * one.size] = g * np.tile(one, n_vol)
+    x += 10e-6 * rng.standard_normal(x.shape)
+    rail = 0.6 * np.abs(x[1]).max()
+    x[1] = np.clip(x[1], -rail, rail)
+    from workbench.engine.gradient.saturation import rail_samples
+
+    hits, runs = rail_samples(x[1], float(x[1].min()), float(x[1].max()))
+    assert hits > 10 * n_vol and runs < hits / 2  # mostly single clipped samples
+    raw = mne.io.RawArray(x, mne.create_info(["C3", "C4", "Pz", "Oz"], sfreq, "eeg"), verbose=False)
+    raw.set_annotations(mne.Annotations((lead + np.arange(n_vol) * one.size) / sfreq, 0.0, "Response/R128"))
+    res = remove_gradient(raw, tr=tr)
+    assert res.qc["saturated_channels"] == ["C4"]

@@ -9,9 +9,11 @@ so each clipped volume leaves a residue of the size of the clipped part. FMRIB, 
 MNE do not look for it; the user only sees a noisy channel after correction. Here it is
 found before the correction and reported by name, so the user can mark the channel bad.
 
-A clipped channel is recognised by runs of identical samples at its extreme value (the
-rail): an unclipped artifact passes through its peak in one sample at 1-5 kHz, and real
-EEG never holds its maximum for three samples to the last bit.
+A clipped channel is recognised by its extreme value (the rail) recurring volume after
+volume: in runs of identical samples (an unclipped artifact passes through its peak in
+one sample, and real EEG never holds its maximum for three samples to the last bit), or,
+at a low rate where a clipped peak can be a single sample (1 kHz, aliased artifact), as
+the exact rail value in most of the volumes looked at.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def clipped_fraction(x: np.ndarray, low: float, high: float, *, min_run: int = 3) -> float:
-    """Fraction of the samples of ``x`` that lie in runs of at least ``min_run`` equal
-    samples at ``low`` or ``high`` (the channel's extremes over the scan).
+def rail_samples(x: np.ndarray, low: float, high: float, *, min_run: int = 3) -> tuple[int, int]:
+    """Samples of ``x`` at ``low`` or ``high`` (the channel's extremes over the scan): all
+    of them, and those in runs of at least ``min_run`` equal samples.
 
     Parameters
     ----------
@@ -32,25 +34,32 @@ def clipped_fraction(x: np.ndarray, low: float, high: float, *, min_run: int = 3
     low, high : float
         The channel's smallest and largest value over the scan (its rails if it clips).
     min_run : int
-        Shortest run of equal samples counted as clipping.
+        Shortest run of equal samples counted as a run.
 
     Returns
     -------
-    float
-        Clipped samples / ``x.size`` (0 for an empty ``x`` or a flat channel).
+    (int, int)
+        Samples at a rail; samples in runs at a rail (0, 0 for a flat channel).
     """
     if x.size == 0 or low == high:
-        return 0.0
-    n = 0
+        return 0, 0
+    hits = runs = 0
     for rail in (low, high):
         at = np.flatnonzero(x == x.dtype.type(rail))
+        hits += int(at.size)
         if at.size < min_run:
             continue
         # split into runs of consecutive indices and keep the long ones
         breaks = np.flatnonzero(np.diff(at) != 1)
         lengths = np.diff(np.r_[0, breaks + 1, at.size])
-        n += int(lengths[lengths >= min_run].sum())
-    return n / x.size
+        runs += int(lengths[lengths >= min_run].sum())
+    return hits, runs
+
+
+def clipped_fraction(x: np.ndarray, low: float, high: float, *, min_run: int = 3) -> float:
+    """Fraction of the samples of ``x`` in runs of at least ``min_run`` equal samples at
+    ``low`` or ``high`` (see :func:`rail_samples`); 0 for an empty or flat ``x``."""
+    return rail_samples(x, low, high, min_run=min_run)[1] / x.size if x.size else 0.0
 
 
 def clipped_channels(
@@ -89,8 +98,9 @@ def clipped_channels(
     Returns
     -------
     dict
-        Row -> percentage of the checked samples that are clipped, for the rows above
-        ``min_fraction``.
+        Row -> percentage of the checked samples at a rail, for the rows above
+        ``min_fraction`` whose rails hold runs of samples in ``min_spans`` spans or
+        single samples in at least half of them.
     """
     out: dict[int, float] = {}
     spans = [(a, b) for a, b in spans if b > a]
@@ -98,10 +108,15 @@ def clipped_channels(
     if total == 0:
         return out
     need = min(min_spans, len(spans))
+    most = max(need, (len(spans) + 1) // 2)
     for i in picks:
         lo, hi = extremes[int(i)]
-        per = [clipped_fraction(data[i, a:b], lo, hi, min_run=min_run) * (b - a) for a, b in spans]
-        n = sum(per)
-        if n / total >= min_fraction and sum(1 for v in per if v > 0) >= need:
-            out[int(i)] = 100.0 * n / total
+        per = [rail_samples(data[i, a:b], lo, hi, min_run=min_run) for a, b in spans]
+        hits = sum(h for h, _ in per)
+        with_runs = sum(1 for _, r in per if r)
+        with_hits = sum(1 for h, _ in per if h)
+        # runs at the rail in several volumes, or (at a low rate, where a clipped peak
+        # can be a single sample) the exact rail value in most of them
+        if hits / total >= min_fraction and (with_runs >= need or with_hits >= most):
+            out[int(i)] = 100.0 * hits / total
     return out
