@@ -1033,6 +1033,7 @@ def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: A
     # channels with the most power in the low band (artifact there, or EEG)
     rows = _strongest_rows(data, cand, plan, 2)
     errs = {int(w): 0.0 for w in cands}
+    inner = _inner_volumes(plan.sched)
     alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
         alias = None
@@ -1051,12 +1052,31 @@ def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: A
             tmpl = plan.templates(spec)
             if alias is not None:  # as the correction will use it (an aliased artifact's
                 tmpl = alias.refine(spec, tmpl, plan)  # phase terms need no short window)
-            d = (spec - tmpl)[..., k0:k1]
+            d = (spec - tmpl)[:, inner, k0:k1]
             errs[int(w)] += float(np.sum(d.real**2 + d.imag**2))
     best = min(errs, key=errs.get)
     plan.set_lf_window(best)
     ref = max(errs[int(w_long)], 1e-300)
     return {"chosen": int(best), "candidates": {str(w): e / ref for w, e in errs.items()}}
+
+
+def _inner_volumes(sched: Schedule) -> np.ndarray:
+    """Volumes whose epochs lie inside the scan: not the first or last volume of a run
+    (an epoch's margins reach the silence before the first volume and after the last,
+    where their neighbours' margins hold the next volume's artifact; on a synced 1 kHz
+    run those two volumes were 97 % of the template residual, and a drift "found" by
+    letting the alias model absorb part of their mismatch made the correction 4x worse).
+    All volumes when that leaves fewer than three."""
+    on = np.asarray(sched.onsets, float)
+    n = on.size
+    gap = np.diff(on) > 1.5 * float(sched.period)  # a pause between runs
+    edge = np.zeros(n, bool)
+    if n:
+        edge[0] = edge[-1] = True
+        edge[:-1] |= gap
+        edge[1:] |= gap
+    keep = np.flatnonzero(~edge)
+    return keep if keep.size >= 3 else np.arange(n)
 
 
 def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASParams,
@@ -1069,13 +1089,14 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
     alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
         alias = None
+    inner = _inner_volumes(plan.sched)
 
     def one(c: int) -> float:
         spec = plan.aligned_spectra(data, [c])
         tmpl = plan.templates(spec)
         if alias is not None:
             tmpl = alias.refine(spec, tmpl, plan)
-        d = (spec - tmpl)[..., k_lo:k_max]
+        d = (spec - tmpl)[:, inner, k_lo:k_max]
         return float(np.sum(d.real**2 + d.imag**2))
 
     e = 0.0
@@ -1270,6 +1291,7 @@ def _correct_inplace(
             result.ref_channels = [int(c) for c in ref]
             before = 0.0
             alias0 = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
+            inner = _inner_volumes(plan.sched)  # scored as _template_residual scores them
             for it in range(params.align_passes):
 
                 def cross(c: int, it: int = it) -> tuple[np.ndarray, float]:
@@ -1281,7 +1303,7 @@ def _correct_inplace(
                         # the residual before any shift (see _template_residual)
                         if alias0 is not None and alias0.ok:
                             tmpl = alias0.refine(spec, tmpl, plan)
-                        dd = (spec - tmpl)[..., plan.k_min:]
+                        dd = (spec - tmpl)[:, inner, plan.k_min:]
                         e_c = float(np.sum(dd.real**2 + dd.imag**2))
                     return s_c, e_c
 
