@@ -376,7 +376,11 @@ class _Plan:
         taper[right0:] = ramp_r[: self.nw - right0]
         taper[:r] = ramp
         self.taper = taper
-        # core samples of each volume: [ceil(t_v), ceil(t_v + P)), never past the next core
+        # core samples of each volume: [ceil(t_v), ceil(t_v + P)), never past the next core.
+        # A sample between ceil(t_v + P) and ceil(t_v+1) (a volume that came late) is in no
+        # core and left as it is: giving it the previous volume's template (whose end holds
+        # the next volume's start at the nominal spacing) raised the NRMSE of the phantom
+        # with 100-300 us of volume jitter from 0.086 / 0.123 to 0.124 / 0.177 (session 25)
         c0 = np.ceil(on).astype(np.int64)
         c1 = np.ceil(on + P).astype(np.int64)
         c1[:-1] = np.minimum(c1[:-1], c0[1:])
@@ -1067,15 +1071,11 @@ def _inner_volumes(sched: Schedule) -> np.ndarray:
     run those two volumes were 97 % of the template residual, and a drift "found" by
     letting the alias model absorb part of their mismatch made the correction 4x worse).
     All volumes when that leaves fewer than three."""
-    on = np.asarray(sched.onsets, float)
-    n = on.size
-    gap = np.diff(on) > 1.5 * float(sched.period)  # a pause between runs
-    edge = np.zeros(n, bool)
-    if n:
-        edge[0] = edge[-1] = True
-        edge[:-1] |= gap
-        edge[1:] |= gap
-    keep = np.flatnonzero(~edge)
+    n = np.asarray(sched.onsets).size
+    if n == 0:
+        return np.arange(0)
+    first, last = scan_edges(sched.onsets, sched.period)
+    keep = np.flatnonzero(~(first | last))
     return keep if keep.size >= 3 else np.arange(n)
 
 
