@@ -113,7 +113,9 @@ class CausalGradient:
         did not predict of each new epoch, shrunk by their estimation noise, and added
         to the template at the volume's own phase, on the channels and bins where they
         have predicted the new epochs clearly (by 25 %) better than the plain mean (an out-of-sample
-        check; at 5 kHz, where nothing aliases, they are mostly left out). 0 disables.
+        check; at 5 kHz, where nothing aliases, they are mostly left out). Until the
+        markers pin the clock, the phases' slope is fitted on the epochs' alias part
+        itself (:meth:`_fit_alias_line`). 0 disables.
     align : bool
         Measure each stored epoch's sub-sample onset against the template (Newton on
         the cross-spectrum, as offline) and place the templates at onsets predicted
@@ -205,6 +207,20 @@ class CausalGradient:
     _early_measured_phase = True
     _rephase_pin = 0.3  # slope interval times the markers' span that triggers the rephase
     _wiener_strict = 3.0  # see _wiener_gain
+    # until then, the slope of the alias phases is fitted on the artifact's alias part
+    # (_fit_alias_line; 150 s phantoms, 1-40 Hz after volume 10: 2.5 kHz 3.20 -> 2.99 uV,
+    # 2 kHz 6.47 -> 6.11, 5 kHz unchanged; bench_online_convergence.py)
+    _alias_phase_fit = True
+    _alias_slope_range = 0.02  # samples per volume searched around the measured onsets' slope
+    _alias_slope_peak = 0.01  # least relative prominence of the accepted slope's peak
+    # epochs per alias coefficient before the slope is fitted (as offline, AliasModel; with
+    # 6 epochs on a 2.5 kHz phantom a clear peak stood 0.09 sample per volume off)
+    _alias_line_min = 3
+    # the fit's nuisance includes a linear trend over the epochs, and each bin is weighted
+    # by its residual noise (unweighted, the peak came one volume later and wandered
+    # +-0.002 instead of +-0.001 sample per volume; 2.5 kHz phantom, volumes 15-16 4.9 -> 3.8 uV)
+    _alias_line_detrend = True
+    _alias_line_whiten = True
 
     def __init__(
         self,
@@ -298,6 +314,7 @@ class CausalGradient:
         self.n_noise = 0
         self.n_check = 0
         self._meas: deque[tuple[int, float]] = deque()  # (volume number, measured onset)
+        self._aline: tuple[float, float] | None = None  # alias phase line fitted on the artifact
         self.fr: deque[np.ndarray] = deque()  # alias basis of the epochs in `epochs`
         self.fr_lf: deque[np.ndarray] = deque()  # ... and in `epochs_lf`
         self._fr_nums: deque[int] = deque()  # their volume numbers
@@ -591,6 +608,8 @@ class CausalGradient:
         """
         if rephase is not None and self.sum is not None:
             self._rephase(*rephase)
+            if self._aline is not None:  # the checks were made for the fitted line's phases
+                self._loo_checks()
         P, L = self.P, self.L
         assert L is not None
         if getattr(self, "_n0", None) != L + 2 * P:
@@ -603,6 +622,8 @@ class CausalGradient:
             onset = guess
             if early:
                 frac = guess - np.floor(guess)
+        if early and self._aline is not None:
+            frac = (self._aline[0] + self._aline[1] * number) % 1.0
         seg = seg - seg[:, P : P + L].mean(axis=1, keepdims=True)
         seg[:, :P] *= self._taper
         seg[:, -P:] *= self._taper[::-1]
@@ -701,6 +722,115 @@ class CausalGradient:
                 old = self.epochs_lf.popleft()
                 self.sum_lf -= old
                 self.sq_lf -= np.abs(old) ** 2
+        if early and self._alias_phase_fit and self._alias_m.size:
+            line = self._fit_alias_line()
+            if line is not None:
+                self._aline = line
+                self._rephase(*line)
+                self._loo_checks()
+
+    def _fit_alias_line(self) -> tuple[float, float] | None:
+        """The line ``a + b * number`` of alias phases that the stored epochs' alias part
+        fits best (worker side; None with too few epochs or no measured onsets).
+
+        Why: before the markers' quantisation pins the clock (two level changes, ~20
+        volumes at 20 ppm and 2.5 kHz) the alias phases come from the measured onsets,
+        whose slope follows the artifact's own slowly changing timing and shape (on the
+        2.5 kHz phantom 0.006-0.013 sample per volume off the sampling clock's, i.e. a
+        tenth of a cycle over a window at 20 ppm), which blurs the alias fit. The alias
+        terms carry the sampling phase themselves: the slope (around the measured one,
+        ``_alias_slope_range``) whose basis explains most of the epochs' spread about
+        their mean above ``lf_cutoff_hz`` is taken. Only the slope matters (a constant
+        phase is absorbed by the coefficients). One n x n Gram matrix of the epochs,
+        then each candidate is an n x k product.
+        """
+        n = len(self.epochs)
+        if n < self._alias_line_min * self._alias_m.size or len(self._meas) < 3:
+            return None
+        nums = np.array(list(self._fr_nums)[-n:], float)
+        # nuisance: each bin's mean and linear trend over the epochs (a drifting artifact;
+        # without it, slow bases at a fraction of the slope fit the drift instead)
+        cols = [np.ones(n), nums - nums.mean()] if self._alias_line_detrend else [np.ones(n)]
+        Q = np.linalg.qr(np.stack(cols, axis=1))[0]
+        E = np.stack([e[:, self._k_cut :] for e in self.epochs])
+        if self._alias_line_whiten and self.n_noise:
+            E = E / np.sqrt(np.maximum(self.noise[:, self._k_cut :], 1e-300))[None]
+        E = E.reshape(n, -1)
+        E = E - Q @ (Q.T @ E)
+        N = (E @ E.conj().T).astype(np.complex128)  # N[v, w] = sum E_v conj(E_w)
+        j = np.array([q[0] for q in self._meas], float)
+        o = np.array([q[1] for q in self._meas], float)
+        b0, a0 = np.polyfit(j - j[-1], o, 1)
+        r = self._alias_slope_range
+        cand = b0 + np.linspace(-r, r, 161)
+        scores = np.empty(cand.size)
+        for i, b in enumerate(cand):
+            B = np.exp(-2j * np.pi * np.outer((b * (nums - j[-1])) % 1.0, self._alias_m))
+            X = B - Q @ (Q.T @ B)
+            G = X.conj().T @ X
+            if np.linalg.cond(G) > self._alias_cond:
+                scores[i] = -np.inf
+                continue
+            # explained energy: sum over bins of r^H G^-1 r, r = X^H e -> tr(G^-1 X^H N X)
+            R = X.conj().T @ N @ X
+            scores[i] = float(np.real(np.trace(np.linalg.solve(G, R))))
+        # the interior local maximum nearest the measured slope: a drifting artifact
+        # keeps raising the score towards slopes far off (a slow basis fits the drift),
+        # and with few epochs the curve is flat (no maximum: no line yet)
+        inner = np.flatnonzero((scores[1:-1] >= scores[:-2]) & (scores[1:-1] > scores[2:])
+                               & np.isfinite(scores[:-2]) & np.isfinite(scores[2:])) + 1
+        if inner.size == 0:
+            return None
+        i = int(inner[np.argmin(np.abs(cand[inner] - b0))])
+        # ... and only a clear one: the explained energy half the search range away on
+        # either side at least _alias_slope_peak lower (on the 150 s 2.5 kHz phantom the
+        # broad curves of 12-13 epochs peaked 0.004-0.011 sample per volume off, 0.3-0.8 %
+        # proud; from 14 epochs on the peak stood 2.7-15 % proud and within 0.0012)
+        h = cand.size // 4
+        side = max(scores[max(i - h, 0)], scores[min(i + h, cand.size - 1)])
+        if not side <= (1.0 - self._alias_slope_peak) * scores[i]:
+            return None
+        b = float(cand[i])
+        y0, y1, y2 = scores[i - 1 : i + 2]
+        den = y0 - 2 * y1 + y2
+        if den < 0:  # parabolic refinement between grid points
+            b += 0.5 * (y0 - y2) / den * (cand[1] - cand[0])
+        return float(a0 - b * j[-1]), b
+
+    def _loo_checks(self) -> None:
+        """The out-of-sample checks (``err0``, ``err1``, ``n_check``) recomputed on the
+        stored epochs with their current alias phases, leave-one-out (worker side).
+
+        Why: the running checks judge the alias model as it was when each epoch came;
+        after the phases change (:meth:`_fit_alias_line`) those verdicts are about
+        another model, and the ones made with the measured onsets' phases kept the
+        alias terms out for ~5 volumes after the phases were right (2.5 kHz phantom).
+        Leave-one-out residuals of the window mean alone and of the mean plus the alias
+        terms, from the hat matrix of the regression (no refit per epoch); the alias
+        coefficients unshrunk, so the check is if anything stricter than the model used.
+        """
+        if getattr(self, "err0", None) is None or len(self.epochs) < self._alias_min * self._alias_m.size:
+            return
+        ks = self._k_lf
+        # (epochs, their bases, bins): the window above lf_cutoff, the long window below
+        # (epochs_lf holds those bins only)
+        bands = [([e[:, ks:] for e in self.epochs], self.fr, slice(ks, None))]
+        if ks:
+            bands.append((list(self.epochs_lf), self.fr_lf, slice(0, ks)))
+        for eps, fr, sl in bands:
+            n = len(eps)
+            E = np.stack(eps)
+            B = np.stack(list(fr)[len(fr) - n :])
+            A = np.concatenate([np.ones((n, 1)), B], axis=1)
+            if n <= A.shape[1] or np.linalg.cond(A) > self._alias_cond:
+                continue  # (the running checks stay for these bins)
+            H = A @ np.linalg.pinv(A)
+            h = np.real(np.diag(H))
+            r1 = np.tensordot(np.eye(n) - H, E, axes=(1, 0)) / (1.0 - h)[:, None, None]
+            r0 = (E - E.mean(axis=0)) * (n / (n - 1.0))
+            self.err0[:, sl] = np.mean(r0.real**2 + r0.imag**2, axis=0)
+            self.err1[:, sl] = np.mean(r1.real**2 + r1.imag**2, axis=0)
+        self.n_check = max(self.n_check, len(self.epochs))
 
     def _rephase(self, a: float, b: float) -> None:
         """Alias phases of the stored epochs from the line ``a + b * number``; the alias
@@ -829,6 +959,8 @@ class CausalGradient:
             onset = pm
             if early:
                 frac = pm - np.floor(pm)
+        if early and self._aline is not None:
+            frac = (self._aline[0] + self._aline[1] * number) % 1.0
         spec = self.sum / n
         use_lf = bool(self._k_lf and len(self.epochs_lf) > n)
         if use_lf:  # below lf_cutoff the artifact is weak against the EEG: average longer
