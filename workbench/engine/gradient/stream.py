@@ -83,7 +83,12 @@ def _array_raw_class() -> type:
         def _read_segment_file(self, data, idx, fi, start, stop, cals, mult):  # noqa: ANN001
             from mne._fiff.utils import _mult_cal_one  # what every MNE reader uses
 
-            block = np.asarray(self._raw_extras[fi]["src"][:, start:stop], np.float64)
+            block = self._raw_extras[fi]["src"][:, start:stop]
+            if mult is not None or not isinstance(idx, slice):
+                block = np.asarray(block, np.float64)
+            # else the float32 rows as they are: MNE casts them as it calibrates (one pass
+            # into its float64 buffer, same values: x * 1.0); a float64 copy first cost a
+            # 25 MB array and pass more per 10 s buffer written
             _mult_cal_one(data, block, idx, cals, mult)
 
     return ArrayRaw
