@@ -79,9 +79,10 @@ QC = (
     QCSpec("comb_reduction_db", "Volume-comb reduction", "dB", ".1f"),
     QCSpec("skipped_channels", "Flat channels left as they are"),
     QCSpec("saturated_channels", "Channels clipping at the amplifier's range",
-           help="Runs of samples held at a channel's extreme value during the gradients (the "
-                "amplifier's rail, e.g. ±16.4 mV): no template can restore clipped samples, so these "
-                "channels keep a residue; check them and mark them bad if it is large."),
+           help="A channel's extreme value (the amplifier's rail, e.g. ±16.4 mV) reached volume after "
+                "volume during the gradients, in runs of samples or, at low rates, single samples: no "
+                "template can restore clipped samples, so these channels keep a residue; check them "
+                "and mark them bad if it is large."),
     QCSpec("tr_s", "TR", "s", ".4f"),
     QCSpec("n_slices", "Slices per volume", fmt="d"),
     QCSpec("n_slots", "Slice slots per volume", fmt="d"),
