@@ -49,6 +49,9 @@ class _Volume:
     # what the previous volume's epoch and the template two volumes on are placed with
     fit: tuple[float, float] | None = None
     pinned: bool = False
+    # the stop gate's carry: data and template power of this volume's last samples (up
+    # to a window), so its sliding window spans chunk boundaries (see _stop_at)
+    stop_tail: tuple[np.ndarray, np.ndarray, int] | None = None  # (.., .., next sample)
 
     @property
     def first(self) -> int:
@@ -1121,30 +1124,54 @@ class CausalGradient:
                 return
             self.vols.append(_Volume(pm, number, provisional=True, start=pm))
 
-    def _stop_at(self, x: np.ndarray, t: np.ndarray, tpow: float) -> int:
+    def _stop_at(self, x: np.ndarray, t: np.ndarray, tpow: float, v: _Volume | None = None,
+                 g0: int = 0) -> int:
         """Samples of ``x`` to subtract ``t`` from: all of them (``x.shape[1]``) unless a
-        window of ``stop_block_s`` (sliding; the whole stretch if shorter) has the
-        template strong (a tenth of ``tpow``, its mean power per sample, or more) and
-        carrying over ``gate_stop`` times the data's power. Then up to the sample, in
-        that window or the one before it, from which leaving the data alone fits them
-        better than subtracting (where the artifact ended)."""
+        window of ``stop_block_s`` (sliding over this volume's samples, across chunk
+        boundaries) has the template strong (a tenth of ``tpow``, its mean power per
+        sample, or more) and carrying over ``gate_stop`` times the data's power. Then up
+        to the sample, in that window or the one before it (within this chunk), from
+        which leaving the data alone fits them better than subtracting (where the
+        artifact ended).
+
+        The window always spans ``stop_block_s``: the power of the volume's last samples
+        is carried over in ``v.stop_tail`` (when ``x`` starts at sample ``g0``, right
+        after the carried samples). Why: judged on the chunk alone, a chunk of
+        one or two samples (LSL hands those over when the pull catches up with the
+        outlet) was a window of one sample, where the data crossing zero while the
+        template did not carried it over 16x: the gate took the scanner for stopped
+        (the 2 kHz phantom replayed in 1-sample chunks: a volume at 6 s dropped)."""
         n = x.shape[1]
         if self.gate_stop is None or n == 0:
             return n
         x64 = x.astype(np.float64)
         px = np.sum(x64**2, axis=0)
         pt = np.sum(np.square(t, dtype=np.float64), axis=0)
-        w = min(self._block, n)
-        cx = np.r_[0.0, np.cumsum(px)]
-        ct = np.r_[0.0, np.cumsum(pt)]
-        sx, st = cx[w:] - cx[:-w], ct[w:] - ct[:-w]
-        bad = np.flatnonzero((st >= 0.1 * tpow * w) & (st > self.gate_stop * np.maximum(sx, 1e-300)))
+        w = self._block
+        if v is not None and v.stop_tail is not None and v.stop_tail[2] == g0:
+            tx, tt, _ = v.stop_tail
+            px_all, pt_all = np.r_[tx, px], np.r_[tt, pt]
+        else:
+            px_all, pt_all = px, pt
+        m = px_all.size - n  # samples carried over, before this chunk
+        if v is not None:
+            v.stop_tail = (px_all[-(w - 1):].copy(), pt_all[-(w - 1):].copy(), g0 + n) if w > 1 else None
+        if px_all.size < w:
+            return n
+        cx = np.r_[0.0, np.cumsum(px_all)]
+        ct = np.r_[0.0, np.cumsum(pt_all)]
+        sx, st = cx[w:] - cx[:-w], ct[w:] - ct[:-w]  # window i covers [i, i + w)
+        first = max(0, m - w + 1)  # windows ending in this chunk (the others were judged)
+        bad = np.flatnonzero((st[first:] >= 0.1 * tpow * w)
+                             & (st[first:] > self.gate_stop * np.maximum(sx[first:], 1e-300))) + first
         if bad.size == 0:
             return n
-        a = max(0, int(bad[0]) - w)
-        b = int(bad[0]) + w
+        i = int(bad[0])
+        a = max(0, i - w - m)  # this chunk's part of the window before and of the bad one
+        b = i + w - m
         pr = np.sum((x64[:, a:b] - t[:, a:b]) ** 2, axis=0)
-        cost = np.r_[0.0, np.cumsum(pr)] + (cx[b] - cx[a]) - (cx[a : b + 1] - cx[a])
+        cxa = np.r_[0.0, np.cumsum(px[a:b])]
+        cost = np.r_[0.0, np.cumsum(pr)] + cxa[-1] - cxa
         return a + int(np.argmin(cost))
 
     def _start(self, number: int, marker: int) -> int | None:
@@ -1253,7 +1280,7 @@ class CausalGradient:
             v.confirmed = ratio <= self.gate_confirm
             k = b - a
         else:
-            k = self._stop_at(y[:, a:b], seg, v.tpow or 0.0)
+            k = self._stop_at(y[:, a:b], seg, v.tpow or 0.0, v, self.ring.end - y.shape[1] + a)
         y[:, a : a + k] -= seg[:, :k]
         if self.axes is not None and k > 0:
             self.axes.start_volume(v.first, t)

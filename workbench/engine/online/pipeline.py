@@ -270,16 +270,26 @@ class OnlinePipeline:
         return n0 - 2 <= pred < n1 + 2
 
     def _map_markers(self, ts: np.ndarray, n0: int) -> None:
+        """Hand the markers on these samples, or on the sample right after them, to
+        the gradient correction.
+
+        The sample after the chunk too: a volume starts at its predicted onset when its
+        marker agrees to a sample (:meth:`.gradient.CausalGradient._start`), so a marker
+        on the next sample may start the volume on this chunk's last one. Held back
+        until its own chunk, it left that sample to a provisional volume, judged on one
+        sample (flagged "marker late" on the 2 kHz phantom replayed in 1- and 2-sample
+        chunks, which kept a beat out of the BCG template for a second).
+        """
         keep = []
         n1 = n0 + ts.size
         for t, name in self._markers:
             if name.startswith("#"):
                 idx = int(name[1:])
-                if idx >= n1:
+                if idx > n1:
                     keep.append((t, name))
                     continue
             else:
-                if t > ts[-1] + 0.5 / self.sfreq:
+                if t > ts[-1] + 1.5 / self.sfreq:
                     keep.append((t, name))
                     continue
                 idx = n0 + int(round((t - ts[0]) * self.sfreq))
