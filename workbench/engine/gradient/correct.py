@@ -115,6 +115,13 @@ class GradientParams:
         ``refinements["drift"]``; see :class:`.aas.AASParams` ``drift_range``). None
         (auto): below :data:`LOW_RATE_HZ` with the alias model on, where the artifact
         aliases and its phase must be known to ~0.1 sample.
+    lf_scale : bool
+        After the correction, follow the size of the artifact's low band (1/TR to
+        ``lf_cutoff_hz``) volume by volume: one scale per volume for the low band's mean
+        shape over all EEG channels, smoothed over 5 volumes and subtracted, kept only when
+        the scales wander slowly (3x their noise; QC ``refinements["lf_scale"]``). The
+        templates average that band over ``window_lf`` volumes, so a ringing of the
+        scanner table whose size wanders is otherwise left (see :mod:`.lf_scale`).
     n_jobs : int
         Threads.
     """
@@ -142,6 +149,7 @@ class GradientParams:
     slice_axes_hp_hz: float = 150.0
     slice_axes_smooth: int = 5
     drift_refine: bool | None = None
+    lf_scale: bool = True
     n_jobs: int = 2
 
     def main_window(self, sfreq: float) -> int:
@@ -439,6 +447,13 @@ def correct_array(
         learn = learn[np.linspace(0, learn.size - 1, min(learn.size, 16)).round().astype(int)]
         if ep_len >= 16 and ep_starts.size >= 10 and learn.size >= params.slice_axes:
             axes_basis = axis_basis(data, learn, ep_starts, ep_frac, ep_len, params.slice_axes)
+    lf = None
+    if params.lf_scale and eeg.size >= 5 and params.lf_cutoff_hz > 0:
+        from .lf_scale import lf_shape, volume_starts
+
+        vs = volume_starts(sched.onsets, n_times)
+        lf = (vs, lf_shape(data, eeg, vs[0], vs[1], sfreq, float(params.lf_cutoff_hz),
+                            float(sync.acquisition.slice_frequency or 0.0))) if vs else (None, None)
     p(0.05, "correcting")
     aas = correct_inplace(
         data,
@@ -459,6 +474,13 @@ def correct_array(
         axes_info = regress_slices(data, picks, ep_starts, ep_frac, axes_basis, sfreq,
                                    float(params.slice_axes_hp_hz), int(params.slice_axes_smooth),
                                    n_jobs=params.n_jobs)
+    lf_info = None
+    if lf is not None:
+        from .lf_scale import follow_lf_size
+
+        vs, shape = lf
+        lf_info = (follow_lf_size(data, eeg, vs[0], vs[1], shape) if vs is not None else
+                   {"kept": False, "reason": "volumes not one evenly spaced run"})
     if params.lowpass is not None:
         _lowpass_inplace(data, picks, sfreq, float(params.lowpass), params.n_jobs, p.sub(0.8, 0.92))
     p(0.92, "quality control")
@@ -490,6 +512,11 @@ def correct_array(
         qc["refinements"]["slice_axes"] = dict(axes_info)
         qc["slice_axes_explained_pct"] = 100.0 * float(axes_info["explained"])
         qc["slice_axes_kept"] = bool(axes_info["kept"])
+    if lf_info is not None:
+        qc["refinements"]["lf_scale"] = dict(lf_info)
+        qc["lf_scale_kept"] = bool(lf_info["kept"])
+        if lf_info["kept"]:  # (when not kept the scales are the EEG's noise: no size to show)
+            qc["lf_scale_range_pct"] = float(lf_info["size_range_pct"])
     qc.update(evolution_qc(aas.evolution, sched, sfreq))
     if motion is not None:
         qc.update(motion_qc(motion, int(aas_params.segment_min)))

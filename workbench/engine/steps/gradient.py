@@ -17,7 +17,9 @@ TEACHING = (
     "fraction of a sample, fitted in amplitude and subtracted. The bore is not perfectly steady: "
     "breathing moves the head and the leads, so each lead loop's coupling to the three gradient axes "
     "changes within a volume; what the templates miss is then fitted slice by slice with the three "
-    "axes' waveforms and subtracted too. A 70 Hz low-pass removes what is left at high frequencies. The spectrum should lose its peaks at the slice-rate harmonics "
+    "axes' waveforms and subtracted too. Below 40 Hz, where the EEG dominates, the templates average "
+    "many volumes; the scanner table rings after each volume and that ringing's size wanders, so when "
+    "it does its size is followed volume by volume. A 70 Hz low-pass removes what is left at high frequencies. The spectrum should lose its peaks at the slice-rate harmonics "
     "while the 1-40 Hz EEG power stays."
 )
 
@@ -60,6 +62,11 @@ PARAMS = (
           "negligible) and subtract it: follows breathing, a drifting bore and head movements within "
           "a volume, which volume templates average away. 0: off; not run below 2 kHz (aliasing).",
           label="slice-wise axis fit", unit="waveforms", minimum=0, maximum=8),
+    Param("lf_scale", "bool", True, "After the correction, follow the size of the artifact's "
+          "low band (below 40 Hz: the scanner table and cables ringing after each volume) volume by "
+          "volume with one scale for all EEG channels; the 60-volume low-band templates leave its "
+          "wander. Kept only when the scales wander slowly (3x their noise), otherwise nothing "
+          "changes.", label="follow low-band size"),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
           optional=True, none_label="off"),
@@ -113,6 +120,13 @@ QC = (
            help="Measured on the first channels: the fit is kept only when it removes more than 2 % "
                 "(and three times chance) of what the templates left above 150 Hz and does not raise "
                 "what is left below 150 Hz; otherwise nothing is changed."),
+    QCSpec("lf_scale_kept", "Low-band size followed (it wandered more than chance)",
+           help="One scale per volume for the low band's mean shape over all EEG channels: used "
+                "only when the scales change slowly from volume to volume (their spread at least "
+                "3x what their volume-to-volume noise gives); otherwise nothing is changed."),
+    QCSpec("lf_scale_range_pct", "Low-band size range over the run (5-95 %)", "%", ".0f",
+           help="How much the low band's volume-locked part changed in size over the run "
+                "(smoothed over 5 volumes; shown when followed)."),
     QCSpec("artifact_size_range_pct", "Artifact size range over the run (5-95 %)", "%", ".1f",
            help="How much the artifact's size changed between volumes (breathing, heating, movement)."),
     QCSpec("artifact_shape_change_pct", "Artifact shape change (95th pct)", "%", ".1f",
@@ -136,7 +150,7 @@ _SCALARS = (
     "n_volumes", "n_corrected_channels", "skipped_channels", "saturated_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
     "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "window_volumes", "drift_refined_ppm", "max_shift_samples", "alignment_kept", "spatial_rank",
-    "slice_axes_explained_pct", "slice_axes_kept",
+    "slice_axes_explained_pct", "slice_axes_kept", "lf_scale_kept", "lf_scale_range_pct",
     "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
     "motion_segments", "motion_volumes_moved", "motion_fd_max_mm", "motion_kept",
 )
@@ -148,7 +162,7 @@ def gradient_params(params: dict[str, Any]) -> Any:
 
     return GradientParams(**{k: params[k] for k in (
         "window", "align", "amplitude_fit", "wiener", "window_lf", "obs", "anc", "lowpass", "track",
-        "motion_params", "motion_fd_mm", "slice_axes") if k in params})
+        "motion_params", "motion_fd_mm", "slice_axes", "lf_scale") if k in params})
 
 
 def compact_qc(qc: dict[str, Any]) -> dict[str, Any]:

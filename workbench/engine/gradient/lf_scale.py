@@ -1,0 +1,161 @@
+"""Follow the size of the artifact's low band from volume to volume.
+
+After each volume's gradients the scanner table and the cables ring (5-35 Hz, decaying
+over a few hundred ms) and the ringing's size wanders over tens of seconds, apart from
+the gradient artifact's own size. The templates average the low band over
+``window_lf`` volumes (60 by default: there the EEG dominates and a short window
+would leak it), so they subtract the ringing's mean size and leave its wander, inside
+1-40 Hz: on the variant table's "LF volume-locked 20 uV" row that wander was 0.29 of
+the 0.32 NRMSE left, and the per-volume amplitude fit cannot follow it (it is fitted on
+the whole band, which the gradient artifact dominates).
+
+The pass here fits, after the correction, one scale per volume for the low band's mean
+shape over all EEG channels together (the ringing's shape across channels is fixed;
+its size is one number per volume, so little EEG enters the fit), smooths it over a
+few volumes and subtracts that share of the shape. It is kept only when the scales
+wander slowly: their variance at least ``min_ratio`` times what their volume-to-volume
+differences give for noise (about 1 when the fit sees EEG only). No peer does this;
+it is our own because it sits between the template's low band and the EEG leak
+(DESIGN §2b: data-decided refinements, shown in the QC).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+#: volumes needed to judge the scales' wander
+MIN_VOLUMES = 12
+
+
+def _consecutive(rows: np.ndarray) -> bool:
+    return bool(rows.size) and bool(np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)))
+
+
+def _rows_view(data: np.ndarray, rows: np.ndarray, a: int, b: int) -> np.ndarray:
+    """``data[rows, a:b]``: a view when ``rows`` are consecutive, else a copy."""
+    if _consecutive(rows):
+        return data[rows[0] : rows[0] + rows.size, a:b]
+    return data[rows, a:b]
+
+
+def volume_starts(onsets: np.ndarray, n_times: int) -> tuple[np.ndarray, int] | None:
+    """Integer starts and the common length of the volumes' epochs, or None when the
+    volumes are not one evenly spaced run (missing volumes, several runs) or too few.
+
+    Parameters
+    ----------
+    onsets : ndarray
+        Volume onsets (fractional samples).
+    n_times : int
+        Samples in the recording.
+    """
+    s = np.round(np.asarray(onsets, float)).astype(np.int64)
+    if s.size < MIN_VOLUMES + 1:
+        return None
+    d = np.diff(s)
+    length = int(d.min())
+    if length < 8 or d.max() > length + 2 or s[0] < 0:
+        return None
+    s = s[s + length <= n_times]
+    if s.size < MIN_VOLUMES:
+        return None
+    return s, length
+
+
+def lf_shape(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int, sfreq: float,
+             f_hi: float, f_slice: float = 0.0) -> np.ndarray:
+    """The volumes' mean epoch on ``rows``, band-limited to ``1/TR``-``f_hi`` Hz.
+
+    Parameters
+    ----------
+    data : ndarray (n_channels, n_times)
+        The recording before the correction.
+    rows : ndarray of int
+        EEG rows.
+    starts, length : ndarray of int, int
+        The volumes' epochs (:func:`volume_starts`).
+    sfreq : float
+        Sampling rate (Hz).
+    f_hi : float
+        Highest frequency kept (Hz).
+    f_slice : float
+        Slot rate (Hz; 0: none): the lines within one of its harmonics are left out.
+        There the gradient artifact itself dominates (17.5 and 35 Hz at 35 slices / 2 s)
+        and its size follows the gradients, not the ringing: with them in, the artifact
+        left at the slice harmonics rose 2.5x on the "LF volume-locked 20 uV" row.
+
+    Returns
+    -------
+    ndarray (len(rows), length), float64
+        The shape: the mean epoch is periodic (one per volume), so its Fourier bins are
+        the volume comb's lines; all but lines 1..``f_hi`` are zeroed (no DC).
+    """
+    # summed in the data's precision (float32: 0.05 s at 64 ch x 300 volumes of 2 s at
+    # 5 kHz, against 0.25 s converting each epoch to float64; the shape needs no more)
+    acc = np.zeros((rows.size, length), data.dtype if data.dtype == np.float32 else np.float64)
+    for s in starts:
+        acc += _rows_view(data, rows, int(s), int(s) + length)
+    spec = np.fft.rfft(acc.astype(np.float64) / starts.size, axis=1)
+    k_hi = int(np.floor(f_hi * length / sfreq))
+    spec[:, 0] = 0.0
+    spec[:, k_hi + 1 :] = 0.0
+    if f_slice > 0:
+        f = np.arange(spec.shape[1]) * sfreq / length
+        h = np.arange(1, int(f_hi / f_slice) + 2) * f_slice
+        near = np.min(np.abs(f[:, None] - h[None, :]), axis=1) <= 1.5 * sfreq / length
+        spec[:, near] = 0.0
+    return np.fft.irfft(spec, n=length, axis=1)
+
+
+def follow_lf_size(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int,
+                   shape: np.ndarray, *, smooth: int = 5, min_ratio: float = 3.0) -> dict[str, Any]:
+    """Fit, judge and (when kept) subtract the per-volume share of ``shape``, in place.
+
+    Parameters
+    ----------
+    data : ndarray (n_channels, n_times)
+        The corrected recording (changed in place on ``rows`` when kept).
+    rows, starts, length
+        As for :func:`lf_shape`.
+    shape : ndarray (len(rows), length)
+        :func:`lf_shape` of the recording before the correction.
+    smooth : int
+        Volumes over which the scales are averaged (a moving mean).
+    min_ratio : float
+        Kept when the scales' variance is at least this times the noise variance their
+        volume-to-volume differences give.
+
+    Returns
+    -------
+    dict
+        ``kept``, ``ratio`` (that variance ratio), ``size_range_pct`` (5-95 % range of
+        the smoothed scales, % of the mean shape), ``n_volumes``; ``reason`` when not
+        judged.
+    """
+    norm = float(np.sum(shape * shape))
+    if not norm > 0.0:
+        return {"kept": False, "reason": "no low-band artifact", "n_volumes": int(starts.size)}
+    a = np.empty(starts.size)
+    sh = shape.astype(data.dtype, copy=False)
+    for i, s in enumerate(starts):
+        # one dot product per volume, without a temporary (einsum on the strided rows)
+        a[i] = float(np.einsum("ct,ct->", _rows_view(data, rows, int(s), int(s) + length), sh)) / norm
+    noise = 0.5 * float(np.mean(np.diff(a) ** 2))
+    ratio = float(np.var(a) / max(noise, 1e-300))
+    a_s = uniform_filter1d(a, max(int(smooth), 1), mode="nearest")
+    lo, hi = np.percentile(a_s, [5, 95])
+    info: dict[str, Any] = {"kept": bool(ratio >= min_ratio), "ratio": ratio,
+                            "size_range_pct": float(100.0 * (hi - lo)), "n_volumes": int(starts.size)}
+    if not info["kept"]:
+        return info
+    view = _consecutive(rows)
+    for i, s in enumerate(starts):
+        a0, a1 = int(s), int(s) + length
+        if view:
+            data[rows[0] : rows[0] + rows.size, a0:a1] -= data.dtype.type(a_s[i]) * sh
+        else:
+            data[rows, a0:a1] -= data.dtype.type(a_s[i]) * sh
+    return info
