@@ -117,9 +117,10 @@ class GradientParams:
         aliases and its phase must be known to ~0.1 sample.
     lf_scale : bool
         After the correction, follow the size of the artifact's low band (1/TR to
-        ``lf_cutoff_hz``) volume by volume: one scale per volume for the low band's mean
-        shape over all EEG channels, smoothed over 5 volumes and subtracted, kept only when
-        the scales wander slowly (3x their noise; QC ``refinements["lf_scale"]``). The
+        ``lf_cutoff_hz``) volume by volume: one scale per volume for each of the low
+        band's (up to 3) parts across all EEG channels, smoothed over 5 volumes and
+        subtracted, each kept only when its scales wander slowly (3x their noise; QC
+        ``refinements["lf_scale"]``). The
         templates average that band over ``window_lf`` volumes, so a ringing of the
         scanner table whose size wanders is otherwise left (see :mod:`.lf_scale`).
     n_jobs : int

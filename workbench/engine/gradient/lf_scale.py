@@ -9,14 +9,14 @@ would leak it), so they subtract the ringing's mean size and leave its wander, i
 the 0.32 NRMSE left, and the per-volume amplitude fit cannot follow it (it is fitted on
 the whole band, which the gradient artifact dominates).
 
-The pass here fits, after the correction, one scale per volume for the low band's mean
-shape over all EEG channels together (the ringing's shape across channels is fixed;
-its size is one number per volume, so little EEG enters the fit), smooths it over a
-few volumes and subtracts that share of the shape. It is kept only when the scales
-wander slowly: their variance at least ``min_ratio`` times what their volume-to-volume
-differences give for noise (about 1 when the fit sees EEG only). No peer does this;
-it is our own because it sits between the template's low band and the EEG leak
-(DESIGN §2b: data-decided refinements, shown in the QC).
+The pass here fits, after the correction, the low band's mean shape split into its
+(up to 3) largest parts across channels, each with one scale per volume over all EEG
+channels together (a part's pattern across channels is fixed; its size is one number
+per volume, so little EEG enters the fit), smooths the scales over a few volumes and
+subtracts those shares. A part is kept only when its scales wander slowly: their
+variance at least ``min_ratio`` times what their volume-to-volume differences give for
+noise (about 1 when the fit sees EEG only). No peer does this; it is our own because
+it sits between the template's low band and the EEG leak (DESIGN §2b: data-decided refinements, shown in the QC).
 """
 
 from __future__ import annotations
@@ -111,8 +111,15 @@ def lf_shape(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int
 
 
 def follow_lf_size(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int,
-                   shape: np.ndarray, *, smooth: int = 5, min_ratio: float = 3.0) -> dict[str, Any]:
+                   shape: np.ndarray, *, rank: int = 3, smooth: int = 5,
+                   min_ratio: float = 3.0) -> dict[str, Any]:
     """Fit, judge and (when kept) subtract the per-volume share of ``shape``, in place.
+
+    ``shape`` is split into its ``rank`` largest parts across channels (SVD: each a
+    pattern over the channels times a waveform, like the gradient axes' couplings), and
+    each part gets its own scale per volume, judged and kept on its own. On the variant
+    table's "combined" row (ringing, eddy currents, a drifting bore, a movement) three
+    parts left 0.112 NRMSE 1-40 Hz where one scale for the whole shape left 0.124.
 
     Parameters
     ----------
@@ -122,40 +129,54 @@ def follow_lf_size(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, lengt
         As for :func:`lf_shape`.
     shape : ndarray (len(rows), length)
         :func:`lf_shape` of the recording before the correction.
+    rank : int
+        Parts of the shape fitted (at most the number of rows).
     smooth : int
         Volumes over which the scales are averaged (a moving mean).
     min_ratio : float
-        Kept when the scales' variance is at least this times the noise variance their
-        volume-to-volume differences give.
+        A part is kept when its scales' variance is at least this times the noise
+        variance their volume-to-volume differences give (about 1 for EEG alone).
 
     Returns
     -------
     dict
-        ``kept``, ``ratio`` (that variance ratio), ``size_range_pct`` (5-95 % range of
-        the smoothed scales, % of the mean shape), ``n_volumes``; ``reason`` when not
-        judged.
+        ``kept`` (any part kept), ``ratio`` (the largest part's variance ratio),
+        ``ratios`` (each part's), ``parts_kept``, ``size_range_pct`` (5-95 % range of
+        the largest kept part's smoothed scales, % of its mean size), ``n_volumes``;
+        ``reason`` when not judged.
     """
-    norm = float(np.sum(shape * shape))
-    if not norm > 0.0:
+    U, S, Vt = np.linalg.svd(shape, full_matrices=False)
+    r = int(min(rank, int(np.sum(S > 1e-9 * max(float(S[0]) if S.size else 0.0, 1e-300)))))
+    if r == 0 or not float(S[0]) > 0.0:
         return {"kept": False, "reason": "no low-band artifact", "n_volumes": int(starts.size)}
-    a = np.empty(starts.size)
-    sh = shape.astype(data.dtype, copy=False)
+    Ur = U[:, :r].astype(data.dtype)
+    Wr = Vt[:r].astype(data.dtype)  # unit waveforms; part j = S_j * outer(U_j, W_j)
+    a = np.empty((starts.size, r))
     for i, s in enumerate(starts):
-        # one dot product per volume, without a temporary (einsum on the strided rows)
-        a[i] = float(np.einsum("ct,ct->", _rows_view(data, rows, int(s), int(s) + length), sh)) / norm
-    noise = 0.5 * float(np.mean(np.diff(a) ** 2))
-    ratio = float(np.var(a) / max(noise, 1e-300))
-    a_s = uniform_filter1d(a, max(int(smooth), 1), mode="nearest")
-    lo, hi = np.percentile(a_s, [5, 95])
-    info: dict[str, Any] = {"kept": bool(ratio >= min_ratio), "ratio": ratio,
-                            "size_range_pct": float(100.0 * (hi - lo)), "n_volumes": int(starts.size)}
-    if not info["kept"]:
+        seg = _rows_view(data, rows, int(s), int(s) + length)
+        # the part's share: <seg, U_j W_j^T> / S_j (one small product per volume)
+        a[i] = np.einsum("jt,jt->j", Ur.T @ seg, Wr) / S[:r]
+    noise = 0.5 * np.mean(np.diff(a, axis=0) ** 2, axis=0)
+    ratios = np.var(a, axis=0) / np.maximum(noise, 1e-300)
+    keep = ratios >= min_ratio
+    a_s = uniform_filter1d(a, max(int(smooth), 1), axis=0, mode="nearest")
+    info: dict[str, Any] = {"kept": bool(keep.any()), "ratio": float(ratios[0]),
+                            "ratios": [float(x) for x in ratios], "parts_kept": int(keep.sum()),
+                            "n_volumes": int(starts.size)}
+    if not keep.any():
         return info
+    j0 = int(np.flatnonzero(keep)[0])
+    lo, hi = np.percentile(a_s[:, j0], [5, 95])
+    info["size_range_pct"] = float(100.0 * (hi - lo))
+    # the kept parts' patterns times their waveforms, scaled per volume: U diag(S a) W
+    Uk = (U[:, :r][:, keep] * S[:r][keep]).astype(data.dtype)
+    Wk = Vt[:r][keep].astype(data.dtype)
     view = _consecutive(rows)
     for i, s in enumerate(starts):
         a0, a1 = int(s), int(s) + length
+        sub = (Uk * a_s[i, keep].astype(data.dtype)) @ Wk
         if view:
-            data[rows[0] : rows[0] + rows.size, a0:a1] -= data.dtype.type(a_s[i]) * sh
+            data[rows[0] : rows[0] + rows.size, a0:a1] -= sub
         else:
-            data[rows, a0:a1] -= data.dtype.type(a_s[i]) * sh
+            data[rows, a0:a1] -= sub
     return info

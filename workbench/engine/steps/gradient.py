@@ -64,9 +64,9 @@ PARAMS = (
           label="slice-wise axis fit", unit="waveforms", minimum=0, maximum=8),
     Param("lf_scale", "bool", True, "After the correction, follow the size of the artifact's "
           "low band (below 40 Hz: the scanner table and cables ringing after each volume) volume by "
-          "volume with one scale for all EEG channels; the 60-volume low-band templates leave its "
-          "wander. Kept only when the scales wander slowly (3x their noise), otherwise nothing "
-          "changes.", label="follow low-band size"),
+          "volume (a scale per volume for each of its up to 3 parts across all EEG channels); the "
+          "60-volume low-band templates leave its wander. Kept only when the scales wander slowly "
+          "(3x their noise), otherwise nothing changes.", label="follow low-band size"),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
           optional=True, none_label="off"),
@@ -121,11 +121,12 @@ QC = (
                 "(and three times chance) of what the templates left above 150 Hz and does not raise "
                 "what is left below 150 Hz; otherwise nothing is changed."),
     QCSpec("lf_scale_kept", "Low-band size followed (it wandered more than chance)",
-           help="One scale per volume for the low band's mean shape over all EEG channels: used "
-                "only when the scales change slowly from volume to volume (their spread at least "
-                "3x what their volume-to-volume noise gives); otherwise nothing is changed."),
+           help="A scale per volume for each of the low band's (up to 3) parts across all EEG "
+                "channels, each used only when its scales change slowly from volume to volume "
+                "(their spread at least 3x what their volume-to-volume noise gives); otherwise "
+                "nothing is changed."),
     QCSpec("lf_scale_range_pct", "Low-band size range over the run (5-95 %)", "%", ".0f",
-           help="How much the low band's volume-locked part changed in size over the run "
+           help="How much the low band's largest followed part changed in size over the run "
                 "(smoothed over 5 volumes; shown when followed)."),
     QCSpec("artifact_size_range_pct", "Artifact size range over the run (5-95 %)", "%", ".1f",
            help="How much the artifact's size changed between volumes (breathing, heating, movement)."),
