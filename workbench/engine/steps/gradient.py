@@ -96,7 +96,11 @@ QC = (
     QCSpec("multiband", "Multiband factor", fmt="d"),
     QCSpec("timing_source", "Slice timing from"),
     QCSpec("power_kept_1_40", "1-40 Hz power kept", "", ".3f", warn_below=0.7, warn_above=1.3,
-           help="Ratio of EEG power in 1-40 Hz after/before: near 1 means the brain signal was kept."),
+           help="Ratio of the 1-40 Hz power after/before (outside the slice harmonics): near 1 means "
+                "the brain signal was kept. The power before counts any artifact below 40 Hz too (a "
+                "ringing scanner table, aliasing below 2 kHz), so where that is large a low value is "
+                "artifact removed, not EEG lost: compare the Spectrum view's lines and the band "
+                "between them."),
     QCSpec("window_volumes", "Template window used", "volumes", "d",
            help="Volumes averaged per template: the window asked for, or with 'auto' 20 (8 below "
                 "2 kHz, where the aliased artifact changes from volume to volume)."),
