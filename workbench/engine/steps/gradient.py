@@ -66,7 +66,9 @@ PARAMS = (
           "low band (below 40 Hz: the scanner table and cables ringing after each volume) volume by "
           "volume (a scale per volume for each of its up to 3 parts across all EEG channels); the "
           "60-volume low-band templates leave its wander. Kept only when the scales wander slowly "
-          "(3x their noise), otherwise nothing changes.", label="follow low-band size"),
+          "(3x their noise), otherwise nothing changes. Stimulus markers' share is left in the data; "
+          "switch it off when stimuli are locked to the volumes in blocks but not marked (their "
+          "evoked response would be taken for the ringing).", label="follow low-band size"),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
           optional=True, none_label="off"),
