@@ -94,6 +94,10 @@ def window(qtbot, gui_settings):
     win.show()
     qtbot.waitExposed(win)
     yield win
+    from PyQt6 import sip
+
+    if sip.isdeleted(win):  # pytest-qt closed and deleted it first (a fixture waited on events)
+        return
     win.tasks.cancel_all()
     qtbot.waitUntil(lambda: not win.tasks.busy, timeout=10000)
     win.close()

@@ -31,7 +31,12 @@ def loaded(qtbot, window, tmp_path):
     tab = window.pages["Gradient"]
     window.show_tab("Gradient")
     yield session, tab, window
-    qtbot.waitUntil(lambda: tab._stack_task is None and tab._view_task is None, timeout=90000)  # views still drawing on a loaded machine
+    # Views still drawing on a loaded machine must end before the next test. pytest-qt has
+    # closed and deleteLater'd the window by now, so the tab may be gone before its
+    # ``ended`` slots run: wait on the tasks' own ``done`` flags, which their live Task
+    # objects set whatever became of the tab.
+    tasks = [t for t in (tab._stack_task, tab._view_task) if t is not None]
+    qtbot.waitUntil(lambda: all(t.done for t in tasks), timeout=90000)
 
 
 def _derivatives(session) -> list[Path]:
