@@ -59,6 +59,7 @@ def inspect_result(
             "harmonic_after_uv": pc["harmonic_after_uv"][i],
             "reduction_db": pc["reduction_db"][i],
             "power_kept_1_40": pc["power_kept_1_40"][i],
+            "power_kept_1_40_off_comb": pc.get("power_kept_1_40_off_comb", [None] * (i + 1))[i],
         }
         if tpc:
             row["nrmse"] = tpc["nrmse"][i]
@@ -69,6 +70,7 @@ def inspect_result(
         "harmonic_rms_after_uv",
         "harmonic_reduction_db",
         "power_kept_1_40",
+        "power_kept_1_40_off_comb",
         "nrmse",
         "correlation",
         "n_volumes",

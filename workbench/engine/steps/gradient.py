@@ -97,12 +97,19 @@ QC = (
     QCSpec("n_slots", "Slice slots per volume", fmt="d"),
     QCSpec("multiband", "Multiband factor", fmt="d"),
     QCSpec("timing_source", "Slice timing from"),
-    QCSpec("power_kept_1_40", "1-40 Hz power kept", "", ".3f", warn_below=0.7, warn_above=1.3,
-           help="Ratio of the 1-40 Hz power after/before (outside the slice harmonics): near 1 means "
-                "the brain signal was kept. The power before counts any artifact below 40 Hz too (a "
-                "ringing scanner table, aliasing below 2 kHz), so where that is large a low value is "
-                "artifact removed, not EEG lost: compare the Spectrum view's lines and the band "
-                "between them."),
+    QCSpec("power_kept_1_40", "1-40 Hz power kept", "", ".3f",
+           help="Ratio of the 1-40 Hz power after/before (outside the slice harmonics). The power "
+                "before counts any artifact below 40 Hz too (a ringing scanner table, aliasing below "
+                "2 kHz), so a low value is often artifact removed, not EEG lost: the next row, "
+                "between the volume comb's lines, tells the two apart."),
+    QCSpec("power_kept_1_40_off_comb", "1-40 Hz power kept between the volume lines", "", ".3f",
+           warn_below=0.85, warn_above=1.15,
+           help="The same ratio on the frequencies between the lines k/TR (1/(8 TR) either side left "
+                "out), where nothing repeats with the volumes: what the correction removes there is "
+                "not artifact. Near 1 means the brain signal was kept (0.99-1.02 on every simulated "
+                "variant, with or without artifact below 40 Hz); a low value means EEG was lost, e.g. "
+                "0.43-0.73 after a 20 Hz low-pass. Blind to EEG lost on the lines themselves (what "
+                "the templates average in, about 1/window of it)."),
     QCSpec("window_volumes", "Template window used", "volumes", "d",
            help="Volumes averaged per template: the window asked for, or with 'auto' 20 (8 below "
                 "2 kHz, where the aliased artifact changes from volume to volume)."),
@@ -156,7 +163,7 @@ QC = (
 _SCALARS = (
     "n_volumes", "n_corrected_channels", "skipped_channels", "saturated_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
-    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "window_volumes", "drift_refined_ppm", "max_shift_samples", "alignment_kept", "spatial_rank",
+    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "power_kept_1_40_off_comb", "window_volumes", "drift_refined_ppm", "max_shift_samples", "alignment_kept", "spatial_rank",
     "slice_axes_explained_pct", "slice_axes_kept", "lf_scale_kept", "lf_scale_range_pct",
     "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
     "motion_segments", "motion_volumes_moved", "motion_fd_max_mm", "motion_kept",
@@ -216,14 +223,26 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     if sf < 2000:
         messages.append(f"the EEG is sampled at {sf:g} Hz: below ~2 kHz the artifact is aliased and "
                         "average subtraction removes much less of it; check the harmonic reduction")
+    kept, kept_off = res.qc.get("power_kept_1_40"), res.qc.get("power_kept_1_40_off_comb")
+    if kept is not None and kept_off is not None and kept < 0.7 and 0.85 <= kept_off <= 1.15:
+        messages.append(f"1-40 Hz power kept is {kept:.2f}, but {kept_off:.2f} between the volume lines: "
+                        "what was removed below 40 Hz repeated with the volumes (artifact: a ringing "
+                        "scanner table, aliasing), not EEG")
     full = dict(res.qc)
     cleaned = res.raw
     pc = res.qc.get("per_channel", {})
-    rows = {n: (f"{b:.1f} → {a:.2f} µV ({d:.1f} dB), 1-40 Hz power kept {k:.2f}" if b is not None
-                else f"no slice harmonic in the scored band, 1-40 Hz power kept {k:.2f}")
-            for n, b, a, d, k in zip(pc.get("names", []), pc.get("harmonic_before_uv", []),
-                                     pc.get("harmonic_after_uv", []), pc.get("reduction_db", []),
-                                     pc.get("power_kept_1_40", []))}
+    n_ch = len(pc.get("names", []))
+
+    def _row(b: float | None, a: float | None, d: float | None, k: float, ko: float | None) -> str:
+        head = f"{b:.1f} → {a:.2f} µV ({d:.1f} dB)" if b is not None else "no slice harmonic in the scored band"
+        tail = f" ({ko:.2f} between the volume lines)" if ko is not None else ""
+        return f"{head}, 1-40 Hz power kept {k:.2f}{tail}"
+
+    rows = {n: _row(b, a, d, k, ko)
+            for n, b, a, d, k, ko in zip(pc.get("names", []), pc.get("harmonic_before_uv", []),
+                                         pc.get("harmonic_after_uv", []), pc.get("reduction_db", []),
+                                         pc.get("power_kept_1_40", []),
+                                         pc.get("power_kept_1_40_off_comb", [None] * n_ch))}
     return StepResult(
         qc=qc,
         provides={"eeg": cleaned},

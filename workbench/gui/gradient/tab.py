@@ -143,15 +143,17 @@ class GradientTab(QWidget):
         self.views.addTab(self._build_stack(), "Template && epochs")
         self.views.addTab(self._build_psd(), "Spectrum")
         self.views.addTab(self._build_evolution(), "Artifact over the run")
-        self.table = QTableWidget(0, 7)
+        self.table = QTableWidget(0, 8)
         self.table.setHorizontalHeaderLabels(
-            ["channel", "harmonics before (µV)", "after (µV)", "reduction (dB)",
-             "1-40 Hz kept", "NRMSE", "r"]
+            ["channel", "harmonics\nbefore (µV)", "after\n(µV)", "reduction\n(dB)",
+             "1-40 Hz\nkept", "between\nvolume lines", "NRMSE", "r"]
         )
         self.table.setToolTip(
             "Per EEG channel: RMS at the slice-rate harmonics before and after, its reduction, the "
             "fraction of 1-40 Hz power kept (outside the harmonics), and with ground truth the "
-            "NRMSE and correlation against the artifact-free recording."
+            "NRMSE and correlation against the artifact-free recording. 'Between volume lines': "
+            "the 1-40 Hz power kept between the lines k/TR, where nothing repeats with the volumes "
+            "(near 1: EEG kept; a low '1-40 Hz kept' with this near 1 is artifact removed)."
         )
         self.views.addTab(self.table, "QC table")
 
@@ -306,7 +308,8 @@ class GradientTab(QWidget):
         spec = self.specs.get(STEP)
         bits = []
         for key in ("n_volumes", "tr_s", "n_slots", "harmonic_rms_before_uv", "harmonic_rms_after_uv",
-                    "harmonic_reduction_db", "power_kept_1_40", "nrmse", "correlation"):
+                    "harmonic_reduction_db", "power_kept_1_40", "power_kept_1_40_off_comb", "nrmse",
+                    "correlation"):
             if key not in qc:
                 continue
             q = spec.qc_spec(key) if spec is not None else None
@@ -494,18 +497,19 @@ class GradientTab(QWidget):
         rows = self.view_data.qc_rows
         self.table.setRowCount(len(rows))
         has_truth = any("nrmse" in r for r in rows)
-        self.table.setColumnHidden(5, not has_truth)
         self.table.setColumnHidden(6, not has_truth)
+        self.table.setColumnHidden(7, not has_truth)
         keys = (
             "channel",
             "harmonic_before_uv",
             "harmonic_after_uv",
             "reduction_db",
             "power_kept_1_40",
+            "power_kept_1_40_off_comb",
             "nrmse",
             "correlation",
         )
-        fmt = ("{}", "{:.2f}", "{:.3f}", "{:.1f}", "{:.3f}", "{:.3f}", "{:.3f}")
+        fmt = ("{}", "{:.2f}", "{:.3f}", "{:.1f}", "{:.3f}", "{:.3f}", "{:.3f}", "{:.3f}")
         for i, r in enumerate(rows):
             for j, (k, f) in enumerate(zip(keys, fmt)):
                 val = r.get(k)
