@@ -19,6 +19,7 @@ Variants (``--variants``):
 - ``shrink05``: the alias coefficients kept 0.5x above their noise (the default, as
   offline, is 3x).
 - ``noalias``: no alias model (``alias_orders=0``): what the alias part is worth.
+- ``nospatial``: no causal spatial pass (``spatial=False``; the code before session 27).
 
 Run: ``nice .venv/bin/python benchmarks/bench_online_convergence.py [--rates 5000,2500,2000]``;
 results go to ``bench_online_results.json`` under ``convergence``.
@@ -78,11 +79,12 @@ def _patched(variant: str, true_onsets: np.ndarray):  # noqa: ANN202
                 C._alias_min, C._check_min = 3, 5
             if variant == "shrink05":
                 C._alias_shrink = 0.5
-            if variant == "noalias":
+            if variant in ("noalias", "nospatial"):
                 init0 = saved["__init__"]
+                key, value = ("alias_orders", 0) if variant == "noalias" else ("spatial", False)
 
                 def __init__(self, *a, **k):  # noqa: ANN001, ANN002, ANN003, N807
-                    k["alias_orders"] = 0
+                    k[key] = value
                     init0(self, *a, **k)
 
                 C.__init__ = __init__
@@ -142,7 +144,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", type=Path, default=Path("/tmp/bench_online_convergence"))
     ap.add_argument("--rates", default="5000,2500,2000")
-    ap.add_argument("--variants", default="current,session20,true_phase,shrink05,noalias")
+    ap.add_argument("--variants", default="current,nospatial,session20,true_phase,shrink05,noalias")
     args = ap.parse_args()
     variants = args.variants.split(",")
     res = {f"{float(r):g}": bench_rate(args.root, float(r), variants) for r in args.rates.split(",")}

@@ -23,6 +23,7 @@ the TR changed and the templates restart (:data:`.flags.TR_CHANGED`).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,6 +179,16 @@ class CausalGradient:
         After the template, subtract the mix of the gradient axes' waveforms that the
         previous blocks left (:class:`.axes.OnlineAxes`; the offline step's slice-wise
         axis fit, made causal). 0, or a rate below 2 kHz (as offline): off.
+    spatial : bool
+        The offline step's spatial pass made causal (:meth:`_set_subspace`): below
+        1.25x ``lf_cutoff_hz`` each template is split into the part inside the
+        artifact's channel subspace (measured once on the strong bins above, from
+        ``_spatial_min`` epochs on) and the part outside, each with its own Wiener gain
+        from its own running residual. Needs 5 channels or more.
+    spatial_rows : sequence of int | None
+        The rows (of the corrected channels) the spatial pass works on: the EEG only,
+        as offline (an ECG or EOG channel's own large signal would enter every EEG
+        channel's template through the projection); None: all.
     """
 
     # alias model start-up (see _alias_coef and _job_template): epochs per coefficient
@@ -210,6 +221,12 @@ class CausalGradient:
     _early_measured_phase = True
     _rephase_pin = 0.3  # slope interval times the markers' span that triggers the rephase
     _wiener_strict = 3.0  # see _wiener_gain
+    # the causal spatial pass (see _set_subspace): epochs before the subspace is measured,
+    # part residuals before its gains are used, and the share of the strong bins' energy
+    # the subspace holds (as offline, AASParams.spatial_tol)
+    _spatial_min = 10
+    _spatial_noise_min = 3
+    _spatial_tol = 1e-4
     # until then, the slope of the alias phases is fitted on the artifact's alias part
     # (_fit_alias_line; 150 s phantoms, 1-40 Hz after volume 10: 2.5 kHz 3.20 -> 2.99 uV,
     # 2 kHz 6.47 -> 6.11, 5 kHz unchanged; bench_online_convergence.py)
@@ -259,6 +276,8 @@ class CausalGradient:
         gate_stop: float | None = 16.0,
         stop_block_s: float = 0.005,
         slice_axes: int = 3,
+        spatial: bool = True,
+        spatial_rows: Sequence[int] | None = None,
     ) -> None:
         self.n_channels = int(n_channels)
         self.sfreq = float(sfreq)
@@ -283,6 +302,9 @@ class CausalGradient:
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
         self.trend = bool(trend)
+        self._sp_rows = (np.arange(int(n_channels)) if spatial_rows is None
+                         else np.asarray(sorted(set(int(r) for r in spatial_rows)), int))
+        self.spatial = bool(spatial) and self._sp_rows.size >= 5
         self._pool = None
         if threaded:
             from concurrent.futures import ThreadPoolExecutor
@@ -323,6 +345,9 @@ class CausalGradient:
         self.sum: np.ndarray | None = None
         self.n_noise = 0
         self.n_check = 0
+        self._P: np.ndarray | None = None  # projector on the artifact's channel subspace
+        self.n_part = 0  # residuals seen since (their running means: noise_in, noise_out)
+        self.spatial_info: dict[str, int] = {}
         self._meas: deque[tuple[int, float]] = deque()  # (volume number, measured onset)
         self._aline: tuple[float, float] | None = None  # alias phase line fitted on the artifact
         self.fr: deque[np.ndarray] = deque()  # alias basis of the epochs in `epochs`
@@ -706,6 +731,15 @@ class CausalGradient:
             self.n_noise += 1
             beta = 1.0 / min(self.n_noise, self.noise_volumes)
             self.noise += beta * (e - self.noise)
+            if self._P is not None:  # the same residual, inside and outside the subspace
+                ks = self._k_sp
+                d_in = self._P @ d[:, :ks]
+                d_out = d[:, :ks] - d_in
+                w = 1.0 + 1.0 / n_used[:ks]
+                self.n_part += 1
+                bp = 1.0 / min(self.n_part, self.noise_volumes)
+                self.noise_in += bp * ((d_in.real**2 + d_in.imag**2) / w - self.noise_in)
+                self.noise_out += bp * ((d_out.real**2 + d_out.imag**2) / w - self.noise_out)
         self.fr.append(b)
         self.fr_lf.append(b)
         self._fr_nums.append(number)
@@ -732,6 +766,8 @@ class CausalGradient:
                 old = self.epochs_lf.popleft()
                 self.sum_lf -= old
                 self.sq_lf -= np.abs(old) ** 2
+        if self.spatial and self._P is None and len(self.epochs) >= self._spatial_min and self._k_lf:
+            self._set_subspace()
         if (early and self._alias_phase_fit and self._alias_m.size
                 and self.sfreq < self._alias_line_below_hz):
             line = self._fit_alias_line()
@@ -921,6 +957,63 @@ class CausalGradient:
             out[:, : self._k_lf] = np.tensordot(x_lf, c[..., : self._k_lf], axes=(0, 0))
         return out
 
+    def _set_subspace(self) -> None:
+        """Measure the artifact's channel subspace on the current template (worker side).
+
+        As offline (:meth:`..gradient.spatial.LowBand.subspace`): the mean spectrum's
+        strongest bins above 1.25x ``lf_cutoff_hz`` (each normalised, so that no axis
+        hides behind a stronger one), the smallest rank holding ``1 - _spatial_tol`` of
+        their energy; nothing when that rank would not be below all channels but two.
+        Measured once per run (after ``_spatial_min`` epochs, where the artifact already
+        dwarfs the EEG in those bins by ~1000x); the part residuals start from there.
+        """
+        n = len(self.epochs)
+        C = self.sum.shape[0]
+        R = self._sp_rows
+        ks = int(min(self.sum.shape[1] - 1, np.ceil(1.25 * self._k_lf)))
+        hi = self.sum[R, ks:] / n
+        pw = np.sum(hi.real**2 + hi.imag**2, axis=0)
+        n_bins = int(min(pw.size, max(64, 0.02 * pw.size)))
+        self.spatial = False  # measured (or not measurable): not again this run
+        if ks < 2 or n_bins < R.size:
+            return
+        W = hi[:, np.argpartition(pw, -n_bins)[-n_bins:]]
+        W = W / np.maximum(np.linalg.norm(W, axis=0, keepdims=True), 1e-300)
+        U, sv, _ = np.linalg.svd(W, full_matrices=False)
+        e = np.cumsum(sv**2) / max(float(np.sum(sv**2)), 1e-300)
+        r = int(np.searchsorted(e, 1.0 - self._spatial_tol) + 1)
+        self.spatial_info = {"rank": r, "channels": int(R.size), "from_volumes": n}
+        if r > R.size - 2:
+            return
+        Ur = U[:, :r]
+        self._k_sp = ks
+        self.noise_in = np.zeros((C, ks))
+        self.noise_out = np.zeros((C, ks))
+        self.n_part = 0
+        P = np.zeros((C, C), np.complex128)  # rows outside R: nothing inside, all outside,
+        P[np.ix_(R, R)] = Ur @ Ur.conj().T  # so their gain is the plain one
+        self._P = P
+
+    def _gain_from(self, mean: np.ndarray, leak: np.ndarray, ema: np.ndarray, noise: np.ndarray,
+                   alias_power: np.ndarray | None) -> np.ndarray:
+        """Wiener gain per channel and bin (see :meth:`_wiener_gain`) of a template
+        ``mean`` with leak ``leak``, its long mean ``ema`` and residual ``noise``."""
+        n_long = min(self.n_ema, self.noise_volumes)
+        p_long = ema.real**2 + ema.imag**2 - noise / n_long
+        kc = min(self._k_cut, mean.shape[1])
+        if kc > 0 and self._wiener_strict != 1.0:
+            p_long[:, :kc] -= (self._wiener_strict - 1.0) * noise[:, :kc] / n_long
+        p_own = mean.real**2 + mean.imag**2 - 3.0 * leak
+        power = np.maximum(np.maximum(p_long, p_own), 0.0)
+        if alias_power is not None:
+            power += alias_power
+        if kc > 0:
+            from scipy.ndimage import uniform_filter1d
+
+            sm = uniform_filter1d(power[:, : kc + 9], 9, axis=-1)
+            power[:, :kc] = np.minimum(power[:, :kc], sm[:, :kc])
+        return np.clip(power / np.maximum(power + leak, 1e-300), 0.0, 1.0)
+
     def _wiener_gain(self, mean: np.ndarray, n: int, n_lf: int, alias: np.ndarray | None = None) -> np.ndarray:
         """Per channel and bin: the artifact's power over artifact + leaked EEG, the
         offline step's Wiener gain made causal.
@@ -936,35 +1029,73 @@ class CausalGradient:
         """
         if getattr(self, "n_noise", 0) < 1:
             return np.ones(mean.shape, np.float64)
-        n_used = np.full(mean.shape[1], float(n))
+        # the artifact's power (in _gain_from): from the long mean (small leak), or from
+        # the template's own mean where that stands clearly (3x) above its leak (a
+        # drifting harmonic the long mean blurs). The template's mean alone is a poor
+        # estimate: in a bin of EEG only, |mean|^2 is its leak times an exponential
+        # draw, which leaves gains well above 0 in a third of such bins. In the EEG band
+        # only beyond _wiener_strict times its leak, as offline (GradientParams.
+        # wiener_strict): with EEG alone |ema|^2 is its leak times an exponential draw,
+        # above 1x in 37 % of the bins, above 3x in 5 %. 3 rather than 1: 1-40 Hz error
+        # after volume 10 on the 150 s drifting phantoms 2.40 -> 1.98 uV at 5 kHz, 3.56
+        # -> 3.20 at 2.5 kHz (bench_online_convergence.py). The alias terms' power (the
+        # artifact's phase-dependent part) is artifact too.
+        leak = self.noise / self._n_used(mean.shape[1], n, n_lf)
+        ap = None if alias is None else np.sum(alias.real**2 + alias.imag**2, axis=0)
+        return self._gain_from(mean, leak, self.ema, self.noise, ap)
+
+    def _n_used(self, n_bins: int, n: int, n_lf: int) -> np.ndarray:
+        """Epochs averaged per bin (``n_lf`` below ``lf_cutoff_hz``)."""
+        n_used = np.full(n_bins, float(n))
         if self._k_lf:
             n_used[: self._k_lf] = n_lf
-        leak = self.noise / n_used
-        # the artifact's power: from the long mean (small leak), or from the template's
-        # own mean where that stands clearly (3x) above its leak (a drifting harmonic
-        # the long mean blurs). The template's mean alone is a poor estimate: in a bin
-        # of EEG only, |mean|^2 is its leak times an exponential draw, which leaves
-        # gains well above 0 in a third of such bins.
-        n_long = min(self.n_ema, self.noise_volumes)
-        p_long = self.ema.real**2 + self.ema.imag**2 - self.noise / n_long
-        kc = self._k_cut
-        if kc > 0 and self._wiener_strict != 1.0:
-            # in the EEG band only beyond _wiener_strict times its leak, as offline
-            # (GradientParams.wiener_strict): with EEG alone |ema|^2 is its leak times an
-            # exponential draw, above 1x in 37 % of the bins, above 3x in 5 %. 3 rather
-            # than 1: 1-40 Hz error after volume 10 on the 150 s drifting phantoms 2.40 ->
-            # 1.98 uV at 5 kHz, 3.56 -> 3.20 at 2.5 kHz (bench_online_convergence.py)
-            p_long[:, :kc] -= (self._wiener_strict - 1.0) * self.noise[:, :kc] / n_long
-        p_own = mean.real**2 + mean.imag**2 - 3.0 * leak
-        power = np.maximum(np.maximum(p_long, p_own), 0.0)
-        if alias is not None:  # the artifact's phase-dependent part is artifact too
-            power += np.sum(alias.real**2 + alias.imag**2, axis=0)
-        if kc > 0:
-            from scipy.ndimage import uniform_filter1d
+        return n_used
 
-            sm = uniform_filter1d(power[:, : kc + 9], 9, axis=-1)
-            power[:, :kc] = np.minimum(power[:, :kc], sm[:, :kc])
-        return np.clip(power / np.maximum(power + leak, 1e-300), 0.0, 1.0)
+    def _split_low_band(self, spec: np.ndarray, mean: np.ndarray, n: int, n_lf: int,
+                        alias: np.ndarray | None) -> np.ndarray:
+        """The template's bins below 1.25x ``lf_cutoff_hz``, inside and outside the
+        artifact's channel subspace, each with its own Wiener gain (the offline step's
+        spatial pass, :mod:`..gradient.spatial`, made causal).
+
+        Inside, the leak is that of a few dimensions instead of all channels, so the
+        gain keeps more artifact and less EEG; outside, the gain drops what has no
+        artifact power (and keeps what has: an artifact the strong bins do not show).
+        Each part's leak is its own running residual (``noise_in``/``noise_out``), so
+        EEG correlated across channels is counted where it lies.
+
+        Parameters
+        ----------
+        spec : ndarray (channels, bins)
+            The template before its gain, alias terms included.
+        mean : ndarray (channels, bins)
+            The window mean (no alias terms).
+        n, n_lf : int
+            Epochs averaged above and below ``lf_cutoff_hz``.
+        alias : ndarray (orders, channels, bins) | None
+            The alias coefficients in use.
+
+        Returns
+        -------
+        ndarray (channels, k) : the gained low band (``k`` = ``_k_sp``).
+        """
+        ks, P = self._k_sp, self._P
+        leak_n = self._n_used(ks, n, n_lf)
+        out = np.zeros((spec.shape[0], ks), spec.dtype)
+        ema = self.ema[:, :ks]
+        parts = ((P @ spec[:, :ks], P @ mean[:, :ks], P @ ema, self.noise_in, P),
+                 (None, None, None, self.noise_out, None))
+        inside = parts[0]
+        for k, (sx, mx, ex, noise, proj) in enumerate(parts):
+            if k == 1:  # outside = all - inside
+                sx, mx, ex = spec[:, :ks] - inside[0], mean[:, :ks] - inside[1], ema - inside[2]
+            ap = None
+            if alias is not None:
+                a = alias[..., :ks]
+                a = np.einsum("ij,mjb->mib", proj, a) if proj is not None else a - np.einsum(
+                    "ij,mjb->mib", P, a)
+                ap = np.sum(a.real**2 + a.imag**2, axis=0)
+            out += sx * self._gain_from(mx, noise / leak_n, ex, noise, ap)
+        return out
 
     def _job_template(self, number: int, onset: float, early: bool = False) -> tuple[int, int, np.ndarray | None]:
         """Template for volume ``number`` starting at fractional sample ``onset``:
@@ -993,14 +1124,21 @@ class CausalGradient:
                 # fitted to EEG only break even (a plain "<" let those in at 5 kHz:
                 # 2.14 -> 2.33 uV, 1-40 Hz, on the still phantom)
                 c = c * (self.err1 < self._check_ratio * self.err0)
-        gain = self._wiener_gain(spec, n, len(self.epochs_lf) if use_lf else n, c) if self.wiener else None
+        n_lf = len(self.epochs_lf) if use_lf else n
+        gain = self._wiener_gain(spec, n, n_lf, c) if self.wiener else None
+        mean = spec
         if c is not None:  # this volume's alias terms, minus the window mean's share
             b = np.exp(-2j * np.pi * self._alias_m * frac)
             x = b - np.mean(self.fr, axis=0)
             x_lf = b - np.mean(list(self.fr_lf)[-len(self.epochs_lf):], axis=0) if use_lf else x
             spec = spec + self._alias_terms(c, x, x_lf)
         if gain is not None:
+            low = None
+            if self._P is not None and self.n_part >= self._spatial_noise_min:
+                low = self._split_low_band(spec, mean, n, n_lf, c)
             spec = spec * gain
+            if low is not None:
+                spec[:, : low.shape[1]] = low
         if self.trend and n >= 6:
             # follow a drifting artifact: per-bin linear trend over the window,
             # extrapolated to this volume (two after the newest complete one)

@@ -65,6 +65,10 @@ class OnlineParams:
         Gradient axes' waveforms whose mix, left by the template in the blocks before, is
         subtracted (:class:`.axes.OnlineAxes`; the offline step's slice-wise fit made
         causal; applied only while it predicts); 0 or below 2 kHz: off.
+    spatial : bool
+        Below 1.25x the low band's cut-off, give the template's parts inside and outside
+        the artifact's channel subspace their own Wiener gains (the offline step's
+        spatial pass made causal; :meth:`.gradient.CausalGradient._split_low_band`).
     predict_volumes : int
         Volumes predicted past the last marker before giving up (flagged).
     min_volumes : int
@@ -96,6 +100,7 @@ class OnlineParams:
     predict_onsets: bool = True
     predict_volumes: int = 10
     slice_axes: int = 3
+    spatial: bool = True
     min_volumes: int = 3
     lowpass_hz: float | None = 70.0
     lowpass_order: int = 4
@@ -195,7 +200,8 @@ class OnlinePipeline:
             self.picks.size, self.sfreq, window=self.p.window, window_lf=self.p.window_lf,
             wiener=self.p.wiener, trend=self.p.trend, min_volumes=self.p.min_volumes, threaded=threaded,
             alias_orders=self.p.alias_orders, align=self.p.align, predict_onsets=self.p.predict_onsets,
-            predict_volumes=self.p.predict_volumes, slice_axes=self.p.slice_axes,
+            predict_volumes=self.p.predict_volumes, slice_axes=self.p.slice_axes, spatial=self.p.spatial,
+            spatial_rows=[k for k, i in enumerate(self.picks) if ch_types[i] == "eeg" and k != self.ecg_row],
         )
         self.sos = None
         if self.p.lowpass_hz is not None:
