@@ -99,3 +99,18 @@ def test_the_pass_works_on_the_eeg_channels_only() -> None:
             assert rows == names[:6]
         finally:
             pipe.close()
+
+
+def test_a_new_run_measures_its_subspace_again() -> None:
+    """A TR change starts a new run: its templates, and the subspace, are learnt anew."""
+    mix = np.random.default_rng(6).normal(size=(8, 3))
+    p2, on2 = 1.2 * PERIOD, 500.3
+    n1, n2 = int(ONSET + 22 * PERIOD), int(on2 + 22 * p2)
+    runs, marks = [], []
+    for k, (n, per, on) in enumerate(((n1, PERIOD, ONSET), (n2, p2, on2))):
+        art = mix @ S.gradient_artifact(3, n, per, on, seed=5 + k)
+        runs.append(2e-3 * art / art.std() + S.eeg_noise(8, n, SF, seed=7 + k))
+        marks.append(S.markers(per, on, n) + (0 if k == 0 else n1))
+    y, g = _run(np.concatenate(runs, axis=1), np.concatenate(marks))
+    assert g.n_tr_changes == 1
+    assert g._P is not None and g.spatial_info["from_volumes"] >= 10

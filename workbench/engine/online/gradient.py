@@ -346,6 +346,7 @@ class CausalGradient:
         self.n_noise = 0
         self.n_check = 0
         self._P: np.ndarray | None = None  # projector on the artifact's channel subspace
+        self._sp_todo = self.spatial  # the subspace is measured once per run
         self.n_part = 0  # residuals seen since (their running means: noise_in, noise_out)
         self.spatial_info: dict[str, int] = {}
         self._meas: deque[tuple[int, float]] = deque()  # (volume number, measured onset)
@@ -766,7 +767,7 @@ class CausalGradient:
                 old = self.epochs_lf.popleft()
                 self.sum_lf -= old
                 self.sq_lf -= np.abs(old) ** 2
-        if self.spatial and self._P is None and len(self.epochs) >= self._spatial_min and self._k_lf:
+        if self._sp_todo and len(self.epochs) >= self._spatial_min and self._k_lf:
             self._set_subspace()
         if (early and self._alias_phase_fit and self._alias_m.size
                 and self.sfreq < self._alias_line_below_hz):
@@ -974,7 +975,7 @@ class CausalGradient:
         hi = self.sum[R, ks:] / n
         pw = np.sum(hi.real**2 + hi.imag**2, axis=0)
         n_bins = int(min(pw.size, max(64, 0.02 * pw.size)))
-        self.spatial = False  # measured (or not measurable): not again this run
+        self._sp_todo = False  # measured (or not measurable): not again this run
         if ks < 2 or n_bins < R.size:
             return
         W = hi[:, np.argpartition(pw, -n_bins)[-n_bins:]]
