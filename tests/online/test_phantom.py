@@ -70,6 +70,8 @@ def test_messages_and_state(data) -> None:
     assert any("BCG correction running" in m for m in on.messages)
     st = on.state
     assert st["tr_changes"] == 0 and st["samples_missing"] == 0
+    # the spatial pass found the gradient axes' few dimensions among the 32 EEG channels
+    assert 3 <= st["artifact_subspace_rank"] <= 8
     # about every beat after learning was found
     n_true = np.sum(truth.rpeaks > 8)
     assert abs(st["rpeaks"] - n_true) <= 3

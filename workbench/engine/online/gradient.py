@@ -364,6 +364,11 @@ class CausalGradient:
         self._lost = False  # predict_volumes passed without a marker: due volumes are flagged
 
     @property
+    def spatial_rank(self) -> int:
+        """Dimensions of the artifact's channel subspace the spatial pass uses (0: not in use)."""
+        return int(self.spatial_info.get("rank", 0)) if self._P is not None else 0
+
+    @property
     def n_templates(self) -> int:
         """Volumes currently averaged in the template."""
         return len(self.epochs)

@@ -447,6 +447,7 @@ class OnlinePipeline:
             "volume_markers": int(self._marker_count),
             "tr_s": self.grad.tr_s,
             "gradient_templates": int(self.grad.n_templates),
+            "artifact_subspace_rank": self.grad.spatial_rank,
             "tr_changes": int(self.grad.n_tr_changes),
             "spurious_markers": int(self.grad.n_spurious),
             "late_markers": int(self.grad.n_late),
