@@ -52,14 +52,16 @@ def inspect_result(
     pc = res.qc.get("per_channel", {})
     tpc = res.qc.get("truth_per_channel", {})
     rows = []
-    for i, name in enumerate(pc.get("names", [])):
+    names = pc.get("names", [])
+    kept_off = pc.get("power_kept_1_40_off_comb") or [None] * len(names)
+    for i, name in enumerate(names):
         row = {
             "channel": name,
             "harmonic_before_uv": pc["harmonic_before_uv"][i],
             "harmonic_after_uv": pc["harmonic_after_uv"][i],
             "reduction_db": pc["reduction_db"][i],
             "power_kept_1_40": pc["power_kept_1_40"][i],
-            "power_kept_1_40_off_comb": pc.get("power_kept_1_40_off_comb", [None] * (i + 1))[i],
+            "power_kept_1_40_off_comb": kept_off[i],
         }
         if tpc:
             row["nrmse"] = tpc["nrmse"][i]

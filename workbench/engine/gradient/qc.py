@@ -165,9 +165,9 @@ def _kept_off_comb(
     table's ringing, aliasing, and the EEG that the templates average in) lies on the
     lines k/TR and their close sidebands; EEG lost any other way (a filter, a projection)
     is broadband. The plain ratio counts in-band artifact as power before, so it reads
-    low on a good correction of a ringing table (0.27 on the variant table's 20 µV row);
+    low on a good correction of a ringing table (0.27-0.34 on the variant table's 20 µV row);
     this one reads 0.99-1.02 on every variant-table row with the correction right and
-    0.43-0.73 when the output is low-passed at 20 Hz (README, wave eleven). One Hann
+    0.44-0.79 when the output is low-passed at 20 Hz (benchmarks/bench_qc_power_kept.py). One Hann
     segment of at most 16 TR from the span's middle (resolution 1/(16 TR)); bins within
     1/(8 TR) of a line, or of a slice harmonic, are left out. ``None`` without a TR or
     when the span is under 4 TR.

@@ -707,12 +707,11 @@ class CausalGradient:
             # offline Wiener step's noise estimate made causal (a running mean over the
             # last noise_volumes epochs, exact while fewer have been seen)
             d = S - self.sum / n
+            n_lf = n
             if self._k_lf and len(self.epochs_lf) > n:
                 d[:, : self._k_lf] = S[:, : self._k_lf] - self.sum_lf / len(self.epochs_lf)
-                n_used = np.full(S.shape[1], float(n))
-                n_used[: self._k_lf] = len(self.epochs_lf)
-            else:
-                n_used = np.full(S.shape[1], float(n))
+                n_lf = len(self.epochs_lf)
+            n_used = self._n_used(S.shape[1], n, n_lf)
             if self._alias_m.size:
                 X = b - np.mean(self.fr, axis=0)  # what the window mean left of the alias
                 X_lf = b - np.mean(self.fr_lf, axis=0) if self._k_lf and len(self.epochs_lf) > n else X
@@ -1087,20 +1086,13 @@ class CausalGradient:
         ks, P = self._k_sp, self._P
         leak_n = self._n_used(ks, n, n_lf)
         out = np.zeros((spec.shape[0], ks), spec.dtype)
-        ema = self.ema[:, :ks]
-        parts = ((P @ spec[:, :ks], P @ mean[:, :ks], P @ ema, self.noise_in, P),
-                 (None, None, None, self.noise_out, None))
-        inside = parts[0]
-        for k, (sx, mx, ex, noise, proj) in enumerate(parts):
-            if k == 1:  # outside = all - inside
-                sx, mx, ex = spec[:, :ks] - inside[0], mean[:, :ks] - inside[1], ema - inside[2]
+        for Q, noise in ((P, self.noise_in), (np.eye(P.shape[0]) - P, self.noise_out)):
             ap = None
-            if alias is not None:
-                a = alias[..., :ks]
-                a = np.einsum("ij,mjb->mib", proj, a) if proj is not None else a - np.einsum(
-                    "ij,mjb->mib", P, a)
+            if alias is not None:  # the part's share of the alias terms is its artifact too
+                a = np.einsum("ij,mjb->mib", Q, alias[..., :ks])
                 ap = np.sum(a.real**2 + a.imag**2, axis=0)
-            out += sx * self._gain_from(mx, noise / leak_n, ex, noise, ap)
+            gain = self._gain_from(Q @ mean[:, :ks], noise / leak_n, Q @ self.ema[:, :ks], noise, ap)
+            out += (Q @ spec[:, :ks]) * gain
         return out
 
     def _job_template(self, number: int, onset: float, early: bool = False) -> tuple[int, int, np.ndarray | None]:

@@ -108,7 +108,7 @@ QC = (
                 "out), where nothing repeats with the volumes: what the correction removes there is "
                 "not artifact. Near 1 means the brain signal was kept (0.99-1.02 on every simulated "
                 "variant, with or without artifact below 40 Hz); a low value means EEG was lost, e.g. "
-                "0.43-0.73 after a 20 Hz low-pass. Blind to EEG lost on the lines themselves (what "
+                "0.44-0.79 after a 20 Hz low-pass. Blind to EEG lost on the lines themselves (what "
                 "the templates average in, about 1/window of it)."),
     QCSpec("window_volumes", "Template window used", "volumes", "d",
            help="Volumes averaged per template: the window asked for, or with 'auto' 20 (8 below "
