@@ -223,8 +223,12 @@ class CausalGradient:
     _wiener_strict = 3.0  # see _wiener_gain
     # the causal spatial pass (see _set_subspace): epochs before the subspace is measured,
     # part residuals before its gains are used, and the share of the strong bins' energy
-    # the subspace holds (as offline, AASParams.spatial_tol)
-    _spatial_min = 10
+    # the subspace holds (as offline, AASParams.spatial_tol). 4 rather than 10: the split
+    # then works from volume 7 instead of 13 (variant table, 1-40 Hz after volume 10:
+    # default 1.14 -> 1.00 uV, mb default 1.13 -> 1.03, after volume 30 unchanged; 150 s
+    # drifting phantoms, volumes 10-20: 5 kHz 2.17 -> 2.10 uV, 2.5 kHz 5.15 -> 5.22 and
+    # 2 kHz 10.63 -> 10.65, the same rank 3 found either way; 3, 4 and 5 gave the same)
+    _spatial_min = 4
     _spatial_noise_min = 3
     _spatial_tol = 1e-4
     # until then, the slope of the alias phases is fitted on the artifact's alias part
@@ -969,8 +973,9 @@ class CausalGradient:
         strongest bins above 1.25x ``lf_cutoff_hz`` (each normalised, so that no axis
         hides behind a stronger one), the smallest rank holding ``1 - _spatial_tol`` of
         their energy; nothing when that rank would not be below all channels but two.
-        Measured once per run (after ``_spatial_min`` epochs, where the artifact already
-        dwarfs the EEG in those bins by ~1000x); the part residuals start from there.
+        Measured once per run (after ``_spatial_min`` epochs: the artifact dwarfs the
+        EEG in those bins by ~1000x, so a mean of a few already holds its directions);
+        the part residuals start from there.
         """
         n = len(self.epochs)
         C = self.sum.shape[0]
