@@ -35,6 +35,39 @@ if TYPE_CHECKING:  # annotations only (aas imports this module)
     from .residual import AliasModel
 
 
+def channel_subspace(hi: np.ndarray, tol: float) -> tuple[np.ndarray, int]:
+    """The artifact's channel subspace from mean spectra above the EEG band.
+
+    On the strongest bins (2 %, at least 64), each normalised, the smallest rank holding
+    ``1 - tol`` of their energy. Used by the offline pass (:meth:`LowBand.subspace`) and
+    the online one (:meth:`..online.gradient.CausalGradient._set_subspace`).
+
+    Parameters
+    ----------
+    hi : ndarray of complex, shape (n_channels, n_bins)
+        Mean spectra of the channels on the bins above the low band.
+    tol : float
+        Share of the strong bins' energy left outside the subspace.
+
+    Returns
+    -------
+    U : ndarray of complex128, shape (n_channels, min(n_channels, n_strong))
+        Left singular vectors, strongest first.
+    rank : int
+        Dimensions kept.
+    """
+    pw = np.sum(hi.real**2 + hi.imag**2, axis=0)
+    n_bins = int(min(pw.size, max(64, 0.02 * pw.size)))
+    strong = np.argpartition(pw, -n_bins)[-n_bins:]
+    W = hi[:, strong].astype(np.complex128)
+    # every strong bin counts alike (the strongest would otherwise hide an axis that
+    # matters at other frequencies)
+    W /= np.maximum(np.linalg.norm(W, axis=0, keepdims=True), 1e-300)
+    U, s, _ = np.linalg.svd(W, full_matrices=False)
+    e = np.cumsum(s**2) / max(float(np.sum(s**2)), 1e-300)
+    return U, int(np.searchsorted(e, 1.0 - tol) + 1)
+
+
 class LowBand:
     """Collects every channel group's low band, then re-estimates it across channels.
 
@@ -82,17 +115,7 @@ class LowBand:
         n = M.shape[0]
         if n < 5 or self.kb < 2:
             return None
-        hi = M[:, self.kb:]
-        pw = np.sum(hi.real**2 + hi.imag**2, axis=0)
-        n_bins = int(min(pw.size, max(64, 0.02 * pw.size)))
-        strong = np.argpartition(pw, -n_bins)[-n_bins:]
-        W = hi[:, strong].astype(np.complex128)
-        # every strong bin counts alike (the strongest would otherwise hide an axis that
-        # matters at other frequencies)
-        W /= np.maximum(np.linalg.norm(W, axis=0, keepdims=True), 1e-300)
-        U, s, _ = np.linalg.svd(W, full_matrices=False)
-        e = np.cumsum(s**2) / max(float(np.sum(s**2)), 1e-300)
-        r = int(np.searchsorted(e, 1.0 - self.params.spatial_tol) + 1)
+        U, r = channel_subspace(M[:, self.kb:], self.params.spatial_tol)
         self.info = {"rank": r, "channels": n}
         if r > n - 2:
             return None

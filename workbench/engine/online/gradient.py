@@ -977,21 +977,17 @@ class CausalGradient:
         EEG in those bins by ~1000x, so a mean of a few already holds its directions);
         the part residuals start from there.
         """
+        from ..gradient.spatial import channel_subspace
+
         n = len(self.epochs)
         C = self.sum.shape[0]
         R = self._sp_rows
         ks = int(min(self.sum.shape[1] - 1, np.ceil(1.25 * self._k_lf)))
-        hi = self.sum[R, ks:] / n
-        pw = np.sum(hi.real**2 + hi.imag**2, axis=0)
-        n_bins = int(min(pw.size, max(64, 0.02 * pw.size)))
+        n_hi = self.sum.shape[1] - ks
         self._sp_todo = False  # measured (or not measurable): not again this run
-        if ks < 2 or n_bins < R.size:
+        if ks < 2 or min(n_hi, max(64, 0.02 * n_hi)) < R.size:  # fewer strong bins than channels
             return
-        W = hi[:, np.argpartition(pw, -n_bins)[-n_bins:]]
-        W = W / np.maximum(np.linalg.norm(W, axis=0, keepdims=True), 1e-300)
-        U, sv, _ = np.linalg.svd(W, full_matrices=False)
-        e = np.cumsum(sv**2) / max(float(np.sum(sv**2)), 1e-300)
-        r = int(np.searchsorted(e, 1.0 - self._spatial_tol) + 1)
+        U, r = channel_subspace(self.sum[R, ks:] / n, self._spatial_tol)
         self.spatial_info = {"rank": r, "channels": int(R.size), "from_volumes": n}
         if r > R.size - 2:
             return
