@@ -84,6 +84,43 @@ def test_the_spatial_pass_leaves_eeg_alone_without_an_artifact_subspace() -> Non
     assert r4.spatial == {}
 
 
+def _heart(n_ch: int, n: int, sfreq: float, seed: int, hr: tuple[float, float] = (1.06, 1.14)) -> np.ndarray:
+    """A ballistocardiogram-like signal (60 µV peak, a random pattern over the channels)
+    whose heart rate rises from ``hr[0]`` to ``hr[1]`` Hz over the run, so its 5th
+    harmonic crosses 5.5 Hz, a multiple of 1/TR for TR = 2 s, halfway through."""
+    t_end = n / sfreq
+    beats, tb = [], 0.3
+    while tb < t_end:
+        beats.append(tb)
+        tb += 1.0 / (hr[0] + (hr[1] - hr[0]) * tb / t_end)
+    kt = np.arange(int(0.8 * sfreq)) / sfreq
+    k = np.exp(-0.5 * ((kt - 0.25) / 0.07) ** 2) * np.cos(2 * np.pi * 5.5 * (kt - 0.25))
+    k += 0.6 * np.exp(-0.5 * ((kt - 0.4) / 0.05) ** 2) * np.cos(2 * np.pi * 4.0 * (kt - 0.4))
+    x = np.zeros(n + kt.size)
+    for b in beats:
+        i = int(round(b * sfreq))
+        x[i : i + kt.size] += k
+    w = np.random.default_rng(seed).normal(0.0, 1.0, n_ch)
+    return np.outer(w, x[:n] / np.abs(k).max()) * 60e-6
+
+
+def test_a_heart_harmonic_locked_to_the_volumes_for_a_while_is_not_taken_for_artifact() -> None:
+    """A heart-rate harmonic that passes a multiple of 1/TR stays locked to the volumes for
+    a few dozen of them: the templates there swing, their all-volume mean does not. Outside
+    the artifact's channel subspace such a spread is no longer counted as artifact in the
+    EEG band (``spatial_steady_outside``): less of the heart signal is subtracted, and the
+    EEG alone is not corrected worse. Measured 0.053 -> 0.045 (seeds 0-5: 0.69-0.95x)."""
+    art, eeg, sched, cfg = driftsynth.make(n_ch=8, duration=60, sfreq=5000, tr=2.0, slices=35, seed=3)
+    heart = _heart(8, eeg.shape[1], cfg.sfreq, seed=13)
+    on, res = _nrmse(art, eeg + heart, sched, cfg.sfreq, align=False)
+    off, _ = _nrmse(art, eeg + heart, sched, cfg.sfreq, align=False, spatial_steady_outside=False)
+    assert res.spatial["rank"] == 3
+    assert on < 0.9 * off, (on, off)
+    on0, _ = _nrmse(art, eeg, sched, cfg.sfreq, align=False)
+    off0, _ = _nrmse(art, eeg, sched, cfg.sfreq, align=False, spatial_steady_outside=False)
+    assert on0 <= 1.01 * off0, (on0, off0)
+
+
 def test_the_stricter_wiener_power_keeps_the_eeg_when_there_is_no_artifact() -> None:
     _, eeg, sched, cfg = driftsynth.make(n_ch=4, duration=60, sfreq=2500, tr=1.0, slices=20, seed=5)
     zero = np.zeros_like(eeg)

@@ -172,6 +172,13 @@ class AASParams:
     spatial_tol : float
         The subspace holds ``1 - spatial_tol`` of the artifact's energy on its strongest
         bins.
+    spatial_steady_outside : bool
+        In the EEG band, the part outside the subspace counts the templates' spread as
+        artifact only in the bins where the channel's all-volume mean holds artifact
+        (beyond ``wiener_strict`` times its leak): elsewhere a spread is physiology that
+        stayed locked to the volumes for a while (a heart-rate harmonic passing a
+        multiple of 1/TR: its templates swing for a few dozen volumes, its all-volume
+        mean stays small), not gradient artifact.
     window_auto : bool
         Choose ``window`` among itself, half of it and 8 by the reference channels'
         leave-one-out template residual between ``lf_cutoff / 2`` and
@@ -256,6 +263,7 @@ class AASParams:
     lf_auto: bool = False
     align_gain: float = 0.01
     spatial_tol: float = 1e-4
+    spatial_steady_outside: bool = True
     window_auto: bool = False
     segments: np.ndarray | None = None
     segment_mode: str = "offset"
