@@ -194,11 +194,12 @@ class GradientParams:
             # Wiener gain would then have to keep the template and its EEG leak
             pad=int(max(32, round(0.04 * sfreq))) if sfreq > 0 else 32,
             drift_range=1.0 if self.refines_drift(sfreq) else 0.0,
-            # not below LOW_RATE_HZ: there the strongly aliased artifact has parts the
-            # strong bins' subspace misses, which change with each volume's sampling phase
-            # and average out (variant table, 16 ch: 1 kHz point sampling with drift NRMSE
-            # 0.640 -> 0.663, no 1 kHz row better, the 1 kHz BCG row unchanged)
-            spatial_steady_outside=sfreq >= LOW_RATE_HZ,
+            # only where the artifact hardly aliases: below, it has parts the strong bins'
+            # subspace misses, which change with each volume's sampling phase and average
+            # out. 1-40 Hz error, 60 s drifting phantoms with a BCG: 5 kHz -4 %, -1 %, -7 %;
+            # 2.5 kHz +2.4 %, 0, 0 and +4.5 % on the 150 s one; 2 kHz -1.5 %, -1 %;
+            # variant table (16 ch) 1 kHz point sampling with drift NRMSE 0.640 -> 0.663
+            spatial_steady_outside=sfreq >= STEADY_OUTSIDE_HZ,
         )
 
     def refines_drift(self, sfreq: float) -> bool:
@@ -214,6 +215,10 @@ class GradientParams:
 WINDOW_DEFAULT = 20
 WINDOW_LOW_RATE = 8
 LOW_RATE_HZ = 2000.0
+#: sampling rate from which the spatial pass counts the templates' spread outside the
+#: artifact subspace only where the channel's mean holds artifact
+#: (:attr:`.aas.AASParams.spatial_steady_outside`)
+STEADY_OUTSIDE_HZ = 4000.0
 
 
 @dataclass
