@@ -68,6 +68,14 @@ def ecg_and_bcg(n_eeg: int, n: int, sfreq: float, hr: float = 70.0, seed: int = 
     return ecg, bcg, peaks
 
 
+def band(x: np.ndarray, sfreq: float) -> np.ndarray:
+    """What online output and truth are compared in: the online causal 70 Hz low-pass,
+    then a causal 1-40 Hz band-pass (4th-order Butterworth each)."""
+    lp = signal.butter(4, 70, fs=sfreq, output="sos")
+    bp = signal.butter(4, [1, 40], btype="band", fs=sfreq, output="sos")
+    return signal.sosfilt(bp, signal.sosfilt(lp, x, axis=1), axis=1)
+
+
 def vhdr(study):
     """The phantom study's BrainVision header (``online_phantom``)."""
     return study / "sub-01" / "eeg" / "sub-01_task-phantom_eeg.vhdr"

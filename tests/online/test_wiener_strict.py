@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from online_synth import vhdr
-from scipy import signal
+from online_synth import band, vhdr
 
 from workbench.engine.online import OnlineParams, replay_raw
 from workbench.engine.online.gradient import CausalGradient
@@ -27,6 +26,12 @@ def phantom_5k(tmp_path_factory: pytest.TempPathFactory):
     return read_eeg(vhdr(out), preload=True), load_truth(out)
 
 
+def _eeg_and_target(raw, truth) -> tuple[list[int], np.ndarray]:
+    """The EEG rows and their truth without the gradient artifact, in the compared band."""
+    eeg = [i for i, t in enumerate(raw.get_channel_types()) if t == "eeg"]
+    return eeg, band(raw.get_data(picks=eeg) - np.asarray(truth.arrays["gradient"][eeg]), truth.sfreq)
+
+
 def test_eeg_band_counts_as_artifact_only_well_above_its_leak(phantom_5k, monkeypatch: pytest.MonkeyPatch) -> None:
     """In the EEG band the long mean's power is mostly the EEG leak times a random draw
     (exponential for Gaussian EEG, heavier-tailed for blinks and bursts): counted as
@@ -34,20 +39,13 @@ def test_eeg_band_counts_as_artifact_only_well_above_its_leak(phantom_5k, monkey
     beyond 3x (as offline, ``GradientParams.wiener_strict``) in 5 %: less EEG lost."""
     raw, truth = phantom_5k
     sf = truth.sfreq
-    eeg = [i for i, t in enumerate(raw.get_channel_types()) if t == "eeg"]
-    lp = signal.butter(4, 70, fs=sf, output="sos")
-    bp = signal.butter(4, [1, 40], btype="band", fs=sf, output="sos")
-
-    def band(x: np.ndarray) -> np.ndarray:
-        return signal.sosfilt(bp, signal.sosfilt(lp, x, axis=1), axis=1)
-
-    target = band(raw.get_data(picks=eeg) - np.asarray(truth.arrays["gradient"][eeg]))
+    eeg, target = _eeg_and_target(raw, truth)
     a = int(22 * sf)  # after volume 10
     err = {}
     for strict in (1.0, 3.0):
         monkeypatch.setattr(CausalGradient, "_wiener_strict", strict)
         y = replay_raw(raw, params=OnlineParams(lowpass_hz=None, bcg=False), chunk=100).data[eeg]
-        err[strict] = float(np.sqrt(np.mean((band(y) - target)[:, a:] ** 2)))
+        err[strict] = float(np.sqrt(np.mean((band(y, sf) - target)[:, a:] ** 2)))
     print({k: round(v * 1e6, 2) for k, v in err.items()}, "uV, 1-40 Hz after volume 10")
     assert err[3.0] < 0.85 * err[1.0]  # measured 3.11 -> 2.00 uV (64-sample margins: 3.14 -> 2.28)
 
@@ -56,19 +54,12 @@ def test_a_long_epoch_margin_keeps_the_gain_error_out_of_each_volume_start(
         phantom_5k, monkeypatch: pytest.MonkeyPatch) -> None:
     """The per-bin Wiener gains act on an epoch as a circular convolution: with 64-sample
     margins (13 ms at 5 kHz) their error lands in each volume's first ~50 ms. The default
-    margin at 5 kHz is 0.1 s; measured in the first 50 ms of volumes 10 on 4.49 -> 2.99 uV
+    margin at 5 kHz is 0.1 s; measured in the first 50 ms of each volume from volume 10 on 4.49 -> 2.99 uV
     (three other seeds of this phantom: 4.4 -> 2.5-3.1), over whole volumes 2.44 -> 2.13."""
     raw, truth = phantom_5k
     sf = truth.sfreq
     assert CausalGradient.auto_margin(sf) == 500 and CausalGradient.auto_margin(2500.0) == 64
-    eeg = [i for i, t in enumerate(raw.get_channel_types()) if t == "eeg"]
-    lp = signal.butter(4, 70, fs=sf, output="sos")
-    bp = signal.butter(4, [1, 40], btype="band", fs=sf, output="sos")
-
-    def band(x: np.ndarray) -> np.ndarray:
-        return signal.sosfilt(bp, signal.sosfilt(lp, x, axis=1), axis=1)
-
-    target = band(raw.get_data(picks=eeg) - np.asarray(truth.arrays["gradient"][eeg]))
+    eeg, target = _eeg_and_target(raw, truth)
     onsets = [o for d, o in zip(raw.annotations.description, raw.annotations.onset) if d.endswith("R128")]
     st = np.round(np.asarray(onsets) * sf).astype(int)
     w = int(0.05 * sf)
@@ -76,7 +67,7 @@ def test_a_long_epoch_margin_keeps_the_gain_error_out_of_each_volume_start(
     for label in ("default", "64 samples"):
         if label != "default":
             monkeypatch.setattr(CausalGradient, "auto_margin", staticmethod(lambda sfreq: 64))
-        e = band(replay_raw(raw, params=OnlineParams(lowpass_hz=None, bcg=False), chunk=100).data[eeg]) - target
+        e = band(replay_raw(raw, params=OnlineParams(lowpass_hz=None, bcg=False), chunk=100).data[eeg], sf) - target
         first = np.concatenate([e[:, s : s + w] for s in st[10:-1]], axis=1)
         out[label] = (float(np.sqrt(np.mean(first**2))), float(np.sqrt(np.mean(e[:, st[10] : st[-1]] ** 2))))
     print({k: [round(x * 1e6, 2) for x in v] for k, v in out.items()}, "uV: first 50 ms, whole volumes")

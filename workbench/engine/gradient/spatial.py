@@ -205,9 +205,11 @@ class LowBand:
             # multiband). Not inside, where the alias terms live (that doubled the point
             # sampling row's error), and not where the mean holds artifact (a movement
             # changes the slice harmonics outside the subspace too)
-            mp0, no0, _ = stats[0]
-            steady = mp0[:, :kc] - (prm.wiener_strict - 1.0) * no0[:, :kc] / nv > 0
-            stats[2][2][:, :kc] *= steady
+            channel_mean_p, channel_noise, _ = stats[0]
+            outside_spread = stats[2][2]
+            # the same test as wiener_gain's on the all-volume mean (beyond strict x leak)
+            steady = channel_mean_p[:, :kc] - (prm.wiener_strict - 1.0) * channel_noise[:, :kc] / nv > 0
+            outside_spread[:, :kc] *= steady
         gains = [np.ones((n, kb), np.float32) if not prm.wiener else
                  wiener_gain(None, None, mp, no, n_avg, nv, kc, prm.wiener_smooth, plan.k_min,
                              prm.wiener_strict, spread=sp) for mp, no, sp in stats]
