@@ -123,6 +123,14 @@ class GradientParams:
         ``refinements["lf_scale"]``). The
         templates average that band over ``window_lf`` volumes, so a ringing of the
         scanner table whose size wanders is otherwise left (see :mod:`.lf_scale`).
+    cardiac_pass : bool
+        With an ECG channel: correct once, estimate the pulse artifact (BCG) of every EEG
+        channel from the corrected ECG's R-peaks (R-locked mean of 21 beats below 40 Hz),
+        correct again on the recording without it and add it back (see
+        :mod:`.cardiac_pass`): a heartbeat whose harmonics sit near the volume lines is
+        otherwise taken into the templates. Skipped (QC ``refinements["cardiac_pass"]``
+        says why) without an ECG, with fewer than 30 beats or untrustworthy R-peaks.
+        Costs a second template pass.
     n_jobs : int
         Threads.
     """
@@ -151,6 +159,7 @@ class GradientParams:
     slice_axes_smooth: int = 5
     drift_refine: bool | None = None
     lf_scale: bool = True
+    cardiac_pass: bool = True
     n_jobs: int = 2
 
     def main_window(self, sfreq: float) -> int:
@@ -490,6 +499,35 @@ def correct_array(
         lf = (vs, lf_shape(data, eeg, vs[0], vs[1], sfreq, float(params.lf_cutoff_hz),
                             float(sync.acquisition.slice_frequency or 0.0))) if vs else (None, None)
     p(0.05, "correcting")
+    ecg = None
+    if params.cardiac_pass and eeg.size and scan1 > scan0:
+        from .cardiac_pass import ecg_row
+
+        ecg = ecg_row(types, picks, data, (scan0, scan1))
+    cardiac = None
+    if ecg is not None:
+        # the cardiac pass (see .cardiac_pass): a first correction, the pulse artifact
+        # estimated from the ECG's R-peaks on it, then the correction again without it
+        from .cardiac_pass import ITERATIONS, estimate
+
+        keep = data[picks]
+        for _ in range(ITERATIONS):  # backfitting: each estimate from the last pass's output
+            correct_inplace(data, sched, picks, aas_params, ref_picks=eeg, obs_picks=eeg,
+                            n_jobs=params.n_jobs, progress=p.sub(0.05, 0.4))
+            if cardiac is not None:
+                cardiac.add_to(data, eeg)
+            p(0.4, "pulse artifact from the ECG's R-peaks")
+            cardiac = estimate(data, eeg, ecg, sfreq, (scan0, scan1), n_jobs=params.n_jobs)
+            data[picks] = keep
+            if cardiac.artifact is None:
+                break
+            cardiac.add_to(data, eeg, -1.0)
+        del keep
+    else:
+        from .cardiac_pass import CardiacEstimate
+
+        why = ("off" if not params.cardiac_pass else "no ECG channel" if eeg.size else "no EEG channels")
+        cardiac = CardiacEstimate(None, {"used": False, "reason": why})
     aas = correct_inplace(
         data,
         sched,
@@ -498,7 +536,7 @@ def correct_array(
         ref_picks=eeg if eeg.size else None,
         obs_picks=eeg,
         n_jobs=params.n_jobs,
-        progress=p.sub(0.05, 0.8),
+        progress=p.sub(0.45 if ecg is not None else 0.05, 0.8),
     )
     sched = Schedule(aas.onsets, sched.period, sched.slot_offsets)
     axes_info = None
@@ -522,6 +560,8 @@ def correct_array(
                 ev = np.sort(np.asarray(events, np.int64))
                 per_vol = (np.searchsorted(ev, vs[0] + vs[1]) - np.searchsorted(ev, vs[0])).astype(float)
             lf_info = follow_lf_size(data, eeg, vs[0], vs[1], shape, events=per_vol)
+    cardiac.add_to(data, eeg)  # the pulse artifact back: the cardiac step's to remove
+    cardiac.coarse = None
     if params.lowpass is not None:
         _lowpass_inplace(data, picks, sfreq, float(params.lowpass), params.n_jobs, p.sub(0.8, 0.92))
     p(0.92, "quality control")
@@ -542,6 +582,8 @@ def correct_array(
         refinements={"spatial": dict(aas.spatial), **{k: dict(v) for k, v in aas.checks.items()}},
     )
     # the same decisions as plain scalars for the QC table (what a user reads in the GUI/report)
+    qc["refinements"]["cardiac_pass"] = dict(cardiac.info)
+    qc["cardiac_pass_used"] = bool(cardiac.info.get("used"))
     if "align" in aas.checks:
         qc["alignment_kept"] = bool(aas.checks["align"].get("kept"))
     if "rank" in aas.spatial:

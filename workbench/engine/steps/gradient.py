@@ -19,7 +19,8 @@ TEACHING = (
     "changes within a volume; what the templates miss is then fitted slice by slice with the three "
     "axes' waveforms and subtracted too. Below 40 Hz, where the EEG dominates, the templates average "
     "many volumes; the scanner table rings after each volume and that ringing's size wanders, so when "
-    "it does its size is followed volume by volume. A 70 Hz low-pass removes what is left at high frequencies. The spectrum should lose its peaks at the slice-rate harmonics "
+    "it does its size is followed volume by volume. A heartbeat can repeat with the volumes too, so "
+    "with an ECG the pulse artifact is estimated from the R-peaks and kept out of the templates. A 70 Hz low-pass removes what is left at high frequencies. The spectrum should lose its peaks at the slice-rate harmonics "
     "while the 1-40 Hz EEG power stays."
 )
 
@@ -69,6 +70,13 @@ PARAMS = (
           "(3x their noise), otherwise nothing changes. Stimulus markers' share is left in the data; "
           "switch it off when stimuli are locked to the volumes in blocks but not marked (their "
           "evoked response would be taken for the ringing).", label="follow low-band size"),
+    Param("cardiac_pass", "bool", True, "With an ECG channel: correct once, estimate every EEG "
+          "channel's pulse artifact (BCG) from the corrected ECG's R-peaks, then correct again "
+          "without it and put it back for the cardiac step. A heartbeat whose harmonics sit near "
+          "the volume lines (72 bpm at TR 2 s, 60, 75...) is otherwise partly taken for gradient "
+          "artifact and removed (phantom: 1-40 Hz error 0.18 -> 0.06). Costs a second template "
+          "pass; skipped without an ECG or with untrustworthy R-peaks (the QC says why).",
+          label="keep the pulse artifact out of the templates"),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
           optional=True, none_label="off"),
@@ -141,6 +149,11 @@ QC = (
     QCSpec("lf_scale_range_pct", "Low-band size range over the run (5-95 %)", "%", ".0f",
            help="How much the low band's largest followed part changed in size over the run "
                 "(smoothed over 5 volumes; shown when followed)."),
+    QCSpec("cardiac_pass_used", "Pulse artifact kept out of the templates (cardiac pass)",
+           help="With an ECG channel the correction runs twice: the second time on the recording "
+                "minus the pulse artifact estimated from the corrected ECG's R-peaks (added back "
+                "afterwards). No: no ECG channel, fewer than 30 beats, untrustworthy R-peaks or "
+                "switched off (the log and the QC file's refinements say which)."),
     QCSpec("artifact_size_range_pct", "Artifact size range over the run (5-95 %)", "%", ".1f",
            help="How much the artifact's size changed between volumes (breathing, heating, movement)."),
     QCSpec("artifact_shape_change_pct", "Artifact shape change (95th pct)", "%", ".1f",
@@ -165,7 +178,7 @@ _SCALARS = (
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
     "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "power_kept_1_40_off_comb", "window_volumes", "drift_refined_ppm", "max_shift_samples", "alignment_kept", "spatial_rank",
     "slice_axes_explained_pct", "slice_axes_kept", "lf_scale_kept", "lf_scale_range_pct",
-    "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
+    "cardiac_pass_used", "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
     "motion_segments", "motion_volumes_moved", "motion_fd_max_mm", "motion_kept",
 )
 
@@ -176,7 +189,7 @@ def gradient_params(params: dict[str, Any]) -> Any:
 
     return GradientParams(**{k: params[k] for k in (
         "window", "align", "amplitude_fit", "wiener", "window_lf", "obs", "anc", "lowpass", "track",
-        "motion_params", "motion_fd_mm", "slice_axes", "lf_scale") if k in params})
+        "motion_params", "motion_fd_mm", "slice_axes", "lf_scale", "cardiac_pass") if k in params})
 
 
 def compact_qc(qc: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,118 @@
+"""The gradient step's cardiac pass (``GradientParams.cardiac_pass``): a heartbeat whose
+harmonics sit on the volume lines (72 bpm at TR 2 s: the 5th harmonic is 12/TR) repeats
+with the volumes, and the low band's templates take its pulse artifact for gradient
+artifact. With an ECG the pulse artifact is estimated from the R-peaks after a first pass
+and kept out of the second (issue 17: the 1-40 Hz error against the truth with its BCG)."""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from workbench.engine.gradient import GradientParams, remove_gradient
+
+from . import driftsynth
+
+
+def _beats(t_end: float, hz: float, jitter: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out, t = [], 0.4
+    while t < t_end - 1.0:
+        out.append(t)
+        t += (1.0 + jitter * rng.standard_normal()) / hz
+    return np.asarray(out)
+
+
+def _pulse(beats: np.ndarray, n: int, sfreq: float, n_ch: int, seed: int) -> np.ndarray:
+    """A BCG-like pulse artifact (30 µV peak; damped 5.5 and 4 Hz waves 0.25 and 0.4 s
+    after each beat, a random pattern over the channels)."""
+    kt = np.arange(int(0.8 * sfreq)) / sfreq
+    k = np.exp(-0.5 * ((kt - 0.25) / 0.07) ** 2) * np.cos(2 * np.pi * 5.5 * (kt - 0.25))
+    k += 0.6 * np.exp(-0.5 * ((kt - 0.4) / 0.05) ** 2) * np.cos(2 * np.pi * 4.0 * (kt - 0.4))
+    x = np.zeros(n + kt.size)
+    for b in beats:
+        i = int(round(b * sfreq))
+        x[i : i + kt.size] += k
+    w = np.random.default_rng(seed).normal(0.0, 1.0, n_ch)
+    return np.outer(w, x[:n] / np.abs(k).max()) * 30e-6
+
+
+def _ecg(beats: np.ndarray, n: int, sfreq: float) -> np.ndarray:
+    """QRS (1 mV, ~20 ms) and T wave at each beat."""
+    t = np.arange(n) / sfreq
+    x = np.zeros(n)
+    for b in beats:
+        i0, i1 = int((b - 0.1) * sfreq), int((b + 0.5) * sfreq)
+        tt = t[i0:i1] - b
+        x[i0:i1] += 1e-3 * np.exp(-0.5 * (tt / 0.008) ** 2) + 2e-4 * np.exp(-0.5 * ((tt - 0.3) / 0.05) ** 2)
+    return x
+
+
+def _run(art, signal, ecg, sched, cfg, **kw):
+    n_eeg = signal.shape[0]
+    names = [f"E{i:02d}" for i in range(n_eeg)] + (["ECG"] if ecg is not None else [])
+    types = ["eeg"] * n_eeg + (["ecg"] if ecg is not None else [])
+    data = art[: len(names)] + (np.vstack([signal, ecg[None]]) if ecg is not None else signal)
+    raw = mne.io.RawArray(data, mne.create_info(names, cfg.sfreq, types), verbose="error")
+    raw.set_annotations(mne.Annotations(np.ceil(sched.onsets) / cfg.sfreq, 0.0, "Response/R128"))
+    res = remove_gradient(raw, params=GradientParams(**kw), tr=cfg.tr, volume="Response/R128")
+    return res.raw.get_data()[:n_eeg], res
+
+
+def _nrmse(out, truth, sched, cfg) -> float:
+    s0, s1 = int(np.ceil(sched.onsets[0])), int(sched.onsets[-1] + sched.period)
+    sos = butter(4, [1.0, 40.0], "bandpass", fs=cfg.sfreq, output="sos")
+    err = sosfiltfilt(sos, out - truth, axis=1)[:, s0:s1]
+    ref = sosfiltfilt(sos, truth, axis=1)[:, s0:s1]
+    return float(np.sqrt((err**2).sum() / (ref**2).sum()))
+
+
+def _case(seed: int = 3, hz: float = 1.2):
+    art, eeg, sched, cfg = driftsynth.make(n_ch=9, duration=80, sfreq=5000, tr=2.0, slices=35, seed=seed)
+    beats = _beats(cfg.duration_s, hz, 0.01, seed)
+    n = eeg.shape[1]
+    return art, eeg[:8], _pulse(beats, n, cfg.sfreq, 8, seed + 10), _ecg(beats, n, cfg.sfreq), sched, cfg
+
+
+def test_a_heartbeat_locked_to_the_volumes_is_kept_out_of_the_templates() -> None:
+    """72 bpm at TR 2 s with 1 % beat-to-beat variability: without the pass the templates
+    take much of the pulse artifact (NRMSE 1-40 Hz against EEG + pulse 0.37, against 0.04
+    with no pulse at all); with it 0.28 (with 3 % variability 0.098 -> 0.077). The 90 s
+    phantom studies gain more (72 bpm, 30 µV BCG: 0.179 -> 0.058)."""
+    art, eeg, pulse, ecg, sched, cfg = _case()
+    truth = eeg + pulse
+    on, res = _run(art, truth, ecg, sched, cfg)
+    off, res_off = _run(art, truth, ecg, sched, cfg, cardiac_pass=False)
+    info = res.qc["refinements"]["cardiac_pass"]
+    assert info["used"] and res.qc["cardiac_pass_used"] is True
+    assert abs(info["hr_bpm"] - 72.0) < 2.0
+    assert res_off.qc["refinements"]["cardiac_pass"]["reason"] == "off"
+    e_on, e_off = _nrmse(on, truth, sched, cfg), _nrmse(off, truth, sched, cfg)
+    assert e_on < 0.85 * e_off, (e_on, e_off)
+
+
+def test_without_a_pulse_artifact_the_pass_changes_little() -> None:
+    """An ECG but no pulse artifact in the EEG: the estimate is the R-locked mean of EEG
+    alone (small), and the error stays within a few per cent."""
+    art, eeg, _, ecg, sched, cfg = _case(seed=5, hz=1.1)
+    on, _ = _run(art, eeg, ecg, sched, cfg)
+    off, _ = _run(art, eeg, ecg, sched, cfg, cardiac_pass=False)
+    e_on, e_off = _nrmse(on, eeg, sched, cfg), _nrmse(off, eeg, sched, cfg)
+    assert e_on < 1.05 * e_off, (e_on, e_off)
+
+
+def test_without_an_ecg_channel_the_pass_is_skipped_and_says_so() -> None:
+    art, eeg, pulse, _, sched, cfg = _case()
+    out, res = _run(art, eeg + pulse, None, sched, cfg)
+    off, _ = _run(art, eeg + pulse, None, sched, cfg, cardiac_pass=False)
+    assert res.qc["refinements"]["cardiac_pass"] == {"used": False, "reason": "no ECG channel"}
+    assert res.qc["cardiac_pass_used"] is False
+    np.testing.assert_array_equal(out, off)
+
+
+def test_a_flat_ecg_is_not_used() -> None:
+    art, eeg, pulse, ecg, sched, cfg = _case()
+    flat = np.zeros_like(ecg)
+    _, res = _run(np.vstack([art[:8], np.zeros_like(art[:1])]), eeg + pulse, flat, sched, cfg)
+    assert res.qc["refinements"]["cardiac_pass"]["used"] is False
