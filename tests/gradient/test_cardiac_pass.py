@@ -77,19 +77,41 @@ def _case(seed: int = 3, hz: float = 1.2):
 
 def test_a_heartbeat_locked_to_the_volumes_is_kept_out_of_the_templates() -> None:
     """72 bpm at TR 2 s with 1 % beat-to-beat variability: without the pass the templates
-    take much of the pulse artifact (NRMSE 1-40 Hz against EEG + pulse 0.37, against 0.04
-    with no pulse at all); with it 0.28 (with 3 % variability 0.098 -> 0.077). The 90 s
-    phantom studies gain more (72 bpm, 30 µV BCG: 0.179 -> 0.058)."""
+    take much of the pulse artifact (NRMSE 1-40 Hz against EEG + pulse 0.37). Backfitted
+    against the templates (10 rounds here) the pulse estimate is whole, and the error is
+    what the same recording without any pulse gets (0.043 and 0.043; seed 4: 0.289 ->
+    0.048; with 3 % variability 0.098 -> 0.044 in 2 rounds)."""
     art, eeg, pulse, ecg, sched, cfg = _case()
     truth = eeg + pulse
     on, res = _run(art, truth, ecg, sched, cfg)
     off, res_off = _run(art, truth, ecg, sched, cfg, cardiac_pass=False)
     info = res.qc["refinements"]["cardiac_pass"]
     assert info["used"] and res.qc["cardiac_pass_used"] is True
-    assert abs(info["hr_bpm"] - 72.0) < 2.0
+    assert abs(info["hr_bpm"] - 72.0) < 2.0 and info["rounds"] > 3
     assert res_off.qc["refinements"]["cardiac_pass"]["reason"] == "off"
+    no_pulse, _ = _run(art, eeg, ecg, sched, cfg, cardiac_pass=False)
+    floor = _nrmse(no_pulse + pulse, truth, sched, cfg)
     e_on, e_off = _nrmse(on, truth, sched, cfg), _nrmse(off, truth, sched, cfg)
-    assert e_on < 0.85 * e_off, (e_on, e_off)
+    assert e_off > 4 * floor, (e_off, floor)  # the case is the hard one
+    assert e_on < 1.25 * floor, (e_on, floor)
+
+
+def test_one_round_is_not_enough_for_a_locked_heart() -> None:
+    """The first round's templates take the locked pulse too, so one R-locked mean of its
+    output misses it: the rounds are what recovers it."""
+    art, eeg, pulse, ecg, sched, cfg = _case()
+    truth = eeg + pulse
+    from workbench.engine.gradient import cardiac_pass
+
+    full, _ = _run(art, truth, ecg, sched, cfg)
+    saved = cardiac_pass.MAX_ROUNDS
+    cardiac_pass.MAX_ROUNDS = 1
+    try:
+        one, res = _run(art, truth, ecg, sched, cfg)
+    finally:
+        cardiac_pass.MAX_ROUNDS = saved
+    assert res.qc["refinements"]["cardiac_pass"]["rounds"] == 1
+    assert _nrmse(full, truth, sched, cfg) < 0.5 * _nrmse(one, truth, sched, cfg)
 
 
 def test_without_a_pulse_artifact_the_pass_changes_little() -> None:

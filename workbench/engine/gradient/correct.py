@@ -506,23 +506,14 @@ def correct_array(
         ecg = ecg_row(types, picks, data, (scan0, scan1))
     cardiac = None
     if ecg is not None:
-        # the cardiac pass (see .cardiac_pass): a first correction, the pulse artifact
-        # estimated from the ECG's R-peaks on it, then the correction again without it
-        from .cardiac_pass import ITERATIONS, estimate
+        # the cardiac pass (see .cardiac_pass): the pulse artifact estimated from the ECG's
+        # R-peaks (backfitted against the templates at ~250 Hz), out of the data while the
+        # templates are made, back in afterwards
+        from .cardiac_pass import estimate
 
-        keep = data[picks]
-        for _ in range(ITERATIONS):  # backfitting: each estimate from the last pass's output
-            correct_inplace(data, sched, picks, aas_params, ref_picks=eeg, obs_picks=eeg,
-                            n_jobs=params.n_jobs, progress=p.sub(0.05, 0.4))
-            if cardiac is not None:
-                cardiac.add_to(data, eeg)
-            p(0.4, "pulse artifact from the ECG's R-peaks")
-            cardiac = estimate(data, eeg, ecg, sfreq, (scan0, scan1), n_jobs=params.n_jobs)
-            data[picks] = keep
-            if cardiac.artifact is None:
-                break
-            cardiac.add_to(data, eeg, -1.0)
-        del keep
+        p(0.05, "pulse artifact from the ECG's R-peaks")
+        cardiac = estimate(data, eeg, ecg, sfreq, sched, aas_params, (scan0, scan1), n_jobs=params.n_jobs)
+        cardiac.add_to(data, eeg, -1.0)
     else:
         from .cardiac_pass import CardiacEstimate
 
@@ -536,7 +527,7 @@ def correct_array(
         ref_picks=eeg if eeg.size else None,
         obs_picks=eeg,
         n_jobs=params.n_jobs,
-        progress=p.sub(0.45 if ecg is not None else 0.05, 0.8),
+        progress=p.sub(0.2 if ecg is not None else 0.05, 0.8),
     )
     sched = Schedule(aas.onsets, sched.period, sched.slot_offsets)
     axes_info = None
