@@ -28,7 +28,7 @@ memory, as on a desktop machine, where a first touch costs 0.1-0.2 ms per MB; wi
 
 Usage::
 
-    python benchmarks/bench_gradient_speed.py [--minutes 10] [--channels 64] [--skip-mne] [--warm-gb 8]
+    python benchmarks/bench_gradient_speed.py [--minutes 10] [--channels 64] [--skip-mne] [--warm-gb 8] [--ecg]
 """
 
 from __future__ import annotations
@@ -48,8 +48,11 @@ HERE = Path(__file__).resolve()
 ROOT = HERE.parents[1]
 
 
-def make_recording(path: Path, minutes: float, n_ch: int, sfreq: float = 5000.0) -> Path:
-    """Write ``path`` (.fif, float32) and ``path.with_suffix('.json')`` (BIDS-like sidecar)."""
+def make_recording(path: Path, minutes: float, n_ch: int, sfreq: float = 5000.0, ecg: bool = False) -> Path:
+    """Write ``path`` (.fif, float32) and ``path.with_suffix('.json')`` (BIDS-like sidecar).
+
+    With ``ecg`` one more channel, an ECG (QRS and T waves at ~65 bpm, 5 % variability,
+    with its own gradient artifact), so that the gradient step's cardiac pass runs."""
     import mne
 
     from workbench.engine.phantom.clock import make_timeline
@@ -59,14 +62,25 @@ def make_recording(path: Path, minutes: float, n_ch: int, sfreq: float = 5000.0)
     cfg = PhantomConfig(duration_s=60 * minutes, sfreq=sfreq, tr=2.0, slices=35, seed=7)
     rng = np.random.default_rng(7)
     tl = make_timeline(cfg, rng)
-    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (n_ch, 3)), np.random.default_rng(8))
+    n_all = n_ch + int(ecg)
+    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (n_all, 3)), np.random.default_rng(8))
     n = cfg.n_times
-    data = np.empty((n_ch, n), np.float64)
+    data = np.empty((n_all, n), np.float64)
     step = int(20 * sfreq)
     for s in range(0, n, step):
         e = min(s + step, n)
-        data[:, s:e] = gen.chunk(s, e) + 15e-6 * rng.standard_normal((n_ch, e - s))
-    info = mne.create_info([f"EEG{i:03d}" for i in range(n_ch)], sfreq, "eeg")
+        data[:, s:e] = gen.chunk(s, e) + 15e-6 * rng.standard_normal((n_all, e - s))
+    names, types = [f"EEG{i:03d}" for i in range(n_ch)], ["eeg"] * n_ch
+    if ecg:
+        beats = np.cumsum(60.0 / 65.0 * (1.0 + 0.05 * rng.standard_normal(int(cfg.duration_s * 1.3))))
+        beats = beats[beats < cfg.duration_s - 1.0]
+        for b in beats:
+            i0 = int((b - 0.1) * sfreq)
+            tt = (np.arange(i0, i0 + int(0.6 * sfreq)) / sfreq) - b
+            data[n_ch, i0 : i0 + tt.size] += (1e-3 * np.exp(-0.5 * (tt / 0.008) ** 2)
+                                              + 2e-4 * np.exp(-0.5 * ((tt - 0.3) / 0.05) ** 2))
+        names, types = names + ["ECG"], types + ["ecg"]
+    info = mne.create_info(names, sfreq, types)
     raw = mne.io.RawArray(data, info, verbose="error")
     del data
     on = tl.to_eeg(tl.volume_onsets)
@@ -149,7 +163,10 @@ def in_process(src: Path, skip_mne: bool) -> list[dict]:
     work = data.copy()
     rows.append({"method": "copy (float32 array)", "seconds": time.perf_counter() - t0,
                  "cpu": time.process_time() - c0})
-    for label, prm in (("ours (defaults)", GradientParams()), ("ours, tracked", GradientParams(track=True))):
+    cases = [("ours (defaults)", GradientParams()), ("ours, tracked", GradientParams(track=True))]
+    if "ecg" in raw.get_channel_types():
+        cases.insert(1, ("ours, no cardiac pass", GradientParams(cardiac_pass=False)))
+    for label, prm in cases:
         work[:] = data
         t0, c0 = time.perf_counter(), time.process_time()
         correct_array(work, raw.info, sync, params=prm)
@@ -174,16 +191,17 @@ def main() -> None:
     ap.add_argument("--no-in-process", action="store_true")
     ap.add_argument("--repeat", type=int, default=3, help="whole-process runs per method (median reported)")
     ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--ecg", action="store_true", help="add an ECG channel (the cardiac pass then runs)")
     ap.add_argument("--warm-gb", type=float, default=0.0,
                     help="touch this many GB in a separate process before each timed one (see above)")
     args = ap.parse_args()
     tmp = args.dir or Path(tempfile.mkdtemp(prefix="bench_gradient_speed_"))
     tmp.mkdir(parents=True, exist_ok=True)
-    src = tmp / f"speed_{args.channels}ch_{args.minutes:g}min_raw.fif"
+    src = tmp / f"speed_{args.channels}ch_{args.minutes:g}min{'_ecg' if args.ecg else ''}_raw.fif"
     if not src.exists():
-        make_recording(src, args.minutes, args.channels)
+        make_recording(src, args.minutes, args.channels, ecg=args.ecg)
     size_mb = src.stat().st_size / 2**20
-    print(f"{args.channels} ch x 5000 Hz x {args.minutes:g} min, FIF float32 {size_mb:.0f} MB; "
+    print(f"{args.channels} ch{' + ECG' if args.ecg else ''} x 5000 Hz x {args.minutes:g} min, FIF float32 {size_mb:.0f} MB; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     methods = ["copy", "ours"] + ([] if args.skip_mne else ["mne"])
     if args.only:

@@ -80,18 +80,24 @@ class CardiacEstimate:
         return self.coarse
 
     def add_to(self, data: np.ndarray, rows: np.ndarray, sign: float = 1.0) -> None:
-        """``data[rows] += sign * estimate`` row by row (interpolated to every sample: a
-        < 40 Hz signal at >= 250 Hz, linear interpolation is within 3 % at 40 Hz and 0.2 % at the
-        BCG's 5-10 Hz; no full-rate copy)."""
+        """``data[rows] += sign * estimate``, row by row, linearly interpolated to every
+        sample (a < 40 Hz signal at >= 250 Hz: within 3 % at 40 Hz, 0.2 % at the BCG's
+        5-10 Hz). No full-rate copy: each stretch between two coarse samples is a ramp,
+        written as one (n_coarse - 1, step) block per row (np.interp took 8x longer)."""
         if self.coarse is None:
             return
-        n = self.coarse.shape[1]
-        stop = min(self.start + (n - 1) * self.step + 1, data.shape[1])
-        grid = np.arange(stop - self.start, dtype=np.float64)
-        coarse_t = np.arange(n, dtype=np.float64) * self.step
+        n, q = self.coarse.shape[1], int(self.step)
+        stop = min(self.start + (n - 1) * q, data.shape[1])
+        m = (stop - self.start) // q  # whole stretches that fit in the data
+        w = (np.arange(q, dtype=np.float32) / np.float32(q))[None, :]
         for i, r in enumerate(rows):
-            data[int(r), self.start : stop] += (sign * np.interp(grid, coarse_t, self.coarse[i])).astype(
-                data.dtype, copy=False)
+            c = self.coarse[i].astype(np.float32, copy=False) * np.float32(sign)
+            ramp = c[:m, None] + (c[1 : m + 1] - c[:m])[:, None] * w
+            seg = data[int(r), self.start : self.start + m * q]
+            seg += ramp.reshape(-1).astype(data.dtype, copy=False)
+            end = self.start + m * q
+            if end < data.shape[1] and m < n:  # the last coarse sample (and nothing past it)
+                data[int(r), end] += data.dtype.type(c[m])
 
 
 def ecg_row(types: list[str], picks: np.ndarray, data: np.ndarray,

@@ -124,13 +124,13 @@ class GradientParams:
         templates average that band over ``window_lf`` volumes, so a ringing of the
         scanner table whose size wanders is otherwise left (see :mod:`.lf_scale`).
     cardiac_pass : bool
-        With an ECG channel: correct once, estimate the pulse artifact (BCG) of every EEG
-        channel from the corrected ECG's R-peaks (R-locked mean of 21 beats below 40 Hz),
-        correct again on the recording without it and add it back (see
-        :mod:`.cardiac_pass`): a heartbeat whose harmonics sit near the volume lines is
-        otherwise taken into the templates. Skipped (QC ``refinements["cardiac_pass"]``
-        says why) without an ECG, with fewer than 30 beats or untrustworthy R-peaks.
-        Costs a second template pass.
+        With an ECG channel: estimate every EEG channel's pulse artifact (BCG) from the
+        corrected ECG's R-peaks, in turns with the gradient templates on the recording at
+        ~250 Hz (backfitting), make the full-rate templates on the recording without it and
+        add it back (see :mod:`.cardiac_pass`): a heartbeat whose harmonics sit near the
+        volume lines is otherwise taken into the templates. Skipped (QC
+        ``refinements["cardiac_pass"]`` says why) without an ECG, with fewer than 30 beats
+        or untrustworthy R-peaks.
     n_jobs : int
         Threads.
     """
