@@ -138,3 +138,21 @@ def test_a_flat_ecg_is_not_used() -> None:
     flat = np.zeros_like(ecg)
     _, res = _run(np.vstack([art[:8], np.zeros_like(art[:1])]), eeg + pulse, flat, sched, cfg)
     assert res.qc["refinements"]["cardiac_pass"]["used"] is False
+
+
+def test_the_step_says_what_the_pass_did() -> None:
+    from workbench.engine.progress import as_progress
+    from workbench.engine.steps.gradient import SPEC
+    from workbench.engine.study import Study
+
+    art, eeg, pulse, ecg, sched, cfg = _case()
+    names = [f"E{i:02d}" for i in range(8)] + ["ECG"]
+    raw = mne.io.RawArray(art + np.vstack([eeg + pulse, ecg[None]]),
+                          mne.create_info(names, cfg.sfreq, ["eeg"] * 8 + ["ecg"]), verbose="error")
+    raw.set_annotations(mne.Annotations(np.ceil(sched.onsets) / cfg.sfreq, 0.0, "Response/R128"))
+    study = Study()
+    study.raw = raw
+    out = SPEC.run(study, {p.name: p.default for p in SPEC.params}, as_progress(None))
+    assert out.qc["cardiac_pass_used"] is True
+    assert any(m.startswith("pulse artifact kept out of the templates") and "72 bpm" in m
+               for m in out.messages), out.messages

@@ -77,7 +77,7 @@ PARAMS = (
           "locked at 60 bpm). The BCG is estimated from the corrected ECG's R-peaks, alternating "
           "with the templates at ~250 Hz, taken out while the templates are made and put back for "
           "the cardiac step. Skipped without an ECG or with untrustworthy R-peaks (the QC says why).",
-          label="keep the pulse artifact out of the templates"),
+          label="keep pulse out (ECG)"),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
           optional=True, none_label="off"),
@@ -238,6 +238,12 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     if sf < 2000:
         messages.append(f"the EEG is sampled at {sf:g} Hz: below ~2 kHz the artifact is aliased and "
                         "average subtraction removes much less of it; check the harmonic reduction")
+    cp = res.qc.get("refinements", {}).get("cardiac_pass", {})
+    if cp.get("used"):
+        messages.append(f"pulse artifact kept out of the templates: {cp['beats']} R-peaks on the ECG "
+                        f"({cp['hr_bpm']:.0f} bpm), {cp['rounds']} rounds")
+    elif cp.get("reason") not in (None, "off", "no ECG channel", "no EEG channels"):
+        messages.append(f"pulse artifact not kept out of the templates: {cp['reason']}")
     kept, kept_off = res.qc.get("power_kept_1_40"), res.qc.get("power_kept_1_40_off_comb")
     if kept is not None and kept_off is not None and kept < 0.7 and 0.85 <= kept_off <= 1.15:
         messages.append(f"1-40 Hz power kept is {kept:.2f}, but {kept_off:.2f} between the volume lines: "
