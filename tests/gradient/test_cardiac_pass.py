@@ -156,3 +156,27 @@ def test_the_step_says_what_the_pass_did() -> None:
     assert out.qc["cardiac_pass_used"] is True
     assert any(m.startswith("pulse artifact kept out of the templates") and "72 bpm" in m
                for m in out.messages), out.messages
+
+
+def test_cancel_stops_the_rounds() -> None:
+    """The rounds report progress and stop on Cancel (a locked heart can take 20 of them)."""
+    import pytest
+
+    from workbench.engine.errors import Cancelled
+    from workbench.engine.progress import CancelToken, Progress
+
+    art, eeg, pulse, ecg, sched, cfg = _case()
+    names = [f"E{i:02d}" for i in range(8)] + ["ECG"]
+    raw = mne.io.RawArray(art + np.vstack([eeg + pulse, ecg[None]]),
+                          mne.create_info(names, cfg.sfreq, ["eeg"] * 8 + ["ecg"]), verbose="error")
+    raw.set_annotations(mne.Annotations(np.ceil(sched.onsets) / cfg.sfreq, 0.0, "Response/R128"))
+    tok, seen = CancelToken(), []
+
+    def cb(f: float, msg: str) -> None:
+        seen.append(msg)
+        if "round 3" in msg:
+            tok.cancel()
+
+    with pytest.raises(Cancelled):
+        remove_gradient(raw, tr=cfg.tr, volume="Response/R128", progress=Progress(cb, tok))
+    assert any("round 2" in m for m in seen) and not any("round 4" in m for m in seen)

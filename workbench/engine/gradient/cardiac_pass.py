@@ -111,7 +111,8 @@ def ecg_row(types: list[str], picks: np.ndarray, data: np.ndarray,
 
 def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: Any,
              aas_params: Any, span: tuple[int, int], n_jobs: int = 2,
-             rounds: int | None = None, tol: float | None = None) -> CardiacEstimate:
+             rounds: int | None = None, tol: float | None = None,
+             progress: Any = None) -> CardiacEstimate:
     """The pulse artifact of the EEG rows of ``data`` (the recording, gradient and all),
     estimated at ~250 Hz by backfitting: the gradient templates (the same averaging, on
     the low-passed, decimated rows) and the R-locked mean take turns, each on the
@@ -140,6 +141,9 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
     tol : float | None
         Stop when a round changes the estimate by less than this fraction of its RMS
         (None: :data:`TOL`).
+    progress : Progress | None
+        Progress and cancellation, checked every round (a heart locked to the volumes can
+        take 20 rounds: ~25 s on 64 channels x 10 min).
 
     Returns
     -------
@@ -151,9 +155,11 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
     from ..cardiac.bcg import BCGParams, remove_bcg
     from ..cardiac.rpeaks import detect_rpeaks
     from ..errors import InputError
+    from ..progress import as_progress
     from .aas import Schedule, correct_inplace
     from .correct import fir_same, lowpass_taps
 
+    prog = as_progress(progress)
     s0, s1 = int(span[0]), int(span[1])
     q = max(int(sfreq // WORK_RATE_HZ), 1)
     fs = sfreq / q
@@ -183,6 +189,8 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
     t = None
     change, done = 0.0, 0
     while done < max(rounds, 1):
+        prog.check()
+        prog(min(done, 10) / 10.0, f"pulse artifact from the ECG's R-peaks: round {done + 1}")
         done += 1
         np.subtract(dec[:n_e], est, out=z[:n_e])
         z[n_e] = dec[n_e]

@@ -512,7 +512,8 @@ def correct_array(
         from .cardiac_pass import estimate
 
         p(0.05, "pulse artifact from the ECG's R-peaks")
-        cardiac = estimate(data, eeg, ecg, sfreq, sched, aas_params, (scan0, scan1), n_jobs=params.n_jobs)
+        cardiac = estimate(data, eeg, ecg, sfreq, sched, aas_params, (scan0, scan1), n_jobs=params.n_jobs,
+                           progress=p.sub(0.05, 0.2))
         cardiac.add_to(data, eeg, -1.0)
     else:
         from .cardiac_pass import CardiacEstimate
