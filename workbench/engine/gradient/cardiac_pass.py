@@ -46,7 +46,7 @@ WORK_RATE_HZ = 250.0
 WINDOW_BEATS = 21
 #: backfitting rounds at most, and the relative change of the estimate that ends them. A
 #: heart locked to the volumes is taken into the templates in the first round, so its
-#: R-locked mean misses that part; each round recovers more of it. 90 s phantoms, NRMSE
+#: R-locked mean misses that part; each round recovers more of it. 60 s phantoms, NRMSE
 #: 1-40 Hz: 60 bpm at TR 2 s with 1 % beat-to-beat variability 0.70 (no pass) -> 0.60 /
 #: 0.23 / 0.037 / 0.034 after 1 / 6 / 12 / 24 rounds (0.034-0.040 with the true BCG
 #: taken out first); 90 bpm 0.68 -> 0.29 / 0.064 / 0.031 after 6 / 12 / 24. With 1 %
@@ -57,7 +57,7 @@ TOL = 0.01
 
 @dataclass
 class CardiacEstimate:
-    """The pulse artifact estimated after the first pass.
+    """The pulse artifact estimated by :func:`estimate` (or none, and why).
 
     Attributes
     ----------
@@ -67,7 +67,8 @@ class CardiacEstimate:
     start, step : int
         Its first sample and spacing (samples of the recording).
     info : dict
-        ``used`` (bool), ``reason`` (why not, or ""), ``beats``, ``quality``, ``hr_bpm``.
+        ``used`` (bool), ``reason`` (why not, or ""), ``beats``, ``quality``, ``hr_bpm``,
+        and when used ``rounds`` and ``last_change`` (the last round's relative change).
     """
 
     coarse: np.ndarray | None
