@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -49,12 +48,11 @@ CASES = {
 
 def main() -> None:
     import mne
+    from bench_gradient_variants import load_phantom  # same folder (run as a script)
     from scipy.signal import butter, sosfiltfilt
 
     from workbench.engine.gradient import GradientParams, remove_gradient
-    from workbench.engine.io.eeg import read_eeg
     from workbench.engine.phantom.config import PhantomConfig
-    from workbench.engine.phantom.truth import load_truth
     from workbench.engine.phantom.writer import simulate_study
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,17 +71,9 @@ def main() -> None:
         p = root / f"case{i}"
         if not p.exists():
             simulate_study(p, PhantomConfig(**cfg))
-        raw0 = read_eeg(next(p.glob("sub-01/eeg/*_eeg.vhdr")), preload=True)
-        tr = json.loads(next(p.glob("sub-01/func/*_bold.json")).read_text())["RepetitionTime"]
+        raw0, tr, names, gt, idx, truth = load_phantom(p)
         sf = raw0.info["sfreq"]
-        names = [raw0.ch_names[j] for j in mne.pick_types(raw0.info, eeg=True)]
         ecg = [raw0.ch_names[j] for j in mne.pick_types(raw0.info, ecg=True)][0]
-        gt = load_truth(p)
-        idx = [gt.ch_names.index(n) for n in names]
-        truth = np.zeros((len(idx), raw0.n_times))
-        for k, a in gt.arrays.items():
-            if k not in ("gradient", "line"):
-                truth += np.asarray(a[idx, : raw0.n_times], float)
         bcg = np.asarray(gt.arrays["bcg"][idx, : raw0.n_times], float)
         sos = butter(4, [1.0, 40.0], "bandpass", fs=sf, output="sos")
         cells, times, after, rounds = [], [], [], "–"

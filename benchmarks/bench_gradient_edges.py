@@ -42,12 +42,11 @@ def study(root: Path, name: str) -> Path:
 
 def main() -> None:
     import mne
+    from bench_gradient_variants import load_phantom  # same folder (run as a script)
     from scipy.signal import butter, sosfiltfilt
 
     from workbench.engine.gradient import GradientParams, remove_gradient
     from workbench.engine.gradient import aas as A
-    from workbench.engine.io.eeg import read_eeg
-    from workbench.engine.phantom.truth import load_truth
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", type=Path, default=None)
@@ -61,16 +60,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name in args.phantoms.split(","):
         st = study(root, name)
-        raw0 = read_eeg(next(st.glob("sub-01/eeg/*_eeg.vhdr")), preload=True)
+        raw0, _, names, _, _, tg = load_phantom(st)
         meta = json.loads(next(st.glob("sub-01/func/*_bold.json")).read_text())
         sf = raw0.info["sfreq"]
-        names = [raw0.ch_names[i] for i in mne.pick_types(raw0.info, eeg=True)]
-        gt = load_truth(st)
-        idx = [gt.ch_names.index(n) for n in names]
-        tg = np.zeros((len(idx), raw0.n_times))
-        for k, a in gt.arrays.items():
-            if k not in ("gradient", "line"):
-                tg += np.asarray(a[idx, : raw0.n_times], float)
         sos = butter(4, [1.0, 40.0], "bandpass", fs=sf, output="sos")
         for lp in (None, 70.0):
             for code in ("before", "after"):

@@ -232,17 +232,39 @@ PHANTOMS = {
 }
 
 
-def phantom_table(root, kw: dict) -> None:
-    """Ours vs MNE on full phantom studies (see the module docstring)."""
+def load_phantom(p) -> tuple:
+    """A simulated study's recording and truth: ``(raw, tr, eeg_names, truth, rows, target)``,
+    ``rows`` the EEG channels' rows in the truth and ``target`` (n_eeg, n_times) everything
+    the truth holds but the gradient and line noise (what a gradient step should leave)."""
     import json
     from pathlib import Path
 
     import mne
 
-    from workbench.engine.gradient import GradientParams, remove_gradient
     from workbench.engine.io.eeg import read_eeg
-    from workbench.engine.phantom.config import PhantomConfig
     from workbench.engine.phantom.truth import load_truth
+
+    p = Path(p)
+    raw = read_eeg(next(p.glob("sub-01/eeg/*_eeg.vhdr")), preload=True)
+    tr = json.loads(next(p.glob("sub-01/func/*_bold.json")).read_text())["RepetitionTime"]
+    names = [raw.ch_names[j] for j in mne.pick_types(raw.info, eeg=True)]
+    gt = load_truth(p)
+    idx = [gt.ch_names.index(n) for n in names]
+    target = np.zeros((len(idx), raw.n_times))
+    for k, a in gt.arrays.items():
+        if k not in ("gradient", "line"):
+            target += np.asarray(a[idx, : raw.n_times], float)
+    return raw, tr, names, gt, idx, target
+
+
+def phantom_table(root, kw: dict) -> None:
+    """Ours vs MNE on full phantom studies (see the module docstring)."""
+    from pathlib import Path
+
+    import mne
+
+    from workbench.engine.gradient import GradientParams, remove_gradient
+    from workbench.engine.phantom.config import PhantomConfig
     from workbench.engine.phantom.writer import simulate_study
     from workbench.engine.sync import synchronise
 
@@ -253,16 +275,8 @@ def phantom_table(root, kw: dict) -> None:
         cfg = PhantomConfig(**c)
         if not p.exists():
             simulate_study(p, cfg)
-        raw0 = read_eeg(next(p.glob("sub-01/eeg/*_eeg.vhdr")), preload=True)
-        tr = json.loads(next(p.glob("sub-01/func/*_bold.json")).read_text())["RepetitionTime"]
+        raw0, tr, names, gt, idx, tg = load_phantom(p)
         sf = raw0.info["sfreq"]
-        names = [raw0.ch_names[j] for j in mne.pick_types(raw0.info, eeg=True)]
-        gt = load_truth(p)
-        idx = [gt.ch_names.index(n) for n in names]
-        tg = np.zeros((len(idx), raw0.n_times))
-        for k, a in gt.arrays.items():
-            if k not in ("gradient", "line"):
-                tg += np.asarray(a[idx, : raw0.n_times], float)
         ga = np.asarray(gt.arrays["gradient"][idx, : raw0.n_times], float)
         sos = butter(4, [1.0, 40.0], "bandpass", fs=sf, output="sos")
         lp = butter(4, 70.0, "lowpass", fs=sf, output="sos")

@@ -64,3 +64,18 @@ def make_with_motion(**kw: object) -> tuple[np.ndarray, np.ndarray, Schedule, Ph
                             motion_rng=np.random.default_rng(seed + 2))
     tra, rot = gen.head_motion(tl.to_eeg(tl.volume_onsets + 0.5 * cfg.tr))
     return art, eeg, sched, cfg, np.hstack([tra, rot]), gen.motion_onsets
+
+
+def pulse(beats: np.ndarray, n: int, sfreq: float, n_ch: int, seed: int, peak_v: float) -> np.ndarray:
+    """A ballistocardiogram-like signal: at each beat (s) damped 5.5 and 4 Hz waves 0.25 and
+    0.4 s later, ``peak_v`` at the kernel's peak, a random pattern over the ``n_ch``
+    channels (``seed``). Shape (n_ch, n)."""
+    kt = np.arange(int(0.8 * sfreq)) / sfreq
+    k = np.exp(-0.5 * ((kt - 0.25) / 0.07) ** 2) * np.cos(2 * np.pi * 5.5 * (kt - 0.25))
+    k += 0.6 * np.exp(-0.5 * ((kt - 0.4) / 0.05) ** 2) * np.cos(2 * np.pi * 4.0 * (kt - 0.4))
+    x = np.zeros(n + kt.size)
+    for b in beats:
+        i = int(round(b * sfreq))
+        x[i : i + kt.size] += k
+    w = np.random.default_rng(seed).normal(0.0, 1.0, n_ch)
+    return np.outer(w, x[:n] / np.abs(k).max()) * peak_v

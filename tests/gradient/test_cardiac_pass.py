@@ -24,20 +24,6 @@ def _beats(t_end: float, hz: float, jitter: float, seed: int) -> np.ndarray:
     return np.asarray(out)
 
 
-def _pulse(beats: np.ndarray, n: int, sfreq: float, n_ch: int, seed: int) -> np.ndarray:
-    """A BCG-like pulse artifact (30 µV peak; damped 5.5 and 4 Hz waves 0.25 and 0.4 s
-    after each beat, a random pattern over the channels)."""
-    kt = np.arange(int(0.8 * sfreq)) / sfreq
-    k = np.exp(-0.5 * ((kt - 0.25) / 0.07) ** 2) * np.cos(2 * np.pi * 5.5 * (kt - 0.25))
-    k += 0.6 * np.exp(-0.5 * ((kt - 0.4) / 0.05) ** 2) * np.cos(2 * np.pi * 4.0 * (kt - 0.4))
-    x = np.zeros(n + kt.size)
-    for b in beats:
-        i = int(round(b * sfreq))
-        x[i : i + kt.size] += k
-    w = np.random.default_rng(seed).normal(0.0, 1.0, n_ch)
-    return np.outer(w, x[:n] / np.abs(k).max()) * 30e-6
-
-
 def _ecg(beats: np.ndarray, n: int, sfreq: float) -> np.ndarray:
     """QRS (1 mV, ~20 ms) and T wave at each beat."""
     t = np.arange(n) / sfreq
@@ -49,15 +35,22 @@ def _ecg(beats: np.ndarray, n: int, sfreq: float) -> np.ndarray:
     return x
 
 
-def _run(art, signal, ecg, sched, cfg, **kw):
+def _raw(art, signal, ecg, sched, cfg) -> mne.io.BaseRaw:
+    """EEG rows ``signal`` (and an ECG row when given) plus their gradient artifact, with
+    the volume markers."""
     n_eeg = signal.shape[0]
     names = [f"E{i:02d}" for i in range(n_eeg)] + (["ECG"] if ecg is not None else [])
     types = ["eeg"] * n_eeg + (["ecg"] if ecg is not None else [])
     data = art[: len(names)] + (np.vstack([signal, ecg[None]]) if ecg is not None else signal)
     raw = mne.io.RawArray(data, mne.create_info(names, cfg.sfreq, types), verbose="error")
     raw.set_annotations(mne.Annotations(np.ceil(sched.onsets) / cfg.sfreq, 0.0, "Response/R128"))
-    res = remove_gradient(raw, params=GradientParams(**kw), tr=cfg.tr, volume="Response/R128")
-    return res.raw.get_data()[:n_eeg], res
+    return raw
+
+
+def _run(art, signal, ecg, sched, cfg, **kw):
+    res = remove_gradient(_raw(art, signal, ecg, sched, cfg), params=GradientParams(**kw), tr=cfg.tr,
+                          volume="Response/R128")
+    return res.raw.get_data()[: signal.shape[0]], res
 
 
 def _nrmse(out, truth, sched, cfg) -> float:
@@ -72,7 +65,7 @@ def _case(seed: int = 3, hz: float = 1.2):
     art, eeg, sched, cfg = driftsynth.make(n_ch=9, duration=80, sfreq=5000, tr=2.0, slices=35, seed=seed)
     beats = _beats(cfg.duration_s, hz, 0.01, seed)
     n = eeg.shape[1]
-    return art, eeg[:8], _pulse(beats, n, cfg.sfreq, 8, seed + 10), _ecg(beats, n, cfg.sfreq), sched, cfg
+    return art, eeg[:8], driftsynth.pulse(beats, n, cfg.sfreq, 8, seed + 10, 30e-6), _ecg(beats, n, cfg.sfreq), sched, cfg
 
 
 def test_a_heartbeat_locked_to_the_volumes_is_kept_out_of_the_templates() -> None:
@@ -146,12 +139,8 @@ def test_the_step_says_what_the_pass_did() -> None:
     from workbench.engine.study import Study
 
     art, eeg, pulse, ecg, sched, cfg = _case()
-    names = [f"E{i:02d}" for i in range(8)] + ["ECG"]
-    raw = mne.io.RawArray(art + np.vstack([eeg + pulse, ecg[None]]),
-                          mne.create_info(names, cfg.sfreq, ["eeg"] * 8 + ["ecg"]), verbose="error")
-    raw.set_annotations(mne.Annotations(np.ceil(sched.onsets) / cfg.sfreq, 0.0, "Response/R128"))
     study = Study()
-    study.raw = raw
+    study.raw = _raw(art, eeg + pulse, ecg, sched, cfg)
     out = SPEC.run(study, {p.name: p.default for p in SPEC.params}, as_progress(None))
     assert out.qc["cardiac_pass_used"] is True
     assert any(m.startswith("pulse artifact kept out of the templates") and "72 bpm" in m
@@ -166,10 +155,7 @@ def test_cancel_stops_the_rounds() -> None:
     from workbench.engine.progress import CancelToken, Progress
 
     art, eeg, pulse, ecg, sched, cfg = _case()
-    names = [f"E{i:02d}" for i in range(8)] + ["ECG"]
-    raw = mne.io.RawArray(art + np.vstack([eeg + pulse, ecg[None]]),
-                          mne.create_info(names, cfg.sfreq, ["eeg"] * 8 + ["ecg"]), verbose="error")
-    raw.set_annotations(mne.Annotations(np.ceil(sched.onsets) / cfg.sfreq, 0.0, "Response/R128"))
+    raw = _raw(art, eeg + pulse, ecg, sched, cfg)
     tok, seen = CancelToken(), []
 
     def cb(f: float, msg: str) -> None:

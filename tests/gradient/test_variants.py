@@ -93,15 +93,7 @@ def _heart(n_ch: int, n: int, sfreq: float, seed: int, hr: tuple[float, float] =
     while tb < t_end:
         beats.append(tb)
         tb += 1.0 / (hr[0] + (hr[1] - hr[0]) * tb / t_end)
-    kt = np.arange(int(0.8 * sfreq)) / sfreq
-    k = np.exp(-0.5 * ((kt - 0.25) / 0.07) ** 2) * np.cos(2 * np.pi * 5.5 * (kt - 0.25))
-    k += 0.6 * np.exp(-0.5 * ((kt - 0.4) / 0.05) ** 2) * np.cos(2 * np.pi * 4.0 * (kt - 0.4))
-    x = np.zeros(n + kt.size)
-    for b in beats:
-        i = int(round(b * sfreq))
-        x[i : i + kt.size] += k
-    w = np.random.default_rng(seed).normal(0.0, 1.0, n_ch)
-    return np.outer(w, x[:n] / np.abs(k).max()) * 60e-6
+    return driftsynth.pulse(np.asarray(beats), n, sfreq, n_ch, seed, 60e-6)
 
 
 def test_a_heart_harmonic_locked_to_the_volumes_for_a_while_is_not_taken_for_artifact() -> None:

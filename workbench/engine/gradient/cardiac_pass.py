@@ -76,10 +76,6 @@ class CardiacEstimate:
     start: int = 0
     step: int = 1
 
-    @property
-    def artifact(self) -> np.ndarray | None:  # for the callers' "is there one" checks
-        return self.coarse
-
     def add_to(self, data: np.ndarray, rows: np.ndarray, sign: float = 1.0) -> None:
         """``data[rows] += sign * estimate``, row by row, linearly interpolated to every
         sample (a < 40 Hz signal at >= 250 Hz: within 3 % at 40 Hz, 0.2 % at the BCG's
@@ -144,7 +140,7 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
         (None: :data:`TOL`).
     progress : Progress | None
         Progress and cancellation, checked every round (a heart locked to the volumes can
-        take 20 rounds: ~25 s on 64 channels x 10 min).
+        take 20 rounds: an estimated ~25 s on 64 channels x 10 min, from one round's cost).
 
     Returns
     -------
