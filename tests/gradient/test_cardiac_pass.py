@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mne
 import numpy as np
+import pytest
 from scipy.signal import butter, sosfiltfilt
 
 from workbench.engine.gradient import GradientParams, remove_gradient
@@ -166,3 +167,26 @@ def test_cancel_stops_the_rounds() -> None:
     with pytest.raises(Cancelled):
         remove_gradient(raw, tr=cfg.tr, volume="Response/R128", progress=Progress(cb, tok))
     assert any("round 2" in m for m in seen) and not any("round 4" in m for m in seen)
+
+
+@pytest.mark.parametrize(("n_times", "start", "n_jobs"), [(2000, 0, 1), (2013, 0, 2), (1990, 7, 2), (5 * 4096 * 20 + 3, 0, 2)])
+def test_the_estimate_is_added_as_linear_interpolation(n_times, start, n_jobs):
+    """add_to writes np.interp of the coarse estimate on every sample it covers, with the
+    sign asked for, on the rows asked for (the rest untouched), in chunks and threads."""
+    from workbench.engine.gradient.cardiac_pass import CardiacEstimate
+
+    rng = np.random.default_rng(3)
+    q = 20
+    n_coarse = (n_times - start) // q + 1
+    coarse = rng.standard_normal((2, n_coarse)).astype(np.float32)
+    data = rng.standard_normal((4, n_times)).astype(np.float32)
+    before = data.copy()
+    est = CardiacEstimate(coarse, {"used": True}, start=start, step=q)
+    est.add_to(data, np.array([3, 1]), -1.0, n_jobs=n_jobs)
+    x = start + q * np.arange(n_coarse)
+    covered = np.arange(start, min(x[-1] + 1, n_times))
+    for i, r in enumerate((3, 1)):
+        want = before[r].astype(float)
+        want[covered] -= np.interp(covered, x, coarse[i])
+        np.testing.assert_allclose(data[r], want, atol=1e-5)
+    np.testing.assert_array_equal(data[[0, 2]], before[[0, 2]])

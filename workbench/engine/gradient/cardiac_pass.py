@@ -76,25 +76,58 @@ class CardiacEstimate:
     start: int = 0
     step: int = 1
 
-    def add_to(self, data: np.ndarray, rows: np.ndarray, sign: float = 1.0) -> None:
-        """``data[rows] += sign * estimate``, row by row, linearly interpolated to every
-        sample (a < 40 Hz signal at >= 250 Hz: within 3 % at 40 Hz, 0.2 % at the BCG's
-        5-10 Hz). No full-rate copy: each stretch between two coarse samples is a ramp,
-        written as one (n_coarse - 1, step) block per row (np.interp took 8x longer)."""
+    def add_to(self, data: np.ndarray, rows: np.ndarray, sign: float = 1.0, n_jobs: int = 1) -> None:
+        """``data[rows] += sign * estimate``, linearly interpolated to every sample (a
+        < 40 Hz signal at >= 250 Hz: within 3 % at 40 Hz, 0.2 % at the BCG's 5-10 Hz).
+
+        Parameters
+        ----------
+        data : ndarray, shape (n_channels, n_times)
+            Modified in place.
+        rows : ndarray of int
+            The rows of ``data`` the estimate's rows go to.
+        sign : float
+            +1 to add, -1 to subtract.
+        n_jobs : int
+            Threads (rows are shared among them).
+
+        Notes
+        -----
+        No full-rate copy: each stretch between two coarse samples is a ramp, made for
+        2048 stretches at a time in a buffer that stays in cache and added to the data's
+        view of the same shape (np.interp took 8x longer; one ramp of the whole row, 1.6x).
+        """
         if self.coarse is None:
             return
         n, q = self.coarse.shape[1], int(self.step)
         stop = min(self.start + (n - 1) * q, data.shape[1])
         m = (stop - self.start) // q  # whole stretches that fit in the data
         w = (np.arange(q, dtype=np.float32) / np.float32(q))[None, :]
-        for i, r in enumerate(rows):
-            c = self.coarse[i].astype(np.float32, copy=False) * np.float32(sign)
-            ramp = c[:m, None] + (c[1 : m + 1] - c[:m])[:, None] * w
-            seg = data[int(r), self.start : self.start + m * q]
-            seg += ramp.reshape(-1).astype(data.dtype, copy=False)
+        chunk = 2048
+
+        def one(i: int) -> None:
+            c = self.coarse[i].astype(np.float32) * np.float32(sign)
+            row = data[int(rows[i])]
+            ramp = np.empty((chunk, q), np.float32)
+            dv = np.empty((chunk, 1), np.float32)
+            for a in range(0, m, chunk):
+                k = min(a + chunk, m) - a
+                np.subtract(c[a + 1 : a + k + 1, None], c[a : a + k, None], out=dv[:k])
+                np.multiply(dv[:k], w, out=ramp[:k])
+                ramp[:k] += c[a : a + k, None]
+                row[self.start + a * q : self.start + (a + k) * q].reshape(k, q)[...] += ramp[:k]
             end = self.start + m * q
             if end < data.shape[1] and m < n:  # the last coarse sample (and nothing past it)
-                data[int(r), end] += data.dtype.type(c[m])
+                row[end] += data.dtype.type(c[m])
+
+        if n_jobs > 1 and len(rows) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=n_jobs) as ex:
+                list(ex.map(one, range(len(rows))))
+        else:
+            for i in range(len(rows)):
+                one(i)
 
 
 def ecg_row(types: list[str], picks: np.ndarray, data: np.ndarray,
@@ -154,7 +187,7 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
     from ..errors import InputError
     from ..progress import as_progress
     from .aas import Schedule, correct_inplace
-    from .correct import fir_same, lowpass_taps
+    from .correct import fir_decimate, lowpass_taps
 
     prog = as_progress(progress)
     s0, s1 = int(span[0]), int(span[1])
@@ -167,7 +200,7 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
     def low(r: int) -> np.ndarray:
         h = taps[70.0 if r == ecg else BAND_HZ]
         x = np.asarray(data[r], np.float32)
-        return (fir_same(x, h) if h is not None else x)[::q]
+        return fir_decimate(x, h, q) if h is not None else x[::q]
 
     with ThreadPoolExecutor(max_workers=max(1, n_jobs)) as ex:
         dec = np.stack(list(ex.map(low, rows)))

@@ -514,7 +514,7 @@ def correct_array(
         p(0.05, "pulse artifact from the ECG's R-peaks")
         cardiac = estimate(data, eeg, ecg, sfreq, sched, aas_params, (scan0, scan1), n_jobs=params.n_jobs,
                            progress=p.sub(0.05, 0.2))
-        cardiac.add_to(data, eeg, -1.0)
+        cardiac.add_to(data, eeg, -1.0, n_jobs=params.n_jobs)
     else:
         from .cardiac_pass import CardiacEstimate
 
@@ -552,7 +552,7 @@ def correct_array(
                 ev = np.sort(np.asarray(events, np.int64))
                 per_vol = (np.searchsorted(ev, vs[0] + vs[1]) - np.searchsorted(ev, vs[0])).astype(float)
             lf_info = follow_lf_size(data, eeg, vs[0], vs[1], shape, events=per_vol)
-    cardiac.add_to(data, eeg)  # the pulse artifact back: the cardiac step's to remove
+    cardiac.add_to(data, eeg, n_jobs=params.n_jobs)  # the pulse artifact back: the cardiac step's to remove
     cardiac.coarse = None
     if params.lowpass is not None:
         _lowpass_inplace(data, picks, sfreq, float(params.lowpass), params.n_jobs, p.sub(0.8, 0.92))
@@ -796,3 +796,65 @@ def fir_same(x: np.ndarray, h: np.ndarray, nfft: int = 16384, batch: int = 32) -
         X *= H  # in place, and the blocks written as rows below: two temporaries less
         out[s : s + X.shape[0]] = sfft.irfft(X, nfft, axis=-1)[:, m - 1 :]  # the full convolution
     return out.reshape(-1)[npad : npad + n]
+
+
+def fir_decimate(x: np.ndarray, h: np.ndarray, q: int, nfft: int = 16384, batch: int = 32) -> np.ndarray:
+    """``fir_same(x, h)[::q]`` for a low-pass ``h`` well inside the new Nyquist, without
+    computing the samples that are dropped.
+
+    Overlap-save as in :func:`fir_same`, but each block's spectrum is kept only up to the
+    new Nyquist frequency (``sfreq / 2q``) and transformed back at the low rate: the
+    inverse transforms are ``q`` times shorter and the full-rate output is never written
+    (for the gradient step's cardiac pass, 5 kHz to 250 Hz: about half the time of
+    :func:`fir_same`). The bins above the new Nyquist, where ``h`` has its stop band, are
+    dropped rather than folded back, so the result differs from every ``q``-th sample of
+    :func:`fir_same` only by what ``h`` leaves of them (on a 3-million-sample channel, 5 kHz
+    to 250 Hz with the 40 Hz taps: 1.3e-5 of the signal).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+        Signal.
+    h : ndarray, shape (m,)
+        Filter taps (``m`` odd), a low-pass whose stop band starts below ``sfreq / 2q``.
+    q : int
+        Decimation factor.
+    nfft : int
+        FFT length of one block (at least; rounded to a multiple of ``q``).
+    batch : int
+        Blocks transformed together.
+
+    Returns
+    -------
+    ndarray of float32, shape (ceil(n / q),)
+        The filtered signal at samples ``0, q, 2q, ...``.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy import fft as sfft
+
+    q = max(int(q), 1)
+    m, n = int(h.size), int(x.size)
+    M = sfft.next_fast_len(-(-int(max(nfft, 2 * m)) // q), real=True)
+    M += M % 2  # even: the kept bins end at the low rate's Nyquist bin
+    nfft = q * M
+    L = ((nfft - m + 1) // q) * q  # new samples per block, a multiple of q
+    npad = (m - 1) // 2
+    i0 = npad % q  # where the kept samples fall in every block (the same for all)
+    t0 = m - 1 + i0  # ... and in the block's circular output
+    k = np.arange(M // 2 + 1)
+    Hs = sfft.rfft(np.asarray(h, np.float64), nfft)[: M // 2 + 1] * np.exp(2j * np.pi * k * t0 / nfft) / q
+    Hs[-1] = 0.0  # the low rate's Nyquist bin: h's stop band; irfft would keep only its real part
+    Hs = Hs.astype(np.complex64)
+    n_out = -(-n // q)
+    skip = npad // q  # kept outputs before sample 0
+    per = L // q
+    nb = -(-(skip + n_out) // per)
+    xp = np.zeros((nb - 1) * L + nfft, np.float32)  # the last block's window ends here
+    xp[m - 1 : m - 1 + n] = x
+    win = sliding_window_view(xp, nfft)[::L]  # block j: xp[j L : j L + nfft], no copy
+    out = np.empty((nb, per), np.float32)
+    for s in range(0, nb, batch):
+        X = sfft.rfft(win[s : s + batch], axis=-1)[:, : M // 2 + 1]
+        X *= Hs
+        out[s : s + X.shape[0]] = sfft.irfft(X, M, axis=-1)[:, : per]
+    return out.reshape(-1)[skip : skip + n_out]
