@@ -123,7 +123,10 @@ def fit_clock(
     for _ in range(n_iter):
         r = t - X @ coef
         scale = max(1.4826 * np.median(np.abs(r - np.median(r))), floor)
-        if scale <= 0:
+        if scale <= 1e-9:
+            # a MAD of nanoseconds or less is the triggers sharing one grid line, with
+            # the least-squares rounding left (0 or 1e-16 s depending on the machine's
+            # BLAS): never a timing scale, so the spread of all residuals stands in
             scale = max(np.std(r), 1e-9)
         u = r / (cutoff * scale)
         w_new = np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)
@@ -135,7 +138,9 @@ def fit_clock(
             break
     r = t - X @ coef
     scale = max(1.4826 * np.median(np.abs(r - np.median(r))), floor)
-    inl = np.abs(r) <= max(cutoff * scale, 1e-9) if scale > 0 else np.ones(t.size, bool)
+    if scale <= 1e-9:  # as above
+        scale = max(np.std(r), 1e-9)
+    inl = np.abs(r) <= cutoff * scale
     Xi, ti = X[inl], t[inl]
     coef, *_ = np.linalg.lstsq(Xi, ti, rcond=None)
     resid = ti - Xi @ coef
