@@ -105,6 +105,20 @@ def test_an_inverted_weak_noisy_ecg_serves_as_well() -> None:
     assert _nrmse(on, truth, sched, cfg) < 1.1 * _nrmse(clean, truth, sched, cfg)
 
 
+def test_the_ecgs_own_beat_is_kept_out_of_its_templates() -> None:
+    """The ECG channel's QRS and T wave repeat with the heart like the pulse artifact, and
+    a heart locked to the volumes lost them to the ECG's templates too: its own R-locked
+    mean goes out and back in with the pulse estimate (90 s phantoms, ECG NRMSE 1-40 Hz:
+    72 bpm 0.225 -> 0.055, 65 bpm 0.053 -> 0.010, 60 bpm locked 0.348 -> 0.234)."""
+    art, eeg, pulse, ecg, sched, cfg = _case()
+    raw = _raw(art, eeg + pulse, ecg, sched, cfg)
+    out = {}
+    for on in (True, False):
+        res = remove_gradient(raw.copy(), params=GradientParams(cardiac_pass=on), tr=cfg.tr, volume="Response/R128")
+        out[on] = _nrmse(res.raw.get_data(picks=["ECG"]), ecg[None], sched, cfg)
+    assert out[True] < 0.5 * out[False], out
+
+
 def test_one_round_is_not_enough_for_a_locked_heart() -> None:
     """The first round's templates take the locked pulse too, so one R-locked mean of its
     output misses it: the rounds are what recovers it."""

@@ -18,7 +18,10 @@ pass) and the R-locked mean of 21 beats (the cardiac step's AAS,
 estimate, until the pulse estimate changes by less than 1 %. The R-peaks come from the
 ECG after the first round. The full-rate correction then runs once on the recording minus
 the pulse estimate, which is added back afterwards: the gradient step removes the
-gradient and leaves the whole BCG to the cardiac step. Written here (not MNE's or
+gradient and leaves the whole BCG to the cardiac step. The ECG channel's own beat (QRS and
+T wave, R-locked too) is estimated and kept out of the ECG's templates the same way: on a
+heart near the volume lines they took its QRS (90 s phantoms, ECG NRMSE 1-40 Hz: 72 bpm
+0.225 -> 0.055, 60 bpm locked 0.348 -> 0.234). Written here (not MNE's or
 FMRIB's): no peer separates the two by their different locking; the R-locked mean is the
 standard BCG template (Allen et al. 1998).
 
@@ -62,10 +65,13 @@ class CardiacEstimate:
     Attributes
     ----------
     coarse : ndarray | None
-        (n_eeg, n_coarse): the estimate every ``step`` samples from ``start`` (decimated:
-        it lies below 40 Hz); None when the pass was skipped.
+        (n_rows, n_coarse): the estimate every ``step`` samples from ``start`` (decimated:
+        it lies below 40 Hz for the EEG, 70 Hz for the ECG); None when the pass was skipped.
     start, step : int
         Its first sample and spacing (samples of the recording).
+    rows : ndarray of int | None
+        The rows of the recording it belongs to: the EEG rows' pulse artifact, then the
+        ECG row's own beat (QRS and T wave).
     info : dict
         ``used`` (bool), ``reason`` (why not, or ""), ``beats``, ``quality``, ``hr_bpm``,
         and when used ``rounds`` and ``last_change`` (the last round's relative change).
@@ -75,6 +81,7 @@ class CardiacEstimate:
     info: dict[str, Any] = field(default_factory=dict)
     start: int = 0
     step: int = 1
+    rows: np.ndarray | None = None
 
     def add_to(self, data: np.ndarray, rows: np.ndarray, sign: float = 1.0, n_jobs: int = 1) -> None:
         """``data[rows] += sign * estimate``, linearly interpolated to every sample (a
@@ -213,7 +220,7 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
     tol = TOL if tol is None else float(tol)
     n_e = len(rows) - 1
     ne = np.arange(n_e)
-    est = np.zeros((n_e, dec.shape[1]), np.float32)
+    est = np.zeros(dec.shape, np.float32)  # the EEG rows' pulse artifact, then the ECG's own beat
     z = np.empty_like(dec)  # one working copy, reused (memory: the rows at ~250 Hz, 3 times)
     info: dict[str, Any] = {}
     t = None
@@ -222,8 +229,7 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
         prog.check()
         prog(min(done, 10) / 10.0, f"pulse artifact from the ECG's R-peaks: round {done + 1}")
         done += 1
-        np.subtract(dec[:n_e], est, out=z[:n_e])
-        z[n_e] = dec[n_e]
+        np.subtract(dec, est, out=z)
         correct_inplace(z, sd, np.arange(len(rows)), pd, ref_picks=ne, obs_picks=ne, n_jobs=n_jobs)
         if t is None:
             try:
@@ -240,17 +246,23 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
             if not rp.quality >= MIN_QUALITY:
                 return CardiacEstimate(None, {**info, "used": False,
                                               "reason": f"ECG R-peaks not trustworthy (QRS quality {rp.quality:.2f})"})
-        z[:n_e] += est  # the recording without this round's gradient estimate
+        z += est  # the recording without this round's gradient estimate
         try:
             new = remove_bcg(z[:n_e], fs, t, BCGParams(method="aas", window=WINDOW_BEATS), n_jobs=n_jobs).artifact
+            # the ECG's own beat (QRS, T wave: mV, R-locked like the BCG) is kept out of the
+            # ECG's templates the same way; its epochs start 0.2 s before the R-peak, not at
+            # the pulse artifact's delay, and it does not count in the change below
+            ecg_beat = remove_bcg(z[n_e:], fs, t, BCGParams(method="aas", window=WINDOW_BEATS, delay_s=0.0),
+                                  n_jobs=1).artifact
         except InputError as exc:
             return CardiacEstimate(None, {**info, "used": False, "reason": exc.problem})
         d2 = sum(float(np.sum((new[i] - est[i]) ** 2, dtype=np.float64)) for i in range(n_e))
-        est[:] = new
-        del new
-        change = float(np.sqrt(d2 / max(float(np.sum(est.astype(np.float64) ** 2)), 1e-60)))
+        est[:n_e] = new
+        est[n_e:] = ecg_beat
+        del new, ecg_beat
+        change = float(np.sqrt(d2 / max(float(np.sum(est[:n_e].astype(np.float64) ** 2)), 1e-60)))
         if change < tol:
             break
     del z, dec
     return CardiacEstimate(est, {**info, "used": True, "reason": "", "rounds": done,
-                                 "last_change": change}, start=0, step=q)
+                                 "last_change": change}, start=0, step=q, rows=np.asarray(rows, int))

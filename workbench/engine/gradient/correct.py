@@ -514,7 +514,7 @@ def correct_array(
         p(0.05, "pulse artifact from the ECG's R-peaks")
         cardiac = estimate(data, eeg, ecg, sfreq, sched, aas_params, (scan0, scan1), n_jobs=params.n_jobs,
                            progress=p.sub(0.05, 0.2))
-        cardiac.add_to(data, eeg, -1.0, n_jobs=params.n_jobs)
+        cardiac.add_to(data, cardiac.rows, -1.0, n_jobs=params.n_jobs)
     else:
         from .cardiac_pass import CardiacEstimate
 
@@ -552,7 +552,7 @@ def correct_array(
                 ev = np.sort(np.asarray(events, np.int64))
                 per_vol = (np.searchsorted(ev, vs[0] + vs[1]) - np.searchsorted(ev, vs[0])).astype(float)
             lf_info = follow_lf_size(data, eeg, vs[0], vs[1], shape, events=per_vol)
-    cardiac.add_to(data, eeg, n_jobs=params.n_jobs)  # the pulse artifact back: the cardiac step's to remove
+    cardiac.add_to(data, cardiac.rows, n_jobs=params.n_jobs)  # the pulse artifact back: the cardiac step's to remove
     cardiac.coarse = None
     if params.lowpass is not None:
         _lowpass_inplace(data, picks, sfreq, float(params.lowpass), params.n_jobs, p.sub(0.8, 0.92))
