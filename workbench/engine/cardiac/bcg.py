@@ -454,7 +454,7 @@ class _BoxcarPlan:
         self.shape = idx.shape
         w = max(1, w)
         # one-sample windows (a recording at <= 750 Hz, or the gradient step's 250 Hz
-        # cardiac pass): the samples themselves, gathered (reduceat took 4x longer)
+        # cardiac pass): the samples themselves, gathered (reduceat took 2x as long)
         self.take = np.clip(idx, 0, n - 1) if w == 1 else None
         self.lo = np.clip(idx - w // 2, 0, n)
         self.hi = np.clip(idx - w // 2 + w, 0, n)
