@@ -58,8 +58,10 @@ class GradientParams:
         ``lf_cutoff_hz``). Off by default: it follows a changing low-frequency artifact,
         but on the multiband phantom study it chose a short window and doubled the
         1-40 Hz error (EEG and BCG correlated across 0.9 s volumes "predict" well).
-    alias_orders : int
+    alias_orders : int | None
         Orders of the sub-sample-phase alias model (0: off); see :class:`.aas.AASParams`.
+        None (auto): :data:`ALIAS_ORDERS_LOW_RATE` below :data:`LOW_RATE_HZ`, else
+        :data:`ALIAS_ORDERS_DEFAULT` (see :meth:`orders`).
     obs : bool
         OBS (PCA of the high-passed residual, automatic rank) on EEG channels; useful
         without a low-pass. See :class:`.aas.AASParams`.
@@ -142,7 +144,7 @@ class GradientParams:
     window_lf: int | None = 60
     lf_cutoff_hz: float = 40.0
     lf_auto: bool = False
-    alias_orders: int = 2
+    alias_orders: int | None = None
     obs: bool = False
     anc: bool = False
     lowpass: float | None = 70.0
@@ -188,7 +190,7 @@ class GradientParams:
             window_lf=None if not self.window_lf else int(self.window_lf),
             lf_cutoff=float(self.lf_cutoff_hz) / sfreq if sfreq > 0 else 0.0,
             lf_auto=bool(self.lf_auto),
-            alias_orders=int(self.alias_orders),
+            alias_orders=self.orders(sfreq),
             obs=bool(self.obs),
             anc=bool(self.anc),
             obs_highpass=70.0 / sfreq if sfreq > 0 else 0.014,
@@ -216,7 +218,29 @@ class GradientParams:
         model on."""
         if self.drift_refine is not None:
             return bool(self.drift_refine)
-        return 0 < sfreq < LOW_RATE_HZ and self.alias_orders > 0
+        return 0 < sfreq < LOW_RATE_HZ and self.orders(sfreq) > 0
+
+    def orders(self, sfreq: float) -> int:
+        """The alias model's orders: ``alias_orders``, or when None (auto)
+        :data:`ALIAS_ORDERS_LOW_RATE` below :data:`LOW_RATE_HZ` and
+        :data:`ALIAS_ORDERS_DEFAULT` otherwise.
+
+        An alias of order ``m`` is artifact from ``m`` sampling rates above the band,
+        folded in with a phase that turns ``m`` times per sample of sub-sample shift. At
+        5 kHz little folds and two orders are enough (four fitted EEG: 90 s phantom
+        0.0204 -> 0.0244 NRMSE 1-40 Hz; 2.5 kHz 0.0322 / 0.0321). At 1 kHz the
+        echo-planar readout's kHz harmonics fold in from several rates up, and the
+        variant table's 1 kHz rows (90 s x 12 ch, NRMSE 1-40 Hz, orders 1 / 2 / 3 / 4 /
+        5 / 6) went 1.51 / 1.31 / 1.29 / 0.41 / 0.41 / 0.41 with the amplifier's low-pass
+        after sampling and 0.90 / 0.61 / 0.62 / 0.51 / 0.52 / 0.52 with it before
+        (point sampling), the slice-harmonic power removed within 0.3 dB either way
+        (``bench_gradient_results.md``, session 31). With too few volumes for the orders
+        asked (three per coefficient) the model keeps as many as they allow, at least
+        two (:class:`.residual.AliasModel`).
+        """
+        if self.alias_orders is not None:
+            return int(self.alias_orders)
+        return ALIAS_ORDERS_LOW_RATE if 0 < sfreq < LOW_RATE_HZ else ALIAS_ORDERS_DEFAULT
 
 
 #: the main window (volumes) at and above :data:`LOW_RATE_HZ`, and below it (see
@@ -224,6 +248,10 @@ class GradientParams:
 WINDOW_DEFAULT = 20
 WINDOW_LOW_RATE = 8
 LOW_RATE_HZ = 2000.0
+#: the alias model's orders at and above :data:`LOW_RATE_HZ`, and below it (see
+#: :meth:`GradientParams.orders`)
+ALIAS_ORDERS_DEFAULT = 2
+ALIAS_ORDERS_LOW_RATE = 4
 #: sampling rate from which the spatial pass counts the templates' spread outside the
 #: artifact subspace only where the channel's mean holds artifact
 #: (:attr:`.aas.AASParams.spatial_steady_outside`)

@@ -25,6 +25,11 @@ class AliasModel:
 
     def __init__(self, frac: np.ndarray, orders: int, strict: float = 3.0) -> None:
         self.strict = float(strict)
+        # more than two orders only where the volumes allow three per coefficient (a short
+        # run at 1 kHz keeps what it can rather than losing the model)
+        while orders > 2 and len(frac) < 6 * orders:
+            orders -= 1
+        self.orders = int(orders)
         m = np.concatenate([np.arange(1, orders + 1), -np.arange(1, orders + 1)])
         self.B = np.exp(-2j * np.pi * np.outer(frac, m)).astype(np.complex64)  # (n_vol, 2M)
         n_vol, k = self.B.shape
