@@ -44,6 +44,9 @@ CASES = {
                                               heart_rate_bpm=77.0),
     "2.5 kHz, 58 bpm": dict(BASE, seed=17, sfreq=2500, heart_rate_bpm=58.0),
     "1 kHz, bore drift + movement": dict(BASE, seed=16, sfreq=1000, gradient_drift=1.0, motion_events=1),
+    "1 kHz, 72 bpm, BCG 30 uV": dict(BASE, seed=19, sfreq=1000, bcg_uv=30.0, heart_rate_bpm=72.0),
+    "1 kHz, 60 bpm locked, 1 % variability": dict(BASE, seed=20, sfreq=1000, slices=30, heart_rate_bpm=60.0,
+                                                  hrv=0.01),
 }
 
 

@@ -263,3 +263,17 @@ def test_at_1khz_the_alias_model_takes_four_orders(sampling: str, ratio: float) 
     two, _ = _nrmse(art, eeg, sched, 1000.0, alias_orders=2)
     auto, _ = _nrmse(art, eeg, sched, 1000.0)
     assert auto < ratio * two, (auto, two)
+
+
+def test_the_alias_phase_can_be_that_of_a_finer_grid() -> None:
+    """The cardiac pass's rounds work on the recording decimated by q; below 2 kHz they keep
+    the alias model, whose phase is each volume's sub-sample phase on the recording's own
+    grid: onsets 10.3 and 20.55 at 250 Hz are 41.2 and 82.2 samples at 1 kHz (phase 0.2)."""
+    from types import SimpleNamespace
+
+    from workbench.engine.gradient.aas import AASParams, Schedule, _alias_phase
+
+    sched = Schedule(np.array([10.3, 20.55]), 10.25, np.zeros(1))
+    plan = SimpleNamespace(sched=sched, frac=np.array([0.3, 0.55]))
+    np.testing.assert_allclose(_alias_phase(plan, AASParams()), [0.3, 0.55])
+    np.testing.assert_allclose(_alias_phase(plan, AASParams(alias_phase_scale=4.0)), [0.2, 0.2], atol=1e-9)

@@ -129,6 +129,11 @@ class AASParams:
         estimation SNR (so EEG-only bins are left alone) and added to each volume's
         template. 0 disables. Written here: OBS (PCA) would remove this too, but it
         has to discover the subspace and takes EEG with it; the phase is known.
+    alias_phase_scale : float
+        The alias terms' phase is the volumes' sub-sample phase on a grid this many
+        times finer than the data's: the recording's own samples when the data are that
+        recording decimated (the cardiac pass's rounds, :mod:`.cardiac_pass`). 1: the
+        data's grid.
     amplitude_range : tuple of float
         Fitted amplitudes are clipped to this range.
     pad : int
@@ -244,6 +249,7 @@ class AASParams:
     window_lf: int | None = None
     lf_cutoff: float = 0.0
     alias_orders: int = 2
+    alias_phase_scale: float = 1.0
     obs: bool = False
     anc: bool = False
     anc_taps: int = 8
@@ -1046,7 +1052,7 @@ def _choose_lf_window(data: np.ndarray, cand: np.ndarray, plan: _Plan, params: A
     rows = _strongest_rows(data, cand, plan, 2)
     errs = {int(w): 0.0 for w in cands}
     inner = _inner_volumes(plan.sched)
-    alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
+    alias = AliasModel(_alias_phase(plan, params), params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
         alias = None
     # slow EEG (drifts, blinks) leaks into the epochs' low bins through their ends and is
@@ -1094,7 +1100,7 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
     rate, 0: no bound), for the schedule ``plan`` holds now."""
     k_max = int(np.ceil(f_max * plan.nw)) + 1 if f_max > 0 else None
     k_lo = max(plan.k_min, int(np.ceil(f_min * plan.nw)))
-    alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
+    alias = AliasModel(_alias_phase(plan, params), params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
         alias = None
     inner = _inner_volumes(plan.sched)
@@ -1179,6 +1185,15 @@ def _window_sums(cs: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         a, b = int(a), int(b)
         np.subtract(cs[:, hi[a] : hi[a] + b - a], cs[:, lo[a] : lo[a] + b - a], out=out[:, a:b])
     return out
+
+
+def _alias_phase(plan: Any, params: AASParams) -> np.ndarray:
+    """The volumes' sub-sample phase for the alias model (see ``alias_phase_scale``)."""
+    scale = float(params.alias_phase_scale)
+    if scale == 1.0:
+        return plan.frac
+    on = np.asarray(plan.sched.onsets, float) * scale
+    return on - np.floor(on)
 
 
 def correct_inplace(*args: Any, **kwargs: Any) -> AASResult:
@@ -1298,7 +1313,7 @@ def _correct_inplace(
         if ref_picks is None or len(ref_picks):
             result.ref_channels = [int(c) for c in ref]
             before = 0.0
-            alias0 = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
+            alias0 = AliasModel(_alias_phase(plan, params), params.alias_orders) if params.alias_orders else None
             inner = _inner_volumes(plan.sched)  # scored as _template_residual scores them
             for it in range(params.align_passes):
 
@@ -1365,7 +1380,7 @@ def _correct_inplace(
     obs_set = None if obs_picks is None else {int(i) for i in obs_picks}
     rank_of: dict[int, int] = {}
 
-    alias = AliasModel(plan.frac, params.alias_orders) if params.alias_orders else None
+    alias = AliasModel(_alias_phase(plan, params), params.alias_orders) if params.alias_orders else None
     if alias is not None and not alias.ok:
         alias = None
 

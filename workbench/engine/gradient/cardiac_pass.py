@@ -194,7 +194,7 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
     from ..errors import InputError
     from ..progress import as_progress
     from .aas import Schedule, correct_inplace
-    from .correct import fir_decimate, lowpass_taps
+    from .correct import LOW_RATE_HZ, fir_decimate, lowpass_taps
 
     prog = as_progress(progress)
     s0, s1 = int(span[0]), int(span[1])
@@ -213,7 +213,14 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
         dec = np.stack(list(ex.map(low, rows)))
     sd = Schedule(np.asarray(sched.onsets, float) / q, float(sched.period) / q,
                   np.asarray(sched.slot_offsets, float) / q)
-    pd = replace(aas_params, align=False, alias_orders=0, obs=False, anc=False, drift_range=0.0,
+    # below LOW_RATE_HZ the readout's harmonics fold into the band from several rates up
+    # and stay there after the 40 Hz low-pass, changing with each volume's sub-sample phase
+    # on the recording's grid: the rounds keep the alias model, phased on that grid (without
+    # it the estimate took that residual in: 1 kHz phantom 0.145 -> 0.171 with the pass,
+    # 0.125 with the true BCG). Above, little folds and the rounds go without it.
+    low_rate = 0 < sfreq < LOW_RATE_HZ
+    pd = replace(aas_params, align=False, alias_orders=aas_params.alias_orders if low_rate else 0,
+                 alias_phase_scale=float(q), obs=False, anc=False, drift_range=0.0,
                  track=False, lf_cutoff=min(aas_params.lf_cutoff * q, 0.45), pad=32,
                  segment_check_fmax=0.0, spatial=False)
     rounds = MAX_ROUNDS if rounds is None else int(rounds)
