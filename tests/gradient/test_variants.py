@@ -255,6 +255,7 @@ def test_at_1khz_the_alias_model_takes_four_orders(sampling: str, ratio: float) 
     from workbench.engine.gradient.residual import AliasModel
 
     assert GradientParams().orders(1000.0) == 4 and GradientParams().orders(5000.0) == 2
+    assert GradientParams().orders(500.0) == 2  # there four made a 240 s phantom 2.55 -> 4.47
     assert GradientParams(alias_orders=3).orders(1000.0) == 3
     frac = np.linspace(0.0, 3.0, 20) % 1.0  # 20 volumes: three per coefficient allows 3 orders
     assert AliasModel(frac, 4).orders == 3 and AliasModel(frac[:10], 4).orders == 2

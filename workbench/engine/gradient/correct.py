@@ -60,8 +60,8 @@ class GradientParams:
         1-40 Hz error (EEG and BCG correlated across 0.9 s volumes "predict" well).
     alias_orders : int | None
         Orders of the sub-sample-phase alias model (0: off); see :class:`.aas.AASParams`.
-        None (auto): :data:`ALIAS_ORDERS_LOW_RATE` below :data:`LOW_RATE_HZ`, else
-        :data:`ALIAS_ORDERS_DEFAULT` (see :meth:`orders`).
+        None (auto): :data:`ALIAS_ORDERS_LOW_RATE` from :data:`ALIAS_LOW_RATE_FROM_HZ` to
+        :data:`LOW_RATE_HZ`, else :data:`ALIAS_ORDERS_DEFAULT` (see :meth:`orders`).
     obs : bool
         OBS (PCA of the high-passed residual, automatic rank) on EEG channels; useful
         without a low-pass. See :class:`.aas.AASParams`.
@@ -222,8 +222,8 @@ class GradientParams:
 
     def orders(self, sfreq: float) -> int:
         """The alias model's orders: ``alias_orders``, or when None (auto)
-        :data:`ALIAS_ORDERS_LOW_RATE` below :data:`LOW_RATE_HZ` and
-        :data:`ALIAS_ORDERS_DEFAULT` otherwise.
+        :data:`ALIAS_ORDERS_LOW_RATE` from :data:`ALIAS_LOW_RATE_FROM_HZ` up to
+        :data:`LOW_RATE_HZ` and :data:`ALIAS_ORDERS_DEFAULT` otherwise.
 
         An alias of order ``m`` is artifact from ``m`` sampling rates above the band,
         folded in with a phase that turns ``m`` times per sample of sub-sample shift. At
@@ -234,13 +234,15 @@ class GradientParams:
         5 / 6) went 1.51 / 1.31 / 1.29 / 0.41 / 0.41 / 0.41 with the amplifier's low-pass
         after sampling and 0.90 / 0.61 / 0.62 / 0.51 / 0.52 / 0.52 with it before
         (point sampling), the slice-harmonic power removed within 0.3 dB either way
-        (``bench_gradient_results.md``, session 31). With too few volumes for the orders
-        asked (three per coefficient) the model keeps as many as they allow, at least
-        two (:class:`.residual.AliasModel`).
+        (``bench_gradient_results.md``, session 31). Not below :data:`ALIAS_LOW_RATE_FROM_HZ`:
+        at 500 Hz, where nearly everything folds and average subtraction fails anyway
+        (a 240 s phantom study: NRMSE 2.55 with two orders), four made it 4.47. With too
+        few volumes for the orders asked (three per coefficient) the model keeps as many
+        as they allow, at least two (:class:`.residual.AliasModel`).
         """
         if self.alias_orders is not None:
             return int(self.alias_orders)
-        return ALIAS_ORDERS_LOW_RATE if 0 < sfreq < LOW_RATE_HZ else ALIAS_ORDERS_DEFAULT
+        return ALIAS_ORDERS_LOW_RATE if ALIAS_LOW_RATE_FROM_HZ <= sfreq < LOW_RATE_HZ else ALIAS_ORDERS_DEFAULT
 
 
 #: the main window (volumes) at and above :data:`LOW_RATE_HZ`, and below it (see
@@ -252,6 +254,8 @@ LOW_RATE_HZ = 2000.0
 #: :meth:`GradientParams.orders`)
 ALIAS_ORDERS_DEFAULT = 2
 ALIAS_ORDERS_LOW_RATE = 4
+#: the lowest rate given :data:`ALIAS_ORDERS_LOW_RATE` (measured at 1 kHz; 500 Hz was worse)
+ALIAS_LOW_RATE_FROM_HZ = 900.0
 #: sampling rate from which the spatial pass counts the templates' spread outside the
 #: artifact subspace only where the channel's mean holds artifact
 #: (:attr:`.aas.AASParams.spatial_steady_outside`)
