@@ -210,8 +210,8 @@ def test_the_estimate_is_added_as_linear_interpolation(n_times, start, n_jobs):
     coarse = rng.standard_normal((2, n_coarse)).astype(np.float32)
     data = rng.standard_normal((4, n_times)).astype(np.float32)
     before = data.copy()
-    est = CardiacEstimate(coarse, {"used": True}, start=start, step=q)
-    est.add_to(data, np.array([3, 1]), -1.0, n_jobs=n_jobs)
+    est = CardiacEstimate(coarse, {"used": True}, start=start, step=q, rows=np.array([3, 1]))
+    est.add_to(data, -1.0, n_jobs=n_jobs)
     x = start + q * np.arange(n_coarse)
     covered = np.arange(start, min(x[-1] + 1, n_times))
     for i, r in enumerate((3, 1)):

@@ -83,16 +83,14 @@ class CardiacEstimate:
     step: int = 1
     rows: np.ndarray | None = None
 
-    def add_to(self, data: np.ndarray, rows: np.ndarray, sign: float = 1.0, n_jobs: int = 1) -> None:
-        """``data[rows] += sign * estimate``, linearly interpolated to every sample (a
-        < 40 Hz signal at >= 250 Hz: within 3 % at 40 Hz, 0.2 % at the BCG's 5-10 Hz).
+    def add_to(self, data: np.ndarray, sign: float = 1.0, n_jobs: int = 1) -> None:
+        """``data[self.rows] += sign * estimate``, linearly interpolated to every sample
+        (a < 40 Hz signal at >= 250 Hz: within 3 % at 40 Hz, 0.2 % at the BCG's 5-10 Hz).
 
         Parameters
         ----------
         data : ndarray, shape (n_channels, n_times)
-            Modified in place.
-        rows : ndarray of int
-            The rows of ``data`` the estimate's rows go to.
+            The recording, modified in place.
         sign : float
             +1 to add, -1 to subtract.
         n_jobs : int
@@ -104,8 +102,9 @@ class CardiacEstimate:
         2048 stretches at a time in a buffer that stays in cache and added to the data's
         view of the same shape (np.interp took 8x longer; one ramp of the whole row, 1.6x).
         """
-        if self.coarse is None:
+        if self.coarse is None or self.rows is None:
             return
+        rows = self.rows
         n, q = self.coarse.shape[1], int(self.step)
         stop = min(self.start + (n - 1) * q, data.shape[1])
         m = (stop - self.start) // q  # whole stretches that fit in the data

@@ -61,6 +61,17 @@ class ClockFit:
         return d
 
 
+def _robust_scale(r: np.ndarray, floor: float) -> float:
+    """The residuals' robust scale (1.4826 MAD, never below ``floor``).
+
+    A MAD of a nanosecond or less is the triggers sharing one grid line with the
+    least-squares rounding left (0 or 1e-16 s depending on the machine's BLAS): never a
+    timing scale, so the spread of all residuals stands in.
+    """
+    scale = max(1.4826 * float(np.median(np.abs(r - np.median(r)))), floor)
+    return scale if scale > 1e-9 else max(float(np.std(r)), 1e-9)
+
+
 def fit_clock(
     train: TriggerTrain,
     tr: float | None = None,
@@ -122,12 +133,7 @@ def fit_clock(
     coef = np.linalg.lstsq(X, t, rcond=None)[0]
     for _ in range(n_iter):
         r = t - X @ coef
-        scale = max(1.4826 * np.median(np.abs(r - np.median(r))), floor)
-        if scale <= 1e-9:
-            # a MAD of nanoseconds or less is the triggers sharing one grid line, with
-            # the least-squares rounding left (0 or 1e-16 s depending on the machine's
-            # BLAS): never a timing scale, so the spread of all residuals stands in
-            scale = max(np.std(r), 1e-9)
+        scale = _robust_scale(r, floor)
         u = r / (cutoff * scale)
         w_new = np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)
         sw = np.sqrt(w_new)
@@ -137,10 +143,7 @@ def fit_clock(
         if done:
             break
     r = t - X @ coef
-    scale = max(1.4826 * np.median(np.abs(r - np.median(r))), floor)
-    if scale <= 1e-9:  # as above
-        scale = max(np.std(r), 1e-9)
-    inl = np.abs(r) <= cutoff * scale
+    inl = np.abs(r) <= cutoff * _robust_scale(r, floor)
     Xi, ti = X[inl], t[inl]
     coef, *_ = np.linalg.lstsq(Xi, ti, rcond=None)
     resid = ti - Xi @ coef
