@@ -79,3 +79,33 @@ def band(x: np.ndarray, sfreq: float) -> np.ndarray:
 def vhdr(study):
     """The phantom study's BrainVision header (``online_phantom``)."""
     return study / "sub-01" / "eeg" / "sub-01_task-phantom_eeg.vhdr"
+
+
+def replay_mixed(raw, seed: int, params=None) -> tuple[np.ndarray, list[str], dict]:
+    """Replay ``raw`` in chunks of 1-200 samples, markers handed over one sample ahead of
+    their own (the least a live stream may give): (output, messages, state)."""
+    from workbench.engine.online.pipeline import OnlinePipeline
+
+    data = raw.get_data()
+    n, sf = data.shape[1], float(raw.info["sfreq"])
+    ts = np.arange(n) / sf
+    on = np.asarray(raw.annotations.onset, float)
+    names = list(raw.annotations.description)
+    order = np.argsort(on)
+    on, names = on[order], [names[i] for i in order]
+    rng = np.random.default_rng(seed)
+    pipe = OnlinePipeline(list(raw.ch_names), raw.get_channel_types(), sf, params)
+    out = np.empty((data.shape[0] + 1, n), np.float32)
+    s = mi = 0
+    try:
+        while s < n:
+            e = min(s + int(rng.choice([1, 1, 2, 3, 20, 37, 80, 200])), n)
+            j = int(np.searchsorted(on, ts[min(e + 1, n) - 1], side="right"))
+            if j > mi:
+                pipe.add_markers(on[mi:j], names[mi:j])
+                mi = j
+            out[:, s:e] = pipe.process(data[:, s:e], ts[s:e]).data
+            s = e
+    finally:
+        pipe.close()
+    return out, list(pipe.messages), pipe.state()

@@ -102,4 +102,5 @@ def test_output_with_bcg_does_not_depend_on_chunk_size(data) -> None:
     other = replay_raw(raw, chunk=17)
     np.testing.assert_array_equal(other.flags, on.flags)
     assert np.any(on.flags == 0)  # gradient and BCG both corrected somewhere
+    assert on.state["gradient_epochs_pulse_cleaned"] > 0  # the pulse kept out of the templates too
     assert np.max(np.abs(other.data[:-1].astype(np.float64) - on.data[:-1])) < 1e-9

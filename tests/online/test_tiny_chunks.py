@@ -11,36 +11,7 @@ template for a second)."""
 from __future__ import annotations
 
 import numpy as np
-
-
-def _replay_mixed(raw, seed: int) -> tuple[np.ndarray, list[str]]:
-    """Chunks of 1-200 samples, markers handed over one sample ahead of their own
-    (the least a live stream may give)."""
-    from workbench.engine.online.pipeline import OnlinePipeline
-
-    data = raw.get_data()
-    n, sf = data.shape[1], float(raw.info["sfreq"])
-    ts = np.arange(n) / sf
-    on = np.asarray(raw.annotations.onset, float)
-    names = list(raw.annotations.description)
-    order = np.argsort(on)
-    on, names = on[order], [names[i] for i in order]
-    rng = np.random.default_rng(seed)
-    pipe = OnlinePipeline(list(raw.ch_names), raw.get_channel_types(), sf, None)
-    out = np.empty((data.shape[0] + 1, n), np.float32)
-    s = mi = 0
-    try:
-        while s < n:
-            e = min(s + int(rng.choice([1, 1, 2, 3, 20, 37, 80, 200])), n)
-            j = int(np.searchsorted(on, ts[min(e + 1, n) - 1], side="right"))
-            if j > mi:
-                pipe.add_markers(on[mi:j], names[mi:j])
-                mi = j
-            out[:, s:e] = pipe.process(data[:, s:e], ts[s:e]).data
-            s = e
-    finally:
-        pipe.close()
-    return out, list(pipe.messages)
+from online_synth import replay_mixed
 
 
 def test_one_sample_chunks_give_the_same_output(bcg_recording) -> None:
@@ -50,7 +21,7 @@ def test_one_sample_chunks_give_the_same_output(bcg_recording) -> None:
     ref = replay_raw(raw, chunk=37)
     assert not any("stopped" in m for m in ref.messages)
     for seed in (0, 1):
-        out, msgs = _replay_mixed(raw, seed)
+        out, msgs, _ = replay_mixed(raw, seed)
         assert not any("stopped" in m for m in msgs), msgs
         fl = out[-1].astype(np.int16)
         assert np.array_equal(fl, ref.flags), np.flatnonzero(fl != ref.flags)[:10]

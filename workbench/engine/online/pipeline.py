@@ -4,7 +4,9 @@ Pure numpy/scipy and Qt-free; it knows nothing of LSL (:mod:`.lsl` feeds it). Or
 work on each chunk: stream checks (gap, sample rate), volume markers mapped to samples,
 causal gradient subtraction (:mod:`.gradient`), a causal Butterworth low-pass (the
 online stand-in for the offline zero-phase FIR; its group delay is reported), causal
-R-peaks on the ECG (:mod:`.rpeaks`), causal BCG subtraction (:mod:`.bcg`). Nothing ever
+R-peaks on the ECG (:mod:`.rpeaks`), causal BCG subtraction (:mod:`.bcg`). With an ECG,
+the R-locked mean of past beats (:mod:`.pulse`) is also kept out of the gradient
+templates' epochs (the offline cardiac pass made causal). Nothing ever
 stops the stream: bad input makes samples pass through uncorrected, flagged
 (:mod:`.flags`), with a one-line message.
 """
@@ -23,6 +25,7 @@ from ..io.triggers import VOLUME_NAMES, normalise_name
 from . import flags as F
 from .bcg import CausalBCG
 from .gradient import CausalGradient
+from .pulse import CausalPulse
 from .rpeaks import CausalRPeaks
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,11 @@ class OnlineParams:
         Butterworth order of that low-pass.
     bcg : bool
         Subtract the BCG (needs an ECG channel).
+    cardiac_pass : bool
+        Keep the pulse artifact out of the gradient templates (:mod:`.pulse`; needs an
+        ECG channel): each volume epoch enters them minus the R-locked mean of the beats
+        before it, as the offline gradient step's cardiac pass does. The BCG itself is
+        left for the BCG step.
     bcg_window : int
         Past beats averaged per BCG template.
     bcg_min_beats : int
@@ -105,6 +113,7 @@ class OnlineParams:
     lowpass_hz: float | None = 70.0
     lowpass_order: int = 4
     bcg: bool = True
+    cardiac_pass: bool = True
     bcg_window: int = 20
     bcg_min_beats: int = 5
     rate_tolerance: float = 0.02
@@ -207,10 +216,18 @@ class OnlinePipeline:
         if self.p.lowpass_hz is not None:
             self.sos = signal.butter(self.p.lowpass_order, self.p.lowpass_hz, fs=self.sfreq, output="sos")
             self.zi = np.zeros((self.sos.shape[0], self.picks.size, 2))
-        self.rpeaks = CausalRPeaks(self.sfreq) if (self.p.bcg and self.ecg_row is not None) else None
+        want_peaks = self.p.bcg or self.p.cardiac_pass
+        self.rpeaks = CausalRPeaks(self.sfreq) if (want_peaks and self.ecg_row is not None) else None
         bcg_rows = [k for k, i in enumerate(self.picks) if ch_types[i] in ("eeg", "eog") and k != self.ecg_row]
         self.bcg_rows = np.array(bcg_rows, int)
-        self.bcg = CausalBCG(self.bcg_rows.size, self.sfreq, window=self.p.bcg_window, min_beats=self.p.bcg_min_beats) if self.rpeaks else None
+        self.bcg = (CausalBCG(self.bcg_rows.size, self.sfreq, window=self.p.bcg_window, min_beats=self.p.bcg_min_beats)
+                    if self.rpeaks and self.p.bcg else None)
+        self.pulse: CausalPulse | None = None
+        if self.p.cardiac_pass and self.rpeaks is not None:
+            assert self.ecg_row is not None
+            self.pulse_rows = np.array([*bcg_rows, self.ecg_row], int)  # the EEG's pulse, the ECG's own beat
+            self.pulse = CausalPulse(self.pulse_rows.size, self.sfreq)
+            self.grad.pulse, self.grad.pulse_rows = self.pulse, self.pulse_rows
         if self.p.bcg and self.rpeaks is None:
             self._say("no ECG channel: the BCG is not corrected (samples flagged)")
         self.n_in = 0  # samples received (global index of the next one)
@@ -313,6 +330,8 @@ class OnlinePipeline:
                 self.grad.gap(miss)
                 if self.bcg is not None:
                     self.bcg.gap(miss)
+                if self.pulse is not None:
+                    self.pulse.gap(miss)
                 self.n_in += miss
                 self._rate_ref = None
                 self._say(
@@ -394,14 +413,20 @@ class OnlinePipeline:
         if not self._grad_said and np.any(fl == 0) and self._marker_count:
             self._grad_said = True
             self._say(f"gradient correction running (template of {self.grad.n_templates} volumes, TR {self.grad.tr_s:.4f} s)")
+        usable = (fl & F.GRADIENT_UNCORRECTED) == 0
+        if self.pulse is not None:  # before the low-pass: the pulse filters on its own
+            self.pulse.push(y[self.pulse_rows], ~usable)
         if self.sos is not None:
             y, self.zi = signal.sosfilt(self.sos, y, axis=1, zi=self.zi)
             y = y.astype(np.float32, copy=False)
-        usable = (fl & F.GRADIENT_UNCORRECTED) == 0
         peaks: list[int] = []
-        if self.rpeaks is not None and self.bcg is not None:
+        if self.rpeaks is not None:
             peaks = self.rpeaks.process(y[self.ecg_row], n0, usable)
             self.n_rpeaks += len(peaks)
+        if self.pulse is not None:
+            self.pulse.add_beats(peaks, self.rpeaks.announced if self.rpeaks is not None else [])
+            self.grad.pulse_through = n0 + n
+        if self.rpeaks is not None and self.bcg is not None:
             yb, ready = self.bcg.process(y[self.bcg_rows], peaks, announced=self.rpeaks.announced,
                                          unusable=~usable, subtract=not self._rate_bad)
             y[self.bcg_rows] = yb
@@ -460,6 +485,7 @@ class OnlinePipeline:
             "marker_loss_gave_up": int(self.grad.n_lost),
             "rpeaks": int(self.n_rpeaks),
             "bcg_beats": int(self.bcg.n_beats_stored) if self.bcg else 0,
+            "gradient_epochs_pulse_cleaned": int(self.grad.n_pulse_cleaned),
             "ecg_channel": self.ecg,
             "lowpass_delay_ms_at_10hz": self.filter_delay_ms(),
         }
