@@ -20,6 +20,8 @@ Variants (``--variants``):
   offline, is 3x).
 - ``noalias``: no alias model (``alias_orders=0``): what the alias part is worth.
 - ``nospatial``: no causal spatial pass (``spatial=False``; the code before session 27).
+- ``nopulse``: the pulse artifact not kept out of the templates (``cardiac_pass=False``;
+  the code before session 32).
 
 Run: ``nice .venv/bin/python benchmarks/bench_online_convergence.py [--rates 5000,2500,2000]``;
 results go to ``bench_online_results.json`` under ``convergence``.
@@ -131,7 +133,8 @@ def bench_rate(root: Path, sfreq: float, variants: list[str]) -> dict:
     for v in variants:
         t0 = time.perf_counter()
         with _patched(v, true_onsets):
-            r = replay_raw(raw, params=OnlineParams(lowpass_hz=None, bcg=False), chunk=int(round(0.01 * sf)))
+            r = replay_raw(raw, params=OnlineParams(lowpass_hz=None, bcg=False, cardiac_pass=v != "nopulse"),
+                           chunk=int(round(0.01 * sf)))
         e = errs(r.data[eeg])
         out[v] = {"uv": e, "db_vs_offline": {k: float(20 * np.log10(e[k] / off[k])) for k in e},
                   "seconds": time.perf_counter() - t0}
@@ -144,7 +147,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", type=Path, default=Path("/tmp/bench_online_convergence"))
     ap.add_argument("--rates", default="5000,2500,2000")
-    ap.add_argument("--variants", default="current,nospatial,session20,true_phase,shrink05,noalias")
+    ap.add_argument("--variants", default="current,nopulse,nospatial,session20,true_phase,shrink05,noalias")
     args = ap.parse_args()
     variants = args.variants.split(",")
     res = {f"{float(r):g}": bench_rate(args.root, float(r), variants) for r in args.rates.split(",")}

@@ -131,3 +131,15 @@ def test_markers_trailing_the_stream_by_30_ms(short_recording) -> None:
     # leaves the volume start uncorrected, flagged; the old code did so on every volume
     assert (fg != fr).sum() <= 0.02 * fg.size
     assert d.max() < 1e-9
+
+
+def test_cli_turns_the_cardiac_pass_off() -> None:
+    """``--no-cardiac-pass`` reaches the online parameters (on by default, as offline)."""
+    import argparse
+
+    from workbench.cli import online
+
+    ap = argparse.ArgumentParser()
+    online.add_arguments(ap)
+    assert online._params(ap.parse_args(["--replay", "x.fif"])).cardiac_pass is True
+    assert online._params(ap.parse_args(["--replay", "x.fif", "--no-cardiac-pass"])).cardiac_pass is False

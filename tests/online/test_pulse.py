@@ -72,10 +72,10 @@ def test_the_estimate_depends_on_sample_indices_only() -> None:
     peaks = np.arange(1500, n - 2000, 900)
     bad = np.zeros(n, bool)
     bad[20000:20100] = True
-    one = CausalPulse(3, sf)
+    one = CausalPulse(3, sf, min_quality=0.0)  # noise rows: no QRS to judge
     one.push(x, bad)
     one.add_beats(list(peaks), list(peaks + 100))
-    two = CausalPulse(3, sf)
+    two = CausalPulse(3, sf, min_quality=0.0)
     for s in range(0, n, 1):  # every sample on its own for the first part
         if s >= 3000:
             two.push(x[:, s:], bad[s:])
@@ -92,6 +92,25 @@ def test_the_estimate_depends_on_sample_indices_only() -> None:
     used = one._cache[0] if one._cache else ()
     assert not any(r - one.pre <= 20100 and r - one.pre + one.K * one.q >= 20000 for r in used)
     assert len(used) == one.window
+
+
+def test_r_peaks_whose_qrs_do_not_look_alike_give_no_estimate() -> None:
+    """Peaks put where there is no QRS (here: at random samples) do not pass the QRS
+    correlation (as the offline pass's R-peak quality); the same rows with the true
+    R-peaks do."""
+    sf, n = 1000.0, 1000 * 60
+    rng = np.random.default_rng(2)
+    peaks = np.arange(1000, n - 3000, 850)
+    qrs = np.exp(-0.5 * ((np.arange(-60, 60)) / 8.0) ** 2) * 1e-3
+    x = rng.normal(size=(2, n)) * 2e-5
+    for r in peaks:
+        x[1, r - 60 : r + 60] += qrs  # the ECG row (last)
+    good, bad = CausalPulse(2, sf), CausalPulse(2, sf)
+    for cp, pk in ((good, peaks), (bad, np.sort(rng.choice(np.arange(1000, n - 3000), peaks.size, replace=False)))):
+        cp.push(x.astype(np.float32))
+        cp.add_beats(list(pk), list(pk + 100))
+    assert good.snapshot(n - 1) is not None and good.quality > 0.9
+    assert bad.snapshot(n - 1) is None and bad.quality < 0.5 and not bad.trusted
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +166,8 @@ def test_a_heart_near_the_volume_lines_is_kept_out_of_the_online_templates(heart
     e_off, e_on = (_nrmse(raw, names, truth, span, r.data) for r in (off, on))
     e_floor = _nrmse(raw, names, truth, span, floor)
     assert on.state["gradient_epochs_pulse_cleaned"] >= 15
+    assert any(m.startswith("pulse artifact kept out of the gradient templates") for m in on.messages)
+    assert not any("pulse artifact" in m for m in off.messages)
     assert off.state["gradient_epochs_pulse_cleaned"] == 0
     assert e_on < 0.8 * e_off, (e_on, e_off)
     assert e_on < 1.1 * e_floor, (e_on, e_floor)
@@ -162,6 +183,7 @@ def test_without_an_ecg_the_pass_is_not_used(heart_near_volume_lines) -> None:
     on = replay_raw(raw, params=OnlineParams(**kw), chunk=100)
     off = replay_raw(raw, params=OnlineParams(cardiac_pass=False, **kw), chunk=100)
     assert on.state["gradient_epochs_pulse_cleaned"] == 0 and on.state["rpeaks"] == 0
+    assert "no ECG channel: the pulse artifact is not kept out of the gradient templates" in on.messages
     np.testing.assert_array_equal(on.data, off.data)
 
 

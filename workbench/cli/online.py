@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lowpass", default="70", metavar="HZ|off",
                         help="causal low-pass after the gradient subtraction (default 70 Hz)")
     parser.add_argument("--no-bcg", action="store_true", help="do not subtract the BCG")
+    parser.add_argument("--no-cardiac-pass", action="store_true",
+                        help="let the gradient templates average the pulse artifact in (by default, with an "
+                             "ECG, each volume enters them minus the R-locked mean of the beats before it)")
     parser.add_argument("--from-disk", action="store_true",
                         help="replay: stream the file from disk in blocks (automatic above 1 GB in memory)")
     parser.add_argument("--marker-delay-ms", type=float, default=None, metavar="MS",
@@ -66,7 +69,7 @@ def _params(args: argparse.Namespace) -> Any:
     if args.window < 1 or args.min_volumes < 1:
         raise InputError(None, "--window and --min-volumes must be at least 1")
     return OnlineParams(volume_marker=args.volume_trigger, window=args.window, min_volumes=args.min_volumes,
-                        lowpass_hz=lowpass, bcg=not args.no_bcg)
+                        lowpass_hz=lowpass, bcg=not args.no_bcg, cardiac_pass=not args.no_cardiac_pass)
 
 
 def _delay(ms: float | None) -> float | None:

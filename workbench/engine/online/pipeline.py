@@ -230,6 +230,10 @@ class OnlinePipeline:
             self.grad.pulse, self.grad.pulse_rows = self.pulse, self.pulse_rows
         if self.p.bcg and self.rpeaks is None:
             self._say("no ECG channel: the BCG is not corrected (samples flagged)")
+        if self.p.cardiac_pass and self.rpeaks is None:
+            self._say("no ECG channel: the pulse artifact is not kept out of the gradient templates")
+        self._pulse_said = False
+        self._pulse_bad = False
         self.n_in = 0  # samples received (global index of the next one)
         self.n_missing = 0
         self._last_ts: float | None = None
@@ -403,6 +407,8 @@ class OnlinePipeline:
         for m in self.grad.messages:
             self._say(m)
         self.grad.messages.clear()
+        if self.pulse is not None:
+            self._pulse_messages()
         if not self._said_no_markers and self._marker_count == 0 and n0 + n > 10 * self.sfreq:
             self._said_no_markers = True
             want = self.p.volume_marker or "R128/Volume/TR"
@@ -444,6 +450,25 @@ class OnlinePipeline:
         msgs, self._new = self._new, []
         return ChunkResult(res, fl, n0, time.perf_counter() - t_start, msgs, self.live())
 
+    def _pulse_messages(self) -> None:
+        """Say once when the pulse is first kept out of the gradient templates, and when
+        the R-peaks' QRS stop (or start again) to look alike enough for it."""
+        assert self.pulse is not None
+        if not self._pulse_said and self.grad.n_pulse_cleaned:
+            self._pulse_said = True
+            self._say(f"pulse artifact kept out of the gradient templates (R-locked mean of "
+                      f"{self.pulse.window} beats, {self.n_rpeaks} R-peaks so far)")
+        q = self.pulse.quality
+        bad = not self.pulse.trusted
+        if bad != self._pulse_bad:
+            self._pulse_bad = bad
+            if bad:
+                self._say(f"R-peaks not trustworthy (QRS correlation {q:.2f} < {self.pulse.min_quality:.2f}): "
+                          "the pulse artifact is not kept out of the gradient templates until they are")
+            else:
+                self._say(f"R-peaks trustworthy again (QRS correlation {q:.2f}): the pulse artifact is kept "
+                          "out of the gradient templates")
+
     def close(self) -> None:
         """Stop the background thread."""
         self.grad.close()
@@ -461,6 +486,7 @@ class OnlinePipeline:
             "late_markers_covered": int(g.n_late_covered),
             "volumes_predicted_unmarked": int(g.n_unmarked),
             "rpeaks": int(self.n_rpeaks),
+            "gradient_epochs_pulse_cleaned": int(g.n_pulse_cleaned),
         }
 
     def state(self) -> dict[str, Any]:
@@ -486,6 +512,8 @@ class OnlinePipeline:
             "rpeaks": int(self.n_rpeaks),
             "bcg_beats": int(self.bcg.n_beats_stored) if self.bcg else 0,
             "gradient_epochs_pulse_cleaned": int(self.grad.n_pulse_cleaned),
+            "pulse_rpeak_quality": (None if self.pulse is None or not np.isfinite(self.pulse.quality)
+                                    else round(float(self.pulse.quality), 3)),
             "ecg_channel": self.ecg,
             "lowpass_delay_ms_at_10hz": self.filter_delay_ms(),
         }

@@ -10,6 +10,14 @@ usable ECG, then an adaptive threshold at ``thr_fraction`` of the median of the 
 announced when the band-passed ECG has fallen to half of its maximum (~20-40 ms after
 the R wave); its sample index is that maximum, a constant offset from the R wave that
 the BCG template absorbs.
+
+Samples the gradient correction has not cleaned (its first volumes, gaps) enter the
+band-pass as zeros and, with the 0.25 s after them, are never judged: the mV artifact
+otherwise rang on through the filter into the first clean samples, the polarity and
+threshold were learnt from that ringing (a threshold 3x the QRS on the online latency
+benchmark's stream), and no beat was ever found. For the same kind of bad start, a
+threshold that finds no beat for 1.5 s after learning (before three beats give an RR
+interval) is lowered, down to a twentieth of the learnt one.
 """
 
 from __future__ import annotations
@@ -64,6 +72,10 @@ class CausalRPeaks:
         self._pk_start = 0
         self._next_ok = 0
         self._lower_ok = 0
+        self._settle = int(0.25 * self.sfreq)  # samples after an unusable one not judged
+        self._last_bad = -(1 << 62)
+        self._learned_at = 0  # sample at which the polarity and threshold were learnt
+        self._floor = 0.0  # lowest threshold (a twentieth of the learnt one)
         self.announced: list[int] = []
 
     @property
@@ -100,11 +112,18 @@ class CausalRPeaks:
             R-peaks (global sample indices); :attr:`announced` holds, for each, the
             global index of the sample at which it became known.
         """
-        y, self.zi = signal.sosfilt(self.sos, np.asarray(ecg, np.float64), zi=self.zi)
-        n = y.size
-        if usable is None:
-            usable = np.ones(n, bool)
-        usable = np.asarray(usable, bool)
+        x = np.asarray(ecg, np.float64)
+        n = x.size
+        usable = np.ones(n, bool) if usable is None else np.asarray(usable, bool)
+        if not usable.all():
+            x = np.where(usable, x, 0.0)
+        y, self.zi = signal.sosfilt(self.sos, x, zi=self.zi)
+        g_all = n0 + np.arange(n)
+        last = np.maximum.accumulate(np.where(usable, -(1 << 62), g_all)) if n else g_all
+        last = np.maximum(last, self._last_bad)
+        if n:
+            self._last_bad = int(last[-1])
+        usable = usable & (g_all - last > self._settle)  # the filter settles after unusable samples
         found: list[int] = []
         self.announced = []
         i = 0
@@ -121,6 +140,8 @@ class CausalRPeaks:
             hi, lo = np.percentile(z, 99.5), -np.percentile(z, 0.5)
             self.sign = 1.0 if hi >= lo else -1.0
             self.threshold = self.thr_fraction * max(hi, lo)
+            self._floor = self.threshold / 20.0
+            self._learned_at = n0 + k
             self._learn = []
             i = k + 1
         s = self.sign * y
@@ -162,16 +183,23 @@ class CausalRPeaks:
         return found
 
     def _overdue_at(self) -> int | None:
-        """First sample at which no beat came for 2.5 median RR intervals (None: not known)."""
+        """First sample at which no beat came for 2.5 median RR intervals, or, before
+        three beats give one, for 1.5 s (None: the threshold is at its floor)."""
+        if self.threshold <= self._floor:
+            return None
         rr = self.rr_median()
         if rr is None or not self.peaks:
-            return None
+            last = max(self.peaks[-1] if self.peaks else self._learned_at, self._learned_at)
+            return max(last + int(1.5 * self.sfreq) + 1, self._lower_ok)
         return max(int(np.floor(self.peaks[-1] + 2.5 * rr)) + 1, self._lower_ok)
 
     def _lower(self, now: int) -> None:
         """Lower the threshold from sample ``now`` on (a beat is overdue)."""
-        rr = self.rr_median() or 0.0
-        self.threshold *= 0.7
+        rr = self.rr_median()
+        self.threshold = max(self.threshold * 0.7, self._floor)
+        if rr is None or not self.peaks:  # no RR interval yet: again 1.5 s on at the earliest
+            self._lower_ok = now + int(1.5 * self.sfreq)
+            return
         self.peaks.append(now - int(rr))  # avoid lowering again at every sample
         self.peaks.sort()
         self._lower_ok = now + 1  # at most once per sample, whatever the RR intervals

@@ -300,7 +300,8 @@ class OnlineWindow(QWidget):
 
     def _show_counts(self, st: dict[str, Any]) -> None:
         """Volumes / TR / R-peaks from a snapshot (live) or the final state; late
-        volume markers and volumes predicted without one are added when there were any."""
+        volume markers, volumes predicted without one and volumes that entered the
+        gradient templates without their pulse artifact are added when there were any."""
         tr = st.get("tr_s")
         text = f"{st.get('volume_markers', 0)} / {f'{tr:.3f} s' if tr else '–'} / {st.get('rpeaks', 0)}"
         late = int(st.get("late_markers", 0))
@@ -309,6 +310,9 @@ class OnlineWindow(QWidget):
         unmarked = int(st.get("volumes_predicted_unmarked", 0))
         if unmarked:
             text += f"\n{unmarked} volumes predicted, never marked"
+        pulse = int(st.get("gradient_epochs_pulse_cleaned", 0))
+        if pulse:
+            text += f"\n{pulse} volumes averaged without their pulse artifact"
         self.vol_lbl.setText(text)
 
     def _idle(self) -> None:
