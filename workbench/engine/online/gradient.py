@@ -52,7 +52,7 @@ class _Volume:
     pinned: bool = False
     # the stop gate's carry: data and template power of this volume's last samples (up
     # to a window), so its sliding window spans chunk boundaries (see _stop_at)
-    stop_tail: tuple[np.ndarray, np.ndarray, int] | None = None  # (.., .., next sample)
+    stop_tail: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None  # (.., .., .., next sample)
 
     @property
     def first(self) -> int:
@@ -176,7 +176,13 @@ class CausalGradient:
         5 there, so it cannot judge). None: off.
     stop_block_s : float
         Length of those blocks (s; 2 ms blocks let the template's errors reach
-        ratios of 3.6 even in its strong stretches on that phantom).
+        ratios of 3.6 even in its strong stretches on that phantom). Below 2 kHz at
+        least ``_stop_block_low`` samples: there each volume's samples fall at their own
+        phase of the kHz readout, and in 5 samples at 1 kHz the data crossed zero where
+        the template (their mean over phases) did not, over 16x: on 90 s 1 kHz phantoms
+        35 of 43 volumes were taken for stopped, left uncorrected from there (62 s of
+        90) and never stored, so the templates stayed those of the first four volumes
+        (NRMSE 1-40 Hz 1.35; with 20-sample blocks no volume stops and 0.76).
     slice_axes : int
         After the template, subtract the mix of the gradient axes' waveforms that the
         previous blocks left (:class:`.axes.OnlineAxes`; the offline step's slice-wise
@@ -257,6 +263,16 @@ class CausalGradient:
     # bins of the pulse estimate's spectrum kept for the Wiener noise (its 40 Hz Bessel
     # low-pass is 26 dB down at 125 Hz; above, the estimate holds nothing)
     _pulse_band_hz = 125.0
+    # fewest samples in the stop gate's blocks below 2 kHz (see stop_block_s; 10 left 14
+    # of 43 volumes stopped on a 1 kHz phantom with a locked heart, 20 none on three)
+    _stop_block_low = 20
+    # ... where a block's residual power over its data power above this also stops the
+    # volume (see _stop_at; with 20-sample blocks alone, a TR change whose markers trail by
+    # 30 ms left the first new volume 1.15x worse than raw at 1 kHz: the old-TR template
+    # subtracted from the new artifact never carried 16x the data's power over 20 samples).
+    # Between what the cases allow: that test needs 12 or less; 6 stopped 2 of 43 volumes
+    # of a 1 kHz phantom with a locked heart (1 and 2: 17 and more), 8 none
+    _stop_resid_low = 10.0
 
     def __init__(
         self,
@@ -307,7 +323,13 @@ class CausalGradient:
         self.gate_confirm = float(gate_confirm)
         self.predict_volumes = max(1, int(predict_volumes))
         self.gate_stop = None if gate_stop is None else float(gate_stop)
+        from ..gradient.correct import LOW_RATE_HZ
+
         self._block = max(4, int(round(stop_block_s * self.sfreq)))
+        self._stop_resid: float | None = None
+        if self.sfreq < LOW_RATE_HZ:
+            self._block = max(self._block, self._stop_block_low)
+            self._stop_resid = self._stop_resid_low
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
         self.trend = bool(trend)
@@ -333,7 +355,6 @@ class CausalGradient:
         self.n_ended = 0  # samples of those volumes left unsubtracted
         self.n_lost = 0  # times the prediction gave up (predict_volumes without a marker)
         self._said_late: set[bool] = set()
-        from ..gradient.correct import LOW_RATE_HZ
         from .axes import OnlineAxes
 
         self.axes = (OnlineAxes(self.n_channels, self.sfreq, rank=int(slice_axes))
@@ -1348,23 +1369,32 @@ class CausalGradient:
         x64 = x.astype(np.float64)
         px = np.sum(x64**2, axis=0)
         pt = np.sum(np.square(t, dtype=np.float64), axis=0)
+        pr = np.sum((x64 - t) ** 2, axis=0)
         w = self._block
-        if v is not None and v.stop_tail is not None and v.stop_tail[2] == g0:
-            tx, tt, _ = v.stop_tail
-            px_all, pt_all = np.r_[tx, px], np.r_[tt, pt]
+        if v is not None and v.stop_tail is not None and v.stop_tail[3] == g0:
+            tx, tt, tr, _ = v.stop_tail
+            px_all, pt_all, pr_all = np.r_[tx, px], np.r_[tt, pt], np.r_[tr, pr]
         else:
-            px_all, pt_all = px, pt
+            px_all, pt_all, pr_all = px, pt, pr
         m = px_all.size - n  # samples carried over, before this chunk
         if v is not None:
-            v.stop_tail = (px_all[-(w - 1):].copy(), pt_all[-(w - 1):].copy(), g0 + n) if w > 1 else None
+            v.stop_tail = ((px_all[-(w - 1):].copy(), pt_all[-(w - 1):].copy(), pr_all[-(w - 1):].copy(), g0 + n)
+                           if w > 1 else None)
         if px_all.size < w:
             return n
         cx = np.r_[0.0, np.cumsum(px_all)]
         ct = np.r_[0.0, np.cumsum(pt_all)]
         sx, st = cx[w:] - cx[:-w], ct[w:] - ct[:-w]  # window i covers [i, i + w)
         first = max(0, m - w + 1)  # windows ending in this chunk (the others were judged)
-        bad = np.flatnonzero((st[first:] >= 0.1 * tpow * w)
-                             & (st[first:] > self.gate_stop * np.maximum(sx[first:], 1e-300))) + first
+        gone = st[first:] > self.gate_stop * np.maximum(sx[first:], 1e-300)
+        if self._stop_resid is not None:
+            # below 2 kHz (longer blocks): also where subtracting leaves far more than the
+            # data had, i.e. a template that is not the artifact in the data (a TR change
+            # whose markers trail; see _stop_resid_low)
+            cr = np.r_[0.0, np.cumsum(pr_all)]
+            sr = cr[w:] - cr[:-w]
+            gone |= sr[first:] > self._stop_resid * np.maximum(sx[first:], 1e-300)
+        bad = np.flatnonzero((st[first:] >= 0.1 * tpow * w) & gone) + first
         if bad.size == 0:
             return n
         i = int(bad[0])
