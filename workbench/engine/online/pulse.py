@@ -66,10 +66,10 @@ class CausalPulse:
     min_quality : float
         Least median correlation of the beats' QRS (the last row, the ECG) with their
         mean for an estimate to be given (:meth:`_quality`; 0.5 as offline; once below
-        it, 0.1 more to be given again). On a
-        synthetic stream whose ECG kept a large gradient residual the detector found 196
-        peaks for 95 beats (quality 0.33) and the pass made the correction worse (NRMSE
-        0.262 -> 0.279); on the phantoms the quality is 0.999.
+        it, 0.1 more to be given again: :attr:`trusted`). On a synthetic stream whose ECG
+        kept a large gradient residual the detector found 196 peaks for 95 beats (quality
+        0.33) and the pass made the correction worse (NRMSE 0.262 -> 0.279); on the
+        phantoms the quality is 0.999.
     """
 
     def __init__(
@@ -118,6 +118,8 @@ class CausalPulse:
         enter an estimate (gradient not subtracted)."""
         n = x.shape[1]
         y = np.asarray(x, np.float64)
+        if unusable is not None and np.any(unusable):  # no mV artifact into the filter's memory
+            y = np.where(np.asarray(unusable, bool)[None, :], 0.0, y)
         if self.sos is not None:
             y, self.zi = signal.sosfilt(self.sos, y, axis=1, zi=self.zi)
         n0 = self.n_in
