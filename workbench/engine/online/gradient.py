@@ -30,6 +30,7 @@ import numpy as np
 from scipy import fft as sfft
 
 from . import flags as F
+from .pulse import CausalPulse
 from .ring import SampleRing
 
 
@@ -362,7 +363,7 @@ class CausalGradient:
         # the pulse artifact kept out of the stored epochs (:mod:`.pulse`; set by the
         # pipeline when it has an ECG): its estimator, the rows it covers, and the stream
         # sample it has seen up to (an epoch is stored once its estimate is final)
-        self.pulse = None
+        self.pulse: CausalPulse | None = None
         self.pulse_rows: np.ndarray | None = None
         self.pulse_through = 0
         self.n_pulse_cleaned = 0  # epochs stored with the pulse estimate taken out
