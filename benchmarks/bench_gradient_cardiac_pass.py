@@ -7,11 +7,13 @@ and with the default (on), and prints the NRMSE 1-40 Hz against the truth with i
 (what the gradient step should leave), the same for the ECG channel against its own truth
 (its QRS and T wave are kept out of its templates too), the pass's rounds and the time. With ``--pipeline``
 it also runs the cardiac step (R-peaks on the corrected ECG, OBS and AAS) and scores the
-EEG against the truth without its BCG.
+EEG against the truth without its BCG. With ``--online`` it also replays each study through
+the online path (gradient only: ``OnlineParams(bcg=False, lowpass_hz=None)``, 100-sample
+chunks) with its cardiac pass off and on, scored the same way after volume 10.
 
 Usage::
 
-    python benchmarks/bench_gradient_cardiac_pass.py [--root DIR] [--only NAME,...] [--pipeline]
+    python benchmarks/bench_gradient_cardiac_pass.py [--root DIR] [--only NAME,...] [--pipeline] [--online]
 """
 
 from __future__ import annotations
@@ -63,13 +65,15 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=None, help="where the phantoms are kept (made once)")
     ap.add_argument("--only", default="", help="comma-separated case numbers (0-based)")
     ap.add_argument("--pipeline", action="store_true", help="also score after the cardiac step")
+    ap.add_argument("--online", action="store_true", help="also replay online, pass off and on")
     args = ap.parse_args()
     mne.set_log_level("ERROR")
     root = args.root or Path(tempfile.mkdtemp(prefix="bench_cardiac_pass_"))
     only = {int(i) for i in args.only.split(",") if i}
     print("| case | off | on | ECG off / on | rounds | time off / on (s) |"
-          + (" after BCG step, off / on (OBS) |" if args.pipeline else ""))
-    print("|---|---|---|---|---|---|" + ("---|" if args.pipeline else ""))
+          + (" after BCG step, off / on (OBS) |" if args.pipeline else "")
+          + (" online off / on, after volume 10 |" if args.online else ""))
+    print("|---|---|---|---|---|---|" + ("---|" if args.pipeline else "") + ("---|" if args.online else ""))
     for i, (name, cfg) in enumerate(CASES.items()):
         if only and i not in only:
             continue
@@ -114,6 +118,19 @@ def main() -> None:
                 f"{times[0]:.1f} / {times[1]:.1f} |")
         if args.pipeline:
             line += f" {after[0]:.3f} / {after[1]:.3f} |"
+        if args.online:
+            from workbench.engine.online import OnlineParams, replay_raw
+
+            vol = sorted(a["onset"] for a in raw0.annotations if a["description"].endswith("R128"))
+            s0, s1 = int(vol[10] * sf), int(min(vol[-1] * sf + tr * sf, raw0.n_times))
+            tw = sosfiltfilt(sos, truth, axis=1)[:, s0:s1]
+            pick = [raw0.ch_names.index(n) for n in names]
+            online = []
+            for on in (False, True):
+                r = replay_raw(raw0, params=OnlineParams(bcg=False, lowpass_hz=None, cardiac_pass=on), chunk=100)
+                e = sosfiltfilt(sos, r.data[pick].astype(float), axis=1)[:, s0:s1] - tw
+                online.append(np.sqrt((e**2).sum() / (tw**2).sum()))
+            line += f" {online[0]:.4f} / {online[1]:.4f} |"
         print(line, flush=True)
 
 

@@ -51,9 +51,10 @@ class _Volume:
     # what the previous volume's epoch and the template two volumes on are placed with
     fit: tuple[float, float] | None = None
     pinned: bool = False
-    # the stop gate's carry: data and template power of this volume's last samples (up
-    # to a window), so its sliding window spans chunk boundaries (see _stop_at)
-    stop_tail: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None  # (.., .., .., next sample)
+    # the stop gate's carry: data and template power (below 2 kHz also the residual's) of
+    # this volume's last samples (up to a window), so its sliding window spans chunk
+    # boundaries (see _stop_at)
+    stop_tail: tuple | None = None  # (the powers' last samples ..., next sample)
 
     @property
     def first(self) -> int:
@@ -1368,42 +1369,42 @@ class CausalGradient:
         if self.gate_stop is None or n == 0:
             return n
         x64 = x.astype(np.float64)
-        px = np.sum(x64**2, axis=0)
-        pt = np.sum(np.square(t, dtype=np.float64), axis=0)
-        pr = np.sum((x64 - t) ** 2, axis=0)
+        # per sample: the data's and the template's power, and below 2 kHz the residual's
+        powers = [np.sum(x64**2, axis=0), np.sum(np.square(t, dtype=np.float64), axis=0)]
+        if self._stop_resid is not None:
+            powers.append(np.sum((x64 - t) ** 2, axis=0))
         w = self._block
-        if v is not None and v.stop_tail is not None and v.stop_tail[3] == g0:
-            tx, tt, tr, _ = v.stop_tail
-            px_all, pt_all, pr_all = np.r_[tx, px], np.r_[tt, pt], np.r_[tr, pr]
+        if v is not None and v.stop_tail is not None and v.stop_tail[-1] == g0:
+            full = [np.r_[tail, p] for tail, p in zip(v.stop_tail[:-1], powers)]
         else:
-            px_all, pt_all, pr_all = px, pt, pr
-        m = px_all.size - n  # samples carried over, before this chunk
+            full = powers
+        m = full[0].size - n  # samples carried over, before this chunk
         if v is not None:
-            v.stop_tail = ((px_all[-(w - 1):].copy(), pt_all[-(w - 1):].copy(), pr_all[-(w - 1):].copy(), g0 + n)
-                           if w > 1 else None)
-        if px_all.size < w:
+            v.stop_tail = (*(p[-(w - 1):].copy() for p in full), g0 + n) if w > 1 else None
+        if full[0].size < w:
             return n
-        cx = np.r_[0.0, np.cumsum(px_all)]
-        ct = np.r_[0.0, np.cumsum(pt_all)]
-        sx, st = cx[w:] - cx[:-w], ct[w:] - ct[:-w]  # window i covers [i, i + w)
+
+        def window_sums(p: np.ndarray) -> np.ndarray:  # window i covers [i, i + w)
+            c = np.r_[0.0, np.cumsum(p)]
+            return c[w:] - c[:-w]
+
+        sx, st = window_sums(full[0]), window_sums(full[1])
         first = max(0, m - w + 1)  # windows ending in this chunk (the others were judged)
         gone = st[first:] > self.gate_stop * np.maximum(sx[first:], 1e-300)
         if self._stop_resid is not None:
             # below 2 kHz (longer blocks): also where subtracting leaves far more than the
             # data had, i.e. a template that is not the artifact in the data (a TR change
             # whose markers trail; see _stop_resid_low)
-            cr = np.r_[0.0, np.cumsum(pr_all)]
-            sr = cr[w:] - cr[:-w]
-            gone |= sr[first:] > self._stop_resid * np.maximum(sx[first:], 1e-300)
+            gone |= window_sums(full[2])[first:] > self._stop_resid * np.maximum(sx[first:], 1e-300)
         bad = np.flatnonzero((st[first:] >= 0.1 * tpow * w) & gone) + first
         if bad.size == 0:
             return n
         i = int(bad[0])
         a = max(0, i - w - m)  # this chunk's part of the window before and of the bad one
         b = i + w - m
-        pr = np.sum((x64[:, a:b] - t[:, a:b]) ** 2, axis=0)
-        cxa = np.r_[0.0, np.cumsum(px[a:b])]
-        cost = np.r_[0.0, np.cumsum(pr)] + cxa[-1] - cxa
+        res = powers[2][a:b] if len(powers) > 2 else np.sum((x64[:, a:b] - t[:, a:b]) ** 2, axis=0)
+        cxa = np.r_[0.0, np.cumsum(powers[0][a:b])]
+        cost = np.r_[0.0, np.cumsum(res)] + cxa[-1] - cxa
         return a + int(np.argmin(cost))
 
     def _start(self, number: int, marker: int) -> int | None:

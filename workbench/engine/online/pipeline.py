@@ -429,9 +429,9 @@ class OnlinePipeline:
         if self.rpeaks is not None:
             peaks = self.rpeaks.process(y[self.ecg_row], n0, usable)
             self.n_rpeaks += len(peaks)
-        if self.pulse is not None:
-            self.pulse.add_beats(peaks, self.rpeaks.announced if self.rpeaks is not None else [])
-            self.grad.pulse_through = n0 + n
+            if self.pulse is not None:
+                self.pulse.add_beats(peaks, self.rpeaks.announced)
+                self.grad.pulse_through = n0 + n
         if self.rpeaks is not None and self.bcg is not None:
             yb, ready = self.bcg.process(y[self.bcg_rows], peaks, announced=self.rpeaks.announced,
                                          unusable=~usable, subtract=not self._rate_bad)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from .ring import SampleRing
+from .ring import NEVER, SampleRing, last_flagged
 
 #: the estimate's band (Hz) and the rate it is kept at (Hz, at least), as offline
 BAND_HZ = 40.0
@@ -104,7 +104,7 @@ class CausalPulse:
         self.low = SampleRing(int(n_rows), cap)  # low-rate sample k: stream sample k * q
         self.bad = SampleRing(1, cap, np.uint8)
         self.n_in = 0  # stream samples received
-        self._last_bad = -(1 << 62)  # the last unusable stream sample
+        self._last_bad = NEVER  # the last unusable stream sample
         self._memory = int(np.ceil(4 * self.delay)) + self.q
         self.beats: list[tuple[int, int]] = []  # (R-peak, sample announced), by announcement
         self._cache: tuple[tuple[int, ...], np.ndarray, float] | None = None
@@ -128,14 +128,11 @@ class CausalPulse:
         self.low.push(y[:, take].astype(np.float32))
         # a low-rate sample is unusable when an unusable stream sample lies within the
         # filter's memory before it (its impulse response has decayed after ~4 delays)
-        g = n0 + np.arange(n)
-        last = np.where(np.asarray(unusable, bool), g, -(1 << 62)) if unusable is not None else None
-        if last is not None:
-            last = np.maximum(np.maximum.accumulate(last), self._last_bad)
+        last = last_flagged(np.zeros(n, bool) if unusable is None else unusable, n0, self._last_bad)
+        if n:
             self._last_bad = int(last[-1])
         if take.size:
-            lb = last[take] if last is not None else np.full(take.size, self._last_bad)
-            self.bad.push(((g[take] - lb) <= self._memory).astype(np.uint8)[None])
+            self.bad.push(((n0 + take - last[take]) <= self._memory).astype(np.uint8)[None])
         self.n_in = n0 + n
 
     def gap(self, n_missing: int) -> None:
@@ -185,8 +182,9 @@ class CausalPulse:
         """The estimate as of stream sample ``as_of``: ``(template, beats)``, the mean
         epoch (rows x K, from ``pre`` before the R-peak, every ``q`` samples) of the last
         ``window`` usable beats complete by then, and the R-peaks announced by then.
-        None before ``min_beats`` beats, or when their QRS do not look alike. Depends only on sample indices (not on how the
-        stream was chunked), given ``as_of`` no later than the samples pushed."""
+        None before ``min_beats`` beats, or when their QRS do not look alike. Depends
+        only on sample indices (not on how the stream was chunked), given ``as_of`` no
+        later than the samples pushed."""
         known = [r for r, a in self.beats if a <= as_of]
         used: list[int] = []
         eps: list[np.ndarray] = []

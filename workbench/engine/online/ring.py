@@ -65,3 +65,16 @@ class SampleRing:
         if first == n:
             return self.buf[:, i0 : i0 + n].copy()
         return np.concatenate([self.buf[:, i0:], self.buf[:, : n - first]], axis=1)
+
+
+#: "no such sample" for :func:`last_flagged` (before any global index)
+NEVER = -(1 << 62)
+
+
+def last_flagged(flag: np.ndarray, n0: int, carry: int = NEVER) -> np.ndarray:
+    """For each sample of a chunk whose first global index is ``n0``, the global index of
+    the last flagged sample at or before it; ``carry`` is the last one before the chunk
+    (:data:`NEVER`: none). The last element is the next chunk's ``carry``."""
+    flag = np.asarray(flag, bool)
+    g = n0 + np.arange(flag.size)
+    return np.maximum(np.maximum.accumulate(np.where(flag, g, NEVER)), carry) if flag.size else g

@@ -27,6 +27,8 @@ from collections import deque
 import numpy as np
 from scipy import signal
 
+from .ring import NEVER, last_flagged
+
 
 class CausalRPeaks:
     """Announce R-peaks (global sample indices) as chunks of ECG arrive.
@@ -73,7 +75,7 @@ class CausalRPeaks:
         self._next_ok = 0
         self._lower_ok = 0
         self._settle = int(0.25 * self.sfreq)  # samples after an unusable one not judged
-        self._last_bad = -(1 << 62)
+        self._last_bad = NEVER
         self._learned_at = 0  # sample at which the polarity and threshold were learnt
         self._floor = 0.0  # lowest threshold (a twentieth of the learnt one)
         self.announced: list[int] = []
@@ -118,12 +120,10 @@ class CausalRPeaks:
         if not usable.all():
             x = np.where(usable, x, 0.0)
         y, self.zi = signal.sosfilt(self.sos, x, zi=self.zi)
-        g_all = n0 + np.arange(n)
-        last = np.maximum.accumulate(np.where(usable, -(1 << 62), g_all)) if n else g_all
-        last = np.maximum(last, self._last_bad)
+        last = last_flagged(~usable, n0, self._last_bad)
         if n:
             self._last_bad = int(last[-1])
-        usable = usable & (g_all - last > self._settle)  # the filter settles after unusable samples
+        usable = usable & (n0 + np.arange(n) - last > self._settle)  # the filter settles after unusable samples
         found: list[int] = []
         self.announced = []
         i = 0
@@ -189,7 +189,7 @@ class CausalRPeaks:
             return None
         rr = self.rr_median()
         if rr is None or not self.peaks:
-            last = max(self.peaks[-1] if self.peaks else self._learned_at, self._learned_at)
+            last = max(self.peaks[-1], self._learned_at) if self.peaks else self._learned_at
             return max(last + int(1.5 * self.sfreq) + 1, self._lower_ok)
         return max(int(np.floor(self.peaks[-1] + 2.5 * rr)) + 1, self._lower_ok)
 
