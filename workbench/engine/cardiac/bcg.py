@@ -288,8 +288,6 @@ def _top_components(R: np.ndarray, k: int, n_iter: int = 4) -> tuple[np.ndarray,
 
 def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams, prog: Any,
                 n_jobs: int = 1) -> BCGResult:
-    from scipy import signal
-
     if p.method not in ("aas", "obs"):
         raise InputError(None, f"BCG method {p.method!r} is not one of aas, obs")
     x = np.asarray(data)
@@ -347,6 +345,9 @@ def _remove_bcg(data: np.ndarray, sfreq: float, rpeaks: np.ndarray, p: BCGParams
     past_end = jj[None, :] > ends_j[:, None]
     rows = np.arange(nb)
     if p.method == "obs":
+        # imported here, for OBS only: 1-2 s, which the gradient step's AAS passes go without
+        from scipy import signal
+
         sos = signal.butter(2, 2.0, "highpass", fs=sf_d, output="sos")
         pos = grid_c / step
         dec_box = _BoxcarPlan(np.arange(0, n, step), step, n)

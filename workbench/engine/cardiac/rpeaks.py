@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
+from ..dsp.butterworth import butter_sos, sosfiltfilt
+from ..dsp.peaks import find_peaks
 from ..errors import InputError
 
 __all__ = [
@@ -133,14 +135,14 @@ def _bandpass(x: np.ndarray, sfreq: float, lo: float | None, hi: float | None, o
     nyq = sfreq / 2.0
     hi = None if hi is None or hi >= 0.95 * nyq else hi
     if lo is not None and hi is not None:
-        sos = signal.butter(order, [lo, hi], "bandpass", fs=sfreq, output="sos")
+        sos = butter_sos(order, (lo, hi), "bandpass", sfreq)
     elif lo is not None:
-        sos = signal.butter(order, lo, "highpass", fs=sfreq, output="sos")
+        sos = butter_sos(order, lo, "highpass", sfreq)
     elif hi is not None:
-        sos = signal.butter(order, hi, "lowpass", fs=sfreq, output="sos")
+        sos = butter_sos(order, hi, "lowpass", sfreq)
     else:
         return np.asarray(x, float) - np.mean(x)
-    return signal.sosfiltfilt(sos, np.asarray(x, float), axis=-1)
+    return sosfiltfilt(sos, np.asarray(x, float), axis=-1)
 
 
 def teager_energy(y: np.ndarray, sfreq: float, smooth_s: float = 0.03) -> np.ndarray:
@@ -406,7 +408,7 @@ def _detect(ecg: np.ndarray, sfreq: float, params: DetectorParams, checked: bool
     y = _bandpass(x, sfreq, p.band[0], p.band[1])
     e = teager_energy(y, sfreq)
     dist = max(1, int(round(p.refractory_s * sfreq)))
-    cand, props = signal.find_peaks(e, distance=dist, height=0.0)
+    cand, props = find_peaks(e, height=0.0, distance=dist)
     h = props["peak_heights"]
     if len(cand) < 2:
         raise InputError(None, "no heartbeat found in the ECG")
