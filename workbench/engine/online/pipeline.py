@@ -462,12 +462,15 @@ class OnlinePipeline:
         bad = not self.pulse.trusted
         if bad != self._pulse_bad:
             self._pulse_bad = bad
+            hr = self.pulse.hr_bpm
             if bad:
-                self._say(f"R-peaks not trustworthy (QRS correlation {q:.2f} < {self.pulse.min_quality:.2f}): "
+                why = (f"QRS correlation {q:.2f} < {self.pulse.min_quality:.2f}" if q < self.pulse.min_quality
+                       else f"{hr:.0f} bpm: faster than a heart, peaks on something else than QRS")
+                self._say(f"R-peaks not trustworthy ({why}): "
                           "the pulse artifact is not kept out of the gradient templates until they are")
             else:
-                self._say(f"R-peaks trustworthy again (QRS correlation {q:.2f}): the pulse artifact is kept "
-                          "out of the gradient templates")
+                self._say(f"R-peaks trustworthy again (QRS correlation {q:.2f}, {hr:.0f} bpm): the pulse "
+                          "artifact is kept out of the gradient templates")
 
     def close(self) -> None:
         """Stop the background thread."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from ..cardiac.rpeaks import HR_RANGE_BPM
 from .ring import NEVER, SampleRing, last_flagged
 
 #: the estimate's band (Hz) and the rate it is kept at (Hz, at least), as offline
@@ -110,6 +111,7 @@ class CausalPulse:
         self._cache: tuple[tuple[int, ...], np.ndarray, float] | None = None
         self.min_quality = float(min_quality)
         self.quality = float("nan")  # of the last snapshot's beats (see _quality)
+        self.hr_bpm = float("nan")  # their heart rate (median RR interval)
         self.trusted = True
 
     # ------------------------------------------------------------------ input
@@ -182,7 +184,8 @@ class CausalPulse:
         """The estimate as of stream sample ``as_of``: ``(template, beats)``, the mean
         epoch (rows x K, from ``pre`` before the R-peak, every ``q`` samples) of the last
         ``window`` usable beats complete by then, and the R-peaks announced by then.
-        None before ``min_beats`` beats, or when their QRS do not look alike. Depends
+        None before ``min_beats`` beats, when their QRS do not look alike, or when they
+        come faster than a heart beats (above ``HR_RANGE_BPM``, 200 bpm). Depends
         only on sample indices (not on how the stream was chunked), given ``as_of`` no
         later than the samples pushed."""
         known = [r for r, a in self.beats if a <= as_of]
@@ -207,9 +210,17 @@ class CausalPulse:
             mean = np.mean(E, axis=0, dtype=np.float64)
             self._cache = (key, mean.astype(np.float32), self._quality(E[:, -1], mean[-1]))
         self.quality = self._cache[2]
+        # the heart rate of the beats known by then: R-peaks found on a gradient residual
+        # (an ECG lead off: no QRS, only what the correction left) come every refractory
+        # period or so, 210-220 bpm on a synthetic stream, and their "QRS" correlate 0.7-0.8
+        # (the residual repeats with the volumes); the pass then made the EEG worse
+        # (8.1 -> 9.9 uV RMS; with this limit 8.5). Offline's plausible range is the limit.
+        rr = np.diff(np.sort(np.asarray(known[-(self.window + 1):], float)))
+        self.hr_bpm = 60.0 * self.sfreq / float(np.median(rr)) if rr.size else float("nan")
         # with a margin to be trusted again, so a quality near the limit does not flip
         # the pass on and off every volume (the snapshots come in the volumes' order)
-        self.trusted = self.quality >= self.min_quality + (0.0 if self.trusted else 0.1)
+        self.trusted = (self.quality >= self.min_quality + (0.0 if self.trusted else 0.1)
+                        and self.hr_bpm <= HR_RANGE_BPM[1])
         if not self.trusted:
             return None
         return self._cache[1], np.asarray(known, np.int64)
