@@ -45,6 +45,8 @@ MIN_QUALITY = 0.5
 #: the estimate's band (Hz) and the rate it is computed at (Hz, at least)
 BAND_HZ = 40.0
 WORK_RATE_HZ = 250.0
+#: the ECG row's band (its QRS)
+ECG_BAND_HZ = 70.0
 #: beats in the R-locked mean
 WINDOW_BEATS = 21
 #: backfitting rounds at most, and the relative change of the estimate that ends them. A
@@ -186,25 +188,17 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
     CardiacEstimate
     """
     from concurrent.futures import ThreadPoolExecutor
-    from dataclasses import replace
 
-    from ..cardiac.bcg import BCGParams, remove_bcg
-    from ..cardiac.rpeaks import detect_rpeaks
-    from ..errors import InputError
-    from ..progress import as_progress
-    from .aas import Schedule, correct_inplace
-    from .correct import LOW_RATE_HZ, fir_decimate, lowpass_taps
+    from .aas import Schedule
+    from .correct import fir_decimate
 
-    prog = as_progress(progress)
     s0, s1 = int(span[0]), int(span[1])
     q = max(int(sfreq // WORK_RATE_HZ), 1)
-    fs = sfreq / q
     rows = [int(r) for r in eeg] + [int(ecg)]
-    taps = {band: lowpass_taps(sfreq, band).astype(np.float32) if 2.2 * band < fs else None
-            for band in (BAND_HZ, 70.0)}
+    taps = decimation_taps(sfreq)
 
     def low(r: int) -> np.ndarray:
-        h = taps[70.0 if r == ecg else BAND_HZ]
+        h = taps[ECG_BAND_HZ if r == ecg else BAND_HZ]
         x = np.asarray(data[r], np.float32)
         return fir_decimate(x, h, q) if h is not None else x[::q]
 
@@ -212,6 +206,74 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
         dec = np.stack(list(ex.map(low, rows)))
     sd = Schedule(np.asarray(sched.onsets, float) / q, float(sched.period) / q,
                   np.asarray(sched.slot_offsets, float) / q)
+    est, info = backfit(dec, sfreq, q, sd, aas_params, (s0 / sfreq, s1 / sfreq), n_jobs=n_jobs,
+                        rounds=rounds, tol=tol, progress=progress)
+    if est is None:
+        return CardiacEstimate(None, info)
+    return CardiacEstimate(est, info, start=0, step=q, rows=np.asarray(rows, int))
+
+
+def decimation_taps(sfreq: float) -> dict[float, np.ndarray | None]:
+    """The FIR low-pass taps (float32) before the decimation by ``sfreq // WORK_RATE_HZ``,
+    for the EEG rows (:data:`BAND_HZ`) and the ECG row (:data:`ECG_BAND_HZ`); None where
+    the rate is already low enough to take every ``q``-th sample as it is."""
+    from .correct import lowpass_taps
+
+    q = max(int(sfreq // WORK_RATE_HZ), 1)
+    fs = sfreq / q
+    return {band: lowpass_taps(sfreq, band).astype(np.float32) if 2.2 * band < fs else None
+            for band in (BAND_HZ, ECG_BAND_HZ)}
+
+
+def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
+            span_s: tuple[float, float], *, n_jobs: int = 2, rounds: int | None = None,
+            tol: float | None = None, est0: np.ndarray | None = None,
+            progress: Any = None) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """The backfitting rounds of :func:`estimate` on rows already decimated.
+
+    Parameters
+    ----------
+    dec : ndarray, shape (n_rows, n_low)
+        The EEG rows, then the ECG row, low-passed and decimated by ``q`` (float32).
+    sfreq : float
+        The recording's rate (Hz); ``dec`` is at ``sfreq / q``.
+    q : int
+        Decimation factor.
+    sd : Schedule
+        Volume onsets, period and slot offsets in samples of ``dec``.
+    aas_params : AASParams
+        The full-rate correction's parameters.
+    span_s : tuple of float
+        The scanning period (s from ``dec``'s first sample): the beats counted.
+    n_jobs : int
+        Threads.
+    rounds, tol : int | None, float | None
+        As :func:`estimate`.
+    est0 : ndarray | None
+        A first estimate (the shape of ``dec``) to start from (the online pass's trailing
+        window starts from the previous window's); None: zero.
+    progress : Progress | None
+        Progress and cancellation.
+
+    Returns
+    -------
+    est : ndarray | None
+        The EEG rows' pulse artifact, then the ECG's own beat (the shape of ``dec``);
+        None when the pass cannot run (``info["reason"]`` says why).
+    info : dict
+        As :class:`CardiacEstimate`'s ``info``.
+    """
+    from dataclasses import replace
+
+    from ..cardiac.bcg import BCGParams, remove_bcg
+    from ..cardiac.rpeaks import detect_rpeaks
+    from ..errors import InputError
+    from ..progress import as_progress
+    from .aas import correct_inplace
+    from .correct import LOW_RATE_HZ
+
+    prog = as_progress(progress)
+    fs = sfreq / q
     # below LOW_RATE_HZ the readout's harmonics fold into the band from several rates up
     # and stay there after the 40 Hz low-pass, changing with each volume's sub-sample phase
     # on the recording's grid: the rounds keep the alias model, phased on that grid (without
@@ -224,9 +286,11 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
                  segment_check_fmax=0.0, spatial=False)
     rounds = MAX_ROUNDS if rounds is None else int(rounds)
     tol = TOL if tol is None else float(tol)
-    n_e = len(rows) - 1
+    n_rows = dec.shape[0]
+    n_e = n_rows - 1
     ne = np.arange(n_e)
-    est = np.zeros(dec.shape, np.float32)  # the EEG rows' pulse artifact, then the ECG's own beat
+    # the EEG rows' pulse artifact, then the ECG's own beat
+    est = np.zeros(dec.shape, np.float32) if est0 is None else np.array(est0, np.float32)
     z = np.empty_like(dec)  # one working copy, reused (memory: the rows at ~250 Hz, 3 times)
     info: dict[str, Any] = {}
     t = None
@@ -236,22 +300,22 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
         prog(min(done, 10) / 10.0, f"pulse artifact from the ECG's R-peaks: round {done + 1}")
         done += 1
         np.subtract(dec, est, out=z)
-        correct_inplace(z, sd, np.arange(len(rows)), pd, ref_picks=ne, obs_picks=ne, n_jobs=n_jobs)
+        correct_inplace(z, sd, np.arange(n_rows), pd, ref_picks=ne, obs_picks=ne, n_jobs=n_jobs)
         if t is None:
             try:
                 rp = detect_rpeaks(z[-1].astype(float), fs)
             except InputError as exc:
-                return CardiacEstimate(None, {"used": False, "reason": f"no R-peaks on the ECG: {exc.problem}"})
+                return None, {"used": False, "reason": f"no R-peaks on the ECG: {exc.problem}"}
             t = np.asarray(rp.times, float)
-            inside = t[(t >= s0 / sfreq) & (t < s1 / sfreq)]
+            inside = t[(t >= span_s[0]) & (t < span_s[1])]
             info = {"beats": int(inside.size), "quality": float(rp.quality),
                     "hr_bpm": float(60.0 / np.median(np.diff(inside))) if inside.size > 1 else 0.0}
             if inside.size < MIN_BEATS:
-                return CardiacEstimate(None, {**info, "used": False,
-                                              "reason": f"{inside.size} R-peaks in the scanning period (< {MIN_BEATS})"})
+                return None, {**info, "used": False,
+                              "reason": f"{inside.size} R-peaks in the scanning period (< {MIN_BEATS})"}
             if not rp.quality >= MIN_QUALITY:
-                return CardiacEstimate(None, {**info, "used": False,
-                                              "reason": f"ECG R-peaks not trustworthy (QRS quality {rp.quality:.2f})"})
+                return None, {**info, "used": False,
+                              "reason": f"ECG R-peaks not trustworthy (QRS quality {rp.quality:.2f})"}
         z += est  # the recording without this round's gradient estimate
         try:
             new = remove_bcg(z[:n_e], fs, t, BCGParams(method="aas", window=WINDOW_BEATS), n_jobs=n_jobs).artifact
@@ -261,7 +325,7 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
             ecg_beat = remove_bcg(z[n_e:], fs, t, BCGParams(method="aas", window=WINDOW_BEATS, delay_s=0.0),
                                   n_jobs=1).artifact
         except InputError as exc:
-            return CardiacEstimate(None, {**info, "used": False, "reason": exc.problem})
+            return None, {**info, "used": False, "reason": exc.problem}
         d2 = sum(float(np.sum((new[i] - est[i]) ** 2, dtype=np.float64)) for i in range(n_e))
         est[:n_e] = new
         est[n_e:] = ecg_beat
@@ -269,6 +333,4 @@ def estimate(data: np.ndarray, eeg: np.ndarray, ecg: int, sfreq: float, sched: A
         change = float(np.sqrt(d2 / max(float(np.sum(est[:n_e].astype(np.float64) ** 2)), 1e-60)))
         if change < tol:
             break
-    del z, dec
-    return CardiacEstimate(est, {**info, "used": True, "reason": "", "rounds": done,
-                                 "last_change": change}, start=0, step=q, rows=np.asarray(rows, int))
+    return est, {**info, "used": True, "reason": "", "rounds": done, "last_change": change}
