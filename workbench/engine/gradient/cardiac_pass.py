@@ -228,7 +228,7 @@ def decimation_taps(sfreq: float) -> dict[float, np.ndarray | None]:
 def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
             span_s: tuple[float, float], *, n_jobs: int = 2, rounds: int | None = None,
             tol: float | None = None, est0: np.ndarray | None = None,
-            progress: Any = None) -> tuple[np.ndarray | None, dict[str, Any]]:
+            check_beats: Any = None, progress: Any = None) -> tuple[np.ndarray | None, dict[str, Any]]:
     """The backfitting rounds of :func:`estimate` on rows already decimated.
 
     Parameters
@@ -252,6 +252,10 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
     est0 : ndarray | None
         A first estimate (the shape of ``dec``) to start from (the online pass's trailing
         window starts from the previous window's); None: zero.
+    check_beats : callable | None
+        Called with the R-peak times found (s from ``dec``'s first sample); a string it
+        returns is a reason not to use them (the online pass compares them with its
+        causal R-peaks).
     progress : Progress | None
         Progress and cancellation.
 
@@ -266,7 +270,7 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
     from dataclasses import replace
 
     from ..cardiac.bcg import BCGParams, remove_bcg
-    from ..cardiac.rpeaks import detect_rpeaks
+    from ..cardiac.rpeaks import HR_RANGE_BPM, detect_rpeaks
     from ..errors import InputError
     from ..progress import as_progress
     from .aas import correct_inplace
@@ -302,8 +306,8 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
         np.subtract(dec, est, out=z)
         correct_inplace(z, sd, np.arange(n_rows), pd, ref_picks=ne, obs_picks=ne, n_jobs=n_jobs)
         if t is None:
-            try:
-                rp = detect_rpeaks(z[-1].astype(float), fs)
+            try:  # on the ECG with its own beat (a first estimate holds it: put it back)
+                rp = detect_rpeaks((z[-1] + est[-1]).astype(float) if est0 is not None else z[-1].astype(float), fs)
             except InputError as exc:
                 return None, {"used": False, "reason": f"no R-peaks on the ECG: {exc.problem}"}
             t = np.asarray(rp.times, float)
@@ -316,6 +320,12 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
             if not rp.quality >= MIN_QUALITY:
                 return None, {**info, "used": False,
                               "reason": f"ECG R-peaks not trustworthy (QRS quality {rp.quality:.2f})"}
+            if info["hr_bpm"] > HR_RANGE_BPM[1]:  # peaks on a gradient residual, not on QRS
+                return None, {**info, "used": False,
+                              "reason": f"ECG R-peaks at {info['hr_bpm']:.0f} bpm: faster than a heart"}
+            why = check_beats(t) if check_beats is not None else None
+            if why:
+                return None, {**info, "used": False, "reason": why}
         z += est  # the recording without this round's gradient estimate
         try:
             new = remove_bcg(z[:n_e], fs, t, BCGParams(method="aas", window=WINDOW_BEATS), n_jobs=n_jobs).artifact

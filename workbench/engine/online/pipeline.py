@@ -23,6 +23,7 @@ from scipy import signal
 
 from ..io.triggers import VOLUME_NAMES, normalise_name
 from . import flags as F
+from .backfit import TrailingBackfit
 from .bcg import CausalBCG
 from .gradient import CausalGradient
 from .pulse import CausalPulse
@@ -87,6 +88,10 @@ class OnlineParams:
         ECG channel): each volume epoch enters them minus the R-locked mean of the beats
         before it, as the offline gradient step's cardiac pass does. The BCG itself is
         left for the BCG step.
+    pulse_backfit : bool
+        With the cardiac pass, once the last 25 s hold 30 beats: the offline pass's
+        backfitting on the last 60 s at each volume (:mod:`.backfit`), which separates a
+        heart that repeats with the volumes; the causal R-locked mean before that.
     bcg_window : int
         Past beats averaged per BCG template.
     bcg_min_beats : int
@@ -114,6 +119,7 @@ class OnlineParams:
     lowpass_order: int = 4
     bcg: bool = True
     cardiac_pass: bool = True
+    pulse_backfit: bool = True
     bcg_window: int = 20
     bcg_min_beats: int = 5
     rate_tolerance: float = 0.02
@@ -223,11 +229,18 @@ class OnlinePipeline:
         self.bcg = (CausalBCG(self.bcg_rows.size, self.sfreq, window=self.p.bcg_window, min_beats=self.p.bcg_min_beats)
                     if self.rpeaks and self.p.bcg else None)
         self.pulse: CausalPulse | None = None
+        self.backfit: TrailingBackfit | None = None
         if self.p.cardiac_pass and self.rpeaks is not None:
             assert self.ecg_row is not None
             self.pulse_rows = np.array([*bcg_rows, self.ecg_row], int)  # the EEG's pulse, the ECG's own beat
             self.pulse = CausalPulse(self.pulse_rows.size, self.sfreq)
             self.grad.pulse, self.grad.pulse_rows = self.pulse, self.pulse_rows
+            if self.p.pulse_backfit:
+                from ..gradient.correct import GradientParams
+
+                self.backfit = TrailingBackfit(self.pulse_rows.size, self.sfreq)
+                self.grad.backfit = self.backfit
+                self.grad.backfit_params = GradientParams().aas(self.sfreq)
         if self.p.bcg and self.rpeaks is None:
             self._say("no ECG channel: the BCG is not corrected (samples flagged)")
         if self.p.cardiac_pass and self.rpeaks is None:
@@ -336,6 +349,8 @@ class OnlinePipeline:
                     self.bcg.gap(miss)
                 if self.pulse is not None:
                     self.pulse.gap(miss)
+                if self.backfit is not None:
+                    self.backfit.gap(miss)
                 self.n_in += miss
                 self._rate_ref = None
                 self._say(
@@ -401,6 +416,8 @@ class OnlinePipeline:
         self._map_markers(ts, n0)
         out = np.array(data, np.float32, copy=True)
         x = out[self.picks]
+        if self.backfit is not None:  # the raw rows, before the gradient step sees them
+            self.backfit.push(x[self.pulse_rows])
         y, fl = self.grad.process(x, subtract=not self._rate_bad)
         if self._rate_bad:
             fl |= F.RATE_MISMATCH
@@ -515,6 +532,7 @@ class OnlinePipeline:
             "rpeaks": int(self.n_rpeaks),
             "bcg_beats": int(self.bcg.n_beats_stored) if self.bcg else 0,
             "gradient_epochs_pulse_cleaned": int(self.grad.n_pulse_cleaned),
+            "gradient_epochs_pulse_backfit": 0 if self.backfit is None else int(self.backfit.used),
             "pulse_rpeak_quality": (None if self.pulse is None or not np.isfinite(self.pulse.quality)
                                     else round(float(self.pulse.quality), 3)),
             "ecg_channel": self.ecg,

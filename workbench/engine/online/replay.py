@@ -108,9 +108,11 @@ def replay_array(
             comp.append(r.compute_s)
             if (s // chunk) % 200 == 0:
                 p(e / n, "replaying")
-        return ReplayResult(out, np.array(comp), list(pipe.messages), pipe.state())
     finally:
         pipe.close()
+    # after close: the template thread has finished with the last epochs it was given
+    # (their counts in the state and any message they left)
+    return ReplayResult(out, np.array(comp), list(pipe.messages), pipe.state())
 
 
 def replay_raw(raw: Any, **kwargs: Any) -> ReplayResult:
