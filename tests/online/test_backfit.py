@@ -80,10 +80,10 @@ def _nrmse(raw, names, truth, out, a_s: float, b_s: float) -> float:
 
 def test_a_heart_locked_to_the_volumes_is_separated_online(locked_heart) -> None:
     """Gradient only, NRMSE 1-40 Hz against the truth with its BCG over 55-78 s: the
-    causal estimate keeps the fixed point (measured 0.683); the trailing backfit, once its
-    window holds 30 beats (~32 s here), and with the epochs stored before it cleaned
-    again, 0.069 (23 epochs). On the benchmark's 90 s, 5 kHz phantom: 0.039 at 80-88 s,
-    offline 0.028; without cleaning the earlier epochs again, 0.47 at 50-60 s."""
+    causal estimate keeps the fixed point (measured 0.683); with trailing backfits (the
+    first applied at ~40 s here) and the stored epochs they cover cleaned again, 0.075
+    (36 epochs). On the benchmark's 90 s, 5 kHz phantom: 0.050 at 80-88 s, offline 0.028;
+    cleaning only the epochs stored after a backfit left 0.47 at 50-60 s."""
     from workbench.engine.online import replay_raw
 
     raw, names, truth = locked_heart

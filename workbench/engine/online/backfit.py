@@ -13,13 +13,16 @@ run on only the first 50 s of that phantom it already leaves 0.035 over its last
 What: the raw rows (the EEG rows, then the ECG row) are low-passed with the offline pass's
 FIR taps (40 Hz, the ECG 70 Hz) and decimated to ~250 Hz as they arrive (a causal
 version of the same centred filter: low-rate sample ``j`` is stream sample ``j * q``,
-known ``D`` samples later). When the gradient stores a volume's epoch, the offline rounds
-(:func:`..gradient.cardiac_pass.backfit`: low-rate templates and the R-locked mean of 21
-beats, taking turns) run on the last ``window_s`` seconds up to the epoch's estimate
-sample, started from the previous window's estimate, in the gradient's template thread.
-The epoch is cleaned with that estimate; until the window holds 30 beats (or when the
-R-peaks found offline in it are not trustworthy) the causal estimate is used instead.
-Every window is fixed by sample indices, so the output does not depend on chunking.
+known ``D`` samples later). Every ~10 s of volumes, while the causal estimate is trusted,
+the offline rounds (:func:`..gradient.cardiac_pass.backfit`: low-rate templates and the
+R-locked mean of 21 beats, taking turns) run on the last ``window_s`` seconds, started
+from the previous window's estimate, in a thread of their own (0.5-1 s on 64 rows). Their
+estimate is applied ~4 s of volumes later, when the gradient stores an epoch: the stored
+epochs it covers, cleaned until then with the causal estimate, are cleaned again with it
+in the templates (:meth:`..online.gradient.CausalGradient._reclean`). It is used once the
+window holds 30 beats whose R-peaks (found offline in it) agree with the causal ones.
+Which window is applied where is counted in epochs, so the output does not depend on
+chunking or timing.
 """
 
 from __future__ import annotations
@@ -82,7 +85,6 @@ class TrailingBackfit:
         self.n_in = 0  # stream samples received
         self.first = 0  # first low sample since the last restart (a gap restarts)
         self._prev: tuple[int, np.ndarray] | None = None  # (first low sample, estimate)
-        self.used = 0  # epochs cleaned with this estimate
         self.last_info: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ input
@@ -135,8 +137,8 @@ class TrailingBackfit:
         whole epoch lies inside it are used). ``causal``: the causal detector's R-peaks
         (stream samples) known by then; the window's own (found offline, on the ECG
         after its first round) must mostly have one of them within 60 ms
-        (:data:`MIN_AGREE`). Runs in the gradient's template thread, one call at a time,
-        in the volumes' order (it starts from the previous estimate).
+        (:data:`MIN_AGREE`). Runs in the backfit thread, one call at a time,
+        in the volumes' order (it starts from the previous estimate): one thread.
         """
         from ..gradient.aas import Schedule
         from ..gradient.cardiac_pass import backfit

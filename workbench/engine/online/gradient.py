@@ -385,6 +385,9 @@ class CausalGradient:
         self.backfit: TrailingBackfit | None = None
         self.backfit_params: Any = None
         self.n_recleaned = 0  # stored epochs cleaned again with the backfit
+        self._bf_pool: Any = None  # its own thread: a window takes 0.5-1 s on 64 rows
+        self._bf_pending: deque[tuple[int, Any]] = deque()  # (store it is applied at, future)
+        self._n_stores = 0  # epochs handed to the template thread so far
         self.pulse_through = 0
         self.n_pulse_cleaned = 0  # epochs stored with the pulse estimate taken out
         self._reset_run()
@@ -438,7 +441,9 @@ class CausalGradient:
         # per stored epoch (aligned with epochs_lf, the longer): how its pulse rows were
         # cleaned, to clean them again with the trailing backfit (see _reclean)
         self._ep_meta: deque[_EpochPulse] = deque()
-        self._recleaned = False  # the epochs before the first backfitted one were cleaned again
+        for _, fut in getattr(self, "_bf_pending", ()):
+            fut.cancel()
+        self._bf_pending = deque()  # a backfit of the old run does not apply to the new one
         self._rephased = False  # the alias phases were rephased (once per run)
         self._pin_now = False  # the last refit was pinned by quantisation (see _quantised_fit)
         self._pending: int | None = None
@@ -718,7 +723,7 @@ class CausalGradient:
     def _job_store(self, seg: np.ndarray, marker: int, onset: float, number: int,
                    rephase: tuple[float, float] | None = None, early: bool = False,
                    pulse: tuple[np.ndarray, np.ndarray] | None = None,
-                   backfit: tuple[tuple[int, np.ndarray], np.ndarray, np.ndarray] | None = None) -> None:
+                   backfits: Sequence[Any] = ()) -> None:
         """Fourier transform a completed epoch (``seg`` starts ``P`` samples before
         ``marker``), aligned to its fractional onset.
 
@@ -736,23 +741,17 @@ class CausalGradient:
 
         ``pulse``: a snapshot of the pulse artifact's estimate
         (:meth:`.pulse.CausalPulse.snapshot`), taken out of the epoch's pulse rows first;
-        ``backfit``: the trailing window (:meth:`.backfit.TrailingBackfit.window_for`), its
-        volumes' onsets and the causal R-peaks known by then, whose backfitted estimate is
-        used instead when it can be made.
+        ``backfits``: trailing-window backfits (futures of
+        :meth:`.backfit.TrailingBackfit.estimate`) due now: the stored epochs they cover
+        are cleaned again with them first (:meth:`_reclean`; waits for them if need be).
         """
+        for fut in backfits:
+            est = fut.result()
+            if est is not None and self.sum is not None:
+                self._reclean(est)
         pul = None
-        est = None
         if pulse is not None and self.pulse is not None and self.pulse_rows is not None:
-            a, b = marker - self.P, marker - self.P + seg.shape[1]
-            if backfit is not None and self.backfit is not None:
-                est = self.backfit.estimate(backfit[0], backfit[1], self.backfit_params, causal=backfit[2])
-                pul = self.backfit.expand(est, a, b) if est is not None else None
-                if pul is not None:
-                    self.backfit.used += 1
-                else:
-                    est = None
-            if pul is None:
-                pul = self.pulse.expand(pulse, a, b)
+            pul = self.pulse.expand(pulse, marker - self.P, marker - self.P + seg.shape[1])
             seg[self.pulse_rows] -= pul
         if rephase is not None and self.sum is not None:
             self._rephase(*rephase)
@@ -883,7 +882,7 @@ class CausalGradient:
         self.n_ema += 1
         self.ema += (S - self.ema) / min(self.n_ema, self.noise_volumes)
         if self.pulse_rows is not None:
-            self._ep_meta.append(_EpochPulse(marker, shift, sp_raw, est is not None))
+            self._ep_meta.append(_EpochPulse(marker, shift, sp_raw, False))
             if len(self._ep_meta) > max(self.window_lf, self.window):
                 self._ep_meta.popleft()
         self.epochs.append(S)
@@ -902,9 +901,6 @@ class CausalGradient:
                 old = self.epochs_lf.popleft()
                 self.sum_lf -= old
                 self.sq_lf -= np.abs(old) ** 2
-        if est is not None and not self._recleaned:
-            self._recleaned = True
-            self._reclean(est)
         if self._sp_todo and len(self.epochs) >= self._spatial_min and self._k_lf:
             self._set_subspace()
         if (early and self._alias_phase_fit and self._alias_m.size
@@ -916,15 +912,18 @@ class CausalGradient:
                 self._loo_checks()
 
     def _reclean(self, est: tuple[int, np.ndarray]) -> None:
-        """Clean the stored epochs' pulse rows again with the trailing backfit's first
-        estimate ``est`` (worker side), in the templates' sums too.
+        """Clean the stored epochs' pulse rows again with a trailing backfit's estimate
+        ``est`` (worker side), in the templates' sums too: those it covers that were
+        cleaned with the causal R-locked mean (or with nothing, in the first beats).
 
-        Why: the epochs stored before it (the causal R-locked mean, or nothing in the
-        first beats) keep the part of a locked heart the templates took, and the low
-        band's templates hold them for ``window_lf`` volumes: on a 90 s phantom with a
-        60 bpm heart at TR 2 s the error fell only as they left (0.48 at 40-50 s to 0.16 at
-        80-90 s). Each epoch's spectrum gets the difference of the two estimates, placed
-        as its own was (same mean, tapers and phase), on the bins the estimate has.
+        Why: those keep the part of a locked heart the templates took, and the low band's
+        templates hold them for ``window_lf`` volumes. The epochs are stored with the
+        causal estimate as soon as they are complete and cleaned again when a backfit
+        covering them is done (one every ~10 s, in its own thread): cleaning only the
+        epochs stored after a backfit, the error fell only as the earlier ones left the
+        templates (90 s phantom, 60 bpm at TR 2 s: 0.48 at 40-50 s to 0.16 at 80-90 s).
+        Each epoch's spectrum gets the difference of the two estimates, placed as its own
+        was (same mean, tapers and phase), on the bins the estimate has.
         """
         assert self.backfit is not None and self.pulse_rows is not None and self.L is not None
         P, L = self.P, self.L
@@ -938,7 +937,7 @@ class CausalGradient:
                 continue
             pul = self.backfit.expand(est, m.marker - P, m.marker + L + P)
             if pul is None:
-                break  # older than the backfit's window (the rest are older still)
+                continue  # outside the backfit's window
             pul = pul - pul[:, P : P + L].mean(axis=1, keepdims=True)
             pul[:, :P] *= self._taper
             pul[:, -P:] *= self._taper[::-1]
@@ -1362,22 +1361,54 @@ class CausalGradient:
             if after is not None and after.pinned and not self._rephased:
                 rephase, self._rephased = after.fit, True
             early = self._early_measured_phase and not self._rephased
-            bf = None
-            if snap is not None and self.backfit is not None:
-                win = self.backfit.window_for(v.marker + L + P + self.pulse.lag)
-                if win is not None:
-                    j0, j1 = win[0] * self.backfit.q, (win[0] + win[1].shape[1]) * self.backfit.q
-                    # each volume placed with its own fit (the running one would depend on
-                    # how far the stream has come, i.e. on the chunks); the marker without one
-                    ons = [self._onset(w, w.fit) if w.fit is not None else float(w.marker) for w in self.vols
-                           if not (w.provisional or w.broken or w.predicted) and j0 <= w.marker < j1]
-                    causal = [r for r, a in self.pulse.beats if a <= v.marker + L + P + self.pulse.lag and r >= j0]
-                    bf = (win, np.asarray(ons, float), np.asarray(causal, float))
-            self._run(self._job_store, seg, v.marker, self._onset(v, fit), v.number, rephase, early, snap, bf)
+            due = self._backfits_due(v, snap)
+            self._run(self._job_store, seg, v.marker, self._onset(v, fit), v.number, rephase, early, snap, due)
             nxt = v.number + 2
             self._futures[nxt] = self._run(self._job_template, nxt, self._predict(nxt, fit), early)
         for k in [k for k in self._futures if k < self.vols[-1].number - 2]:
             del self._futures[k]
+
+    #: a trailing backfit every this many seconds of volumes (in the first minute, when
+    #: the window first holds 30 beats, more often), applied this many later (it takes
+    #: 0.5-1 s on 64 rows x 60 s, a first one from scratch up to 3 s; so it is done by
+    #: then in real time)
+    _backfit_every_s = 10.0
+    _backfit_first_every_s = 4.0
+    _backfit_first_s = 60.0
+    _backfit_delay_s = 4.0
+
+    def _backfits_due(self, v: _Volume, snap: Any) -> list[Any]:
+        """(Stream side, as volume ``v``'s epoch is handed over.) Start a trailing backfit
+        every ``_backfit_every_s`` of volumes while the causal estimate is trusted, and
+        return those started ``_backfit_delay_s`` of volumes ago: the epoch's store applies
+        them. Counted in epochs, so which backfit applies where does not depend on timing."""
+        if self.backfit is None or self.pulse is None or self.L is None or not self.period:
+            return []
+        tr = self.period / self.sfreq
+        first = self._n_stores * tr < self._backfit_first_s
+        every = max(1, int(np.ceil((self._backfit_first_every_s if first else self._backfit_every_s) / tr)))
+        delay = max(1, int(np.ceil(self._backfit_delay_s / tr)))
+        due = []
+        while self._bf_pending and self._bf_pending[0][0] <= self._n_stores:
+            due.append(self._bf_pending.popleft()[1])
+        as_of = v.marker + self.L + self.P + self.pulse.lag
+        win = self.backfit.window_for(as_of) if snap is not None and self._n_stores % every == 0 else None
+        if win is not None:
+            j0, j1 = win[0] * self.backfit.q, (win[0] + win[1].shape[1]) * self.backfit.q
+            # each volume placed with its own fit (the running one would depend on how far
+            # the stream has come, i.e. on the chunks); the marker without one
+            ons = [self._onset(w, w.fit) if w.fit is not None else float(w.marker) for w in self.vols
+                   if not (w.provisional or w.broken or w.predicted) and j0 <= w.marker < j1]
+            causal = [r for r, a in self.pulse.beats if a <= as_of and r >= j0]
+            if self._bf_pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._bf_pool = ThreadPoolExecutor(1, thread_name_prefix="online-backfit")
+            fut = self._bf_pool.submit(self.backfit.estimate, win, np.asarray(ons, float), self.backfit_params,
+                                       causal=np.asarray(causal, float))
+            self._bf_pending.append((self._n_stores + delay, fut))
+        self._n_stores += 1
+        return due
 
     def _run(self, fn, *args):  # noqa: ANN001, ANN202
         if self._pool is None:
@@ -1409,10 +1440,13 @@ class CausalGradient:
         return fut.result()
 
     def close(self) -> None:
-        """Stop the background thread."""
+        """Stop the background threads."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._bf_pool is not None:
+            self._bf_pool.shutdown(wait=True, cancel_futures=True)
+            self._bf_pool = None
 
     # ------------------------------------------------------- predicted onsets
     def _predict_next(self, n1: int) -> None:

@@ -532,7 +532,7 @@ class OnlinePipeline:
             "rpeaks": int(self.n_rpeaks),
             "bcg_beats": int(self.bcg.n_beats_stored) if self.bcg else 0,
             "gradient_epochs_pulse_cleaned": int(self.grad.n_pulse_cleaned),
-            "gradient_epochs_pulse_backfit": 0 if self.backfit is None else int(self.backfit.used),
+            "gradient_epochs_pulse_backfit": int(self.grad.n_recleaned),
             "pulse_rpeak_quality": (None if self.pulse is None or not np.isfinite(self.pulse.quality)
                                     else round(float(self.pulse.quality), 3)),
             "ecg_channel": self.ecg,
