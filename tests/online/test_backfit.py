@@ -94,5 +94,6 @@ def test_a_heart_locked_to_the_volumes_is_separated_online(locked_heart) -> None
     e_b = _nrmse(raw, names, truth, fitted.data, 55.0, 78.0)
     assert causal.state["gradient_epochs_pulse_backfit"] == 0
     assert fitted.state["gradient_epochs_pulse_backfit"] >= 15
+    assert any(m.startswith("pulse artifact: the offline backfitting on the last 60 s") for m in fitted.messages)
     assert e_c > 0.3, e_c
     assert e_b < 0.1, e_b

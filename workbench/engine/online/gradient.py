@@ -959,6 +959,10 @@ class CausalGradient:
                 self.sq_lf[rows, :kl] += np.abs(upd) ** 2 - np.abs(old) ** 2
                 e[rows, :kl] = upd
             m.spec, m.backfitted = new.astype(np.complex64), True
+            if not self.n_recleaned:
+                self.messages.append("pulse artifact: the offline backfitting on the last "
+                                     f"{self.backfit.window * self.backfit.q / self.sfreq:.0f} s now cleans "
+                                     "the stored volumes (a heart that repeats with the volumes is separated)")
             self.n_recleaned += 1
 
     def _fit_alias_line(self) -> tuple[float, float] | None:

@@ -421,9 +421,8 @@ class OnlinePipeline:
         y, fl = self.grad.process(x, subtract=not self._rate_bad)
         if self._rate_bad:
             fl |= F.RATE_MISMATCH
-        for m in self.grad.messages:
-            self._say(m)
-        self.grad.messages.clear()
+        while self.grad.messages:  # popped one by one: its worker threads may add to it meanwhile
+            self._say(self.grad.messages.pop(0))
         if self.pulse is not None:
             self._pulse_messages()
         if not self._said_no_markers and self._marker_count == 0 and n0 + n > 10 * self.sfreq:
@@ -507,6 +506,7 @@ class OnlinePipeline:
             "volumes_predicted_unmarked": int(g.n_unmarked),
             "rpeaks": int(self.n_rpeaks),
             "gradient_epochs_pulse_cleaned": int(g.n_pulse_cleaned),
+            "gradient_epochs_pulse_backfit": int(g.n_recleaned),
         }
 
     def state(self) -> dict[str, Any]:

@@ -313,6 +313,9 @@ class OnlineWindow(QWidget):
         pulse = int(st.get("gradient_epochs_pulse_cleaned", 0))
         if pulse:
             text += f"\n{pulse} volumes averaged without their pulse artifact"
+        backfit = int(st.get("gradient_epochs_pulse_backfit", 0))
+        if backfit:
+            text += f" ({backfit} cleaned again by the trailing backfit)"
         self.vol_lbl.setText(text)
 
     def _idle(self) -> None:
