@@ -134,7 +134,8 @@ def test_markers_trailing_the_stream_by_30_ms(short_recording) -> None:
 
 
 def test_cli_turns_the_cardiac_pass_off() -> None:
-    """``--no-cardiac-pass`` reaches the online parameters (on by default, as offline)."""
+    """``--no-cardiac-pass`` and ``--no-pulse-backfit`` reach the online parameters (on by
+    default, as offline)."""
     import argparse
 
     from workbench.cli import online
@@ -143,3 +144,5 @@ def test_cli_turns_the_cardiac_pass_off() -> None:
     online.add_arguments(ap)
     assert online._params(ap.parse_args(["--replay", "x.fif"])).cardiac_pass is True
     assert online._params(ap.parse_args(["--replay", "x.fif", "--no-cardiac-pass"])).cardiac_pass is False
+    assert online._params(ap.parse_args(["--replay", "x.fif"])).pulse_backfit is True
+    assert online._params(ap.parse_args(["--replay", "x.fif", "--no-pulse-backfit"])).pulse_backfit is False

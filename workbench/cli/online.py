@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cardiac-pass", action="store_true",
                         help="let the gradient templates average the pulse artifact in (by default, with an "
                              "ECG, each volume enters them minus the R-locked mean of the beats before it)")
+    parser.add_argument("--no-pulse-backfit", action="store_true",
+                        help="with the cardiac pass, keep to the causal R-locked mean (by default the offline "
+                             "backfitting also runs on the last 60 s every 10 s, in a thread of its own, and "
+                             "separates a heart that repeats with the volumes; 0.5-1 s of CPU per run on 64 channels)")
     parser.add_argument("--from-disk", action="store_true",
                         help="replay: stream the file from disk in blocks (automatic above 1 GB in memory)")
     parser.add_argument("--marker-delay-ms", type=float, default=None, metavar="MS",
@@ -69,7 +73,8 @@ def _params(args: argparse.Namespace) -> Any:
     if args.window < 1 or args.min_volumes < 1:
         raise InputError(None, "--window and --min-volumes must be at least 1")
     return OnlineParams(volume_marker=args.volume_trigger, window=args.window, min_volumes=args.min_volumes,
-                        lowpass_hz=lowpass, bcg=not args.no_bcg, cardiac_pass=not args.no_cardiac_pass)
+                        lowpass_hz=lowpass, bcg=not args.no_bcg, cardiac_pass=not args.no_cardiac_pass,
+                        pulse_backfit=not args.no_pulse_backfit)
 
 
 def _delay(ms: float | None) -> float | None:
