@@ -55,7 +55,8 @@ class TrailingBackfit:
     min_s : float
         Fewest seconds held before the rounds are tried (they need 30 beats).
     max_rounds : int
-        Rounds at most per volume (each starts from the previous volume's estimate).
+        Rounds at most per window once there is a previous window's estimate to start
+        from (the first one runs to the offline pass's limit).
     """
 
     def __init__(self, n_rows: int, sfreq: float, *, window_s: float = 60.0, min_s: float = 25.0,

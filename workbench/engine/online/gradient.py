@@ -794,13 +794,9 @@ class CausalGradient:
         Sp = None  # the pulse estimate's spectrum, placed as the epoch's (low bins only)
         sp_raw = None
         if pul is not None:
-            kp = min(int(np.ceil(self._pulse_band_hz * self._nfft / self.sfreq)) + 1, S.shape[1])
-            pul = pul - pul[:, P : P + L].mean(axis=1, keepdims=True)
-            pul[:, :P] *= self._taper
-            pul[:, -P:] *= self._taper[::-1]
-            Sp = sfft.rfft(pul, n=self._nfft, axis=-1, workers=2)[:, :kp]
+            Sp = self._pulse_bins(pul)
             sp_raw = Sp.astype(np.complex64)
-            Sp *= np.exp(2j * np.pi * self._f[:kp] * (onset - marker))
+            Sp *= np.exp(2j * np.pi * self._f[: Sp.shape[1]] * (onset - marker))
         if self.sum is None or self.sum.shape != S.shape:
             self.sum = np.zeros(S.shape, np.complex128)
             self.sq = np.zeros(S.shape, np.float64)
@@ -911,6 +907,20 @@ class CausalGradient:
                 self._rephase(*line)
                 self._loo_checks()
 
+    def _pulse_kp(self) -> int:
+        """Bins of a pulse estimate's spectrum kept (up to ``_pulse_band_hz``)."""
+        return min(int(np.ceil(self._pulse_band_hz * self._nfft / self.sfreq)) + 1, self._nfft // 2 + 1)
+
+    def _pulse_bins(self, pul: np.ndarray) -> np.ndarray:
+        """The low bins of a pulse estimate over an epoch (rows x L + 2P), made as the
+        epoch's own spectrum is (its mean over the volume out, the tapers), before the
+        epoch's phase shift."""
+        P, L = self.P, self.L
+        pul = pul - pul[:, P : P + L].mean(axis=1, keepdims=True)
+        pul[:, :P] *= self._taper
+        pul[:, -P:] *= self._taper[::-1]
+        return sfft.rfft(pul, n=self._nfft, axis=-1, workers=2)[:, : self._pulse_kp()]
+
     def _reclean(self, est: tuple[int, np.ndarray]) -> None:
         """Clean the stored epochs' pulse rows again with a trailing backfit's estimate
         ``est`` (worker side), in the templates' sums too: those it covers that were
@@ -928,7 +938,7 @@ class CausalGradient:
         assert self.backfit is not None and self.pulse_rows is not None and self.L is not None
         P, L = self.P, self.L
         rows = self.pulse_rows
-        kp = min(int(np.ceil(self._pulse_band_hz * self._nfft / self.sfreq)) + 1, self.sum.shape[1])
+        kp = self._pulse_kp()
         n_hf, n_lf = len(self.epochs), len(self.epochs_lf)
         kl = min(kp, self._k_lf)
         for i in range(1, len(self._ep_meta) + 1):
@@ -938,10 +948,7 @@ class CausalGradient:
             pul = self.backfit.expand(est, m.marker - P, m.marker + L + P)
             if pul is None:
                 continue  # outside the backfit's window
-            pul = pul - pul[:, P : P + L].mean(axis=1, keepdims=True)
-            pul[:, :P] *= self._taper
-            pul[:, -P:] *= self._taper[::-1]
-            new = sfft.rfft(pul, n=self._nfft, axis=-1, workers=2)[:, :kp]
+            new = self._pulse_bins(pul)
             d = (-new if m.spec is None else m.spec - new) * np.exp(2j * np.pi * self._f[:kp] * m.shift)
             d = d.astype(np.complex64)
             if i <= n_hf:

@@ -89,9 +89,11 @@ class OnlineParams:
         before it, as the offline gradient step's cardiac pass does. The BCG itself is
         left for the BCG step.
     pulse_backfit : bool
-        With the cardiac pass, once the last 25 s hold 30 beats: the offline pass's
-        backfitting on the last 60 s at each volume (:mod:`.backfit`), which separates a
-        heart that repeats with the volumes; the causal R-locked mean before that.
+        With the cardiac pass: the offline pass's backfitting on the last 60 s, every
+        10 s (4 s in the first minute) in a thread of its own, once that window holds 30
+        beats (:mod:`.backfit`); the stored volumes it covers are cleaned again with it.
+        It separates a heart that repeats with the volumes, which the causal R-locked
+        mean cannot.
     bcg_window : int
         Past beats averaged per BCG template.
     bcg_min_beats : int
