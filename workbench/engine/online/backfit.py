@@ -151,10 +151,15 @@ class TrailingBackfit:
             self.last_info = {"used": False, "reason": "fewer than 3 volumes in the window"}
             return None
         period = float(np.median(np.diff(o)))
+        # the whole volumes; the window's edges cut volumes no template covers
+        # (``covered`` tells the rounds where: a row's data there is used only when it is
+        # not the raw artifact; their raw 2 mV artifact below 60 Hz had entered the
+        # R-peaks and the R-locked means, the EEG 7.4 -> 33 uV on online_synth's stream)
         o = o[(o >= 0) & (o + period <= n - 1)]
         if o.size < 3:
             self.last_info = {"used": False, "reason": "fewer than 3 volumes in the window"}
             return None
+        covered = (max(int(np.floor(o[0])), 0), min(int(np.ceil(o[-1] + period)) + 1, n))
         est0 = None
         if self._prev is not None:
             pj, pe = self._prev
@@ -181,7 +186,7 @@ class TrailingBackfit:
 
         est, info = backfit(dec, self.sfreq, self.q, Schedule(o, period, np.zeros(1)), aas_params, span,
                             n_jobs=1, rounds=self.max_rounds if est0 is not None else None, est0=est0,
-                            check_beats=check)
+                            check_beats=check, covered=covered)
         self.last_info = info
         if est is None:
             self._prev = None
