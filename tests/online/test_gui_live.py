@@ -40,6 +40,14 @@ def test_live_view_replays_and_reports(qtbot, short_recording, tmp_path) -> None
     assert n_mid >= 3 and "1.000 s" in mid, mid
     qtbot.waitUntil(lambda: int(win.vol_lbl.text().split("/")[0]) > n_mid, timeout=5000)
     assert not win.start_btn.isEnabled()
+    # another channel picked mid-run: the child process sends that one from then on
+    k = (win.channel.currentIndex() + 1) % win.channel.count()
+    win.channel.setCurrentIndex(k)
+    qtbot.waitUntil(lambda: np.isfinite(win._raw_buf).sum() > 100, timeout=5000)
+    assert not win.start_btn.isEnabled()
+    got = win._raw_buf[np.isfinite(win._raw_buf)]  # the newest samples, as received
+    want = raw.get_data(picks=[k])[0][win._n_seen - got.size : win._n_seen]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
     qtbot.waitUntil(lambda: win.start_btn.isEnabled(), timeout=60000)
     assert win.state_lbl.text().startswith("finished"), win.state_lbl.text()
     assert win.drop_lbl.text() == "0"
