@@ -50,7 +50,9 @@ def write_raw(raw: Any, path: str | os.PathLike, *, overwrite: bool = True) -> l
     if suffix in (".fif", ".fif.gz"):
         # written under its own name in a temporary folder: over 2 GB MNE splits the file
         # into parts that name each other (x.fif -> x-1.fif), so a renamed part is lost
-        with atomic_files([path]) as tmp:
+        from .stream import float32_reads
+
+        with atomic_files([path]) as tmp, float32_reads(raw):
             raw.save(tmp[0], overwrite=True, verbose="error")
         return [path, *split_parts(path)]
     if suffix == ".edf":
