@@ -217,10 +217,11 @@ class CausalPulse:
         # (8.1 -> 9.9 uV RMS; with this limit 8.5). Offline's plausible range is the limit.
         rr = np.diff(np.sort(np.asarray(known[-(self.window + 1):], float)))
         self.hr_bpm = 60.0 * self.sfreq / float(np.median(rr)) if rr.size else float("nan")
-        # with a margin to be trusted again, so a quality near the limit does not flip
-        # the pass on and off every volume (the snapshots come in the volumes' order)
+        # with a margin to be trusted again, so a quality or a rate near the limit does
+        # not flip the pass on and off every volume (the snapshots come in the volumes'
+        # order; a lead with no heartbeat gave 198-201 bpm, trusted again and again)
         self.trusted = (self.quality >= self.min_quality + (0.0 if self.trusted else 0.1)
-                        and self.hr_bpm <= HR_RANGE_BPM[1])
+                        and self.hr_bpm <= HR_RANGE_BPM[1] * (1.0 if self.trusted else 0.9))
         if not self.trusted:
             return None
         return self._cache[1], np.asarray(known, np.int64)
