@@ -2,7 +2,7 @@
 
 The engine's LSL path (:mod:`workbench.engine.online.lsl`) runs in a child process
 (:class:`workbench.engine.online.child.OnlineProcess`): PyQt keeps the GIL while Qt
-paints, so a cleaning thread beside the plots waited for every redraw (p95 62-68 ms
+paints, so a cleaning thread beside the plots waited for every redraw (p95 62-88 ms
 added latency at 1920×1080, against 3 ms headless). A 10 Hz timer on the GUI thread
 drains the child's queue into short ring buffers of the shown channel and redraws.
 Each chunk carries the engine's QC snapshot (volumes, TR, R-peaks, dropped samples,
