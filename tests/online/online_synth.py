@@ -109,3 +109,26 @@ def replay_mixed(raw, seed: int, params=None) -> tuple[np.ndarray, list[str], di
     finally:
         pipe.close()
     return out, list(pipe.messages), pipe.state()
+
+
+def run_synthetic(x: np.ndarray, marks: np.ndarray, sfreq: float, params=None,
+                  chunk: int = 100) -> tuple[np.ndarray, list[str], dict]:
+    """Clean ``x`` (EEG rows, then one ECG row) in ``chunk``-sample chunks, each volume
+    marker handed over with the chunk before its own at the latest: (every input row
+    cleaned, messages, state)."""
+    from workbench.engine.online.pipeline import OnlinePipeline
+
+    n_eeg, n = x.shape[0] - 1, x.shape[1]
+    pipe = OnlinePipeline([f"E{i}" for i in range(n_eeg)] + ["ECG"], ["eeg"] * n_eeg + ["ecg"], sfreq, params)
+    out = np.empty_like(x)
+    mi = 0
+    try:
+        for s in range(0, n, chunk):
+            j = int(np.searchsorted(marks, s + chunk + 1))
+            if j > mi:
+                pipe.add_marker_samples(list(marks[mi:j]))
+                mi = j
+            out[:, s : s + chunk] = pipe.process(x[:, s : s + chunk]).data[: n_eeg + 1]  # (then the flags)
+    finally:
+        pipe.close()
+    return out, list(pipe.messages), pipe.state()

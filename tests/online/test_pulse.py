@@ -216,8 +216,6 @@ def test_an_ecg_lead_with_no_heartbeat_does_not_feed_the_pass() -> None:
     residual's peaks were fewer), and the log says why."""
     import online_synth as S
 
-    from workbench.engine.online import OnlinePipeline
-
     sf, n_eeg, sec = 5000.0, 8, 90
     period, onset = 2.0 * sf * (1 + 20e-6) + 0.37, 1.3 * sf
     n = int(sec * sf)
@@ -227,22 +225,9 @@ def test_an_ecg_lead_with_no_heartbeat_does_not_feed_the_pass() -> None:
     marks = S.markers(period, onset, n)
 
     def run(**kw) -> tuple[float, list[str], dict]:
-        pipe = OnlinePipeline([f"E{i}" for i in range(n_eeg)] + ["ECG"], ["eeg"] * n_eeg + ["ecg"], sf,
-                              OnlineParams(bcg=False, lowpass_hz=None, **kw))
-        out = np.empty_like(x)
-        mi = 0
-        try:
-            for s in range(0, n, 100):
-                j = int(np.searchsorted(marks, s + 101))
-                if j > mi:
-                    pipe.add_marker_samples(list(marks[mi:j]))
-                    mi = j
-                out[:, s : s + 100] = pipe.process(x[:, s : s + 100]).data[: n_eeg + 1]  # (then the flags)
-        finally:
-            pipe.close()
+        out, msgs, state = S.run_synthetic(x, marks, sf, OnlineParams(bcg=False, lowpass_hz=None, **kw))
         a = int(45 * sf)
-        err = float(np.sqrt(np.mean((out[:n_eeg, a:] - truth[:n_eeg, a:]) ** 2)))
-        return err, list(pipe.messages), pipe.state()
+        return float(np.sqrt(np.mean((out[:n_eeg, a:] - truth[:n_eeg, a:]) ** 2))), msgs, state
 
     off, _, _ = run(cardiac_pass=False)
     on, msgs, state = run()
@@ -259,8 +244,6 @@ def test_untrusted_r_peaks_are_not_used_by_the_bcg_step() -> None:
     only under 180 (it went 198 / 201 / 198 bpm, on and off)."""
     import online_synth as S
 
-    from workbench.engine.online import OnlinePipeline
-
     sf, n_eeg, sec = 5000.0, 8, 60
     period, onset = 2.0 * sf * (1 + 20e-6) + 0.37, 1.3 * sf
     n = int(sec * sf)
@@ -269,21 +252,9 @@ def test_untrusted_r_peaks_are_not_used_by_the_bcg_step() -> None:
     marks = S.markers(period, onset, n)
 
     def run(bcg: bool) -> tuple[float, list[str]]:
-        pipe = OnlinePipeline([f"E{i}" for i in range(n_eeg)] + ["ECG"], ["eeg"] * n_eeg + ["ecg"], sf,
-                              OnlineParams(bcg=bcg, lowpass_hz=None))
-        out = np.empty((n_eeg, n))
-        mi = 0
-        try:
-            for s in range(0, n, 100):
-                j = int(np.searchsorted(marks, s + 101))
-                if j > mi:
-                    pipe.add_marker_samples(list(marks[mi:j]))
-                    mi = j
-                out[:, s : s + 100] = pipe.process(x[:, s : s + 100]).data[:n_eeg]
-        finally:
-            pipe.close()
+        out, msgs, _ = S.run_synthetic(x, marks, sf, OnlineParams(bcg=bcg, lowpass_hz=None))
         a = int(30 * sf)
-        return float(np.sqrt(np.mean((out[:, a:] - eeg[:, a:]) ** 2))), list(pipe.messages)
+        return float(np.sqrt(np.mean((out[:n_eeg, a:] - eeg[:, a:]) ** 2))), msgs
 
     off, _ = run(False)
     on, msgs = run(True)

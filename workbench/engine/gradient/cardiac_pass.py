@@ -58,8 +58,6 @@ WINDOW_BEATS = 21
 #: they stop after 15-17 rounds at the floor; an unlocked heart after 3
 MAX_ROUNDS = 30
 TOL = 0.01
-#: samples the rounds' gradient templates' epochs reach past a volume's core (low rate)
-PAD = 32
 #: outside the samples the volumes cover (``backfit``'s ``covered``), a row's data is
 #: used when its RMS stays under this multiple of the corrected covered part's: a
 #: trailing window's edges cut volumes no template covers. On the 90 bpm locked-heart
@@ -305,7 +303,7 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
     low_rate = 0 < sfreq < LOW_RATE_HZ
     pd = replace(aas_params, align=False, alias_orders=aas_params.alias_orders if low_rate else 0,
                  alias_phase_scale=float(q), obs=False, anc=False, drift_range=0.0,
-                 track=False, lf_cutoff=min(aas_params.lf_cutoff * q, 0.45), pad=PAD,
+                 track=False, lf_cutoff=min(aas_params.lf_cutoff * q, 0.45), pad=32,
                  segment_check_fmax=0.0, spatial=False)
     rounds = MAX_ROUNDS if rounds is None else int(rounds)
     tol = TOL if tol is None else float(tol)
@@ -351,7 +349,7 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
             if why:
                 return None, {**info, "used": False, "reason": why}
         z += est  # the recording without this round's gradient estimate
-        if covered is not None and dirty is not None:
+        if dirty is not None:
             _zero_outside(z, covered, dirty)
         try:
             new = remove_bcg(z[:n_e], fs, t, BCGParams(method="aas", window=WINDOW_BEATS), n_jobs=n_jobs).artifact

@@ -4,7 +4,7 @@ Why a process and not a thread: PyQt does not release the GIL while Qt works in 
 (painting, scaling), so any Python thread in the GUI's process waits for every redraw.
 Measured here: a Python thread polling every 0.5 ms saw a 298 ms gap during one
 ``QImage.scaled`` call, and the live window's added latency at 1920×1080 was a p95
-of 62-68 ms with the cleaning in a thread beside the plots (3.1 ms headless). The
+of 62-88 ms with the cleaning in a thread beside the plots (2.3-3.1 ms headless). The
 cleaning, the replay's player and the trailing backfit therefore run in a child
 process (``spawn``: safe with a running Qt application); the GUI only reads a queue.
 
