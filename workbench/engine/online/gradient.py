@@ -65,6 +65,7 @@ class _Volume:
     # what the previous volume's epoch and the template two volumes on are placed with
     fit: tuple[float, float] | None = None
     pinned: bool = False
+    slopes: tuple[float, float] | None = None  # the slopes the markers allow then (_slope_interval)
     # the stop gate's carry: data and template power (below 2 kHz also the residual's) of
     # this volume's last samples (up to a window), so its sliding window spans chunk
     # boundaries (see _stop_at)
@@ -137,14 +138,20 @@ class CausalGradient:
         have predicted the new epochs clearly (by 25 %) better than the plain mean (an out-of-sample
         check; at 5 kHz, where nothing aliases, they are mostly left out). Until the
         markers pin the clock, the phases' slope is fitted on the epochs' alias part
-        itself (:meth:`_fit_alias_line`). 0 disables.
-    align : bool
+        itself (:meth:`_fit_alias_line`). 0 disables; None (default): as offline
+        (:meth:`workbench.engine.gradient.GradientParams.orders`), 4 from 900 Hz up to
+        2 kHz and 2 otherwise (at 1 kHz two orders left 38 uV of a 4.8 uV offline
+        residual after volume 30, four 20 uV; ``benchmarks/bench_online_variants.py``).
+    align : bool | None
         Measure each stored epoch's sub-sample onset against the template (Newton on
         the cross-spectrum, as offline) and place the templates at onsets predicted
         from those measurements rather than from the markers, whose whole-sample
         quantisation limits a fit of a few dozen (on a stable synthetic artifact with
         content up to 800 Hz at 2 kHz: 32 -> 6 uV left). The alias model keeps the
-        markers' phase. False: markers only.
+        markers' phase. False: markers only. None (default): on from 2 kHz. Below,
+        the aliased part pulls the measured onsets (at 1 kHz, 20 ppm, they ran away
+        from the truth by 0.19 sample per volume, to 2 samples by volume 17; offline
+        drops those shifts there too, :attr:`..gradient.aas.AASParams.align_check`).
     predict_onsets : bool
         Correct a volume from the onset the TR rhythm predicts when its marker has not
         arrived yet (markers travel on their own stream and can trail the samples by
@@ -275,6 +282,10 @@ class CausalGradient:
     # and checks up to ~1 s of a 2 s TR), and only below 4 kHz, where the artifact aliases
     # (at 5 kHz it changed nothing: 1.97 vs 1.98 uV after volume 10)
     _alias_line_channels = 8
+    # search the slope over the interval the markers allow (see _fit_alias_line), at most
+    # this far (samples per volume) from the measured onsets' slope
+    _alias_line_markers = True
+    _alias_slope_max = 0.5
     _alias_line_below_hz = 4000.0
     # bins of the pulse estimate's spectrum kept for the Wiener noise (its 40 Hz Bessel
     # low-pass is 26 dB down at 125 Hz; above, the estimate holds nothing)
@@ -307,8 +318,8 @@ class CausalGradient:
         trend: bool = False,
         threaded: bool = True,
         noise_volumes: int = 60,
-        alias_orders: int = 2,
-        align: bool = True,
+        alias_orders: int | None = None,
+        align: bool | None = None,
         predict_onsets: bool = True,
         quantised_fit: bool = True,
         gate: float = 1.0,
@@ -331,16 +342,24 @@ class CausalGradient:
         self.lf_cutoff_hz = float(lf_cutoff_hz)
         self.wiener = bool(wiener)
         self.noise_volumes = max(1, int(noise_volumes))
+        from ..gradient.correct import (
+            ALIAS_LOW_RATE_FROM_HZ,
+            ALIAS_ORDERS_DEFAULT,
+            ALIAS_ORDERS_LOW_RATE,
+            LOW_RATE_HZ,
+        )
+
+        if alias_orders is None:  # as offline (GradientParams.orders)
+            low = ALIAS_LOW_RATE_FROM_HZ <= self.sfreq < LOW_RATE_HZ
+            alias_orders = ALIAS_ORDERS_LOW_RATE if low else ALIAS_ORDERS_DEFAULT
         self.alias_orders = max(0, int(alias_orders))
-        self.align = bool(align)
+        self.align = self.sfreq >= LOW_RATE_HZ if align is None else bool(align)
         self.predict_onsets = bool(predict_onsets)
         self.quantised_fit = bool(quantised_fit)
         self.gate = float(gate)
         self.gate_confirm = float(gate_confirm)
         self.predict_volumes = max(1, int(predict_volumes))
         self.gate_stop = None if gate_stop is None else float(gate_stop)
-        from ..gradient.correct import LOW_RATE_HZ
-
         self._block = max(4, int(round(stop_block_s * self.sfreq)))
         self._stop_resid: float | None = None
         if self.sfreq < LOW_RATE_HZ:
@@ -448,6 +467,8 @@ class CausalGradient:
         self._pin_now = False  # the last refit was pinned by quantisation (see _quantised_fit)
         self._pending: int | None = None
         self._fit: tuple[float, float] | None = None
+        self._slopes: tuple[float, float] | None = None  # the slopes the markers allow (stream side)
+        self._alias_slopes: tuple[float, float] | None = None  # ... as the worker last got them
         self._futures: dict[int, object] = {}
         self._after_gap = False
         self._tr_changed = False
@@ -561,7 +582,7 @@ class CausalGradient:
             self.vols.append(new)
             self._after_gap = False
             self._refit()
-            new.fit, new.pinned = self._fit, self._pin_now
+            new.fit, new.pinned, new.slopes = self._fit, self._pin_now, self._slopes
             self.vols.extend(p for p in provs if p.number > number)  # still awaiting theirs
             self._trim()
             return
@@ -610,6 +631,7 @@ class CausalGradient:
             m = np.array([q[1] for q in self._fit_pts], float)
             j0, m0 = j[-1], m[-1]
             b, a = np.polyfit(j - j0, m - m0, 1)
+            self._slopes = self._slope_interval(j - j0, m - m0)
             pinned = self._quantised_fit(j - j0, m - m0) if self.quantised_fit else None
             if pinned is not None:
                 a, b, width = pinned
@@ -623,6 +645,22 @@ class CausalGradient:
         else:
             self._fit = None
             self._pin_now = False
+            self._slopes = None
+
+    @staticmethod
+    def _slope_interval(j: np.ndarray, m: np.ndarray) -> tuple[float, float] | None:
+        """The slopes (samples per volume) a line through whole-sample markers can have:
+        every marker is its true onset rounded, so any two differ from the true line by
+        less than a sample. None with fewer than three markers, or when no slope meets
+        that (a marker off by more than the rounding: jitter)."""
+        if j.size < 3:
+            return None
+        dj = j[None, :] - j[:, None]
+        dm = m[None, :] - m[:, None]
+        up = dj > 0
+        lo = float(np.max((dm[up] - 1.0) / dj[up]))
+        hi = float(np.min((dm[up] + 1.0) / dj[up]))
+        return (lo, hi) if lo <= hi else None
 
     @staticmethod
     def _quantised_fit(j: np.ndarray, m: np.ndarray, pin: float = 0.6) -> tuple[float, float, float] | None:
@@ -640,15 +678,10 @@ class CausalGradient:
         phantom, against < 0.02 for this once two level changes were seen), and the
         alias model needs each volume's sub-sample phase.
         """
-        if j.size < 3:
+        iv = CausalGradient._slope_interval(j, m)
+        if iv is None or (iv[1] - iv[0]) * float(j.max() - j.min()) >= pin:
             return None
-        dj = j[None, :] - j[:, None]
-        dm = m[None, :] - m[:, None]
-        up = dj > 0
-        lo = float(np.max((dm[up] - 1.0) / dj[up]))
-        hi = float(np.min((dm[up] + 1.0) / dj[up]))
-        if lo > hi or (hi - lo) * float(j.max() - j.min()) >= pin:
-            return None
+        lo, hi = iv
         b = 0.5 * (lo + hi)
         r = m - b * j
         return 0.5 * (float(r.max()) + float(r.min())), b, hi - lo
@@ -723,7 +756,7 @@ class CausalGradient:
     def _job_store(self, seg: np.ndarray, marker: int, onset: float, number: int,
                    rephase: tuple[float, float] | None = None, early: bool = False,
                    pulse: tuple[np.ndarray, np.ndarray] | None = None,
-                   backfits: Sequence[Any] = ()) -> None:
+                   backfits: Sequence[Any] = (), slopes: tuple[float, float] | None = None) -> None:
         """Fourier transform a completed epoch (``seg`` starts ``P`` samples before
         ``marker``), aligned to its fractional onset.
 
@@ -745,6 +778,7 @@ class CausalGradient:
         :meth:`.backfit.TrailingBackfit.estimate`) due now: the stored epochs they cover
         are cleaned again with them first (:meth:`_reclean`; waits for them if need be).
         """
+        self._alias_slopes = slopes
         for fut in backfits:
             est = fut.result()
             if est is not None and self.sum is not None:
@@ -988,8 +1022,13 @@ class CausalGradient:
         then each candidate is an n x k product.
         """
         n = len(self.epochs)
-        if n < self._alias_line_min * self._alias_m.size or len(self._meas) < 3:
+        # the slope is common to all orders: from as many epochs as two orders need
+        # (_alias_line_min per coefficient), fitted with as many orders as they allow
+        # (with four, eight coefficients, a 20-volume window never allowed a fit at all)
+        if n < 2 * self._alias_line_min * min(self.alias_orders, 2) or len(self._meas) < 3:
             return None
+        top = min(self.alias_orders, n // (2 * self._alias_line_min))
+        ms = self._alias_m[np.abs(self._alias_m) <= top]
         nums = np.array(list(self._fr_nums)[-n:], float)
         # nuisance: each bin's mean and linear trend over the epochs (a drifting artifact;
         # without it, slow bases at a fraction of the slope fit the drift instead)
@@ -1014,9 +1053,21 @@ class CausalGradient:
         b0, a0 = np.polyfit(j - j[-1], o, 1)
         r = self._alias_slope_range
         cand = b0 + np.linspace(-r, r, 161)
+        iv = self._alias_slopes
+        whole = False
+        if self._alias_line_markers and iv is not None:
+            # the slopes the markers allow hold the true one (each marker is its onset
+            # rounded): searched whole, since the measured onsets' slope can be far off
+            # at low rates (1 kHz, 20 ppm: their alignment ran away by -0.19 sample per
+            # volume, pulled by the aliased part, and b0 +- 0.02 never held the truth)
+            lo, hi = iv
+            lo, hi = max(lo, b0 - self._alias_slope_max), min(hi, b0 + self._alias_slope_max)
+            if hi > lo:
+                cand = np.linspace(lo, hi, int(np.clip(np.ceil((hi - lo) / 2.5e-4), 161, 1601)))
+                whole = True
         scores = np.empty(cand.size)
         for i, b in enumerate(cand):
-            B = np.exp(-2j * np.pi * np.outer((b * (nums - j[-1])) % 1.0, self._alias_m))
+            B = np.exp(-2j * np.pi * np.outer((b * (nums - j[-1])) % 1.0, ms))
             X = B - Q @ (Q.T @ B)
             G = X.conj().T @ X
             if np.linalg.cond(G) > self._alias_cond:
@@ -1032,12 +1083,14 @@ class CausalGradient:
                                & np.isfinite(scores[:-2]) & np.isfinite(scores[2:])) + 1
         if inner.size == 0:
             return None
-        i = int(inner[np.argmin(np.abs(cand[inner] - b0))])
+        # (over the markers' interval: its highest; the measured slope may be far off)
+        i = int(inner[np.argmax(scores[inner])] if whole else inner[np.argmin(np.abs(cand[inner] - b0))])
         # ... and only a clear one: the explained energy half the search range away on
         # either side at least _alias_slope_peak lower (on the 150 s 2.5 kHz phantom the
         # broad curves of 12-13 epochs peaked 0.004-0.011 sample per volume off, 0.3-0.8 %
         # proud; from 14 epochs on the peak stood 2.7-15 % proud and within 0.0012)
-        h = cand.size // 4
+        # (the same distance in slope over a markers' interval, however wide)
+        h = max(1, int(round(0.5 * self._alias_slope_range / (cand[1] - cand[0]))))
         side = max(scores[max(i - h, 0)], scores[min(i + h, cand.size - 1)])
         if not side <= (1.0 - self._alias_slope_peak) * scores[i]:
             return None
@@ -1373,7 +1426,9 @@ class CausalGradient:
                 rephase, self._rephased = after.fit, True
             early = self._early_measured_phase and not self._rephased
             due = self._backfits_due(v, snap)
-            self._run(self._job_store, seg, v.marker, self._onset(v, fit), v.number, rephase, early, snap, due)
+            slopes = after.slopes if after is not None and after.fit is not None else self._slopes
+            self._run(self._job_store, seg, v.marker, self._onset(v, fit), v.number, rephase, early, snap, due,
+                      slopes)
             nxt = v.number + 2
             self._futures[nxt] = self._run(self._job_template, nxt, self._predict(nxt, fit), early)
         for k in [k for k in self._futures if k < self.vols[-1].number - 2]:

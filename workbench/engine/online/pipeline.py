@@ -54,12 +54,13 @@ class OnlineParams:
         Weight each frequency of the template by its artifact-to-EEG ratio.
     trend : bool
         Extrapolate the template's per-frequency trend to the current volume.
-    alias_orders : int
+    alias_orders : int | None
         Orders of the causal alias model (the sub-sample-phase part of the artifact);
-        0: off.
-    align : bool
+        0: off; None: 4 from 900 Hz to 2 kHz, else 2 (as offline).
+    align : bool | None
         Measure each volume's onset on its epoch and place the templates at onsets
-        predicted from those measurements (else from the markers only).
+        predicted from those measurements (else from the markers only); None: from
+        2 kHz (below, the aliased part pulls the measurements).
     predict_onsets : bool
         When a volume's marker is late or missing, correct the volume from the onset
         the TR rhythm predicts, where the data confirm the artifact (else those samples
@@ -110,8 +111,8 @@ class OnlineParams:
     window_lf: int | None = 60
     wiener: bool = True
     trend: bool = False
-    alias_orders: int = 2
-    align: bool = True
+    alias_orders: int | None = None
+    align: bool | None = None
     predict_onsets: bool = True
     predict_volumes: int = 10
     slice_axes: int = 3
