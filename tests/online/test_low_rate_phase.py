@@ -64,8 +64,8 @@ def test_online_at_1_khz_approaches_offline(phantom_1k_long, monkeypatch: pytest
     the aliased part pulled the measured onsets away from the truth (by 0.19 sample per
     volume on the variant table's 1 kHz row) and the alias slope was searched only near
     theirs. Measured here, NRMSE 1-40 Hz after volume 30 (against the truth with its
-    BCG): those settings 0.653, now 0.200 (without the markers' interval 0.211, with
-    alignment 0.324, with two orders 0.484)."""
+    BCG): those settings 0.653, now 0.201 (without the measured alias phases 0.211,
+    with alignment 0.329, with two orders 0.487)."""
     raw, truth = phantom_1k_long
     sf = truth.sfreq
     from scipy.signal import butter, sosfiltfilt
@@ -115,27 +115,46 @@ def _steady_1k(seconds: float, n_ch: int, seed: int = 3):
     return raw, eeg, np.asarray(trig.recorded_sample, int)
 
 
-def test_alias_slope_from_the_markers_interval_at_1_khz(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_alias_phases_at_1_khz_before_the_clock_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without alignment the measured onsets are the markers' least-squares line, whose
     slope stays ~0.04 sample per volume off at 20 ppm until the rounding's level changes
-    pin it (here volume 47); the alias slope searched only +-0.02 around it never held
-    the truth. Searched over the whole interval the markers allow, the early alias
-    phases follow the sampling clock. Measured (16 channels, 1-40 Hz RMS after volume 30
-    against the EEG truth): 34.6 -> 18.4 uV (offline 4.8)."""
+    pin it (here volume 47), and at 1 kHz the alias phases' slope must be right to ~0.001.
+    Before: the alias slope searched +-0.02 around the markers' (never the truth) and
+    only fitted over the 20-volume window. Now: searched over the whole interval the
+    markers allow, then refined from each epoch's phase measured against the model
+    (:meth:`CausalGradient._measure_alias_phase`), the running fit replayed with it.
+    Measured (16 channels, 1-40 Hz RMS after volume 30 against the EEG truth): 34.6 ->
+    8.0 uV (the interval alone 18.4; with the true phases 7.6; offline 4.8). The measured
+    phases must agree with the model they are measured against (a conjugate left out of
+    the fit's cross term returned the mirror phase, 1 - phi, and the line ran away)."""
     from scipy.signal import butter, sosfilt
 
     raw, eeg, st = _steady_1k(120.0, 16)
     sf = raw.info["sfreq"]
     lp = butter(4, 70, fs=sf, output="sos")
     bp = butter(4, [1, 40], btype="band", fs=sf, output="sos")
+    agree: list[float] = []
+    measure = CausalGradient._measure_alias_phase
+
+    def recorded(self, d, c):
+        phi = measure(self, d, c)
+        if phi is not None and self._aline is not None:
+            a, b = self._aline
+            agree.append(abs(((phi - (a + b * (self._fr_nums[-1] + 1))) + 0.5) % 1.0 - 0.5))
+        return phi
 
     def err() -> float:
         y = replay_raw(raw, params=OnlineParams(lowpass_hz=None, bcg=False), chunk=10).data[: eeg.shape[0]]
         e = sosfilt(bp, sosfilt(lp, y - eeg, axis=1), axis=1)[:, st[30] : st[-1]]
         return float(np.sqrt(np.mean(e**2)))
 
+    monkeypatch.setattr(CausalGradient, "_measure_alias_phase", recorded)
     now = err()
+    assert len(agree) >= 15 and np.median(agree) < 0.02, agree  # measured where the model puts them
+    monkeypatch.setattr(CausalGradient, "_alias_phase_measure", False)
+    interval = err()
     monkeypatch.setattr(CausalGradient, "_alias_line_markers", False)
     before = err()
-    print(f"1-40 Hz after volume 30: {before * 1e6:.2f} -> {now * 1e6:.2f} uV")
-    assert np.isfinite(now) and now < 0.7 * before
+    print(f"1-40 Hz after volume 30: {before * 1e6:.2f} -> {interval * 1e6:.2f} (interval) -> {now * 1e6:.2f} uV; "
+          f"measured phases off the model's by {np.median(agree):.4f} (median of {len(agree)})")
+    assert np.isfinite(now) and now < 0.7 * interval < 0.7 * 0.7 * before

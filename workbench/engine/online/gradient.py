@@ -286,6 +286,13 @@ class CausalGradient:
     # this far (samples per volume) from the measured onsets' slope
     _alias_line_markers = True
     _alias_slope_max = 0.5
+    # per-epoch alias phases (see _measure_alias_phase): grid, the least-squares quality
+    # accepted, how many make a line and how many are kept
+    _alias_phase_measure = True
+    _aph_grid = 400
+    _aph_quality = 0.5
+    _aph_min = 6
+    _aph_keep = 20
     _alias_line_below_hz = 4000.0
     # bins of the pulse estimate's spectrum kept for the Wiener noise (its 40 Hz Bessel
     # low-pass is 26 dB down at 125 Hz; above, the estimate holds nothing)
@@ -454,6 +461,11 @@ class CausalGradient:
         self.spatial_info: dict[str, int] = {}
         self._meas: deque[tuple[int, float]] = deque()  # (volume number, measured onset)
         self._aline: tuple[float, float] | None = None  # alias phase line fitted on the artifact
+        self._aph: deque[tuple[int, float]] = deque()  # (volume number, its measured alias phase)
+        # with the phases measured: per epoch of the running alias fit, what the window
+        # means left of it and the volumes in those windows, so that a rephase replays
+        # the running fit with the new phases (_replay_alias)
+        self._ep_res: deque[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = deque()
         self.fr: deque[np.ndarray] = deque()  # alias basis of the epochs in `epochs`
         self.fr_lf: deque[np.ndarray] = deque()  # ... and in `epochs_lf`
         self._fr_nums: deque[int] = deque()  # their volume numbers
@@ -865,6 +877,12 @@ class CausalGradient:
                 X_lf = b - np.mean(self.fr_lf, axis=0) if self._k_lf and len(self.epochs_lf) > n else X
                 c = self._alias_coef()
                 d0 = d
+                if c is not None and early and self._measure_phases() and self._aline is not None:
+                    phi = self._measure_alias_phase(d0, c)
+                    if phi is not None:
+                        self._aph.append((number, phi))
+                        if len(self._aph) > self._aph_keep:
+                            self._aph.popleft()
                 if c is not None:  # the noise is what the alias model does not explain
                     d = d - self._alias_terms(c, X, X_lf)
                     # out-of-sample check (c was fitted before this epoch): the alias
@@ -873,6 +891,14 @@ class CausalGradient:
                     bc = 1.0 / min(self.n_check, self.noise_volumes)
                     self.err0 += bc * (d0.real**2 + d0.imag**2 - self.err0)
                     self.err1 += bc * (d.real**2 + d.imag**2 - self.err1)
+                if self._measure_phases():
+                    nums = list(self._fr_nums)
+                    n_lf_win = len(self.fr_lf) if self._k_lf and len(self.epochs_lf) > n else len(self.fr)
+                    self._ep_res.append((number, d0.astype(np.complex64),
+                                         np.array(nums[len(nums) - len(self.fr):], float),
+                                         np.array(nums[len(nums) - n_lf_win:], float)))
+                    if len(self._ep_res) > self.noise_volumes:
+                        self._ep_res.popleft()
                 self.n_alias += 1
                 ba = 1.0 / min(self.n_alias, self.noise_volumes)
                 for j, x in enumerate((X, X_lf)):
@@ -935,7 +961,9 @@ class CausalGradient:
             self._set_subspace()
         if (early and self._alias_phase_fit and self._alias_m.size
                 and self.sfreq < self._alias_line_below_hz):
-            line = self._fit_alias_line()
+            line = self._measured_alias_line() if self._measure_phases() else None
+            if line is None:
+                line = self._fit_alias_line()
             if line is not None:
                 self._aline = line
                 self._rephase(*line)
@@ -1005,6 +1033,81 @@ class CausalGradient:
                                      f"{self.backfit.window * self.backfit.q / self.sfreq:.0f} s now cleans "
                                      "the stored volumes (a heart that repeats with the volumes is separated)")
             self.n_recleaned += 1
+
+    def _measure_phases(self) -> bool:
+        """Whether each epoch's alias phase is measured (:meth:`_measure_alias_phase`):
+        only where the onsets are not measured on the artifact (``align`` off, by default
+        below 2 kHz)."""
+        return self._alias_phase_measure and not self.align and self.sfreq < self._alias_line_below_hz
+
+    def _measure_alias_phase(self, d: np.ndarray, c: np.ndarray) -> float | None:
+        """The sampling phase (0-1) at which the alias model ``c`` (fitted on the past
+        epochs) best predicts what the window mean leaves of a new epoch, ``d`` (worker
+        side): weighted least squares over a grid of phases, above ``lf_cutoff_hz``.
+        None when no phase explains it clearly (the best leaves more than
+        ``_aph_quality`` of the grid's mean).
+
+        Why: at 1 kHz the slope of the alias phases must be right to ~0.001 sample per
+        volume (on the variant table's 1 kHz row, true phases 7.6 uV after volume 30, a
+        slope 0.002 off 20 uV), and before the markers pin the clock neither they nor the
+        fit over the window's epochs (:meth:`_fit_alias_line`, biased towards steeper
+        slopes by the artifact's slow changes) get there. Measured per epoch against the
+        model, the phases are right to ~0.01 and their line sharpens with every volume;
+        the model is refitted with them (:meth:`_rephase`), so the two converge together.
+        """
+        ks = self._k_cut
+        m = self._alias_m
+        D = d[:, ks:] + np.tensordot(np.mean(self.fr, axis=0), c[..., ks:], axes=(0, 0))
+        C = c[..., ks:]
+        w = 1.0 / np.maximum(self.noise[:, ks:], 1e-300)
+        A = np.einsum("kcb,cb->k", C.conj(), w * D)  # <c_m, D>_w
+        G = np.einsum("kcb,jcb->kj", C.conj(), w[None] * C)  # <c_k, c_j>_w
+        if not np.all(np.isfinite(A)) or np.real(np.trace(G)) <= 0:
+            return None
+        grid = np.arange(self._aph_grid) / self._aph_grid
+        E = np.exp(-2j * np.pi * np.outer(grid, m))  # (grid, k)
+        # |D - sum_m e_m c_m|^2_w without its constant |D|^2
+        cost = -2.0 * np.real(E.conj() @ A) + np.real(np.einsum("gk,kj,gj->g", E.conj(), G, E))
+        dd = float(np.sum(w * (D.real**2 + D.imag**2)))
+        full = dd + cost
+        i = int(np.argmin(full))
+        if not full[i] <= self._aph_quality * float(np.mean(full)):
+            return None
+        y0, y1, y2 = full[i - 1], full[i], full[(i + 1) % grid.size]
+        den = y0 - 2.0 * y1 + y2
+        step = 1.0 / grid.size
+        off = 0.5 * (y0 - y2) / den * step if den > 0 else 0.0
+        return float((grid[i] + off) % 1.0)
+
+    def _measured_alias_line(self) -> tuple[float, float] | None:
+        """The line ``a + b * number`` through the measured alias phases (worker side;
+        None with fewer than ``_aph_min``): unwrapped along their mean step, a
+        least-squares line; the slope's whole samples from the measured onsets' (only
+        the fraction sets the phases)."""
+        if len(self._aph) < self._aph_min or len(self._meas) < 3:
+            return None
+        num = np.array([q[0] for q in self._aph], float)
+        phi = np.array([q[1] for q in self._aph], float)
+        dn = np.diff(num)
+        z = np.exp(2j * np.pi * np.diff(phi))[dn == 1]
+        if z.size < self._aph_min // 2:
+            return None
+        inc = float(np.angle(np.mean(z)) / (2 * np.pi))
+        u = phi.copy()
+        for i in range(1, u.size):  # unwrapped against the mean step
+            pred = u[i - 1] + inc * dn[i - 1]
+            u[i] = pred + ((phi[i] - pred + 0.5) % 1.0 - 0.5)
+        s, a = np.polyfit(num - num[-1], u, 1)
+        j = np.array([q[0] for q in self._meas], float)
+        o = np.array([q[1] for q in self._meas], float)
+        b0 = float(np.polyfit(j - j[-1], o, 1)[0])
+        b = float(np.round(b0 - s) + s)
+        iv = self._alias_slopes
+        # (with orders +-m the model at slope b and at its mirror 2 round(b) - b are the
+        # same model, the coefficients swapped: the track follows whichever it holds)
+        if iv is not None and not any(iv[0] <= x <= iv[1] for x in (b, 2.0 * np.round(b) - b)):
+            return None  # no slope the markers allow
+        return float(a - b * num[-1]), b
 
     def _fit_alias_line(self) -> tuple[float, float] | None:
         """The line ``a + b * number`` of alias phases that the stored epochs' alias part
@@ -1159,6 +1262,9 @@ class CausalGradient:
         # in-sample residual about the window's mean, against the running fit's
         # out-of-sample one: (n - 1) / n of it), so it need not be learnt again
         ks = self._k_lf
+        if self._ep_res:
+            self._replay_alias(a, b)
+            return
         for j, (eps, fr) in enumerate(((self.epochs, self.fr), (self.epochs_lf, self.fr_lf))):
             if j == 1 and not ks:
                 self.aG[1] = self.aG[0]
@@ -1173,6 +1279,38 @@ class CausalGradient:
             else:
                 self.ar[..., :ks] = r
         self.n_alias = len(self.epochs)
+
+    def _replay_alias(self, a: float, b: float) -> None:
+        """The running alias fit (``aG``, ``ar``) as it would stand had the epochs it
+        holds been given the phases of the line ``a + b * number`` (worker side; with the
+        phases measured, :meth:`_measure_phases`).
+
+        Why: the batch refit on the stored epochs (:meth:`_rephase`) regresses each on
+        the mean of the same 20-volume window, under a cycle of phase at 1 kHz and 20
+        ppm; with the line refined at every volume it kept restarting the model from
+        that poorer fit (variant table's 1 kHz row: 19-20 uV after volume 30 with the
+        phases right to 0.0003 sample per volume, against 7-8 with the true phases from
+        the start and the running fit). Each stored residual (what its window means left
+        of the epoch) and the volumes of those windows give the running fit exactly.
+        """
+        m = self._alias_m
+        ks = self._k_lf
+
+        def basis(q: np.ndarray) -> np.ndarray:
+            return np.exp(-2j * np.pi * np.outer((a + b * q) % 1.0, m))
+
+        ep = list(self._ep_res)
+        n = len(ep)
+        x = basis(np.array([e[0] for e in ep], float))
+        X = x - np.stack([basis(e[2]).mean(axis=0) for e in ep])
+        X_lf = x - np.stack([basis(e[3]).mean(axis=0) for e in ep]) if ks else X
+        D = np.stack([e[1] for e in ep])  # (n, channels, bins)
+        self.aG[0] = X.conj().T @ X / n
+        self.aG[1] = X_lf.conj().T @ X_lf / n
+        self.ar[..., ks:] = np.tensordot(X.conj().T, D[..., ks:], axes=(1, 0)) / n
+        if ks:
+            self.ar[..., :ks] = np.tensordot(X_lf.conj().T, D[..., :ks], axes=(1, 0)) / n
+        self.n_alias = n
 
     def _alias_coef(self) -> np.ndarray | None:
         """Fitted alias coefficients (k, channels, bins), shrunk by their estimation
