@@ -293,6 +293,7 @@ class CausalGradient:
     _aph_quality = 0.5
     _aph_min = 6
     _aph_keep = 20
+    _aph_start = True
     _alias_line_below_hz = 4000.0
     # bins of the pulse estimate's spectrum kept for the Wiener noise (its 40 Hz Bessel
     # low-pass is 26 dB down at 125 Hz; above, the estimate holds nothing)
@@ -462,6 +463,7 @@ class CausalGradient:
         self._meas: deque[tuple[int, float]] = deque()  # (volume number, measured onset)
         self._aline: tuple[float, float] | None = None  # alias phase line fitted on the artifact
         self._aph: deque[tuple[int, float]] = deque()  # (volume number, its measured alias phase)
+        self._aline_start = False  # _aline is the markers' interval's middle (_start_alias_line)
         # with the phases measured: per epoch of the running alias fit, what the window
         # means left of it and the volumes in those windows, so that a rephase replays
         # the running fit with the new phases (_replay_alias)
@@ -964,7 +966,13 @@ class CausalGradient:
             line = self._measured_alias_line() if self._measure_phases() else None
             if line is None:
                 line = self._fit_alias_line()
+            start = False
+            if (line is None and (self._aline is None or self._aline_start) and not self._aph
+                    and self._measure_phases() and self._aph_start):
+                line = self._start_alias_line()  # (renewed as the markers' interval narrows)
+                start = line is not None
             if line is not None:
+                self._aline_start = start
                 self._aline = line
                 self._rephase(*line)
                 self._loo_checks()
@@ -1078,6 +1086,19 @@ class CausalGradient:
         step = 1.0 / grid.size
         off = 0.5 * (y0 - y2) / den * step if den > 0 else 0.0
         return float((grid[i] + off) % 1.0)
+
+    def _start_alias_line(self) -> tuple[float, float] | None:
+        """A first line for the measured phases when the fit over the window finds none
+        (worker side): the middle of the slopes the markers allow, once the epochs would
+        allow a fit of two orders; the measured phases then correct it."""
+        iv = self._alias_slopes
+        if iv is None or len(self.epochs) < 4 * self._alias_line_min or len(self._meas) < 3:
+            return None
+        j = np.array([q[0] for q in self._meas], float)
+        o = np.array([q[1] for q in self._meas], float)
+        b = 0.5 * (iv[0] + iv[1])
+        a0 = float(np.mean(o - b * (j - j[-1])))
+        return a0 - b * float(j[-1]), b
 
     def _measured_alias_line(self) -> tuple[float, float] | None:
         """The line ``a + b * number`` through the measured alias phases (worker side;
