@@ -162,11 +162,10 @@ def test_alias_phases_at_1_khz_before_the_clock_is_pinned(monkeypatch: pytest.Mo
 
 def test_a_first_line_when_the_fit_finds_none(monkeypatch: pytest.MonkeyPatch) -> None:
     """On some runs the fit over the window finds no clear slope before the clock is
-    pinned, so no phase was ever measured: the markers' interval's middle (renewed as it
-    narrows) then starts the measured phases. Measured on this run (8 channels, seed 3;
-    1-40 Hz RMS after volume 30): 40.0 -> 31.8 uV (the runs where the fit finds a slope are
-    unchanged; offline 4.8). Still far from the 7-8 uV of the others: an interval
-    symmetric about a whole sample gives constant phases, which identify no alias model."""
+    pinned, so no phase was ever measured: once the markers have changed level, the
+    steepest slope they allow starts the measured phases. Measured on this run (8
+    channels, seed 3; 1-40 Hz RMS after volume 30): 40.0 -> 10.6 uV (offline 4.8; the
+    interval's middle gave 31.8, and cost another run, 12 ppm, 10.9 -> 26.8)."""
     from scipy.signal import butter, sosfilt
 
     raw, eeg, st = _steady_1k(120.0, 8)
@@ -183,4 +182,4 @@ def test_a_first_line_when_the_fit_finds_none(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(CausalGradient, "_aph_start", False)
     before = err()
     print(f"1-40 Hz after volume 30: {before * 1e6:.2f} -> {now * 1e6:.2f} uV")
-    assert np.isfinite(now) and now < 0.9 * before
+    assert np.isfinite(now) and now < 0.5 * before
