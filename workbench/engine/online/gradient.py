@@ -1153,10 +1153,14 @@ class CausalGradient:
         2.5 kHz phantom 0.006-0.013 sample per volume off the sampling clock's, i.e. a
         tenth of a cycle over a window at 20 ppm), which blurs the alias fit. The alias
         terms carry the sampling phase themselves: the slope (around the measured one,
-        ``_alias_slope_range``) whose basis explains most of the epochs' spread about
-        their mean above ``lf_cutoff_hz`` is taken. Only the slope matters (a constant
-        phase is absorbed by the coefficients). One n x n Gram matrix of the epochs,
-        then each candidate is an n x k product.
+        ``_alias_slope_range``; over the whole interval the markers allow when it is
+        known, its highest interior peak) whose basis explains most of the epochs'
+        spread about their mean above ``lf_cutoff_hz`` is taken. Only the slope matters
+        (a constant phase is absorbed by the coefficients). One n x n Gram matrix of the
+        epochs, then each candidate is an n x k product. The score is biased towards
+        steeper slopes when the window spans under a phase cycle (1 kHz, 20 ppm: 0.002
+        sample per volume off); without alignment each epoch's measured phase then takes
+        over (:meth:`_measure_alias_phase`).
         """
         n = len(self.epochs)
         # the slope is common to all orders: from as many epochs as two orders need
