@@ -350,17 +350,10 @@ class CausalGradient:
         self.lf_cutoff_hz = float(lf_cutoff_hz)
         self.wiener = bool(wiener)
         self.noise_volumes = max(1, int(noise_volumes))
-        from ..gradient.correct import (
-            ALIAS_LOW_RATE_FROM_HZ,
-            ALIAS_ORDERS_DEFAULT,
-            ALIAS_ORDERS_LOW_RATE,
-            LOW_RATE_HZ,
-        )
+        from ..gradient.correct import LOW_RATE_HZ, GradientParams
 
-        if alias_orders is None:  # as offline (GradientParams.orders)
-            low = ALIAS_LOW_RATE_FROM_HZ <= self.sfreq < LOW_RATE_HZ
-            alias_orders = ALIAS_ORDERS_LOW_RATE if low else ALIAS_ORDERS_DEFAULT
-        self.alias_orders = max(0, int(alias_orders))
+        # None: as offline (4 from 900 Hz up to 2 kHz, else 2)
+        self.alias_orders = max(0, GradientParams(alias_orders=alias_orders).orders(self.sfreq))
         self.align = self.sfreq >= LOW_RATE_HZ if align is None else bool(align)
         self.predict_onsets = bool(predict_onsets)
         self.quantised_fit = bool(quantised_fit)
@@ -463,7 +456,7 @@ class CausalGradient:
         self._meas: deque[tuple[int, float]] = deque()  # (volume number, measured onset)
         self._aline: tuple[float, float] | None = None  # alias phase line fitted on the artifact
         self._aph: deque[tuple[int, float]] = deque()  # (volume number, its measured alias phase)
-        self._aline_start = False  # _aline is the markers' interval's middle (_start_alias_line)
+        self._aline_start = False  # _aline is a start line (_start_alias_line), not yet measured
         # with the phases measured: per epoch of the running alias fit, what the window
         # means left of it and the volumes in those windows, so that a rephase replays
         # the running fit with the new phases (_replay_alias)
@@ -748,10 +741,13 @@ class CausalGradient:
         past epochs (worker-side state; None with fewer than 3)."""
         if not self.align or len(self._meas) < 3:
             return None
-        j = np.array([m[0] for m in self._meas], float)
-        o = np.array([m[1] for m in self._meas], float)
+        j, o = self._meas_arrays()
         b, a = np.polyfit(j - j[-1], o, 1)
         return float(a + b * (number - j[-1]))
+
+    def _meas_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The measured onsets (worker side): volume numbers and onsets (samples)."""
+        return (np.array([q[0] for q in self._meas], float), np.array([q[1] for q in self._meas], float))
 
     def _spectral_setup(self) -> None:
         assert self.L is not None
@@ -1108,8 +1104,7 @@ class CausalGradient:
         if iv[0] < k < iv[1]:
             return None  # no level change yet: any slope from 0 up
         b = iv[1] if abs(iv[1] - k) >= abs(iv[0] - k) else iv[0]
-        j = np.array([q[0] for q in self._meas], float)
-        o = np.array([q[1] for q in self._meas], float)
+        j, o = self._meas_arrays()
         a0 = float(np.mean(o - b * (j - j[-1])))
         return a0 - b * float(j[-1]), b
 
@@ -1132,8 +1127,7 @@ class CausalGradient:
             pred = u[i - 1] + inc * dn[i - 1]
             u[i] = pred + ((phi[i] - pred + 0.5) % 1.0 - 0.5)
         s, a = np.polyfit(num - num[-1], u, 1)
-        j = np.array([q[0] for q in self._meas], float)
-        o = np.array([q[1] for q in self._meas], float)
+        j, o = self._meas_arrays()
         b0 = float(np.polyfit(j - j[-1], o, 1)[0])
         b = float(np.round(b0 - s) + s)
         iv = self._alias_slopes
@@ -1189,8 +1183,7 @@ class CausalGradient:
         E = E.reshape(n, -1)
         E = E - Q @ (Q.T @ E)
         N = (E @ E.conj().T).astype(np.complex128)  # N[v, w] = sum E_v conj(E_w)
-        j = np.array([q[0] for q in self._meas], float)
-        o = np.array([q[1] for q in self._meas], float)
+        j, o = self._meas_arrays()
         b0, a0 = np.polyfit(j - j[-1], o, 1)
         r = self._alias_slope_range
         cand = b0 + np.linspace(-r, r, 161)
