@@ -32,6 +32,7 @@ from scipy import fft as sfft
 
 from . import flags as F
 from .backfit import TrailingBackfit
+from .lf_scale import CausalLowBand
 from .pulse import CausalPulse
 from .ring import SampleRing
 
@@ -219,7 +220,13 @@ class CausalGradient:
     spatial_rows : sequence of int | None
         The rows (of the corrected channels) the spatial pass works on: the EEG only,
         as offline (an ECG or EOG channel's own large signal would enter every EEG
-        channel's template through the projection); None: all.
+        channel's template through the projection); None: all. The low band's size
+        is followed over the same rows.
+    lf_scale : bool
+        Follow the size of the artifact's low band (below ``lf_cutoff_hz``) from volume
+        to volume, each volume's share predicted from the volumes before
+        (:mod:`.lf_scale`; the offline step's ``lf_scale`` made causal). Only parts whose
+        size wanders are followed (the log says when).
     """
 
     # alias model start-up (see _alias_coef and _job_template): epochs per coefficient
@@ -338,6 +345,7 @@ class CausalGradient:
         slice_axes: int = 3,
         spatial: bool = True,
         spatial_rows: Sequence[int] | None = None,
+        lf_scale: bool = True,
     ) -> None:
         self.n_channels = int(n_channels)
         self.sfreq = float(sfreq)
@@ -410,6 +418,11 @@ class CausalGradient:
         self._n_stores = 0  # epochs handed to the template thread so far
         self.pulse_through = 0
         self.n_pulse_cleaned = 0  # epochs stored with the pulse estimate taken out
+        # the low band's size followed from volume to volume (:mod:`.lf_scale`)
+        self.lowband: CausalLowBand | None = None
+        if lf_scale and self._sp_rows.size >= 5 and self.lf_cutoff_hz > 0:
+            self.lowband = CausalLowBand(self._sp_rows, self.sfreq, submit=self._run, raw=self.ring.get,
+                                         say=self._say, f_hi=self.lf_cutoff_hz)
         self._reset_run()
 
     @staticmethod
@@ -480,6 +493,8 @@ class CausalGradient:
         self._after_gap = False
         self._tr_changed = False
         self._lost = False  # predict_volumes passed without a marker: due volumes are flagged
+        if getattr(self, "lowband", None) is not None:
+            self.lowband.reset()
 
     @property
     def spatial_rank(self) -> int:
@@ -1905,6 +1920,8 @@ class CausalGradient:
         if self.axes is not None and k > 0:
             self.axes.start_volume(v.first, t)
             self.axes.apply(y[:, a : a + k], off)
+        if self.lowband is not None and k > 0 and self.period is not None:
+            self.lowband.apply(v.number, v.first, self.period, y, a, k, self.ring.end - y.shape[1] + a)
         if v.unmarked:
             fl[a : a + k] |= F.PREDICTED
             self.n_predicted += k

@@ -70,6 +70,12 @@ class OnlineParams:
         Gradient axes' waveforms whose mix, left by the template in the blocks before, is
         subtracted (:class:`.axes.OnlineAxes`; the offline step's slice-wise fit made
         causal; applied only while it predicts); 0 or below 2 kHz: off.
+    lf_scale : bool
+        Follow the size of the artifact's low band (the scanner table's ringing, below
+        40 Hz) from volume to volume, each volume's share predicted from the ones before
+        (:mod:`.lf_scale`, the offline step's ``lf_scale`` made causal); only where that
+        size wanders. Switch it off when stimuli are locked to the volume onsets in task
+        blocks: their evoked response would be taken for the ringing.
     spatial : bool
         Below 1.25x the low band's cut-off, give the template's parts inside and outside
         the artifact's channel subspace their own Wiener gains (the offline step's
@@ -117,6 +123,7 @@ class OnlineParams:
     predict_volumes: int = 10
     slice_axes: int = 3
     spatial: bool = True
+    lf_scale: bool = True
     min_volumes: int = 3
     lowpass_hz: float | None = 70.0
     lowpass_order: int = 4
@@ -219,6 +226,7 @@ class OnlinePipeline:
             wiener=self.p.wiener, trend=self.p.trend, min_volumes=self.p.min_volumes, threaded=threaded,
             alias_orders=self.p.alias_orders, align=self.p.align, predict_onsets=self.p.predict_onsets,
             predict_volumes=self.p.predict_volumes, slice_axes=self.p.slice_axes, spatial=self.p.spatial,
+            lf_scale=self.p.lf_scale,
             spatial_rows=[k for k, i in enumerate(self.picks) if ch_types[i] == "eeg" and k != self.ecg_row],
         )
         self.sos = None
@@ -527,6 +535,8 @@ class OnlinePipeline:
             "tr_s": self.grad.tr_s,
             "gradient_templates": int(self.grad.n_templates),
             "artifact_subspace_rank": self.grad.spatial_rank,
+            "low_band_followed": (dict(self.grad.lowband.info)
+                                  if self.grad.lowband is not None else {}),
             "tr_changes": int(self.grad.n_tr_changes),
             "spurious_markers": int(self.grad.n_spurious),
             "late_markers": int(self.grad.n_late),
