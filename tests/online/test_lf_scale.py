@@ -130,6 +130,7 @@ def test_each_volume_is_predicted_from_the_volume_right_before() -> None:
         first = start + v * 1000
         y = ((size[v] - 1.0) * shape).astype(np.float32)  # the template took out the mean size
         for a in range(0, 1000, 100):
+            lb.flush(first + a)  # (the correction calls it at each chunk's start)
             lb.apply(v, first, period, y, a, 100, first + a)
         resid.append(float(np.sqrt(np.mean(y[:, : lb.n] ** 2))))
     late = slice(20, n_vol)

@@ -1850,6 +1850,8 @@ class CausalGradient:
         n1 = n0 + n
         self.ring.push(x)
         self._submit_templates()
+        if self.lowband is not None:
+            self.lowband.flush(n0, self.pulse, self.pulse_through, self.pulse_rows)
         self._predict_next(n1)
         y = np.array(x, np.float32, copy=True)
         fl = np.zeros(n, np.int16)

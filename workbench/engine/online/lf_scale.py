@@ -77,6 +77,9 @@ class LowBandModel:
         Parts followed.
     ratio : ndarray (r,)
         Each part's variance ratio (wander over volume-to-volume noise).
+    pulse : bool
+        The shares were measured with the pulse estimate taken out (the stream then
+        predicts from the worker's volumes only, two volumes back).
     """
 
     last: int
@@ -87,6 +90,7 @@ class LowBandModel:
     level: np.ndarray
     keep: np.ndarray
     ratio: np.ndarray
+    pulse: bool = False
 
 
 class CausalLowBand:
@@ -154,7 +158,8 @@ class CausalLowBand:
         self._coef: np.ndarray | None = None  # (n_rows, r): this volume's share per row
         self._w: np.ndarray | None = None
         self._prev: tuple[int, np.ndarray] | None = None  # the last complete volume's output
-        self._started: tuple[int, int] | None = None  # (number, first sample) of the volume before
+        self._firsts: dict[int, int] = {}  # the first sample of the volumes begun lately
+        self._pending: deque[tuple[int, int, np.ndarray]] = deque()  # completed, not yet handed over
         self._models: dict[int, Any] = {}
         # the worker side
         self._hist: deque[tuple[int, np.ndarray]] = deque(maxlen=self.history)
@@ -162,6 +167,7 @@ class CausalLowBand:
         self._raw_count = 0
         self._bins: np.ndarray | None = None  # the comb lines used (rfft bins of n samples)
         self._f_slice: float | None = None
+        self._pulse_out = False  # the newest stored volume had the pulse estimate taken out
 
     # ---------------------------------------------------------- stream side
     def apply(self, number: int, first: int, period: float, y: np.ndarray, a: int, k: int, at: int) -> None:
@@ -216,6 +222,9 @@ class CausalLowBand:
 
     def _begin(self, number: int, first: int) -> None:
         self._cur, self._first, self._fill = int(number), int(first), 0
+        self._firsts[int(number)] = int(first)
+        for key in [key for key in self._firsts if key < number - 3]:
+            del self._firsts[key]
         self._buf = np.empty((self.rows.size, self.n), np.float32)
         self._coef = self._w = None
         fut = self._models.pop(number, None)
@@ -235,8 +244,10 @@ class CausalLowBand:
         if m is None or not m.keep.any():
             return
         level = m.level.copy()
-        if self._prev is not None and self._prev[0] > m.last:
-            # the volume right before, which the worker has not seen: its share now
+        if self._prev is not None and self._prev[0] > m.last and not m.pulse:
+            # the volume right before, which the worker has not seen: its share now (not
+            # with the pulse pass: its pulse estimate is not final yet, and a heart
+            # locked to the volumes would enter the share)
             z = m.proj @ self._prev[1]  # (r, n)
             share = np.einsum("jt,jt->j", z.astype(np.float64), m.w.astype(np.float64))
             level = level + m.alpha * (share - level)
@@ -254,24 +265,72 @@ class CausalLowBand:
                       f"from volume {number} on, predicted from the volumes before")
 
     def _complete(self, number: int) -> None:
-        buf = self._buf
-        self._prev = (number, buf)
-        raw_prev = None
-        if self._started is not None and self._started[0] == number - 1 and self.n_raw is not None:
-            s = self._started[1] - self.margin
-            try:
-                raw_prev = np.array(self._raw(s, s + self.n_raw + 2 * self.margin)[self.rows], np.float32)
-            except (IndexError, ValueError):
-                raw_prev = None
-        self._started = (number, self._first)
-        self._submit(self._job_store, number, buf, raw_prev)
-        self._models[number + 2] = self._submit(self._job_model)
+        self._prev = (number, self._buf)
+        self._pending.append((number, self._first, self._buf))
+
+    def flush(self, n0: int, pulse: Any = None, pulse_through: int = 0,
+              pulse_rows: np.ndarray | None = None) -> None:
+        """Hand the completed volumes over to the worker, each with the model two volumes
+        on: once its output lies in the chunks before (``n0``: this chunk's first
+        sample) and, with the pulse pass, once the pulse estimate over it is final (as
+        the gradient epochs are stored), so what is handed over does not depend on the
+        chunking. Called at the start of every chunk.
+
+        Parameters
+        ----------
+        n0 : int
+            Stream index of the chunk's first sample.
+        pulse : CausalPulse | None
+            The pulse artifact's estimator (:mod:`.pulse`), whose estimate is taken out
+            of the volumes' output and raw epochs before their shares are measured (a
+            heart locked to the volumes would otherwise wander like the ringing: the
+            pass took its BCG out of the output, 0.075 -> 0.24 NRMSE against the truth
+            with its BCG on the locked-heart test phantom).
+        pulse_through : int
+            The stream sample the pulse estimator has seen up to.
+        pulse_rows : ndarray of int | None
+            The rows the pulse estimate covers.
+        """
+        while self._pending:
+            number, first, buf = self._pending[0]
+            need = first + int(self.n) + (int(pulse.lag) if pulse is not None else 0)
+            if need > n0 or (pulse is not None and need > pulse_through):
+                return
+            self._pending.popleft()
+            snap = pulse.snapshot(need) if pulse is not None else None
+            raw_prev, raw_at = None, 0
+            prev_first = self._firsts.get(number - 1)
+            if prev_first is not None and self.n_raw is not None:
+                raw_at = prev_first - self.margin
+                try:
+                    raw_prev = np.array(self._raw(raw_at, raw_at + self.n_raw + 2 * self.margin)[self.rows],
+                                        np.float32)
+                except (IndexError, ValueError):
+                    raw_prev = None
+            pul = None
+            if snap is not None and pulse_rows is not None:
+                where = {int(r): i for i, r in enumerate(pulse_rows)}
+                at = np.array([where.get(int(r), -1) for r in self.rows])
+                if (at >= 0).any():
+                    pul = (pulse, snap, at)
+            self._submit(self._job_store, number, first, buf, raw_prev, raw_at, pul)
+            self._models[number + 2] = self._submit(self._job_model)
 
     # ---------------------------------------------------------- worker side
-    def _job_store(self, number: int, out: np.ndarray, raw_prev: np.ndarray | None) -> None:
+    def _job_store(self, number: int, first: int, out: np.ndarray, raw_prev: np.ndarray | None,
+                   raw_at: int, pul: tuple | None) -> None:
         if self._bins is None:
             k_hi = int(np.floor(self.f_hi * self.n / self.sfreq))
             self._bins = np.arange(1, k_hi + 1)
+        self._pulse_out = pul is not None
+        if pul is not None:  # the pulse estimate out of the output and the raw epoch
+            pulse, snap, at = pul
+            has = at >= 0
+            out = out.astype(np.float64)  # (a copy: the stream still reads the volume's own)
+            out[has] -= pulse.expand(snap, first, first + out.shape[1])[at[has]]
+            if raw_prev is not None:
+                raw_prev = raw_prev.astype(np.float64)
+                raw_prev[has] -= pulse.expand(snap, raw_at, raw_at + raw_prev.shape[1])[at[has]]
         spec = np.fft.rfft(out.astype(np.float64), axis=1)[:, self._bins]
         self._hist.append((int(number), spec))
         if raw_prev is not None:
@@ -378,4 +437,5 @@ class CausalLowBand:
         w = np.fft.irfft(full, n=n, axis=1)
         return LowBandModel(
             last=int(nums[-1]), proj=(U / S[None, :]).T.astype(np.float32), w=w.astype(np.float32),
-            us=(U * S[None, :]).astype(np.float32), alpha=alpha, level=level, keep=keep, ratio=ratio)
+            us=(U * S[None, :]).astype(np.float32), alpha=alpha, level=level, keep=keep, ratio=ratio,
+            pulse=self._pulse_out)
