@@ -22,6 +22,8 @@ Variants (``--variants``):
 - ``nospatial``: no causal spatial pass (``spatial=False``; the code before session 27).
 - ``nopulse``: the pulse artifact not kept out of the templates (``cardiac_pass=False``;
   the code before session 32).
+- ``nolfscale``: the low band's size not followed (``lf_scale=False``; the code before
+  session 37).
 
 Run: ``nice .venv/bin/python benchmarks/bench_online_convergence.py [--rates 5000,2500,2000]``;
 results go to ``bench_online_results.json`` under ``convergence``.
@@ -81,9 +83,10 @@ def _patched(variant: str, true_onsets: np.ndarray):  # noqa: ANN202
                 C._alias_min, C._check_min = 3, 5
             if variant == "shrink05":
                 C._alias_shrink = 0.5
-            if variant in ("noalias", "nospatial"):
+            if variant in ("noalias", "nospatial", "nolfscale"):
                 init0 = saved["__init__"]
-                key, value = ("alias_orders", 0) if variant == "noalias" else ("spatial", False)
+                key, value = {"noalias": ("alias_orders", 0), "nospatial": ("spatial", False),
+                              "nolfscale": ("lf_scale", False)}[variant]
 
                 def __init__(self, *a, **k):  # noqa: ANN001, ANN002, ANN003, N807
                     k[key] = value

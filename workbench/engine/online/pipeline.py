@@ -523,6 +523,7 @@ class OnlinePipeline:
             "rpeaks": int(self.n_rpeaks),
             "gradient_epochs_pulse_cleaned": int(g.n_pulse_cleaned),
             "gradient_epochs_pulse_backfit": int(g.n_recleaned),
+            "low_band_volumes_followed": int(g.lowband.n_followed) if g.lowband is not None else 0,
         }
 
     def state(self) -> dict[str, Any]:
