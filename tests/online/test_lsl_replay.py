@@ -134,8 +134,8 @@ def test_markers_trailing_the_stream_by_30_ms(short_recording) -> None:
 
 
 def test_cli_turns_the_cardiac_pass_off() -> None:
-    """``--no-cardiac-pass`` and ``--no-pulse-backfit`` reach the online parameters (on by
-    default, as offline)."""
+    """``--no-cardiac-pass``, ``--no-pulse-backfit`` and ``--no-lf-scale`` reach the online
+    parameters (on by default, as offline)."""
     import argparse
 
     from workbench.cli import online
@@ -146,3 +146,5 @@ def test_cli_turns_the_cardiac_pass_off() -> None:
     assert online._params(ap.parse_args(["--replay", "x.fif", "--no-cardiac-pass"])).cardiac_pass is False
     assert online._params(ap.parse_args(["--replay", "x.fif"])).pulse_backfit is True
     assert online._params(ap.parse_args(["--replay", "x.fif", "--no-pulse-backfit"])).pulse_backfit is False
+    assert online._params(ap.parse_args(["--replay", "x.fif"])).lf_scale is True
+    assert online._params(ap.parse_args(["--replay", "x.fif", "--no-lf-scale"])).lf_scale is False

@@ -52,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with the cardiac pass, keep to the causal R-locked mean (by default the offline "
                              "backfitting also runs on the last 60 s every 10 s, in a thread of its own, and "
                              "separates a heart that repeats with the volumes; 0.5-1 s of CPU per run on 64 channels)")
+    parser.add_argument("--no-lf-scale", action="store_true",
+                        help="do not follow the size of the artifact's low band (the scanner table's ringing) "
+                             "from volume to volume; use when stimuli are locked to the volume onsets in task "
+                             "blocks (their evoked response would be taken for the ringing)")
     parser.add_argument("--from-disk", action="store_true",
                         help="replay: stream the file from disk in blocks (automatic above 1 GB in memory)")
     parser.add_argument("--marker-delay-ms", type=float, default=None, metavar="MS",
@@ -74,7 +78,7 @@ def _params(args: argparse.Namespace) -> Any:
         raise InputError(None, "--window and --min-volumes must be at least 1")
     return OnlineParams(volume_marker=args.volume_trigger, window=args.window, min_volumes=args.min_volumes,
                         lowpass_hz=lowpass, bcg=not args.no_bcg, cardiac_pass=not args.no_cardiac_pass,
-                        pulse_backfit=not args.no_pulse_backfit)
+                        pulse_backfit=not args.no_pulse_backfit, lf_scale=not args.no_lf_scale)
 
 
 def _delay(ms: float | None) -> float | None:
