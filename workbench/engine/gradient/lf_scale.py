@@ -65,6 +65,34 @@ def volume_starts(onsets: np.ndarray, n_times: int) -> tuple[np.ndarray, int] | 
     return s, length
 
 
+def near_slice_lines(f: np.ndarray, f_hi: float, f_slice: float, line_hz: float) -> np.ndarray:
+    """Which comb lines at frequencies ``f`` (Hz) lie within 1.5 lines (``line_hz``
+    apart) of a slice harmonic up to just above ``f_hi``: there the gradient artifact
+    itself dominates the low band (see :func:`lf_shape`).
+
+    Parameters
+    ----------
+    f : ndarray
+        The lines' frequencies (Hz).
+    f_hi : float
+        Highest frequency of the band (Hz).
+    f_slice : float
+        Slot rate (Hz, > 0).
+    line_hz : float
+        Spacing of the lines (Hz).
+    """
+    h = np.arange(1, int(f_hi / f_slice) + 2) * f_slice
+    return np.min(np.abs(np.asarray(f, float)[:, None] - h[None, :]), axis=1) <= 1.5 * line_hz
+
+
+def wander_ratio(a: np.ndarray) -> np.ndarray:
+    """Per column of ``a`` (volumes x parts), the shares' variance over the noise
+    variance their volume-to-volume differences give (about 1 for shares of EEG only;
+    :func:`follow_lf_size` keeps a part from 3)."""
+    noise = 0.5 * np.mean(np.diff(a, axis=0) ** 2, axis=0)
+    return np.var(a, axis=0) / np.maximum(noise, 1e-300)
+
+
 def lf_shape(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int, sfreq: float,
              f_hi: float, f_slice: float = 0.0) -> np.ndarray:
     """The volumes' mean epoch on ``rows``, band-limited to ``1/TR``-``f_hi`` Hz.
@@ -103,10 +131,7 @@ def lf_shape(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int
     spec[:, 0] = 0.0
     spec[:, k_hi + 1 :] = 0.0
     if f_slice > 0:
-        f = np.arange(spec.shape[1]) * sfreq / length
-        h = np.arange(1, int(f_hi / f_slice) + 2) * f_slice
-        near = np.min(np.abs(f[:, None] - h[None, :]), axis=1) <= 1.5 * sfreq / length
-        spec[:, near] = 0.0
+        spec[:, near_slice_lines(np.arange(spec.shape[1]) * sfreq / length, f_hi, f_slice, sfreq / length)] = 0.0
     return np.fft.irfft(spec, n=length, axis=1)
 
 
@@ -172,8 +197,7 @@ def follow_lf_size(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, lengt
         coef = np.linalg.lstsq(X, a, rcond=None)[0]  # (2, r)
         a = a - np.outer(X[:, 1], coef[1])  # the markers' share stays in the data
         ev_info = {"events_regressed": int(np.sum(events)), "event_shares": [float(x) for x in coef[1]]}
-    noise = 0.5 * np.mean(np.diff(a, axis=0) ** 2, axis=0)
-    ratios = np.var(a, axis=0) / np.maximum(noise, 1e-300)
+    ratios = wander_ratio(a)
     keep = ratios >= min_ratio
     a_s = uniform_filter1d(a, max(int(smooth), 1), axis=0, mode="nearest")
     info: dict[str, Any] = {"kept": bool(keep.any()), "ratio": float(ratios[0]),

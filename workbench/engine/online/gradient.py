@@ -493,7 +493,7 @@ class CausalGradient:
         self._after_gap = False
         self._tr_changed = False
         self._lost = False  # predict_volumes passed without a marker: due volumes are flagged
-        if getattr(self, "lowband", None) is not None:
+        if self.lowband is not None:
             self.lowband.reset()
 
     @property

@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from ..gradient.lf_scale import near_slice_lines, wander_ratio
+
 #: past volumes needed before a part is judged (the offline pass's)
 MIN_VOLUMES = 12
 #: margins of the raw epochs kept for the shape (s; see CausalLowBand._lowpass)
@@ -333,7 +335,7 @@ class CausalLowBand:
             if raw_prev is not None:
                 raw_prev = raw_prev.astype(np.float64)
                 raw_prev[has] -= pulse.expand(snap, raw_at, raw_at + raw_prev.shape[1])[at[has]]
-        spec = np.fft.rfft(out.astype(np.float64), axis=1)[:, self._bins]
+        spec = np.fft.rfft(np.asarray(out, np.float64), axis=1)[:, self._bins]
         self._hist.append((int(number), spec))
         if raw_prev is not None:
             if self._raw_sum is None:
@@ -397,9 +399,7 @@ class CausalLowBand:
             shape = self._without_slice_lines(shape)
         X = np.fft.rfft(shape, axis=1)[:, self._bins]
         if self._f_slice > 0:
-            f = self._bins * self.sfreq / n
-            h = np.arange(1, int(self.f_hi / self._f_slice) + 2) * self._f_slice
-            X[:, np.min(np.abs(f[:, None] - h[None, :]), axis=1) <= 1.5 * self.sfreq / n] = 0.0
+            X[:, near_slice_lines(self._bins * self.sfreq / n, self.f_hi, self._f_slice, self.sfreq / n)] = 0.0
         # time-domain inner products of band-limited rows are (2/n) Re sum X conj(Y) over
         # the bins: so the SVD of these real rows is the one of the shape in time
         Z = np.sqrt(2.0 / n) * np.concatenate([X.real, X.imag], axis=1)
@@ -412,9 +412,7 @@ class CausalLowBand:
         nums = [num for num, _ in self._hist]
         A = np.array([(2.0 / n) * np.real(np.sum((U.T @ C) * np.conj(Wf), axis=1)) / S
                       for _, C in self._hist])  # (volumes, r) shares
-        d = np.diff(A, axis=0)
-        noise = 0.5 * np.mean(d**2, axis=0)
-        ratio = np.var(A, axis=0) / np.maximum(noise, 1e-300)
+        ratio = wander_ratio(A)
         # exponential smoothing, its weight the best one volume ahead over the history
         best_err = np.full(r, np.inf)
         alpha = np.ones(r)

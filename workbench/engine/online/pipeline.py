@@ -538,6 +538,8 @@ class OnlinePipeline:
             "artifact_subspace_rank": self.grad.spatial_rank,
             "low_band_followed": (dict(self.grad.lowband.info)
                                   if self.grad.lowband is not None else {}),
+            "low_band_volumes_followed": (int(self.grad.lowband.n_followed)
+                                          if self.grad.lowband is not None else 0),
             "tr_changes": int(self.grad.n_tr_changes),
             "spurious_markers": int(self.grad.n_spurious),
             "late_markers": int(self.grad.n_late),

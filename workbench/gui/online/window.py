@@ -300,7 +300,7 @@ class OnlineWindow(QWidget):
         backfit = int(st.get("gradient_epochs_pulse_backfit", 0))
         if backfit:
             text += f" ({backfit} cleaned again by the trailing backfit)"
-        lowband = int(st.get("low_band_volumes_followed", 0) or st.get("low_band_followed", {}).get("volumes_followed", 0))
+        lowband = int(st.get("low_band_volumes_followed", 0))
         if lowband:
             text += f"\n{lowband} volumes with the low band's size followed"
         self.vol_lbl.setText(text)
