@@ -260,3 +260,19 @@ def test_untrusted_r_peaks_are_not_used_by_the_bcg_step() -> None:
     on, msgs = run(True)
     assert on < 1.03 * off, (on, off)
     assert any("faster than a heart" in m for m in msgs), msgs
+
+
+def test_without_an_ecg_the_bcg_is_flagged_off_not_learning(heart_near_volume_lines) -> None:
+    """BCG asked for but no ECG channel: the samples say "BCG not corrected", never
+    "BCG template learning" (no template will come; the live window showed "learning"
+    for the whole run)."""
+    from workbench.engine.online import flags as F
+    from workbench.engine.online import replay_raw
+
+    raw = heart_near_volume_lines[0].copy().crop(0, 20.0)
+    raw.drop_channels([n for n, t in zip(raw.ch_names, raw.get_channel_types()) if t == "ecg"])
+    out = replay_raw(raw, params=OnlineParams(bcg=True, lowpass_hz=None), chunk=100)
+    assert np.all(out.flags & F.BCG_OFF) and not np.any(out.flags & F.BCG_LEARNING)
+    assert F.describe(int(out.flags[-1])) == "BCG not corrected (no ECG channel)"
+    assert "no ECG channel: the BCG is not corrected (samples flagged)" in out.messages
+    assert out.state["flags"]["BCG not corrected (no ECG channel)"] == out.flags.size

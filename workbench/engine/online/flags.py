@@ -22,7 +22,7 @@ TR_CHANGED = 16
 #: a volume is due by the TR rhythm but its marker has not arrived, and the template
 #: placed at the predicted onset did not match the data: passed through uncorrected
 MARKER_LATE = 32
-#: no BCG template yet (too few R-peaks detected) or no ECG channel
+#: no BCG template yet (too few R-peaks detected so far)
 BCG_LEARNING = 64
 #: corrected from the onset the TR rhythm predicts, without a volume marker (late or
 #: missing; the data confirmed the artifact there): corrected, said for the record
@@ -30,6 +30,10 @@ PREDICTED = 128
 #: inside a volume, but the data stopped matching its template (the artifact is not
 #: there: the scanner stopped): passed through uncorrected
 ARTIFACT_ENDED = 256
+#: the BCG is not corrected at all: the stream has no ECG channel to find R-peaks in
+#: (not "learning": no template will come; before, such samples said "BCG template
+#: learning" for the whole run, which read as "wait")
+BCG_OFF = 512
 
 NAMES = {
     NO_VOLUME: "no volume marker",
@@ -41,6 +45,7 @@ NAMES = {
     BCG_LEARNING: "BCG template learning",
     PREDICTED: "volume predicted, not marked",
     ARTIFACT_ENDED: "gradient artifact ended",
+    BCG_OFF: "BCG not corrected (no ECG channel)",
 }
 
 #: flags that mean the gradient artifact was *not* removed from a sample

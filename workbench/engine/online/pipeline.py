@@ -260,6 +260,7 @@ class OnlinePipeline:
         self._pulse_bad = False
         self.n_in = 0  # samples received (global index of the next one)
         self.n_missing = 0
+        self._flag_counts = {"corrected": 0, **{name: 0 for name in F.NAMES.values()}}
         self._last_ts: float | None = None
         self._rate_ref: tuple[int, float] | None = None
         self._rate_bad = False
@@ -472,13 +473,14 @@ class OnlinePipeline:
             if ready.any() and not self._bcg_said:
                 self._bcg_said = True
                 self._say(f"BCG correction running ({self.bcg.n_beats_stored} beats in the template)")
-        elif self.p.bcg:
-            fl |= F.BCG_LEARNING
+        elif self.p.bcg:  # asked for, but no ECG to find the beats in: not corrected
+            fl |= F.BCG_OFF
         out[self.picks] = y
         self.n_in = n0 + n
         res = np.empty((out.shape[0] + 1, n), np.float32)
         res[:-1] = out
         res[-1] = fl
+        self._count_flags(fl)
         msgs, self._new = self._new, []
         return ChunkResult(res, fl, n0, time.perf_counter() - t_start, msgs, self.live())
 
@@ -526,6 +528,11 @@ class OnlinePipeline:
             "low_band_volumes_followed": int(g.lowband.n_followed) if g.lowband is not None else 0,
         }
 
+    def _count_flags(self, fl: np.ndarray) -> None:
+        """Add one chunk's samples to the per-flag sample counts (``state()["flags"]``)."""
+        for name, k in F.counts(fl).items():
+            self._flag_counts[name] += k
+
     def state(self) -> dict[str, Any]:
         """A JSON-ready summary of the current state."""
         return {
@@ -557,5 +564,6 @@ class OnlinePipeline:
             "pulse_rpeak_quality": (None if self.pulse is None or not np.isfinite(self.pulse.quality)
                                     else round(float(self.pulse.quality), 3)),
             "ecg_channel": self.ecg,
+            "flags": dict(self._flag_counts),  # samples per flag so far (a sample may carry several)
             "lowpass_delay_ms_at_10hz": self.filter_delay_ms(),
         }
