@@ -53,6 +53,9 @@ def test_no_volume_is_taken_for_stopped_at_1_khz(phantom_1k, monkeypatch: pytest
     assert CausalGradient(4, 5000.0, threaded=False)._block == 25  # 5 ms above 2 kHz, as before
     now, e_now = _run(raw, truth)
     monkeypatch.setattr(CausalGradient, "_stop_block_low", 5)
+    # (with the false-stop check on, the 5-sample blocks alone stopped 2 volumes, 0.767:
+    # it learns from a stopped volume whose next marker came on time; see test_false_stop)
+    monkeypatch.setattr(CausalGradient, "_stop_recover", False)
     old, e_old = _run(raw, truth)
     print(f"volumes stopped {old.state['volumes_artifact_ended']} -> {now.state['volumes_artifact_ended']}, "
           f"NRMSE 1-40 Hz {e_old:.3f} -> {e_now:.3f}")

@@ -60,6 +60,7 @@ class _Volume:
     confirmed: bool = False  # a provisional volume the data have confirmed once
     predicted: bool = False  # its marker never came (a later marker did): predicted, not marked
     stopped: bool = False  # the data stopped matching its template (scanner stopped): no longer subtracted
+    stop_only: bool = False  # broken by the stop gate alone (no stream gap): see _false_stop
     tpow: float | None = None  # its template's mean power per sample (summed over channels)
     gated: bool = False  # a predicted volume the data were asked about (a template was ready)
     # the marker fit right after this volume's own marker, and whether it was pinned:
@@ -286,8 +287,9 @@ class CausalGradient:
     # the fit runs in the template thread once per volume until the clock is pinned (for a
     # whole run when it never is): on the channels with most alias-band energy only (the
     # slope is common to all; 64 ch x 5 kHz took 0.2-0.35 s per volume and with the refit
-    # and checks up to ~1 s of a 2 s TR), and only below 4 kHz, where the artifact aliases
-    # (at 5 kHz it changed nothing: 1.97 vs 1.98 uV after volume 10)
+    # and checks up to ~1 s of a 2 s TR), and only where the artifact aliases: below 4 kHz,
+    # and above when it reaches the top of the band (see _folds; with an anti-alias filter
+    # at 5 kHz it changed nothing: 1.97 vs 1.98 uV after volume 10)
     _alias_line_channels = 8
     # search the slope over the interval the markers allow (see _fit_alias_line), at most
     # this far (samples per volume) from the measured onsets' slope
@@ -302,12 +304,14 @@ class CausalGradient:
     _aph_keep = 20
     _aph_start = True
     _alias_line_below_hz = 4000.0
+    _alias_top_share = 1e-3  # ... and above it, see _folds
     # bins of the pulse estimate's spectrum kept for the Wiener noise (its 40 Hz Bessel
     # low-pass is 26 dB down at 125 Hz; above, the estimate holds nothing)
     _pulse_band_hz = 125.0
     # fewest samples in the stop gate's blocks below 2 kHz (see stop_block_s; 10 left 14
     # of 43 volumes stopped on a 1 kHz phantom with a locked heart, 20 none on three)
     _stop_block_low = 20
+    _stop_recover = True  # see _false_stop
     # ... where a block's residual power over its data power above this also stops the
     # volume (see _stop_at; with 20-sample blocks alone, a TR change whose markers trail by
     # 30 ms left the first new volume 1.15x worse than raw at 1 kHz: the old-TR template
@@ -396,6 +400,7 @@ class CausalGradient:
         self.n_unconfirmed = 0  # samples of a predicted volume the data did not confirm
         self.n_unmarked = 0  # volumes corrected from the prediction whose marker never came
         self.n_stopped = 0  # volumes whose artifact ended early by the data (gate_stop)
+        self.n_false_stops = 0  # ... whose next marker then came on the TR rhythm (_false_stop)
         self.n_ended = 0  # samples of those volumes left unsubtracted
         self.n_lost = 0  # times the prediction gave up (predict_volumes without a marker)
         self._said_late: set[bool] = set()
@@ -454,6 +459,7 @@ class CausalGradient:
             f.result()  # let the background thread finish with the old run first
         self._jobs: list = []
         self.vols: list[_Volume] = []
+        self._stop_quiet = 0  # the stop gate judges volumes from this number on (_false_stop)
         self._fit_pts: deque[tuple[int, int]] = deque()
         self.period: float | None = None  # samples per volume (fitted)
         self.L: int | None = None  # epoch length (samples)
@@ -596,6 +602,8 @@ class CausalGradient:
                     self.vols.append(p)
                     self.n_unmarked += 1
             new = _Volume(sample, number, start=self._start(number, sample))
+            if k == 1 and last.stopped and new.start is not None and self._stop_recover:
+                self._false_stop(last, number)
             if match is not None and match.number == number:
                 # the predicted volume gets its marker: it keeps the samples it took over
                 # (the same ones a marker on time gives, see _start), and is not gated
@@ -731,6 +739,7 @@ class CausalGradient:
         for v in self.vols:
             if self.L is not None and v.marker - self.P < stop and v.marker + self.L + self.P > start:
                 v.broken = True
+                v.stop_only = False
         self._after_gap = True
         if self.axes is not None:
             self.axes.gap()
@@ -972,8 +981,7 @@ class CausalGradient:
                 self.sq_lf -= np.abs(old) ** 2
         if self._sp_todo and len(self.epochs) >= self._spatial_min and self._k_lf:
             self._set_subspace()
-        if (early and self._alias_phase_fit and self._alias_m.size
-                and self.sfreq < self._alias_line_below_hz):
+        if early and self._alias_phase_fit and self._alias_m.size and self._folds():
             line = self._measured_alias_line() if self._measure_phases() else None
             if line is None:
                 line = self._fit_alias_line()
@@ -987,6 +995,30 @@ class CausalGradient:
                 self._aline = line
                 self._rephase(*line)
                 self._loo_checks()
+
+    def _folds(self) -> bool:
+        """Whether the alias line is fitted (worker side): always below
+        ``_alias_line_below_hz``; from there up only when the artifact reaches the top of
+        the band, i.e. was sampled without an anti-alias filter that tames it there and
+        folds back with the sampling phase: the window mean's energy above 3/8 of the
+        rate is at least ``_alias_top_share`` of its total.
+
+        The shares on the variant table's 5 kHz phantoms (60 s x 8 ch, after 3 to 20
+        volumes): anti-alias filter before sampling 2.7e-5 - 3.7e-5 (multiband alike),
+        250 Hz amplifier 1.4e-6 - 2.1e-6, point sampling 5.4e-3 - 1.1e-2. There the fit
+        took the artifact left on the 120 s point-sampled phantom (no EEG) from 2.0 to
+        0.3 - 0.4 uV per volume (offline 0.2), and the "combined" row from 3.48 to 3.24
+        uV after volume 10 (``bench_online_variants.py``). Not always on: it costs the
+        template thread up to ~0.35 s per volume at 64 ch, and with the filtered
+        artifact it changed nothing.
+        """
+        if self.sfreq < self._alias_line_below_hz:
+            return True
+        if self.sum is None or not len(self.epochs):
+            return False
+        p = self.sum.real**2 + self.sum.imag**2
+        top = p[:, self._f > 0.375].sum()
+        return bool(top >= self._alias_top_share * max(float(p.sum()), 1e-300))
 
     def _pulse_kp(self) -> int:
         """Bins of a pulse estimate's spectrum kept (up to ``_pulse_band_hz``)."""
@@ -1768,7 +1800,7 @@ class CausalGradient:
         template did not carried it over 16x: the gate took the scanner for stopped
         (the 2 kHz phantom replayed in 1-sample chunks: a volume at 6 s dropped)."""
         n = x.shape[1]
-        if self.gate_stop is None or n == 0:
+        if self.gate_stop is None or n == 0 or (v is not None and v.number < self._stop_quiet):
             return n
         x64 = x.astype(np.float64)
         # per sample: the data's and the template's power, and below 2 kHz the residual's
@@ -1808,6 +1840,30 @@ class CausalGradient:
         cxa = np.r_[0.0, np.cumsum(powers[0][a:b])]
         cost = np.r_[0.0, np.cumsum(res)] + cxa[-1] - cxa
         return a + int(np.argmin(cost))
+
+    def _false_stop(self, v: _Volume, number: int) -> None:
+        """Volume ``v`` was stopped (its data no longer matched its template) but the
+        next volume's marker, ``number``, came on the TR rhythm: a scanner that stopped
+        mid-volume sends no marker on time, so the artifact was there and the template
+        was what did not match. ``v`` is learnt from after all (unless a stream gap
+        broke it), and the stop gate waits ``window`` volumes before judging again, so
+        that the templates can learn what they missed.
+
+        Why: an artifact sampled without an anti-alias filter changes from volume to
+        volume with the sampling phase; the first templates, from a few volumes, miss
+        it by more than the gate allows, and with every stopped volume left out of the
+        templates they never learnt it (5 kHz point-sampled phantom with no anti-alias
+        filter, 120 s: 52 of 56 volumes stopped, 74 % of the samples uncorrected).
+        """
+        if v.stop_only:
+            v.broken = False
+            v.stop_only = False
+        self.n_false_stops += 1
+        self._stop_quiet = number + self.window
+        if self.n_false_stops == 1:
+            self._say(f"the volume at {v.first / self.sfreq:.3f} s was not stopped after all (the next "
+                      "marker came on the TR rhythm): its template did not match the data, so the "
+                      f"stop check waits {self.window} volumes while the templates learn")
 
     def _start(self, number: int, marker: int) -> int | None:
         """Where volume ``number`` takes over from the previous one: the predicted onset
@@ -1928,6 +1984,7 @@ class CausalGradient:
             fl[a : a + k] |= F.PREDICTED
             self.n_predicted += k
         if k < b - a:  # the artifact is no longer in the data
+            v.stop_only = not v.broken
             v.stopped = v.broken = True
             self.n_stopped += 1
             fl[a + k : b] = F.ARTIFACT_ENDED
