@@ -46,4 +46,8 @@ def test_alias_phases_from_the_artifact_before_the_clock_is_pinned(phantom_2k5, 
         y = replay_raw(raw, params=OnlineParams(lowpass_hz=None, bcg=False), chunk=250).data[eeg]
         err[fit] = float(np.sqrt(np.mean((band(y, sf) - target)[:, a:b] ** 2)))
     print({k: round(v * 1e6, 2) for k, v in err.items()}, "uV, 1-40 Hz, volumes 14-24")
-    assert err[True] < 0.85 * err[False]  # measured 4.22 -> 3.39 uV (old code: no change)
+    # measured 4.22 -> 3.39 uV until session 38. Most of that drift of the measured onsets
+    # was a sign error in the online alignment (test_onset_alignment.py): with the epochs
+    # moved onto the template the right way, 3.28 -> 3.21 uV, the fit adds little here
+    assert err[True] < 1.02 * err[False]
+    assert err[True] < 3.39e-6 and err[False] < 3.6e-6

@@ -51,9 +51,16 @@ def test_residual_against_offline(data) -> None:
     # the artifact aliases, and 30 volumes at 20 ppm drift do not show the causal alias
     # model enough sub-sample phases (offline without its alias model leaves as much
     # as online: 16.1 vs 17.4 uV in 1-40 Hz). -2.8 dB on the 150 s 5 kHz phantom.
-    assert q["residual_vs_offline_db"] <= 6.5, q
+    assert q["residual_vs_offline_db"] <= 7.0, q  # 4.9 dB until session 38, 6.55 since (see below)
     assert q["harmonic_reduction_db_online"] > 8
-    assert q["residual_volume_locked_uv_uncorrected"] > 100 * q["residual_volume_locked_uv_online"]
+    # 105x until session 38 (11.98 uV), 87x since (14.51 uV): the epochs are now moved
+    # onto the template the right way (test_onset_alignment.py); at 2 kHz the artifact
+    # folds and the lags measured on it are pulled towards each volume's sampling phase.
+    # On the 150 s 2 kHz drifting phantom (bench_online_convergence.py) 1-40 Hz after
+    # volume 10 is unchanged (6.22 / 6.23 uV), at 2.5 kHz 3.01 -> 2.66 uV. Not measuring
+    # the onsets once the artifact folds gave 13.09 uV here and 5.66 there, but broke the
+    # volumes predicted without a marker at 2 kHz (test_missing_markers, test_late_markers)
+    assert q["residual_volume_locked_uv_uncorrected"] > 80 * q["residual_volume_locked_uv_online"]
 
 
 def test_messages_and_state(data) -> None:

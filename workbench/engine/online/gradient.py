@@ -460,6 +460,7 @@ class CausalGradient:
         self._jobs: list = []
         self.vols: list[_Volume] = []
         self._stop_quiet = 0  # the stop gate judges volumes from this number on (_false_stop)
+        self._folded = False  # the artifact reaches the top of the band (see _folds)
         self._fit_pts: deque[tuple[int, int]] = deque()
         self.period: float | None = None  # samples per volume (fitted)
         self.L: int | None = None  # epoch length (samples)
@@ -851,10 +852,10 @@ class CausalGradient:
             ka, kb = 1, self._k_align
             X = np.sum(S[:, ka:kb] * np.conj(self.sum[:, ka:kb]), axis=0)
             tau = float(newton_shift(X[None], 2 * np.pi * self._f[ka:kb], 1.0)[0])
-            if abs(tau) < 1.0:
-                S *= np.exp(-2j * np.pi * self._f * tau).astype(S.dtype)
+            if abs(tau) < 1.0:  # the artifact starts tau later than placed: advance S by tau
+                S *= np.exp(2j * np.pi * self._f * tau).astype(S.dtype)
                 onset += tau
-                shift -= tau
+                shift += tau
         self._meas.append((number, onset))
         if len(self._meas) > 40:
             self._meas.popleft()
@@ -981,6 +982,7 @@ class CausalGradient:
                 self.sq_lf -= np.abs(old) ** 2
         if self._sp_todo and len(self.epochs) >= self._spatial_min and self._k_lf:
             self._set_subspace()
+        self._folded = self._top_share() >= self._alias_top_share
         if early and self._alias_phase_fit and self._alias_m.size and self._folds():
             line = self._measured_alias_line() if self._measure_phases() else None
             if line is None:
@@ -996,29 +998,33 @@ class CausalGradient:
                 self._rephase(*line)
                 self._loo_checks()
 
+    def _top_share(self) -> float:
+        """The window mean's share of energy above 3/8 of the rate (worker side; 0 before
+        the first epoch): how much of the artifact reaches the top of the band."""
+        if self.sum is None or not len(self.epochs):
+            return 0.0
+        p = self.sum.real**2 + self.sum.imag**2
+        return float(p[:, self._f > 0.375].sum() / max(float(p.sum()), 1e-300))
+
     def _folds(self) -> bool:
         """Whether the alias line is fitted (worker side): always below
-        ``_alias_line_below_hz``; from there up only when the artifact reaches the top of
-        the band, i.e. was sampled without an anti-alias filter that tames it there and
-        folds back with the sampling phase: the window mean's energy above 3/8 of the
-        rate is at least ``_alias_top_share`` of its total.
+        ``_alias_line_below_hz``; from there up only when the artifact folds, i.e. reaches
+        the top of the band (sampled without an anti-alias filter that tames it there,
+        so that what folds back changes with the sampling phase): the window mean's
+        energy above 3/8 of the rate (:meth:`_top_share`) is at least
+        ``_alias_top_share`` of its total.
 
         The shares on the variant table's 5 kHz phantoms (60 s x 8 ch, after 3 to 20
         volumes): anti-alias filter before sampling 2.7e-5 - 3.7e-5 (multiband alike),
-        250 Hz amplifier 1.4e-6 - 2.1e-6, point sampling 5.4e-3 - 1.1e-2. There the fit
-        took the artifact left on the 120 s point-sampled phantom (no EEG) from 2.0 to
-        0.3 - 0.4 uV per volume (offline 0.2), and the "combined" row from 3.48 to 3.24
-        uV after volume 10 (``bench_online_variants.py``). Not always on: it costs the
-        template thread up to ~0.35 s per volume at 64 ch, and with the filtered
-        artifact it changed nothing.
+        250 Hz amplifier 1.4e-6 - 2.1e-6, point sampling 5.4e-3 - 1.1e-2; the 150 s
+        drifting phantoms: 5 kHz 4e-5, 2.5 kHz 7e-4, 2 kHz 0.3. With the point-sampled
+        artifact the fit took what was left of it (120 s, no EEG) from 2.0 to 0.3 - 0.4 uV
+        per volume (offline 0.2), and the "combined" row from 3.48 to 3.24 uV after
+        volume 10 (``bench_online_variants.py``). Not always on: it costs the template
+        thread up to ~0.35 s per volume at 64 ch, and with the filtered artifact it
+        changed nothing.
         """
-        if self.sfreq < self._alias_line_below_hz:
-            return True
-        if self.sum is None or not len(self.epochs):
-            return False
-        p = self.sum.real**2 + self.sum.imag**2
-        top = p[:, self._f > 0.375].sum()
-        return bool(top >= self._alias_top_share * max(float(p.sum()), 1e-300))
+        return self.sfreq < self._alias_line_below_hz or self._folded
 
     def _pulse_kp(self) -> int:
         """Bins of a pulse estimate's spectrum kept (up to ``_pulse_band_hz``)."""
