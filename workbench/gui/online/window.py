@@ -106,7 +106,7 @@ class OnlineWindow(QWidget):
         side_w = QWidget()
         side_w.setLayout(side)
         side_w.setFixedWidth(400)  # a state text of another length must not move the traces
-        for lbl in (self.state_lbl, self.vol_lbl):
+        for lbl in (self.state_lbl, self.vol_lbl, self.flag_lbl):
             lbl.setWordWrap(True)
 
         self.glw = pg.GraphicsLayoutWidget()
@@ -263,7 +263,9 @@ class OnlineWindow(QWidget):
         if f.size:
             grad = 100.0 * np.mean((f & (F.GRADIENT_UNCORRECTED | F.NO_VOLUME)) == 0)
             full = 100.0 * np.mean((f & ~F.INFORMATIONAL) == 0)
-            self.flag_lbl.setText(f"{grad:.0f} % / {full:.0f} %")
+            # with no ECG nothing is ever "all corrected": say why instead of a bare 0 %
+            tail = " (no ECG: BCG off)" if np.all(f & F.BCG_OFF) else ""
+            self.flag_lbl.setText(f"{grad:.0f} % / {full:.0f} %{tail}")
 
     def _finish(self, run: Any) -> None:
         self._redraw()  # the last chunks (read before "done") drawn; the final state then stays shown
@@ -290,7 +292,8 @@ class OnlineWindow(QWidget):
         text = f"{st.get('volume_markers', 0)} / {f'{tr:.3f} s' if tr else '–'} / {st.get('rpeaks', 0)}"
         late = int(st.get("late_markers", 0))
         if late:
-            text += f"\n{late} markers late ({int(st.get('late_markers_covered', 0))} started from the TR rhythm)"
+            text += (f"\n{late} marker{'s' if late != 1 else ''} late "
+                     f"({int(st.get('late_markers_covered', 0))} started from the TR rhythm)")
         unmarked = int(st.get("volumes_predicted_unmarked", 0))
         if unmarked:
             text += f"\n{unmarked} volumes predicted, never marked"
