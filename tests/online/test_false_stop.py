@@ -75,6 +75,7 @@ def test_a_stopped_volume_whose_next_marker_is_on_time_is_learnt_from(point_samp
     print(f"now: {ended} volumes stopped, {share:.1%} of the samples left uncorrected, "
           f"1-40 Hz error after volume 20 {e_now:.2f} uV")
     assert any("not stopped after all" in m for m in now.messages)
+    assert now.state["volumes_stopped_then_marked"] >= 1
     assert ended <= 3 and share < 0.05
     assert e_now < 15.0
     # the templates kept learning: the last volumes are better than the first corrected ones

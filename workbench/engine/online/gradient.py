@@ -460,7 +460,6 @@ class CausalGradient:
         self._jobs: list = []
         self.vols: list[_Volume] = []
         self._stop_quiet = 0  # the stop gate judges volumes from this number on (_false_stop)
-        self._folded = False  # the artifact reaches the top of the band (see _folds)
         self._fit_pts: deque[tuple[int, int]] = deque()
         self.period: float | None = None  # samples per volume (fitted)
         self.L: int | None = None  # epoch length (samples)
@@ -982,7 +981,6 @@ class CausalGradient:
                 self.sq_lf -= np.abs(old) ** 2
         if self._sp_todo and len(self.epochs) >= self._spatial_min and self._k_lf:
             self._set_subspace()
-        self._folded = self._top_share() >= self._alias_top_share
         if early and self._alias_phase_fit and self._alias_m.size and self._folds():
             line = self._measured_alias_line() if self._measure_phases() else None
             if line is None:
@@ -1024,7 +1022,7 @@ class CausalGradient:
         thread up to ~0.35 s per volume at 64 ch, and with the filtered artifact it
         changed nothing.
         """
-        return self.sfreq < self._alias_line_below_hz or self._folded
+        return self.sfreq < self._alias_line_below_hz or self._top_share() >= self._alias_top_share
 
     def _pulse_kp(self) -> int:
         """Bins of a pulse estimate's spectrum kept (up to ``_pulse_band_hz``)."""

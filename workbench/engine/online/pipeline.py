@@ -556,6 +556,8 @@ class OnlinePipeline:
             "volumes_predicted_unmarked": int(self.grad.n_unmarked),
             "volumes_artifact_ended": int(self.grad.n_stopped),
             "samples_artifact_ended": int(self.grad.n_ended),
+            # ... of which the next marker came on the TR rhythm: learnt from after all
+            "volumes_stopped_then_marked": int(self.grad.n_false_stops),
             "marker_loss_gave_up": int(self.grad.n_lost),
             "rpeaks": int(self.n_rpeaks),
             "bcg_beats": int(self.bcg.n_beats_stored) if self.bcg else 0,
