@@ -132,3 +132,36 @@ def run_synthetic(x: np.ndarray, marks: np.ndarray, sfreq: float, params=None,
     finally:
         pipe.close()
     return out, list(pipe.messages), pipe.state()
+
+
+def phantom_gradient(n_ch: int, seed: int = 3, eeg_rms: float = 0.0, **config):
+    """The phantom's gradient artifact (``GradientGenerator``, in 10 s chunks as the
+    variant benchmark makes it) on ``n_ch`` EEG rows, plus ``eeg_rms`` of 1-40 Hz noise
+    (0: none), as an MNE Raw with its volume markers (``Response/R128``).
+
+    ``config``: :class:`PhantomConfig` fields (``duration_s``, ``sfreq``, ...).
+    Returns ``(raw, eeg, triggers, cfg)``.
+    """
+    import mne
+
+    from workbench.engine.phantom.clock import make_timeline, make_triggers
+    from workbench.engine.phantom.config import PhantomConfig
+    from workbench.engine.phantom.gradient import GradientGenerator
+
+    cfg = PhantomConfig(seed=seed, lead_in_s=3.0, lead_out_s=3.0, **config)
+    rng = np.random.default_rng(seed)
+    tl = make_timeline(cfg, rng)
+    trig = make_triggers(cfg, tl, rng)
+    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (n_ch, 3)), np.random.default_rng(seed + 1),
+                            motion_rng=np.random.default_rng(seed + 2))
+    step = int(10 * cfg.sfreq)
+    art = np.concatenate([gen.chunk(i, min(i + step, cfg.n_times)) for i in range(0, cfg.n_times, step)], axis=1)
+    eeg = np.zeros_like(art)
+    if eeg_rms > 0:
+        sos = signal.butter(2, [1, 40], "bandpass", fs=cfg.sfreq, output="sos")
+        eeg = signal.sosfiltfilt(sos, np.random.default_rng(seed + 5).standard_normal(art.shape), axis=1)
+        eeg *= eeg_rms / eeg.std(axis=1, keepdims=True)
+    raw = mne.io.RawArray(art + eeg, mne.create_info([f"E{i:02d}" for i in range(n_ch)], cfg.sfreq, "eeg"),
+                          verbose=False)
+    raw.set_annotations(mne.Annotations(trig.recorded_sample / cfg.sfreq, 0.0, "Response/R128"))
+    return raw, eeg, trig, cfg

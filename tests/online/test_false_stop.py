@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.signal import butter, sosfilt, sosfiltfilt
+from scipy.signal import butter, sosfilt
 
 from workbench.engine.online import OnlineParams, replay_raw
 from workbench.engine.online.gradient import CausalGradient
@@ -27,28 +27,10 @@ def point_sampled():
     """(raw with volume markers, EEG truth, marker samples): 60 s x 8 ch at 5 kHz, TR 2 s,
     35 slices, the artifact sampled at points with no anti-alias filter, 15 uV of
     1-40 Hz EEG."""
-    import mne
+    from online_synth import phantom_gradient
 
-    from workbench.engine.phantom.clock import make_timeline, make_triggers
-    from workbench.engine.phantom.config import PhantomConfig
-    from workbench.engine.phantom.gradient import GradientGenerator
-
-    seed = 3
-    cfg = PhantomConfig(duration_s=SECONDS, seed=seed, lead_in_s=3.0, lead_out_s=3.0, sfreq=5000.0, tr=2.0,
-                        slices=35, gradient_sampling="point", gradient_antialias=False)
-    rng = np.random.default_rng(seed)
-    tl = make_timeline(cfg, rng)
-    trig = make_triggers(cfg, tl, rng)
-    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (N_CH, 3)), np.random.default_rng(seed + 1),
-                            motion_rng=np.random.default_rng(seed + 2))
-    step = int(10 * cfg.sfreq)
-    art = np.concatenate([gen.chunk(i, min(i + step, cfg.n_times)) for i in range(0, cfg.n_times, step)], axis=1)
-    sos = butter(2, [1, 40], "bandpass", fs=cfg.sfreq, output="sos")
-    eeg = sosfiltfilt(sos, np.random.default_rng(seed + 5).standard_normal((N_CH, cfg.n_times)), axis=1)
-    eeg *= 15e-6 / eeg.std(axis=1, keepdims=True)
-    raw = mne.io.RawArray(art + eeg, mne.create_info([f"E{i:02d}" for i in range(N_CH)], cfg.sfreq, "eeg"),
-                          verbose=False)
-    raw.set_annotations(mne.Annotations(trig.recorded_sample / cfg.sfreq, 0.0, "Response/R128"))
+    raw, eeg, trig, _ = phantom_gradient(N_CH, seed=3, eeg_rms=15e-6, duration_s=SECONDS, sfreq=5000.0, tr=2.0,
+                                         slices=35, gradient_sampling="point", gradient_antialias=False)
     return raw, eeg, np.asarray(trig.recorded_sample, int)
 
 

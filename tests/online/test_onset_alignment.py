@@ -38,24 +38,10 @@ def strong_artifact():
     """(raw of the artifact alone, true onsets in samples): 70 s x 6 ch at 5 kHz, TR 2 s,
     35 slices, 40 mV, 20 ppm between the clocks (the onsets' sampling phase turns by 0.2
     sample per volume)."""
-    import mne
+    from online_synth import phantom_gradient
 
-    from workbench.engine.phantom.clock import make_timeline, make_triggers
-    from workbench.engine.phantom.config import PhantomConfig
-    from workbench.engine.phantom.gradient import GradientGenerator
-
-    seed, n_ch = 3, 6
-    cfg = PhantomConfig(duration_s=70.0, seed=seed, lead_in_s=3.0, lead_out_s=3.0, sfreq=5000.0, tr=2.0,
-                        slices=35, gradient_mv=40.0)
-    rng = np.random.default_rng(seed)
-    tl = make_timeline(cfg, rng)
-    trig = make_triggers(cfg, tl, rng)
-    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (n_ch, 3)), np.random.default_rng(seed + 1),
-                            motion_rng=np.random.default_rng(seed + 2))
-    step = int(10 * cfg.sfreq)
-    art = np.concatenate([gen.chunk(i, min(i + step, cfg.n_times)) for i in range(0, cfg.n_times, step)], axis=1)
-    raw = mne.io.RawArray(art, mne.create_info([f"E{i}" for i in range(n_ch)], cfg.sfreq, "eeg"), verbose=False)
-    raw.set_annotations(mne.Annotations(trig.recorded_sample / cfg.sfreq, 0.0, "Response/R128"))
+    raw, _, trig, cfg = phantom_gradient(6, seed=3, duration_s=70.0, sfreq=5000.0, tr=2.0, slices=35,
+                                         gradient_mv=40.0)
     return raw, np.asarray(trig.true_eeg, float) * cfg.sfreq  # (seconds in the timeline)
 
 
