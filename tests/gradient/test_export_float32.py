@@ -50,3 +50,26 @@ def test_the_float32_reads_are_for_the_writer_only(float32_raw) -> None:
     plain = mne.io.RawArray(np.zeros((1, 10)), mne.create_info(1, 100.0), verbose="error")
     with float32_reads(plain):  # any other Raw is left alone
         assert plain[0, 0:5][0].dtype == np.float64
+
+
+def test_a_fif_read_in_threads_equals_the_serial_read(float32_raw, tmp_path, monkeypatch) -> None:
+    """``read_float32`` reads a FIF's chunks side by side in threads: the same samples as one
+    thread and as MNE's ``get_data``, with a first sample other than 0 and a last chunk
+    shorter than the others."""
+    import workbench.engine.gradient.stream as stream
+
+    raw, data = float32_raw
+    out = write_raw(raw, tmp_path / "in_raw.fif")[0]
+    fif = mne.io.read_raw_fif(out, preload=False, verbose="error")
+    calls: list[int] = []
+    orig = fif._read_segment
+    monkeypatch.setattr(fif, "_read_segment", lambda **kw: (calls.append(kw["start"]), orig(**kw))[1])
+    threaded = stream.read_float32(fif, chunk_s=0.3, n_jobs=2)
+    assert len(calls) == 9  # 2500 samples in 300-sample chunks
+    serial = stream.read_float32(fif, chunk_s=0.3, n_jobs=1)
+    np.testing.assert_array_equal(threaded, data)
+    np.testing.assert_array_equal(serial, data)
+    np.testing.assert_array_equal(threaded, fif.get_data().astype(np.float32))
+    # a reader that is not MNE's FIF reader is read in one thread (it may keep state)
+    assert stream._fif_reader(fif) and not stream._fif_reader(raw)
+    np.testing.assert_array_equal(stream.read_float32(raw, chunk_s=0.3, n_jobs=2), data)

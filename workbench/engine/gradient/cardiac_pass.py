@@ -313,6 +313,10 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
     # the EEG rows' pulse artifact, then the ECG's own beat
     est = np.zeros(dec.shape, np.float32) if est0 is None else np.array(est0, np.float32)
     z = np.empty_like(dec)  # one working copy, reused (memory: the rows at ~250 Hz, 3 times)
+    # channel groups as large as the full-rate correction of the recording these rows came
+    # from may take (at most 64 MB a thread): by the rows' own size they were one channel
+    # each at 5 kHz (64 ch x 10 min: 0.17 -> 0.10 s a round, the same output)
+    group_floor = min(64e6, 0.3 * dec.nbytes * q / max(n_jobs, 1))
     info: dict[str, Any] = {}
     t = None
     dirty: np.ndarray | None = None
@@ -322,7 +326,8 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
         prog(min(done, 10) / 10.0, f"pulse artifact from the ECG's R-peaks: round {done + 1}")
         done += 1
         np.subtract(dec, est, out=z)
-        correct_inplace(z, sd, np.arange(n_rows), pd, ref_picks=ne, obs_picks=ne, n_jobs=n_jobs)
+        correct_inplace(z, sd, np.arange(n_rows), pd, ref_picks=ne, obs_picks=ne, n_jobs=n_jobs,
+                        min_group_bytes=group_floor)
         if covered is not None:
             if dirty is None:
                 dirty = _dirty_outside(z, covered)
