@@ -37,7 +37,13 @@ class OnlineAxes:
         The mix is fitted on the waveforms' part above this frequency, where the EEG is
         negligible against the artifact (as offline).
     history : int
-        Past blocks whose mixes are averaged into the one applied.
+        Past blocks whose mixes are averaged into the one applied. 6 (300 ms): at the
+        sampling phases where what the template leaves is mostly aliasing, each block's
+        fitted mix scatters, and the mix stepping from block to block puts low-frequency
+        error into the EEG band; 3 blocks left 1.3 uV in those volumes of the multiband
+        eddy-current phantom (mb eddy 1.08 / 1.00 uV after volume 10 / 30, 6 blocks 0.99 /
+        0.87, 10 blocks 0.97 / 0.84 but bore drift x3 1.05 -> 1.06; no other variant row
+        worse with 6: ``bench_gradient_results.md``, session 39).
     checks : int
         Blocks over which the mix's prediction is checked: it is applied only while the
         mix carried over from the blocks before has removed, above ``hp_hz``, at least
@@ -52,7 +58,7 @@ class OnlineAxes:
     """
 
     def __init__(self, n_channels: int, sfreq: float, *, rank: int = 3, block_s: float = 0.05,
-                 hp_hz: float = 150.0, history: int = 3, checks: int = 20,
+                 hp_hz: float = 150.0, history: int = 6, checks: int = 20,
                  check_ratio: float = 0.75) -> None:
         self.n_channels = int(n_channels)
         self.sfreq = float(sfreq)
