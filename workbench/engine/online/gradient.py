@@ -1328,13 +1328,13 @@ class CausalGradient:
             self.err0[:, sl] = np.mean(r0.real**2 + r0.imag**2, axis=0)
             self.err1[:, sl] = np.mean(r1.real**2 + r1.imag**2, axis=0)
             if self._perr is not None:  # the same inside and outside the subspace
-                a, b = sl.start or 0, min(sl.stop or self._k_sp + 10**9, self._k_sp)
-                w0 = a - (ks if sl.start else 0)  # the band's first bin in E
-                if b > a:
-                    for q, Q in enumerate(self._parts_Q()):
-                        for j, r in enumerate((r0, r1)):
-                            rq = np.einsum("ij,njb->nib", Q, r[:, :, w0 : w0 + b - a])
-                            self._perr[q, j][:, a:b] = np.mean(rq.real**2 + rq.imag**2, axis=0)
+                # the split's bins in this band (E's first column is the band's first bin)
+                a = sl.start or 0
+                b = self._k_sp if sl.stop is None else min(sl.stop, self._k_sp)
+                for q, Q in enumerate(self._parts_Q() if b > a else ()):
+                    for j, r in enumerate((r0, r1)):
+                        rq = np.einsum("ij,njb->nib", Q, r[:, :, : b - a])
+                        self._perr[q, j][:, a:b] = np.mean(rq.real**2 + rq.imag**2, axis=0)
         self.n_check = max(self.n_check, len(self.epochs))
 
     def _rephase(self, a: float, b: float) -> None:
@@ -1611,22 +1611,21 @@ class CausalGradient:
         -------
         ndarray (channels, k) : the gained low band (``k`` = ``_k_sp``).
         """
-        ks, P = self._k_sp, self._P
+        ks = self._k_sp
         leak_n = self._n_used(ks, n, n_lf)
         out = np.zeros((spec.shape[0], ks), spec.dtype)
         own = None
         if alias is not None and basis is not None and self._alias_split:
             own = self._alias_coef(raw=True, upto=ks)
-        for Q, noise in ((P, self.noise_in), (np.eye(P.shape[0]) - P, self.noise_out)):
+        for q, (Q, noise) in enumerate(zip(self._parts_Q(), (self.noise_in, self.noise_out))):
             ap = None
             part = Q @ spec[:, :ks]
             if own is not None:
                 # the part's own alias coefficients, shrunk by the part's own noise:
                 # inside the subspace the EEG that enters them is that of a few
                 # dimensions, so more of them stand above it (as offline, where the
-                # alias fit is redone inside and outside)
+                # alias fit is redone inside and outside), kept where they predict
                 cq = self._part_coef(Q, noise, own, ks)
-                q = 0 if Q is P else 1
                 cq = cq * (self._perr[q, 1] < self._check_ratio * self._perr[q, 0])
                 part = Q @ mean[:, :ks] + self._alias_terms_low(cq, *basis, ks)
                 alias_q = cq
