@@ -100,3 +100,26 @@ def test_triggers_rounded_to_samples_are_not_outliers() -> None:
     assert 5.0 < fit.drift_ppm < 40.0
     lo, hi = fit.drift_ppm_ci
     assert hi - lo > 5.0  # no longer a zero-width interval
+
+
+@pytest.mark.parametrize("drift", [-8.0, 4.0, 8.0, 12.0, 20.0])
+@pytest.mark.parametrize("offset", [0.1e-3, 0.45e-3, 0.9e-3])
+def test_interval_holds_the_truth_when_rounding_hides_the_drift(drift: float, offset: float) -> None:
+    """1 kHz, 56 volumes of 2 s: at 4-8 ppm the triggers move by under a sample over the
+    run, so they round the same way for long stretches (the errors are not independent)
+    and the least-squares interval excluded the truth (0.00 ppm, [-2.39, 2.39] at 4 and 8
+    ppm). The slopes that keep a line within the rounding of every trigger bound it."""
+    sf = 1000.0
+    t = np.round(((1 + drift * 1e-6) * TR * np.arange(56) + 3.0 + offset) * sf) / sf
+    fit = fit_clock(repair_triggers(t), TR, resolution=1 / sf)
+    lo, hi = fit.drift_ppm_ci
+    assert lo <= drift <= hi, (fit.drift_ppm, lo, hi)
+    assert hi - lo < 25.0  # bounded: a sample over the run's 110 s is 9.1 ppm
+
+
+def test_interval_is_not_widened_when_the_triggers_dither_through_the_grid() -> None:
+    """5 kHz, 300 volumes at 12.5 ppm: the triggers cross many grid lines and the rounding
+    behaves like noise; the interval stays sub-ppm."""
+    fit = fit_clock(repair_triggers(recorded(12.5)), TR, resolution=1 / SFREQ)
+    lo, hi = fit.drift_ppm_ci
+    assert lo <= 12.5 <= hi and hi - lo < 1.0
