@@ -150,19 +150,12 @@ def simulate(base: str, over: dict, eeg_kind: str, seconds: float, n_ch: int, se
     the head motion)."""
     import mne
 
-    from workbench.engine.phantom.clock import make_timeline, make_triggers
     from workbench.engine.phantom.config import PhantomConfig
-    from workbench.engine.phantom.gradient import GradientGenerator
+    from workbench.engine.phantom.gradient import artifact_run
 
     cfg = PhantomConfig(duration_s=seconds, seed=seed, lead_in_s=3.0, lead_out_s=3.0,
                         **BASES[base], **over)
-    rng = np.random.default_rng(seed)
-    tl = make_timeline(cfg, rng)
-    trig = make_triggers(cfg, tl, rng)
-    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (n_ch, 3)), np.random.default_rng(seed + 1),
-                            motion_rng=np.random.default_rng(seed + 2))
-    step = int(10 * cfg.sfreq)
-    art = np.concatenate([gen.chunk(i, min(i + step, cfg.n_times)) for i in range(0, cfg.n_times, step)], axis=1)
+    art, trig, tl, gen = artifact_run(cfg, n_ch, seed)
     eeg = eeg_truth(eeg_kind, n_ch, cfg.n_times, cfg.sfreq, np.random.default_rng(seed + 5))
     info = mne.create_info([f"E{i:02d}" for i in range(n_ch)], cfg.sfreq, "eeg")
     raw = mne.io.RawArray(art + eeg, info, verbose=False)

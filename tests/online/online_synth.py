@@ -135,8 +135,8 @@ def run_synthetic(x: np.ndarray, marks: np.ndarray, sfreq: float, params=None,
 
 
 def phantom_gradient(n_ch: int, seed: int = 3, eeg_rms: float = 0.0, **config):
-    """The phantom's gradient artifact (``GradientGenerator``, in 10 s chunks as the
-    variant benchmark makes it) on ``n_ch`` EEG rows, plus ``eeg_rms`` of 1-40 Hz noise
+    """The phantom's gradient artifact (``phantom.gradient.artifact_run``, as the variant
+    benchmark makes it) on ``n_ch`` EEG rows, plus ``eeg_rms`` of 1-40 Hz noise
     (0: none), as an MNE Raw with its volume markers (``Response/R128``).
 
     ``config``: :class:`PhantomConfig` fields (``duration_s``, ``sfreq``, ...).
@@ -144,18 +144,11 @@ def phantom_gradient(n_ch: int, seed: int = 3, eeg_rms: float = 0.0, **config):
     """
     import mne
 
-    from workbench.engine.phantom.clock import make_timeline, make_triggers
     from workbench.engine.phantom.config import PhantomConfig
-    from workbench.engine.phantom.gradient import GradientGenerator
+    from workbench.engine.phantom.gradient import artifact_run
 
     cfg = PhantomConfig(seed=seed, lead_in_s=3.0, lead_out_s=3.0, **config)
-    rng = np.random.default_rng(seed)
-    tl = make_timeline(cfg, rng)
-    trig = make_triggers(cfg, tl, rng)
-    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (n_ch, 3)), np.random.default_rng(seed + 1),
-                            motion_rng=np.random.default_rng(seed + 2))
-    step = int(10 * cfg.sfreq)
-    art = np.concatenate([gen.chunk(i, min(i + step, cfg.n_times)) for i in range(0, cfg.n_times, step)], axis=1)
+    art, trig, _tl, _gen = artifact_run(cfg, n_ch, seed)
     eeg = np.zeros_like(art)
     if eeg_rms > 0:
         sos = signal.butter(2, [1, 40], "bandpass", fs=cfg.sfreq, output="sos")

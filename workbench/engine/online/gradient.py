@@ -254,7 +254,6 @@ class CausalGradient:
     # in the spatial split, each part's alias coefficients are shrunk by that part's own
     # noise (see _split_low_band)
     _alias_split = True
-    _perr: np.ndarray | None = None
     _rephase_checks = False  # a rephase also restarts the out-of-sample checks
     _rephase_batch = True  # ... and refits the alias model on the stored epochs
     # alias phases from the epochs' measured onsets (``align``) until the rephase: right
@@ -475,7 +474,7 @@ class CausalGradient:
         self._P: np.ndarray | None = None  # projector on the artifact's channel subspace
         self._sp_todo = self.spatial  # the subspace is measured once per run
         self.n_part = 0  # residuals seen since (their running means: noise_in, noise_out)
-        self._perr = None  # the parts' alias checks (see _part_checks)
+        self._perr: np.ndarray | None = None  # the parts' alias checks (see _part_checks)
         self.spatial_info: dict[str, int] = {}
         self._meas: deque[tuple[int, float]] = deque()  # (volume number, measured onset)
         self._aline: tuple[float, float] | None = None  # alias phase line fitted on the artifact
@@ -688,14 +687,10 @@ class CausalGradient:
         every marker is its true onset rounded, so any two differ from the true line by
         less than a sample. None with fewer than three markers, or when no slope meets
         that (a marker off by more than the rounding: jitter)."""
-        if j.size < 3:
-            return None
-        dj = j[None, :] - j[:, None]
-        dm = m[None, :] - m[:, None]
-        up = dj > 0
-        lo = float(np.max((dm[up] - 1.0) / dj[up]))
-        hi = float(np.min((dm[up] + 1.0) / dj[up]))
-        return (lo, hi) if lo <= hi else None
+        from ..sync.clock import slopes_within
+
+        return slopes_within(np.asarray(j, float), np.asarray(m, float), np.zeros(np.size(j), int), 1.0,
+                             most=None)
 
     @staticmethod
     def _quantised_fit(j: np.ndarray, m: np.ndarray, pin: float = 0.6) -> tuple[float, float, float] | None:

@@ -39,10 +39,10 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from .clock import Timeline
+from .clock import Timeline, make_timeline, make_triggers
 from .config import PhantomConfig
 
-__all__ = ["BoreDrift", "EpiWaveform", "epi_waveform", "GradientGenerator"]
+__all__ = ["BoreDrift", "EpiWaveform", "epi_waveform", "GradientGenerator", "artifact_run"]
 
 RAMP = 0.15e-3          # s, all ramps (slew ~150 T/m/s at 22 mT/m)
 G_READ = 0.022          # T/m, readout amplitude
@@ -434,3 +434,42 @@ class _LowFrequency:
         size = 1.0 + 0.25 * np.sin(2 * np.pi * self.wf[0] * t + self.wph[0]) \
             + 0.15 * np.sin(2 * np.pi * self.wf[1] * t + self.wph[1])
         return (self.coupling @ acc) * (self.scale * size)[None, :]
+
+
+def artifact_run(cfg: PhantomConfig, n_ch: int, seed: int,
+                 chunk_s: float = 10.0) -> tuple[np.ndarray, Any, Timeline, GradientGenerator]:
+    """The phantom's gradient artifact alone on ``n_ch`` channels, with its scanner
+    timeline and recorded triggers: the recipe the variant benchmark and the online tests
+    build their recordings on (one seed; the same draws in the same order, so a seed
+    gives the same artifact in both).
+
+    Parameters
+    ----------
+    cfg : PhantomConfig
+        The run (rate, TR, slices, drift, artifact physics).
+    n_ch : int
+        Channels (lead-loop moments drawn at 1e-3 per gradient axis).
+    seed : int
+        Seeds the timeline and triggers (``seed``), the generator (``seed + 1``) and its
+        head motion (``seed + 2``).
+    chunk_s : float
+        Generated in chunks of this many seconds (as a recording arrives; the generator
+        is continuous across chunks).
+
+    Returns
+    -------
+    art : ndarray, shape (n_ch, cfg.n_times)
+        The artifact (V).
+    triggers : Triggers
+        The volume triggers as recorded (``recorded_sample``) and true.
+    timeline : Timeline
+    generator : GradientGenerator
+    """
+    rng = np.random.default_rng(seed)
+    tl = make_timeline(cfg, rng)
+    trig = make_triggers(cfg, tl, rng)
+    gen = GradientGenerator(cfg, tl, rng.normal(0, 1e-3, (n_ch, 3)), np.random.default_rng(seed + 1),
+                            motion_rng=np.random.default_rng(seed + 2))
+    step = max(int(chunk_s * cfg.sfreq), 1)
+    art = np.concatenate([gen.chunk(i, min(i + step, cfg.n_times)) for i in range(0, cfg.n_times, step)], axis=1)
+    return art, trig, tl, gen

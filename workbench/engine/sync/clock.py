@@ -72,16 +72,18 @@ def _robust_scale(r: np.ndarray, floor: float) -> float:
     return scale if scale > 1e-9 else max(float(np.std(r)), 1e-9)
 
 
-def _slopes_within(x: np.ndarray, t: np.ndarray, run: np.ndarray, band: float,
-                   most: int = 600) -> tuple[float, float] | None:
+def slopes_within(x: np.ndarray, t: np.ndarray, run: np.ndarray, band: float,
+                  most: int | None = 600) -> tuple[float, float] | None:
     """The slopes of the lines ``t = a x + b_run`` that pass within ``band`` of every
-    pair of triggers (at most ``most`` evenly spaced per run; a subset only widens the
-    interval): ``max (dt - band) / dx .. min (dt + band) / dx`` over the pairs of each
-    run. None when no slope does (a trigger off by more than ``band``) or too few."""
+    pair of points (at most ``most`` evenly spaced per run, None: all; a subset only
+    widens the interval): ``max (dt - band) / dx .. min (dt + band) / dx`` over the pairs
+    of each run. None when no slope does (a point off by more than ``band``) or with
+    fewer than three pairs. Used for the clock fit's interval (triggers rounded to
+    samples) and by the online correction (whole-sample markers, band one sample)."""
     lo, hi, n_pairs = -np.inf, np.inf, 0
     for r in np.unique(run):
         sel = np.flatnonzero(run == r)
-        if sel.size > most:
+        if most is not None and sel.size > most:
             sel = sel[np.linspace(0, sel.size - 1, most).round().astype(int)]
         xs, ts = x[sel], t[sel]
         dx = xs[None, :] - xs[:, None]
@@ -192,7 +194,7 @@ def fit_clock(
         # residual when they jitter beyond the rounding (then the fitted line itself
         # always meets the band)
         band = max(float(resolution), 2.0 * float(np.max(np.abs(resid))) if resid.size else 0.0)
-        feas = _slopes_within(x[inl], t[inl], run[inl], band)
+        feas = slopes_within(x[inl], t[inl], run[inl], band)
         if feas is not None:
             ci = (min(ci[0], feas[0]), max(ci[1], feas[1]))
     duration = float(np.ptp(train.onsets)) if train.onsets.size else 0.0
