@@ -122,11 +122,14 @@ QC = (
     QCSpec("window_volumes", "Template window used", "volumes", "d",
            help="Volumes averaged per template: the window asked for, or with 'auto' 20 (8 below "
                 "2 kHz, where the aliased artifact changes from volume to volume)."),
-    QCSpec("drift_refined_ppm", "Clock drift refined from the artifact", "ppm", ".1f",
+    QCSpec("drift_refined_ppm", "Sampling-phase ramp fitted to the artifact", "ppm", ".1f",
            help="Below 2 kHz the artifact aliases and each volume's sub-sample phase must be known "
                 "to ~0.1 sample; triggers on EEG samples fix the clock's drift only to about a "
                 "sample over a short run. The drift change (within ±1 sample over the run) that "
-                "leaves the smallest template residual, kept only when it lowers it (0: none kept)."),
+                "leaves the smallest template residual, kept only when it lowers it (0: none kept). "
+                "When the phase travels less than a sample over the run (a short run, a few ppm) "
+                "this is the phase spread the alias model fits best, not a measure of the clock: "
+                "read the clock's drift in Sync."),
     QCSpec("max_shift_samples", "Largest re-alignment", "samples", ".2f"),
     QCSpec("alignment_kept", "Re-alignment kept (it lowered the residual)",
            help="The per-volume sub-sample re-alignment is kept only when it lowers the reference "
