@@ -105,10 +105,10 @@ def test_a_synced_clock_at_1khz_is_not_given_a_drift() -> None:
 def test_a_phase_travel_under_one_sample_is_not_judged_by_the_strongest_bins(seed: int) -> None:
     """120 s at 1 kHz with 4 ppm: the volumes' sampling phase travels ~0.45 sample over
     the run and the triggers, rounded to samples, see at most one step of a sample. The
-    drift refinement and the re-alignment check scored ramps and shifts by the total
-    template residual, which the slice harmonics near 500 Hz decide; the ramps it chose
-    left 6.0 and 7.5 uV in 1-40 Hz (seeds 2, 3). Scored bin by bin (the log residual),
-    3.4 and 4.3 uV. Fails with the total restored in ``_refine_drift``."""
+    drift refinement scored its ramps by the template residual over all bins, which the
+    slice harmonics near 500 Hz decide; the ramps it chose left 6.0 and 7.5 uV in
+    1-40 Hz (seeds 2, 3). Scored below 70 Hz with the alias terms out of sample, 3.3
+    and 4.3 uV. Fails with the score on all bins (``drift_score_fmax=0``)."""
     sfreq, tr = 1000.0, 2.0
     art, eeg, sched, _cfg = driftsynth.make(n_ch=8, duration=120.0, sfreq=sfreq, tr=tr, slices=35,
                                             seed=seed, drift_ppm=4.0)

@@ -205,6 +205,7 @@ class GradientParams:
             # Wiener gain would then have to keep the template and its EEG leak
             pad=int(max(32, round(0.04 * sfreq))) if sfreq > 0 else 32,
             drift_range=1.0 if self.refines_drift(sfreq) else 0.0,
+            drift_score_fmax=(float(self.lowpass) if self.lowpass else 70.0) / sfreq if sfreq > 0 else 0.0,
             # only where the artifact hardly aliases: below, it has parts the strong bins'
             # subspace misses, which change with each volume's sampling phase and average
             # out. 1-40 Hz error, 60 s drifting phantoms with a BCG: 5 kHz -4 %, -1 %, -7 %;

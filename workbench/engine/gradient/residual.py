@@ -49,6 +49,7 @@ class AliasModel:
         tbins: np.ndarray | None = None,
         resid: tuple[np.ndarray, np.ndarray] | None = None,
         b0: int = 0,
+        fit_rows: np.ndarray | None = None,
     ) -> np.ndarray:
         """Template including each volume's fitted alias terms.
 
@@ -60,13 +61,21 @@ class AliasModel:
         the bins ``tbins``) the mean is over the chosen neighbours there. ``resid``: the
         caller's ``spec - tmpl`` and its energy over volumes when it has them already.
         ``b0``: the arrays' first bin (a block of bins; not with ``sel``).
+        ``fit_rows``: the volumes the coefficients are fitted on (None: all; not with
+        ``sel``); the terms are added to every volume, so the others are predicted out
+        of sample (for scoring a schedule, see ``aas._template_residual``).
         """
         if resid is None:
             d = spec - tmpl
-            energy = np.sum(d.real**2 + d.imag**2, axis=1)  # (g, nf)
         else:
             d, energy = resid
+        if fit_rows is not None:
+            d = d[:, fit_rows]
+        if resid is None or fit_rows is not None:
+            energy = np.sum(d.real**2 + d.imag**2, axis=1)  # (g, nf)
         n_vol, k = self.B.shape
+        Bf = self.B if fit_rows is None else self.B[fit_rows]
+        n_fit = Bf.shape[0]
         g = d.shape[0]
         nf_here = tmpl.shape[-1]  # the caller may pass a block of bins only
         # the residual's alias part is C (B_v - mean over v's window of B): fitted on that
@@ -81,17 +90,19 @@ class AliasModel:
             if f1 <= f0:
                 continue
             D = (self.B - Bm).astype(np.complex128)
+            if fit_rows is not None:
+                D = D[fit_rows]
             if (not np.all(np.isfinite(D)) or np.linalg.cond(D) > 1e3
                     or float(np.mean(np.abs(Bm))) < self.bare_below):
                 # windows spanning whole phase cycles (window mean of B ~ 0): the bare
                 # basis, as before (on the 5 kHz phantom it kept slightly more EEG)
-                D = self.B.astype(np.complex128)
+                D = Bf.astype(np.complex128)
             gram = D.conj().T @ D
             Gi = np.linalg.inv(gram)
             P = (Gi @ D.conj().T).astype(np.complex64)
             cb = np.matmul(P, d[..., f0:f1])  # (g, k, nb)
             explained = np.real(np.einsum("gkf,kl,glf->gf", cb.conj(), gram.astype(np.complex64), cb))
-            s2 = np.maximum(energy[:, f0:f1] - explained, 0.0) / max(n_vol - k, 1)
+            s2 = np.maximum(energy[:, f0:f1] - explained, 0.0) / max(n_fit - k, 1)
             power = cb.real**2 + cb.imag**2
             var = np.real(np.diag(Gi)).astype(np.float32)
             # keep a coefficient only where it clearly stands above its estimation noise
