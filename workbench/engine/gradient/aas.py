@@ -113,6 +113,16 @@ class AASParams:
         Bins over which the artifact power is also averaged for the Wiener gain below
         ``lf_cutoff`` (the EEG band); the smaller of the bin's own and the averaged
         estimate is used there (1: off).
+    wiener_strong : float
+        Except where the bin's own estimate exceeds ``wiener_strong`` times its leak
+        (0: never). At 1 kHz the readout's harmonics fold into the EEG band as lone
+        lines (962.5 Hz, the 55th slice harmonic at 35 slices / 2 s, onto 37.5 Hz),
+        which the neighbours' mean shrank to a third of their power, so that their
+        templates were kept only in part: the 37.5 Hz line was half of the 1 kHz
+        variant row's 1-40 Hz error. The correction sets 20 below 2 kHz; at 5 kHz the
+        EEG band's strong lines are slice harmonics with volume sidebands and the rule
+        changed the variant rows by -4 % to +4 % (mb combined, whose 2 Hz line holds
+        slow EEG too), so it stays off there.
     window_lf : int | None
         Longer window for the bins below ``lf_cutoff`` (in cycles per sample x sfreq,
         i.e. Hz once the caller converts): the artifact's low-frequency part is weak and
@@ -272,6 +282,7 @@ class AASParams:
     obs_highpass: float = 0.014
     pad: int = 32
     wiener_smooth: int = 9
+    wiener_strong: float = 0.0
     wiener_strict: float = 1.0
     track: bool = False
     track_pool: int = 60
@@ -916,6 +927,7 @@ def wiener_gain(
     k_min: int,
     strict: float = 1.0,
     spread: np.ndarray | None = None,
+    strong: float = 0.0,
 ) -> np.ndarray:
     """Per channel and bin, the Wiener gain of the templates: artifact / (artifact + leak).
 
@@ -952,6 +964,10 @@ def wiener_gain(
         times an exponential variable, above 1x on 37 % of the bins, above 3x on 5 %.
     spread : ndarray, shape (g, n_freq) | None
         :func:`wiener_spread` of the templates, when the caller has it.
+    strong : float
+        In the EEG band, a bin whose own power estimate exceeds ``strong`` times its
+        leak keeps it, rather than the smaller of it and its neighbours' mean (0: off;
+        see :attr:`AASParams.wiener_strong`).
 
     Returns
     -------
@@ -974,7 +990,13 @@ def wiener_gain(
         from scipy.ndimage import uniform_filter1d
 
         sm = uniform_filter1d(power[:, : kc + smooth], int(smooth), axis=-1)
-        power[:, :kc] = np.minimum(power[:, :kc], sm[:, :kc])
+        low = np.minimum(power[:, :kc], sm[:, :kc])
+        if strong > 0:
+            # a lone strong line (an aliased harmonic) is artifact beyond doubt: an
+            # EEG-only bin's estimate exceeds ``strong`` x its leak with probability
+            # exp(-strong); its neighbours' mean would take most of it away
+            low = np.where(power[:, :kc] > strong * noise[:, :kc] / n_nb[:, :kc], power[:, :kc], low)
+        power[:, :kc] = low
     gain = power / np.maximum(power + noise / n_nb, 1e-30)
     gain = np.clip(gain, 0.0, 1.0).astype(np.float32)
     gain[:, :k_min] = 1.0  # the all-volume mean below 1/TR is not leak-limited
@@ -1510,7 +1532,7 @@ def _correct_inplace(
         if params.wiener:
             tmpl *= wiener_gain(tmpl, M, mean_p, noise, n_avg, nv,
                                 int(np.ceil(params.lf_cutoff * plan.nw)), params.wiener_smooth,
-                                plan.k_min, params.wiener_strict)[:, None, :]
+                                plan.k_min, params.wiener_strict, strong=params.wiener_strong)[:, None, :]
         if low is not None:
             # the low band's spectra and templates, for the spatial pass over all channels
             keep = [i for i, r in enumerate(rows) if int(r) in low.index]

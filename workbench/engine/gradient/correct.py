@@ -198,6 +198,7 @@ class GradientParams:
             track_pool=int(self.track_pool),
             spatial=bool(self.spatial),
             wiener_strict=float(self.wiener_strict),
+            wiener_strong=WIENER_STRONG_LOW_RATE if 0 < sfreq < LOW_RATE_HZ else 0.0,
             window_auto=bool(self.window_auto),
             segment_check_fmax=float(self.lowpass) / sfreq if self.lowpass and sfreq > 0 else 0.0,
             # 40 ms tapered margins: the artifact's spectrum stays concentrated at its
@@ -257,6 +258,10 @@ ALIAS_ORDERS_DEFAULT = 2
 ALIAS_ORDERS_LOW_RATE = 4
 #: the lowest rate given :data:`ALIAS_ORDERS_LOW_RATE` (measured at 1 kHz; 500 Hz was worse)
 ALIAS_LOW_RATE_FROM_HZ = 900.0
+#: below :data:`LOW_RATE_HZ`, the leak multiple above which an EEG-band bin's Wiener gain
+#: uses its own artifact power (:attr:`.aas.AASParams.wiener_strong`; 10-50 alike on the
+#: 1 kHz rows, 100 too high for the folded 37.5 Hz line)
+WIENER_STRONG_LOW_RATE = 20.0
 #: sampling rate from which the spatial pass counts the templates' spread outside the
 #: artifact subspace only where the channel's mean holds artifact
 #: (:attr:`.aas.AASParams.spatial_steady_outside`)

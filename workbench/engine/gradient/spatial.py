@@ -212,7 +212,7 @@ class LowBand:
             outside_spread[:, :kc] *= steady
         gains = [np.ones((n, kb), np.float32) if not prm.wiener else
                  wiener_gain(None, None, mp, no, n_avg, nv, kc, prm.wiener_smooth, plan.k_min,
-                             prm.wiener_strict, spread=sp) for mp, no, sp in stats]
+                             prm.wiener_strict, spread=sp, strong=prm.wiener_strong) for mp, no, sp in stats]
 
         # pass 2: the change of the templates, written over the spectra (S is not needed
         # again)

@@ -263,6 +263,7 @@ class CausalGradient:
     _early_measured_phase = True
     _rephase_pin = 0.3  # slope interval times the markers' span that triggers the rephase
     _wiener_strict = 3.0  # see _wiener_gain
+    _wiener_strong = 0.0  # set in __init__ (see _gain_from)
     # the causal spatial pass (see _set_subspace): epochs before the subspace is measured,
     # part residuals before its gains are used, and the share of the strong bins' energy
     # the subspace holds (as offline, AASParams.spatial_tol). 4 rather than 10: the split
@@ -365,7 +366,7 @@ class CausalGradient:
         self.lf_cutoff_hz = float(lf_cutoff_hz)
         self.wiener = bool(wiener)
         self.noise_volumes = max(1, int(noise_volumes))
-        from ..gradient.correct import LOW_RATE_HZ, GradientParams
+        from ..gradient.correct import LOW_RATE_HZ, WIENER_STRONG_LOW_RATE, GradientParams
 
         # None: as offline (4 from 900 Hz up to 2 kHz, else 2)
         self.alias_orders = max(0, GradientParams(alias_orders=alias_orders).orders(self.sfreq))
@@ -381,6 +382,9 @@ class CausalGradient:
         if self.sfreq < LOW_RATE_HZ:
             self._block = max(self._block, self._stop_block_low)
             self._stop_resid = self._stop_resid_low
+        # a lone strong line in the EEG band keeps its own power (as offline,
+        # AASParams.wiener_strong)
+        self._wiener_strong = WIENER_STRONG_LOW_RATE if self.sfreq < LOW_RATE_HZ else 0.0
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
         self.trend = bool(trend)
@@ -1498,7 +1502,10 @@ class CausalGradient:
             from scipy.ndimage import uniform_filter1d
 
             sm = uniform_filter1d(power[:, : kc + 9], 9, axis=-1)
-            power[:, :kc] = np.minimum(power[:, :kc], sm[:, :kc])
+            low = np.minimum(power[:, :kc], sm[:, :kc])
+            if self._wiener_strong > 0:
+                low = np.where(power[:, :kc] > self._wiener_strong * leak[..., :kc], power[:, :kc], low)
+            power[:, :kc] = low
         return np.clip(power / np.maximum(power + leak, 1e-300), 0.0, 1.0)
 
     def _wiener_gain(self, mean: np.ndarray, n: int, n_lf: int, alias: np.ndarray | None = None) -> np.ndarray:
