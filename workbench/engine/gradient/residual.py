@@ -23,8 +23,11 @@ class AliasModel:
     #: mean |window mean of the basis| below which the bare basis is fitted
     bare_below = 0.1
 
-    def __init__(self, frac: np.ndarray, orders: int, strict: float = 3.0) -> None:
+    def __init__(self, frac: np.ndarray, orders: int, strict: float = 3.0,
+                 bare_below: float | None = None) -> None:
         self.strict = float(strict)
+        if bare_below is not None:
+            self.bare_below = float(bare_below)
         # more than two orders only where the volumes allow three per coefficient (a short
         # run at 1 kHz keeps what it can rather than losing the model)
         while orders > 2 and len(frac) < 6 * orders:
