@@ -292,7 +292,7 @@ class AASParams:
     lf_cutoff: float = 0.0
     alias_orders: int = 2
     alias_phase_scale: float = 1.0
-    alias_bare_below: float = 0.1
+    alias_bare_below: float = AliasModel.bare_below
     obs: bool = False
     anc: bool = False
     anc_taps: int = 8
@@ -1411,7 +1411,7 @@ def _correct_inplace(
                     tmpl = plan.templates(spec)
                     s_c = np.einsum("gvk,gvk->vk", spec, np.conj(tmpl))
                     e_c = 0.0
-                    if it == 0 and params.align_check:
+                    if it == 0 and params.align_check and not params.align_check_fmax:
                         # the residual before any shift (see _template_residual)
                         if alias0 is not None:
                             tmpl = alias0.refine(spec, tmpl, plan)

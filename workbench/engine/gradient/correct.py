@@ -182,6 +182,9 @@ class GradientParams:
         return WINDOW_LOW_RATE if 0 < sfreq < LOW_RATE_HZ else WINDOW_DEFAULT
 
     def aas(self, sfreq: float = 0.0) -> AASParams:
+        low_rate = 0 < sfreq < LOW_RATE_HZ
+        # the band the user keeps (fraction of the sampling rate): what the low-rate checks score
+        kept_band = (float(self.lowpass) if self.lowpass else 70.0) / sfreq if sfreq > 0 else 0.0
         return AASParams(
             window=self.main_window(sfreq),
             align=bool(self.align),
@@ -198,8 +201,8 @@ class GradientParams:
             track_pool=int(self.track_pool),
             spatial=bool(self.spatial),
             wiener_strict=float(self.wiener_strict),
-            wiener_strong=WIENER_STRONG_LOW_RATE if 0 < sfreq < LOW_RATE_HZ else 0.0,
-            alias_bare_below=0.0 if 0 < sfreq < LOW_RATE_HZ else 0.1,
+            wiener_strong=WIENER_STRONG_LOW_RATE if low_rate else 0.0,
+            alias_bare_below=0.0 if low_rate else AASParams.alias_bare_below,
             window_auto=bool(self.window_auto),
             segment_check_fmax=float(self.lowpass) / sfreq if self.lowpass and sfreq > 0 else 0.0,
             # 40 ms tapered margins: the artifact's spectrum stays concentrated at its
@@ -207,8 +210,8 @@ class GradientParams:
             # Wiener gain would then have to keep the template and its EEG leak
             pad=int(max(32, round(0.04 * sfreq))) if sfreq > 0 else 32,
             drift_range=1.0 if self.refines_drift(sfreq) else 0.0,
-            drift_score_fmax=(float(self.lowpass) if self.lowpass else 70.0) / sfreq if sfreq > 0 else 0.0,
-            align_check_fmax=(float(self.lowpass) if self.lowpass else 70.0) / sfreq if 0 < sfreq < LOW_RATE_HZ else 0.0,
+            drift_score_fmax=kept_band,
+            align_check_fmax=kept_band if low_rate else 0.0,
             # only where the artifact hardly aliases: below, it has parts the strong bins'
             # subspace misses, which change with each volume's sampling phase and average
             # out. 1-40 Hz error, 60 s drifting phantoms with a BCG: 5 kHz -4 %, -1 %, -7 %;
