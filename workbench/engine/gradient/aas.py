@@ -191,7 +191,7 @@ class AASParams:
         below this frequency (fraction of the sampling rate), with the alias terms
         fitted out of sample. The correction sets it below 2 kHz, to its low-pass (70 Hz
         without one): judged on all bins, the check kept shifts on a 120 s run at 1 kHz
-        and 4 ppm that left 8.1 uV in 1-40 Hz (2.9 without them).
+        and 4 ppm that left 8.1 uV in 1-40 Hz (2.7 without them).
     spatial : bool
         Re-estimate the templates below ``spatial_cutoff`` across channels (see
         :mod:`.spatial`): the artifact of all channels lies in a few-dimensional
