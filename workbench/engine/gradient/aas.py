@@ -114,8 +114,8 @@ class AASParams:
         ``lf_cutoff`` (the EEG band); the smaller of the bin's own and the averaged
         estimate is used there (1: off).
     wiener_strong : float
-        Except where the bin's own estimate exceeds ``wiener_strong`` times its leak
-        (0: never). At 1 kHz the readout's harmonics fold into the EEG band as lone
+        Where the bin's own estimate exceeds ``wiener_strong`` times its leak, that
+        estimate is used instead (0: never; see :func:`eeg_band_power`). At 1 kHz the readout's harmonics fold into the EEG band as lone
         lines (962.5 Hz, the 55th slice harmonic at 35 slices / 2 s, onto 37.5 Hz),
         which the neighbours' mean shrank to a third of their power, so that their
         templates were kept only in part: the 37.5 Hz line was half of the 1 kHz
@@ -934,6 +934,44 @@ def _power_sum(x: np.ndarray, minus: np.ndarray | None = None, block: int = 32) 
     return acc
 
 
+def eeg_band_power(power: np.ndarray, leak: np.ndarray, kc: int, smooth: int, strong: float = 0.0) -> None:
+    """The artifact power a Wiener gain uses in the EEG band, in place on ``power``.
+
+    Parameters
+    ----------
+    power : ndarray, shape (g, n_freq)
+        Per row and bin, the artifact's estimated power; its first ``kc`` bins are
+        replaced.
+    leak : ndarray, shape (g, n_freq) or broadcastable
+        The template's EEG leak per bin.
+    kc : int
+        Bins of the EEG band (below ``lf_cutoff``).
+    smooth : int
+        Bins of the neighbours' mean (1: the rule is off).
+    strong : float
+        Multiple of the leak above which a bin keeps its own estimate (0: never).
+
+    In the EEG band the estimate of one bin is noisy (with W close to the number of
+    volumes it is the template's own leak, exponentially distributed); the mean over
+    neighbouring bins is not, and between the artifact's lines it is small: the smaller
+    of the two only lowers gains where the artifact is weak. Above the band the artifact
+    matters more than the leak and the bin's own estimate is kept. A lone strong line (a
+    harmonic folded in at 1 kHz) is artifact beyond doubt when its own estimate exceeds
+    ``strong`` x its leak (an EEG-only bin gets there with probability exp(-strong));
+    the neighbours' mean would take most of it away. Shared by the offline correction
+    (:func:`wiener_gain`) and the online one.
+    """
+    if smooth <= 1 or kc <= 0:
+        return
+    from scipy.ndimage import uniform_filter1d
+
+    own = power[:, :kc]
+    low = np.minimum(own, uniform_filter1d(power[:, : kc + smooth], int(smooth), axis=-1)[:, :kc])
+    if strong > 0:
+        low = np.where(own > strong * np.broadcast_to(leak, power.shape)[:, :kc], own, low)
+    power[:, :kc] = low
+
+
 def wiener_gain(
     tmpl: np.ndarray,
     M: np.ndarray,
@@ -999,24 +1037,9 @@ def wiener_gain(
         mean_p = mean_p.copy()
         mean_p[:, :kc] = np.maximum(mean_p[:, :kc] - (strict - 1.0) * noise[:, :kc] / nv, 0.0)
     power = mean_p + spread
-    if smooth > 1 and kc > 0:
-        # in the EEG band (below lf_cutoff) the estimate of one bin is noisy (with W
-        # close to the number of volumes it is the template's own leak, exponentially
-        # distributed); the mean over neighbouring bins is not, and between the
-        # artifact's lines it is small: the smaller of the two only lowers gains
-        # where the artifact is weak. Above the band the artifact matters more than
-        # the leak and the bin's own estimate is kept.
-        from scipy.ndimage import uniform_filter1d
-
-        sm = uniform_filter1d(power[:, : kc + smooth], int(smooth), axis=-1)
-        low = np.minimum(power[:, :kc], sm[:, :kc])
-        if strong > 0:
-            # a lone strong line (an aliased harmonic) is artifact beyond doubt: an
-            # EEG-only bin's estimate exceeds ``strong`` x its leak with probability
-            # exp(-strong); its neighbours' mean would take most of it away
-            low = np.where(power[:, :kc] > strong * noise[:, :kc] / n_nb[:, :kc], power[:, :kc], low)
-        power[:, :kc] = low
-    gain = power / np.maximum(power + noise / n_nb, 1e-30)
+    leak = noise / n_nb
+    eeg_band_power(power, leak, kc, smooth, strong)
+    gain = power / np.maximum(power + leak, 1e-30)
     gain = np.clip(gain, 0.0, 1.0).astype(np.float32)
     gain[:, :k_min] = 1.0  # the all-volume mean below 1/TR is not leak-limited
     return gain
@@ -1163,7 +1186,9 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
     inner = _inner_volumes(plan.sched)
 
     n_vol = np.asarray(plan.sched.onsets).size
-    folds = [np.arange(0, n_vol, 2), np.arange(1, n_vol, 2)] if alias is not None and out_of_sample else []
+    # (volumes fitted on, volumes scored): the even on the odd and back
+    folds = [] if alias is None or not out_of_sample else \
+        [(np.arange(1 - i, n_vol, 2), np.intersect1d(np.arange(i, n_vol, 2), inner)) for i in (0, 1)]
 
     def one(c: int) -> float:
         spec = plan.aligned_spectra(data, [c])
@@ -1174,9 +1199,9 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
             d = (spec - tmpl)[:, inner, k_lo:k_max]
             return float(np.sum(d.real**2 + d.imag**2))
         e = 0.0
-        for i, held in enumerate(folds):
-            t = alias.refine(spec, tmpl.copy(), plan, fit_rows=folds[1 - i])
-            d = (spec - t)[:, np.intersect1d(held, inner), k_lo:k_max]
+        for fit, scored in folds:
+            t = alias.refine(spec, tmpl.copy(), plan, fit_rows=fit)
+            d = (spec - t)[:, scored, k_lo:k_max]
             e += float(np.sum(d.real**2 + d.imag**2))
         return e
 
@@ -1196,9 +1221,9 @@ def _refine_drift(data: np.ndarray, rows: np.ndarray, plan: _Plan,
 
     Below a sample of travel over the run the sign of the ramp is not identified (the
     alias orders come in ± pairs; the phantom's 8 ppm run was corrected alike with the
-    true ramp and its mirror, 4.8 and 4.7 uV) and nor is its size: the alias model's
+    true ramp and its mirror, 3.1 and 3.0 uV) and nor is its size: the alias model's
     basis over less than a cycle of phase is ill-conditioned, and a wider ramp spreads
-    it (120 s at 4 ppm, 0.44 sample of travel: 13.0 uV with the true phases, 3.8 with
+    it (120 s at 4 ppm, 0.44 sample of travel: 12.5 uV with the true phases, 2.9 with
     a 0.9-sample ramp). The ramp is then a model choice, judged by the residual.
 
     One parameter for the whole run, unlike the per-volume re-alignment (whose
@@ -1402,6 +1427,10 @@ def _correct_inplace(
         if ref_picks is None or len(ref_picks):
             result.ref_channels = [int(c) for c in ref]
             before = 0.0
+            if params.align_check and params.align_check_fmax > 0:
+                # judged as the drift ramp is (see align_check_fmax), on the schedule as it is
+                before = _template_residual(data, ref, plan, params, params.align_check_fmax,
+                                            n_jobs=n_jobs, out_of_sample=True)
             alias0 = _alias_model(plan, params)
             inner = _inner_volumes(plan.sched)  # scored as _template_residual scores them
             for it in range(params.align_passes):
@@ -1444,16 +1473,8 @@ def _correct_inplace(
                 # anti-alias filter) pulls the lags towards each volume's sub-sample phase
                 # (at 1 kHz on the phantom: shifts of 0.4-0.6 samples SD that tripled the
                 # EEG-band error)
-                if params.align_check_fmax > 0:
-                    # judged as the drift ramp is (see align_check_fmax)
-                    after = _template_residual(data, ref, plan, params, params.align_check_fmax,
-                                               n_jobs=n_jobs, out_of_sample=True)
-                    plan.update(schedule)
-                    before = _template_residual(data, ref, plan, params, params.align_check_fmax,
-                                                n_jobs=n_jobs, out_of_sample=True)
-                    plan.update(Schedule(schedule.onsets + shifts, schedule.period, schedule.slot_offsets))
-                else:
-                    after = _template_residual(data, ref, plan, params, n_jobs=n_jobs)
+                after = _template_residual(data, ref, plan, params, params.align_check_fmax,
+                                           n_jobs=n_jobs, out_of_sample=params.align_check_fmax > 0)
                 kept = after < (1.0 - params.align_gain) * before
                 result.checks["align"] = {"kept": bool(kept), "residual_ratio": float(after / max(before, 1e-300)),
                                           "shift_sd": float(np.std(shifts))}

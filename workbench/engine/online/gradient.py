@@ -1498,14 +1498,11 @@ class CausalGradient:
         power = np.maximum(np.maximum(p_long, p_own), 0.0)
         if alias_power is not None:
             power += alias_power
-        if kc > 0:
-            from scipy.ndimage import uniform_filter1d
+        from ..gradient.aas import eeg_band_power
 
-            sm = uniform_filter1d(power[:, : kc + 9], 9, axis=-1)
-            low = np.minimum(power[:, :kc], sm[:, :kc])
-            if self._wiener_strong > 0:
-                low = np.where(power[:, :kc] > self._wiener_strong * leak[..., :kc], power[:, :kc], low)
-            power[:, :kc] = low
+        # the EEG band's rule, as offline (the neighbours' mean over 9 bins; a lone
+        # strong line keeps its own estimate below 2 kHz)
+        eeg_band_power(power, leak, kc, 9, self._wiener_strong)
         return np.clip(power / np.maximum(power + leak, 1e-300), 0.0, 1.0)
 
     def _wiener_gain(self, mean: np.ndarray, n: int, n_lf: int, alias: np.ndarray | None = None) -> np.ndarray:
