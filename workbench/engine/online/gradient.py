@@ -251,6 +251,12 @@ class CausalGradient:
     # the coefficients on their leading spatial patterns gained as much as 1 at 2.5 kHz
     # (3.45 uV) and nothing on top of 0.5.
     _alias_shrink = 3.0
+    # below 2 kHz, the mean of the last _short epochs where it has predicted better (see
+    # _short_mean): the epochs checked (their running errors' memory) and the share of
+    # the long template's error the short mean must stay under
+    _short = 3
+    _short_volumes = 10
+    _short_ratio = 0.4
     # in the spatial split, each part's alias coefficients are shrunk by that part's own
     # noise (see _split_low_band)
     _alias_split = True
@@ -385,6 +391,7 @@ class CausalGradient:
         # a lone strong line in the EEG band keeps its own power (as offline,
         # AASParams.wiener_strong)
         self._wiener_strong = WIENER_STRONG_LOW_RATE if self.sfreq < LOW_RATE_HZ else 0.0
+        self._short_on = self._short > 0 and self.sfreq < LOW_RATE_HZ  # see _short_mean
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
         self.trend = bool(trend)
@@ -885,6 +892,9 @@ class CausalGradient:
             self.err0 = np.zeros(S.shape, np.float64)
             self.err1 = np.zeros(S.shape, np.float64)
             self.n_check = 0
+            self.es_long = np.zeros(S.shape, np.float64)  # the short mean's check
+            self.es_short = np.zeros(S.shape, np.float64)
+            self.n_short = 0
         b = np.exp(-2j * np.pi * self._alias_m * frac)  # this epoch's alias basis
         n = len(self.epochs)
         if n >= 2:
@@ -933,6 +943,15 @@ class CausalGradient:
                 xk = np.tile(X.conj()[:, None], (1, S.shape[1]))
                 xk[:, : self._k_lf] = X_lf.conj()[:, None]
                 self.ar += ba * (xk[:, None, :] * d0[None] - self.ar)
+            if self._short_on and n > self._short + 1:
+                # the short mean as it was two volumes back (a template is made two
+                # volumes ahead: checked one ahead, the short mean looked better than it
+                # was; 1 kHz point sampling after volume 30, 17.4 -> 23.7 uV)
+                ds = S - sum(list(self.epochs)[-self._short - 1 : -1]) / self._short
+                self.n_short += 1
+                bs = 1.0 / min(self.n_short, self._short_volumes)
+                self.es_long += bs * (d.real**2 + d.imag**2 - self.es_long)
+                self.es_short += bs * (ds.real**2 + ds.imag**2 - self.es_short)
             if Sp is not None:
                 # the Wiener rule's noise as the epochs were recorded, pulse and all: the
                 # pass changes what is averaged, not how hard the template is shrunk (with
@@ -1442,6 +1461,35 @@ class CausalGradient:
         gain = 1.0 - self._alias_shrink * noise / np.maximum(power, 1e-300)
         return c * np.clip(gain, 0.0, 1.0)
 
+    def _short_mean(self, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The mean of the last ``_short`` epochs and where (per channel and bin) it is
+        used in place of the template where it has predicted the epochs two volumes on
+        with less than ``_short_ratio`` times the template's error (a running check over
+        ``_short_volumes`` epochs); None where it is off or nowhere better.
+
+        Why: below 2 kHz the artifact aliases and its aliased part changes with each
+        volume's sub-sample phase. When that phase travels less than a sample over the
+        window (a few ppm of clock drift at 1 kHz: 0.008 sample per volume at 4 ppm)
+        the alias model cannot be fitted (its basis needs the phases to cover a cycle,
+        and over such a span its phase line is a linear trend), and the window means lag
+        the artifact by half their length (30 volumes below ``lf_cutoff_hz``). On the
+        variant table's 1 kHz row at 4 ppm consecutive volumes differ by 4 uV in 1-40
+        Hz, volumes 10 apart by 33 uV; the online error stayed at 36 uV all run
+        (offline 2.7). A short mean follows the change at the cost of three times the
+        EEG in the template, so it is used only in the bins and channels where it has
+        predicted far better. Not above 2 kHz, where little aliases and the long
+        windows are right: there the check chose it in bins of the drifting artifact
+        and cost up to 0.6 dB (5 kHz, ``bore drift x3``). Tried and not kept: a
+        per-bin linear trend of the window means' lag, fitted over 60 epochs (4 ppm
+        36 -> 27 uV, but 20 ppm after volume 30 5.8 -> 10.4 uV).
+        """
+        if not self._short_on or n <= self._short or self.n_short < self._check_min:
+            return None
+        use = self.es_short < self._short_ratio * self.es_long
+        if not use.any():
+            return None
+        return sum(list(self.epochs)[-self._short:]) / self._short, use
+
     def _alias_terms(self, c: np.ndarray, x: np.ndarray, x_lf: np.ndarray) -> np.ndarray:
         """sum_m x_m c_m per channel and bin (``x_lf`` below lf_cutoff)."""
         out = np.tensordot(x, c, axes=(0, 0))
@@ -1687,6 +1735,9 @@ class CausalGradient:
             spec = spec * gain
             if low is not None:
                 spec[:, : low.shape[1]] = low
+        short = self._short_mean(n)
+        if short is not None:  # below 2 kHz, where it predicts far better (phase drift)
+            spec = np.where(short[1], short[0], spec)
         if self.trend and n >= 6:
             # follow a drifting artifact: per-bin linear trend over the window,
             # extrapolated to this volume (two after the newest complete one)
