@@ -1,8 +1,8 @@
 """Online at 1 kHz with a few ppm of clock drift (issue 17): the volumes' sub-sample phase
 travels less than a sample over the run, so the aliased part of the artifact changes from
 volume to volume but never covers the phase cycle the alias model needs. The long window
-means then lag it all run; the mean of the last three volumes is used where it has
-predicted far better (``CausalGradient._short_mean``)."""
+means then lag it all run; the mean of the last two volumes is used (inside the artifact's
+channel subspace) where it has predicted far better (``CausalGradient._short_mean``)."""
 
 from __future__ import annotations
 
@@ -39,12 +39,13 @@ def test_the_short_mean_is_used_below_2_khz_only() -> None:
 
 @pytest.mark.parametrize("seed", [1, 4])
 def test_a_slowly_travelling_phase_is_followed_at_1_khz(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """4 ppm: 0.008 sample per volume. Measured (µV): seed 1 15.1 now, 29.2 with the long
-    windows only; seed 4 11.9 vs 22.0. Still the size of the EEG itself (15 µV RMS):
-    offline, whose windows are centred on the volume, leaves ~3 µV on such runs."""
+    """4 ppm: 0.008 sample per volume. Measured (µV): seed 1 13.1 now, 29.2 with the long
+    windows only; seed 4 10.4 vs 22.0 (with the last three volumes and not only inside the
+    artifact's subspace: 15.1 and 11.9). Still near the size of the EEG itself (15 µV
+    RMS): offline, whose windows are centred on the volume, leaves ~3 µV on such runs."""
     now = _error_uv(seed, 4.0)
     monkeypatch.setattr(CausalGradient, "_short", 0)
     old = _error_uv(seed, 4.0)
     print(f"seed {seed}: long windows only {old:.2f} uV, with the short mean {now:.2f} uV")
-    assert now < 0.65 * old
-    assert now < 18.0
+    assert now < 0.6 * old
+    assert now < 16.0

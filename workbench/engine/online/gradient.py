@@ -252,11 +252,13 @@ class CausalGradient:
     # (3.45 uV) and nothing on top of 0.5.
     _alias_shrink = 3.0
     # below 2 kHz, the mean of the last _short epochs where it has predicted better (see
-    # _short_mean): the epochs checked (their running errors' memory) and the share of
-    # the long template's error the short mean must stay under
-    _short = 3
+    # _short_mean): the epochs checked (their running errors' memory), the share of the
+    # long template's error the short mean must stay under, and whether it replaces the
+    # template only inside the artifact's channel subspace once that is measured
+    _short = 2
     _short_volumes = 10
     _short_ratio = 0.4
+    _short_sub = True
     # in the spatial split, each part's alias coefficients are shrunk by that part's own
     # noise (see _split_low_band)
     _alias_split = True
@@ -948,6 +950,8 @@ class CausalGradient:
                 # volumes ahead: checked one ahead, the short mean looked better than it
                 # was; 1 kHz point sampling after volume 30, 17.4 -> 23.7 uV)
                 ds = S - sum(list(self.epochs)[-self._short - 1 : -1]) / self._short
+                if self._short_sub and self._P is not None:  # as the template uses it
+                    ds = d + self._P @ (ds - d)
                 self.n_short += 1
                 bs = 1.0 / min(self.n_short, self._short_volumes)
                 self.es_long += bs * (d.real**2 + d.imag**2 - self.es_long)
@@ -1475,9 +1479,13 @@ class CausalGradient:
         the artifact by half their length (30 volumes below ``lf_cutoff_hz``). On the
         variant table's 1 kHz row at 4 ppm consecutive volumes differ by 4 uV in 1-40
         Hz, volumes 10 apart by 33 uV; the online error stayed at 36 uV all run
-        (offline 2.7). A short mean follows the change at the cost of three times the
+        (offline 2.7). A short mean follows the change at the cost of ten times the
         EEG in the template, so it is used only in the bins and channels where it has
-        predicted far better. Not above 2 kHz, where little aliases and the long
+        predicted far better, and once the artifact's channel subspace is measured
+        (``_P``, after 4 volumes) only inside it, which holds a few of the channels'
+        dimensions of EEG (120 s x 16 ch, 1-40 Hz after volume 30: 4 ppm 15.7 -> 13.3
+        uV with two volumes inside the subspace against three everywhere; 2 ppm 9.7 ->
+        8.4; point sampling at 20 ppm 17.35 either way). Not above 2 kHz, where little aliases and the long
         windows are right: there the check chose it in bins of the drifting artifact
         and cost up to 0.6 dB (5 kHz, ``bore drift x3``). Tried and not kept: a
         per-bin linear trend of the window means' lag, fitted over 60 epochs (4 ppm
@@ -1737,7 +1745,10 @@ class CausalGradient:
                 spec[:, : low.shape[1]] = low
         short = self._short_mean(n)
         if short is not None:  # below 2 kHz, where it predicts far better (phase drift)
-            spec = np.where(short[1], short[0], spec)
+            cand = short[0]
+            if self._short_sub and self._P is not None:  # inside the subspace only
+                cand = spec + self._P @ (cand - spec)
+            spec = np.where(short[1], cand, spec)
         if self.trend and n >= 6:
             # follow a drifting artifact: per-bin linear trend over the window,
             # extrapolated to this volume (two after the newest complete one)
