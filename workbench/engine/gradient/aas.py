@@ -260,6 +260,14 @@ class AASParams:
         model best predicts the artifact, not the clock's drift.
     drift_steps : int
         Ramps tried, evenly spaced (0, the clock fit's own, is always among them).
+    alias_orders_try : tuple of int
+        Larger orders of the alias model tried on the reference channels, after the
+        re-alignment (:func:`_choose_orders`); one is used when its template residual
+        below ``drift_score_fmax``, with the alias terms fitted out of sample, is lower
+        than that of ``alias_orders`` by at least ``orders_gain`` (QC
+        ``refinements["alias_orders"]``). Empty: ``alias_orders`` as given.
+    orders_gain : float
+        See ``alias_orders_try``.
     drift_score_fmax : float
         Upper edge of the bins the drift refinement scores (fraction of the sampling
         rate; 0: all bins). The correction sets it to its low-pass (70 Hz without one):
@@ -326,6 +334,8 @@ class AASParams:
     drift_range: float = 0.0
     drift_steps: int = 81
     drift_score_fmax: float = 0.0
+    alias_orders_try: tuple[int, ...] = ()
+    orders_gain: float = 0.2
 
 
 @dataclass
@@ -1253,6 +1263,37 @@ def _refine_drift(data: np.ndarray, rows: np.ndarray, plan: _Plan,
                    "drift_ppm_change": float(per_volume[i] / sched.period * 1e6)}
 
 
+def _choose_orders(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASParams,
+                   n_jobs: int = 1) -> tuple[AASParams, dict[str, Any]]:
+    """The alias model's orders with the smallest template residual of ``rows`` below
+    ``params.drift_score_fmax`` (the alias terms fitted out of sample, as for the drift
+    ramp), among ``params.alias_orders`` and the larger ``params.alias_orders_try``;
+    a larger one only when it lowers that residual by ``params.orders_gain``. Returns
+    the parameters with those orders and the QC entry.
+
+    Why: an artifact sampled without an anti-alias filter (the amplifier's point
+    samples of the EMF) folds in from many sampling rates up. Order ``m`` turns ``m``
+    times faster with the volumes' sub-sample phase; with a clock drift of 20 ppm at 5
+    kHz and a TR of 1 s the phase steps 0.1 sample per volume, so the fifth order
+    alternates from volume to volume, which two orders leave whole (the variant table's
+    multiband row without an anti-alias filter: 41.9 uV, 1-40 Hz; six orders 4.6). The
+    same six orders on the rows that need two fitted EEG (single band, TR 2 s: 0.59 ->
+    0.88 uV; there the fifth order turns once per volume, like the template itself), so
+    the data decide, out of sample: a term that fits EEG does not predict the other
+    volumes.
+    """
+    base = int(params.alias_orders)
+    cands = [base] + sorted({int(o) for o in params.alias_orders_try if int(o) > base})
+    errs = {o: _template_residual(data, rows, plan, replace(params, alias_orders=o), params.drift_score_fmax,
+                                  n_jobs=n_jobs, out_of_sample=True) for o in cands}
+    best = min(errs, key=errs.get)
+    kept = best != base and errs[best] < (1.0 - params.orders_gain) * errs[base]
+    chosen = best if kept else base
+    info = {"kept": bool(kept), "orders": int(chosen),
+            "candidates": {str(o): float(e / max(errs[base], 1e-300)) for o, e in errs.items()}}
+    return (replace(params, alias_orders=chosen) if kept else params), info
+
+
 def _cumsum_volumes(spec: np.ndarray) -> np.ndarray:
     """Running sums over the volumes (axis 1) of ``spec`` (g, n, nf), with a leading 0:
     shape (g, n + 1, nf), complex64.
@@ -1482,6 +1523,10 @@ def _correct_inplace(
                     shifts[:] = 0.0
                     plan.update(schedule)
             result.onsets = np.asarray(schedule.onsets, float) + shifts
+    # 1a. the alias model's orders from the data (an artifact sampled without an
+    # anti-alias filter folds in from many rates up)
+    if params.alias_orders and params.alias_orders_try and ref.size and schedule.n_volumes >= 8:
+        params, result.checks["alias_orders"] = _choose_orders(data, ref, plan, params, n_jobs)
     # 1b. the low band's window from the data (a slowly changing low-frequency artifact,
     # e.g. vibration, wants a shorter window than the EEG leak alone would)
     if params.lf_auto and plan.lf is not None and len(picks):

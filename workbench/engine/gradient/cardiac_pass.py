@@ -304,7 +304,7 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
     pd = replace(aas_params, align=False, alias_orders=aas_params.alias_orders if low_rate else 0,
                  alias_phase_scale=float(q), obs=False, anc=False, drift_range=0.0,
                  track=False, lf_cutoff=min(aas_params.lf_cutoff * q, 0.45), pad=32,
-                 segment_check_fmax=0.0, spatial=False)
+                 segment_check_fmax=0.0, spatial=False, alias_orders_try=())
     rounds = MAX_ROUNDS if rounds is None else int(rounds)
     tol = TOL if tol is None else float(tol)
     n_rows = dec.shape[0]

@@ -61,7 +61,9 @@ class GradientParams:
     alias_orders : int | None
         Orders of the sub-sample-phase alias model (0: off); see :class:`.aas.AASParams`.
         None (auto): :data:`ALIAS_ORDERS_LOW_RATE` from :data:`ALIAS_LOW_RATE_FROM_HZ` to
-        :data:`LOW_RATE_HZ`, else :data:`ALIAS_ORDERS_DEFAULT` (see :meth:`orders`).
+        :data:`LOW_RATE_HZ`, else :data:`ALIAS_ORDERS_DEFAULT` (see :meth:`orders`),
+        and larger ones (:data:`ALIAS_ORDERS_TRY`) where the data ask for them
+        (:func:`.aas._choose_orders`).
     obs : bool
         OBS (PCA of the high-passed residual, automatic rank) on EEG channels; useful
         without a low-pass. See :class:`.aas.AASParams`.
@@ -211,6 +213,7 @@ class GradientParams:
             pad=int(max(32, round(0.04 * sfreq))) if sfreq > 0 else 32,
             drift_range=1.0 if self.refines_drift(sfreq) else 0.0,
             drift_score_fmax=kept_band,
+            alias_orders_try=ALIAS_ORDERS_TRY if self.alias_orders is None else (),
             align_check_fmax=kept_band if low_rate else 0.0,
             # only where the artifact hardly aliases: below, it has parts the strong bins'
             # subspace misses, which change with each volume's sampling phase and average
@@ -261,6 +264,8 @@ LOW_RATE_HZ = 2000.0
 #: :meth:`GradientParams.orders`)
 ALIAS_ORDERS_DEFAULT = 2
 ALIAS_ORDERS_LOW_RATE = 4
+#: larger orders tried on the data (:func:`.aas._choose_orders`)
+ALIAS_ORDERS_TRY = (4, 6, 8)
 #: the lowest rate given :data:`ALIAS_ORDERS_LOW_RATE` (measured at 1 kHz; 500 Hz was worse)
 ALIAS_LOW_RATE_FROM_HZ = 900.0
 #: below :data:`LOW_RATE_HZ`, the leak multiple above which an EEG-band bin's Wiener gain
@@ -624,6 +629,7 @@ def correct_array(
     if "rank" in aas.spatial:
         qc["spatial_rank"] = int(aas.spatial["rank"])
     qc["window_volumes"] = int(aas.checks.get("window", {}).get("chosen", aas_params.window))
+    qc["alias_orders"] = int(aas.checks.get("alias_orders", {}).get("orders", aas_params.alias_orders))
     if "drift" in aas.checks:
         qc["drift_refined_ppm"] = float(aas.checks["drift"]["drift_ppm_change"]) if aas.checks["drift"]["kept"] else 0.0
     if axes_info is not None:

@@ -130,6 +130,13 @@ QC = (
                 "When the phase travels less than a sample over the run (a short run, a few ppm) "
                 "this is the phase spread the alias model fits best, not a measure of the clock: "
                 "read the clock's drift in Sync."),
+    QCSpec("alias_orders", "Alias orders used", fmt="d",
+           help="Orders of the model of the artifact folded in from above the Nyquist frequency "
+                "(two from 2 kHz up, four below). Larger ones (4, 6, 8) are tried on the reference "
+                "channels and used only when they lower the template residual below the low-pass, "
+                "fitted on half the volumes and scored on the other half, by 20 % or more: an "
+                "amplifier without an anti-alias filter lets the artifact fold in from many rates "
+                "up."),
     QCSpec("max_shift_samples", "Largest re-alignment", "samples", ".2f"),
     QCSpec("alignment_kept", "Re-alignment kept (it lowered the residual)",
            help="The per-volume sub-sample re-alignment is kept only when it lowers the reference "
@@ -181,7 +188,7 @@ QC = (
 _SCALARS = (
     "n_volumes", "n_corrected_channels", "skipped_channels", "saturated_channels", "f_slice_hz", "harmonic_fmax_hz",
     "harmonic_rms_before_uv", "harmonic_rms_after_uv", "harmonic_reduction_db", "comb_rms_before_uv",
-    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "power_kept_1_40_off_comb", "window_volumes", "drift_refined_ppm", "max_shift_samples", "alignment_kept", "spatial_rank",
+    "comb_rms_after_uv", "comb_reduction_db", "power_kept_1_40", "power_kept_1_40_off_comb", "window_volumes", "drift_refined_ppm", "alias_orders", "max_shift_samples", "alignment_kept", "spatial_rank",
     "slice_axes_explained_pct", "slice_axes_kept", "lf_scale_kept", "lf_scale_range_pct",
     "cardiac_pass_used", "artifact_size_range_pct", "artifact_shape_change_pct", "neighbour_reach_volumes",
     "motion_segments", "motion_volumes_moved", "motion_fd_max_mm", "motion_kept",
