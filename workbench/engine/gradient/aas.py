@@ -1190,32 +1190,41 @@ def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: 
     ``out_of_sample``: the alias terms of the even volumes fitted on the odd ones and
     vice versa (the templates are leave-one-out already), so that a schedule on which
     the alias model merely fits more (EEG included) does not score better."""
+    return float(_template_residuals(data, rows, plan, [_alias_model(plan, params)], f_max, f_min,
+                                     n_jobs, out_of_sample)[0])
+
+
+def _template_residuals(data: np.ndarray, rows: np.ndarray, plan: _Plan, aliases: list[AliasModel | None],
+                        f_max: float = 0.0, f_min: float = 0.0, n_jobs: int = 1,
+                        out_of_sample: bool = False) -> np.ndarray:
+    """:func:`_template_residual` with each of the alias models ``aliases`` (None: none),
+    on the same spectra and templates (computed once per row); only the bins scored
+    are refined (the alias fit is per bin: the same values there)."""
     k_max = int(np.ceil(f_max * plan.nw)) + 1 if f_max > 0 else None
     k_lo = max(plan.k_min, int(np.ceil(f_min * plan.nw)))
-    alias = _alias_model(plan, params)
     inner = _inner_volumes(plan.sched)
-
     n_vol = np.asarray(plan.sched.onsets).size
     # (volumes fitted on, volumes scored): the even on the odd and back
-    folds = [] if alias is None or not out_of_sample else \
-        [(np.arange(1 - i, n_vol, 2), np.intersect1d(np.arange(i, n_vol, 2), inner)) for i in (0, 1)]
+    folds = [(np.arange(1 - i, n_vol, 2), np.intersect1d(np.arange(i, n_vol, 2), inner)) for i in (0, 1)]
 
-    def one(c: int) -> float:
+    def one(c: int) -> np.ndarray:
         spec = plan.aligned_spectra(data, [c])
-        tmpl = plan.templates(spec)
-        if not folds:
-            if alias is not None:
-                tmpl = alias.refine(spec, tmpl, plan)
-            d = (spec - tmpl)[:, inner, k_lo:k_max]
-            return float(np.sum(d.real**2 + d.imag**2))
-        e = 0.0
-        for fit, scored in folds:
-            t = alias.refine(spec, tmpl.copy(), plan, fit_rows=fit)
-            d = (spec - t)[:, scored, k_lo:k_max]
-            e += float(np.sum(d.real**2 + d.imag**2))
-        return e
+        tmpl = plan.templates(spec)[..., :k_max]  # (on all bins: the Wiener gain smooths across them)
+        spec = spec[..., :k_max]
+        out = np.zeros(len(aliases))
+        for j, alias in enumerate(aliases):
+            if alias is None or not out_of_sample:
+                t = alias.refine(spec, tmpl.copy(), plan) if alias is not None else tmpl
+                d = (spec - t)[:, inner, k_lo:]
+                out[j] = float(np.sum(d.real**2 + d.imag**2))
+                continue
+            for fit, scored in folds:
+                t = alias.refine(spec, tmpl.copy(), plan, fit_rows=fit)  # (refine works in place)
+                d = (spec - t)[:, scored, k_lo:]
+                out[j] += float(np.sum(d.real**2 + d.imag**2))
+        return out
 
-    e = 0.0
+    e = np.zeros(len(aliases))
     for x in ordered_map(one, rows, n_jobs):  # one channel per thread, summed in order
         e += x
     return e
@@ -1284,8 +1293,9 @@ def _choose_orders(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASP
     """
     base = int(params.alias_orders)
     cands = [base] + sorted({int(o) for o in params.alias_orders_try if int(o) > base})
-    errs = {o: _template_residual(data, rows, plan, replace(params, alias_orders=o), params.drift_score_fmax,
-                                  n_jobs=n_jobs, out_of_sample=True) for o in cands}
+    res = _template_residuals(data, rows, plan, [_alias_model(plan, replace(params, alias_orders=o)) for o in cands],
+                              params.drift_score_fmax, n_jobs=n_jobs, out_of_sample=True)
+    errs = dict(zip(cands, res.tolist()))
     best = min(errs, key=errs.get)
     kept = best != base and errs[best] < (1.0 - params.orders_gain) * errs[base]
     chosen = best if kept else base
