@@ -41,6 +41,9 @@ def test_more_orders_where_the_artifact_folds_from_far_up() -> None:
     assert qc["alias_orders"] > 2 and qc["refinements"]["alias_orders"]["kept"]
     assert "alias_orders" not in qc2["refinements"] and qc2["alias_orders"] == 2  # given: not tried
     assert auto < 0.3 * two
+    # the artifact folded in between the volume lines: the power kept there is not scored
+    # (it read 0.22, its removal taken for EEG lost), but with the two orders it is
+    assert qc["power_kept_1_40_off_comb"] is None and qc2["power_kept_1_40_off_comb"] is not None
 
 
 def test_two_orders_kept_where_more_fit_eeg() -> None:
@@ -51,4 +54,5 @@ def test_two_orders_kept_where_more_fit_eeg() -> None:
     six, _ = _run(1, 6)
     print(f"single band: auto {auto:.2f} uV ({qc['refinements']['alias_orders']}), six orders {six:.2f} uV")
     assert qc["alias_orders"] == 2 and not qc["refinements"]["alias_orders"]["kept"]
+    assert qc["power_kept_1_40_off_comb"] is not None
     assert auto < six

@@ -661,6 +661,13 @@ def correct_array(
             fmax=fmax,
         )
         sq["per_channel"]["names"] = [names[i] for i in eeg]
+        if aas.checks.get("alias_orders", {}).get("kept"):
+            # more alias orders were needed: the artifact folds in at lines between the
+            # volume lines (at (k + m x phase step) / TR), where this ratio assumes none,
+            # so it would read its removal as EEG lost (0.22 on the variant table's
+            # multiband row without an anti-alias filter, corrected to 4.6 uV)
+            sq["power_kept_1_40_off_comb"] = None
+            sq["per_channel"]["power_kept_1_40_off_comb"] = [None] * len(eeg)
         qc.update(sq)
     p(1.0, "done")
     return GradientResult(

@@ -254,6 +254,11 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
                         f"({cp['hr_bpm']:.0f} bpm), {cp['rounds']} rounds")
     elif cp.get("reason") not in (None, "off", "no ECG channel", "no EEG channels"):
         messages.append(f"pulse artifact not kept out of the templates: {cp['reason']}")
+    ao = res.qc.get("refinements", {}).get("alias_orders", {})
+    if ao.get("kept"):
+        messages.append(f"{ao['orders']} alias orders used (the data asked for more than the default): the "
+                        "artifact folds in from far above the Nyquist frequency (no anti-alias filter?), at "
+                        "lines between the volume lines too, so the power kept between them is not scored")
     kept, kept_off = res.qc.get("power_kept_1_40"), res.qc.get("power_kept_1_40_off_comb")
     if kept is not None and kept_off is not None and kept < 0.7 and 0.85 <= kept_off <= 1.15:
         messages.append(f"1-40 Hz power kept is {kept:.2f}, but {kept_off:.2f} between the volume lines: "
