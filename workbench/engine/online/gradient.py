@@ -1479,17 +1479,18 @@ class CausalGradient:
         the artifact by half their length (30 volumes below ``lf_cutoff_hz``). On the
         variant table's 1 kHz row at 4 ppm consecutive volumes differ by 4 uV in 1-40
         Hz, volumes 10 apart by 33 uV; the online error stayed at 36 uV all run
-        (offline 2.7). A short mean follows the change at the cost of ten times the
-        EEG in the template, so it is used only in the bins and channels where it has
-        predicted far better, and once the artifact's channel subspace is measured
-        (``_P``, after 4 volumes) only inside it, which holds a few of the channels'
-        dimensions of EEG (120 s x 16 ch, 1-40 Hz after volume 30: 4 ppm 15.7 -> 13.3
-        uV with two volumes inside the subspace against three everywhere; 2 ppm 9.7 ->
-        8.4; point sampling at 20 ppm 17.35 either way). Not above 2 kHz, where little aliases and the long
-        windows are right: there the check chose it in bins of the drifting artifact
-        and cost up to 0.6 dB (5 kHz, ``bore drift x3``). Tried and not kept: a
-        per-bin linear trend of the window means' lag, fitted over 60 epochs (4 ppm
-        36 -> 27 uV, but 20 ppm after volume 30 5.8 -> 10.4 uV).
+        (offline 2.7). A short mean follows the change at the cost of 10-30 times the
+        EEG of the long windows (20 volumes, 60 below ``lf_cutoff_hz``), so it is used
+        only in the bins and channels where it has predicted far better, and once the
+        artifact's channel subspace is measured (``_P``, after 4 volumes) only inside
+        it, which holds a few of the channels' dimensions of EEG (120 s x 16 ch, 1-40
+        Hz after volume 30: 4 ppm 15.7 -> 13.3 uV with two volumes inside the subspace
+        against three everywhere; 2 ppm 9.7 -> 8.4; point sampling at 20 ppm 17.35
+        either way). Not above 2 kHz, where little aliases and the long windows are
+        right: there the check chose it in bins of the drifting artifact and cost up to
+        0.6 dB (5 kHz, ``bore drift x3``). Tried and not kept: a per-bin linear trend
+        of the window means' lag, fitted over 60 epochs (4 ppm 36 -> 27 uV, but 20 ppm
+        after volume 30 5.8 -> 10.4 uV).
         """
         if not self._short_on or n <= self._short or self.n_short < self._check_min:
             return None
