@@ -133,7 +133,7 @@ QC = (
     QCSpec("alias_orders", "Alias orders used", fmt="d",
            help="Orders of the model of the artifact folded in from above the Nyquist frequency "
                 "(two from 2 kHz up, four below). Larger ones (4, 6, 8) are tried on the reference "
-                "channels and used only when they lower the template residual below the low-pass, "
+                "channels (from 900 Hz up) and used only when they lower the template residual below the low-pass, "
                 "fitted on half the volumes and scored on the other half, by 20 % or more: an "
                 "amplifier without an anti-alias filter lets the artifact fold in from many rates "
                 "up."),
