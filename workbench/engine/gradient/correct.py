@@ -213,10 +213,10 @@ class GradientParams:
             pad=int(max(32, round(0.04 * sfreq))) if sfreq > 0 else 32,
             drift_range=1.0 if self.refines_drift(sfreq) else 0.0,
             drift_score_fmax=kept_band,
-            # (not below ALIAS_LOW_RATE_FROM_HZ: at 500 Hz nearly everything folds, and on the
-            # fMRI-informed source phantom study eight orders were chosen and its visual
-            # source went 24 -> 138 mm off with the soft prior and dSPM; four orders given
-            # had made a 240 s study's NRMSE 2.55 -> 4.47)
+            # (not below ALIAS_LOW_RATE_FROM_HZ: at 500 Hz, where nearly everything folds, the
+            # 240 s fMRI-informed source phantom study chose eight; its 1-40 Hz error went
+            # 2.57 -> 1.81 (NRMSE: the correction fails there either way) but its evoked
+            # response went with it: visual source 24 -> 138 mm off, soft prior with dSPM)
             alias_orders_try=ALIAS_ORDERS_TRY if self.alias_orders is None and sfreq >= ALIAS_LOW_RATE_FROM_HZ
             else (),
             align_check_fmax=kept_band if low_rate else 0.0,
