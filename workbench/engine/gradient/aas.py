@@ -115,8 +115,9 @@ class AASParams:
         estimate is used there (1: off).
     wiener_strong : float
         Where the bin's own estimate exceeds ``wiener_strong`` times its leak, that
-        estimate is used instead (0: never; see :func:`eeg_band_power`). At 1 kHz the readout's harmonics fold into the EEG band as lone
-        lines (962.5 Hz, the 55th slice harmonic at 35 slices / 2 s, onto 37.5 Hz),
+        estimate is used instead (0: never; see :func:`eeg_band_power`). At 1 kHz the
+        readout's harmonics fold into the EEG band as lone lines (962.5 Hz, the 55th
+        slice harmonic at 35 slices / 2 s, onto 37.5 Hz),
         which the neighbours' mean shrank to a third of their power, so that their
         templates were kept only in part: the 37.5 Hz line was half of the 1 kHz
         variant row's 1-40 Hz error. The correction sets 20 below 2 kHz; at 5 kHz the
@@ -1292,9 +1293,13 @@ def _choose_orders(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASP
     volumes.
     """
     base = int(params.alias_orders)
-    cands = [base] + sorted({int(o) for o in params.alias_orders_try if int(o) > base})
-    res = _template_residuals(data, rows, plan, [_alias_model(plan, replace(params, alias_orders=o)) for o in cands],
-                              params.drift_score_fmax, n_jobs=n_jobs, out_of_sample=True)
+    # only orders whose model the volumes' phases identify (None: no alias model at all,
+    # which would be scored in sample and then reported as orders it never used)
+    models = {o: _alias_model(plan, replace(params, alias_orders=o))
+              for o in [base] + sorted({int(o) for o in params.alias_orders_try if int(o) > base})}
+    cands = [o for o, m in models.items() if m is not None or o == base]
+    res = _template_residuals(data, rows, plan, [models[o] for o in cands], params.drift_score_fmax,
+                              n_jobs=n_jobs, out_of_sample=True)
     errs = dict(zip(cands, res.tolist()))
     best = min(errs, key=errs.get)
     kept = best != base and errs[best] < (1.0 - params.orders_gain) * errs[base]
