@@ -241,6 +241,23 @@ class CausalGradient:
     _check_min = 2
     _check_ratio = 0.75
     _alias_cond = 1e3
+    # the epochs' own means (kept out of the stored spectra) get alias terms of their own
+    # (see _dc_terms); from 2 kHz up the terms are shrunk by the fit's own residual where
+    # they have removed more than _noise_fit_ratio of the templates' error (see _alias_coef)
+    _alias_dc = True
+    _alias_noise_fit = True
+    _noise_fit_ratio = 0.5
+    # from 2 kHz up with the orders left to us, larger alias orders are tried once the clock
+    # is pinned, as offline (gradient.aas._choose_orders; .alias_orders): the candidates,
+    # the epochs scored, the least relative gain, the band scored (Hz), and the share of a
+    # new phase's basis outside what a candidate's fit identifies beyond which it adds no
+    # terms (orders m and m - q, and m and -m at half a cycle, share one basis when the
+    # phase steps 1/q sample a volume: multiband, 5 kHz, 20 ppm, TR 1 s, 0.1 sample)
+    _orders_try = (4, 6, 8)
+    _orders_volumes = 8
+    _orders_gain = 0.2
+    _orders_fmax_hz = 70.0
+    _alias_null_tol = 0.01
     # shrinkage of the alias coefficients: gain 1 - _alias_shrink * noise / power, as the
     # offline step (kept where they stand 3x above their noise). 0.5 lets more of the early
     # aliasing in (150 s phantoms, 1-40 Hz after volume 10: 2.5 kHz 3.70 -> 3.36 uV and
@@ -378,6 +395,8 @@ class CausalGradient:
 
         # None: as offline (4 from 900 Hz up to 2 kHz, else 2)
         self.alias_orders = max(0, GradientParams(alias_orders=alias_orders).orders(self.sfreq))
+        self._orders_auto = alias_orders is None and self.sfreq >= LOW_RATE_HZ and self.alias_orders > 0
+        self._alias_orders0 = self.alias_orders
         self.align = self.sfreq >= LOW_RATE_HZ if align is None else bool(align)
         self.predict_onsets = bool(predict_onsets)
         self.quantised_fit = bool(quantised_fit)
@@ -394,6 +413,7 @@ class CausalGradient:
         # AASParams.wiener_strong)
         self._wiener_strong = WIENER_STRONG_LOW_RATE if self.sfreq < LOW_RATE_HZ else 0.0
         self._short_on = self._short > 0 and self.sfreq < LOW_RATE_HZ  # see _short_mean
+        self._noise_fit_on = self._alias_noise_fit and self.sfreq >= LOW_RATE_HZ  # see _alias_coef
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
         self.trend = bool(trend)
@@ -507,6 +527,12 @@ class CausalGradient:
             fut.cancel()
         self._bf_pending = deque()  # a backfit of the old run does not apply to the new one
         self._rephased = False  # the alias phases were rephased (once per run)
+        self._orders_check: Any = None  # the alias orders' check (.alias_orders.OrdersCheck)
+        self.orders_info: dict[str, Any] = {}  # its outcome
+        if self.alias_orders != self._alias_orders0:  # a new run starts from the orders given
+            self.alias_orders = self._alias_orders0
+            m = np.arange(1, self.alias_orders + 1)
+            self._alias_m = np.concatenate([m, -m]).astype(float)
         self._pin_now = False  # the last refit was pinned by quantisation (see _quantised_fit)
         self._pending: int | None = None
         self._fit: tuple[float, float] | None = None
@@ -838,6 +864,7 @@ class CausalGradient:
             self._rephase(*rephase)
             if self._aline is not None:  # the checks were made for the fitted line's phases
                 self._loo_checks()
+            self._start_orders_check()
         P, L = self.P, self.L
         assert L is not None
         if getattr(self, "_n0", None) != L + 2 * P:
@@ -852,7 +879,8 @@ class CausalGradient:
                 frac = guess - np.floor(guess)
         if early and self._aline is not None:
             frac = (self._aline[0] + self._aline[1] * number) % 1.0
-        seg = seg - seg[:, P : P + L].mean(axis=1, keepdims=True)
+        dc = seg[:, P : P + L].mean(axis=1)  # the epoch's mean (its DC), kept out of S
+        seg = seg - dc[:, None]
         seg[:, :P] *= self._taper
         seg[:, -P:] *= self._taper[::-1]
         S = sfft.rfft(seg, n=self._nfft, axis=-1, workers=2)
@@ -890,6 +918,15 @@ class CausalGradient:
             k = self._alias_m.size
             self.aG = np.zeros((2, k, k), np.complex128)  # normal equations: HF, LF window
             self.ar = np.zeros((k, *S.shape), np.complex128)
+            self.ad = np.zeros(S.shape, np.float64)  # ... and the mean |residual|^2 they fit
+            # the epochs' means: their window (as fr_lf) and their own alias fit (_dc_terms)
+            self.dc_win: deque[np.ndarray] = deque()
+            self.dc_G = np.zeros((k, k), np.complex128)
+            self.dc_r = np.zeros((k, S.shape[0]), np.complex128)
+            self.dc_d = np.zeros(S.shape[0], np.float64)
+            self.dc_e = np.zeros((2, S.shape[0]), np.float64)  # out of sample: without, with
+            self.n_dc = 0
+            self.n_dc_check = 0
             self.n_alias = 0
             self.err0 = np.zeros(S.shape, np.float64)
             self.err1 = np.zeros(S.shape, np.float64)
@@ -899,6 +936,7 @@ class CausalGradient:
             self.n_short = 0
         b = np.exp(-2j * np.pi * self._alias_m * frac)  # this epoch's alias basis
         n = len(self.epochs)
+        switch: int | None = None  # alias orders chosen by the check at this epoch
         if n >= 2:
             # what the template does not predict of this epoch (its EEG and the artifact
             # the template does not follow): E|S - mean_n|^2 = noise * (1 + 1/n), the
@@ -945,6 +983,19 @@ class CausalGradient:
                 xk = np.tile(X.conj()[:, None], (1, S.shape[1]))
                 xk[:, : self._k_lf] = X_lf.conj()[:, None]
                 self.ar += ba * (xk[:, None, :] * d0[None] - self.ar)
+                if self._orders_check is not None:
+                    win = self._fracs(self.fr)
+                    chosen = self._orders_check.add(
+                        d0, frac, win, self._fracs(self.fr_lf) if X_lf is not X else win)
+                    if chosen is not None:
+                        switch = chosen
+                self.ad += ba * (d0.real**2 + d0.imag**2 - self.ad)
+                if self._alias_dc and self.dc_win:
+                    self._dc_update(dc, b)
+                if self._P is not None:
+                    for q, Q in enumerate(self._parts_Q()):
+                        rq = Q @ d0[:, : self._k_sp]
+                        self.adp[q] += ba * (rq.real**2 + rq.imag**2 - self.adp[q])
             if self._short_on and n > self._short + 1:
                 # the short mean as it was two volumes back (a template is made two
                 # volumes ahead: checked one ahead, the short mean looked better than it
@@ -980,11 +1031,15 @@ class CausalGradient:
         self.fr.append(b)
         self.fr_lf.append(b)
         self._fr_nums.append(number)
+        if self._alias_m.size:
+            self.dc_win.append(dc)
         if len(self.fr) > self.window:
             self.fr.popleft()
         if len(self.fr_lf) > max(self.window_lf, self.window):
             self.fr_lf.popleft()
             self._fr_nums.popleft()
+            if self.dc_win:
+                self.dc_win.popleft()
         self.n_ema += 1
         self.ema += (S - self.ema) / min(self.n_ema, self.noise_volumes)
         if self.pulse_rows is not None:
@@ -1009,6 +1064,8 @@ class CausalGradient:
                 self.sq_lf -= np.abs(old) ** 2
         if self._sp_todo and len(self.epochs) >= self._spatial_min and self._k_lf:
             self._set_subspace()
+        if switch is not None:
+            self._orders_chosen(switch, number)
         if early and self._alias_phase_fit and self._alias_m.size and self._folds():
             line = self._measured_alias_line() if self._measure_phases() else None
             if line is None:
@@ -1378,15 +1435,23 @@ class CausalGradient:
         if not self._rephase_batch or len(self.epochs) < 3:
             self.aG[:] = 0.0
             self.ar[:] = 0.0
+            self.ad[:] = 0.0
             self.n_alias = 0
+            self._dc_refit(batch=False)
             return
         # refit the alias model at once on the stored epochs with their new phases (the
         # in-sample residual about the window's mean, against the running fit's
         # out-of-sample one: (n - 1) / n of it), so it need not be learnt again
-        ks = self._k_lf
+        self._dc_refit()
         if self._ep_res:
             self._replay_alias(a, b)
             return
+        self._refit_stored()
+
+    def _refit_stored(self) -> None:
+        """The alias fit's sums (``aG``, ``ar``, ``ad``, ``adp``) from the stored epochs
+        and their current bases, in sample about each window's mean (worker side)."""
+        ks = self._k_lf
         for j, (eps, fr) in enumerate(((self.epochs, self.fr), (self.epochs_lf, self.fr_lf))):
             if j == 1 and not ks:
                 self.aG[1] = self.aG[0]
@@ -1395,11 +1460,21 @@ class CausalGradient:
             B = np.stack(list(fr)[len(fr) - len(eps):])
             X = B - B.mean(axis=0)
             self.aG[j] = np.einsum("ni,nj->ij", X.conj(), X) / len(eps)
-            r = np.einsum("ni,ncb->icb", X.conj(), E - E.mean(axis=0)) / len(eps)
+            E = E - E.mean(axis=0)
+            r = np.einsum("ni,ncb->icb", X.conj(), E) / len(eps)
+            e2 = np.mean(E.real**2 + E.imag**2, axis=0)
             if j == 0:
                 self.ar[..., ks:] = r[..., ks:]
+                self.ad[..., ks:] = e2[..., ks:]
             else:
                 self.ar[..., :ks] = r
+                self.ad[..., :ks] = e2
+            if self._P is not None:
+                kp = self._k_sp
+                sl = slice(min(ks, kp), kp) if j == 0 else slice(0, min(ks, kp))
+                for q, Q in enumerate(self._parts_Q()):
+                    rq = np.einsum("ij,njb->nib", Q, E[..., sl])
+                    self.adp[q][:, sl] = np.mean(rq.real**2 + rq.imag**2, axis=0)
         self.n_alias = len(self.epochs)
 
     def _replay_alias(self, a: float, b: float) -> None:
@@ -1430,40 +1505,242 @@ class CausalGradient:
         self.aG[0] = X.conj().T @ X / n
         self.aG[1] = X_lf.conj().T @ X_lf / n
         self.ar[..., ks:] = np.tensordot(X.conj().T, D[..., ks:], axes=(1, 0)) / n
+        self.ad[:] = np.mean(D.real**2 + D.imag**2, axis=0)
+        if self._P is not None:
+            for q, Q in enumerate(self._parts_Q()):
+                rq = np.einsum("ij,njb->nib", Q, D[..., : self._k_sp])
+                self.adp[q] = np.mean(rq.real**2 + rq.imag**2, axis=0)
         if ks:
             self.ar[..., :ks] = np.tensordot(X_lf.conj().T, D[..., :ks], axes=(1, 0)) / n
         self.n_alias = n
+
+    @staticmethod
+    def _fracs(bases: Any) -> np.ndarray:
+        """The sub-sample phases of stored alias bases (their first order's angle)."""
+        return np.array([(-np.angle(b[0]) / (2 * np.pi)) % 1.0 for b in bases], float)
+
+    def _start_orders_check(self) -> None:
+        """Start the alias orders' check on the stored epochs (worker side, at the
+        rephase: the phases are those of the pinned clock from here on)."""
+        if not self._orders_auto or self.orders_info or self._orders_check is not None or not self.epochs:
+            return
+        from .alias_orders import OrdersCheck
+
+        kb = min(int(np.searchsorted(self._f * self.sfreq, self._orders_fmax_hz)), self.sum.shape[1])
+        self._orders_check = OrdersCheck(
+            self.alias_orders, self._orders_try, self._k_lf, kb, volumes=self._orders_volumes,
+            gain=self._orders_gain, noise_volumes=self.noise_volumes, alias_min=self._alias_min,
+            cond=self._alias_cond, shrink=self._alias_shrink, null_tol=self._alias_null_tol)
+        E = np.stack(list(self.epochs))[..., :kb]
+        kl = min(self._k_lf, kb)
+        E_lf = np.stack(list(self.epochs_lf))[..., :kl] if kl else E[..., :0]
+        F_lf = self._fracs(list(self.fr_lf)[-len(self.epochs_lf):]) if kl else np.zeros(0)
+        self._orders_check.start(E, self._fracs(list(self.fr)[-len(self.epochs):]), E_lf, F_lf)
+
+    def _orders_chosen(self, orders: int, number: int) -> None:
+        """The check is done (worker side, after volume ``number`` joined the windows):
+        record it, and refit everything alias with ``orders`` when they are new."""
+        chk = self._orders_check
+        self._orders_check = None
+        self.orders_info = {**chk.info, "at_volume": int(number)}
+        if orders == self.alias_orders:
+            return
+        ratio = chk.info["candidates"][str(orders)]
+        self._say(f"alias orders raised from {self.alias_orders} to {orders} at volume {number}: out of sample, "
+                  f"below {self._orders_fmax_hz:.0f} Hz, their templates left {ratio:.2f} of the error "
+                  "(the artifact was sampled without a filter that tames it above Nyquist)")
+        fr_all = self._fracs(self.fr_lf)
+        self.alias_orders = int(orders)
+        m = np.arange(1, orders + 1)
+        self._alias_m = np.concatenate([m, -m]).astype(float)
+        bases = [np.exp(-2j * np.pi * self._alias_m * f) for f in fr_all]
+        self.fr_lf = deque(bases)
+        self.fr = deque(bases[len(bases) - len(self.fr):])
+        k, C = self._alias_m.size, self.sum.shape[0]
+        self.aG = np.zeros((2, k, k), np.complex128)
+        self.ar = np.zeros((k, *self.sum.shape), np.complex128)
+        self.dc_G = np.zeros((k, k), np.complex128)
+        self.dc_r = np.zeros((k, C), np.complex128)
+        self.err0[:] = 0.0
+        self.err1[:] = 0.0
+        self.n_check = 0
+        self.dc_e[:] = 0.0
+        self.n_dc_check = 0
+        if self._perr is not None:
+            self._perr[:] = 0.0
+        self._ep_res.clear()
+        self._refit_stored()
+        self._dc_refit()
+        # the residual noise as the new fit leaves the stored epochs: the running one
+        # holds what the old orders left (the alternating fifth order, 40 uV on the
+        # multiband row without a filter), and the Wiener gain and the terms' shrinkage
+        # by it kept the new terms from working (1-40 Hz after volume 30 stuck at 20 uV)
+        own = self._alias_coef(raw=True)
+        if own is not None:
+            self.noise = self._fit_noise(own[0], self.ad, own[1])
+            if self._P is not None:
+                ks = self._k_sp
+                for q, Q in enumerate(self._parts_Q()):
+                    cq = np.einsum("ij,mjb->mib", Q, own[0][..., :ks])
+                    fit = self._fit_noise(cq, self.adp[q], own[1])
+                    if q == 0:
+                        self.noise_in = fit
+                    else:
+                        self.noise_out = fit
+
+    def _dc_update(self, dc: np.ndarray, b: np.ndarray) -> None:
+        """One epoch into the alias fit of the epochs' means (worker side, before the
+        epoch joins the window): its out-of-sample check, then the running sums."""
+        x = b - np.mean(self.fr_lf, axis=0)
+        d = dc - np.mean(self.dc_win, axis=0)
+        c = self._dc_coef()
+        if c is not None:
+            p = np.real(x @ c)
+            self.n_dc_check += 1
+            bc = 1.0 / min(self.n_dc_check, self.noise_volumes)
+            self.dc_e[0] += bc * (d**2 - self.dc_e[0])
+            self.dc_e[1] += bc * ((d - p) ** 2 - self.dc_e[1])
+        self.n_dc += 1
+        ba = 1.0 / min(self.n_dc, self.noise_volumes)
+        self.dc_G += ba * (np.outer(x.conj(), x) - self.dc_G)
+        self.dc_r += ba * (x.conj()[:, None] * d[None] - self.dc_r)
+        self.dc_d += ba * (d**2 - self.dc_d)
+
+    def _dc_refit(self, batch: bool = True) -> None:
+        """The means' alias fit again from the window, with the stored epochs' (new)
+        phases (``batch``), or restarted (worker side; with :meth:`_rephase`)."""
+        if getattr(self, "dc_win", None) is None:
+            return
+        n = len(self.dc_win)
+        if not batch or n < 3:
+            self.dc_G[:] = 0.0
+            self.dc_r[:] = 0.0
+            self.dc_d[:] = 0.0
+            self.n_dc = 0
+            return
+        B = np.stack(list(self.fr_lf)[-n:])
+        X = B - B.mean(axis=0)
+        D = np.stack(list(self.dc_win))
+        D = D - D.mean(axis=0)
+        self.dc_G = X.conj().T @ X / n
+        self.dc_r = X.conj().T @ D / n
+        self.dc_d = np.mean(D**2, axis=0)
+        self.n_dc = n
+
+    def _dc_coef(self) -> np.ndarray | None:
+        """The alias coefficients of the epochs' means (k, channels), shrunk as
+        :meth:`_alias_coef` does; None while the phases seen do not identify them."""
+        k = self._alias_m.size
+        if not k or self.n_dc < self._alias_min * k:
+            return None
+        w, V = np.linalg.eigh(self.dc_G)
+        if not w[0] > 0 or w[-1] > self._alias_cond * w[0]:
+            return None
+        z = (V.conj().T @ self.dc_r) / w[:, None]  # (k, channels)
+        c = V @ z
+        n_eff = min(self.n_dc, self.noise_volumes)
+        # the fit's own residual (w @ |z|^2: the energy it explains per channel); the
+        # terms are used only where they predict (_dc_terms)
+        noise = np.maximum(self.dc_d - w @ (z.real**2 + z.imag**2), 0.0) * n_eff / max(n_eff - w.size, 1)
+        var = np.sum(np.abs(V) ** 2 / w[None], axis=1)
+        g = 1.0 - self._alias_shrink * noise[None] * var[:, None] / (n_eff * np.maximum(c.real**2 + c.imag**2, 1e-300))
+        return c * np.clip(g, 0.0, 1.0)
+
+    def _dc_terms(self, b: np.ndarray) -> np.ndarray | None:
+        """This volume's epoch mean as the alias fit of the past means predicts it
+        (channels; ``b`` its alias basis), on the channels where that fit has predicted
+        new epochs' means (as the spectra's terms, ``_check_ratio``); None when nothing
+        is predicted."""
+        if not self._alias_dc or getattr(self, "dc_win", None) is None or not self.dc_win:
+            return None
+        if self.n_dc_check < self._check_min:
+            return None
+        c = self._dc_coef()
+        if c is None:
+            return None
+        x = b - np.mean(list(self.fr_lf)[-len(self.dc_win):], axis=0)
+        use = self.dc_e[1] < self._check_ratio * self.dc_e[0]
+        if not use.any():
+            return None
+        return np.where(use, np.real(x @ c), 0.0)
 
     def _alias_coef(self, raw: bool = False, upto: int | None = None) -> Any:
         """Fitted alias coefficients (k, channels, bins), shrunk by their estimation
         noise (``_alias_shrink``; offline keeps them where they stand 3x above it); None
         while the phases seen do not identify them. ``raw``: the coefficients before the
-        shrinkage and, per coefficient and bin, their variance per unit of noise
-        ``(c, var / n_eff)`` (the spatial split shrinks each part by its own noise), on
-        the first ``upto`` bins only when given."""
+        shrinkage and what :meth:`_shrink` needs to shrink them ``(c, eig)`` (the
+        spatial split shrinks each part by its own noise), on the first ``upto`` bins
+        only when given.
+
+        Each coefficient's variance is the diagonal of the normal equations' inverse
+        times the noise. From 2 kHz up, where the terms have removed more than half the
+        templates' error out of sample (``_noise_fit_ratio``), that noise is the fit's
+        own residual (what the terms leave of the residuals they were fitted to, as
+        offline, ``residual.AliasModel.refine``), elsewhere the templates' running
+        residual (``noise``). Why: the running residual holds the epochs from before
+        the terms worked, 60 volumes of them, and shrinking by it kept them from working
+        (multiband point sampling without a filter, six orders: 1-40 Hz after volume 30
+        20.5 -> 8.1 uV; on the variant table's 5 kHz rows with two orders the same or
+        better, e.g. point sampling without a filter 3.94 -> 2.74). Ungated it
+        shrank too little early on (single band default after volume 10: 0.81 -> 0.89
+        uV), and below 2 kHz even gated (1 kHz default after volume 30: 5.7 -> 10.8).
+        """
         k = self._alias_m.size
         if not k or getattr(self, "n_alias", 0) < self._alias_min * k:
             return None
         ks = self._k_lf
         ar = self.ar if upto is None else self.ar[..., :upto]
         c = np.empty_like(ar)
-        var = np.empty((k, ar.shape[-1]))
+        eig: list[tuple[np.ndarray, np.ndarray]] = []
         for j, sl in enumerate((slice(ks, None), slice(0, ks))):
             G = self.aG[j]
             if self._alias_ridge:
                 G = G + self._alias_ridge * np.real(np.trace(G)) / k * np.eye(k)
-            if np.linalg.cond(G) > self._alias_cond:
+            w, V = np.linalg.eigh(G)  # (G^-1 = V diag(1/w) V^H; the shrinkage needs both)
+            if not w[0] > 0 or w[-1] > self._alias_cond * w[0]:
                 return None
-            Gi = np.linalg.inv(G)
-            c[..., sl] = np.tensordot(Gi, ar[..., sl], axes=(1, 0))
-            var[:, sl] = np.real(np.diag(Gi))[:, None]
+            c[..., sl] = np.tensordot(V, np.tensordot(V.conj().T / w[:, None], ar[..., sl], axes=(1, 0)),
+                                      axes=(1, 0))
+            eig.append((V, w))
         n_eff = min(self.n_alias, self.noise_volumes)
         if raw:
-            return c, var / n_eff
-        noise = self.noise[None] * var[:, None, :] / n_eff  # each coefficient's estimation noise
-        power = c.real**2 + c.imag**2
-        gain = 1.0 - self._alias_shrink * noise / np.maximum(power, 1e-300)
-        return c * np.clip(gain, 0.0, 1.0)
+            return c, (eig, n_eff)
+        noise = self.noise
+        if self._noise_fit_on and self.n_check >= self._check_min:
+            fit = self._fit_noise(c, self.ad, (eig, n_eff))
+            noise = np.where(self.err1 < self._noise_fit_ratio * self.err0, fit, self.noise)
+        return self._shrink(c, noise, (eig, n_eff))
+
+    def _fit_noise(self, c: np.ndarray, ad: np.ndarray, eig: Any) -> np.ndarray:
+        """The alias fit's own residual per channel and bin: the mean |residual|^2 it
+        was fitted to (``ad``) less the energy the unshrunk coefficients ``c`` explain
+        (``c^H G c``), per degree of freedom left."""
+        bands, n_eff = eig
+        ks = min(self._k_lf, c.shape[-1])
+        out = np.empty(c.shape[1:])
+        for (V, w), sl in zip(bands, (slice(ks, c.shape[-1]), slice(0, ks))):
+            z = np.tensordot(V.conj().T, c[..., sl], axes=(1, 0))
+            explained = np.tensordot(w, z.real**2 + z.imag**2, axes=(0, 0))
+            out[:, sl] = np.maximum(ad[:, sl] - explained, 0.0) * n_eff / max(n_eff - len(w), 1)
+        return out
+
+    def _shrink(self, c: np.ndarray, noise: np.ndarray, eig: Any) -> np.ndarray:
+        """Alias coefficients ``c`` (k, channels, bins) shrunk by their estimation noise
+        (``noise``: the residual's, per channel and bin; ``eig`` from
+        :meth:`_alias_coef`): gain ``1 - _alias_shrink * noise * var / (n_eff * |c|^2)``
+        at 0 to 1, ``var`` the diagonal of the band's inverse normal equations."""
+        bands, n_eff = eig
+        ks = self._k_lf
+        nb = c.shape[-1]
+        out = np.zeros_like(c)
+        for (V, w), sl in zip(bands, (slice(min(ks, nb), nb), slice(0, min(ks, nb)))):
+            if sl.stop <= sl.start:
+                continue
+            var = np.sum(np.abs(V) ** 2 / w[None], axis=1)  # (k,): the diagonal of the inverse
+            pw = c[..., sl].real ** 2 + c[..., sl].imag ** 2
+            g = 1.0 - self._alias_shrink * noise[None, :, sl] * var[:, None, None] / (n_eff * np.maximum(pw, 1e-300))
+            out[..., sl] = c[..., sl] * np.clip(g, 0.0, 1.0)
+        return out
 
     def _short_mean(self, n: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The mean of the last ``_short`` epochs and where (per channel and bin) it is
@@ -1538,6 +1815,8 @@ class CausalGradient:
         self.n_part = 0
         # the alias terms' out-of-sample checks inside / outside (before, after)
         self._perr = np.zeros((2, 2, C, ks))
+        # the mean |residual|^2 the alias fit sees inside / outside (as ``ad``)
+        self.adp = np.zeros((2, C, ks))
         P = np.zeros((C, C), np.complex128)  # rows outside R: nothing inside, all outside,
         P[np.ix_(R, R)] = Ur @ Ur.conj().T  # so their gain is the plain one
         self._P = P
@@ -1603,15 +1882,18 @@ class CausalGradient:
         """The projectors inside and outside the artifact's channel subspace."""
         return self._P, np.eye(self._P.shape[0]) - self._P
 
-    def _part_coef(self, Q: np.ndarray, noise: np.ndarray, own: tuple[np.ndarray, np.ndarray],
-                   ks: int) -> np.ndarray:
+    def _part_coef(self, Q: np.ndarray, noise: np.ndarray, own: tuple[np.ndarray, Any],
+                   ks: int, q: int | None = None) -> np.ndarray:
         """One part's alias coefficients on the first ``ks`` bins, shrunk by that part's
-        own noise (``own``: :meth:`_alias_coef` ``raw``)."""
-        c_raw, v = own
+        own noise (``own``: :meth:`_alias_coef` ``raw``): with ``q`` (0 inside, 1
+        outside) and ``_alias_noise_fit``, the part's fit residual (as
+        :meth:`_alias_coef`), else ``noise``."""
+        c_raw, eig = own
         cq = np.einsum("ij,mjb->mib", Q, c_raw[..., :ks])
-        pw = cq.real**2 + cq.imag**2
-        g = 1.0 - self._alias_shrink * noise[None] * v[:, None, :ks] / np.maximum(pw, 1e-300)
-        return cq * np.clip(g, 0.0, 1.0)
+        if q is not None and self._noise_fit_on and self._perr is not None:
+            fit = self._fit_noise(cq, self.adp[q], eig)
+            noise = np.where(self._perr[q, 1] < self._noise_fit_ratio * self._perr[q, 0], fit, noise)
+        return self._shrink(cq, noise, eig)
 
     def _part_checks(self, d0: np.ndarray, X: np.ndarray, X_lf: np.ndarray, bc: float) -> None:
         """The alias terms' out-of-sample check of each part of the spatial split: the
@@ -1625,7 +1907,7 @@ class CausalGradient:
             return
         for q, (Q, noise) in enumerate(zip(self._parts_Q(), (self.noise_in, self.noise_out))):
             r0 = Q @ d0[:, :ks]
-            r1 = r0 - self._alias_terms_low(self._part_coef(Q, noise, own, ks), X, X_lf, ks)
+            r1 = r0 - self._alias_terms_low(self._part_coef(Q, noise, own, ks, q), X, X_lf, ks)
             self._perr[q, 0] += bc * (r0.real**2 + r0.imag**2 - self._perr[q, 0])
             self._perr[q, 1] += bc * (r1.real**2 + r1.imag**2 - self._perr[q, 1])
 
@@ -1681,7 +1963,7 @@ class CausalGradient:
                 # inside the subspace the EEG that enters them is that of a few
                 # dimensions, so more of them stand above it (as offline, where the
                 # alias fit is redone inside and outside), kept where they predict
-                cq = self._part_coef(Q, noise, own, ks)
+                cq = self._part_coef(Q, noise, own, ks, q)
                 cq = cq * (self._perr[q, 1] < self._check_ratio * self._perr[q, 0])
                 part = Q @ mean[:, :ks] + self._alias_terms_low(cq, *basis, ks)
                 alias_q = cq
@@ -1760,6 +2042,10 @@ class CausalGradient:
         M = int(np.floor(onset))
         spec = spec * np.exp(-2j * np.pi * self._f * (onset - M))  # delay by the fraction
         t = sfft.irfft(spec, n=self._nfft, axis=-1, workers=2)[:, : self._n0].astype(np.float32)
+        if self._alias_m.size:
+            dcp = self._dc_terms(np.exp(-2j * np.pi * self._alias_m * frac))
+            if dcp is not None:  # the volume's own mean, where it changes with the phase
+                t[:, self.P : self.P + self.L] += dcp[:, None].astype(np.float32)
         return n, M - self.P, t  # t[:, i] is the artifact at sample M - P + i
 
     def _submit_templates(self) -> None:

@@ -543,6 +543,9 @@ class OnlinePipeline:
             "tr_s": self.grad.tr_s,
             "gradient_templates": int(self.grad.n_templates),
             "artifact_subspace_rank": self.grad.spatial_rank,
+            # the alias orders in use, and the check that chose them (from 2 kHz up, once
+            # the clock is pinned: the candidates' out-of-sample error relative to the base)
+            "alias_orders": {"orders": int(self.grad.alias_orders), **self.grad.orders_info},
             "low_band_followed": (dict(self.grad.lowband.info)
                                   if self.grad.lowband is not None else {}),
             "low_band_volumes_followed": (int(self.grad.lowband.n_followed)
