@@ -100,6 +100,13 @@ class AliasModel:
                 # windows spanning whole phase cycles (window mean of B ~ 0): the bare
                 # basis, as before (on the 5 kHz phantom it kept slightly more EEG)
                 D = Bf.astype(np.complex128)
+                if fit_rows is not None and np.linalg.cond(D) > 1e3:
+                    # the volumes fitted on do not identify the model (a phase stepping a
+                    # rational fraction of a sample: 0.1 a volume leaves the even volumes
+                    # five phases for eight coefficients): no terms in this band, so the
+                    # candidate is scored without them (a 150 s, 2.5 kHz phantom raised
+                    # numpy's "Singular matrix" here)
+                    continue
             gram = D.conj().T @ D
             Gi = np.linalg.inv(gram)
             P = (Gi @ D.conj().T).astype(np.complex64)

@@ -245,6 +245,7 @@ class CausalGradient:
     # (see _dc_terms); from 2 kHz up the terms are shrunk by the fit's own residual where
     # they have removed more than _noise_fit_ratio of the templates' error (see _alias_coef)
     _alias_dc = True
+    _dc_check_ratio = 0.1
     _alias_noise_fit = True
     _noise_fit_ratio = 0.5
     # from 2 kHz up with the orders left to us, larger alias orders are tried once the clock
@@ -1659,7 +1660,7 @@ class CausalGradient:
         if c is None:
             return None
         x = b - np.mean(list(self.fr_lf)[-len(self.dc_win):], axis=0)
-        use = self.dc_e[1] < self._check_ratio * self.dc_e[0]
+        use = self.dc_e[1] < self._dc_check_ratio * self.dc_e[0]
         if not use.any():
             return None
         return np.where(use, np.real(x @ c), 0.0)
