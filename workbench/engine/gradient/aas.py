@@ -1297,7 +1297,13 @@ def _choose_orders(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASP
     # which would be scored in sample and then reported as orders it never used)
     models = {o: _alias_model(plan, replace(params, alias_orders=o))
               for o in [base] + sorted({int(o) for o in params.alias_orders_try if int(o) > base})}
-    cands = [o for o, m in models.items() if m is not None or o == base]
+    # ... on both halves the check fits on (the even volumes and the odd): a phase stepping
+    # a rational fraction of a sample can leave a half fewer phases than coefficients, and
+    # such a candidate would be scored with no terms at all (see AliasModel.refine)
+    n_vol = np.asarray(plan.sched.onsets).size
+    halves = [np.arange(i, n_vol, 2) for i in (0, 1)]
+    cands = [o for o, m in models.items()
+             if o == base or (m is not None and all(np.linalg.cond(m.B[h]) <= 1e3 for h in halves))]
     res = _template_residuals(data, rows, plan, [models[o] for o in cands], params.drift_score_fmax,
                               n_jobs=n_jobs, out_of_sample=True)
     errs = dict(zip(cands, res.tolist()))
