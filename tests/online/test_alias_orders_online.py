@@ -49,6 +49,9 @@ def test_more_orders_online_where_the_artifact_folds_from_far_up() -> None:
     assert st2 == {"orders": 2}  # given: not tried
     assert any("alias orders raised" in m for m in msgs)
     assert auto < 0.35 * two
+    # the templates change at the switch: no volume taken for the scanner stopping after it
+    after = msgs[[i for i, m in enumerate(msgs) if "alias orders raised" in m][0]:]
+    assert not any("artifact stopped" in m for m in after), after
 
 
 def test_two_orders_kept_online_where_more_do_not_predict() -> None:
@@ -89,3 +92,29 @@ def test_the_check_takes_the_fewest_orders_that_predict() -> None:
     assert chosen == 4 and chk.info["kept"]
     assert chk.info["candidates"]["4"] < 0.01 and chk.info["candidates"]["6"] < 0.01
     assert alias_basis(2, [0.25]).shape == (1, 4)
+
+
+def test_no_false_stop_when_the_orders_change() -> None:
+    """The phantom's multiband artifact without an anti-alias filter (45 s, 16 channels):
+    six volumes after the switch the stop check (``gate_stop``) took the scanner for
+    stopped at the quiet gap 44 ms into a volume, where the new templates had not
+    settled, and left that volume uncorrected; it now waits a window of volumes."""
+    from scipy.signal import butter, sosfilt
+
+    from workbench.engine.phantom.config import PhantomConfig
+    from workbench.engine.phantom.gradient import artifact_run
+
+    cfg = PhantomConfig(duration_s=45.0, seed=3, lead_in_s=3.0, lead_out_s=3.0, sfreq=5000.0, tr=1.0,
+                        slices=48, multiband=3, dead_time_s=0.12, gradient_sampling="point",
+                        gradient_antialias=False)
+    art, trig, _, _ = artifact_run(cfg, 16, 3)
+    rng = np.random.default_rng(8)
+    eeg = sosfilt(butter(4, [1, 40], "bandpass", fs=cfg.sfreq, output="sos"), rng.standard_normal(art.shape), axis=1)
+    eeg *= 15e-6 / eeg.std()
+    raw = mne.io.RawArray(art + eeg, mne.create_info([f"E{i:02d}" for i in range(16)], cfg.sfreq, "eeg"),
+                          verbose=False)
+    raw.set_annotations(mne.Annotations(trig.recorded_sample / cfg.sfreq, 0.0, "Response/R128"))
+    msgs = replay_raw(raw, params=OnlineParams(lowpass_hz=None, bcg=False), chunk=50).messages
+    raised = [i for i, m in enumerate(msgs) if "alias orders raised" in m]
+    assert raised, msgs
+    assert not any("artifact stopped" in m for m in msgs[raised[0]:]), msgs[raised[0]:]

@@ -1565,6 +1565,12 @@ class CausalGradient:
         self.err0[:] = 0.0
         self.err1[:] = 0.0
         self.n_check = 0
+        # the templates change with the orders: the stop check (gate_stop) waits while
+        # they settle, as after a false stop (on an 80 s multiband recording without a
+        # filter it took volume 37, six after the switch, for the scanner stopping at the
+        # 44 ms gap between slice groups where the data are quiet; one volume left
+        # uncorrected). Written here, read on the stream side: one int, set once.
+        self._stop_quiet = max(self._stop_quiet, number + self.window)
         self.dc_e[:] = 0.0
         self.n_dc_check = 0
         if self._perr is not None:
@@ -1576,18 +1582,19 @@ class CausalGradient:
         # holds what the old orders left (the alternating fifth order, 40 uV on the
         # multiband row without a filter), and the Wiener gain and the terms' shrinkage
         # by it kept the new terms from working (1-40 Hz after volume 30 stuck at 20 uV)
+        # (below the band the check scored only: above 40 Hz twelve coefficients fitted
+        # on the 20 stored epochs leave eight degrees of freedom, too few to estimate it;
+        # that row's numbers are the same either way)
         own = self._alias_coef(raw=True)
+        kb = chk.kb
         if own is not None:
-            self.noise = self._fit_noise(own[0], self.ad, own[1])
+            self.noise[:, :kb] = self._fit_noise(own[0], self.ad, own[1])[:, :kb]
             if self._P is not None:
-                ks = self._k_sp
+                ks = min(self._k_sp, kb)
                 for q, Q in enumerate(self._parts_Q()):
-                    cq = np.einsum("ij,mjb->mib", Q, own[0][..., :ks])
+                    cq = np.einsum("ij,mjb->mib", Q, own[0][..., : self._k_sp])
                     fit = self._fit_noise(cq, self.adp[q], own[1])
-                    if q == 0:
-                        self.noise_in = fit
-                    else:
-                        self.noise_out = fit
+                    (self.noise_in if q == 0 else self.noise_out)[:, :ks] = fit[:, :ks]
 
     def _dc_update(self, dc: np.ndarray, b: np.ndarray) -> None:
         """One epoch into the alias fit of the epochs' means (worker side, before the
