@@ -269,14 +269,17 @@ class CausalGradient:
     # the coefficients on their leading spatial patterns gained as much as 1 at 2.5 kHz
     # (3.45 uV) and nothing on top of 0.5.
     _alias_shrink = 3.0
-    # below 2 kHz, the mean of the last _short epochs where it has predicted better (see
+    # below 2.5 kHz, the mean of the last _short epochs where it has predicted better (see
     # _short_mean): the epochs checked (their running errors' memory), the share of the
-    # long template's error the short mean must stay under, and whether it replaces the
-    # template only inside the artifact's channel subspace once that is measured
+    # long template's error the short mean must stay under, whether it replaces the
+    # template only inside the artifact's channel subspace once that is measured, and the
+    # rate from which it is off, and the highest frequency it is used at
     _short = 2
     _short_volumes = 10
     _short_ratio = 0.4
     _short_sub = True
+    _short_below_hz = 2500.0
+    _short_fmax_hz: float | None = 100.0
     # in the spatial split, each part's alias coefficients are shrunk by that part's own
     # noise (see _split_low_band)
     _alias_split = True
@@ -413,7 +416,7 @@ class CausalGradient:
         # a lone strong line in the EEG band keeps its own power (as offline,
         # AASParams.wiener_strong)
         self._wiener_strong = WIENER_STRONG_LOW_RATE if self.sfreq < LOW_RATE_HZ else 0.0
-        self._short_on = self._short > 0 and self.sfreq < LOW_RATE_HZ  # see _short_mean
+        self._short_on = self._short > 0 and self.sfreq < self._short_below_hz  # see _short_mean
         self._noise_fit_on = self._alias_noise_fit and self.sfreq >= LOW_RATE_HZ  # see _alias_coef
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
@@ -1766,7 +1769,7 @@ class CausalGradient:
         with less than ``_short_ratio`` times the template's error (a running check over
         ``_short_volumes`` epochs); None where it is off or nowhere better.
 
-        Why: below 2 kHz the artifact aliases and its aliased part changes with each
+        Why: at low rates the artifact aliases and its aliased part changes with each
         volume's sub-sample phase. When that phase travels less than a sample over the
         window (a few ppm of clock drift at 1 kHz: 0.008 sample per volume at 4 ppm)
         the alias model cannot be fitted (its basis needs the phases to cover a cycle,
@@ -1781,15 +1784,41 @@ class CausalGradient:
         it, which holds a few of the channels' dimensions of EEG (120 s x 16 ch, 1-40
         Hz after volume 30: 4 ppm 15.7 -> 13.3 uV with two volumes inside the subspace
         against three everywhere; 2 ppm 9.7 -> 8.4; point sampling at 20 ppm 17.35
-        either way). Not above 2 kHz, where little aliases and the long windows are
-        right: there the check chose it in bins of the drifting artifact and cost up to
-        0.6 dB (5 kHz, ``bore drift x3``). Tried and not kept: a per-bin linear trend
+        either way).
+
+        Used below ``_short_below_hz`` (2.5 kHz): it was below 2 kHz only until a sweep
+        of random acquisitions (``benchmarks/bench_gradient_sweep.py``) found online runs
+        at 2 kHz with a few ppm whose error grew over the run with the long windows' lag
+        (2 kHz, multiband 2, 3 ppm, 20 mV: 27 -> 76 uV per 2 s block, offline 8-20; with
+        it 13-18). On the sweep's 16 runs at 2000-2048 Hz (seeds 3 and 4), after volume
+        30: 63.1 -> 27.5 uV (3 ppm), 20.0 -> 13.8 and 21.2 -> 19.4 (7 ppm), 3.28 -> 2.96,
+        1521 -> 177 (no anti-alias filter, 20 mV), the worst cost 3.97 -> 3.98, nine
+        unchanged; the 150 s drifting phantom (20 ppm) at 2 kHz unchanged (5.87 uV after
+        volume 10). There
+        the artifact folds: its top-band share (:meth:`_top_share`) is 0.3-0.43 on 2 kHz
+        phantoms and ~8e-4 at 2.5 kHz. From 2.5 kHz it also helped a slowly drifting run
+        (14-39 -> 11-14 uV per block at 2.5 kHz) but cost the low band's size pass its
+        gain on a wandering table ringing (``tests/online/test_lf_scale.py``, 2.5 kHz:
+        5.52 -> 5.90 uV with the pass; the pass and the short mean both follow the
+        volume-to-volume change there); at 5 kHz it cost the multiband LF row 2.65 ->
+        2.79 uV (and once 0.6 dB on ``bore drift x3``). Only in bins up to ``_short_fmax_hz`` (100 Hz, above the 70 Hz low-pass):
+        chosen bin by bin over the whole band, the template mixed two estimates that no
+        longer cancelled where the artifact is quiet, and after a head movement the 2
+        kHz test phantom's template held ~1 mV in a 10 ms stretch where the data held
+        45 uV: the stop gate took the scanner for stopped (a volume left uncorrected).
+        The 1-40 Hz errors moved little with that limit: the 4 ppm tests' to 0.01 uV,
+        the sweep runs' by under 3 %, the 1 kHz variant rows 20.0 / 5.74 -> 19.98 / 5.69
+        (default) and 35.0 / 17.34 -> 34.94 / 17.32 (point sampling).
+
+        Tried and not kept: a per-bin linear trend
         of the window means' lag, fitted over 60 epochs (4 ppm 36 -> 27 uV, but 20 ppm
         after volume 30 5.8 -> 10.4 uV).
         """
         if not self._short_on or n <= self._short or self.n_short < self._check_min:
             return None
         use = self.es_short < self._short_ratio * self.es_long
+        if self._short_fmax_hz is not None:
+            use[:, self._f * self.sfreq > self._short_fmax_hz] = False
         if not use.any():
             return None
         return sum(list(self.epochs)[-self._short:]) / self._short, use
@@ -2045,7 +2074,7 @@ class CausalGradient:
             if low is not None:
                 spec[:, : low.shape[1]] = low
         short = self._short_mean(n)
-        if short is not None:  # below 2 kHz, where it predicts far better (phase drift)
+        if short is not None:  # below 2.5 kHz, where it predicts far better (phase drift)
             cand = short[0]
             if self._short_sub and self._P is not None:  # inside the subspace only
                 cand = spec + self._P @ (cand - spec)
