@@ -37,6 +37,20 @@ def test_missing_extra_duplicates_are_repaired() -> None:
     assert tr.qc()["count_matches"] is False
 
 
+@pytest.mark.parametrize("where", [2, 40])
+def test_a_trigger_that_bounces_or_an_extra_one_near_a_volume_is_dropped(where: int) -> None:
+    """A second trigger in a volume's slot: 1.4 ms after the volume's own one (past the
+    1 ms duplicate window), and another 0.23 s before a volume (within the grid's
+    tolerance of the slot before). Found by ``benchmarks/bench_gradient_sweep.py``: the
+    later of each pair, followed by regular onsets, was taken for a restart with a new
+    phase, and the train was refused ("a block of only 3 trigger(s) off the grid")."""
+    t = grid(60)
+    edited = np.sort(np.concatenate([t, [t[where] + 1.4e-3, t[50] - 0.23]]))
+    tr = repair_triggers(edited)
+    assert tr.n_extra == 2 and tr.n_runs == 1 and tr.n_missing == 0
+    np.testing.assert_allclose(tr.onsets, t, atol=1e-9)
+
+
 def test_extra_first_trigger_does_not_shift_the_grid() -> None:
     t = grid(50)
     tr = repair_triggers(np.concatenate([[t[0] - 0.6 * TR], t]))

@@ -173,6 +173,26 @@ def repair_triggers(
             else:
                 run[i], idx[i] = run[last], idx[last] + k
             last = i
+        elif k == 0 and abs(m) <= tol:
+            # a second onset in the last one's slot (a trigger that bounced, or an extra
+            # one near a volume): the one nearer the grid the run's onsets before predict
+            # is kept. Without this the later one, followed by regular onsets, was taken
+            # for a restart with a new phase, and a first block shorter than ``min_run``
+            # made the whole train refused (a 1.4 ms double trigger at the third volume)
+            ref = np.flatnonzero(good[:last] & (run[:last] == run[last]))
+            if ref.size:
+                p = int(ref[-1])
+                pred = t[p] + period * (idx[last] - idx[p])
+            elif i + 1 < t.size and abs((t[i + 1] - t[i]) / period - 1.0) <= tol:
+                pred = t[i + 1] - period
+            else:
+                pred = t[last]
+            if abs(t[i] - pred) < abs(t[last] - pred):
+                good[last] = False
+                run[i], idx[i] = run[last], idx[last]
+                last = i
+            else:
+                good[i] = False
         elif k > max_missing + 1 or _starts_regular(t, i, period, tol):
             # a pause, or a restart with a new phase (off the old grid, but the onsets
             # that follow are regular): a new run
