@@ -1789,8 +1789,8 @@ class CausalGradient:
         Used below ``_short_below_hz`` (2.5 kHz): it was below 2 kHz only until a sweep
         of random acquisitions (``benchmarks/bench_gradient_sweep.py``) found online runs
         at 2 kHz with a few ppm whose error grew over the run with the long windows' lag
-        (2 kHz, multiband 2, 3 ppm, 20 mV: 27 -> 76 uV per 2 s block, offline 8-20; with
-        it 13-18). On the sweep's 16 runs at 2000-2048 Hz (seeds 3 and 4), after volume
+        (2 kHz, multiband 2, 3 ppm, 20 mV: 27 -> 76 uV per 2 s block, offline 8-24; with
+        it 12-18 from volume 13). On the sweep's 16 runs at 2000-2048 Hz (seeds 3 and 4), after volume
         30: 63.1 -> 27.5 uV (3 ppm), 20.0 -> 13.8 and 21.2 -> 19.4 (7 ppm), 3.28 -> 2.96,
         1521 -> 177 (no anti-alias filter, 20 mV), the worst cost 3.97 -> 3.98, nine
         unchanged; the 150 s drifting phantom (20 ppm) at 2 kHz unchanged (5.87 uV after
