@@ -54,10 +54,10 @@ def test_a_slowly_travelling_phase_is_followed_at_1_khz(seed: int, monkeypatch: 
 
 def test_a_slowly_travelling_phase_is_followed_at_2_khz(monkeypatch: pytest.MonkeyPatch) -> None:
     """2 kHz, 2 ppm (0.008 sample per volume). The short mean was used below 2 kHz only
-    until a sweep of random acquisitions (session 43) found online runs at 2-3 kHz with a
-    few ppm whose error grew over the run with the long windows' lag (2 kHz, multiband 2,
-    3 ppm, 20 mV artifact: 27 -> 76 uV per 2 s block, offline 8-20). Measured here: 4.0 uV,
-    8.9 with the long windows only."""
+    until a sweep of random acquisitions (session 43) found online runs at 2 kHz with a few
+    ppm whose error grew over the run with the long windows' lag (2 kHz, multiband 2, 3 ppm,
+    20 mV artifact: 27 -> 76 uV per 2 s block, offline 8-24). Measured here: 4.0 uV, 8.9
+    with the long windows only."""
     now = _error_uv(4, 2.0, 2000.0)
     monkeypatch.setattr(CausalGradient, "_short", 0)
     old = _error_uv(4, 2.0, 2000.0)

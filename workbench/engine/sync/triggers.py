@@ -177,8 +177,10 @@ def repair_triggers(
             # a second onset in the last one's slot (a trigger that bounced, or an extra
             # one near a volume): the one nearer the grid the run's onsets before predict
             # is kept. Without this the later one, followed by regular onsets, was taken
-            # for a restart with a new phase, and a first block shorter than ``min_run``
-            # made the whole train refused (a 1.4 ms double trigger at the third volume)
+            # for a restart with a new phase: a first block shorter than ``min_run`` made
+            # the whole train refused (a 1.4 ms double trigger at the third volume), and an
+            # extra marker 0.07 s before a volume, taken for it, gave a run with one volume
+            # too many and the onsets after it a TR off
             ref = np.flatnonzero(good[:last] & (run[:last] == run[last]))
             if ref.size:
                 p = int(ref[-1])
