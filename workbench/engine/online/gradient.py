@@ -1790,25 +1790,27 @@ class CausalGradient:
         of random acquisitions (``benchmarks/bench_gradient_sweep.py``) found online runs
         at 2 kHz with a few ppm whose error grew over the run with the long windows' lag
         (2 kHz, multiband 2, 3 ppm, 20 mV: 27 -> 76 uV per 2 s block, offline 8-24; with
-        it 12-18 from volume 13). On the sweep's 16 runs at 2000-2048 Hz (seeds 3 and 4), after volume
-        30: 63.1 -> 27.5 uV (3 ppm), 20.0 -> 13.8 and 21.2 -> 19.4 (7 ppm), 3.28 -> 2.96,
-        1521 -> 177 (no anti-alias filter, 20 mV), the worst cost 3.97 -> 3.98, nine
-        unchanged; the 150 s drifting phantom (20 ppm) at 2 kHz unchanged (5.87 uV after
-        volume 10). There
-        the artifact folds: its top-band share (:meth:`_top_share`) is 0.3-0.43 on 2 kHz
-        phantoms and ~8e-4 at 2.5 kHz. From 2.5 kHz it also helped a slowly drifting run
-        (14-39 -> 11-14 uV per block at 2.5 kHz) but cost the low band's size pass its
-        gain on a wandering table ringing (``tests/online/test_lf_scale.py``, 2.5 kHz:
-        5.52 -> 5.90 uV with the pass; the pass and the short mean both follow the
+        it 12-18 from volume 13). On the sweep's 17 runs at 2000-2048 Hz (seeds 3 and
+        4), after volume 30: 63.1 -> 27.5 uV (3 ppm), 20.0 -> 13.8 and 21.2 -> 19.4 (7
+        ppm), 3.28 -> 2.96, 1521 -> 177 (no anti-alias filter, 20 mV), the worst cost
+        3.97 -> 3.98, nine unchanged (after volume 10 one went 71.6 -> 72.6); the 150 s
+        drifting phantom (20 ppm) at 2 kHz 5.87 -> 5.86 uV after volume 10. There the
+        artifact folds: its top-band share (:meth:`_top_share`) is 0.3-0.43 on 2 kHz
+        phantoms and ~8e-4 at 2.5 kHz. From 2.5 kHz it also helped a slowly drifting
+        run (14-39 -> 11-14 uV per block at 2.5 kHz) but cost the low band's size pass
+        its gain on a wandering table ringing (``tests/online/test_lf_scale.py``, 2.5
+        kHz: 5.52 -> 5.90 uV with the pass; the pass and the short mean both follow the
         volume-to-volume change there); at 5 kHz it cost the multiband LF row 2.65 ->
-        2.79 uV (and once 0.6 dB on ``bore drift x3``). Only in bins up to ``_short_fmax_hz`` (100 Hz, above the 70 Hz low-pass):
-        chosen bin by bin over the whole band, the template mixed two estimates that no
-        longer cancelled where the artifact is quiet, and after a head movement the 2
-        kHz test phantom's template held ~1 mV in a 10 ms stretch where the data held
-        45 uV: the stop gate took the scanner for stopped (a volume left uncorrected).
-        The 1-40 Hz errors moved little with that limit: the 4 ppm tests' to 0.01 uV,
-        the sweep runs' by under 3 %, the 1 kHz variant rows 20.0 / 5.74 -> 19.98 / 5.69
-        (default) and 35.0 / 17.34 -> 34.94 / 17.32 (point sampling).
+        2.79 uV (and once 0.6 dB on ``bore drift x3``).
+
+        Only in bins up to ``_short_fmax_hz`` (100 Hz, above the 70 Hz low-pass): chosen
+        bin by bin over the whole band, the template mixed two estimates that no longer
+        cancelled where the artifact is quiet, and after a head movement the 2 kHz test
+        phantom's template held ~1 mV in a 10 ms stretch where the data held 45 uV: the
+        stop gate took the scanner for stopped (a volume left uncorrected). The 1-40 Hz
+        errors moved little with that limit: the 4 ppm tests' to 0.01 uV, the sweep
+        runs' by under 3 %, the 1 kHz variant rows 20.0 / 5.74 -> 19.98 / 5.69 (default)
+        and 35.0 / 17.34 -> 34.94 / 17.32 (point sampling).
 
         Tried and not kept: a per-bin linear trend
         of the window means' lag, fitted over 60 epochs (4 ppm 36 -> 27 uV, but 20 ppm
