@@ -11,7 +11,13 @@ paths on each, to find the crashes, NaN and diverging runs no chosen row shows:
   of runs, eddy currents, amplitude/shape drift, head movements, a volume-locked LF
   component, 20 µs volume jitter, 2 / 5 / 20 mV;
 * volume markers: 0-3 missing, 0-2 extra, 0 / 0.1 / 0.4 ms of jitter;
-* EEG truth as in the variant table: plain, slow (blinks, drift) or with a BCG.
+* EEG truth as in the variant table: plain, slow (blinks, drift) or with a BCG;
+* with ``--faults``, what real recordings add, drawn from a generator of their own (the
+  acquisitions stay those of the same seed without it): DC offsets of up to ±30 mV per
+  channel with a ramp of up to ±5 mV over the run (DC-coupled amplifiers), 5 or 20 µV of
+  50 or 60 Hz line noise (in the truth: the gradient step does not remove it), a flat
+  channel, a channel with 300 µV of broadband noise; the faulty channels are left out of
+  the error.
 
 Per run (8 channels, volume markers and TR only): 1-40 Hz RMS error against the EEG truth
 (µV) after volume 10 and after volume 30, offline (``remove_gradient``, no low-pass),
@@ -23,7 +29,7 @@ than MNE after volume 10), ``ON>>OFF`` (online after volume 30 more than twice o
 
 Usage::
 
-    nice python benchmarks/bench_gradient_sweep.py --seed 3 --runs 30 [--offline-only]
+    nice python benchmarks/bench_gradient_sweep.py --seed 3 --runs 30 [--offline-only] [--faults]
 """
 
 from __future__ import annotations
@@ -63,7 +69,34 @@ def draw(rng: np.random.Generator) -> tuple[dict, str]:
     return cfg, str(rng.choice(["plain", "plain", "slow", "bcg"]))
 
 
-def run(seed: int, n: int, online: bool = True, n_ch: int = 8) -> None:
+def faults(seed: int, i: int, n_ch: int, n_times: int,
+           sfreq: float) -> tuple[np.ndarray, np.ndarray, list[int], list[int], str]:
+    """What a real recording adds (``--faults``): ``(offsets, line, flat, noisy, desc)``,
+    the DC offsets and ramps plus a noisy row's noise (channels x times, V), the line
+    noise (V, part of the truth), the flat and the noisy rows (left out of the error) and
+    a description."""
+    rng = np.random.default_rng([seed, i, 17])
+    t = np.arange(n_times) / sfreq
+    off = np.zeros((n_ch, n_times))
+    desc = []
+    if rng.random() < 0.6:
+        off += rng.uniform(-30e-3, 30e-3, (n_ch, 1)) + rng.uniform(-5e-3, 5e-3, (n_ch, 1)) * t / t[-1]
+        desc.append("dc")
+    line = np.zeros((n_ch, n_times))
+    amp = float(rng.choice([0.0, 5e-6, 20e-6]))
+    if amp:
+        f = float(rng.choice([50.0, 60.0]))
+        line = amp * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi, (n_ch, 1)))
+        desc.append(f"line {amp * 1e6:g} uV {f:g} Hz")
+    flat = [int(rng.integers(n_ch))] if rng.random() < 0.15 else []
+    noisy = [k for k in [int(rng.integers(n_ch))] if rng.random() < 0.15 and k not in flat]
+    for k in noisy:
+        off[k] += 300e-6 * rng.standard_normal(n_times)
+    desc += [f"flat E{k:02d}" for k in flat] + [f"noisy E{k:02d}" for k in noisy]
+    return off, line, flat, noisy, ", ".join(desc)
+
+
+def run(seed: int, n: int, online: bool = True, n_ch: int = 8, with_faults: bool = False) -> None:
     import mne
 
     from workbench.engine.gradient import GradientParams, remove_gradient
@@ -80,7 +113,16 @@ def run(seed: int, n: int, online: bool = True, n_ch: int = 8) -> None:
         cfg = PhantomConfig(seed=run_seed, lead_in_s=3.0, lead_out_s=3.0, **c)
         art, trig, _tl, _gen = artifact_run(cfg, n_ch, run_seed)
         eeg = eeg_truth(kind, n_ch, cfg.n_times, cfg.sfreq, np.random.default_rng(seed + i))
-        raw = mne.io.RawArray(art + eeg, mne.create_info([f"E{j:02d}" for j in range(n_ch)], cfg.sfreq, "eeg"),
+        rec = art + eeg
+        good = np.arange(n_ch)
+        fdesc = ""
+        if with_faults:
+            off, line, flat, noisy, fdesc = faults(seed, i, n_ch, cfg.n_times, cfg.sfreq)
+            eeg = eeg + line
+            rec = rec + line + off
+            rec[flat] = 1e-3  # an amplifier channel stuck at 1 mV
+            good = np.setdiff1d(good, flat + noisy)
+        raw = mne.io.RawArray(rec, mne.create_info([f"E{j:02d}" for j in range(n_ch)], cfg.sfreq, "eeg"),
                               verbose=False)
         raw.set_annotations(mne.Annotations(trig.recorded_sample / cfg.sfreq, 0.0, "Response/R128"))
         sf = cfg.sfreq
@@ -89,11 +131,11 @@ def run(seed: int, n: int, online: bool = True, n_ch: int = 8) -> None:
         target = sosfilt(bp, sosfilt(lp, eeg, axis=1), axis=1)
         st = np.asarray(trig.recorded_sample, int)
 
-        def err(y: np.ndarray, lp=lp, bp=bp, target=target, st=st) -> list[float]:
-            e = sosfilt(bp, sosfilt(lp, y, axis=1), axis=1) - target
+        def err(y: np.ndarray, lp=lp, bp=bp, target=target, st=st, good=good) -> list[float]:
+            e = (sosfilt(bp, sosfilt(lp, y, axis=1), axis=1) - target)[good]
             return [float(np.sqrt(np.mean(e[:, st[min(k, len(st) - 2)] : st[-1]] ** 2)) * 1e6) for k in (10, 30)]
 
-        desc = json.dumps(dict(c, kind=kind, n_markers=len(st)))
+        desc = json.dumps(dict(c, kind=kind, n_markers=len(st), **({"faults": fdesc} if with_faults else {})))
         t0 = time.time()
         try:
             res = remove_gradient(raw, params=GradientParams(lowpass=None), tr=cfg.tr, volume="Response/R128")
@@ -135,8 +177,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--offline-only", action="store_true")
+    ap.add_argument("--faults", action="store_true", help="DC offsets, line noise, a flat or a noisy channel")
     args = ap.parse_args()
-    run(args.seed, args.runs, online=not args.offline_only)
+    run(args.seed, args.runs, online=not args.offline_only, with_faults=args.faults)
 
 
 if __name__ == "__main__":

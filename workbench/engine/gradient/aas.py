@@ -287,6 +287,21 @@ class AASParams:
         A step counts only beyond this many times its estimation noise: the gain is
         ``1 - segment_strict var / |d|^2`` (clipped to 0..1), so bins where the step
         is EEG (its power is then the noise times an exponential variable) stay put.
+    own_means : bool
+        Take each epoch's own drift out of what the templates average: the line through
+        the epochs' own offsets (their means less what all epochs share and what the
+        alias model predicts of them, :func:`epoch_offsets`; :meth:`_Plan._remove_drift`).
+        Why: an electrode's drift gives every epoch an offset and a slope of its own;
+        averaged over a window of neighbours (or, below the volume rate, over all
+        volumes), they made templates that stepped at every volume boundary, which the
+        Wiener rule cannot tell from artifact (the taper spreads a constant over many
+        bins). Found replaying the variant table's rows for 600 s (16 ch, 1-40 Hz error
+        after volume 10): the slow-EEG row (blinks and a random-walk drift) 1.72 uV
+        offline against 0.64 online (which took the epochs' means out); the single-band
+        row with a 0.5 Hz random-walk drift of 165 uV SD 2.44 uV (0.54 without it). With
+        it: 0.54 and 0.54. On the 120 s rows: multiband combined 2.51 -> 1.70, combined
+        1.97 -> 1.92, but slow EEG 0.60 -> 0.68 (the Wiener rule's noise no longer holds
+        the drift, and the blinks' leak is shrunk less); the other 23 within 0.003.
     """
 
     window: int = 20
@@ -337,6 +352,55 @@ class AASParams:
     drift_score_fmax: float = 0.0
     alias_orders_try: tuple[int, ...] = ()
     orders_gain: float = 0.2
+    own_means: bool = True
+
+
+def epoch_offsets(means: np.ndarray, basis: np.ndarray | None = None, ratio: float = 0.5) -> np.ndarray:
+    """Each epoch's own offset: its mean less the part all epochs share and, per row,
+    the part the alias basis predicts where it predicts.
+
+    The mean of an epoch is the artifact's (the same in every volume, or changing with
+    the volume's sub-sample phase where the artifact folds) plus the EEG's offset and
+    drift (the electrode's, different in every volume). Only the second must stay out
+    of the templates. Where the sampling phase steps a rational fraction of a sample a
+    volume, the artifact's own mean alternates with the volumes (multiband point
+    sampling without an anti-alias filter: taking the plain mean out raised that row's
+    1-40 Hz error 4.5 -> 14.5 uV); the alias basis is kept for a row when its
+    leave-one-out error is under ``ratio`` times the plain mean's (on slow EEG it fits
+    the drift no better than chance and the plain mean is kept).
+
+    Parameters
+    ----------
+    means : ndarray, shape (n_rows, n_volumes)
+        The epochs' means.
+    basis : ndarray, shape (n_volumes, k) | None
+        The alias basis ``exp(-2 pi i m frac_v)`` with ``m = +-1..+-M`` (None: none).
+    ratio : float
+        The largest leave-one-out error of the basis, as a share of the plain mean's,
+        at which a row keeps it.
+
+    Returns
+    -------
+    ndarray, shape (n_rows, n_volumes)
+        What to take out of each epoch (float64).
+    """
+    means = np.asarray(means, float)
+    g, n = means.shape
+    pred = np.repeat(means.mean(axis=1, keepdims=True), n, axis=1)
+    if basis is not None and n > 3:
+        X = np.concatenate([np.ones((n, 1)), np.asarray(basis, complex)], axis=1)
+        # the column space only (where the phase steps 1/q sample a volume, orders m and
+        # m - q share one basis: the fit is defined where the coefficients are not)
+        U, sv, _ = np.linalg.svd(X, full_matrices=False)
+        U = U[:, sv > 1e-6 * sv[0]]
+        fit = np.real(U @ (U.conj().T @ means.T)).T  # (g, n): the basis's least squares
+        lev = np.clip(np.sum(np.abs(U) ** 2, axis=1), 0.0, 1.0 - 1e-6)  # leverages
+        if U.shape[1] < n / 3:
+            e_fit = np.sum(((means - fit) / (1.0 - lev)) ** 2, axis=1)
+            e_mean = np.sum(((means - pred) / (1.0 - 1.0 / n)) ** 2, axis=1)
+            use = e_fit < ratio * e_mean
+            pred[use] = fit[use]
+    return means - pred
 
 
 @dataclass
@@ -556,11 +620,14 @@ class _Plan:
         return val
 
     def aligned_spectra(
-        self, data: np.ndarray, rows: Any = None, mu: np.ndarray | None = None
+        self, data: np.ndarray, rows: Any = None, mu: np.ndarray | None = None,
+        own_means: bool = False, basis: np.ndarray | None = None,
     ) -> np.ndarray:
         """Aligned epoch spectra of ``data[rows]`` (minus ``mu``) -> (g, n_vol, n_freq).
 
         The epochs are gathered straight from ``data`` (no copy of whole rows).
+        ``own_means``: each epoch's own offset (:func:`epoch_offsets`, with the alias
+        ``basis`` when given) is taken out first.
         """
         from numpy.lib.stride_tricks import sliding_window_view
 
@@ -577,11 +644,41 @@ class _Plan:
                 ep[i, ~inside] = data[r, self.gather[~inside]]
         if mu is not None:
             ep -= mu[:, :, None]
+        if own_means and self.frac.size >= 3:
+            self._remove_drift(ep, epoch_offsets(ep.mean(axis=2), basis))
         ep *= self.taper
         spec = sfft.rfft(ep, axis=-1)
         del ep
         spec *= self.phase(+1.0)[None]
         return spec
+
+    def _remove_drift(self, ep: np.ndarray, dev: np.ndarray) -> None:
+        """Take out of the epochs ``ep`` (rows, volumes, samples; in place) the drift
+        through their own offsets ``dev`` (rows, volumes; :func:`epoch_offsets`): the
+        line between successive epochs' centres, i.e. in each epoch its offset plus a
+        slope towards each neighbour's on that side.
+
+        Why a line and not the offset alone: an electrode drifting steadily (a DC-coupled
+        amplifier, tens of uV a second) gives every epoch the same slope, which the
+        offsets miss; the templates then held that slope, the output a staircase with a
+        step of the drift over one TR at every volume boundary (two runs of the random
+        sweep, ``bench_gradient_sweep.py --faults``, with DC offsets and ramps of up to
+        5 mV over a minute, 1-40 Hz: 22.3 and 13.8 uV with the offsets alone, 7.2 and
+        8.2 before either, 2.08 and 2.90 with the line, 2.07 and 2.89 without the
+        ramps). The artifact's own slope, the same in every volume and resetting at
+        each, is not continuous across volumes and stays in the epochs.
+        """
+        n = dev.shape[1]
+        c = self.starts.astype(float) + 0.5 * (self.nw - 1)  # the epochs' centres
+        step = np.diff(dev, axis=1) / np.maximum(np.diff(c), 1.0)[None]  # (rows, n - 1)
+        left = np.concatenate([step[:, :1], step], axis=1) if n > 1 else np.zeros_like(dev)
+        right = np.concatenate([step, step[:, -1:]], axis=1) if n > 1 else np.zeros_like(dev)
+        h = self.nw // 2
+        jj = (np.arange(self.nw) - 0.5 * (self.nw - 1)).astype(np.float32)
+        d32, l32, r32 = (a.astype(np.float32) for a in (dev, left, right))
+        for i in range(ep.shape[0]):
+            ep[i, :, :h] -= d32[i, :, None] + l32[i, :, None] * jj[None, :h]
+            ep[i, :, h:] -= d32[i, :, None] + r32[i, :, None] * jj[None, h:]
 
     def templates(self, spec: np.ndarray, b0: int = 0) -> np.ndarray:
         """Leave-one-out window means of aligned spectra, same shape (``spec``'s first
@@ -1585,7 +1682,8 @@ def _correct_inplace(
         # part below 1/TR then holds the artifact, not the electrode offset (which the
         # amplitude fit would otherwise scale into steps at volume boundaries)
         mu = np.array([[data[r, s0:s1].mean()] for r in rows], np.float32)
-        spec = plan.aligned_spectra(data, rows, mu)
+        spec = plan.aligned_spectra(data, rows, mu, own_means=params.own_means,
+                                    basis=alias.B if alias is not None else None)
         tmpl = plan.templates(spec)
         n_avg = plan.n_averaged()
         sel = tbins = d = None
