@@ -245,6 +245,10 @@ class CausalGradient:
     # (see _dc_terms); from 2 kHz up the terms are shrunk by the fit's own residual where
     # they have removed more than _noise_fit_ratio of the templates' error (see _alias_coef)
     _alias_dc = True
+    _drift_line = True  # the drift's slope out of the stored epochs too (see _drift_slope) ...
+    _drift_epochs = 6  # ... fitted over this many epochs' means
+    _dc_detrend = True  # the means' alias fit about the window's line (see _dc_window_line)
+    _drift_min = 2
     _dc_check_ratio = 0.1
     _alias_noise_fit = True
     _noise_fit_ratio = 0.5
@@ -537,6 +541,7 @@ class CausalGradient:
             self.alias_orders = self._alias_orders0
             m = np.arange(1, self.alias_orders + 1)
             self._alias_m = np.concatenate([m, -m]).astype(float)
+        self._dc_last: deque[tuple[int, int, np.ndarray]] = deque()  # (number, marker, mean) (_drift_slope)
         self._pin_now = False  # the last refit was pinned by quantisation (see _quantised_fit)
         self._pending: int | None = None
         self._fit: tuple[float, float] | None = None
@@ -885,6 +890,9 @@ class CausalGradient:
             frac = (self._aline[0] + self._aline[1] * number) % 1.0
         dc = seg[:, P : P + L].mean(axis=1)  # the epoch's mean (its DC), kept out of S
         seg = seg - dc[:, None]
+        slope = self._drift_slope(number, marker, dc, frac)
+        if slope is not None:  # ... and the drift's slope (see _drift_slope)
+            seg -= slope[:, None] * (np.arange(seg.shape[1]) - (P + 0.5 * (L - 1)))[None, :]
         seg[:, :P] *= self._taper
         seg[:, -P:] *= self._taper[::-1]
         S = sfft.rfft(seg, n=self._nfft, axis=-1, workers=2)
@@ -995,7 +1003,7 @@ class CausalGradient:
                         switch = chosen
                 self.ad += ba * (d0.real**2 + d0.imag**2 - self.ad)
                 if self._alias_dc and self.dc_win:
-                    self._dc_update(dc, b)
+                    self._dc_update(dc, b, number)
                 if self._P is not None:
                     for q, Q in enumerate(self._parts_Q()):
                         rq = Q @ d0[:, : self._k_sp]
@@ -1084,6 +1092,44 @@ class CausalGradient:
                 self._aline = line
                 self._rephase(*line)
                 self._loo_checks()
+
+    def _drift_slope(self, number: int, marker: int, dc: np.ndarray, frac: float) -> np.ndarray | None:
+        """The electrodes' drift over this epoch (per sample and channel; worker side):
+        the slope of a line through the means of the last ``_drift_epochs`` epochs, this
+        one's included, less what the alias fit of the means predicts of each; None for
+        a run's first epoch.
+
+        Why: the stored epochs have their own means taken out, but an electrode drifting
+        steadily (a DC-coupled amplifier, tens of uV a second) gives every epoch the same
+        slope, which the templates then held, and the output stepped by the drift over a
+        TR at every volume boundary (a random sweep's run with DC ramps of up to 5 mV a
+        minute, ``bench_gradient_sweep.py --faults``: 22.5 uV 1-40 Hz after volume 10,
+        3.3 with this, 2.3 without the ramps). The artifact's own slope, the same in
+        every volume and resetting at each, does not carry from one epoch's mean to the
+        next and stays in the epochs. Offline does the same with the line through all
+        the epochs' means (``gradient.aas._Plan._remove_drift``). Over several epochs,
+        not from the last two: where the sampling phase steps a rational fraction of a
+        sample a volume the artifact's own mean alternates from volume to volume by more
+        than the alias fit of the means predicts early on, and the step between two
+        means took that for a drift (multiband point sampling without an anti-alias
+        filter, after volume 30: 12.8 -> 14.3 uV; over six, 12.8).
+        """
+        dev = dc
+        if self._alias_m.size and self.sum is not None:  # (a new run's first epoch: none yet)
+            p = self._dc_terms(np.exp(-2j * np.pi * self._alias_m * frac), number)
+            if p is not None:  # the artifact's own mean, where it changes with the phase
+                dev = dc - p
+        if self._dc_last and marker <= self._dc_last[-1][1]:
+            self._dc_last.clear()
+        self._dc_last.append((number, marker, dev))
+        if len(self._dc_last) > self._drift_epochs:
+            self._dc_last.popleft()
+        if not self._drift_line or len(self._dc_last) < self._drift_min:
+            return None
+        x = np.array([q[1] for q in self._dc_last], float)
+        x -= x.mean()
+        Y = np.stack([q[2] for q in self._dc_last])
+        return (x @ Y) / float(x @ x)
 
     def _top_share(self) -> float:
         """The window mean's share of energy above 3/8 of the rate (worker side; 0 before
@@ -1599,11 +1645,33 @@ class CausalGradient:
                     fit = self._fit_noise(cq, self.adp[q], own[1])
                     (self.noise_in if q == 0 else self.noise_out)[:, :ks] = fit[:, :ks]
 
-    def _dc_update(self, dc: np.ndarray, b: np.ndarray) -> None:
+    def _dc_window_line(self, Y: np.ndarray, number: int | None = None) -> np.ndarray:
+        """The least-squares line through the window's rows ``Y`` (the last ``len(Y)``
+        epochs, oldest first), at volume ``number``, or at each row's own when None.
+
+        Why a line and not the window's mean: the alias fit of the epochs' means is fitted
+        to each mean's departure from the window's, and an electrode drifting steadily
+        gives every epoch the same departure (the drift over half the window), which a
+        slowly travelling phase, whose basis departs alike, took in; its prediction then
+        stepped the output by the drift over a TR at every volume boundary (the random
+        sweep's DC ramps, 5 kHz, multiband 3, TR 0.98 s, 3 ppm: 19.0 uV 1-40 Hz after
+        volume 10, 2.7 without the ramps)."""
+        nums = np.asarray(list(self._fr_nums)[-len(Y):], float)
+        mean = Y.mean(axis=0)
+        if len(nums) < 3 or not self._dc_detrend:
+            return mean if number is not None else np.broadcast_to(mean, Y.shape)
+        t = nums - nums.mean()
+        slope = np.tensordot(t, Y, axes=(0, 0)) / float(t @ t)
+        if number is not None:
+            return mean + slope * (float(number) - nums.mean())
+        return mean[None] + t.reshape((-1,) + (1,) * (Y.ndim - 1)) * slope[None]
+
+    def _dc_update(self, dc: np.ndarray, b: np.ndarray, number: int) -> None:
         """One epoch into the alias fit of the epochs' means (worker side, before the
         epoch joins the window): its out-of-sample check, then the running sums."""
-        x = b - np.mean(self.fr_lf, axis=0)
-        d = dc - np.mean(self.dc_win, axis=0)
+        n = len(self.dc_win)
+        x = b - self._dc_window_line(np.stack(list(self.fr_lf)[-n:]), number)
+        d = dc - self._dc_window_line(np.stack(list(self.dc_win)), number)
         c = self._dc_coef()
         if c is not None:
             p = np.real(x @ c)
@@ -1630,9 +1698,9 @@ class CausalGradient:
             self.n_dc = 0
             return
         B = np.stack(list(self.fr_lf)[-n:])
-        X = B - B.mean(axis=0)
+        X = B - self._dc_window_line(B)
         D = np.stack(list(self.dc_win))
-        D = D - D.mean(axis=0)
+        D = D - self._dc_window_line(D)
         self.dc_G = X.conj().T @ X / n
         self.dc_r = X.conj().T @ D / n
         self.dc_d = np.mean(D**2, axis=0)
@@ -1658,7 +1726,7 @@ class CausalGradient:
         g = 1.0 - self._alias_shrink * noise[None] * var[:, None] / (n_eff * np.maximum(c.real**2 + c.imag**2, 1e-300))
         return c * np.clip(g, 0.0, 1.0)
 
-    def _dc_terms(self, b: np.ndarray) -> np.ndarray | None:
+    def _dc_terms(self, b: np.ndarray, number: int) -> np.ndarray | None:
         """This volume's epoch mean as the alias fit of the past means predicts it
         (channels; ``b`` its alias basis), on the channels where that fit has removed
         more than ``1 - _dc_check_ratio`` of the new epochs' means' error out of sample
@@ -1674,12 +1742,14 @@ class CausalGradient:
         """
         if not self._alias_dc or getattr(self, "dc_win", None) is None or not self.dc_win:
             return None
+        if len(self.fr_lf) < len(self.dc_win):
+            return None  # (the window of a run that has ended)
         if self.n_dc_check < self._check_min:
             return None
         c = self._dc_coef()
         if c is None:
             return None
-        x = b - np.mean(list(self.fr_lf)[-len(self.dc_win):], axis=0)
+        x = b - self._dc_window_line(np.stack(list(self.fr_lf)[-len(self.dc_win):]), number)
         use = self.dc_e[1] < self._dc_check_ratio * self.dc_e[0]
         if not use.any():
             return None
@@ -2092,7 +2162,7 @@ class CausalGradient:
         spec = spec * np.exp(-2j * np.pi * self._f * (onset - M))  # delay by the fraction
         t = sfft.irfft(spec, n=self._nfft, axis=-1, workers=2)[:, : self._n0].astype(np.float32)
         if self._alias_m.size:
-            dcp = self._dc_terms(np.exp(-2j * np.pi * self._alias_m * frac))
+            dcp = self._dc_terms(np.exp(-2j * np.pi * self._alias_m * frac), number)
             if dcp is not None:  # the volume's own mean, where it changes with the phase
                 t[:, self.P : self.P + self.L] += dcp[:, None].astype(np.float32)
         return n, M - self.P, t  # t[:, i] is the artifact at sample M - P + i
