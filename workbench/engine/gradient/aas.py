@@ -300,8 +300,11 @@ class AASParams:
         offline against 0.64 online (which took the epochs' means out); the single-band
         row with a 0.5 Hz random-walk drift of 165 uV SD 2.44 uV (0.54 without it). With
         it: 0.54 and 0.54. On the 120 s rows: multiband combined 2.51 -> 1.70, combined
-        1.97 -> 1.92, but slow EEG 0.60 -> 0.68 (the Wiener rule's noise no longer holds
-        the drift, and the blinks' leak is shrunk less); the other 23 within 0.003.
+        1.97 -> 1.92, multiband point sampling without a filter 4.55 -> 4.52, but slow
+        EEG 0.60 -> 0.68 (the Wiener rule's noise no longer holds the drift, and the
+        blinks' leak is shrunk less); the five 1 kHz rows +0.01, the other 18 within
+        0.003. Where the phases travel too slowly to tell a drift from the artifact's own
+        mean, nothing is taken out (:func:`epoch_offsets`).
     """
 
     window: int = 20
