@@ -15,12 +15,12 @@ from scipy.signal import butter, sosfiltfilt
 from workbench.engine.gradient import GradientParams, remove_gradient
 
 
-def _run(multiband: int, orders: int | None) -> tuple[float, dict]:
+def _run(multiband: int, orders: int | None, ppm: float = 20.0, tr: float = 2.0) -> tuple[float, dict]:
     """1-40 Hz RMS error (µV) after volume 10 and the orders check, 8 channels, 60 s at
-    5 kHz, point sampling without an anti-alias filter, 20 ppm."""
+    5 kHz, point sampling without an anti-alias filter, ``ppm`` (single band: TR ``tr``)."""
     sf = 5000.0
-    kw = dict(tr=1.0, slices=48, multiband=3, dead_time_s=0.12) if multiband > 1 else dict(tr=2.0, slices=35)
-    art, eeg, sched, _ = driftsynth.make(n_ch=8, duration=60.0, sfreq=sf, seed=2, drift_ppm=20.0,
+    kw = dict(tr=1.0, slices=48, multiband=3, dead_time_s=0.12) if multiband > 1 else dict(tr=tr, slices=35)
+    art, eeg, sched, _ = driftsynth.make(n_ch=8, duration=60.0, sfreq=sf, seed=2, drift_ppm=ppm,
                                          gradient_sampling="point", gradient_antialias=False, **kw)
     raw = mne.io.RawArray(art + eeg, mne.create_info([f"E{i}" for i in range(8)], sf, "eeg"), verbose=False)
     raw.set_annotations(mne.Annotations(np.round(sched.onsets) / sf, 0.0, "Response/R128"))
@@ -56,3 +56,34 @@ def test_two_orders_kept_where_more_fit_eeg() -> None:
     assert qc["alias_orders"] == 2 and not qc["refinements"]["alias_orders"]["kept"]
     assert qc["power_kept_1_40_off_comb"] is not None
     assert auto < six
+
+
+def test_more_orders_found_where_the_interleaved_halves_hide_them() -> None:
+    """Single band, TR 1 s, 30 ppm: the phase steps 0.15 sample a volume, 20 phases over
+    the run but 10 in the even volumes (and 10 in the odd), fewer than six orders' twelve
+    coefficients. Scored on even and odd, six orders were fitted on a near-singular basis,
+    shrunk to nothing and scored as two (1.09x): two were kept, 91.8 uV. Scored on the
+    run's first and second half (``aas._score_halves``), six are chosen (0.34x): 29.5 uV."""
+    auto, qc = _run(1, None, ppm=30.0, tr=1.0)
+    two, _ = _run(1, 2, ppm=30.0, tr=1.0)
+    print(f"0.15 sample a volume: auto {auto:.2f} uV ({qc['refinements']['alias_orders']}), two orders {two:.2f}")
+    assert qc["alias_orders"] > 2 and qc["refinements"]["alias_orders"]["kept"]
+    assert auto < 0.5 * two
+
+
+def test_score_halves_keep_the_phase_step() -> None:
+    from workbench.engine.gradient.aas import _score_halves
+    from workbench.engine.gradient.residual import AliasModel
+
+    n = 57
+    even_odd = [np.arange(0, n, 2), np.arange(1, n, 2)]
+    # 0.15 sample a volume (+ the clock fit's small error): six orders are near-singular
+    # on either interleaved half, well conditioned on either contiguous one
+    six = AliasModel((0.1502 * np.arange(n)) % 1.0, 6)
+    halves = _score_halves(n, [six])
+    assert np.array_equal(halves[0], np.arange(n // 2)) and np.array_equal(halves[1], np.arange(n // 2, n))
+    # where both splits condition the models alike, even and odd as before
+    for step in (0.03, 0.07):
+        models = [AliasModel((step * np.arange(n)) % 1.0, o) for o in (2, 4, 6)]
+        assert all(np.array_equal(a, b) for a, b in zip(_score_halves(n, models), even_odd)), step
+    assert all(np.array_equal(a, b) for a, b in zip(_score_halves(n, [None]), even_odd))
