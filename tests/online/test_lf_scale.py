@@ -81,6 +81,23 @@ def test_a_wandering_ringing_is_followed(wandering) -> None:
     assert any("low band's size wanders" in m for m in msgs), msgs
 
 
+def test_an_electrode_ramp_does_not_move_the_followed_share(wandering) -> None:
+    """DC offsets of +-20 mV and ramps of +-3 mV over the run on the EEG rows (a
+    DC-coupled amplifier): they entered the shape (a line over the epoch leaks into
+    every bin kept) and each volume's share; measured 5.52 uV without them, 7.60 with
+    them, 5.53 with the lines kept out of both."""
+    x, eeg, _ring, marks = wandering
+    n = x.shape[1]
+    ramp = np.zeros_like(x)
+    ramp[:N_CH] = (20e-3 * np.linspace(-1, 1, N_CH)[:, None]
+                   + 3e-3 * np.linspace(1, -1, N_CH)[:, None] * np.arange(n)[None] / n)
+    plain, _, _ = run_synthetic(x, marks, SF, _params(True), chunk=50)
+    ramped, _, st = run_synthetic(x + ramp, marks, SF, _params(True), chunk=50)
+    e_plain, e_ramp = _err(plain, eeg, marks, 15), _err(ramped - ramp, eeg, marks, 15)
+    assert st["low_band_followed"]["parts_followed"] >= 1
+    assert e_ramp < 1.05 * e_plain, (e_ramp, e_plain)
+
+
 def test_a_steady_ringing_is_left_to_the_template() -> None:
     x, eeg, _ring, marks = _stream(70.0, wander=False, seed=8)
     off, _, _ = run_synthetic(x, marks, SF, _params(False), chunk=50)

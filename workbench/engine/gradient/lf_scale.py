@@ -124,9 +124,20 @@ def lf_shape(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, length: int
     # summed in the data's precision (float32: 0.05 s at 64 ch x 300 volumes of 2 s at
     # 5 kHz, against 0.25 s converting each epoch to float64; the shape needs no more)
     acc = np.zeros((rows.size, length), data.dtype if data.dtype == np.float32 else np.float64)
-    for s in starts:
-        acc += _rows_view(data, rows, int(s), int(s) + length)
-    spec = np.fft.rfft(acc.astype(np.float64) / starts.size, axis=1)
+    means = np.empty((starts.size, rows.size))
+    for i, s in enumerate(starts):
+        seg = _rows_view(data, rows, int(s), int(s) + length)
+        acc += seg
+        means[i] = seg.mean(axis=1, dtype=np.float64)
+    mean = acc.astype(np.float64) / starts.size
+    # an electrode's drift: the slope of the volumes' means over the run is the mean
+    # epoch's own slope (a DC ramp's; the artifact's means do not climb with the volumes),
+    # and a line over the epoch leaks into every bin kept (a 5 mV ramp made parts of it)
+    ts = np.asarray(starts, float) - float(np.mean(starts))
+    if starts.size > 2 and float(ts @ ts) > 0:
+        slope = (ts @ (means - means.mean(axis=0))) / float(ts @ ts)  # per sample, per row
+        mean -= slope[:, None] * (np.arange(length) - 0.5 * (length - 1))[None, :]
+    spec = np.fft.rfft(mean, axis=1)
     k_hi = int(np.floor(f_hi * length / sfreq))
     spec[:, 0] = 0.0
     spec[:, k_hi + 1 :] = 0.0

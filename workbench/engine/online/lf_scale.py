@@ -64,6 +64,13 @@ PREDICT_MAX = 0.5
 ALPHAS = np.round(np.arange(1, 11) / 10.0, 1)
 
 
+def _without_line(x: np.ndarray) -> np.ndarray:
+    """``x`` (rows x samples) less each row's least-squares line (float64)."""
+    t = np.linspace(-1.0, 1.0, x.shape[-1])
+    Q = np.linalg.qr(np.column_stack([np.ones_like(t), t]))[0]
+    return x - (x @ Q) @ Q.T
+
+
 @dataclass(frozen=True)
 class LowBandModel:
     """What the stream needs to predict one volume's low-band share.
@@ -73,8 +80,9 @@ class LowBandModel:
     last : int
         Number of the newest volume in the history (``level`` is after it).
     proj : ndarray (r, n_rows), float32
-        Each part's pattern over the rows divided by its size (``U_j / S_j``): a
-        volume's share of part ``j`` is ``proj[j] @ out @ w[j]``.
+        Each part's pattern over the rows divided by its size and by the share of its
+        waveform a volume read without its line sees (``U_j / (S_j g_j)``): a volume's
+        share of part ``j`` is ``proj[j] @ out @ w[j]``, ``out`` without its line.
     w : ndarray (r, n), float32
         The parts' unit waveforms over the volume's first ``n`` samples.
     us : ndarray (n_rows, r), float32
@@ -168,6 +176,9 @@ class CausalLowBand:
         self._hist: deque[tuple[int, np.ndarray]] = deque(maxlen=self.history)
         self._raw_sum: np.ndarray | None = None
         self._raw_count = 0
+        # the raw epochs' means against their first sample (rows; the drift's slope)
+        self._raw_t = np.zeros(2)  # sum t, sum t^2
+        self._raw_m: np.ndarray | None = None  # (2, rows): sum m, sum t m
         self._bins: np.ndarray | None = None  # the comb lines used (rfft bins of n samples)
         self._f_slice: float | None = None
         self._pulse_out = False  # the newest stored volume had the pulse estimate taken out
@@ -250,8 +261,8 @@ class CausalLowBand:
             # the volume right before, which the worker has not seen: its share now (not
             # with the pulse pass: its pulse estimate is not final yet, and a heart
             # locked to the volumes would enter the share)
-            z = m.proj @ self._prev[1]  # (r, n)
-            share = np.einsum("jt,jt->j", z.astype(np.float64), m.w.astype(np.float64))
+            z = _without_line((m.proj @ self._prev[1]).astype(np.float64))  # (r, n)
+            share = np.einsum("jt,jt->j", z, m.w.astype(np.float64))
             level = level + m.alpha * (share - level)
         coef = m.us * (level * m.keep).astype(np.float32)[None, :]
         keep = np.flatnonzero(m.keep)
@@ -335,13 +346,21 @@ class CausalLowBand:
             if raw_prev is not None:
                 raw_prev = raw_prev.astype(np.float64)
                 raw_prev[has] -= pulse.expand(snap, raw_at, raw_at + raw_prev.shape[1])[at[has]]
-        spec = np.fft.rfft(np.asarray(out, np.float64), axis=1)[:, self._bins]
+        # each volume's line out first: an electrode's drift gives it an offset and a slope
+        # of its own, which read through the parts' waveforms biased every share alike
+        # (see the offline pass, gradient.lf_scale.follow_lf_size)
+        spec = np.fft.rfft(_without_line(np.asarray(out, np.float64)), axis=1)[:, self._bins]
         self._hist.append((int(number), spec))
         if raw_prev is not None:
             if self._raw_sum is None:
                 self._raw_sum = np.zeros(raw_prev.shape)
             self._raw_sum += raw_prev
             self._raw_count += 1
+            m, t = raw_prev.mean(axis=1), float(raw_at)
+            if self._raw_m is None:
+                self._raw_m = np.zeros((2, m.size))
+            self._raw_t += (t, t * t)
+            self._raw_m += (m, t * m)
 
     def _slot_rate(self, mean: np.ndarray) -> float:
         """The slot rate (Hz) detected on the mean raw epoch; 0 when it is not clear."""
@@ -392,6 +411,14 @@ class CausalLowBand:
             return None
         n, M = int(self.n), int(self.margin)
         mean = self._raw_sum / self._raw_count
+        # an electrode's drift: the slope of the raw epochs' means over the run is the mean
+        # epoch's own (a DC ramp's), and a line over the epoch leaks into every bin kept
+        # (as offline, gradient.lf_scale.lf_shape)
+        N = float(self._raw_count)
+        var_t = self._raw_t[1] - self._raw_t[0] ** 2 / N
+        if self._raw_m is not None and N > 2 and var_t > 0:
+            slope = (self._raw_m[1] - self._raw_t[0] * self._raw_m[0] / N) / var_t
+            mean = mean - slope[:, None] * (np.arange(mean.shape[1]) - 0.5 * (mean.shape[1] - 1))[None, :]
         if self._f_slice is None:
             self._f_slice = self._slot_rate(mean[:, M : M + self.n_raw])
         shape = self._lowpass(mean)[:, M : M + n]
@@ -409,8 +436,14 @@ class CausalLowBand:
             return None
         U, S = U[:, :r], S[:r]
         Wf = (U.T @ X) / S[:, None]  # each part's unit waveform, its bins
+        full = np.zeros((r, n // 2 + 1), complex)
+        full[:, self._bins] = Wf
+        w = np.fft.irfft(full, n=n, axis=1)
+        # the volumes were read without their line: a part's own share of it is missed too
+        # (<W, W - P W> = 1 - |P W|^2 of it is seen)
+        gain = np.maximum(np.einsum("jt,jt->j", w, _without_line(w)), 1e-6)
         nums = [num for num, _ in self._hist]
-        A = np.array([(2.0 / n) * np.real(np.sum((U.T @ C) * np.conj(Wf), axis=1)) / S
+        A = np.array([(2.0 / n) * np.real(np.sum((U.T @ C) * np.conj(Wf), axis=1)) / (S * gain)
                       for _, C in self._hist])  # (volumes, r) shares
         ratio = wander_ratio(A)
         # exponential smoothing, its weight the best one volume ahead over the history
@@ -435,10 +468,7 @@ class CausalLowBand:
         # 2-3.3, prediction 0.5-0.9 of none) and cost it 1.72 -> 1.76 µV; the ringing's
         # parts predict to 0.04-0.25 of none, the "combined" row's to 0.14-0.47
         keep = (ratio >= self.min_ratio) & (best_err < PREDICT_MAX * zero_err)
-        full = np.zeros((r, n // 2 + 1), complex)
-        full[:, self._bins] = Wf
-        w = np.fft.irfft(full, n=n, axis=1)
         return LowBandModel(
-            last=int(nums[-1]), proj=(U / S[None, :]).T.astype(np.float32), w=w.astype(np.float32),
+            last=int(nums[-1]), proj=(U / (S * gain)[None, :]).T.astype(np.float32), w=w.astype(np.float32),
             us=(U * S[None, :]).astype(np.float32), alpha=alpha, level=level, keep=keep, ratio=ratio,
             pulse=self._pulse_out)
