@@ -72,6 +72,10 @@ class _Volume:
     # this volume's last samples (up to a window), so its sliding window spans chunk
     # boundaries (see _stop_at)
     stop_tail: tuple | None = None  # (the powers' last samples ..., next sample)
+    # each row's electrode level before the volume (the raw data's mean over the TR before
+    # its first sample): what the gates take off the data before comparing powers (see
+    # CausalGradient._level)
+    level: np.ndarray | None = None
 
     @property
     def first(self) -> int:
@@ -2434,6 +2438,29 @@ class CausalGradient:
         pm = int(round(self._predict(number)))
         return pm if abs(pm - marker) <= 1 else None
 
+    def _level(self, v: _Volume) -> np.ndarray:
+        """Each row's electrode level before volume ``v`` (V, float64; computed once per
+        volume): the raw data's mean over the TR before its first sample, zeros while
+        less than half a TR of them is held.
+
+        Why: the gates compare the data's power with the template's and the residual's,
+        and the templates hold no offset (the epochs' means are taken out). A DC-coupled
+        amplifier's offsets of tens of mV then swamped a 20 mV artifact's power: a
+        predicted volume's residual over the data stayed near 1 with the artifact there,
+        the gate took the scanner for stopped and the volumes after three missing markers
+        went uncorrected (a random sweep's 5 kHz run with +-30 mV offsets, 1-40 Hz after
+        volume 10 / 30: 9.79 / 15.86 uV, 2.48 / 2.26 without the offsets). Over a whole
+        TR the artifact's own mean is small beside the EEG.
+        """
+        if v.level is None:
+            per = int(round(self.period)) if self.period else 0
+            a, b = max(v.first - per, self.ring.start), min(v.first, self.ring.end)
+            if per > 0 and b - a >= per // 2:
+                v.level = self.ring.get(a, b).mean(axis=1, dtype=np.float64)
+            else:
+                v.level = np.zeros(self.n_channels)
+        return v.level
+
     @staticmethod
     def _power_ratio(x: np.ndarray, t: np.ndarray) -> float:
         """Power of ``x - t`` over that of ``x`` (the template ``t`` placed at a predicted
@@ -2522,9 +2549,10 @@ class CausalGradient:
                 fl[a:b] = F.ARTIFACT_ENDED
                 self.n_ended += b - a
             return
+        lev = self._level(v)[:, None]
         if v.unmarked and not v.confirmed:
             v.gated = True
-            ratio = self._power_ratio(y[:, a:b], seg)
+            ratio = self._power_ratio(y[:, a:b] - lev, seg)
             if ratio > self.gate:
                 fl[a:b] = F.MARKER_LATE
                 self.n_unconfirmed += b - a
@@ -2532,7 +2560,7 @@ class CausalGradient:
             v.confirmed = ratio <= self.gate_confirm
             k = b - a
         else:
-            k = self._stop_at(y[:, a:b], seg, v.tpow or 0.0, v, self.ring.end - y.shape[1] + a)
+            k = self._stop_at(y[:, a:b] - lev, seg, v.tpow or 0.0, v, self.ring.end - y.shape[1] + a)
         y[:, a : a + k] -= seg[:, :k]
         if self.axes is not None and k > 0:
             self.axes.start_volume(v.first, t)
