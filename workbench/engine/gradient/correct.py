@@ -212,6 +212,8 @@ class GradientParams:
             # Wiener gain would then have to keep the template and its EEG leak
             pad=int(max(32, round(0.04 * sfreq))) if sfreq > 0 else 32,
             drift_range=1.0 if self.refines_drift(sfreq) else 0.0,
+            # (see AASParams.slow_drift: not where nearly everything folds)
+            slow_drift=sfreq >= ALIAS_LOW_RATE_FROM_HZ,
             drift_score_fmax=kept_band,
             # (not below ALIAS_LOW_RATE_FROM_HZ: at 500 Hz, where nearly everything folds, the
             # 240 s fMRI-informed source phantom study chose eight; its 1-40 Hz error went
