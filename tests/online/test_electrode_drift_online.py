@@ -11,7 +11,7 @@ import pytest
 from scipy.signal import butter, sosfiltfilt
 
 from workbench.engine.online import OnlineParams, replay_raw
-from workbench.engine.online.gradient import CausalGradient
+from workbench.engine.online.gradient import CausalGradient, _Volume
 
 
 def _error_uv(ramp_uv_s: float, sf: float = 2500.0) -> float:
@@ -70,3 +70,28 @@ def test_dc_offsets_do_not_stop_the_predicted_volumes() -> None:
     print(f"predicted volumes: {clean:.2f} uV without offsets, {offset:.2f} with")
     assert not stops0 and not stops, (stops0, stops)  # (the old gate: 51.0 s, with the offsets)
     assert offset < 1.2 * clean  # measured 3.25 / 3.29 (the old gate: 55.3)
+
+
+def test_the_level_skips_a_stream_gaps_zeros() -> None:
+    """The level the gates take off (``CausalGradient._level``: the raw mean over the TR
+    before a volume) must not count the zeros a stream gap leaves in the ring: 0.8 s of
+    them in a 2 s TR read a 30 mV offset as 18 mV (before this was fixed)."""
+    sf, n = 1000.0, 2000
+    g = CausalGradient(4, sf, threaded=False)
+    level = np.array([0.03, -0.01, 0.02, 0.0])
+    t = 0
+    for _ in range(6):  # six volumes, 2 s apart, at a steady level: the TR is known
+        g.add_marker(t, t)
+        g.process(np.tile(level[:, None], (1, n)).astype(np.float32))
+        t += n
+    assert g.period == pytest.approx(n, abs=1e-6)
+    g.gap(800)  # lost samples, then the rest of the TR
+    g.process(np.tile(level[:, None], (1, n - 800)).astype(np.float32))
+    t += n
+    got = g._level(_Volume(marker=t, number=6))
+    np.testing.assert_allclose(got, level, atol=1e-6)
+    # a gap that leaves less than half a TR held: no level is read at all (zeros)
+    g.gap(1500)
+    g.process(np.tile(level[:, None], (1, n - 1500)).astype(np.float32))
+    t += n
+    assert not np.any(g._level(_Volume(marker=t, number=7)))

@@ -1341,15 +1341,16 @@ def _inner_volumes(sched: Schedule) -> np.ndarray:
 
 def _template_residual(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASParams,
                        f_max: float = 0.0, f_min: float = 0.0, n_jobs: int = 1,
-                       out_of_sample: bool = False) -> float:
+                       out_of_sample: bool = False, halves: list[np.ndarray] | None = None) -> float:
     """Residual energy of ``rows`` after their templates (alias model included), above
     0.75 x the volume rate and ``f_min`` (and below ``f_max``; fractions of the sampling
     rate, 0: no bound), for the schedule ``plan`` holds now.
     ``out_of_sample``: the alias terms of the even volumes fitted on the odd ones and
     vice versa (the templates are leave-one-out already), so that a schedule on which
-    the alias model merely fits more (EEG included) does not score better."""
+    the alias model merely fits more (EEG included) does not score better; ``halves``:
+    the volumes' two halves for that (None: :func:`_score_halves` of this model)."""
     return float(_template_residuals(data, rows, plan, [_alias_model(plan, params)], f_max, f_min,
-                                     n_jobs, out_of_sample)[0])
+                                     n_jobs, out_of_sample, halves)[0])
 
 
 def _identified(alias: AliasModel | None, rows: np.ndarray) -> bool:
@@ -1395,16 +1396,19 @@ def _score_halves(n_vol: int, aliases: list[AliasModel | None]) -> list[np.ndarr
 
 def _template_residuals(data: np.ndarray, rows: np.ndarray, plan: _Plan, aliases: list[AliasModel | None],
                         f_max: float = 0.0, f_min: float = 0.0, n_jobs: int = 1,
-                        out_of_sample: bool = False) -> np.ndarray:
+                        out_of_sample: bool = False, halves: list[np.ndarray] | None = None) -> np.ndarray:
     """:func:`_template_residual` with each of the alias models ``aliases`` (None: none),
     on the same spectra and templates (computed once per row); only the bins scored
-    are refined (the alias fit is per bin: the same values there)."""
+    are refined (the alias fit is per bin: the same values there). ``halves``: the two
+    halves of the volumes the out-of-sample fit uses in turn (None: :func:`_score_halves`
+    of ``aliases``); a caller comparing several calls' residuals passes one split to all."""
     k_max = int(np.ceil(f_max * plan.nw)) + 1 if f_max > 0 else None
     k_lo = max(plan.k_min, int(np.ceil(f_min * plan.nw)))
     inner = _inner_volumes(plan.sched)
     n_vol = np.asarray(plan.sched.onsets).size
     # (volumes fitted on, volumes scored): one half on the other and back
-    halves = _score_halves(n_vol, aliases)
+    if halves is None:
+        halves = _score_halves(n_vol, aliases)
     folds = [(halves[1 - i], np.intersect1d(halves[i], inner)) for i in (0, 1)]
 
     def one(c: int) -> np.ndarray:
@@ -1457,11 +1461,20 @@ def _refine_drift(data: np.ndarray, rows: np.ndarray, plan: _Plan,
     span = max(float(v[-1] - v[0]), 1.0)
     per_volume = np.linspace(-1.0, 1.0, max(int(params.drift_steps), 3)) * float(params.drift_range) / span
     per_volume = np.union1d(per_volume, [0.0])
+    schedules = [Schedule(sched.onsets + d * v, sched.period, sched.slot_offsets) for d in per_volume]
+    # one split of the volumes for every candidate ramp, chosen over all their alias models,
+    # so that their residuals compare (each ramp moves the phases, and with them the split
+    # _score_halves would pick for it alone)
+    models = []
+    for s in schedules:
+        plan.update(s)
+        models.append(_alias_model(plan, params))
+    halves = _score_halves(on.size, models)
     errs = np.empty(per_volume.size)
-    for i, d in enumerate(per_volume):
-        plan.update(Schedule(sched.onsets + d * v, sched.period, sched.slot_offsets))
+    for i, s in enumerate(schedules):
+        plan.update(s)
         errs[i] = _template_residual(data, rows, plan, params, params.drift_score_fmax, n_jobs=n_jobs,
-                                     out_of_sample=True)
+                                     out_of_sample=True, halves=halves)
     plan.update(sched)
     e0 = float(errs[per_volume == 0.0][0])
     i = int(np.argmin(errs))
@@ -1504,7 +1517,7 @@ def _choose_orders(data: np.ndarray, rows: np.ndarray, plan: _Plan, params: AASP
     cands = [o for o, m in models.items()
              if o == base or (m is not None and all(_identified(m, h) for h in halves))]
     res = _template_residuals(data, rows, plan, [models[o] for o in cands], params.drift_score_fmax,
-                              n_jobs=n_jobs, out_of_sample=True)
+                              n_jobs=n_jobs, out_of_sample=True, halves=halves)
     errs = dict(zip(cands, res.tolist()))
     best = min(errs, key=errs.get)
     kept = best != base and errs[best] < (1.0 - params.orders_gain) * errs[base]
@@ -1688,11 +1701,14 @@ def _correct_inplace(
         if ref_picks is None or len(ref_picks):
             result.ref_channels = [int(c) for c in ref]
             before = 0.0
+            alias0 = _alias_model(plan, params)
+            # before and after the shifts scored on one split of the volumes (that of the
+            # schedule as it is), so that the two residuals compare
+            halves0 = _score_halves(np.asarray(plan.sched.onsets).size, [alias0])
             if params.align_check and params.align_check_fmax > 0:
                 # judged as the drift ramp is (see align_check_fmax), on the schedule as it is
                 before = _template_residual(data, ref, plan, params, params.align_check_fmax,
-                                            n_jobs=n_jobs, out_of_sample=True)
-            alias0 = _alias_model(plan, params)
+                                            n_jobs=n_jobs, out_of_sample=True, halves=halves0)
             inner = _inner_volumes(plan.sched)  # scored as _template_residual scores them
             for it in range(params.align_passes):
 
@@ -1735,7 +1751,8 @@ def _correct_inplace(
                 # (at 1 kHz on the phantom: shifts of 0.4-0.6 samples SD that tripled the
                 # EEG-band error)
                 after = _template_residual(data, ref, plan, params, params.align_check_fmax,
-                                           n_jobs=n_jobs, out_of_sample=params.align_check_fmax > 0)
+                                           n_jobs=n_jobs, out_of_sample=params.align_check_fmax > 0,
+                                           halves=halves0)
                 kept = after < (1.0 - params.align_gain) * before
                 result.checks["align"] = {"kept": bool(kept), "residual_ratio": float(after / max(before, 1e-300)),
                                           "shift_sd": float(np.std(shifts))}

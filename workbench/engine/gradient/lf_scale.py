@@ -30,6 +30,27 @@ from scipy.ndimage import uniform_filter1d
 MIN_VOLUMES = 12
 
 
+def without_line(x: np.ndarray) -> np.ndarray:
+    """``x`` less each row's least-squares line.
+
+    Parameters
+    ----------
+    x : ndarray (rows, samples)
+        Rows to detrend (float64 is returned).
+
+    Returns
+    -------
+    ndarray (rows, samples), float64
+        Each row minus its fitted offset and slope: the part orthogonal to a line over
+        the samples. Used offline and online to read the low-band parts' shares without
+        the electrodes' drift (see :func:`follow_lf_size`).
+    """
+    x = np.asarray(x, np.float64)
+    t = np.linspace(-1.0, 1.0, x.shape[-1])
+    Q = np.linalg.qr(np.column_stack([np.ones_like(t), t]))[0]  # (samples, 2), orthonormal
+    return x - (x @ Q) @ Q.T
+
+
 def _consecutive(rows: np.ndarray) -> bool:
     return bool(rows.size) and bool(np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)))
 
@@ -204,9 +225,7 @@ def follow_lf_size(data: np.ndarray, rows: np.ndarray, starts: np.ndarray, lengt
     # themselves biased every volume's share alike, which subtracted the part's shape
     # once more in every volume (a 2 kHz sweep run, 1-40 Hz after volume 10: 12.69 uV
     # without the ramps, 17.66 with them, 12.97 read this way)
-    t = np.linspace(-1.0, 1.0, length)
-    Q = np.linalg.qr(np.column_stack([np.ones(length), t]))[0]  # (length, 2)
-    Vd = Vt[:r] - (Vt[:r] @ Q) @ Q.T
+    Vd = without_line(Vt[:r])
     gain = np.einsum("jt,jt->j", Vt[:r], Vd)  # <W_j, W~_j> = 1 - |P W_j|^2
     Wr = Vd.astype(data.dtype)
     a = np.empty((starts.size, r))

@@ -439,6 +439,7 @@ class CausalGradient:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="online-gradient")
         self.fit_volumes = max(3, int(fit_volumes))
         self.ring = SampleRing(self.n_channels, 2 * self.max_period + 4 * self.P + 8192)
+        self._gaps: deque[tuple[int, int]] = deque(maxlen=32)  # [start, stop) the ring holds as zeros
         self.messages: list[str] = []
         self.n_tr_changes = 0
         self.n_spurious = 0
@@ -788,6 +789,8 @@ class CausalGradient:
         start = self.ring.end
         self.ring.skip(n_missing)
         stop = self.ring.end
+        if stop > start:
+            self._gaps.append((start, stop))
         for v in self.vols:
             if self.L is not None and v.marker - self.P < stop and v.marker + self.L + self.P > start:
                 v.broken = True
@@ -2450,13 +2453,19 @@ class CausalGradient:
         the gate took the scanner for stopped and the volumes after three missing markers
         went uncorrected (a random sweep's 5 kHz run with +-30 mV offsets, 1-40 Hz after
         volume 10 / 30: 9.79 / 15.86 uV, 2.48 / 2.26 without the offsets). Over a whole
-        TR the artifact's own mean is small beside the EEG.
+        TR the artifact's own mean is small beside the EEG. Samples a stream gap left as
+        zeros are not counted (they would pull the level towards 0).
         """
         if v.level is None:
             per = int(round(self.period)) if self.period else 0
             a, b = max(v.first - per, self.ring.start), min(v.first, self.ring.end)
-            if per > 0 and b - a >= per // 2:
-                v.level = self.ring.get(a, b).mean(axis=1, dtype=np.float64)
+            held = np.ones(max(b - a, 0), bool)
+            for g0, g1 in self._gaps:
+                held[max(g0 - a, 0) : max(min(g1, b) - a, 0)] = False
+            if per > 0 and int(held.sum()) >= per // 2:
+                x = self.ring.get(a, b)
+                v.level = (x.mean(axis=1, dtype=np.float64) if held.all()
+                           else x[:, held].mean(axis=1, dtype=np.float64))
             else:
                 v.level = np.zeros(self.n_channels)
         return v.level

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from ..gradient.lf_scale import near_slice_lines, wander_ratio
+from ..gradient.lf_scale import near_slice_lines, wander_ratio, without_line
 
 #: past volumes needed before a part is judged (the offline pass's)
 MIN_VOLUMES = 12
@@ -62,13 +62,6 @@ MAX_PENDING = 8
 PREDICT_MAX = 0.5
 #: the exponential smoothing's weights tried
 ALPHAS = np.round(np.arange(1, 11) / 10.0, 1)
-
-
-def _without_line(x: np.ndarray) -> np.ndarray:
-    """``x`` (rows x samples) less each row's least-squares line (float64)."""
-    t = np.linspace(-1.0, 1.0, x.shape[-1])
-    Q = np.linalg.qr(np.column_stack([np.ones_like(t), t]))[0]
-    return x - (x @ Q) @ Q.T
 
 
 @dataclass(frozen=True)
@@ -261,7 +254,7 @@ class CausalLowBand:
             # the volume right before, which the worker has not seen: its share now (not
             # with the pulse pass: its pulse estimate is not final yet, and a heart
             # locked to the volumes would enter the share)
-            z = _without_line((m.proj @ self._prev[1]).astype(np.float64))  # (r, n)
+            z = without_line((m.proj @ self._prev[1]).astype(np.float64))  # (r, n)
             share = np.einsum("jt,jt->j", z, m.w.astype(np.float64))
             level = level + m.alpha * (share - level)
         coef = m.us * (level * m.keep).astype(np.float32)[None, :]
@@ -349,7 +342,7 @@ class CausalLowBand:
         # each volume's line out first: an electrode's drift gives it an offset and a slope
         # of its own, which read through the parts' waveforms biased every share alike
         # (see the offline pass, gradient.lf_scale.follow_lf_size)
-        spec = np.fft.rfft(_without_line(np.asarray(out, np.float64)), axis=1)[:, self._bins]
+        spec = np.fft.rfft(without_line(np.asarray(out, np.float64)), axis=1)[:, self._bins]
         self._hist.append((int(number), spec))
         if raw_prev is not None:
             if self._raw_sum is None:
@@ -441,7 +434,7 @@ class CausalLowBand:
         w = np.fft.irfft(full, n=n, axis=1)
         # the volumes were read without their line: a part's own share of it is missed too
         # (<W, W - P W> = 1 - |P W|^2 of it is seen)
-        gain = np.maximum(np.einsum("jt,jt->j", w, _without_line(w)), 1e-6)
+        gain = np.maximum(np.einsum("jt,jt->j", w, without_line(w)), 1e-6)
         nums = [num for num, _ in self._hist]
         A = np.array([(2.0 / n) * np.real(np.sum((U.T @ C) * np.conj(Wf), axis=1)) / (S * gain)
                       for _, C in self._hist])  # (volumes, r) shares
