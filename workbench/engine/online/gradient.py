@@ -2462,7 +2462,7 @@ class CausalGradient:
             held = np.ones(max(b - a, 0), bool)
             for g0, g1 in self._gaps:
                 held[max(g0 - a, 0) : max(min(g1, b) - a, 0)] = False
-            if per > 0 and int(held.sum()) >= per // 2:
+            if per > 0 and int(held.sum()) >= max(per // 2, 1):
                 x = self.ring.get(a, b)
                 v.level = (x.mean(axis=1, dtype=np.float64) if held.all()
                            else x[:, held].mean(axis=1, dtype=np.float64))
