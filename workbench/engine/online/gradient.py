@@ -36,6 +36,9 @@ from .lf_scale import CausalLowBand
 from .pulse import CausalPulse
 from .ring import SampleRing
 
+#: mains frequencies and their harmonics below 150 Hz (Hz), left to the line-noise step
+MAINS_HZ = np.array([50.0, 60.0, 100.0, 120.0])
+
 
 @dataclass
 class _EpochPulse:
@@ -288,6 +291,22 @@ class CausalGradient:
     _short_sub = True
     _short_below_hz = 2500.0
     _short_fmax_hz: float | None = 100.0
+    # the rotating template (see _rotating): on or off, the bins it may replace (up to this
+    # frequency), the share of the window mean's error it must stay under, the epochs its
+    # running check remembers, and the fewest epochs it is made from
+    _rot = True
+    _rot_below_hz = 2500.0
+    _rot_fmax_hz = 100.0
+    _rot_ratio = 0.8
+    _rot_volumes = 10
+    _rot_min = 4
+    _rot_checked = 2
+    # the sampling-phase step's tolerance (samples per volume) about the markers' least-squares
+    # slope when they jitter beyond their rounding, and the turn's for the angle's noise (rad)
+    # (see _turns_allowed)
+    _rot_step_tol = 0.05
+    _rot_turn_tol = 0.05
+    _rot_mains_hz = 1.0  # bins this close to the mains frequencies are left still
     # in the spatial split, each part's alias coefficients are shrunk by that part's own
     # noise (see _split_low_band)
     _alias_split = True
@@ -425,6 +444,7 @@ class CausalGradient:
         # AASParams.wiener_strong)
         self._wiener_strong = WIENER_STRONG_LOW_RATE if self.sfreq < LOW_RATE_HZ else 0.0
         self._short_on = self._short > 0 and self.sfreq < self._short_below_hz  # see _short_mean
+        self._rot_on = self._rot and self.sfreq < self._rot_below_hz  # see _rotating
         self._noise_fit_on = self._alias_noise_fit and self.sfreq >= LOW_RATE_HZ  # see _alias_coef
         m = np.arange(1, self.alias_orders + 1)
         self._alias_m = np.concatenate([m, -m]).astype(float)
@@ -953,6 +973,11 @@ class CausalGradient:
             self.es_long = np.zeros(S.shape, np.float64)  # the short mean's check
             self.es_short = np.zeros(S.shape, np.float64)
             self.n_short = 0
+            kr = self._k_rot()
+            self.es_rot = np.zeros((S.shape[0], kr), np.float64)  # the rotating template's check
+            self.es_mean = np.zeros((S.shape[0], kr), np.float64)
+            self.n_rot = 0
+            self._rot_said = False
         b = np.exp(-2j * np.pi * self._alias_m * frac)  # this epoch's alias basis
         n = len(self.epochs)
         switch: int | None = None  # alias orders chosen by the check at this epoch
@@ -1026,6 +1051,8 @@ class CausalGradient:
                 bs = 1.0 / min(self.n_short, self._short_volumes)
                 self.es_long += bs * (d.real**2 + d.imag**2 - self.es_long)
                 self.es_short += bs * (ds.real**2 + ds.imag**2 - self.es_short)
+            if self._rot_on and n > self._rot_min:
+                self._rot_check(S, number)
             if Sp is not None:
                 # the Wiener rule's noise as the epochs were recorded, pulse and all: the
                 # pass changes what is averaged, not how hard the template is shrunk (with
@@ -1902,6 +1929,135 @@ class CausalGradient:
             return None
         return sum(list(self.epochs)[-self._short:]) / self._short, use
 
+    def _k_rot(self) -> int:
+        """Bins the rotating template may replace (up to ``_rot_fmax_hz``)."""
+        return int(np.searchsorted(self._f * self.sfreq, self._rot_fmax_hz, side="right"))
+
+    def _window_nums(self) -> list[int]:
+        """The volume numbers of the stored epochs (``epochs``), oldest first."""
+        nums = list(self._fr_nums)
+        return nums[len(nums) - len(self.epochs):]
+
+    def _rotating(self, epochs: list[np.ndarray], nums: list[int], target: int) -> np.ndarray:
+        """The rotating template: the epochs' mean with each bin turned on to volume
+        ``target`` (channels, bins up to ``_rot_fmax_hz``).
+
+        Why: below a few kHz the artifact folds in from the rates above (aliasing), and
+        each folded part's phase turns by ``2 pi m`` times the volumes' sampling-phase step
+        (order ``m``, a fraction of a sample per volume with a clock drift). With a few ppm
+        that phase travels too little over a window for the alias model (``alias_orders``)
+        to tell its orders apart, and the window mean lags the artifact by half its
+        length: online at 1 kHz and 4 ppm the error stayed 5x offline's (14.7 against 2.7
+        uV after volume 10, with the short mean). But in a bin one order dominates (with
+        evenly spaced slices, the bin's position between the slice harmonics sets the order
+        modulo the slice phases' period), so the bin's content turns by a fixed angle from
+        volume to volume. That angle is measured here on the epochs themselves (the
+        phase of consecutive epochs' cross-spectrum summed over channels and the window,
+        where the artifact dominates the EEG), with no clock or slice timing needed, and each
+        epoch is turned by it times its distance to ``target`` before they are averaged: the
+        template follows the turning part as the plain mean follows a still one, with the
+        same window's EEG. Written here: the alias model (offline and online) needs the
+        phases to cover a cycle, the short mean takes the EEG of two volumes.
+        """
+        kr = self._k_rot()
+        E = np.stack([e[:, :kr] for e in epochs])  # (w, ch, bins)
+        num = np.asarray(nums, float)
+        if num.size != len(epochs):  # (numbers not known for every epoch: no turn)
+            return E.mean(axis=0)
+        nxt = np.flatnonzero(np.diff(num) == 1)  # consecutive volumes only
+        if nxt.size == 0:
+            return E.mean(axis=0)
+        R = np.einsum("wcb,wcb->b", E[nxt + 1], np.conj(E[nxt]))
+        ang = np.angle(R)  # turn per volume, per bin
+        # only turns the alias orders can make at the sampling-phase step the markers allow,
+        # and none at the mains frequencies (the hum turns by its frequency times the TR and
+        # is no scanner artifact: the line-noise step's to remove; at 1 kHz with four alias
+        # orders nearly every turn is one they can make, and a 50 Hz hum turning 0.31 rad a
+        # volume was taken: sweep seed 8 #26, 5.76 -> 7.14 uV with the hum part of the truth)
+        f = self._f[:kr] * self.sfreq
+        mains = np.any(np.abs(f[:, None] - MAINS_HZ[None, :]) <= self._rot_mains_hz, axis=1)
+        ang = np.where(self._turns_allowed(ang) & ~mains, ang, 0.0)
+        turn = np.exp(1j * np.outer(float(target) - num, ang))  # (w, bins)
+        return np.einsum("wcb,wb->cb", E, turn) / len(epochs)
+
+    def _turns_allowed(self, ang: np.ndarray) -> np.ndarray:
+        """Which turns per volume (rad, per bin) an alias order can make: ``2 pi m s`` (wrapped)
+        for ``|m|`` up to the largest alias order in use (2 without the alias model) and a
+        sampling-phase step ``s`` (samples per volume, less its whole samples) within the
+        slope interval the markers allow (``_slope_interval``; at most ``_rot_step_tol``
+        either side of its middle), or within ``_rot_step_tol`` of the least-squares slope
+        when the markers jitter beyond their rounding; each with ``_rot_turn_tol`` for the
+        angle's noise.
+
+        Why: mains hum (or a steady-state evoked response) also turns by a fixed angle, its
+        frequency times the TR; at 0 ppm, 2 kHz, TR 1.197 s the 50 Hz hum was taken for a
+        turning artifact (sweep seed 5 #21: 2.55 -> 5.47 uV, the hum part of the truth).
+        """
+        M = int(np.max(np.abs(self._alias_m))) if self._alias_m.size else 2
+        iv = getattr(self, "_alias_slopes", None)
+        if iv is not None:
+            lo, hi = float(iv[0]), float(iv[1])
+        elif getattr(self, "period", None):
+            lo, hi = float(self.period) - self._rot_step_tol, float(self.period) + self._rot_step_tol
+        else:
+            return np.ones(ang.shape, bool)
+        k = np.round(0.5 * (lo + hi))
+        # (early on the interval is wide; its middle is within a few hundredths of a sample)
+        mid, half = 0.5 * (lo + hi) - k, min(0.5 * (hi - lo), self._rot_step_tol)
+        ok = np.abs(ang) <= self._rot_turn_tol  # order 0: a still part
+        for m in range(1, M + 1):
+            width = 2.0 * np.pi * m * half + self._rot_turn_tol
+            if width >= np.pi:
+                return np.ones(ang.shape, bool)
+            for sgn in (1, -1):
+                c = 2.0 * np.pi * sgn * m * mid
+                ok |= np.abs(np.angle(np.exp(1j * (ang - c)))) <= width
+        return ok
+
+    def _rot_check(self, S: np.ndarray, number: int) -> None:
+        """Update the rotating template's running check with the new epoch ``S``: its
+        error and the window mean's, both as made two volumes back (as templates are)."""
+        kr = self.es_rot.shape[1]
+        eps = list(self.epochs)[:-1]
+        nums = self._window_nums()[:-1]
+        mean = sum(e[:, :kr] for e in eps) / len(eps)
+        if self._k_lf and len(self.epochs_lf) > len(self.epochs):  # the template's long low band
+            lf = list(self.epochs_lf)[:-1]
+            k = min(self._k_lf, kr)
+            mean[:, :k] = sum(e[:, :k] for e in lf) / len(lf)
+        dr = S[:, :kr] - self._rotating(eps, nums, number)
+        dm = S[:, :kr] - mean
+        self.n_rot += 1
+        b = 1.0 / min(self.n_rot, self._rot_volumes)
+        self.es_rot += b * (dr.real**2 + dr.imag**2 - self.es_rot)
+        self.es_mean += b * (dm.real**2 + dm.imag**2 - self.es_mean)
+
+    def _rot_use(self, n: int, short: tuple[np.ndarray, np.ndarray] | None,
+                 alias: bool = False) -> np.ndarray | None:
+        """Where (channels, bins) the rotating template replaces the template: its
+        running error under ``_rot_ratio`` times the template's (the window mean's, times
+        what the alias terms leave of it where they are used: ``alias``; at 20 ppm they
+        follow the turning parts once the phases have covered a cycle, and judged
+        against the window mean alone the rotating template replaced them there, 1 kHz
+        after volume 30 5.7 -> 11.8 uV) and under the short mean's where that is used;
+        None where it is off or nowhere better."""
+        if not self._rot_on or n < self._rot_min or getattr(self, "n_rot", 0) < self._rot_checked:
+            return None
+        ref = self.es_mean
+        if alias:
+            kr = ref.shape[1]
+            e0, e1 = self.err0[:, :kr], self.err1[:, :kr]
+            used = e1 < self._check_ratio * e0
+            ref = ref * np.where(used, e1 / np.maximum(e0, 1e-300), 1.0)
+        # stricter while few epochs have been checked (a chance win of a template made
+        # from the EEG's own turns is likelier then)
+        ratio = self._rot_ratio * min(1.0, self.n_rot / self._rot_volumes)
+        use = self.es_rot < ratio * ref
+        if short is not None:
+            kr = use.shape[1]
+            use &= ~short[1][:, :kr] | (self.es_rot < self.es_short[:, :kr])
+        return use if use.any() else None
+
     def _alias_terms(self, c: np.ndarray, x: np.ndarray, x_lf: np.ndarray) -> np.ndarray:
         """sum_m x_m c_m per channel and bin (``x_lf`` below lf_cutoff)."""
         out = np.tensordot(x, c, axes=(0, 0))
@@ -2158,6 +2314,16 @@ class CausalGradient:
             if self._short_sub and self._P is not None:  # inside the subspace only
                 cand = spec + self._P @ (cand - spec)
             spec = np.where(short[1], cand, spec)
+        rot = self._rot_use(n, short, c is not None)
+        if rot is not None:  # where each bin's artifact turns from volume to volume
+            kr = rot.shape[1]
+            if not self._rot_said:
+                self._rot_said = True
+                self._say(f"volume {number}: the artifact's folded part turns from volume to volume "
+                          f"(the sampling phase steps with the clock); the template follows it in "
+                          f"{100.0 * rot.mean():.0f} % of the bins below {self._rot_fmax_hz:.0f} Hz")
+            spec[:, :kr] = np.where(rot, self._rotating(list(self.epochs), self._window_nums(), number),
+                                    spec[:, :kr])
         if self.trend and n >= 6:
             # follow a drifting artifact: per-bin linear trend over the window,
             # extrapolated to this volume (two after the newest complete one)
