@@ -1958,6 +1958,13 @@ class CausalGradient:
         template follows the turning part as the plain mean follows a still one, with the
         same window's EEG. Written here: the alias model (offline and online) needs the
         phases to cover a cycle, the short mean takes the EEG of two volumes.
+
+        Measured (1 kHz, 120 s x 16 ch, 1-40 Hz after volume 10 / 30, before -> with it):
+        4 ppm 14.7 / 13.3 -> 8.9 / 8.6 uV, 8 ppm 24.4 / 23.4 -> 12.4 / 12.3, 20 ppm 20.0 /
+        5.7 -> 11.6 / 5.8, 0 ppm 1.46 / 1.21 -> 1.53 / 1.24; the sweep's 43 runs below 2.5
+        kHz (faults on): geometric mean 0.85 / 0.92 (``bench_gradient_results.md``, session
+        47). Bins where two orders beat (m and m - 7) are not followed: a two-turn fit per
+        bin did not help there in a prototype.
         """
         kr = self._k_rot()
         E = np.stack([e[:, :kr] for e in epochs])  # (w, ch, bins)
