@@ -45,7 +45,7 @@ def test_a_slowly_travelling_phase_is_followed_at_1_khz(seed: int, monkeypatch: 
     """4 ppm: 0.008 sample per volume. Measured (µV): seed 1 13.1 with the short mean,
     29.2 with the long windows only; seed 4 10.4 vs 22.0 (with the last three volumes and
     not only inside the artifact's subspace: 15.1 and 11.9). With the rotating template
-    too (session 47): 8.46 and 6.52. Offline, whose windows are centred on the volume,
+    too (session 47): 8.68 and 6.66. Offline, whose windows are centred on the volume,
     leaves ~3 µV on such runs."""
     now = _error_uv(seed, 4.0)
     monkeypatch.setattr(CausalGradient, "_short", 0)
@@ -74,7 +74,7 @@ def test_a_slowly_travelling_phase_is_followed_at_2_khz(monkeypatch: pytest.Monk
     until a sweep of random acquisitions (session 43) found online runs at 2 kHz with a few
     ppm whose error grew over the run with the long windows' lag (2 kHz, multiband 2, 3 ppm,
     20 mV artifact: 27 -> 76 uV per 2 s block, offline 8-24). Measured here: 4.0 uV, 8.9
-    with the long windows only; with the rotating template (session 47) 2.96."""
+    with the long windows only; with the rotating template too (session 47) 3.03."""
     now = _error_uv(4, 2.0, 2000.0)
     monkeypatch.setattr(CausalGradient, "_short", 0)
     monkeypatch.setattr(CausalGradient, "_rot", False)

@@ -978,6 +978,9 @@ class CausalGradient:
             self.es_mean = np.zeros((S.shape[0], kr), np.float64)
             self.n_rot = 0
             self._rot_said = False
+            self.es_tmpl = np.zeros((S.shape[0], kr), np.float64)  # ... and the template's
+            self.n_tmpl = 0
+            self._tmpl_low: dict[int, np.ndarray] = {}  # low bins of the templates made
         b = np.exp(-2j * np.pi * self._alias_m * frac)  # this epoch's alias basis
         n = len(self.epochs)
         switch: int | None = None  # alias orders chosen by the check at this epoch
@@ -1960,10 +1963,10 @@ class CausalGradient:
         phases to cover a cycle, the short mean takes the EEG of two volumes.
 
         Measured (1 kHz, 120 s x 16 ch, 1-40 Hz after volume 10 / 30, before -> with it):
-        4 ppm 14.7 / 13.3 -> 8.9 / 8.6 uV, 8 ppm 24.4 / 23.4 -> 12.4 / 12.3, 20 ppm 20.0 /
-        5.7 -> 11.6 / 5.8, 0 ppm 1.46 / 1.21 -> 1.53 / 1.24; the sweep's 43 runs below 2.5
-        kHz (faults on): geometric mean 0.85 / 0.92 (``bench_gradient_results.md``, session
-        47). Bins where two orders beat (m and m - 7) are not followed: a two-turn fit per
+        4 ppm 14.7 / 13.3 -> 9.2 / 8.9 uV, 8 ppm 24.4 / 23.4 -> 12.7 / 12.6, 20 ppm 20.0 /
+        5.7 -> 11.6 / 5.7, 0 ppm unchanged (1.46 / 1.21); the sweep's 43 runs below 2.5 kHz
+        (faults on): geometric mean 0.86 / 0.92, none worse by 3 %
+        (``bench_gradient_results.md``, session 47). Bins where two orders beat (m and m - 7) are not followed: a two-turn fit per
         bin did not help there in a prototype.
         """
         kr = self._k_rot()
@@ -2038,16 +2041,26 @@ class CausalGradient:
         b = 1.0 / min(self.n_rot, self._rot_volumes)
         self.es_rot += b * (dr.real**2 + dr.imag**2 - self.es_rot)
         self.es_mean += b * (dm.real**2 + dm.imag**2 - self.es_mean)
+        made = self._tmpl_low.pop(number, None)
+        if made is not None:  # the template this volume got (without the rotating template)
+            dt = S[:, :kr] - made
+            self.n_tmpl += 1
+            bt = 1.0 / min(self.n_tmpl, self._rot_volumes)
+            self.es_tmpl += bt * (dt.real**2 + dt.imag**2 - self.es_tmpl)
 
     def _rot_use(self, n: int, short: tuple[np.ndarray, np.ndarray] | None,
                  alias: bool = False) -> np.ndarray | None:
-        """Where (channels, bins) the rotating template replaces the template: its
-        running error under ``_rot_ratio`` times the template's (the window mean's, times
-        what the alias terms leave of it where they are used: ``alias``; at 20 ppm they
-        follow the turning parts once the phases have covered a cycle, and judged
-        against the window mean alone the rotating template replaced them there, 1 kHz
-        after volume 30 5.7 -> 11.8 uV) and under the short mean's where that is used;
-        None where it is off or nowhere better."""
+        """Where (channels, bins) the rotating template replaces the template: in the
+        bins where its running error summed over the channels is under ``_rot_ratio``
+        times the template's, and there on the channels where it is under the template's
+        (and under the short mean's where that is used); None where it is off or nowhere
+        better.
+
+        The template's error is the least of the one it had as made (``es_tmpl``) and the
+        window mean's times what the alias terms leave of it where they are used
+        (``alias``; at 20 ppm they follow the turning parts once the phases have covered a
+        cycle, and judged against the window mean alone the rotating template replaced
+        them there: 1 kHz after volume 30 5.7 -> 11.8 uV)."""
         if not self._rot_on or n < self._rot_min or getattr(self, "n_rot", 0) < self._rot_checked:
             return None
         ref = self.es_mean
@@ -2056,10 +2069,22 @@ class CausalGradient:
             e0, e1 = self.err0[:, :kr], self.err1[:, :kr]
             used = e1 < self._check_ratio * e0
             ref = ref * np.where(used, e1 / np.maximum(e0, 1e-300), 1.0)
+        if self.n_tmpl >= self._rot_checked:
+            # the template's own error as it was made (Wiener gains, alias terms, the spatial
+            # split, the short mean): judged against the window mean alone, the rotating
+            # template replaced a spatial split that kept half its EEG (2.5 kHz synthetic,
+            # tests/online/test_spatial.py: 2.06 -> 4.14 uV)
+            ref = np.minimum(self.es_tmpl, ref)
         # stricter while few epochs have been checked (a chance win of a template made
         # from the EEG's own turns is likelier then)
         ratio = self._rot_ratio * min(1.0, self.n_rot / self._rot_volumes)
-        use = self.es_rot < ratio * ref
+        # decided per bin over all channels (the turn is one per bin): per channel and bin,
+        # over ten epochs, chance wins replaced a few % of the bins with a 20-volume mean
+        # where the template averages 60 below lf_cutoff (2.5 kHz synthetic: 2.06 -> 3.94 uV)
+        # (and per channel no worse than the template)
+        use = np.sum(self.es_rot, axis=0) < ratio * np.sum(ref, axis=0)
+        use[0] = False  # (the epochs' means are kept out of the stored spectra)
+        use = use[None, :] & (self.es_rot < ref)
         if short is not None:
             kr = use.shape[1]
             use &= ~short[1][:, :kr] | (self.es_rot < self.es_short[:, :kr])
@@ -2321,6 +2346,12 @@ class CausalGradient:
             if self._short_sub and self._P is not None:  # inside the subspace only
                 cand = spec + self._P @ (cand - spec)
             spec = np.where(short[1], cand, spec)
+        if self._rot_on and hasattr(self, "_tmpl_low"):
+            # what the template predicts of this volume without the rotating template, for
+            # its check (see _rot_check); kept for the last few volumes only
+            self._tmpl_low[number] = spec[:, : self._k_rot()].copy()
+            for old in [k for k in self._tmpl_low if k < number - 8]:
+                del self._tmpl_low[old]
         rot = self._rot_use(n, short, c is not None)
         if rot is not None:  # where each bin's artifact turns from volume to volume
             kr = rot.shape[1]
