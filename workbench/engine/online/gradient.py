@@ -1956,7 +1956,8 @@ class CausalGradient:
         modulo the slice phases' period), so the bin's content turns by a fixed angle from
         volume to volume. That angle is measured here on the epochs themselves (the
         phase of consecutive epochs' cross-spectrum summed over channels and the window,
-        where the artifact dominates the EEG), with no clock or slice timing needed, and each
+        where the artifact dominates the EEG; no slice timing needed, the markers only bound
+        which turns are taken, :meth:`_turns_allowed`), and each
         epoch is turned by it times its distance to ``target`` before they are averaged: the
         template follows the turning part as the plain mean follows a still one, with the
         same window's EEG. Written here: the alias model (offline and online) needs the
@@ -1966,8 +1967,8 @@ class CausalGradient:
         4 ppm 14.7 / 13.3 -> 9.2 / 8.9 uV, 8 ppm 24.4 / 23.4 -> 12.7 / 12.6, 20 ppm 20.0 /
         5.7 -> 11.6 / 5.7, 0 ppm unchanged (1.46 / 1.21); the sweep's 43 runs below 2.5 kHz
         (faults on): geometric mean 0.86 / 0.92, none worse by 3 %
-        (``bench_gradient_results.md``, session 47). Bins where two orders beat (m and m - 7) are not followed: a two-turn fit per
-        bin did not help there in a prototype.
+        (``bench_gradient_results.md``, session 47). Bins where two orders beat (m and
+        m - 7) are not followed: a two-turn fit per bin did not help there in a prototype.
         """
         kr = self._k_rot()
         E = np.stack([e[:, :kr] for e in epochs])  # (w, ch, bins)
