@@ -61,12 +61,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--marker-delay-ms", type=float, default=None, metavar="MS",
                         help="replay: send each volume marker MS ms after its sample, as a marker stream "
                              "that trails the data (testing, teaching)")
+    parser.add_argument("--keep-hz", default=None, metavar="HZ[,HZ...]",
+                        help="steady-state stimulation frequencies to keep (SSVEP, ASSR): around them the "
+                             "template is the window mean alone, without the terms that follow a turning "
+                             "(aliased) artifact and would take a steady signal too")
     parser.add_argument("--no-offline", action="store_true",
                         help="replay: skip the comparison with the offline correction")
 
 
 def _params(args: argparse.Namespace) -> Any:
     from ..engine.errors import InputError
+    from ..engine.gradient.correct import parse_keep_hz
     from ..engine.online import OnlineParams
 
     lp = str(args.lowpass).strip().lower()
@@ -78,7 +83,8 @@ def _params(args: argparse.Namespace) -> Any:
         raise InputError(None, "--window and --min-volumes must be at least 1")
     return OnlineParams(volume_marker=args.volume_trigger, window=args.window, min_volumes=args.min_volumes,
                         lowpass_hz=lowpass, bcg=not args.no_bcg, cardiac_pass=not args.no_cardiac_pass,
-                        pulse_backfit=not args.no_pulse_backfit, lf_scale=not args.no_lf_scale)
+                        pulse_backfit=not args.no_pulse_backfit, lf_scale=not args.no_lf_scale,
+                        keep_hz=parse_keep_hz(args.keep_hz))
 
 
 def _delay(ms: float | None) -> float | None:
@@ -148,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 qc.update(residual_vs_offline(raw, out, first_index=run.first_index or 0,
                                               volume=args.volume_trigger, lowpass_hz=params.lowpass_hz or 70.0,
-                                              bcg=params.bcg))
+                                              bcg=params.bcg, keep_hz=params.keep_hz))
             except InputError as exc:
                 qc["residual_note"] = f"offline correction not possible: {exc}"
     if args.json is not None:

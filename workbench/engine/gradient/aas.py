@@ -366,6 +366,8 @@ class AASParams:
     orders_gain: float = 0.2
     own_means: bool = True
     slow_drift: bool = True
+    keep: tuple[float, ...] = ()
+    keep_width: float = 0.0
 
 
 #: (epoch_offsets) the largest share of the alias basis's energy (about its mean) that a slow
@@ -1575,7 +1577,29 @@ def _alias_model(plan: Any, params: AASParams) -> AliasModel | None:
     if not params.alias_orders:
         return None
     alias = AliasModel(_alias_phase(plan, params), params.alias_orders, bare_below=params.alias_bare_below)
+    if params.keep:
+        alias.keep = keep_bins(plan.nw // 2 + 1, plan.nw, params.keep, params.keep_width)
     return alias if alias.ok else None
+
+
+def keep_bins(n_bins: int, n_fft: int, keep: tuple[float, ...], width: float) -> np.ndarray | None:
+    """Which of an ``n_fft``-point spectrum's first ``n_bins`` bins lie within ``width`` of
+    a frequency in ``keep`` (all in cycles per sample); None when none do.
+
+    Parameters
+    ----------
+    n_bins : int
+        Bins of the spectrum (``n_fft // 2 + 1`` for a real one).
+    n_fft : int
+        Its length in samples.
+    keep : tuple of float
+        Frequencies to keep (cycles per sample).
+    width : float
+        Half-width around each (cycles per sample).
+    """
+    f = np.arange(n_bins) / float(n_fft)
+    mask = np.any(np.abs(f[:, None] - np.asarray(keep, float)[None, :]) <= width, axis=1)
+    return mask if mask.any() else None
 
 
 def correct_inplace(*args: Any, **kwargs: Any) -> AASResult:

@@ -135,6 +135,15 @@ class GradientParams:
         volume lines is otherwise taken into the templates. Skipped (QC
         ``refinements["cardiac_pass"]`` says why) without an ECG, with fewer than 30 beats
         or untrustworthy R-peaks.
+    keep_hz : tuple of float
+        Steady-state stimulation frequencies (Hz; SSVEP, ASSR) to keep. A steady signal
+        turns by a fixed angle from volume to volume, as a folded (aliased) part of the
+        artifact does when the sampling clock drifts against the scanner's, and the alias
+        model cannot tell the two apart: where the turns match it takes the signal (2.5
+        kHz, 20 ppm: a 10 µV 10.05 Hz response 87 % removed). Within
+        :data:`KEEP_WIDTH_HZ` of these frequencies no alias term is fitted. A frequency
+        near a multiple of 1/TR repeats with the volumes and is taken by any template (the
+        QC says so).
     n_jobs : int
         Threads.
     """
@@ -164,6 +173,7 @@ class GradientParams:
     drift_refine: bool | None = None
     lf_scale: bool = True
     cardiac_pass: bool = True
+    keep_hz: tuple[float, ...] = ()
     n_jobs: int = 2
 
     def main_window(self, sfreq: float) -> int:
@@ -228,6 +238,8 @@ class GradientParams:
             # 2.5 kHz +2.4 %, 0, 0 and +4.5 % on the 150 s one; 2 kHz -1.5 %, -1 %;
             # variant table (16 ch) 1 kHz point sampling with drift NRMSE 0.640 -> 0.663
             spatial_steady_outside=sfreq >= STEADY_OUTSIDE_HZ,
+            keep=tuple(float(f) / sfreq for f in self.keep_hz if 0 < f < sfreq / 2) if sfreq > 0 else (),
+            keep_width=KEEP_WIDTH_HZ / sfreq if sfreq > 0 else 0.0,
         )
 
     def refines_drift(self, sfreq: float) -> bool:
@@ -280,6 +292,39 @@ ALIAS_LOW_RATE_FROM_HZ = 900.0
 #: uses its own artifact power (:attr:`.aas.AASParams.wiener_strong`; 10-50 alike on the
 #: 1 kHz rows, 100 too high for the folded 37.5 Hz line)
 WIENER_STRONG_LOW_RATE = 20.0
+#: half-width (Hz) around each frequency of ``GradientParams.keep_hz`` left without alias
+#: terms (offline and online): the line's leak over an epoch's bins (0.5 Hz apart at TR 2 s)
+KEEP_WIDTH_HZ = 1.0
+
+
+def parse_keep_hz(text: str | None) -> tuple[float, ...]:
+    """Frequencies to keep (``GradientParams.keep_hz``) from text such as ``"7.5, 12"``.
+
+    Parameters
+    ----------
+    text : str | None
+        Frequencies in Hz separated by commas or spaces; None or empty: none.
+
+    Returns
+    -------
+    tuple of float
+        The frequencies, each positive and finite.
+
+    Raises
+    ------
+    InputError
+        When an item is not a positive number.
+    """
+    out = []
+    for item in (text or "").replace(",", " ").split():
+        try:
+            f = float(item)
+        except ValueError:
+            raise InputError(None, f"frequencies to keep must be numbers in Hz, e.g. '7.5, 12' (got {item!r})") from None
+        if not (np.isfinite(f) and f > 0):
+            raise InputError(None, f"a frequency to keep must be a positive number of Hz (got {item!r})")
+        out.append(f)
+    return tuple(out)
 #: sampling rate from which the spatial pass counts the templates' spread outside the
 #: artifact subspace only where the channel's mean holds artifact
 #: (:attr:`.aas.AASParams.spatial_steady_outside`)
@@ -411,6 +456,9 @@ def _check_params(params: GradientParams, sfreq: float) -> None:
         raise InputError(None, f"slice_axes must be 0-8 waveforms (got {params.slice_axes})")
     if params.motion_params and not (params.motion_fd_mm > 0):
         raise InputError(None, f"the motion threshold must be > 0 mm (got {params.motion_fd_mm})")
+    for f in params.keep_hz:
+        if not 0 < f < sfreq / 2:
+            raise InputError(None, f"the frequency to keep {f:g} Hz must lie in (0, {sfreq / 2:g}) Hz")
 
 
 def _set_lowpass(info: Any, lowpass: float) -> None:
@@ -638,6 +686,13 @@ def correct_array(
         qc["spatial_rank"] = int(aas.spatial["rank"])
     qc["window_volumes"] = int(aas.checks.get("window", {}).get("chosen", aas_params.window))
     qc["alias_orders"] = int(aas.checks.get("alias_orders", {}).get("orders", aas_params.alias_orders))
+    if params.keep_hz:
+        # a kept frequency that turns less than 1/window of a cycle a volume repeats with the
+        # volumes over the window: the templates' plain mean takes it whatever is kept
+        w = max(int(qc["window_volumes"]), 1)
+        cyc = np.asarray(params.keep_hz, float) * float(sched.period) / sfreq
+        qc["keep_hz"] = [float(f) for f in params.keep_hz]
+        qc["keep_locked_hz"] = [float(f) for f, c in zip(params.keep_hz, cyc) if abs(c - np.round(c)) < 1.0 / w]
     if "drift" in aas.checks:
         qc["drift_refined_ppm"] = float(aas.checks["drift"]["drift_ppm_change"]) if aas.checks["drift"]["kept"] else 0.0
     if axes_info is not None:

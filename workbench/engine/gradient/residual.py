@@ -22,6 +22,8 @@ class AliasModel:
 
     #: mean |window mean of the basis| below which the bare basis is fitted
     bare_below = 0.1
+    #: bins left without alias terms (steady signals to keep; see ``AASParams.keep``)
+    keep: np.ndarray | None = None
 
     def __init__(self, frac: np.ndarray, orders: int, strict: float = 3.0,
                  bare_below: float | None = None) -> None:
@@ -133,6 +135,12 @@ class AliasModel:
                 var = np.real(np.diag(Gi)).astype(np.float32)
                 gain = 1.0 - self.strict * (s2[None, :] * var[:, None]) / np.maximum(cb.real**2 + cb.imag**2, 1e-30)
                 c[i][:, tbins] = cb * np.clip(gain, 0.0, 1.0).astype(np.float32)
+        if self.keep is not None:
+            # a steady signal (a steady-state evoked response) turns by a fixed angle from
+            # volume to volume like an alias term of the order whose turn it matches, and the
+            # two cannot be told apart in the sampled data: where the user keeps a frequency,
+            # no term is fitted (the plain template stays)
+            c[..., self.keep[b0 : b0 + c.shape[-1]]] = 0.0
         del d
         out = tmpl  # updated in place (the caller replaces its template by the result)
         for (f0, f1), Bm in windows:

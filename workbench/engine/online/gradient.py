@@ -235,6 +235,12 @@ class CausalGradient:
         to volume, each volume's share predicted from the volumes before
         (:mod:`.lf_scale`; the offline step's ``lf_scale`` made causal). Only parts whose
         size wanders are followed (the log says when).
+    keep_hz : sequence of float
+        Steady-state stimulation frequencies (Hz) to keep: within
+        ``gradient.correct.KEEP_WIDTH_HZ`` of them the template is the window mean alone
+        (Wiener-weighted), without the alias terms, the short mean or the rotating
+        template, which each follow a steady signal turning from volume to volume as they
+        follow the folded artifact (``GradientParams.keep_hz``).
     """
 
     # alias model start-up (see _alias_coef and _job_template): epochs per coefficient
@@ -410,8 +416,10 @@ class CausalGradient:
         spatial: bool = True,
         spatial_rows: Sequence[int] | None = None,
         lf_scale: bool = True,
+        keep_hz: Sequence[float] = (),
     ) -> None:
         self.n_channels = int(n_channels)
+        self.keep_hz = tuple(float(f) for f in keep_hz if 0 < float(f) < sfreq / 2)
         self.sfreq = float(sfreq)
         self.window = max(1, int(window))
         self.min_volumes = max(1, int(min_volumes))
@@ -854,6 +862,11 @@ class CausalGradient:
         self._n0 = n0
         self._nfft = sfft.next_fast_len(n0 + 8, real=True)
         self._f = np.arange(self._nfft // 2 + 1) / self._nfft  # cycles per sample
+        from ..gradient.aas import keep_bins
+        from ..gradient.correct import KEEP_WIDTH_HZ
+
+        self._keep = (keep_bins(self._f.size, self._nfft, tuple(f / self.sfreq for f in self.keep_hz),
+                                KEEP_WIDTH_HZ / self.sfreq) if self.keep_hz else None)
         self._k_cut = int(np.searchsorted(self._f * self.sfreq, self.lf_cutoff_hz))
         # alignment on the bins below a quarter of the rate (the aliased part near
         # Nyquist would bias the delay)
@@ -2330,6 +2343,9 @@ class CausalGradient:
         n_lf = len(self.epochs_lf) if use_lf else n
         gain = self._wiener_gain(spec, n, n_lf, c) if self.wiener else None
         mean = spec
+        plain = None
+        if self._keep is not None:  # the kept frequencies' template: the window mean alone
+            plain = mean[:, self._keep] * (gain[..., self._keep] if gain is not None else 1.0)
         if c is not None:  # this volume's alias terms, minus the window mean's share
             b = np.exp(-2j * np.pi * self._alias_m * frac)
             x = b - np.mean(self.fr, axis=0)
@@ -2365,6 +2381,8 @@ class CausalGradient:
                           f"{100.0 * rot.mean():.0f} % of the bins below {self._rot_fmax_hz:.0f} Hz")
             spec[:, :kr] = np.where(rot, self._rotating(list(self.epochs), self._window_nums(), number),
                                     spec[:, :kr])
+        if plain is not None:
+            spec[:, self._keep] = plain
         if self.trend and n >= 6:
             # follow a drifting artifact: per-bin linear trend over the window,
             # extrapolated to this volume (two after the newest complete one)

@@ -110,6 +110,11 @@ class OnlineParams:
         stops the correction (flagged) until it agrees again.
     gap_s : float
         A jump of the sample timestamps larger than this is a gap (stop and resume).
+    keep_hz : tuple of float
+        Steady-state stimulation frequencies (Hz; SSVEP, ASSR) to keep: around them the
+        gradient template is the window mean alone (``CausalGradient`` ``keep_hz``; a
+        steady signal is otherwise followed like the folded artifact, which turns from
+        volume to volume as the clocks drift).
     """
 
     volume_marker: str | None = None
@@ -134,6 +139,7 @@ class OnlineParams:
     bcg_min_beats: int = 5
     rate_tolerance: float = 0.02
     gap_s: float = 0.1
+    keep_hz: tuple[float, ...] = ()
 
 
 @dataclass
@@ -226,7 +232,7 @@ class OnlinePipeline:
             wiener=self.p.wiener, trend=self.p.trend, min_volumes=self.p.min_volumes, threaded=threaded,
             alias_orders=self.p.alias_orders, align=self.p.align, predict_onsets=self.p.predict_onsets,
             predict_volumes=self.p.predict_volumes, slice_axes=self.p.slice_axes, spatial=self.p.spatial,
-            lf_scale=self.p.lf_scale,
+            lf_scale=self.p.lf_scale, keep_hz=self.p.keep_hz,
             spatial_rows=[k for k, i in enumerate(self.picks) if ch_types[i] == "eeg" and k != self.ecg_row],
         )
         self.sos = None

@@ -33,6 +33,7 @@ def residual_vs_offline(
     skip_volumes: int = 10,
     lowpass_hz: float = 70.0,
     bcg: bool = False,
+    keep_hz: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     """Compare the online output with the offline gradient correction of ``raw``.
 
@@ -52,6 +53,9 @@ def residual_vs_offline(
     bcg : bool
         Whether the online run subtracted the BCG: the power-kept reference then
         includes the offline BCG correction (see the module docstring).
+    keep_hz : tuple of float
+        Frequencies the online run kept (``OnlineParams.keep_hz``); the offline
+        correction keeps them too.
 
     Returns
     -------
@@ -67,7 +71,7 @@ def residual_vs_offline(
     from ..gradient import GradientParams, remove_gradient
     from ..gradient.qc import spectral_qc
 
-    res = remove_gradient(raw, params=GradientParams(lowpass=lowpass_hz), volume=volume)
+    res = remove_gradient(raw, params=GradientParams(lowpass=lowpass_hz, keep_hz=tuple(keep_hz)), volume=volume)
     sf = float(raw.info["sfreq"])
     on = res.schedule.onsets
     if on.size <= skip_volumes + 2:

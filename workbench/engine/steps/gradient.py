@@ -78,6 +78,13 @@ PARAMS = (
           "with the templates at ~250 Hz, taken out while the templates are made and put back for "
           "the cardiac step. Skipped without an ECG or with untrustworthy R-peaks (the QC says why).",
           label="keep pulse out (ECG)"),
+    Param("keep_hz", "str", None, "Steady-state stimulation frequencies to keep (Hz, e.g. '7.5, 12': "
+          "SSVEP, ASSR). A steady signal turns by a fixed angle from volume to volume, as the folded "
+          "(aliased) artifact does when the EEG and scanner clocks drift, and the alias model takes "
+          "it where the turns match (2.5 kHz, 20 ppm: a 10.05 Hz response 87 % removed); around these "
+          "frequencies (1 Hz either side) it is not fitted. A frequency near a multiple of 1/TR repeats "
+          "with the volumes and no template can keep it (the log says so).",
+          label="frequencies to keep", unit="Hz", optional=True, none_label="none"),
     Param("lowpass", "float", 70.0, "Low-pass after subtraction; 'off' keeps the full band. "
           "Typical 70 Hz for EEG analyses below gamma.", unit="Hz", minimum=1.0, maximum=5000.0,
           optional=True, none_label="off"),
@@ -198,8 +205,9 @@ _SCALARS = (
 def gradient_params(params: dict[str, Any]) -> Any:
     """The engine's :class:`GradientParams` from the step's declared parameter values."""
     from ..gradient import GradientParams
+    from ..gradient.correct import parse_keep_hz
 
-    return GradientParams(**{k: params[k] for k in (
+    return GradientParams(keep_hz=parse_keep_hz(params.get("keep_hz")), **{k: params[k] for k in (
         "window", "align", "amplitude_fit", "wiener", "window_lf", "obs", "anc", "lowpass", "track",
         "motion_params", "motion_fd_mm", "slice_axes", "lf_scale", "cardiac_pass") if k in params})
 
@@ -234,6 +242,10 @@ def run(study: Any, params: dict[str, Any], progress: Progress) -> StepResult:
     messages = []
     if qc.get("skipped_channels"):
         messages.append(f"flat channels left as they are: {', '.join(qc['skipped_channels'])}")
+    locked = res.qc.get("keep_locked_hz", [])
+    if locked:
+        messages.append(f"frequencies to keep that repeat with the volumes (near a multiple of 1/TR), "
+                        f"taken by the templates whatever is kept: {', '.join(f'{f:g} Hz' for f in locked)}")
     sat = res.qc.get("saturated_pct", {})
     if sat:
         shown = ", ".join(f"{n} ({v:.2g} % of samples)" for n, v in list(sat.items())[:8])
