@@ -79,3 +79,18 @@ def pulse(beats: np.ndarray, n: int, sfreq: float, n_ch: int, seed: int, peak_v:
         x[i : i + kt.size] += k
     w = np.random.default_rng(seed).normal(0.0, 1.0, n_ch)
     return np.outer(w, x[:n] / np.abs(k).max()) * peak_v
+
+
+def kept_share(out: np.ndarray, sig: np.ndarray, onsets: np.ndarray, freq: float, sf: float) -> float:
+    """The response's amplitude in the output over its true amplitude (median over
+    channels), after volume 10."""
+    a, b = int(onsets[10]), int(onsets[-1])
+    z = np.exp(-2j * np.pi * freq * np.arange(a, b) / sf)
+    return float(np.median(np.abs(out[:, a:b] @ z) / np.abs(sig[:, a:b] @ z)))
+
+
+def error_uv(out: np.ndarray, truth: np.ndarray, onsets: np.ndarray, sf: float) -> float:
+    """1-40 Hz RMS error (µV, zero-phase band-pass) after volume 10."""
+    sos = butter(4, [1, 40], "bandpass", fs=sf, output="sos")
+    a, b = int(onsets[10]), int(onsets[-1])
+    return float(np.sqrt(np.mean(sosfiltfilt(sos, out - truth, axis=1)[:, a:b] ** 2)) * 1e6)
