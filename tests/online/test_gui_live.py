@@ -69,6 +69,11 @@ def test_live_view_says_why_it_cannot_start(qtbot, tmp_path) -> None:
     win.start()
     qtbot.waitUntil(lambda: win.start_btn.isEnabled(), timeout=10000)
     assert "file not found" in win.messages[-1]
+    tmp_path.joinpath("rec.fif").write_bytes(b"")
+    win.path.setText(str(tmp_path / "rec.fif"))
+    win.keep.setText("7.5, twelve")
+    win.start()
+    assert "'twelve'" in win.messages[-1] and win.start_btn.isEnabled()
 
 
 def test_gui_stalls_do_not_reach_the_cleaning(qtbot, short_recording) -> None:

@@ -74,12 +74,18 @@ class OnlineWindow(QWidget):
         self.trigger = QLineEdit()
         self.trigger.setPlaceholderText("volume marker (auto)")
         self.trigger.setMaximumWidth(160)
+        self.keep = QLineEdit()
+        self.keep.setPlaceholderText("keep Hz (SSVEP)")
+        self.keep.setMaximumWidth(130)
+        self.keep.setToolTip("Steady-state stimulation frequencies to keep, e.g. '7.5, 12': around them the "
+                             "template is the window mean alone (the terms that follow the drifting, aliased "
+                             "artifact would take a steady response too)")
         self.start_btn = QPushButton("Start")
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.setEnabled(False)
         self.start_btn.clicked.connect(self.start)
         self.stop_btn.clicked.connect(self.stop)
-        for w in (self.source, self.path, browse, self.trigger, self.start_btn, self.stop_btn):
+        for w in (self.source, self.path, browse, self.trigger, self.keep, self.start_btn, self.stop_btn):
             top.addWidget(w)
         top.setStretch(1, 1)
 
@@ -136,6 +142,8 @@ class OnlineWindow(QWidget):
     # ------------------------------------------------------------------ control
     def start(self) -> None:
         """Start the replay or the live cleaning in a child process."""
+        from workbench.engine.errors import InputError
+        from workbench.engine.gradient.correct import parse_keep_hz
         from workbench.engine.online import OnlineParams
 
         if self._proc is not None and self._proc.running:
@@ -148,7 +156,12 @@ class OnlineWindow(QWidget):
         if replay and not Path(target).exists():
             self._say(f"{target}: file not found")
             return
-        params = OnlineParams(volume_marker=self.trigger.text().strip() or None)
+        try:
+            keep = parse_keep_hz(self.keep.text())
+        except InputError as exc:
+            self._say(str(exc))
+            return
+        params = OnlineParams(volume_marker=self.trigger.text().strip() or None, keep_hz=keep)
         self._lat.clear()
         self._names, self._n_seen, self._dropped, self._run = [], 0, 0, None
         self._live = {}
