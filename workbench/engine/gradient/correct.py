@@ -325,6 +325,8 @@ def parse_keep_hz(text: str | None) -> tuple[float, ...]:
             raise InputError(None, f"a frequency to keep must be a positive number of Hz (got {item!r})")
         out.append(f)
     return tuple(out)
+
+
 #: sampling rate from which the spatial pass counts the templates' spread outside the
 #: artifact subspace only where the channel's mean holds artifact
 #: (:attr:`.aas.AASParams.spatial_steady_outside`)
