@@ -48,3 +48,11 @@ def test_the_cli_refuses_a_bad_frequency_in_one_line(tmp_path, capsys) -> None:
     rc = main(["online", "--replay", str(tmp_path / "x.fif"), "--keep-hz", "7.5,twelve"])
     err = capsys.readouterr().err
     assert rc != 0 and "twelve" in err and "Traceback" not in err, err
+
+
+def test_a_frequency_beyond_the_stream_nyquist_is_said_and_ignored() -> None:
+    from workbench.engine.online import OnlinePipeline
+
+    pipe = OnlinePipeline(["E1", "E2"], ["eeg", "eeg"], 1000.0, OnlineParams(keep_hz=(12.0, 700.0), bcg=False))
+    assert any("700 Hz" in m and "ignored" in m for m in pipe.messages), pipe.messages
+    assert pipe.grad.keep_hz == (12.0,)

@@ -301,7 +301,7 @@ class CausalGradient:
     # frequency), the share of the window mean's error it must stay under, the epochs its
     # running check remembers, and the fewest epochs it is made from
     _rot = True
-    _rot_below_hz = 4000.0
+    _rot_below_hz = 4500.0
     _rot_fmax_hz = 100.0
     _rot_ratio = 0.8
     _rot_volumes = 10
@@ -1980,10 +1980,12 @@ class CausalGradient:
         4 ppm 14.7 / 13.3 -> 9.2 / 8.9 uV, 8 ppm 24.4 / 23.4 -> 12.7 / 12.6, 20 ppm 20.0 /
         5.7 -> 11.6 / 5.7, 0 ppm unchanged (1.46 / 1.21); the sweep's 43 runs below 2.5 kHz
         (faults on): geometric mean 0.86 / 0.92, none worse by 3 %; its 29 runs from 2.5 up
-        to 4 kHz: 0.87 / 0.89, the worst 4.10 -> 4.33 after volume 30
-        (``bench_gradient_results.md``, sessions 47-48). Used below ``_rot_below_hz`` (4
-        kHz): at 5 kHz the alias model follows the phase. Bins where two orders beat (m and
-        m - 7) are not followed: a two-turn fit per bin did not help there in a prototype.
+        to 4 kHz: 0.87 / 0.89, the worst 4.10 -> 4.33 after volume 30; its 9 runs at 4096 Hz:
+        four better (6 #26 58.3 -> 19.0), none worse by 1 % (``bench_gradient_results.md``,
+        sessions 47-48). Used below ``_rot_below_hz`` (4.5 kHz): on the 39 runs at 5 kHz it
+        was mixed (geometric mean 0.997 / 0.975; 7 #26 3.07 -> 3.61 after volume 10, 5 #20
+        297 -> 223). Bins where two orders beat (m and m - 7) are not followed: a two-turn
+        fit per bin did not help there in a prototype.
         """
         kr = self._k_rot()
         E = np.stack([e[:, :kr] for e in epochs])  # (w, ch, bins)

@@ -257,7 +257,12 @@ class OnlinePipeline:
 
                 self.backfit = TrailingBackfit(self.pulse_rows.size, self.sfreq)
                 self.grad.backfit = self.backfit
-                self.grad.backfit_params = GradientParams().aas(self.sfreq)
+                self.grad.backfit_params = GradientParams(
+                    keep_hz=tuple(f for f in self.p.keep_hz if 0 < f < self.sfreq / 2)).aas(self.sfreq)
+        beyond = [f for f in self.p.keep_hz if not 0 < f < self.sfreq / 2]
+        if beyond:
+            self._say(f"frequencies to keep outside (0, {self.sfreq / 2:g}) Hz ignored: "
+                      + ", ".join(f"{f:g} Hz" for f in beyond))
         if self.p.bcg and self.rpeaks is None:
             self._say("no ECG channel: the BCG is not corrected (samples flagged)")
         if self.p.cardiac_pass and self.rpeaks is None:
