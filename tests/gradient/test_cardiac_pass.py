@@ -219,3 +219,32 @@ def test_the_estimate_is_added_as_linear_interpolation(n_times, start, n_jobs):
         want[covered] -= np.interp(covered, x, coarse[i])
         np.testing.assert_allclose(data[r], want, atol=1e-5)
     np.testing.assert_array_equal(data[[0, 2]], before[[0, 2]])
+
+
+def test_kept_frequencies_are_kept_on_the_rounds_decimated_grid(monkeypatch) -> None:
+    """``GradientParams.keep_hz`` reaches the pass's rounds (at ~250 Hz, with the alias model
+    below 2 kHz) in cycles per sample of their own grid, as the low band's cut-off does:
+    10.04 Hz stays 10.04 Hz there (kept on the full-rate grid it pointed at 10.04 / q)."""
+    import workbench.engine.gradient.aas as aas
+
+    seen = []
+    real = aas.correct_inplace
+
+    def spy(*args, **kwargs):
+        p = kwargs.get("params", args[3] if len(args) > 3 else None)
+        seen.append((float(p.alias_phase_scale), tuple(p.keep), float(p.keep_width)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(aas, "correct_inplace", spy)
+    art, eeg, sched, cfg = driftsynth.make(n_ch=9, duration=80, sfreq=1000, tr=2.0, slices=35, seed=3,
+                                           drift_ppm=8.0)
+    beats = _beats(cfg.duration_s, 1.2, 0.01, 3)
+    n = eeg.shape[1]
+    signal = eeg[:8] + driftsynth.pulse(beats, n, cfg.sfreq, 8, 13, 30e-6)
+    _out, res = _run(art, signal, _ecg(beats, n, cfg.sfreq), sched, cfg, keep_hz=(10.04,))
+    assert res.qc["cardiac_pass_used"], res.qc["refinements"]["cardiac_pass"]
+    rounds = [s for s in seen if s[0] > 1.0]  # the rounds: phased on the recording's grid
+    assert rounds, seen
+    for q, keep, width in rounds:
+        assert keep and abs(keep[0] * cfg.sfreq / q - 10.04) < 1e-9, (q, keep)
+        assert abs(width * cfg.sfreq / q - 1.0) < 1e-9

@@ -311,7 +311,9 @@ def backfit(dec: np.ndarray, sfreq: float, q: int, sd: Any, aas_params: Any,
     pd = replace(aas_params, align=False, alias_orders=aas_params.alias_orders if low_rate else 0,
                  alias_phase_scale=float(q), obs=False, anc=False, drift_range=0.0,
                  track=False, lf_cutoff=min(aas_params.lf_cutoff * q, 0.45), pad=32,
-                 segment_check_fmax=0.0, spatial=False, alias_orders_try=())
+                 segment_check_fmax=0.0, spatial=False, alias_orders_try=(),
+                 # (frequencies in cycles per sample, as lf_cutoff: on the decimated grid)
+                 keep=tuple(k * q for k in aas_params.keep if k * q < 0.5), keep_width=aas_params.keep_width * q)
     rounds = MAX_ROUNDS if rounds is None else int(rounds)
     tol = TOL if tol is None else float(tol)
     n_rows = dec.shape[0]
