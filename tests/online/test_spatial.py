@@ -133,17 +133,19 @@ def test_a_new_run_measures_its_subspace_again() -> None:
 
 def test_the_rotating_template_leaves_the_spatial_split_its_gain(low_rank: dict,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rotating template (``CausalGradient._rotating``, below 2.5 kHz) forced on at
-    this 2.5 kHz, where nothing turns: judged per channel and bin against the window
-    mean, chance wins over ten epochs replaced a few % of the bins, the spatial split's
-    among them, with a 20-volume mean (2.06 -> 4.14 uV). It now must win per bin over all
-    channels against the template as made."""
+    """The rotating template (``CausalGradient._rotating``, below 4.5 kHz) at this 2.5
+    kHz, where nothing turns: judged per channel and bin against the window mean, chance
+    wins over ten epochs replaced a few % of the bins, the spatial split's among them,
+    with a 20-volume mean (2.06 -> 4.14 uV). It now must win per bin over all channels
+    against the template as made."""
     x, eeg, marks = low_rank["x"], low_rank["eeg"], low_rank["marks"]
     a, b = int(marks[15]), int(marks[-2])
-    y_off, _ = _run(x, marks)
-    monkeypatch.setattr(CausalGradient, "_rot_below_hz", 4000.0)
+    monkeypatch.setattr(CausalGradient, "_rot", False)
+    y_off, g_off = _run(x, marks)
+    assert not g_off._rot_on
+    monkeypatch.setattr(CausalGradient, "_rot", True)
     y_on, g = _run(x, marks)
     assert g._rot_on
     off, on = _band_err_uv(y_off, eeg, a, b), _band_err_uv(y_on, eeg, a, b)
-    print(f"spatial synthetic at 2.5 kHz: rotating template off {off:.2f} uV, forced on {on:.2f}")
+    print(f"spatial synthetic at 2.5 kHz: rotating template off {off:.2f} uV, on {on:.2f}")
     assert on < 1.05 * off
