@@ -87,3 +87,39 @@ def test_off_below_2_khz_and_when_the_mix_does_not_predict() -> None:
         ax.apply(y, 0)
         assert not ax.useful and np.array_equal(y, before)
     assert ax.n_blocks_applied == 0 and ax.n_blocks_fitted > 100
+
+
+def test_the_waveforms_are_made_with_the_template_not_in_the_stream() -> None:
+    """The waveforms' SVD across channels (12-18 ms at 64 ch x 5 kHz) is computed in the
+    template job, in the template thread, and handed over with the template: the chunk
+    that starts a volume no longer pays for it. The output is the same either way."""
+    import threading
+
+    art, eeg, marks, cfg = _drifting(seconds=30.0)
+    x = art + eeg
+    seen: list[bool] = []  # per call: made on the stream's (main) thread?
+    orig = OnlineAxes.basis
+
+    def basis(self: OnlineAxes, template: np.ndarray) -> np.ndarray | None:
+        seen.append(threading.current_thread() is threading.main_thread())
+        return orig(self, template)
+
+    OnlineAxes.basis = basis
+    try:
+        g = CausalGradient(x.shape[0], cfg.sfreq, threaded=True)
+        y = np.empty(x.shape, np.float32)
+        mi = 0
+        for s in range(0, x.shape[1], 50):
+            e = min(s + 50, x.shape[1])
+            while mi < marks.size and marks[mi] < e:
+                g.add_marker(int(marks[mi]), now=s)
+                mi += 1
+            y[:, s:e], _ = g.process(x[:, s:e])
+        g.close()
+    finally:
+        OnlineAxes.basis = orig
+    plain, _ = _run(x, marks, cfg.sfreq, 50)  # unthreaded: made inline, same numbers
+    print(f"waveforms made {len(seen)} times, {sum(seen)} of them on the stream's thread")
+    assert g.axes is not None and g.axes.n_blocks_fitted > 0
+    assert len(seen) >= 5 and not any(seen)
+    assert np.max(np.abs(y - plain)) < 1e-9

@@ -90,8 +90,21 @@ class OnlineAxes:
         return bool(c[0] > 0 and c[1] < self.check_ratio * c[0] and c[3] <= c[2])
 
     # ------------------------------------------------------------ waveforms
-    def _waveforms(self, template: np.ndarray) -> np.ndarray | None:
-        """(rank, L) orthonormal waveforms of a template, turned onto the last ones."""
+    def basis(self, template: np.ndarray) -> np.ndarray | None:
+        """(rank, L) orthonormal waveforms of a template (its rank-``rank`` SVD across
+        channels), not yet turned onto the last volume's; None with too few channels.
+
+        The costly part of :meth:`start_volume` (a channels x channels product over the
+        whole template and its eigenvectors: 12-18 ms at 64 ch x 5 kHz, which made the
+        chunk that starts each volume take over 20 ms). The online correction computes it
+        with the template, in the template thread (``CausalGradient._job_template``), and
+        hands it to :meth:`start_volume`; it depends on the template alone.
+
+        Parameters
+        ----------
+        template : ndarray, shape (n_channels, L)
+            The volume's template.
+        """
         T = np.asarray(template, np.float64)
         if T.shape[0] <= self.rank:
             return None
@@ -99,7 +112,14 @@ class OnlineAxes:
         w, U = np.linalg.eigh(C)
         U = U[:, ::-1][:, : self.rank]
         s = np.sqrt(np.maximum(w[::-1][: self.rank], 1e-300))
-        G = (U.T @ T) / s[:, None]
+        return (U.T @ T) / s[:, None]
+
+    def _waveforms(self, template: np.ndarray, basis: np.ndarray | None = None) -> np.ndarray | None:
+        """(rank, L) orthonormal waveforms of a template, turned onto the last ones
+        (``basis``: :meth:`basis` of the template, when the caller has it)."""
+        G = self.basis(template) if basis is None else basis
+        if G is None:
+            return None
         if self.G is not None:
             n = min(G.shape[1], self.G.shape[1])
             # orthogonal Procrustes: the rotation of the new waveforms closest to the old
@@ -107,11 +127,12 @@ class OnlineAxes:
             G = (u @ vt).T @ G
         return G
 
-    def start_volume(self, key: int, template: np.ndarray) -> None:
-        """A volume starts being corrected with ``template`` (n_ch, L); ``key`` names it."""
+    def start_volume(self, key: int, template: np.ndarray, basis: np.ndarray | None = None) -> None:
+        """A volume starts being corrected with ``template`` (n_ch, L); ``key`` names it;
+        ``basis``: :meth:`basis` of that template when it was computed ahead (None: here)."""
         if key == self.key:
             return
-        G = self._waveforms(template)
+        G = self._waveforms(template, basis)
         self.key = key
         self.G = G
         L = template.shape[1]

@@ -581,6 +581,8 @@ class CausalGradient:
         self._slopes: tuple[float, float] | None = None  # the slopes the markers allow (stream side)
         self._alias_slopes: tuple[float, float] | None = None  # ... as the worker last got them
         self._futures: dict[int, object] = {}
+        # volume number -> (its template, OnlineAxes.basis of it), made in the template job
+        self._axes_basis: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self._after_gap = False
         self._tr_changed = False
         self._lost = False  # predict_volumes passed without a marker: due volumes are flagged
@@ -2399,6 +2401,10 @@ class CausalGradient:
             dcp = self._dc_terms(np.exp(-2j * np.pi * self._alias_m * frac), number)
             if dcp is not None:  # the volume's own mean, where it changes with the phase
                 t[:, self.P : self.P + self.L] += dcp[:, None].astype(np.float32)
+        if self.axes is not None:
+            # the axis pass's waveforms of this template, here rather than in the chunk that
+            # starts the volume (see OnlineAxes.basis); matched to it by identity in _subtract
+            self._axes_basis[number] = (t, self.axes.basis(t))
         return n, M - self.P, t  # t[:, i] is the artifact at sample M - P + i
 
     def _submit_templates(self) -> None:
@@ -2444,6 +2450,9 @@ class CausalGradient:
             self._futures[nxt] = self._run(self._job_template, nxt, self._predict(nxt, fit), early)
         for k in [k for k in self._futures if k < self.vols[-1].number - 2]:
             del self._futures[k]
+        # (the template thread adds to it meanwhile: its keys are taken in one step)
+        for k in [k for k in list(self._axes_basis) if k < self.vols[-1].number - 2]:
+            self._axes_basis.pop(k, None)
 
     #: a trailing backfit every this many seconds of volumes (in the first minute, when
     #: the window first holds 30 beats, more often), applied this many later (it takes
@@ -2799,7 +2808,8 @@ class CausalGradient:
             k = self._stop_at(y[:, a:b] - lev, seg, v.tpow or 0.0, v, self.ring.end - y.shape[1] + a)
         y[:, a : a + k] -= seg[:, :k]
         if self.axes is not None and k > 0:
-            self.axes.start_volume(v.first, t)
+            pre = self._axes_basis.get(v.number)
+            self.axes.start_volume(v.first, t, pre[1] if pre is not None and pre[0] is t else None)
             self.axes.apply(y[:, a : a + k], off)
         if self.lowband is not None and k > 0 and self.period is not None:
             self.lowband.apply(v.number, v.first, self.period, y, a, k, self.ring.end - y.shape[1] + a)

