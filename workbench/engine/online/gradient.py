@@ -90,6 +90,29 @@ class _Volume:
         return self.provisional or self.predicted
 
 
+def _mix(m: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``np.tensordot(m, c, axes=(1, 0))`` (``m``: (i, k), ``c``: (k, ...)) as one matrix
+    product on ``c`` flattened: the same numbers (bit-identical: the same BLAS product on
+    the same rows), without the stream thread waiting.
+
+    Why: in the template thread, ``tensordot`` on a strided slice of the alias spectra
+    (8 orders x 64 channels x 5 kHz bins) kept the stream thread from running for up to
+    a few hundred ms (a micro-benchmark: a 2 ms sleep in another thread overshot by 218-364
+    ms; with this product by 0.9-3.5 ms at most). In the online latency benchmark, every
+    chunk that waited 70-155 ms fell inside such a call (``bench_gradient_results.md``,
+    sessions 49-50).
+
+    Parameters
+    ----------
+    m : ndarray, shape (i, k)
+        The matrix.
+    c : ndarray, shape (k, ...)
+        What it mixes along its first axis.
+    """
+    k = c.shape[0]
+    return np.matmul(m, c.reshape(k, -1)).reshape((m.shape[0], *c.shape[1:]))
+
+
 class CausalGradient:
     """Volume-by-volume average artifact subtraction using past volumes only.
 
@@ -1606,14 +1629,14 @@ class CausalGradient:
         D = np.stack([e[1] for e in ep])  # (n, channels, bins)
         self.aG[0] = X.conj().T @ X / n
         self.aG[1] = X_lf.conj().T @ X_lf / n
-        self.ar[..., ks:] = np.tensordot(X.conj().T, D[..., ks:], axes=(1, 0)) / n
+        self.ar[..., ks:] = _mix(X.conj().T, D[..., ks:]) / n
         self.ad[:] = np.mean(D.real**2 + D.imag**2, axis=0)
         if self._P is not None:
             for q, Q in enumerate(self._parts_Q()):
                 rq = np.einsum("ij,njb->nib", Q, D[..., : self._k_sp])
                 self.adp[q] = np.mean(rq.real**2 + rq.imag**2, axis=0)
         if ks:
-            self.ar[..., :ks] = np.tensordot(X_lf.conj().T, D[..., :ks], axes=(1, 0)) / n
+            self.ar[..., :ks] = _mix(X_lf.conj().T, D[..., :ks]) / n
         self.n_alias = n
 
     @staticmethod
@@ -1842,8 +1865,7 @@ class CausalGradient:
             w, V = np.linalg.eigh(G)  # (G^-1 = V diag(1/w) V^H; the shrinkage needs both)
             if not w[0] > 0 or w[-1] > self._alias_cond * w[0]:
                 return None
-            c[..., sl] = np.tensordot(V, np.tensordot(V.conj().T / w[:, None], ar[..., sl], axes=(1, 0)),
-                                      axes=(1, 0))
+            c[..., sl] = _mix(V, _mix(V.conj().T / w[:, None], ar[..., sl]))
             eig.append((V, w))
         n_eff = min(self.n_alias, self.noise_volumes)
         if raw:
@@ -1862,7 +1884,7 @@ class CausalGradient:
         ks = min(self._k_lf, c.shape[-1])
         out = np.empty(c.shape[1:])
         for (V, w), sl in zip(bands, (slice(ks, c.shape[-1]), slice(0, ks))):
-            z = np.tensordot(V.conj().T, c[..., sl], axes=(1, 0))
+            z = _mix(V.conj().T, c[..., sl])
             explained = np.tensordot(w, z.real**2 + z.imag**2, axes=(0, 0))
             out[:, sl] = np.maximum(ad[:, sl] - explained, 0.0) * n_eff / max(n_eff - len(w), 1)
         return out
