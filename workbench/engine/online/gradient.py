@@ -98,8 +98,8 @@ def _behind_the_stream() -> None:
 
     Why: the template and pulse-backfit workers share the machine's cores with the stream
     thread (2 here). Side by side in ``bench_online.py --only latency`` (64 ch x 5 kHz, 10 ms
-    chunks, 2 min, two runs each): p95 5.9-6.6 -> 3.2 ms, chunks over 20 ms 5-10 -> 4
-    (README, "Wave thirty-three"). Raising a nice value needs no privilege; where it cannot be
+    chunks, 2 min, two runs each): p95 4.6-6.6 -> 3.2-3.5 ms, chunks of 12,000 over 20 ms
+    10-14 -> 1-4 (README, "Wave thirty-three"). Raising a nice value needs no privilege; where it cannot be
     set (another system) the thread is left as it is.
     """
     import os
