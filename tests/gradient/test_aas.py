@@ -275,7 +275,9 @@ def test_streaming_file_path_matches_the_engine_and_holds_data_once(tmp_path: Pa
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert res.qc["cardiac_pass_used"] is False
-    assert peak < 1.8 * file_bytes  # the float32 data once + groups + chunks
+    # the float32 data once + groups + chunks: 1.79 or 1.81 x the file from run to run (the
+    # channel groups' threads finish in either order), so the bound leaves 0.1 to spare
+    assert peak < 1.9 * file_bytes
 
 
 def test_anc_is_guarded_and_never_worse() -> None:

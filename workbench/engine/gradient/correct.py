@@ -85,6 +85,11 @@ class GradientParams:
         In the EEG band the Wiener gain counts a bin's all-volume mean as artifact only
         beyond this many times its EEG leak (1: the unbiased estimate, which keeps a
         random third of EEG-only bins; 3: 5 %). See :func:`.aas.wiener_gain`.
+    wiener_robust : float
+        In the EEG band the Wiener gain measures the artifact's power on a mean that
+        down-weights the volumes whose residual power there exceeds this many times the
+        median, by ``c x median / power`` (blinks; 0: off). See
+        :func:`.aas.robust_band_power`.
     window_auto : bool
         Let the data choose the main window among ``window``, half of it and 8 volumes
         (smallest leave-one-out template residual of the reference channels below the
@@ -163,6 +168,7 @@ class GradientParams:
     track_pool: int = 60
     spatial: bool = True
     wiener_strict: float = 3.0
+    wiener_robust: float = 1.0
     window_auto: bool = False
     motion_params: str | None = None
     motion_fd_mm: float = 0.5
@@ -213,6 +219,7 @@ class GradientParams:
             track_pool=int(self.track_pool),
             spatial=bool(self.spatial),
             wiener_strict=float(self.wiener_strict),
+            wiener_robust=float(self.wiener_robust),
             wiener_strong=WIENER_STRONG_LOW_RATE if low_rate else 0.0,
             alias_bare_below=0.0 if low_rate else AASParams.alias_bare_below,
             window_auto=bool(self.window_auto),

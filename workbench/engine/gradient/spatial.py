@@ -149,6 +149,59 @@ class LowBand:
             del d, Sx
             yield sign, Tx, mean_p, noise, wiener_spread(Tx, Mx, noise, n_avg, nv)
 
+    def _band_residual_power(self, P: np.ndarray, k0: int, kc: int, step: int) -> np.ndarray:
+        """Per part, row and volume (3, rows, volumes): the residual power (the spectra
+        minus the plain templates, as in :meth:`_parts` before the alias fit) summed over
+        the bins ``k0..kc``, ``step`` bins at a time (in order, on this thread: the same
+        sums on any number of threads, and one block's working memory)."""
+        S = self.S
+        n, nv, _ = S.shape
+        r = np.zeros((3, n, nv))
+        for b0 in range(k0, kc, step):
+            blk = S[..., b0 : min(kc, b0 + step)]
+            d = blk - self.plan.templates(blk, b0)
+            d_in = (P @ d.reshape(n, -1)).reshape(d.shape)
+            for k, x in enumerate((d, d_in, d - d_in)):
+                r[k] += np.sum(x.real**2 + x.imag**2, axis=-1, dtype=np.float64)
+            del d, d_in
+        return r
+
+    def _robust(self, stats: list[list[np.ndarray]], P: np.ndarray, k0: int, kc: int, step: int) -> None:
+        """Each part's all-volume mean power in the EEG band (bins ``k0..kc``) from a mean
+        that down-weights the volumes with far more residual power there than the others
+        (blinks), in place on ``stats``; only ever lowered (:func:`.aas.robust_band_power`,
+        whose reasons hold here: the spatial pass's gains decided the 2-8 Hz error of the
+        slow-EEG row's seed 3)."""
+        from .aas import mean_power_of, volume_weights
+
+        S = self.S
+        n, nv, _ = S.shape
+        kc = min(kc, S.shape[-1])
+        if kc <= k0 or nv < 3:
+            return
+        rpow = self._band_residual_power(P, k0, kc, step)
+        for k, r in enumerate(rpow):
+            w = volume_weights(r, self.params.wiener_robust)
+            rows = np.flatnonzero(np.any(w < 1.0, axis=1))
+            if rows.size == 0:
+                continue
+            wr = w[rows].astype(np.float32)
+            # each row's weighted sum over volumes, ``step`` bins at a time (one block's
+            # memory). Inside the subspace a row of P S mixes all channels, so
+            # sum_v w_v (P S_v) = P (sum_v w_v S_v) per row: every channel's sums with the
+            # row's weights (rows x channels x bins), then P
+            Sw = np.zeros((rows.size, kc - k0), np.complex128)
+            for b0 in range(k0, kc, step):
+                blk = S[:, :, b0 : min(kc, b0 + step)]
+                if k != 1:  # the row's own channel
+                    Sw[:, b0 - k0 : b0 - k0 + blk.shape[-1]] = np.einsum("gv,gvk->gk", wr, blk[rows])
+                if k != 0:
+                    mix = np.einsum("rj,rjk->rk", P[rows], np.einsum("rv,jvk->rjk", wr, blk, optimize=True))
+                    Sw[:, b0 - k0 : b0 - k0 + blk.shape[-1]] += (1.0 if k == 1 else -1.0) * mix
+            mean_p, noise = stats[k][0], stats[k][1]
+            p = mean_power_of(Sw, wr, r[rows], noise[rows, k0:kc])
+            mean_p[rows, k0:kc] = np.minimum(mean_p[rows, k0:kc], p)
+
     def apply(self, data: np.ndarray, alias: AliasModel | None, amps: dict[int, np.ndarray],
               segments: tuple[np.ndarray, np.ndarray], n_jobs: int = 1) -> None:
         """Re-estimate the low band of every stashed channel and correct ``data`` in place.
@@ -196,6 +249,8 @@ class LowBand:
                     st[:, b0:b1] = x
 
         each_block(block_stats)
+        if prm.wiener and prm.wiener_robust > 0 and kc > plan.k_min:
+            self._robust(stats, P, plan.k_min, kc, step)
         if prm.spatial_steady_outside and prm.wiener and kc > 0:
             # outside the subspace, a spread in an EEG-band bin where the channel's
             # all-volume mean (the per-channel part, stats[0]) holds no artifact is
