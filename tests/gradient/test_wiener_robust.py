@@ -61,6 +61,21 @@ def test_without_blinks_the_artifact_power_barely_moves() -> None:
     np.testing.assert_array_equal(mean_p[:, 70:], before[:, 70:])  # outside the band: untouched
 
 
+@pytest.mark.parametrize("live", [0, 5, 40])
+def test_a_flat_or_mostly_flat_channel_gets_no_nan(live: int) -> None:
+    """A disconnected electrode (all zeros), or one alive in a few volumes only: the median
+    residual power is 0, and the weights must not all be 0 (a 0/0 mean)."""
+    spec, d, noise, mean_p, _ = _spectra(0)
+    spec[:, live:] = 0.0
+    d = spec - (spec.sum(axis=1, keepdims=True) - spec) / (spec.shape[1] - 1)
+    noise = np.sum(np.abs(d) ** 2, axis=1) / spec.shape[1]
+    mean_p = np.abs(spec.mean(axis=1)) ** 2
+    before = mean_p.copy()
+    robust_band_power(mean_p, spec, d, noise, 2, 70, 1.0)
+    assert np.all(np.isfinite(mean_p))
+    assert np.all(mean_p <= before)
+
+
 def test_the_slow_eeg_rows_blinks_are_no_longer_subtracted() -> None:
     """The variant table's slow-EEG row (blinks at ~15/min, slow drift), seed 3, 16 ch x
     120 s at 5 kHz: 2-8 Hz error 0.37 uV with the rule off, 0.17 with it (0.15 without

@@ -1153,8 +1153,9 @@ def volume_weights(r: np.ndarray, c: float) -> np.ndarray:
     """Per row and volume, ``min(1, c * median(r) / r)``: the weights of a mean that
     down-weights the volumes whose residual power ``r`` (rows, volumes) stands more than
     ``c`` times the row's median (see :func:`robust_band_power`)."""
-    med = np.median(r, axis=1, keepdims=True)
-    return np.minimum(1.0, c * med / np.maximum(r, 1e-300))
+    lim = c * np.median(r, axis=1, keepdims=True)
+    # (where the median is 0, a flat channel, the volumes at 0 keep weight 1: never all 0)
+    return np.where(r > lim, lim / np.maximum(r, 1e-300), 1.0)
 
 
 def weighted_mean_power(S: np.ndarray, w: np.ndarray, r: np.ndarray, noise: np.ndarray) -> np.ndarray:
