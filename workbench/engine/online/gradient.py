@@ -383,6 +383,11 @@ class CausalGradient:
     _rephase_pin = 0.3  # slope interval times the markers' span that triggers the rephase
     _wiener_strict = 3.0  # see _wiener_gain
     _wiener_strong = 0.0  # set in __init__ (see _gain_from)
+    # blinks kept out of the gain (see _robust_weight); 0: off. 0.25 rather than the
+    # offline 1: online 1-40 Hz error after volume 10 on the slow-EEG row 1.00 uV off,
+    # 0.93 at 1, 0.85 at 0.25 (and 0.01, the same weights up to scale)
+    _wiener_robust = 0.25
+    _robust_min = 5  # epochs in the blink-robust mean before it is used
     # the causal spatial pass (see _set_subspace): epochs before the subspace is measured,
     # part residuals before its gains are used, and the share of the strong bins' energy
     # the subspace holds (as offline, AASParams.spatial_tol). 4 rather than 10: the split
@@ -1024,6 +1029,7 @@ class CausalGradient:
             self.n_noise = 0
             self.ema = np.zeros(S.shape, np.complex128)  # mean of the last noise_volumes
             self.n_ema = 0
+            self._robust_reset(S.shape[0])
             k = self._alias_m.size
             self.aG = np.zeros((2, k, k), np.complex128)  # normal equations: HF, LF window
             self.ar = np.zeros((k, *S.shape), np.complex128)
@@ -1053,6 +1059,7 @@ class CausalGradient:
             self._tmpl_low: dict[int, np.ndarray] = {}  # low bins of the templates made
         b = np.exp(-2j * np.pi * self._alias_m * frac)  # this epoch's alias basis
         n = len(self.epochs)
+        rob: tuple[np.ndarray, np.ndarray] | None = None  # this epoch's blink weights
         switch: int | None = None  # alias orders chosen by the check at this epoch
         if n >= 2:
             # what the template does not predict of this epoch (its EEG and the artifact
@@ -1126,6 +1133,7 @@ class CausalGradient:
                 self.es_short += bs * (ds.real**2 + ds.imag**2 - self.es_short)
             if self._rot_on and n > self._rot_min:
                 self._rot_check(S, number)
+            rob = self._robust_weight(d)
             if Sp is not None:
                 # the Wiener rule's noise as the epochs were recorded, pulse and all: the
                 # pass changes what is averaged, not how hard the template is shrunk (with
@@ -1161,6 +1169,8 @@ class CausalGradient:
                 self.dc_win.popleft()
         self.n_ema += 1
         self.ema += (S - self.ema) / min(self.n_ema, self.noise_volumes)
+        if rob is not None:
+            self._robust_update(S, *rob)
         if self.pulse_rows is not None:
             self._ep_meta.append(_EpochPulse(marker, shift, sp_raw, False))
             if len(self._ep_meta) > max(self.window_lf, self.window):
@@ -2209,10 +2219,95 @@ class CausalGradient:
         P[np.ix_(R, R)] = Ur @ Ur.conj().T  # so their gain is the plain one
         self._P = P
 
+    def _robust_reset(self, n_ch: int) -> None:
+        """Start the long mean that keeps blinks out of the gain (see :meth:`_robust_weight`)."""
+        self.rob_sum = np.zeros((n_ch, self._k_cut), np.complex128)  # running mean of w S
+        self.rob_w = np.zeros(n_ch)  # ... of the weights w
+        self.rob_r = np.zeros(n_ch)  # ... of the residual powers r
+        self.rob_a2 = np.zeros(n_ch)  # sum over epochs of (running-mean coefficient * w)^2 r
+        self.rob_a1 = 0.0  # ... of the coefficients^2 (the plain mean's leak share)
+        self.rob_hist: deque[np.ndarray] = deque(maxlen=self.noise_volumes)
+        self.n_rob = 0
+
+    def _robust_weight(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """This epoch's weight per channel in the blink-robust long mean, from its residual
+        ``d`` (channels, bins): ``(w, r)``, or None when the weighting is off.
+
+        Why: the Wiener gain takes the long mean's power beyond its leak for artifact, and
+        in the EEG band (bins 1/TR to ``lf_cutoff_hz``) a few large blinks whose phases
+        happen to line up put that power far above the leak, so the gain keeps their mean
+        as artifact and subtracts it. On the slow-EEG variant row (seed 3, 16 ch x 120 s,
+        5 kHz) the online 2-8 Hz error after volume 10 was 0.58 uV against 0.13 without
+        the blinks. This is the offline rule (:func:`..gradient.aas.robust_band_power`,
+        ``GradientParams.wiener_robust``) made causal: ``r``, the residual's power summed
+        over the band, is compared with the median of the last ``noise_volumes`` epochs'
+        (this one included) and an epoch above ``c`` times it is weighted by ``c *
+        median / r`` (inverse-variance weights capped at 1; ``c`` is ``_wiener_robust``).
+        A volume at or below the limit keeps weight 1, so a flat channel (median 0) is
+        never weighted to 0. With ``c`` below 1 nearly every epoch is above the limit and
+        the weights are ``1 / r`` up to scale: plain inverse-variance weights. Those are
+        what worked online (a causal median of a few dozen epochs, and a long mean that
+        reaches back as far as the template's, so the blinks of the mean's own epochs are
+        in both); see the class attribute for the figures.
+
+        Measured (online 1-40 Hz error after volume 10, 120 s x 16 ch variant rows, off ->
+        on): slow EEG seed 3 1.00 -> 0.85 uV (2-8 Hz 0.58 -> 0.29, 0.13 without the
+        blinks), seeds 1, 2, 4 0.687 -> 0.677, 0.776 -> 0.772, 0.784 -> 0.773; the LF
+        volume-locked rows slightly worse (20 uV 2.846 -> 2.876, multiband 2.646 -> 2.659:
+        a real low-band artifact whose volumes differ is weighted too); the other 23
+        rows within 0.01 uV (most 0.002-0.009 better); the 150 s drifting phantoms at 5
+        and 2.5 kHz unchanged (1.72 and 2.39 uV).
+        """
+        kc = self._k_cut
+        if self._wiener_robust <= 0 or kc < 2:
+            return None
+        r = np.sum(d[:, 1:kc].real ** 2 + d[:, 1:kc].imag ** 2, axis=1)
+        self.rob_hist.append(r)
+        lim = self._wiener_robust * np.median(np.asarray(self.rob_hist), axis=0)
+        return np.where(r > lim, lim / np.maximum(r, 1e-300), 1.0), r
+
+    def _robust_update(self, S: np.ndarray, w: np.ndarray, r: np.ndarray) -> None:
+        """Add epoch ``S`` with weights ``w`` and residual powers ``r`` to the blink-robust
+        long mean, a running mean over the last ``noise_volumes`` epochs as ``ema`` is
+        (exact while fewer have been seen)."""
+        self.n_rob += 1
+        beta = 1.0 / min(self.n_rob, self.noise_volumes)
+        a = 1.0 - beta
+        kc = self.rob_sum.shape[1]
+        self.rob_sum *= a
+        self.rob_sum += (beta * w)[:, None] * S[:, :kc]
+        self.rob_w = a * self.rob_w + beta * w
+        self.rob_r = a * self.rob_r + beta * r
+        self.rob_a2 = a * a * self.rob_a2 + (beta * w) ** 2 * r
+        self.rob_a1 = a * a * self.rob_a1 + beta * beta
+
+    def _robust_mean(self, Q: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The blink-robust long mean (channels, bins below ``lf_cutoff_hz``) and its leak
+        over the plain long mean's per channel, ``sum (a w)^2 r / (sum a w)^2 / mean(r) /
+        sum a^2`` (``a``: the running mean's coefficients; 1 with every weight 1), or None
+        before ``_robust_min`` epochs; with ``Q``, both for the part ``Q`` projects on (the
+        ratio then the channels' mean weighted by ``|Q|^2``)."""
+        if self._wiener_robust <= 0 or getattr(self, "n_rob", 0) < self._robust_min:
+            return None
+        sw = self.rob_w
+        ok = (sw > 0) & (self.rob_r > 0)
+        safe = np.where(ok, sw, 1.0)
+        M = np.where(ok[:, None], self.rob_sum / safe[:, None], self.ema[:, : self.rob_sum.shape[1]])
+        ratio = np.where(ok, self.rob_a2 / (safe**2 * np.where(ok, self.rob_r, 1.0) * self.rob_a1), 1.0)
+        if Q is not None:
+            q2 = np.abs(Q) ** 2
+            tot = q2.sum(axis=1)
+            ratio = np.where(tot > 0, q2 @ ratio / np.maximum(tot, 1e-300), 1.0)
+            M = Q @ M
+        return M, ratio
+
     def _gain_from(self, mean: np.ndarray, leak: np.ndarray, ema: np.ndarray, noise: np.ndarray,
-                   alias_power: np.ndarray | None) -> np.ndarray:
+                   alias_power: np.ndarray | None,
+                   robust: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Wiener gain per channel and bin (see :meth:`_wiener_gain`) of a template
-        ``mean`` with leak ``leak``, its long mean ``ema`` and residual ``noise``."""
+        ``mean`` with leak ``leak``, its long mean ``ema`` and residual ``noise``; with
+        ``robust`` (:meth:`_robust_mean`), the long mean's power in the EEG band is the
+        smaller of its own and that of the blink-robust mean."""
         n_long = min(self.n_ema, self.noise_volumes)
         p_long = ema.real**2 + ema.imag**2 - noise / n_long
         kc = min(self._k_cut, mean.shape[1])
@@ -2220,6 +2315,14 @@ class CausalGradient:
             p_long[:, :kc] -= (self._wiener_strict - 1.0) * noise[:, :kc] / n_long
         p_own = mean.real**2 + mean.imag**2 - 3.0 * leak
         power = np.maximum(np.maximum(p_long, p_own), 0.0)
+        if robust is not None and kc > 1:
+            # in the EEG band both the long mean and the template's (the low band's window
+            # is as long) carry the blinks: neither stands above the robust mean's power
+            Mw, ratio = robust
+            kb = min(kc, Mw.shape[1])
+            pw = Mw[:, 1:kb].real ** 2 + Mw[:, 1:kb].imag ** 2
+            pw -= self._wiener_strict * noise[:, 1:kb] * (ratio[:, None] / n_long)
+            np.minimum(power[:, 1:kb], np.maximum(pw, 0.0), out=power[:, 1:kb])
         if alias_power is not None:
             power += alias_power
         from ..gradient.aas import eeg_band_power
@@ -2257,7 +2360,7 @@ class CausalGradient:
         # artifact's phase-dependent part) is artifact too.
         leak = self.noise / self._n_used(mean.shape[1], n, n_lf)
         ap = None if alias is None else np.sum(alias.real**2 + alias.imag**2, axis=0)
-        return self._gain_from(mean, leak, self.ema, self.noise, ap)
+        return self._gain_from(mean, leak, self.ema, self.noise, ap, self._robust_mean())
 
     def _n_used(self, n_bins: int, n: int, n_lf: int) -> np.ndarray:
         """Epochs averaged per bin (``n_lf`` below ``lf_cutoff_hz``)."""
@@ -2359,7 +2462,8 @@ class CausalGradient:
                 alias_q = None if alias is None else np.einsum("ij,mjb->mib", Q, alias[..., :ks])
             if alias_q is not None:  # the part's share of the alias terms is its artifact too
                 ap = np.sum(alias_q.real**2 + alias_q.imag**2, axis=0)
-            gain = self._gain_from(Q @ mean[:, :ks], noise / leak_n, Q @ self.ema[:, :ks], noise, ap)
+            gain = self._gain_from(Q @ mean[:, :ks], noise / leak_n, Q @ self.ema[:, :ks], noise, ap,
+                                   self._robust_mean(Q))
             out += part * gain
         return out
 
