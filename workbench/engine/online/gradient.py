@@ -2234,9 +2234,9 @@ class CausalGradient:
         ``d`` (channels, bins): ``(w, r)``, or None when the weighting is off.
 
         Why: the Wiener gain takes the long mean's power beyond its leak for artifact, and
-        in the EEG band (bins 1/TR to ``lf_cutoff_hz``) a few large blinks whose phases
-        happen to line up put that power far above the leak, so the gain keeps their mean
-        as artifact and subtracts it. On the slow-EEG variant row (seed 3, 16 ch x 120 s,
+        in the EEG band (bin 1, 1 / the epoch's length, to ``lf_cutoff_hz``) a few large
+        blinks whose phases happen to line up put that power far above the leak, so the
+        gain keeps their mean as artifact and subtracts it. On the slow-EEG variant row (seed 3, 16 ch x 120 s,
         5 kHz) the online 2-8 Hz error after volume 10 was 0.58 uV against 0.13 without
         the blinks. This is the offline rule (:func:`..gradient.aas.robust_band_power`,
         ``GradientParams.wiener_robust``) made causal: ``r``, the residual's power summed
@@ -2306,8 +2306,8 @@ class CausalGradient:
                    robust: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Wiener gain per channel and bin (see :meth:`_wiener_gain`) of a template
         ``mean`` with leak ``leak``, its long mean ``ema`` and residual ``noise``; with
-        ``robust`` (:meth:`_robust_mean`), the long mean's power in the EEG band is the
-        smaller of its own and that of the blink-robust mean."""
+        ``robust`` (:meth:`_robust_mean`), the artifact power in the EEG band (from either
+        mean) is at most that of the blink-robust mean."""
         n_long = min(self.n_ema, self.noise_volumes)
         p_long = ema.real**2 + ema.imag**2 - noise / n_long
         kc = min(self._k_cut, mean.shape[1])
