@@ -2254,17 +2254,19 @@ class CausalGradient:
         on): slow EEG seed 3 1.00 -> 0.85 uV (2-8 Hz 0.58 -> 0.29, 0.13 without the
         blinks), seeds 1, 2, 4 0.687 -> 0.677, 0.776 -> 0.772, 0.784 -> 0.773; the LF
         volume-locked rows slightly worse (20 uV 2.846 -> 2.876, multiband 2.646 -> 2.659:
-        a real low-band artifact whose volumes differ is weighted too); the other 23
-        rows within 0.01 uV (most 0.002-0.009 better); the 150 s drifting phantoms at 5
-        and 2.5 kHz unchanged (1.72 and 2.39 uV).
+        a real low-band artifact whose volumes differ is weighted too); combined 2.785 ->
+        2.761; the other 23 rows within 0.012 uV (most 0.002-0.010 better); the 150 s
+        drifting phantoms at 5 and 2.5 kHz unchanged (1.72 and 2.39 uV).
         """
+        from ..gradient.aas import volume_weights
+
         kc = self._k_cut
         if self._wiener_robust <= 0 or kc < 2:
             return None
         r = np.sum(d[:, 1:kc].real ** 2 + d[:, 1:kc].imag ** 2, axis=1)
         self.rob_hist.append(r)
-        lim = self._wiener_robust * np.median(np.asarray(self.rob_hist), axis=0)
-        return np.where(r > lim, lim / np.maximum(r, 1e-300), 1.0), r
+        # the offline weights over the remembered epochs; this epoch's is the last
+        return volume_weights(np.asarray(self.rob_hist).T, self._wiener_robust)[:, -1], r
 
     def _robust_update(self, S: np.ndarray, w: np.ndarray, r: np.ndarray) -> None:
         """Add epoch ``S`` with weights ``w`` and residual powers ``r`` to the blink-robust
